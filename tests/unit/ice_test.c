@@ -1,0 +1,398 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "parley/ice.h"
+#include "parley/stun.h"
+
+#define SEC 1000000LL
+
+typedef struct pair {
+    uint64_t rs, rc;
+    pl_env es, ec;
+    pl_ice *server, *client;
+    pl_addr saddr, caddr;
+} pair;
+
+static void pair_init(pair *p, uint64_t seed)
+{
+    memset(p, 0, sizeof(*p));
+    p->es = pl_env_seeded(&p->rs, seed);
+    p->ec = pl_env_seeded(&p->rc, seed + 100);
+    pl_ice_config sc = {.role = PL_ICE_LITE};
+    pl_ice_config cc = {.role = PL_ICE_CONTROLLING};
+    p->server = pl_ice_create(&p->es, &sc);
+    p->client = pl_ice_create(&p->ec, &cc);
+    assert_non_null(p->server);
+    assert_non_null(p->client);
+    pl_addr_set(&p->saddr, "192.0.2.1", 40000);
+    pl_addr_set(&p->caddr, "198.51.100.2", 50000);
+    assert_int_equal(
+        pl_ice_set_remote(p->server, pl_ice_local_ufrag(p->client), pl_ice_local_pwd(p->client)),
+        0);
+    assert_int_equal(
+        pl_ice_set_remote(p->client, pl_ice_local_ufrag(p->server), pl_ice_local_pwd(p->server)),
+        0);
+    assert_int_equal(pl_ice_add_remote_candidate(p->client, &p->saddr), 0);
+}
+
+static void pair_free(pair *p)
+{
+    pl_ice_destroy(p->server);
+    pl_ice_destroy(p->client);
+}
+
+/* Moves every queued datagram across; `drop_every` > 0 loses every Nth.
+ * Returns how many were delivered. */
+static int shuttle(pair *p, int64_t now, int drop_every, const pl_addr *client_from)
+{
+    uint8_t buf[512];
+    pl_addr to;
+    int n, delivered = 0, k = 0;
+    bool moved = true;
+    while (moved) {
+        moved = false;
+        while ((n = pl_ice_poll_transmit(p->client, buf, sizeof(buf), &to)) > 0) {
+            moved = true;
+            assert_true(pl_addr_equal(&to, &p->saddr));
+            if (drop_every && ++k % drop_every == 0)
+                continue;
+            pl_ice_handle_stun(p->server, now, client_from, buf, (size_t)n);
+            delivered++;
+        }
+        while ((n = pl_ice_poll_transmit(p->server, buf, sizeof(buf), &to)) > 0) {
+            moved = true;
+            if (!pl_addr_equal(&to, &p->caddr))
+                continue; /* the client no longer lives at that address */
+            pl_ice_handle_stun(p->client, now, &p->saddr, buf, (size_t)n);
+            delivered++;
+        }
+    }
+    return delivered;
+}
+
+static void test_generated_credentials(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init(&p, 1);
+    assert_int_equal(strlen(pl_ice_local_ufrag(p.server)), 8);
+    assert_int_equal(strlen(pl_ice_local_pwd(p.server)), 24);
+    assert_string_not_equal(pl_ice_local_ufrag(p.server), pl_ice_local_ufrag(p.client));
+    pl_ice_config bad = {.role = PL_ICE_LITE, .ufrag = "ab", .pwd = NULL};
+    assert_null(pl_ice_create(&p.es, &bad));
+    assert_int_equal(pl_ice_set_remote(p.server, "abcd", "short"), PL_EINVAL);
+    assert_int_equal(pl_ice_set_remote(p.server, "ab:d", "0123456789012345678901"), PL_EINVAL);
+    pair_free(&p);
+}
+
+static void test_connects(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init(&p, 2);
+    int64_t now = 10 * SEC;
+    assert_int_equal(pl_ice_start(p.server, now), 0);
+    assert_int_equal(pl_ice_start(p.client, now), 0);
+    assert_int_equal(pl_ice_next_timeout(p.client), now);
+    pl_ice_handle_timeout(p.client, now);
+    shuttle(&p, now, 0, &p.caddr);
+    assert_int_equal(pl_ice_state(p.server), PL_ICE_CONNECTED);
+    assert_int_equal(pl_ice_state(p.client), PL_ICE_CONNECTED);
+    pl_addr sel;
+    assert_true(pl_ice_selected(p.server, &sel));
+    assert_true(pl_addr_equal(&sel, &p.caddr));
+    assert_true(pl_ice_selected(p.client, &sel));
+    assert_true(pl_addr_equal(&sel, &p.saddr));
+    assert_true(pl_ice_is_validated(p.server, &p.caddr));
+    assert_int_equal(pl_ice_stats_get(p.server)->requests_ok, 1);
+    assert_int_equal(pl_ice_stats_get(p.client)->responses_ok, 1);
+    pair_free(&p);
+}
+
+/* Lost checks are retransmitted with a doubling RTO, on the caller's clock. */
+static void test_retransmission_timing(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init(&p, 3);
+    int64_t now = 0;
+    pl_ice_start(p.server, now);
+    pl_ice_start(p.client, now);
+    uint8_t buf[512];
+    pl_addr to;
+    int64_t sends[6];
+    for (int i = 0; i < 6; i++) {
+        now = pl_ice_next_timeout(p.client);
+        pl_ice_handle_timeout(p.client, now);
+        assert_true(pl_ice_poll_transmit(p.client, buf, sizeof(buf), &to) > 0); /* lost */
+        sends[i] = now;
+    }
+    assert_int_equal(sends[1] - sends[0], 250000);
+    assert_int_equal(sends[2] - sends[1], 500000);
+    assert_int_equal(sends[3] - sends[2], 1000000);
+    assert_int_equal(sends[4] - sends[3], 2000000);
+    assert_int_equal(sends[5] - sends[4], 3000000); /* capped */
+    assert_int_equal(pl_ice_stats_get(p.client)->retransmits, 5);
+    /* The next one gets through. */
+    now = pl_ice_next_timeout(p.client);
+    pl_ice_handle_timeout(p.client, now);
+    shuttle(&p, now, 0, &p.caddr);
+    assert_int_equal(pl_ice_state(p.client), PL_ICE_CONNECTED);
+    pair_free(&p);
+}
+
+static void test_connect_timeout(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init(&p, 4);
+    pl_ice_start(p.server, 0);
+    pl_ice_start(p.client, 0);
+    uint8_t buf[512];
+    pl_addr to;
+    int64_t now = 0;
+    while (pl_ice_state(p.client) == PL_ICE_CHECKING) {
+        now = pl_ice_next_timeout(p.client);
+        assert_true(now <= 30 * SEC);
+        pl_ice_handle_timeout(p.client, now);
+        while (pl_ice_poll_transmit(p.client, buf, sizeof(buf), &to) > 0) {
+        }
+    }
+    assert_int_equal(pl_ice_state(p.client), PL_ICE_FAILED);
+    assert_int_equal(now, 30 * SEC);
+    pl_ice_handle_timeout(p.server, 30 * SEC);
+    assert_int_equal(pl_ice_state(p.server), PL_ICE_FAILED);
+    pair_free(&p);
+}
+
+/* Right ufrag, wrong password: 401, no selection, no validation. */
+static void test_wrong_password_gets_401(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init(&p, 5);
+    pl_ice_start(p.server, 0);
+    pl_addr attacker;
+    pl_addr_set(&attacker, "203.0.113.9", 6666);
+    uint8_t tid[12] = {9};
+    uint8_t req[256];
+    pl_wbuf w = pl_wbuf_make(req, sizeof(req));
+    char user[64];
+    snprintf(user, sizeof(user), "%s:evil", pl_ice_local_ufrag(p.server));
+    pl_stun_begin(&w, PL_STUN_REQUEST, PL_STUN_METHOD_BINDING, tid);
+    pl_stun_add_bytes(&w, PL_STUN_ATTR_USERNAME, user, strlen(user));
+    pl_stun_add_u64(&w, PL_STUN_ATTR_ICE_CONTROLLING, 1);
+    pl_stun_add_flag(&w, PL_STUN_ATTR_USE_CANDIDATE);
+    int n = pl_stun_finish(&w, (const uint8_t *)"not-the-password-at-all", 23, true);
+    assert_int_equal(pl_ice_handle_stun(p.server, 1, &attacker, req, (size_t)n), PL_EAUTH);
+    uint8_t out[256];
+    pl_addr to;
+    int m = pl_ice_poll_transmit(p.server, out, sizeof(out), &to);
+    assert_true(m > 0);
+    assert_true(pl_addr_equal(&to, &attacker));
+    pl_stun_msg resp;
+    assert_int_equal(pl_stun_decode(&resp, out, (size_t)m), 0);
+    assert_int_equal(resp.cls, PL_STUN_ERROR);
+    assert_int_equal(resp.error_code, 401);
+    assert_memory_equal(resp.tid, tid, 12);
+    assert_false(pl_ice_selected(p.server, NULL));
+    assert_false(pl_ice_is_validated(p.server, &attacker));
+    assert_int_equal(pl_ice_state(p.server), PL_ICE_CHECKING);
+    assert_int_equal(pl_ice_stats_get(p.server)->rejected_auth, 1);
+
+    /* Another transport's ufrag: dropped silently. */
+    w = pl_wbuf_make(req, sizeof(req));
+    pl_stun_begin(&w, PL_STUN_REQUEST, PL_STUN_METHOD_BINDING, tid);
+    pl_stun_add_bytes(&w, PL_STUN_ATTR_USERNAME, "zzzz:evil", 9);
+    n = pl_stun_finish(&w, (const uint8_t *)"x", 1, true);
+    assert_int_equal(pl_ice_handle_stun(p.server, 1, &attacker, req, (size_t)n), PL_EAUTH);
+    assert_int_equal(pl_ice_poll_transmit(p.server, out, sizeof(out), &to), PL_EAGAIN);
+    assert_int_equal(pl_ice_stats_get(p.server)->dropped_ufrag, 1);
+
+    /* No credentials at all: 400. */
+    w = pl_wbuf_make(req, sizeof(req));
+    pl_stun_begin(&w, PL_STUN_REQUEST, PL_STUN_METHOD_BINDING, tid);
+    n = pl_stun_finish(&w, NULL, 0, true);
+    assert_int_equal(pl_ice_handle_stun(p.server, 1, &attacker, req, (size_t)n), PL_EAUTH);
+    m = pl_ice_poll_transmit(p.server, out, sizeof(out), &to);
+    assert_int_equal(pl_stun_decode(&resp, out, (size_t)m), 0);
+    assert_int_equal(resp.error_code, 400);
+    pair_free(&p);
+}
+
+/* A nomination from a new address (the client's network changed) moves the
+ * selected address; consent then follows the new address. */
+static void test_nomination_moves_selection(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init(&p, 6);
+    int64_t now = 0;
+    pl_ice_start(p.server, now);
+    pl_ice_start(p.client, now);
+    pl_ice_handle_timeout(p.client, now);
+    shuttle(&p, now, 0, &p.caddr);
+    assert_int_equal(pl_ice_stats_get(p.server)->selections, 1);
+
+    /* The client restarts its checks from a new address (same credentials). */
+    pl_addr moved;
+    pl_addr_set(&moved, "198.51.100.99", 50002);
+    pl_ice_config cc = {.role = PL_ICE_CONTROLLING,
+                        .ufrag = pl_ice_local_ufrag(p.client),
+                        .pwd = pl_ice_local_pwd(p.client)};
+    pl_ice *again = pl_ice_create(&p.ec, &cc);
+    pl_ice_set_remote(again, pl_ice_local_ufrag(p.server), pl_ice_local_pwd(p.server));
+    pl_ice_add_remote_candidate(again, &p.saddr);
+    pl_ice_destroy(p.client);
+    p.client = again;
+    p.caddr = moved;
+    now += 2 * SEC;
+    pl_ice_start(p.client, now);
+    pl_ice_handle_timeout(p.client, now);
+    shuttle(&p, now, 0, &moved);
+    pl_addr sel;
+    assert_true(pl_ice_selected(p.server, &sel));
+    assert_true(pl_addr_equal(&sel, &moved));
+    assert_int_equal(pl_ice_stats_get(p.server)->selections, 2);
+    assert_int_equal(pl_ice_state(p.client), PL_ICE_CONNECTED);
+    pair_free(&p);
+}
+
+/* Consent: keepalives keep both sides up; silence fails both after 30 s. */
+static void test_consent_freshness(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init(&p, 7);
+    int64_t now = 0;
+    pl_ice_start(p.server, now);
+    pl_ice_start(p.client, now);
+    pl_ice_handle_timeout(p.client, now);
+    shuttle(&p, now, 0, &p.caddr);
+    int keepalives = 0;
+    while (now < 120 * SEC) {
+        int64_t t = pl_ice_next_timeout(p.client);
+        int64_t ts = pl_ice_next_timeout(p.server);
+        now = t < ts ? t : ts;
+        pl_ice_handle_timeout(p.client, now);
+        pl_ice_handle_timeout(p.server, now);
+        keepalives += shuttle(&p, now, 0, &p.caddr) > 0;
+    }
+    assert_int_equal(pl_ice_state(p.server), PL_ICE_CONNECTED);
+    assert_int_equal(pl_ice_state(p.client), PL_ICE_CONNECTED);
+    /* Every 4-6 s over two minutes. */
+    assert_true(keepalives >= 20 && keepalives <= 30);
+
+    /* The path dies: everything sent is lost from now on. */
+    int64_t dead_at = now;
+    uint8_t buf[512];
+    pl_addr to;
+    while (pl_ice_state(p.server) == PL_ICE_CONNECTED ||
+           pl_ice_state(p.client) == PL_ICE_CONNECTED) {
+        int64_t t = pl_ice_next_timeout(p.client);
+        int64_t ts = pl_ice_next_timeout(p.server);
+        now = t < ts ? t : ts;
+        assert_true(now - dead_at <= 31 * SEC);
+        pl_ice_handle_timeout(p.client, now);
+        pl_ice_handle_timeout(p.server, now);
+        while (pl_ice_poll_transmit(p.client, buf, sizeof(buf), &to) > 0) {
+        }
+    }
+    assert_int_equal(pl_ice_state(p.server), PL_ICE_FAILED);
+    assert_int_equal(pl_ice_state(p.client), PL_ICE_FAILED);
+    assert_true(now - dead_at >= 24 * SEC);
+    pair_free(&p);
+}
+
+/* A peer claiming the controlled role against a lite agent is told 487. */
+static void test_role_conflict(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init(&p, 8);
+    pl_ice_start(p.server, 0);
+    uint8_t req[256], out[256];
+    uint8_t tid[12] = {1};
+    char user[64];
+    snprintf(user, sizeof(user), "%s:%s", pl_ice_local_ufrag(p.server),
+             pl_ice_local_ufrag(p.client));
+    pl_wbuf w = pl_wbuf_make(req, sizeof(req));
+    pl_stun_begin(&w, PL_STUN_REQUEST, PL_STUN_METHOD_BINDING, tid);
+    pl_stun_add_bytes(&w, PL_STUN_ATTR_USERNAME, user, strlen(user));
+    pl_stun_add_u64(&w, PL_STUN_ATTR_ICE_CONTROLLED, 5);
+    const char *pwd = pl_ice_local_pwd(p.server);
+    int n = pl_stun_finish(&w, (const uint8_t *)pwd, strlen(pwd), true);
+    assert_int_equal(pl_ice_handle_stun(p.server, 0, &p.caddr, req, (size_t)n), PL_ESTATE);
+    pl_addr to;
+    int m = pl_ice_poll_transmit(p.server, out, sizeof(out), &to);
+    pl_stun_msg resp;
+    assert_int_equal(pl_stun_decode(&resp, out, (size_t)m), 0);
+    assert_int_equal(resp.error_code, 487);
+    assert_int_equal(pl_stun_check_integrity(&resp, (const uint8_t *)pwd, strlen(pwd)), 0);
+    assert_false(pl_ice_selected(p.server, NULL));
+    pair_free(&p);
+}
+
+static void test_garbage_and_forged_responses(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init(&p, 9);
+    pl_ice_start(p.server, 0);
+    pl_ice_start(p.client, 0);
+    pl_ice_handle_timeout(p.client, 0);
+    uint8_t junk[300];
+    uint64_t r = 12345;
+    for (int i = 0; i < 2000; i++) {
+        size_t len = (size_t)(i % (int)sizeof(junk));
+        for (size_t j = 0; j < len; j++) {
+            r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+            junk[j] = (uint8_t)(r >> 56);
+        }
+        if (len >= 8 && i % 2) { /* make half of them look like STUN */
+            junk[0] = 0x01;
+            junk[1] = 0x01;
+            pl_put_u16(junk + 2, (uint16_t)((len - 20) & ~3u));
+            pl_put_u32(junk + 4, PL_STUN_MAGIC);
+        }
+        assert_true(pl_ice_handle_stun(p.server, 0, &p.caddr, junk, len) < 0);
+        assert_true(pl_ice_handle_stun(p.client, 0, &p.saddr, junk, len) < 0);
+    }
+    assert_false(pl_ice_selected(p.server, NULL));
+    assert_int_equal(pl_ice_state(p.client), PL_ICE_CHECKING);
+    /* A success response with the right transaction id but forged integrity. */
+    uint8_t buf[512];
+    pl_addr to;
+    int n = pl_ice_poll_transmit(p.client, buf, sizeof(buf), &to);
+    pl_stun_msg req;
+    assert_int_equal(pl_stun_decode(&req, buf, (size_t)n), 0);
+    pl_wbuf w = pl_wbuf_make(junk, sizeof(junk));
+    pl_stun_begin(&w, PL_STUN_SUCCESS, PL_STUN_METHOD_BINDING, req.tid);
+    pl_stun_add_xor_address(&w, PL_STUN_ATTR_XOR_MAPPED_ADDRESS, req.tid, &p.caddr);
+    n = pl_stun_finish(&w, (const uint8_t *)"guessed-password-guessed", 24, true);
+    assert_int_equal(pl_ice_handle_stun(p.client, 0, &p.saddr, junk, (size_t)n), PL_EAUTH);
+    assert_int_equal(pl_ice_state(p.client), PL_ICE_CHECKING);
+    pair_free(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_generated_credentials),
+        cmocka_unit_test(test_connects),
+        cmocka_unit_test(test_retransmission_timing),
+        cmocka_unit_test(test_connect_timeout),
+        cmocka_unit_test(test_wrong_password_gets_401),
+        cmocka_unit_test(test_nomination_moves_selection),
+        cmocka_unit_test(test_consent_freshness),
+        cmocka_unit_test(test_role_conflict),
+        cmocka_unit_test(test_garbage_and_forged_responses),
+    };
+    return cmocka_run_group_tests_name("ice", tests, NULL, NULL);
+}
