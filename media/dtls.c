@@ -1,5 +1,7 @@
 #include "parley/dtls.h"
 
+#include "parley/buf.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -402,13 +404,31 @@ int pl_dtls_start(pl_dtls *d, int64_t now_us)
     return PL_OK;
 }
 
+/* OpenSSL silently discards records it cannot use; checking the framing
+ * first lets the caller count garbage (RFC 6347 4.1: 13-byte headers, DTLS
+ * versions, lengths that tile the datagram exactly). */
+static bool well_framed(const uint8_t *data, size_t len)
+{
+    pl_rbuf r = pl_rbuf_make(data, len);
+    while (pl_rbuf_left(&r) > 0) {
+        uint8_t type = pl_rbuf_u8(&r);
+        uint8_t major = pl_rbuf_u8(&r);
+        pl_rbuf_skip(&r, 1 + 8); /* minor version, epoch, sequence number */
+        uint16_t rlen = pl_rbuf_u16(&r);
+        pl_rbuf_skip(&r, rlen);
+        if (!pl_rbuf_ok(&r) || type < 20 || type > 25 || major != 0xfe || rlen == 0)
+            return false;
+    }
+    return true;
+}
+
 int pl_dtls_handle_datagram(pl_dtls *d, int64_t now_us, const uint8_t *data, size_t len)
 {
     d->now = now_us;
     if (d->state != PL_DTLS_CONNECTING && d->state != PL_DTLS_CONNECTED)
         return PL_ESTATE;
     /* Shortest record header is 13 bytes; OpenSSL reads at most one packet. */
-    if (len < 13 || len > 16384)
+    if (len < 13 || len > 16384 || !well_framed(data, len))
         return PL_EMALFORMED;
     (void)BIO_reset(d->rbio);
     if (BIO_write(d->rbio, data, (int)len) != (int)len)

@@ -25,10 +25,10 @@ typedef struct vnet {
     uint64_t rng;
     uint64_t next_order;
     /* Impairment, applied per datagram at send time. */
-    double loss;        /* 0..1 */
-    int64_t delay_us;   /* one-way base delay */
-    int64_t jitter_us;  /* uniform extra delay 0..jitter (reorders packets) */
-    double duplicate;   /* 0..1 */
+    double loss;       /* 0..1 */
+    int64_t delay_us;  /* one-way base delay */
+    int64_t jitter_us; /* uniform extra delay 0..jitter (reorders packets) */
+    double duplicate;  /* 0..1 */
     /* Counters for assertions. */
     uint64_t sent, dropped, delivered;
     size_t count;

@@ -1,0 +1,128 @@
+/* One WebRTC transport: ICE + DTLS + SRTP over a single 5-tuple (BUNDLE and
+ * rtcp-mux), as a sans-IO state machine.
+ *
+ * Inputs: pl_peer_handle_datagram (every datagram from the network) and
+ * pl_peer_handle_timeout (when pl_peer_next_timeout says so). Outputs: after
+ * each input, drain pl_peer_poll_output until PL_EAGAIN: datagrams to send
+ * (with their destination) and events (connected, failed, closed, received
+ * RTP/RTCP, remote address changed).
+ *
+ * Received RTP and RTCP are decrypted in place in the buffer passed to
+ * pl_peer_handle_datagram and reported as events that point into it, so the
+ * hot path copies nothing: drain the outputs before reusing that buffer.
+ * Sending media is in place too: pl_peer_protect_rtp / _rtcp encrypt the
+ * caller's packet and say where to send it. */
+#ifndef PARLEY_PEER_H
+#define PARLEY_PEER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "parley/common.h"
+#include "parley/dtls.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pl_peer pl_peer;
+
+enum pl_peer_role {
+    /* The relay: ICE-lite (controlled), DTLS passive (server). */
+    PL_PEER_SERVER,
+    /* The native client: ICE controlling full agent, DTLS active (client). */
+    PL_PEER_CLIENT,
+};
+
+typedef struct pl_peer_config {
+    enum pl_peer_role role;
+    /* Shared certificate; must outlive the peer. */
+    const pl_dtls_cert *cert;
+    /* Local ICE credentials; generated when NULL. */
+    const char *local_ufrag;
+    const char *local_pwd;
+    /* RFC 7675 consent lifetime; 0 means the default of 30 s. */
+    int64_t consent_timeout_us;
+} pl_peer_config;
+
+enum pl_peer_state {
+    PL_PEER_NEW,
+    PL_PEER_CONNECTING, /* ICE or DTLS in progress */
+    PL_PEER_CONNECTED,  /* ICE selected a pair, DTLS done, SRTP keyed */
+    PL_PEER_FAILED,     /* ICE consent lost, DTLS failure or fingerprint mismatch */
+    PL_PEER_CLOSED,     /* DTLS close_notify sent or received */
+};
+
+enum pl_peer_output_kind {
+    PL_PEER_OUT_TRANSMIT,  /* send data/len to `addr` */
+    PL_PEER_OUT_CONNECTED, /* SRTP is ready; media may flow */
+    PL_PEER_OUT_FAILED,    /* `error` says why */
+    PL_PEER_OUT_CLOSED,
+    PL_PEER_OUT_RTP,     /* decrypted RTP packet in data/len */
+    PL_PEER_OUT_RTCP,    /* decrypted compound RTCP in data/len */
+    PL_PEER_OUT_ADDRESS, /* the remote address moved to `addr` (ICE) */
+};
+
+typedef struct pl_peer_output {
+    enum pl_peer_output_kind kind;
+    pl_addr addr;
+    /* Valid until the next call into the peer, except RTP/RTCP, which point
+     * into the caller's datagram buffer. */
+    const uint8_t *data;
+    size_t len;
+    int error;
+} pl_peer_output;
+
+/* Counted drops and rejections, for metrics and tests. */
+typedef struct pl_peer_stats {
+    uint64_t datagrams_in;
+    uint64_t dropped_unknown;     /* unclassifiable first byte, or zero length */
+    uint64_t dropped_unverified;  /* DTLS/SRTP from an address ICE has not validated */
+    uint64_t dropped_stun;        /* STUN the ICE agent rejected */
+    uint64_t dropped_dtls;        /* DTLS records OpenSSL rejected */
+    uint64_t dropped_srtp_auth;   /* SRTP/SRTCP failing authentication */
+    uint64_t dropped_srtp_replay; /* replayed SRTP/SRTCP */
+    uint64_t dropped_before_keys; /* RTP/RTCP before DTLS finished */
+    uint64_t dropped_queue_full;  /* outputs lost to a full queue */
+    uint64_t rtp_in, rtcp_in, rtp_out, rtcp_out;
+} pl_peer_stats;
+
+pl_peer *pl_peer_create(const pl_env *env, const pl_peer_config *cfg);
+void pl_peer_destroy(pl_peer *peer);
+
+const char *pl_peer_local_ufrag(const pl_peer *peer);
+const char *pl_peer_local_pwd(const pl_peer *peer);
+
+/* The remote side's ICE credentials and DTLS fingerprint, from its SDP. */
+int pl_peer_set_remote(pl_peer *peer, const char *ufrag, const char *pwd,
+                       const char *fingerprint_alg, const char *fingerprint);
+/* Client role: where the server listens (from its SDP candidates). */
+int pl_peer_add_remote_candidate(pl_peer *peer, const pl_addr *addr);
+/* Starts connectivity checks (client) or waits for them (server). */
+int pl_peer_start(pl_peer *peer, int64_t now_us);
+
+/* `data` is modified in place (SRTP decryption). 0 on success or the
+ * negative code the datagram was dropped for (already counted). */
+int pl_peer_handle_datagram(pl_peer *peer, int64_t now_us, const pl_addr *from, uint8_t *data,
+                            size_t len);
+void pl_peer_handle_timeout(pl_peer *peer, int64_t now_us);
+/* Absolute time of the next pl_peer_handle_timeout, or INT64_MAX. */
+int64_t pl_peer_next_timeout(const pl_peer *peer);
+/* 0 with *out filled, or PL_EAGAIN when nothing is pending. */
+int pl_peer_poll_output(pl_peer *peer, pl_peer_output *out);
+
+/* Encrypt an RTP / compound RTCP packet in place (cap leaves room for the
+ * auth tag) and give the address to send it to. PL_ESTATE before connected. */
+int pl_peer_protect_rtp(pl_peer *peer, uint8_t *pkt, size_t *len, size_t cap, pl_addr *to);
+int pl_peer_protect_rtcp(pl_peer *peer, uint8_t *pkt, size_t *len, size_t cap, pl_addr *to);
+
+/* Sends DTLS close_notify; the peer becomes CLOSED. */
+void pl_peer_close(pl_peer *peer, int64_t now_us);
+
+enum pl_peer_state pl_peer_state(const pl_peer *peer);
+const pl_peer_stats *pl_peer_stats_get(const pl_peer *peer);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
