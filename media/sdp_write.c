@@ -1,0 +1,331 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "parley/rtp.h"
+#include "parley/sdp.h"
+
+/* A bounded text builder: once something does not fit, everything after is
+ * dropped and the result reports PL_ENOSPC. */
+typedef struct out {
+    char *p;
+    size_t cap, len;
+    bool full;
+} out;
+
+__attribute__((format(printf, 2, 3))) static void put(out *o, const char *fmt, ...)
+{
+    if (o->full)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= o->cap - o->len) {
+        o->full = true;
+        return;
+    }
+    o->len += (size_t)n;
+}
+
+static const char *const supported_uris[] = {
+    PL_RTP_URI_MID,         PL_RTP_URI_RID,           PL_RTP_URI_RRID,
+    PL_RTP_URI_AUDIO_LEVEL, PL_RTP_URI_ABS_SEND_TIME, PL_RTP_URI_TWCC,
+};
+
+static bool uri_supported(const char *uri, enum pl_sdp_kind kind)
+{
+    for (size_t i = 0; i < sizeof(supported_uris) / sizeof(supported_uris[0]); i++)
+        if (strcmp(uri, supported_uris[i]) == 0)
+            /* Audio level means nothing on video; rids only on video. */
+            return !((kind == PL_SDP_VIDEO && strcmp(uri, PL_RTP_URI_AUDIO_LEVEL) == 0) ||
+                     (kind == PL_SDP_AUDIO &&
+                      (strcmp(uri, PL_RTP_URI_RID) == 0 || strcmp(uri, PL_RTP_URI_RRID) == 0)));
+    return false;
+}
+
+static bool fb_supported(const char *v, enum pl_sdp_kind kind)
+{
+    if (strcmp(v, "transport-cc") == 0)
+        return true;
+    if (kind != PL_SDP_VIDEO)
+        return false; /* audio gets no NACK/PLI from Parley */
+    return strcmp(v, "nack") == 0 || strcmp(v, "nack pli") == 0 || strcmp(v, "ccm fir") == 0 ||
+           strcmp(v, "goog-remb") == 0;
+}
+
+static bool is_opus(const pl_sdp_codec *c)
+{
+    return strcasecmp(c->name, "opus") == 0 && c->clock == 48000 && c->channels == 2;
+}
+
+static bool is_vp8(const pl_sdp_codec *c)
+{
+    return strcasecmp(c->name, "VP8") == 0 && c->clock == 90000;
+}
+
+static void choose_codecs(const pl_sdp_media *m, pl_sdp_accepted *a)
+{
+    a->pt = -1;
+    a->rtx_pt = -1;
+    if (m->port == 0 || !strstr(m->proto, "SAVPF"))
+        return;
+    for (size_t i = 0; i < m->n_codecs && a->pt < 0; i++) {
+        const pl_sdp_codec *c = &m->codecs[i];
+        if ((m->kind == PL_SDP_AUDIO && is_opus(c)) || (m->kind == PL_SDP_VIDEO && is_vp8(c)))
+            a->pt = c->pt;
+    }
+    for (size_t i = 0; a->pt >= 0 && i < m->n_codecs; i++) {
+        const pl_sdp_codec *c = &m->codecs[i];
+        if (strcasecmp(c->name, "rtx") == 0 && c->apt == a->pt && m->kind == PL_SDP_VIDEO) {
+            a->rtx_pt = c->pt;
+            break;
+        }
+    }
+}
+
+static void fill_accepted(const pl_sdp_media *m, pl_sdp_accepted *a)
+{
+    memset(a, 0, sizeof(*a));
+    snprintf(a->mid, sizeof(a->mid), "%s", m->mid);
+    a->kind = m->kind;
+    a->offer_dir = m->dir;
+    choose_codecs(m, a);
+    a->accepted = a->pt >= 0;
+    /* The primary SSRC is the first of an FID group, else the first seen. */
+    for (size_t i = 0; i < m->n_groups; i++)
+        if (strcmp(m->groups[i].semantics, "FID") == 0 && m->groups[i].n == 2) {
+            a->ssrc = m->groups[i].ssrcs[0];
+            a->rtx_ssrc = m->groups[i].ssrcs[1];
+            break;
+        }
+    if (!a->ssrc && m->n_ssrcs)
+        a->ssrc = m->ssrcs[0].ssrc;
+    for (size_t i = 0; i < m->n_rids; i++)
+        if (m->rids[i].send)
+            snprintf(a->rids[a->n_rids++], sizeof(a->rids[0]), "%s", m->rids[i].id);
+    a->ext_mid = pl_sdp_find_extmap(m, PL_RTP_URI_MID);
+    a->ext_rid = pl_sdp_find_extmap(m, PL_RTP_URI_RID);
+    a->ext_rrid = pl_sdp_find_extmap(m, PL_RTP_URI_RRID);
+    a->ext_audio_level = pl_sdp_find_extmap(m, PL_RTP_URI_AUDIO_LEVEL);
+    a->ext_abs_send_time = pl_sdp_find_extmap(m, PL_RTP_URI_ABS_SEND_TIME);
+    a->ext_twcc = pl_sdp_find_extmap(m, PL_RTP_URI_TWCC);
+}
+
+static const char *ip_family(const char *address)
+{
+    return strchr(address, ':') ? "IP6" : "IP4";
+}
+
+static void put_transport(out *o, const pl_sdp_local *l, const char *setup)
+{
+    put(o, "c=IN %s %s\r\n", ip_family(l->address), l->address);
+    put(o, "a=rtcp:%u IN %s %s\r\n", l->port, ip_family(l->address), l->address);
+    put(o, "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\n", l->ice_ufrag, l->ice_pwd);
+    put(o, "a=fingerprint:%s %s\r\na=setup:%s\r\n", l->fp_alg, l->fp, setup);
+}
+
+static void put_candidate(out *o, const pl_sdp_local *l)
+{
+    /* One host candidate: the worker's port. Priority per RFC 8445 5.1.2.1
+     * for a host candidate with the highest local preference. */
+    put(o, "a=candidate:1 1 udp 2130706431 %s %u typ host\r\n", l->address, l->port);
+    put(o, "a=end-of-candidates\r\n");
+}
+
+static void put_session(out *o, const pl_sdp_local *l, const char *const *mids, size_t n,
+                        bool allow_mixed)
+{
+    put(o, "v=0\r\no=- %llu %u IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n",
+        (unsigned long long)l->session_id, l->version);
+    if (n) {
+        put(o, "a=group:BUNDLE");
+        for (size_t i = 0; i < n; i++)
+            put(o, " %s", mids[i]);
+        put(o, "\r\n");
+    }
+    put(o, "a=ice-lite\r\n");
+    if (allow_mixed)
+        put(o, "a=extmap-allow-mixed\r\n");
+    put(o, "a=msid-semantic: WMS *\r\n");
+}
+
+static const char *answer_dir(enum pl_sdp_dir offered)
+{
+    /* A publish offer sends: sendonly, or sendrecv treated as sendonly, is
+     * answered recvonly; a client that only wants to receive gets sendonly. */
+    switch (offered) {
+    case PL_SDP_SENDRECV:
+    case PL_SDP_SENDONLY:
+        return "recvonly";
+    case PL_SDP_RECVONLY:
+        return "sendonly";
+    default:
+        return "inactive";
+    }
+}
+
+static void put_fb_for(out *o, const pl_sdp_media *m, int pt)
+{
+    for (size_t i = 0; i < m->n_fb; i++)
+        if ((m->fb[i].pt == pt || m->fb[i].pt == -1) && fb_supported(m->fb[i].value, m->kind))
+            put(o, "a=rtcp-fb:%d %s\r\n", pt, m->fb[i].value);
+}
+
+static void put_answer_section(out *o, const pl_sdp_media *m, const pl_sdp_accepted *a,
+                               const pl_sdp_local *l)
+{
+    if (!a->accepted) {
+        /* Rejected: port 0, same proto and formats, mid kept (RFC 8829 5.3.1). */
+        put(o, "m=%s 0 %s %s\r\nc=IN IP4 0.0.0.0\r\n", m->kind_name, m->proto, m->fmt);
+        if (m->mid[0])
+            put(o, "a=mid:%s\r\n", m->mid);
+        put(o, "a=inactive\r\n");
+        return;
+    }
+    put(o, "m=%s %u UDP/TLS/RTP/SAVPF %d", m->kind_name, l->port, a->pt);
+    if (a->rtx_pt >= 0)
+        put(o, " %d", a->rtx_pt);
+    put(o, "\r\n");
+    put_transport(o, l, "passive");
+    put(o, "a=mid:%s\r\n", m->mid);
+    for (size_t i = 0; i < m->n_extmaps; i++)
+        if (uri_supported(m->extmaps[i].uri, m->kind))
+            put(o, "a=extmap:%u %s\r\n", m->extmaps[i].id, m->extmaps[i].uri);
+    put(o, "a=%s\r\na=rtcp-mux\r\n", answer_dir(m->dir));
+    if (m->rtcp_rsize)
+        put(o, "a=rtcp-rsize\r\n");
+    if (m->kind == PL_SDP_AUDIO) {
+        put(o, "a=rtpmap:%d opus/48000/2\r\n", a->pt);
+        put_fb_for(o, m, a->pt);
+        put(o, "a=fmtp:%d minptime=10;useinbandfec=1\r\n", a->pt);
+    } else {
+        put(o, "a=rtpmap:%d VP8/90000\r\n", a->pt);
+        put_fb_for(o, m, a->pt);
+        if (a->rtx_pt >= 0)
+            put(o, "a=rtpmap:%d rtx/90000\r\na=fmtp:%d apt=%d\r\n", a->rtx_pt, a->rtx_pt, a->pt);
+    }
+    /* Simulcast: receive the offered layers (RFC 8853). */
+    bool any_send = false;
+    for (size_t i = 0; i < m->n_rids; i++) {
+        if (!m->rids[i].send)
+            continue;
+        put(o, "a=rid:%s recv\r\n", m->rids[i].id);
+        any_send = true;
+    }
+    if (any_send && strncmp(m->simulcast, "send ", 5) == 0)
+        put(o, "a=simulcast:recv %s\r\n", m->simulcast + 5);
+    put_candidate(o, l);
+}
+
+int pl_sdp_write_answer(const pl_sdp_desc *offer, const pl_sdp_local *local, char *outbuf,
+                        size_t cap, pl_sdp_accepted *acc, const char **why)
+{
+    const char *dummy;
+    if (!why)
+        why = &dummy;
+    *why = NULL;
+    if (offer->n_media == 0) {
+        *why = "offer has no media sections";
+        return PL_EUNSUPPORTED;
+    }
+    size_t n_ok = 0;
+    const char *mids[PL_SDP_MAX_MEDIA];
+    for (size_t i = 0; i < offer->n_media; i++) {
+        const pl_sdp_media *m = &offer->media[i];
+        fill_accepted(m, &acc[i]);
+        if (!acc[i].accepted)
+            continue;
+        if (!m->mid[0] || !m->rtcp_mux) {
+            *why = !m->mid[0] ? "media section without a=mid" : "rtcp-mux is required";
+            return PL_EUNSUPPORTED;
+        }
+        if (!m->ice_ufrag[0] || !m->ice_pwd[0] || !m->fp[0]) {
+            *why = "ICE credentials and a DTLS fingerprint are required";
+            return PL_EUNSUPPORTED;
+        }
+        if (m->setup == PL_SDP_PASSIVE) {
+            *why = "the offer must let the server be DTLS passive";
+            return PL_EUNSUPPORTED;
+        }
+        mids[n_ok++] = m->mid;
+    }
+    if (n_ok == 0) {
+        *why = "no media section offers Opus/48000/2 or VP8";
+        return PL_EUNSUPPORTED;
+    }
+    if (n_ok > 1 && offer->n_bundle == 0) {
+        *why = "BUNDLE is required";
+        return PL_EUNSUPPORTED;
+    }
+    out o = {.p = outbuf, .cap = cap};
+    put_session(&o, local, mids, n_ok, offer->extmap_allow_mixed);
+    for (size_t i = 0; i < offer->n_media; i++)
+        put_answer_section(&o, &offer->media[i], &acc[i], local);
+    if (o.full)
+        return PL_ENOSPC;
+    return (int)o.len;
+}
+
+int pl_sdp_write_offer(const pl_sdp_local *l, const pl_sdp_offer_section *s, size_t n, char *outbuf,
+                       size_t cap)
+{
+    if (n == 0 || n > PL_SDP_MAX_MEDIA)
+        return PL_EINVAL;
+    const char *mids[PL_SDP_MAX_MEDIA];
+    for (size_t i = 0; i < n; i++)
+        mids[i] = s[i].mid;
+    out o = {.p = outbuf, .cap = cap};
+    put_session(&o, l, mids, n, true);
+    for (size_t i = 0; i < n; i++) {
+        const pl_sdp_offer_section *x = &s[i];
+        bool video = x->kind == PL_SDP_VIDEO;
+        if (video)
+            put(&o, "m=video %u UDP/TLS/RTP/SAVPF %d %d\r\n", l->port, PL_SDP_OFFER_VP8_PT,
+                PL_SDP_OFFER_RTX_PT);
+        else
+            put(&o, "m=audio %u UDP/TLS/RTP/SAVPF %d\r\n", l->port, PL_SDP_OFFER_OPUS_PT);
+        put_transport(&o, l, "actpass");
+        put(&o, "a=mid:%s\r\n", x->mid);
+        put(&o, "a=extmap:1 %s\r\n", PL_RTP_URI_MID);
+        put(&o, "a=extmap:2 %s\r\n", PL_RTP_URI_ABS_SEND_TIME);
+        put(&o, "a=extmap:3 %s\r\n", PL_RTP_URI_TWCC);
+        if (!video)
+            put(&o, "a=extmap:4 %s\r\n", PL_RTP_URI_AUDIO_LEVEL);
+        put(&o, "a=%s\r\na=rtcp-mux\r\na=rtcp-rsize\r\n", x->active ? "sendonly" : "inactive");
+        if (x->active && x->stream_id && x->track_id)
+            put(&o, "a=msid:%s %s\r\n", x->stream_id, x->track_id);
+        if (video) {
+            put(&o, "a=rtpmap:%d VP8/90000\r\n", PL_SDP_OFFER_VP8_PT);
+            put(&o,
+                "a=rtcp-fb:%d goog-remb\r\na=rtcp-fb:%d transport-cc\r\na=rtcp-fb:%d ccm fir\r\n"
+                "a=rtcp-fb:%d nack\r\na=rtcp-fb:%d nack pli\r\n",
+                PL_SDP_OFFER_VP8_PT, PL_SDP_OFFER_VP8_PT, PL_SDP_OFFER_VP8_PT, PL_SDP_OFFER_VP8_PT,
+                PL_SDP_OFFER_VP8_PT);
+            put(&o, "a=rtpmap:%d rtx/90000\r\na=fmtp:%d apt=%d\r\n", PL_SDP_OFFER_RTX_PT,
+                PL_SDP_OFFER_RTX_PT, PL_SDP_OFFER_VP8_PT);
+        } else {
+            put(&o, "a=rtpmap:%d opus/48000/2\r\na=rtcp-fb:%d transport-cc\r\n",
+                PL_SDP_OFFER_OPUS_PT, PL_SDP_OFFER_OPUS_PT);
+            put(&o, "a=fmtp:%d minptime=10;useinbandfec=1\r\n", PL_SDP_OFFER_OPUS_PT);
+        }
+        if (x->active && x->ssrc) {
+            const char *cname = x->cname ? x->cname : "parley";
+            if (video && x->rtx_ssrc)
+                put(&o, "a=ssrc-group:FID %u %u\r\n", x->ssrc, x->rtx_ssrc);
+            put(&o, "a=ssrc:%u cname:%s\r\n", x->ssrc, cname);
+            if (x->stream_id && x->track_id)
+                put(&o, "a=ssrc:%u msid:%s %s\r\n", x->ssrc, x->stream_id, x->track_id);
+            if (video && x->rtx_ssrc) {
+                put(&o, "a=ssrc:%u cname:%s\r\n", x->rtx_ssrc, cname);
+                if (x->stream_id && x->track_id)
+                    put(&o, "a=ssrc:%u msid:%s %s\r\n", x->rtx_ssrc, x->stream_id, x->track_id);
+            }
+        }
+        put_candidate(&o, l);
+    }
+    if (o.full)
+        return PL_ENOSPC;
+    return (int)o.len;
+}

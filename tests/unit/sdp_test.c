@@ -1,0 +1,318 @@
+/* SDP tests on real captured browser descriptions (tests/fixtures/sdp),
+ * whose names say which browser produced them. Chromium accepted every
+ * answer and offer shape written here (tools/capture-sdp). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "parley/rtp.h"
+#include "parley/sdp.h"
+
+static pl_env env;
+static pl_sdp_desc *d, *d2;
+static char text[PL_SDP_MAX_SIZE + 1];
+static char out[PL_SDP_MAX_SIZE];
+static pl_sdp_accepted acc[PL_SDP_MAX_MEDIA];
+
+static const pl_sdp_local local = {.ice_ufrag = "prly",
+                                   .ice_pwd = "0123456789abcdefghijklmn",
+                                   .fp_alg = "sha-256",
+                                   .fp = "AB:CD:EF",
+                                   .address = "192.0.2.5",
+                                   .port = 40001,
+                                   .session_id = 77,
+                                   .version = 3};
+
+static size_t load(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "fixtures/sdp/%s", name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    return n;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    env = pl_env_default();
+    d = pl_sdp_desc_create(&env);
+    d2 = pl_sdp_desc_create(&env);
+    return d && d2 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    pl_sdp_desc_destroy(&env, d);
+    pl_sdp_desc_destroy(&env, d2);
+    return 0;
+}
+
+static void test_parse_chromium_publish(void **state)
+{
+    (void)state;
+    size_t n = load("chromium156-publish-offer.sdp");
+    assert_int_equal(pl_sdp_parse(d, text, n), PL_OK);
+    assert_int_equal(d->n_media, 2);
+    assert_int_equal(d->n_bundle, 2);
+    assert_string_equal(d->bundle[0], "0");
+    assert_true(d->extmap_allow_mixed);
+    const pl_sdp_media *a = &d->media[0], *v = &d->media[1];
+    assert_int_equal(a->kind, PL_SDP_AUDIO);
+    assert_string_equal(a->mid, "0");
+    assert_int_equal(a->dir, PL_SDP_SENDONLY);
+    assert_true(a->rtcp_mux);
+    assert_int_equal(a->setup, PL_SDP_ACTPASS);
+    assert_string_equal(a->fp_alg, "sha-256");
+    assert_int_equal(strlen(a->fp), 95);
+    assert_true(strlen(a->ice_ufrag) >= 4);
+    const pl_sdp_codec *opus = pl_sdp_find_codec(a, 111);
+    assert_non_null(opus);
+    assert_string_equal(opus->name, "opus");
+    assert_int_equal(opus->clock, 48000);
+    assert_int_equal(opus->channels, 2);
+    assert_string_equal(opus->fmtp, "minptime=10;useinbandfec=1");
+    assert_int_equal(pl_sdp_find_extmap(a, PL_RTP_URI_AUDIO_LEVEL), 1);
+    assert_int_equal(a->n_ssrcs, 1);
+    assert_true(a->ssrcs[0].cname[0] != '\0');
+    assert_int_equal(v->kind, PL_SDP_VIDEO);
+    const pl_sdp_codec *vp8 = pl_sdp_find_codec(v, 96);
+    assert_string_equal(vp8->name, "VP8");
+    const pl_sdp_codec *rtx = pl_sdp_find_codec(v, 97);
+    assert_string_equal(rtx->name, "rtx");
+    assert_int_equal(rtx->apt, 96);
+    assert_true(v->n_codecs >= 20); /* Chromium offers many video codecs */
+    assert_int_equal(v->codecs_ignored, 0);
+    assert_int_equal(v->n_groups, 1);
+    assert_string_equal(v->groups[0].semantics, "FID");
+    assert_int_equal(v->groups[0].n, 2);
+    assert_true(v->msid_track[0] != '\0');
+}
+
+static void test_parse_chromium_simulcast(void **state)
+{
+    (void)state;
+    size_t n = load("chromium156-simulcast-offer.sdp");
+    assert_int_equal(pl_sdp_parse(d, text, n), PL_OK);
+    const pl_sdp_media *v = &d->media[1];
+    assert_int_equal(v->n_rids, 3);
+    assert_string_equal(v->rids[0].id, "q");
+    assert_true(v->rids[0].send);
+    assert_string_equal(v->rids[2].id, "f");
+    assert_string_equal(v->simulcast, "send q;h;f");
+    assert_int_equal(pl_sdp_find_extmap(v, PL_RTP_URI_RID), 10);
+    assert_int_equal(pl_sdp_find_extmap(v, PL_RTP_URI_RRID), 11);
+}
+
+/* Every offer fixture gets an answer that parses back to what Parley
+ * promises: ice-lite, passive, BUNDLE of the accepted mids, Opus and VP8 with
+ * the offered payload types, the offered extmap ids, mirrored directions. */
+static void test_answer_every_fixture(void **state)
+{
+    (void)state;
+    const char *names[] = {"chromium156-publish-offer.sdp", "chromium156-simulcast-offer.sdp",
+                           "chromium156-datachannel-offer.sdp"};
+    for (size_t f = 0; f < 3; f++) {
+        size_t n = load(names[f]);
+        assert_int_equal(pl_sdp_parse(d, text, n), PL_OK);
+        const char *why = NULL;
+        int len = pl_sdp_write_answer(d, &local, out, sizeof(out), acc, &why);
+        assert_true(len > 0);
+        assert_int_equal(pl_sdp_parse(d2, out, (size_t)len), PL_OK);
+        assert_true(d2->ice_lite);
+        assert_int_equal(d2->n_media, d->n_media);
+        assert_int_equal(d2->n_bundle, 2);
+        for (size_t i = 0; i < d->n_media; i++) {
+            const pl_sdp_media *o = &d->media[i], *a = &d2->media[i];
+            assert_string_equal(a->mid, o->mid);
+            if (o->kind == PL_SDP_APPLICATION) {
+                assert_false(acc[i].accepted);
+                assert_int_equal(a->port, 0);
+                continue;
+            }
+            assert_true(acc[i].accepted);
+            assert_int_equal(a->port, 40001);
+            assert_int_equal(a->setup, PL_SDP_PASSIVE);
+            assert_int_equal(a->dir, PL_SDP_RECVONLY);
+            assert_true(a->rtcp_mux);
+            assert_string_equal(a->ice_ufrag, "prly");
+            assert_string_equal(a->fp, "AB:CD:EF");
+            assert_int_equal(a->n_candidates, 1);
+            assert_string_equal(a->candidates[0].address, "192.0.2.5");
+            if (o->kind == PL_SDP_AUDIO) {
+                assert_int_equal(a->n_codecs, 1);
+                assert_int_equal(acc[i].pt, 111);
+                assert_true(strstr(a->codecs[0].fmtp, "useinbandfec=1") != NULL);
+                assert_int_equal(acc[i].ext_audio_level, 1);
+            } else {
+                assert_int_equal(a->n_codecs, 2);
+                assert_int_equal(acc[i].pt, 96);
+                assert_int_equal(acc[i].rtx_pt, 97);
+                assert_int_equal(a->codecs[1].apt, 96);
+                assert_int_equal(pl_sdp_find_extmap(a, PL_RTP_URI_AUDIO_LEVEL), -1);
+                /* Only what Parley implements is answered. */
+                assert_int_equal(pl_sdp_find_extmap(a, "urn:3gpp:video-orientation"), -1);
+                for (size_t k = 0; k < a->n_fb; k++)
+                    assert_int_equal(a->fb[k].pt, 96);
+            }
+            assert_int_equal(acc[i].ext_mid, pl_sdp_find_extmap(o, PL_RTP_URI_MID));
+            assert_int_equal(pl_sdp_find_extmap(a, PL_RTP_URI_MID), acc[i].ext_mid);
+            assert_int_equal(acc[i].ext_twcc, 3);
+        }
+        if (f == 1) {
+            assert_int_equal(acc[1].n_rids, 3);
+            assert_string_equal(d2->media[1].simulcast, "recv q;h;f");
+            assert_false(d2->media[1].rids[0].send);
+        } else {
+            assert_true(acc[1].ssrc != 0 && acc[1].rtx_ssrc != 0);
+        }
+    }
+}
+
+static void test_no_acceptable_codec(void **state)
+{
+    (void)state;
+    size_t n = load("chromium156-publish-offer.sdp");
+    /* Rename every codec Parley accepts; the rest stays real. */
+    for (char *p = text; (p = strstr(p, "opus/48000")); p++)
+        memcpy(p, "OPUX", 4);
+    for (char *p = text; (p = strstr(p, "VP8/90000")); p++)
+        memcpy(p, "VQ8", 3);
+    assert_int_equal(pl_sdp_parse(d, text, n), PL_OK);
+    const char *why = NULL;
+    assert_int_equal(pl_sdp_write_answer(d, &local, out, sizeof(out), acc, &why), PL_EUNSUPPORTED);
+    assert_non_null(why);
+    assert_true(strstr(why, "Opus") != NULL);
+}
+
+static void test_requirements(void **state)
+{
+    (void)state;
+    size_t n = load("chromium156-publish-offer.sdp");
+    char *p = strstr(text, "a=rtcp-mux\r\n");
+    memcpy(p, "a=xtcp-mux", 10);
+    p = strstr(p + 1, "a=rtcp-mux\r\n");
+    memcpy(p, "a=xtcp-mux", 10);
+    assert_int_equal(pl_sdp_parse(d, text, n), PL_OK);
+    const char *why = NULL;
+    assert_int_equal(pl_sdp_write_answer(d, &local, out, sizeof(out), acc, &why), PL_EUNSUPPORTED);
+    assert_string_equal(why, "rtcp-mux is required");
+    /* Too small an output buffer. */
+    n = load("chromium156-publish-offer.sdp");
+    assert_int_equal(pl_sdp_parse(d, text, n), PL_OK);
+    assert_int_equal(pl_sdp_write_answer(d, &local, out, 300, acc, &why), PL_ENOSPC);
+}
+
+static void test_offer_round_trip_and_browser_answer(void **state)
+{
+    (void)state;
+    pl_sdp_offer_section s[] = {
+        {"0", PL_SDP_AUDIO, true, "alice", "alice-mic", "alice", 1111, 0},
+        {"1", PL_SDP_VIDEO, true, "alice", "alice-cam", "alice", 2222, 3333},
+        {"2", PL_SDP_VIDEO, false, NULL, NULL, NULL, 0, 0},
+    };
+    int len = pl_sdp_write_offer(&local, s, 3, out, sizeof(out));
+    assert_true(len > 0);
+    assert_int_equal(pl_sdp_parse(d, out, (size_t)len), PL_OK);
+    assert_true(d->ice_lite);
+    assert_int_equal(d->n_media, 3);
+    assert_int_equal(d->n_bundle, 3);
+    assert_int_equal(d->media[0].setup, PL_SDP_ACTPASS);
+    assert_int_equal(d->media[0].dir, PL_SDP_SENDONLY);
+    assert_int_equal(d->media[2].dir, PL_SDP_INACTIVE);
+    assert_int_equal(d->media[1].n_groups, 1);
+    assert_int_equal(d->media[1].groups[0].ssrcs[1], 3333);
+    assert_string_equal(d->media[1].ssrcs[0].msid, "alice alice-cam");
+    assert_int_equal(pl_sdp_find_codec(&d->media[1], 97)->apt, 96);
+
+    /* Chromium's real answer to exactly that offer. */
+    size_t n = load("chromium156-answer-to-parley-offer.sdp");
+    assert_int_equal(pl_sdp_parse(d2, text, n), PL_OK);
+    assert_int_equal(d2->n_media, 3);
+    assert_int_equal(d2->media[0].setup, PL_SDP_ACTIVE);
+    assert_int_equal(d2->media[0].dir, PL_SDP_RECVONLY);
+    assert_int_equal(d2->media[2].dir, PL_SDP_INACTIVE);
+    assert_string_equal(d2->media[1].codecs[0].name, "VP8");
+    assert_true(d2->media[0].fp[0] != '\0');
+    assert_int_equal(pl_sdp_write_offer(&local, s, 3, out, 100), PL_ENOSPC);
+}
+
+static void test_malformed(void **state)
+{
+    (void)state;
+    const char *bad[] = {
+        "",
+        "hello",
+        "v=1\r\n",
+        "o=- 1 2 IN IP4 0.0.0.0\r\nv=0\r\n",
+        "v=0\r\nm=audio\r\n",
+        "v=0\r\nm=audio 99999 UDP/TLS/RTP/SAVPF 111\r\n",
+        "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 300\r\n",
+        "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus\r\n",
+        "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=ssrc:-5 cname:x\r\n",
+        "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rid:q sideways\r\n",
+        "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=extmap:0 urn:x\r\n",
+        "v=0\r\nX=bad\r\n",
+        "v=0\r\na=fingerprint:sha-256\r\n",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(pl_sdp_parse(d, bad[i], strlen(bad[i])), PL_EMALFORMED);
+        assert_true(d->error[0] != '\0');
+    }
+    /* A line longer than the limit. */
+    static char big[PL_SDP_MAX_LINE + 100];
+    memcpy(big, "v=0\r\na=", 7);
+    memset(big + 7, 'x', sizeof(big) - 8);
+    assert_int_equal(pl_sdp_parse(d, big, sizeof(big) - 1), PL_EMALFORMED);
+    /* More media sections than the limit. */
+    static char many[PL_SDP_MAX_SIZE];
+    size_t len = (size_t)snprintf(many, sizeof(many), "v=0\r\n");
+    for (int i = 0; i < PL_SDP_MAX_MEDIA + 1; i++)
+        len +=
+            (size_t)snprintf(many + len, sizeof(many) - len, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n");
+    assert_int_equal(pl_sdp_parse(d, many, len), PL_EMALFORMED);
+    /* Over the size limit. */
+    assert_int_equal(pl_sdp_parse(d, many, PL_SDP_MAX_SIZE + 1), PL_EMALFORMED);
+    /* An embedded NUL. */
+    assert_int_equal(pl_sdp_parse(d, "v=0\r\ns=a\0b\r\n", 12), PL_EMALFORMED);
+}
+
+/* Every prefix of a real offer parses or fails cleanly, and whatever parses
+ * can be answered without overflowing (ASan watches the reads). */
+static void test_every_truncation(void **state)
+{
+    (void)state;
+    size_t n = load("chromium156-simulcast-offer.sdp");
+    char *copy = malloc(n);
+    for (size_t k = 0; k < n; k++) {
+        memcpy(copy, text, k);
+        if (pl_sdp_parse(d, copy, k) == PL_OK)
+            pl_sdp_write_answer(d, &local, out, sizeof(out), acc, NULL);
+    }
+    free(copy);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_chromium_publish),
+        cmocka_unit_test(test_parse_chromium_simulcast),
+        cmocka_unit_test(test_answer_every_fixture),
+        cmocka_unit_test(test_no_acceptable_codec),
+        cmocka_unit_test(test_requirements),
+        cmocka_unit_test(test_offer_round_trip_and_browser_answer),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_every_truncation),
+    };
+    return cmocka_run_group_tests_name("sdp", tests, setup, teardown);
+}
