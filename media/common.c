@@ -112,7 +112,7 @@ static void default_log(void *user, enum pl_log_level level, const char *msg)
 {
     (void)user;
     static const char *const names[] = {"debug", "info", "warn", "error"};
-    if (level >= PL_LOG_INFO)
+    if (level >= PL_LOG_INFO && level <= PL_LOG_ERROR)
         fprintf(stderr, "parley %s: %s\n", names[level], msg);
 }
 

@@ -189,10 +189,8 @@ static long wbio_ctrl(BIO *b, int cmd, long num, void *ptr)
     case BIO_CTRL_DGRAM_QUERY_MTU:
     case BIO_CTRL_DGRAM_GET_FALLBACK_MTU:
         return (long)d->mtu;
-    case BIO_CTRL_WPENDING:
-    case BIO_CTRL_PENDING:
-        return 0;
     default:
+        /* Nothing is ever pending: every write became a datagram. */
         return 0;
     }
 }

@@ -154,15 +154,22 @@ int pl_sdp_find_extmap(const pl_sdp_media *m, const char *uri)
     return -1;
 }
 
-/* "apt=96" inside "apt=96;rtx-time=3000" */
-static int fmtp_int(const char *fmtp, const char *key)
+/* A payload type parameter such as "apt=96" inside "apt=96;rtx-time=3000";
+ * -1 when absent or not a payload type. */
+static int fmtp_pt(const char *fmtp, const char *key)
 {
     size_t kl = strlen(key);
     for (const char *p = fmtp; p && *p;) {
         while (*p == ' ' || *p == ';')
             p++;
-        if (strncmp(p, key, kl) == 0 && p[kl] == '=')
-            return atoi(p + kl + 1);
+        if (strncmp(p, key, kl) == 0 && p[kl] == '=') {
+            char *end;
+            errno = 0;
+            long v = strtol(p + kl + 1, &end, 10);
+            bool ok = !errno && end != p + kl + 1 && (*end == '\0' || *end == ';') && v >= 0 &&
+                      v <= 127;
+            return ok ? (int)v : -1;
+        }
         p = strchr(p, ';');
     }
     return -1;
@@ -254,7 +261,7 @@ static int parse_media_attr(pl_sdp_desc *d, pl_sdp_media *m, const char *name, c
             return PL_OK;
         if (!copy_str(c->fmtp, sizeof(c->fmtp), v))
             return failf(d, "a=fmtp too long", NULL);
-        c->apt = fmtp_int(c->fmtp, "apt");
+        c->apt = fmtp_pt(c->fmtp, "apt");
     } else if (strcmp(name, "rtcp-fb") == 0) {
         char *pt = next_token(&v);
         int p = -1;
