@@ -1,0 +1,59 @@
+/* The signaling protocol core (docs/protocol.md): sessions, presence, rooms
+ * and chat, as a state machine over connections. It never touches a
+ * socket: the WebSocket layer feeds it frames and it answers through the
+ * callbacks in pl_sig_io, so every rule of the protocol can be tested
+ * without a network. Time (milliseconds since the epoch, for `ts` fields)
+ * is a parameter. */
+#ifndef PARLEY_SIGNAL_H
+#define PARLEY_SIGNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "parley/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PL_SIG_MAX_MESSAGE 65536
+/* Bad messages a connection may send before it is closed with 1008. */
+#define PL_SIG_MAX_STRIKES 16
+
+typedef struct pl_sig pl_sig;
+
+typedef struct pl_sig_io {
+    void *user;
+    /* Queue one text frame for a connection. */
+    void (*send)(void *user, uint64_t conn, const char *json, size_t len);
+    /* Close a connection with a WebSocket close code. */
+    void (*close)(void *user, uint64_t conn, int code, const char *reason);
+} pl_sig_io;
+
+typedef struct pl_sig_stats {
+    size_t connections;
+    size_t users_online;
+    size_t rooms;
+    size_t participants;
+    uint64_t bad_messages;
+} pl_sig_stats;
+
+pl_sig *pl_sig_create(const pl_env *env, const pl_sig_io *io);
+void pl_sig_destroy(pl_sig *sig);
+
+/* Connection lifecycle, as the WebSocket layer sees it. */
+int pl_sig_connect(pl_sig *sig, uint64_t conn);
+void pl_sig_disconnect(pl_sig *sig, uint64_t conn, int64_t now_ms);
+
+/* One complete text frame. */
+void pl_sig_handle_text(pl_sig *sig, uint64_t conn, int64_t now_ms, const char *text, size_t len);
+/* A binary frame, or a message over PL_SIG_MAX_MESSAGE: both are refused
+ * with bad_request and count as strikes. */
+void pl_sig_handle_bad_frame(pl_sig *sig, uint64_t conn, const char *why);
+
+void pl_sig_stats_get(const pl_sig *sig, pl_sig_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,463 @@
+#include "parley/signal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#define NAME_MAX_CHARS 64
+#define ROOM_MAX_CHARS 64
+#define CHAT_MAX_CHARS 4096
+
+typedef struct room {
+    char name[ROOM_MAX_CHARS + 1];
+    size_t members;
+    struct room *next;
+} room;
+
+typedef struct conn {
+    uint64_t id;
+    bool welcomed;
+    char user_id[24];
+    char name[NAME_MAX_CHARS * 4 + 1];
+    bool dnd;
+    room *room;
+    char participant_id[24];
+    unsigned strikes;
+    struct conn *next;
+} conn;
+
+struct pl_sig {
+    pl_env env;
+    pl_sig_io io;
+    conn *conns;
+    room *rooms;
+    uint64_t bad_messages;
+};
+
+pl_sig *pl_sig_create(const pl_env *env, const pl_sig_io *io)
+{
+    pl_sig *s = pl_env_alloc(env, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->env = *env;
+    s->io = *io;
+    return s;
+}
+
+void pl_sig_destroy(pl_sig *s)
+{
+    if (!s)
+        return;
+    while (s->conns) {
+        conn *c = s->conns;
+        s->conns = c->next;
+        pl_env_free(&s->env, c);
+    }
+    while (s->rooms) {
+        room *r = s->rooms;
+        s->rooms = r->next;
+        pl_env_free(&s->env, r);
+    }
+    pl_env_free(&s->env, s);
+}
+
+static conn *find_conn(pl_sig *s, uint64_t id)
+{
+    for (conn *c = s->conns; c; c = c->next)
+        if (c->id == id)
+            return c;
+    return NULL;
+}
+
+int pl_sig_connect(pl_sig *s, uint64_t id)
+{
+    if (find_conn(s, id))
+        return PL_EINVAL;
+    conn *c = pl_env_alloc(&s->env, sizeof(*c));
+    if (!c)
+        return PL_ENOMEM;
+    c->id = id;
+    c->next = s->conns;
+    s->conns = c;
+    return PL_OK;
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+/* Sends and releases a message object. */
+static void send_json(pl_sig *s, conn *c, json_t *msg)
+{
+    char *text = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    if (!text)
+        return;
+    s->io.send(s->io.user, c->id, text, strlen(text));
+    free(text);
+}
+
+static json_t *reply(const char *type, json_t *re)
+{
+    json_t *m = json_pack("{s:s}", "type", type);
+    if (re)
+        json_object_set(m, "re", re);
+    return m;
+}
+
+static void send_error(pl_sig *s, conn *c, json_t *re, const char *code, const char *message)
+{
+    json_t *m = reply("error", re);
+    json_object_set_new(m, "code", json_string(code));
+    json_object_set_new(m, "message", json_string(message));
+    send_json(s, c, m);
+    if (strcmp(code, "bad_request") == 0) {
+        s->bad_messages++;
+        /* Repeated garbage is abuse, not a mistake (protocol: close 1008). */
+        if (++c->strikes >= PL_SIG_MAX_STRIKES)
+            s->io.close(s->io.user, c->id, 1008, "too many bad requests");
+    }
+}
+
+static json_t *user_json(const conn *c)
+{
+    return json_pack("{s:s,s:s}", "id", c->user_id, "name", c->name);
+}
+
+static const char *status_of(const conn *c)
+{
+    return c->dnd ? "dnd" : "online";
+}
+
+/* ---- validation ---------------------------------------------------------- */
+
+/* Printable UTF-8 (jansson already rejected invalid UTF-8): no control
+ * characters; returns the number of code points or -1. */
+static long printable_chars(const char *t)
+{
+    long n = 0;
+    for (const unsigned char *p = (const unsigned char *)t; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            return -1;
+        if ((*p & 0xc0) != 0x80)
+            n++;
+    }
+    return n;
+}
+
+static bool valid_room_name(const char *r)
+{
+    size_t n = strlen(r);
+    if (n < 1 || n > ROOM_MAX_CHARS)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = r[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '.' || ch == '_' || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* Open mode: the same name is the same user (protocol section 1). */
+static void user_id_for(const char *name, char *out, size_t cap)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    EVP_Digest(name, strlen(name), md, &n, EVP_sha256(), NULL);
+    snprintf(out, cap, "u%02x%02x%02x%02x%02x%02x%02x%02x", md[0], md[1], md[2], md[3], md[4],
+             md[5], md[6], md[7]);
+}
+
+/* ---- presence ------------------------------------------------------------ */
+
+static bool user_online_elsewhere(pl_sig *s, const conn *c)
+{
+    for (conn *o = s->conns; o; o = o->next)
+        if (o != c && o->welcomed && strcmp(o->user_id, c->user_id) == 0)
+            return true;
+    return false;
+}
+
+static void broadcast_presence(pl_sig *s, const conn *c, const char *status)
+{
+    for (conn *o = s->conns; o; o = o->next) {
+        if (!o->welcomed || strcmp(o->user_id, c->user_id) == 0)
+            continue;
+        json_t *m =
+            json_pack("{s:s,s:o,s:s}", "type", "presence", "user", user_json(c), "status", status);
+        send_json(s, o, m);
+    }
+}
+
+/* ---- rooms --------------------------------------------------------------- */
+
+static room *get_room(pl_sig *s, const char *name, bool create)
+{
+    for (room *r = s->rooms; r; r = r->next)
+        if (strcmp(r->name, name) == 0)
+            return r;
+    if (!create)
+        return NULL;
+    room *r = pl_env_alloc(&s->env, sizeof(*r));
+    if (!r)
+        return NULL;
+    snprintf(r->name, sizeof(r->name), "%s", name);
+    r->next = s->rooms;
+    s->rooms = r;
+    return r;
+}
+
+static void drop_room_if_empty(pl_sig *s, room *r)
+{
+    if (r->members)
+        return;
+    for (room **pp = &s->rooms; *pp; pp = &(*pp)->next)
+        if (*pp == r) {
+            *pp = r->next;
+            pl_env_free(&s->env, r);
+            return;
+        }
+}
+
+static void room_broadcast(pl_sig *s, room *r, const conn *except, json_t *msg)
+{
+    for (conn *o = s->conns; o; o = o->next)
+        if (o->room == r && o != except)
+            send_json(s, o, json_deep_copy(msg));
+    json_decref(msg);
+}
+
+static void leave_room(pl_sig *s, conn *c, const char *reason)
+{
+    room *r = c->room;
+    if (!r)
+        return;
+    c->room = NULL;
+    r->members--;
+    room_broadcast(s, r, c,
+                   json_pack("{s:s,s:s,s:s}", "type", "participant-left", "participant_id",
+                             c->participant_id, "reason", reason));
+    c->participant_id[0] = '\0';
+    drop_room_if_empty(s, r);
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+static void on_hello(pl_sig *s, conn *c, json_t *msg, json_t *re)
+{
+    if (c->welcomed) {
+        send_error(s, c, re, "bad_request", "hello was already sent on this connection");
+        return;
+    }
+    const char *name = json_string_value(json_object_get(msg, "name"));
+    long chars = name ? printable_chars(name) : -1;
+    if (chars < 1 || chars > NAME_MAX_CHARS) {
+        send_error(s, c, re, "bad_request", "name must be 1-64 printable characters");
+        return;
+    }
+    snprintf(c->name, sizeof(c->name), "%s", name);
+    user_id_for(name, c->user_id, sizeof(c->user_id));
+    bool first = !user_online_elsewhere(s, c);
+    c->welcomed = true;
+
+    json_t *online = json_array();
+    for (conn *o = s->conns; o; o = o->next) {
+        if (!o->welcomed || strcmp(o->user_id, c->user_id) == 0)
+            continue;
+        bool seen = false; /* one entry per user, however many devices */
+        for (size_t i = 0; i < json_array_size(online); i++)
+            if (strcmp(json_string_value(json_object_get(json_array_get(online, i), "id")),
+                       o->user_id) == 0)
+                seen = true;
+        if (!seen)
+            json_array_append_new(online, json_pack("{s:s,s:s,s:s}", "id", o->user_id, "name",
+                                                    o->name, "status", status_of(o)));
+    }
+    json_t *m = reply("welcome", re);
+    json_object_set_new(m, "user", user_json(c));
+    json_object_set_new(m, "ice_servers", json_array());
+    json_object_set_new(m, "online", online);
+    json_object_set_new(m, "missed", json_array());
+    send_json(s, c, m);
+    if (first)
+        broadcast_presence(s, c, "online");
+}
+
+static void on_status(pl_sig *s, conn *c, json_t *msg, json_t *re)
+{
+    const char *st = json_string_value(json_object_get(msg, "status"));
+    if (!st || (strcmp(st, "online") != 0 && strcmp(st, "dnd") != 0)) {
+        send_error(s, c, re, "bad_request", "status must be \"online\" or \"dnd\"");
+        return;
+    }
+    bool dnd = strcmp(st, "dnd") == 0;
+    /* Status belongs to the user: every device follows. */
+    for (conn *o = s->conns; o; o = o->next)
+        if (o->welcomed && strcmp(o->user_id, c->user_id) == 0)
+            o->dnd = dnd;
+    json_t *m = reply("status", re);
+    json_object_set_new(m, "status", json_string(st));
+    send_json(s, c, m);
+    broadcast_presence(s, c, st);
+}
+
+static void on_join(pl_sig *s, conn *c, json_t *msg, json_t *re)
+{
+    const char *name = json_string_value(json_object_get(msg, "room"));
+    if (!name || !valid_room_name(name)) {
+        send_error(s, c, re, "bad_request", "room must be 1-64 characters of [A-Za-z0-9._-]");
+        return;
+    }
+    /* A user is in at most one room: joining another leaves the first. */
+    for (conn *o = s->conns; o; o = o->next)
+        if (o->room && strcmp(o->user_id, c->user_id) == 0)
+            leave_room(s, o, "left");
+    room *r = get_room(s, name, true);
+    if (!r) {
+        send_error(s, c, re, "internal", "out of memory");
+        return;
+    }
+    uint8_t rnd[6];
+    pl_env_random(&s->env, rnd, sizeof(rnd));
+    snprintf(c->participant_id, sizeof(c->participant_id), "p%02x%02x%02x%02x%02x%02x", rnd[0],
+             rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+    json_t *others = json_array();
+    for (conn *o = s->conns; o; o = o->next)
+        if (o->room == r)
+            json_array_append_new(others, json_pack("{s:s,s:s,s:[]}", "id", o->participant_id,
+                                                    "name", o->name, "tracks"));
+    c->room = r;
+    r->members++;
+    json_t *m = reply("joined", re);
+    json_object_set_new(m, "room", json_string(r->name));
+    json_object_set_new(m, "participant",
+                        json_pack("{s:s,s:s}", "id", c->participant_id, "name", c->name));
+    json_object_set_new(m, "participants", others);
+    send_json(s, c, m);
+    room_broadcast(s, r, c,
+                   json_pack("{s:s,s:{s:s,s:s}}", "type", "participant-joined", "participant", "id",
+                             c->participant_id, "name", c->name));
+}
+
+static void on_leave(pl_sig *s, conn *c, json_t *re)
+{
+    if (!c->room) {
+        send_error(s, c, re, "not_found", "not in a room");
+        return;
+    }
+    json_t *m = reply("left", re);
+    json_object_set_new(m, "room", json_string(c->room->name));
+    leave_room(s, c, "left");
+    send_json(s, c, m);
+}
+
+static void on_chat(pl_sig *s, conn *c, json_t *msg, json_t *re, int64_t now_ms)
+{
+    const char *text = json_string_value(json_object_get(msg, "text"));
+    if (!c->room) {
+        send_error(s, c, re, "not_found", "join a room before chatting");
+        return;
+    }
+    /* Chat text may contain newlines and tabs, unlike names. */
+    long chars = 0;
+    for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++)
+        if ((*p & 0xc0) != 0x80)
+            chars++;
+    if (!text || chars < 1 || chars > CHAT_MAX_CHARS) {
+        send_error(s, c, re, "bad_request", "text must be 1-4096 characters");
+        return;
+    }
+    if (re)
+        send_json(s, c, reply("ok", re));
+    room_broadcast(s, c->room, NULL,
+                   json_pack("{s:s,s:{s:s,s:s},s:s,s:I}", "type", "chat", "from", "id",
+                             c->participant_id, "name", c->name, "text", text, "ts",
+                             (json_int_t)now_ms));
+}
+
+void pl_sig_handle_text(pl_sig *s, uint64_t id, int64_t now_ms, const char *text, size_t len)
+{
+    conn *c = find_conn(s, id);
+    if (!c)
+        return;
+    if (len > PL_SIG_MAX_MESSAGE) {
+        pl_sig_handle_bad_frame(s, id, "message larger than 64 KiB");
+        return;
+    }
+    json_error_t jerr;
+    json_t *msg = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!msg || !json_is_object(msg)) {
+        send_error(s, c, NULL, "bad_request",
+                   msg ? "message must be a JSON object" : "invalid JSON");
+        json_decref(msg);
+        return;
+    }
+    json_t *re = json_object_get(msg, "id");
+    if (re && !json_is_string(re) && !json_is_integer(re))
+        re = NULL;
+    const char *type = json_string_value(json_object_get(msg, "type"));
+    if (!type)
+        send_error(s, c, re, "bad_request", "message needs a string \"type\"");
+    else if (strcmp(type, "hello") == 0)
+        on_hello(s, c, msg, re);
+    else if (!c->welcomed)
+        send_error(s, c, re, "unauthorized", "say hello first");
+    else if (strcmp(type, "status") == 0)
+        on_status(s, c, msg, re);
+    else if (strcmp(type, "join") == 0)
+        on_join(s, c, msg, re);
+    else if (strcmp(type, "leave") == 0)
+        on_leave(s, c, re);
+    else if (strcmp(type, "chat") == 0)
+        on_chat(s, c, msg, re, now_ms);
+    else
+        send_error(s, c, re, "bad_request", "unknown message type");
+    json_decref(msg);
+}
+
+void pl_sig_handle_bad_frame(pl_sig *s, uint64_t id, const char *why)
+{
+    conn *c = find_conn(s, id);
+    if (c)
+        send_error(s, c, NULL, "bad_request", why);
+}
+
+void pl_sig_disconnect(pl_sig *s, uint64_t id, int64_t now_ms)
+{
+    (void)now_ms;
+    for (conn **pp = &s->conns; *pp; pp = &(*pp)->next) {
+        conn *c = *pp;
+        if (c->id != id)
+            continue;
+        leave_room(s, c, "disconnected");
+        if (c->welcomed && !user_online_elsewhere(s, c))
+            broadcast_presence(s, c, "offline");
+        *pp = c->next;
+        pl_env_free(&s->env, c);
+        return;
+    }
+}
+
+void pl_sig_stats_get(const pl_sig *s, pl_sig_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (const conn *c = s->conns; c; c = c->next) {
+        out->connections++;
+        if (c->room)
+            out->participants++;
+    }
+    for (const conn *c = s->conns; c; c = c->next) {
+        if (!c->welcomed)
+            continue;
+        bool first = true; /* count each user once */
+        for (const conn *o = s->conns; o != c; o = o->next)
+            if (o->welcomed && strcmp(o->user_id, c->user_id) == 0)
+                first = false;
+        out->users_online += first;
+    }
+    for (const room *r = s->rooms; r; r = r->next)
+        out->rooms++;
+    out->bad_messages = s->bad_messages;
+}

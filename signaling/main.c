@@ -1,0 +1,387 @@
+/* parley: the server executable. One libwebsockets context serves the web
+ * client over HTTP and the signaling protocol on /ws; the protocol itself
+ * lives in the signaling core (core.c), which this file feeds. */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <libwebsockets.h>
+
+#include "parley/signal.h"
+
+#define RX_MAX PL_SIG_MAX_MESSAGE
+
+typedef struct options {
+    int http_port;
+    const char *bind;
+    const char *announce_ip;
+    int media_port;
+    int workers;
+    const char *web_root;
+} options;
+
+typedef struct out_msg {
+    struct out_msg *next;
+    size_t len;
+    unsigned char data[]; /* LWS_PRE bytes of headroom, then the text */
+} out_msg;
+
+/* Per-WebSocket state, allocated by lws (per_session_data_size). */
+typedef struct session {
+    struct server *srv;
+    struct lws *wsi;
+    uint64_t id;
+    out_msg *head, *tail;
+    int close_code;
+    bool is_ws;
+    bool oversized;
+    size_t rx_len;
+    char *rx; /* reassembly of fragmented frames, RX_MAX + 1 */
+    struct session *next;
+} session;
+
+typedef struct server {
+    options opt;
+    pl_env env;
+    pl_sig *sig;
+    struct lws_context *ctx;
+    session *sessions;
+    uint64_t next_id;
+    atomic_bool stop;
+    char index_path[4096];
+} server;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static session *find_session(server *srv, uint64_t id)
+{
+    for (session *s = srv->sessions; s; s = s->next)
+        if (s->id == id)
+            return s;
+    return NULL;
+}
+
+static void sig_send(void *user, uint64_t conn, const char *json, size_t len)
+{
+    session *s = find_session(user, conn);
+    if (!s)
+        return;
+    out_msg *m = malloc(sizeof(*m) + LWS_PRE + len);
+    if (!m)
+        return;
+    m->next = NULL;
+    m->len = len;
+    memcpy(m->data + LWS_PRE, json, len);
+    if (s->tail)
+        s->tail->next = m;
+    else
+        s->head = m;
+    s->tail = m;
+    lws_callback_on_writable(s->wsi);
+}
+
+static void sig_close(void *user, uint64_t conn, int code, const char *reason)
+{
+    (void)reason;
+    session *s = find_session(user, conn);
+    if (!s)
+        return;
+    s->close_code = code;
+    lws_callback_on_writable(s->wsi);
+}
+
+static void unlink_session(server *srv, session *s)
+{
+    for (session **pp = &srv->sessions; *pp; pp = &(*pp)->next)
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    while (s->head) {
+        out_msg *m = s->head;
+        s->head = m->next;
+        free(m);
+    }
+    s->tail = NULL;
+    free(s->rx);
+    s->rx = NULL;
+}
+
+static bool path_is(struct lws *wsi, const char *want)
+{
+    char uri[256];
+    if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
+        return false;
+    return strcmp(uri, want) == 0;
+}
+
+static int on_receive(session *s, const void *in, size_t len)
+{
+    server *srv = s->srv;
+    if (lws_is_first_fragment(s->wsi)) {
+        s->rx_len = 0;
+        s->oversized = false;
+    }
+    if (!s->oversized && s->rx_len + len > RX_MAX)
+        s->oversized = true; /* keep reading, drop the content */
+    if (!s->oversized) {
+        memcpy(s->rx + s->rx_len, in, len);
+        s->rx_len += len;
+    }
+    if (!lws_is_final_fragment(s->wsi) || lws_remaining_packet_payload(s->wsi) > 0)
+        return 0;
+    if (s->oversized)
+        pl_sig_handle_bad_frame(srv->sig, s->id, "message larger than 64 KiB");
+    else if (lws_frame_is_binary(s->wsi))
+        pl_sig_handle_bad_frame(srv->sig, s->id, "binary frames are not accepted");
+    else
+        pl_sig_handle_text(srv->sig, s->id, now_ms(), s->rx, s->rx_len);
+    s->rx_len = 0;
+    return 0;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    session *s = user;
+    server *srv = lws_context_user(lws_get_context(wsi));
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        /* /r/<room> is the meeting page itself; the client reads the room
+         * from its address. */
+        if (len == 0 || !in)
+            break;
+        if (lws_serve_http_file(wsi, srv->index_path, "text/html", NULL, 0) < 0)
+            return -1;
+        return 0;
+    case LWS_CALLBACK_ESTABLISHED:
+        if (!path_is(wsi, "/ws"))
+            return -1;
+        memset(s, 0, sizeof(*s));
+        s->srv = srv;
+        s->wsi = wsi;
+        s->id = ++srv->next_id;
+        s->is_ws = true;
+        s->rx = malloc(RX_MAX + 1);
+        if (!s->rx || pl_sig_connect(srv->sig, s->id) != PL_OK)
+            return -1;
+        s->next = srv->sessions;
+        srv->sessions = s;
+        break;
+    case LWS_CALLBACK_RECEIVE:
+        return on_receive(s, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE: {
+        if (s->head) {
+            out_msg *m = s->head;
+            s->head = m->next;
+            if (!s->head)
+                s->tail = NULL;
+            int n = lws_write(wsi, m->data + LWS_PRE, m->len, LWS_WRITE_TEXT);
+            free(m);
+            if (n < 0)
+                return -1;
+            if (s->head || s->close_code)
+                lws_callback_on_writable(wsi);
+            break;
+        }
+        if (s->close_code) {
+            lws_close_reason(wsi, (enum lws_close_status)s->close_code, NULL, 0);
+            return -1;
+        }
+        break;
+    }
+    case LWS_CALLBACK_CLOSED:
+        if (s && s->is_ws) {
+            pl_sig_disconnect(srv->sig, s->id, now_ms());
+            unlink_session(srv, s);
+            s->is_ws = false;
+        }
+        break;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+    /* First in the list, so a client that offers no subprotocol gets it too. */
+    {"parley.v1", callback, sizeof(session), RX_MAX, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* Pings every 20 s; a peer silent for 60 s is dropped (protocol section 5). */
+static const lws_retry_bo_t keepalive = {
+    .secs_since_valid_ping = 20,
+    .secs_since_valid_hangup = 60,
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: parley [options]\n"
+               "  --http-port N      HTTP and WebSocket port (default 8080)\n"
+               "  --bind ADDR        address to listen on (default 127.0.0.1)\n"
+               "  --announce-ip ADDR address put in ICE candidates (default: the bind address,\n"
+               "                     or the first non-loopback address when binding 0.0.0.0)\n"
+               "  --media-port N     first UDP media port; worker i uses N+i (default 40000)\n"
+               "  --workers N        media worker threads (default: one per core)\n"
+               "  --web-root DIR     web client files (default: web)\n"
+               "  --help             this text\n");
+}
+
+static int parse_options(int argc, char **argv, options *o)
+{
+    static const struct option longs[] = {
+        {"http-port", required_argument, NULL, 'p'},
+        {"bind", required_argument, NULL, 'b'},
+        {"announce-ip", required_argument, NULL, 'a'},
+        {"media-port", required_argument, NULL, 'm'},
+        {"workers", required_argument, NULL, 'w'},
+        {"web-root", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    *o = (options){.http_port = 8080,
+                   .bind = "127.0.0.1",
+                   .media_port = 40000,
+                   .workers = 0,
+                   .web_root = "web"};
+    int c;
+    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        char *end = NULL;
+        long v = 0;
+        if (c == 'p' || c == 'm' || c == 'w') {
+            v = strtol(optarg, &end, 10);
+            if (*end || v < 0 || v > 65535) {
+                fprintf(stderr, "parley: invalid number '%s'\n", optarg);
+                return 2;
+            }
+        }
+        switch (c) {
+        case 'p':
+            o->http_port = (int)v;
+            break;
+        case 'b':
+            o->bind = optarg;
+            break;
+        case 'a':
+            o->announce_ip = optarg;
+            break;
+        case 'm':
+            o->media_port = (int)v;
+            break;
+        case 'w':
+            o->workers = (int)v;
+            break;
+        case 'r':
+            o->web_root = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 1;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        usage(stderr);
+        return 2;
+    }
+    return 0;
+}
+
+/* Signals arrive on a thread of their own, so no handler has to touch
+ * shared state: it flags the server and wakes the lws loop. */
+static void *signal_thread(void *arg)
+{
+    server *srv = arg;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int sig;
+    sigwait(&set, &sig);
+    atomic_store(&srv->stop, true);
+    lws_cancel_service(srv->ctx);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    server srv; /* outlives the lws context, which reaches it through its user pointer */
+    memset(&srv, 0, sizeof(srv));
+    int rc = parse_options(argc, argv, &srv.opt);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    struct stat st;
+    snprintf(srv.index_path, sizeof(srv.index_path), "%s/index.html", srv.opt.web_root);
+    if (stat(srv.index_path, &st) != 0) {
+        fprintf(stderr, "parley: no web client at %s (use --web-root)\n", srv.index_path);
+        return 1;
+    }
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    srv.env = pl_env_default();
+    pl_sig_io io = {.user = &srv, .send = sig_send, .close = sig_close};
+    srv.sig = pl_sig_create(&srv.env, &io);
+
+    lws_set_log_level(LLL_ERR, NULL);
+    struct lws_http_mount room_mount = {
+        .mountpoint = "/r",
+        .origin = "parley.v1",
+        .origin_protocol = LWSMPRO_CALLBACK,
+        .mountpoint_len = 2,
+    };
+    struct lws_http_mount root_mount = {
+        .mount_next = &room_mount,
+        .mountpoint = "/",
+        .def = "index.html",
+        .origin_protocol = LWSMPRO_FILE,
+        .mountpoint_len = 1,
+    };
+    root_mount.origin = srv.opt.web_root;
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.port = srv.opt.http_port;
+    info.iface = srv.opt.bind;
+    info.protocols = protocols;
+    info.mounts = &root_mount;
+    info.user = &srv;
+    info.retry_and_idle_policy = &keepalive;
+    info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+    srv.ctx = lws_create_context(&info);
+    if (!srv.ctx) {
+        fprintf(stderr, "parley: cannot listen on %s:%d\n", srv.opt.bind, srv.opt.http_port);
+        pl_sig_destroy(srv.sig);
+        return 1;
+    }
+    pthread_t sigt;
+    pthread_create(&sigt, NULL, signal_thread, &srv);
+    printf("listening on http://%s:%d\n", srv.opt.bind, srv.opt.http_port);
+    fflush(stdout);
+    while (!atomic_load(&srv.stop))
+        if (lws_service(srv.ctx, 0) < 0)
+            break;
+    lws_context_destroy(srv.ctx);
+    pl_sig_destroy(srv.sig);
+    pthread_cancel(sigt);
+    pthread_join(sigt, NULL);
+    return 0;
+}

@@ -1,0 +1,288 @@
+/* The signaling core driven directly: every reply and event it produces is
+ * captured per connection and checked against docs/protocol.md. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "parley/signal.h"
+
+#define MAXC 8
+#define MAXQ 64
+
+typedef struct box {
+    json_t *q[MAXC][MAXQ];
+    size_t n[MAXC];
+    int closed[MAXC];
+} box;
+
+static void cap_send(void *user, uint64_t conn, const char *json, size_t len)
+{
+    box *b = user;
+    json_error_t e;
+    json_t *m = json_loadb(json, len, 0, &e);
+    assert_non_null(m);
+    assert_true(b->n[conn] < MAXQ);
+    b->q[conn][b->n[conn]++] = m;
+}
+
+static void cap_close(void *user, uint64_t conn, int code, const char *reason)
+{
+    (void)reason;
+    ((box *)user)->closed[conn] = code;
+}
+
+typedef struct fx {
+    box b;
+    uint64_t rs;
+    pl_env env;
+    pl_sig *sig;
+} fx;
+
+static fx *fx_new(void)
+{
+    fx *f = calloc(1, sizeof(*f));
+    f->env = pl_env_seeded(&f->rs, 5);
+    pl_sig_io io = {.user = &f->b, .send = cap_send, .close = cap_close};
+    f->sig = pl_sig_create(&f->env, &io);
+    return f;
+}
+
+static void drain(fx *f, int c)
+{
+    for (size_t i = 0; i < f->b.n[c]; i++)
+        json_decref(f->b.q[c][i]);
+    f->b.n[c] = 0;
+}
+
+static void fx_free(fx *f)
+{
+    pl_sig_destroy(f->sig);
+    for (int c = 0; c < MAXC; c++)
+        drain(f, c);
+    free(f);
+}
+
+static void say(fx *f, int c, const char *text)
+{
+    pl_sig_handle_text(f->sig, (uint64_t)c, 1700000000000LL, text, strlen(text));
+}
+
+/* The last message of `type` a connection got, or NULL. */
+static json_t *got(fx *f, int c, const char *type)
+{
+    for (size_t i = f->b.n[c]; i-- > 0;)
+        if (strcmp(json_string_value(json_object_get(f->b.q[c][i], "type")), type) == 0)
+            return f->b.q[c][i];
+    return NULL;
+}
+
+static const char *str(json_t *m, const char *key)
+{
+    return json_string_value(json_object_get(m, key));
+}
+
+static void expect_error(fx *f, int c, const char *code)
+{
+    json_t *e = got(f, c, "error");
+    assert_non_null(e);
+    assert_string_equal(str(e, "code"), code);
+    assert_non_null(str(e, "message"));
+    drain(f, c);
+}
+
+static void hello(fx *f, int c, const char *name)
+{
+    assert_int_equal(pl_sig_connect(f->sig, (uint64_t)c), 0);
+    char m[128];
+    snprintf(m, sizeof(m), "{\"type\":\"hello\",\"name\":\"%s\",\"id\":1}", name);
+    say(f, c, m);
+    json_t *w = got(f, c, "welcome");
+    assert_non_null(w);
+    assert_int_equal(json_integer_value(json_object_get(w, "re")), 1);
+}
+
+static void test_hello_and_presence(void **state)
+{
+    (void)state;
+    fx *f = fx_new();
+    hello(f, 0, "Ada");
+    json_t *w = got(f, 0, "welcome");
+    assert_string_equal(str(json_object_get(w, "user"), "name"), "Ada");
+    assert_int_equal(json_array_size(json_object_get(w, "online")), 0);
+    assert_true(json_is_array(json_object_get(w, "ice_servers")));
+    assert_true(json_is_array(json_object_get(w, "missed")));
+    drain(f, 0);
+    hello(f, 1, "Grace");
+    w = got(f, 1, "welcome");
+    json_t *online = json_object_get(w, "online");
+    assert_int_equal(json_array_size(online), 1);
+    assert_string_equal(str(json_array_get(online, 0), "name"), "Ada");
+    assert_string_equal(str(json_array_get(online, 0), "status"), "online");
+    json_t *p = got(f, 0, "presence");
+    assert_non_null(p);
+    assert_string_equal(str(p, "status"), "online");
+    drain(f, 0);
+    /* Same name, second device: same user, no new presence. */
+    hello(f, 2, "Grace");
+    assert_string_equal(str(json_object_get(got(f, 2, "welcome"), "user"), "id"),
+                        str(json_object_get(got(f, 1, "welcome"), "user"), "id"));
+    assert_null(got(f, 0, "presence"));
+    /* dnd applies to the user and is pushed to others. */
+    say(f, 1, "{\"type\":\"status\",\"status\":\"dnd\",\"id\":\"s\"}");
+    assert_string_equal(str(got(f, 1, "status"), "re"), "s");
+    assert_string_equal(str(got(f, 0, "presence"), "status"), "dnd");
+    drain(f, 0);
+    pl_sig_disconnect(f->sig, 1, 0);
+    assert_null(got(f, 0, "presence")); /* still online on device 2 */
+    pl_sig_disconnect(f->sig, 2, 0);
+    assert_string_equal(str(got(f, 0, "presence"), "status"), "offline");
+    pl_sig_stats st;
+    pl_sig_stats_get(f->sig, &st);
+    assert_int_equal(st.users_online, 1);
+    fx_free(f);
+}
+
+static void test_rooms_and_chat(void **state)
+{
+    (void)state;
+    fx *f = fx_new();
+    hello(f, 0, "Ada");
+    hello(f, 1, "Grace");
+    say(f, 0, "{\"type\":\"join\",\"room\":\"standup\",\"id\":7}");
+    json_t *j = got(f, 0, "joined");
+    assert_non_null(j);
+    assert_string_equal(str(j, "room"), "standup");
+    assert_int_equal(json_array_size(json_object_get(j, "participants")), 0);
+    const char *ada = str(json_object_get(j, "participant"), "id");
+    char ada_id[32];
+    snprintf(ada_id, sizeof(ada_id), "%s", ada);
+    say(f, 1, "{\"type\":\"join\",\"room\":\"standup\"}");
+    j = got(f, 1, "joined");
+    json_t *parts = json_object_get(j, "participants");
+    assert_int_equal(json_array_size(parts), 1);
+    assert_string_equal(str(json_array_get(parts, 0), "id"), ada_id);
+    assert_true(json_is_array(json_object_get(json_array_get(parts, 0), "tracks")));
+    json_t *pj = got(f, 0, "participant-joined");
+    assert_string_equal(str(json_object_get(pj, "participant"), "name"), "Grace");
+
+    drain(f, 0);
+    drain(f, 1);
+    say(f, 0, "{\"type\":\"chat\",\"text\":\"hello\\nthere\",\"id\":9}");
+    assert_int_equal(json_integer_value(json_object_get(got(f, 0, "ok"), "re")), 9);
+    json_t *c0 = got(f, 0, "chat"), *c1 = got(f, 1, "chat");
+    assert_non_null(c0);
+    assert_non_null(c1);
+    assert_string_equal(str(c1, "text"), "hello\nthere");
+    assert_string_equal(str(json_object_get(c1, "from"), "id"), ada_id);
+    assert_true(json_integer_value(json_object_get(c1, "ts")) == 1700000000000LL);
+
+    drain(f, 1);
+    say(f, 0, "{\"type\":\"leave\",\"id\":\"bye\"}");
+    assert_string_equal(str(got(f, 0, "left"), "room"), "standup");
+    json_t *pl = got(f, 1, "participant-left");
+    assert_string_equal(str(pl, "participant_id"), ada_id);
+    assert_string_equal(str(pl, "reason"), "left");
+    drain(f, 1);
+    pl_sig_disconnect(f->sig, 1, 0);
+    pl_sig_stats st;
+    pl_sig_stats_get(f->sig, &st);
+    assert_int_equal(st.rooms, 0);
+    assert_int_equal(st.participants, 0);
+    fx_free(f);
+}
+
+static void test_disconnect_is_announced(void **state)
+{
+    (void)state;
+    fx *f = fx_new();
+    hello(f, 0, "Ada");
+    hello(f, 1, "Grace");
+    say(f, 0, "{\"type\":\"join\",\"room\":\"r\"}");
+    say(f, 1, "{\"type\":\"join\",\"room\":\"r\"}");
+    drain(f, 0);
+    pl_sig_disconnect(f->sig, 1, 0);
+    assert_string_equal(str(got(f, 0, "participant-left"), "reason"), "disconnected");
+    /* Joining another room leaves the first. */
+    hello(f, 2, "Linus");
+    say(f, 2, "{\"type\":\"join\",\"room\":\"r\"}");
+    drain(f, 0);
+    say(f, 2, "{\"type\":\"join\",\"room\":\"other\"}");
+    assert_string_equal(str(got(f, 0, "participant-left"), "reason"), "left");
+    pl_sig_stats st;
+    pl_sig_stats_get(f->sig, &st);
+    assert_int_equal(st.rooms, 2);
+    fx_free(f);
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    fx *f = fx_new();
+    pl_sig_connect(f->sig, 0);
+    say(f, 0, "{\"type\":\"join\",\"room\":\"r\",\"id\":3}");
+    expect_error(f, 0, "unauthorized");
+    say(f, 0, "{not json");
+    expect_error(f, 0, "bad_request");
+    say(f, 0, "[1,2]");
+    expect_error(f, 0, "bad_request");
+    say(f, 0, "{\"type\":5}");
+    expect_error(f, 0, "bad_request");
+    say(f, 0, "{\"type\":\"hello\",\"name\":\"\"}");
+    expect_error(f, 0, "bad_request");
+    say(f, 0, "{\"type\":\"hello\",\"name\":\"tab\\there\"}");
+    expect_error(f, 0, "bad_request");
+    say(f, 0, "{\"type\":\"hello\",\"name\":\"x\",\"name\":\"y\"}"); /* duplicate keys */
+    expect_error(f, 0, "bad_request");
+    say(f, 0, "{\"type\":\"hello\",\"name\":\"\xff\xfe\"}"); /* invalid UTF-8 */
+    expect_error(f, 0, "bad_request");
+    say(f, 0, "{\"type\":\"hello\",\"name\":\"Ada\"}");
+    assert_non_null(got(f, 0, "welcome"));
+    drain(f, 0);
+    say(f, 0, "{\"type\":\"hello\",\"name\":\"Ada\"}");
+    expect_error(f, 0, "bad_request");
+    say(f, 0, "{\"type\":\"teleport\",\"id\":\"x\"}");
+    json_t *e = got(f, 0, "error");
+    assert_string_equal(str(e, "re"), "x");
+    drain(f, 0);
+    const char *rooms[] = {"", "has space", "slash/", "a\\u00e9"};
+    for (size_t i = 0; i < 4; i++) {
+        char m[128];
+        snprintf(m, sizeof(m), "{\"type\":\"join\",\"room\":\"%s\"}", rooms[i]);
+        say(f, 0, m);
+        expect_error(f, 0, "bad_request");
+    }
+    static char big[70000];
+    memset(big, 'x', sizeof(big));
+    pl_sig_handle_text(f->sig, 0, 0, big, sizeof(big));
+    expect_error(f, 0, "bad_request");
+    pl_sig_handle_bad_frame(f->sig, 0, "binary frames are not accepted");
+    expect_error(f, 0, "bad_request");
+    say(f, 0, "{\"type\":\"chat\",\"text\":\"hi\"}");
+    expect_error(f, 0, "not_found");
+    say(f, 0, "{\"type\":\"leave\"}");
+    expect_error(f, 0, "not_found");
+    assert_int_equal(f->b.closed[0], 0);
+    /* Persisting in garbage gets the connection closed with 1008. */
+    for (int i = 0; i < PL_SIG_MAX_STRIKES; i++)
+        say(f, 0, "garbage");
+    assert_int_equal(f->b.closed[0], 1008);
+    fx_free(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hello_and_presence),
+        cmocka_unit_test(test_rooms_and_chat),
+        cmocka_unit_test(test_disconnect_is_announced),
+        cmocka_unit_test(test_bad_input),
+    };
+    return cmocka_run_group_tests_name("signal", tests, NULL, NULL);
+}

@@ -1,0 +1,72 @@
+// Parley web client: signaling over /ws (docs/protocol.md). Media arrives
+// with the relay; this page already joins rooms, lists people and chats.
+'use strict';
+const $ = (id) => document.getElementById(id);
+let ws = null;
+let nextId = 1;
+const people = new Map();
+
+function send(msg) {
+  msg.id = nextId++;
+  ws.send(JSON.stringify(msg));
+}
+
+function renderPeople() {
+  const ul = $('people');
+  ul.replaceChildren(...[...people.values()].map((p) => {
+    const li = document.createElement('li');
+    li.textContent = p.name;
+    return li;
+  }));
+}
+
+function addMessage(from, text) {
+  const li = document.createElement('li');
+  const who = document.createElement('b');
+  who.textContent = from + ': ';
+  li.append(who, document.createTextNode(text));
+  $('messages').append(li);
+}
+
+function join(name, room) {
+  ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`, 'parley.v1');
+  ws.onopen = () => send({ type: 'hello', name });
+  ws.onclose = () => { $('status').textContent = 'The server is unavailable.'; };
+  ws.onmessage = (ev) => {
+    const m = JSON.parse(ev.data);
+    switch (m.type) {
+      case 'welcome': send({ type: 'join', room }); break;
+      case 'joined':
+        people.clear();
+        people.set(m.participant.id, { name: m.participant.name + ' (you)' });
+        for (const p of m.participants) people.set(p.id, p);
+        $('room-name').textContent = m.room;
+        $('start').hidden = true;
+        $('meeting').hidden = false;
+        history.replaceState(null, '', `/r/${encodeURIComponent(m.room)}`);
+        renderPeople();
+        break;
+      case 'participant-joined': people.set(m.participant.id, m.participant); renderPeople(); break;
+      case 'participant-left': people.delete(m.participant_id); renderPeople(); break;
+      case 'chat': addMessage(m.from.name, m.text); break;
+      case 'error': $('status').textContent = m.message; break;
+    }
+  };
+}
+
+$('join-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  localStorage.setItem('parley-name', $('name').value);
+  join($('name').value, $('room').value);
+});
+$('chat-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const text = $('chat-text').value;
+  if (text) send({ type: 'chat', text });
+  $('chat-text').value = '';
+});
+$('leave').addEventListener('click', () => { send({ type: 'leave' }); ws.close(); location.href = '/'; });
+
+$('name').value = localStorage.getItem('parley-name') || '';
+const m = location.pathname.match(/^\/r\/([A-Za-z0-9._-]{1,64})$/);
+if (m) $('room').value = decodeURIComponent(m[1]);
