@@ -75,7 +75,9 @@ static session *find_session(server *srv, uint64_t id)
 static void sig_send(void *user, uint64_t conn, const char *json, size_t len)
 {
     session *s = find_session(user, conn);
-    if (!s)
+    /* Once a close is decided nothing more is said: the close frame must be
+     * the last thing the client reads. */
+    if (!s || s->close_code)
         return;
     out_msg *m = malloc(sizeof(*m) + LWS_PRE + len);
     if (!m)
@@ -129,6 +131,8 @@ static bool path_is(struct lws *wsi, const char *want)
 static int on_receive(session *s, const void *in, size_t len)
 {
     server *srv = s->srv;
+    if (s->close_code)
+        return 0; /* closing: the rest of what the client sends is ignored */
     if (lws_is_first_fragment(s->wsi)) {
         s->rx_len = 0;
         s->oversized = false;

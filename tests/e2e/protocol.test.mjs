@@ -1,0 +1,108 @@
+// The signaling protocol over real WebSockets against the real server:
+// sessions, rooms and chat, and bad input that must get the errors
+// docs/protocol.md names while a meeting in progress keeps working.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer } from './server.mjs';
+import { connect } from './client.mjs';
+
+let server;
+before(async () => { server = await startServer(); });
+after(async () => {
+  const { code, sig } = await server.stop();
+  assert.equal(code, 0, `clean exit on SIGTERM (signal ${sig}): ${server.output()}`);
+});
+
+test('a meeting: join, see each other, chat, leave', async () => {
+  const ada = await connect(server, 'Ada');
+  const grace = await connect(server, 'Grace');
+  const j1 = await ada.request({ type: 'join', room: 'standup' });
+  assert.equal(j1.type, 'joined');
+  assert.equal(j1.room, 'standup');
+  const j2 = await grace.request({ type: 'join', room: 'standup' });
+  assert.deepEqual(j2.participants.map((p) => p.name), ['Ada']);
+  const joined = await ada.event('participant-joined');
+  assert.equal(joined.participant.name, 'Grace');
+  const ok = await grace.request({ type: 'chat', text: 'morning!' });
+  assert.equal(ok.type, 'ok');
+  const chat = await ada.event('chat');
+  assert.equal(chat.text, 'morning!');
+  assert.equal(chat.from.name, 'Grace');
+  assert.ok(Math.abs(chat.ts - Date.now()) < 60000);
+  await grace.close();
+  const left = await ada.event('participant-left');
+  assert.equal(left.reason, 'disconnected');
+  assert.equal(left.participant_id, j2.participant.id);
+  await ada.close();
+});
+
+test('connections without the subprotocol are accepted', async () => {
+  const c = await connect(server, 'NoProto', []);
+  assert.ok(c.user.id);
+  await c.close();
+});
+
+test('bad input gets the protocol errors and does not disturb a meeting', async () => {
+  const ada = await connect(server, 'Ada');
+  const bob = await connect(server, 'Bob');
+  await ada.request({ type: 'join', room: 'ops' });
+  await bob.request({ type: 'join', room: 'ops' });
+  await ada.event('participant-joined');
+
+  const evil = await connect(server, null);
+  const expectError = async (code) => {
+    const e = await evil.event('error');
+    assert.equal(e.code, code, JSON.stringify(e));
+    assert.equal(typeof e.message, 'string');
+  };
+  evil.send({ type: 'join', room: 'ops', id: 1 });
+  await expectError('unauthorized');
+  evil.send('{"type": "hello", "name": ');
+  await expectError('bad_request');
+  evil.send('x'.repeat(70 * 1024));
+  await expectError('bad_request');
+  evil.ws.send(Buffer.from([1, 2, 3]), { binary: true });
+  await expectError('bad_request');
+  evil.send({ name: 'no type' });
+  await expectError('bad_request');
+  const w = await evil.request({ type: 'hello', name: 'Mallory' });
+  assert.equal(w.type, 'welcome');
+  evil.send({ type: 'teleport', id: 'x' });
+  const e = await evil.event('error');
+  assert.equal(e.code, 'bad_request');
+  assert.equal(e.re, 'x');
+  for (const room of ['', 'a b', '../etc', 'x'.repeat(65)]) {
+    evil.send({ type: 'join', room });
+    await expectError('bad_request');
+  }
+
+  // The meeting goes on.
+  await ada.request({ type: 'chat', text: 'still here?' });
+  assert.equal((await bob.event('chat')).text, 'still here?');
+
+  // Persistent garbage is disconnected with 1008 (each bad message is
+  // answered first, so the close frame is the last thing the client reads).
+  let closedWith = null;
+  evil.closed.then((code) => { closedWith = code; });
+  for (let i = 0; i < 20 && closedWith === null; i++) {
+    evil.send('garbage');
+    await Promise.race([evil.event('error').catch(() => null), evil.closed]);
+  }
+  assert.equal(await evil.closed, 1008);
+  await ada.request({ type: 'chat', text: 'yes' });
+  assert.equal((await bob.event('chat')).text, 'yes');
+  await ada.close();
+  await bob.close();
+});
+
+test('the web client is served, with security headers', async () => {
+  for (const p of ['/', '/r/standup']) {
+    const r = await fetch(server.url + p);
+    assert.equal(r.status, 200);
+    assert.match(r.headers.get('content-type'), /text\/html/);
+    assert.match(await r.text(), /<title>Parley<\/title>/);
+  }
+  const js = await fetch(server.url + '/parley.js');
+  assert.equal(js.headers.get('x-content-type-options'), 'nosniff');
+  assert.match(js.headers.get('content-security-policy'), /frame-ancestors 'none'/);
+});

@@ -1,0 +1,41 @@
+// Starts a parley server on free ports for one test file and stops it.
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+    s.on('error', reject);
+  });
+}
+
+export async function startServer(extra = []) {
+  const bin = process.env.PARLEY_BIN || path.join(root, 'build', 'release', 'signaling', 'parley');
+  const port = await freePort();
+  const proc = spawn(bin, ['--http-port', String(port), '--web-root', path.join(root, 'web'), ...extra],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('server did not start: ' + out)), 10000);
+    proc.stdout.on('data', (d) => { out += d; if (out.includes('listening on')) { clearTimeout(timer); resolve(); } });
+    proc.stderr.on('data', (d) => { out += d; });
+    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited ${code}: ${out}`)); });
+  });
+  proc.removeAllListeners('exit');
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    ws: `ws://127.0.0.1:${port}/ws`,
+    output: () => out,
+    async stop() {
+      const exited = new Promise((resolve) => proc.on('exit', (code, sig) => resolve({ code, sig })));
+      proc.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
