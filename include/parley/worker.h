@@ -1,0 +1,75 @@
+/* A media worker: one thread, one epoll loop, one UDP port, hosting the
+ * transports (pl_peer, server role) of the rooms pinned to it. It is the
+ * only media code that touches sockets and the clock.
+ *
+ * Other threads talk to it through commands (queued, then an eventfd wakes
+ * the loop); it reports transport events through a callback that runs on
+ * the worker thread, so the callback must only queue and wake its owner. */
+#ifndef PARLEY_WORKER_H
+#define PARLEY_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "parley/common.h"
+#include "parley/dtls.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pl_worker pl_worker;
+
+enum pl_worker_event_kind {
+    PL_WORKER_CONNECTED, /* ICE + DTLS + SRTP up */
+    PL_WORKER_FAILED,    /* consent lost, DTLS failure, wrong fingerprint */
+    PL_WORKER_CLOSED,
+};
+
+typedef struct pl_worker_event {
+    enum pl_worker_event_kind kind;
+    uint64_t transport;
+    int error;
+} pl_worker_event;
+
+typedef struct pl_worker_config {
+    int index;
+    const char *bind_ip; /* "127.0.0.1", "0.0.0.0", "::" ... */
+    uint16_t port;
+    const pl_dtls_cert *cert; /* shared; must outlive the worker */
+    void (*on_event)(void *user, const pl_worker_event *ev);
+    void *user;
+} pl_worker_config;
+
+/* Counters, read without stopping the worker. */
+typedef struct pl_worker_stats {
+    uint64_t transports;
+    uint64_t datagrams_in;
+    uint64_t datagrams_out;
+    uint64_t dropped_unknown_source; /* no transport for this ufrag / address */
+    uint64_t dropped_by_transport;   /* rejected by a transport (bad STUN, SRTP, ...) */
+    uint64_t rtp_in;
+    uint64_t rtcp_in;
+} pl_worker_stats;
+
+/* Binds the UDP port and starts the thread. NULL when the port cannot be
+ * bound. */
+pl_worker *pl_worker_start(const pl_env *env, const pl_worker_config *cfg);
+/* Stops the thread, closes every transport and the socket. */
+void pl_worker_stop(pl_worker *w);
+
+/* Commands (any thread). The transport answers ICE checks for local_ufrag
+ * with local_pwd and accepts only the DTLS certificate matching the
+ * fingerprint. */
+int pl_worker_add_transport(pl_worker *w, uint64_t id, const char *local_ufrag,
+                            const char *local_pwd, const char *remote_ufrag, const char *remote_pwd,
+                            const char *fp_alg, const char *fp);
+int pl_worker_remove_transport(pl_worker *w, uint64_t id);
+
+void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out);
+uint16_t pl_worker_port(const pl_worker *w);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

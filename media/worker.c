@@ -1,0 +1,436 @@
+#include "parley/worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "parley/peer.h"
+#include "parley/stun.h"
+
+#define BATCH 32
+#define DGRAM_MAX 1500
+#define UFRAG_MAX 257
+
+enum cmd_kind { CMD_ADD, CMD_REMOVE };
+
+typedef struct cmd {
+    struct cmd *next;
+    enum cmd_kind kind;
+    uint64_t id;
+    char local_ufrag[UFRAG_MAX], local_pwd[UFRAG_MAX];
+    char remote_ufrag[UFRAG_MAX], remote_pwd[UFRAG_MAX];
+    char fp_alg[16], fp[160];
+} cmd;
+
+typedef struct transport {
+    struct transport *next;
+    uint64_t id;
+    pl_peer *peer;
+    char ufrag[UFRAG_MAX];
+    /* Addresses that proved the ICE password, for demultiplexing non-STUN
+     * traffic; ICE keeps at most a few. */
+    pl_addr addrs[4];
+    size_t n_addrs, next_addr;
+} transport;
+
+struct pl_worker {
+    pl_env env;
+    pl_worker_config cfg;
+    int fd, efd, wake;
+    uint16_t port;
+    pthread_t thread;
+    atomic_bool stop;
+    pthread_mutex_t lock; /* guards the command queue only */
+    cmd *cmds;
+    transport *transports;
+    struct {
+        _Atomic uint64_t transports, in, out, unknown, rejected, rtp, rtcp;
+    } st;
+};
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static transport *by_id(pl_worker *w, uint64_t id)
+{
+    for (transport *t = w->transports; t; t = t->next)
+        if (t->id == id)
+            return t;
+    return NULL;
+}
+
+static transport *by_ufrag(pl_worker *w, const char *ufrag)
+{
+    for (transport *t = w->transports; t; t = t->next)
+        if (strcmp(t->ufrag, ufrag) == 0)
+            return t;
+    return NULL;
+}
+
+static transport *by_addr(pl_worker *w, const pl_addr *a)
+{
+    for (transport *t = w->transports; t; t = t->next)
+        for (size_t i = 0; i < t->n_addrs; i++)
+            if (pl_addr_equal(&t->addrs[i], a))
+                return t;
+    return NULL;
+}
+
+static void remember_addr(transport *t, const pl_addr *a)
+{
+    for (size_t i = 0; i < t->n_addrs; i++)
+        if (pl_addr_equal(&t->addrs[i], a))
+            return;
+    t->addrs[t->next_addr] = *a;
+    t->next_addr = (t->next_addr + 1) % 4;
+    if (t->n_addrs < 4)
+        t->n_addrs++;
+}
+
+static void emit(pl_worker *w, enum pl_worker_event_kind kind, uint64_t id, int error)
+{
+    if (!w->cfg.on_event)
+        return;
+    pl_worker_event ev = {.kind = kind, .transport = id, .error = error};
+    w->cfg.on_event(w->cfg.user, &ev);
+}
+
+static void drain_outputs(pl_worker *w, transport *t)
+{
+    pl_peer_output o;
+    while (pl_peer_poll_output(t->peer, &o) == PL_OK) {
+        switch (o.kind) {
+        case PL_PEER_OUT_TRANSMIT:
+            if (sendto(w->fd, o.data, o.len, 0, (const struct sockaddr *)&o.addr.ss, o.addr.len) >=
+                0)
+                atomic_fetch_add(&w->st.out, 1);
+            break;
+        case PL_PEER_OUT_CONNECTED:
+            emit(w, PL_WORKER_CONNECTED, t->id, 0);
+            break;
+        case PL_PEER_OUT_FAILED:
+            emit(w, PL_WORKER_FAILED, t->id, o.error);
+            break;
+        case PL_PEER_OUT_CLOSED:
+            emit(w, PL_WORKER_CLOSED, t->id, 0);
+            break;
+        case PL_PEER_OUT_RTP:
+            /* Forwarding to subscribers is the router's job (next step). */
+            atomic_fetch_add(&w->st.rtp, 1);
+            break;
+        case PL_PEER_OUT_RTCP:
+            atomic_fetch_add(&w->st.rtcp, 1);
+            break;
+        case PL_PEER_OUT_ADDRESS:
+            remember_addr(t, &o.addr);
+            break;
+        }
+    }
+}
+
+static void destroy_transport(pl_worker *w, transport *t)
+{
+    pl_peer_destroy(t->peer);
+    pl_env_free(&w->env, t);
+    atomic_fetch_sub(&w->st.transports, 1);
+}
+
+static void run_command(pl_worker *w, cmd *c, int64_t now)
+{
+    if (c->kind == CMD_REMOVE) {
+        for (transport **pp = &w->transports; *pp; pp = &(*pp)->next)
+            if ((*pp)->id == c->id) {
+                transport *t = *pp;
+                *pp = t->next;
+                destroy_transport(w, t);
+                return;
+            }
+        return;
+    }
+    if (by_id(w, c->id) || by_ufrag(w, c->local_ufrag))
+        return; /* duplicates are refused at the command boundary too */
+    transport *t = pl_env_alloc(&w->env, sizeof(*t));
+    if (!t)
+        return;
+    pl_peer_config pc = {.role = PL_PEER_SERVER,
+                         .cert = w->cfg.cert,
+                         .local_ufrag = c->local_ufrag,
+                         .local_pwd = c->local_pwd};
+    t->id = c->id;
+    t->peer = pl_peer_create(&w->env, &pc);
+    snprintf(t->ufrag, sizeof(t->ufrag), "%s", c->local_ufrag);
+    if (!t->peer ||
+        pl_peer_set_remote(t->peer, c->remote_ufrag, c->remote_pwd, c->fp_alg, c->fp) != PL_OK ||
+        pl_peer_start(t->peer, now) != PL_OK) {
+        pl_peer_destroy(t->peer);
+        pl_env_free(&w->env, t);
+        emit(w, PL_WORKER_FAILED, c->id, PL_EINVAL);
+        return;
+    }
+    t->next = w->transports;
+    w->transports = t;
+    atomic_fetch_add(&w->st.transports, 1);
+}
+
+static void run_commands(pl_worker *w, int64_t now)
+{
+    pthread_mutex_lock(&w->lock);
+    cmd *list = w->cmds;
+    w->cmds = NULL;
+    pthread_mutex_unlock(&w->lock);
+    /* The queue was built newest first; run in arrival order. */
+    cmd *rev = NULL;
+    while (list) {
+        cmd *n = list->next;
+        list->next = rev;
+        rev = list;
+        list = n;
+    }
+    while (rev) {
+        cmd *n = rev->next;
+        run_command(w, rev, now);
+        pl_env_free(&w->env, rev);
+        rev = n;
+    }
+}
+
+static void handle_datagram(pl_worker *w, int64_t now, const pl_addr *from, uint8_t *data,
+                            size_t len)
+{
+    atomic_fetch_add(&w->st.in, 1);
+    transport *t = NULL;
+    char ufrag[UFRAG_MAX];
+    bool stun = len > 0 && data[0] <= 3;
+    if (stun && pl_stun_peek_local_ufrag(data, len, ufrag, sizeof(ufrag)) == PL_OK)
+        t = by_ufrag(w, ufrag);
+    if (!t)
+        t = by_addr(w, from);
+    if (!t) {
+        atomic_fetch_add(&w->st.unknown, 1);
+        return;
+    }
+    int rc = pl_peer_handle_datagram(t->peer, now, from, data, len);
+    if (rc != PL_OK)
+        atomic_fetch_add(&w->st.rejected, 1);
+    else if (stun)
+        remember_addr(t, from); /* an authenticated check: this address is the peer's */
+    drain_outputs(w, t);
+}
+
+static void run_timers(pl_worker *w, int64_t now)
+{
+    for (transport *t = w->transports; t; t = t->next) {
+        if (pl_peer_next_timeout(t->peer) <= now) {
+            pl_peer_handle_timeout(t->peer, now);
+            drain_outputs(w, t);
+        }
+    }
+}
+
+static int next_wait_ms(pl_worker *w, int64_t now)
+{
+    int64_t next = now + 1000000;
+    for (transport *t = w->transports; t; t = t->next) {
+        int64_t n = pl_peer_next_timeout(t->peer);
+        if (n < next)
+            next = n;
+    }
+    int64_t ms = (next - now + 999) / 1000;
+    return ms < 0 ? 0 : (int)ms;
+}
+
+static void *worker_main(void *arg)
+{
+    pl_worker *w = arg;
+    static const size_t cap = DGRAM_MAX;
+    uint8_t bufs[BATCH][DGRAM_MAX];
+    struct mmsghdr msgs[BATCH];
+    struct iovec iov[BATCH];
+    pl_addr from[BATCH];
+    while (!atomic_load(&w->stop)) {
+        struct epoll_event evs[2];
+        int n = epoll_wait(w->efd, evs, 2, next_wait_ms(w, now_us()));
+        int64_t now = now_us();
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.fd == w->wake) {
+                uint64_t v;
+                if (read(w->wake, &v, sizeof(v)) < 0 && errno != EAGAIN)
+                    break;
+                run_commands(w, now);
+                continue;
+            }
+            /* Drain the socket in batches: one syscall for up to BATCH datagrams. */
+            for (;;) {
+                for (int k = 0; k < BATCH; k++) {
+                    iov[k] = (struct iovec){.iov_base = bufs[k], .iov_len = cap};
+                    memset(&from[k], 0, sizeof(from[k]));
+                    msgs[k].msg_hdr = (struct msghdr){.msg_name = &from[k].ss,
+                                                      .msg_namelen = sizeof(from[k].ss),
+                                                      .msg_iov = &iov[k],
+                                                      .msg_iovlen = 1};
+                }
+                int got = recvmmsg(w->fd, msgs, BATCH, MSG_DONTWAIT, NULL);
+                if (got <= 0)
+                    break;
+                for (int k = 0; k < got; k++) {
+                    from[k].len = msgs[k].msg_hdr.msg_namelen;
+                    handle_datagram(w, now, &from[k], bufs[k], msgs[k].msg_len);
+                }
+                if (got < BATCH)
+                    break;
+            }
+        }
+        run_timers(w, now_us());
+    }
+    return NULL;
+}
+
+pl_worker *pl_worker_start(const pl_env *env, const pl_worker_config *cfg)
+{
+    pl_addr bind_addr;
+    if (!cfg->cert || pl_addr_set(&bind_addr, cfg->bind_ip, cfg->port) != PL_OK)
+        return NULL;
+    pl_worker *w = pl_env_alloc(env, sizeof(*w));
+    if (!w)
+        return NULL;
+    w->env = *env;
+    w->cfg = *cfg;
+    w->fd = socket(bind_addr.ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    w->efd = epoll_create1(EPOLL_CLOEXEC);
+    w->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    pthread_mutex_init(&w->lock, NULL);
+    /* Bigger socket buffers absorb bursts (a keyframe fanned out to many). */
+    int sz = 4 << 20;
+    setsockopt(w->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+    setsockopt(w->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+    struct epoll_event e1 = {.events = EPOLLIN, .data.fd = w->fd};
+    struct epoll_event e2 = {.events = EPOLLIN, .data.fd = w->wake};
+    pl_addr bound;
+    bound.len = sizeof(bound.ss);
+    if (w->fd < 0 || w->efd < 0 || w->wake < 0 ||
+        bind(w->fd, (const struct sockaddr *)&bind_addr.ss, bind_addr.len) != 0 ||
+        getsockname(w->fd, (struct sockaddr *)&bound.ss, &bound.len) != 0 ||
+        epoll_ctl(w->efd, EPOLL_CTL_ADD, w->fd, &e1) != 0 ||
+        epoll_ctl(w->efd, EPOLL_CTL_ADD, w->wake, &e2) != 0 ||
+        pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        if (w->fd >= 0)
+            close(w->fd);
+        if (w->efd >= 0)
+            close(w->efd);
+        if (w->wake >= 0)
+            close(w->wake);
+        pthread_mutex_destroy(&w->lock);
+        pl_env_free(env, w);
+        return NULL;
+    }
+    w->port = pl_addr_port(&bound);
+    return w;
+}
+
+static void wake(pl_worker *w)
+{
+    uint64_t one = 1;
+    if (write(w->wake, &one, sizeof(one)) < 0) {
+        /* The counter can only saturate; the loop is awake then anyway. */
+    }
+}
+
+void pl_worker_stop(pl_worker *w)
+{
+    if (!w)
+        return;
+    atomic_store(&w->stop, true);
+    wake(w);
+    pthread_join(w->thread, NULL);
+    while (w->transports) {
+        transport *t = w->transports;
+        w->transports = t->next;
+        destroy_transport(w, t);
+    }
+    while (w->cmds) {
+        cmd *c = w->cmds;
+        w->cmds = c->next;
+        pl_env_free(&w->env, c);
+    }
+    close(w->fd);
+    close(w->efd);
+    close(w->wake);
+    pthread_mutex_destroy(&w->lock);
+    pl_env_free(&w->env, w);
+}
+
+static int push(pl_worker *w, cmd *c)
+{
+    pthread_mutex_lock(&w->lock);
+    c->next = w->cmds;
+    w->cmds = c;
+    pthread_mutex_unlock(&w->lock);
+    wake(w);
+    return PL_OK;
+}
+
+static bool fits(const char *s, size_t cap)
+{
+    return s && strlen(s) < cap;
+}
+
+int pl_worker_add_transport(pl_worker *w, uint64_t id, const char *local_ufrag,
+                            const char *local_pwd, const char *remote_ufrag, const char *remote_pwd,
+                            const char *fp_alg, const char *fp)
+{
+    cmd tmp;
+    if (!fits(local_ufrag, sizeof(tmp.local_ufrag)) || !fits(local_pwd, sizeof(tmp.local_pwd)) ||
+        !fits(remote_ufrag, sizeof(tmp.remote_ufrag)) ||
+        !fits(remote_pwd, sizeof(tmp.remote_pwd)) || !fits(fp_alg, sizeof(tmp.fp_alg)) ||
+        !fits(fp, sizeof(tmp.fp)))
+        return PL_EINVAL;
+    cmd *c = pl_env_alloc(&w->env, sizeof(*c));
+    if (!c)
+        return PL_ENOMEM;
+    c->kind = CMD_ADD;
+    c->id = id;
+    strcpy(c->local_ufrag, local_ufrag);
+    strcpy(c->local_pwd, local_pwd);
+    strcpy(c->remote_ufrag, remote_ufrag);
+    strcpy(c->remote_pwd, remote_pwd);
+    strcpy(c->fp_alg, fp_alg);
+    strcpy(c->fp, fp);
+    return push(w, c);
+}
+
+int pl_worker_remove_transport(pl_worker *w, uint64_t id)
+{
+    cmd *c = pl_env_alloc(&w->env, sizeof(*c));
+    if (!c)
+        return PL_ENOMEM;
+    c->kind = CMD_REMOVE;
+    c->id = id;
+    return push(w, c);
+}
+
+void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out)
+{
+    out->transports = atomic_load(&w->st.transports);
+    out->datagrams_in = atomic_load(&w->st.in);
+    out->datagrams_out = atomic_load(&w->st.out);
+    out->dropped_unknown_source = atomic_load(&w->st.unknown);
+    out->dropped_by_transport = atomic_load(&w->st.rejected);
+    out->rtp_in = atomic_load(&w->st.rtp);
+    out->rtcp_in = atomic_load(&w->st.rtcp);
+}
+
+uint16_t pl_worker_port(const pl_worker *w)
+{
+    return w->port;
+}

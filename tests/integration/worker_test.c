@@ -1,0 +1,214 @@
+/* A media worker on real UDP sockets on loopback: a client-role peer (the
+ * same code the native client will use) connects through ICE, DTLS and
+ * SRTP; garbage of every kind is dropped and counted; the call goes on. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "parley/peer.h"
+#include "parley/stun.h"
+#include "parley/worker.h"
+
+#define SERVER_UFRAG "srv1"
+#define SERVER_PWD "serverpassword0123456789"
+
+typedef struct events {
+    atomic_int connected, failed;
+} events;
+
+static void on_event(void *user, const pl_worker_event *ev)
+{
+    events *e = user;
+    if (ev->kind == PL_WORKER_CONNECTED)
+        atomic_fetch_add(&e->connected, 1);
+    else if (ev->kind == PL_WORKER_FAILED)
+        atomic_fetch_add(&e->failed, 1);
+}
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+typedef struct client {
+    pl_peer *peer;
+    int fd;
+    bool connected;
+} client;
+
+static void client_pump(client *c, int wait_ms)
+{
+    pl_peer_output o;
+    while (pl_peer_poll_output(c->peer, &o) == 0) {
+        if (o.kind == PL_PEER_OUT_TRANSMIT)
+            sendto(c->fd, o.data, o.len, 0, (const struct sockaddr *)&o.addr.ss, o.addr.len);
+        else if (o.kind == PL_PEER_OUT_CONNECTED)
+            c->connected = true;
+    }
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    if (poll(&p, 1, wait_ms) > 0) {
+        uint8_t buf[1500];
+        pl_addr from;
+        from.len = sizeof(from.ss);
+        ssize_t n = recvfrom(c->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from.ss, &from.len);
+        if (n > 0)
+            pl_peer_handle_datagram(c->peer, now_us(), &from, buf, (size_t)n);
+    }
+    if (pl_peer_next_timeout(c->peer) <= now_us())
+        pl_peer_handle_timeout(c->peer, now_us());
+}
+
+static int udp_socket(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    pl_addr a;
+    pl_addr_set(&a, "127.0.0.1", 0);
+    assert_int_equal(bind(fd, (const struct sockaddr *)&a.ss, a.len), 0);
+    return fd;
+}
+
+static void send_rtp(client *c, uint16_t seq)
+{
+    uint8_t pkt[256] = {0x80, 96,  (uint8_t)(seq >> 8), (uint8_t)seq, 0, 0, 0, 1, 0xab, 0xcd,
+                        0xef, 0x01};
+    memcpy(pkt + 12, "media payload", 13);
+    size_t len = 25;
+    pl_addr to;
+    assert_int_equal(pl_peer_protect_rtp(c->peer, pkt, &len, sizeof(pkt), &to), 0);
+    sendto(c->fd, pkt, len, 0, (const struct sockaddr *)&to.ss, to.len);
+}
+
+static void wait_rtp(pl_worker *w, client *c, uint64_t want)
+{
+    pl_worker_stats st;
+    int64_t deadline = now_us() + 5000000;
+    do {
+        client_pump(c, 5);
+        pl_worker_stats_get(w, &st);
+    } while (st.rtp_in < want && now_us() < deadline);
+    assert_int_equal(st.rtp_in, want);
+}
+
+static void test_connect_media_and_garbage(void **state)
+{
+    (void)state;
+    pl_env env = pl_env_default();
+    pl_dtls_cert *scert = pl_dtls_cert_create(&env), *ccert = pl_dtls_cert_create(&env);
+    events ev = {0};
+    pl_worker_config wc = {.index = 0,
+                           .bind_ip = "127.0.0.1",
+                           .port = 0,
+                           .cert = scert,
+                           .on_event = on_event,
+                           .user = &ev};
+    pl_worker *w = pl_worker_start(&env, &wc);
+    assert_non_null(w);
+    pl_addr server;
+    pl_addr_set(&server, "127.0.0.1", pl_worker_port(w));
+
+    client c = {.fd = udp_socket()};
+    pl_peer_config cc = {.role = PL_PEER_CLIENT, .cert = ccert};
+    c.peer = pl_peer_create(&env, &cc);
+    assert_int_equal(pl_peer_set_remote(c.peer, SERVER_UFRAG, SERVER_PWD, "sha-256",
+                                        pl_dtls_cert_fingerprint(scert)),
+                     0);
+    assert_int_equal(pl_peer_add_remote_candidate(c.peer, &server), 0);
+    assert_int_equal(pl_worker_add_transport(w, 1, SERVER_UFRAG, SERVER_PWD,
+                                             pl_peer_local_ufrag(c.peer), pl_peer_local_pwd(c.peer),
+                                             "sha-256", pl_dtls_cert_fingerprint(ccert)),
+                     0);
+    usleep(10000); /* let the worker take the command before the first check */
+    assert_int_equal(pl_peer_start(c.peer, now_us()), 0);
+    int64_t deadline = now_us() + 10000000;
+    while ((!c.connected || atomic_load(&ev.connected) == 0) && now_us() < deadline)
+        client_pump(&c, 5);
+    assert_true(c.connected);
+    assert_int_equal(atomic_load(&ev.connected), 1);
+
+    for (uint16_t i = 0; i < 20; i++)
+        send_rtp(&c, i);
+    wait_rtp(w, &c, 20);
+
+    /* Garbage from a stranger and from the client's own address. */
+    int evil = udp_socket();
+    uint8_t junk[300];
+    uint64_t r = 99;
+    for (int i = 0; i < 200; i++) {
+        size_t len = 1 + (size_t)i % sizeof(junk);
+        for (size_t k = 0; k < len; k++) {
+            r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+            junk[k] = (uint8_t)(r >> 56);
+        }
+        sendto(evil, junk, len, 0, (const struct sockaddr *)&server.ss, server.len);
+    }
+    /* A STUN check with the right ufrag and a wrong password gets 401. */
+    uint8_t req[256], tid[12] = {7};
+    pl_wbuf wb = pl_wbuf_make(req, sizeof(req));
+    pl_stun_begin(&wb, PL_STUN_REQUEST, PL_STUN_METHOD_BINDING, tid);
+    pl_stun_add_bytes(&wb, PL_STUN_ATTR_USERNAME, SERVER_UFRAG ":evil", 9);
+    pl_stun_add_u64(&wb, PL_STUN_ATTR_ICE_CONTROLLING, 1);
+    pl_stun_add_flag(&wb, PL_STUN_ATTR_USE_CANDIDATE);
+    int n = pl_stun_finish(&wb, (const uint8_t *)"wrong-password-wrong-pw", 23, true);
+    sendto(evil, req, (size_t)n, 0, (const struct sockaddr *)&server.ss, server.len);
+    struct pollfd p = {.fd = evil, .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 2000), 1);
+    uint8_t resp[512];
+    ssize_t m = recv(evil, resp, sizeof(resp), 0);
+    pl_stun_msg sm;
+    assert_int_equal(pl_stun_decode(&sm, resp, (size_t)m), 0);
+    assert_int_equal(sm.error_code, 401);
+    /* Truncated STUN and SRTP-looking junk from the client's address. */
+    for (int i = 0; i < 50; i++) {
+        uint8_t t[40] = {0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x42};
+        sendto(c.fd, t, 8 + (size_t)i % 30, 0, (const struct sockaddr *)&server.ss, server.len);
+        uint8_t fake[60] = {0x80, 96, 0, (uint8_t)i, 0, 0, 0, 1, 0xab, 0xcd, 0xef, 0x01};
+        sendto(c.fd, fake, sizeof(fake), 0, (const struct sockaddr *)&server.ss, server.len);
+    }
+    pl_worker_stats st;
+    deadline = now_us() + 3000000;
+    do {
+        client_pump(&c, 5);
+        pl_worker_stats_get(w, &st);
+    } while (st.dropped_unknown_source + st.dropped_by_transport < 300 && now_us() < deadline);
+    assert_true(st.dropped_unknown_source >= 190);
+    assert_true(st.dropped_by_transport >= 100);
+    assert_int_equal(atomic_load(&ev.failed), 0);
+
+    /* The call goes on. */
+    for (uint16_t i = 20; i < 40; i++)
+        send_rtp(&c, i);
+    wait_rtp(w, &c, 40);
+
+    assert_int_equal(pl_worker_remove_transport(w, 1), 0);
+    deadline = now_us() + 2000000;
+    do {
+        usleep(1000);
+        pl_worker_stats_get(w, &st);
+    } while (st.transports != 0 && now_us() < deadline);
+    assert_int_equal(st.transports, 0);
+    close(evil);
+    close(c.fd);
+    pl_peer_destroy(c.peer);
+    pl_worker_stop(w);
+    pl_dtls_cert_destroy(scert);
+    pl_dtls_cert_destroy(ccert);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_connect_media_and_garbage),
+    };
+    return cmocka_run_group_tests_name("worker", tests, NULL, NULL);
+}
