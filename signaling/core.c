@@ -1,5 +1,7 @@
 #include "parley/signal.h"
 
+#include "parley/sdp.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,16 @@
 #define NAME_MAX_CHARS 64
 #define ROOM_MAX_CHARS 64
 #define CHAT_MAX_CHARS 4096
+#define MAX_TRACKS 8
+#define SDP_OUT_MAX 16384
+
+typedef struct track {
+    char mid[PL_SDP_TOKEN];
+    char id[48];
+    enum pl_sdp_kind kind;
+    char source[12];
+    bool muted;
+} track;
 
 typedef struct room {
     char name[ROOM_MAX_CHARS + 1];
@@ -26,24 +38,43 @@ typedef struct conn {
     room *room;
     char participant_id[24];
     unsigned strikes;
+    /* The publish transport (0 until the first publish) and its tracks. */
+    uint64_t pub_transport;
+    char pub_ufrag[16], pub_pwd[32];
+    size_t n_tracks;
+    track tracks[MAX_TRACKS];
     struct conn *next;
 } conn;
 
 struct pl_sig {
     pl_env env;
     pl_sig_io io;
+    bool has_media;
+    pl_sig_media media;
+    uint64_t next_transport;
+    pl_sdp_desc *offer; /* scratch for parsing, reused */
+    pl_sdp_accepted acc[PL_SDP_MAX_MEDIA];
     conn *conns;
     room *rooms;
     uint64_t bad_messages;
 };
 
-pl_sig *pl_sig_create(const pl_env *env, const pl_sig_io *io)
+pl_sig *pl_sig_create(const pl_env *env, const pl_sig_io *io, const pl_sig_media *media)
 {
     pl_sig *s = pl_env_alloc(env, sizeof(*s));
     if (!s)
         return NULL;
     s->env = *env;
     s->io = *io;
+    if (media) {
+        s->has_media = true;
+        s->media = *media;
+    }
+    s->offer = pl_sdp_desc_create(env);
+    if (!s->offer) {
+        pl_env_free(env, s);
+        return NULL;
+    }
     return s;
 }
 
@@ -61,6 +92,7 @@ void pl_sig_destroy(pl_sig *s)
         s->rooms = r->next;
         pl_env_free(&s->env, r);
     }
+    pl_sdp_desc_destroy(&s->env, s->offer);
     pl_env_free(&s->env, s);
 }
 
@@ -234,6 +266,10 @@ static void leave_room(pl_sig *s, conn *c, const char *reason)
     room *r = c->room;
     if (!r)
         return;
+    if (c->pub_transport && s->has_media)
+        s->media.remove_transport(s->media.user, r->name, c->pub_transport);
+    c->pub_transport = 0;
+    c->n_tracks = 0;
     c->room = NULL;
     r->members--;
     room_broadcast(s, r, c,
@@ -244,6 +280,154 @@ static void leave_room(pl_sig *s, conn *c, const char *reason)
 }
 
 /* ---- requests ------------------------------------------------------------ */
+
+static json_t *track_json(const track *t)
+{
+    return json_pack("{s:s,s:s,s:s,s:b}", "track_id", t->id, "kind",
+                     t->kind == PL_SDP_AUDIO ? "audio" : "video", "source", t->source, "muted",
+                     t->muted);
+}
+
+static json_t *tracks_json(const conn *c)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < c->n_tracks; i++)
+        json_array_append_new(a, track_json(&c->tracks[i]));
+    return a;
+}
+
+static void random_ice(pl_sig *s, char *out, size_t n)
+{
+    static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    uint8_t r[32];
+    pl_env_random(&s->env, r, n);
+    for (size_t i = 0; i < n; i++)
+        out[i] = chars[r[i] & 63];
+    out[n] = '\0';
+}
+
+static const char *source_for(json_t *sources, const char *mid, enum pl_sdp_kind kind)
+{
+    const char *v = json_string_value(json_object_get(sources, mid));
+    if (v && (strcmp(v, "microphone") == 0 || strcmp(v, "camera") == 0 || strcmp(v, "screen") == 0))
+        return v;
+    return kind == PL_SDP_AUDIO ? "microphone" : "camera";
+}
+
+/* publish: the client's offer for its publish transport (protocol 3). */
+static void on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
+{
+    const char *sdp = json_string_value(json_object_get(msg, "sdp"));
+    json_t *sources = json_object_get(msg, "sources");
+    if (!c->room) {
+        send_error(s, c, re, "not_found", "join a room before publishing");
+        return;
+    }
+    if (!sdp) {
+        send_error(s, c, re, "bad_request", "publish needs an sdp offer");
+        return;
+    }
+    if (pl_sdp_parse(s->offer, sdp, strlen(sdp)) != PL_OK) {
+        char why[160];
+        snprintf(why, sizeof(why), "malformed SDP: %s", s->offer->error);
+        send_error(s, c, re, "bad_request", why);
+        return;
+    }
+    if (!s->has_media) {
+        send_error(s, c, re, "internal", "this server has no media workers");
+        return;
+    }
+    const pl_sdp_media *first = NULL;
+    for (size_t i = 0; i < s->offer->n_media && !first; i++)
+        if (s->offer->media[i].port != 0)
+            first = &s->offer->media[i];
+    if (!first || !first->ice_ufrag[0] || !first->ice_pwd[0] || !first->fp[0]) {
+        send_error(s, c, re, "bad_request", "the offer needs ICE credentials and a fingerprint");
+        return;
+    }
+    bool created = false;
+    uint16_t port = 0;
+    if (!c->pub_transport) {
+        random_ice(s, c->pub_ufrag, 8);
+        random_ice(s, c->pub_pwd, 24);
+        c->pub_transport = ++s->next_transport;
+        created = true;
+    }
+    /* Renegotiation reuses the transport; the worker keeps its port. */
+    if (s->media.add_transport(s->media.user, c->room->name, c->pub_transport, c->pub_ufrag,
+                               c->pub_pwd, first->ice_ufrag, first->ice_pwd, first->fp_alg,
+                               first->fp, &port) != PL_OK) {
+        if (created)
+            c->pub_transport = 0;
+        send_error(s, c, re, "internal", "no media worker could take the transport");
+        return;
+    }
+    pl_sdp_local local = {.ice_ufrag = c->pub_ufrag,
+                          .ice_pwd = c->pub_pwd,
+                          .fp_alg = "sha-256",
+                          .fp = s->media.fingerprint,
+                          .address = s->media.announce_ip,
+                          .port = port,
+                          .session_id = c->pub_transport,
+                          .version = 1};
+    pl_sdp_accepted *acc = s->acc;
+    char *answer = malloc(SDP_OUT_MAX);
+    const char *why = NULL;
+    int n =
+        answer ? pl_sdp_write_answer(s->offer, &local, answer, SDP_OUT_MAX, acc, &why) : PL_ENOMEM;
+    if (n < 0) {
+        free(answer);
+        if (created) {
+            s->media.remove_transport(s->media.user, c->room->name, c->pub_transport);
+            c->pub_transport = 0;
+        }
+        send_error(s, c, re, n == PL_EUNSUPPORTED ? "bad_request" : "internal",
+                   why ? why : "cannot answer this offer");
+        return;
+    }
+    /* The offer's accepted sections are the tracks from now on. */
+    track old[MAX_TRACKS];
+    size_t n_old = c->n_tracks;
+    memcpy(old, c->tracks, sizeof(old));
+    c->n_tracks = 0;
+    json_t *tracks = json_object();
+    for (size_t i = 0; i < s->offer->n_media && c->n_tracks < MAX_TRACKS; i++) {
+        if (!acc[i].accepted || acc[i].offer_dir == PL_SDP_RECVONLY ||
+            acc[i].offer_dir == PL_SDP_INACTIVE)
+            continue;
+        track *t = &c->tracks[c->n_tracks++];
+        memset(t, 0, sizeof(*t));
+        snprintf(t->mid, sizeof(t->mid), "%s", acc[i].mid);
+        snprintf(t->id, sizeof(t->id), "%s-%s", c->participant_id, acc[i].mid);
+        t->kind = acc[i].kind;
+        snprintf(t->source, sizeof(t->source), "%s", source_for(sources, acc[i].mid, t->kind));
+        json_object_set_new(tracks, t->mid, json_pack("{s:s}", "track_id", t->id));
+    }
+    json_t *m = reply("publish-answer", re);
+    json_object_set_new(m, "sdp", json_stringn(answer, (size_t)n));
+    json_object_set_new(m, "tracks", tracks);
+    free(answer);
+    send_json(s, c, m);
+    /* Tell the room what changed. */
+    for (size_t i = 0; i < c->n_tracks; i++) {
+        bool known = false;
+        for (size_t k = 0; k < n_old; k++)
+            known = known || strcmp(old[k].id, c->tracks[i].id) == 0;
+        if (!known)
+            room_broadcast(s, c->room, c,
+                           json_pack("{s:s,s:s,s:o}", "type", "track-published", "participant_id",
+                                     c->participant_id, "track", track_json(&c->tracks[i])));
+    }
+    for (size_t k = 0; k < n_old; k++) {
+        bool still = false;
+        for (size_t i = 0; i < c->n_tracks; i++)
+            still = still || strcmp(old[k].id, c->tracks[i].id) == 0;
+        if (!still)
+            room_broadcast(s, c->room, c,
+                           json_pack("{s:s,s:s,s:s}", "type", "track-unpublished", "participant_id",
+                                     c->participant_id, "track_id", old[k].id));
+    }
+}
 
 static void on_hello(pl_sig *s, conn *c, json_t *msg, json_t *re)
 {
@@ -326,8 +510,8 @@ static void on_join(pl_sig *s, conn *c, json_t *msg, json_t *re)
     json_t *others = json_array();
     for (conn *o = s->conns; o; o = o->next)
         if (o->room == r)
-            json_array_append_new(others, json_pack("{s:s,s:s,s:[]}", "id", o->participant_id,
-                                                    "name", o->name, "tracks"));
+            json_array_append_new(others, json_pack("{s:s,s:s,s:o}", "id", o->participant_id,
+                                                    "name", o->name, "tracks", tracks_json(o)));
     c->room = r;
     r->members++;
     json_t *m = reply("joined", re);
@@ -412,6 +596,8 @@ void pl_sig_handle_text(pl_sig *s, uint64_t id, int64_t now_ms, const char *text
         on_leave(s, c, re);
     else if (strcmp(type, "chat") == 0)
         on_chat(s, c, msg, re, now_ms);
+    else if (strcmp(type, "publish") == 0)
+        on_publish(s, c, msg, re);
     else
         send_error(s, c, re, "bad_request", "unknown message type");
     json_decref(msg);

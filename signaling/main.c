@@ -1,7 +1,11 @@
 /* parley: the server executable. One libwebsockets context serves the web
  * client over HTTP and the signaling protocol on /ws; the protocol itself
  * lives in the signaling core (core.c), which this file feeds. */
+#include <arpa/inet.h>
 #include <getopt.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -14,6 +18,7 @@
 #include <libwebsockets.h>
 
 #include "parley/signal.h"
+#include "parley/worker.h"
 
 #define RX_MAX PL_SIG_MAX_MESSAGE
 
@@ -46,10 +51,16 @@ typedef struct session {
     struct session *next;
 } session;
 
+#define MAX_WORKERS 64
+
 typedef struct server {
     options opt;
     pl_env env;
     pl_sig *sig;
+    pl_dtls_cert *cert;
+    pl_worker *workers[MAX_WORKERS];
+    int n_workers;
+    char announce[64];
     struct lws_context *ctx;
     session *sessions;
     uint64_t next_id;
@@ -118,6 +129,66 @@ static void unlink_session(server *srv, session *s)
     s->tail = NULL;
     free(s->rx);
     s->rx = NULL;
+}
+
+/* Rooms are pinned to a worker by a hash of their name, so every transport
+ * of a room shares one worker and forwarding never crosses threads. */
+static pl_worker *worker_for(server *srv, const char *room)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *p = room; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return srv->workers[h % (uint32_t)srv->n_workers];
+}
+
+static int media_add(void *user, const char *room, uint64_t id, const char *lu, const char *lp,
+                     const char *ru, const char *rp, const char *alg, const char *fp,
+                     uint16_t *port)
+{
+    pl_worker *w = worker_for(user, room);
+    *port = pl_worker_port(w);
+    return pl_worker_add_transport(w, id, lu, lp, ru, rp, alg, fp);
+}
+
+static void media_remove(void *user, const char *room, uint64_t id)
+{
+    pl_worker_remove_transport(worker_for(user, room), id);
+}
+
+static void on_worker_event(void *user, const pl_worker_event *ev)
+{
+    (void)user;
+    /* Runs on a worker thread: only report. Transport state reaches the
+     * signaling thread with the relay's event queue. */
+    if (ev->kind == PL_WORKER_FAILED)
+        fprintf(stderr, "parley: transport %llu failed: %s\n", (unsigned long long)ev->transport,
+                pl_strerror(ev->error));
+}
+
+/* --announce-ip default: the bind address, or the first non-loopback IPv4
+ * address when binding to every interface. */
+static void pick_announce(server *srv)
+{
+    const char *b = srv->opt.bind;
+    if (srv->opt.announce_ip) {
+        snprintf(srv->announce, sizeof(srv->announce), "%s", srv->opt.announce_ip);
+        return;
+    }
+    snprintf(srv->announce, sizeof(srv->announce), "%s", b);
+    if (strcmp(b, "0.0.0.0") != 0 && strcmp(b, "::") != 0)
+        return;
+    snprintf(srv->announce, sizeof(srv->announce), "127.0.0.1");
+    struct ifaddrs *ifs = NULL;
+    if (getifaddrs(&ifs) != 0)
+        return;
+    for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || (i->ifa_flags & IFF_LOOPBACK))
+            continue;
+        inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, srv->announce,
+                  sizeof(srv->announce));
+        break;
+    }
+    freeifaddrs(ifs);
 }
 
 static bool path_is(struct lws *wsi, const char *want)
@@ -343,8 +414,40 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     srv.env = pl_env_default();
+    pick_announce(&srv);
+    srv.cert = pl_dtls_cert_create(&srv.env);
+    if (!srv.cert) {
+        fprintf(stderr, "parley: cannot create the DTLS certificate\n");
+        return 1;
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    srv.n_workers = srv.opt.workers > 0 ? srv.opt.workers : (int)(cores > 0 ? cores : 1);
+    if (srv.n_workers > MAX_WORKERS)
+        srv.n_workers = MAX_WORKERS;
+    const char *media_bind = strchr(srv.opt.bind, ':') ? "::" : srv.opt.bind;
+    for (int i = 0; i < srv.n_workers; i++) {
+        pl_worker_config wc = {.index = i,
+                               .bind_ip = media_bind,
+                               .port = (uint16_t)(srv.opt.media_port + i),
+                               .cert = srv.cert,
+                               .on_event = on_worker_event,
+                               .user = &srv};
+        srv.workers[i] = pl_worker_start(&srv.env, &wc);
+        if (!srv.workers[i]) {
+            fprintf(stderr, "parley: cannot bind UDP %s:%d\n", media_bind, srv.opt.media_port + i);
+            for (int k = 0; k < i; k++)
+                pl_worker_stop(srv.workers[k]);
+            pl_dtls_cert_destroy(srv.cert);
+            return 1;
+        }
+    }
     pl_sig_io io = {.user = &srv, .send = sig_send, .close = sig_close};
-    srv.sig = pl_sig_create(&srv.env, &io);
+    pl_sig_media media = {.user = &srv,
+                          .add_transport = media_add,
+                          .remove_transport = media_remove,
+                          .fingerprint = pl_dtls_cert_fingerprint(srv.cert),
+                          .announce_ip = srv.announce};
+    srv.sig = pl_sig_create(&srv.env, &io, &media);
 
     lws_set_log_level(LLL_ERR, NULL);
     struct lws_http_mount room_mount = {
@@ -374,6 +477,9 @@ int main(int argc, char **argv)
     if (!srv.ctx) {
         fprintf(stderr, "parley: cannot listen on %s:%d\n", srv.opt.bind, srv.opt.http_port);
         pl_sig_destroy(srv.sig);
+        for (int i = 0; i < srv.n_workers; i++)
+            pl_worker_stop(srv.workers[i]);
+        pl_dtls_cert_destroy(srv.cert);
         return 1;
     }
     pthread_t sigt;
@@ -385,6 +491,9 @@ int main(int argc, char **argv)
             break;
     lws_context_destroy(srv.ctx);
     pl_sig_destroy(srv.sig);
+    for (int i = 0; i < srv.n_workers; i++)
+        pl_worker_stop(srv.workers[i]);
+    pl_dtls_cert_destroy(srv.cert);
     pthread_cancel(sigt);
     pthread_join(sigt, NULL);
     return 0;

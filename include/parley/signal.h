@@ -38,7 +38,21 @@ typedef struct pl_sig_stats {
     uint64_t bad_messages;
 } pl_sig_stats;
 
-pl_sig *pl_sig_create(const pl_env *env, const pl_sig_io *io);
+/* How the core reaches the media workers. NULL media: publishing is refused
+ * with `internal`. */
+typedef struct pl_sig_media {
+    void *user;
+    /* Creates a server transport for `room` on the worker that owns it and
+     * gives the worker's UDP port for the SDP candidate. */
+    int (*add_transport)(void *user, const char *room, uint64_t id, const char *local_ufrag,
+                         const char *local_pwd, const char *remote_ufrag, const char *remote_pwd,
+                         const char *fp_alg, const char *fp, uint16_t *port);
+    void (*remove_transport)(void *user, const char *room, uint64_t id);
+    const char *fingerprint; /* sha-256 of the workers' certificate */
+    const char *announce_ip; /* address put in ICE candidates */
+} pl_sig_media;
+
+pl_sig *pl_sig_create(const pl_env *env, const pl_sig_io *io, const pl_sig_media *media);
 void pl_sig_destroy(pl_sig *sig);
 
 /* Connection lifecycle, as the WebSocket layer sees it. */

@@ -5,6 +5,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './server.mjs';
 import { connect } from './client.mjs';
+import fs from 'node:fs';
+
+const fixture = (name) => fs.readFileSync(new URL(`../fixtures/sdp/${name}`, import.meta.url), 'utf8');
 
 let server;
 before(async () => { server = await startServer(); });
@@ -105,4 +108,37 @@ test('the web client is served, with security headers', async () => {
   const js = await fetch(server.url + '/parley.js');
   assert.equal(js.headers.get('x-content-type-options'), 'nosniff');
   assert.match(js.headers.get('content-security-policy'), /frame-ancestors 'none'/);
+});
+
+test('publish: a real browser offer is answered; bad offers are refused', async () => {
+  const ada = await connect(server, 'Ada');
+  const bob = await connect(server, 'Bob');
+  await ada.request({ type: 'join', room: 'pub' });
+  await bob.request({ type: 'join', room: 'pub' });
+  const offer = fixture('chromium156-publish-offer.sdp');
+  const r = await ada.request({ type: 'publish', sdp: offer, sources: { 0: 'microphone', 1: 'camera' } });
+  assert.equal(r.type, 'publish-answer', JSON.stringify(r));
+  assert.match(r.sdp, /a=ice-lite/);
+  assert.match(r.sdp, /a=setup:passive/);
+  assert.match(r.sdp, new RegExp(`a=candidate:1 1 udp \\d+ 127\\.0\\.0\\.1 ${server.mediaPort} typ host`));
+  assert.deepEqual(Object.keys(r.tracks).sort(), ['0', '1']);
+  const published = [await bob.event('track-published'), await bob.event('track-published')];
+  assert.deepEqual(published.map((p) => p.track.source).sort(), ['camera', 'microphone']);
+  assert.deepEqual(published.map((p) => p.track.kind).sort(), ['audio', 'video']);
+  // A late joiner sees the tracks in joined.
+  const cy = await connect(server, 'Cy');
+  const j = await cy.request({ type: 'join', room: 'pub' });
+  assert.equal(j.participants.find((p) => p.name === 'Ada').tracks.length, 2);
+
+  const h264only = offer.replaceAll('opus/48000', 'OPUX/48000').replaceAll('VP8/90000', 'VQ8/90000');
+  const e1 = await ada.request({ type: 'publish', sdp: h264only });
+  assert.equal(e1.type, 'error');
+  assert.equal(e1.code, 'bad_request');
+  assert.match(e1.message, /Opus/);
+  const e2 = await ada.request({ type: 'publish', sdp: 'v=0\r\nm=audio banana\r\n' });
+  assert.equal(e2.code, 'bad_request');
+  assert.match(e2.message, /malformed SDP/);
+  const e3 = await ada.request({ type: 'publish' });
+  assert.equal(e3.code, 'bad_request');
+  await Promise.all([ada.close(), bob.close(), cy.close()]);
 });

@@ -1,6 +1,7 @@
 // Starts a parley server on free ports for one test file and stops it.
 import { spawn } from 'node:child_process';
 import net from 'node:net';
+import dgram from 'node:dgram';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,10 +15,20 @@ async function freePort() {
   });
 }
 
+async function freeUdpPort() {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    s.bind(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+    s.on('error', reject);
+  });
+}
+
 export async function startServer(extra = []) {
   const bin = process.env.PARLEY_BIN || path.join(root, 'build', 'release', 'signaling', 'parley');
   const port = await freePort();
-  const proc = spawn(bin, ['--http-port', String(port), '--web-root', path.join(root, 'web'), ...extra],
+  const mediaPort = await freeUdpPort();
+  const proc = spawn(bin, ['--http-port', String(port), '--media-port', String(mediaPort), '--workers', '1',
+    '--web-root', path.join(root, 'web'), ...extra],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   await new Promise((resolve, reject) => {
@@ -29,6 +40,7 @@ export async function startServer(extra = []) {
   proc.removeAllListeners('exit');
   return {
     port,
+    mediaPort,
     url: `http://127.0.0.1:${port}`,
     ws: `ws://127.0.0.1:${port}/ws`,
     output: () => out,

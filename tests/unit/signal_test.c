@@ -50,7 +50,7 @@ static fx *fx_new(void)
     fx *f = calloc(1, sizeof(*f));
     f->env = pl_env_seeded(&f->rs, 5);
     pl_sig_io io = {.user = &f->b, .send = cap_send, .close = cap_close};
-    f->sig = pl_sig_create(&f->env, &io);
+    f->sig = pl_sig_create(&f->env, &io, NULL);
     return f;
 }
 
