@@ -191,6 +191,48 @@ static void pick_announce(server *srv)
     freeifaddrs(ifs);
 }
 
+/* GET /stats: counters of the signaling core and every worker, as JSON, for
+ * operators and tests. Worker counters are atomics: no locking needed. */
+static int serve_stats(struct lws *wsi, server *srv)
+{
+    pl_sig_stats ss;
+    pl_sig_stats_get(srv->sig, &ss);
+    pl_worker_stats t = {0};
+    for (int i = 0; i < srv->n_workers; i++) {
+        pl_worker_stats w;
+        pl_worker_stats_get(srv->workers[i], &w);
+        t.transports += w.transports;
+        t.datagrams_in += w.datagrams_in;
+        t.datagrams_out += w.datagrams_out;
+        t.dropped_unknown_source += w.dropped_unknown_source;
+        t.dropped_by_transport += w.dropped_by_transport;
+        t.rtp_in += w.rtp_in;
+        t.rtcp_in += w.rtcp_in;
+    }
+    unsigned char buf[LWS_PRE + 1024];
+    char *body = (char *)buf + LWS_PRE;
+    int n = snprintf(
+        body, 1024,
+        "{\"connections\":%zu,\"users_online\":%zu,\"rooms\":%zu,"
+        "\"participants\":%zu,\"bad_messages\":%llu,\"workers\":%d,"
+        "\"transports\":%llu,\"datagrams_in\":%llu,\"datagrams_out\":%llu,"
+        "\"dropped_unknown_source\":%llu,\"dropped_by_transport\":%llu,"
+        "\"rtp_in\":%llu,\"rtcp_in\":%llu}",
+        ss.connections, ss.users_online, ss.rooms, ss.participants,
+        (unsigned long long)ss.bad_messages, srv->n_workers, (unsigned long long)t.transports,
+        (unsigned long long)t.datagrams_in, (unsigned long long)t.datagrams_out,
+        (unsigned long long)t.dropped_unknown_source, (unsigned long long)t.dropped_by_transport,
+        (unsigned long long)t.rtp_in, (unsigned long long)t.rtcp_in);
+    unsigned char hdr[LWS_PRE + 512], *p = hdr + LWS_PRE, *end = hdr + sizeof(hdr);
+    if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "application/json", (lws_filepos_t)n, &p,
+                                    end) ||
+        lws_finalize_write_http_header(wsi, hdr + LWS_PRE, &p, end))
+        return -1;
+    if (lws_write(wsi, (unsigned char *)body, (size_t)n, LWS_WRITE_HTTP_FINAL) != n)
+        return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
 static bool path_is(struct lws *wsi, const char *want)
 {
     char uri[256];
@@ -232,14 +274,17 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     session *s = user;
     server *srv = lws_context_user(lws_get_context(wsi));
     switch (reason) {
-    case LWS_CALLBACK_HTTP:
+    case LWS_CALLBACK_HTTP: {
+        char uri[64] = "";
+        lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+        if (strcmp(uri, "/stats") == 0)
+            return serve_stats(wsi, srv);
         /* /r/<room> is the meeting page itself; the client reads the room
          * from its address. */
-        if (len == 0 || !in)
-            break;
         if (lws_serve_http_file(wsi, srv->index_path, "text/html", NULL, 0) < 0)
             return -1;
         return 0;
+    }
     case LWS_CALLBACK_ESTABLISHED:
         if (!path_is(wsi, "/ws"))
             return -1;
@@ -450,7 +495,14 @@ int main(int argc, char **argv)
     srv.sig = pl_sig_create(&srv.env, &io, &media);
 
     lws_set_log_level(LLL_ERR, NULL);
+    struct lws_http_mount stats_mount = {
+        .mountpoint = "/stats",
+        .origin = "parley.v1",
+        .origin_protocol = LWSMPRO_CALLBACK,
+        .mountpoint_len = 6,
+    };
     struct lws_http_mount room_mount = {
+        .mount_next = &stats_mount,
         .mountpoint = "/r",
         .origin = "parley.v1",
         .origin_protocol = LWSMPRO_CALLBACK,

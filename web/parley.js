@@ -1,10 +1,44 @@
-// Parley web client: signaling over /ws (docs/protocol.md). Media arrives
-// with the relay; this page already joins rooms, lists people and chats.
+// Parley web client: signaling over /ws (docs/protocol.md). It joins a
+// room, lists people, chats, and publishes the camera and microphone on its
+// publish transport; receiving others' media arrives with the relay.
 'use strict';
 const $ = (id) => document.getElementById(id);
 let ws = null;
 let nextId = 1;
 const people = new Map();
+// Exposed for diagnostics and the end-to-end tests.
+window.parley = { publish: null };
+
+function setMediaState(text) { $('media-state').textContent = text; }
+
+async function publish() {
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+  } catch (e) {
+    setMediaState(`Camera or microphone unavailable (${e.name}). You can still chat.`);
+    return;
+  }
+  $('preview').srcObject = stream;
+  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+  window.parley.publish = pc;
+  const sources = {};
+  for (const track of stream.getTracks())
+    pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+  pc.onconnectionstatechange = () => setMediaState(`media ${pc.connectionState}`);
+  const offer = await pc.createOffer();
+  await pc.setLocalDescription(offer);
+  for (const t of pc.getTransceivers())
+    sources[t.mid] = t.sender.track.kind === 'audio' ? 'microphone' : 'camera';
+  setMediaState('media connecting…');
+  const id = nextId;
+  send({ type: 'publish', sdp: offer.sdp, sources });
+  pending.set(id, async (m) => {
+    if (m.type === 'publish-answer') await pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+    else setMediaState(`Publishing failed: ${m.message}`);
+  });
+}
+const pending = new Map();
 
 function send(msg) {
   msg.id = nextId++;
@@ -34,6 +68,12 @@ function join(name, room) {
   ws.onclose = () => { $('status').textContent = 'The server is unavailable.'; };
   ws.onmessage = (ev) => {
     const m = JSON.parse(ev.data);
+    if (m.re !== undefined && pending.has(m.re)) {
+      const handler = pending.get(m.re);
+      pending.delete(m.re);
+      handler(m);
+      return;
+    }
     switch (m.type) {
       case 'welcome': send({ type: 'join', room }); break;
       case 'joined':
@@ -45,6 +85,7 @@ function join(name, room) {
         $('meeting').hidden = false;
         history.replaceState(null, '', `/r/${encodeURIComponent(m.room)}`);
         renderPeople();
+        publish();
         break;
       case 'participant-joined': people.set(m.participant.id, m.participant); renderPeople(); break;
       case 'participant-left': people.delete(m.participant_id); renderPeople(); break;

@@ -1,0 +1,77 @@
+// The web client in headless Chromium against the real server: a
+// participant joins through the start page and publishes camera and
+// microphone; the browser's ICE, DTLS and SRTP must come up with Parley's
+// ICE-lite, DTLS-passive transport and media must flow to it.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startServer } from './server.mjs';
+
+const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build');
+let server, browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+      '--allow-loopback-in-peer-connection'] });
+});
+after(async () => {
+  await browser?.close();
+  const { code } = await server.stop();
+  assert.equal(code, 0, server.output());
+});
+
+async function pollUntil(page, fn, arg, ms = 20000) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    last = await page.evaluate(fn, arg);
+    if (last.done) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error('timed out: ' + JSON.stringify(last));
+}
+
+test('a browser joins, publishes, and its media reaches the server over DTLS-SRTP', async () => {
+  // localhost, so that the page is a secure context with mediaDevices.
+  const page = await browser.newPage();
+  await page.goto(`http://localhost:${server.port}/r/e2e-room`);
+  await page.fill('#name', 'Chromium');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#meeting:not([hidden])');
+  assert.equal(await page.textContent('#room-name'), 'e2e-room');
+
+  const state = await pollUntil(page, async () => {
+    const pc = window.parley.publish;
+    if (!pc) return { done: false, state: 'no pc' };
+    return { done: pc.connectionState === 'connected', state: pc.connectionState };
+  });
+  assert.equal(state.state, 'connected');
+
+  const sent = await pollUntil(page, async () => {
+    const stats = await window.parley.publish.getStats();
+    const out = {};
+    let pair = null;
+    stats.forEach((s) => {
+      if (s.type === 'outbound-rtp') out[s.kind] = (out[s.kind] || 0) + s.packetsSent;
+      if (s.type === 'transport') pair = { dtls: s.dtlsState, srtp: s.srtpCipher, tls: s.tlsVersion };
+    });
+    return { done: out.video > 100 && out.audio > 50, out, pair };
+  });
+  assert.equal(sent.pair.dtls, 'connected');
+  assert.equal(sent.pair.srtp, 'SRTP_AEAD_AES_128_GCM'); // Parley's preferred profile
+  // The server decrypted the browser's SRTP: count what its workers took in.
+  const stats = await (await fetch(`${server.url}/stats`)).json();
+  assert.equal(stats.transports, 1);
+  assert.ok(stats.rtp_in > 150, JSON.stringify(stats));
+  assert.equal(stats.participants, 1);
+  fs.mkdirSync(outDir, { recursive: true });
+  await page.screenshot({ path: path.join(outDir, 'e2e-publish.png') });
+  await page.close();
+});
