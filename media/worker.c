@@ -12,13 +12,16 @@
 #include <unistd.h>
 
 #include "parley/peer.h"
+#include "parley/rtcp.h"
+#include "parley/rtp.h"
+#include "parley/srtp.h"
 #include "parley/stun.h"
 
 #define BATCH 32
 #define DGRAM_MAX 1500
 #define UFRAG_MAX 257
 
-enum cmd_kind { CMD_ADD, CMD_REMOVE };
+enum cmd_kind { CMD_ADD, CMD_REMOVE, CMD_TRACKS, CMD_ROUTES };
 
 typedef struct cmd {
     struct cmd *next;
@@ -27,6 +30,9 @@ typedef struct cmd {
     char local_ufrag[UFRAG_MAX], local_pwd[UFRAG_MAX];
     char remote_ufrag[UFRAG_MAX], remote_pwd[UFRAG_MAX];
     char fp_alg[16], fp[160];
+    size_t n;
+    pl_worker_track tracks[PL_WORKER_MAX_TRACKS];
+    pl_worker_route routes[PL_WORKER_MAX_ROUTES];
 } cmd;
 
 typedef struct transport {
@@ -38,6 +44,12 @@ typedef struct transport {
      * traffic; ICE keeps at most a few. */
     pl_addr addrs[4];
     size_t n_addrs, next_addr;
+    bool connected;
+    /* As a publisher: its tracks. As a subscriber: what it receives. */
+    size_t n_tracks;
+    pl_worker_track tracks[PL_WORKER_MAX_TRACKS];
+    size_t n_routes;
+    pl_worker_route routes[PL_WORKER_MAX_ROUTES];
 } transport;
 
 struct pl_worker {
@@ -50,8 +62,9 @@ struct pl_worker {
     pthread_mutex_t lock; /* guards the command queue only */
     cmd *cmds;
     transport *transports;
+    pl_rtcp_packet *rtcp; /* scratch for parsing subscribers' feedback */
     struct {
-        _Atomic uint64_t transports, in, out, unknown, rejected, rtp, rtcp;
+        _Atomic uint64_t transports, in, out, unknown, rejected, rtp, rtcp, fwd, pli;
     } st;
 };
 
@@ -106,6 +119,96 @@ static void emit(pl_worker *w, enum pl_worker_event_kind kind, uint64_t id, int 
     w->cfg.on_event(w->cfg.user, &ev);
 }
 
+static void send_protected(pl_worker *w, transport *t, bool rtcp, uint8_t *pkt, size_t len,
+                           size_t cap)
+{
+    pl_addr to;
+    int rc = rtcp ? pl_peer_protect_rtcp(t->peer, pkt, &len, cap, &to)
+                  : pl_peer_protect_rtp(t->peer, pkt, &len, cap, &to);
+    if (rc == PL_OK && sendto(w->fd, pkt, len, 0, (const struct sockaddr *)&to.ss, to.len) >= 0)
+        atomic_fetch_add(&w->st.out, 1);
+}
+
+/* Asks a publisher for a keyframe of one track (RFC 4585 PLI). */
+static void request_keyframe(pl_worker *w, uint64_t publisher, const char *mid)
+{
+    transport *p = by_id(w, publisher);
+    if (!p || !p->connected)
+        return;
+    for (size_t i = 0; i < p->n_tracks; i++) {
+        if (strcmp(p->tracks[i].mid, mid) != 0 || !p->tracks[i].ssrc)
+            continue;
+        uint8_t buf[64 + PL_SRTP_MAX_TRAILER];
+        pl_wbuf wb = pl_wbuf_make(buf, 64);
+        pl_rtcp_write_pli(&wb, &(pl_rtcp_pli){.sender_ssrc = 1, .media_ssrc = p->tracks[i].ssrc});
+        send_protected(w, p, true, buf, wb.len, sizeof(buf));
+        atomic_fetch_add(&w->st.pli, 1);
+    }
+}
+
+static void request_keyframes_for(pl_worker *w, transport *sub)
+{
+    for (size_t i = 0; i < sub->n_routes; i++)
+        request_keyframe(w, sub->routes[i].publisher, sub->routes[i].mid);
+}
+
+/* Fans one decrypted RTP packet of a publisher out to its subscribers: the
+ * header is rewritten to the subscriber's SSRC and payload type, and the
+ * publisher's header extensions are dropped, because their ids were
+ * negotiated with the publisher, not with the subscriber. */
+static void forward_rtp(pl_worker *w, transport *pub, const uint8_t *pkt, size_t len)
+{
+    pl_rtp_header h;
+    if (pl_rtp_parse(pkt, len, &h) != PL_OK)
+        return;
+    const char *mid = NULL;
+    for (size_t i = 0; i < pub->n_tracks && !mid; i++)
+        if (pub->tracks[i].ssrc == h.ssrc)
+            mid = pub->tracks[i].mid;
+    if (!mid)
+        return;
+    size_t fixed = PL_RTP_HEADER_MIN + 4u * h.csrc_count;
+    size_t body = h.payload_len + h.padding_len;
+    uint8_t out[DGRAM_MAX + PL_SRTP_MAX_TRAILER];
+    if (fixed + body > DGRAM_MAX)
+        return;
+    for (transport *s = w->transports; s; s = s->next) {
+        if (!s->connected)
+            continue;
+        for (size_t r = 0; r < s->n_routes; r++) {
+            const pl_worker_route *rt = &s->routes[r];
+            if (rt->publisher != pub->id || strcmp(rt->mid, mid) != 0)
+                continue;
+            memcpy(out, pkt, fixed);
+            out[0] &= (uint8_t)~0x10; /* no extension block */
+            memcpy(out + fixed, pkt + h.header_len, body);
+            pl_rtp_set_ssrc(out, rt->out_ssrc);
+            pl_rtp_set_payload_type(out, rt->out_pt);
+            send_protected(w, s, false, out, fixed + body, sizeof(out));
+            atomic_fetch_add(&w->st.fwd, 1);
+        }
+    }
+}
+
+/* Keyframe requests from a subscriber go to the publisher of that stream. */
+static void handle_subscriber_rtcp(pl_worker *w, transport *sub, const uint8_t *data, size_t len)
+{
+    pl_rtcp_iter it;
+    pl_rtcp_packet *p = w->rtcp;
+    const size_t max_packets = 16;
+    pl_rtcp_iter_init(&it, data, len);
+    for (size_t k = 0; k < max_packets && pl_rtcp_next(&it, p) == 1; k++) {
+        uint32_t media = 0;
+        if (p->kind == PL_RTCP_K_PLI)
+            media = p->u.pli.media_ssrc;
+        else if (p->kind == PL_RTCP_K_FIR && p->u.fir.n_entries)
+            media = p->u.fir.entries[0].ssrc;
+        for (size_t r = 0; media && r < sub->n_routes; r++)
+            if (sub->routes[r].out_ssrc == media)
+                request_keyframe(w, sub->routes[r].publisher, sub->routes[r].mid);
+    }
+}
+
 static void drain_outputs(pl_worker *w, transport *t)
 {
     pl_peer_output o;
@@ -117,7 +220,9 @@ static void drain_outputs(pl_worker *w, transport *t)
                 atomic_fetch_add(&w->st.out, 1);
             break;
         case PL_PEER_OUT_CONNECTED:
+            t->connected = true;
             emit(w, PL_WORKER_CONNECTED, t->id, 0);
+            request_keyframes_for(w, t); /* a new subscriber needs a picture now */
             break;
         case PL_PEER_OUT_FAILED:
             emit(w, PL_WORKER_FAILED, t->id, o.error);
@@ -126,11 +231,13 @@ static void drain_outputs(pl_worker *w, transport *t)
             emit(w, PL_WORKER_CLOSED, t->id, 0);
             break;
         case PL_PEER_OUT_RTP:
-            /* Forwarding to subscribers is the router's job (next step). */
             atomic_fetch_add(&w->st.rtp, 1);
+            forward_rtp(w, t, o.data, o.len);
             break;
         case PL_PEER_OUT_RTCP:
             atomic_fetch_add(&w->st.rtcp, 1);
+            if (t->n_routes)
+                handle_subscriber_rtcp(w, t, o.data, o.len);
             break;
         case PL_PEER_OUT_ADDRESS:
             remember_addr(t, &o.addr);
@@ -148,6 +255,21 @@ static void destroy_transport(pl_worker *w, transport *t)
 
 static void run_command(pl_worker *w, cmd *c, int64_t now)
 {
+    if (c->kind == CMD_TRACKS || c->kind == CMD_ROUTES) {
+        transport *t = by_id(w, c->id);
+        if (!t)
+            return;
+        if (c->kind == CMD_TRACKS) {
+            t->n_tracks = c->n;
+            memcpy(t->tracks, c->tracks, c->n * sizeof(c->tracks[0]));
+            return;
+        }
+        t->n_routes = c->n;
+        memcpy(t->routes, c->routes, c->n * sizeof(c->routes[0]));
+        if (t->connected)
+            request_keyframes_for(w, t);
+        return;
+    }
     if (c->kind == CMD_REMOVE) {
         for (transport **pp = &w->transports; *pp; pp = &(*pp)->next)
             if ((*pp)->id == c->id) {
@@ -306,6 +428,7 @@ pl_worker *pl_worker_start(const pl_env *env, const pl_worker_config *cfg)
         return NULL;
     w->env = *env;
     w->cfg = *cfg;
+    w->rtcp = pl_env_alloc(env, sizeof(*w->rtcp));
     w->fd = socket(bind_addr.ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     w->efd = epoll_create1(EPOLL_CLOEXEC);
     w->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -318,7 +441,7 @@ pl_worker *pl_worker_start(const pl_env *env, const pl_worker_config *cfg)
     struct epoll_event e2 = {.events = EPOLLIN, .data.fd = w->wake};
     pl_addr bound;
     bound.len = sizeof(bound.ss);
-    if (w->fd < 0 || w->efd < 0 || w->wake < 0 ||
+    if (!w->rtcp || w->fd < 0 || w->efd < 0 || w->wake < 0 ||
         bind(w->fd, (const struct sockaddr *)&bind_addr.ss, bind_addr.len) != 0 ||
         getsockname(w->fd, (struct sockaddr *)&bound.ss, &bound.len) != 0 ||
         epoll_ctl(w->efd, EPOLL_CTL_ADD, w->fd, &e1) != 0 ||
@@ -331,6 +454,7 @@ pl_worker *pl_worker_start(const pl_env *env, const pl_worker_config *cfg)
         if (w->wake >= 0)
             close(w->wake);
         pthread_mutex_destroy(&w->lock);
+        pl_env_free(env, w->rtcp);
         pl_env_free(env, w);
         return NULL;
     }
@@ -367,6 +491,7 @@ void pl_worker_stop(pl_worker *w)
     close(w->efd);
     close(w->wake);
     pthread_mutex_destroy(&w->lock);
+    pl_env_free(&w->env, w->rtcp);
     pl_env_free(&w->env, w);
 }
 
@@ -419,6 +544,34 @@ int pl_worker_remove_transport(pl_worker *w, uint64_t id)
     return push(w, c);
 }
 
+int pl_worker_set_tracks(pl_worker *w, uint64_t publisher, const pl_worker_track *tracks, size_t n)
+{
+    if (n > PL_WORKER_MAX_TRACKS)
+        return PL_EINVAL;
+    cmd *c = pl_env_alloc(&w->env, sizeof(*c));
+    if (!c)
+        return PL_ENOMEM;
+    c->kind = CMD_TRACKS;
+    c->id = publisher;
+    c->n = n;
+    memcpy(c->tracks, tracks, n * sizeof(*tracks));
+    return push(w, c);
+}
+
+int pl_worker_set_routes(pl_worker *w, uint64_t subscriber, const pl_worker_route *routes, size_t n)
+{
+    if (n > PL_WORKER_MAX_ROUTES)
+        return PL_EINVAL;
+    cmd *c = pl_env_alloc(&w->env, sizeof(*c));
+    if (!c)
+        return PL_ENOMEM;
+    c->kind = CMD_ROUTES;
+    c->id = subscriber;
+    c->n = n;
+    memcpy(c->routes, routes, n * sizeof(*routes));
+    return push(w, c);
+}
+
 void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out)
 {
     out->transports = atomic_load(&w->st.transports);
@@ -428,6 +581,8 @@ void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out)
     out->dropped_by_transport = atomic_load(&w->st.rejected);
     out->rtp_in = atomic_load(&w->st.rtp);
     out->rtcp_in = atomic_load(&w->st.rtcp);
+    out->rtp_forwarded = atomic_load(&w->st.fwd);
+    out->keyframe_requests = atomic_load(&w->st.pli);
 }
 
 uint16_t pl_worker_port(const pl_worker *w)

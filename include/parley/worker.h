@@ -50,6 +50,8 @@ typedef struct pl_worker_stats {
     uint64_t dropped_by_transport;   /* rejected by a transport (bad STUN, SRTP, ...) */
     uint64_t rtp_in;
     uint64_t rtcp_in;
+    uint64_t rtp_forwarded;     /* SRTP packets sent to subscribers */
+    uint64_t keyframe_requests; /* PLIs sent to publishers */
 } pl_worker_stats;
 
 /* Binds the UDP port and starts the thread. NULL when the port cannot be
@@ -65,6 +67,27 @@ int pl_worker_add_transport(pl_worker *w, uint64_t id, const char *local_ufrag,
                             const char *local_pwd, const char *remote_ufrag, const char *remote_pwd,
                             const char *fp_alg, const char *fp);
 int pl_worker_remove_transport(pl_worker *w, uint64_t id);
+
+/* Routing. A publisher's tracks, identified by SSRC (from its SDP): */
+#define PL_WORKER_MAX_TRACKS 8
+typedef struct pl_worker_track {
+    char mid[32];
+    uint32_t ssrc;
+} pl_worker_track;
+int pl_worker_set_tracks(pl_worker *w, uint64_t publisher, const pl_worker_track *tracks, size_t n);
+
+/* What a subscriber transport receives: each route forwards one publisher
+ * track under the subscriber's own SSRC and payload type. Replaces the
+ * subscriber's previous routes. */
+#define PL_WORKER_MAX_ROUTES 32
+typedef struct pl_worker_route {
+    uint64_t publisher;
+    char mid[32];
+    uint32_t out_ssrc;
+    uint8_t out_pt;
+} pl_worker_route;
+int pl_worker_set_routes(pl_worker *w, uint64_t subscriber, const pl_worker_route *routes,
+                         size_t n);
 
 void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out);
 uint16_t pl_worker_port(const pl_worker *w);
