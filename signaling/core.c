@@ -1,6 +1,7 @@
 #include "parley/signal.h"
 
 #include "parley/sdp.h"
+#include "parley/worker.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,13 +16,30 @@
 #define MAX_TRACKS 8
 #define SDP_OUT_MAX 16384
 
+#define MAX_SLOTS 32
+
 typedef struct track {
     char mid[PL_SDP_TOKEN];
     char id[48];
     enum pl_sdp_kind kind;
     char source[12];
     bool muted;
+    uint32_t ssrc;
 } track;
+
+/* One m-section of a participant's subscribe transport. Slots are never
+ * removed, only made inactive, so mids stay stable across renegotiations. */
+typedef struct slot {
+    char mid[8];
+    bool active;
+    char track_id[48];
+    char participant_id[24];
+    enum pl_sdp_kind kind;
+    char source[12];
+    uint32_t out_ssrc;
+    uint64_t publisher;
+    char pub_mid[PL_SDP_TOKEN];
+} slot;
 
 typedef struct room {
     char name[ROOM_MAX_CHARS + 1];
@@ -43,6 +61,14 @@ typedef struct conn {
     char pub_ufrag[16], pub_pwd[32];
     size_t n_tracks;
     track tracks[MAX_TRACKS];
+    /* The subscribe transport: created with the first offer, added to the
+     * worker with the first answer. */
+    uint64_t sub_transport;
+    bool sub_added, offer_outstanding, dirty;
+    uint32_t sub_version;
+    char sub_ufrag[16], sub_pwd[32];
+    size_t n_slots;
+    slot slots[MAX_SLOTS];
     struct conn *next;
 } conn;
 
@@ -261,6 +287,8 @@ static void room_broadcast(pl_sig *s, room *r, const conn *except, json_t *msg)
     json_decref(msg);
 }
 
+static void refresh_subscriptions(pl_sig *s, room *r);
+
 static void leave_room(pl_sig *s, conn *c, const char *reason)
 {
     room *r = c->room;
@@ -268,14 +296,20 @@ static void leave_room(pl_sig *s, conn *c, const char *reason)
         return;
     if (c->pub_transport && s->has_media)
         s->media.remove_transport(s->media.user, r->name, c->pub_transport);
+    if (c->sub_added && s->has_media)
+        s->media.remove_transport(s->media.user, r->name, c->sub_transport);
     c->pub_transport = 0;
+    c->sub_transport = 0;
+    c->sub_added = c->offer_outstanding = c->dirty = false;
     c->n_tracks = 0;
+    c->n_slots = 0;
     c->room = NULL;
     r->members--;
     room_broadcast(s, r, c,
                    json_pack("{s:s,s:s,s:s}", "type", "participant-left", "participant_id",
                              c->participant_id, "reason", reason));
     c->participant_id[0] = '\0';
+    refresh_subscriptions(s, r);
     drop_room_if_empty(s, r);
 }
 
@@ -312,6 +346,166 @@ static const char *source_for(json_t *sources, const char *mid, enum pl_sdp_kind
     if (v && (strcmp(v, "microphone") == 0 || strcmp(v, "camera") == 0 || strcmp(v, "screen") == 0))
         return v;
     return kind == PL_SDP_AUDIO ? "microphone" : "camera";
+}
+
+static void send_subscribe_offer(pl_sig *s, conn *c)
+{
+    if (!s->has_media || c->offer_outstanding || !c->dirty || c->n_slots == 0 || !c->room)
+        return;
+    if (!c->sub_transport) {
+        random_ice(s, c->sub_ufrag, 8);
+        random_ice(s, c->sub_pwd, 24);
+        c->sub_transport = ++s->next_transport;
+    }
+    pl_sdp_offer_section sec[MAX_SLOTS];
+    json_t *tracks = json_object();
+    for (size_t i = 0; i < c->n_slots; i++) {
+        slot *sl = &c->slots[i];
+        sec[i] = (pl_sdp_offer_section){.mid = sl->mid,
+                                        .kind = sl->kind,
+                                        .active = sl->active,
+                                        .stream_id = sl->participant_id,
+                                        .track_id = sl->track_id,
+                                        .cname = sl->participant_id,
+                                        .ssrc = sl->out_ssrc,
+                                        .rtx_ssrc = 0};
+        if (sl->active)
+            json_object_set_new(tracks, sl->mid,
+                                json_pack("{s:s,s:s,s:s,s:s}", "track_id", sl->track_id,
+                                          "participant_id", sl->participant_id, "kind",
+                                          sl->kind == PL_SDP_AUDIO ? "audio" : "video", "source",
+                                          sl->source));
+    }
+    pl_sdp_local local = {.ice_ufrag = c->sub_ufrag,
+                          .ice_pwd = c->sub_pwd,
+                          .fp_alg = "sha-256",
+                          .fp = s->media.fingerprint,
+                          .address = s->media.announce_ip,
+                          .port = s->media.port_for(s->media.user, c->room->name),
+                          .session_id = c->sub_transport,
+                          .version = ++c->sub_version};
+    char *sdp = malloc(SDP_OUT_MAX);
+    int n = sdp ? pl_sdp_write_offer(&local, sec, c->n_slots, sdp, SDP_OUT_MAX) : PL_ENOMEM;
+    if (n < 0) {
+        free(sdp);
+        json_decref(tracks);
+        return;
+    }
+    json_t *m = json_pack("{s:s,s:s%,s:o}", "type", "subscribe-offer", "sdp", sdp, (size_t)n,
+                          "tracks", tracks);
+    free(sdp);
+    send_json(s, c, m);
+    c->offer_outstanding = true;
+    c->dirty = false;
+}
+
+/* Brings every member's subscribe slots in line with the tracks the others
+ * publish, and renegotiates where something changed. */
+static void refresh_subscriptions(pl_sig *s, room *r)
+{
+    for (conn *c = s->conns; c; c = c->next) {
+        if (c->room != r)
+            continue;
+        for (size_t i = 0; i < c->n_slots; i++) {
+            slot *sl = &c->slots[i];
+            bool wanted = false;
+            for (conn *o = s->conns; o && sl->active && !wanted; o = o->next)
+                for (size_t k = 0; o->room == r && o != c && k < o->n_tracks; k++)
+                    wanted = wanted || strcmp(o->tracks[k].id, sl->track_id) == 0;
+            if (sl->active && !wanted) {
+                sl->active = false;
+                c->dirty = true;
+            }
+        }
+        for (conn *o = s->conns; o; o = o->next) {
+            if (o->room != r || o == c)
+                continue;
+            for (size_t k = 0; k < o->n_tracks; k++) {
+                const track *t = &o->tracks[k];
+                bool have = false;
+                for (size_t i = 0; i < c->n_slots && !have; i++)
+                    have = c->slots[i].active && strcmp(c->slots[i].track_id, t->id) == 0;
+                if (have)
+                    continue;
+                slot *sl = NULL;
+                for (size_t i = 0; i < c->n_slots && !sl; i++)
+                    if (!c->slots[i].active && c->slots[i].kind == t->kind)
+                        sl = &c->slots[i]; /* reuse an ended track's m-section */
+                if (!sl && c->n_slots < MAX_SLOTS) {
+                    sl = &c->slots[c->n_slots];
+                    snprintf(sl->mid, sizeof(sl->mid), "%zu", c->n_slots);
+                    c->n_slots++;
+                }
+                if (!sl)
+                    continue; /* more remote tracks than a transport carries */
+                sl->active = true;
+                sl->kind = t->kind;
+                snprintf(sl->track_id, sizeof(sl->track_id), "%s", t->id);
+                snprintf(sl->participant_id, sizeof(sl->participant_id), "%s", o->participant_id);
+                snprintf(sl->source, sizeof(sl->source), "%s", t->source);
+                snprintf(sl->pub_mid, sizeof(sl->pub_mid), "%s", t->mid);
+                sl->publisher = o->pub_transport;
+                sl->out_ssrc = pl_env_random_u32(&s->env) | 1;
+                c->dirty = true;
+            }
+        }
+        send_subscribe_offer(s, c);
+    }
+}
+
+static void send_routes(pl_sig *s, conn *c)
+{
+    pl_worker_route routes[MAX_SLOTS];
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_slots; i++) {
+        const slot *sl = &c->slots[i];
+        if (!sl->active)
+            continue;
+        routes[n] = (pl_worker_route){.publisher = sl->publisher,
+                                      .out_ssrc = sl->out_ssrc,
+                                      .out_pt = sl->kind == PL_SDP_AUDIO ? PL_SDP_OFFER_OPUS_PT
+                                                                         : PL_SDP_OFFER_VP8_PT};
+        snprintf(routes[n].mid, sizeof(routes[n].mid), "%s", sl->pub_mid);
+        n++;
+    }
+    s->media.set_routes(s->media.user, c->room->name, c->sub_transport, routes, n);
+}
+
+static void on_subscribe_answer(pl_sig *s, conn *c, json_t *msg, json_t *re)
+{
+    const char *sdp = json_string_value(json_object_get(msg, "sdp"));
+    if (!c->room || !c->offer_outstanding) {
+        send_error(s, c, re, "conflict", "no subscribe offer is outstanding");
+        return;
+    }
+    if (!sdp || pl_sdp_parse(s->offer, sdp, strlen(sdp)) != PL_OK) {
+        send_error(s, c, re, "bad_request",
+                   sdp ? s->offer->error : "subscribe-answer needs an sdp");
+        return;
+    }
+    const pl_sdp_media *m = NULL;
+    for (size_t i = 0; i < s->offer->n_media && !m; i++)
+        if (s->offer->media[i].port != 0 && s->offer->media[i].ice_ufrag[0])
+            m = &s->offer->media[i];
+    if (!m || !m->fp[0] || !m->ice_pwd[0]) {
+        send_error(s, c, re, "bad_request", "the answer needs ICE credentials and a fingerprint");
+        return;
+    }
+    c->offer_outstanding = false;
+    if (!c->sub_added) {
+        uint16_t port;
+        if (s->media.add_transport(s->media.user, c->room->name, c->sub_transport, c->sub_ufrag,
+                                   c->sub_pwd, m->ice_ufrag, m->ice_pwd, m->fp_alg, m->fp,
+                                   &port) != PL_OK) {
+            send_error(s, c, re, "internal", "no media worker could take the transport");
+            return;
+        }
+        c->sub_added = true;
+    }
+    send_routes(s, c);
+    if (re)
+        send_json(s, c, reply("ok", re));
+    send_subscribe_offer(s, c); /* changes that arrived meanwhile */
 }
 
 /* publish: the client's offer for its publish transport (protocol 3). */
@@ -400,9 +594,16 @@ static void on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
         snprintf(t->mid, sizeof(t->mid), "%s", acc[i].mid);
         snprintf(t->id, sizeof(t->id), "%s-%s", c->participant_id, acc[i].mid);
         t->kind = acc[i].kind;
+        t->ssrc = acc[i].ssrc;
         snprintf(t->source, sizeof(t->source), "%s", source_for(sources, acc[i].mid, t->kind));
         json_object_set_new(tracks, t->mid, json_pack("{s:s}", "track_id", t->id));
     }
+    pl_worker_track wt[MAX_TRACKS];
+    for (size_t i = 0; i < c->n_tracks; i++) {
+        snprintf(wt[i].mid, sizeof(wt[i].mid), "%s", c->tracks[i].mid);
+        wt[i].ssrc = c->tracks[i].ssrc;
+    }
+    s->media.set_tracks(s->media.user, c->room->name, c->pub_transport, wt, c->n_tracks);
     json_t *m = reply("publish-answer", re);
     json_object_set_new(m, "sdp", json_stringn(answer, (size_t)n));
     json_object_set_new(m, "tracks", tracks);
@@ -427,6 +628,7 @@ static void on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
                            json_pack("{s:s,s:s,s:s}", "type", "track-unpublished", "participant_id",
                                      c->participant_id, "track_id", old[k].id));
     }
+    refresh_subscriptions(s, c->room);
 }
 
 static void on_hello(pl_sig *s, conn *c, json_t *msg, json_t *re)
@@ -523,6 +725,7 @@ static void on_join(pl_sig *s, conn *c, json_t *msg, json_t *re)
     room_broadcast(s, r, c,
                    json_pack("{s:s,s:{s:s,s:s}}", "type", "participant-joined", "participant", "id",
                              c->participant_id, "name", c->name));
+    refresh_subscriptions(s, r);
 }
 
 static void on_leave(pl_sig *s, conn *c, json_t *re)
@@ -598,6 +801,8 @@ void pl_sig_handle_text(pl_sig *s, uint64_t id, int64_t now_ms, const char *text
         on_chat(s, c, msg, re, now_ms);
     else if (strcmp(type, "publish") == 0)
         on_publish(s, c, msg, re);
+    else if (strcmp(type, "subscribe-answer") == 0)
+        on_subscribe_answer(s, c, msg, re);
     else
         send_error(s, c, re, "bad_request", "unknown message type");
     json_decref(msg);

@@ -155,6 +155,23 @@ static void media_remove(void *user, const char *room, uint64_t id)
     pl_worker_remove_transport(worker_for(user, room), id);
 }
 
+static uint16_t media_port_for(void *user, const char *room)
+{
+    return pl_worker_port(worker_for(user, room));
+}
+
+static void media_set_tracks(void *user, const char *room, uint64_t id, const void *tracks,
+                             size_t n)
+{
+    pl_worker_set_tracks(worker_for(user, room), id, tracks, n);
+}
+
+static void media_set_routes(void *user, const char *room, uint64_t id, const void *routes,
+                             size_t n)
+{
+    pl_worker_set_routes(worker_for(user, room), id, routes, n);
+}
+
 static void on_worker_event(void *user, const pl_worker_event *ev)
 {
     (void)user;
@@ -208,6 +225,8 @@ static int serve_stats(struct lws *wsi, server *srv)
         t.dropped_by_transport += w.dropped_by_transport;
         t.rtp_in += w.rtp_in;
         t.rtcp_in += w.rtcp_in;
+        t.rtp_forwarded += w.rtp_forwarded;
+        t.keyframe_requests += w.keyframe_requests;
     }
     unsigned char buf[LWS_PRE + 1024];
     char *body = (char *)buf + LWS_PRE;
@@ -217,12 +236,13 @@ static int serve_stats(struct lws *wsi, server *srv)
         "\"participants\":%zu,\"bad_messages\":%llu,\"workers\":%d,"
         "\"transports\":%llu,\"datagrams_in\":%llu,\"datagrams_out\":%llu,"
         "\"dropped_unknown_source\":%llu,\"dropped_by_transport\":%llu,"
-        "\"rtp_in\":%llu,\"rtcp_in\":%llu}",
+        "\"rtp_in\":%llu,\"rtcp_in\":%llu,\"rtp_forwarded\":%llu,\"keyframe_requests\":%llu}",
         ss.connections, ss.users_online, ss.rooms, ss.participants,
         (unsigned long long)ss.bad_messages, srv->n_workers, (unsigned long long)t.transports,
         (unsigned long long)t.datagrams_in, (unsigned long long)t.datagrams_out,
         (unsigned long long)t.dropped_unknown_source, (unsigned long long)t.dropped_by_transport,
-        (unsigned long long)t.rtp_in, (unsigned long long)t.rtcp_in);
+        (unsigned long long)t.rtp_in, (unsigned long long)t.rtcp_in,
+        (unsigned long long)t.rtp_forwarded, (unsigned long long)t.keyframe_requests);
     unsigned char hdr[LWS_PRE + 512], *p = hdr + LWS_PRE, *end = hdr + sizeof(hdr);
     if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "application/json", (lws_filepos_t)n, &p,
                                     end) ||
@@ -490,6 +510,9 @@ int main(int argc, char **argv)
     pl_sig_media media = {.user = &srv,
                           .add_transport = media_add,
                           .remove_transport = media_remove,
+                          .port_for = media_port_for,
+                          .set_tracks = media_set_tracks,
+                          .set_routes = media_set_routes,
                           .fingerprint = pl_dtls_cert_fingerprint(srv.cert),
                           .announce_ip = srv.announce};
     srv.sig = pl_sig_create(&srv.env, &io, &media);

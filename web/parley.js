@@ -7,7 +7,53 @@ let ws = null;
 let nextId = 1;
 const people = new Map();
 // Exposed for diagnostics and the end-to-end tests.
-window.parley = { publish: null };
+window.parley = { publish: null, subscribe: null };
+const tiles = new Map(); // participant id -> <figure>
+
+function tileFor(pid) {
+  let fig = tiles.get(pid);
+  if (!fig) {
+    fig = document.createElement('figure');
+    fig.className = 'tile';
+    fig.dataset.participant = pid;
+    const video = document.createElement('video');
+    video.autoplay = true;
+    video.playsInline = true;
+    const cap = document.createElement('figcaption');
+    cap.textContent = people.get(pid)?.name || '';
+    fig.append(video, cap);
+    $('tiles').append(fig);
+    tiles.set(pid, fig);
+  }
+  return fig;
+}
+
+function dropTile(pid) {
+  tiles.get(pid)?.remove();
+  tiles.delete(pid);
+}
+
+// The server offers what we receive; we only ever answer (no glare).
+async function onSubscribeOffer(m) {
+  let pc = window.parley.subscribe;
+  if (!pc) {
+    pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    window.parley.subscribe = pc;
+    pc.ontrack = (ev) => {
+      const pid = ev.streams[0]?.id;
+      if (!pid) return;
+      const fig = tileFor(pid);
+      const video = fig.querySelector('video');
+      if (!video.srcObject) video.srcObject = new MediaStream();
+      video.srcObject.addTrack(ev.track);
+      ev.track.onended = () => video.srcObject?.removeTrack(ev.track);
+    };
+  }
+  await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
+  const answer = await pc.createAnswer();
+  await pc.setLocalDescription(answer);
+  send({ type: 'subscribe-answer', sdp: answer.sdp });
+}
 
 function setMediaState(text) { $('media-state').textContent = text; }
 
@@ -88,7 +134,8 @@ function join(name, room) {
         publish();
         break;
       case 'participant-joined': people.set(m.participant.id, m.participant); renderPeople(); break;
-      case 'participant-left': people.delete(m.participant_id); renderPeople(); break;
+      case 'participant-left': people.delete(m.participant_id); dropTile(m.participant_id); renderPeople(); break;
+      case 'subscribe-offer': onSubscribeOffer(m); break;
       case 'chat': addMessage(m.from.name, m.text); break;
       case 'error': $('status').textContent = m.message; break;
     }

@@ -48,6 +48,14 @@ typedef struct pl_sig_media {
                          const char *local_pwd, const char *remote_ufrag, const char *remote_pwd,
                          const char *fp_alg, const char *fp, uint16_t *port);
     void (*remove_transport)(void *user, const char *room, uint64_t id);
+    /* The UDP port of the worker that owns `room`. */
+    uint16_t (*port_for)(void *user, const char *room);
+    /* Routing: a publisher's tracks (mid + SSRC), and what a subscriber
+     * transport receives (arrays of pl_worker_track / pl_worker_route). */
+    void (*set_tracks)(void *user, const char *room, uint64_t publisher, const void *tracks,
+                       size_t n);
+    void (*set_routes)(void *user, const char *room, uint64_t subscriber, const void *routes,
+                       size_t n);
     const char *fingerprint; /* sha-256 of the workers' certificate */
     const char *announce_ip; /* address put in ICE candidates */
 } pl_sig_media;

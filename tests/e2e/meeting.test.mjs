@@ -1,0 +1,95 @@
+// Three participants in headless Chromium join one room through the web
+// client; each must decode both others' video and receive their audio
+// through Parley's relay. When one leaves, the others drop to one remote.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startServer } from './server.mjs';
+
+const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build');
+let server, browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+      '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required'] });
+});
+after(async () => {
+  await browser?.close();
+  const { code } = await server.stop();
+  assert.equal(code, 0, server.output());
+});
+
+// Per remote participant (stream id): frames decoded and audio packets received.
+const inbound = async () => {
+  const pc = window.parley.subscribe;
+  if (!pc) return {};
+  const stats = await pc.getStats();
+  const byTrack = {};
+  stats.forEach((s) => {
+    if (s.type !== 'inbound-rtp') return;
+    byTrack[s.trackIdentifier || s.mid] = s;
+  });
+  const out = {};
+  for (const t of pc.getTransceivers()) {
+    if (!t.receiver.track || t.currentDirection !== 'recvonly') continue;
+    const s = [...stats.values()].find((x) => x.type === 'inbound-rtp' && x.mid === t.mid);
+    const sender = document.querySelector(`figure[data-participant] video`) && t.mid;
+    if (!s) continue;
+    out[t.mid] = { kind: s.kind, frames: s.framesDecoded || 0, packets: s.packetsReceived || 0 };
+  }
+  return out;
+};
+
+async function waitFor(page, pred, what, ms = 30000) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    last = await page.evaluate(inbound);
+    if (pred(last)) return last;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`${what}: ${JSON.stringify(last)}`);
+}
+
+test('three participants see and hear each other; one leaves', async () => {
+  const names = ['Ada', 'Grace', 'Linus'];
+  const pages = [];
+  for (const name of names) {
+    const page = await browser.newPage();
+    await page.goto(`http://localhost:${server.port}/r/standup`);
+    await page.fill('#name', name);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('#meeting:not([hidden])');
+    pages.push(page);
+  }
+  const twoRemotes = (s) => {
+    const v = Object.values(s);
+    return v.filter((x) => x.kind === 'video' && x.frames > 30).length === 2 &&
+      v.filter((x) => x.kind === 'audio' && x.packets > 50).length === 2;
+  };
+  for (let i = 0; i < pages.length; i++)
+    await waitFor(pages[i], twoRemotes, `${names[i]} receives both others`);
+  for (const page of pages)
+    assert.equal(await page.locator('#tiles figure[data-participant]').count(), 2);
+  const stats = await (await fetch(`${server.url}/stats`)).json();
+  assert.equal(stats.transports, 6);
+  assert.ok(stats.rtp_forwarded > 1000, JSON.stringify(stats));
+  fs.mkdirSync(outDir, { recursive: true });
+  await pages[0].screenshot({ path: path.join(outDir, 'e2e-meeting.png') });
+
+  // Linus leaves: the others' tiles and subscriptions drop to one remote.
+  await pages[2].click('#leave');
+  for (const page of pages.slice(0, 2)) {
+    await page.waitForFunction(() => document.querySelectorAll('#tiles figure[data-participant]').length === 1);
+    await waitFor(page, (s) => Object.values(s).filter((x) => x.kind === 'video').length === 1,
+      'subscriptions drop to one remote');
+  }
+  for (const page of pages) await page.close();
+});
