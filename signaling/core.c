@@ -631,6 +631,38 @@ static void on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
     refresh_subscriptions(s, c->room);
 }
 
+/* mute: a participant mutes or unmutes one of its own tracks; the room
+ * (sender included) is told, so tiles can show it. */
+static void on_mute(pl_sig *s, conn *c, json_t *msg, json_t *re)
+{
+    const char *id = json_string_value(json_object_get(msg, "track_id"));
+    json_t *muted = json_object_get(msg, "muted");
+    if (!id || !json_is_boolean(muted)) {
+        send_error(s, c, re, "bad_request", "mute needs track_id and a boolean muted");
+        return;
+    }
+    track *t = NULL;
+    for (size_t i = 0; c->room && i < c->n_tracks && !t; i++)
+        if (strcmp(c->tracks[i].id, id) == 0)
+            t = &c->tracks[i];
+    if (!t) {
+        /* Someone else's track, or none at all: only owners control tracks. */
+        bool exists = false;
+        for (conn *o = s->conns; o && !exists; o = o->next)
+            for (size_t i = 0; o->room && o->room == c->room && i < o->n_tracks; i++)
+                exists = exists || strcmp(o->tracks[i].id, id) == 0;
+        send_error(s, c, re, exists ? "forbidden" : "not_found",
+                   exists ? "only the publisher can mute a track" : "no such track");
+        return;
+    }
+    t->muted = json_is_true(muted);
+    if (re)
+        send_json(s, c, reply("ok", re));
+    room_broadcast(s, c->room, NULL,
+                   json_pack("{s:s,s:s,s:s,s:b}", "type", "track-muted", "participant_id",
+                             c->participant_id, "track_id", t->id, "muted", t->muted));
+}
+
 static void on_hello(pl_sig *s, conn *c, json_t *msg, json_t *re)
 {
     if (c->welcomed) {
@@ -803,6 +835,8 @@ void pl_sig_handle_text(pl_sig *s, uint64_t id, int64_t now_ms, const char *text
         on_publish(s, c, msg, re);
     else if (strcmp(type, "subscribe-answer") == 0)
         on_subscribe_answer(s, c, msg, re);
+    else if (strcmp(type, "mute") == 0)
+        on_mute(s, c, msg, re);
     else
         send_error(s, c, re, "bad_request", "unknown message type");
     json_decref(msg);

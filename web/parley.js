@@ -34,7 +34,10 @@ function dropTile(pid) {
 }
 
 // The server offers what we receive; we only ever answer (no glare).
+const trackKinds = new Map(); // remote track id -> kind, from the server's offers
+
 async function onSubscribeOffer(m) {
+  for (const t of Object.values(m.tracks)) trackKinds.set(t.track_id, t.kind);
   let pc = window.parley.subscribe;
   if (!pc) {
     pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
@@ -68,6 +71,7 @@ async function publish() {
   $('preview').srcObject = stream;
   const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
   window.parley.publish = pc;
+  window.parley.stream = stream;
   const sources = {};
   for (const track of stream.getTracks())
     pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
@@ -80,11 +84,27 @@ async function publish() {
   const id = nextId;
   send({ type: 'publish', sdp: offer.sdp, sources });
   pending.set(id, async (m) => {
-    if (m.type === 'publish-answer') await pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+    if (m.type === 'publish-answer') {
+      for (const t of pc.getTransceivers())
+        if (m.tracks[t.mid]) myTracks.set(t.sender.track.kind, m.tracks[t.mid].track_id);
+      await pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+    }
     else setMediaState(`Publishing failed: ${m.message}`);
   });
 }
 const pending = new Map();
+const myTracks = new Map(); // kind -> track id
+
+// Muting disables the track locally (no media leaves) and tells the room.
+function toggle(kind, button, onLabel, offLabel) {
+  const track = window.parley.stream?.getTracks().find((t) => t.kind === kind);
+  if (!track) return;
+  track.enabled = !track.enabled;
+  button.setAttribute('aria-pressed', String(!track.enabled));
+  button.textContent = track.enabled ? onLabel : offLabel;
+  const id = myTracks.get(kind);
+  if (id) send({ type: 'mute', track_id: id, muted: !track.enabled });
+}
 
 function send(msg) {
   msg.id = nextId++;
@@ -136,6 +156,12 @@ function join(name, room) {
       case 'participant-joined': people.set(m.participant.id, m.participant); renderPeople(); break;
       case 'participant-left': people.delete(m.participant_id); dropTile(m.participant_id); renderPeople(); break;
       case 'subscribe-offer': onSubscribeOffer(m); break;
+      case 'track-muted': {
+        const fig = tiles.get(m.participant_id);
+        const kind = trackKinds.get(m.track_id);
+        if (fig && kind) fig.classList.toggle(kind === 'audio' ? 'muted-a' : 'muted-v', m.muted);
+        break;
+      }
       case 'chat': addMessage(m.from.name, m.text); break;
       case 'error': $('status').textContent = m.message; break;
     }
@@ -153,6 +179,8 @@ $('chat-form').addEventListener('submit', (e) => {
   if (text) send({ type: 'chat', text });
   $('chat-text').value = '';
 });
+$('mic').addEventListener('click', (e) => toggle('audio', e.target, 'Mute microphone', 'Unmute microphone'));
+$('cam').addEventListener('click', (e) => toggle('video', e.target, 'Stop camera', 'Start camera'));
 $('leave').addEventListener('click', () => { send({ type: 'leave' }); ws.close(); location.href = '/'; });
 
 $('name').value = localStorage.getItem('parley-name') || '';

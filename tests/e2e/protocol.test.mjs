@@ -130,6 +130,21 @@ test('publish: a real browser offer is answered; bad offers are refused', async 
   const j = await cy.request({ type: 'join', room: 'pub' });
   assert.equal(j.participants.find((p) => p.name === 'Ada').tracks.length, 2);
 
+  // Mute: owners only; the whole room hears of it.
+  const trackId = r.tracks['1'].track_id;
+  const mr = await ada.request({ type: 'mute', track_id: trackId, muted: true });
+  assert.equal(mr.type, 'ok');
+  const tm = await bob.event('track-muted');
+  assert.deepEqual([tm.track_id, tm.muted, tm.participant_id], [trackId, true, published[0].participant_id]);
+  assert.equal((await ada.event('track-muted')).muted, true);
+  const forbidden = await bob.request({ type: 'mute', track_id: trackId, muted: false });
+  assert.equal(forbidden.code, 'forbidden');
+  assert.equal((await bob.request({ type: 'mute', track_id: 'nope', muted: false })).code, 'not_found');
+  const cy2 = await connect(server, 'Cy2');
+  const j2 = await cy2.request({ type: 'join', room: 'pub' });
+  assert.equal(j2.participants.find((p) => p.name === 'Ada').tracks.find((t) => t.track_id === trackId).muted, true);
+  await cy2.close();
+
   const h264only = offer.replaceAll('opus/48000', 'OPUX/48000').replaceAll('VP8/90000', 'VQ8/90000');
   const e1 = await ada.request({ type: 'publish', sdp: h264only });
   assert.equal(e1.type, 'error');
