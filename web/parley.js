@@ -10,42 +10,53 @@ const people = new Map();
 window.parley = { publish: null, subscribe: null };
 const tiles = new Map(); // participant id -> <figure>
 
-function tileFor(pid) {
-  let fig = tiles.get(pid);
+function tileFor(key, suffix = '') {
+  let fig = tiles.get(key);
+  const pid = key.split(':')[0];
   if (!fig) {
     fig = document.createElement('figure');
     fig.className = 'tile';
     fig.dataset.participant = pid;
+    if (suffix) fig.dataset.screen = 'true';
     const video = document.createElement('video');
     video.autoplay = true;
     video.playsInline = true;
     const cap = document.createElement('figcaption');
-    cap.textContent = people.get(pid)?.name || '';
+    cap.textContent = (people.get(pid)?.name || '') + suffix;
     fig.append(video, cap);
     $('tiles').append(fig);
-    tiles.set(pid, fig);
+    tiles.set(key, fig);
   }
   return fig;
 }
 
-function dropTile(pid) {
-  tiles.get(pid)?.remove();
-  tiles.delete(pid);
+function dropTile(key) {
+  for (const k of [key, `${key}:screen`]) {
+    tiles.get(k)?.remove();
+    tiles.delete(k);
+  }
 }
 
 // The server offers what we receive; we only ever answer (no glare).
 const trackKinds = new Map(); // remote track id -> kind, from the server's offers
+const midInfo = new Map(); // subscribe mid -> {participant_id, source, kind, track_id}
 
 async function onSubscribeOffer(m) {
-  for (const t of Object.values(m.tracks)) trackKinds.set(t.track_id, t.kind);
+  for (const [mid, t] of Object.entries(m.tracks)) {
+    trackKinds.set(t.track_id, t.kind);
+    midInfo.set(mid, t);
+  }
   let pc = window.parley.subscribe;
   if (!pc) {
     pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
     window.parley.subscribe = pc;
     pc.ontrack = (ev) => {
-      const pid = ev.streams[0]?.id;
+      const info = midInfo.get(ev.transceiver.mid);
+      const pid = info?.participant_id || ev.streams[0]?.id;
       if (!pid) return;
-      const fig = tileFor(pid);
+      // A screen share gets a tile of its own next to the person's camera.
+      const key = info?.source === 'screen' ? `${pid}:screen` : pid;
+      const fig = tileFor(key, info?.source === 'screen' ? ' (screen)' : '');
       const video = fig.querySelector('video');
       if (!video.srcObject) video.srcObject = new MediaStream();
       video.srcObject.addTrack(ev.track);
@@ -72,25 +83,67 @@ async function publish() {
   const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
   window.parley.publish = pc;
   window.parley.stream = stream;
-  const sources = {};
   for (const track of stream.getTracks())
     pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
   pc.onconnectionstatechange = () => setMediaState(`media ${pc.connectionState}`);
+  setMediaState('media connecting…');
+  await offerPublish();
+}
+
+// (Re)negotiates the publish transport: every change of what we send is a
+// new offer on the same peer connection (protocol section 3).
+async function offerPublish() {
+  const pc = window.parley.publish;
   const offer = await pc.createOffer();
   await pc.setLocalDescription(offer);
-  for (const t of pc.getTransceivers())
-    sources[t.mid] = t.sender.track.kind === 'audio' ? 'microphone' : 'camera';
-  setMediaState('media connecting…');
+  const sources = {};
+  for (const t of pc.getTransceivers()) {
+    const track = t.sender.track;
+    if (!track || t.stopped || t.currentDirection === 'stopped') continue;
+    sources[t.mid] = track === screenTrack ? 'screen' : track.kind === 'audio' ? 'microphone' : 'camera';
+  }
   const id = nextId;
   send({ type: 'publish', sdp: offer.sdp, sources });
   pending.set(id, async (m) => {
-    if (m.type === 'publish-answer') {
-      for (const t of pc.getTransceivers())
-        if (m.tracks[t.mid]) myTracks.set(t.sender.track.kind, m.tracks[t.mid].track_id);
-      await pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
-    }
-    else setMediaState(`Publishing failed: ${m.message}`);
+    if (m.type !== 'publish-answer') { setMediaState(`Publishing failed: ${m.message}`); return; }
+    for (const t of pc.getTransceivers())
+      if (m.tracks[t.mid] && t.sender.track && t.sender.track !== screenTrack)
+        myTracks.set(t.sender.track.kind, m.tracks[t.mid].track_id);
+    await pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
   });
+}
+
+let screenTrack = null;
+let screenTransceiver = null;
+
+async function toggleScreen(button) {
+  const pc = window.parley.publish;
+  if (!pc) return;
+  if (screenTrack) { stopScreen(button); return; }
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getDisplayMedia({ video: true });
+  } catch (e) {
+    setMediaState(`Screen sharing unavailable (${e.name}).`);
+    return;
+  }
+  screenTrack = stream.getVideoTracks()[0];
+  screenTrack.onended = () => stopScreen(button);
+  screenTransceiver = pc.addTransceiver(screenTrack, { direction: 'sendonly', streams: [window.parley.stream] });
+  button.textContent = 'Stop sharing';
+  button.setAttribute('aria-pressed', 'true');
+  await offerPublish();
+}
+
+async function stopScreen(button) {
+  if (!screenTrack) return;
+  screenTrack.stop();
+  screenTransceiver.stop();
+  screenTrack = null;
+  screenTransceiver = null;
+  button.textContent = 'Share screen';
+  button.setAttribute('aria-pressed', 'false');
+  await offerPublish();
 }
 const pending = new Map();
 const myTracks = new Map(); // kind -> track id
@@ -155,6 +208,10 @@ function join(name, room) {
         break;
       case 'participant-joined': people.set(m.participant.id, m.participant); renderPeople(); break;
       case 'participant-left': people.delete(m.participant_id); dropTile(m.participant_id); renderPeople(); break;
+      case 'track-unpublished':
+        for (const [mid, t] of midInfo)
+          if (t.track_id === m.track_id && t.source === 'screen') dropTile(`${t.participant_id}:screen`);
+        break;
       case 'subscribe-offer': onSubscribeOffer(m); break;
       case 'track-muted': {
         const fig = tiles.get(m.participant_id);
@@ -181,6 +238,7 @@ $('chat-form').addEventListener('submit', (e) => {
 });
 $('mic').addEventListener('click', (e) => toggle('audio', e.target, 'Mute microphone', 'Unmute microphone'));
 $('cam').addEventListener('click', (e) => toggle('video', e.target, 'Stop camera', 'Start camera'));
+$('screen').addEventListener('click', (e) => toggleScreen(e.target));
 $('leave').addEventListener('click', () => { send({ type: 'leave' }); ws.close(); location.href = '/'; });
 
 $('name').value = localStorage.getItem('parley-name') || '';

@@ -18,7 +18,8 @@ before(async () => {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
       '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-      '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required'] });
+      '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required',
+      '--auto-select-desktop-capture-source=Entire screen'] });
 });
 after(async () => {
   await browser?.close();
@@ -52,7 +53,7 @@ async function waitFor(page, pred, what, ms = 30000) {
   throw new Error(`${what}: ${JSON.stringify(last)}`);
 }
 
-test('three participants see and hear each other; one leaves', async () => {
+test('three participants see and hear each other, share a screen, and one leaves', async () => {
   const names = ['Ada', 'Grace', 'Linus'];
   const pages = [];
   for (const name of names) {
@@ -83,12 +84,25 @@ test('three participants see and hear each other; one leaves', async () => {
   fs.mkdirSync(outDir, { recursive: true });
   await pages[0].screenshot({ path: path.join(outDir, 'e2e-meeting.png') });
 
+  // Ada shares her screen: a second video track with source "screen" that
+  // the others receive and decode in a tile of its own.
+  await pages[0].click('#screen');
+  for (let i = 1; i < pages.length; i++) {
+    await waitFor(pages[i], (s) => Object.values(s).filter((x) => x.kind === 'video' && x.frames > 10).length === 3,
+      `${names[i]} decodes Ada's screen share`);
+    await pages[i].waitForSelector('#tiles figure[data-screen]');
+  }
+  await pages[1].screenshot({ path: path.join(outDir, 'e2e-screen-share.png') });
+
   // Linus leaves: the others' tiles and subscriptions drop to one remote.
   await pages[2].click('#leave');
-  for (const page of pages.slice(0, 2)) {
-    await page.waitForFunction(() => document.querySelectorAll('#tiles figure[data-participant]').length === 1);
-    await waitFor(page, (s) => Object.values(s).filter((x) => x.kind === 'video').length === 1,
-      'subscriptions drop to one remote');
+  for (const [i, page] of pages.slice(0, 2).entries()) {
+    await page.waitForFunction(() => new Set([...document.querySelectorAll('#tiles figure[data-participant]')]
+      .map((f) => f.dataset.participant)).size === 1);
+    // Ada still receives Grace's camera; Grace still receives Ada's camera and screen.
+    const videos = i === 0 ? 1 : 2;
+    await waitFor(page, (s) => Object.values(s).filter((x) => x.kind === 'video').length === videos,
+      'subscriptions drop to one remote participant');
   }
   for (const page of pages) await page.close();
 });
