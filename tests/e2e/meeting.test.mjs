@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import dgram from 'node:dgram';
+import crypto from 'node:crypto';
 import { chromium } from 'playwright-core';
 import { startServer } from './server.mjs';
 
@@ -83,6 +85,41 @@ test('three participants see and hear each other, share a screen, and one leaves
   assert.ok(stats.keyframe_requests >= 6, JSON.stringify(stats)); // one per subscribed video at least
   fs.mkdirSync(outDir, { recursive: true });
   await pages[0].screenshot({ path: path.join(outDir, 'e2e-meeting.png') });
+
+  // Garbage at the media port, from a stranger: random bytes, truncated
+  // STUN, STUN for a real transport's ufrag with a forged MESSAGE-INTEGRITY,
+  // and RTP. All dropped and counted; the meeting goes on.
+  const ufrag = await pages[0].evaluate(() =>
+    window.parley.publish.remoteDescription.sdp.match(/a=ice-ufrag:(\S+)/)[1]);
+  const before = await (await fetch(`${server.url}/stats`)).json();
+  const sock = dgram.createSocket('udp4');
+  const junk = [];
+  for (let i = 0; i < 100; i++) junk.push(crypto.randomBytes(1 + (i * 13) % 1200));
+  for (let i = 0; i < 50; i++) junk.push(Buffer.from([0, 1, 0, 8, 0x21, 0x12, 0xa4, 0x42, ...crypto.randomBytes(i % 12)]));
+  for (let i = 0; i < 50; i++) {
+    const user = Buffer.from(`${ufrag}:evil`);
+    const pad = (4 - (user.length % 4)) % 4;
+    const attrs = Buffer.concat([Buffer.from([0, 6, 0, user.length]), user, Buffer.alloc(pad),
+      Buffer.from([0, 8, 0, 20]), crypto.randomBytes(20)]);
+    const hdr = Buffer.from([0, 1, 0, attrs.length, 0x21, 0x12, 0xa4, 0x42]);
+    junk.push(Buffer.concat([hdr, crypto.randomBytes(12), attrs]));
+  }
+  for (let i = 0; i < 50; i++) junk.push(Buffer.concat([Buffer.from([0x80, 96, 0, i]), crypto.randomBytes(100)]));
+  for (const b of junk) await new Promise((r) => sock.send(b, server.mediaPort, '127.0.0.1', r));
+  sock.close();
+  let after;
+  for (let k = 0; k < 50; k++) {
+    after = await (await fetch(`${server.url}/stats`)).json();
+    const dropped = (after.dropped_unknown_source - before.dropped_unknown_source) +
+      (after.dropped_by_transport - before.dropped_by_transport);
+    if (dropped >= junk.length) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok((after.dropped_unknown_source - before.dropped_unknown_source) +
+    (after.dropped_by_transport - before.dropped_by_transport) >= junk.length, JSON.stringify({ before, after }));
+  const framesNow = Object.values(await pages[1].evaluate(inbound)).reduce((a, x) => a + x.frames, 0);
+  await waitFor(pages[1], (s) => Object.values(s).reduce((a, x) => a + x.frames, 0) > framesNow + 60,
+    'video keeps decoding after the garbage');
 
   // Ada shares her screen: a second video track with source "screen" that
   // the others receive and decode in a tile of its own.
