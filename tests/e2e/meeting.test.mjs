@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dgram from 'node:dgram';
 import crypto from 'node:crypto';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './browser.mjs';
 import { startServer } from './server.mjs';
 
 const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build');
@@ -16,12 +16,7 @@ let server, browser;
 
 before(async () => {
   server = await startServer();
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-      '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required',
-      '--auto-select-desktop-capture-source=Entire screen'] });
+  browser = await launchChromium(['--autoplay-policy=no-user-gesture-required', '--auto-select-desktop-capture-source=Entire screen']);
 });
 after(async () => {
   await browser?.close();
