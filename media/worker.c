@@ -35,6 +35,16 @@ typedef struct cmd {
     pl_worker_route routes[PL_WORKER_MAX_ROUTES];
 } cmd;
 
+/* Continuity of one forwarded stream: when the source SSRC behind an output
+ * SSRC changes (the publisher restarted its camera, say), sequence numbers
+ * and timestamps continue from where the subscriber's stream left off. */
+typedef struct route_state {
+    bool started;
+    uint32_t src_ssrc;
+    uint16_t seq_offset, last_seq;
+    uint32_t ts_offset, last_ts;
+} route_state;
+
 typedef struct transport {
     struct transport *next;
     uint64_t id;
@@ -50,6 +60,7 @@ typedef struct transport {
     pl_worker_track tracks[PL_WORKER_MAX_TRACKS];
     size_t n_routes;
     pl_worker_route routes[PL_WORKER_MAX_ROUTES];
+    route_state route_st[PL_WORKER_MAX_ROUTES];
 } transport;
 
 struct pl_worker {
@@ -179,11 +190,29 @@ static void forward_rtp(pl_worker *w, transport *pub, const uint8_t *pkt, size_t
             const pl_worker_route *rt = &s->routes[r];
             if (rt->publisher != pub->id || strcmp(rt->mid, mid) != 0)
                 continue;
+            route_state *rs = &s->route_st[r];
+            bool fresh = !rs->started || rs->src_ssrc != h.ssrc;
+            if (fresh) {
+                /* First packet or a new source: continue the output stream. */
+                rs->seq_offset = (uint16_t)(rs->started ? rs->last_seq + 1 - h.seq : 0);
+                rs->ts_offset = rs->started ? rs->last_ts + 1 - h.timestamp : 0;
+                rs->src_ssrc = h.ssrc;
+                rs->started = true;
+            }
+            uint16_t oseq = (uint16_t)(h.seq + rs->seq_offset);
+            uint32_t ots = h.timestamp + rs->ts_offset;
+            /* Only in-order packets move the continuation point. */
+            if (fresh || (int16_t)(oseq - rs->last_seq) > 0) {
+                rs->last_seq = oseq;
+                rs->last_ts = ots;
+            }
             memcpy(out, pkt, fixed);
             out[0] &= (uint8_t)~0x10; /* no extension block */
             memcpy(out + fixed, pkt + h.header_len, body);
             pl_rtp_set_ssrc(out, rt->out_ssrc);
             pl_rtp_set_payload_type(out, rt->out_pt);
+            pl_rtp_set_seq(out, oseq);
+            pl_rtp_set_timestamp(out, ots);
             send_protected(w, s, false, out, fixed + body, sizeof(out));
             atomic_fetch_add(&w->st.fwd, 1);
         }
@@ -264,8 +293,18 @@ static void run_command(pl_worker *w, cmd *c, int64_t now)
             memcpy(t->tracks, c->tracks, c->n * sizeof(c->tracks[0]));
             return;
         }
+        /* Renegotiation re-sends every route: keep the continuity state of
+         * the output streams that survive it. */
+        route_state st[PL_WORKER_MAX_ROUTES];
+        for (size_t i = 0; i < c->n; i++) {
+            memset(&st[i], 0, sizeof(st[i]));
+            for (size_t k = 0; k < t->n_routes; k++)
+                if (t->routes[k].out_ssrc == c->routes[i].out_ssrc)
+                    st[i] = t->route_st[k];
+        }
         t->n_routes = c->n;
         memcpy(t->routes, c->routes, c->n * sizeof(c->routes[0]));
+        memcpy(t->route_st, st, c->n * sizeof(st[0]));
         if (t->connected)
             request_keyframes_for(w, t);
         return;

@@ -45,9 +45,18 @@ typedef struct client {
     pl_peer *peer;
     int fd;
     bool connected;
+    /* What arrived, decrypted. */
+    size_t n_rtp, n_pli;
+    uint16_t seq[256];
+    uint32_t ssrc[256], ts[256];
+    uint8_t pt[256];
+    bool ext[256];
+    uint32_t pli_media;
 } client;
 
-static void client_pump(client *c, int wait_ms)
+/* Outputs must be drained right after each input: decrypted RTP/RTCP
+ * events point into the datagram buffer. */
+static void client_drain(client *c)
 {
     pl_peer_output o;
     while (pl_peer_poll_output(c->peer, &o) == 0) {
@@ -55,7 +64,24 @@ static void client_pump(client *c, int wait_ms)
             sendto(c->fd, o.data, o.len, 0, (const struct sockaddr *)&o.addr.ss, o.addr.len);
         else if (o.kind == PL_PEER_OUT_CONNECTED)
             c->connected = true;
+        else if (o.kind == PL_PEER_OUT_RTP && c->n_rtp < 256 && o.len >= 12) {
+            c->seq[c->n_rtp] = (uint16_t)(o.data[2] << 8 | o.data[3]);
+            c->ts[c->n_rtp] = pl_get_u32(o.data + 4);
+            c->ssrc[c->n_rtp] = pl_get_u32(o.data + 8);
+            c->pt[c->n_rtp] = o.data[1] & 0x7f;
+            c->ext[c->n_rtp] = o.data[0] & 0x10;
+            c->n_rtp++;
+        } else if (o.kind == PL_PEER_OUT_RTCP && o.len >= 12 && o.data[1] == 206 &&
+                   (o.data[0] & 0x1f) == 1) {
+            c->n_pli++;
+            c->pli_media = pl_get_u32(o.data + 8);
+        }
     }
+}
+
+static void client_pump(client *c, int wait_ms)
+{
+    client_drain(c);
     struct pollfd p = {.fd = c->fd, .events = POLLIN};
     if (poll(&p, 1, wait_ms) > 0) {
         uint8_t buf[1500];
@@ -64,6 +90,7 @@ static void client_pump(client *c, int wait_ms)
         ssize_t n = recvfrom(c->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from.ss, &from.len);
         if (n > 0)
             pl_peer_handle_datagram(c->peer, now_us(), &from, buf, (size_t)n);
+        client_drain(c);
     }
     if (pl_peer_next_timeout(c->peer) <= now_us())
         pl_peer_handle_timeout(c->peer, now_us());
@@ -205,10 +232,140 @@ static void test_connect_media_and_garbage(void **state)
     pl_dtls_cert_destroy(ccert);
 }
 
+static client make_client(pl_env *env, pl_dtls_cert *ccert, pl_dtls_cert *scert,
+                          const pl_addr *server, const char *server_ufrag)
+{
+    client c = {.fd = udp_socket()};
+    pl_peer_config cc = {.role = PL_PEER_CLIENT, .cert = ccert};
+    c.peer = pl_peer_create(env, &cc);
+    assert_int_equal(pl_peer_set_remote(c.peer, server_ufrag, SERVER_PWD, "sha-256",
+                                        pl_dtls_cert_fingerprint(scert)),
+                     0);
+    assert_int_equal(pl_peer_add_remote_candidate(c.peer, server), 0);
+    return c;
+}
+
+/* An RTP packet with a one-byte header extension the subscriber never
+ * negotiated (id 1 = audio level in the publisher's SDP). */
+static void send_ext_rtp(client *c, uint32_t ssrc, uint16_t seq, uint32_t ts)
+{
+    uint8_t pkt[256] = {0x90,
+                        111,
+                        (uint8_t)(seq >> 8),
+                        (uint8_t)seq,
+                        0,
+                        0,
+                        0,
+                        0,
+                        0,
+                        0,
+                        0,
+                        0,
+                        0xbe,
+                        0xde,
+                        0x00,
+                        0x01,
+                        0x10,
+                        0x85,
+                        0x00,
+                        0x00};
+    pl_put_u32(pkt + 4, ts);
+    pl_put_u32(pkt + 8, ssrc);
+    memcpy(pkt + 20, "opus frame", 10);
+    size_t len = 30;
+    pl_addr to;
+    assert_int_equal(pl_peer_protect_rtp(c->peer, pkt, &len, sizeof(pkt), &to), 0);
+    sendto(c->fd, pkt, len, 0, (const struct sockaddr *)&to.ss, to.len);
+}
+
+/* A publisher and a subscriber on one worker: the subscriber's stream has
+ * its own SSRC and payload type, no foreign header extensions, stays
+ * continuous when the publisher's source SSRC changes, and the publisher is
+ * asked for a keyframe when the subscriber connects. */
+static void test_forwarding(void **state)
+{
+    (void)state;
+    pl_env env = pl_env_default();
+    pl_dtls_cert *scert = pl_dtls_cert_create(&env), *ccert = pl_dtls_cert_create(&env);
+    events ev = {0};
+    pl_worker_config wc = {
+        .bind_ip = "127.0.0.1", .cert = scert, .on_event = on_event, .user = &ev};
+    pl_worker *w = pl_worker_start(&env, &wc);
+    pl_addr server;
+    pl_addr_set(&server, "127.0.0.1", pl_worker_port(w));
+    client pub = make_client(&env, ccert, scert, &server, "pubu");
+    client sub = make_client(&env, ccert, scert, &server, "subu");
+    const char *fp = pl_dtls_cert_fingerprint(ccert);
+    pl_worker_add_transport(w, 1, "pubu", SERVER_PWD, pl_peer_local_ufrag(pub.peer),
+                            pl_peer_local_pwd(pub.peer), "sha-256", fp);
+    pl_worker_add_transport(w, 2, "subu", SERVER_PWD, pl_peer_local_ufrag(sub.peer),
+                            pl_peer_local_pwd(sub.peer), "sha-256", fp);
+    pl_worker_track tr = {.mid = "0", .ssrc = 0xabcdef01};
+    pl_worker_set_tracks(w, 1, &tr, 1);
+    pl_worker_route rt = {.publisher = 1, .mid = "0", .out_ssrc = 0x5555, .out_pt = 111};
+    pl_worker_set_routes(w, 2, &rt, 1);
+    usleep(10000);
+    pl_peer_start(pub.peer, now_us());
+    int64_t deadline = now_us() + 10000000;
+    while (!pub.connected && now_us() < deadline)
+        client_pump(&pub, 5);
+    pl_peer_start(sub.peer, now_us());
+    while ((!sub.connected || pub.n_pli == 0) && now_us() < deadline) {
+        client_pump(&sub, 2);
+        client_pump(&pub, 2);
+    }
+    assert_true(sub.connected);
+    assert_true(pub.n_pli >= 1); /* the new subscriber needs a keyframe */
+    assert_int_equal(pub.pli_media, 0xabcdef01);
+
+    for (uint16_t i = 0; i < 20; i++)
+        send_ext_rtp(&pub, 0xabcdef01, (uint16_t)(1000 + i), 48000u + 960u * i);
+    deadline = now_us() + 5000000;
+    while (sub.n_rtp < 20 && now_us() < deadline) {
+        client_pump(&sub, 2);
+        client_pump(&pub, 0);
+    }
+    assert_int_equal(sub.n_rtp, 20);
+    for (size_t i = 0; i < 20; i++) {
+        assert_int_equal(sub.ssrc[i], 0x5555);
+        assert_int_equal(sub.pt[i], 111);
+        assert_false(sub.ext[i]);
+        assert_int_equal(sub.seq[i], 1000 + i);
+    }
+    /* The publisher's source changes (a restarted microphone). */
+    pl_worker_track tr2 = {.mid = "0", .ssrc = 0x77777777};
+    pl_worker_set_tracks(w, 1, &tr2, 1);
+    usleep(10000);
+    for (uint16_t i = 0; i < 10; i++)
+        send_ext_rtp(&pub, 0x77777777, (uint16_t)(5 + i), 9000u + 960u * i);
+    deadline = now_us() + 5000000;
+    while (sub.n_rtp < 30 && now_us() < deadline) {
+        client_pump(&sub, 2);
+        client_pump(&pub, 0);
+    }
+    assert_int_equal(sub.n_rtp, 30);
+    for (size_t i = 20; i < 30; i++) {
+        assert_int_equal(sub.ssrc[i], 0x5555);
+        assert_int_equal(sub.seq[i], 1000 + i); /* continuous */
+        assert_true(sub.ts[i] - sub.ts[19] > 0 && sub.ts[i] - sub.ts[19] < 960u * 11);
+    }
+    pl_worker_stats st;
+    pl_worker_stats_get(w, &st);
+    assert_int_equal(st.rtp_forwarded, 30);
+    close(pub.fd);
+    close(sub.fd);
+    pl_peer_destroy(pub.peer);
+    pl_peer_destroy(sub.peer);
+    pl_worker_stop(w);
+    pl_dtls_cert_destroy(scert);
+    pl_dtls_cert_destroy(ccert);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_connect_media_and_garbage),
+        cmocka_unit_test(test_forwarding),
     };
     return cmocka_run_group_tests_name("worker", tests, NULL, NULL);
 }
