@@ -160,7 +160,8 @@ static void request_keyframe(pl_worker *w, uint64_t publisher, const char *mid)
 static void request_keyframes_for(pl_worker *w, transport *sub)
 {
     for (size_t i = 0; i < sub->n_routes; i++)
-        request_keyframe(w, sub->routes[i].publisher, sub->routes[i].mid);
+        if (!sub->routes[i].paused)
+            request_keyframe(w, sub->routes[i].publisher, sub->routes[i].mid);
 }
 
 /* Fans one decrypted RTP packet of a publisher out to its subscribers: the
@@ -188,7 +189,7 @@ static void forward_rtp(pl_worker *w, transport *pub, const uint8_t *pkt, size_t
             continue;
         for (size_t r = 0; r < s->n_routes; r++) {
             const pl_worker_route *rt = &s->routes[r];
-            if (rt->publisher != pub->id || strcmp(rt->mid, mid) != 0)
+            if (rt->publisher != pub->id || rt->paused || strcmp(rt->mid, mid) != 0)
                 continue;
             route_state *rs = &s->route_st[r];
             bool fresh = !rs->started || rs->src_ssrc != h.ssrc;

@@ -39,6 +39,9 @@ typedef struct slot {
     uint32_t out_ssrc;
     uint64_t publisher;
     char pub_mid[PL_SDP_TOKEN];
+    /* What the subscriber asked for with `subscription`. */
+    bool paused;
+    int max_width, max_height;
 } slot;
 
 typedef struct room {
@@ -439,6 +442,8 @@ static void refresh_subscriptions(pl_sig *s, room *r)
                 if (!sl)
                     continue; /* more remote tracks than a transport carries */
                 sl->active = true;
+                sl->paused = false;
+                sl->max_width = sl->max_height = 0;
                 sl->kind = t->kind;
                 snprintf(sl->track_id, sizeof(sl->track_id), "%s", t->id);
                 snprintf(sl->participant_id, sizeof(sl->participant_id), "%s", o->participant_id);
@@ -462,6 +467,7 @@ static void send_routes(pl_sig *s, conn *c)
         if (!sl->active)
             continue;
         routes[n] = (pl_worker_route){.publisher = sl->publisher,
+                                      .paused = sl->paused,
                                       .out_ssrc = sl->out_ssrc,
                                       .out_pt = sl->kind == PL_SDP_AUDIO ? PL_SDP_OFFER_OPUS_PT
                                                                          : PL_SDP_OFFER_VP8_PT};
@@ -629,6 +635,52 @@ static void on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
                                      c->participant_id, "track_id", old[k].id));
     }
     refresh_subscriptions(s, c->room);
+}
+
+static bool optional_size(json_t *v, int *out)
+{
+    if (!v)
+        return true;
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 16384)
+        return false;
+    *out = (int)json_integer_value(v);
+    return true;
+}
+
+/* subscription: what a client wants of one remote track. Paused tracks are
+ * not forwarded at all (off-screen tiles cost nothing); the size is kept
+ * for layer choice once simulcast layers are forwarded. */
+static void on_subscription(pl_sig *s, conn *c, json_t *msg, json_t *re)
+{
+    const char *id = json_string_value(json_object_get(msg, "track_id"));
+    json_t *paused = json_object_get(msg, "paused");
+    int w = 0, h = 0;
+    if (!id || (paused && !json_is_boolean(paused)) ||
+        !optional_size(json_object_get(msg, "max_width"), &w) ||
+        !optional_size(json_object_get(msg, "max_height"), &h)) {
+        send_error(s, c, re, "bad_request",
+                   "subscription needs track_id; paused is a boolean, max_width/max_height "
+                   "positive integers");
+        return;
+    }
+    slot *sl = NULL;
+    for (size_t i = 0; c->room && i < c->n_slots && !sl; i++)
+        if (c->slots[i].active && strcmp(c->slots[i].track_id, id) == 0)
+            sl = &c->slots[i];
+    if (!sl) {
+        send_error(s, c, re, "not_found", "no such remote track in your room");
+        return;
+    }
+    if (paused)
+        sl->paused = json_is_true(paused);
+    if (w)
+        sl->max_width = w;
+    if (h)
+        sl->max_height = h;
+    if (c->sub_added && s->has_media)
+        send_routes(s, c);
+    if (re)
+        send_json(s, c, reply("ok", re));
 }
 
 /* mute: a participant mutes or unmutes one of its own tracks; the room
@@ -837,6 +889,8 @@ void pl_sig_handle_text(pl_sig *s, uint64_t id, int64_t now_ms, const char *text
         on_subscribe_answer(s, c, msg, re);
     else if (strcmp(type, "mute") == 0)
         on_mute(s, c, msg, re);
+    else if (strcmp(type, "subscription") == 0)
+        on_subscription(s, c, msg, re);
     else
         send_error(s, c, re, "bad_request", "unknown message type");
     json_decref(msg);

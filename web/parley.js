@@ -10,6 +10,16 @@ const people = new Map();
 window.parley = { publish: null, subscribe: null };
 const tiles = new Map(); // participant id -> <figure>
 
+// Tiles out of view are paused (protocol `subscription`): the relay then
+// forwards nothing for them, which saves the subscriber's bandwidth and CPU.
+const visibility = new IntersectionObserver((entries) => {
+  for (const e of entries) {
+    const ids = (e.target.dataset.tracks || '').split(' ').filter(Boolean);
+    for (const id of ids)
+      if (trackKinds.get(id) === 'video') send({ type: 'subscription', track_id: id, paused: !e.isIntersecting });
+  }
+});
+
 function tileFor(key, suffix = '') {
   let fig = tiles.get(key);
   const pid = key.split(':')[0];
@@ -26,12 +36,14 @@ function tileFor(key, suffix = '') {
     fig.append(video, cap);
     $('tiles').append(fig);
     tiles.set(key, fig);
+    visibility.observe(fig);
   }
   return fig;
 }
 
 function dropTile(key) {
   for (const k of [key, `${key}:screen`]) {
+    if (tiles.get(k)) visibility.unobserve(tiles.get(k));
     tiles.get(k)?.remove();
     tiles.delete(k);
   }
@@ -57,6 +69,7 @@ async function onSubscribeOffer(m) {
       // A screen share gets a tile of its own next to the person's camera.
       const key = info?.source === 'screen' ? `${pid}:screen` : pid;
       const fig = tileFor(key, info?.source === 'screen' ? ' (screen)' : '');
+      if (info) fig.dataset.tracks = `${fig.dataset.tracks || ''} ${info.track_id}`.trim();
       const video = fig.querySelector('video');
       if (!video.srcObject) video.srcObject = new MediaStream();
       video.srcObject.addTrack(ev.track);

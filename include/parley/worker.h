@@ -85,6 +85,7 @@ typedef struct pl_worker_route {
     char mid[32];
     uint32_t out_ssrc;
     uint8_t out_pt;
+    bool paused; /* the subscriber does not want this track now (off screen) */
 } pl_worker_route;
 int pl_worker_set_routes(pl_worker *w, uint64_t subscriber, const pl_worker_route *routes,
                          size_t n);

@@ -116,6 +116,29 @@ test('three participants see and hear each other, share a screen, and one leaves
   await waitFor(pages[1], (s) => Object.values(s).reduce((a, x) => a + x.frames, 0) > framesNow + 60,
     'video keeps decoding after the garbage');
 
+  // Linus scrolls Ada's tile out of view: her video is paused for him (no
+  // frames), Grace's keeps coming; back in view, Ada's video resumes.
+  const adaId = await pages[2].evaluate(() => [...document.querySelectorAll('#tiles figure[data-participant]')]
+    .find((f) => f.querySelector('figcaption').textContent === 'Ada').dataset.participant);
+  const framesBy = (s) => Object.fromEntries(Object.entries(s).filter(([, x]) => x.kind === 'video').map(([m, x]) => [m, x.frames]));
+  const videoMidOf = async (page, pid) => page.evaluate((p) => {
+    const t = window.parley.subscribe.getTransceivers().find((x) => x.receiver.track.kind === 'video' &&
+      document.querySelector(`figure[data-participant="${p}"] video`)?.srcObject?.getTracks().includes(x.receiver.track));
+    return t?.mid;
+  }, pid);
+  const adaMid = await videoMidOf(pages[2], adaId);
+  assert.ok(adaMid !== undefined);
+  await pages[2].evaluate((p) => { document.querySelector(`figure[data-participant="${p}"]`).style.display = 'none'; }, adaId);
+  await new Promise((r) => setTimeout(r, 1500)); // frames in flight drain
+  const f1 = framesBy(await pages[2].evaluate(inbound));
+  await new Promise((r) => setTimeout(r, 2000));
+  const f2 = framesBy(await pages[2].evaluate(inbound));
+  assert.equal(f2[adaMid], f1[adaMid], 'paused video must not advance');
+  const otherMid = Object.keys(f2).find((m) => m !== adaMid);
+  assert.ok(f2[otherMid] > f1[otherMid], 'the other video keeps decoding');
+  await pages[2].evaluate((p) => { document.querySelector(`figure[data-participant="${p}"]`).style.display = ''; }, adaId);
+  await waitFor(pages[2], (s) => (framesBy(s)[adaMid] || 0) > f2[adaMid] + 10, 'Ada resumes for Linus');
+
   // Ada shares her screen: a second video track with source "screen" that
   // the others receive and decode in a tile of its own.
   await pages[0].click('#screen');

@@ -145,6 +145,19 @@ test('publish: a real browser offer is answered; bad offers are refused', async 
   assert.equal(j2.participants.find((p) => p.name === 'Ada').tracks.find((t) => t.track_id === trackId).muted, true);
   await cy2.close();
 
+  // subscription: only remote tracks of one's room, with well-typed fields.
+  const offerToBob = await bob.event('subscribe-offer');
+  const [bobMid, bobTrack] = Object.entries(offerToBob.tracks).find(([, t]) => t.kind === 'video');
+  assert.equal(bobTrack.participant_id, published[0].participant_id);
+  assert.ok(bobMid);
+  assert.equal((await bob.request({ type: 'subscription', track_id: bobTrack.track_id, paused: true, max_width: 320 })).type, 'ok');
+  assert.equal((await bob.request({ type: 'subscription', track_id: bobTrack.track_id, paused: 'yes' })).code, 'bad_request');
+  assert.equal((await bob.request({ type: 'subscription', track_id: bobTrack.track_id, max_width: -5 })).code, 'bad_request');
+  assert.equal((await bob.request({ type: 'subscription', track_id: 'nope' })).code, 'not_found');
+  assert.equal((await ada.request({ type: 'subscription', track_id: trackId, paused: true })).code, 'not_found');
+  // An answer without ICE credentials or a fingerprint is refused.
+  assert.equal((await cy.request({ type: 'subscribe-answer', sdp: 'v=0' })).code, 'bad_request');
+
   const h264only = offer.replaceAll('opus/48000', 'OPUX/48000').replaceAll('VP8/90000', 'VQ8/90000');
   const e1 = await ada.request({ type: 'publish', sdp: h264only });
   assert.equal(e1.type, 'error');
