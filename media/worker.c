@@ -147,7 +147,7 @@ static void request_keyframe(pl_worker *w, uint64_t publisher, const char *mid)
     if (!p || !p->connected)
         return;
     for (size_t i = 0; i < p->n_tracks; i++) {
-        if (strcmp(p->tracks[i].mid, mid) != 0 || !p->tracks[i].ssrc)
+        if (strcmp(p->tracks[i].mid, mid) != 0 || !p->tracks[i].ssrc || !p->tracks[i].video)
             continue;
         uint8_t buf[64 + PL_SRTP_MAX_TRAILER];
         pl_wbuf wb = pl_wbuf_make(buf, 64);

@@ -608,6 +608,7 @@ static void on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
     for (size_t i = 0; i < c->n_tracks; i++) {
         snprintf(wt[i].mid, sizeof(wt[i].mid), "%s", c->tracks[i].mid);
         wt[i].ssrc = c->tracks[i].ssrc;
+        wt[i].video = c->tracks[i].kind == PL_SDP_VIDEO;
     }
     s->media.set_tracks(s->media.user, c->room->name, c->pub_transport, wt, c->n_tracks);
     json_t *m = reply("publish-answer", re);

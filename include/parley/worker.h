@@ -73,6 +73,7 @@ int pl_worker_remove_transport(pl_worker *w, uint64_t id);
 typedef struct pl_worker_track {
     char mid[32];
     uint32_t ssrc;
+    bool video; /* keyframe requests only make sense for video */
 } pl_worker_track;
 int pl_worker_set_tracks(pl_worker *w, uint64_t publisher, const pl_worker_track *tracks, size_t n);
 
