@@ -20,6 +20,11 @@
 #define BATCH 32
 #define DGRAM_MAX 1500
 #define UFRAG_MAX 257
+/* Active speaker detection: audio at least this loud (dBov, RFC 6464)
+ * counts as speech, and a speaker stays active this long after it. */
+#define SPEAKING_LEVEL 60
+#define SPEAKING_HOLD_US 1500000
+#define SPEAKER_CHECK_US 250000
 
 enum cmd_kind { CMD_ADD, CMD_REMOVE, CMD_TRACKS, CMD_ROUTES };
 
@@ -61,6 +66,10 @@ typedef struct transport {
     size_t n_routes;
     pl_worker_route routes[PL_WORKER_MAX_ROUTES];
     route_state route_st[PL_WORKER_MAX_ROUTES];
+    /* Per track: until when it counts as speaking, its loudest recent level. */
+    int64_t loud_until[PL_WORKER_MAX_TRACKS];
+    uint8_t level[PL_WORKER_MAX_TRACKS];
+    bool speaking[PL_WORKER_MAX_TRACKS];
 } transport;
 
 struct pl_worker {
@@ -74,6 +83,8 @@ struct pl_worker {
     cmd *cmds;
     transport *transports;
     pl_rtcp_packet *rtcp; /* scratch for parsing subscribers' feedback */
+    int64_t now;          /* time of the datagram or timer being handled */
+    int64_t next_speaker_check;
     struct {
         _Atomic uint64_t transports, in, out, unknown, rejected, rtp, rtcp, fwd, pli;
     } st;
@@ -174,11 +185,25 @@ static void forward_rtp(pl_worker *w, transport *pub, const uint8_t *pkt, size_t
     if (pl_rtp_parse(pkt, len, &h) != PL_OK)
         return;
     const char *mid = NULL;
+    size_t ti = 0;
     for (size_t i = 0; i < pub->n_tracks && !mid; i++)
-        if (pub->tracks[i].ssrc == h.ssrc)
+        if (pub->tracks[i].ssrc == h.ssrc) {
             mid = pub->tracks[i].mid;
+            ti = i;
+        }
     if (!mid)
         return;
+    pl_rtp_ext lvl;
+    bool voice;
+    uint8_t level;
+    if (pub->tracks[ti].audio_level_ext &&
+        pl_rtp_ext_find(pkt, &h, pub->tracks[ti].audio_level_ext, &lvl) == PL_OK &&
+        pl_rtp_ext_audio_level(&lvl, &voice, &level) == PL_OK && level <= SPEAKING_LEVEL) {
+        /* Level alone decides: senders' voice-activity flags disagree. */
+        if (w->now >= pub->loud_until[ti] || level < pub->level[ti])
+            pub->level[ti] = level;
+        pub->loud_until[ti] = w->now + SPEAKING_HOLD_US;
+    }
     size_t fixed = PL_RTP_HEADER_MIN + 4u * h.csrc_count;
     size_t body = h.payload_len + h.padding_len;
     uint8_t out[DGRAM_MAX + PL_SRTP_MAX_TRAILER];
@@ -371,6 +396,7 @@ static void handle_datagram(pl_worker *w, int64_t now, const pl_addr *from, uint
                             size_t len)
 {
     atomic_fetch_add(&w->st.in, 1);
+    w->now = now;
     transport *t = NULL;
     char ufrag[UFRAG_MAX];
     bool stun = len > 0 && data[0] <= 3;
@@ -400,9 +426,33 @@ static void run_timers(pl_worker *w, int64_t now)
     }
 }
 
+/* Reports publishers whose audio became loud or fell silent. */
+static void check_speakers(pl_worker *w, int64_t now)
+{
+    if (now < w->next_speaker_check)
+        return;
+    w->next_speaker_check = now + SPEAKER_CHECK_US;
+    for (transport *t = w->transports; t; t = t->next)
+        for (size_t i = 0; i < t->n_tracks; i++) {
+            if (!t->tracks[i].audio_level_ext)
+                continue;
+            bool speaking = now < t->loud_until[i];
+            if (speaking == t->speaking[i])
+                continue;
+            t->speaking[i] = speaking;
+            if (w->cfg.on_event) {
+                pl_worker_event ev = {.kind = PL_WORKER_SPEAKING,
+                                      .transport = t->id,
+                                      .speaking = speaking,
+                                      .level = t->level[i]};
+                w->cfg.on_event(w->cfg.user, &ev);
+            }
+        }
+}
+
 static int next_wait_ms(pl_worker *w, int64_t now)
 {
-    int64_t next = now + 1000000;
+    int64_t next = w->next_speaker_check > now ? w->next_speaker_check : now + SPEAKER_CHECK_US;
     for (transport *t = w->transports; t; t = t->next) {
         int64_t n = pl_peer_next_timeout(t->peer);
         if (n < next)
@@ -453,7 +503,9 @@ static void *worker_main(void *arg)
                     break;
             }
         }
-        run_timers(w, now_us());
+        w->now = now_us();
+        run_timers(w, w->now);
+        check_speakers(w, w->now);
     }
     return NULL;
 }

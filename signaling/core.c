@@ -25,6 +25,7 @@ typedef struct track {
     char source[12];
     bool muted;
     uint32_t ssrc;
+    uint8_t audio_level_ext;
 } track;
 
 /* One m-section of a participant's subscribe transport. Slots are never
@@ -47,6 +48,7 @@ typedef struct slot {
 typedef struct room {
     char name[ROOM_MAX_CHARS + 1];
     size_t members;
+    char speakers[512]; /* the last `speakers` list sent, as JSON */
     struct room *next;
 } room;
 
@@ -61,6 +63,8 @@ typedef struct conn {
     unsigned strikes;
     /* The publish transport (0 until the first publish) and its tracks. */
     uint64_t pub_transport;
+    bool speaking;
+    uint8_t level;
     char pub_ufrag[16], pub_pwd[32];
     size_t n_tracks;
     track tracks[MAX_TRACKS];
@@ -292,6 +296,45 @@ static void room_broadcast(pl_sig *s, room *r, const conn *except, json_t *msg)
 
 static void refresh_subscriptions(pl_sig *s, room *r);
 
+/* Sends `speakers` (loudest first) to the room when the list changed. */
+static void announce_speakers(pl_sig *s, room *r)
+{
+    const conn *list[64];
+    size_t n = 0;
+    for (conn *o = s->conns; o && n < 64; o = o->next)
+        if (o->room == r && o->speaking)
+            list[n++] = o;
+    for (size_t i = 1; i < n; i++) /* few speakers: insertion sort by level */
+        for (size_t k = i; k > 0 && list[k]->level < list[k - 1]->level; k--) {
+            const conn *t = list[k];
+            list[k] = list[k - 1];
+            list[k - 1] = t;
+        }
+    json_t *active = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(active, json_string(list[i]->participant_id));
+    char *text = json_dumps(active, JSON_COMPACT);
+    bool changed = text && strcmp(text, r->speakers) != 0;
+    if (changed)
+        snprintf(r->speakers, sizeof(r->speakers), "%s", text);
+    free(text);
+    if (changed)
+        room_broadcast(s, r, NULL, json_pack("{s:s,s:o}", "type", "speakers", "active", active));
+    else
+        json_decref(active);
+}
+
+void pl_sig_speaking(pl_sig *s, uint64_t transport, bool speaking, uint8_t level)
+{
+    for (conn *c = s->conns; c; c = c->next)
+        if (c->room && c->pub_transport == transport) {
+            c->speaking = speaking;
+            c->level = level;
+            announce_speakers(s, c->room);
+            return;
+        }
+}
+
 static void leave_room(pl_sig *s, conn *c, const char *reason)
 {
     room *r = c->room;
@@ -302,6 +345,7 @@ static void leave_room(pl_sig *s, conn *c, const char *reason)
     if (c->sub_added && s->has_media)
         s->media.remove_transport(s->media.user, r->name, c->sub_transport);
     c->pub_transport = 0;
+    c->speaking = false;
     c->sub_transport = 0;
     c->sub_added = c->offer_outstanding = c->dirty = false;
     c->n_tracks = 0;
@@ -313,6 +357,7 @@ static void leave_room(pl_sig *s, conn *c, const char *reason)
                              c->participant_id, "reason", reason));
     c->participant_id[0] = '\0';
     refresh_subscriptions(s, r);
+    announce_speakers(s, r);
     drop_room_if_empty(s, r);
 }
 
@@ -601,6 +646,9 @@ static void on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
         snprintf(t->id, sizeof(t->id), "%s-%s", c->participant_id, acc[i].mid);
         t->kind = acc[i].kind;
         t->ssrc = acc[i].ssrc;
+        t->audio_level_ext = acc[i].ext_audio_level > 0 && acc[i].ext_audio_level < 256
+                                 ? (uint8_t)acc[i].ext_audio_level
+                                 : 0;
         snprintf(t->source, sizeof(t->source), "%s", source_for(sources, acc[i].mid, t->kind));
         json_object_set_new(tracks, t->mid, json_pack("{s:s}", "track_id", t->id));
     }
@@ -609,6 +657,7 @@ static void on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
         snprintf(wt[i].mid, sizeof(wt[i].mid), "%s", c->tracks[i].mid);
         wt[i].ssrc = c->tracks[i].ssrc;
         wt[i].video = c->tracks[i].kind == PL_SDP_VIDEO;
+        wt[i].audio_level_ext = c->tracks[i].audio_level_ext;
     }
     s->media.set_tracks(s->media.user, c->room->name, c->pub_transport, wt, c->n_tracks);
     json_t *m = reply("publish-answer", re);

@@ -53,6 +53,11 @@ typedef struct session {
 
 #define MAX_WORKERS 64
 
+typedef struct event_node {
+    struct event_node *next;
+    pl_worker_event ev;
+} event_node;
+
 typedef struct server {
     options opt;
     pl_env env;
@@ -60,6 +65,10 @@ typedef struct server {
     pl_dtls_cert *cert;
     pl_worker *workers[MAX_WORKERS];
     int n_workers;
+    /* Worker events, handed to the signaling thread (lws_cancel_service). */
+    pthread_mutex_t ev_lock;
+    event_node *ev_head, *ev_tail;
+    bool ev_closed;
     char announce[64];
     struct lws_context *ctx;
     session *sessions;
@@ -172,14 +181,49 @@ static void media_set_routes(void *user, const char *room, uint64_t id, const vo
     pl_worker_set_routes(worker_for(user, room), id, routes, n);
 }
 
+/* Runs on a worker thread: queue the event and wake the lws loop, which
+ * hands it to the signaling core (drain_worker_events). */
 static void on_worker_event(void *user, const pl_worker_event *ev)
 {
-    (void)user;
-    /* Runs on a worker thread: only report. Transport state reaches the
-     * signaling thread with the relay's event queue. */
+    server *srv = user;
     if (ev->kind == PL_WORKER_FAILED)
         fprintf(stderr, "parley: transport %llu failed: %s\n", (unsigned long long)ev->transport,
                 pl_strerror(ev->error));
+    if (ev->kind != PL_WORKER_SPEAKING)
+        return;
+    event_node *n = malloc(sizeof(*n));
+    if (!n)
+        return;
+    n->next = NULL;
+    n->ev = *ev;
+    pthread_mutex_lock(&srv->ev_lock);
+    if (srv->ev_closed) {
+        pthread_mutex_unlock(&srv->ev_lock);
+        free(n);
+        return;
+    }
+    if (srv->ev_tail)
+        srv->ev_tail->next = n;
+    else
+        srv->ev_head = n;
+    srv->ev_tail = n;
+    lws_cancel_service(srv->ctx);
+    pthread_mutex_unlock(&srv->ev_lock);
+}
+
+static void drain_worker_events(server *srv)
+{
+    pthread_mutex_lock(&srv->ev_lock);
+    event_node *list = srv->ev_head;
+    srv->ev_head = srv->ev_tail = NULL;
+    pthread_mutex_unlock(&srv->ev_lock);
+    while (list) {
+        event_node *n = list->next;
+        if (srv->sig)
+            pl_sig_speaking(srv->sig, list->ev.transport, list->ev.speaking, list->ev.level);
+        free(list);
+        list = n;
+    }
 }
 
 /* --announce-ip default: the bind address, or the first non-loopback IPv4
@@ -294,6 +338,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     session *s = user;
     server *srv = lws_context_user(lws_get_context(wsi));
     switch (reason) {
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        drain_worker_events(srv);
+        break;
     case LWS_CALLBACK_HTTP: {
         char uri[64] = "";
         lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
@@ -479,6 +526,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     srv.env = pl_env_default();
+    pthread_mutex_init(&srv.ev_lock, NULL);
+    srv.ev_closed = true; /* until the lws context exists */
     pick_announce(&srv);
     srv.cert = pl_dtls_cert_create(&srv.env);
     if (!srv.cert) {
@@ -557,6 +606,9 @@ int main(int argc, char **argv)
         pl_dtls_cert_destroy(srv.cert);
         return 1;
     }
+    pthread_mutex_lock(&srv.ev_lock);
+    srv.ev_closed = false;
+    pthread_mutex_unlock(&srv.ev_lock);
     pthread_t sigt;
     pthread_create(&sigt, NULL, signal_thread, &srv);
     printf("listening on http://%s:%d\n", srv.opt.bind, srv.opt.http_port);
@@ -564,11 +616,16 @@ int main(int argc, char **argv)
     while (!atomic_load(&srv.stop))
         if (lws_service(srv.ctx, 0) < 0)
             break;
+    pthread_mutex_lock(&srv.ev_lock);
+    srv.ev_closed = true; /* no wake-ups of a context being destroyed */
+    pthread_mutex_unlock(&srv.ev_lock);
     lws_context_destroy(srv.ctx);
-    pl_sig_destroy(srv.sig);
     for (int i = 0; i < srv.n_workers; i++)
         pl_worker_stop(srv.workers[i]);
+    drain_worker_events(&srv);
+    pl_sig_destroy(srv.sig);
     pl_dtls_cert_destroy(srv.cert);
+    pthread_mutex_destroy(&srv.ev_lock);
     pthread_cancel(sigt);
     pthread_join(sigt, NULL);
     return 0;

@@ -7,7 +7,7 @@ let ws = null;
 let nextId = 1;
 const people = new Map();
 // Exposed for diagnostics and the end-to-end tests.
-window.parley = { publish: null, subscribe: null };
+window.parley = { publish: null, subscribe: null, speakers: [], speakersSeen: new Set() };
 const tiles = new Map(); // participant id -> <figure>
 
 // Tiles out of view are paused (protocol `subscription`): the relay then
@@ -226,6 +226,11 @@ function join(name, room) {
           if (t.track_id === m.track_id && t.source === 'screen') dropTile(`${t.participant_id}:screen`);
         break;
       case 'subscribe-offer': onSubscribeOffer(m); break;
+      case 'speakers':
+        window.parley.speakers = m.active;
+        for (const id of m.active) window.parley.speakersSeen.add(id);
+        for (const [key, fig] of tiles) fig.classList.toggle('speaking', !key.includes(':') && m.active.includes(key));
+        break;
       case 'track-muted': {
         const fig = tiles.get(m.participant_id);
         const kind = trackKinds.get(m.track_id);

@@ -7,6 +7,7 @@
 #ifndef PARLEY_SIGNAL_H
 #define PARLEY_SIGNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,6 +73,10 @@ void pl_sig_handle_text(pl_sig *sig, uint64_t conn, int64_t now_ms, const char *
 /* A binary frame, or a message over PL_SIG_MAX_MESSAGE: both are refused
  * with bad_request and count as strikes. */
 void pl_sig_handle_bad_frame(pl_sig *sig, uint64_t conn, const char *why);
+
+/* A publisher's audio started or stopped being loud (from a media worker);
+ * rooms get `speakers` when their list of active speakers changes. */
+void pl_sig_speaking(pl_sig *sig, uint64_t transport, bool speaking, uint8_t level);
 
 void pl_sig_stats_get(const pl_sig *sig, pl_sig_stats *out);
 

@@ -24,12 +24,15 @@ enum pl_worker_event_kind {
     PL_WORKER_CONNECTED, /* ICE + DTLS + SRTP up */
     PL_WORKER_FAILED,    /* consent lost, DTLS failure, wrong fingerprint */
     PL_WORKER_CLOSED,
+    PL_WORKER_SPEAKING, /* a publisher's audio started or stopped being loud */
 };
 
 typedef struct pl_worker_event {
     enum pl_worker_event_kind kind;
     uint64_t transport;
     int error;
+    bool speaking;
+    uint8_t level; /* RFC 6464 dBov below full scale: 0 is loudest, 127 silence */
 } pl_worker_event;
 
 typedef struct pl_worker_config {
@@ -73,7 +76,8 @@ int pl_worker_remove_transport(pl_worker *w, uint64_t id);
 typedef struct pl_worker_track {
     char mid[32];
     uint32_t ssrc;
-    bool video; /* keyframe requests only make sense for video */
+    bool video;              /* keyframe requests only make sense for video */
+    uint8_t audio_level_ext; /* RFC 6464 header extension id, 0 when not negotiated */
 } pl_worker_track;
 int pl_worker_set_tracks(pl_worker *w, uint64_t publisher, const pl_worker_track *tracks, size_t n);
 

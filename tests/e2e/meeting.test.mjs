@@ -81,6 +81,20 @@ test('three participants see and hear each other, share a screen, and one leaves
   fs.mkdirSync(outDir, { recursive: true });
   await pages[0].screenshot({ path: path.join(outDir, 'e2e-meeting.png') });
 
+  // Active speakers (RFC 6464 levels of the fake microphones' tones): every
+  // page hears of both other participants speaking at some point.
+  for (let i = 0; i < pages.length; i++) {
+    const deadline = Date.now() + 20000;
+    let seen = 0;
+    while (Date.now() < deadline) {
+      seen = await pages[i].evaluate(() => [...window.parley.speakersSeen].filter((id) =>
+        document.querySelector(`figure[data-participant="${id}"]`)).length);
+      if (seen >= 2) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.equal(seen, 2, `${names[i]} hears of both others speaking`);
+  }
+
   // Garbage at the media port, from a stranger: random bytes, truncated
   // STUN, STUN for a real transport's ufrag with a forged MESSAGE-INTEGRITY,
   // and RTP. All dropped and counted; the meeting goes on.
