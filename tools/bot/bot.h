@@ -1,0 +1,75 @@
+/* One bot participant: a WebRTC client that joins a room through a
+ * signaling adapter, publishes a pre-encoded Opus tone and VP8 pattern that
+ * carry its identity, subscribes to everyone else, and checks and measures
+ * every stream it receives.
+ *
+ * Two threads touch a bot: the signaling loop (join, leave and the adapter's
+ * events) and a media loop (datagrams and the send clock). A mutex per bot
+ * keeps them apart; neither blocks for long while holding it. */
+#ifndef PARLEY_BOT_BOT_H
+#define PARLEY_BOT_BOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "parley/common.h"
+#include "parley/dtls.h"
+#include "content.h"
+#include "rxstats.h"
+#include "sig.h"
+
+typedef struct pl_bot pl_bot;
+
+/* Shared by every bot of a process. */
+typedef struct pl_bot_ctx {
+    pl_env env;
+    pl_dtls_cert *cert;
+    const pl_botsig_ops *ops;
+    pl_botsig *sig;
+    const char *bind_ip;
+    /* Pre-encoded media, one clip per identity in use (identity % n_clips). */
+    pl_clip **clips;
+    unsigned n_clips;
+    unsigned video_loop; /* frames per video clip */
+    /* How many received streams of each kind a bot decodes; the others are
+     * counted and measured only. */
+    unsigned decode_audio, decode_video;
+    bool nack;    /* send NACKs for gaps in received video */
+    bool verbose; /* log signaling errors and state changes */
+} pl_bot_ctx;
+
+enum pl_bot_socket { PL_BOT_PUB = 0, PL_BOT_SUB = 1 };
+
+/* A bot named "bot-<index>" sends the clip of identity index % n_clips. */
+pl_bot *pl_bot_create(pl_bot_ctx *ctx, unsigned index, const char *room);
+void pl_bot_destroy(pl_bot *b);
+int pl_bot_socket(const pl_bot *b, enum pl_bot_socket which);
+const char *pl_bot_name(const pl_bot *b);
+/* The identity a sender called `name` shows, or -1 for a non-bot. */
+int pl_bot_expected_identity(const pl_bot_ctx *ctx, const char *name);
+
+/* Signaling thread. */
+void pl_bot_join(pl_bot *b, int64_t now_us);
+void pl_bot_leave(pl_bot *b, int64_t now_us);
+bool pl_bot_in_room(const pl_bot *b);
+void pl_bot_on_joined(pl_bot *b, const char *participant_id, int64_t now_us);
+void pl_bot_on_peer(pl_bot *b, const char *participant_id, const char *name, bool present);
+void pl_bot_on_publish_answer(pl_bot *b, const char *sdp, int64_t now_us);
+void pl_bot_on_subscribe_offer(pl_bot *b, const char *sdp, const pl_botsig_track *tracks, size_t n,
+                               int64_t now_us);
+void pl_bot_on_error(pl_bot *b, const char *code, const char *message);
+void pl_bot_on_closed(pl_bot *b, int64_t now_us);
+
+/* Media thread. */
+void pl_bot_datagram(pl_bot *b, enum pl_bot_socket which, int64_t now_us, const pl_addr *from,
+                     uint8_t *data, size_t len);
+void pl_bot_tick(pl_bot *b, int64_t now_us);
+
+/* What the bot sent and received, as JSON (caller owns the result); adds
+ * its received streams' delay histograms to *delay. */
+json_t *pl_bot_report(pl_bot *b, pl_delay_hist *delay);
+
+#endif

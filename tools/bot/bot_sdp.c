@@ -1,0 +1,113 @@
+#include "bot_sdp.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+typedef struct out {
+    char *p;
+    size_t cap, len;
+    bool full;
+} out;
+
+__attribute__((format(printf, 2, 3))) static void put(out *o, const char *fmt, ...)
+{
+    if (o->full)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= o->cap - o->len) {
+        o->full = true;
+        return;
+    }
+    o->len += (size_t)n;
+}
+
+static void session_head(out *o, const pl_bot_sdp_local *l, const char *const *mids, size_t n)
+{
+    put(o, "v=0\r\no=- %llu 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE",
+        (unsigned long long)l->session_id);
+    for (size_t i = 0; i < n; i++)
+        put(o, " %s", mids[i]);
+    put(o, "\r\na=msid-semantic: WMS %s\r\n", l->stream_id);
+}
+
+static void transport(out *o, const pl_bot_sdp_local *l, const char *setup)
+{
+    put(o,
+        "c=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\na=ice-ufrag:%s\r\na=ice-pwd:%s\r\n"
+        "a=fingerprint:sha-256 %s\r\na=setup:%s\r\n",
+        l->ice_ufrag, l->ice_pwd, l->fingerprint, setup);
+}
+
+static void codec(out *o, bool video, int pt)
+{
+    if (video)
+        put(o,
+            "a=rtpmap:%d VP8/90000\r\na=rtcp-fb:%d nack\r\na=rtcp-fb:%d nack pli\r\n"
+            "a=rtcp-fb:%d ccm fir\r\n",
+            pt, pt, pt, pt);
+    else
+        put(o, "a=rtpmap:%d opus/48000/2\r\na=fmtp:%d minptime=10;useinbandfec=1\r\n", pt, pt);
+}
+
+int pl_bot_sdp_offer(const pl_bot_sdp_local *l, uint32_t audio_ssrc, uint32_t video_ssrc, char *buf,
+                     size_t cap)
+{
+    out o = {.p = buf, .cap = cap};
+    static const char *const mids[] = {"0", "1"};
+    session_head(&o, l, mids, 2);
+    for (int i = 0; i < 2; i++) {
+        bool video = i == 1;
+        int pt = video ? PL_BOT_VP8_PT : PL_BOT_OPUS_PT;
+        uint32_t ssrc = video ? video_ssrc : audio_ssrc;
+        put(&o, "m=%s 9 UDP/TLS/RTP/SAVPF %d\r\n", video ? "video" : "audio", pt);
+        transport(&o, l, "actpass");
+        put(&o, "a=mid:%s\r\na=sendonly\r\na=msid:%s %s-%s\r\na=rtcp-mux\r\n", mids[i],
+            l->stream_id, l->stream_id, video ? "video" : "audio");
+        if (video)
+            put(&o, "a=rtcp-rsize\r\n");
+        codec(&o, video, pt);
+        put(&o, "a=ssrc:%u cname:%s\r\na=ssrc:%u msid:%s %s-%s\r\n", ssrc, l->cname, ssrc,
+            l->stream_id, l->stream_id, video ? "video" : "audio");
+    }
+    return o.full ? PL_ENOSPC : (int)o.len;
+}
+
+static int find_pt(const pl_sdp_media *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_codecs; i++)
+        if (strcasecmp(m->codecs[i].name, name) == 0)
+            return m->codecs[i].pt;
+    return -1;
+}
+
+int pl_bot_sdp_answer(const pl_sdp_desc *offer, const pl_bot_sdp_local *l, char *buf, size_t cap)
+{
+    out o = {.p = buf, .cap = cap};
+    const char *mids[PL_SDP_MAX_MEDIA];
+    for (size_t i = 0; i < offer->n_media; i++)
+        mids[i] = offer->media[i].mid;
+    session_head(&o, l, mids, offer->n_media);
+    for (size_t i = 0; i < offer->n_media; i++) {
+        const pl_sdp_media *m = &offer->media[i];
+        bool video = m->kind == PL_SDP_VIDEO;
+        if (m->kind != PL_SDP_AUDIO && !video)
+            return PL_EUNSUPPORTED;
+        int pt = find_pt(m, video ? "VP8" : "opus");
+        if (pt < 0)
+            return PL_EUNSUPPORTED;
+        put(&o, "m=%s 9 UDP/TLS/RTP/SAVPF %d\r\n", video ? "video" : "audio", pt);
+        transport(&o, l, "active");
+        put(&o, "a=mid:%s\r\na=%s\r\na=rtcp-mux\r\n", m->mid,
+            m->dir == PL_SDP_INACTIVE ? "inactive" : "recvonly");
+        if (video)
+            put(&o, "a=rtcp-rsize\r\n");
+        codec(&o, video, pt);
+    }
+    return o.full ? PL_ENOSPC : (int)o.len;
+}

@@ -1,0 +1,35 @@
+/* The bot's side of SDP: the offer of its publish transport and the answer
+ * on its subscribe transport, written the way a browser writes them (BUNDLE,
+ * rtcp-mux, DTLS actpass/active, one SSRC per sent track). */
+#ifndef PARLEY_BOT_SDP_H
+#define PARLEY_BOT_SDP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "parley/sdp.h"
+
+#define PL_BOT_OPUS_PT 111
+#define PL_BOT_VP8_PT 96
+
+typedef struct pl_bot_sdp_local {
+    const char *ice_ufrag;
+    const char *ice_pwd;
+    const char *fingerprint; /* sha-256, colon-separated hex */
+    const char *cname;
+    const char *stream_id;
+    uint64_t session_id;
+} pl_bot_sdp_local;
+
+/* Publish offer: mid "0" sendonly Opus with audio_ssrc, mid "1" sendonly
+ * VP8 with video_ssrc. Length written, or PL_ENOSPC. */
+int pl_bot_sdp_offer(const pl_bot_sdp_local *l, uint32_t audio_ssrc, uint32_t video_ssrc, char *out,
+                     size_t cap);
+
+/* Answer to the server's subscribe offer: every section recvonly (inactive
+ * where the offer is inactive) with Opus / VP8 at the offered payload
+ * types. Length written, PL_EUNSUPPORTED when a section lacks its codec, or
+ * PL_ENOSPC. */
+int pl_bot_sdp_answer(const pl_sdp_desc *offer, const pl_bot_sdp_local *l, char *out, size_t cap);
+
+#endif

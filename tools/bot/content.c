@@ -1,0 +1,448 @@
+#include "content.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <opus/opus.h>
+#include <vpx/vp8cx.h>
+#include <vpx/vp8dx.h>
+#include <vpx/vpx_decoder.h>
+#include <vpx/vpx_encoder.h>
+
+#define W PL_CONTENT_WIDTH
+#define H PL_CONTENT_HEIGHT
+#define CELL 40
+#define COLS (W / CELL)
+/* Rows 0-3 of cells carry identity, counter and their complements; the
+ * rest of the picture is the noise band. */
+#define CODE_ROWS 4
+#define NOISE_TOP (CODE_ROWS * CELL)
+#define LUMA_ZERO 16
+#define LUMA_ONE 235
+#define SAMPLE_RATE 48000
+#define AUDIO_FRAME 960 /* 20 ms */
+#define KEYFRAME_EVERY 60
+#define VIDEO_KBPS 700
+
+unsigned pl_content_tone_hz(unsigned identity)
+{
+    return 300 + 10 * (identity % (PL_CONTENT_MAX_IDENTITY + 1));
+}
+
+/* ---- the picture ------------------------------------------------------- */
+
+static void fill_cell(uint8_t *y, unsigned row, unsigned col, uint8_t luma)
+{
+    for (unsigned r = 0; r < CELL; r++)
+        memset(y + (size_t)(row * CELL + r) * W + col * CELL, luma, CELL);
+}
+
+static void draw_byte(uint8_t *y, unsigned row, unsigned value)
+{
+    for (unsigned bit = 0; bit < COLS; bit++)
+        fill_cell(y, row, bit, (value >> (COLS - 1 - bit)) & 1 ? LUMA_ONE : LUMA_ZERO);
+}
+
+void pl_content_draw(uint8_t *y, uint8_t *u, uint8_t *v, unsigned identity, unsigned counter,
+                     unsigned frame)
+{
+    draw_byte(y, 0, identity & 0xff);
+    draw_byte(y, 1, counter & 0xff);
+    draw_byte(y, 2, ~identity & 0xff);
+    draw_byte(y, 3, ~counter & 0xff);
+    /* Moving noise in 4x4 blocks: costly enough to encode that frames have
+     * a realistic size, different per sender and per frame. */
+    uint32_t s = 2463534242u ^ (identity * 2654435761u) ^ (frame * 40503u);
+    for (unsigned by = NOISE_TOP; by < H; by += 4)
+        for (unsigned bx = 0; bx < W; bx += 4) {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            uint8_t luma = (uint8_t)(48 + (s & 0x7f));
+            for (unsigned r = 0; r < 4; r++)
+                memset(y + (size_t)(by + r) * W + bx, luma, 4);
+        }
+    memset(u, 128, (size_t)(W / 2) * (H / 2));
+    memset(v, 128, (size_t)(W / 2) * (H / 2));
+}
+
+/* -1 when the cell is neither clearly dark nor clearly light. */
+static int read_cell(const uint8_t *y, int stride, unsigned row, unsigned col)
+{
+    unsigned sum = 0;
+    const unsigned inner = CELL / 2, off = CELL / 4;
+    for (unsigned r = 0; r < inner; r++)
+        for (unsigned c = 0; c < inner; c++)
+            sum += y[(size_t)(row * CELL + off + r) * (size_t)stride + col * CELL + off + c];
+    unsigned avg = sum / (inner * inner);
+    if (avg < 90)
+        return 0;
+    if (avg > 160)
+        return 1;
+    return -1;
+}
+
+static int read_byte(const uint8_t *y, int stride, unsigned row)
+{
+    int v = 0;
+    for (unsigned bit = 0; bit < COLS; bit++) {
+        int b = read_cell(y, stride, row, bit);
+        if (b < 0)
+            return -1;
+        v = (v << 1) | b;
+    }
+    return v;
+}
+
+int pl_content_read(const uint8_t *y, int stride, unsigned width, unsigned height,
+                    unsigned *identity, unsigned *counter)
+{
+    if (width != W || height != H)
+        return -1;
+    int id = read_byte(y, stride, 0), cnt = read_byte(y, stride, 1);
+    int nid = read_byte(y, stride, 2), ncnt = read_byte(y, stride, 3);
+    if (id < 0 || cnt < 0 || nid < 0 || ncnt < 0 || (id ^ nid) != 0xff || (cnt ^ ncnt) != 0xff)
+        return -1;
+    *identity = (unsigned)id;
+    *counter = (unsigned)cnt;
+    return 0;
+}
+
+/* ---- clips ------------------------------------------------------------- */
+
+struct pl_clip {
+    pl_clip_frame *video, *audio;
+    size_t n_video, n_audio;
+};
+
+static int add_frame(pl_clip_frame *f, const void *data, size_t len, bool key, unsigned counter)
+{
+    uint8_t *copy = malloc(len);
+    if (!copy)
+        return -1;
+    memcpy(copy, data, len);
+    *f = (pl_clip_frame){.data = copy, .len = len, .keyframe = key, .counter = counter};
+    return 0;
+}
+
+static int encode_video(pl_clip *c, unsigned identity, unsigned frames)
+{
+    vpx_codec_enc_cfg_t cfg;
+    if (vpx_codec_enc_config_default(vpx_codec_vp8_cx(), &cfg, 0) != VPX_CODEC_OK)
+        return -1;
+    cfg.g_w = W;
+    cfg.g_h = H;
+    cfg.g_timebase.num = 1;
+    cfg.g_timebase.den = PL_CONTENT_FPS;
+    cfg.rc_target_bitrate = VIDEO_KBPS;
+    cfg.rc_end_usage = VPX_CBR;
+    cfg.rc_dropframe_thresh = 0; /* every counter value must exist */
+    cfg.g_lag_in_frames = 0;
+    cfg.g_error_resilient = VPX_ERROR_RESILIENT_DEFAULT;
+    cfg.kf_mode = VPX_KF_DISABLED; /* keyframes where we force them */
+    cfg.g_threads = 1;
+    vpx_codec_ctx_t enc;
+    if (vpx_codec_enc_init(&enc, vpx_codec_vp8_cx(), &cfg, 0) != VPX_CODEC_OK)
+        return -1;
+    vpx_codec_control(&enc, VP8E_SET_CPUUSED, 8);
+    vpx_image_t img;
+    int rc = -1;
+    if (!vpx_img_alloc(&img, VPX_IMG_FMT_I420, W, H, 1))
+        goto out_enc;
+    for (unsigned i = 0; i < frames; i++) {
+        pl_content_draw(img.planes[0], img.planes[1], img.planes[2], identity, i % 256, i);
+        vpx_enc_frame_flags_t flags = i % KEYFRAME_EVERY == 0 ? VPX_EFLAG_FORCE_KF : 0;
+        if (vpx_codec_encode(&enc, &img, i, 1, flags, VPX_DL_REALTIME) != VPX_CODEC_OK)
+            goto out_img;
+        vpx_codec_iter_t it = NULL;
+        const vpx_codec_cx_pkt_t *pkt;
+        bool got = false;
+        while ((pkt = vpx_codec_get_cx_data(&enc, &it)) != NULL) {
+            if (pkt->kind != VPX_CODEC_CX_FRAME_PKT || got)
+                continue;
+            if (add_frame(&c->video[c->n_video], pkt->data.frame.buf, pkt->data.frame.sz,
+                          pkt->data.frame.flags & VPX_FRAME_IS_KEY, i % 256) != 0)
+                goto out_img;
+            c->n_video++;
+            got = true;
+        }
+        if (!got)
+            goto out_img;
+    }
+    rc = 0;
+out_img:
+    vpx_img_free(&img);
+out_enc:
+    vpx_codec_destroy(&enc);
+    return rc;
+}
+
+static int encode_audio(pl_clip *c, unsigned identity, unsigned frames)
+{
+    int err;
+    OpusEncoder *enc = opus_encoder_create(SAMPLE_RATE, 1, OPUS_APPLICATION_AUDIO, &err);
+    if (!enc)
+        return -1;
+    opus_encoder_ctl(enc, OPUS_SET_BITRATE(32000));
+    opus_encoder_ctl(enc, OPUS_SET_INBAND_FEC(1));
+    opus_encoder_ctl(enc, OPUS_SET_PACKET_LOSS_PERC(5));
+    double hz = pl_content_tone_hz(identity);
+    int16_t pcm[AUDIO_FRAME];
+    uint8_t out[1500];
+    int rc = 0;
+    for (unsigned i = 0; i < frames && rc == 0; i++) {
+        for (unsigned k = 0; k < AUDIO_FRAME; k++) {
+            /* Integer Hz over whole seconds of samples: the loop is seamless. */
+            uint64_t n = (uint64_t)i * AUDIO_FRAME + k;
+            double phase = 2.0 * M_PI * (double)((n * (uint64_t)hz) % SAMPLE_RATE) / SAMPLE_RATE;
+            pcm[k] = (int16_t)(12000.0 * sin(phase));
+        }
+        int len = opus_encode(enc, pcm, AUDIO_FRAME, out, sizeof(out));
+        if (len <= 0 || add_frame(&c->audio[c->n_audio], out, (size_t)len, false, i) != 0)
+            rc = -1;
+        else
+            c->n_audio++;
+    }
+    opus_encoder_destroy(enc);
+    return rc;
+}
+
+pl_clip *pl_clip_create(unsigned identity, unsigned video_frames, unsigned audio_frames)
+{
+    if (identity > PL_CONTENT_MAX_IDENTITY || video_frames == 0 || audio_frames == 0)
+        return NULL;
+    pl_clip *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->video = calloc(video_frames, sizeof(*c->video));
+    c->audio = calloc(audio_frames, sizeof(*c->audio));
+    if (!c->video || !c->audio || encode_video(c, identity, video_frames) != 0 ||
+        encode_audio(c, identity, audio_frames) != 0) {
+        pl_clip_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+void pl_clip_destroy(pl_clip *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n_video; i++)
+        free((void *)c->video[i].data);
+    for (size_t i = 0; i < c->n_audio; i++)
+        free((void *)c->audio[i].data);
+    free(c->video);
+    free(c->audio);
+    free(c);
+}
+
+size_t pl_clip_video_count(const pl_clip *c)
+{
+    return c->n_video;
+}
+
+const pl_clip_frame *pl_clip_video(const pl_clip *c, size_t i)
+{
+    return &c->video[i % c->n_video];
+}
+
+size_t pl_clip_audio_count(const pl_clip *c)
+{
+    return c->n_audio;
+}
+
+const pl_clip_frame *pl_clip_audio(const pl_clip *c, size_t i)
+{
+    return &c->audio[i % c->n_audio];
+}
+
+/* ---- video check ------------------------------------------------------- */
+
+struct pl_vcheck {
+    vpx_codec_ctx_t dec;
+    unsigned loop;
+    int expected;
+    bool need_keyframe;
+    bool have_prev;
+    unsigned prev_counter;
+    pl_vcheck_stats st;
+};
+
+pl_vcheck *pl_vcheck_create(unsigned loop_frames, int expected_identity)
+{
+    pl_vcheck *v = calloc(1, sizeof(*v));
+    if (!v)
+        return NULL;
+    vpx_codec_dec_cfg_t cfg = {.threads = 1, .w = W, .h = H};
+    if (vpx_codec_dec_init(&v->dec, vpx_codec_vp8_dx(), &cfg, 0) != VPX_CODEC_OK) {
+        free(v);
+        return NULL;
+    }
+    v->loop = loop_frames ? loop_frames : 256;
+    v->expected = expected_identity;
+    v->need_keyframe = true;
+    v->st.identity = -1;
+    return v;
+}
+
+void pl_vcheck_destroy(pl_vcheck *v)
+{
+    if (!v)
+        return;
+    vpx_codec_destroy(&v->dec);
+    free(v);
+}
+
+void pl_vcheck_frame(pl_vcheck *v, const uint8_t *frame, size_t len, uint32_t ts, bool keyframe,
+                     bool gap_before, pl_vcheck_result *r)
+{
+    (void)ts;
+    *r = (pl_vcheck_result){.identity = -1, .counter = -1, .in_order = true};
+    if (gap_before) {
+        v->need_keyframe = true;
+        v->have_prev = false;
+    }
+    if (v->need_keyframe && !keyframe) {
+        r->skipped = true;
+        v->st.skipped++;
+        return;
+    }
+    v->need_keyframe = false;
+    if (vpx_codec_decode(&v->dec, frame, (unsigned)len, NULL, 0) != VPX_CODEC_OK) {
+        r->corrupt = true;
+        v->st.corrupt++;
+        v->need_keyframe = true;
+        return;
+    }
+    int corrupted = 0;
+    vpx_codec_control(&v->dec, VP8D_GET_FRAME_CORRUPTED, &corrupted);
+    vpx_codec_iter_t it = NULL;
+    vpx_image_t *img = vpx_codec_get_frame(&v->dec, &it);
+    if (!img) {
+        r->corrupt = true;
+        v->st.corrupt++;
+        return;
+    }
+    r->decoded = true;
+    v->st.decoded++;
+    unsigned id, counter;
+    if (corrupted ||
+        pl_content_read(img->planes[0], img->stride[0], img->d_w, img->d_h, &id, &counter) != 0) {
+        r->corrupt = true;
+        v->st.corrupt++;
+        v->have_prev = false;
+        return;
+    }
+    r->identity = (int)id;
+    r->counter = (int)counter;
+    if (v->st.identity < 0)
+        v->st.identity = (int)id;
+    int want = v->expected >= 0 ? v->expected : v->st.identity;
+    if ((int)id != want)
+        v->st.wrong_identity++;
+    /* P-frames follow each other one by one; a keyframe may restart the
+     * sender's loop at 0. */
+    if (v->have_prev) {
+        unsigned next = (v->prev_counter + 1) % v->loop;
+        r->in_order = counter == next || (keyframe && counter == 0);
+        if (!r->in_order)
+            v->st.out_of_order++;
+    }
+    v->have_prev = true;
+    v->prev_counter = counter;
+}
+
+void pl_vcheck_stats_get(const pl_vcheck *v, pl_vcheck_stats *out)
+{
+    *out = v->st;
+}
+
+/* ---- audio check ------------------------------------------------------- */
+
+/* Opus needs a few frames to settle; the tone is measured after them. */
+#define WARMUP_FRAMES 5
+#define MIN_SAMPLES (SAMPLE_RATE / 2)
+
+struct pl_acheck {
+    OpusDecoder *dec;
+    pl_acheck_stats st;
+    bool contiguous; /* the previous frame was decoded, not concealed */
+    int16_t last;
+    uint64_t samples, up_crossings;
+    int16_t pcm[5760];
+};
+
+pl_acheck *pl_acheck_create(void)
+{
+    pl_acheck *a = calloc(1, sizeof(*a));
+    if (!a)
+        return NULL;
+    int err;
+    a->dec = opus_decoder_create(SAMPLE_RATE, 1, &err);
+    if (!a->dec) {
+        free(a);
+        return NULL;
+    }
+    a->st.identity = -1;
+    return a;
+}
+
+void pl_acheck_destroy(pl_acheck *a)
+{
+    if (!a)
+        return;
+    opus_decoder_destroy(a->dec);
+    free(a);
+}
+
+static void measure(pl_acheck *a, int n)
+{
+    if (a->st.decoded <= WARMUP_FRAMES) {
+        a->contiguous = false;
+        return;
+    }
+    int16_t prev = a->contiguous ? a->last : a->pcm[0];
+    for (int i = 0; i < n; i++) {
+        if (prev < 0 && a->pcm[i] >= 0)
+            a->up_crossings++;
+        prev = a->pcm[i];
+    }
+    a->samples += (uint64_t)n;
+    a->last = prev;
+    a->contiguous = true;
+    if (a->samples >= MIN_SAMPLES) {
+        double hz = (double)a->up_crossings * SAMPLE_RATE / (double)a->samples;
+        a->st.frequency_hz = hz;
+        long id = lround((hz - 300.0) / 10.0);
+        bool close = id >= 0 && id <= PL_CONTENT_MAX_IDENTITY &&
+                     fabs(hz - pl_content_tone_hz((unsigned)id)) < 3.0;
+        a->st.identity = close ? (int)id : -1;
+    }
+}
+
+void pl_acheck_packet(pl_acheck *a, const uint8_t *data, size_t len)
+{
+    int n = opus_decode(a->dec, data, (opus_int32)len, a->pcm, 5760, 0);
+    if (n <= 0) {
+        a->st.errors++;
+        a->contiguous = false;
+        return;
+    }
+    a->st.decoded++;
+    measure(a, n);
+}
+
+void pl_acheck_lost(pl_acheck *a)
+{
+    if (opus_decode(a->dec, NULL, 0, a->pcm, AUDIO_FRAME, 0) < 0)
+        a->st.errors++;
+    a->st.concealed++;
+    a->contiguous = false;
+}
+
+void pl_acheck_stats_get(const pl_acheck *a, pl_acheck_stats *out)
+{
+    *out = a->st;
+}

@@ -1,0 +1,98 @@
+/* Media that says who sent it. A bot's video shows a grid of large black
+ * and white cells encoding its identity and a frame counter (with their
+ * complements, so a misread is caught), above a band of moving noise that
+ * makes the encoder spend a realistic bitrate; its audio is a tone whose
+ * frequency encodes the identity. Receivers decode with libvpx / libopus
+ * and read both back.
+ *
+ * Clips are encoded once and replayed, so that a load generator spends its
+ * CPU on SRTP and sockets rather than on codecs. */
+#ifndef PARLEY_BOT_CONTENT_H
+#define PARLEY_BOT_CONTENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PL_CONTENT_WIDTH 320
+#define PL_CONTENT_HEIGHT 240
+#define PL_CONTENT_FPS 30
+#define PL_CONTENT_MAX_IDENTITY 255
+
+/* The tone of an identity, in Hz. */
+unsigned pl_content_tone_hz(unsigned identity);
+
+typedef struct pl_clip pl_clip;
+
+typedef struct pl_clip_frame {
+    const uint8_t *data;
+    size_t len;
+    bool keyframe;
+    unsigned counter; /* the counter drawn in a video frame */
+} pl_clip_frame;
+
+/* Encodes video_frames frames of VP8 (a keyframe first and every 60) and
+ * audio_frames 20 ms Opus frames (in-band FEC on). NULL on failure. */
+pl_clip *pl_clip_create(unsigned identity, unsigned video_frames, unsigned audio_frames);
+void pl_clip_destroy(pl_clip *c);
+size_t pl_clip_video_count(const pl_clip *c);
+const pl_clip_frame *pl_clip_video(const pl_clip *c, size_t i);
+size_t pl_clip_audio_count(const pl_clip *c);
+const pl_clip_frame *pl_clip_audio(const pl_clip *c, size_t i);
+
+/* Draws the picture of (identity, counter, frame index) into I420 planes
+ * of PL_CONTENT_WIDTH x PL_CONTENT_HEIGHT; and reads identity and counter
+ * back from a decoded picture (stride per plane). Returns 0, or -1 when the
+ * cells are unreadable or their complements disagree. */
+void pl_content_draw(uint8_t *y, uint8_t *u, uint8_t *v, unsigned identity, unsigned counter,
+                     unsigned frame);
+int pl_content_read(const uint8_t *y, int stride, unsigned width, unsigned height,
+                    unsigned *identity, unsigned *counter);
+
+/* ---- receiving: video ---- */
+
+typedef struct pl_vcheck pl_vcheck;
+
+typedef struct pl_vcheck_result {
+    bool decoded; /* the decoder produced a picture */
+    bool corrupt; /* decode error, or a picture without a valid pattern */
+    bool skipped; /* not decoded: waiting for a keyframe after a loss */
+    bool in_order;
+    int identity, counter; /* -1 when not read */
+} pl_vcheck_result;
+
+typedef struct pl_vcheck_stats {
+    uint64_t decoded, corrupt, skipped, out_of_order, wrong_identity;
+    int identity; /* the identity of the first readable picture, -1 before */
+} pl_vcheck_stats;
+
+/* loop_frames: the sender's clip length, so that counters wrap correctly.
+ * expected_identity: -1 to accept any (then wrong_identity counts changes
+ * from the first identity seen). */
+pl_vcheck *pl_vcheck_create(unsigned loop_frames, int expected_identity);
+void pl_vcheck_destroy(pl_vcheck *v);
+/* One complete frame with its RTP timestamp (90 kHz). gap_before: frames
+ * or packets were lost since the previous frame, so a P-frame cannot be
+ * decoded until the next keyframe. */
+void pl_vcheck_frame(pl_vcheck *v, const uint8_t *frame, size_t len, uint32_t ts, bool keyframe,
+                     bool gap_before, pl_vcheck_result *r);
+void pl_vcheck_stats_get(const pl_vcheck *v, pl_vcheck_stats *out);
+
+/* ---- receiving: audio ---- */
+
+typedef struct pl_acheck pl_acheck;
+
+typedef struct pl_acheck_stats {
+    uint64_t decoded, concealed, errors;
+    int identity; /* from the tone's frequency; -1 before 0.5 s of audio */
+    double frequency_hz;
+} pl_acheck_stats;
+
+pl_acheck *pl_acheck_create(void);
+void pl_acheck_destroy(pl_acheck *a);
+void pl_acheck_packet(pl_acheck *a, const uint8_t *data, size_t len);
+/* A packet was lost: conceal it (PLC). */
+void pl_acheck_lost(pl_acheck *a);
+void pl_acheck_stats_get(const pl_acheck *a, pl_acheck_stats *out);
+
+#endif

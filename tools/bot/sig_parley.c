@@ -1,0 +1,414 @@
+/* The bot's adapter for Parley's own signaling protocol (docs/protocol.md),
+ * on a libwebsockets client context: hello, join, publish, subscribe-answer,
+ * leave; the rest of the protocol's events are read and ignored. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <libwebsockets.h>
+
+#include "parley/common.h"
+#include "sig.h"
+
+#define RX_MAX (256 * 1024)
+
+typedef struct out_msg {
+    struct out_msg *next;
+    size_t len;
+    unsigned char data[]; /* LWS_PRE bytes of headroom, then the text */
+} out_msg;
+
+struct pl_botsig_conn {
+    pl_botsig *sig;
+    struct lws *wsi;
+    void *bot;
+    char name[80];
+    char room[80];
+    out_msg *head, *tail;
+    bool closing;                  /* leave sent: close once the queue is flushed */
+    bool detached;                 /* the bot is told it is closed; ignore the rest */
+    bool connecting, failed_early; /* inside lws_client_connect_via_info */
+    size_t rx_len;
+    char *rx;
+    int next_id;
+};
+
+struct pl_botsig {
+    pl_botsig_config cfg;
+    char url[256];
+    char host[128];
+    char path[128];
+    int port;
+    struct lws_context *ctx;
+    lws_sorted_usec_list_t tick_sul;
+    atomic_bool stop;
+};
+
+static void enqueue(pl_botsig_conn *c, json_t *msg)
+{
+    char *text = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    if (!text)
+        return;
+    size_t len = strlen(text);
+    out_msg *m = malloc(sizeof(*m) + LWS_PRE + len);
+    if (!m) {
+        free(text);
+        return;
+    }
+    m->next = NULL;
+    m->len = len;
+    memcpy(m->data + LWS_PRE, text, len);
+    free(text);
+    if (c->tail)
+        c->tail->next = m;
+    else
+        c->head = m;
+    c->tail = m;
+    if (c->wsi)
+        lws_callback_on_writable(c->wsi);
+}
+
+static void free_queue(pl_botsig_conn *c)
+{
+    while (c->head) {
+        out_msg *m = c->head;
+        c->head = m->next;
+        free(m);
+    }
+    c->tail = NULL;
+}
+
+static void tell_closed(pl_botsig_conn *c)
+{
+    if (c->detached)
+        return;
+    c->detached = true;
+    const pl_botsig_events *ev = &c->sig->cfg.events;
+    if (ev->closed)
+        ev->closed(ev->user, c->bot);
+}
+
+static void conn_free(pl_botsig_conn *c)
+{
+    free_queue(c);
+    free(c->rx);
+    free(c);
+}
+
+static const char *str(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+static void on_participant(pl_botsig_conn *c, json_t *p, bool present)
+{
+    const pl_botsig_events *ev = &c->sig->cfg.events;
+    if (ev->peer)
+        ev->peer(ev->user, c->bot, str(p, "id"), str(p, "name"), present);
+}
+
+static void on_subscribe_offer(pl_botsig_conn *c, json_t *msg)
+{
+    static const size_t max = PL_BOTSIG_MAX_TRACKS;
+    pl_botsig_track *tracks = calloc(max, sizeof(*tracks));
+    if (!tracks)
+        return;
+    size_t n = 0;
+    const char *mid;
+    json_t *t;
+    json_object_foreach(json_object_get(msg, "tracks"), mid, t)
+    {
+        if (n == max)
+            break;
+        pl_botsig_track *o = &tracks[n++];
+        snprintf(o->mid, sizeof(o->mid), "%s", mid);
+        snprintf(o->track_id, sizeof(o->track_id), "%s", str(t, "track_id"));
+        snprintf(o->participant_id, sizeof(o->participant_id), "%s", str(t, "participant_id"));
+        snprintf(o->kind, sizeof(o->kind), "%s", str(t, "kind"));
+        snprintf(o->source, sizeof(o->source), "%s", str(t, "source"));
+    }
+    const pl_botsig_events *ev = &c->sig->cfg.events;
+    if (ev->subscribe_offer)
+        ev->subscribe_offer(ev->user, c->bot, str(msg, "sdp"), tracks, n);
+    free(tracks);
+}
+
+static void on_message(pl_botsig_conn *c, const char *text, size_t len)
+{
+    json_error_t err;
+    json_t *msg = json_loadb(text, len, 0, &err);
+    if (!json_is_object(msg)) {
+        json_decref(msg);
+        return;
+    }
+    const pl_botsig_events *ev = &c->sig->cfg.events;
+    const char *type = str(msg, "type");
+    if (strcmp(type, "welcome") == 0) {
+        enqueue(c,
+                json_pack("{s:s, s:s, s:i}", "type", "join", "room", c->room, "id", ++c->next_id));
+    } else if (strcmp(type, "joined") == 0) {
+        if (ev->joined)
+            ev->joined(ev->user, c->bot, str(json_object_get(msg, "participant"), "id"));
+        size_t i;
+        json_t *p;
+        json_array_foreach(json_object_get(msg, "participants"), i, p) on_participant(c, p, true);
+    } else if (strcmp(type, "participant-joined") == 0) {
+        on_participant(c, json_object_get(msg, "participant"), true);
+    } else if (strcmp(type, "participant-left") == 0) {
+        if (ev->peer)
+            ev->peer(ev->user, c->bot, str(msg, "participant_id"), "", false);
+    } else if (strcmp(type, "publish-answer") == 0) {
+        if (ev->publish_answer)
+            ev->publish_answer(ev->user, c->bot, str(msg, "sdp"));
+    } else if (strcmp(type, "subscribe-offer") == 0) {
+        on_subscribe_offer(c, msg);
+    } else if (strcmp(type, "error") == 0) {
+        if (ev->error)
+            ev->error(ev->user, c->bot, str(msg, "code"), str(msg, "message"));
+    }
+    json_decref(msg);
+}
+
+static int on_receive(pl_botsig_conn *c, struct lws *wsi, const void *in, size_t len)
+{
+    if (lws_is_first_fragment(wsi))
+        c->rx_len = 0;
+    if (c->rx_len + len > RX_MAX) {
+        c->rx_len = RX_MAX + 1; /* oversized: drop the whole message */
+    } else {
+        memcpy(c->rx + c->rx_len, in, len);
+        c->rx_len += len;
+    }
+    if (!lws_is_final_fragment(wsi))
+        return 0;
+    if (c->rx_len <= RX_MAX && !c->detached)
+        on_message(c, c->rx, c->rx_len);
+    c->rx_len = 0;
+    return 0;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    (void)user;
+    pl_botsig_conn *c = wsi ? lws_get_opaque_user_data(wsi) : NULL;
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        if (!c)
+            return -1;
+        enqueue(c,
+                json_pack("{s:s, s:s, s:i}", "type", "hello", "name", c->name, "id", ++c->next_id));
+        break;
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        return c ? on_receive(c, wsi, in, len) : -1;
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+        if (!c)
+            return -1;
+        if (c->head) {
+            out_msg *m = c->head;
+            c->head = m->next;
+            if (!c->head)
+                c->tail = NULL;
+            int n = lws_write(wsi, m->data + LWS_PRE, m->len, LWS_WRITE_TEXT);
+            free(m);
+            if (n < 0)
+                return -1;
+            if (c->head || c->closing)
+                lws_callback_on_writable(wsi);
+            break;
+        }
+        if (c->closing) {
+            lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+            return -1;
+        }
+        break;
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        if (c && c->connecting) {
+            /* parley_join still owns c and reports the failure itself. */
+            c->failed_early = true;
+            lws_set_opaque_user_data(wsi, NULL);
+        } else if (c) {
+            const pl_botsig_events *ev = &c->sig->cfg.events;
+            if (ev->error && !c->detached)
+                ev->error(ev->user, c->bot, "connection", in ? (const char *)in : "failed");
+            lws_set_opaque_user_data(wsi, NULL);
+            tell_closed(c);
+            conn_free(c);
+        }
+        break;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        if (c) {
+            lws_set_opaque_user_data(wsi, NULL);
+            tell_closed(c);
+            conn_free(c);
+        }
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static const struct lws_protocols protocols[] = {
+    {"parley.v1", callback, 0, RX_MAX, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void tick(lws_sorted_usec_list_t *sul)
+{
+    pl_botsig *s = lws_container_of(sul, pl_botsig, tick_sul);
+    if (s->cfg.events.tick)
+        s->cfg.events.tick(s->cfg.events.user);
+    lws_sul_schedule(s->ctx, 0, &s->tick_sul, tick, (lws_usec_t)s->cfg.tick_ms * LWS_US_PER_MS);
+}
+
+static int parse_url(pl_botsig *s, const char *url)
+{
+    const char *prot, *addr, *path;
+    snprintf(s->url, sizeof(s->url), "%s", url);
+    if (lws_parse_uri(s->url, &prot, &addr, &s->port, &path) || strcmp(prot, "ws") != 0)
+        return PL_EINVAL;
+    snprintf(s->host, sizeof(s->host), "%s", addr);
+    snprintf(s->path, sizeof(s->path), "/%s", path);
+    return PL_OK;
+}
+
+static pl_botsig *parley_create(const pl_botsig_config *cfg)
+{
+    pl_botsig *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->cfg = *cfg;
+    if (s->cfg.tick_ms <= 0)
+        s->cfg.tick_ms = 10;
+    if (parse_url(s, cfg->url) != PL_OK) {
+        fprintf(stderr, "bad signaling url %s (want ws://host:port/path)\n", cfg->url);
+        free(s);
+        return NULL;
+    }
+    lws_set_log_level(LLL_ERR, NULL);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = protocols;
+    info.options = 0;
+    /* Many bots in one process: one file descriptor each, plus slack. */
+    info.fd_limit_per_thread = 4096;
+    s->ctx = lws_create_context(&info);
+    if (!s->ctx) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void parley_destroy(pl_botsig *s)
+{
+    if (!s)
+        return;
+    lws_sul_cancel(&s->tick_sul);
+    lws_context_destroy(s->ctx);
+    free(s);
+}
+
+static int parley_run(pl_botsig *s)
+{
+    lws_sul_schedule(s->ctx, 0, &s->tick_sul, tick, (lws_usec_t)s->cfg.tick_ms * LWS_US_PER_MS);
+    while (!atomic_load(&s->stop))
+        if (lws_service(s->ctx, 0) < 0)
+            return PL_ESTATE;
+    return PL_OK;
+}
+
+static void parley_stop(pl_botsig *s)
+{
+    atomic_store(&s->stop, true);
+    lws_cancel_service(s->ctx);
+}
+
+static pl_botsig_conn *parley_join(pl_botsig *s, const char *name, const char *room, void *bot)
+{
+    pl_botsig_conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->rx = malloc(RX_MAX + 1);
+    if (!c->rx) {
+        free(c);
+        return NULL;
+    }
+    c->sig = s;
+    c->bot = bot;
+    snprintf(c->name, sizeof(c->name), "%s", name);
+    snprintf(c->room, sizeof(c->room), "%s", room);
+    struct lws_client_connect_info ci;
+    memset(&ci, 0, sizeof(ci));
+    ci.context = s->ctx;
+    ci.address = s->host;
+    ci.port = s->port;
+    ci.path = s->path;
+    ci.host = s->host;
+    ci.origin = s->host;
+    ci.protocol = "parley.v1";
+    ci.opaque_user_data = c;
+    ci.pwsi = &c->wsi;
+    c->connecting = true;
+    struct lws *wsi = lws_client_connect_via_info(&ci);
+    c->connecting = false;
+    if (!wsi || c->failed_early) {
+        conn_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static int parley_publish(pl_botsig_conn *c, const char *sdp, const char *const *mids,
+                          const char *const *sources, size_t n)
+{
+    json_t *src = json_object();
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(src, mids[i], json_string(sources[i]));
+    enqueue(c, json_pack("{s:s, s:s, s:o, s:i}", "type", "publish", "sdp", sdp, "sources", src,
+                         "id", ++c->next_id));
+    return PL_OK;
+}
+
+static int parley_subscribe_answer(pl_botsig_conn *c, const char *sdp)
+{
+    enqueue(c, json_pack("{s:s, s:s, s:i}", "type", "subscribe-answer", "sdp", sdp, "id",
+                         ++c->next_id));
+    return PL_OK;
+}
+
+static int parley_pause(pl_botsig_conn *c, const char *track_id, bool paused)
+{
+    enqueue(c, json_pack("{s:s, s:s, s:b, s:i}", "type", "subscription", "track_id", track_id,
+                         "paused", paused, "id", ++c->next_id));
+    return PL_OK;
+}
+
+static void parley_leave(pl_botsig_conn *c)
+{
+    if (c->closing)
+        return;
+    enqueue(c, json_pack("{s:s, s:i}", "type", "leave", "id", ++c->next_id));
+    c->closing = true;
+    if (c->wsi)
+        lws_callback_on_writable(c->wsi);
+}
+
+const pl_botsig_ops pl_botsig_parley = {
+    .name = "parley",
+    .create = parley_create,
+    .destroy = parley_destroy,
+    .run = parley_run,
+    .stop = parley_stop,
+    .join = parley_join,
+    .publish = parley_publish,
+    .subscribe_answer = parley_subscribe_answer,
+    .pause = parley_pause,
+    .leave = parley_leave,
+};
