@@ -850,9 +850,9 @@ static json_t *stream_json(const rx_stream *s)
         pl_acheck_stats_get(s->acheck, &a);
         json_object_set_new(
             o, "decoded",
-            json_pack("{s:I, s:I, s:I, s:i, s:b}", "frames", (json_int_t)a.decoded, "concealed",
-                      (json_int_t)a.concealed, "errors", (json_int_t)a.errors, "identity",
-                      a.identity, "identity_ok",
+            json_pack("{s:I, s:I, s:I, s:i, s:f, s:b}", "frames", (json_int_t)a.decoded,
+                      "concealed", (json_int_t)a.concealed, "errors", (json_int_t)a.errors,
+                      "identity", a.identity, "frequency_hz", a.frequency_hz, "identity_ok",
                       s->expected_identity < 0 || a.identity == s->expected_identity));
     }
     return o;

@@ -191,18 +191,24 @@ static int encode_audio(pl_clip *c, unsigned identity, unsigned frames)
     int16_t pcm[AUDIO_FRAME];
     uint8_t out[1500];
     int rc = 0;
-    for (unsigned i = 0; i < frames && rc == 0; i++) {
-        for (unsigned k = 0; k < AUDIO_FRAME; k++) {
-            /* Integer Hz over whole seconds of samples: the loop is seamless. */
-            uint64_t n = (uint64_t)i * AUDIO_FRAME + k;
-            double phase = 2.0 * M_PI * (double)((n * (uint64_t)hz) % SAMPLE_RATE) / SAMPLE_RATE;
-            pcm[k] = (int16_t)(12000.0 * sin(phase));
+    /* The loop is encoded twice and the second pass kept: its first frame
+     * then carries the encoder history of the loop's last frame, which is
+     * what a decoder has when the loop wraps, so the seam is clean. */
+    for (unsigned pass = 0; pass < 2 && rc == 0; pass++) {
+        for (unsigned i = 0; i < frames && rc == 0; i++) {
+            for (unsigned k = 0; k < AUDIO_FRAME; k++) {
+                /* Integer Hz over whole seconds of samples: no phase jump. */
+                uint64_t n = (uint64_t)i * AUDIO_FRAME + k;
+                double phase =
+                    2.0 * M_PI * (double)((n * (uint64_t)hz) % SAMPLE_RATE) / SAMPLE_RATE;
+                pcm[k] = (int16_t)(12000.0 * sin(phase));
+            }
+            int len = opus_encode(enc, pcm, AUDIO_FRAME, out, sizeof(out));
+            if (len <= 0)
+                rc = -1;
+            else if (pass == 1 && add_frame(&c->audio[c->n_audio++], out, (size_t)len, false, i))
+                rc = -1;
         }
-        int len = opus_encode(enc, pcm, AUDIO_FRAME, out, sizeof(out));
-        if (len <= 0 || add_frame(&c->audio[c->n_audio], out, (size_t)len, false, i) != 0)
-            rc = -1;
-        else
-            c->n_audio++;
     }
     opus_encoder_destroy(enc);
     return rc;
@@ -327,9 +333,16 @@ void pl_vcheck_frame(pl_vcheck *v, const uint8_t *frame, size_t len, uint32_t ts
     }
     r->decoded = true;
     v->st.decoded++;
+    if (corrupted) {
+        r->corrupt = true;
+        v->st.corrupt++;
+        v->need_keyframe = true;
+        return;
+    }
+    if (v->expected < 0)
+        return;
     unsigned id, counter;
-    if (corrupted ||
-        pl_content_read(img->planes[0], img->stride[0], img->d_w, img->d_h, &id, &counter) != 0) {
+    if (pl_content_read(img->planes[0], img->stride[0], img->d_w, img->d_h, &id, &counter) != 0) {
         r->corrupt = true;
         v->st.corrupt++;
         v->have_prev = false;
@@ -339,8 +352,7 @@ void pl_vcheck_frame(pl_vcheck *v, const uint8_t *frame, size_t len, uint32_t ts
     r->counter = (int)counter;
     if (v->st.identity < 0)
         v->st.identity = (int)id;
-    int want = v->expected >= 0 ? v->expected : v->st.identity;
-    if ((int)id != want)
+    if ((int)id != v->expected)
         v->st.wrong_identity++;
     /* P-frames follow each other one by one; a keyframe may restart the
      * sender's loop at 0. */

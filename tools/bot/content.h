@@ -67,8 +67,8 @@ typedef struct pl_vcheck_stats {
 } pl_vcheck_stats;
 
 /* loop_frames: the sender's clip length, so that counters wrap correctly.
- * expected_identity: -1 to accept any (then wrong_identity counts changes
- * from the first identity seen). */
+ * expected_identity: the sender's, or -1 for a sender that is not a bot
+ * (a browser's camera): then only decoding is checked, not the pattern. */
 pl_vcheck *pl_vcheck_create(unsigned loop_frames, int expected_identity);
 void pl_vcheck_destroy(pl_vcheck *v);
 /* One complete frame with its RTP timestamp (90 kHz). gap_before: frames

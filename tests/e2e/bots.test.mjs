@@ -1,0 +1,135 @@
+// Native bots (parley-bot) against the real server: every stream of a
+// meeting arrives, decodes to the right sender's picture and tone, rooms stay
+// apart, leaving renegotiates, and 100 bots churning leave nothing behind.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer } from './server.mjs';
+import { runBots, workerOf, describe } from './bots.mjs';
+
+const servers = [];
+after(async () => {
+  for (const s of servers) {
+    const { code } = await s.stop();
+    assert.equal(code, 0, `clean exit, no leak: ${s.output()}`);
+  }
+});
+
+async function server(extra) {
+  const s = await startServer(extra);
+  servers.push(s);
+  return s;
+}
+
+const stats = async (s) => (await fetch(`${s.url}/stats`)).json();
+
+async function drained(s) {
+  let st;
+  for (let k = 0; k < 100; k++) {
+    st = await stats(s);
+    if (st.rooms === 0 && st.participants === 0 && st.transports === 0 && st.connections === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { rooms: st.rooms, participants: st.participants, transports: st.transports, connections: st.connections };
+}
+
+// Every decoded stream shows the right sender and no corrupt frame.
+function assertClean(report) {
+  for (const b of report.bots) {
+    assert.equal(b.errors, 0, `${b.name}: ${b.last_error}`);
+    assert.equal(b.unknown_ssrc_packets, 0, `${b.name} got packets of no announced stream`);
+    for (const s of b.streams) {
+      if (!s.decoded) continue;
+      assert.equal(s.decoded.identity_ok, true, `${b.name} <- ${s.from} ${s.kind}: ${JSON.stringify(s.decoded)}`);
+      if (s.kind === 'video') {
+        assert.equal(s.decoded.corrupt, 0, `${b.name} <- ${s.from}: corrupt frames`);
+        assert.equal(s.decoded.out_of_order, 0, `${b.name} <- ${s.from}: frames out of order`);
+      } else {
+        assert.equal(s.decoded.errors, 0, `${b.name} <- ${s.from}: Opus decode errors`);
+      }
+    }
+  }
+}
+
+test('five bots in one room decode each other\'s audio and video', async () => {
+  const s = await server();
+  const report = await runBots(s, ['--room', 'five', '--per-room', '5', '--seconds', '8']).done;
+  assertClean(report);
+  for (const b of report.bots) {
+    const others = report.bots.filter((o) => o !== b).map((o) => o.name).sort();
+    for (const kind of ['audio', 'video']) {
+      const from = b.streams.filter((x) => x.kind === kind).map((x) => x.from).sort();
+      assert.deepEqual(from, others, `${b.name} receives ${kind} from every other bot\n${describe(report)}`);
+    }
+    for (const x of b.streams) {
+      assert.ok(x.decoded, `${b.name} decodes ${x.from}/${x.kind}`);
+      // Eight seconds minus the time to connect: most of 240 frames / 400 packets.
+      if (x.kind === 'video') assert.ok(x.decoded.frames > 120, `${b.name} <- ${x.from}: ${x.decoded.frames} frames`);
+      else assert.ok(x.decoded.frames > 200, `${b.name} <- ${x.from}: ${x.decoded.frames} audio frames`);
+      assert.ok(x.decoded.identity >= 0, `${b.name} <- ${x.from} ${x.kind}: identity read`);
+    }
+  }
+  assert.deepEqual(await drained(s), { rooms: 0, participants: 0, transports: 0, connections: 0 });
+});
+
+test('two rooms on different workers stay isolated', async () => {
+  const s = await server(['--workers', '2']);
+  const rooms = ['iso-a'];
+  for (let i = 0; rooms.length < 2; i++)
+    if (workerOf(`iso-${i}`, 2) !== workerOf(rooms[0], 2)) rooms.push(`iso-${i}`);
+  const report = await runBots(s, ['--room-list', rooms.join(','), '--per-room', '3', '--clips', '6',
+    '--seconds', '6']).done;
+  assertClean(report);
+  const roomOf = new Map(report.bots.map((b) => [b.name, b.room]));
+  const ports = new Map();
+  for (const b of report.bots) {
+    ports.set(b.room, b.server_ports[0]);
+    assert.equal(b.server_ports[0], b.server_ports[1], 'both transports of a room on its worker');
+    assert.equal(b.streams.length, 4, `${b.name}: two others, audio and video\n${describe(report)}`);
+    for (const x of b.streams) {
+      assert.equal(roomOf.get(x.from), b.room, `${b.name} (${b.room}) got a stream of ${x.from}`);
+      assert.ok(x.packets > 50, `${b.name} <- ${x.from} ${x.kind}: ${x.packets} packets`);
+    }
+  }
+  assert.notEqual(ports.get(rooms[0]), ports.get(rooms[1]), 'the rooms are on different workers');
+  assert.deepEqual(await drained(s), { rooms: 0, participants: 0, transports: 0, connections: 0 });
+});
+
+test('a bot that leaves stops being forwarded and its subscribers renegotiate', async () => {
+  const s = await server();
+  const report = await runBots(s, ['--room', 'leave', '--per-room', '3', '--seconds', '7',
+    '--leave-after', '3']).done;
+  assertClean(report);
+  const leaver = report.bots.find((b) => b.name === 'bot-2');
+  assert.equal(leaver.in_room, false);
+  for (const b of report.bots.filter((x) => x !== leaver)) {
+    assert.equal(b.peers_left, 1, `${b.name} was told that bot-2 left`);
+    const fromLeaver = b.streams.filter((x) => x.from === 'bot-2');
+    assert.equal(fromLeaver.length, 2);
+    for (const x of fromLeaver) {
+      // Ended by a new subscribe offer (section inactive) before the run ended.
+      assert.equal(x.active, false);
+      assert.equal(x.packets_after_end, 0, 'nothing forwarded after the renegotiation');
+      assert.ok(x.seconds < 3.5, `${b.name} <- bot-2 ${x.kind} lasted ${x.seconds} s`);
+    }
+    const other = b.streams.filter((x) => x.from !== 'bot-2');
+    assert.equal(other.length, 2);
+    for (const x of other) assert.ok(x.seconds > 5, `${b.name} <- ${x.from} ${x.kind} kept flowing`);
+  }
+  assert.deepEqual(await drained(s), { rooms: 0, participants: 0, transports: 0, connections: 0 });
+});
+
+test('100 bots joining and leaving in waves leave nothing behind', async () => {
+  const s = await server();
+  // 20 rooms of 5, in 4 waves of 25 bots that stay 3 s each, 2 s apart.
+  const report = await runBots(s, ['--room', 'churn', '--rooms', '20', '--per-room', '5',
+    '--waves', '4', '--stay', '3', '--seconds', '9', '--decode', '1']).done;
+  assertClean(report);
+  assert.equal(report.bots.length, 100);
+  for (const b of report.bots) {
+    assert.equal(b.joins, 1, `${b.name} joined`);
+    assert.ok(b.connect_ms_pub >= 0 && b.connect_ms_sub >= 0, `${b.name} connected both transports`);
+    assert.equal(b.in_room, false);
+    assert.ok(b.streams.length >= 2, `${b.name} received someone`);
+  }
+  assert.deepEqual(await drained(s), { rooms: 0, participants: 0, transports: 0, connections: 0 });
+});
