@@ -60,6 +60,7 @@ struct pl_bot {
     pl_bot_ctx *ctx;
     unsigned index;
     unsigned identity;
+    bool publish; /* false: a listener that only subscribes */
     const pl_clip *clip;
     char name[64];
     char room[80];
@@ -111,7 +112,7 @@ static int open_socket(const char *ip)
     return fd;
 }
 
-pl_bot *pl_bot_create(pl_bot_ctx *ctx, unsigned index, const char *room)
+pl_bot *pl_bot_create(pl_bot_ctx *ctx, unsigned index, const char *room, bool publish)
 {
     pl_bot *b = calloc(1, sizeof(*b));
     if (!b)
@@ -119,6 +120,7 @@ pl_bot *pl_bot_create(pl_bot_ctx *ctx, unsigned index, const char *room)
     pthread_mutex_init(&b->lock, NULL);
     b->ctx = ctx;
     b->index = index;
+    b->publish = publish;
     b->identity = index % ctx->n_clips;
     b->clip = ctx->clips[b->identity];
     snprintf(b->name, sizeof(b->name), "bot-%u", index);
@@ -334,6 +336,8 @@ void pl_bot_on_joined(pl_bot *b, const char *participant_id, int64_t now_us)
     b->joining = false;
     b->in_room = true;
     drop_peers(b);
+    if (!b->publish)
+        goto out;
     b->peer[PL_BOT_PUB] = new_peer(b);
     if (!b->peer[PL_BOT_PUB]) {
         fail(b, "publish transport", PL_ENOMEM);

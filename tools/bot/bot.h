@@ -43,8 +43,9 @@ typedef struct pl_bot_ctx {
 
 enum pl_bot_socket { PL_BOT_PUB = 0, PL_BOT_SUB = 1 };
 
-/* A bot named "bot-<index>" sends the clip of identity index % n_clips. */
-pl_bot *pl_bot_create(pl_bot_ctx *ctx, unsigned index, const char *room);
+/* A bot named "bot-<index>" sends the clip of identity index % n_clips,
+ * unless it only listens (publish false). */
+pl_bot *pl_bot_create(pl_bot_ctx *ctx, unsigned index, const char *room, bool publish);
 void pl_bot_destroy(pl_bot *b);
 int pl_bot_socket(const pl_bot *b, enum pl_bot_socket which);
 const char *pl_bot_name(const pl_bot *b);

@@ -20,6 +20,7 @@ typedef struct options {
     const char *room;
     const char *room_list;
     unsigned rooms, per_room, first_index;
+    unsigned publishers; /* per room; the others only listen */
     double seconds;
     unsigned waves;
     double stay;
@@ -137,6 +138,7 @@ static void usage(FILE *f)
         "  --room-list A,B    explicit room names (overrides --room / --rooms)\n"
         "  --rooms M          rooms (default 1)\n"
         "  --per-room N       bots per room (default 2)\n"
+        "  --publishers K     only the first K bots of each room publish (default all)\n"
         "  --first-index K    bots are named bot-K, bot-K+1, ... (default 0)\n"
         "  --seconds S        length of the run (default 10)\n"
         "  --waves W          join in W waves spread over the run (default 1)\n"
@@ -184,6 +186,7 @@ static int parse(int argc, char **argv, options *o)
         {"bind", required_argument, NULL, 'b'},
         {"report", required_argument, NULL, 'o'},
         {"verbose", no_argument, NULL, 'v'},
+        {"publishers", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -195,6 +198,9 @@ static int parse(int argc, char **argv, options *o)
             break;
         case 'r':
             o->room = optarg;
+            break;
+        case 'P':
+            o->publishers = (unsigned)atoi(optarg);
             break;
         case 'L':
             o->room_list = optarg;
@@ -262,6 +268,8 @@ static int parse(int argc, char **argv, options *o)
         usage(stderr);
         return -1;
     }
+    if (o->publishers == 0 || o->publishers > o->per_room)
+        o->publishers = o->per_room;
     if (o->clips == 0)
         o->clips = o->per_room < 16 ? o->per_room : 16;
     if (o->stay <= 0)
@@ -415,8 +423,9 @@ int main(int argc, char **argv)
     }
     name_rooms(&d);
     for (size_t i = 0; i < d.n; i++) {
-        d.bots[i] = pl_bot_create(&d.ctx, d.opt.first_index + (unsigned)i,
-                                  d.room_names[i / d.opt.per_room]);
+        d.bots[i] =
+            pl_bot_create(&d.ctx, d.opt.first_index + (unsigned)i, d.room_names[i / d.opt.per_room],
+                          i % d.opt.per_room < d.opt.publishers);
         if (!d.bots[i]) {
             fprintf(stderr, "cannot create bot %zu (sockets?)\n", i);
             goto out;
