@@ -19,6 +19,10 @@
 
 #define BATCH 32
 #define DGRAM_MAX 1500
+/* Outgoing datagrams are protected in place in these slots and leave in one
+ * sendmmsg per batch: a keyframe fanned out to a room is one system call. */
+#define OUT_BATCH 128
+#define OUT_CAP (DGRAM_MAX + PL_SRTP_MAX_TRAILER)
 #define UFRAG_MAX 257
 /* Active speaker detection: audio at least this loud (dBov, RFC 6464)
  * counts as speech, and a speaker stays active this long after it. */
@@ -50,6 +54,14 @@ typedef struct route_state {
     uint32_t ts_offset, last_ts;
 } route_state;
 
+struct transport;
+
+/* One subscriber of a publisher's track: which transport, which route. */
+typedef struct fan_entry {
+    struct transport *sub;
+    size_t route;
+} fan_entry;
+
 typedef struct transport {
     struct transport *next;
     uint64_t id;
@@ -66,6 +78,10 @@ typedef struct transport {
     size_t n_routes;
     pl_worker_route routes[PL_WORKER_MAX_ROUTES];
     route_state route_st[PL_WORKER_MAX_ROUTES];
+    /* As a publisher: per track, the subscribers it fans out to (rebuilt
+     * whenever routes or transports change, so forwarding never searches). */
+    fan_entry *fan[PL_WORKER_MAX_TRACKS];
+    size_t fan_n[PL_WORKER_MAX_TRACKS], fan_cap[PL_WORKER_MAX_TRACKS];
     /* Per track: until when it counts as speaking, its loudest recent level. */
     int64_t loud_until[PL_WORKER_MAX_TRACKS];
     uint8_t level[PL_WORKER_MAX_TRACKS];
@@ -85,6 +101,13 @@ struct pl_worker {
     pl_rtcp_packet *rtcp; /* scratch for parsing subscribers' feedback */
     int64_t now;          /* time of the datagram or timer being handled */
     int64_t next_speaker_check;
+    int64_t next_timer; /* earliest pl_peer_next_timeout of any transport */
+    uint8_t (*obuf)[OUT_CAP];
+    struct mmsghdr omsg[OUT_BATCH];
+    struct iovec oiov[OUT_BATCH];
+    pl_addr oaddr[OUT_BATCH];
+    size_t n_out;
+    uint64_t fwd_pending;
     struct {
         _Atomic uint64_t transports, in, out, unknown, rejected, rtp, rtcp, fwd, pli;
     } st;
@@ -141,14 +164,57 @@ static void emit(pl_worker *w, enum pl_worker_event_kind kind, uint64_t id, int 
     w->cfg.on_event(w->cfg.user, &ev);
 }
 
-static void send_protected(pl_worker *w, transport *t, bool rtcp, uint8_t *pkt, size_t len,
-                           size_t cap)
+static void flush_out(pl_worker *w)
 {
-    pl_addr to;
-    int rc = rtcp ? pl_peer_protect_rtcp(t->peer, pkt, &len, cap, &to)
-                  : pl_peer_protect_rtp(t->peer, pkt, &len, cap, &to);
-    if (rc == PL_OK && sendto(w->fd, pkt, len, 0, (const struct sockaddr *)&to.ss, to.len) >= 0)
-        atomic_fetch_add(&w->st.out, 1);
+    size_t off = 0;
+    while (off < w->n_out) {
+        int n = sendmmsg(w->fd, w->omsg + off, (unsigned)(w->n_out - off), 0);
+        if (n > 0) {
+            off += (size_t)n;
+            atomic_fetch_add(&w->st.out, (uint64_t)n);
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            off++; /* this datagram cannot go (full buffer, unreachable): drop it */
+        }
+    }
+    w->n_out = 0;
+    if (w->fwd_pending) {
+        atomic_fetch_add(&w->st.fwd, w->fwd_pending);
+        w->fwd_pending = 0;
+    }
+}
+
+/* The next free output slot, flushing a full batch first. */
+static uint8_t *out_slot(pl_worker *w)
+{
+    if (w->n_out == OUT_BATCH)
+        flush_out(w);
+    return w->obuf[w->n_out];
+}
+
+/* Encrypts the packet in the current slot and queues it. */
+static bool out_commit(pl_worker *w, transport *t, bool rtcp, size_t len)
+{
+    size_t k = w->n_out;
+    pl_addr *to = &w->oaddr[k];
+    int rc = rtcp ? pl_peer_protect_rtcp(t->peer, w->obuf[k], &len, OUT_CAP, to)
+                  : pl_peer_protect_rtp(t->peer, w->obuf[k], &len, OUT_CAP, to);
+    if (rc != PL_OK)
+        return false;
+    w->oiov[k] = (struct iovec){.iov_base = w->obuf[k], .iov_len = len};
+    w->omsg[k].msg_hdr = (struct msghdr){
+        .msg_name = &to->ss, .msg_namelen = to->len, .msg_iov = &w->oiov[k], .msg_iovlen = 1};
+    w->n_out++;
+    return true;
+}
+
+static void send_protected(pl_worker *w, transport *t, bool rtcp, const uint8_t *pkt, size_t len)
+{
+    if (len > DGRAM_MAX)
+        return;
+    memcpy(out_slot(w), pkt, len);
+    out_commit(w, t, rtcp, len);
 }
 
 /* Asks a publisher for a keyframe of one track (RFC 4585 PLI). */
@@ -160,10 +226,10 @@ static void request_keyframe(pl_worker *w, uint64_t publisher, const char *mid)
     for (size_t i = 0; i < p->n_tracks; i++) {
         if (strcmp(p->tracks[i].mid, mid) != 0 || !p->tracks[i].ssrc || !p->tracks[i].video)
             continue;
-        uint8_t buf[64 + PL_SRTP_MAX_TRAILER];
-        pl_wbuf wb = pl_wbuf_make(buf, 64);
+        uint8_t buf[64];
+        pl_wbuf wb = pl_wbuf_make(buf, sizeof(buf));
         pl_rtcp_write_pli(&wb, &(pl_rtcp_pli){.sender_ssrc = 1, .media_ssrc = p->tracks[i].ssrc});
-        send_protected(w, p, true, buf, wb.len, sizeof(buf));
+        send_protected(w, p, true, buf, wb.len);
         atomic_fetch_add(&w->st.pli, 1);
     }
 }
@@ -206,42 +272,40 @@ static void forward_rtp(pl_worker *w, transport *pub, const uint8_t *pkt, size_t
     }
     size_t fixed = PL_RTP_HEADER_MIN + 4u * h.csrc_count;
     size_t body = h.payload_len + h.padding_len;
-    uint8_t out[DGRAM_MAX + PL_SRTP_MAX_TRAILER];
     if (fixed + body > DGRAM_MAX)
         return;
-    for (transport *s = w->transports; s; s = s->next) {
-        if (!s->connected)
+    for (size_t f = 0; f < pub->fan_n[ti]; f++) {
+        transport *s = pub->fan[ti][f].sub;
+        size_t r = pub->fan[ti][f].route;
+        const pl_worker_route *rt = &s->routes[r];
+        if (!s->connected || rt->paused)
             continue;
-        for (size_t r = 0; r < s->n_routes; r++) {
-            const pl_worker_route *rt = &s->routes[r];
-            if (rt->publisher != pub->id || rt->paused || strcmp(rt->mid, mid) != 0)
-                continue;
-            route_state *rs = &s->route_st[r];
-            bool fresh = !rs->started || rs->src_ssrc != h.ssrc;
-            if (fresh) {
-                /* First packet or a new source: continue the output stream. */
-                rs->seq_offset = (uint16_t)(rs->started ? rs->last_seq + 1 - h.seq : 0);
-                rs->ts_offset = rs->started ? rs->last_ts + 1 - h.timestamp : 0;
-                rs->src_ssrc = h.ssrc;
-                rs->started = true;
-            }
-            uint16_t oseq = (uint16_t)(h.seq + rs->seq_offset);
-            uint32_t ots = h.timestamp + rs->ts_offset;
-            /* Only in-order packets move the continuation point. */
-            if (fresh || (int16_t)(oseq - rs->last_seq) > 0) {
-                rs->last_seq = oseq;
-                rs->last_ts = ots;
-            }
-            memcpy(out, pkt, fixed);
-            out[0] &= (uint8_t)~0x10; /* no extension block */
-            memcpy(out + fixed, pkt + h.header_len, body);
-            pl_rtp_set_ssrc(out, rt->out_ssrc);
-            pl_rtp_set_payload_type(out, rt->out_pt);
-            pl_rtp_set_seq(out, oseq);
-            pl_rtp_set_timestamp(out, ots);
-            send_protected(w, s, false, out, fixed + body, sizeof(out));
-            atomic_fetch_add(&w->st.fwd, 1);
+        route_state *rs = &s->route_st[r];
+        bool fresh = !rs->started || rs->src_ssrc != h.ssrc;
+        if (fresh) {
+            /* First packet or a new source: continue the output stream. */
+            rs->seq_offset = (uint16_t)(rs->started ? rs->last_seq + 1 - h.seq : 0);
+            rs->ts_offset = rs->started ? rs->last_ts + 1 - h.timestamp : 0;
+            rs->src_ssrc = h.ssrc;
+            rs->started = true;
         }
+        uint16_t oseq = (uint16_t)(h.seq + rs->seq_offset);
+        uint32_t ots = h.timestamp + rs->ts_offset;
+        /* Only in-order packets move the continuation point. */
+        if (fresh || (int16_t)(oseq - rs->last_seq) > 0) {
+            rs->last_seq = oseq;
+            rs->last_ts = ots;
+        }
+        uint8_t *out = out_slot(w);
+        memcpy(out, pkt, fixed);
+        out[0] &= (uint8_t)~0x10; /* no extension block */
+        memcpy(out + fixed, pkt + h.header_len, body);
+        pl_rtp_set_ssrc(out, rt->out_ssrc);
+        pl_rtp_set_payload_type(out, rt->out_pt);
+        pl_rtp_set_seq(out, oseq);
+        pl_rtp_set_timestamp(out, ots);
+        if (out_commit(w, s, false, fixed + body))
+            w->fwd_pending++;
     }
 }
 
@@ -303,6 +367,8 @@ static void drain_outputs(pl_worker *w, transport *t)
 
 static void destroy_transport(pl_worker *w, transport *t)
 {
+    for (size_t i = 0; i < PL_WORKER_MAX_TRACKS; i++)
+        pl_env_free(&w->env, t->fan[i]);
     pl_peer_destroy(t->peer);
     pl_env_free(&w->env, t);
     atomic_fetch_sub(&w->st.transports, 1);
@@ -370,6 +436,40 @@ static void run_command(pl_worker *w, cmd *c, int64_t now)
     atomic_fetch_add(&w->st.transports, 1);
 }
 
+static bool fan_append(pl_worker *w, transport *p, size_t ti, transport *sub, size_t route)
+{
+    if (p->fan_n[ti] == p->fan_cap[ti]) {
+        size_t cap = p->fan_cap[ti] ? 2 * p->fan_cap[ti] : 8;
+        fan_entry *grown = pl_env_alloc(&w->env, cap * sizeof(*grown));
+        if (!grown)
+            return false;
+        if (p->fan_n[ti])
+            memcpy(grown, p->fan[ti], p->fan_n[ti] * sizeof(*grown));
+        pl_env_free(&w->env, p->fan[ti]);
+        p->fan[ti] = grown;
+        p->fan_cap[ti] = cap;
+    }
+    p->fan[ti][p->fan_n[ti]++] = (fan_entry){.sub = sub, .route = route};
+    return true;
+}
+
+/* Recomputes every publisher track's subscriber list from the routes.
+ * Commands are rare next to packets, so this runs after each batch of them
+ * and keeps the forwarding path free of lookups. */
+static void rebuild_fanout(pl_worker *w)
+{
+    for (transport *t = w->transports; t; t = t->next)
+        memset(t->fan_n, 0, sizeof(t->fan_n));
+    for (transport *s = w->transports; s; s = s->next)
+        for (size_t r = 0; r < s->n_routes; r++) {
+            transport *p = by_id(w, s->routes[r].publisher);
+            for (size_t ti = 0; p && ti < p->n_tracks; ti++)
+                if (strcmp(p->tracks[ti].mid, s->routes[r].mid) == 0 && !fan_append(w, p, ti, s, r))
+                    pl_env_logf(&w->env, PL_LOG_ERROR, "worker %d: out of memory for routes",
+                                w->cfg.index);
+        }
+}
+
 static void run_commands(pl_worker *w, int64_t now)
 {
     pthread_mutex_lock(&w->lock);
@@ -384,11 +484,16 @@ static void run_commands(pl_worker *w, int64_t now)
         rev = list;
         list = n;
     }
+    bool any = rev != NULL;
     while (rev) {
         cmd *n = rev->next;
         run_command(w, rev, now);
         pl_env_free(&w->env, rev);
         rev = n;
+    }
+    if (any) {
+        rebuild_fanout(w);
+        w->next_timer = now; /* new transports have timers of their own */
     }
 }
 
@@ -414,16 +519,27 @@ static void handle_datagram(pl_worker *w, int64_t now, const pl_addr *from, uint
     else if (stun)
         remember_addr(t, from); /* an authenticated check: this address is the peer's */
     drain_outputs(w, t);
+    int64_t next = pl_peer_next_timeout(t->peer);
+    if (next < w->next_timer)
+        w->next_timer = next;
 }
 
+/* Scans the transports only when one of them is due. */
 static void run_timers(pl_worker *w, int64_t now)
 {
+    if (now < w->next_timer)
+        return;
+    int64_t next = INT64_MAX;
     for (transport *t = w->transports; t; t = t->next) {
         if (pl_peer_next_timeout(t->peer) <= now) {
             pl_peer_handle_timeout(t->peer, now);
             drain_outputs(w, t);
         }
+        int64_t n = pl_peer_next_timeout(t->peer);
+        if (n < next)
+            next = n;
     }
+    w->next_timer = next;
 }
 
 /* Reports publishers whose audio became loud or fell silent. */
@@ -453,11 +569,8 @@ static void check_speakers(pl_worker *w, int64_t now)
 static int next_wait_ms(pl_worker *w, int64_t now)
 {
     int64_t next = w->next_speaker_check > now ? w->next_speaker_check : now + SPEAKER_CHECK_US;
-    for (transport *t = w->transports; t; t = t->next) {
-        int64_t n = pl_peer_next_timeout(t->peer);
-        if (n < next)
-            next = n;
-    }
+    if (w->next_timer < next)
+        next = w->next_timer;
     int64_t ms = (next - now + 999) / 1000;
     return ms < 0 ? 0 : (int)ms;
 }
@@ -499,6 +612,7 @@ static void *worker_main(void *arg)
                     from[k].len = msgs[k].msg_hdr.msg_namelen;
                     handle_datagram(w, now, &from[k], bufs[k], msgs[k].msg_len);
                 }
+                flush_out(w);
                 if (got < BATCH)
                     break;
             }
@@ -506,6 +620,7 @@ static void *worker_main(void *arg)
         w->now = now_us();
         run_timers(w, w->now);
         check_speakers(w, w->now);
+        flush_out(w);
     }
     return NULL;
 }
@@ -521,6 +636,7 @@ pl_worker *pl_worker_start(const pl_env *env, const pl_worker_config *cfg)
     w->env = *env;
     w->cfg = *cfg;
     w->rtcp = pl_env_alloc(env, sizeof(*w->rtcp));
+    w->obuf = pl_env_alloc(env, OUT_BATCH * sizeof(*w->obuf));
     w->fd = socket(bind_addr.ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     w->efd = epoll_create1(EPOLL_CLOEXEC);
     w->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -533,7 +649,7 @@ pl_worker *pl_worker_start(const pl_env *env, const pl_worker_config *cfg)
     struct epoll_event e2 = {.events = EPOLLIN, .data.fd = w->wake};
     pl_addr bound;
     bound.len = sizeof(bound.ss);
-    if (!w->rtcp || w->fd < 0 || w->efd < 0 || w->wake < 0 ||
+    if (!w->rtcp || !w->obuf || w->fd < 0 || w->efd < 0 || w->wake < 0 ||
         bind(w->fd, (const struct sockaddr *)&bind_addr.ss, bind_addr.len) != 0 ||
         getsockname(w->fd, (struct sockaddr *)&bound.ss, &bound.len) != 0 ||
         epoll_ctl(w->efd, EPOLL_CTL_ADD, w->fd, &e1) != 0 ||
@@ -547,6 +663,7 @@ pl_worker *pl_worker_start(const pl_env *env, const pl_worker_config *cfg)
             close(w->wake);
         pthread_mutex_destroy(&w->lock);
         pl_env_free(env, w->rtcp);
+        pl_env_free(env, w->obuf);
         pl_env_free(env, w);
         return NULL;
     }
@@ -584,6 +701,7 @@ void pl_worker_stop(pl_worker *w)
     close(w->wake);
     pthread_mutex_destroy(&w->lock);
     pl_env_free(&w->env, w->rtcp);
+    pl_env_free(&w->env, w->obuf);
     pl_env_free(&w->env, w);
 }
 
