@@ -1,5 +1,6 @@
 #include "rxstats.h"
 
+#include <math.h>
 #include <string.h>
 
 static size_t bucket_of(int64_t us)
@@ -47,7 +48,10 @@ int64_t pl_delay_quantile(const pl_delay_hist *h, double q)
 {
     if (h->n == 0)
         return -1;
-    uint64_t rank = (uint64_t)(q * (double)h->n);
+    /* Nearest rank: the smallest value with at least q of the samples at
+     * or below it. */
+    double want = ceil(q * (double)h->n - 1e-9);
+    uint64_t rank = want < 1 ? 0 : (uint64_t)want - 1;
     if (rank >= h->n)
         rank = h->n - 1;
     uint64_t seen = 0;

@@ -1,0 +1,232 @@
+/* The bot's identity-carrying media and its receive statistics: what the
+ * load and interop tests rely on to say "this stream came from that bot,
+ * complete and uncorrupted". */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "content.h"
+#include "rxstats.h"
+
+#define LOOP 90
+
+static void test_pattern_draw_read(void **state)
+{
+    (void)state;
+    static uint8_t y[PL_CONTENT_WIDTH * PL_CONTENT_HEIGHT];
+    static uint8_t u[PL_CONTENT_WIDTH * PL_CONTENT_HEIGHT / 4], v[sizeof(u)];
+    for (unsigned id = 0; id < 256; id += 51)
+        for (unsigned c = 0; c < 256; c += 17) {
+            pl_content_draw(y, u, v, id, c, c);
+            unsigned rid, rc;
+            assert_int_equal(pl_content_read(y, PL_CONTENT_WIDTH, PL_CONTENT_WIDTH,
+                                             PL_CONTENT_HEIGHT, &rid, &rc),
+                             0);
+            assert_int_equal(rid, id);
+            assert_int_equal(rc, c);
+        }
+    /* A grey picture, or one cell flipped, is unreadable, not misread. */
+    memset(y, 128, sizeof(y));
+    unsigned rid, rc;
+    assert_int_equal(
+        pl_content_read(y, PL_CONTENT_WIDTH, PL_CONTENT_WIDTH, PL_CONTENT_HEIGHT, &rid, &rc), -1);
+    pl_content_draw(y, u, v, 3, 4, 4);
+    for (unsigned r = 0; r < 40; r++)
+        memset(y + (size_t)r * PL_CONTENT_WIDTH, 235, 40); /* top-left cell to 1 */
+    assert_int_equal(
+        pl_content_read(y, PL_CONTENT_WIDTH, PL_CONTENT_WIDTH, PL_CONTENT_HEIGHT, &rid, &rc), -1);
+    /* Another size is not a bot's picture. */
+    assert_int_equal(pl_content_read(y, PL_CONTENT_WIDTH, 640, 480, &rid, &rc), -1);
+}
+
+static void test_video_survives_vp8(void **state)
+{
+    (void)state;
+    static const unsigned ids[] = {0, 7, 200};
+    for (size_t k = 0; k < 3; k++) {
+        pl_clip *c = pl_clip_create(ids[k], LOOP, 5);
+        assert_non_null(c);
+        assert_int_equal(pl_clip_video_count(c), LOOP);
+        assert_true(pl_clip_video(c, 0)->keyframe);
+        assert_true(pl_clip_video(c, 60)->keyframe);
+        assert_false(pl_clip_video(c, 1)->keyframe);
+        pl_vcheck *v = pl_vcheck_create(LOOP, (int)ids[k]);
+        pl_vcheck_result r;
+        /* Twice around the loop: the wrap from frame 89 to the keyframe 0
+         * is in order. */
+        for (unsigned i = 0; i < 2 * LOOP; i++) {
+            const pl_clip_frame *f = pl_clip_video(c, i % LOOP);
+            pl_vcheck_frame(v, f->data, f->len, i * 3000, f->keyframe, false, &r);
+            assert_true(r.decoded);
+            assert_false(r.corrupt);
+            if (!r.in_order)
+                fail_msg("identity %u frame %u out of order (counter %d)", ids[k], i, r.counter);
+            assert_int_equal(r.identity, ids[k]);
+            assert_int_equal(r.counter, (int)(i % LOOP));
+        }
+        /* A restart at the keyframe (a keyframe request) is in order too;
+         * a jump to another counter without a loss report is not. */
+        const pl_clip_frame *f0 = pl_clip_video(c, 0), *f60 = pl_clip_video(c, 60);
+        pl_vcheck_frame(v, f0->data, f0->len, 0, true, false, &r);
+        assert_true(r.in_order);
+        pl_vcheck_frame(v, f60->data, f60->len, 0, true, false, &r);
+        assert_true(r.decoded && !r.corrupt);
+        assert_false(r.in_order);
+        pl_vcheck_stats st;
+        pl_vcheck_stats_get(v, &st);
+        assert_int_equal(st.decoded, 2 * LOOP + 2);
+        assert_int_equal(st.corrupt, 0);
+        assert_int_equal(st.out_of_order, 1);
+        assert_int_equal(st.wrong_identity, 0);
+        pl_vcheck_destroy(v);
+        pl_clip_destroy(c);
+    }
+}
+
+static void test_video_after_loss_and_damage(void **state)
+{
+    (void)state;
+    pl_clip *c = pl_clip_create(42, LOOP, 5);
+    pl_vcheck *v = pl_vcheck_create(LOOP, 42);
+    pl_vcheck_result r;
+    const pl_clip_frame *f;
+    /* Before any keyframe, and after a reported loss, P-frames wait. */
+    f = pl_clip_video(c, 3);
+    pl_vcheck_frame(v, f->data, f->len, 0, false, false, &r);
+    assert_true(r.skipped);
+    f = pl_clip_video(c, 0);
+    pl_vcheck_frame(v, f->data, f->len, 0, true, false, &r);
+    assert_true(r.decoded && !r.corrupt);
+    f = pl_clip_video(c, 2);
+    pl_vcheck_frame(v, f->data, f->len, 6000, false, true, &r);
+    assert_true(r.skipped);
+
+    /* Damaged keyframes: every outcome is "corrupt" or a correct picture,
+     * never a picture read as another sender. */
+    f = pl_clip_video(c, 0);
+    uint8_t *bad = malloc(f->len);
+    unsigned wrong = 0, corrupt = 0;
+    for (size_t pos = 20; pos < f->len; pos += f->len / 16) {
+        memcpy(bad, f->data, f->len);
+        for (size_t i = pos; i < pos + 64 && i < f->len; i++)
+            bad[i] ^= 0x5a;
+        pl_vcheck_frame(v, bad, f->len, 0, true, false, &r);
+        corrupt += r.corrupt;
+        if (!r.corrupt && r.identity != 42)
+            wrong++;
+    }
+    assert_int_equal(wrong, 0);
+    assert_true(corrupt > 0);
+    free(bad);
+    pl_vcheck_destroy(v);
+
+    /* Expecting someone else: every picture counts as the wrong sender. */
+    v = pl_vcheck_create(LOOP, 41);
+    f = pl_clip_video(c, 0);
+    pl_vcheck_frame(v, f->data, f->len, 0, true, false, &r);
+    pl_vcheck_stats st;
+    pl_vcheck_stats_get(v, &st);
+    assert_int_equal(st.wrong_identity, 1);
+    pl_vcheck_destroy(v);
+    pl_clip_destroy(c);
+}
+
+static void test_audio_identity(void **state)
+{
+    (void)state;
+    static const unsigned ids[] = {0, 1, 128, 254, 255};
+    for (size_t k = 0; k < 5; k++) {
+        pl_clip *c = pl_clip_create(ids[k], 1, 50);
+        pl_acheck *a = pl_acheck_create();
+        pl_acheck_stats st;
+        /* Two seconds around the 1 s loop, with a lost packet now and then. */
+        for (unsigned i = 0; i < 100; i++) {
+            if (i % 23 == 22) {
+                pl_acheck_lost(a);
+                continue;
+            }
+            const pl_clip_frame *f = pl_clip_audio(c, i);
+            pl_acheck_packet(a, f->data, f->len);
+            pl_acheck_stats_get(a, &st);
+            if (i < 20)
+                assert_int_equal(st.identity, -1); /* not enough audio yet */
+        }
+        pl_acheck_stats_get(a, &st);
+        assert_int_equal(st.identity, ids[k]);
+        assert_int_equal(st.errors, 0);
+        assert_int_equal(st.concealed, 4);
+        pl_acheck_destroy(a);
+        pl_clip_destroy(c);
+    }
+}
+
+static void test_rxstats_loss_jitter(void **state)
+{
+    (void)state;
+    pl_rxstats s;
+    pl_rxstats_init(&s, 90000);
+    int64_t t = 1000000000;
+    /* 100 packets with a perfect clock, then one gap of 3 around the wrap. */
+    uint16_t seq = 65500;
+    for (int i = 0; i < 100; i++, seq++, t += 10000)
+        assert_int_equal(pl_rxstats_packet(&s, seq, pl_rtp_clock_ts(t - 500, 90000), 100, t, true),
+                         0);
+    assert_int_equal(pl_rxstats_lost(&s), 0);
+    assert_true(pl_rxstats_jitter_ms(&s) < 0.05);
+    seq += 3;
+    assert_int_equal(pl_rxstats_packet(&s, seq, pl_rtp_clock_ts(t - 500, 90000), 100, t, true), 3);
+    assert_int_equal(pl_rxstats_expected(&s), 104);
+    assert_int_equal(pl_rxstats_lost(&s), 3);
+    /* A duplicate counts as received (RFC 3550 A.3) and moves nothing. */
+    assert_int_equal(pl_rxstats_packet(&s, seq, pl_rtp_clock_ts(t - 500, 90000), 100, t, true), 0);
+    assert_int_equal(pl_rxstats_lost(&s), 2);
+    /* Delay: every packet was 500 us old, within the 10 us buckets and the
+     * clock's 11 us resolution. */
+    int64_t p50 = pl_delay_quantile(&s.delay, 0.5);
+    assert_true(p50 >= 490 && p50 <= 520);
+    /* Frames 250 ms apart are freezes. */
+    pl_rxstats_frame(&s, 0);
+    pl_rxstats_frame(&s, 100000);
+    pl_rxstats_frame(&s, 350000);
+    assert_int_equal(s.freezes, 1);
+    assert_int_equal(s.freeze_us, 250000);
+}
+
+static void test_delay_histogram(void **state)
+{
+    (void)state;
+    pl_delay_hist h;
+    memset(&h, 0, sizeof(h));
+    assert_int_equal(pl_delay_quantile(&h, 0.5), -1);
+    for (int i = 0; i < 98; i++)
+        pl_delay_add(&h, 150);
+    pl_delay_add(&h, 5500);
+    pl_delay_add(&h, 20000000);
+    assert_int_equal(pl_delay_quantile(&h, 0.5), 160);
+    assert_int_equal(pl_delay_quantile(&h, 0.99), 6000);
+    assert_int_equal(pl_delay_quantile(&h, 1.0), 20000000);
+    pl_delay_hist m;
+    memset(&m, 0, sizeof(m));
+    pl_delay_merge(&m, &h);
+    pl_delay_merge(&m, &h);
+    assert_int_equal(m.n, 200);
+    assert_int_equal(m.max_us, 20000000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pattern_draw_read),
+        cmocka_unit_test(test_video_survives_vp8),
+        cmocka_unit_test(test_video_after_loss_and_damage),
+        cmocka_unit_test(test_audio_identity),
+        cmocka_unit_test(test_rxstats_loss_jitter),
+        cmocka_unit_test(test_delay_histogram),
+    };
+    return cmocka_run_group_tests_name("content", tests, NULL, NULL);
+}

@@ -1,0 +1,213 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "parley/common.h"
+#include "parley/vp8.h"
+
+/* RFC 7741 4.2, built by hand: X=1 S=1 PID=0; I=1 L=1 T=1 K=1; M=1 with
+ * picture id 0x1234 & 0x7fff; TL0PICIDX 0x56; TID=2 Y=1 KEYIDX=5; then a
+ * payload header with P=0 (key frame). */
+static const uint8_t full_desc[] = {0x90, 0xf0, 0x92, 0x34, 0x56, 0xa5, 0x10, 0x02, 0x9d};
+
+static void test_descriptor_fields(void **state)
+{
+    (void)state;
+    pl_vp8_desc d;
+    assert_int_equal(pl_vp8_parse_descriptor(full_desc, sizeof(full_desc), &d), PL_OK);
+    assert_true(d.start);
+    assert_int_equal(d.partition, 0);
+    assert_true(d.has_picture_id);
+    assert_true(d.picture_id_15);
+    assert_int_equal(d.picture_id, 0x1234);
+    assert_true(d.has_tl0picidx);
+    assert_int_equal(d.tl0picidx, 0x56);
+    assert_true(d.has_tid);
+    assert_int_equal(d.tid, 2);
+    assert_true(d.layer_sync);
+    assert_true(d.has_keyidx);
+    assert_int_equal(d.keyidx, 5);
+    assert_int_equal(d.header_len, 6);
+    assert_true(d.keyframe);
+
+    /* The shortest form: no extension, a continuation packet of PID 1. */
+    const uint8_t short_desc[] = {0x01, 0xaa};
+    assert_int_equal(pl_vp8_parse_descriptor(short_desc, sizeof(short_desc), &d), PL_OK);
+    assert_false(d.start);
+    assert_int_equal(d.partition, 1);
+    assert_false(d.has_picture_id);
+    assert_int_equal(d.header_len, 1);
+    assert_false(d.keyframe);
+
+    /* A 7-bit picture id and an interframe (P=1). */
+    const uint8_t seven[] = {0x90, 0x80, 0x2a, 0x01};
+    assert_int_equal(pl_vp8_parse_descriptor(seven, sizeof(seven), &d), PL_OK);
+    assert_false(d.picture_id_15);
+    assert_int_equal(d.picture_id, 0x2a);
+    assert_false(d.keyframe);
+}
+
+static void test_descriptor_truncations(void **state)
+{
+    (void)state;
+    pl_vp8_desc d;
+    /* Every proper prefix of the full descriptor (payload included) fails:
+     * either a field or the payload byte is missing. */
+    for (size_t n = 0; n < 7; n++)
+        assert_int_equal(pl_vp8_parse_descriptor(full_desc, n, &d), PL_EMALFORMED);
+}
+
+static void make_frame(uint8_t *f, size_t len, bool key)
+{
+    for (size_t i = 0; i < len; i++)
+        f[i] = (uint8_t)(i * 31 + 7);
+    f[0] = key ? 0x10 : 0x11; /* P bit: 0 for a key frame */
+}
+
+typedef struct pkts {
+    uint8_t buf[PL_VP8_MAX_PACKETS * 1200];
+    size_t lens[PL_VP8_MAX_PACKETS];
+    const uint8_t *at[PL_VP8_MAX_PACKETS];
+    int n;
+} pkts;
+
+static void packetize(pkts *p, uint16_t pid, const uint8_t *frame, size_t len, size_t mtu)
+{
+    p->n =
+        pl_vp8_packetize(pid, frame, len, mtu, p->buf, sizeof(p->buf), p->lens, PL_VP8_MAX_PACKETS);
+    assert_true(p->n > 0);
+    size_t off = 0;
+    for (int i = 0; i < p->n; i++) {
+        assert_true(p->lens[i] <= mtu);
+        p->at[i] = p->buf + off;
+        off += p->lens[i];
+    }
+}
+
+static void test_round_trip_sizes(void **state)
+{
+    (void)state;
+    static uint8_t frame[120 * 1000];
+    static const size_t sizes[] = {1, 2, 999, 1000, 1001, 5000, sizeof(frame)};
+    static pkts p;
+    pl_vp8_assembler *a = pl_vp8_assembler_create(true);
+    uint16_t seq = 65530; /* wraps in the middle */
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        make_frame(frame, sizes[k], k == 0);
+        packetize(&p, (uint16_t)(100 + k), frame, sizes[k], 1004);
+        pl_vp8_frame f;
+        for (int i = 0; i < p.n; i++) {
+            int rc = pl_vp8_assembler_push(a, seq++, (uint32_t)(3000 * k), i == p.n - 1, p.at[i],
+                                           p.lens[i], &f);
+            assert_int_equal(rc, i == p.n - 1 ? 1 : 0);
+        }
+        assert_int_equal(f.len, sizes[k]);
+        assert_memory_equal(f.data, frame, sizes[k]);
+        assert_int_equal(f.picture_id, 100 + k);
+        assert_int_equal(f.keyframe, k == 0);
+        assert_false(f.lost_before);
+    }
+    pl_vp8_assembler_stats st;
+    pl_vp8_assembler_stats_get(a, &st);
+    assert_int_equal(st.frames, 7);
+    assert_int_equal(st.incomplete_frames, 0);
+    pl_vp8_assembler_destroy(a);
+
+    /* Too many packets for one frame, or no room: refused. */
+    assert_int_equal(pl_vp8_packetize(1, frame, sizeof(frame), 100, p.buf, sizeof(p.buf), p.lens,
+                                      PL_VP8_MAX_PACKETS),
+                     PL_ENOSPC);
+    assert_int_equal(pl_vp8_packetize(1, frame, 0, 1000, p.buf, sizeof(p.buf), p.lens, 4),
+                     PL_EINVAL);
+    assert_int_equal(pl_vp8_packetize(1, frame, 10, 4, p.buf, sizeof(p.buf), p.lens, 4), PL_EINVAL);
+}
+
+static void test_loss_and_reordering(void **state)
+{
+    (void)state;
+    static uint8_t frame[4000];
+    static pkts p;
+    pl_vp8_assembler *a = pl_vp8_assembler_create(true);
+    pl_vp8_frame f;
+    make_frame(frame, sizeof(frame), true);
+    packetize(&p, 1, frame, sizeof(frame), 1000); /* 5 packets */
+    assert_int_equal(p.n, 5);
+
+    /* Frame 1 arrives in the order 3 0 4 2 1: complete on the last one. */
+    const int order[] = {3, 0, 4, 2, 1};
+    for (int i = 0; i < 5; i++) {
+        int rc = pl_vp8_assembler_push(a, (uint16_t)(10 + order[i]), 3000, order[i] == 4,
+                                       p.at[order[i]], p.lens[order[i]], &f);
+        assert_int_equal(rc, i == 4 ? 1 : 0);
+    }
+    assert_memory_equal(f.data, frame, sizeof(frame));
+    assert_false(f.lost_before);
+    /* A duplicate of a delivered frame is ignored. */
+    assert_int_equal(pl_vp8_assembler_push(a, 12, 3000, false, p.at[2], p.lens[2], &f), 0);
+
+    /* Frame 2 loses its middle packet: never delivered. */
+    make_frame(frame, sizeof(frame), false);
+    packetize(&p, 2, frame, sizeof(frame), 1000);
+    for (int i = 0; i < 5; i++)
+        if (i != 2)
+            assert_int_equal(
+                pl_vp8_assembler_push(a, (uint16_t)(15 + i), 6000, i == 4, p.at[i], p.lens[i], &f),
+                0);
+    /* Frame 3 completes, flagged: something was lost before it. */
+    packetize(&p, 3, frame, 10, 1000);
+    assert_int_equal(pl_vp8_assembler_push(a, 20, 9000, true, p.at[0], p.lens[0], &f), 1);
+    assert_true(f.lost_before);
+    /* A late packet of the abandoned frame changes nothing. */
+    assert_int_equal(pl_vp8_assembler_push(a, 17, 6000, false, p.at[0], p.lens[0], &f), 0);
+    /* Frame 4 follows frame 3 directly: clean again. */
+    assert_int_equal(pl_vp8_assembler_push(a, 21, 12000, true, p.at[0], p.lens[0], &f), 1);
+    assert_false(f.lost_before);
+    /* A whole frame (seq 22) missing shows as a sequence gap. */
+    assert_int_equal(pl_vp8_assembler_push(a, 23, 18000, true, p.at[0], p.lens[0], &f), 1);
+    assert_true(f.lost_before);
+
+    pl_vp8_assembler_stats st;
+    pl_vp8_assembler_stats_get(a, &st);
+    assert_int_equal(st.frames, 4);
+    assert_int_equal(st.incomplete_frames, 1);
+    assert_int_equal(st.late_packets, 2);
+
+    /* Malformed payloads are counted, not assembled. */
+    const uint8_t bad[] = {0x90};
+    assert_int_equal(pl_vp8_assembler_push(a, 24, 21000, true, bad, sizeof(bad), &f),
+                     PL_EMALFORMED);
+    pl_vp8_assembler_stats_get(a, &st);
+    assert_int_equal(st.malformed, 1);
+    pl_vp8_assembler_destroy(a);
+}
+
+static void test_counting_only(void **state)
+{
+    (void)state;
+    static uint8_t frame[3000];
+    static pkts p;
+    pl_vp8_assembler *a = pl_vp8_assembler_create(false);
+    pl_vp8_frame f;
+    make_frame(frame, sizeof(frame), true);
+    packetize(&p, 7, frame, sizeof(frame), 1200);
+    for (int i = 0; i < p.n; i++)
+        pl_vp8_assembler_push(a, (uint16_t)i, 0, i == p.n - 1, p.at[i], p.lens[i], &f);
+    assert_null(f.data);
+    assert_int_equal(f.len, sizeof(frame));
+    assert_true(f.keyframe);
+    pl_vp8_assembler_destroy(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_descriptor_fields), cmocka_unit_test(test_descriptor_truncations),
+        cmocka_unit_test(test_round_trip_sizes),  cmocka_unit_test(test_loss_and_reordering),
+        cmocka_unit_test(test_counting_only),
+    };
+    return cmocka_run_group_tests_name("vp8", tests, NULL, NULL);
+}
