@@ -37,6 +37,9 @@ typedef struct pl_bot_ctx {
     /* How many received streams of each kind a bot decodes; the others are
      * counted and measured only. */
     unsigned decode_audio, decode_video;
+    /* Only every decode_every-th bot decodes at all: in load runs a sample
+     * is checked and the CPU goes to SRTP and sockets. */
+    unsigned decode_every;
     bool nack;    /* send NACKs for gaps in received video */
     bool verbose; /* log signaling errors and state changes */
 } pl_bot_ctx;
@@ -65,9 +68,12 @@ void pl_bot_on_error(pl_bot *b, const char *code, const char *message);
 void pl_bot_on_closed(pl_bot *b, int64_t now_us);
 
 /* Media thread. */
-void pl_bot_datagram(pl_bot *b, enum pl_bot_socket which, int64_t now_us, const pl_addr *from,
-                     uint8_t *data, size_t len);
+/* arrival_us: when the kernel queued it (monotonic clock), 0 if unknown. */
+void pl_bot_datagram(pl_bot *b, enum pl_bot_socket which, int64_t now_us, int64_t arrival_us,
+                     const pl_addr *from, uint8_t *data, size_t len);
 void pl_bot_tick(pl_bot *b, int64_t now_us);
+/* When the bot next needs pl_bot_tick (any thread, lock-free). */
+int64_t pl_bot_next_due(pl_bot *b);
 
 /* What the bot sent and received, as JSON (caller owns the result); adds
  * its received streams' delay histograms to *delay. */

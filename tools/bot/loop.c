@@ -21,6 +21,7 @@ typedef struct slot {
 
 typedef struct media_thread {
     pl_botloop *loop;
+    int64_t realtime_offset_us; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
     pthread_t tid;
     int ep;
     pl_bot **bots;
@@ -42,10 +43,34 @@ int64_t pl_bot_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static int64_t realtime_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The kernel's receive timestamp (SO_TIMESTAMPNS, real time) on the
+ * monotonic clock, or 0. */
+static int64_t arrival(const media_thread *t, struct msghdr *h)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+            return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - t->realtime_offset_us;
+        }
+    return 0;
+}
+
 static void read_socket(media_thread *t, const slot *s)
 {
     static const size_t cap = DGRAM_CAP;
     uint8_t bufs[BATCH][DGRAM_CAP];
+    union {
+        char buf[CMSG_SPACE(sizeof(struct timespec))];
+        struct cmsghdr align;
+    } ctl[BATCH];
     struct mmsghdr msgs[BATCH];
     struct iovec iov[BATCH];
     pl_addr from[BATCH];
@@ -58,6 +83,8 @@ static void read_socket(media_thread *t, const slot *s)
             msgs[i].msg_hdr.msg_iovlen = 1;
             msgs[i].msg_hdr.msg_name = &from[i].ss;
             msgs[i].msg_hdr.msg_namelen = sizeof(from[i].ss);
+            msgs[i].msg_hdr.msg_control = ctl[i].buf;
+            msgs[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
         }
         int n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0)
@@ -65,17 +92,18 @@ static void read_socket(media_thread *t, const slot *s)
         int64_t now = pl_bot_now_us();
         for (int i = 0; i < n; i++) {
             from[i].len = msgs[i].msg_hdr.msg_namelen;
-            pl_bot_datagram(s->bot, s->which, now, &from[i], bufs[i], msgs[i].msg_len);
+            pl_bot_datagram(s->bot, s->which, now, arrival(t, &msgs[i].msg_hdr), &from[i], bufs[i],
+                            msgs[i].msg_len);
         }
         if (n < BATCH)
             return;
-        (void)t;
     }
 }
 
 static void *run(void *arg)
 {
     media_thread *t = arg;
+    t->realtime_offset_us = realtime_us() - pl_bot_now_us();
     struct epoll_event evs[64];
     int64_t next_tick = pl_bot_now_us();
     while (!atomic_load(&t->loop->stop)) {
@@ -87,7 +115,8 @@ static void *run(void *arg)
         now = pl_bot_now_us();
         if (now >= next_tick) {
             for (size_t i = 0; i < t->n; i++)
-                pl_bot_tick(t->bots[i], now);
+                if (pl_bot_next_due(t->bots[i]) <= now)
+                    pl_bot_tick(t->bots[i], now);
             next_tick = now + TICK_US;
         }
     }

@@ -28,6 +28,7 @@ typedef struct options {
     unsigned leavers;
     unsigned clips;
     int decode;
+    unsigned sample;
     bool nack;
     unsigned threads;
     const char *bind;
@@ -147,6 +148,7 @@ static void usage(FILE *f)
         "  --leavers K        (default 1)\n"
         "  --clips K          distinct identities (pre-encoded clips; default per-room, <= 16)\n"
         "  --decode N         received streams of each kind a bot decodes (default all)\n"
+        "  --sample K         only every K-th bot decodes (default 1: all)\n"
         "  --no-nack          do not send NACKs for lost video packets\n"
         "  --threads T        media threads (default 1)\n"
         "  --bind IP          local address of the bots' UDP sockets (default 127.0.0.1)\n"
@@ -187,6 +189,7 @@ static int parse(int argc, char **argv, options *o)
         {"report", required_argument, NULL, 'o'},
         {"verbose", no_argument, NULL, 'v'},
         {"publishers", required_argument, NULL, 'P'},
+        {"sample", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -201,6 +204,9 @@ static int parse(int argc, char **argv, options *o)
             break;
         case 'P':
             o->publishers = (unsigned)atoi(optarg);
+            break;
+        case 'S':
+            o->sample = (unsigned)atoi(optarg);
             break;
         case 'L':
             o->room_list = optarg;
@@ -268,6 +274,8 @@ static int parse(int argc, char **argv, options *o)
         usage(stderr);
         return -1;
     }
+    if (o->sample == 0)
+        o->sample = 1;
     if (o->publishers == 0 || o->publishers > o->per_room)
         o->publishers = o->per_room;
     if (o->clips == 0)
@@ -401,6 +409,7 @@ int main(int argc, char **argv)
     d.ctx.nack = d.opt.nack;
     d.ctx.verbose = d.opt.verbose;
     d.ctx.decode_audio = d.ctx.decode_video = d.opt.decode < 0 ? 64u : (unsigned)d.opt.decode;
+    d.ctx.decode_every = d.opt.sample;
     d.ctx.n_clips = d.opt.clips;
     d.ctx.video_loop = 90; /* 3 s, keyframes at 0 and 60 */
     d.n = (size_t)d.opt.rooms * d.opt.per_room;

@@ -127,8 +127,10 @@ int main(int argc, char **argv)
     inet_pton(AF_INET, "127.0.0.1", &local.sin_addr);
     for (int i = 0; i < n; i++) {
         m[i].fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-        int sz = 1 << 21;
+        int sz = 1 << 21, on = 1;
         setsockopt(m[i].fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+        /* Kernel receive times: the delay leaves out this process's queueing. */
+        setsockopt(m[i].fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
         if (m[i].fd < 0 || bind(m[i].fd, (struct sockaddr *)&local, sizeof(local)) != 0) {
             perror("socket");
             return 1;
@@ -153,6 +155,13 @@ int main(int argc, char **argv)
     uint8_t pkt[DGRAM_MAX];
     memset(pkt, 0xab, sizeof(pkt));
     uint8_t bufs[BATCH][DGRAM_MAX];
+    union {
+        char buf[CMSG_SPACE(sizeof(struct timespec))];
+        struct cmsghdr align;
+    } ctl[BATCH];
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    int64_t offset_ns = (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec - now_ns();
     struct mmsghdr msgs[BATCH];
     struct iovec iov[BATCH];
     uint64_t sent = 0, received = 0, expected = 0;
@@ -184,19 +193,30 @@ int main(int argc, char **argv)
             for (;;) {
                 for (int k = 0; k < BATCH; k++) {
                     iov[k] = (struct iovec){.iov_base = bufs[k], .iov_len = DGRAM_MAX};
-                    msgs[k].msg_hdr = (struct msghdr){.msg_iov = &iov[k], .msg_iovlen = 1};
+                    msgs[k].msg_hdr = (struct msghdr){.msg_iov = &iov[k],
+                                                      .msg_iovlen = 1,
+                                                      .msg_control = ctl[k].buf,
+                                                      .msg_controllen = sizeof(ctl[k].buf)};
                 }
                 int got = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
                 if (got <= 0)
                     break;
-                int64_t rt = now_ns();
+                int64_t rt_now = now_ns();
+
                 for (int k = 0; k < got; k++) {
                     if (msgs[k].msg_len < HEADER)
                         continue;
-                    int64_t ns;
+                    int64_t ns, at = rt_now;
                     memcpy(&ns, bufs[k] + 8, 8);
+                    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[k].msg_hdr); c;
+                         c = CMSG_NXTHDR(&msgs[k].msg_hdr, c))
+                        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+                            struct timespec ts;
+                            memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+                            at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - offset_ns;
+                        }
                     received++;
-                    pl_delay_add(delay, (rt - ns) / 1000);
+                    pl_delay_add(delay, (at - ns) / 1000);
                 }
                 if (got < BATCH)
                     break;
