@@ -444,7 +444,7 @@ static int apply_remote(pl_bot *b, pl_peer *p, const pl_sdp_desc *d, int64_t now
             strcmp(m->candidates[i].transport, "udp") != 0)
             continue;
         if (pl_addr_set(&a, m->candidates[i].address, m->candidates[i].port) == PL_OK) {
-            pl_peer_add_remote_candidate(p, &a);
+            pl_peer_add_remote_candidate(p, b->ctx->media_via ? b->ctx->media_via : &a);
             b->server_port[which] = m->candidates[i].port;
         }
     }

@@ -30,6 +30,9 @@ typedef struct pl_bot_ctx {
     const pl_botsig_ops *ops;
     pl_botsig *sig;
     const char *bind_ip;
+    /* Send media here instead of the server's candidate (an impairment
+     * relay in front of the server); NULL for direct. */
+    const pl_addr *media_via;
     /* Pre-encoded media, one clip per identity in use (identity % n_clips). */
     pl_clip **clips;
     unsigned n_clips;

@@ -32,6 +32,7 @@ typedef struct options {
     bool nack;
     unsigned threads;
     const char *bind;
+    const char *media_via;
     const char *report;
     bool verbose;
 } options;
@@ -152,6 +153,7 @@ static void usage(FILE *f)
         "  --no-nack          do not send NACKs for lost video packets\n"
         "  --threads T        media threads (default 1)\n"
         "  --bind IP          local address of the bots' UDP sockets (default 127.0.0.1)\n"
+        "  --media-via IP:PORT  send media through this relay (e.g. parley-impair)\n"
         "  --report FILE      write the JSON report there (default: stdout)\n"
         "  --verbose          log errors as they happen\n");
 }
@@ -190,6 +192,7 @@ static int parse(int argc, char **argv, options *o)
         {"verbose", no_argument, NULL, 'v'},
         {"publishers", required_argument, NULL, 'P'},
         {"sample", required_argument, NULL, 'S'},
+        {"media-via", required_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -207,6 +210,9 @@ static int parse(int argc, char **argv, options *o)
             break;
         case 'S':
             o->sample = (unsigned)atoi(optarg);
+            break;
+        case 'V':
+            o->media_via = optarg;
             break;
         case 'L':
             o->room_list = optarg;
@@ -410,6 +416,17 @@ int main(int argc, char **argv)
     d.ctx.verbose = d.opt.verbose;
     d.ctx.decode_audio = d.ctx.decode_video = d.opt.decode < 0 ? 64u : (unsigned)d.opt.decode;
     d.ctx.decode_every = d.opt.sample;
+    pl_addr via;
+    if (d.opt.media_via) {
+        char ip[64];
+        unsigned port;
+        if (sscanf(d.opt.media_via, "%63[^:]:%u", ip, &port) != 2 || port > 65535 ||
+            pl_addr_set(&via, ip, (uint16_t)port) != PL_OK) {
+            fprintf(stderr, "bad --media-via %s\n", d.opt.media_via);
+            return 2;
+        }
+        d.ctx.media_via = &via;
+    }
     d.ctx.n_clips = d.opt.clips;
     d.ctx.video_loop = 90; /* 3 s, keyframes at 0 and 60 */
     d.n = (size_t)d.opt.rooms * d.opt.per_room;
