@@ -166,8 +166,8 @@ static int fmtp_pt(const char *fmtp, const char *key)
             char *end;
             errno = 0;
             long v = strtol(p + kl + 1, &end, 10);
-            bool ok = !errno && end != p + kl + 1 && (*end == '\0' || *end == ';') && v >= 0 &&
-                      v <= 127;
+            bool ok =
+                !errno && end != p + kl + 1 && (*end == '\0' || *end == ';') && v >= 0 && v <= 127;
             return ok ? (int)v : -1;
         }
         p = strchr(p, ';');

@@ -11,9 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "parley/nack.h"
 #include "parley/peer.h"
+#include "parley/pktcache.h"
 #include "parley/rtcp.h"
 #include "parley/rtp.h"
+#include "parley/rtpstats.h"
 #include "parley/srtp.h"
 #include "parley/stun.h"
 
@@ -29,6 +32,17 @@
 #define SPEAKING_LEVEL 60
 #define SPEAKING_HOLD_US 1500000
 #define SPEAKER_CHECK_US 250000
+/* Loss repair and RTCP: NACK and keyframe timers are looked at this often,
+ * reports go out every REPORT_US, one keyframe request per publisher track
+ * per KEYFRAME_INTERVAL_US, and this many recent packets per track are kept
+ * for retransmission (about 3 s of 700 kbit/s video, 2.5 s of audio). */
+#define REPAIR_TICK_US 10000
+#define REPORT_US 1000000
+#define KEYFRAME_INTERVAL_US 300000
+#define CACHE_VIDEO 256
+#define CACHE_AUDIO 128
+/* The relay's own SSRC in the RTCP it originates towards publishers. */
+#define RELAY_SSRC 1
 
 enum cmd_kind { CMD_ADD, CMD_REMOVE, CMD_TRACKS, CMD_ROUTES };
 
@@ -52,7 +66,19 @@ typedef struct route_state {
     uint32_t src_ssrc;
     uint16_t seq_offset, last_seq;
     uint32_t ts_offset, last_ts;
+    uint16_t rtx_seq;         /* the route's RTX stream */
+    uint32_t packets, octets; /* sent on it, for its sender reports */
 } route_state;
+
+/* A publisher track's receive side: what the relay needs to repair it
+ * upstream and to answer its subscribers' NACKs. */
+typedef struct track_state {
+    uint32_t ssrc; /* the source whose packets the cache holds */
+    pl_pktcache *cache;
+    pl_rtp_rx rx;
+    pl_nack_gen nack;
+    pl_keyframe_limiter kf;
+} track_state;
 
 struct transport;
 
@@ -82,6 +108,8 @@ typedef struct transport {
      * whenever routes or transports change, so forwarding never searches). */
     fan_entry *fan[PL_WORKER_MAX_TRACKS];
     size_t fan_n[PL_WORKER_MAX_TRACKS], fan_cap[PL_WORKER_MAX_TRACKS];
+    track_state *ts[PL_WORKER_MAX_TRACKS];
+    int64_t next_report;
     /* Per track: until when it counts as speaking, its loudest recent level. */
     int64_t loud_until[PL_WORKER_MAX_TRACKS];
     uint8_t level[PL_WORKER_MAX_TRACKS];
@@ -108,8 +136,10 @@ struct pl_worker {
     pl_addr oaddr[OUT_BATCH];
     size_t n_out;
     uint64_t fwd_pending;
+    int64_t next_repair;
+    uint8_t scratch[OUT_CAP]; /* a publisher's packet, extensions stripped */
     struct {
-        _Atomic uint64_t transports, in, out, unknown, rejected, rtp, rtcp, fwd, pli;
+        _Atomic uint64_t transports, in, out, unknown, rejected, rtp, rtcp, fwd, pli, rtx, nacks;
     } st;
 };
 
@@ -217,7 +247,18 @@ static void send_protected(pl_worker *w, transport *t, bool rtcp, const uint8_t 
     out_commit(w, t, rtcp, len);
 }
 
-/* Asks a publisher for a keyframe of one track (RFC 4585 PLI). */
+static void send_pli(pl_worker *w, transport *p, uint32_t ssrc)
+{
+    uint8_t buf[64];
+    pl_wbuf wb = pl_wbuf_make(buf, sizeof(buf));
+    pl_rtcp_write_pli(&wb, &(pl_rtcp_pli){.sender_ssrc = RELAY_SSRC, .media_ssrc = ssrc});
+    send_protected(w, p, true, buf, wb.len);
+    atomic_fetch_add(&w->st.pli, 1);
+}
+
+/* Asks a publisher for a keyframe of one track (RFC 4585 PLI), at most once
+ * per KEYFRAME_INTERVAL_US: requests inside the interval are merged into
+ * one sent when it ends. */
 static void request_keyframe(pl_worker *w, uint64_t publisher, const char *mid)
 {
     transport *p = by_id(w, publisher);
@@ -226,11 +267,13 @@ static void request_keyframe(pl_worker *w, uint64_t publisher, const char *mid)
     for (size_t i = 0; i < p->n_tracks; i++) {
         if (strcmp(p->tracks[i].mid, mid) != 0 || !p->tracks[i].ssrc || !p->tracks[i].video)
             continue;
-        uint8_t buf[64];
-        pl_wbuf wb = pl_wbuf_make(buf, sizeof(buf));
-        pl_rtcp_write_pli(&wb, &(pl_rtcp_pli){.sender_ssrc = 1, .media_ssrc = p->tracks[i].ssrc});
-        send_protected(w, p, true, buf, wb.len);
-        atomic_fetch_add(&w->st.pli, 1);
+        if (!p->ts[i]) {
+            send_pli(w, p, p->tracks[i].ssrc);
+        } else if (pl_keyframe_limiter_request(&p->ts[i]->kf, w->now)) {
+            send_pli(w, p, p->tracks[i].ssrc);
+        } else if (w->next_repair > pl_keyframe_limiter_next(&p->ts[i]->kf)) {
+            w->next_repair = pl_keyframe_limiter_next(&p->ts[i]->kf);
+        }
     }
 }
 
@@ -241,46 +284,58 @@ static void request_keyframes_for(pl_worker *w, transport *sub)
             request_keyframe(w, sub->routes[i].publisher, sub->routes[i].mid);
 }
 
-/* Fans one decrypted RTP packet of a publisher out to its subscribers: the
- * header is rewritten to the subscriber's SSRC and payload type, and the
- * publisher's header extensions are dropped, because their ids were
- * negotiated with the publisher, not with the subscriber. */
-static void forward_rtp(pl_worker *w, transport *pub, const uint8_t *pkt, size_t len)
+/* Builds the forwarding form of a publisher's packet in w->scratch: fixed
+ * header and CSRCs, no extension block (their ids were negotiated with the
+ * publisher, not with the subscribers), payload and padding. An RTX packet
+ * (RFC 4588) becomes the original again: the publisher's SSRC, payload type
+ * and the sequence number it carries. Returns the length, 0 to drop. */
+static size_t strip(pl_worker *w, const pl_worker_track *t, const uint8_t *pkt,
+                    const pl_rtp_header *h, bool rtx, uint16_t *seq)
 {
+    size_t fixed = PL_RTP_HEADER_MIN + 4u * h->csrc_count;
+    size_t body = h->payload_len + h->padding_len;
+    *seq = h->seq;
+    const uint8_t *payload = pkt + h->header_len;
+    if (rtx) {
+        if (h->payload_len < 2)
+            return 0;
+        *seq = pl_get_u16(payload);
+        payload += 2;
+        body -= 2;
+        if (body == 0 || (h->padding_len && body <= h->padding_len))
+            return 0; /* padding-only RTX: bandwidth probing, nothing to forward */
+    }
+    if (fixed + body > DGRAM_MAX)
+        return 0;
+    memcpy(w->scratch, pkt, fixed);
+    w->scratch[0] &= (uint8_t)~0x10; /* no extension block */
+    memcpy(w->scratch + fixed, payload, body);
+    if (rtx) {
+        pl_rtp_set_ssrc(w->scratch, t->ssrc);
+        pl_rtp_set_payload_type(w->scratch, t->pt);
+        pl_rtp_set_seq(w->scratch, *seq);
+    }
+    return fixed + body;
+}
+
+/* Sends one packet of a publisher track (in forwarding form) to one
+ * subscriber route, rewritten to the route's SSRC, payload type and
+ * sequence space; as RTX when it is a retransmission and the route has an
+ * RTX stream. */
+static void send_on_route(pl_worker *w, transport *s, size_t r, const uint8_t *pkt, size_t len,
+                          bool retransmission)
+{
+    const pl_worker_route *rt = &s->routes[r];
+    route_state *rs = &s->route_st[r];
     pl_rtp_header h;
     if (pl_rtp_parse(pkt, len, &h) != PL_OK)
         return;
-    const char *mid = NULL;
-    size_t ti = 0;
-    for (size_t i = 0; i < pub->n_tracks && !mid; i++)
-        if (pub->tracks[i].ssrc == h.ssrc) {
-            mid = pub->tracks[i].mid;
-            ti = i;
-        }
-    if (!mid)
-        return;
-    pl_rtp_ext lvl;
-    bool voice;
-    uint8_t level;
-    if (pub->tracks[ti].audio_level_ext &&
-        pl_rtp_ext_find(pkt, &h, pub->tracks[ti].audio_level_ext, &lvl) == PL_OK &&
-        pl_rtp_ext_audio_level(&lvl, &voice, &level) == PL_OK && level <= SPEAKING_LEVEL) {
-        /* Level alone decides: senders' voice-activity flags disagree. */
-        if (w->now >= pub->loud_until[ti] || level < pub->level[ti])
-            pub->level[ti] = level;
-        pub->loud_until[ti] = w->now + SPEAKING_HOLD_US;
-    }
-    size_t fixed = PL_RTP_HEADER_MIN + 4u * h.csrc_count;
-    size_t body = h.payload_len + h.padding_len;
-    if (fixed + body > DGRAM_MAX)
-        return;
-    for (size_t f = 0; f < pub->fan_n[ti]; f++) {
-        transport *s = pub->fan[ti][f].sub;
-        size_t r = pub->fan[ti][f].route;
-        const pl_worker_route *rt = &s->routes[r];
-        if (!s->connected || rt->paused)
-            continue;
-        route_state *rs = &s->route_st[r];
+    uint16_t oseq;
+    uint32_t ots;
+    if (retransmission) {
+        oseq = (uint16_t)(h.seq + rs->seq_offset);
+        ots = h.timestamp + rs->ts_offset;
+    } else {
         bool fresh = !rs->started || rs->src_ssrc != h.ssrc;
         if (fresh) {
             /* First packet or a new source: continue the output stream. */
@@ -289,23 +344,145 @@ static void forward_rtp(pl_worker *w, transport *pub, const uint8_t *pkt, size_t
             rs->src_ssrc = h.ssrc;
             rs->started = true;
         }
-        uint16_t oseq = (uint16_t)(h.seq + rs->seq_offset);
-        uint32_t ots = h.timestamp + rs->ts_offset;
+        oseq = (uint16_t)(h.seq + rs->seq_offset);
+        ots = h.timestamp + rs->ts_offset;
         /* Only in-order packets move the continuation point. */
         if (fresh || (int16_t)(oseq - rs->last_seq) > 0) {
             rs->last_seq = oseq;
             rs->last_ts = ots;
         }
-        uint8_t *out = out_slot(w);
-        memcpy(out, pkt, fixed);
-        out[0] &= (uint8_t)~0x10; /* no extension block */
-        memcpy(out + fixed, pkt + h.header_len, body);
+    }
+    uint8_t *out = out_slot(w);
+    size_t out_len = len;
+    if (retransmission && rt->out_rtx_pt) {
+        /* RFC 4588: the RTX stream's own header, then the original sequence
+         * number, then the original payload. */
+        size_t hl = h.header_len;
+        if (len + 2 > DGRAM_MAX)
+            return;
+        memcpy(out, pkt, hl);
+        pl_put_u16(out + hl, oseq);
+        memcpy(out + hl + 2, pkt + hl, len - hl);
+        pl_rtp_set_ssrc(out, rt->out_rtx_ssrc);
+        pl_rtp_set_payload_type(out, rt->out_rtx_pt);
+        pl_rtp_set_seq(out, rs->rtx_seq++);
+        pl_rtp_set_timestamp(out, ots);
+        out_len = len + 2;
+    } else {
+        memcpy(out, pkt, len);
         pl_rtp_set_ssrc(out, rt->out_ssrc);
         pl_rtp_set_payload_type(out, rt->out_pt);
         pl_rtp_set_seq(out, oseq);
         pl_rtp_set_timestamp(out, ots);
-        if (out_commit(w, s, false, fixed + body))
+    }
+    if (out_commit(w, s, false, out_len)) {
+        if (retransmission) {
+            atomic_fetch_add(&w->st.rtx, 1);
+        } else {
             w->fwd_pending++;
+            rs->packets++;
+            rs->octets += (uint32_t)(len - (PL_RTP_HEADER_MIN + 4u * h.csrc_count));
+        }
+    }
+}
+
+static track_state *track_state_for(pl_worker *w, transport *pub, size_t ti, uint32_t ssrc)
+{
+    track_state *st = pub->ts[ti];
+    if (st && st->ssrc != ssrc) {
+        /* A new source behind the track: its sequence numbers start over. */
+        st->ssrc = ssrc;
+        pl_pktcache_clear(st->cache);
+        pl_rtp_rx_init(&st->rx, pub->tracks[ti].video ? 90000 : 48000);
+        pl_nack_gen_init(&st->nack, NULL);
+    }
+    (void)w;
+    return st;
+}
+
+/* Fans one decrypted RTP packet of a publisher out to its subscribers, after
+ * keeping it for retransmission and noting what is missing upstream. */
+static void forward_rtp(pl_worker *w, transport *pub, const uint8_t *pkt, size_t len)
+{
+    pl_rtp_header h;
+    if (pl_rtp_parse(pkt, len, &h) != PL_OK)
+        return;
+    size_t ti = PL_WORKER_MAX_TRACKS;
+    bool rtx = false;
+    for (size_t i = 0; i < pub->n_tracks && ti == PL_WORKER_MAX_TRACKS; i++) {
+        if (pub->tracks[i].ssrc == h.ssrc) {
+            ti = i;
+        } else if (pub->tracks[i].rtx_ssrc && pub->tracks[i].rtx_ssrc == h.ssrc) {
+            ti = i;
+            rtx = true;
+        }
+    }
+    if (ti == PL_WORKER_MAX_TRACKS)
+        return;
+    const pl_worker_track *track = &pub->tracks[ti];
+    pl_rtp_ext lvl;
+    bool voice;
+    uint8_t level;
+    if (!rtx && track->audio_level_ext &&
+        pl_rtp_ext_find(pkt, &h, track->audio_level_ext, &lvl) == PL_OK &&
+        pl_rtp_ext_audio_level(&lvl, &voice, &level) == PL_OK && level <= SPEAKING_LEVEL) {
+        /* Level alone decides: senders' voice-activity flags disagree. */
+        if (w->now >= pub->loud_until[ti] || level < pub->level[ti])
+            pub->level[ti] = level;
+        pub->loud_until[ti] = w->now + SPEAKING_HOLD_US;
+    }
+    uint16_t seq;
+    size_t n = strip(w, track, pkt, &h, rtx, &seq);
+    if (n == 0)
+        return;
+    track_state *st = track_state_for(w, pub, ti, rtx ? track->ssrc : h.ssrc);
+    if (st) {
+        /* A packet the cache already holds is a duplicate (or a
+         * retransmission that lost the race): subscribers have it. */
+        if (pl_pktcache_put(st->cache, seq, w->scratch, n) == PL_EREPLAY)
+            return;
+        pl_rtp_rx_packet(&st->rx, seq, h.timestamp, w->now, rtx);
+        pl_nack_gen_packet(&st->nack, seq, w->now);
+        int64_t next = pl_nack_gen_next(&st->nack);
+        if (track->nack && next < w->next_repair)
+            w->next_repair = next;
+    }
+    for (size_t f = 0; f < pub->fan_n[ti]; f++) {
+        transport *s = pub->fan[ti][f].sub;
+        size_t r = pub->fan[ti][f].route;
+        if (!s->connected || s->routes[r].paused)
+            continue;
+        send_on_route(w, s, r, w->scratch, n, false);
+    }
+}
+
+/* A subscriber's NACK: resend what the publisher track's cache still has. */
+static void answer_nack(pl_worker *w, transport *sub, const pl_rtcp_nack *nack)
+{
+    for (size_t r = 0; r < sub->n_routes; r++) {
+        if (sub->routes[r].out_ssrc != nack->media_ssrc)
+            continue;
+        const route_state *rs = &sub->route_st[r];
+        transport *p = by_id(w, sub->routes[r].publisher);
+        if (!p || !rs->started)
+            return;
+        for (size_t ti = 0; ti < p->n_tracks; ti++) {
+            if (strcmp(p->tracks[ti].mid, sub->routes[r].mid) != 0 || !p->ts[ti])
+                continue;
+            if (p->ts[ti]->ssrc != rs->src_ssrc)
+                return; /* the cache holds another source's packets now */
+            uint16_t lost[PL_RTCP_MAX_NACK * 17];
+            size_t n = pl_rtcp_nack_lost(nack, lost, sizeof(lost) / sizeof(lost[0]));
+            for (size_t k = 0; k < n; k++) {
+                size_t len;
+                uint16_t src_seq = (uint16_t)(lost[k] - rs->seq_offset);
+                const uint8_t *pkt = pl_pktcache_get(p->ts[ti]->cache, src_seq, &len);
+                if (pkt)
+                    send_on_route(w, sub, r, pkt, len, true);
+            }
+            return;
+        }
+        return;
     }
 }
 
@@ -318,6 +495,8 @@ static void handle_subscriber_rtcp(pl_worker *w, transport *sub, const uint8_t *
     pl_rtcp_iter_init(&it, data, len);
     for (size_t k = 0; k < max_packets && pl_rtcp_next(&it, p) == 1; k++) {
         uint32_t media = 0;
+        if (p->kind == PL_RTCP_K_NACK)
+            answer_nack(w, sub, &p->u.nack);
         if (p->kind == PL_RTCP_K_PLI)
             media = p->u.pli.media_ssrc;
         else if (p->kind == PL_RTCP_K_FIR && p->u.fir.n_entries)
@@ -325,6 +504,23 @@ static void handle_subscriber_rtcp(pl_worker *w, transport *sub, const uint8_t *
         for (size_t r = 0; media && r < sub->n_routes; r++)
             if (sub->routes[r].out_ssrc == media)
                 request_keyframe(w, sub->routes[r].publisher, sub->routes[r].mid);
+    }
+}
+
+/* A publisher's sender reports give the NTP <-> RTP mapping its
+ * subscribers' reports are made from. */
+static void handle_publisher_rtcp(pl_worker *w, transport *pub, const uint8_t *data, size_t len)
+{
+    pl_rtcp_iter it;
+    pl_rtcp_packet *p = w->rtcp;
+    const size_t max_packets = 16;
+    pl_rtcp_iter_init(&it, data, len);
+    for (size_t k = 0; k < max_packets && pl_rtcp_next(&it, p) == 1; k++) {
+        if (p->kind != PL_RTCP_K_SR)
+            continue;
+        for (size_t i = 0; i < pub->n_tracks; i++)
+            if (pub->tracks[i].ssrc == p->u.sr.ssrc && pub->ts[i])
+                pl_rtp_rx_sr(&pub->ts[i]->rx, p->u.sr.ntp, p->u.sr.rtp_ts, w->now);
     }
 }
 
@@ -357,6 +553,8 @@ static void drain_outputs(pl_worker *w, transport *t)
             atomic_fetch_add(&w->st.rtcp, 1);
             if (t->n_routes)
                 handle_subscriber_rtcp(w, t, o.data, o.len);
+            if (t->n_tracks)
+                handle_publisher_rtcp(w, t, o.data, o.len);
             break;
         case PL_PEER_OUT_ADDRESS:
             remember_addr(t, &o.addr);
@@ -365,10 +563,36 @@ static void drain_outputs(pl_worker *w, transport *t)
     }
 }
 
+static void free_track_state(pl_worker *w, track_state *st)
+{
+    if (!st)
+        return;
+    pl_pktcache_destroy(&w->env, st->cache);
+    pl_env_free(&w->env, st);
+}
+
+static track_state *new_track_state(pl_worker *w, bool video)
+{
+    track_state *st = pl_env_alloc(&w->env, sizeof(*st));
+    if (!st)
+        return NULL;
+    st->cache = pl_pktcache_create(&w->env, video ? CACHE_VIDEO : CACHE_AUDIO);
+    if (!st->cache) {
+        pl_env_free(&w->env, st);
+        return NULL;
+    }
+    pl_rtp_rx_init(&st->rx, video ? 90000 : 48000);
+    pl_nack_gen_init(&st->nack, NULL);
+    pl_keyframe_limiter_init(&st->kf, KEYFRAME_INTERVAL_US);
+    return st;
+}
+
 static void destroy_transport(pl_worker *w, transport *t)
 {
-    for (size_t i = 0; i < PL_WORKER_MAX_TRACKS; i++)
+    for (size_t i = 0; i < PL_WORKER_MAX_TRACKS; i++) {
         pl_env_free(&w->env, t->fan[i]);
+        free_track_state(w, t->ts[i]);
+    }
     pl_peer_destroy(t->peer);
     pl_env_free(&w->env, t);
     atomic_fetch_sub(&w->st.transports, 1);
@@ -383,6 +607,20 @@ static void run_command(pl_worker *w, cmd *c, int64_t now)
         if (c->kind == CMD_TRACKS) {
             t->n_tracks = c->n;
             memcpy(t->tracks, c->tracks, c->n * sizeof(c->tracks[0]));
+            /* Repair state per track, kept across renegotiations of the
+             * same source (track_state_for resets it when the source
+             * changes). */
+            for (size_t i = 0; i < PL_WORKER_MAX_TRACKS; i++) {
+                bool video = i < c->n && c->tracks[i].video;
+                if (t->ts[i] &&
+                    (i >= c->n || t->ts[i]->cache == NULL ||
+                     pl_pktcache_slots(t->ts[i]->cache) != (video ? CACHE_VIDEO : CACHE_AUDIO))) {
+                    free_track_state(w, t->ts[i]);
+                    t->ts[i] = NULL;
+                }
+                if (i < c->n && !t->ts[i])
+                    t->ts[i] = new_track_state(w, video);
+            }
             return;
         }
         /* Renegotiation re-sends every route: keep the continuity state of
@@ -472,6 +710,7 @@ static void rebuild_fanout(pl_worker *w)
 
 static void run_commands(pl_worker *w, int64_t now)
 {
+    w->now = now;
     pthread_mutex_lock(&w->lock);
     cmd *list = w->cmds;
     w->cmds = NULL;
@@ -524,6 +763,104 @@ static void handle_datagram(pl_worker *w, int64_t now, const pl_addr *from, uint
         w->next_timer = next;
 }
 
+/* Asks a publisher for the packets it lost on the way to the relay (RR +
+ * generic NACK, RFC 4585). */
+static void send_nack(pl_worker *w, transport *pub, size_t ti, const uint16_t *lost, size_t n)
+{
+    uint8_t buf[1200];
+    pl_wbuf wb = pl_wbuf_make(buf, sizeof(buf));
+    pl_rtcp_rr rr = {.ssrc = RELAY_SSRC, .n_reports = 0};
+    pl_rtcp_write_rr(&wb, &rr);
+    pl_rtcp_nack nack = {.sender_ssrc = RELAY_SSRC, .media_ssrc = pub->tracks[ti].ssrc};
+    nack.n_items = pl_rtcp_nack_pack(lost, n, nack.items, PL_RTCP_MAX_NACK);
+    pl_rtcp_write_nack(&wb, &nack);
+    if (pl_wbuf_ok(&wb)) {
+        send_protected(w, pub, true, buf, wb.len);
+        atomic_fetch_add(&w->st.nacks, 1);
+    }
+}
+
+/* Receiver reports to a publisher (one block per track), sender reports
+ * to a subscriber (one per forwarded stream whose publisher reported). */
+static void send_reports(pl_worker *w, transport *t)
+{
+    uint8_t buf[1200];
+    if (t->n_tracks) {
+        pl_rtcp_rr rr = {.ssrc = RELAY_SSRC};
+        for (size_t i = 0; i < t->n_tracks; i++)
+            if (t->ts[i] && t->ts[i]->rx.started)
+                pl_rtp_rx_report(&t->ts[i]->rx, t->tracks[i].ssrc, w->now,
+                                 &rr.reports[rr.n_reports++]);
+        if (rr.n_reports) {
+            pl_wbuf wb = pl_wbuf_make(buf, sizeof(buf));
+            pl_rtcp_write_rr(&wb, &rr);
+            if (pl_wbuf_ok(&wb))
+                send_protected(w, t, true, buf, wb.len);
+        }
+    }
+    for (size_t r = 0; r < t->n_routes; r++) {
+        const route_state *rs = &t->route_st[r];
+        if (!rs->started || t->routes[r].paused)
+            continue;
+        transport *p = by_id(w, t->routes[r].publisher);
+        for (size_t ti = 0; p && ti < p->n_tracks; ti++) {
+            if (strcmp(p->tracks[ti].mid, t->routes[r].mid) != 0 || !p->ts[ti] ||
+                p->ts[ti]->ssrc != rs->src_ssrc)
+                continue;
+            pl_rtcp_sr sr;
+            if (!pl_sr_map(&p->ts[ti]->rx, t->routes[r].out_ssrc, rs->ts_offset, rs->packets,
+                           rs->octets, w->now, &sr))
+                continue;
+            pl_wbuf wb = pl_wbuf_make(buf, sizeof(buf));
+            pl_rtcp_write_sr(&wb, &sr);
+            if (pl_wbuf_ok(&wb))
+                send_protected(w, t, true, buf, wb.len);
+        }
+    }
+}
+
+/* NACKs and merged keyframe requests that are due, and periodic reports. */
+static void run_repair(pl_worker *w, int64_t now)
+{
+    if (now < w->next_repair)
+        return;
+    int64_t next = now + REPAIR_TICK_US;
+    for (transport *t = w->transports; t; t = t->next) {
+        if (!t->connected)
+            continue;
+        for (size_t i = 0; i < t->n_tracks; i++) {
+            track_state *st = t->ts[i];
+            if (!st)
+                continue;
+            if (t->tracks[i].nack) {
+                uint16_t lost[64];
+                size_t n = pl_nack_gen_poll(&st->nack, now, lost, 64);
+                if (n)
+                    send_nack(w, t, i, lost, n);
+                int64_t nn = pl_nack_gen_next(&st->nack);
+                if (nn < next)
+                    next = nn;
+            }
+            /* Losses past repair: a keyframe is the way back. */
+            if (pl_nack_gen_take_keyframe_need(&st->nack) && t->tracks[i].video &&
+                pl_keyframe_limiter_request(&st->kf, now))
+                send_pli(w, t, t->tracks[i].ssrc);
+            if (pl_keyframe_limiter_poll(&st->kf, now))
+                send_pli(w, t, t->tracks[i].ssrc);
+            int64_t kn = pl_keyframe_limiter_next(&st->kf);
+            if (kn < next)
+                next = kn;
+        }
+        if (now >= t->next_report) {
+            if (t->next_report)
+                send_reports(w, t);
+            /* Spread transports over the interval. */
+            t->next_report = now + REPORT_US - (int64_t)(t->id % 97) * 1000;
+        }
+    }
+    w->next_repair = next;
+}
+
 /* Scans the transports only when one of them is due. */
 static void run_timers(pl_worker *w, int64_t now)
 {
@@ -571,6 +908,8 @@ static int next_wait_ms(pl_worker *w, int64_t now)
     int64_t next = w->next_speaker_check > now ? w->next_speaker_check : now + SPEAKER_CHECK_US;
     if (w->next_timer < next)
         next = w->next_timer;
+    if (w->next_repair < next)
+        next = w->next_repair;
     int64_t ms = (next - now + 999) / 1000;
     return ms < 0 ? 0 : (int)ms;
 }
@@ -619,6 +958,7 @@ static void *worker_main(void *arg)
         }
         w->now = now_us();
         run_timers(w, w->now);
+        run_repair(w, w->now);
         check_speakers(w, w->now);
         flush_out(w);
     }
@@ -793,6 +1133,8 @@ void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out)
     out->rtcp_in = atomic_load(&w->st.rtcp);
     out->rtp_forwarded = atomic_load(&w->st.fwd);
     out->keyframe_requests = atomic_load(&w->st.pli);
+    out->retransmissions = atomic_load(&w->st.rtx);
+    out->nacks_sent = atomic_load(&w->st.nacks);
 }
 
 uint16_t pl_worker_port(const pl_worker *w)

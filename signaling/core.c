@@ -26,6 +26,11 @@ typedef struct track {
     bool muted;
     uint32_t ssrc;
     uint8_t audio_level_ext;
+    /* Loss repair the publisher negotiated: its RTX stream, and whether it
+     * answers NACKs for this codec. */
+    uint8_t pt, rtx_pt;
+    uint32_t rtx_ssrc;
+    bool nack;
 } track;
 
 /* One m-section of a participant's subscribe transport. Slots are never
@@ -38,6 +43,8 @@ typedef struct slot {
     enum pl_sdp_kind kind;
     char source[12];
     uint32_t out_ssrc;
+    uint32_t out_rtx_ssrc; /* video: retransmissions (RFC 4588) */
+    int rtx_pt;            /* from the subscriber's answer; -1 when it took no RTX */
     uint64_t publisher;
     char pub_mid[PL_SDP_TOKEN];
     /* What the subscriber asked for with `subscription`. */
@@ -416,7 +423,7 @@ static void send_subscribe_offer(pl_sig *s, conn *c)
                                         .track_id = sl->track_id,
                                         .cname = sl->participant_id,
                                         .ssrc = sl->out_ssrc,
-                                        .rtx_ssrc = 0};
+                                        .rtx_ssrc = sl->out_rtx_ssrc};
         if (sl->active)
             json_object_set_new(tracks, sl->mid,
                                 json_pack("{s:s,s:s,s:s,s:s}", "track_id", sl->track_id,
@@ -496,11 +503,23 @@ static void refresh_subscriptions(pl_sig *s, room *r)
                 snprintf(sl->pub_mid, sizeof(sl->pub_mid), "%s", t->mid);
                 sl->publisher = o->pub_transport;
                 sl->out_ssrc = pl_env_random_u32(&s->env) | 1;
+                sl->out_rtx_ssrc = t->kind == PL_SDP_VIDEO ? (pl_env_random_u32(&s->env) | 1) : 0;
+                sl->rtx_pt = -1;
                 c->dirty = true;
             }
         }
         send_subscribe_offer(s, c);
     }
+}
+
+/* Whether a publisher's offer asks for generic NACK on this payload type
+ * (RFC 4585 "a=rtcp-fb:<pt> nack", or "*"). */
+static bool offers_nack(const pl_sdp_media *m, int pt)
+{
+    for (size_t i = 0; i < m->n_fb; i++)
+        if ((m->fb[i].pt == pt || m->fb[i].pt == -1) && strcmp(m->fb[i].value, "nack") == 0)
+            return true;
+    return false;
 }
 
 static void send_routes(pl_sig *s, conn *c)
@@ -514,6 +533,8 @@ static void send_routes(pl_sig *s, conn *c)
         routes[n] = (pl_worker_route){.publisher = sl->publisher,
                                       .paused = sl->paused,
                                       .out_ssrc = sl->out_ssrc,
+                                      .out_rtx_ssrc = sl->rtx_pt > 0 ? sl->out_rtx_ssrc : 0,
+                                      .out_rtx_pt = sl->rtx_pt > 0 ? (uint8_t)sl->rtx_pt : 0,
                                       .out_pt = sl->kind == PL_SDP_AUDIO ? PL_SDP_OFFER_OPUS_PT
                                                                          : PL_SDP_OFFER_VP8_PT};
         snprintf(routes[n].mid, sizeof(routes[n].mid), "%s", sl->pub_mid);
@@ -543,6 +564,20 @@ static void on_subscribe_answer(pl_sig *s, conn *c, json_t *msg, json_t *re)
         return;
     }
     c->offer_outstanding = false;
+    /* Which video sections took RTX: retransmissions then go on the RTX
+     * stream, otherwise in the original one. */
+    for (size_t i = 0; i < c->n_slots; i++) {
+        slot *sl = &c->slots[i];
+        sl->rtx_pt = -1;
+        for (size_t k = 0; k < s->offer->n_media; k++) {
+            const pl_sdp_media *am = &s->offer->media[k];
+            if (strcmp(am->mid, sl->mid) != 0 || am->port == 0)
+                continue;
+            for (size_t j = 0; j < am->n_codecs; j++)
+                if (am->codecs[j].apt == PL_SDP_OFFER_VP8_PT)
+                    sl->rtx_pt = am->codecs[j].pt;
+        }
+    }
     if (!c->sub_added) {
         uint16_t port;
         if (s->media.add_transport(s->media.user, c->room->name, c->sub_transport, c->sub_ufrag,
@@ -649,6 +684,10 @@ static void on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
         t->audio_level_ext = acc[i].ext_audio_level > 0 && acc[i].ext_audio_level < 256
                                  ? (uint8_t)acc[i].ext_audio_level
                                  : 0;
+        t->pt = (uint8_t)acc[i].pt;
+        t->rtx_pt = acc[i].rtx_pt > 0 ? (uint8_t)acc[i].rtx_pt : 0;
+        t->rtx_ssrc = acc[i].rtx_pt > 0 ? acc[i].rtx_ssrc : 0;
+        t->nack = offers_nack(&s->offer->media[i], acc[i].pt);
         snprintf(t->source, sizeof(t->source), "%s", source_for(sources, acc[i].mid, t->kind));
         json_object_set_new(tracks, t->mid, json_pack("{s:s}", "track_id", t->id));
     }
@@ -658,6 +697,10 @@ static void on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
         wt[i].ssrc = c->tracks[i].ssrc;
         wt[i].video = c->tracks[i].kind == PL_SDP_VIDEO;
         wt[i].audio_level_ext = c->tracks[i].audio_level_ext;
+        wt[i].pt = c->tracks[i].pt;
+        wt[i].rtx_pt = c->tracks[i].rtx_pt;
+        wt[i].rtx_ssrc = c->tracks[i].rtx_ssrc;
+        wt[i].nack = c->tracks[i].nack;
     }
     s->media.set_tracks(s->media.user, c->room->name, c->pub_transport, wt, c->n_tracks);
     json_t *m = reply("publish-answer", re);

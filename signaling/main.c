@@ -271,6 +271,8 @@ static int serve_stats(struct lws *wsi, server *srv)
         t.rtcp_in += w.rtcp_in;
         t.rtp_forwarded += w.rtp_forwarded;
         t.keyframe_requests += w.keyframe_requests;
+        t.retransmissions += w.retransmissions;
+        t.nacks_sent += w.nacks_sent;
     }
     unsigned char buf[LWS_PRE + 1024];
     char *body = (char *)buf + LWS_PRE;
@@ -280,13 +282,15 @@ static int serve_stats(struct lws *wsi, server *srv)
         "\"participants\":%zu,\"bad_messages\":%llu,\"workers\":%d,"
         "\"transports\":%llu,\"datagrams_in\":%llu,\"datagrams_out\":%llu,"
         "\"dropped_unknown_source\":%llu,\"dropped_by_transport\":%llu,"
-        "\"rtp_in\":%llu,\"rtcp_in\":%llu,\"rtp_forwarded\":%llu,\"keyframe_requests\":%llu}",
+        "\"rtp_in\":%llu,\"rtcp_in\":%llu,\"rtp_forwarded\":%llu,\"keyframe_requests\":%llu,"
+        "\"retransmissions\":%llu,\"nacks_sent\":%llu}",
         ss.connections, ss.users_online, ss.rooms, ss.participants,
         (unsigned long long)ss.bad_messages, srv->n_workers, (unsigned long long)t.transports,
         (unsigned long long)t.datagrams_in, (unsigned long long)t.datagrams_out,
         (unsigned long long)t.dropped_unknown_source, (unsigned long long)t.dropped_by_transport,
         (unsigned long long)t.rtp_in, (unsigned long long)t.rtcp_in,
-        (unsigned long long)t.rtp_forwarded, (unsigned long long)t.keyframe_requests);
+        (unsigned long long)t.rtp_forwarded, (unsigned long long)t.keyframe_requests,
+        (unsigned long long)t.retransmissions, (unsigned long long)t.nacks_sent);
     unsigned char hdr[LWS_PRE + 512], *p = hdr + LWS_PRE, *end = hdr + sizeof(hdr);
     if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "application/json", (lws_filepos_t)n, &p,
                                     end) ||

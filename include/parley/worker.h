@@ -55,6 +55,8 @@ typedef struct pl_worker_stats {
     uint64_t rtcp_in;
     uint64_t rtp_forwarded;     /* SRTP packets sent to subscribers */
     uint64_t keyframe_requests; /* PLIs sent to publishers */
+    uint64_t retransmissions;   /* packets resent to subscribers on their NACKs */
+    uint64_t nacks_sent;        /* NACKs sent to publishers for upstream losses */
 } pl_worker_stats;
 
 /* Binds the UDP port and starts the thread. NULL when the port cannot be
@@ -78,6 +80,10 @@ typedef struct pl_worker_track {
     uint32_t ssrc;
     bool video;              /* keyframe requests only make sense for video */
     uint8_t audio_level_ext; /* RFC 6464 header extension id, 0 when not negotiated */
+    uint8_t pt;              /* the publisher's payload type */
+    uint8_t rtx_pt;          /* its RTX payload type and stream, 0 without */
+    uint32_t rtx_ssrc;
+    bool nack; /* the publisher retransmits on NACK: the relay asks for its losses */
 } pl_worker_track;
 int pl_worker_set_tracks(pl_worker *w, uint64_t publisher, const pl_worker_track *tracks, size_t n);
 
@@ -90,6 +96,8 @@ typedef struct pl_worker_route {
     char mid[32];
     uint32_t out_ssrc;
     uint8_t out_pt;
+    uint32_t out_rtx_ssrc; /* retransmissions as RTX (RFC 4588); 0: in the stream itself */
+    uint8_t out_rtx_pt;
     bool paused; /* the subscriber does not want this track now (off screen) */
 } pl_worker_route;
 int pl_worker_set_routes(pl_worker *w, uint64_t subscriber, const pl_worker_route *routes,
