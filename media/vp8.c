@@ -77,27 +77,31 @@ int pl_vp8_packetize(uint16_t picture_id, const uint8_t *frame, size_t len, size
 }
 
 typedef struct slot {
-    uint32_t gen;
+    bool used;
     uint16_t seq;
     bool start, marker, keyframe, has_pid;
     uint16_t picture_id;
     uint16_t len;
+    uint32_t ts;
 } slot;
 
 struct pl_vp8_assembler {
     bool keep;
-    bool active;
-    uint32_t ts;
-    uint32_t gen; /* slots of the frame in progress carry this */
-    bool have_done;
-    uint32_t done_ts;
-    uint16_t done_end_seq;
+    int64_t wait_us;
+    bool have_next;
+    uint16_t next_seq; /* the first sequence number not yet delivered or given up */
+    uint16_t highest;
+    bool holding;       /* delivery is stuck at next_seq ... */
+    int64_t hole_since; /* ... since then */
     bool pending_loss;
+    bool started_output; /* a frame was delivered or given up */
     pl_vp8_assembler_stats st;
     slot slots[PL_VP8_MAX_PACKETS];
     uint8_t *data;  /* PL_VP8_MAX_PACKETS * SLOT_DATA when keeping data */
     uint8_t *frame; /* PL_VP8_MAX_FRAME */
 };
+
+#define MASK (PL_VP8_MAX_PACKETS - 1)
 
 pl_vp8_assembler *pl_vp8_assembler_create(bool keep_data)
 {
@@ -105,7 +109,7 @@ pl_vp8_assembler *pl_vp8_assembler_create(bool keep_data)
     if (!a)
         return NULL;
     a->keep = keep_data;
-    a->gen = 1;
+    a->wait_us = PL_VP8_DEFAULT_WAIT_US;
     if (keep_data) {
         a->data = malloc((size_t)PL_VP8_MAX_PACKETS * SLOT_DATA);
         a->frame = malloc(PL_VP8_MAX_FRAME);
@@ -126,133 +130,162 @@ void pl_vp8_assembler_destroy(pl_vp8_assembler *a)
     free(a);
 }
 
+void pl_vp8_assembler_set_wait(pl_vp8_assembler *a, int64_t wait_us)
+{
+    a->wait_us = wait_us;
+}
+
 void pl_vp8_assembler_stats_get(const pl_vp8_assembler *a, pl_vp8_assembler_stats *out)
 {
     *out = a->st;
 }
 
-static void start_frame(pl_vp8_assembler *a, uint32_t ts)
+static slot *at(pl_vp8_assembler *a, uint16_t seq)
 {
-    a->active = true;
-    a->ts = ts;
-    a->gen++;
+    slot *s = &a->slots[seq & MASK];
+    return s->used && s->seq == seq ? s : NULL;
 }
 
-/* The frame is complete when its first packet (S=1, PID 0), its last
- * (marker) and everything between them are here. */
-static bool complete(pl_vp8_assembler *a, uint16_t *first, uint16_t *count)
+/* Drops next_seq and what follows it up to the next packet that starts a
+ * frame: the frame in the way is incomplete for good. */
+static void give_up(pl_vp8_assembler *a)
 {
-    const slot *start = NULL, *end = NULL;
-    for (size_t i = 0; i < PL_VP8_MAX_PACKETS; i++) {
-        const slot *s = &a->slots[i];
-        if (s->gen != a->gen)
-            continue;
-        if (s->start)
-            start = s;
-        if (s->marker)
-            end = s;
-    }
-    if (!start || !end)
-        return false;
-    uint16_t n = (uint16_t)(end->seq - start->seq + 1);
-    if (n == 0 || n > PL_VP8_MAX_PACKETS)
-        return false;
-    for (uint16_t k = 0; k < n; k++) {
-        uint16_t seq = (uint16_t)(start->seq + k);
-        const slot *s = &a->slots[seq % PL_VP8_MAX_PACKETS];
-        if (s->gen != a->gen || s->seq != seq)
-            return false;
-    }
-    *first = start->seq;
-    *count = n;
-    return true;
+    a->st.incomplete_frames++;
+    a->pending_loss = true;
+    a->holding = false;
+    a->started_output = true;
+    do {
+        slot *s = at(a, a->next_seq);
+        if (s)
+            s->used = false;
+        a->next_seq++;
+        s = at(a, a->next_seq);
+        if (s && s->start)
+            return;
+    } while ((int16_t)(a->highest - a->next_seq) >= 0);
 }
 
 int pl_vp8_assembler_push(pl_vp8_assembler *a, uint16_t seq, uint32_t ts, bool marker,
-                          const uint8_t *payload, size_t len, pl_vp8_frame *out)
+                          const uint8_t *payload, size_t len, int64_t now_us)
 {
+    (void)now_us;
     pl_vp8_desc d;
     if (pl_vp8_parse_descriptor(payload, len, &d) != PL_OK) {
         a->st.malformed++;
         return PL_EMALFORMED;
-    }
-    a->st.packets++;
-    if (a->have_done && !a->active && ts == a->done_ts) {
-        a->st.late_packets++; /* a duplicate of a frame already delivered */
-        return 0;
-    }
-    if (a->active && ts != a->ts) {
-        if ((int32_t)(ts - a->ts) < 0) {
-            a->st.late_packets++;
-            return 0;
-        }
-        a->st.incomplete_frames++;
-        a->pending_loss = true;
-        a->active = false;
-    }
-    if (!a->active) {
-        if (a->have_done && (int32_t)(ts - a->done_ts) < 0) {
-            a->st.late_packets++;
-            return 0;
-        }
-        start_frame(a, ts);
-    }
-    slot *s = &a->slots[seq % PL_VP8_MAX_PACKETS];
-    if (s->gen == a->gen) {
-        if (s->seq == seq)
-            return 0; /* duplicate */
-        /* More packets than slots in one frame: give the frame up. */
-        a->st.incomplete_frames++;
-        a->pending_loss = true;
-        a->active = false;
-        return 0;
     }
     size_t body = len - d.header_len;
     if (a->keep && body > SLOT_DATA) {
         a->st.malformed++;
         return PL_EMALFORMED;
     }
-    *s = (slot){.gen = a->gen,
+    a->st.packets++;
+    if (!a->have_next) {
+        a->have_next = true;
+        a->next_seq = seq;
+        a->highest = seq;
+    } else if ((int16_t)(seq - a->next_seq) < 0) {
+        /* Before anything left, the stream may just have started with a
+         * reordered packet: start earlier. */
+        if (!a->started_output && (uint16_t)(a->highest - seq) < PL_VP8_MAX_PACKETS) {
+            a->next_seq = seq;
+        } else {
+            a->st.late_packets++; /* its frame was delivered or given up */
+            return 0;
+        }
+    }
+    if (at(a, seq)) {
+        a->st.duplicates++;
+        return 0;
+    }
+    /* Out of window: give up what holds the window back. */
+    while ((uint16_t)(seq - a->next_seq) >= PL_VP8_MAX_PACKETS)
+        give_up(a);
+    if ((int16_t)(seq - a->highest) > 0)
+        a->highest = seq;
+    slot *s = &a->slots[seq & MASK];
+    *s = (slot){.used = true,
                 .seq = seq,
                 .start = d.start && d.partition == 0,
                 .marker = marker,
                 .keyframe = d.keyframe,
                 .has_pid = d.has_picture_id,
                 .picture_id = d.picture_id,
-                .len = (uint16_t)body};
+                .len = (uint16_t)body,
+                .ts = ts};
     if (a->keep)
-        memcpy(a->data + (size_t)(seq % PL_VP8_MAX_PACKETS) * SLOT_DATA, payload + d.header_len,
-               body);
-    uint16_t first, count;
-    if (!complete(a, &first, &count))
-        return 0;
-    const slot *head = &a->slots[first % PL_VP8_MAX_PACKETS];
-    memset(out, 0, sizeof(*out));
-    out->timestamp = ts;
-    out->keyframe = head->keyframe;
-    out->has_picture_id = head->has_pid;
-    out->picture_id = head->picture_id;
-    out->lost_before =
-        a->pending_loss || (a->have_done && first != (uint16_t)(a->done_end_seq + 1));
-    size_t total = 0;
-    for (uint16_t k = 0; k < count; k++) {
-        uint16_t q = (uint16_t)(first + k);
-        const slot *p = &a->slots[q % PL_VP8_MAX_PACKETS];
-        if (a->keep) {
-            if (total + p->len > PL_VP8_MAX_FRAME)
-                return 0;
-            memcpy(a->frame + total, a->data + (size_t)(q % PL_VP8_MAX_PACKETS) * SLOT_DATA,
-                   p->len);
+        memcpy(a->data + (size_t)(seq & MASK) * SLOT_DATA, payload + d.header_len, body);
+    return 0;
+}
+
+int pl_vp8_assembler_pop(pl_vp8_assembler *a, int64_t now_us, pl_vp8_frame *out)
+{
+    while (a->have_next && (int16_t)(a->highest - a->next_seq) >= 0) {
+        slot *first = at(a, a->next_seq);
+        if (first && !first->start && a->started_output) {
+            /* Right after a delivered frame, the next one must start here:
+             * its first packets are gone for good. */
+            give_up(a);
+            continue;
         }
-        total += p->len;
+        if (first && !first->start)
+            first = NULL; /* at the start of the stream: wait for them */
+        /* Walk the frame to its marker. */
+        uint16_t n = 0;
+        bool complete = false;
+        for (uint16_t q = a->next_seq; first && (int16_t)(a->highest - q) >= 0; q++, n++) {
+            slot *p = at(a, q);
+            if (!p || p->ts != first->ts)
+                break;
+            if (p->marker) {
+                complete = true;
+                n++;
+                break;
+            }
+        }
+        if (!complete) {
+            /* A hole: wait for a retransmission, but not forever. */
+            if (!a->holding) {
+                a->holding = true;
+                a->hole_since = now_us;
+            }
+            if (now_us - a->hole_since >= a->wait_us) {
+                give_up(a);
+                continue;
+            }
+            return 0;
+        }
+        memset(out, 0, sizeof(*out));
+        out->timestamp = first->ts;
+        out->keyframe = first->keyframe;
+        out->has_picture_id = first->has_pid;
+        out->picture_id = first->picture_id;
+        out->lost_before = a->pending_loss;
+        size_t total = 0;
+        for (uint16_t k = 0; k < n; k++) {
+            uint16_t q = (uint16_t)(a->next_seq + k);
+            slot *p = &a->slots[q & MASK];
+            if (a->keep && total + p->len <= PL_VP8_MAX_FRAME) {
+                memcpy(a->frame + total, a->data + (size_t)(q & MASK) * SLOT_DATA, p->len);
+                total += p->len;
+            } else if (!a->keep) {
+                total += p->len;
+            }
+            p->used = false;
+        }
+        out->data = a->keep ? a->frame : NULL;
+        out->len = total;
+        a->next_seq = (uint16_t)(a->next_seq + n);
+        a->pending_loss = false;
+        a->holding = false;
+        a->started_output = true;
+        a->st.frames++;
+        return 1;
     }
-    out->data = a->keep ? a->frame : NULL;
-    out->len = total;
-    a->have_done = true;
-    a->done_ts = ts;
-    a->done_end_seq = (uint16_t)(first + count - 1);
-    a->pending_loss = false;
-    a->active = false;
-    a->st.frames++;
-    return 1;
+    return 0;
+}
+
+int64_t pl_vp8_assembler_next_timeout(const pl_vp8_assembler *a)
+{
+    return a->holding ? a->hole_since + a->wait_us : INT64_MAX;
 }

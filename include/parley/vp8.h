@@ -54,32 +54,41 @@ int pl_vp8_packetize(uint16_t picture_id, const uint8_t *frame, size_t len, size
 typedef struct pl_vp8_assembler pl_vp8_assembler;
 
 typedef struct pl_vp8_frame {
-    const uint8_t *data; /* valid until the next push; NULL without keep_data */
+    const uint8_t *data; /* valid until the next call; NULL without keep_data */
     size_t len;
     uint32_t timestamp;
     bool keyframe;
     bool has_picture_id;
     uint16_t picture_id;
-    /* Packets or whole frames went missing since the previous complete
-     * frame: a decoder should wait for a keyframe. */
+    /* Packets or whole frames were given up since the previous frame: a
+     * decoder should wait for a keyframe. */
     bool lost_before;
 } pl_vp8_frame;
 
 typedef struct pl_vp8_assembler_stats {
-    uint64_t packets, frames, incomplete_frames, late_packets, malformed;
+    uint64_t packets, frames, incomplete_frames, late_packets, duplicates, malformed;
 } pl_vp8_assembler_stats;
+
+/* Frames leave in order. A missing packet holds back the frames after it
+ * (a retransmission may fill it) for at most this long by default, or until
+ * the window of PL_VP8_MAX_PACKETS sequence numbers is full; then the
+ * incomplete frames are given up. */
+#define PL_VP8_DEFAULT_WAIT_US 500000
 
 /* keep_data: copy payloads and hand out whole frames; without it the
  * assembler only tracks completeness (for counting frames cheaply). */
 pl_vp8_assembler *pl_vp8_assembler_create(bool keep_data);
 void pl_vp8_assembler_destroy(pl_vp8_assembler *a);
+void pl_vp8_assembler_set_wait(pl_vp8_assembler *a, int64_t wait_us);
 
-/* One RTP packet's payload. Returns 1 with *out set when it completed a
- * frame, 0 when not, PL_EMALFORMED for a bad descriptor (counted).
- * Packets of one frame may arrive in any order; a packet of a newer frame
- * abandons an incomplete older one. */
+/* One RTP packet's payload, arrived at now_us, in any order. 0, or
+ * PL_EMALFORMED for a bad descriptor (counted). */
 int pl_vp8_assembler_push(pl_vp8_assembler *a, uint16_t seq, uint32_t timestamp, bool marker,
-                          const uint8_t *payload, size_t len, pl_vp8_frame *out);
+                          const uint8_t *payload, size_t len, int64_t now_us);
+/* The next frame in order: 1 with *out set, 0 when none is ready yet. */
+int pl_vp8_assembler_pop(pl_vp8_assembler *a, int64_t now_us, pl_vp8_frame *out);
+/* When a held-back hole is given up (call pop then), or INT64_MAX. */
+int64_t pl_vp8_assembler_next_timeout(const pl_vp8_assembler *a);
 void pl_vp8_assembler_stats_get(const pl_vp8_assembler *a, pl_vp8_assembler_stats *out);
 
 #ifdef __cplusplus

@@ -27,12 +27,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             len = size - pos;
         ts += (uint32_t)(flags >> 1) * 3000u;
         pl_vp8_frame f;
-        int rc = pl_vp8_assembler_push(a, seq, ts, flags & 1, data + pos, len, &f);
-        if (rc == 1 && f.data && f.len > PL_VP8_MAX_FRAME)
-            __builtin_trap();
-        if (rc == 1 && f.data)
-            for (size_t i = 0; i < f.len; i++) /* the frame is readable */
-                (void)*(volatile const uint8_t *)&f.data[i];
+        int64_t now = (int64_t)ts * 11;
+        pl_vp8_assembler_push(a, seq, ts, flags & 1, data + pos, len, now);
+        while (pl_vp8_assembler_pop(a, now, &f) == 1) {
+            if (f.data && f.len > PL_VP8_MAX_FRAME)
+                __builtin_trap();
+            if (f.data)
+                for (size_t i = 0; i < f.len; i++) /* the frame is readable */
+                    (void)*(volatile const uint8_t *)&f.data[i];
+        }
         pos += len;
     }
     pl_vp8_assembler_destroy(a);

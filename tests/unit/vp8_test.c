@@ -88,6 +88,14 @@ static void packetize(pkts *p, uint16_t pid, const uint8_t *frame, size_t len, s
     }
 }
 
+/* Pushes one packet and pops at most one frame. */
+static int push_pop(pl_vp8_assembler *a, uint16_t seq, uint32_t ts, bool marker,
+                    const uint8_t *payload, size_t len, int64_t now, pl_vp8_frame *f)
+{
+    assert_int_equal(pl_vp8_assembler_push(a, seq, ts, marker, payload, len, now), 0);
+    return pl_vp8_assembler_pop(a, now, f);
+}
+
 static void test_round_trip_sizes(void **state)
 {
     (void)state;
@@ -101,8 +109,8 @@ static void test_round_trip_sizes(void **state)
         packetize(&p, (uint16_t)(100 + k), frame, sizes[k], 1004);
         pl_vp8_frame f;
         for (int i = 0; i < p.n; i++) {
-            int rc = pl_vp8_assembler_push(a, seq++, (uint32_t)(3000 * k), i == p.n - 1, p.at[i],
-                                           p.lens[i], &f);
+            int rc =
+                push_pop(a, seq++, (uint32_t)(3000 * k), i == p.n - 1, p.at[i], p.lens[i], 0, &f);
             assert_int_equal(rc, i == p.n - 1 ? 1 : 0);
         }
         assert_int_equal(f.len, sizes[k]);
@@ -126,7 +134,7 @@ static void test_round_trip_sizes(void **state)
     assert_int_equal(pl_vp8_packetize(1, frame, 10, 4, p.buf, sizeof(p.buf), p.lens, 4), PL_EINVAL);
 }
 
-static void test_loss_and_reordering(void **state)
+static void test_reordering_and_retransmission(void **state)
 {
     (void)state;
     static uint8_t frame[4000];
@@ -139,75 +147,120 @@ static void test_loss_and_reordering(void **state)
 
     /* Frame 1 arrives in the order 3 0 4 2 1: complete on the last one. */
     const int order[] = {3, 0, 4, 2, 1};
-    for (int i = 0; i < 5; i++) {
-        int rc = pl_vp8_assembler_push(a, (uint16_t)(10 + order[i]), 3000, order[i] == 4,
-                                       p.at[order[i]], p.lens[order[i]], &f);
-        assert_int_equal(rc, i == 4 ? 1 : 0);
-    }
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(push_pop(a, (uint16_t)(10 + order[i]), 3000, order[i] == 4, p.at[order[i]],
+                                  p.lens[order[i]], 0, &f),
+                         i == 4 ? 1 : 0);
     assert_memory_equal(f.data, frame, sizeof(frame));
     assert_false(f.lost_before);
-    /* A duplicate of a delivered frame is ignored. */
-    assert_int_equal(pl_vp8_assembler_push(a, 12, 3000, false, p.at[2], p.lens[2], &f), 0);
+    /* A duplicate of a delivered frame is late: ignored. */
+    assert_int_equal(push_pop(a, 12, 3000, false, p.at[2], p.lens[2], 0, &f), 0);
 
-    /* Frame 2 loses its middle packet: never delivered. */
+    /* Frame 2 (seq 15-19) loses packet 17; frames 3 and 4 (seq 20, 21)
+     * complete behind it but wait: frames leave in order. */
     make_frame(frame, sizeof(frame), false);
     packetize(&p, 2, frame, sizeof(frame), 1000);
     for (int i = 0; i < 5; i++)
         if (i != 2)
             assert_int_equal(
-                pl_vp8_assembler_push(a, (uint16_t)(15 + i), 6000, i == 4, p.at[i], p.lens[i], &f),
-                0);
-    /* Frame 3 completes, flagged: something was lost before it. */
-    packetize(&p, 3, frame, 10, 1000);
-    assert_int_equal(pl_vp8_assembler_push(a, 20, 9000, true, p.at[0], p.lens[0], &f), 1);
-    assert_true(f.lost_before);
-    /* A late packet of the abandoned frame changes nothing. */
-    assert_int_equal(pl_vp8_assembler_push(a, 17, 6000, false, p.at[0], p.lens[0], &f), 0);
-    /* Frame 4 follows frame 3 directly: clean again. */
-    assert_int_equal(pl_vp8_assembler_push(a, 21, 12000, true, p.at[0], p.lens[0], &f), 1);
+                push_pop(a, (uint16_t)(15 + i), 6000, i == 4, p.at[i], p.lens[i], 1000, &f), 0);
+    static pkts q;
+    packetize(&q, 3, frame, 10, 1000);
+    assert_int_equal(push_pop(a, 20, 9000, true, q.at[0], q.lens[0], 2000, &f), 0);
+    assert_int_equal(push_pop(a, 21, 12000, true, q.at[0], q.lens[0], 3000, &f), 0);
+    assert_int_equal(pl_vp8_assembler_next_timeout(a), 1000 + PL_VP8_DEFAULT_WAIT_US);
+    /* The retransmission of 17 arrives 100 ms later: all three leave, in
+     * order, none flagged. */
+    assert_int_equal(push_pop(a, 17, 6000, false, p.at[2], p.lens[2], 101000, &f), 1);
+    assert_int_equal(f.timestamp, 6000);
+    assert_memory_equal(f.data, frame, sizeof(frame));
     assert_false(f.lost_before);
-    /* A whole frame (seq 22) missing shows as a sequence gap. */
-    assert_int_equal(pl_vp8_assembler_push(a, 23, 18000, true, p.at[0], p.lens[0], &f), 1);
+    assert_int_equal(pl_vp8_assembler_pop(a, 101000, &f), 1);
+    assert_int_equal(f.timestamp, 9000);
+    assert_int_equal(pl_vp8_assembler_pop(a, 101000, &f), 1);
+    assert_int_equal(f.timestamp, 12000);
+    assert_int_equal(pl_vp8_assembler_pop(a, 101000, &f), 0);
+    assert_int_equal(pl_vp8_assembler_next_timeout(a), INT64_MAX);
+    pl_vp8_assembler_destroy(a);
+}
+
+static void test_loss_given_up(void **state)
+{
+    (void)state;
+    static uint8_t frame[3000];
+    static pkts p, q;
+    pl_vp8_assembler *a = pl_vp8_assembler_create(true);
+    pl_vp8_frame f;
+    make_frame(frame, sizeof(frame), true);
+    packetize(&p, 1, frame, sizeof(frame), 1000); /* 3 packets */
+    packetize(&q, 2, frame, 10, 1000);
+    /* Frame 1 (seq 0-2) loses seq 1 for good; frame 2 (seq 3) waits. */
+    assert_int_equal(push_pop(a, 0, 0, false, p.at[0], p.lens[0], 0, &f), 0);
+    assert_int_equal(push_pop(a, 2, 0, true, p.at[2], p.lens[2], 0, &f), 0);
+    assert_int_equal(push_pop(a, 3, 3000, true, q.at[0], q.lens[0], 30000, &f), 0);
+    assert_int_equal(pl_vp8_assembler_pop(a, PL_VP8_DEFAULT_WAIT_US - 1, &f), 0);
+    /* When the wait is over, frame 1 is given up and frame 2 leaves,
+     * flagged: a decoder must wait for a keyframe. */
+    assert_int_equal(pl_vp8_assembler_pop(a, PL_VP8_DEFAULT_WAIT_US, &f), 1);
+    assert_int_equal(f.timestamp, 3000);
+    assert_true(f.lost_before);
+    /* The late packet changes nothing. */
+    assert_int_equal(push_pop(a, 1, 0, false, p.at[1], p.lens[1], PL_VP8_DEFAULT_WAIT_US, &f), 0);
+    /* A frame whose first packet (seq 4) never comes is given up when the
+     * wait is over. */
+    assert_int_equal(push_pop(a, 5, 6000, false, p.at[1], p.lens[1], 600000, &f), 0);
+    assert_int_equal(push_pop(a, 6, 6000, true, p.at[2], p.lens[2], 600000, &f), 0);
+    assert_int_equal(push_pop(a, 7, 9000, true, q.at[0], q.lens[0], 600000, &f), 0);
+    assert_int_equal(pl_vp8_assembler_pop(a, 600000 + PL_VP8_DEFAULT_WAIT_US, &f), 1);
+    assert_int_equal(f.timestamp, 9000);
     assert_true(f.lost_before);
 
     pl_vp8_assembler_stats st;
     pl_vp8_assembler_stats_get(a, &st);
-    assert_int_equal(st.frames, 4);
-    assert_int_equal(st.incomplete_frames, 1);
-    assert_int_equal(st.late_packets, 2);
+    assert_int_equal(st.frames, 2);
+    assert_int_equal(st.incomplete_frames, 2);
+    assert_int_equal(st.late_packets, 1);
 
     /* Malformed payloads are counted, not assembled. */
     const uint8_t bad[] = {0x90};
-    assert_int_equal(pl_vp8_assembler_push(a, 24, 21000, true, bad, sizeof(bad), &f),
-                     PL_EMALFORMED);
+    assert_int_equal(pl_vp8_assembler_push(a, 8, 21000, true, bad, sizeof(bad), 0), PL_EMALFORMED);
     pl_vp8_assembler_stats_get(a, &st);
     assert_int_equal(st.malformed, 1);
     pl_vp8_assembler_destroy(a);
 }
 
-static void test_counting_only(void **state)
+static void test_window_overflow(void **state)
 {
     (void)state;
-    static uint8_t frame[3000];
-    static pkts p;
+    static pkts q;
+    static uint8_t frame[10];
+    make_frame(frame, sizeof(frame), false);
+    packetize(&q, 1, frame, sizeof(frame), 1000);
     pl_vp8_assembler *a = pl_vp8_assembler_create(false);
     pl_vp8_frame f;
-    make_frame(frame, sizeof(frame), true);
-    packetize(&p, 7, frame, sizeof(frame), 1200);
-    for (int i = 0; i < p.n; i++)
-        pl_vp8_assembler_push(a, (uint16_t)i, 0, i == p.n - 1, p.at[i], p.lens[i], &f);
-    assert_null(f.data);
-    assert_int_equal(f.len, sizeof(frame));
-    assert_true(f.keyframe);
+    /* Seq 0 is lost; 1..200 are whole one-packet frames. Without waiting,
+     * the window forces the hole out once it spans PL_VP8_MAX_PACKETS. */
+    int got = 0;
+    for (uint16_t s = 1; s <= 200; s++) {
+        assert_int_equal(pl_vp8_assembler_push(a, s, s * 3000u, true, q.at[0], q.lens[0], 0), 0);
+        while (pl_vp8_assembler_pop(a, 0, &f) == 1) {
+            assert_null(f.data);
+            got++;
+        }
+    }
+    assert_true(got >= 200 - PL_VP8_MAX_PACKETS);
     pl_vp8_assembler_destroy(a);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_descriptor_fields), cmocka_unit_test(test_descriptor_truncations),
-        cmocka_unit_test(test_round_trip_sizes),  cmocka_unit_test(test_loss_and_reordering),
-        cmocka_unit_test(test_counting_only),
+        cmocka_unit_test(test_descriptor_fields),
+        cmocka_unit_test(test_descriptor_truncations),
+        cmocka_unit_test(test_round_trip_sizes),
+        cmocka_unit_test(test_reordering_and_retransmission),
+        cmocka_unit_test(test_loss_given_up),
+        cmocka_unit_test(test_window_overflow),
     };
     return cmocka_run_group_tests_name("vp8", tests, NULL, NULL);
 }

@@ -10,12 +10,15 @@
 #include <unistd.h>
 
 #include "parley/buf.h"
+#include "parley/nack.h"
 #include "parley/peer.h"
+#include "parley/pktcache.h"
 #include "parley/rtcp.h"
 #include "parley/rtp.h"
 #include "parley/sdp.h"
 #include "parley/vp8.h"
 #include "bot_sdp.h"
+#include "playout.h"
 
 #define MAX_PEERS 64
 #define MAX_STREAMS 64
@@ -28,6 +31,10 @@
 #define VIDEO_PERIOD_US 33333
 /* One keyframe request per stream per this long, as browsers do. */
 #define PLI_INTERVAL_US 300000
+/* Audio waits this long in the playout buffer: room for jitter and one
+ * retransmission. */
+#define PLAYOUT_DELAY_US 250000
+#define RTX_PT 97
 
 typedef struct remote_peer {
     char id[64];
@@ -43,14 +50,21 @@ typedef struct rx_stream {
     char participant_id[64];
     char name[80];
     int expected_identity;
-    uint32_t ssrc;
+    uint32_t ssrc, rtx_ssrc;
     pl_rxstats st;
+    pl_nack_gen nack;
+    pl_playout *playout; /* audio */
+    /* Video rendering on the sender's clock plus a fixed delay, as a
+     * receiver's jitter buffer does; freezes are gaps between renders. */
+    bool render_started;
+    uint32_t render_base_ts;
+    int64_t render_base_us;
     /* Decoding, for a sample of the streams. */
     pl_vp8_assembler *assembler;
     pl_vcheck *vcheck;
     pl_acheck *acheck;
     uint64_t frames_complete, frames_incomplete, keyframes;
-    uint64_t nacks_sent, plis_sent;
+    uint64_t nacks_sent, plis_sent, retransmissions;
     int64_t last_pli_us;
     int64_t ended_us;
     uint64_t packets_after_end;
@@ -85,7 +99,10 @@ struct pl_bot {
     int64_t next_audio_us, next_video_us;
     bool keyframe_wanted;
     uint64_t audio_sent, video_sent, frames_sent, keyframes_sent, bytes_sent;
-    uint64_t plis_received, nacks_received, send_errors;
+    uint64_t plis_received, nacks_received, send_errors, resent;
+    uint32_t video_rtx_ssrc;
+    uint16_t video_rtx_seq;
+    pl_pktcache *sent_audio, *sent_video; /* for the relay's NACKs */
     /* Receiving. */
     remote_peer peers[MAX_PEERS];
     rx_stream streams[MAX_STREAMS];
@@ -134,9 +151,11 @@ pl_bot *pl_bot_create(pl_bot_ctx *ctx, unsigned index, const char *room, bool pu
     b->clip = ctx->clips[b->identity];
     snprintf(b->name, sizeof(b->name), "bot-%u", index);
     snprintf(b->room, sizeof(b->room), "%s", room);
+    b->sent_audio = pl_pktcache_create(&ctx->env, 128);
+    b->sent_video = pl_pktcache_create(&ctx->env, 512);
     b->fd[0] = open_socket(ctx->bind_ip);
     b->fd[1] = open_socket(ctx->bind_ip);
-    if (b->fd[0] < 0 || b->fd[1] < 0) {
+    if (b->fd[0] < 0 || b->fd[1] < 0 || !b->sent_audio || !b->sent_video) {
         pl_bot_destroy(b);
         return NULL;
     }
@@ -145,6 +164,8 @@ pl_bot *pl_bot_create(pl_bot_ctx *ctx, unsigned index, const char *room, bool pu
 
 static void stream_free_decoders(rx_stream *s)
 {
+    free(s->playout);
+    s->playout = NULL;
     pl_vp8_assembler_destroy(s->assembler);
     pl_vcheck_destroy(s->vcheck);
     pl_acheck_destroy(s->acheck);
@@ -172,6 +193,8 @@ void pl_bot_destroy(pl_bot *b)
     for (int i = 0; i < 2; i++)
         if (b->fd[i] > 0)
             close(b->fd[i]);
+    pl_pktcache_destroy(&b->ctx->env, b->sent_audio);
+    pl_pktcache_destroy(&b->ctx->env, b->sent_video);
     pthread_mutex_destroy(&b->lock);
     free(b);
 }
@@ -214,6 +237,18 @@ static void update_due(pl_bot *b)
             due = b->next_audio_us;
         if (b->next_video_us < due)
             due = b->next_video_us;
+    }
+    for (size_t i = 0; i < MAX_STREAMS; i++) {
+        const rx_stream *s = &b->streams[i];
+        if (!s->active)
+            continue;
+        int64_t t = b->ctx->nack ? pl_nack_gen_next(&s->nack) : INT64_MAX;
+        if (s->assembler && pl_vp8_assembler_next_timeout(s->assembler) < t)
+            t = pl_vp8_assembler_next_timeout(s->assembler);
+        if (s->playout && pl_playout_next(s->playout) < t)
+            t = pl_playout_next(s->playout);
+        if (t < due)
+            due = t;
     }
     atomic_store(&b->next_due, due);
 }
@@ -380,11 +415,15 @@ void pl_bot_on_joined(pl_bot *b, const char *participant_id, int64_t now_us)
     }
     b->audio_ssrc = pl_env_random_u32(&b->ctx->env) | 1;
     b->video_ssrc = pl_env_random_u32(&b->ctx->env) | 2;
+    b->video_rtx_ssrc = pl_env_random_u32(&b->ctx->env) | 4;
+    pl_pktcache_clear(b->sent_audio);
+    pl_pktcache_clear(b->sent_video);
     b->audio_seq = (uint16_t)pl_env_random_u32(&b->ctx->env);
     b->video_seq = (uint16_t)pl_env_random_u32(&b->ctx->env);
     b->picture_id = (uint16_t)(pl_env_random_u32(&b->ctx->env) & 0x7fff);
     pl_bot_sdp_local l = local_sdp(b, b->peer[PL_BOT_PUB]);
-    int n = pl_bot_sdp_offer(&l, b->audio_ssrc, b->video_ssrc, b->sdp, sizeof(b->sdp));
+    int n = pl_bot_sdp_offer(&l, b->audio_ssrc, b->video_ssrc, b->video_rtx_ssrc, b->sdp,
+                             sizeof(b->sdp));
     if (n < 0) {
         fail(b, "publish offer", n);
         goto out;
@@ -511,6 +550,11 @@ static void start_stream(pl_bot *b, const pl_sdp_media *m, const pl_botsig_track
     s->active = true;
     s->video = m->kind == PL_SDP_VIDEO;
     s->ssrc = m->ssrcs[0].ssrc;
+    for (size_t g = 0; g < m->n_groups; g++)
+        if (strcmp(m->groups[g].semantics, "FID") == 0 && m->groups[g].n == 2 &&
+            m->groups[g].ssrcs[0] == s->ssrc)
+            s->rtx_ssrc = m->groups[g].ssrcs[1];
+    pl_nack_gen_init(&s->nack, NULL);
     snprintf(s->mid, sizeof(s->mid), "%s", m->mid);
     snprintf(s->track_id, sizeof(s->track_id), "%s", t ? t->track_id : "");
     snprintf(s->participant_id, sizeof(s->participant_id), "%s", t ? t->participant_id : "");
@@ -529,6 +573,11 @@ static void start_stream(pl_bot *b, const pl_sdp_media *m, const pl_botsig_track
     }
     if (s->video && !s->assembler)
         s->assembler = pl_vp8_assembler_create(false); /* frames and freezes, undecoded */
+    if (!s->video) {
+        s->playout = malloc(sizeof(*s->playout));
+        if (s->playout)
+            pl_playout_init(s->playout, PLAYOUT_DELAY_US);
+    }
 }
 
 void pl_bot_on_subscribe_offer(pl_bot *b, const char *sdp, const pl_botsig_track *tracks, size_t n,
@@ -621,6 +670,8 @@ static size_t rtp_header(uint8_t *pkt, uint8_t pt, bool marker, uint16_t seq, ui
 static void send_rtp(pl_bot *b, size_t len, bool video)
 {
     pl_addr to;
+    /* Kept in the clear for retransmission on NACK. */
+    pl_pktcache_put(video ? b->sent_video : b->sent_audio, pl_get_u16(b->pkt + 2), b->pkt, len);
     int rc = pl_peer_protect_rtp(b->peer[PL_BOT_PUB], b->pkt, &len, sizeof(b->pkt), &to);
     if (rc != PL_OK) {
         b->send_errors++;
@@ -717,15 +768,11 @@ static void request_keyframe(pl_bot *b, rx_stream *s, int64_t now_us)
     }
 }
 
-static void send_nack(pl_bot *b, rx_stream *s, uint16_t first, uint32_t count)
+static void send_nack(pl_bot *b, rx_stream *s, const uint16_t *lost, size_t n)
 {
-    uint16_t lost[64];
-    size_t n = count < 64 ? count : 64;
-    for (size_t i = 0; i < n; i++)
-        lost[i] = (uint16_t)(first + i);
     pl_rtcp_nack nack = {.sender_ssrc = 1, .media_ssrc = s->ssrc};
     nack.n_items = pl_rtcp_nack_pack(lost, n, nack.items, PL_RTCP_MAX_NACK);
-    uint8_t buf[300];
+    uint8_t buf[600];
     pl_wbuf w = pl_wbuf_make(buf, sizeof(buf));
     pl_rtcp_write_nack(&w, &nack);
     if (pl_wbuf_ok(&w)) {
@@ -734,31 +781,54 @@ static void send_nack(pl_bot *b, rx_stream *s, uint16_t first, uint32_t count)
     }
 }
 
-static void on_video_packet(pl_bot *b, rx_stream *s, const pl_rtp_header *h, const uint8_t *pkt,
-                            int64_t now_us)
+/* When a frame is shown: at its place in the sender's timeline plus the
+ * playout delay, or when it arrives if that is later. */
+static int64_t render_time(rx_stream *s, uint32_t ts, int64_t now_us)
+{
+    if (!s->render_started) {
+        s->render_started = true;
+        s->render_base_ts = ts;
+        s->render_base_us = now_us + PLAYOUT_DELAY_US;
+    }
+    int64_t due = s->render_base_us + (int64_t)(int32_t)(ts - s->render_base_ts) * 1000 / 90;
+    return due > now_us ? due : now_us;
+}
+
+/* Frames that are complete, in order, and what a viewer would see of them. */
+static void pop_frames(pl_bot *b, rx_stream *s, int64_t now_us)
 {
     pl_vp8_frame f;
-    int rc = pl_vp8_assembler_push(s->assembler, h->seq, h->timestamp, h->marker,
-                                   pkt + h->header_len, h->payload_len, &f);
-    if (rc < 0)
-        return;
-    if (rc == 0)
-        return;
-    s->frames_complete++;
-    if (f.keyframe)
-        s->keyframes++;
-    if (f.lost_before && !f.keyframe)
-        request_keyframe(b, s, now_us);
-    if (!s->vcheck) {
-        pl_rxstats_frame(&s->st, now_us);
-        return;
+    while (pl_vp8_assembler_pop(s->assembler, now_us, &f) == 1) {
+        int64_t shown = render_time(s, f.timestamp, now_us);
+        s->frames_complete++;
+        if (f.keyframe)
+            s->keyframes++;
+        if (f.lost_before && !f.keyframe)
+            request_keyframe(b, s, now_us);
+        if (!s->vcheck) {
+            pl_rxstats_frame(&s->st, shown);
+            continue;
+        }
+        pl_vcheck_result r;
+        pl_vcheck_frame(s->vcheck, f.data, f.len, f.timestamp, f.keyframe, f.lost_before, &r);
+        if (r.decoded && !r.corrupt)
+            pl_rxstats_frame(&s->st, shown);
+        if (r.skipped)
+            request_keyframe(b, s, now_us);
     }
-    pl_vcheck_result r;
-    pl_vcheck_frame(s->vcheck, f.data, f.len, f.timestamp, f.keyframe, f.lost_before, &r);
-    if (r.decoded && !r.corrupt)
-        pl_rxstats_frame(&s->st, now_us);
-    if (r.skipped)
-        request_keyframe(b, s, now_us);
+}
+
+static void play_audio(void *user, enum pl_playout_kind kind, const uint8_t *data, size_t len)
+{
+    rx_stream *s = user;
+    if (!s->acheck)
+        return;
+    if (kind == PL_PLAYOUT_PACKET)
+        pl_acheck_packet(s->acheck, data, len);
+    else if (kind == PL_PLAYOUT_FEC)
+        pl_acheck_fec(s->acheck, data, len);
+    else
+        pl_acheck_lost(s->acheck);
 }
 
 static void on_rtp(pl_bot *b, int64_t now_us, const uint8_t *pkt, size_t len)
@@ -767,27 +837,76 @@ static void on_rtp(pl_bot *b, int64_t now_us, const uint8_t *pkt, size_t len)
     if (pl_rtp_parse(pkt, len, &h) != PL_OK)
         return;
     rx_stream *s = stream_by_ssrc(b, h.ssrc);
+    bool rtx = false;
+    uint16_t seq = h.seq;
+    const uint8_t *payload = pkt + h.header_len;
+    size_t payload_len = h.payload_len;
     if (!s) {
-        b->unknown_ssrc++;
-        return;
+        for (size_t i = 0; i < MAX_STREAMS && !s; i++)
+            if (b->streams[i].used && b->streams[i].rtx_ssrc == h.ssrc && h.ssrc)
+                s = &b->streams[i];
+        if (!s) {
+            b->unknown_ssrc++;
+            return;
+        }
+        /* RFC 4588: the original sequence number, then the payload. */
+        if (payload_len < 2)
+            return;
+        rtx = true;
+        seq = pl_get_u16(payload);
+        payload += 2;
+        payload_len -= 2;
     }
     if (!s->active) {
         s->packets_after_end++;
         return;
     }
-    uint32_t skipped =
-        pl_rxstats_packet(&s->st, h.seq, h.timestamp, len, now_us, s->expected_identity >= 0);
+    bool recovered = pl_nack_gen_packet(&s->nack, seq, now_us);
+    if (rtx || recovered)
+        s->retransmissions++;
+    /* Retransmissions count as received, but their delay is the repair's. */
+    pl_rxstats_packet(&s->st, seq, h.timestamp, len, now_us,
+                      s->expected_identity >= 0 && !rtx && !recovered);
     if (s->video) {
-        if (skipped && b->ctx->nack)
-            send_nack(b, s, (uint16_t)(h.seq - skipped), skipped);
-        on_video_packet(b, s, &h, pkt, now_us);
+        if (pl_vp8_assembler_push(s->assembler, seq, h.timestamp, h.marker, payload, payload_len,
+                                  now_us) == PL_OK)
+            pop_frames(b, s, now_us);
     } else {
-        if (s->acheck) {
-            for (uint32_t i = 0; i < skipped && i < 10; i++)
-                pl_acheck_lost(s->acheck);
-            pl_acheck_packet(s->acheck, pkt + h.header_len, h.payload_len);
-        }
+        if (s->playout)
+            pl_playout_push(s->playout, seq, payload, payload_len, now_us);
         pl_rxstats_frame(&s->st, now_us);
+    }
+}
+
+/* A NACK from the relay: resend from what was sent, video on its RTX
+ * stream, audio in the stream itself. */
+static void resend(pl_bot *b, const pl_rtcp_nack *nack)
+{
+    bool video = nack->media_ssrc == b->video_ssrc;
+    if (!video && nack->media_ssrc != b->audio_ssrc)
+        return;
+    uint16_t lost[PL_RTCP_MAX_NACK * 17];
+    size_t n = pl_rtcp_nack_lost(nack, lost, sizeof(lost) / sizeof(lost[0]));
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        const uint8_t *pkt = pl_pktcache_get(video ? b->sent_video : b->sent_audio, lost[i], &len);
+        if (!pkt || len + 2 > sizeof(b->pkt) - 32)
+            continue;
+        if (video) {
+            memcpy(b->pkt, pkt, 12);
+            pl_put_u16(b->pkt + 12, lost[i]);
+            memcpy(b->pkt + 14, pkt + 12, len - 12);
+            b->pkt[1] = (uint8_t)((b->pkt[1] & 0x80) | RTX_PT);
+            pl_put_u16(b->pkt + 2, b->video_rtx_seq++);
+            pl_put_u32(b->pkt + 8, b->video_rtx_ssrc);
+            len += 2;
+        } else {
+            memcpy(b->pkt, pkt, len);
+        }
+        pl_addr to;
+        if (pl_peer_protect_rtp(b->peer[PL_BOT_PUB], b->pkt, &len, sizeof(b->pkt), &to) == PL_OK &&
+            sendto(b->fd[PL_BOT_PUB], b->pkt, len, 0, (const struct sockaddr *)&to.ss, to.len) > 0)
+            b->resent++;
     }
 }
 
@@ -805,6 +924,8 @@ static void on_rtcp(pl_bot *b, enum pl_bot_socket which, const uint8_t *pkt, siz
             b->keyframe_wanted = true;
         } else if (p.kind == PL_RTCP_K_NACK) {
             b->nacks_received++;
+            if (b->ctx->nack)
+                resend(b, &p.u.nack);
         }
     }
 }
@@ -834,6 +955,23 @@ void pl_bot_tick(pl_bot *b, int64_t now_us)
             pl_peer_handle_timeout(p, now_us);
             drain(b, (enum pl_bot_socket)i, now_us);
         }
+    }
+    for (size_t i = 0; i < MAX_STREAMS; i++) {
+        rx_stream *s = &b->streams[i];
+        if (!s->active)
+            continue;
+        if (b->ctx->nack && pl_nack_gen_next(&s->nack) <= now_us) {
+            uint16_t lost[64];
+            size_t n = pl_nack_gen_poll(&s->nack, now_us, lost, 64);
+            if (n)
+                send_nack(b, s, lost, n);
+        }
+        if (s->video && pl_nack_gen_take_keyframe_need(&s->nack))
+            request_keyframe(b, s, now_us);
+        if (s->assembler)
+            pop_frames(b, s, now_us);
+        if (s->playout)
+            pl_playout_run(s->playout, now_us, play_audio, s);
     }
     if (b->connected[PL_BOT_PUB]) {
         /* Catch up at most a few frames after a stall rather than bursting. */
@@ -884,6 +1022,17 @@ static json_t *stream_json(const rx_stream *s)
         (json_int_t)s->plis_sent, "freezes", (json_int_t)st->freezes, "freeze_ms",
         (json_int_t)(st->freeze_us / 1000), "seconds", span > 0 ? (double)span / 1e6 : 0.0,
         "delay_us", delay_json(&st->delay), "packets_after_end", (json_int_t)s->packets_after_end);
+    json_object_set_new(o, "retransmissions", json_integer((json_int_t)s->retransmissions));
+    if (s->playout) {
+        const pl_playout *p = s->playout;
+        uint64_t turns = p->played + p->fec + p->concealed;
+        json_object_set_new(o, "playout",
+                            json_pack("{s:I, s:I, s:I, s:I, s:f}", "played", (json_int_t)p->played,
+                                      "fec", (json_int_t)p->fec, "concealed",
+                                      (json_int_t)p->concealed, "late", (json_int_t)p->late,
+                                      "loss_after_repair",
+                                      turns ? (double)p->concealed / (double)turns : 0.0));
+    }
     if (s->vcheck) {
         pl_vcheck_stats v;
         pl_vcheck_stats_get(s->vcheck, &v);
@@ -936,6 +1085,7 @@ json_t *pl_bot_report(pl_bot *b, pl_delay_hist *delay)
         "unknown_ssrc_packets", (json_int_t)b->unknown_ssrc, "subscribe_offers",
         (json_int_t)b->offers, "peers_left", (json_int_t)b->peers_left, "errors", b->errors,
         "last_error", b->last_error, "streams", streams);
+    json_object_set_new(o, "resent", json_integer((json_int_t)b->resent));
     pthread_mutex_unlock(&b->lock);
     return o;
 }

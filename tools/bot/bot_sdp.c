@@ -44,19 +44,25 @@ static void transport(out *o, const pl_bot_sdp_local *l, const char *setup)
         l->ice_ufrag, l->ice_pwd, l->fingerprint, setup);
 }
 
-static void codec(out *o, bool video, int pt)
+static void codec(out *o, bool video, int pt, int rtx_pt)
 {
-    if (video)
+    if (video) {
         put(o,
             "a=rtpmap:%d VP8/90000\r\na=rtcp-fb:%d nack\r\na=rtcp-fb:%d nack pli\r\n"
             "a=rtcp-fb:%d ccm fir\r\n",
             pt, pt, pt, pt);
-    else
-        put(o, "a=rtpmap:%d opus/48000/2\r\na=fmtp:%d minptime=10;useinbandfec=1\r\n", pt, pt);
+        if (rtx_pt >= 0)
+            put(o, "a=rtpmap:%d rtx/90000\r\na=fmtp:%d apt=%d\r\n", rtx_pt, rtx_pt, pt);
+    } else {
+        put(o,
+            "a=rtpmap:%d opus/48000/2\r\na=rtcp-fb:%d nack\r\n"
+            "a=fmtp:%d minptime=10;useinbandfec=1\r\n",
+            pt, pt, pt);
+    }
 }
 
-int pl_bot_sdp_offer(const pl_bot_sdp_local *l, uint32_t audio_ssrc, uint32_t video_ssrc, char *buf,
-                     size_t cap)
+int pl_bot_sdp_offer(const pl_bot_sdp_local *l, uint32_t audio_ssrc, uint32_t video_ssrc,
+                     uint32_t rtx_ssrc, char *buf, size_t cap)
 {
     out o = {.p = buf, .cap = cap};
     static const char *const mids[] = {"0", "1"};
@@ -65,15 +71,23 @@ int pl_bot_sdp_offer(const pl_bot_sdp_local *l, uint32_t audio_ssrc, uint32_t vi
         bool video = i == 1;
         int pt = video ? PL_BOT_VP8_PT : PL_BOT_OPUS_PT;
         uint32_t ssrc = video ? video_ssrc : audio_ssrc;
-        put(&o, "m=%s 9 UDP/TLS/RTP/SAVPF %d\r\n", video ? "video" : "audio", pt);
+        if (video)
+            put(&o, "m=video 9 UDP/TLS/RTP/SAVPF %d %d\r\n", pt, PL_BOT_RTX_PT);
+        else
+            put(&o, "m=audio 9 UDP/TLS/RTP/SAVPF %d\r\n", pt);
         transport(&o, l, "actpass");
         put(&o, "a=mid:%s\r\na=sendonly\r\na=msid:%s %s-%s\r\na=rtcp-mux\r\n", mids[i],
             l->stream_id, l->stream_id, video ? "video" : "audio");
         if (video)
             put(&o, "a=rtcp-rsize\r\n");
-        codec(&o, video, pt);
+        codec(&o, video, pt, PL_BOT_RTX_PT);
+        if (video)
+            put(&o, "a=ssrc-group:FID %u %u\r\n", ssrc, rtx_ssrc);
         put(&o, "a=ssrc:%u cname:%s\r\na=ssrc:%u msid:%s %s-%s\r\n", ssrc, l->cname, ssrc,
             l->stream_id, l->stream_id, video ? "video" : "audio");
+        if (video)
+            put(&o, "a=ssrc:%u cname:%s\r\na=ssrc:%u msid:%s %s-video\r\n", rtx_ssrc, l->cname,
+                rtx_ssrc, l->stream_id, l->stream_id);
     }
     return o.full ? PL_ENOSPC : (int)o.len;
 }
@@ -101,13 +115,20 @@ int pl_bot_sdp_answer(const pl_sdp_desc *offer, const pl_bot_sdp_local *l, char 
         int pt = find_pt(m, video ? "VP8" : "opus");
         if (pt < 0)
             return PL_EUNSUPPORTED;
-        put(&o, "m=%s 9 UDP/TLS/RTP/SAVPF %d\r\n", video ? "video" : "audio", pt);
+        int rtx_pt = -1;
+        for (size_t c = 0; video && c < m->n_codecs; c++)
+            if (m->codecs[c].apt == pt)
+                rtx_pt = m->codecs[c].pt;
+        if (rtx_pt >= 0)
+            put(&o, "m=video 9 UDP/TLS/RTP/SAVPF %d %d\r\n", pt, rtx_pt);
+        else
+            put(&o, "m=%s 9 UDP/TLS/RTP/SAVPF %d\r\n", video ? "video" : "audio", pt);
         transport(&o, l, "active");
         put(&o, "a=mid:%s\r\na=%s\r\na=rtcp-mux\r\n", m->mid,
             m->dir == PL_SDP_INACTIVE ? "inactive" : "recvonly");
         if (video)
             put(&o, "a=rtcp-rsize\r\n");
-        codec(&o, video, pt);
+        codec(&o, video, pt, rtx_pt);
     }
     return o.full ? PL_ENOSPC : (int)o.len;
 }

@@ -21,15 +21,18 @@ typedef struct pl_bot_sdp_local {
     uint64_t session_id;
 } pl_bot_sdp_local;
 
+#define PL_BOT_RTX_PT 97
+
 /* Publish offer: mid "0" sendonly Opus with audio_ssrc, mid "1" sendonly
- * VP8 with video_ssrc. Length written, or PL_ENOSPC. */
-int pl_bot_sdp_offer(const pl_bot_sdp_local *l, uint32_t audio_ssrc, uint32_t video_ssrc, char *out,
-                     size_t cap);
+ * VP8 with video_ssrc and its RTX stream (RFC 4588) on rtx_ssrc; NACK on
+ * both. Length written, or PL_ENOSPC. */
+int pl_bot_sdp_offer(const pl_bot_sdp_local *l, uint32_t audio_ssrc, uint32_t video_ssrc,
+                     uint32_t rtx_ssrc, char *out, size_t cap);
 
 /* Answer to the server's subscribe offer: every section recvonly (inactive
  * where the offer is inactive) with Opus / VP8 at the offered payload
- * types. Length written, PL_EUNSUPPORTED when a section lacks its codec, or
- * PL_ENOSPC. */
+ * types, and RTX where the offer has it. Length written, PL_EUNSUPPORTED when a section lacks its
+ * codec, or PL_ENOSPC. */
 int pl_bot_sdp_answer(const pl_sdp_desc *offer, const pl_bot_sdp_local *l, char *out, size_t cap);
 
 #endif

@@ -446,6 +446,17 @@ void pl_acheck_packet(pl_acheck *a, const uint8_t *data, size_t len)
     measure(a, n);
 }
 
+void pl_acheck_fec(pl_acheck *a, const uint8_t *next, size_t len)
+{
+    int n = opus_decode(a->dec, next, (opus_int32)len, a->pcm, AUDIO_FRAME, 1);
+    if (n <= 0) {
+        a->st.errors++;
+        return;
+    }
+    a->st.fec++;
+    a->contiguous = false; /* the rebuilt frame is not measured */
+}
+
 void pl_acheck_lost(pl_acheck *a)
 {
     if (opus_decode(a->dec, NULL, 0, a->pcm, AUDIO_FRAME, 0) < 0)

@@ -83,7 +83,7 @@ void pl_vcheck_stats_get(const pl_vcheck *v, pl_vcheck_stats *out);
 typedef struct pl_acheck pl_acheck;
 
 typedef struct pl_acheck_stats {
-    uint64_t decoded, concealed, errors;
+    uint64_t decoded, fec, concealed, errors;
     int identity; /* from the tone's frequency; -1 before 0.5 s of audio */
     double frequency_hz;
 } pl_acheck_stats;
@@ -93,6 +93,9 @@ void pl_acheck_destroy(pl_acheck *a);
 void pl_acheck_packet(pl_acheck *a, const uint8_t *data, size_t len);
 /* A packet was lost: conceal it (PLC). */
 void pl_acheck_lost(pl_acheck *a);
+/* A packet was lost but the next one is here: rebuild the lost frame from
+ * its in-band FEC. */
+void pl_acheck_fec(pl_acheck *a, const uint8_t *next, size_t len);
 void pl_acheck_stats_get(const pl_acheck *a, pl_acheck_stats *out);
 
 #endif

@@ -9,10 +9,10 @@ static size_t bucket_of(int64_t us)
         us = 0;
     if (us < 2000)
         return (size_t)(us / 10);
-    if (us < 100000)
+    if (us < 1000000)
         return 200 + (size_t)((us - 2000) / 1000);
     if (us < 10000000)
-        return 298 + (size_t)((us - 100000) / 100000);
+        return 1198 + (size_t)((us - 1000000) / 100000);
     return PL_DELAY_BUCKETS - 1;
 }
 
@@ -20,10 +20,10 @@ static int64_t bucket_top(size_t b)
 {
     if (b < 200)
         return (int64_t)(b + 1) * 10;
-    if (b < 298)
+    if (b < 1198)
         return 2000 + (int64_t)(b - 199) * 1000;
     if (b < PL_DELAY_BUCKETS - 1)
-        return 100000 + (int64_t)(b - 297) * 100000;
+        return 1000000 + (int64_t)(b - 1197) * 100000;
     return INT64_MAX;
 }
 

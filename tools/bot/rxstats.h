@@ -9,9 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Delay histogram: 10 us steps to 2 ms, 1 ms steps to 100 ms, 100 ms steps
- * to 10 s; later arrivals land in the last bucket. */
-#define PL_DELAY_BUCKETS (200 + 98 + 99 + 1)
+/* Delay histogram: 10 us steps to 2 ms, 1 ms steps to 1 s, 100 ms steps to
+ * 10 s; later arrivals land in the last bucket. */
+#define PL_DELAY_BUCKETS (200 + 998 + 90 + 1)
 
 typedef struct pl_delay_hist {
     uint32_t b[PL_DELAY_BUCKETS];
