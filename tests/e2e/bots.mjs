@@ -8,9 +8,14 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const botBin = process.env.PARLEY_BOT || path.join(root, 'build', 'release', 'tools', 'bot', 'parley-bot');
 
-export function runBots(server, args) {
+// Measurements under impairment need a bot that keeps pace: the release
+// build's when there is one (the server under test may be the sanitizer's).
+export const fastBotBin = process.env.PARLEY_BOT_RELEASE || botBin;
+export const impairBin = path.join(path.dirname(fastBotBin), '..', 'impair', 'parley-impair');
+
+export function runBots(server, args, bin = botBin) {
   const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'parley-bot-')), 'report.json');
-  const proc = spawn(botBin, ['--server', server.ws, '--report', report, ...args],
+  const proc = spawn(bin, ['--server', server.ws, '--report', report, ...args],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d) => { out += d; });
@@ -40,4 +45,41 @@ export function workerOf(room, workers) {
 export function describe(report) {
   return report.bots.map((b) => `${b.name}: ` + b.streams.map((s) =>
     `${s.from}/${s.kind} pk=${s.packets} lost=${s.lost} dec=${s.decoded ? JSON.stringify(s.decoded) : '-'}`).join('; ')).join('\n');
+}
+
+// Starts parley-impair in front of the server's media port.
+export async function startImpair(server, args) {
+  const proc = spawn(impairBin, ['--listen', '127.0.0.1:0', '--server', `127.0.0.1:${server.mediaPort}`, ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('parley-impair did not start: ' + out)), 5000);
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on udp:\/\/[0-9.]+:(\d+)/);
+      if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+    });
+    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`parley-impair exited ${code}: ${out}`)); });
+  });
+  proc.removeAllListeners('exit');
+  return {
+    via: `127.0.0.1:${port}`,
+    async stop() {
+      const done = new Promise((resolve) => proc.on('exit', () => resolve(JSON.parse(out.trim().split('\n').pop()))));
+      proc.kill('SIGTERM');
+      return done;
+    },
+  };
+}
+
+// What a listener of the report's audio hears: the share of 20 ms frames
+// concealed after retransmissions and FEC, over every audio stream.
+export function audioLossAfterRepair(report) {
+  let concealed = 0, turns = 0;
+  for (const b of report.bots) for (const s of b.streams) {
+    if (!s.playout) continue;
+    concealed += s.playout.concealed;
+    turns += s.playout.played + s.playout.fec + s.playout.concealed;
+  }
+  return turns ? concealed / turns : 1;
 }
