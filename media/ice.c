@@ -437,7 +437,11 @@ void pl_ice_handle_timeout(pl_ice *ice, int64_t now_us)
         uint8_t *tid = ice->consent_tids[ice->next_consent_tid];
         ice->next_consent_tid = (ice->next_consent_tid + 1) % CONSENT_PENDING;
         new_tid(ice, tid);
-        send_check(ice, &ice->selected, tid, false);
+        /* Nominating again is a no-op for an unchanged path, and it is what
+         * moves a lite agent to the client's new address after a NAT
+         * rebinding or a network change (the lite side only switches on
+         * USE-CANDIDATE). */
+        send_check(ice, &ice->selected, tid, true);
         ice->next_keepalive = now_us + jittered(ice, ice->keepalive);
     }
 }
