@@ -62,6 +62,12 @@ typedef struct room {
 typedef struct conn {
     uint64_t id;
     bool welcomed;
+    /* Resuming after a dropped WebSocket: the token from `welcome`, and
+     * while detached, when the connection went (the session is kept for
+     * the reconnection grace period, invisible to the others). */
+    char resume_token[33];
+    bool detached;
+    int64_t detached_at_ms;
     char user_id[24];
     char name[NAME_MAX_CHARS * 4 + 1];
     bool dnd;
@@ -97,6 +103,8 @@ struct pl_sig {
     conn *conns;
     room *rooms;
     uint64_t bad_messages;
+    int64_t grace_ms;
+    uint64_t resumed, timed_out;
 };
 
 pl_sig *pl_sig_create(const pl_env *env, const pl_sig_io *io, const pl_sig_media *media)
@@ -110,6 +118,7 @@ pl_sig *pl_sig_create(const pl_env *env, const pl_sig_io *io, const pl_sig_media
         s->has_media = true;
         s->media = *media;
     }
+    s->grace_ms = PL_SIG_DEFAULT_GRACE_MS;
     s->offer = pl_sdp_desc_create(env);
     if (!s->offer) {
         pl_env_free(env, s);
@@ -162,6 +171,10 @@ int pl_sig_connect(pl_sig *s, uint64_t id)
 /* Sends and releases a message object. */
 static void send_json(pl_sig *s, conn *c, json_t *msg)
 {
+    if (c->detached) {
+        json_decref(msg); /* nobody to tell; `joined` and a new offer on resume */
+        return;
+    }
     char *text = json_dumps(msg, JSON_COMPACT);
     json_decref(msg);
     if (!text)
@@ -808,6 +821,75 @@ static void on_mute(pl_sig *s, conn *c, json_t *msg, json_t *re)
                              c->participant_id, "track_id", t->id, "muted", t->muted));
 }
 
+static void new_resume_token(pl_sig *s, conn *c)
+{
+    uint8_t rnd[16];
+    pl_env_random(&s->env, rnd, sizeof(rnd));
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        snprintf(c->resume_token + 2 * i, 3, "%02x", rnd[i]);
+}
+
+static json_t *joined_json(const pl_sig *s, const conn *c, json_t *re)
+{
+    json_t *others = json_array();
+    for (const conn *o = s->conns; o; o = o->next)
+        if (o->room == c->room && o != c)
+            json_array_append_new(others, json_pack("{s:s,s:s,s:o}", "id", o->participant_id,
+                                                    "name", o->name, "tracks", tracks_json(o)));
+    json_t *m = reply("joined", re);
+    json_object_set_new(m, "room", json_string(c->room->name));
+    json_object_set_new(m, "participant",
+                        json_pack("{s:s,s:s}", "id", c->participant_id, "name", c->name));
+    json_object_set_new(m, "participants", others);
+    return m;
+}
+
+/* hello with `resume`: the new connection takes over a detached session
+ * (same user, participant, transports and subscriptions); the client gets
+ * `welcome` with resumed:true, then `joined` and a fresh subscribe offer to
+ * catch up with what it missed. The others saw nothing. */
+static void resume_session(pl_sig *s, conn *fresh, const char *token, json_t *re)
+{
+    conn *c = NULL;
+    for (conn *o = s->conns; o && !c; o = o->next)
+        if (o->detached && o->resume_token[0] && strcmp(o->resume_token, token) == 0)
+            c = o;
+    if (!c) {
+        send_error(s, fresh, re, "not_found", "no session to resume (expired or unknown token)");
+        return;
+    }
+    /* The session moves to the new connection id; the empty state created
+     * for that id goes. */
+    for (conn **pp = &s->conns; *pp; pp = &(*pp)->next)
+        if (*pp == fresh) {
+            *pp = fresh->next;
+            break;
+        }
+    c->id = fresh->id;
+    pl_env_free(&s->env, fresh);
+    c->detached = false;
+    c->strikes = 0;
+    s->resumed++;
+    new_resume_token(s, c);
+    json_t *m = reply("welcome", re);
+    json_object_set_new(m, "user", user_json(c));
+    json_object_set_new(m, "ice_servers", json_array());
+    json_object_set_new(m, "online", json_array());
+    json_object_set_new(m, "missed", json_array());
+    json_object_set_new(m, "resume_token", json_string(c->resume_token));
+    json_object_set_new(m, "resumed", json_true());
+    send_json(s, c, m);
+    if (!c->room)
+        return;
+    send_json(s, c, joined_json(s, c, NULL));
+    /* Whatever was offered while away may never have arrived. */
+    if (c->n_slots) {
+        c->offer_outstanding = false;
+        c->dirty = true;
+        send_subscribe_offer(s, c);
+    }
+}
+
 static void on_hello(pl_sig *s, conn *c, json_t *msg, json_t *re)
 {
     if (c->welcomed) {
@@ -820,10 +902,16 @@ static void on_hello(pl_sig *s, conn *c, json_t *msg, json_t *re)
         send_error(s, c, re, "bad_request", "name must be 1-64 printable characters");
         return;
     }
+    const char *resume = json_string_value(json_object_get(msg, "resume"));
+    if (resume) {
+        resume_session(s, c, resume, re);
+        return;
+    }
     snprintf(c->name, sizeof(c->name), "%s", name);
     user_id_for(name, c->user_id, sizeof(c->user_id));
     bool first = !user_online_elsewhere(s, c);
     c->welcomed = true;
+    new_resume_token(s, c);
 
     json_t *online = json_array();
     for (conn *o = s->conns; o; o = o->next) {
@@ -843,6 +931,7 @@ static void on_hello(pl_sig *s, conn *c, json_t *msg, json_t *re)
     json_object_set_new(m, "ice_servers", json_array());
     json_object_set_new(m, "online", online);
     json_object_set_new(m, "missed", json_array());
+    json_object_set_new(m, "resume_token", json_string(c->resume_token));
     send_json(s, c, m);
     if (first)
         broadcast_presence(s, c, "online");
@@ -996,12 +1085,41 @@ void pl_sig_handle_bad_frame(pl_sig *s, uint64_t id, const char *why)
         send_error(s, c, NULL, "bad_request", why);
 }
 
+static void drop_conn(pl_sig *s, conn **pp, const char *reason)
+{
+    conn *c = *pp;
+    leave_room(s, c, reason);
+    if (c->welcomed && !user_online_elsewhere(s, c))
+        broadcast_presence(s, c, "offline");
+    *pp = c->next;
+    pl_env_free(&s->env, c);
+}
+
+void pl_sig_drop(pl_sig *s, uint64_t id, int64_t now_ms)
+{
+    for (conn **pp = &s->conns; *pp; pp = &(*pp)->next) {
+        conn *c = *pp;
+        if (c->id != id || c->detached)
+            continue;
+        /* A participant whose connection is lost stays for the grace period:
+         * its media keeps flowing and it may come back with `resume`. */
+        if (c->room && s->grace_ms > 0) {
+            c->detached = true;
+            c->detached_at_ms = now_ms;
+            c->id = 0;
+            return;
+        }
+        drop_conn(s, pp, "disconnected");
+        return;
+    }
+}
+
 void pl_sig_disconnect(pl_sig *s, uint64_t id, int64_t now_ms)
 {
     (void)now_ms;
     for (conn **pp = &s->conns; *pp; pp = &(*pp)->next) {
         conn *c = *pp;
-        if (c->id != id)
+        if (c->id != id || c->detached)
             continue;
         leave_room(s, c, "disconnected");
         if (c->welcomed && !user_online_elsewhere(s, c))
@@ -1012,14 +1130,37 @@ void pl_sig_disconnect(pl_sig *s, uint64_t id, int64_t now_ms)
     }
 }
 
+void pl_sig_tick(pl_sig *s, int64_t now_ms)
+{
+    for (conn **pp = &s->conns; *pp;) {
+        conn *c = *pp;
+        if (c->detached && now_ms - c->detached_at_ms >= s->grace_ms) {
+            s->timed_out++;
+            drop_conn(s, pp, "timeout");
+            continue;
+        }
+        pp = &c->next;
+    }
+}
+
+void pl_sig_set_reconnect_grace(pl_sig *s, int64_t grace_ms)
+{
+    s->grace_ms = grace_ms > 0 ? grace_ms : 0;
+}
+
 void pl_sig_stats_get(const pl_sig *s, pl_sig_stats *out)
 {
     memset(out, 0, sizeof(*out));
     for (const conn *c = s->conns; c; c = c->next) {
-        out->connections++;
+        if (c->detached)
+            out->detached++;
+        else
+            out->connections++;
         if (c->room)
             out->participants++;
     }
+    out->resumed = s->resumed;
+    out->timed_out = s->timed_out;
     for (const conn *c = s->conns; c; c = c->next) {
         if (!c->welcomed)
             continue;

@@ -29,6 +29,7 @@ typedef struct options {
     int media_port;
     int workers;
     const char *web_root;
+    int reconnect_grace; /* seconds */
 } options;
 
 typedef struct out_msg {
@@ -44,6 +45,7 @@ typedef struct session {
     uint64_t id;
     out_msg *head, *tail;
     int close_code;
+    bool peer_closed; /* the client sent a close frame */
     bool is_ws;
     bool oversized;
     size_t rx_len;
@@ -75,6 +77,7 @@ typedef struct server {
     uint64_t next_id;
     atomic_bool stop;
     char index_path[4096];
+    lws_sorted_usec_list_t tick; /* once a second: expire detached sessions */
 } server;
 
 static int64_t now_ms(void)
@@ -283,14 +286,16 @@ static int serve_stats(struct lws *wsi, server *srv)
         "\"transports\":%llu,\"datagrams_in\":%llu,\"datagrams_out\":%llu,"
         "\"dropped_unknown_source\":%llu,\"dropped_by_transport\":%llu,"
         "\"rtp_in\":%llu,\"rtcp_in\":%llu,\"rtp_forwarded\":%llu,\"keyframe_requests\":%llu,"
-        "\"retransmissions\":%llu,\"nacks_sent\":%llu}",
+        "\"retransmissions\":%llu,\"nacks_sent\":%llu,\"detached\":%zu,\"resumed\":%llu,"
+        "\"timed_out\":%llu}",
         ss.connections, ss.users_online, ss.rooms, ss.participants,
         (unsigned long long)ss.bad_messages, srv->n_workers, (unsigned long long)t.transports,
         (unsigned long long)t.datagrams_in, (unsigned long long)t.datagrams_out,
         (unsigned long long)t.dropped_unknown_source, (unsigned long long)t.dropped_by_transport,
         (unsigned long long)t.rtp_in, (unsigned long long)t.rtcp_in,
         (unsigned long long)t.rtp_forwarded, (unsigned long long)t.keyframe_requests,
-        (unsigned long long)t.retransmissions, (unsigned long long)t.nacks_sent);
+        (unsigned long long)t.retransmissions, (unsigned long long)t.nacks_sent, ss.detached,
+        (unsigned long long)ss.resumed, (unsigned long long)ss.timed_out);
     unsigned char hdr[LWS_PRE + 512], *p = hdr + LWS_PRE, *end = hdr + sizeof(hdr);
     if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "application/json", (lws_filepos_t)n, &p,
                                     end) ||
@@ -392,9 +397,17 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         }
         break;
     }
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (s && s->is_ws)
+            s->peer_closed = true;
+        break;
     case LWS_CALLBACK_CLOSED:
         if (s && s->is_ws) {
-            pl_sig_disconnect(srv->sig, s->id, now_ms());
+            /* Lost, not closed: the participant may come back (resume). */
+            if (s->peer_closed || s->close_code)
+                pl_sig_disconnect(srv->sig, s->id, now_ms());
+            else
+                pl_sig_drop(srv->sig, s->id, now_ms());
             unlink_session(srv, s);
             s->is_ws = false;
         }
@@ -427,6 +440,8 @@ static void usage(FILE *f)
                "  --media-port N     first UDP media port; worker i uses N+i (default 40000)\n"
                "  --workers N        media worker threads (default: one per core)\n"
                "  --web-root DIR     web client files (default: web)\n"
+               "  --reconnect-grace S  seconds a participant whose connection is lost stays in\n"
+               "                     its room, able to resume (default 20; 0: none)\n"
                "  --help             this text\n");
 }
 
@@ -439,6 +454,7 @@ static int parse_options(int argc, char **argv, options *o)
         {"media-port", required_argument, NULL, 'm'},
         {"workers", required_argument, NULL, 'w'},
         {"web-root", required_argument, NULL, 'r'},
+        {"reconnect-grace", required_argument, NULL, 'g'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -446,12 +462,13 @@ static int parse_options(int argc, char **argv, options *o)
                    .bind = "127.0.0.1",
                    .media_port = 40000,
                    .workers = 0,
-                   .web_root = "web"};
+                   .web_root = "web",
+                   .reconnect_grace = PL_SIG_DEFAULT_GRACE_MS / 1000};
     int c;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         char *end = NULL;
         long v = 0;
-        if (c == 'p' || c == 'm' || c == 'w') {
+        if (c == 'p' || c == 'm' || c == 'w' || c == 'g') {
             v = strtol(optarg, &end, 10);
             if (*end || v < 0 || v > 65535) {
                 fprintf(stderr, "parley: invalid number '%s'\n", optarg);
@@ -477,6 +494,9 @@ static int parse_options(int argc, char **argv, options *o)
         case 'r':
             o->web_root = optarg;
             break;
+        case 'g':
+            o->reconnect_grace = (int)v;
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -490,6 +510,13 @@ static int parse_options(int argc, char **argv, options *o)
         return 2;
     }
     return 0;
+}
+
+static void sig_tick(lws_sorted_usec_list_t *sul)
+{
+    server *srv = lws_container_of(sul, server, tick);
+    pl_sig_tick(srv->sig, now_ms());
+    lws_sul_schedule(srv->ctx, 0, &srv->tick, sig_tick, LWS_US_PER_SEC);
 }
 
 /* Signals arrive on a thread of their own, so no handler has to touch
@@ -569,6 +596,8 @@ int main(int argc, char **argv)
                           .fingerprint = pl_dtls_cert_fingerprint(srv.cert),
                           .announce_ip = srv.announce};
     srv.sig = pl_sig_create(&srv.env, &io, &media);
+    if (srv.sig)
+        pl_sig_set_reconnect_grace(srv.sig, (int64_t)srv.opt.reconnect_grace * 1000);
 
     lws_set_log_level(LLL_ERR, NULL);
     struct lws_http_mount stats_mount = {
@@ -615,6 +644,7 @@ int main(int argc, char **argv)
     pthread_mutex_unlock(&srv.ev_lock);
     pthread_t sigt;
     pthread_create(&sigt, NULL, signal_thread, &srv);
+    lws_sul_schedule(srv.ctx, 0, &srv.tick, sig_tick, LWS_US_PER_SEC);
     printf("listening on http://%s:%d\n", srv.opt.bind, srv.opt.http_port);
     fflush(stdout);
     while (!atomic_load(&srv.stop))
@@ -623,6 +653,7 @@ int main(int argc, char **argv)
     pthread_mutex_lock(&srv.ev_lock);
     srv.ev_closed = true; /* no wake-ups of a context being destroyed */
     pthread_mutex_unlock(&srv.ev_lock);
+    lws_sul_cancel(&srv.tick);
     lws_context_destroy(srv.ctx);
     for (int i = 0; i < srv.n_workers; i++)
         pl_worker_stop(srv.workers[i]);

@@ -36,7 +36,9 @@ typedef struct pl_sig_stats {
     size_t users_online;
     size_t rooms;
     size_t participants;
+    size_t detached; /* participants waiting to resume */
     uint64_t bad_messages;
+    uint64_t resumed, timed_out;
 } pl_sig_stats;
 
 /* How the core reaches the media workers. NULL media: publishing is refused
@@ -64,15 +66,28 @@ typedef struct pl_sig_media {
 pl_sig *pl_sig_create(const pl_env *env, const pl_sig_io *io, const pl_sig_media *media);
 void pl_sig_destroy(pl_sig *sig);
 
-/* Connection lifecycle, as the WebSocket layer sees it. */
+/* Connection lifecycle, as the WebSocket layer sees it: a connection closed
+ * on purpose (a close frame, or the server closing it) leaves at once;
+ * one that is lost (no close handshake) is dropped, which keeps its
+ * participant for the reconnection grace period. */
 int pl_sig_connect(pl_sig *sig, uint64_t conn);
 void pl_sig_disconnect(pl_sig *sig, uint64_t conn, int64_t now_ms);
+void pl_sig_drop(pl_sig *sig, uint64_t conn, int64_t now_ms);
 
 /* One complete text frame. */
 void pl_sig_handle_text(pl_sig *sig, uint64_t conn, int64_t now_ms, const char *text, size_t len);
 /* A binary frame, or a message over PL_SIG_MAX_MESSAGE: both are refused
  * with bad_request and count as strikes. */
 void pl_sig_handle_bad_frame(pl_sig *sig, uint64_t conn, const char *why);
+
+/* Participants whose WebSocket drops stay in their room this long, and may
+ * come back with hello {resume: <token from welcome>}; then they leave with
+ * reason `timeout`. 0 turns resuming off (they leave at once,
+ * `disconnected`). */
+#define PL_SIG_DEFAULT_GRACE_MS 20000
+void pl_sig_set_reconnect_grace(pl_sig *sig, int64_t grace_ms);
+/* Expires detached sessions; call about every second. */
+void pl_sig_tick(pl_sig *sig, int64_t now_ms);
 
 /* A publisher's audio started or stopped being loud (from a media worker);
  * rooms get `speakers` when their list of active speakers changes. */
