@@ -108,7 +108,8 @@ struct pl_bot {
     rx_stream streams[MAX_STREAMS];
     unsigned decoding_audio, decoding_video;
     uint64_t unknown_ssrc;
-    uint64_t peers_left;
+    uint64_t peers_left, peers_timed_out;
+    unsigned cuts, resumes, rejoins;
     uint64_t offers; /* subscribe offers answered */
     unsigned errors;
     char last_error[160];
@@ -400,8 +401,18 @@ static pl_bot_sdp_local local_sdp(pl_bot *b, pl_peer *p)
 
 void pl_bot_on_joined(pl_bot *b, const char *participant_id, int64_t now_us)
 {
-    (void)now_us;
     pthread_mutex_lock(&b->lock);
+    if (b->in_room && strcmp(b->participant_id, participant_id) == 0) {
+        /* The session resumed: same participant, same transports. */
+        b->resumes++;
+        goto out;
+    }
+    if (b->in_room) {
+        /* A new session (the old one expired, or the server restarted):
+         * start over with new transports. */
+        b->rejoins++;
+        end_streams(b, now_us);
+    }
     snprintf(b->participant_id, sizeof(b->participant_id), "%s", participant_id);
     b->joining = false;
     b->in_room = true;
@@ -436,9 +447,22 @@ out:
     pthread_mutex_unlock(&b->lock);
 }
 
-void pl_bot_on_peer(pl_bot *b, const char *participant_id, const char *name, bool present)
+void pl_bot_cut(pl_bot *b, double seconds)
 {
     pthread_mutex_lock(&b->lock);
+    if (b->conn && b->ctx->ops->cut) {
+        b->ctx->ops->cut(b->conn, seconds);
+        b->cuts++;
+    }
+    pthread_mutex_unlock(&b->lock);
+}
+
+void pl_bot_on_peer(pl_bot *b, const char *participant_id, const char *name, bool present,
+                    const char *reason)
+{
+    pthread_mutex_lock(&b->lock);
+    if (!present && strcmp(reason, "timeout") == 0)
+        b->peers_timed_out++;
     remote_peer *free_slot = NULL;
     for (size_t i = 0; i < MAX_PEERS; i++) {
         remote_peer *p = &b->peers[i];
@@ -1086,6 +1110,10 @@ json_t *pl_bot_report(pl_bot *b, pl_delay_hist *delay)
         (json_int_t)b->offers, "peers_left", (json_int_t)b->peers_left, "errors", b->errors,
         "last_error", b->last_error, "streams", streams);
     json_object_set_new(o, "resent", json_integer((json_int_t)b->resent));
+    json_object_set_new(o, "peers_timed_out", json_integer((json_int_t)b->peers_timed_out));
+    json_object_set_new(o, "cuts", json_integer(b->cuts));
+    json_object_set_new(o, "resumes", json_integer(b->resumes));
+    json_object_set_new(o, "rejoins", json_integer(b->rejoins));
     pthread_mutex_unlock(&b->lock);
     return o;
 }

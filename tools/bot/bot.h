@@ -63,7 +63,11 @@ void pl_bot_join(pl_bot *b, int64_t now_us);
 void pl_bot_leave(pl_bot *b, int64_t now_us);
 bool pl_bot_in_room(const pl_bot *b);
 void pl_bot_on_joined(pl_bot *b, const char *participant_id, int64_t now_us);
-void pl_bot_on_peer(pl_bot *b, const char *participant_id, const char *name, bool present);
+void pl_bot_on_peer(pl_bot *b, const char *participant_id, const char *name, bool present,
+                    const char *reason);
+/* Loses the signaling connection (no close handshake) and reconnects after
+ * `seconds`; media goes on meanwhile. */
+void pl_bot_cut(pl_bot *b, double seconds);
 void pl_bot_on_publish_answer(pl_bot *b, const char *sdp, int64_t now_us);
 void pl_bot_on_subscribe_offer(pl_bot *b, const char *sdp, const pl_botsig_track *tracks, size_t n,
                                int64_t now_us);

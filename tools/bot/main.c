@@ -26,6 +26,8 @@ typedef struct options {
     double stay;
     double leave_after;
     unsigned leavers;
+    double cut_at, cut_for;
+    unsigned cutters;
     unsigned clips;
     int decode;
     unsigned sample;
@@ -39,7 +41,8 @@ typedef struct options {
 
 typedef struct plan {
     int64_t join_us, leave_us; /* relative to the start */
-    bool joined, left;
+    int64_t cut_us;            /* when its signaling connection is cut; -1 never */
+    bool joined, left, cut;
 } plan;
 
 typedef struct driver {
@@ -71,10 +74,11 @@ static void ev_joined(void *user, void *bot, const char *participant_id)
     pl_bot_on_joined(bot, participant_id, pl_bot_now_us());
 }
 
-static void ev_peer(void *user, void *bot, const char *id, const char *name, bool present)
+static void ev_peer(void *user, void *bot, const char *id, const char *name, bool present,
+                    const char *reason)
 {
     (void)user;
-    pl_bot_on_peer(bot, id, name, present);
+    pl_bot_on_peer(bot, id, name, present, reason);
 }
 
 static void ev_publish_answer(void *user, void *bot, const char *sdp)
@@ -116,6 +120,10 @@ static void ev_tick(void *user)
             p->joined = true;
             pl_bot_join(d->bots[i], now);
         }
+        if (p->joined && !p->left && !p->cut && p->cut_us >= 0 && t >= p->cut_us) {
+            p->cut = true;
+            pl_bot_cut(d->bots[i], d->opt.cut_for);
+        }
         if (p->joined && !p->left && (t >= p->leave_us || t >= d->end_us)) {
             p->left = true;
             pl_bot_leave(d->bots[i], now);
@@ -147,6 +155,10 @@ static void usage(FILE *f)
         "  --stay S           with --waves, how long each bot stays (default half the run)\n"
         "  --leave-after S    the last --leavers bots of each room leave after S seconds\n"
         "  --leavers K        (default 1)\n"
+        "  --cut-at S         the last --cutters bots of each room lose their signaling\n"
+        "                     connection after S seconds (no close handshake)...\n"
+        "  --cut-for S        ...and reconnect S seconds later, resuming (default 10)\n"
+        "  --cutters K        (default 1)\n"
         "  --clips K          distinct identities (pre-encoded clips; default per-room, <= 16)\n"
         "  --decode N         received streams of each kind a bot decodes (default all)\n"
         "  --sample K         only every K-th bot decodes (default 1: all)\n"
@@ -167,6 +179,8 @@ static int parse(int argc, char **argv, options *o)
                    .seconds = 10,
                    .waves = 1,
                    .leavers = 1,
+                   .cut_for = 10,
+                   .cutters = 1,
                    .decode = -1,
                    .nack = true,
                    .threads = 1,
@@ -182,6 +196,9 @@ static int parse(int argc, char **argv, options *o)
         {"waves", required_argument, NULL, 'w'},
         {"stay", required_argument, NULL, 'y'},
         {"leave-after", required_argument, NULL, 'a'},
+        {"cut-at", required_argument, NULL, 'C'},
+        {"cut-for", required_argument, NULL, 'F'},
+        {"cutters", required_argument, NULL, 'K'},
         {"leavers", required_argument, NULL, 'k'},
         {"clips", required_argument, NULL, 'c'},
         {"decode", required_argument, NULL, 'd'},
@@ -237,6 +254,15 @@ static int parse(int argc, char **argv, options *o)
             break;
         case 'a':
             o->leave_after = atof(optarg);
+            break;
+        case 'C':
+            o->cut_at = atof(optarg);
+            break;
+        case 'F':
+            o->cut_for = atof(optarg);
+            break;
+        case 'K':
+            o->cutters = (unsigned)atoi(optarg);
             break;
         case 'k':
             o->leavers = (unsigned)atoi(optarg);
@@ -329,6 +355,8 @@ static void make_plan(driver *d)
         size_t pos = i % o->per_room;
         if (o->leave_after > 0 && pos >= o->per_room - o->leavers)
             p->leave_us = (int64_t)(o->leave_after * 1e6);
+        p->cut_us =
+            o->cut_at > 0 && pos >= o->per_room - o->cutters ? (int64_t)(o->cut_at * 1e6) : -1;
     }
 }
 

@@ -33,8 +33,10 @@ typedef struct pl_botsig_track {
 typedef struct pl_botsig_events {
     void *user;
     void (*joined)(void *user, void *bot, const char *participant_id);
-    /* Someone else is in the room (present) or left it. */
-    void (*peer)(void *user, void *bot, const char *participant_id, const char *name, bool present);
+    /* Someone else is in the room (present) or left it (with the server's
+     * reason: "left", "disconnected", "timeout"...). */
+    void (*peer)(void *user, void *bot, const char *participant_id, const char *name, bool present,
+                 const char *reason);
     void (*publish_answer)(void *user, void *bot, const char *sdp);
     void (*subscribe_offer)(void *user, void *bot, const char *sdp, const pl_botsig_track *tracks,
                             size_t n);
@@ -71,6 +73,10 @@ typedef struct pl_botsig_ops {
     int (*pause)(pl_botsig_conn *c, const char *track_id, bool paused);
     /* Leaves the room and closes; `closed` follows. */
     void (*leave)(pl_botsig_conn *c);
+    /* Loses the connection (no close handshake, as when a network drops)
+     * and reconnects after `seconds`, resuming the session when the server
+     * still has it and joining again otherwise. Optional (may be NULL). */
+    void (*cut)(pl_botsig_conn *c, double seconds);
 } pl_botsig_ops;
 
 extern const pl_botsig_ops pl_botsig_parley;

@@ -2,6 +2,8 @@
  * on a libwebsockets client context: hello, join, publish, subscribe-answer,
  * leave; the rest of the protocol's events are read and ignored. */
 #include <stdatomic.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,14 @@ struct pl_botsig_conn {
     size_t rx_len;
     char *rx;
     int next_id;
+    /* Resuming after a cut. */
+    char resume_token[64];
+    bool cutting;         /* the loss is deliberate: reconnect, do not tell the bot */
+    int64_t reconnect_at; /* monotonic microseconds while cut */
+    bool resuming;        /* the last hello carried the token */
+    int hello_id;
+    bool listed; /* on the signaling's list of connections to reopen */
+    struct pl_botsig_conn *next_cut;
 };
 
 struct pl_botsig {
@@ -44,6 +54,7 @@ struct pl_botsig {
     struct lws_context *ctx;
     lws_sorted_usec_list_t tick_sul;
     atomic_bool stop;
+    pl_botsig_conn *cut; /* connections waiting to come back */
 };
 
 static void enqueue(pl_botsig_conn *c, json_t *msg)
@@ -108,7 +119,17 @@ static void on_participant(pl_botsig_conn *c, json_t *p, bool present)
 {
     const pl_botsig_events *ev = &c->sig->cfg.events;
     if (ev->peer)
-        ev->peer(ev->user, c->bot, str(p, "id"), str(p, "name"), present);
+        ev->peer(ev->user, c->bot, str(p, "id"), str(p, "name"), present, "");
+}
+
+static void send_hello(pl_botsig_conn *c)
+{
+    c->hello_id = ++c->next_id;
+    c->resuming = c->resume_token[0] != '\0';
+    json_t *m = json_pack("{s:s, s:s, s:i}", "type", "hello", "name", c->name, "id", c->hello_id);
+    if (c->resuming)
+        json_object_set_new(m, "resume", json_string(c->resume_token));
+    enqueue(c, m);
 }
 
 static void on_subscribe_offer(pl_botsig_conn *c, json_t *msg)
@@ -148,8 +169,11 @@ static void on_message(pl_botsig_conn *c, const char *text, size_t len)
     const pl_botsig_events *ev = &c->sig->cfg.events;
     const char *type = str(msg, "type");
     if (strcmp(type, "welcome") == 0) {
-        enqueue(c,
-                json_pack("{s:s, s:s, s:i}", "type", "join", "room", c->room, "id", ++c->next_id));
+        snprintf(c->resume_token, sizeof(c->resume_token), "%s", str(msg, "resume_token"));
+        /* A resumed session is still in its room: `joined` follows. */
+        if (!json_is_true(json_object_get(msg, "resumed")))
+            enqueue(c, json_pack("{s:s, s:s, s:i}", "type", "join", "room", c->room, "id",
+                                 ++c->next_id));
     } else if (strcmp(type, "joined") == 0) {
         if (ev->joined)
             ev->joined(ev->user, c->bot, str(json_object_get(msg, "participant"), "id"));
@@ -160,17 +184,45 @@ static void on_message(pl_botsig_conn *c, const char *text, size_t len)
         on_participant(c, json_object_get(msg, "participant"), true);
     } else if (strcmp(type, "participant-left") == 0) {
         if (ev->peer)
-            ev->peer(ev->user, c->bot, str(msg, "participant_id"), "", false);
+            ev->peer(ev->user, c->bot, str(msg, "participant_id"), "", false, str(msg, "reason"));
     } else if (strcmp(type, "publish-answer") == 0) {
         if (ev->publish_answer)
             ev->publish_answer(ev->user, c->bot, str(msg, "sdp"));
     } else if (strcmp(type, "subscribe-offer") == 0) {
         on_subscribe_offer(c, msg);
+    } else if (strcmp(type, "error") == 0 && c->resuming &&
+               json_integer_value(json_object_get(msg, "re")) == c->hello_id) {
+        /* The session is gone (its grace period is over): a new one. */
+        c->resume_token[0] = '\0';
+        send_hello(c);
     } else if (strcmp(type, "error") == 0) {
         if (ev->error)
             ev->error(ev->user, c->bot, str(msg, "code"), str(msg, "message"));
     }
     json_decref(msg);
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The connection is gone without our leaving (a cut, a network drop, the
+ * server restarting): try again in a moment, resuming the session. */
+static void lost(pl_botsig_conn *c, struct lws *wsi, int64_t after_us)
+{
+    lws_set_opaque_user_data(wsi, NULL);
+    c->wsi = NULL;
+    free_queue(c);
+    c->reconnect_at = mono_us() + after_us;
+    c->cutting = true;
+    if (!c->listed) {
+        c->listed = true;
+        c->next_cut = c->sig->cut;
+        c->sig->cut = c;
+    }
 }
 
 static int on_receive(pl_botsig_conn *c, struct lws *wsi, const void *in, size_t len)
@@ -200,8 +252,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         if (!c)
             return -1;
-        enqueue(c,
-                json_pack("{s:s, s:s, s:i}", "type", "hello", "name", c->name, "id", ++c->next_id));
+        c->cutting = false;
+        send_hello(c);
         break;
     case LWS_CALLBACK_CLIENT_RECEIVE:
         return c ? on_receive(c, wsi, in, len) : -1;
@@ -227,6 +279,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         }
         break;
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        if (c && c->cutting && !c->connecting) {
+            lost(c, wsi, 1000000); /* the server is not back yet */
+            break;
+        }
         if (c && c->connecting) {
             /* parley_join still owns c and reports the failure itself. */
             c->failed_early = true;
@@ -241,6 +297,17 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         }
         break;
     case LWS_CALLBACK_CLIENT_CLOSED:
+        if (c && c->cutting) {
+            /* A deliberate cut: reconnect_at is already set. */
+            lws_set_opaque_user_data(wsi, NULL);
+            c->wsi = NULL;
+            free_queue(c);
+            break;
+        }
+        if (c && !c->closing) {
+            lost(c, wsi, 500000);
+            break;
+        }
         if (c) {
             lws_set_opaque_user_data(wsi, NULL);
             tell_closed(c);
@@ -258,9 +325,32 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+static bool open_connection(pl_botsig *s, pl_botsig_conn *c);
+
+static void reconnect_due(pl_botsig *s)
+{
+    int64_t now = mono_us();
+    for (pl_botsig_conn **pp = &s->cut; *pp;) {
+        pl_botsig_conn *c = *pp;
+        if (c->wsi || now < c->reconnect_at) {
+            pp = &c->next_cut;
+            continue;
+        }
+        c->rx_len = 0;
+        if (!open_connection(s, c)) {
+            c->reconnect_at = now + 1000000;
+            pp = &c->next_cut;
+            continue;
+        }
+        *pp = c->next_cut; /* back on the list if this attempt fails too */
+        c->listed = false;
+    }
+}
+
 static void tick(lws_sorted_usec_list_t *sul)
 {
     pl_botsig *s = lws_container_of(sul, pl_botsig, tick_sul);
+    reconnect_due(s);
     if (s->cfg.events.tick)
         s->cfg.events.tick(s->cfg.events.user);
     lws_sul_schedule(s->ctx, 0, &s->tick_sul, tick, (lws_usec_t)s->cfg.tick_ms * LWS_US_PER_MS);
@@ -310,6 +400,12 @@ static void parley_destroy(pl_botsig *s)
 {
     if (!s)
         return;
+    while (s->cut) {
+        pl_botsig_conn *c = s->cut;
+        s->cut = c->next_cut;
+        if (!c->wsi)
+            conn_free(c);
+    }
     lws_sul_cancel(&s->tick_sul);
     lws_context_destroy(s->ctx);
     free(s);
@@ -330,6 +426,26 @@ static void parley_stop(pl_botsig *s)
     lws_cancel_service(s->ctx);
 }
 
+static bool open_connection(pl_botsig *s, pl_botsig_conn *c)
+{
+    struct lws_client_connect_info ci;
+    memset(&ci, 0, sizeof(ci));
+    ci.context = s->ctx;
+    ci.address = s->host;
+    ci.port = s->port;
+    ci.path = s->path;
+    ci.host = s->host;
+    ci.origin = s->host;
+    ci.protocol = "parley.v1";
+    ci.opaque_user_data = c;
+    ci.pwsi = &c->wsi;
+    c->connecting = true;
+    c->failed_early = false;
+    struct lws *wsi = lws_client_connect_via_info(&ci);
+    c->connecting = false;
+    return wsi && !c->failed_early;
+}
+
 static pl_botsig_conn *parley_join(pl_botsig *s, const char *name, const char *room, void *bot)
 {
     pl_botsig_conn *c = calloc(1, sizeof(*c));
@@ -344,21 +460,7 @@ static pl_botsig_conn *parley_join(pl_botsig *s, const char *name, const char *r
     c->bot = bot;
     snprintf(c->name, sizeof(c->name), "%s", name);
     snprintf(c->room, sizeof(c->room), "%s", room);
-    struct lws_client_connect_info ci;
-    memset(&ci, 0, sizeof(ci));
-    ci.context = s->ctx;
-    ci.address = s->host;
-    ci.port = s->port;
-    ci.path = s->path;
-    ci.host = s->host;
-    ci.origin = s->host;
-    ci.protocol = "parley.v1";
-    ci.opaque_user_data = c;
-    ci.pwsi = &c->wsi;
-    c->connecting = true;
-    struct lws *wsi = lws_client_connect_via_info(&ci);
-    c->connecting = false;
-    if (!wsi || c->failed_early) {
+    if (!open_connection(s, c)) {
         conn_free(c);
         return NULL;
     }
@@ -390,8 +492,38 @@ static int parley_pause(pl_botsig_conn *c, const char *track_id, bool paused)
     return PL_OK;
 }
 
+static void parley_cut(pl_botsig_conn *c, double seconds)
+{
+    if (c->cutting || !c->wsi)
+        return;
+    c->cutting = true;
+    c->reconnect_at = mono_us() + (int64_t)(seconds * 1e6);
+    if (!c->listed) {
+        c->listed = true;
+        c->next_cut = c->sig->cut;
+        c->sig->cut = c;
+    }
+    /* No close handshake: the server sees the connection lost. */
+    shutdown(lws_get_socket_fd(c->wsi), SHUT_RDWR);
+    lws_callback_on_writable(c->wsi);
+}
+
 static void parley_leave(pl_botsig_conn *c)
 {
+    if (c->cutting) {
+        /* Gone for good while away: no session to leave. */
+        for (pl_botsig_conn **pp = &c->sig->cut; c->listed && *pp; pp = &(*pp)->next_cut)
+            if (*pp == c) {
+                *pp = c->next_cut;
+                c->listed = false;
+                break;
+            }
+        if (!c->wsi) {
+            tell_closed(c);
+            conn_free(c);
+        }
+        return;
+    }
     if (c->closing)
         return;
     enqueue(c, json_pack("{s:s, s:i}", "type", "leave", "id", ++c->next_id));
@@ -411,4 +543,5 @@ const pl_botsig_ops pl_botsig_parley = {
     .subscribe_answer = parley_subscribe_answer,
     .pause = parley_pause,
     .leave = parley_leave,
+    .cut = parley_cut,
 };
