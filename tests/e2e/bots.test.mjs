@@ -133,3 +133,40 @@ test('100 bots joining and leaving in waves leave nothing behind', async () => {
   }
   assert.deepEqual(await drained(s), { rooms: 0, participants: 0, transports: 0, connections: 0 });
 });
+
+test('a bot whose WebSocket is cut for 10 s resumes as the same participant; the others never see it leave', async () => {
+  const s = await server();
+  const report = await runBots(s, ['--room', 'cut', '--per-room', '3', '--seconds', '16',
+    '--cut-at', '3', '--cut-for', '10']).done;
+  assertClean(report);
+  const cut = report.bots.find((b) => b.name === 'bot-2');
+  assert.equal(cut.cuts, 1);
+  assert.equal(cut.resumes, 1, 'resumed');
+  assert.equal(cut.rejoins, 0, 'not a new participant');
+  for (const b of report.bots.filter((x) => x !== cut)) {
+    assert.equal(b.peers_left, 0, `${b.name} never saw bot-2 leave`);
+    const from = b.streams.filter((x) => x.from === 'bot-2');
+    assert.equal(from.length, 2, 'one audio and one video stream from bot-2, throughout');
+    assert.ok(from.every((x) => x.participant_id === cut.participant_id));
+    for (const x of from) assert.ok(x.seconds > 14, `bot-2 ${x.kind} flowed ${x.seconds} s of 16`);
+  }
+  assert.equal((await stats(s)).resumed, 1);
+  assert.deepEqual(await drained(s), { rooms: 0, participants: 0, transports: 0, connections: 0 });
+});
+
+test('a bot silent for longer than the grace period leaves with reason timeout, then joins again', async () => {
+  const s = await server(['--reconnect-grace', '3']);
+  const report = await runBots(s, ['--room', 'gone', '--per-room', '3', '--seconds', '16',
+    '--cut-at', '3', '--cut-for', '8']).done;
+  assertClean(report);
+  const cut = report.bots.find((b) => b.name === 'bot-2');
+  assert.equal(cut.resumes, 0);
+  assert.equal(cut.rejoins, 1, 'came back as a new participant');
+  for (const b of report.bots.filter((x) => x !== cut)) {
+    assert.equal(b.peers_timed_out, 1, `${b.name} saw bot-2 leave with reason timeout`);
+    const ids = new Set(b.streams.filter((x) => x.from === 'bot-2').map((x) => x.participant_id));
+    assert.equal(ids.size, 2, 'streams of the old and of the new participant');
+  }
+  assert.equal((await stats(s)).timed_out, 1);
+  assert.deepEqual(await drained(s), { rooms: 0, participants: 0, transports: 0, connections: 0 });
+});

@@ -67,3 +67,24 @@ test('the same meeting without NACK freezes and loses audio', async () => {
     `${(100 * s.loss).toFixed(2)}%, frozen ${(100 * s.freeze_fraction).toFixed(1)}%, audio loss after FEC ` +
     `${(100 * audioLossAfterRepair(report)).toFixed(2)}%`);
 });
+
+test('a bot whose address changes mid-call keeps its streams', async () => {
+  const server = await startServer();
+  servers.push(server);
+  const impair = await startImpair(server, ['--rebind-at', '4']);
+  const report = await runBots(server, ['--room', 'moving', '--per-room', '2', '--seconds', '12',
+    '--media-via', impair.via], fastBotBin).done;
+  const net = await impair.stop();
+  assert.equal(net.rebinds, 1, 'every client moved to a new source address at 4 s');
+  assert.equal(report.summary.errors, 0);
+  assert.equal(report.summary.corrupt_frames, 0);
+  for (const b of report.bots) {
+    assert.equal(b.streams.length, 2);
+    for (const x of b.streams) {
+      assert.equal(x.participant_id, report.bots.find((o) => o.name === x.from).participant_id);
+      // Still flowing at the end, on the same transport: no rejoin.
+      assert.ok(x.seconds > 10, `${b.name} <- ${x.from} ${x.kind} lasted ${x.seconds} s of 12`);
+    }
+    assert.equal(b.rejoins, 0);
+  }
+});
