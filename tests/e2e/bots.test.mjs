@@ -14,8 +14,8 @@ after(async () => {
   }
 });
 
-async function server(extra) {
-  const s = await startServer(extra);
+async function server(extra, ports) {
+  const s = await startServer(extra, ports);
   servers.push(s);
   return s;
 }
@@ -169,4 +169,33 @@ test('a bot silent for longer than the grace period leaves with reason timeout, 
   }
   assert.equal((await stats(s)).timed_out, 1);
   assert.deepEqual(await drained(s), { rooms: 0, participants: 0, transports: 0, connections: 0 });
+});
+
+test('after a server restart, bots rejoin by themselves within 10 s', async () => {
+  const first = await startServer();
+  const run = runBots(first, ['--room', 'restart', '--per-room', '3', '--seconds', '22']);
+  await new Promise((r) => setTimeout(r, 5000));
+  const { code } = await first.stop();
+  assert.equal(code, 0, first.output());
+  const second = await server([], { port: first.port, mediaPort: first.mediaPort });
+  const restartedAt = Date.now();
+  const report = await run.done;
+  const runEnd = Date.now();
+  for (const b of report.bots) {
+    assert.equal(b.rejoins, 1, `${b.name} joined the new server`);
+    assert.equal(b.errors, 0, b.last_error);
+    // The streams of the others' new participants began within 10 s of
+    // the restart and flowed to the end.
+    const others = report.bots.filter((o) => o !== b);
+    for (const o of others) {
+      const now = b.streams.filter((x) => x.participant_id === o.participant_id);
+      assert.equal(now.length, 2, `${b.name} receives ${o.name} again`);
+      for (const x of now) {
+        const startedAfter = (runEnd - restartedAt) / 1000 - x.seconds;
+        assert.ok(startedAfter < 10, `${b.name} <- ${o.name} ${x.kind} resumed ${startedAfter.toFixed(1)} s after the restart`);
+        assert.ok(x.packets > 50);
+      }
+    }
+  }
+  assert.deepEqual(await drained(second), { rooms: 0, participants: 0, transports: 0, connections: 0 });
 });

@@ -23,10 +23,11 @@ async function freeUdpPort() {
   });
 }
 
-export async function startServer(extra = []) {
+// ports: {port, mediaPort} to start again where a stopped server was.
+export async function startServer(extra = [], ports = {}) {
   const bin = process.env.PARLEY_BIN || path.join(root, 'build', 'release', 'signaling', 'parley');
-  const port = await freePort();
-  const mediaPort = await freeUdpPort();
+  const port = ports.port || await freePort();
+  const mediaPort = ports.mediaPort || await freeUdpPort();
   const proc = spawn(bin, ['--http-port', String(port), '--media-port', String(mediaPort), '--workers', '1',
     '--web-root', path.join(root, 'web'), ...extra],
     { stdio: ['ignore', 'pipe', 'pipe'] });
