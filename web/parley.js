@@ -85,9 +85,10 @@ async function onSubscribeOffer(m) {
 function setMediaState(text) { $('media-state').textContent = text; }
 
 async function publish() {
-  let stream;
+  // After a reconnection the camera and microphone are still ours.
+  let stream = window.parley.stream;
   try {
-    stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+    if (!stream) stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
   } catch (e) {
     setMediaState(`Camera or microphone unavailable (${e.name}). You can still chat.`);
     return;
@@ -174,7 +175,41 @@ function toggle(kind, button, onLabel, offLabel) {
 
 function send(msg) {
   msg.id = nextId++;
-  ws.send(JSON.stringify(msg));
+  if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+}
+
+// Reconnection: a lost connection (network change, server restart) is
+// retried with a growing delay. The server keeps a lost participant for a
+// grace period, so the first try resumes the session (same participant,
+// same peer connections); when that is over or the server restarted, the
+// client joins again and starts new peer connections.
+const session = { name: '', room: '', token: '', participant: '', leaving: false, tries: 0 };
+window.parley.session = session;
+
+function setConnState(text) {
+  $('conn-state').textContent = text;
+  $('conn-state').hidden = !text;
+}
+
+// Drops everything tied to the previous session before joining again.
+function resetMedia() {
+  window.parley.publish?.close();
+  window.parley.subscribe?.close();
+  window.parley.publish = null;
+  window.parley.subscribe = null;
+  for (const key of [...tiles.keys()]) dropTile(key);
+  midInfo.clear();
+  trackKinds.clear();
+  myTracks.clear();
+  pending.clear();
+}
+
+function reconnect() {
+  if (session.leaving) return;
+  setConnState('Reconnecting…');
+  const delay = Math.min(500 * 2 ** session.tries, 5000);
+  session.tries++;
+  setTimeout(() => connect(), delay);
 }
 
 function renderPeople() {
@@ -195,9 +230,23 @@ function addMessage(from, text) {
 }
 
 function join(name, room) {
+  session.name = name;
+  session.room = room;
+  connect();
+}
+
+function connect() {
   ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`, 'parley.v1');
-  ws.onopen = () => send({ type: 'hello', name });
-  ws.onclose = () => { $('status').textContent = 'The server is unavailable.'; };
+  ws.onopen = () => {
+    const hello = { type: 'hello', name: session.name };
+    if (session.token) hello.resume = session.token;
+    send(hello);
+  };
+  ws.onclose = () => {
+    if (session.leaving) return;
+    if (!session.participant) { $('status').textContent = 'The server is unavailable.'; return; }
+    reconnect();
+  };
   ws.onmessage = (ev) => {
     const m = JSON.parse(ev.data);
     if (m.re !== undefined && pending.has(m.re)) {
@@ -207,8 +256,18 @@ function join(name, room) {
       return;
     }
     switch (m.type) {
-      case 'welcome': send({ type: 'join', room }); break;
-      case 'joined':
+      case 'welcome':
+        session.token = m.resume_token || '';
+        session.tries = 0;
+        session.resumeFailed = false;
+        // A resumed session is still in the room: `joined` follows.
+        if (!m.resumed) send({ type: 'join', room: session.room });
+        break;
+      case 'joined': {
+        const resumed = session.participant === m.participant.id;
+        if (session.participant && !resumed) resetMedia();
+        session.participant = m.participant.id;
+        setConnState('');
         people.clear();
         people.set(m.participant.id, { name: m.participant.name + ' (you)' });
         for (const p of m.participants) people.set(p.id, p);
@@ -217,8 +276,9 @@ function join(name, room) {
         $('meeting').hidden = false;
         history.replaceState(null, '', `/r/${encodeURIComponent(m.room)}`);
         renderPeople();
-        publish();
+        if (!resumed) publish();
         break;
+      }
       case 'participant-joined': people.set(m.participant.id, m.participant); renderPeople(); break;
       case 'participant-left': people.delete(m.participant_id); dropTile(m.participant_id); renderPeople(); break;
       case 'track-unpublished':
@@ -238,7 +298,16 @@ function join(name, room) {
         break;
       }
       case 'chat': addMessage(m.from.name, m.text); break;
-      case 'error': $('status').textContent = m.message; break;
+      case 'error':
+        // A session that cannot be resumed any more: start a new one.
+        if (session.token && m.code === 'not_found' && !session.resumeFailed) {
+          session.resumeFailed = true;
+          session.token = '';
+          send({ type: 'hello', name: session.name });
+          break;
+        }
+        $('status').textContent = m.message;
+        break;
     }
   };
 }
@@ -257,7 +326,12 @@ $('chat-form').addEventListener('submit', (e) => {
 $('mic').addEventListener('click', (e) => toggle('audio', e.target, 'Mute microphone', 'Unmute microphone'));
 $('cam').addEventListener('click', (e) => toggle('video', e.target, 'Stop camera', 'Start camera'));
 $('screen').addEventListener('click', (e) => toggleScreen(e.target));
-$('leave').addEventListener('click', () => { send({ type: 'leave' }); ws.close(); location.href = '/'; });
+$('leave').addEventListener('click', () => {
+  session.leaving = true;
+  send({ type: 'leave' });
+  ws.close();
+  location.href = '/';
+});
 
 $('name').value = localStorage.getItem('parley-name') || '';
 const m = location.pathname.match(/^\/r\/([A-Za-z0-9._-]{1,64})$/);
