@@ -608,6 +608,10 @@ void pl_bot_on_subscribe_offer(pl_bot *b, const char *sdp, const pl_botsig_track
                                int64_t now_us)
 {
     pthread_mutex_lock(&b->lock);
+    if (!b->in_room) { /* left meanwhile */
+        pthread_mutex_unlock(&b->lock);
+        return;
+    }
     pl_sdp_desc *d = pl_sdp_desc_create(&b->ctx->env);
     int rc = d ? pl_sdp_parse(d, sdp, strlen(sdp)) : PL_ENOMEM;
     if (rc != PL_OK) {

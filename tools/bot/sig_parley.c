@@ -237,7 +237,9 @@ static int on_receive(pl_botsig_conn *c, struct lws *wsi, const void *in, size_t
     }
     if (!lws_is_final_fragment(wsi))
         return 0;
-    if (c->rx_len <= RX_MAX && !c->detached)
+    /* After `leave`, what the server still had in flight is of no use:
+     * answering an offer now would only earn a conflict. */
+    if (c->rx_len <= RX_MAX && !c->detached && !c->closing)
         on_message(c, c->rx, c->rx_len);
     c->rx_len = 0;
     return 0;
