@@ -343,6 +343,15 @@ static void end_streams(pl_bot *b, int64_t now_us)
         }
 }
 
+static void out_of_room(pl_bot *b, int64_t now_us)
+{
+    drop_peers(b);
+    end_streams(b, now_us);
+    b->in_room = false;
+    b->joining = false;
+    b->left_us = now_us;
+}
+
 void pl_bot_leave(pl_bot *b, int64_t now_us)
 {
     pthread_mutex_lock(&b->lock);
@@ -355,11 +364,7 @@ void pl_bot_leave(pl_bot *b, int64_t now_us)
                 pl_peer_close(b->peer[i], now_us);
                 drain(b, (enum pl_bot_socket)i, now_us);
             }
-        drop_peers(b);
-        end_streams(b, now_us);
-        b->in_room = false;
-        b->joining = false;
-        b->left_us = now_us;
+        out_of_room(b, now_us);
     }
     update_due(b);
     pthread_mutex_unlock(&b->lock);
@@ -371,11 +376,7 @@ void pl_bot_on_closed(pl_bot *b, int64_t now_us)
     b->conn = NULL;
     if (b->in_room || b->joining) {
         fail(b, "signaling connection lost", PL_ESTATE);
-        drop_peers(b);
-        end_streams(b, now_us);
-        b->in_room = false;
-        b->joining = false;
-        b->left_us = now_us;
+        out_of_room(b, now_us);
     }
     update_due(b);
     pthread_mutex_unlock(&b->lock);
