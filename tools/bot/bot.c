@@ -219,6 +219,14 @@ int pl_bot_expected_identity(const pl_bot_ctx *ctx, const char *name)
     return (int)(idx % ctx->n_clips);
 }
 
+bool pl_bot_signaling_open(pl_bot *b)
+{
+    pthread_mutex_lock(&b->lock);
+    bool open = b->conn != NULL;
+    pthread_mutex_unlock(&b->lock);
+    return open;
+}
+
 bool pl_bot_in_room(const pl_bot *b)
 {
     return b->in_room || b->joining;

@@ -62,6 +62,8 @@ int pl_bot_expected_identity(const pl_bot_ctx *ctx, const char *name);
 void pl_bot_join(pl_bot *b, int64_t now_us);
 void pl_bot_leave(pl_bot *b, int64_t now_us);
 bool pl_bot_in_room(const pl_bot *b);
+/* Whether its signaling connection is still open (until `closed`). */
+bool pl_bot_signaling_open(pl_bot *b);
 void pl_bot_on_joined(pl_bot *b, const char *participant_id, int64_t now_us);
 void pl_bot_on_peer(pl_bot *b, const char *participant_id, const char *name, bool present,
                     const char *reason);

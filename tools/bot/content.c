@@ -411,11 +411,15 @@ void pl_acheck_destroy(pl_acheck *a)
 
 static void measure(pl_acheck *a, int n)
 {
-    if (a->st.decoded <= WARMUP_FRAMES) {
-        a->contiguous = false;
+    /* Only frames that follow a decoded frame count: the first ones of the
+     * stream and the first after a concealed or rebuilt frame are Opus
+     * transitions, not the tone. */
+    if (a->st.decoded <= WARMUP_FRAMES || !a->contiguous) {
+        a->contiguous = a->st.decoded > WARMUP_FRAMES;
+        a->last = n > 0 ? a->pcm[n - 1] : 0;
         return;
     }
-    int16_t prev = a->contiguous ? a->last : a->pcm[0];
+    int16_t prev = a->last;
     for (int i = 0; i < n; i++) {
         if (prev < 0 && a->pcm[i] >= 0)
             a->up_crossings++;

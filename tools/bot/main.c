@@ -129,11 +129,15 @@ static void ev_tick(void *user)
             pl_bot_leave(d->bots[i], now);
         }
     }
-    /* Give the last leaves a moment to reach the server, then stop. */
+    /* Stop once every connection has closed after its leave (a socket torn
+     * down before that would look lost to the server, which then keeps the
+     * participant for its grace period), or after 5 s whatever happens. */
     if (t >= d->end_us) {
-        if (!d->ending)
-            d->ending = true;
-        else if (t >= d->end_us + 500000)
+        d->ending = true;
+        bool open = false;
+        for (size_t i = 0; i < d->n && !open; i++)
+            open = pl_bot_signaling_open(d->bots[i]);
+        if (!open || t >= d->end_us + 5000000)
             d->ctx.ops->stop(d->ctx.sig);
     }
 }
