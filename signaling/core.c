@@ -1,5 +1,7 @@
 #include "parley/signal.h"
 
+#include "sig_internal.h"
+
 #include "parley/sdp.h"
 #include "parley/worker.h"
 
@@ -9,103 +11,6 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
-
-#define NAME_MAX_CHARS 64
-#define ROOM_MAX_CHARS 64
-#define CHAT_MAX_CHARS 4096
-#define MAX_TRACKS 8
-#define SDP_OUT_MAX 16384
-
-#define MAX_SLOTS 32
-
-typedef struct track {
-    char mid[PL_SDP_TOKEN];
-    char id[48];
-    enum pl_sdp_kind kind;
-    char source[12];
-    bool muted;
-    uint32_t ssrc;
-    uint8_t audio_level_ext;
-    /* Loss repair the publisher negotiated: its RTX stream, and whether it
-     * answers NACKs for this codec. */
-    uint8_t pt, rtx_pt;
-    uint32_t rtx_ssrc;
-    bool nack;
-} track;
-
-/* One m-section of a participant's subscribe transport. Slots are never
- * removed, only made inactive, so mids stay stable across renegotiations. */
-typedef struct slot {
-    char mid[8];
-    bool active;
-    char track_id[48];
-    char participant_id[24];
-    enum pl_sdp_kind kind;
-    char source[12];
-    uint32_t out_ssrc;
-    uint32_t out_rtx_ssrc; /* video: retransmissions (RFC 4588) */
-    int rtx_pt;            /* from the subscriber's answer; -1 when it took no RTX */
-    uint64_t publisher;
-    char pub_mid[PL_SDP_TOKEN];
-    /* What the subscriber asked for with `subscription`. */
-    bool paused;
-    int max_width, max_height;
-} slot;
-
-typedef struct room {
-    char name[ROOM_MAX_CHARS + 1];
-    size_t members;
-    char speakers[512]; /* the last `speakers` list sent, as JSON */
-    struct room *next;
-} room;
-
-typedef struct conn {
-    uint64_t id;
-    bool welcomed;
-    /* Resuming after a dropped WebSocket: the token from `welcome`, and
-     * while detached, when the connection went (the session is kept for
-     * the reconnection grace period, invisible to the others). */
-    char resume_token[33];
-    bool detached;
-    int64_t detached_at_ms;
-    char user_id[24];
-    char name[NAME_MAX_CHARS * 4 + 1];
-    bool dnd;
-    room *room;
-    char participant_id[24];
-    unsigned strikes;
-    /* The publish transport (0 until the first publish) and its tracks. */
-    uint64_t pub_transport;
-    bool speaking;
-    uint8_t level;
-    char pub_ufrag[16], pub_pwd[32];
-    size_t n_tracks;
-    track tracks[MAX_TRACKS];
-    /* The subscribe transport: created with the first offer, added to the
-     * worker with the first answer. */
-    uint64_t sub_transport;
-    bool sub_added, offer_outstanding, dirty;
-    uint32_t sub_version;
-    char sub_ufrag[16], sub_pwd[32];
-    size_t n_slots;
-    slot slots[MAX_SLOTS];
-    struct conn *next;
-} conn;
-
-struct pl_sig {
-    pl_env env;
-    pl_sig_io io;
-    bool has_media;
-    pl_sig_media media;
-    uint64_t next_transport;
-    pl_sdp_desc *offer; /* scratch for parsing, reused */
-    pl_sdp_accepted acc[PL_SDP_MAX_MEDIA];
-    conn *conns;
-    room *rooms;
-    uint64_t bad_messages;
-    int64_t grace_ms;
-    uint64_t resumed, timed_out;
-};
 
 pl_sig *pl_sig_create(const pl_env *env, const pl_sig_io *io, const pl_sig_media *media)
 {
@@ -119,6 +24,7 @@ pl_sig *pl_sig_create(const pl_env *env, const pl_sig_io *io, const pl_sig_media
         s->media = *media;
     }
     s->grace_ms = PL_SIG_DEFAULT_GRACE_MS;
+    s->ring_timeout_ms = PL_SIG_DEFAULT_RING_MS;
     s->offer = pl_sdp_desc_create(env);
     if (!s->offer) {
         pl_env_free(env, s);
@@ -131,6 +37,7 @@ void pl_sig_destroy(pl_sig *s)
 {
     if (!s)
         return;
+    sig_calls_destroy(s);
     while (s->conns) {
         conn *c = s->conns;
         s->conns = c->next;
@@ -169,7 +76,7 @@ int pl_sig_connect(pl_sig *s, uint64_t id)
 /* ---- output ------------------------------------------------------------ */
 
 /* Sends and releases a message object. */
-static void send_json(pl_sig *s, conn *c, json_t *msg)
+void sig_send(pl_sig *s, conn *c, json_t *msg)
 {
     if (c->detached) {
         json_decref(msg); /* nobody to tell; `joined` and a new offer on resume */
@@ -183,7 +90,7 @@ static void send_json(pl_sig *s, conn *c, json_t *msg)
     free(text);
 }
 
-static json_t *reply(const char *type, json_t *re)
+json_t *sig_reply(const char *type, json_t *re)
 {
     json_t *m = json_pack("{s:s}", "type", type);
     if (re)
@@ -191,12 +98,12 @@ static json_t *reply(const char *type, json_t *re)
     return m;
 }
 
-static void send_error(pl_sig *s, conn *c, json_t *re, const char *code, const char *message)
+void sig_error(pl_sig *s, conn *c, json_t *re, const char *code, const char *message)
 {
-    json_t *m = reply("error", re);
+    json_t *m = sig_reply("error", re);
     json_object_set_new(m, "code", json_string(code));
     json_object_set_new(m, "message", json_string(message));
-    send_json(s, c, m);
+    sig_send(s, c, m);
     if (strcmp(code, "bad_request") == 0) {
         s->bad_messages++;
         /* Repeated garbage is abuse, not a mistake (protocol: close 1008). */
@@ -205,21 +112,16 @@ static void send_error(pl_sig *s, conn *c, json_t *re, const char *code, const c
     }
 }
 
-static json_t *user_json(const conn *c)
+json_t *sig_user_json(const conn *c)
 {
     return json_pack("{s:s,s:s}", "id", c->user_id, "name", c->name);
-}
-
-static const char *status_of(const conn *c)
-{
-    return c->dnd ? "dnd" : "online";
 }
 
 /* ---- validation ---------------------------------------------------------- */
 
 /* Printable UTF-8 (jansson already rejected invalid UTF-8): no control
  * characters; returns the number of code points or -1. */
-static long printable_chars(const char *t)
+long sig_printable_chars(const char *t)
 {
     long n = 0;
     for (const unsigned char *p = (const unsigned char *)t; *p; p++) {
@@ -270,10 +172,22 @@ static void broadcast_presence(pl_sig *s, const conn *c, const char *status)
     for (conn *o = s->conns; o; o = o->next) {
         if (!o->welcomed || strcmp(o->user_id, c->user_id) == 0)
             continue;
-        json_t *m =
-            json_pack("{s:s,s:o,s:s}", "type", "presence", "user", user_json(c), "status", status);
-        send_json(s, o, m);
+        json_t *m = json_pack("{s:s,s:o,s:s}", "type", "presence", "user", sig_user_json(c),
+                              "status", status);
+        sig_send(s, o, m);
     }
+}
+
+void sig_presence_changed(pl_sig *s, const char *user_id, const char *before)
+{
+    const char *now = sig_user_status(s, user_id);
+    if (strcmp(now, before) == 0 || strcmp(now, "offline") == 0)
+        return; /* going offline is told when the last connection goes */
+    for (conn *c = s->conns; c; c = c->next)
+        if (c->welcomed && strcmp(c->user_id, user_id) == 0) {
+            broadcast_presence(s, c, now);
+            return;
+        }
 }
 
 /* ---- rooms --------------------------------------------------------------- */
@@ -310,7 +224,7 @@ static void room_broadcast(pl_sig *s, room *r, const conn *except, json_t *msg)
 {
     for (conn *o = s->conns; o; o = o->next)
         if (o->room == r && o != except)
-            send_json(s, o, json_deep_copy(msg));
+            sig_send(s, o, json_deep_copy(msg));
     json_decref(msg);
 }
 
@@ -355,11 +269,13 @@ void pl_sig_speaking(pl_sig *s, uint64_t transport, bool speaking, uint8_t level
         }
 }
 
-static void leave_room(pl_sig *s, conn *c, const char *reason)
+void sig_leave_room(pl_sig *s, conn *c, const char *reason)
 {
     room *r = c->room;
     if (!r)
         return;
+    char name[ROOM_MAX_CHARS + 1];
+    snprintf(name, sizeof(name), "%s", r->name);
     if (c->pub_transport && s->has_media)
         s->media.remove_transport(s->media.user, r->name, c->pub_transport);
     if (c->sub_added && s->has_media)
@@ -379,6 +295,7 @@ static void leave_room(pl_sig *s, conn *c, const char *reason)
     refresh_subscriptions(s, r);
     announce_speakers(s, r);
     drop_room_if_empty(s, r);
+    sig_call_room_left(s, c, name);
 }
 
 /* ---- requests ------------------------------------------------------------ */
@@ -462,7 +379,7 @@ static void send_subscribe_offer(pl_sig *s, conn *c)
     json_t *m = json_pack("{s:s,s:s%,s:o}", "type", "subscribe-offer", "sdp", sdp, (size_t)n,
                           "tracks", tracks);
     free(sdp);
-    send_json(s, c, m);
+    sig_send(s, c, m);
     c->offer_outstanding = true;
     c->dirty = false;
 }
@@ -560,12 +477,11 @@ static void on_subscribe_answer(pl_sig *s, conn *c, json_t *msg, json_t *re)
 {
     const char *sdp = json_string_value(json_object_get(msg, "sdp"));
     if (!c->room || !c->offer_outstanding) {
-        send_error(s, c, re, "conflict", "no subscribe offer is outstanding");
+        sig_error(s, c, re, "conflict", "no subscribe offer is outstanding");
         return;
     }
     if (!sdp || pl_sdp_parse(s->offer, sdp, strlen(sdp)) != PL_OK) {
-        send_error(s, c, re, "bad_request",
-                   sdp ? s->offer->error : "subscribe-answer needs an sdp");
+        sig_error(s, c, re, "bad_request", sdp ? s->offer->error : "subscribe-answer needs an sdp");
         return;
     }
     const pl_sdp_media *m = NULL;
@@ -573,7 +489,7 @@ static void on_subscribe_answer(pl_sig *s, conn *c, json_t *msg, json_t *re)
         if (s->offer->media[i].port != 0 && s->offer->media[i].ice_ufrag[0])
             m = &s->offer->media[i];
     if (!m || !m->fp[0] || !m->ice_pwd[0]) {
-        send_error(s, c, re, "bad_request", "the answer needs ICE credentials and a fingerprint");
+        sig_error(s, c, re, "bad_request", "the answer needs ICE credentials and a fingerprint");
         return;
     }
     c->offer_outstanding = false;
@@ -596,14 +512,14 @@ static void on_subscribe_answer(pl_sig *s, conn *c, json_t *msg, json_t *re)
         if (s->media.add_transport(s->media.user, c->room->name, c->sub_transport, c->sub_ufrag,
                                    c->sub_pwd, m->ice_ufrag, m->ice_pwd, m->fp_alg, m->fp,
                                    &port) != PL_OK) {
-            send_error(s, c, re, "internal", "no media worker could take the transport");
+            sig_error(s, c, re, "internal", "no media worker could take the transport");
             return;
         }
         c->sub_added = true;
     }
     send_routes(s, c);
     if (re)
-        send_json(s, c, reply("ok", re));
+        sig_send(s, c, sig_reply("ok", re));
     send_subscribe_offer(s, c); /* changes that arrived meanwhile */
 }
 
@@ -613,21 +529,21 @@ static void on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
     const char *sdp = json_string_value(json_object_get(msg, "sdp"));
     json_t *sources = json_object_get(msg, "sources");
     if (!c->room) {
-        send_error(s, c, re, "not_found", "join a room before publishing");
+        sig_error(s, c, re, "not_found", "join a room before publishing");
         return;
     }
     if (!sdp) {
-        send_error(s, c, re, "bad_request", "publish needs an sdp offer");
+        sig_error(s, c, re, "bad_request", "publish needs an sdp offer");
         return;
     }
     if (pl_sdp_parse(s->offer, sdp, strlen(sdp)) != PL_OK) {
         char why[160];
         snprintf(why, sizeof(why), "malformed SDP: %s", s->offer->error);
-        send_error(s, c, re, "bad_request", why);
+        sig_error(s, c, re, "bad_request", why);
         return;
     }
     if (!s->has_media) {
-        send_error(s, c, re, "internal", "this server has no media workers");
+        sig_error(s, c, re, "internal", "this server has no media workers");
         return;
     }
     const pl_sdp_media *first = NULL;
@@ -635,7 +551,7 @@ static void on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
         if (s->offer->media[i].port != 0)
             first = &s->offer->media[i];
     if (!first || !first->ice_ufrag[0] || !first->ice_pwd[0] || !first->fp[0]) {
-        send_error(s, c, re, "bad_request", "the offer needs ICE credentials and a fingerprint");
+        sig_error(s, c, re, "bad_request", "the offer needs ICE credentials and a fingerprint");
         return;
     }
     bool created = false;
@@ -652,7 +568,7 @@ static void on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
                                first->fp, &port) != PL_OK) {
         if (created)
             c->pub_transport = 0;
-        send_error(s, c, re, "internal", "no media worker could take the transport");
+        sig_error(s, c, re, "internal", "no media worker could take the transport");
         return;
     }
     pl_sdp_local local = {.ice_ufrag = c->pub_ufrag,
@@ -674,8 +590,8 @@ static void on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
             s->media.remove_transport(s->media.user, c->room->name, c->pub_transport);
             c->pub_transport = 0;
         }
-        send_error(s, c, re, n == PL_EUNSUPPORTED ? "bad_request" : "internal",
-                   why ? why : "cannot answer this offer");
+        sig_error(s, c, re, n == PL_EUNSUPPORTED ? "bad_request" : "internal",
+                  why ? why : "cannot answer this offer");
         return;
     }
     /* The offer's accepted sections are the tracks from now on. */
@@ -716,11 +632,11 @@ static void on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
         wt[i].nack = c->tracks[i].nack;
     }
     s->media.set_tracks(s->media.user, c->room->name, c->pub_transport, wt, c->n_tracks);
-    json_t *m = reply("publish-answer", re);
+    json_t *m = sig_reply("publish-answer", re);
     json_object_set_new(m, "sdp", json_stringn(answer, (size_t)n));
     json_object_set_new(m, "tracks", tracks);
     free(answer);
-    send_json(s, c, m);
+    sig_send(s, c, m);
     /* Tell the room what changed. */
     for (size_t i = 0; i < c->n_tracks; i++) {
         bool known = false;
@@ -764,9 +680,9 @@ static void on_subscription(pl_sig *s, conn *c, json_t *msg, json_t *re)
     if (!id || (paused && !json_is_boolean(paused)) ||
         !optional_size(json_object_get(msg, "max_width"), &w) ||
         !optional_size(json_object_get(msg, "max_height"), &h)) {
-        send_error(s, c, re, "bad_request",
-                   "subscription needs track_id; paused is a boolean, max_width/max_height "
-                   "positive integers");
+        sig_error(s, c, re, "bad_request",
+                  "subscription needs track_id; paused is a boolean, max_width/max_height "
+                  "positive integers");
         return;
     }
     slot *sl = NULL;
@@ -774,7 +690,7 @@ static void on_subscription(pl_sig *s, conn *c, json_t *msg, json_t *re)
         if (c->slots[i].active && strcmp(c->slots[i].track_id, id) == 0)
             sl = &c->slots[i];
     if (!sl) {
-        send_error(s, c, re, "not_found", "no such remote track in your room");
+        sig_error(s, c, re, "not_found", "no such remote track in your room");
         return;
     }
     if (paused)
@@ -786,7 +702,7 @@ static void on_subscription(pl_sig *s, conn *c, json_t *msg, json_t *re)
     if (c->sub_added && s->has_media)
         send_routes(s, c);
     if (re)
-        send_json(s, c, reply("ok", re));
+        sig_send(s, c, sig_reply("ok", re));
 }
 
 /* mute: a participant mutes or unmutes one of its own tracks; the room
@@ -796,7 +712,7 @@ static void on_mute(pl_sig *s, conn *c, json_t *msg, json_t *re)
     const char *id = json_string_value(json_object_get(msg, "track_id"));
     json_t *muted = json_object_get(msg, "muted");
     if (!id || !json_is_boolean(muted)) {
-        send_error(s, c, re, "bad_request", "mute needs track_id and a boolean muted");
+        sig_error(s, c, re, "bad_request", "mute needs track_id and a boolean muted");
         return;
     }
     track *t = NULL;
@@ -809,13 +725,13 @@ static void on_mute(pl_sig *s, conn *c, json_t *msg, json_t *re)
         for (conn *o = s->conns; o && !exists; o = o->next)
             for (size_t i = 0; o->room && o->room == c->room && i < o->n_tracks; i++)
                 exists = exists || strcmp(o->tracks[i].id, id) == 0;
-        send_error(s, c, re, exists ? "forbidden" : "not_found",
-                   exists ? "only the publisher can mute a track" : "no such track");
+        sig_error(s, c, re, exists ? "forbidden" : "not_found",
+                  exists ? "only the publisher can mute a track" : "no such track");
         return;
     }
     t->muted = json_is_true(muted);
     if (re)
-        send_json(s, c, reply("ok", re));
+        sig_send(s, c, sig_reply("ok", re));
     room_broadcast(s, c->room, NULL,
                    json_pack("{s:s,s:s,s:s,s:b}", "type", "track-muted", "participant_id",
                              c->participant_id, "track_id", t->id, "muted", t->muted));
@@ -836,7 +752,7 @@ static json_t *joined_json(const pl_sig *s, const conn *c, json_t *re)
         if (o->room == c->room && o != c)
             json_array_append_new(others, json_pack("{s:s,s:s,s:o}", "id", o->participant_id,
                                                     "name", o->name, "tracks", tracks_json(o)));
-    json_t *m = reply("joined", re);
+    json_t *m = sig_reply("joined", re);
     json_object_set_new(m, "room", json_string(c->room->name));
     json_object_set_new(m, "participant",
                         json_pack("{s:s,s:s}", "id", c->participant_id, "name", c->name));
@@ -855,7 +771,7 @@ static void resume_session(pl_sig *s, conn *fresh, const char *token, json_t *re
         if (o->detached && o->resume_token[0] && strcmp(o->resume_token, token) == 0)
             c = o;
     if (!c) {
-        send_error(s, fresh, re, "not_found", "no session to resume (expired or unknown token)");
+        sig_error(s, fresh, re, "not_found", "no session to resume (expired or unknown token)");
         return;
     }
     /* The session moves to the new connection id; the empty state created
@@ -871,17 +787,18 @@ static void resume_session(pl_sig *s, conn *fresh, const char *token, json_t *re
     c->strikes = 0;
     s->resumed++;
     new_resume_token(s, c);
-    json_t *m = reply("welcome", re);
-    json_object_set_new(m, "user", user_json(c));
+    json_t *m = sig_reply("welcome", re);
+    json_object_set_new(m, "user", sig_user_json(c));
     json_object_set_new(m, "ice_servers", json_array());
     json_object_set_new(m, "online", json_array());
     json_object_set_new(m, "missed", json_array());
     json_object_set_new(m, "resume_token", json_string(c->resume_token));
     json_object_set_new(m, "resumed", json_true());
-    send_json(s, c, m);
+    sig_send(s, c, m);
+    sig_calls_resumed(s, c);
     if (!c->room)
         return;
-    send_json(s, c, joined_json(s, c, NULL));
+    sig_send(s, c, joined_json(s, c, NULL));
     /* Whatever was offered while away may never have arrived. */
     if (c->n_slots) {
         c->offer_outstanding = false;
@@ -893,13 +810,13 @@ static void resume_session(pl_sig *s, conn *fresh, const char *token, json_t *re
 static void on_hello(pl_sig *s, conn *c, json_t *msg, json_t *re)
 {
     if (c->welcomed) {
-        send_error(s, c, re, "bad_request", "hello was already sent on this connection");
+        sig_error(s, c, re, "bad_request", "hello was already sent on this connection");
         return;
     }
     const char *name = json_string_value(json_object_get(msg, "name"));
-    long chars = name ? printable_chars(name) : -1;
+    long chars = name ? sig_printable_chars(name) : -1;
     if (chars < 1 || chars > NAME_MAX_CHARS) {
-        send_error(s, c, re, "bad_request", "name must be 1-64 printable characters");
+        sig_error(s, c, re, "bad_request", "name must be 1-64 printable characters");
         return;
     }
     const char *resume = json_string_value(json_object_get(msg, "resume"));
@@ -923,16 +840,17 @@ static void on_hello(pl_sig *s, conn *c, json_t *msg, json_t *re)
                        o->user_id) == 0)
                 seen = true;
         if (!seen)
-            json_array_append_new(online, json_pack("{s:s,s:s,s:s}", "id", o->user_id, "name",
-                                                    o->name, "status", status_of(o)));
+            json_array_append_new(online,
+                                  json_pack("{s:s,s:s,s:s}", "id", o->user_id, "name", o->name,
+                                            "status", sig_user_status(s, o->user_id)));
     }
-    json_t *m = reply("welcome", re);
-    json_object_set_new(m, "user", user_json(c));
+    json_t *m = sig_reply("welcome", re);
+    json_object_set_new(m, "user", sig_user_json(c));
     json_object_set_new(m, "ice_servers", json_array());
     json_object_set_new(m, "online", online);
-    json_object_set_new(m, "missed", json_array());
+    json_object_set_new(m, "missed", sig_missed_json(s, c->user_id));
     json_object_set_new(m, "resume_token", json_string(c->resume_token));
-    send_json(s, c, m);
+    sig_send(s, c, m);
     if (first)
         broadcast_presence(s, c, "online");
 }
@@ -941,34 +859,56 @@ static void on_status(pl_sig *s, conn *c, json_t *msg, json_t *re)
 {
     const char *st = json_string_value(json_object_get(msg, "status"));
     if (!st || (strcmp(st, "online") != 0 && strcmp(st, "dnd") != 0)) {
-        send_error(s, c, re, "bad_request", "status must be \"online\" or \"dnd\"");
+        sig_error(s, c, re, "bad_request", "status must be \"online\" or \"dnd\"");
         return;
     }
     bool dnd = strcmp(st, "dnd") == 0;
+    bool was_dnd = c->dnd;
+    const char *before = sig_user_status(s, c->user_id);
     /* Status belongs to the user: every device follows. */
     for (conn *o = s->conns; o; o = o->next)
         if (o->welcomed && strcmp(o->user_id, c->user_id) == 0)
             o->dnd = dnd;
-    json_t *m = reply("status", re);
+    json_t *m = sig_reply("status", re);
     json_object_set_new(m, "status", json_string(st));
-    send_json(s, c, m);
-    broadcast_presence(s, c, st);
+    sig_send(s, c, m);
+    sig_presence_changed(s, c->user_id, before);
+    if (!was_dnd || dnd)
+        return;
+    /* Focus time is over: the heads-ups it held back are due now. */
+    json_t *items = sig_missed_json(s, c->user_id);
+    if (json_array_size(items) > 0) {
+        json_t *ev = json_pack("{s:s,s:o}", "type", "missed", "items", items);
+        for (conn *o = s->conns; o; o = o->next)
+            if (o->welcomed && strcmp(o->user_id, c->user_id) == 0)
+                sig_send(s, o, json_deep_copy(ev));
+        json_decref(ev);
+    } else {
+        json_decref(items);
+    }
 }
 
 static void on_join(pl_sig *s, conn *c, json_t *msg, json_t *re)
 {
     const char *name = json_string_value(json_object_get(msg, "room"));
     if (!name || !valid_room_name(name)) {
-        send_error(s, c, re, "bad_request", "room must be 1-64 characters of [A-Za-z0-9._-]");
+        sig_error(s, c, re, "bad_request", "room must be 1-64 characters of [A-Za-z0-9._-]");
         return;
     }
+    const char *why = NULL;
+    const char *refused = sig_call_room_check(s, c, name, &why);
+    if (refused) {
+        sig_error(s, c, re, refused, why);
+        return;
+    }
+    c->closed_room[0] = '\0';
     /* A user is in at most one room: joining another leaves the first. */
     for (conn *o = s->conns; o; o = o->next)
         if (o->room && strcmp(o->user_id, c->user_id) == 0)
-            leave_room(s, o, "left");
+            sig_leave_room(s, o, "left");
     room *r = get_room(s, name, true);
     if (!r) {
-        send_error(s, c, re, "internal", "out of memory");
+        sig_error(s, c, re, "internal", "out of memory");
         return;
     }
     uint8_t rnd[6];
@@ -982,12 +922,12 @@ static void on_join(pl_sig *s, conn *c, json_t *msg, json_t *re)
                                                     "name", o->name, "tracks", tracks_json(o)));
     c->room = r;
     r->members++;
-    json_t *m = reply("joined", re);
+    json_t *m = sig_reply("joined", re);
     json_object_set_new(m, "room", json_string(r->name));
     json_object_set_new(m, "participant",
                         json_pack("{s:s,s:s}", "id", c->participant_id, "name", c->name));
     json_object_set_new(m, "participants", others);
-    send_json(s, c, m);
+    sig_send(s, c, m);
     room_broadcast(s, r, c,
                    json_pack("{s:s,s:{s:s,s:s}}", "type", "participant-joined", "participant", "id",
                              c->participant_id, "name", c->name));
@@ -996,21 +936,30 @@ static void on_join(pl_sig *s, conn *c, json_t *msg, json_t *re)
 
 static void on_leave(pl_sig *s, conn *c, json_t *re)
 {
-    if (!c->room) {
-        send_error(s, c, re, "not_found", "not in a room");
+    if (!c->room && c->closed_room[0]) {
+        /* The server already closed the room (its call ended): leaving it
+         * again is not a mistake. */
+        json_t *m = sig_reply("left", re);
+        json_object_set_new(m, "room", json_string(c->closed_room));
+        c->closed_room[0] = '\0';
+        sig_send(s, c, m);
         return;
     }
-    json_t *m = reply("left", re);
+    if (!c->room) {
+        sig_error(s, c, re, "not_found", "not in a room");
+        return;
+    }
+    json_t *m = sig_reply("left", re);
     json_object_set_new(m, "room", json_string(c->room->name));
-    leave_room(s, c, "left");
-    send_json(s, c, m);
+    sig_leave_room(s, c, "left");
+    sig_send(s, c, m);
 }
 
 static void on_chat(pl_sig *s, conn *c, json_t *msg, json_t *re, int64_t now_ms)
 {
     const char *text = json_string_value(json_object_get(msg, "text"));
     if (!c->room) {
-        send_error(s, c, re, "not_found", "join a room before chatting");
+        sig_error(s, c, re, "not_found", "join a room before chatting");
         return;
     }
     /* Chat text may contain newlines and tabs, unlike names. */
@@ -1019,11 +968,11 @@ static void on_chat(pl_sig *s, conn *c, json_t *msg, json_t *re, int64_t now_ms)
         if ((*p & 0xc0) != 0x80)
             chars++;
     if (!text || chars < 1 || chars > CHAT_MAX_CHARS) {
-        send_error(s, c, re, "bad_request", "text must be 1-4096 characters");
+        sig_error(s, c, re, "bad_request", "text must be 1-4096 characters");
         return;
     }
     if (re)
-        send_json(s, c, reply("ok", re));
+        sig_send(s, c, sig_reply("ok", re));
     room_broadcast(s, c->room, NULL,
                    json_pack("{s:s,s:{s:s,s:s},s:s,s:I}", "type", "chat", "from", "id",
                              c->participant_id, "name", c->name, "text", text, "ts",
@@ -1042,8 +991,8 @@ void pl_sig_handle_text(pl_sig *s, uint64_t id, int64_t now_ms, const char *text
     json_error_t jerr;
     json_t *msg = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!msg || !json_is_object(msg)) {
-        send_error(s, c, NULL, "bad_request",
-                   msg ? "message must be a JSON object" : "invalid JSON");
+        sig_error(s, c, NULL, "bad_request",
+                  msg ? "message must be a JSON object" : "invalid JSON");
         json_decref(msg);
         return;
     }
@@ -1052,11 +1001,11 @@ void pl_sig_handle_text(pl_sig *s, uint64_t id, int64_t now_ms, const char *text
         re = NULL;
     const char *type = json_string_value(json_object_get(msg, "type"));
     if (!type)
-        send_error(s, c, re, "bad_request", "message needs a string \"type\"");
+        sig_error(s, c, re, "bad_request", "message needs a string \"type\"");
     else if (strcmp(type, "hello") == 0)
         on_hello(s, c, msg, re);
     else if (!c->welcomed)
-        send_error(s, c, re, "unauthorized", "say hello first");
+        sig_error(s, c, re, "unauthorized", "say hello first");
     else if (strcmp(type, "status") == 0)
         on_status(s, c, msg, re);
     else if (strcmp(type, "join") == 0)
@@ -1073,8 +1022,15 @@ void pl_sig_handle_text(pl_sig *s, uint64_t id, int64_t now_ms, const char *text
         on_mute(s, c, msg, re);
     else if (strcmp(type, "subscription") == 0)
         on_subscription(s, c, msg, re);
+    else if (strcmp(type, "call") == 0)
+        sig_on_call(s, c, msg, re, now_ms);
+    else if (strcmp(type, "call-accept") == 0 || strcmp(type, "call-decline") == 0 ||
+             strcmp(type, "call-cancel") == 0 || strcmp(type, "call-hangup") == 0)
+        sig_on_call_action(s, c, type, msg, re, now_ms);
+    else if (strcmp(type, "missed-ack") == 0)
+        sig_on_missed_ack(s, c, msg, re);
     else
-        send_error(s, c, re, "bad_request", "unknown message type");
+        sig_error(s, c, re, "bad_request", "unknown message type");
     json_decref(msg);
 }
 
@@ -1082,13 +1038,14 @@ void pl_sig_handle_bad_frame(pl_sig *s, uint64_t id, const char *why)
 {
     conn *c = find_conn(s, id);
     if (c)
-        send_error(s, c, NULL, "bad_request", why);
+        sig_error(s, c, NULL, "bad_request", why);
 }
 
-static void drop_conn(pl_sig *s, conn **pp, const char *reason)
+static void drop_conn(pl_sig *s, conn **pp, const char *reason, int64_t now_ms)
 {
     conn *c = *pp;
-    leave_room(s, c, reason);
+    sig_calls_conn_gone(s, c, now_ms);
+    sig_leave_room(s, c, reason);
     if (c->welcomed && !user_online_elsewhere(s, c))
         broadcast_presence(s, c, "offline");
     *pp = c->next;
@@ -1109,34 +1066,28 @@ void pl_sig_drop(pl_sig *s, uint64_t id, int64_t now_ms)
             c->id = 0;
             return;
         }
-        drop_conn(s, pp, "disconnected");
+        drop_conn(s, pp, "disconnected", now_ms);
         return;
     }
 }
 
 void pl_sig_disconnect(pl_sig *s, uint64_t id, int64_t now_ms)
 {
-    (void)now_ms;
-    for (conn **pp = &s->conns; *pp; pp = &(*pp)->next) {
-        conn *c = *pp;
-        if (c->id != id || c->detached)
-            continue;
-        leave_room(s, c, "disconnected");
-        if (c->welcomed && !user_online_elsewhere(s, c))
-            broadcast_presence(s, c, "offline");
-        *pp = c->next;
-        pl_env_free(&s->env, c);
-        return;
-    }
+    for (conn **pp = &s->conns; *pp; pp = &(*pp)->next)
+        if ((*pp)->id == id && !(*pp)->detached) {
+            drop_conn(s, pp, "disconnected", now_ms);
+            return;
+        }
 }
 
 void pl_sig_tick(pl_sig *s, int64_t now_ms)
 {
+    sig_calls_tick(s, now_ms);
     for (conn **pp = &s->conns; *pp;) {
         conn *c = *pp;
         if (c->detached && now_ms - c->detached_at_ms >= s->grace_ms) {
             s->timed_out++;
-            drop_conn(s, pp, "timeout");
+            drop_conn(s, pp, "timeout", now_ms);
             continue;
         }
         pp = &c->next;
@@ -1173,4 +1124,19 @@ void pl_sig_stats_get(const pl_sig *s, pl_sig_stats *out)
     for (const room *r = s->rooms; r; r = r->next)
         out->rooms++;
     out->bad_messages = s->bad_messages;
+    for (const call *k = s->calls; k; k = k->next)
+        out->calls++;
+    out->calls_placed = s->calls_placed;
+    out->calls_accepted = s->calls_accepted;
+    out->calls_missed = s->calls_missed;
+}
+
+void pl_sig_set_ring_timeout(pl_sig *s, int64_t timeout_ms)
+{
+    s->ring_timeout_ms = timeout_ms > 0 ? timeout_ms : PL_SIG_DEFAULT_RING_MS;
+}
+
+void pl_sig_set_store(pl_sig *s, pl_store *store)
+{
+    s->store = store;
 }

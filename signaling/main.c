@@ -2,6 +2,7 @@
  * client over HTTP and the signaling protocol on /ws; the protocol itself
  * lives in the signaling core (core.c), which this file feeds. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <ifaddrs.h>
 #include <net/if.h>
@@ -30,6 +31,8 @@ typedef struct options {
     int workers;
     const char *web_root;
     int reconnect_grace; /* seconds */
+    int ring_timeout;    /* seconds */
+    const char *data_dir;
 } options;
 
 typedef struct out_msg {
@@ -64,6 +67,7 @@ typedef struct server {
     options opt;
     pl_env env;
     pl_sig *sig;
+    pl_store *store;
     pl_dtls_cert *cert;
     pl_worker *workers[MAX_WORKERS];
     int n_workers;
@@ -277,17 +281,18 @@ static int serve_stats(struct lws *wsi, server *srv)
         t.retransmissions += w.retransmissions;
         t.nacks_sent += w.nacks_sent;
     }
-    unsigned char buf[LWS_PRE + 1024];
+    unsigned char buf[LWS_PRE + 2048];
     char *body = (char *)buf + LWS_PRE;
     int n = snprintf(
-        body, 1024,
+        body, 2048,
         "{\"connections\":%zu,\"users_online\":%zu,\"rooms\":%zu,"
         "\"participants\":%zu,\"bad_messages\":%llu,\"workers\":%d,"
         "\"transports\":%llu,\"datagrams_in\":%llu,\"datagrams_out\":%llu,"
         "\"dropped_unknown_source\":%llu,\"dropped_by_transport\":%llu,"
         "\"rtp_in\":%llu,\"rtcp_in\":%llu,\"rtp_forwarded\":%llu,\"keyframe_requests\":%llu,"
         "\"retransmissions\":%llu,\"nacks_sent\":%llu,\"detached\":%zu,\"resumed\":%llu,"
-        "\"timed_out\":%llu}",
+        "\"timed_out\":%llu,\"calls\":%zu,\"calls_placed\":%llu,\"calls_accepted\":%llu,"
+        "\"calls_missed\":%llu}",
         ss.connections, ss.users_online, ss.rooms, ss.participants,
         (unsigned long long)ss.bad_messages, srv->n_workers, (unsigned long long)t.transports,
         (unsigned long long)t.datagrams_in, (unsigned long long)t.datagrams_out,
@@ -295,7 +300,9 @@ static int serve_stats(struct lws *wsi, server *srv)
         (unsigned long long)t.rtp_in, (unsigned long long)t.rtcp_in,
         (unsigned long long)t.rtp_forwarded, (unsigned long long)t.keyframe_requests,
         (unsigned long long)t.retransmissions, (unsigned long long)t.nacks_sent, ss.detached,
-        (unsigned long long)ss.resumed, (unsigned long long)ss.timed_out);
+        (unsigned long long)ss.resumed, (unsigned long long)ss.timed_out, ss.calls,
+        (unsigned long long)ss.calls_placed, (unsigned long long)ss.calls_accepted,
+        (unsigned long long)ss.calls_missed);
     unsigned char hdr[LWS_PRE + 512], *p = hdr + LWS_PRE, *end = hdr + sizeof(hdr);
     if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "application/json", (lws_filepos_t)n, &p,
                                     end) ||
@@ -442,6 +449,8 @@ static void usage(FILE *f)
                "  --web-root DIR     web client files (default: web)\n"
                "  --reconnect-grace S  seconds a participant whose connection is lost stays in\n"
                "                     its room, able to resume (default 20; 0: none)\n"
+               "  --ring-timeout S   seconds a call rings before it is missed (default 30)\n"
+               "  --data-dir DIR     where missed heads-ups are kept (default ./data)\n"
                "  --help             this text\n");
 }
 
@@ -455,6 +464,8 @@ static int parse_options(int argc, char **argv, options *o)
         {"workers", required_argument, NULL, 'w'},
         {"web-root", required_argument, NULL, 'r'},
         {"reconnect-grace", required_argument, NULL, 'g'},
+        {"ring-timeout", required_argument, NULL, 't'},
+        {"data-dir", required_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -463,12 +474,14 @@ static int parse_options(int argc, char **argv, options *o)
                    .media_port = 40000,
                    .workers = 0,
                    .web_root = "web",
-                   .reconnect_grace = PL_SIG_DEFAULT_GRACE_MS / 1000};
+                   .reconnect_grace = PL_SIG_DEFAULT_GRACE_MS / 1000,
+                   .ring_timeout = PL_SIG_DEFAULT_RING_MS / 1000,
+                   .data_dir = "data"};
     int c;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         char *end = NULL;
         long v = 0;
-        if (c == 'p' || c == 'm' || c == 'w' || c == 'g') {
+        if (c == 'p' || c == 'm' || c == 'w' || c == 'g' || c == 't') {
             v = strtol(optarg, &end, 10);
             if (*end || v < 0 || v > 65535) {
                 fprintf(stderr, "parley: invalid number '%s'\n", optarg);
@@ -496,6 +509,16 @@ static int parse_options(int argc, char **argv, options *o)
             break;
         case 'g':
             o->reconnect_grace = (int)v;
+            break;
+        case 't':
+            if (v < 1) {
+                fprintf(stderr, "parley: --ring-timeout must be at least 1 second\n");
+                return 2;
+            }
+            o->ring_timeout = (int)v;
+            break;
+        case 'd':
+            o->data_dir = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -586,6 +609,18 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    /* The store first: a server that cannot keep heads-ups durably says so
+     * and does not start, rather than lose them quietly. */
+    char db_path[4096];
+    snprintf(db_path, sizeof(db_path), "%s/parley.db", srv.opt.data_dir);
+    if ((mkdir(srv.opt.data_dir, 0700) != 0 && errno != EEXIST) ||
+        pl_store_create(&srv.env, db_path, &srv.store) != PL_OK) {
+        fprintf(stderr, "parley: cannot open the database %s\n", db_path);
+        for (int i = 0; i < srv.n_workers; i++)
+            pl_worker_stop(srv.workers[i]);
+        pl_dtls_cert_destroy(srv.cert);
+        return 1;
+    }
     pl_sig_io io = {.user = &srv, .send = sig_send, .close = sig_close};
     pl_sig_media media = {.user = &srv,
                           .add_transport = media_add,
@@ -596,8 +631,11 @@ int main(int argc, char **argv)
                           .fingerprint = pl_dtls_cert_fingerprint(srv.cert),
                           .announce_ip = srv.announce};
     srv.sig = pl_sig_create(&srv.env, &io, &media);
-    if (srv.sig)
+    if (srv.sig) {
         pl_sig_set_reconnect_grace(srv.sig, (int64_t)srv.opt.reconnect_grace * 1000);
+        pl_sig_set_ring_timeout(srv.sig, (int64_t)srv.opt.ring_timeout * 1000);
+        pl_sig_set_store(srv.sig, srv.store);
+    }
 
     lws_set_log_level(LLL_ERR, NULL);
     struct lws_http_mount stats_mount = {
@@ -634,6 +672,7 @@ int main(int argc, char **argv)
     if (!srv.ctx) {
         fprintf(stderr, "parley: cannot listen on %s:%d\n", srv.opt.bind, srv.opt.http_port);
         pl_sig_destroy(srv.sig);
+        pl_store_destroy(srv.store);
         for (int i = 0; i < srv.n_workers; i++)
             pl_worker_stop(srv.workers[i]);
         pl_dtls_cert_destroy(srv.cert);
@@ -659,6 +698,7 @@ int main(int argc, char **argv)
         pl_worker_stop(srv.workers[i]);
     drain_worker_events(&srv);
     pl_sig_destroy(srv.sig);
+    pl_store_destroy(srv.store);
     pl_dtls_cert_destroy(srv.cert);
     pthread_mutex_destroy(&srv.ev_lock);
     pthread_cancel(sigt);

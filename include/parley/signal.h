@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "parley/common.h"
+#include "parley/store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,6 +40,8 @@ typedef struct pl_sig_stats {
     size_t detached; /* participants waiting to resume */
     uint64_t bad_messages;
     uint64_t resumed, timed_out;
+    size_t calls; /* ringing or in progress */
+    uint64_t calls_placed, calls_accepted, calls_missed;
 } pl_sig_stats;
 
 /* How the core reaches the media workers. NULL media: publishing is refused
@@ -88,6 +91,13 @@ void pl_sig_handle_bad_frame(pl_sig *sig, uint64_t conn, const char *why);
 void pl_sig_set_reconnect_grace(pl_sig *sig, int64_t grace_ms);
 /* Expires detached sessions; call about every second. */
 void pl_sig_tick(pl_sig *sig, int64_t now_ms);
+
+/* A call nobody answers ends as missed after this long (`--ring-timeout`). */
+#define PL_SIG_DEFAULT_RING_MS 30000
+void pl_sig_set_ring_timeout(pl_sig *sig, int64_t timeout_ms);
+/* Where missed heads-ups are kept; the store must outlive the core. Without
+ * one they are still told as outcomes but not kept. */
+void pl_sig_set_store(pl_sig *sig, pl_store *store);
 
 /* A publisher's audio started or stopped being loud (from a media worker);
  * rooms get `speakers` when their list of active speakers changes. */

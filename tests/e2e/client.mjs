@@ -37,6 +37,7 @@ export async function connect(server, name, protocols) {
     const w = await c.request({ type: 'hello', name });
     if (w.type !== 'welcome') throw new Error('no welcome: ' + JSON.stringify(w));
     c.user = w.user;
+    c.welcomeMsg = w;
   }
   return c;
 }

@@ -2,6 +2,8 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import dgram from 'node:dgram';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,13 +25,15 @@ async function freeUdpPort() {
   });
 }
 
-// ports: {port, mediaPort} to start again where a stopped server was.
+// ports: {port, mediaPort, dataDir} to start again where a stopped server was
+// (same ports, same database); by default every server gets a fresh data dir.
 export async function startServer(extra = [], ports = {}) {
   const bin = process.env.PARLEY_BIN || path.join(root, 'build', 'release', 'signaling', 'parley');
   const port = ports.port || await freePort();
   const mediaPort = ports.mediaPort || await freeUdpPort();
+  const dataDir = ports.dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'parley-data-'));
   const proc = spawn(bin, ['--http-port', String(port), '--media-port', String(mediaPort), '--workers', '1',
-    '--web-root', path.join(root, 'web'), ...extra],
+    '--web-root', path.join(root, 'web'), '--data-dir', dataDir, ...extra],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   await new Promise((resolve, reject) => {
@@ -42,12 +46,13 @@ export async function startServer(extra = [], ports = {}) {
   return {
     port,
     mediaPort,
+    dataDir,
     url: `http://127.0.0.1:${port}`,
     ws: `ws://127.0.0.1:${port}/ws`,
     output: () => out,
-    async stop() {
+    async stop(signal = 'SIGTERM') {
       const exited = new Promise((resolve) => proc.on('exit', (code, sig) => resolve({ code, sig })));
-      proc.kill('SIGTERM');
+      proc.kill(signal);
       return exited;
     },
   };

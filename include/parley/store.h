@@ -1,0 +1,52 @@
+/* The durable store: what must survive a server restart. Today that is the
+ * missed heads-ups (calls that rang unanswered or met do-not-disturb),
+ * kept in an embedded SQLite database until the callee acknowledges them.
+ * Every write is one transaction committed before the call returns, so a
+ * SIGKILL right after loses nothing that was reported stored. */
+#ifndef PARLEY_STORE_H
+#define PARLEY_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "parley/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pl_store pl_store;
+
+/* Per callee at most this many heads-ups are kept: the oldest go first, so
+ * a caller who keeps ringing a focused colleague cannot grow the store. */
+#define PL_STORE_MAX_MISSED 200
+
+typedef struct pl_missed {
+    char call_id[32];
+    char from_id[24];
+    char from_name[257];
+    char topic[801]; /* "" when the call had none */
+    int64_t ts_ms;   /* when the call was placed, ms since the epoch */
+    char reason[8];  /* "missed" or "dnd" */
+} pl_missed;
+
+/* Opens (creating if needed) the database at `path`; ":memory:" gives a
+ * private in-memory store for tests. */
+int pl_store_create(const pl_env *env, const char *path, pl_store **out);
+void pl_store_destroy(pl_store *st);
+
+/* Stores a heads-up for `to_user`. Adding the same call_id twice keeps one. */
+int pl_store_add_missed(pl_store *st, const char *to_user, const pl_missed *m);
+/* Calls fn for each heads-up of `to_user`, oldest first; returns how many
+ * or a negative PL_E* code. */
+int pl_store_each_missed(pl_store *st, const char *to_user,
+                         void (*fn)(void *arg, const pl_missed *m), void *arg);
+/* Removes one heads-up of `to_user`; someone else's call_id is left alone
+ * (PL_ENOTFOUND), as is an unknown one. */
+int pl_store_ack_missed(pl_store *st, const char *to_user, const char *call_id);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

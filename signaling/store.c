@@ -1,0 +1,172 @@
+#include "parley/store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+struct pl_store {
+    pl_env env;
+    sqlite3 *db;
+    sqlite3_stmt *add, *trim, *each, *ack;
+};
+
+static const char schema[] = "CREATE TABLE IF NOT EXISTS missed ("
+                             " call_id TEXT PRIMARY KEY,"
+                             " to_user TEXT NOT NULL,"
+                             " from_id TEXT NOT NULL,"
+                             " from_name TEXT NOT NULL,"
+                             " topic TEXT NOT NULL DEFAULT '',"
+                             " ts INTEGER NOT NULL,"
+                             " reason TEXT NOT NULL);"
+                             "CREATE INDEX IF NOT EXISTS missed_by_user ON missed(to_user, ts);";
+
+static void log_db(pl_store *st, const char *what)
+{
+    pl_env_logf(&st->env, PL_LOG_ERROR, "store: %s: %s", what, sqlite3_errmsg(st->db));
+}
+
+int pl_store_create(const pl_env *env, const char *path, pl_store **out)
+{
+    *out = NULL;
+    pl_store *st = pl_env_alloc(env, sizeof(*st));
+    if (!st)
+        return PL_ENOMEM;
+    st->env = *env;
+    int rc = sqlite3_open_v2(
+        path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    /* WAL with synchronous=FULL: each commit is on disk when it returns, and
+     * a reader never waits for a writer. A busy timeout covers a second
+     * process (a backup, an operator's sqlite3 shell) holding a lock. */
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(st->db,
+                          "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                          "PRAGMA busy_timeout=2000;",
+                          NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(st->db, schema, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(st->db,
+                                "INSERT OR IGNORE INTO missed"
+                                " (call_id, to_user, from_id, from_name, topic, ts, reason)"
+                                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                -1, &st->add, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(st->db,
+                                "DELETE FROM missed WHERE to_user = ?1 AND call_id NOT IN"
+                                " (SELECT call_id FROM missed WHERE to_user = ?1"
+                                " ORDER BY ts DESC, rowid DESC LIMIT ?2)",
+                                -1, &st->trim, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(st->db,
+                                "SELECT call_id, from_id, from_name, topic, ts, reason FROM missed"
+                                " WHERE to_user = ?1 ORDER BY ts, rowid",
+                                -1, &st->each, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(st->db, "DELETE FROM missed WHERE to_user = ?1 AND call_id = ?2",
+                                -1, &st->ack, NULL);
+    if (rc != SQLITE_OK) {
+        pl_env_logf(env, PL_LOG_ERROR, "store: cannot open %s: %s", path,
+                    st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        pl_store_destroy(st);
+        return PL_EINVAL;
+    }
+    *out = st;
+    return PL_OK;
+}
+
+void pl_store_destroy(pl_store *st)
+{
+    if (!st)
+        return;
+    sqlite3_finalize(st->add);
+    sqlite3_finalize(st->trim);
+    sqlite3_finalize(st->each);
+    sqlite3_finalize(st->ack);
+    sqlite3_close(st->db);
+    pl_env_free(&st->env, st);
+}
+
+/* Runs a prepared write to completion and makes it reusable. */
+static int step_done(pl_store *st, sqlite3_stmt *q, const char *what)
+{
+    int rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    if (rc != SQLITE_DONE) {
+        log_db(st, what);
+        return PL_EINVAL;
+    }
+    return PL_OK;
+}
+
+int pl_store_add_missed(pl_store *st, const char *to_user, const pl_missed *m)
+{
+    /* The insert and the trim commit together: the store is never seen
+     * over its bound, nor with the new item lost to the trim. */
+    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        log_db(st, "begin");
+        return PL_EINVAL;
+    }
+    sqlite3_bind_text(st->add, 1, m->call_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st->add, 2, to_user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st->add, 3, m->from_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st->add, 4, m->from_name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st->add, 5, m->topic, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st->add, 6, m->ts_ms);
+    sqlite3_bind_text(st->add, 7, m->reason, -1, SQLITE_STATIC);
+    int err = step_done(st, st->add, "insert");
+    if (err == PL_OK) {
+        sqlite3_bind_text(st->trim, 1, to_user, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st->trim, 2, PL_STORE_MAX_MISSED);
+        err = step_done(st, st->trim, "trim");
+    }
+    if (sqlite3_exec(st->db, err == PL_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK) {
+        log_db(st, "commit");
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        return PL_EINVAL;
+    }
+    return err;
+}
+
+static void copy_col(sqlite3_stmt *q, int col, char *out, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(q, col);
+    snprintf(out, cap, "%s", t ? (const char *)t : "");
+}
+
+int pl_store_each_missed(pl_store *st, const char *to_user,
+                         void (*fn)(void *arg, const pl_missed *m), void *arg)
+{
+    sqlite3_bind_text(st->each, 1, to_user, -1, SQLITE_STATIC);
+    int n = 0, rc;
+    pl_missed m;
+    while ((rc = sqlite3_step(st->each)) == SQLITE_ROW) {
+        memset(&m, 0, sizeof(m));
+        copy_col(st->each, 0, m.call_id, sizeof(m.call_id));
+        copy_col(st->each, 1, m.from_id, sizeof(m.from_id));
+        copy_col(st->each, 2, m.from_name, sizeof(m.from_name));
+        copy_col(st->each, 3, m.topic, sizeof(m.topic));
+        m.ts_ms = sqlite3_column_int64(st->each, 4);
+        copy_col(st->each, 5, m.reason, sizeof(m.reason));
+        fn(arg, &m);
+        n++;
+    }
+    sqlite3_reset(st->each);
+    sqlite3_clear_bindings(st->each);
+    if (rc != SQLITE_DONE) {
+        log_db(st, "select");
+        return PL_EINVAL;
+    }
+    return n;
+}
+
+int pl_store_ack_missed(pl_store *st, const char *to_user, const char *call_id)
+{
+    sqlite3_bind_text(st->ack, 1, to_user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st->ack, 2, call_id, -1, SQLITE_STATIC);
+    int err = step_done(st, st->ack, "delete");
+    if (err != PL_OK)
+        return err;
+    return sqlite3_changes(st->db) > 0 ? PL_OK : PL_ENOTFOUND;
+}
