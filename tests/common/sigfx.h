@@ -1,0 +1,41 @@
+/* A signaling core driven directly by tests: every reply and event is
+ * captured per connection, and time is a virtual clock. */
+#ifndef PARLEY_TEST_SIGFX_H
+#define PARLEY_TEST_SIGFX_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "parley/signal.h"
+
+#define MAXC 8
+#define MAXQ 64
+
+typedef struct box {
+    json_t *q[MAXC][MAXQ];
+    size_t n[MAXC];
+    int closed[MAXC];
+} box;
+
+typedef struct fx {
+    box b;
+    uint64_t rs;
+    pl_env env;
+    pl_sig *sig;
+    int64_t now_ms; /* the virtual clock every message is said at */
+} fx;
+
+fx *fx_new(void);
+void fx_free(fx *f);
+/* Forgets what a connection got so far. */
+void drain(fx *f, int c);
+void say(fx *f, int c, const char *text);
+/* The last message of `type` a connection got, or NULL. */
+json_t *got(fx *f, int c, const char *type);
+const char *str(json_t *m, const char *key);
+void expect_error(fx *f, int c, const char *code);
+/* Connects `c` and says hello as `name`. */
+void hello(fx *f, int c, const char *name);
+
+#endif

@@ -1,0 +1,187 @@
+/* Calls in the signaling core on a virtual clock: the ring timeout to the
+ * millisecond, heads-ups kept in an in-memory store, status precedence, and
+ * a party whose connection is lost in the call (kept for the reconnection
+ * grace, then the call ends). The outcomes over real sockets are in
+ * tests/e2e/calls.test.mjs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "parley/signal.h"
+#include "parley/store.h"
+#include "sigfx.h"
+
+static const char *user_id(fx *f, int c)
+{
+    return str(json_object_get(got(f, c, "welcome"), "user"), "id");
+}
+
+/* Connection `from` calls the user of connection `to`; returns the call id
+ * (valid until the next drain of `from`). */
+static const char *call(fx *f, int from, int to, const char *extra)
+{
+    char m[256];
+    snprintf(m, sizeof(m), "{\"type\":\"call\",\"to\":\"%s\"%s,\"id\":\"k\"}", user_id(f, to),
+             extra);
+    say(f, from, m);
+    json_t *r = got(f, from, "call-ringing");
+    assert_non_null(r);
+    return str(r, "call_id");
+}
+
+static void act(fx *f, int c, const char *type, const char *id)
+{
+    char m[160];
+    snprintf(m, sizeof(m), "{\"type\":\"%s\",\"call_id\":\"%s\"}", type, id);
+    say(f, c, m);
+}
+
+/* The last presence `c` got about anyone, as its status. */
+static const char *last_presence(fx *f, int c)
+{
+    json_t *p = got(f, c, "presence");
+    return p ? str(p, "status") : NULL;
+}
+
+static void test_ring_timeout_and_heads_up(void **state)
+{
+    (void)state;
+    fx *f = fx_new();
+    pl_env env = pl_env_default();
+    pl_store *st;
+    assert_int_equal(pl_store_create(&env, ":memory:", &st), PL_OK);
+    pl_sig_set_store(f->sig, st);
+    pl_sig_set_ring_timeout(f->sig, 5000);
+    hello(f, 0, "Ada");
+    hello(f, 1, "Bob");
+    hello(f, 2, "Cy");
+    char id[32];
+    snprintf(id, sizeof(id), "%s", call(f, 0, 1, ",\"topic\":\"release?\""));
+    assert_non_null(got(f, 1, "incoming-call"));
+    assert_string_equal(last_presence(f, 2), "ringing");
+    int64_t t0 = f->now_ms;
+    pl_sig_tick(f->sig, t0 + 4999);
+    assert_null(got(f, 0, "call-missed"));
+    pl_sig_tick(f->sig, t0 + 5000);
+    assert_string_equal(str(got(f, 0, "call-missed"), "call_id"), id);
+    assert_string_equal(str(got(f, 1, "call-missed"), "call_id"), id);
+    assert_string_equal(last_presence(f, 2), "online");
+    pl_sig_stats ss;
+    pl_sig_stats_get(f->sig, &ss);
+    assert_int_equal(ss.calls, 0);
+    assert_int_equal(ss.calls_missed, 1);
+    /* Bob's next device hears of it, with who, why and when. */
+    hello(f, 3, "Bob");
+    json_t *items = json_object_get(got(f, 3, "welcome"), "missed");
+    assert_int_equal(json_array_size(items), 1);
+    json_t *m = json_array_get(items, 0);
+    assert_string_equal(str(m, "call_id"), id);
+    assert_string_equal(str(m, "topic"), "release?");
+    assert_string_equal(str(m, "reason"), "missed");
+    assert_string_equal(str(json_object_get(m, "from"), "name"), "Ada");
+    assert_int_equal(json_integer_value(json_object_get(m, "ts")), t0);
+    char ack[96];
+    snprintf(ack, sizeof(ack), "{\"type\":\"missed-ack\",\"call_ids\":[\"%s\"],\"id\":2}", id);
+    say(f, 3, ack);
+    assert_non_null(got(f, 3, "ok"));
+    hello(f, 4, "Bob");
+    assert_int_equal(json_array_size(json_object_get(got(f, 4, "welcome"), "missed")), 0);
+    fx_free(f);
+    pl_store_destroy(st);
+}
+
+static void test_status_precedence(void **state)
+{
+    (void)state;
+    fx *f = fx_new();
+    hello(f, 0, "Ada");
+    hello(f, 1, "Bob");
+    hello(f, 2, "Cy");
+    char id[32];
+    snprintf(id, sizeof(id), "%s", call(f, 0, 1, ""));
+    act(f, 1, "call-accept", id);
+    assert_string_equal(last_presence(f, 2), "in-call");
+    /* dnd taken during a call shows once the call is over. */
+    say(f, 1, "{\"type\":\"status\",\"status\":\"dnd\"}");
+    drain(f, 2);
+    say(f, 1, "{\"type\":\"status\",\"status\":\"dnd\"}");
+    assert_null(got(f, 2, "presence")); /* still in-call: nothing changed */
+    act(f, 0, "call-hangup", id);
+    assert_string_equal(str(got(f, 1, "call-ended"), "by"), user_id(f, 0));
+    json_t *p = NULL;
+    for (size_t i = 0; i < f->b.n[2]; i++) {
+        json_t *m = f->b.q[2][i];
+        if (strcmp(str(m, "type"), "presence") == 0 &&
+            strcmp(str(json_object_get(m, "user"), "name"), "Bob") == 0)
+            p = m;
+    }
+    assert_non_null(p);
+    assert_string_equal(str(p, "status"), "dnd");
+    /* Without a store, a dnd call is still declined for dnd. */
+    drain(f, 2);
+    call(f, 2, 1, "");
+    assert_string_equal(str(got(f, 2, "call-declined"), "reason"), "dnd");
+    fx_free(f);
+}
+
+static void test_lost_connection_in_a_call(void **state)
+{
+    (void)state;
+    fx *f = fx_new();
+    pl_sig_set_reconnect_grace(f->sig, 10000);
+    hello(f, 0, "Ada");
+    hello(f, 1, "Bob");
+    const char *token = str(got(f, 1, "welcome"), "resume_token");
+    char tok[40], id[32], room[48];
+    snprintf(tok, sizeof(tok), "%s", token);
+    snprintf(id, sizeof(id), "%s", call(f, 0, 1, ""));
+    act(f, 1, "call-accept", id);
+    snprintf(room, sizeof(room), "%s", str(got(f, 0, "call-accepted"), "room"));
+    char join[96];
+    snprintf(join, sizeof(join), "{\"type\":\"join\",\"room\":\"%s\"}", room);
+    say(f, 0, join);
+    say(f, 1, join);
+    assert_non_null(got(f, 1, "joined"));
+    /* Bob's network drops: within the grace the call goes on unseen, and
+     * his new connection hears where the call stands. */
+    drain(f, 0);
+    pl_sig_drop(f->sig, 1, f->now_ms);
+    pl_sig_tick(f->sig, f->now_ms + 9000);
+    assert_null(got(f, 0, "call-ended"));
+    assert_int_equal(pl_sig_connect(f->sig, 5), 0);
+    char resume[128];
+    snprintf(resume, sizeof(resume), "{\"type\":\"hello\",\"name\":\"Bob\",\"resume\":\"%s\"}",
+             tok);
+    say(f, 5, resume);
+    assert_string_equal(str(got(f, 5, "call-accepted"), "room"), room);
+    assert_non_null(got(f, 5, "joined"));
+    /* Lost again, and this time gone for good. */
+    f->now_ms += 9000;
+    pl_sig_drop(f->sig, 5, f->now_ms);
+    pl_sig_tick(f->sig, f->now_ms + 10000);
+    json_t *e = got(f, 0, "call-ended");
+    assert_non_null(e);
+    assert_string_equal(str(e, "reason"), "disconnected");
+    pl_sig_stats ss;
+    pl_sig_stats_get(f->sig, &ss);
+    assert_int_equal(ss.calls, 0);
+    assert_int_equal(ss.rooms, 0);
+    fx_free(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ring_timeout_and_heads_up),
+        cmocka_unit_test(test_status_precedence),
+        cmocka_unit_test(test_lost_connection_in_a_call),
+    };
+    return cmocka_run_group_tests_name("calls", tests, NULL, NULL);
+}
