@@ -1,12 +1,16 @@
 /* libFuzzer target: the signaling core. The input is split into messages
  * (at newlines) that three connections send in turn, so sequences of
- * hello/join/publish/chat/leave and garbage interleave as with real
- * clients; a fake media layer accepts transports like the workers do. */
+ * hello/join/publish/chat/leave/call and garbage interleave as with real
+ * clients; a fake media layer accepts transports like the workers do, and
+ * missed heads-ups go to an in-memory store. A line starting with `~`
+ * moves the clock a minute on (rings time out), one with `!` reports
+ * speaking. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "parley/signal.h"
+#include "parley/store.h"
 
 static void drop_send(void *user, uint64_t conn, const char *json, size_t len)
 {
@@ -62,6 +66,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                           .fingerprint = "AB:CD",
                           .announce_ip = "127.0.0.1"};
     pl_sig *sig = pl_sig_create(&env, &io, &media);
+    pl_store *store = NULL;
+    if (pl_store_create(&env, ":memory:", &store) == PL_OK)
+        pl_sig_set_store(sig, store);
+    int64_t now = 1700000000000LL;
     for (uint64_t c = 1; c <= 3; c++)
         pl_sig_connect(sig, c);
     const char *p = (const char *)data, *end = p + size;
@@ -69,15 +77,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        pl_sig_handle_text(sig, who, 1700000000000LL, p, len);
+        pl_sig_handle_text(sig, who, now, p, len);
         if (len && p[0] == '!')
             pl_sig_speaking(sig, who, len % 2, (uint8_t)len);
+        if (len && p[0] == '~') {
+            now += 60000;
+            pl_sig_tick(sig, now);
+        }
         who = who % 3 + 1;
         p += len + 1;
     }
-    pl_sig_disconnect(sig, 2, 0);
+    pl_sig_disconnect(sig, 2, now);
+    pl_sig_drop(sig, 3, now);
+    pl_sig_tick(sig, now + 3600000);
     pl_sig_stats st;
     pl_sig_stats_get(sig, &st);
     pl_sig_destroy(sig);
+    pl_store_destroy(store);
     return 0;
 }
