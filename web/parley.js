@@ -1,14 +1,23 @@
-// Parley web client: signaling over /ws (docs/protocol.md). It joins a
-// room, lists people, chats, and publishes the camera and microphone on its
-// publish transport; receiving others' media arrives with the relay.
+// Parley web client: signaling over /ws (docs/protocol.md). After a name it
+// is online in the lobby (calls.js: people, calls, missed heads-ups); in a
+// room it lists people, chats, and publishes the camera and microphone on
+// its publish transport; receiving others' media arrives with the relay.
 'use strict';
 const $ = (id) => document.getElementById(id);
 let ws = null;
 let nextId = 1;
 const people = new Map();
 // Exposed for diagnostics and the end-to-end tests.
-window.parley = { publish: null, subscribe: null, speakers: [], speakersSeen: new Set() };
+window.parley = { publish: null, subscribe: null, stream: null, speakers: [], speakersSeen: new Set() };
 const tiles = new Map(); // participant id -> <figure>
+
+// calls.js plugs into the connection here, so that this file alone still
+// makes a working meeting client.
+const hooks = {
+  welcome() {}, // every welcome, resumed or not, before the room is rejoined
+  joined() { return null; }, // a call room: {audioOnly}; null for a meeting
+  event() {}, // whatever the meeting code does not handle
+};
 
 // Tiles out of view are paused (protocol `subscription`): the relay then
 // forwards nothing for them, which saves the subscriber's bandwidth and CPU.
@@ -33,6 +42,8 @@ function tileFor(key, suffix = '') {
     video.playsInline = true;
     const cap = document.createElement('figcaption');
     cap.textContent = (people.get(pid)?.name || '') + suffix;
+    // Shown instead of a picture while nobody's video plays (audio-only calls).
+    fig.dataset.initial = (people.get(pid)?.name || '?').slice(0, 1).toUpperCase();
     fig.append(video, cap);
     $('tiles').append(fig);
     tiles.set(key, fig);
@@ -54,6 +65,8 @@ const trackKinds = new Map(); // remote track id -> kind, from the server's offe
 const midInfo = new Map(); // subscribe mid -> {participant_id, source, kind, track_id}
 
 async function onSubscribeOffer(m) {
+  // An offer still in flight when we left belongs to nothing any more.
+  if (!session.participant) return;
   for (const [mid, t] of Object.entries(m.tracks)) {
     trackKinds.set(t.track_id, t.kind);
     midInfo.set(mid, t);
@@ -70,33 +83,49 @@ async function onSubscribeOffer(m) {
       const key = info?.source === 'screen' ? `${pid}:screen` : pid;
       const fig = tileFor(key, info?.source === 'screen' ? ' (screen)' : '');
       if (info) fig.dataset.tracks = `${fig.dataset.tracks || ''} ${info.track_id}`.trim();
+      if (ev.track.kind === 'video') fig.classList.add('has-video');
       const video = fig.querySelector('video');
       if (!video.srcObject) video.srcObject = new MediaStream();
       video.srcObject.addTrack(ev.track);
       ev.track.onended = () => video.srcObject?.removeTrack(ev.track);
     };
   }
-  await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
-  const answer = await pc.createAnswer();
-  await pc.setLocalDescription(answer);
-  send({ type: 'subscribe-answer', sdp: answer.sdp });
+  try {
+    await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
+    const answer = await pc.createAnswer();
+    await pc.setLocalDescription(answer);
+    send({ type: 'subscribe-answer', sdp: answer.sdp });
+  } catch (e) {
+    if (pc.signalingState !== 'closed') setMediaState(`Receiving failed (${e.name}).`);
+  }
 }
 
 function setMediaState(text) { $('media-state').textContent = text; }
 
-async function publish() {
-  // After a reconnection the camera and microphone are still ours.
+async function publish(audioOnly) {
+  const gen = session.gen;
+  // After a reconnection the camera and microphone are still ours; an
+  // audio-only call sends no video even when a meeting left the camera open.
   let stream = window.parley.stream;
+  if (stream && audioOnly)
+    for (const t of stream.getVideoTracks()) { t.stop(); stream.removeTrack(t); }
+  if (stream && !audioOnly && !stream.getVideoTracks().length) { stopStream(); stream = null; }
   try {
-    if (!stream) stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+    if (!stream) stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: !audioOnly });
   } catch (e) {
     setMediaState(`Camera or microphone unavailable (${e.name}). You can still chat.`);
     return;
   }
+  if (gen !== session.gen) {
+    if (stream !== window.parley.stream) for (const t of stream.getTracks()) t.stop();
+    return;
+  }
   $('preview').srcObject = stream;
+  $('me').classList.toggle('has-video', stream.getVideoTracks().length > 0);
   const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
   window.parley.publish = pc;
   window.parley.stream = stream;
+  syncToggles();
   for (const track of stream.getTracks())
     pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
   pc.onconnectionstatechange = () => setMediaState(`media ${pc.connectionState}`);
@@ -116,9 +145,8 @@ async function offerPublish() {
     if (!track || t.stopped || t.currentDirection === 'stopped') continue;
     sources[t.mid] = track === screenTrack ? 'screen' : track.kind === 'audio' ? 'microphone' : 'camera';
   }
-  const id = nextId;
-  send({ type: 'publish', sdp: offer.sdp, sources });
-  pending.set(id, async (m) => {
+  request({ type: 'publish', sdp: offer.sdp, sources }, async (m) => {
+    if (pc !== window.parley.publish) return;
     if (m.type !== 'publish-answer') { setMediaState(`Publishing failed: ${m.message}`); return; }
     for (const t of pc.getTransceivers())
       if (m.tracks[t.mid] && t.sender.track && t.sender.track !== screenTrack)
@@ -167,23 +195,45 @@ function toggle(kind, button, onLabel, offLabel) {
   const track = window.parley.stream?.getTracks().find((t) => t.kind === kind);
   if (!track) return;
   track.enabled = !track.enabled;
-  button.setAttribute('aria-pressed', String(!track.enabled));
-  button.textContent = track.enabled ? onLabel : offLabel;
+  syncToggles();
   const id = myTracks.get(kind);
   if (id) send({ type: 'mute', track_id: id, muted: !track.enabled });
 }
 
+function syncToggles() {
+  const tracks = window.parley.stream?.getTracks() || [];
+  for (const [id, kind, on, off] of [['mic', 'audio', 'Mute microphone', 'Unmute microphone'],
+    ['cam', 'video', 'Stop camera', 'Start camera']]) {
+    const enabled = tracks.find((t) => t.kind === kind)?.enabled ?? true;
+    $(id).textContent = enabled ? on : off;
+    $(id).setAttribute('aria-pressed', String(!enabled));
+  }
+  $('me').classList.toggle('muted-v', !(tracks.find((t) => t.kind === 'video')?.enabled ?? true));
+}
+
 function send(msg) {
   msg.id = nextId++;
-  if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+  if (ws?.readyState !== WebSocket.OPEN) return false;
+  ws.send(JSON.stringify(msg));
+  return true;
+}
+
+// A request whose reply (or error) goes to `handler` instead of the event
+// switch. Nothing is called back when the connection is down.
+function request(msg, handler) {
+  if (!send(msg)) return false;
+  pending.set(msg.id, handler);
+  return true;
 }
 
 // Reconnection: a lost connection (network change, server restart) is
 // retried with a growing delay. The server keeps a lost participant for a
 // grace period, so the first try resumes the session (same participant,
 // same peer connections); when that is over or the server restarted, the
-// client joins again and starts new peer connections.
-const session = { name: '', room: '', token: '', participant: '', leaving: false, tries: 0 };
+// client says hello again, rejoins its meeting and starts new peer
+// connections. `gen` changes whenever the media of a room is dropped, so
+// that work still in flight for it (getUserMedia) is thrown away.
+const session = { name: '', room: '', token: '', participant: '', user: null, tries: 0, gen: 0 };
 window.parley.session = session;
 
 function setConnState(text) {
@@ -191,8 +241,21 @@ function setConnState(text) {
   $('conn-state').hidden = !text;
 }
 
+let noticeTimer = 0;
+function notify(text, ms = 6000) {
+  $('notice').textContent = text;
+  $('notice').hidden = !text;
+  clearTimeout(noticeTimer);
+  if (text) noticeTimer = setTimeout(() => { $('notice').hidden = true; }, ms);
+}
+
+function showView(name) {
+  for (const v of ['start', 'lobby', 'meeting']) $(v).hidden = v !== name;
+}
+
 // Drops everything tied to the previous session before joining again.
 function resetMedia() {
+  session.gen++;
   window.parley.publish?.close();
   window.parley.subscribe?.close();
   window.parley.publish = null;
@@ -201,11 +264,56 @@ function resetMedia() {
   midInfo.clear();
   trackKinds.clear();
   myTracks.clear();
-  pending.clear();
+  if (screenTrack) {
+    screenTrack.stop();
+    screenTrack = null;
+    screenTransceiver = null;
+    $('screen').textContent = 'Share screen';
+    $('screen').setAttribute('aria-pressed', 'false');
+  }
+}
+
+function stopStream() {
+  for (const t of window.parley.stream?.getTracks() || []) t.stop();
+  window.parley.stream = null;
+  $('preview').srcObject = null;
+  syncToggles();
+}
+
+// Back to the lobby, still online: the camera and microphone go off.
+function leaveRoom() {
+  resetMedia();
+  stopStream();
+  session.room = '';
+  session.participant = '';
+  people.clear();
+  renderPeople();
+  $('messages').replaceChildren();
+  setMediaState('');
+  showView('lobby');
+  document.title = 'Parley';
+  history.replaceState(null, '', '/');
+}
+
+// failed(error) when the server refuses: we stay where we were.
+function joinRoom(room, failed) {
+  const before = session.room;
+  session.room = room;
+  request({ type: 'join', room }, (m) => {
+    if (m.type !== 'error') {
+      // Left (or hung up) while the join was on its way.
+      if (session.room !== room) { if (!session.room) send({ type: 'leave' }); return; }
+      onMessage(m);
+      return;
+    }
+    session.room = session.participant ? before : '';
+    if (!session.participant) showView('lobby');
+    notify(m.message);
+    failed?.(m);
+  });
 }
 
 function reconnect() {
-  if (session.leaving) return;
   setConnState('Reconnecting…');
   const delay = Math.min(500 * 2 ** session.tries, 5000);
   session.tries++;
@@ -229,25 +337,54 @@ function addMessage(from, text) {
   $('messages').append(li);
 }
 
-function join(name, room) {
-  session.name = name;
-  session.room = room;
-  connect();
+function sayHello() {
+  const hello = { type: 'hello', name: session.name };
+  if (session.token) hello.resume = session.token;
+  request(hello, (m) => {
+    if (m.type === 'welcome') { onWelcome(m); return; }
+    // A session that cannot be resumed any more: start a new one.
+    if (hello.resume && m.code === 'not_found') { session.token = ''; sayHello(); return; }
+    if (!session.user) {
+      $('status').textContent = m.message;
+      $('start-submit').disabled = false;
+      ws.onclose = null;
+      ws.close();
+    } else {
+      setConnState(`Cannot reconnect: ${m.message}`);
+    }
+  });
+}
+
+function onWelcome(m) {
+  session.token = m.resume_token || '';
+  session.tries = 0;
+  session.user = m.user;
+  window.parley.user = m.user;
+  hooks.welcome(m);
+  // A resumed session is still in its room: `joined` follows.
+  if (m.resumed && session.room) return;
+  setConnState('');
+  if (session.room) joinRoom(session.room);
+  else if (!session.participant) showView('lobby');
 }
 
 function connect() {
-  ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`, 'parley.v1');
-  ws.onopen = () => {
-    const hello = { type: 'hello', name: session.name };
-    if (session.token) hello.resume = session.token;
-    send(hello);
-  };
-  ws.onclose = () => {
-    if (session.leaving) return;
-    if (!session.participant) { $('status').textContent = 'The server is unavailable.'; return; }
+  const sock = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`, 'parley.v1');
+  ws = sock;
+  sock.onopen = () => sayHello();
+  sock.onclose = () => {
+    if (ws !== sock) return;
+    // Replies to what this connection asked will never come.
+    pending.clear();
+    if (!session.user) {
+      $('status').textContent = 'The server is unavailable.';
+      $('start-submit').disabled = false;
+      return;
+    }
     reconnect();
   };
-  ws.onmessage = (ev) => {
+  sock.onmessage = (ev) => {
+    if (ws !== sock) return;
     const m = JSON.parse(ev.data);
     if (m.re !== undefined && pending.has(m.re)) {
       const handler = pending.get(m.re);
@@ -255,67 +392,81 @@ function connect() {
       handler(m);
       return;
     }
-    switch (m.type) {
-      case 'welcome':
-        session.token = m.resume_token || '';
-        session.tries = 0;
-        session.resumeFailed = false;
-        // A resumed session is still in the room: `joined` follows.
-        if (!m.resumed) send({ type: 'join', room: session.room });
-        break;
-      case 'joined': {
-        const resumed = session.participant === m.participant.id;
-        if (session.participant && !resumed) resetMedia();
-        session.participant = m.participant.id;
-        setConnState('');
-        people.clear();
-        people.set(m.participant.id, { name: m.participant.name + ' (you)' });
-        for (const p of m.participants) people.set(p.id, p);
-        $('room-name').textContent = m.room;
-        $('start').hidden = true;
-        $('meeting').hidden = false;
-        history.replaceState(null, '', `/r/${encodeURIComponent(m.room)}`);
-        renderPeople();
-        if (!resumed) publish();
-        break;
-      }
-      case 'participant-joined': people.set(m.participant.id, m.participant); renderPeople(); break;
-      case 'participant-left': people.delete(m.participant_id); dropTile(m.participant_id); renderPeople(); break;
-      case 'track-unpublished':
-        for (const [mid, t] of midInfo)
-          if (t.track_id === m.track_id && t.source === 'screen') dropTile(`${t.participant_id}:screen`);
-        break;
-      case 'subscribe-offer': onSubscribeOffer(m); break;
-      case 'speakers':
-        window.parley.speakers = m.active;
-        for (const id of m.active) window.parley.speakersSeen.add(id);
-        for (const [key, fig] of tiles) fig.classList.toggle('speaking', !key.includes(':') && m.active.includes(key));
-        break;
-      case 'track-muted': {
-        const fig = tiles.get(m.participant_id);
-        const kind = trackKinds.get(m.track_id);
-        if (fig && kind) fig.classList.toggle(kind === 'audio' ? 'muted-a' : 'muted-v', m.muted);
-        break;
-      }
-      case 'chat': addMessage(m.from.name, m.text); break;
-      case 'error':
-        // A session that cannot be resumed any more: start a new one.
-        if (session.token && m.code === 'not_found' && !session.resumeFailed) {
-          session.resumeFailed = true;
-          session.token = '';
-          send({ type: 'hello', name: session.name });
-          break;
-        }
-        $('status').textContent = m.message;
-        break;
-    }
+    onMessage(m);
   };
+}
+
+function onMessage(m) {
+  switch (m.type) {
+    case 'joined': {
+      // A resumed session put back into a room we left (or a call we hung
+      // up) while the connection was down.
+      if (!session.room) { send({ type: 'leave' }); break; }
+      const resumed = session.participant === m.participant.id;
+      if (session.participant && !resumed) resetMedia();
+      if (!resumed && session.participant && session.room !== m.room) $('messages').replaceChildren();
+      session.participant = m.participant.id;
+      session.room = m.room;
+      setConnState('');
+      people.clear();
+      people.set(m.participant.id, { name: m.participant.name + ' (you)' });
+      for (const p of m.participants) people.set(p.id, p);
+      const call = hooks.joined(m);
+      $('meeting').classList.toggle('call', !!call);
+      $('leave').hidden = !!call;
+      $('hangup').hidden = !call;
+      $('cam').hidden = !!call?.audioOnly;
+      $('call-topic').hidden = !call?.topic;
+      $('call-timer').hidden = !call;
+      if (!call) {
+        $('room-name').textContent = m.room;
+        document.title = `${m.room} – Parley`;
+        history.replaceState(null, '', `/r/${encodeURIComponent(m.room)}`);
+      } else {
+        history.replaceState(null, '', '/');
+      }
+      showView('meeting');
+      renderPeople();
+      if (!resumed) publish(!!call?.audioOnly);
+      break;
+    }
+    case 'left': break;
+    case 'participant-joined': people.set(m.participant.id, m.participant); renderPeople(); break;
+    case 'participant-left': people.delete(m.participant_id); dropTile(m.participant_id); renderPeople(); break;
+    case 'track-unpublished':
+      for (const [mid, t] of midInfo)
+        if (t.track_id === m.track_id && t.source === 'screen') dropTile(`${t.participant_id}:screen`);
+      break;
+    case 'subscribe-offer': onSubscribeOffer(m); break;
+    case 'speakers':
+      window.parley.speakers = m.active;
+      for (const id of m.active) window.parley.speakersSeen.add(id);
+      for (const [key, fig] of tiles) fig.classList.toggle('speaking', !key.includes(':') && m.active.includes(key));
+      break;
+    case 'track-muted': {
+      const fig = tiles.get(m.participant_id);
+      const kind = trackKinds.get(m.track_id);
+      if (fig && kind) fig.classList.toggle(kind === 'audio' ? 'muted-a' : 'muted-v', m.muted);
+      break;
+    }
+    case 'chat': addMessage(m.from.name, m.text); break;
+    case 'error': notify(m.message); break;
+    default: hooks.event(m);
+  }
 }
 
 $('join-form').addEventListener('submit', (e) => {
   e.preventDefault();
   localStorage.setItem('parley-name', $('name').value);
-  join($('name').value, $('room').value);
+  session.name = $('name').value;
+  session.room = $('room-field').hidden ? '' : $('room').value;
+  $('status').textContent = '';
+  $('start-submit').disabled = true;
+  connect();
+});
+$('room-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  joinRoom($('lobby-room').value);
 });
 $('chat-form').addEventListener('submit', (e) => {
   e.preventDefault();
@@ -323,16 +474,21 @@ $('chat-form').addEventListener('submit', (e) => {
   if (text) send({ type: 'chat', text });
   $('chat-text').value = '';
 });
-$('mic').addEventListener('click', (e) => toggle('audio', e.target, 'Mute microphone', 'Unmute microphone'));
-$('cam').addEventListener('click', (e) => toggle('video', e.target, 'Stop camera', 'Start camera'));
+$('mic').addEventListener('click', (e) => toggle('audio', e.target));
+$('cam').addEventListener('click', (e) => toggle('video', e.target));
 $('screen').addEventListener('click', (e) => toggleScreen(e.target));
 $('leave').addEventListener('click', () => {
-  session.leaving = true;
   send({ type: 'leave' });
-  ws.close();
-  location.href = '/';
+  leaveRoom();
 });
 
 $('name').value = localStorage.getItem('parley-name') || '';
-const m = location.pathname.match(/^\/r\/([A-Za-z0-9._-]{1,64})$/);
-if (m) $('room').value = decodeURIComponent(m[1]);
+const roomInPath = location.pathname.match(/^\/r\/([A-Za-z0-9._-]{1,64})$/);
+if (roomInPath) {
+  // A meeting link goes straight into the meeting.
+  $('room').value = decodeURIComponent(roomInPath[1]);
+  $('room-field').hidden = false;
+  $('room').required = true;
+  $('start-submit').textContent = 'Join';
+  $('lobby-room').value = $('room').value;
+}
