@@ -143,6 +143,25 @@ int pl_ice_set_remote(pl_ice *ice, const char *ufrag, const char *pwd)
     return PL_OK;
 }
 
+int pl_ice_restart(pl_ice *ice, const char *local_ufrag, const char *local_pwd,
+                   const char *remote_ufrag, const char *remote_pwd)
+{
+    if (ice->role != PL_ICE_LITE)
+        return PL_EUNSUPPORTED;
+    if (ice->state == PL_ICE_FAILED)
+        return PL_ESTATE;
+    if (!valid_ice_string(local_ufrag, 4, PL_ICE_UFRAG_MAX) ||
+        !valid_ice_string(local_pwd, 22, PL_ICE_PWD_MAX) ||
+        !valid_ice_string(remote_ufrag, 4, PL_ICE_UFRAG_MAX) ||
+        !valid_ice_string(remote_pwd, 22, PL_ICE_PWD_MAX))
+        return PL_EINVAL;
+    strcpy(ice->ufrag, local_ufrag);
+    strcpy(ice->pwd, local_pwd);
+    strcpy(ice->remote_ufrag, remote_ufrag);
+    strcpy(ice->remote_pwd, remote_pwd);
+    return PL_OK;
+}
+
 int pl_ice_add_remote_candidate(pl_ice *ice, const pl_addr *addr)
 {
     if (ice->role != PL_ICE_CONTROLLING)

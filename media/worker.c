@@ -44,7 +44,7 @@
 /* The relay's own SSRC in the RTCP it originates towards publishers. */
 #define RELAY_SSRC 1
 
-enum cmd_kind { CMD_ADD, CMD_REMOVE, CMD_TRACKS, CMD_ROUTES };
+enum cmd_kind { CMD_ADD, CMD_REMOVE, CMD_RESTART, CMD_TRACKS, CMD_ROUTES };
 
 typedef struct cmd {
     struct cmd *next;
@@ -98,6 +98,7 @@ typedef struct transport {
     pl_addr addrs[4];
     size_t n_addrs, next_addr;
     bool connected;
+    bool failed; /* consent lost or DTLS failed: freed at the end of the loop turn */
     /* As a publisher: its tracks. As a subscriber: what it receives. */
     size_t n_tracks;
     pl_worker_track tracks[PL_WORKER_MAX_TRACKS];
@@ -126,6 +127,7 @@ struct pl_worker {
     pthread_mutex_t lock; /* guards the command queue only */
     cmd *cmds;
     transport *transports;
+    bool reap;            /* some transport failed */
     pl_rtcp_packet *rtcp; /* scratch for parsing subscribers' feedback */
     int64_t now;          /* time of the datagram or timer being handled */
     int64_t next_speaker_check;
@@ -139,7 +141,8 @@ struct pl_worker {
     int64_t next_repair;
     uint8_t scratch[OUT_CAP]; /* a publisher's packet, extensions stripped */
     struct {
-        _Atomic uint64_t transports, in, out, unknown, rejected, rtp, rtcp, fwd, pli, rtx, nacks;
+        _Atomic uint64_t transports, in, out, unknown, rejected, rtp, rtcp, fwd, pli, rtx, nacks,
+            failed;
     } st;
 };
 
@@ -540,6 +543,11 @@ static void drain_outputs(pl_worker *w, transport *t)
             request_keyframes_for(w, t); /* a new subscriber needs a picture now */
             break;
         case PL_PEER_OUT_FAILED:
+            /* RFC 7675: a transport without consent stops sending at once;
+             * its memory goes at the end of this loop turn, when nothing
+             * holds a pointer to it. */
+            t->failed = true;
+            w->reap = true;
             emit(w, PL_WORKER_FAILED, t->id, o.error);
             break;
         case PL_PEER_OUT_CLOSED:
@@ -639,6 +647,19 @@ static void run_command(pl_worker *w, cmd *c, int64_t now)
             request_keyframes_for(w, t);
         return;
     }
+    if (c->kind == CMD_RESTART) {
+        transport *t = by_id(w, c->id);
+        transport *other = by_ufrag(w, c->local_ufrag);
+        if (!t || (other && other != t) ||
+            pl_peer_restart_ice(t->peer, c->local_ufrag, c->local_pwd, c->remote_ufrag,
+                                c->remote_pwd) != PL_OK) {
+            pl_env_logf(&w->env, PL_LOG_WARN, "worker %d: ICE restart of transport %llu refused",
+                        w->cfg.index, (unsigned long long)c->id);
+            return;
+        }
+        snprintf(t->ufrag, sizeof(t->ufrag), "%s", c->local_ufrag);
+        return;
+    }
     if (c->kind == CMD_REMOVE) {
         for (transport **pp = &w->transports; *pp; pp = &(*pp)->next)
             if ((*pp)->id == c->id) {
@@ -734,6 +755,26 @@ static void run_commands(pl_worker *w, int64_t now)
         rebuild_fanout(w);
         w->next_timer = now; /* new transports have timers of their own */
     }
+}
+
+/* Frees the transports that failed during this loop turn; the fan-out
+ * lists that pointed at them are rebuilt. */
+static void reap_failed(pl_worker *w)
+{
+    if (!w->reap)
+        return;
+    w->reap = false;
+    for (transport **pp = &w->transports; *pp;) {
+        transport *t = *pp;
+        if (!t->failed) {
+            pp = &t->next;
+            continue;
+        }
+        *pp = t->next;
+        destroy_transport(w, t);
+        atomic_fetch_add(&w->st.failed, 1);
+    }
+    rebuild_fanout(w);
 }
 
 static void handle_datagram(pl_worker *w, int64_t now, const pl_addr *from, uint8_t *data,
@@ -961,6 +1002,7 @@ static void *worker_main(void *arg)
         run_repair(w, w->now);
         check_speakers(w, w->now);
         flush_out(w);
+        reap_failed(w);
     }
     return NULL;
 }
@@ -1084,6 +1126,25 @@ int pl_worker_add_transport(pl_worker *w, uint64_t id, const char *local_ufrag,
     return push(w, c);
 }
 
+int pl_worker_restart_ice(pl_worker *w, uint64_t id, const char *local_ufrag, const char *local_pwd,
+                          const char *remote_ufrag, const char *remote_pwd)
+{
+    cmd tmp;
+    if (!fits(local_ufrag, sizeof(tmp.local_ufrag)) || !fits(local_pwd, sizeof(tmp.local_pwd)) ||
+        !fits(remote_ufrag, sizeof(tmp.remote_ufrag)) || !fits(remote_pwd, sizeof(tmp.remote_pwd)))
+        return PL_EINVAL;
+    cmd *c = pl_env_alloc(&w->env, sizeof(*c));
+    if (!c)
+        return PL_ENOMEM;
+    c->kind = CMD_RESTART;
+    c->id = id;
+    strcpy(c->local_ufrag, local_ufrag);
+    strcpy(c->local_pwd, local_pwd);
+    strcpy(c->remote_ufrag, remote_ufrag);
+    strcpy(c->remote_pwd, remote_pwd);
+    return push(w, c);
+}
+
 int pl_worker_remove_transport(pl_worker *w, uint64_t id)
 {
     cmd *c = pl_env_alloc(&w->env, sizeof(*c));
@@ -1135,6 +1196,7 @@ void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out)
     out->keyframe_requests = atomic_load(&w->st.pli);
     out->retransmissions = atomic_load(&w->st.rtx);
     out->nacks_sent = atomic_load(&w->st.nacks);
+    out->transports_failed = atomic_load(&w->st.failed);
 }
 
 uint16_t pl_worker_port(const pl_worker *w)

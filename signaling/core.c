@@ -284,6 +284,8 @@ void sig_leave_room(pl_sig *s, conn *c, const char *reason)
     c->speaking = false;
     c->sub_transport = 0;
     c->sub_added = c->offer_outstanding = c->dirty = false;
+    c->sub_ice_restart = c->sub_restart_pending = false;
+    c->pub_remote_ufrag[0] = c->sub_remote_ufrag[0] = '\0';
     c->n_tracks = 0;
     c->n_slots = 0;
     c->room = NULL;
@@ -341,7 +343,12 @@ static void send_subscribe_offer(pl_sig *s, conn *c)
         random_ice(s, c->sub_ufrag, 8);
         random_ice(s, c->sub_pwd, 24);
         c->sub_transport = ++s->next_transport;
+    } else if (c->sub_ice_restart) {
+        random_ice(s, c->sub_ufrag, 8);
+        random_ice(s, c->sub_pwd, 24);
+        c->sub_restart_pending = c->sub_added;
     }
+    c->sub_ice_restart = false;
     pl_sdp_offer_section sec[MAX_SLOTS];
     json_t *tracks = json_object();
     for (size_t i = 0; i < c->n_slots; i++) {
@@ -507,6 +514,17 @@ static void on_subscribe_answer(pl_sig *s, conn *c, json_t *msg, json_t *re)
                     sl->rtx_pt = am->codecs[j].pt;
         }
     }
+    if (c->sub_added &&
+        (c->sub_restart_pending || strcmp(m->ice_ufrag, c->sub_remote_ufrag) != 0)) {
+        if (!s->media.restart_ice ||
+            s->media.restart_ice(s->media.user, c->room->name, c->sub_transport, c->sub_ufrag,
+                                 c->sub_pwd, m->ice_ufrag, m->ice_pwd) != PL_OK) {
+            sig_error(s, c, re, "internal", "the media worker refused the ICE restart");
+            return;
+        }
+        c->sub_restart_pending = false;
+    }
+    snprintf(c->sub_remote_ufrag, sizeof(c->sub_remote_ufrag), "%s", m->ice_ufrag);
     if (!c->sub_added) {
         uint16_t port;
         if (s->media.add_transport(s->media.user, c->room->name, c->sub_transport, c->sub_ufrag,
@@ -554,13 +572,19 @@ static void on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
         sig_error(s, c, re, "bad_request", "the offer needs ICE credentials and a fingerprint");
         return;
     }
-    bool created = false;
+    bool created = false, restart = false;
     uint16_t port = 0;
     if (!c->pub_transport) {
         random_ice(s, c->pub_ufrag, 8);
         random_ice(s, c->pub_pwd, 24);
         c->pub_transport = ++s->next_transport;
         created = true;
+    } else if (strcmp(first->ice_ufrag, c->pub_remote_ufrag) != 0) {
+        /* New client credentials on the same transport: an ICE restart
+         * (RFC 8445 9), answered with new ones of ours. */
+        random_ice(s, c->pub_ufrag, 8);
+        random_ice(s, c->pub_pwd, 24);
+        restart = true;
     }
     /* Renegotiation reuses the transport; the worker keeps its port. */
     if (s->media.add_transport(s->media.user, c->room->name, c->pub_transport, c->pub_ufrag,
@@ -571,6 +595,14 @@ static void on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
         sig_error(s, c, re, "internal", "no media worker could take the transport");
         return;
     }
+    if (restart &&
+        (!s->media.restart_ice ||
+         s->media.restart_ice(s->media.user, c->room->name, c->pub_transport, c->pub_ufrag,
+                              c->pub_pwd, first->ice_ufrag, first->ice_pwd) != PL_OK)) {
+        sig_error(s, c, re, "internal", "the media worker refused the ICE restart");
+        return;
+    }
+    snprintf(c->pub_remote_ufrag, sizeof(c->pub_remote_ufrag), "%s", first->ice_ufrag);
     pl_sdp_local local = {.ice_ufrag = c->pub_ufrag,
                           .ice_pwd = c->pub_pwd,
                           .fp_alg = "sha-256",
@@ -803,6 +835,7 @@ static void resume_session(pl_sig *s, conn *fresh, const char *token, json_t *re
     if (c->n_slots) {
         c->offer_outstanding = false;
         c->dirty = true;
+        c->sub_ice_restart = c->sub_added;
         send_subscribe_offer(s, c);
     }
 }
@@ -1091,6 +1124,39 @@ void pl_sig_tick(pl_sig *s, int64_t now_ms)
             continue;
         }
         pp = &c->next;
+    }
+}
+
+void pl_sig_transport_failed(pl_sig *s, uint64_t transport)
+{
+    for (conn *c = s->conns; c; c = c->next) {
+        if (!c->room || !transport)
+            continue;
+        if (c->pub_transport == transport) {
+            s->media.remove_transport(s->media.user, c->room->name, transport);
+            c->pub_transport = 0;
+            c->pub_remote_ufrag[0] = '\0';
+            c->speaking = false;
+            for (size_t i = 0; i < c->n_tracks; i++)
+                room_broadcast(s, c->room, c,
+                               json_pack("{s:s,s:s,s:s}", "type", "track-unpublished",
+                                         "participant_id", c->participant_id, "track_id",
+                                         c->tracks[i].id));
+            c->n_tracks = 0;
+            refresh_subscriptions(s, c->room);
+            announce_speakers(s, c->room);
+            return;
+        }
+        if (c->sub_transport == transport) {
+            if (c->sub_added)
+                s->media.remove_transport(s->media.user, c->room->name, transport);
+            c->sub_transport = 0;
+            c->sub_added = c->offer_outstanding = c->sub_restart_pending = false;
+            c->sub_remote_ufrag[0] = '\0';
+            c->dirty = c->n_slots > 0;
+            send_subscribe_offer(s, c);
+            return;
+        }
     }
 }
 

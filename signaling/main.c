@@ -166,6 +166,12 @@ static int media_add(void *user, const char *room, uint64_t id, const char *lu, 
     return pl_worker_add_transport(w, id, lu, lp, ru, rp, alg, fp);
 }
 
+static int media_restart_ice(void *user, const char *room, uint64_t id, const char *lu,
+                             const char *lp, const char *ru, const char *rp)
+{
+    return pl_worker_restart_ice(worker_for(user, room), id, lu, lp, ru, rp);
+}
+
 static void media_remove(void *user, const char *room, uint64_t id)
 {
     pl_worker_remove_transport(worker_for(user, room), id);
@@ -196,7 +202,7 @@ static void on_worker_event(void *user, const pl_worker_event *ev)
     if (ev->kind == PL_WORKER_FAILED)
         fprintf(stderr, "parley: transport %llu failed: %s\n", (unsigned long long)ev->transport,
                 pl_strerror(ev->error));
-    if (ev->kind != PL_WORKER_SPEAKING)
+    if (ev->kind != PL_WORKER_SPEAKING && ev->kind != PL_WORKER_FAILED)
         return;
     event_node *n = malloc(sizeof(*n));
     if (!n)
@@ -226,8 +232,10 @@ static void drain_worker_events(server *srv)
     pthread_mutex_unlock(&srv->ev_lock);
     while (list) {
         event_node *n = list->next;
-        if (srv->sig)
+        if (srv->sig && list->ev.kind == PL_WORKER_SPEAKING)
             pl_sig_speaking(srv->sig, list->ev.transport, list->ev.speaking, list->ev.level);
+        else if (srv->sig && list->ev.kind == PL_WORKER_FAILED)
+            pl_sig_transport_failed(srv->sig, list->ev.transport);
         free(list);
         list = n;
     }
@@ -280,6 +288,7 @@ static int serve_stats(struct lws *wsi, server *srv)
         t.keyframe_requests += w.keyframe_requests;
         t.retransmissions += w.retransmissions;
         t.nacks_sent += w.nacks_sent;
+        t.transports_failed += w.transports_failed;
     }
     unsigned char buf[LWS_PRE + 2048];
     char *body = (char *)buf + LWS_PRE;
@@ -291,7 +300,8 @@ static int serve_stats(struct lws *wsi, server *srv)
         "\"dropped_unknown_source\":%llu,\"dropped_by_transport\":%llu,"
         "\"rtp_in\":%llu,\"rtcp_in\":%llu,\"rtp_forwarded\":%llu,\"keyframe_requests\":%llu,"
         "\"retransmissions\":%llu,\"nacks_sent\":%llu,\"detached\":%zu,\"resumed\":%llu,"
-        "\"timed_out\":%llu,\"calls\":%zu,\"calls_placed\":%llu,\"calls_accepted\":%llu,"
+        "\"timed_out\":%llu,\"transports_failed\":%llu,\"calls\":%zu,\"calls_placed\":%llu,\"calls_"
+        "accepted\":%llu,"
         "\"calls_missed\":%llu}",
         ss.connections, ss.users_online, ss.rooms, ss.participants,
         (unsigned long long)ss.bad_messages, srv->n_workers, (unsigned long long)t.transports,
@@ -300,9 +310,9 @@ static int serve_stats(struct lws *wsi, server *srv)
         (unsigned long long)t.rtp_in, (unsigned long long)t.rtcp_in,
         (unsigned long long)t.rtp_forwarded, (unsigned long long)t.keyframe_requests,
         (unsigned long long)t.retransmissions, (unsigned long long)t.nacks_sent, ss.detached,
-        (unsigned long long)ss.resumed, (unsigned long long)ss.timed_out, ss.calls,
-        (unsigned long long)ss.calls_placed, (unsigned long long)ss.calls_accepted,
-        (unsigned long long)ss.calls_missed);
+        (unsigned long long)ss.resumed, (unsigned long long)ss.timed_out,
+        (unsigned long long)t.transports_failed, ss.calls, (unsigned long long)ss.calls_placed,
+        (unsigned long long)ss.calls_accepted, (unsigned long long)ss.calls_missed);
     unsigned char hdr[LWS_PRE + 512], *p = hdr + LWS_PRE, *end = hdr + sizeof(hdr);
     if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "application/json", (lws_filepos_t)n, &p,
                                     end) ||
@@ -625,6 +635,7 @@ int main(int argc, char **argv)
     pl_sig_media media = {.user = &srv,
                           .add_transport = media_add,
                           .remove_transport = media_remove,
+                          .restart_ice = media_restart_ice,
                           .port_for = media_port_for,
                           .set_tracks = media_set_tracks,
                           .set_routes = media_set_routes,

@@ -86,6 +86,7 @@ typedef struct conn {
     bool speaking;
     uint8_t level;
     char pub_ufrag[16], pub_pwd[32];
+    char pub_remote_ufrag[257]; /* a new one in an offer is an ICE restart */
     size_t n_tracks;
     track tracks[MAX_TRACKS];
     /* The subscribe transport: created with the first offer, added to the
@@ -94,6 +95,11 @@ typedef struct conn {
     bool sub_added, offer_outstanding, dirty;
     uint32_t sub_version;
     char sub_ufrag[16], sub_pwd[32];
+    char sub_remote_ufrag[257];
+    bool sub_restart_pending; /* the last offer changed our credentials */
+    /* The next subscribe offer carries new ICE credentials (after a resume:
+     * the client's network may be another one now). */
+    bool sub_ice_restart;
     size_t n_slots;
     slot slots[MAX_SLOTS];
     struct conn *next;

@@ -54,6 +54,9 @@ typedef struct pl_sig_media {
                          const char *local_pwd, const char *remote_ufrag, const char *remote_pwd,
                          const char *fp_alg, const char *fp, uint16_t *port);
     void (*remove_transport)(void *user, const char *room, uint64_t id);
+    /* ICE restart of an existing transport (new credentials both sides). */
+    int (*restart_ice)(void *user, const char *room, uint64_t id, const char *local_ufrag,
+                       const char *local_pwd, const char *remote_ufrag, const char *remote_pwd);
     /* The UDP port of the worker that owns `room`. */
     uint16_t (*port_for)(void *user, const char *room);
     /* Routing: a publisher's tracks (mid + SSRC), and what a subscriber
@@ -102,6 +105,13 @@ void pl_sig_set_store(pl_sig *sig, pl_store *store);
 /* A publisher's audio started or stopped being loud (from a media worker);
  * rooms get `speakers` when their list of active speakers changes. */
 void pl_sig_speaking(pl_sig *sig, uint64_t transport, bool speaking, uint8_t level);
+
+/* A media worker closed a transport (ICE consent lost for 30 s, or a
+ * handshake that failed). A publish transport's tracks are unpublished; a
+ * subscribe transport is replaced by a new one, offered to the client (an
+ * ICE restart from its side), so a client whose network comes back
+ * receives again without rejoining. */
+void pl_sig_transport_failed(pl_sig *sig, uint64_t transport);
 
 void pl_sig_stats_get(const pl_sig *sig, pl_sig_stats *out);
 

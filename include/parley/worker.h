@@ -57,6 +57,7 @@ typedef struct pl_worker_stats {
     uint64_t keyframe_requests; /* PLIs sent to publishers */
     uint64_t retransmissions;   /* packets resent to subscribers on their NACKs */
     uint64_t nacks_sent;        /* NACKs sent to publishers for upstream losses */
+    uint64_t transports_failed; /* closed for lost consent or a failed handshake */
 } pl_worker_stats;
 
 /* Binds the UDP port and starts the thread. NULL when the port cannot be
@@ -72,6 +73,10 @@ int pl_worker_add_transport(pl_worker *w, uint64_t id, const char *local_ufrag,
                             const char *local_pwd, const char *remote_ufrag, const char *remote_pwd,
                             const char *fp_alg, const char *fp);
 int pl_worker_remove_transport(pl_worker *w, uint64_t id);
+/* ICE restart of a transport: new local and remote credentials, the same
+ * DTLS association and streams. */
+int pl_worker_restart_ice(pl_worker *w, uint64_t id, const char *local_ufrag, const char *local_pwd,
+                          const char *remote_ufrag, const char *remote_pwd);
 
 /* Routing. A publisher's tracks, identified by SSRC (from its SDP): */
 #define PL_WORKER_MAX_TRACKS 8

@@ -25,6 +25,80 @@ static void cap_close(void *user, uint64_t conn, int code, const char *reason)
     ((box *)user)->closed[conn] = code;
 }
 
+static int fm_add(void *user, const char *room, uint64_t id, const char *lu, const char *lp,
+                  const char *ru, const char *rp, const char *alg, const char *fp, uint16_t *port)
+{
+    (void)room, (void)lp, (void)rp, (void)alg, (void)fp;
+    fake_media *m = user;
+    m->adds++;
+    m->last_id = id;
+    snprintf(m->local_ufrag, sizeof(m->local_ufrag), "%s", lu);
+    snprintf(m->remote_ufrag, sizeof(m->remote_ufrag), "%s", ru);
+    *port = 40000;
+    return 0;
+}
+
+static int fm_restart(void *user, const char *room, uint64_t id, const char *lu, const char *lp,
+                      const char *ru, const char *rp)
+{
+    (void)room, (void)lp, (void)rp;
+    fake_media *m = user;
+    m->restarts++;
+    m->last_id = id;
+    snprintf(m->local_ufrag, sizeof(m->local_ufrag), "%s", lu);
+    snprintf(m->remote_ufrag, sizeof(m->remote_ufrag), "%s", ru);
+    return 0;
+}
+
+static void fm_remove(void *user, const char *room, uint64_t id)
+{
+    (void)room, (void)id;
+    ((fake_media *)user)->removes++;
+}
+
+static uint16_t fm_port(void *user, const char *room)
+{
+    (void)user, (void)room;
+    return 40000;
+}
+
+static void fm_set(void *user, const char *room, uint64_t id, const void *p, size_t n)
+{
+    (void)user, (void)room, (void)id, (void)p, (void)n;
+}
+
+fx *fx_new_with_media(void)
+{
+    fx *f = calloc(1, sizeof(*f));
+    f->env = pl_env_seeded(&f->rs, 5);
+    f->now_ms = 1700000000000LL;
+    pl_sig_io io = {.user = &f->b, .send = cap_send, .close = cap_close};
+    pl_sig_media media = {.user = &f->media,
+                          .add_transport = fm_add,
+                          .remove_transport = fm_remove,
+                          .restart_ice = fm_restart,
+                          .port_for = fm_port,
+                          .set_tracks = fm_set,
+                          .set_routes = fm_set,
+                          .fingerprint = "AB:CD",
+                          .announce_ip = "127.0.0.1"};
+    f->sig = pl_sig_create(&f->env, &io, &media);
+    return f;
+}
+
+char *fixture(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "fixtures/%s", name);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    char *buf = calloc(1, 1 << 16);
+    size_t n = fread(buf, 1, (1 << 16) - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    return buf;
+}
+
 fx *fx_new(void)
 {
     fx *f = calloc(1, sizeof(*f));

@@ -18,15 +18,27 @@ typedef struct box {
     int closed[MAXC];
 } box;
 
+/* What the core asked of the media workers (fx_new_with_media). */
+typedef struct fake_media {
+    int adds, removes, restarts;
+    uint64_t last_id;
+    char local_ufrag[64], remote_ufrag[300];
+} fake_media;
+
 typedef struct fx {
     box b;
     uint64_t rs;
     pl_env env;
     pl_sig *sig;
     int64_t now_ms; /* the virtual clock every message is said at */
+    fake_media media;
 } fx;
 
 fx *fx_new(void);
+/* A core with media workers that accept every transport and record it. */
+fx *fx_new_with_media(void);
+/* A file of tests/fixtures, NUL-terminated; free() it. */
+char *fixture(const char *name);
 void fx_free(fx *f);
 /* Forgets what a connection got so far. */
 void drain(fx *f, int c);

@@ -381,6 +381,70 @@ static void test_garbage_and_forged_responses(void **state)
     pair_free(&p);
 }
 
+/* ICE restart: new credentials on both sides. Checks with the old ones are
+ * no longer answered; the pair in use stays selected (media keeps flowing)
+ * until a check with the new ones nominates, here from a new address. */
+static void test_ice_restart(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init(&p, 8);
+    int64_t now = 10 * SEC;
+    pl_ice_start(p.server, now);
+    pl_ice_start(p.client, now);
+    pl_ice_handle_timeout(p.client, now);
+    shuttle(&p, now, 0, &p.caddr);
+    assert_int_equal(pl_ice_state(p.server), PL_ICE_CONNECTED);
+
+    pl_ice_config cc = {
+        .role = PL_ICE_CONTROLLING, .ufrag = "newC", .pwd = "clientPasswordNumber2xx"};
+    pl_ice *fresh = pl_ice_create(&p.ec, &cc);
+    assert_non_null(fresh);
+    assert_int_equal(pl_ice_restart(p.server, "short", "x", "newC", "clientPasswordNumber2xx"),
+                     PL_EINVAL);
+    assert_int_equal(pl_ice_restart(p.client, "newS", "serverPasswordNumber2xx", "newC",
+                                    "clientPasswordNumber2xx"),
+                     PL_EUNSUPPORTED);
+    assert_int_equal(pl_ice_restart(p.server, "newS", "serverPasswordNumber2xx", "newC",
+                                    "clientPasswordNumber2xx"),
+                     PL_OK);
+    assert_string_equal(pl_ice_local_ufrag(p.server), "newS");
+    pl_addr sel;
+    assert_true(pl_ice_selected(p.server, &sel));
+    assert_true(pl_addr_equal(&sel, &p.caddr));
+    assert_int_equal(pl_ice_state(p.server), PL_ICE_CONNECTED);
+
+    /* The old client's next consent check carries the old credentials. */
+    now += 6 * SEC;
+    pl_ice_handle_timeout(p.client, now);
+    shuttle(&p, now, 0, &p.caddr);
+    assert_int_equal(pl_ice_stats_get(p.server)->dropped_ufrag, 1);
+    assert_int_equal(pl_ice_stats_get(p.server)->requests_ok, 1);
+
+    /* The restarted client, on another network, nominates. */
+    pl_ice_destroy(p.client);
+    p.client = fresh;
+    pl_addr_set(&p.caddr, "198.51.100.7", 50007);
+    assert_int_equal(pl_ice_set_remote(fresh, "newS", "serverPasswordNumber2xx"), 0);
+    assert_int_equal(pl_ice_add_remote_candidate(fresh, &p.saddr), 0);
+    pl_ice_start(fresh, now);
+    pl_ice_handle_timeout(fresh, now);
+    shuttle(&p, now, 0, &p.caddr);
+    assert_int_equal(pl_ice_state(fresh), PL_ICE_CONNECTED);
+    assert_true(pl_ice_selected(p.server, &sel));
+    assert_true(pl_addr_equal(&sel, &p.caddr));
+    assert_int_equal(pl_ice_stats_get(p.server)->requests_ok, 2);
+    /* Consent now comes from the restarted side: 30 s on, still connected. */
+    for (int i = 0; i < 8; i++) {
+        now += 5 * SEC;
+        pl_ice_handle_timeout(fresh, now);
+        pl_ice_handle_timeout(p.server, now);
+        shuttle(&p, now, 0, &p.caddr);
+    }
+    assert_int_equal(pl_ice_state(p.server), PL_ICE_CONNECTED);
+    pair_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -393,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_consent_freshness),
         cmocka_unit_test(test_role_conflict),
         cmocka_unit_test(test_garbage_and_forged_responses),
+        cmocka_unit_test(test_ice_restart),
     };
     return cmocka_run_group_tests_name("ice", tests, NULL, NULL);
 }

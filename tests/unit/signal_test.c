@@ -182,6 +182,123 @@ static void test_bad_input(void **state)
     fx_free(f);
 }
 
+/* Sends {type, sdp} with the SDP text escaped by jansson. */
+static void say_sdp(fx *f, int c, const char *type, const char *sdp)
+{
+    json_t *m = json_pack("{s:s,s:s}", "type", type, "sdp", sdp);
+    char *text = json_dumps(m, JSON_COMPACT);
+    say(f, c, text);
+    free(text);
+    json_decref(m);
+}
+
+/* A copy of `sdp` with every `a=ice-ufrag:<from>` made `a=ice-ufrag:<to>`
+ * (same length). */
+static char *with_ufrag(const char *sdp, const char *from, const char *to)
+{
+    char *out = strdup(sdp);
+    char pat[64];
+    snprintf(pat, sizeof(pat), "a=ice-ufrag:%s", from);
+    for (char *p = strstr(out, pat); p; p = strstr(p + 1, pat))
+        memcpy(p + strlen("a=ice-ufrag:"), to, strlen(to));
+    return out;
+}
+
+static const char *offer_ufrag(json_t *m, char *out, size_t cap)
+{
+    const char *p = strstr(str(m, "sdp"), "a=ice-ufrag:");
+    assert_non_null(p);
+    p += strlen("a=ice-ufrag:");
+    size_t n = strcspn(p, "\r\n");
+    snprintf(out, cap, "%.*s", (int)n, p);
+    return out;
+}
+
+/* ICE restarts (a publish offer with new credentials; every resume for the
+ * subscribe transport) and transports the workers closed for lost consent. */
+static void test_ice_restart_and_failed_transports(void **state)
+{
+    (void)state;
+    fx *f = fx_new_with_media();
+    char *offer = fixture("sdp/chromium156-publish-offer.sdp");
+    char *answer = fixture("sdp/chromium156-answer-to-parley-offer.sdp");
+    hello(f, 0, "Ada");
+    hello(f, 1, "Bob");
+    char token[40];
+    snprintf(token, sizeof(token), "%s", str(got(f, 1, "welcome"), "resume_token"));
+    say(f, 0, "{\"type\":\"join\",\"room\":\"r\"}");
+    say(f, 1, "{\"type\":\"join\",\"room\":\"r\"}");
+    say_sdp(f, 0, "publish", offer);
+    assert_non_null(got(f, 0, "publish-answer"));
+    assert_int_equal(f->media.adds, 1);
+    uint64_t ada_pub = f->media.last_id;
+    char first[64], ufrag[64];
+    snprintf(first, sizeof(first), "%s", f->media.local_ufrag);
+    /* The same credentials again: a renegotiation, not a restart. */
+    say_sdp(f, 0, "publish", offer);
+    assert_int_equal(f->media.restarts, 0);
+    char *restarted = with_ufrag(offer, "+lcj", "n3wU");
+    drain(f, 0);
+    say_sdp(f, 0, "publish", restarted);
+    json_t *pa = got(f, 0, "publish-answer");
+    assert_non_null(pa);
+    assert_int_equal(f->media.restarts, 1);
+    assert_int_equal(f->media.last_id, ada_pub);
+    assert_string_equal(f->media.remote_ufrag, "n3wU");
+    assert_string_not_equal(f->media.local_ufrag, first);
+    assert_string_equal(offer_ufrag(pa, ufrag, sizeof(ufrag)), f->media.local_ufrag);
+
+    /* Bob subscribes, loses his connection, resumes: the fresh offer has
+     * new credentials and his answer restarts the worker's transport. */
+    json_t *so = got(f, 1, "subscribe-offer");
+    assert_non_null(so);
+    char sub_first[64];
+    offer_ufrag(so, sub_first, sizeof(sub_first));
+    int before = f->media.adds;
+    say_sdp(f, 1, "subscribe-answer", answer);
+    assert_int_equal(f->media.adds, before + 1);
+    uint64_t bob_sub = f->media.last_id;
+    pl_sig_drop(f->sig, 1, f->now_ms);
+    assert_int_equal(pl_sig_connect(f->sig, 5), 0);
+    char resume[128];
+    snprintf(resume, sizeof(resume), "{\"type\":\"hello\",\"name\":\"Bob\",\"resume\":\"%s\"}",
+             token);
+    say(f, 5, resume);
+    so = got(f, 5, "subscribe-offer");
+    assert_non_null(so);
+    assert_string_not_equal(offer_ufrag(so, ufrag, sizeof(ufrag)), sub_first);
+    say_sdp(f, 5, "subscribe-answer", answer);
+    assert_int_equal(f->media.restarts, 2);
+    assert_int_equal(f->media.last_id, bob_sub);
+    assert_string_equal(f->media.local_ufrag, ufrag);
+
+    /* Ada's publish transport loses consent: her tracks go, Bob's offer
+     * turns their sections inactive. */
+    drain(f, 5);
+    pl_sig_transport_failed(f->sig, ada_pub);
+    assert_non_null(got(f, 5, "track-unpublished"));
+    so = got(f, 5, "subscribe-offer");
+    assert_non_null(so);
+    assert_null(strstr(str(so, "sdp"), "a=sendonly"));
+    say_sdp(f, 5, "subscribe-answer", answer);
+    /* Bob's subscribe transport fails: a new one is offered (new
+     * credentials) and added once he answers. */
+    drain(f, 5);
+    int adds = f->media.adds;
+    pl_sig_transport_failed(f->sig, bob_sub);
+    so = got(f, 5, "subscribe-offer");
+    assert_non_null(so);
+    say_sdp(f, 5, "subscribe-answer", answer);
+    assert_int_equal(f->media.adds, adds + 1);
+    assert_true(f->media.last_id != bob_sub);
+    /* Unknown transports are ignored. */
+    pl_sig_transport_failed(f->sig, 999);
+    free(restarted);
+    free(offer);
+    free(answer);
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_rooms_and_chat),
         cmocka_unit_test(test_disconnect_is_announced),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_ice_restart_and_failed_transports),
     };
     return cmocka_run_group_tests_name("signal", tests, NULL, NULL);
 }
