@@ -769,6 +769,26 @@ static void on_mute(pl_sig *s, conn *c, json_t *msg, json_t *re)
                              c->participant_id, "track_id", t->id, "muted", t->muted));
 }
 
+/* welcome.online: every other user connected, once each, with their status. */
+static json_t *online_json(const pl_sig *s, const conn *c)
+{
+    json_t *online = json_array();
+    for (const conn *o = s->conns; o; o = o->next) {
+        if (!o->welcomed || strcmp(o->user_id, c->user_id) == 0)
+            continue;
+        bool seen = false; /* one entry per user, however many devices */
+        for (size_t i = 0; i < json_array_size(online); i++)
+            if (strcmp(json_string_value(json_object_get(json_array_get(online, i), "id")),
+                       o->user_id) == 0)
+                seen = true;
+        if (!seen)
+            json_array_append_new(online,
+                                  json_pack("{s:s,s:s,s:s}", "id", o->user_id, "name", o->name,
+                                            "status", sig_user_status(s, o->user_id)));
+    }
+    return online;
+}
+
 static void new_resume_token(pl_sig *s, conn *c)
 {
     uint8_t rnd[16];
@@ -822,8 +842,8 @@ static void resume_session(pl_sig *s, conn *fresh, const char *token, json_t *re
     json_t *m = sig_reply("welcome", re);
     json_object_set_new(m, "user", sig_user_json(c));
     json_object_set_new(m, "ice_servers", json_array());
-    json_object_set_new(m, "online", json_array());
-    json_object_set_new(m, "missed", json_array());
+    json_object_set_new(m, "online", online_json(s, c));
+    json_object_set_new(m, "missed", sig_missed_json(s, c->user_id));
     json_object_set_new(m, "resume_token", json_string(c->resume_token));
     json_object_set_new(m, "resumed", json_true());
     sig_send(s, c, m);
@@ -863,20 +883,7 @@ static void on_hello(pl_sig *s, conn *c, json_t *msg, json_t *re)
     c->welcomed = true;
     new_resume_token(s, c);
 
-    json_t *online = json_array();
-    for (conn *o = s->conns; o; o = o->next) {
-        if (!o->welcomed || strcmp(o->user_id, c->user_id) == 0)
-            continue;
-        bool seen = false; /* one entry per user, however many devices */
-        for (size_t i = 0; i < json_array_size(online); i++)
-            if (strcmp(json_string_value(json_object_get(json_array_get(online, i), "id")),
-                       o->user_id) == 0)
-                seen = true;
-        if (!seen)
-            json_array_append_new(online,
-                                  json_pack("{s:s,s:s,s:s}", "id", o->user_id, "name", o->name,
-                                            "status", sig_user_status(s, o->user_id)));
-    }
+    json_t *online = online_json(s, c);
     json_t *m = sig_reply("welcome", re);
     json_object_set_new(m, "user", sig_user_json(c));
     json_object_set_new(m, "ice_servers", json_array());
@@ -905,6 +912,10 @@ static void on_status(pl_sig *s, conn *c, json_t *msg, json_t *re)
     json_t *m = sig_reply("status", re);
     json_object_set_new(m, "status", json_string(st));
     sig_send(s, c, m);
+    /* The user's other devices follow the switch (an event: no `re`). */
+    for (conn *o = s->conns; o; o = o->next)
+        if (o != c && o->welcomed && strcmp(o->user_id, c->user_id) == 0)
+            sig_send(s, o, json_pack("{s:s,s:s}", "type", "status", "status", st));
     sig_presence_changed(s, c->user_id, before);
     if (!was_dnd || dnd)
         return;

@@ -162,6 +162,11 @@ static void test_lost_connection_in_a_call(void **state)
     say(f, 5, resume);
     assert_string_equal(str(got(f, 5, "call-accepted"), "room"), room);
     assert_non_null(got(f, 5, "joined"));
+    /* The resumed welcome has the people list like any other. */
+    json_t *online = json_object_get(got(f, 5, "welcome"), "online");
+    assert_int_equal(json_array_size(online), 1);
+    assert_string_equal(str(json_array_get(online, 0), "name"), "Ada");
+    assert_string_equal(str(json_array_get(online, 0), "status"), "in-call");
     /* Lost again, and this time gone for good. */
     f->now_ms += 9000;
     pl_sig_drop(f->sig, 5, f->now_ms);

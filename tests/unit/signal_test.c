@@ -44,6 +44,11 @@ static void test_hello_and_presence(void **state)
     say(f, 1, "{\"type\":\"status\",\"status\":\"dnd\",\"id\":\"s\"}");
     assert_string_equal(str(got(f, 1, "status"), "re"), "s");
     assert_string_equal(str(got(f, 0, "presence"), "status"), "dnd");
+    /* Grace's other device follows, told by an event. */
+    json_t *follow = got(f, 2, "status");
+    assert_non_null(follow);
+    assert_string_equal(str(follow, "status"), "dnd");
+    assert_null(json_object_get(follow, "re"));
     drain(f, 0);
     pl_sig_disconnect(f->sig, 1, 0);
     assert_null(got(f, 0, "presence")); /* still online on device 2 */
