@@ -128,9 +128,23 @@ async function publish(audioOnly) {
   syncToggles();
   for (const track of stream.getTracks())
     pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
-  pc.onconnectionstatechange = () => setMediaState(`media ${pc.connectionState}`);
+  pc.onconnectionstatechange = () => {
+    setMediaState(`media ${pc.connectionState}`);
+    // The path died (the server closes transports without consent after
+    // 30 s): an ICE restart gets a new transport without leaving the room.
+    if (pc.connectionState === 'failed' && ws?.readyState === WebSocket.OPEN) restartPublish();
+  };
   setMediaState('media connecting…');
   await offerPublish();
+}
+
+// An ICE restart of the publish transport: new credentials in a new offer
+// (protocol: a publish offer with a new ice-ufrag restarts ICE).
+function restartPublish() {
+  const pc = window.parley.publish;
+  if (!pc || pc.signalingState !== 'stable') return;
+  pc.restartIce();
+  offerPublish();
 }
 
 // (Re)negotiates the publish transport: every change of what we send is a
@@ -235,6 +249,7 @@ function request(msg, handler) {
 // that work still in flight for it (getUserMedia) is thrown away.
 const session = { name: '', room: '', token: '', participant: '', user: null, tries: 0, gen: 0 };
 window.parley.session = session;
+window.parley.restartPublish = restartPublish;
 
 function setConnState(text) {
   $('conn-state').textContent = text;
@@ -428,6 +443,10 @@ function onMessage(m) {
       showView('meeting');
       renderPeople();
       if (!resumed) publish(!!call?.audioOnly);
+      // Back after a lost connection: the network may be another one now.
+      // The server restarts ICE on the subscribe side with its next offer;
+      // this side restarts the publish transport.
+      else restartPublish();
       break;
     }
     case 'left': break;

@@ -1,0 +1,133 @@
+// ICE restarts with real browsers: one asked for on the publish transport
+// (RTCPeerConnection.restartIce), and both transports after the WebSocket
+// is killed under a meeting (the session resumes, the server's subscribe
+// offer carries new credentials, the client restarts its publish side).
+// New credentials must be answered by the relay: the browser's selected
+// candidate pair moves to one it checked with them, and video keeps
+// decoding across.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { launchChromium } from './browser.mjs';
+import { startServer } from './server.mjs';
+
+let server, browser;
+const pages = {};
+
+before(async () => {
+  server = await startServer();
+  browser = await launchChromium(['--autoplay-policy=no-user-gesture-required']);
+  for (const name of ['Ada', 'Bob']) {
+    const page = await (await browser.newContext()).newPage();
+    page.on('pageerror', (e) => { throw e; });
+    await page.goto(`http://localhost:${server.port}/r/restart`);
+    await page.fill('#name', name);
+    await page.click('button[type=submit]');
+    pages[name] = page;
+  }
+});
+after(async () => {
+  await browser?.close();
+  const { code } = await server.stop();
+  assert.equal(code, 0, server.output());
+});
+
+// Killing sockets takes this process's pooled HTTP connection too: retry.
+async function stats() {
+  for (let i = 0; ; i++) {
+    try { return await (await fetch(`${server.url}/stats`)).json(); } catch (e) { if (i === 3) throw e; }
+  }
+}
+
+// What a page's peer connection shows of its ICE: the server's ufrag in the
+// remote description, and the selected pair (id, responses to our checks).
+const iceOf = (page, which) => page.evaluate(async (w) => {
+  const pc = window.parley[w];
+  if (!pc || !pc.remoteDescription) return null;
+  const ufrag = /a=ice-ufrag:(\S+)/.exec(pc.remoteDescription.sdp)[1];
+  const all = [...(await pc.getStats()).values()];
+  const transport = all.find((s) => s.type === 'transport');
+  const pair = all.find((s) => s.id === transport?.selectedCandidatePairId);
+  return { ufrag, pair: pair?.id, state: pair?.state, responses: pair?.responsesReceived || 0,
+    connection: pc.connectionState };
+}, which);
+
+// Video frames decoded from the other participant.
+const frames = (page) => page.evaluate(async () => {
+  const pc = window.parley.subscribe;
+  if (!pc) return 0;
+  let n = 0;
+  for (const s of (await pc.getStats()).values())
+    if (s.type === 'inbound-rtp' && s.kind === 'video') n += s.framesDecoded || 0;
+  return n;
+});
+
+async function until(what, fn, ms = 20000) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    last = await fn();
+    if (last?.done) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${what}: timed out: ${JSON.stringify(last)}`);
+}
+
+// The video each side decodes keeps growing for a while.
+async function keepsDecoding() {
+  const before = { a: await frames(pages.Ada), b: await frames(pages.Bob) };
+  await until('video keeps decoding', async () => {
+    const a = await frames(pages.Ada), b = await frames(pages.Bob);
+    return { done: a > before.a + 30 && b > before.b + 30, a, b, before };
+  });
+}
+
+// The transport came back with new server credentials on a pair checked
+// with them: a pair that did not exist before, answered, and in use.
+async function restarted(page, which, old) {
+  return until(`${which} ICE restart`, async () => {
+    const now = await iceOf(page, which);
+    return { ...now, done: !!now && now.ufrag !== old.ufrag && now.pair !== old.pair &&
+      now.state === 'succeeded' && now.responses > 0 && now.connection === 'connected' };
+  });
+}
+
+test('a browser restarts ICE on its publish transport and media carries on', async () => {
+  await until('both decode', async () => {
+    const a = await frames(pages.Ada), b = await frames(pages.Bob);
+    return { done: a > 20 && b > 20, a, b };
+  });
+  const old = await iceOf(pages.Ada, 'publish');
+  assert.equal(old.connection, 'connected');
+  await pages.Ada.evaluate(() => window.parley.restartPublish());
+  const now = await restarted(pages.Ada, 'publish', old);
+  assert.notEqual(now.ufrag, old.ufrag, 'the answer carries new server credentials');
+  await keepsDecoding();
+  const st = await stats();
+  assert.equal(st.participants, 2);
+  assert.equal(st.transports, 4, 'the same transports, restarted, not new ones');
+});
+
+test('killed WebSockets resume and restart ICE on both transports of both browsers', async () => {
+  const before = {};
+  for (const n of ['Ada', 'Bob'])
+    before[n] = { publish: await iceOf(pages[n], 'publish'), subscribe: await iceOf(pages[n], 'subscribe'),
+      participant: await pages[n].evaluate(() => window.parley.session.participant) };
+  // The connections die without a close handshake (a network drop).
+  execFileSync('ss', ['-K', `dport = :${server.port}`]);
+  await until('both resumed', async () => {
+    const st = await stats();
+    return { done: st.resumed >= 2 && st.detached === 0 && st.connections === 2, st };
+  });
+  for (const n of ['Ada', 'Bob']) {
+    await restarted(pages[n], 'subscribe', before[n].subscribe);
+    await restarted(pages[n], 'publish', before[n].publish);
+    assert.equal(await pages[n].evaluate(() => window.parley.session.participant), before[n].participant,
+      `${n} is the same participant`);
+  }
+  await keepsDecoding();
+  const st = await stats();
+  assert.equal(st.participants, 2);
+  assert.equal(st.transports, 4);
+  assert.equal(st.timed_out, 0);
+});
