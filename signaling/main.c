@@ -19,6 +19,7 @@
 #include <libwebsockets.h>
 
 #include "parley/signal.h"
+#include "parley/tlscert.h"
 #include "parley/worker.h"
 
 #define RX_MAX PL_SIG_MAX_MESSAGE
@@ -33,6 +34,8 @@ typedef struct options {
     int reconnect_grace; /* seconds */
     int ring_timeout;    /* seconds */
     const char *data_dir;
+    const char *tls_cert, *tls_key; /* PEM files, both or neither */
+    bool tls_self_signed;
 } options;
 
 typedef struct out_msg {
@@ -81,6 +84,7 @@ typedef struct server {
     uint64_t next_id;
     atomic_bool stop;
     char index_path[4096];
+    pl_tls_cert tls;             /* --tls-self-signed: handed to lws in memory */
     lws_sorted_usec_list_t tick; /* once a second: expire detached sessions */
 } server;
 
@@ -447,6 +451,68 @@ static const lws_retry_bo_t keepalive = {
     .secs_since_valid_hangup = 60,
 };
 
+/* On every HTTP response (files, /r/<room>, /stats, errors), instead of
+ * lws's best-practices set: its policy lacks media-src, and a browser
+ * enforces every policy it gets. The client has no inline script or style
+ * and talks to /ws only. No Strict-Transport-Security: for a self-signed
+ * certificate on a LAN address it would pin browsers to https there, with
+ * no way to click through, long after the server went back to http. */
+#define CSP                                                                                        \
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "        \
+    "media-src 'self' blob: mediastream:; frame-ancestors 'none'; base-uri 'none'; "               \
+    "form-action 'self'; connect-src 'self' "
+static const struct lws_protocol_vhost_options common_headers[] = {
+    {NULL, NULL, "x-content-type-options:", "nosniff"},
+    {&common_headers[0], NULL, "referrer-policy:", "no-referrer"},
+};
+static const struct lws_protocol_vhost_options plain_headers = {
+    &common_headers[1], NULL, "content-security-policy:", CSP "ws:"};
+static const struct lws_protocol_vhost_options tls_headers = {
+    &common_headers[1], NULL, "content-security-policy:", CSP "wss:"};
+
+/* Makes the listener https/wss when asked; 0 or 1 (said why). */
+static int configure_tls(server *srv, struct lws_context_creation_info *info)
+{
+    const options *o = &srv->opt;
+    char fp[PL_TLS_FINGERPRINT_MAX], msg[512];
+    info->headers = &plain_headers;
+    if (!o->tls_self_signed && !o->tls_cert)
+        return 0;
+    if (o->tls_self_signed) {
+        const char *names[] = {"localhost", "127.0.0.1", "::1", o->bind, srv->announce};
+        if (pl_tls_cert_self_signed(names, sizeof(names) / sizeof(names[0]), 30, &srv->tls)) {
+            fprintf(stderr, "parley: cannot create the TLS certificate\n");
+            return 1;
+        }
+        info->server_ssl_cert_mem = srv->tls.cert_der;
+        info->server_ssl_cert_mem_len = (unsigned)srv->tls.cert_len;
+        info->server_ssl_private_key_mem = srv->tls.key_der;
+        info->server_ssl_private_key_mem_len = (unsigned)srv->tls.key_len;
+        printf("tls: self-signed certificate for 30 days; before accepting it in a browser, check "
+               "its SHA-256 fingerprint %s\n",
+               srv->tls.fingerprint);
+    } else {
+        /* lws reads the files itself (a chain stays a chain); checked here
+         * first so that a wrong path or key is said in plain words. */
+        if (pl_tls_check_files(o->tls_cert, o->tls_key, fp, msg, sizeof(msg))) {
+            fprintf(stderr, "parley: %s\n", msg);
+            return 1;
+        }
+        if (msg[0])
+            fprintf(stderr, "parley: warning: %s\n", msg);
+        info->ssl_cert_filepath = o->tls_cert;
+        info->ssl_private_key_filepath = o->tls_key;
+        printf("tls: certificate SHA-256 fingerprint %s\n", fp);
+    }
+    info->headers = &tls_headers;
+    info->options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info->ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1; /* browsers with WebRTC have 1.2 */
+    /* HTTP/1.1 only: sessions are WebSocket upgrades read by their GET
+     * line; h2 would carry them as RFC 8441 streams instead. */
+    info->alpn = "http/1.1";
+    return 0;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: parley [options]\n"
@@ -461,6 +527,10 @@ static void usage(FILE *f)
                "                     its room, able to resume (default 20; 0: none)\n"
                "  --ring-timeout S   seconds a call rings before it is missed (default 30)\n"
                "  --data-dir DIR     where missed heads-ups are kept (default ./data)\n"
+               "  --tls-cert FILE    serve https and wss with this PEM certificate (chain)\n"
+               "  --tls-key FILE     and this PEM private key (no passphrase); both or neither\n"
+               "  --tls-self-signed  serve https and wss with a certificate made at start\n"
+               "                     (30 days, for testing on a LAN; its fingerprint is printed)\n"
                "  --help             this text\n");
 }
 
@@ -476,6 +546,9 @@ static int parse_options(int argc, char **argv, options *o)
         {"reconnect-grace", required_argument, NULL, 'g'},
         {"ring-timeout", required_argument, NULL, 't'},
         {"data-dir", required_argument, NULL, 'd'},
+        {"tls-cert", required_argument, NULL, 'c'},
+        {"tls-key", required_argument, NULL, 'k'},
+        {"tls-self-signed", no_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -530,6 +603,15 @@ static int parse_options(int argc, char **argv, options *o)
         case 'd':
             o->data_dir = optarg;
             break;
+        case 'c':
+            o->tls_cert = optarg;
+            break;
+        case 'k':
+            o->tls_key = optarg;
+            break;
+        case 's':
+            o->tls_self_signed = true;
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -540,6 +622,11 @@ static int parse_options(int argc, char **argv, options *o)
     }
     if (optind < argc) {
         usage(stderr);
+        return 2;
+    }
+    if (!o->tls_cert != !o->tls_key || (o->tls_cert && o->tls_self_signed)) {
+        fprintf(stderr, "parley: TLS takes --tls-cert FILE with --tls-key FILE, or "
+                        "--tls-self-signed alone\n");
         return 2;
     }
     return 0;
@@ -678,10 +765,12 @@ int main(int argc, char **argv)
     info.mounts = &root_mount;
     info.user = &srv;
     info.retry_and_idle_policy = &keepalive;
-    info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
-    srv.ctx = lws_create_context(&info);
+    int tls_failed = configure_tls(&srv, &info);
+    srv.ctx = tls_failed ? NULL : lws_create_context(&info);
     if (!srv.ctx) {
-        fprintf(stderr, "parley: cannot listen on %s:%d\n", srv.opt.bind, srv.opt.http_port);
+        if (!tls_failed)
+            fprintf(stderr, "parley: cannot listen on %s:%d\n", srv.opt.bind, srv.opt.http_port);
+        pl_tls_cert_clear(&srv.tls);
         pl_sig_destroy(srv.sig);
         pl_store_destroy(srv.store);
         for (int i = 0; i < srv.n_workers; i++)
@@ -695,7 +784,8 @@ int main(int argc, char **argv)
     pthread_t sigt;
     pthread_create(&sigt, NULL, signal_thread, &srv);
     lws_sul_schedule(srv.ctx, 0, &srv.tick, sig_tick, LWS_US_PER_SEC);
-    printf("listening on http://%s:%d\n", srv.opt.bind, srv.opt.http_port);
+    bool tls = srv.opt.tls_cert || srv.opt.tls_self_signed;
+    printf("listening on %s://%s:%d\n", tls ? "https" : "http", srv.opt.bind, srv.opt.http_port);
     fflush(stdout);
     while (!atomic_load(&srv.stop))
         if (lws_service(srv.ctx, 0) < 0)
@@ -711,6 +801,7 @@ int main(int argc, char **argv)
     pl_sig_destroy(srv.sig);
     pl_store_destroy(srv.store);
     pl_dtls_cert_destroy(srv.cert);
+    pl_tls_cert_clear(&srv.tls);
     pthread_mutex_destroy(&srv.ev_lock);
     pthread_cancel(sigt);
     pthread_join(sigt, NULL);
