@@ -95,8 +95,8 @@ static bool build(X509 *x, EVP_PKEY *key, int days, const char *san)
     X509V3_CTX ctx;
     memset(&ctx, 0, sizeof(ctx));
     X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-    /* A leaf, not a CA: Firefox refuses a CA certificate as a server's
-     * without offering an exception. */
+    /* A leaf, not a CA: Firefox reports a CA certificate in a server's
+     * place as an error of its own, on top of the unknown issuer. */
     ok = ok && add_ext(x, &ctx, NID_basic_constraints, "critical,CA:FALSE") &&
          add_ext(x, &ctx, NID_key_usage, "critical,digitalSignature") &&
          add_ext(x, &ctx, NID_ext_key_usage, "serverAuth") &&
