@@ -143,7 +143,7 @@ int pl_ice_set_remote(pl_ice *ice, const char *ufrag, const char *pwd)
     return PL_OK;
 }
 
-int pl_ice_restart(pl_ice *ice, const char *local_ufrag, const char *local_pwd,
+int pl_ice_restart(pl_ice *ice, int64_t now_us, const char *local_ufrag, const char *local_pwd,
                    const char *remote_ufrag, const char *remote_pwd)
 {
     if (ice->role != PL_ICE_LITE)
@@ -159,6 +159,8 @@ int pl_ice_restart(pl_ice *ice, const char *local_ufrag, const char *local_pwd,
     strcpy(ice->pwd, local_pwd);
     strcpy(ice->remote_ufrag, remote_ufrag);
     strcpy(ice->remote_pwd, remote_pwd);
+    if (ice->state == PL_ICE_CONNECTED)
+        ice->last_consent = now_us;
     return PL_OK;
 }
 

@@ -102,12 +102,12 @@ int pl_peer_set_remote(pl_peer *p, const char *ufrag, const char *pwd, const cha
     return rc;
 }
 
-int pl_peer_restart_ice(pl_peer *p, const char *local_ufrag, const char *local_pwd,
+int pl_peer_restart_ice(pl_peer *p, int64_t now_us, const char *local_ufrag, const char *local_pwd,
                         const char *remote_ufrag, const char *remote_pwd)
 {
     if (p->state == PL_PEER_FAILED || p->state == PL_PEER_CLOSED)
         return PL_ESTATE;
-    return pl_ice_restart(p->ice, local_ufrag, local_pwd, remote_ufrag, remote_pwd);
+    return pl_ice_restart(p->ice, now_us, local_ufrag, local_pwd, remote_ufrag, remote_pwd);
 }
 
 int pl_peer_add_remote_candidate(pl_peer *p, const pl_addr *addr)

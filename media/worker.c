@@ -651,7 +651,7 @@ static void run_command(pl_worker *w, cmd *c, int64_t now)
         transport *t = by_id(w, c->id);
         transport *other = by_ufrag(w, c->local_ufrag);
         if (!t || (other && other != t) ||
-            pl_peer_restart_ice(t->peer, c->local_ufrag, c->local_pwd, c->remote_ufrag,
+            pl_peer_restart_ice(t->peer, now, c->local_ufrag, c->local_pwd, c->remote_ufrag,
                                 c->remote_pwd) != PL_OK) {
             pl_env_logf(&w->env, PL_LOG_WARN, "worker %d: ICE restart of transport %llu refused",
                         w->cfg.index, (unsigned long long)c->id);

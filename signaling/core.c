@@ -1144,6 +1144,11 @@ void pl_sig_transport_failed(pl_sig *s, uint64_t transport)
         if (!c->room || !transport)
             continue;
         if (c->pub_transport == transport) {
+            /* The browser keeps its DTLS association across an ICE restart,
+             * so a new server transport needs a new peer connection: the
+             * client is told, and its next publish makes one. */
+            sig_send(s, c,
+                     json_pack("{s:s,s:s}", "type", "transport-closed", "transport", "publish"));
             s->media.remove_transport(s->media.user, c->room->name, transport);
             c->pub_transport = 0;
             c->pub_remote_ufrag[0] = '\0';
@@ -1159,6 +1164,8 @@ void pl_sig_transport_failed(pl_sig *s, uint64_t transport)
             return;
         }
         if (c->sub_transport == transport) {
+            sig_send(s, c,
+                     json_pack("{s:s,s:s}", "type", "transport-closed", "transport", "subscribe"));
             if (c->sub_added)
                 s->media.remove_transport(s->media.user, c->room->name, transport);
             c->sub_transport = 0;

@@ -138,6 +138,32 @@ async function publish(audioOnly) {
   await offerPublish();
 }
 
+// The server closed one of our transports (no ICE consent for 30 s). Its
+// replacement needs a new DTLS association, which only a new peer
+// connection makes: the subscribe side gets one with the server's next
+// offer, the publish side publishes again.
+function onTransportClosed(m) {
+  if (m.transport === 'subscribe') {
+    window.parley.subscribe?.close();
+    window.parley.subscribe = null;
+    for (const key of [...tiles.keys()]) dropTile(key);
+    midInfo.clear();
+    return;
+  }
+  const pc = window.parley.publish;
+  if (!pc) return;
+  pc.close();
+  window.parley.publish = null;
+  if (screenTrack) {
+    screenTrack.stop();
+    screenTrack = screenTransceiver = null;
+    $('screen').textContent = 'Share screen';
+    $('screen').setAttribute('aria-pressed', 'false');
+  }
+  const stream = window.parley.stream;
+  publish(!!stream && stream.getVideoTracks().length === 0);
+}
+
 // An ICE restart of the publish transport: new credentials in a new offer
 // (protocol: a publish offer with a new ice-ufrag restarts ICE).
 function restartPublish() {
@@ -457,6 +483,7 @@ function onMessage(m) {
         if (t.track_id === m.track_id && t.source === 'screen') dropTile(`${t.participant_id}:screen`);
       break;
     case 'subscribe-offer': onSubscribeOffer(m); break;
+    case 'transport-closed': onTransportClosed(m); break;
     case 'speakers':
       window.parley.speakers = m.active;
       for (const id of m.active) window.parley.speakersSeen.add(id);

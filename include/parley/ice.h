@@ -69,10 +69,12 @@ const char *pl_ice_local_pwd(const pl_ice *ice);
 int pl_ice_set_remote(pl_ice *ice, const char *ufrag, const char *pwd);
 /* ICE restart (RFC 8445 9) on the lite side: both sides' credentials
  * change, checks with the old ones are no longer answered, and the pair in
- * use keeps carrying media (its consent clock keeps running) until a check
- * with the new credentials nominates a pair. DTLS and SRTP are untouched.
- * PL_EUNSUPPORTED in the controlling role, PL_ESTATE once failed. */
-int pl_ice_restart(pl_ice *ice, const char *local_ufrag, const char *local_pwd,
+ * use keeps carrying media until a check with the new credentials
+ * nominates a pair. The restart, asked for over signaling, counts as
+ * consent at `now_us`: checks with the new credentials get a full consent
+ * period to arrive. DTLS and SRTP are untouched. PL_EUNSUPPORTED in the
+ * controlling role, PL_ESTATE once failed. */
+int pl_ice_restart(pl_ice *ice, int64_t now_us, const char *local_ufrag, const char *local_pwd,
                    const char *remote_ufrag, const char *remote_pwd);
 /* Controlling role: a remote candidate to check (at most PL_ICE_MAX_CANDIDATES). */
 int pl_ice_add_remote_candidate(pl_ice *ice, const pl_addr *addr);

@@ -98,8 +98,8 @@ int pl_peer_set_remote(pl_peer *peer, const char *ufrag, const char *pwd,
                        const char *fingerprint_alg, const char *fingerprint);
 /* ICE restart with new credentials on both sides (server role; see
  * pl_ice_restart): the DTLS association and SRTP contexts stay. */
-int pl_peer_restart_ice(pl_peer *peer, const char *local_ufrag, const char *local_pwd,
-                        const char *remote_ufrag, const char *remote_pwd);
+int pl_peer_restart_ice(pl_peer *peer, int64_t now_us, const char *local_ufrag,
+                        const char *local_pwd, const char *remote_ufrag, const char *remote_pwd);
 /* Client role: where the server listens (from its SDP candidates). */
 int pl_peer_add_remote_candidate(pl_peer *peer, const pl_addr *addr);
 /* Starts connectivity checks (client) or waits for them (server). */

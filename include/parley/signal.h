@@ -107,10 +107,11 @@ void pl_sig_set_store(pl_sig *sig, pl_store *store);
 void pl_sig_speaking(pl_sig *sig, uint64_t transport, bool speaking, uint8_t level);
 
 /* A media worker closed a transport (ICE consent lost for 30 s, or a
- * handshake that failed). A publish transport's tracks are unpublished; a
- * subscribe transport is replaced by a new one, offered to the client (an
- * ICE restart from its side), so a client whose network comes back
- * receives again without rejoining. */
+ * handshake that failed). The client gets `transport-closed`. A publish
+ * transport's tracks are unpublished until the client publishes on a new
+ * peer connection; a subscribe transport is replaced by a new one, offered
+ * at once, so a client whose network comes back receives again without
+ * rejoining. */
 void pl_sig_transport_failed(pl_sig *sig, uint64_t transport);
 
 void pl_sig_stats_get(const pl_sig *sig, pl_sig_stats *out);

@@ -400,12 +400,12 @@ static void test_ice_restart(void **state)
         .role = PL_ICE_CONTROLLING, .ufrag = "newC", .pwd = "clientPasswordNumber2xx"};
     pl_ice *fresh = pl_ice_create(&p.ec, &cc);
     assert_non_null(fresh);
-    assert_int_equal(pl_ice_restart(p.server, "short", "x", "newC", "clientPasswordNumber2xx"),
+    assert_int_equal(pl_ice_restart(p.server, now, "short", "x", "newC", "clientPasswordNumber2xx"),
                      PL_EINVAL);
-    assert_int_equal(pl_ice_restart(p.client, "newS", "serverPasswordNumber2xx", "newC",
+    assert_int_equal(pl_ice_restart(p.client, now, "newS", "serverPasswordNumber2xx", "newC",
                                     "clientPasswordNumber2xx"),
                      PL_EUNSUPPORTED);
-    assert_int_equal(pl_ice_restart(p.server, "newS", "serverPasswordNumber2xx", "newC",
+    assert_int_equal(pl_ice_restart(p.server, now, "newS", "serverPasswordNumber2xx", "newC",
                                     "clientPasswordNumber2xx"),
                      PL_OK);
     assert_string_equal(pl_ice_local_ufrag(p.server), "newS");
@@ -445,6 +445,33 @@ static void test_ice_restart(void **state)
     pair_free(&p);
 }
 
+/* A restart asked for over signaling counts as consent: a client whose
+ * path was dead for 25 s gets a full period to check with new credentials. */
+static void test_restart_refreshes_consent(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init(&p, 9);
+    int64_t now = 10 * SEC;
+    pl_ice_start(p.server, now);
+    pl_ice_start(p.client, now);
+    pl_ice_handle_timeout(p.client, now);
+    shuttle(&p, now, 0, &p.caddr);
+    assert_int_equal(pl_ice_state(p.server), PL_ICE_CONNECTED);
+    now += 25 * SEC;
+    assert_int_equal(pl_ice_restart(p.server, now, "newS", "serverPasswordNumber2xx", "newC",
+                                    "clientPasswordNumber2xx"),
+                     PL_OK);
+    pl_ice_handle_timeout(p.server, now + 29 * SEC);
+    assert_int_equal(pl_ice_state(p.server), PL_ICE_CONNECTED);
+    pl_ice_handle_timeout(p.server, now + 30 * SEC);
+    assert_int_equal(pl_ice_state(p.server), PL_ICE_FAILED);
+    assert_int_equal(pl_ice_restart(p.server, now, "newS", "serverPasswordNumber2xx", "newC",
+                                    "clientPasswordNumber2xx"),
+                     PL_ESTATE);
+    pair_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -458,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_role_conflict),
         cmocka_unit_test(test_garbage_and_forged_responses),
         cmocka_unit_test(test_ice_restart),
+        cmocka_unit_test(test_restart_refreshes_consent),
     };
     return cmocka_run_group_tests_name("ice", tests, NULL, NULL);
 }
