@@ -42,6 +42,10 @@ struct pl_botsig_conn {
     bool resuming;        /* the last hello carried the token */
     int hello_id;
     bool listed; /* on the signaling's list of connections to reopen */
+    /* Left while the connection was down: the session is taken back only
+     * to leave it (so the others see `left`, not a timeout), until then. */
+    bool leave_on_resume;
+    int64_t give_up_at;
     struct pl_botsig_conn *next_cut;
 };
 
@@ -256,6 +260,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             return -1;
         c->cutting = false;
         send_hello(c);
+        if (c->leave_on_resume) {
+            enqueue(c, json_pack("{s:s, s:i}", "type", "leave", "id", ++c->next_id));
+            c->closing = true;
+            lws_callback_on_writable(wsi);
+        }
         break;
     case LWS_CALLBACK_CLIENT_RECEIVE:
         return c ? on_receive(c, wsi, in, len) : -1;
@@ -334,6 +343,14 @@ static void reconnect_due(pl_botsig *s)
     int64_t now = mono_us();
     for (pl_botsig_conn **pp = &s->cut; *pp;) {
         pl_botsig_conn *c = *pp;
+        if (c->leave_on_resume && !c->wsi && now >= c->give_up_at) {
+            /* The server stays away: it will time the session out. */
+            *pp = c->next_cut;
+            c->listed = false;
+            tell_closed(c);
+            conn_free(c);
+            continue;
+        }
         if (c->wsi || now < c->reconnect_at) {
             pp = &c->next_cut;
             continue;
@@ -512,6 +529,13 @@ static void parley_cut(pl_botsig_conn *c, double seconds)
 
 static void parley_leave(pl_botsig_conn *c)
 {
+    if (c->cutting && c->resume_token[0]) {
+        /* Away when told to leave: come back for the session and leave it
+         * properly, for a few seconds at most. */
+        c->leave_on_resume = true;
+        c->give_up_at = mono_us() + 5000000;
+        return;
+    }
     if (c->cutting) {
         /* Gone for good while away: no session to leave. */
         for (pl_botsig_conn **pp = &c->sig->cut; c->listed && *pp; pp = &(*pp)->next_cut)
