@@ -154,8 +154,13 @@ void sig_on_call(pl_sig *s, conn *c, json_t *msg, json_t *re, int64_t now_ms)
         return;
     }
     const conn *callee = online_device(s, to, NULL);
-    if (!callee) {
+    if (!callee || callee->only_room[0]) { /* guests are not in the directory */
         sig_error(s, c, re, "not_found", "no such user online");
+        return;
+    }
+    /* A call is a private room: a token bound to one room takes no part. */
+    if (c->only_room[0]) {
+        sig_error(s, c, re, "forbidden", "your token allows one room only, not calls");
         return;
     }
     if (call_of_user(s, c->user_id)) {

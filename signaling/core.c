@@ -25,6 +25,8 @@ pl_sig *pl_sig_create(const pl_env *env, const pl_sig_io *io, const pl_sig_media
     }
     s->grace_ms = PL_SIG_DEFAULT_GRACE_MS;
     s->ring_timeout_ms = PL_SIG_DEFAULT_RING_MS;
+    s->max_participants = PL_SIG_DEFAULT_MAX_PARTICIPANTS;
+    s->max_rooms = PL_SIG_DEFAULT_MAX_ROOMS;
     s->offer = pl_sdp_desc_create(env);
     if (!s->offer) {
         pl_env_free(env, s);
@@ -68,6 +70,7 @@ int pl_sig_connect(pl_sig *s, uint64_t id)
     if (!c)
         return PL_ENOMEM;
     c->id = id;
+    c->tokens = PL_SIG_BURST;
     c->next = s->conns;
     s->conns = c;
     return PL_OK;
@@ -169,6 +172,9 @@ static bool user_online_elsewhere(pl_sig *s, const conn *c)
 
 static void broadcast_presence(pl_sig *s, const conn *c, const char *status)
 {
+    /* A token bound to one room is a meeting guest: not in the directory. */
+    if (c->only_room[0])
+        return;
     for (conn *o = s->conns; o; o = o->next) {
         if (!o->welcomed || strcmp(o->user_id, c->user_id) == 0)
             continue;
@@ -396,7 +402,7 @@ static void send_subscribe_offer(pl_sig *s, conn *c)
 static void refresh_subscriptions(pl_sig *s, room *r)
 {
     for (conn *c = s->conns; c; c = c->next) {
-        if (c->room != r)
+        if (c->room != r || !c->can_subscribe)
             continue;
         for (size_t i = 0; i < c->n_slots; i++) {
             slot *sl = &c->slots[i];
@@ -548,6 +554,10 @@ static void on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
     json_t *sources = json_object_get(msg, "sources");
     if (!c->room) {
         sig_error(s, c, re, "not_found", "join a room before publishing");
+        return;
+    }
+    if (!c->can_publish) {
+        sig_error(s, c, re, "forbidden", "your token does not allow publishing");
         return;
     }
     if (!sdp) {
@@ -706,6 +716,10 @@ static bool optional_size(json_t *v, int *out)
  * for layer choice once simulcast layers are forwarded. */
 static void on_subscription(pl_sig *s, conn *c, json_t *msg, json_t *re)
 {
+    if (!c->can_subscribe) {
+        sig_error(s, c, re, "forbidden", "your token does not allow subscribing");
+        return;
+    }
     const char *id = json_string_value(json_object_get(msg, "track_id"));
     json_t *paused = json_object_get(msg, "paused");
     int w = 0, h = 0;
@@ -774,7 +788,7 @@ static json_t *online_json(const pl_sig *s, const conn *c)
 {
     json_t *online = json_array();
     for (const conn *o = s->conns; o; o = o->next) {
-        if (!o->welcomed || strcmp(o->user_id, c->user_id) == 0)
+        if (!o->welcomed || o->only_room[0] || strcmp(o->user_id, c->user_id) == 0)
             continue;
         bool seen = false; /* one entry per user, however many devices */
         for (size_t i = 0; i < json_array_size(online); i++)
@@ -860,7 +874,7 @@ static void resume_session(pl_sig *s, conn *fresh, const char *token, json_t *re
     }
 }
 
-static void on_hello(pl_sig *s, conn *c, json_t *msg, json_t *re)
+static void on_hello(pl_sig *s, conn *c, json_t *msg, json_t *re, int64_t now_ms)
 {
     if (c->welcomed) {
         sig_error(s, c, re, "bad_request", "hello was already sent on this connection");
@@ -874,11 +888,31 @@ static void on_hello(pl_sig *s, conn *c, json_t *msg, json_t *re)
     }
     const char *resume = json_string_value(json_object_get(msg, "resume"));
     if (resume) {
+        /* The resume token is a secret issued after authentication. */
         resume_session(s, c, resume, re);
         return;
     }
-    snprintf(c->name, sizeof(c->name), "%s", name);
-    user_id_for(name, c->user_id, sizeof(c->user_id));
+    c->can_publish = c->can_subscribe = true;
+    if (s->auth) {
+        pl_auth_claims claims;
+        const char *why = "hello needs a token";
+        const char *token = json_string_value(json_object_get(msg, "token"));
+        if (!token || pl_auth_verify(s->auth, token, now_ms / 1000, &claims, &why) != PL_OK) {
+            /* Nothing of the session remains: no presence, no user. */
+            sig_error(s, c, re, "unauthorized", why);
+            s->io.close(s->io.user, c->id, 1008, "unauthorized");
+            s->auth_refused++;
+            return;
+        }
+        snprintf(c->name, sizeof(c->name), "%s", claims.name[0] ? claims.name : name);
+        snprintf(c->user_id, sizeof(c->user_id), "%s", claims.sub);
+        snprintf(c->only_room, sizeof(c->only_room), "%s", claims.room);
+        c->can_publish = claims.can_publish;
+        c->can_subscribe = claims.can_subscribe;
+    } else {
+        snprintf(c->name, sizeof(c->name), "%s", name);
+        user_id_for(name, c->user_id, sizeof(c->user_id));
+    }
     bool first = !user_online_elsewhere(s, c);
     c->welcomed = true;
     new_resume_token(s, c);
@@ -939,6 +973,14 @@ static void on_join(pl_sig *s, conn *c, json_t *msg, json_t *re)
         sig_error(s, c, re, "bad_request", "room must be 1-64 characters of [A-Za-z0-9._-]");
         return;
     }
+    if (c->only_room[0] && strcmp(name, c->only_room) != 0) {
+        /* A guest link used for another room: refused, and the connection
+         * goes (the protocol closes on a token that does not fit). */
+        sig_error(s, c, re, "forbidden", "your token allows another room only");
+        s->io.close(s->io.user, c->id, 1008, "wrong room for this token");
+        s->auth_refused++;
+        return;
+    }
     const char *why = NULL;
     const char *refused = sig_call_room_check(s, c, name, &why);
     if (refused) {
@@ -946,11 +988,27 @@ static void on_join(pl_sig *s, conn *c, json_t *msg, json_t *re)
         return;
     }
     c->closed_room[0] = '\0';
+    /* Limits first, so that a refused join leaves the user where it was;
+     * the user's own place in the room (another device) is not counted. */
+    room *r = get_room(s, name, false);
+    size_t n_rooms = 0, mine = 0;
+    for (room *k = s->rooms; k; k = k->next)
+        n_rooms++;
+    for (conn *o = s->conns; r && o; o = o->next)
+        mine += o->room == r && strcmp(o->user_id, c->user_id) == 0;
+    if (r && r->members - mine >= s->max_participants) {
+        sig_error(s, c, re, "room_full", "this room has its maximum number of participants");
+        return;
+    }
+    if (!r && n_rooms >= s->max_rooms) {
+        sig_error(s, c, re, "room_full", "the server holds its maximum number of rooms");
+        return;
+    }
     /* A user is in at most one room: joining another leaves the first. */
     for (conn *o = s->conns; o; o = o->next)
         if (o->room && strcmp(o->user_id, c->user_id) == 0)
             sig_leave_room(s, o, "left");
-    room *r = get_room(s, name, true);
+    r = get_room(s, name, true);
     if (!r) {
         sig_error(s, c, re, "internal", "out of memory");
         return;
@@ -1028,6 +1086,25 @@ void pl_sig_handle_text(pl_sig *s, uint64_t id, int64_t now_ms, const char *text
     conn *c = find_conn(s, id);
     if (!c)
         return;
+    /* Refill, then spend one token; a flood is refused before it is even
+     * parsed, and one that goes on is closed. */
+    if (now_ms > c->tokens_at_ms) {
+        c->tokens += (double)(now_ms - c->tokens_at_ms) * PL_SIG_RATE / 1000.0;
+        if (c->tokens > PL_SIG_BURST)
+            c->tokens = PL_SIG_BURST;
+    }
+    c->tokens_at_ms = now_ms;
+    if (c->tokens < 1.0) {
+        s->rate_limited++;
+        if (++c->rate_strikes == PL_SIG_MAX_RATE_STRIKES)
+            s->io.close(s->io.user, c->id, 1008, "rate limit exceeded");
+        else if (c->rate_strikes < PL_SIG_MAX_RATE_STRIKES)
+            sig_send(s, c,
+                     json_pack("{s:s,s:s,s:s}", "type", "error", "code", "rate_limited", "message",
+                               "too many messages: slow down"));
+        return;
+    }
+    c->tokens -= 1.0;
     if (len > PL_SIG_MAX_MESSAGE) {
         pl_sig_handle_bad_frame(s, id, "message larger than 64 KiB");
         return;
@@ -1047,7 +1124,7 @@ void pl_sig_handle_text(pl_sig *s, uint64_t id, int64_t now_ms, const char *text
     if (!type)
         sig_error(s, c, re, "bad_request", "message needs a string \"type\"");
     else if (strcmp(type, "hello") == 0)
-        on_hello(s, c, msg, re);
+        on_hello(s, c, msg, re, now_ms);
     else if (!c->welcomed)
         sig_error(s, c, re, "unauthorized", "say hello first");
     else if (strcmp(type, "status") == 0)
@@ -1213,11 +1290,24 @@ void pl_sig_stats_get(const pl_sig *s, pl_sig_stats *out)
     out->calls_placed = s->calls_placed;
     out->calls_accepted = s->calls_accepted;
     out->calls_missed = s->calls_missed;
+    out->auth_refused = s->auth_refused;
+    out->rate_limited = s->rate_limited;
 }
 
 void pl_sig_set_ring_timeout(pl_sig *s, int64_t timeout_ms)
 {
     s->ring_timeout_ms = timeout_ms > 0 ? timeout_ms : PL_SIG_DEFAULT_RING_MS;
+}
+
+void pl_sig_set_limits(pl_sig *s, size_t max_participants, size_t max_rooms)
+{
+    s->max_participants = max_participants ? max_participants : PL_SIG_DEFAULT_MAX_PARTICIPANTS;
+    s->max_rooms = max_rooms ? max_rooms : PL_SIG_DEFAULT_MAX_ROOMS;
+}
+
+void pl_sig_set_auth(pl_sig *s, const pl_auth *auth)
+{
+    s->auth = auth;
 }
 
 void pl_sig_set_store(pl_sig *s, pl_store *store)

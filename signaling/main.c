@@ -17,7 +17,9 @@
 #include <time.h>
 
 #include <libwebsockets.h>
+#include <openssl/crypto.h>
 
+#include "parley/auth.h"
 #include "parley/signal.h"
 #include "parley/tlscert.h"
 #include "parley/worker.h"
@@ -36,7 +38,13 @@ typedef struct options {
     const char *data_dir;
     const char *tls_cert, *tls_key; /* PEM files, both or neither */
     bool tls_self_signed;
+    const char *auth_secret, *auth_secret_file; /* neither: open mode */
+    int max_participants, max_rooms, max_conns_per_ip;
 } options;
+
+/* A client that does not read what it is sent is cut off rather than
+ * allowed to grow the server's memory. */
+#define MAX_QUEUED_BYTES (4u << 20)
 
 typedef struct out_msg {
     struct out_msg *next;
@@ -54,6 +62,8 @@ typedef struct session {
     bool peer_closed; /* the client sent a close frame */
     bool is_ws;
     bool oversized;
+    size_t queued; /* bytes waiting in the output queue */
+    char ip[64];
     size_t rx_len;
     char *rx; /* reassembly of fragmented frames, RX_MAX + 1 */
     struct session *next;
@@ -71,6 +81,8 @@ typedef struct server {
     pl_env env;
     pl_sig *sig;
     pl_store *store;
+    pl_auth *auth;
+    uint64_t refused_per_ip, cut_slow;
     pl_dtls_cert *cert;
     pl_worker *workers[MAX_WORKERS];
     int n_workers;
@@ -113,6 +125,14 @@ static void sig_send(void *user, uint64_t conn, const char *json, size_t len)
     out_msg *m = malloc(sizeof(*m) + LWS_PRE + len);
     if (!m)
         return;
+    if (s->queued + len > MAX_QUEUED_BYTES) {
+        free(m);
+        s->srv->cut_slow++;
+        s->close_code = 1008;
+        lws_callback_on_writable(s->wsi);
+        return;
+    }
+    s->queued += len;
     m->next = NULL;
     m->len = len;
     memcpy(m->data + LWS_PRE, json, len);
@@ -132,6 +152,15 @@ static void sig_close(void *user, uint64_t conn, int code, const char *reason)
         return;
     s->close_code = code;
     lws_callback_on_writable(s->wsi);
+}
+
+/* Connections from one address beyond the cap are refused. */
+static bool too_many_from(server *srv, const session *s)
+{
+    int n = 0;
+    for (const session *o = srv->sessions; o; o = o->next)
+        n += o->is_ws && !o->close_code && strcmp(o->ip, s->ip) == 0;
+    return n > srv->opt.max_conns_per_ip;
 }
 
 static void unlink_session(server *srv, session *s)
@@ -304,9 +333,10 @@ static int serve_stats(struct lws *wsi, server *srv)
         "\"dropped_unknown_source\":%llu,\"dropped_by_transport\":%llu,"
         "\"rtp_in\":%llu,\"rtcp_in\":%llu,\"rtp_forwarded\":%llu,\"keyframe_requests\":%llu,"
         "\"retransmissions\":%llu,\"nacks_sent\":%llu,\"detached\":%zu,\"resumed\":%llu,"
-        "\"timed_out\":%llu,\"transports_failed\":%llu,\"calls\":%zu,\"calls_placed\":%llu,\"calls_"
-        "accepted\":%llu,"
-        "\"calls_missed\":%llu}",
+        "\"timed_out\":%llu,\"transports_failed\":%llu,\"calls\":%zu,"
+        "\"calls_placed\":%llu,\"calls_accepted\":%llu,\"calls_missed\":%llu,"
+        "\"auth_refused\":%llu,\"rate_limited\":%llu,\"refused_per_ip\":%llu,"
+        "\"cut_slow\":%llu}",
         ss.connections, ss.users_online, ss.rooms, ss.participants,
         (unsigned long long)ss.bad_messages, srv->n_workers, (unsigned long long)t.transports,
         (unsigned long long)t.datagrams_in, (unsigned long long)t.datagrams_out,
@@ -316,7 +346,9 @@ static int serve_stats(struct lws *wsi, server *srv)
         (unsigned long long)t.retransmissions, (unsigned long long)t.nacks_sent, ss.detached,
         (unsigned long long)ss.resumed, (unsigned long long)ss.timed_out,
         (unsigned long long)t.transports_failed, ss.calls, (unsigned long long)ss.calls_placed,
-        (unsigned long long)ss.calls_accepted, (unsigned long long)ss.calls_missed);
+        (unsigned long long)ss.calls_accepted, (unsigned long long)ss.calls_missed,
+        (unsigned long long)ss.auth_refused, (unsigned long long)ss.rate_limited,
+        (unsigned long long)srv->refused_per_ip, (unsigned long long)srv->cut_slow);
     unsigned char hdr[LWS_PRE + 512], *p = hdr + LWS_PRE, *end = hdr + sizeof(hdr);
     if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "application/json", (lws_filepos_t)n, &p,
                                     end) ||
@@ -393,8 +425,16 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         s->rx = malloc(RX_MAX + 1);
         if (!s->rx || pl_sig_connect(srv->sig, s->id) != PL_OK)
             return -1;
+        lws_get_peer_simple(wsi, s->ip, sizeof(s->ip));
         s->next = srv->sessions;
         srv->sessions = s;
+        if (too_many_from(srv, s)) {
+            static const char full[] = "{\"type\":\"error\",\"code\":\"rate_limited\","
+                                       "\"message\":\"too many connections from your address\"}";
+            srv->refused_per_ip++;
+            sig_send(srv, s->id, full, sizeof(full) - 1);
+            sig_close(srv, s->id, 1008, "too many connections");
+        }
         break;
     case LWS_CALLBACK_RECEIVE:
         return on_receive(s, in, len);
@@ -405,6 +445,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             if (!s->head)
                 s->tail = NULL;
             int n = lws_write(wsi, m->data + LWS_PRE, m->len, LWS_WRITE_TEXT);
+            s->queued -= m->len;
             free(m);
             if (n < 0)
                 return -1;
@@ -531,6 +572,14 @@ static void usage(FILE *f)
                "  --tls-key FILE     and this PEM private key (no passphrase); both or neither\n"
                "  --tls-self-signed  serve https and wss with a certificate made at start\n"
                "                     (30 days, for testing on a LAN; its fingerprint is printed)\n"
+               "  --auth-secret S    require access tokens (JWT HS256) signed with S\n"
+               "                     (at least 32 bytes); see parley-token\n"
+               "  --auth-secret-file F  the same, with the secret read from file F\n"
+               "                     (without them: open mode, anyone may join any room)\n"
+               "  --max-participants N  per room (default 100)\n"
+               "  --max-rooms N      on the server (default 1000)\n"
+               "  --max-connections-per-ip N  WebSocket connections from one address\n"
+               "                     (default 100)\n"
                "  --help             this text\n");
 }
 
@@ -549,6 +598,11 @@ static int parse_options(int argc, char **argv, options *o)
         {"tls-cert", required_argument, NULL, 'c'},
         {"tls-key", required_argument, NULL, 'k'},
         {"tls-self-signed", no_argument, NULL, 's'},
+        {"auth-secret", required_argument, NULL, 'S'},
+        {"auth-secret-file", required_argument, NULL, 'F'},
+        {"max-participants", required_argument, NULL, 'P'},
+        {"max-rooms", required_argument, NULL, 'R'},
+        {"max-connections-per-ip", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -559,12 +613,16 @@ static int parse_options(int argc, char **argv, options *o)
                    .web_root = "web",
                    .reconnect_grace = PL_SIG_DEFAULT_GRACE_MS / 1000,
                    .ring_timeout = PL_SIG_DEFAULT_RING_MS / 1000,
-                   .data_dir = "data"};
+                   .data_dir = "data",
+                   .max_participants = PL_SIG_DEFAULT_MAX_PARTICIPANTS,
+                   .max_rooms = PL_SIG_DEFAULT_MAX_ROOMS,
+                   .max_conns_per_ip = 100};
     int c;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         char *end = NULL;
         long v = 0;
-        if (c == 'p' || c == 'm' || c == 'w' || c == 'g' || c == 't') {
+        if (c == 'p' || c == 'm' || c == 'w' || c == 'g' || c == 't' || c == 'P' || c == 'R' ||
+            c == 'C') {
             v = strtol(optarg, &end, 10);
             if (*end || v < 0 || v > 65535) {
                 fprintf(stderr, "parley: invalid number '%s'\n", optarg);
@@ -612,6 +670,23 @@ static int parse_options(int argc, char **argv, options *o)
         case 's':
             o->tls_self_signed = true;
             break;
+        case 'S':
+            o->auth_secret = optarg;
+            break;
+        case 'F':
+            o->auth_secret_file = optarg;
+            break;
+        case 'P':
+        case 'R':
+        case 'C':
+            if (v < 1) {
+                fprintf(stderr, "parley: limits must be at least 1\n");
+                return 2;
+            }
+            *(c == 'P'   ? &o->max_participants
+              : c == 'R' ? &o->max_rooms
+                         : &o->max_conns_per_ip) = (int)v;
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -628,6 +703,48 @@ static int parse_options(int argc, char **argv, options *o)
         fprintf(stderr, "parley: TLS takes --tls-cert FILE with --tls-key FILE, or "
                         "--tls-self-signed alone\n");
         return 2;
+    }
+    return 0;
+}
+
+/* Access tokens: the secret from the command line or a file (a trailing
+ * newline is not part of it). Open mode on anything but loopback is said
+ * out loud: anyone who reaches the port may join any room. */
+static int load_auth(server *srv)
+{
+    const options *o = &srv->opt;
+    char buf[4097];
+    const char *secret = o->auth_secret;
+    if (o->auth_secret_file) {
+        FILE *f = fopen(o->auth_secret_file, "rb");
+        size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+        if (f)
+            fclose(f);
+        while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+            n--;
+        buf[n] = '\0';
+        if (!f) {
+            fprintf(stderr, "parley: cannot read the secret file %s\n", o->auth_secret_file);
+            return 1;
+        }
+        secret = buf;
+    }
+    if (!secret) {
+        bool loopback = strcmp(o->bind, "127.0.0.1") == 0 || strcmp(o->bind, "::1") == 0 ||
+                        strcmp(o->bind, "localhost") == 0;
+        if (!loopback)
+            fprintf(stderr,
+                    "parley: warning: open mode on %s: anyone who reaches this port can "
+                    "join any room; use --auth-secret-file\n",
+                    o->bind);
+        return 0;
+    }
+    int rc = pl_auth_create(&srv->env, (const uint8_t *)secret, strlen(secret), &srv->auth);
+    if (secret == buf)
+        OPENSSL_cleanse(buf, sizeof(buf));
+    if (rc != PL_OK) {
+        fprintf(stderr, "parley: the auth secret must be at least %d bytes\n", PL_AUTH_MIN_SECRET);
+        return 1;
     }
     return 0;
 }
@@ -718,6 +835,14 @@ int main(int argc, char **argv)
         pl_dtls_cert_destroy(srv.cert);
         return 1;
     }
+    if (load_auth(&srv) != 0) {
+        pl_store_destroy(srv.store);
+        pl_auth_destroy(srv.auth);
+        for (int i = 0; i < srv.n_workers; i++)
+            pl_worker_stop(srv.workers[i]);
+        pl_dtls_cert_destroy(srv.cert);
+        return 1;
+    }
     pl_sig_io io = {.user = &srv, .send = sig_send, .close = sig_close};
     pl_sig_media media = {.user = &srv,
                           .add_transport = media_add,
@@ -733,6 +858,8 @@ int main(int argc, char **argv)
         pl_sig_set_reconnect_grace(srv.sig, (int64_t)srv.opt.reconnect_grace * 1000);
         pl_sig_set_ring_timeout(srv.sig, (int64_t)srv.opt.ring_timeout * 1000);
         pl_sig_set_store(srv.sig, srv.store);
+        pl_sig_set_limits(srv.sig, (size_t)srv.opt.max_participants, (size_t)srv.opt.max_rooms);
+        pl_sig_set_auth(srv.sig, srv.auth);
     }
 
     lws_set_log_level(LLL_ERR, NULL);
@@ -773,6 +900,7 @@ int main(int argc, char **argv)
         pl_tls_cert_clear(&srv.tls);
         pl_sig_destroy(srv.sig);
         pl_store_destroy(srv.store);
+        pl_auth_destroy(srv.auth);
         for (int i = 0; i < srv.n_workers; i++)
             pl_worker_stop(srv.workers[i]);
         pl_dtls_cert_destroy(srv.cert);
@@ -800,6 +928,7 @@ int main(int argc, char **argv)
     drain_worker_events(&srv);
     pl_sig_destroy(srv.sig);
     pl_store_destroy(srv.store);
+    pl_auth_destroy(srv.auth);
     pl_dtls_cert_destroy(srv.cert);
     pl_tls_cert_clear(&srv.tls);
     pthread_mutex_destroy(&srv.ev_lock);

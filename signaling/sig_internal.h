@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "parley/auth.h"
 #include "parley/sdp.h"
 #include "parley/signal.h"
 #include "parley/store.h"
@@ -72,7 +73,10 @@ typedef struct conn {
     char resume_token[33];
     bool detached;
     int64_t detached_at_ms;
-    char user_id[24];
+    char user_id[PL_AUTH_ID_MAX + 1];
+    /* What the access token allows (everything in open mode). */
+    char only_room[ROOM_MAX_CHARS + 1];
+    bool can_publish, can_subscribe;
     char name[NAME_MAX_CHARS * 4 + 1];
     bool dnd;
     room *room;
@@ -81,6 +85,10 @@ typedef struct conn {
     char closed_room[ROOM_MAX_CHARS + 1];
     char participant_id[24];
     unsigned strikes;
+    /* Message rate: a token bucket refilled at PL_SIG_RATE per second. */
+    double tokens;
+    int64_t tokens_at_ms;
+    unsigned rate_strikes;
     /* The publish transport (0 until the first publish) and its tracks. */
     uint64_t pub_transport;
     bool speaking;
@@ -123,14 +131,17 @@ struct pl_sig {
     struct call *calls;
     int64_t ring_timeout_ms;
     pl_store *store;
+    const pl_auth *auth; /* NULL: open mode */
     uint64_t calls_placed, calls_accepted, calls_missed;
+    uint64_t auth_refused, rate_limited;
+    size_t max_participants, max_rooms;
 };
 
 /* One call from the moment it rings until it ends (then it is freed). */
 typedef struct call {
     char id[16];
     char room[24]; /* "call-<id>": the private room of an accepted call */
-    char caller_user[24], callee_user[24];
+    char caller_user[PL_AUTH_ID_MAX + 1], callee_user[PL_AUTH_ID_MAX + 1];
     char caller_name[NAME_MAX_CHARS * 4 + 1], callee_name[NAME_MAX_CHARS * 4 + 1];
     conn *caller;   /* the device that placed the call */
     conn *answered; /* the callee device that took it; NULL while ringing */

@@ -378,8 +378,14 @@ function addMessage(from, text) {
   $('messages').append(li);
 }
 
+// An access token, when the server wants one, comes in the link's
+// fragment (/r/<room>#token=...): the fragment never leaves the browser in
+// a request or a Referer.
+const accessToken = new URLSearchParams(location.hash.slice(1)).get('token');
+
 function sayHello() {
   const hello = { type: 'hello', name: session.name };
+  if (accessToken) hello.token = accessToken;
   if (session.token) hello.resume = session.token;
   request(hello, (m) => {
     if (m.type === 'welcome') { onWelcome(m); return; }
@@ -462,7 +468,7 @@ function onMessage(m) {
       if (!call) {
         $('room-name').textContent = m.room;
         document.title = `${m.room} – Parley`;
-        history.replaceState(null, '', `/r/${encodeURIComponent(m.room)}`);
+        history.replaceState(null, '', `/r/${encodeURIComponent(m.room)}${location.hash}`);
       } else {
         history.replaceState(null, '', '/');
       }

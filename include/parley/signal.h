@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "parley/auth.h"
 #include "parley/common.h"
 #include "parley/store.h"
 
@@ -21,6 +22,12 @@ extern "C" {
 #define PL_SIG_MAX_MESSAGE 65536
 /* Bad messages a connection may send before it is closed with 1008. */
 #define PL_SIG_MAX_STRIKES 16
+/* Messages per second a connection may send, in bursts of up to
+ * PL_SIG_BURST; beyond that each message gets `rate_limited`, and after
+ * PL_SIG_MAX_RATE_STRIKES of those the connection is closed with 1008. */
+#define PL_SIG_RATE 20
+#define PL_SIG_BURST 100
+#define PL_SIG_MAX_RATE_STRIKES 50
 
 typedef struct pl_sig pl_sig;
 
@@ -42,6 +49,8 @@ typedef struct pl_sig_stats {
     uint64_t resumed, timed_out;
     size_t calls; /* ringing or in progress */
     uint64_t calls_placed, calls_accepted, calls_missed;
+    uint64_t auth_refused; /* hellos refused for their token */
+    uint64_t rate_limited; /* messages refused for the rate limit */
 } pl_sig_stats;
 
 /* How the core reaches the media workers. NULL media: publishing is refused
@@ -101,6 +110,16 @@ void pl_sig_set_ring_timeout(pl_sig *sig, int64_t timeout_ms);
 /* Where missed heads-ups are kept; the store must outlive the core. Without
  * one they are still told as outcomes but not kept. */
 void pl_sig_set_store(pl_sig *sig, pl_store *store);
+
+/* Participants per room (`room_full` beyond) and rooms on the server. */
+#define PL_SIG_DEFAULT_MAX_PARTICIPANTS 100
+#define PL_SIG_DEFAULT_MAX_ROOMS 1000
+void pl_sig_set_limits(pl_sig *sig, size_t max_participants, size_t max_rooms);
+
+/* Access tokens: with an auth set, `hello` needs a valid token (protocol
+ * section 1) and its claims bind the session; NULL is open mode. The auth
+ * must outlive the core. */
+void pl_sig_set_auth(pl_sig *sig, const pl_auth *auth);
 
 /* A publisher's audio started or stopped being loud (from a media worker);
  * rooms get `speakers` when their list of active speakers changes. */

@@ -24,7 +24,7 @@ typedef struct pl_store pl_store;
 
 typedef struct pl_missed {
     char call_id[32];
-    char from_id[24];
+    char from_id[65]; /* a user id: PL_AUTH_ID_MAX + 1 */
     char from_name[257];
     char topic[801]; /* "" when the call had none */
     int64_t ts_ms;   /* when the call was placed, ms since the epoch */
