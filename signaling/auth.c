@@ -17,7 +17,7 @@ struct pl_auth {
 int pl_auth_create(const pl_env *env, const uint8_t *secret, size_t len, pl_auth **out)
 {
     *out = NULL;
-    if (!secret || len < PL_AUTH_MIN_SECRET || len > 4096)
+    if (!secret || len < PL_AUTH_MIN_SECRET || len > PL_AUTH_MAX_SECRET)
         return PL_EINVAL;
     pl_auth *a = pl_env_alloc(env, sizeof(*a) + len);
     if (!a)
@@ -36,6 +36,22 @@ void pl_auth_destroy(pl_auth *a)
     pl_env env = a->env;
     OPENSSL_cleanse(a->secret, a->len); /* no secret left in freed memory */
     pl_env_free(&env, a);
+}
+
+int pl_auth_read_secret(const char *path, char *out, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f || cap == 0) {
+        if (f)
+            fclose(f);
+        return PL_EINVAL;
+    }
+    size_t n = fread(out, 1, cap - 1, f);
+    fclose(f);
+    while (n && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+        n--;
+    out[n] = '\0';
+    return PL_OK;
 }
 
 static bool valid_sub(const char *s)

@@ -713,17 +713,10 @@ static int parse_options(int argc, char **argv, options *o)
 static int load_auth(server *srv)
 {
     const options *o = &srv->opt;
-    char buf[4097];
+    char buf[PL_AUTH_MAX_SECRET + 1];
     const char *secret = o->auth_secret;
     if (o->auth_secret_file) {
-        FILE *f = fopen(o->auth_secret_file, "rb");
-        size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-        if (f)
-            fclose(f);
-        while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-            n--;
-        buf[n] = '\0';
-        if (!f) {
+        if (pl_auth_read_secret(o->auth_secret_file, buf, sizeof(buf)) != PL_OK) {
             fprintf(stderr, "parley: cannot read the secret file %s\n", o->auth_secret_file);
             return 1;
         }
@@ -740,10 +733,10 @@ static int load_auth(server *srv)
         return 0;
     }
     int rc = pl_auth_create(&srv->env, (const uint8_t *)secret, strlen(secret), &srv->auth);
-    if (secret == buf)
-        OPENSSL_cleanse(buf, sizeof(buf));
+    OPENSSL_cleanse(buf, sizeof(buf));
     if (rc != PL_OK) {
-        fprintf(stderr, "parley: the auth secret must be at least %d bytes\n", PL_AUTH_MIN_SECRET);
+        fprintf(stderr, "parley: the auth secret must be %d to %d bytes\n", PL_AUTH_MIN_SECRET,
+                PL_AUTH_MAX_SECRET);
         return 1;
     }
     return 0;
@@ -772,6 +765,87 @@ static void *signal_thread(void *arg)
     return NULL;
 }
 
+/* The DTLS certificate all transports share, and one worker per core. */
+static int start_media(server *srv)
+{
+    srv->cert = pl_dtls_cert_create(&srv->env);
+    if (!srv->cert) {
+        fprintf(stderr, "parley: cannot create the DTLS certificate\n");
+        return 1;
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    srv->n_workers = srv->opt.workers > 0 ? srv->opt.workers : (int)(cores > 0 ? cores : 1);
+    if (srv->n_workers > MAX_WORKERS)
+        srv->n_workers = MAX_WORKERS;
+    const char *media_bind = strchr(srv->opt.bind, ':') ? "::" : srv->opt.bind;
+    for (int i = 0; i < srv->n_workers; i++) {
+        pl_worker_config wc = {.index = i,
+                               .bind_ip = media_bind,
+                               .port = (uint16_t)(srv->opt.media_port + i),
+                               .cert = srv->cert,
+                               .on_event = on_worker_event,
+                               .user = srv};
+        srv->workers[i] = pl_worker_start(&srv->env, &wc);
+        if (!srv->workers[i]) {
+            fprintf(stderr, "parley: cannot bind UDP %s:%d\n", media_bind, srv->opt.media_port + i);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A server that cannot keep heads-ups durably says so and does not start,
+ * rather than lose them quietly. */
+static int open_store(server *srv)
+{
+    char db_path[4096];
+    snprintf(db_path, sizeof(db_path), "%s/parley.db", srv->opt.data_dir);
+    if ((mkdir(srv->opt.data_dir, 0700) != 0 && errno != EEXIST) ||
+        pl_store_create(&srv->env, db_path, &srv->store) != PL_OK) {
+        fprintf(stderr, "parley: cannot open the database %s\n", db_path);
+        return 1;
+    }
+    return 0;
+}
+
+static int start_signaling(server *srv)
+{
+    pl_sig_io io = {.user = srv, .send = sig_send, .close = sig_close};
+    pl_sig_media media = {.user = srv,
+                          .add_transport = media_add,
+                          .remove_transport = media_remove,
+                          .restart_ice = media_restart_ice,
+                          .port_for = media_port_for,
+                          .set_tracks = media_set_tracks,
+                          .set_routes = media_set_routes,
+                          .fingerprint = pl_dtls_cert_fingerprint(srv->cert),
+                          .announce_ip = srv->announce};
+    srv->sig = pl_sig_create(&srv->env, &io, &media);
+    if (!srv->sig)
+        return 1;
+    pl_sig_set_reconnect_grace(srv->sig, (int64_t)srv->opt.reconnect_grace * 1000);
+    pl_sig_set_ring_timeout(srv->sig, (int64_t)srv->opt.ring_timeout * 1000);
+    pl_sig_set_store(srv->sig, srv->store);
+    pl_sig_set_limits(srv->sig, (size_t)srv->opt.max_participants, (size_t)srv->opt.max_rooms);
+    pl_sig_set_auth(srv->sig, srv->auth);
+    return 0;
+}
+
+/* Whatever was started, in reverse: workers first, so that no event
+ * arrives for a core that is gone. */
+static void teardown(server *srv)
+{
+    for (int i = 0; i < srv->n_workers; i++)
+        pl_worker_stop(srv->workers[i]);
+    drain_worker_events(srv);
+    pl_sig_destroy(srv->sig);
+    pl_store_destroy(srv->store);
+    pl_auth_destroy(srv->auth);
+    pl_dtls_cert_destroy(srv->cert);
+    pl_tls_cert_clear(&srv->tls);
+    pthread_mutex_destroy(&srv->ev_lock);
+}
+
 int main(int argc, char **argv)
 {
     server srv; /* outlives the lws context, which reaches it through its user pointer */
@@ -797,69 +871,10 @@ int main(int argc, char **argv)
     pthread_mutex_init(&srv.ev_lock, NULL);
     srv.ev_closed = true; /* until the lws context exists */
     pick_announce(&srv);
-    srv.cert = pl_dtls_cert_create(&srv.env);
-    if (!srv.cert) {
-        fprintf(stderr, "parley: cannot create the DTLS certificate\n");
+    if (start_media(&srv) != 0 || open_store(&srv) != 0 || load_auth(&srv) != 0 ||
+        start_signaling(&srv) != 0) {
+        teardown(&srv);
         return 1;
-    }
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    srv.n_workers = srv.opt.workers > 0 ? srv.opt.workers : (int)(cores > 0 ? cores : 1);
-    if (srv.n_workers > MAX_WORKERS)
-        srv.n_workers = MAX_WORKERS;
-    const char *media_bind = strchr(srv.opt.bind, ':') ? "::" : srv.opt.bind;
-    for (int i = 0; i < srv.n_workers; i++) {
-        pl_worker_config wc = {.index = i,
-                               .bind_ip = media_bind,
-                               .port = (uint16_t)(srv.opt.media_port + i),
-                               .cert = srv.cert,
-                               .on_event = on_worker_event,
-                               .user = &srv};
-        srv.workers[i] = pl_worker_start(&srv.env, &wc);
-        if (!srv.workers[i]) {
-            fprintf(stderr, "parley: cannot bind UDP %s:%d\n", media_bind, srv.opt.media_port + i);
-            for (int k = 0; k < i; k++)
-                pl_worker_stop(srv.workers[k]);
-            pl_dtls_cert_destroy(srv.cert);
-            return 1;
-        }
-    }
-    /* The store first: a server that cannot keep heads-ups durably says so
-     * and does not start, rather than lose them quietly. */
-    char db_path[4096];
-    snprintf(db_path, sizeof(db_path), "%s/parley.db", srv.opt.data_dir);
-    if ((mkdir(srv.opt.data_dir, 0700) != 0 && errno != EEXIST) ||
-        pl_store_create(&srv.env, db_path, &srv.store) != PL_OK) {
-        fprintf(stderr, "parley: cannot open the database %s\n", db_path);
-        for (int i = 0; i < srv.n_workers; i++)
-            pl_worker_stop(srv.workers[i]);
-        pl_dtls_cert_destroy(srv.cert);
-        return 1;
-    }
-    if (load_auth(&srv) != 0) {
-        pl_store_destroy(srv.store);
-        pl_auth_destroy(srv.auth);
-        for (int i = 0; i < srv.n_workers; i++)
-            pl_worker_stop(srv.workers[i]);
-        pl_dtls_cert_destroy(srv.cert);
-        return 1;
-    }
-    pl_sig_io io = {.user = &srv, .send = sig_send, .close = sig_close};
-    pl_sig_media media = {.user = &srv,
-                          .add_transport = media_add,
-                          .remove_transport = media_remove,
-                          .restart_ice = media_restart_ice,
-                          .port_for = media_port_for,
-                          .set_tracks = media_set_tracks,
-                          .set_routes = media_set_routes,
-                          .fingerprint = pl_dtls_cert_fingerprint(srv.cert),
-                          .announce_ip = srv.announce};
-    srv.sig = pl_sig_create(&srv.env, &io, &media);
-    if (srv.sig) {
-        pl_sig_set_reconnect_grace(srv.sig, (int64_t)srv.opt.reconnect_grace * 1000);
-        pl_sig_set_ring_timeout(srv.sig, (int64_t)srv.opt.ring_timeout * 1000);
-        pl_sig_set_store(srv.sig, srv.store);
-        pl_sig_set_limits(srv.sig, (size_t)srv.opt.max_participants, (size_t)srv.opt.max_rooms);
-        pl_sig_set_auth(srv.sig, srv.auth);
     }
 
     lws_set_log_level(LLL_ERR, NULL);
@@ -897,13 +912,7 @@ int main(int argc, char **argv)
     if (!srv.ctx) {
         if (!tls_failed)
             fprintf(stderr, "parley: cannot listen on %s:%d\n", srv.opt.bind, srv.opt.http_port);
-        pl_tls_cert_clear(&srv.tls);
-        pl_sig_destroy(srv.sig);
-        pl_store_destroy(srv.store);
-        pl_auth_destroy(srv.auth);
-        for (int i = 0; i < srv.n_workers; i++)
-            pl_worker_stop(srv.workers[i]);
-        pl_dtls_cert_destroy(srv.cert);
+        teardown(&srv);
         return 1;
     }
     pthread_mutex_lock(&srv.ev_lock);
@@ -923,15 +932,7 @@ int main(int argc, char **argv)
     pthread_mutex_unlock(&srv.ev_lock);
     lws_sul_cancel(&srv.tick);
     lws_context_destroy(srv.ctx);
-    for (int i = 0; i < srv.n_workers; i++)
-        pl_worker_stop(srv.workers[i]);
-    drain_worker_events(&srv);
-    pl_sig_destroy(srv.sig);
-    pl_store_destroy(srv.store);
-    pl_auth_destroy(srv.auth);
-    pl_dtls_cert_destroy(srv.cert);
-    pl_tls_cert_clear(&srv.tls);
-    pthread_mutex_destroy(&srv.ev_lock);
+    teardown(&srv);
     pthread_cancel(sigt);
     pthread_join(sigt, NULL);
     return 0;

@@ -19,6 +19,7 @@ typedef struct pl_auth pl_auth;
 
 /* HS256 wants at least as many secret bytes as hash bytes (RFC 7518 3.2). */
 #define PL_AUTH_MIN_SECRET 32
+#define PL_AUTH_MAX_SECRET 4096
 #define PL_AUTH_MAX_TOKEN 4096
 #define PL_AUTH_ID_MAX 64
 
@@ -31,9 +32,14 @@ typedef struct pl_auth_claims {
     int64_t nbf; /* 0 when absent */
 } pl_auth_claims;
 
-/* PL_EINVAL for a secret shorter than PL_AUTH_MIN_SECRET. */
+/* PL_EINVAL for a secret shorter than PL_AUTH_MIN_SECRET or longer than
+ * PL_AUTH_MAX_SECRET. */
 int pl_auth_create(const pl_env *env, const uint8_t *secret, size_t len, pl_auth **out);
 void pl_auth_destroy(pl_auth *auth);
+
+/* Reads a secret file into out (NUL-terminated; a trailing newline is not
+ * part of the secret); PL_EINVAL when it cannot be read. */
+int pl_auth_read_secret(const char *path, char *out, size_t cap);
 
 /* 0 with *out filled, or PL_EAUTH with *why saying what is wrong (a static
  * string): malformed, badly signed, another algorithm, a missing or

@@ -9,3 +9,27 @@ export function launchChromium(extraArgs = []) {
       '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
       '--allow-loopback-in-peer-connection', ...extraArgs] });
 }
+
+// Runs in the page (page.evaluate(inbound)): per received track of the
+// subscribe peer connection (by mid), its kind, frames decoded and packets.
+export const inbound = async () => {
+  const pc = window.parley.subscribe;
+  if (!pc) return {};
+  const stats = await pc.getStats();
+  const out = {};
+  for (const t of pc.getTransceivers()) {
+    if (!t.receiver.track || t.currentDirection !== 'recvonly') continue;
+    const s = [...stats.values()].find((x) => x.type === 'inbound-rtp' && x.mid === t.mid);
+    if (s) out[t.mid] = { kind: s.kind, frames: s.framesDecoded || 0, packets: s.packetsReceived || 0 };
+  }
+  return out;
+};
+
+// Runs in the page: video frames decoded from everyone, in all.
+export const videoFrames = async () => {
+  const pc = window.parley.subscribe;
+  let n = 0;
+  for (const s of (await pc?.getStats() || new Map()).values())
+    if (s.type === 'inbound-rtp' && s.kind === 'video') n += s.framesDecoded || 0;
+  return n;
+};

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium } from './browser.mjs';
+import { launchChromium, inbound } from './browser.mjs';
 import { startServer } from './server.mjs';
 
 const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build');
@@ -75,20 +75,6 @@ async function call(from, to, { topic = '', audioOnly = false } = {}) {
   await from.click(`${row(to)} .call-form button[type=submit]`);
 }
 
-// Per received track (subscribe mid): frames decoded and packets received.
-const inbound = async () => {
-  const pc = window.parley.subscribe;
-  if (!pc) return {};
-  const stats = await pc.getStats();
-  const out = {};
-  for (const t of pc.getTransceivers()) {
-    if (!t.receiver.track || t.currentDirection !== 'recvonly') continue;
-    const s = [...stats.values()].find((x) => x.type === 'inbound-rtp' && x.mid === t.mid);
-    if (!s) continue;
-    out[t.mid] = { kind: s.kind, frames: s.framesDecoded || 0, packets: s.packetsReceived || 0 };
-  }
-  return out;
-};
 const kinds = (s, kind) => Object.values(s).filter((x) => x.kind === kind);
 const seconds = (t) => t.split(':').reduce((a, x) => a * 60 + Number(x), 0);
 

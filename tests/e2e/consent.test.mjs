@@ -10,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { launchChromium } from './browser.mjs';
+import { launchChromium, videoFrames } from './browser.mjs';
 import { startServer } from './server.mjs';
 
 let server, browser, table;
@@ -36,13 +36,7 @@ after(async () => {
 });
 
 const stats = async () => (await fetch(`${server.url}/stats`)).json();
-const frames = (page) => page.evaluate(async () => {
-  const pc = window.parley.subscribe;
-  let n = 0;
-  for (const s of (await pc?.getStats() || new Map()).values())
-    if (s.type === 'inbound-rtp' && s.kind === 'video') n += s.framesDecoded || 0;
-  return n;
-});
+const frames = (page) => page.evaluate(videoFrames);
 
 async function until(what, fn, ms) {
   const deadline = Date.now() + ms;

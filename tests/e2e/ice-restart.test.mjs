@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { launchChromium } from './browser.mjs';
+import { launchChromium, videoFrames } from './browser.mjs';
 import { startServer } from './server.mjs';
 
 let server, browser;
@@ -52,15 +52,7 @@ const iceOf = (page, which) => page.evaluate(async (w) => {
     connection: pc.connectionState };
 }, which);
 
-// Video frames decoded from the other participant.
-const frames = (page) => page.evaluate(async () => {
-  const pc = window.parley.subscribe;
-  if (!pc) return 0;
-  let n = 0;
-  for (const s of (await pc.getStats()).values())
-    if (s.type === 'inbound-rtp' && s.kind === 'video') n += s.framesDecoded || 0;
-  return n;
-});
+const frames = (page) => page.evaluate(videoFrames);
 
 async function until(what, fn, ms = 20000) {
   const deadline = Date.now() + ms;

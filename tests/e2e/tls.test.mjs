@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { launchChromium } from './browser.mjs';
+import { launchChromium, inbound } from './browser.mjs';
 import { startServer } from './server.mjs';
 
 const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build');
@@ -124,19 +124,6 @@ test('--tls-self-signed: https with security headers, the printed certificate, w
   }
 });
 
-// Per remote participant (mid): frames decoded and audio packets received.
-const inbound = async () => {
-  const pc = window.parley.subscribe;
-  if (!pc) return {};
-  const stats = await pc.getStats();
-  const out = {};
-  for (const t of pc.getTransceivers()) {
-    if (!t.receiver.track || t.currentDirection !== 'recvonly') continue;
-    const s = [...stats.values()].find((x) => x.type === 'inbound-rtp' && x.mid === t.mid);
-    if (s) out[t.mid] = { kind: s.kind, frames: s.framesDecoded || 0, packets: s.packetsReceived || 0 };
-  }
-  return out;
-};
 
 async function waitFor(page, pred, what, ms = 30000) {
   const deadline = Date.now() + ms;

@@ -76,6 +76,15 @@ static int shuttle(pair *p, int64_t now, int drop_every, const pl_addr *client_f
     return delivered;
 }
 
+/* Both sides start at `now` and the first check gets through. */
+static void connect_pair(pair *p, int64_t now)
+{
+    pl_ice_start(p->server, now);
+    pl_ice_start(p->client, now);
+    pl_ice_handle_timeout(p->client, now);
+    shuttle(p, now, 0, &p->caddr);
+}
+
 static void test_generated_credentials(void **state)
 {
     (void)state;
@@ -234,10 +243,7 @@ static void test_nomination_moves_selection(void **state)
     pair p;
     pair_init(&p, 6);
     int64_t now = 0;
-    pl_ice_start(p.server, now);
-    pl_ice_start(p.client, now);
-    pl_ice_handle_timeout(p.client, now);
-    shuttle(&p, now, 0, &p.caddr);
+    connect_pair(&p, now);
     assert_int_equal(pl_ice_stats_get(p.server)->selections, 1);
 
     /* The client restarts its checks from a new address (same credentials). */
@@ -271,10 +277,7 @@ static void test_consent_freshness(void **state)
     pair p;
     pair_init(&p, 7);
     int64_t now = 0;
-    pl_ice_start(p.server, now);
-    pl_ice_start(p.client, now);
-    pl_ice_handle_timeout(p.client, now);
-    shuttle(&p, now, 0, &p.caddr);
+    connect_pair(&p, now);
     int keepalives = 0;
     while (now < 120 * SEC) {
         int64_t t = pl_ice_next_timeout(p.client);
@@ -390,10 +393,7 @@ static void test_ice_restart(void **state)
     pair p;
     pair_init(&p, 8);
     int64_t now = 10 * SEC;
-    pl_ice_start(p.server, now);
-    pl_ice_start(p.client, now);
-    pl_ice_handle_timeout(p.client, now);
-    shuttle(&p, now, 0, &p.caddr);
+    connect_pair(&p, now);
     assert_int_equal(pl_ice_state(p.server), PL_ICE_CONNECTED);
 
     pl_ice_config cc = {
@@ -453,10 +453,7 @@ static void test_restart_refreshes_consent(void **state)
     pair p;
     pair_init(&p, 9);
     int64_t now = 10 * SEC;
-    pl_ice_start(p.server, now);
-    pl_ice_start(p.client, now);
-    pl_ice_handle_timeout(p.client, now);
-    shuttle(&p, now, 0, &p.caddr);
+    connect_pair(&p, now);
     assert_int_equal(pl_ice_state(p.server), PL_ICE_CONNECTED);
     now += 25 * SEC;
     assert_int_equal(pl_ice_restart(p.server, now, "newS", "serverPasswordNumber2xx", "newC",

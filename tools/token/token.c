@@ -20,19 +20,6 @@ static void usage(FILE *f)
                "  --not-before S     valid only S seconds from now on (default 0)\n");
 }
 
-static int read_secret(const char *path, char *buf, size_t cap)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, cap - 1, f);
-    fclose(f);
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        n--;
-    buf[n] = '\0';
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     static const struct option longs[] = {
@@ -48,7 +35,7 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    static char secret[4097];
+    static char secret[PL_AUTH_MAX_SECRET + 1];
     const char *secret_arg = NULL, *secret_file = NULL;
     pl_auth_claims c = {.can_publish = true, .can_subscribe = true};
     long ttl = 3600, nbf = 0;
@@ -94,7 +81,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (secret_file && read_secret(secret_file, secret, sizeof(secret)) != 0) {
+    if (secret_file && pl_auth_read_secret(secret_file, secret, sizeof(secret)) != PL_OK) {
         fprintf(stderr, "parley-token: cannot read %s\n", secret_file);
         return 1;
     }
