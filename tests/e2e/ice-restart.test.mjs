@@ -106,7 +106,7 @@ test('killed WebSockets resume and restart ICE on both transports of both browse
     before[n] = { publish: await iceOf(pages[n], 'publish'), subscribe: await iceOf(pages[n], 'subscribe'),
       participant: await pages[n].evaluate(() => window.parley.session.participant) };
   // The connections die without a close handshake (a network drop).
-  execFileSync('ss', ['-K', `dport = :${server.port}`]);
+  execFileSync('ss', ['-K', `dport = :${server.port}`], { stdio: 'pipe' });
   await until('both resumed', async () => {
     const st = await stats();
     return { done: st.resumed >= 2 && st.detached === 0 && st.connections === 2, st };
