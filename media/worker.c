@@ -25,6 +25,10 @@
 /* Outgoing datagrams are protected in place in these slots and leave in one
  * sendmmsg per batch: a keyframe fanned out to a room is one system call. */
 #define OUT_BATCH 128
+/* Time in the relay, from the kernel's receive timestamp of a datagram to
+ * the sendmmsg that carries its copies: 10 us buckets up to 20 ms. */
+#define RESIDENCE_BUCKET_US 10
+#define RESIDENCE_BUCKETS 2000
 #define OUT_CAP (DGRAM_MAX + PL_SRTP_MAX_TRAILER)
 #define UFRAG_MAX 257
 /* Active speaker detection: audio at least this loud (dBov, RFC 6464)
@@ -136,6 +140,9 @@ struct pl_worker {
     struct mmsghdr omsg[OUT_BATCH];
     struct iovec oiov[OUT_BATCH];
     pl_addr oaddr[OUT_BATCH];
+    int64_t orx[OUT_BATCH]; /* receive time (ns, realtime) behind each copy; 0: none */
+    int64_t cur_rx;         /* that of the datagram being handled */
+    _Atomic uint32_t residence[RESIDENCE_BUCKETS + 1];
     size_t n_out;
     uint64_t fwd_pending;
     int64_t next_repair;
@@ -197,8 +204,26 @@ static void emit(pl_worker *w, enum pl_worker_event_kind kind, uint64_t id, int 
     w->cfg.on_event(w->cfg.user, &ev);
 }
 
+static int64_t realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static void flush_out(pl_worker *w)
 {
+    if (w->n_out) {
+        int64_t t = realtime_ns();
+        for (size_t k = 0; k < w->n_out; k++) {
+            if (!w->orx[k])
+                continue;
+            int64_t us = (t - w->orx[k]) / 1000;
+            size_t b = us < 0 ? 0 : (size_t)(us / RESIDENCE_BUCKET_US);
+            atomic_fetch_add_explicit(&w->residence[b < RESIDENCE_BUCKETS ? b : RESIDENCE_BUCKETS],
+                                      1, memory_order_relaxed);
+        }
+    }
     size_t off = 0;
     while (off < w->n_out) {
         int n = sendmmsg(w->fd, w->omsg + off, (unsigned)(w->n_out - off), 0);
@@ -236,6 +261,7 @@ static bool out_commit(pl_worker *w, transport *t, bool rtcp, size_t len)
     if (rc != PL_OK)
         return false;
     w->oiov[k] = (struct iovec){.iov_base = w->obuf[k], .iov_len = len};
+    w->orx[k] = w->cur_rx;
     w->omsg[k].msg_hdr = (struct msghdr){
         .msg_name = &to->ss, .msg_namelen = to->len, .msg_iov = &w->oiov[k], .msg_iovlen = 1};
     w->n_out++;
@@ -960,6 +986,10 @@ static void *worker_main(void *arg)
     pl_worker *w = arg;
     static const size_t cap = DGRAM_MAX;
     uint8_t bufs[BATCH][DGRAM_MAX];
+    union {
+        char buf[CMSG_SPACE(sizeof(struct timespec))];
+        struct cmsghdr align;
+    } ctrl[BATCH];
     struct mmsghdr msgs[BATCH];
     struct iovec iov[BATCH];
     pl_addr from[BATCH];
@@ -983,15 +1013,26 @@ static void *worker_main(void *arg)
                     msgs[k].msg_hdr = (struct msghdr){.msg_name = &from[k].ss,
                                                       .msg_namelen = sizeof(from[k].ss),
                                                       .msg_iov = &iov[k],
-                                                      .msg_iovlen = 1};
+                                                      .msg_iovlen = 1,
+                                                      .msg_control = ctrl[k].buf,
+                                                      .msg_controllen = sizeof(ctrl[k].buf)};
                 }
                 int got = recvmmsg(w->fd, msgs, BATCH, MSG_DONTWAIT, NULL);
                 if (got <= 0)
                     break;
                 for (int k = 0; k < got; k++) {
                     from[k].len = msgs[k].msg_hdr.msg_namelen;
+                    w->cur_rx = 0;
+                    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[k].msg_hdr); c;
+                         c = CMSG_NXTHDR(&msgs[k].msg_hdr, c))
+                        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+                            struct timespec ts;
+                            memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+                            w->cur_rx = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+                        }
                     handle_datagram(w, now, &from[k], bufs[k], msgs[k].msg_len);
                 }
+                w->cur_rx = 0; /* what timers send next was not received */
                 flush_out(w);
                 if (got < BATCH)
                     break;
@@ -1027,6 +1068,8 @@ pl_worker *pl_worker_start(const pl_env *env, const pl_worker_config *cfg)
     int sz = 4 << 20;
     setsockopt(w->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
     setsockopt(w->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+    int on = 1; /* receive timestamps, for the time packets spend in the relay */
+    setsockopt(w->fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
     struct epoll_event e1 = {.events = EPOLLIN, .data.fd = w->fd};
     struct epoll_event e2 = {.events = EPOLLIN, .data.fd = w->wake};
     pl_addr bound;
@@ -1197,6 +1240,24 @@ void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out)
     out->retransmissions = atomic_load(&w->st.rtx);
     out->nacks_sent = atomic_load(&w->st.nacks);
     out->transports_failed = atomic_load(&w->st.failed);
+    uint64_t total = 0;
+    uint32_t counts[RESIDENCE_BUCKETS + 1];
+    for (size_t b = 0; b <= RESIDENCE_BUCKETS; b++) {
+        counts[b] = atomic_load_explicit(&w->residence[b], memory_order_relaxed);
+        total += counts[b];
+    }
+    out->relay_samples = total;
+    out->relay_p50_us = out->relay_p99_us = 0;
+    uint64_t seen = 0;
+    for (size_t b = 0; b <= RESIDENCE_BUCKETS && total; b++) {
+        /* A bucket's upper edge: the percentile is at most this. */
+        uint32_t edge = (uint32_t)((b + 1) * RESIDENCE_BUCKET_US);
+        if (seen < (total + 1) / 2 && seen + counts[b] >= (total + 1) / 2)
+            out->relay_p50_us = edge;
+        if (seen < total - total / 100 && seen + counts[b] >= total - total / 100)
+            out->relay_p99_us = edge;
+        seen += counts[b];
+    }
 }
 
 uint16_t pl_worker_port(const pl_worker *w)
