@@ -203,11 +203,23 @@ static int parse_ssrc(pl_sdp_desc *d, pl_sdp_media *m, char *v)
     return PL_OK;
 }
 
+/* RFC 4566 token: what a mid is (RFC 5888). A mid with spaces or
+ * separators would be echoed into the answer's BUNDLE group and break it. */
+static bool is_token(const char *s)
+{
+    if (!*s)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p <= 0x20 || *p >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", *p))
+            return false;
+    return true;
+}
+
 static int parse_media_attr(pl_sdp_desc *d, pl_sdp_media *m, const char *name, char *v)
 {
     uint32_t n;
     if (strcmp(name, "mid") == 0) {
-        if (!*v || !copy_str(m->mid, sizeof(m->mid), v))
+        if (!is_token(v) || !copy_str(m->mid, sizeof(m->mid), v))
             return failf(d, "bad a=mid", NULL);
     } else if (strcmp(name, "sendrecv") == 0) {
         m->dir = PL_SDP_SENDRECV;
@@ -461,6 +473,9 @@ int pl_sdp_parse(pl_sdp_desc *d, const char *text, size_t len)
         return failf(d, "empty description", NULL);
     for (size_t i = 0; i < d->n_media; i++) {
         pl_sdp_media *m = &d->media[i];
+        for (size_t k = 0; m->mid[0] && k < i; k++)
+            if (strcmp(d->media[k].mid, m->mid) == 0)
+                return failf(d, "duplicate a=mid", m->mid);
         if (!m->ice_ufrag[0])
             memcpy(m->ice_ufrag, d->ice_ufrag, sizeof(m->ice_ufrag));
         if (!m->ice_pwd[0])

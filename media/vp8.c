@@ -95,6 +95,7 @@ struct pl_vp8_assembler {
     int64_t hole_since; /* ... since then */
     bool pending_loss;
     bool started_output; /* a frame was delivered or given up */
+    uint16_t bad_seq;    /* after a packet from far behind: the one that would follow it */
     pl_vp8_assembler_stats st;
     slot slots[PL_VP8_MAX_PACKETS];
     uint8_t *data;  /* PL_VP8_MAX_PACKETS * SLOT_DATA when keeping data */
@@ -102,6 +103,9 @@ struct pl_vp8_assembler {
 };
 
 #define MASK (PL_VP8_MAX_PACKETS - 1)
+/* Farther behind than this, a packet is no retransmission (no sender keeps
+ * that many) but a sender that restarted its sequence numbers. */
+#define MAX_MISORDER 1000
 
 pl_vp8_assembler *pl_vp8_assembler_create(bool keep_data)
 {
@@ -189,7 +193,16 @@ int pl_vp8_assembler_push(pl_vp8_assembler *a, uint16_t seq, uint32_t ts, bool m
          * reordered packet: start earlier. */
         if (!a->started_output && (uint16_t)(a->highest - seq) < PL_VP8_MAX_PACKETS) {
             a->next_seq = seq;
+        } else if ((uint16_t)(a->next_seq - seq) > MAX_MISORDER && seq == a->bad_seq) {
+            /* Two in a row from far behind: the sequence numbers restarted
+             * (RFC 3550 A.1); so does the assembly, from this packet. */
+            for (size_t i = 0; i < PL_VP8_MAX_PACKETS; i++)
+                a->slots[i].used = false;
+            a->next_seq = a->highest = seq;
+            a->holding = false;
+            a->pending_loss = true;
         } else {
+            a->bad_seq = (uint16_t)(seq + 1);
             a->st.late_packets++; /* its frame was delivered or given up */
             return 0;
         }
@@ -198,9 +211,19 @@ int pl_vp8_assembler_push(pl_vp8_assembler *a, uint16_t seq, uint32_t ts, bool m
         a->st.duplicates++;
         return 0;
     }
-    /* Out of window: give up what holds the window back. */
-    while ((uint16_t)(seq - a->next_seq) >= PL_VP8_MAX_PACKETS)
+    /* Out of window: give up what holds the window back. Once nothing is
+     * held, the window moves to the new packet at once: stepping frame by
+     * frame from there could run round the whole sequence space without
+     * ever meeting the packet (a fuzzer found such a stream). */
+    while ((uint16_t)(seq - a->next_seq) >= PL_VP8_MAX_PACKETS) {
+        if ((int16_t)(a->highest - a->next_seq) < 0) {
+            a->next_seq = (uint16_t)(seq - (PL_VP8_MAX_PACKETS - 1));
+            a->highest = (uint16_t)(a->next_seq - 1);
+            a->pending_loss = true;
+            break;
+        }
         give_up(a);
+    }
     if ((int16_t)(seq - a->highest) > 0)
         a->highest = seq;
     slot *s = &a->slots[seq & MASK];

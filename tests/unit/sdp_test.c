@@ -213,6 +213,30 @@ static void test_requirements(void **state)
     assert_int_equal(pl_sdp_write_answer(d, &local, out, 300, acc, &why), PL_ENOSPC);
 }
 
+/* A mid is a token and unique (RFC 5888): an offer breaking either is
+ * refused, since the answer would echo it into a broken BUNDLE group (a
+ * fuzzer found mids with spaces made answers that did not parse back). */
+static void test_mids_are_unique_tokens(void **state)
+{
+    (void)state;
+    size_t n = load("chromium156-publish-offer.sdp");
+    char *p = strstr(text, "a=mid:1\r\n");
+    assert_non_null(p);
+    p[6] = '0'; /* the second section takes the first one's mid */
+    assert_int_equal(pl_sdp_parse(d, text, n), PL_EMALFORMED);
+    assert_string_equal(d->error, "duplicate a=mid: 0");
+    static const char *bad[] = {"a=mid:a b", "a=mid:", "a=mid:x,y", "a=mid:x\ty"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        n = load("chromium156-publish-offer.sdp");
+        char buf[PL_SDP_MAX_SIZE];
+        p = strstr(text, "a=mid:1\r\n");
+        size_t head = (size_t)(p - text);
+        snprintf(buf, sizeof(buf), "%.*s%s%s", (int)head, text, bad[i], p + strlen("a=mid:1"));
+        assert_int_equal(pl_sdp_parse(d, buf, strlen(buf)), PL_EMALFORMED);
+        assert_string_equal(d->error, "bad a=mid");
+    }
+}
+
 static void test_offer_round_trip_and_browser_answer(void **state)
 {
     (void)state;
@@ -310,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_answer_every_fixture),
         cmocka_unit_test(test_no_acceptable_codec),
         cmocka_unit_test(test_requirements),
+        cmocka_unit_test(test_mids_are_unique_tokens),
         cmocka_unit_test(test_offer_round_trip_and_browser_answer),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_every_truncation),
