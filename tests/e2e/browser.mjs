@@ -33,3 +33,16 @@ export const videoFrames = async () => {
     if (s.type === 'inbound-rtp' && s.kind === 'video') n += s.framesDecoded || 0;
   return n;
 };
+
+// Polls what a page receives (inbound) until pred holds; throws with the
+// last reading after ms.
+export async function waitFor(page, pred, what, ms = 30000) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    last = await page.evaluate(inbound);
+    if (pred(last)) return last;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`${what}: ${JSON.stringify(last)}`);
+}

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dgram from 'node:dgram';
 import crypto from 'node:crypto';
-import { launchChromium, inbound } from './browser.mjs';
+import { launchChromium, inbound, waitFor } from './browser.mjs';
 import { startServer } from './server.mjs';
 
 const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build');
@@ -24,17 +24,6 @@ after(async () => {
   assert.equal(code, 0, server.output());
 });
 
-
-async function waitFor(page, pred, what, ms = 30000) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    last = await page.evaluate(inbound);
-    if (pred(last)) return last;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`${what}: ${JSON.stringify(last)}`);
-}
 
 test('three participants see and hear each other, share a screen, and one leaves', async () => {
   const names = ['Ada', 'Grace', 'Linus'];

@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { launchChromium, inbound } from './browser.mjs';
+import { launchChromium, inbound, waitFor } from './browser.mjs';
 import { startServer } from './server.mjs';
 
 const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build');
@@ -124,17 +124,6 @@ test('--tls-self-signed: https with security headers, the printed certificate, w
   }
 });
 
-
-async function waitFor(page, pred, what, ms = 30000) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    last = await page.evaluate(inbound);
-    if (pred(last)) return last;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`${what}: ${JSON.stringify(last)}`);
-}
 
 test('two browsers meet over https and wss and decode each other', async () => {
   const server = await startServer(['--tls-self-signed']);

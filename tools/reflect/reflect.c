@@ -28,6 +28,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "args.h"
+
 /* The relay's batch sizes (media/worker.c), so that the comparison is of
  * the protocol work and not of the syscall count. */
 #define BATCH 32
@@ -526,17 +528,6 @@ static int usage(void)
     fprintf(stderr, "usage: parley-reflect [--bind IP] [--port P] [--threads T]\n"
                     "  thread i serves port P+i; P 0 (one thread only) takes a free port\n");
     return 2;
-}
-
-static bool parse_int(const char *s, long lo, long hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return false;
-    *out = (int)v;
-    return true;
 }
 
 int main(int argc, char **argv)

@@ -32,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "args.h"
+
 #define BATCH 64
 #define TX_BATCH 16
 #define DGRAM_MAX 2048
@@ -170,17 +172,6 @@ static int64_t hist_quantile(const hist *h, double q)
         }
     }
     return h->max;
-}
-
-static bool parse_int(const char *s, long lo, long hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return false;
-    *out = (int)v;
-    return true;
 }
 
 static bool parse_double(const char *s, double lo, double hi, double *out)
