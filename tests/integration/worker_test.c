@@ -9,101 +9,17 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "loopclient.h"
 #include "parley/peer.h"
 #include "parley/stun.h"
 #include "parley/worker.h"
 
 #define SERVER_UFRAG "srv1"
 #define SERVER_PWD "serverpassword0123456789"
-
-typedef struct events {
-    atomic_int connected, failed;
-} events;
-
-static void on_event(void *user, const pl_worker_event *ev)
-{
-    events *e = user;
-    if (ev->kind == PL_WORKER_CONNECTED)
-        atomic_fetch_add(&e->connected, 1);
-    else if (ev->kind == PL_WORKER_FAILED)
-        atomic_fetch_add(&e->failed, 1);
-}
-
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-typedef struct client {
-    pl_peer *peer;
-    int fd;
-    bool connected;
-    /* What arrived, decrypted. */
-    size_t n_rtp, n_pli;
-    uint16_t seq[256];
-    uint32_t ssrc[256], ts[256];
-    uint8_t pt[256];
-    bool ext[256];
-    uint32_t pli_media;
-} client;
-
-/* Outputs must be drained right after each input: decrypted RTP/RTCP
- * events point into the datagram buffer. */
-static void client_drain(client *c)
-{
-    pl_peer_output o;
-    while (pl_peer_poll_output(c->peer, &o) == 0) {
-        if (o.kind == PL_PEER_OUT_TRANSMIT)
-            sendto(c->fd, o.data, o.len, 0, (const struct sockaddr *)&o.addr.ss, o.addr.len);
-        else if (o.kind == PL_PEER_OUT_CONNECTED)
-            c->connected = true;
-        else if (o.kind == PL_PEER_OUT_RTP && c->n_rtp < 256 && o.len >= 12) {
-            c->seq[c->n_rtp] = (uint16_t)(o.data[2] << 8 | o.data[3]);
-            c->ts[c->n_rtp] = pl_get_u32(o.data + 4);
-            c->ssrc[c->n_rtp] = pl_get_u32(o.data + 8);
-            c->pt[c->n_rtp] = o.data[1] & 0x7f;
-            c->ext[c->n_rtp] = o.data[0] & 0x10;
-            c->n_rtp++;
-        } else if (o.kind == PL_PEER_OUT_RTCP && o.len >= 12 && o.data[1] == 206 &&
-                   (o.data[0] & 0x1f) == 1) {
-            c->n_pli++;
-            c->pli_media = pl_get_u32(o.data + 8);
-        }
-    }
-}
-
-static void client_pump(client *c, int wait_ms)
-{
-    client_drain(c);
-    struct pollfd p = {.fd = c->fd, .events = POLLIN};
-    if (poll(&p, 1, wait_ms) > 0) {
-        uint8_t buf[1500];
-        pl_addr from;
-        from.len = sizeof(from.ss);
-        ssize_t n = recvfrom(c->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from.ss, &from.len);
-        if (n > 0)
-            pl_peer_handle_datagram(c->peer, now_us(), &from, buf, (size_t)n);
-        client_drain(c);
-    }
-    if (pl_peer_next_timeout(c->peer) <= now_us())
-        pl_peer_handle_timeout(c->peer, now_us());
-}
-
-static int udp_socket(void)
-{
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    pl_addr a;
-    pl_addr_set(&a, "127.0.0.1", 0);
-    assert_int_equal(bind(fd, (const struct sockaddr *)&a.ss, a.len), 0);
-    return fd;
-}
 
 static void send_rtp(client *c, uint16_t seq)
 {
@@ -144,13 +60,7 @@ static void test_connect_media_and_garbage(void **state)
     pl_addr server;
     pl_addr_set(&server, "127.0.0.1", pl_worker_port(w));
 
-    client c = {.fd = udp_socket()};
-    pl_peer_config cc = {.role = PL_PEER_CLIENT, .cert = ccert};
-    c.peer = pl_peer_create(&env, &cc);
-    assert_int_equal(pl_peer_set_remote(c.peer, SERVER_UFRAG, SERVER_PWD, "sha-256",
-                                        pl_dtls_cert_fingerprint(scert)),
-                     0);
-    assert_int_equal(pl_peer_add_remote_candidate(c.peer, &server), 0);
+    client c = make_client(&env, ccert, scert, &server, SERVER_UFRAG, SERVER_PWD);
     assert_int_equal(pl_worker_add_transport(w, 1, SERVER_UFRAG, SERVER_PWD,
                                              pl_peer_local_ufrag(c.peer), pl_peer_local_pwd(c.peer),
                                              "sha-256", pl_dtls_cert_fingerprint(ccert)),
@@ -180,14 +90,9 @@ static void test_connect_media_and_garbage(void **state)
         sendto(evil, junk, len, 0, (const struct sockaddr *)&server.ss, server.len);
     }
     /* A STUN check with the right ufrag and a wrong password gets 401. */
-    uint8_t req[256], tid[12] = {7};
-    pl_wbuf wb = pl_wbuf_make(req, sizeof(req));
-    pl_stun_begin(&wb, PL_STUN_REQUEST, PL_STUN_METHOD_BINDING, tid);
-    pl_stun_add_bytes(&wb, PL_STUN_ATTR_USERNAME, SERVER_UFRAG ":evil", 9);
-    pl_stun_add_u64(&wb, PL_STUN_ATTR_ICE_CONTROLLING, 1);
-    pl_stun_add_flag(&wb, PL_STUN_ATTR_USE_CANDIDATE);
-    int n = pl_stun_finish(&wb, (const uint8_t *)"wrong-password-wrong-pw", 23, true);
-    sendto(evil, req, (size_t)n, 0, (const struct sockaddr *)&server.ss, server.len);
+    uint8_t req[256];
+    size_t n = stun_check(req, sizeof(req), SERVER_UFRAG ":evil", "wrong-password-wrong-pw", 7);
+    sendto(evil, req, n, 0, (const struct sockaddr *)&server.ss, server.len);
     struct pollfd p = {.fd = evil, .events = POLLIN};
     assert_int_equal(poll(&p, 1, 2000), 1);
     uint8_t resp[512];
@@ -225,24 +130,10 @@ static void test_connect_media_and_garbage(void **state)
     } while (st.transports != 0 && now_us() < deadline);
     assert_int_equal(st.transports, 0);
     close(evil);
-    close(c.fd);
-    pl_peer_destroy(c.peer);
+    client_free(&c);
     pl_worker_stop(w);
     pl_dtls_cert_destroy(scert);
     pl_dtls_cert_destroy(ccert);
-}
-
-static client make_client(pl_env *env, pl_dtls_cert *ccert, pl_dtls_cert *scert,
-                          const pl_addr *server, const char *server_ufrag)
-{
-    client c = {.fd = udp_socket()};
-    pl_peer_config cc = {.role = PL_PEER_CLIENT, .cert = ccert};
-    c.peer = pl_peer_create(env, &cc);
-    assert_int_equal(pl_peer_set_remote(c.peer, server_ufrag, SERVER_PWD, "sha-256",
-                                        pl_dtls_cert_fingerprint(scert)),
-                     0);
-    assert_int_equal(pl_peer_add_remote_candidate(c.peer, server), 0);
-    return c;
 }
 
 /* An RTP packet with a one-byte header extension the subscriber never
@@ -293,8 +184,8 @@ static void test_forwarding(void **state)
     pl_worker *w = pl_worker_start(&env, &wc);
     pl_addr server;
     pl_addr_set(&server, "127.0.0.1", pl_worker_port(w));
-    client pub = make_client(&env, ccert, scert, &server, "pubu");
-    client sub = make_client(&env, ccert, scert, &server, "subu");
+    client pub = make_client(&env, ccert, scert, &server, "pubu", SERVER_PWD);
+    client sub = make_client(&env, ccert, scert, &server, "subu", SERVER_PWD);
     const char *fp = pl_dtls_cert_fingerprint(ccert);
     pl_worker_add_transport(w, 1, "pubu", SERVER_PWD, pl_peer_local_ufrag(pub.peer),
                             pl_peer_local_pwd(pub.peer), "sha-256", fp);
@@ -356,10 +247,8 @@ static void test_forwarding(void **state)
      * relay sends on its own timers is not counted). */
     assert_true(st.relay_samples >= 30);
     assert_true(st.relay_p50_us >= 10 && st.relay_p50_us <= st.relay_p99_us);
-    close(pub.fd);
-    close(sub.fd);
-    pl_peer_destroy(pub.peer);
-    pl_peer_destroy(sub.peer);
+    client_free(&pub);
+    client_free(&sub);
     pl_worker_stop(w);
     pl_dtls_cert_destroy(scert);
     pl_dtls_cert_destroy(ccert);

@@ -1,0 +1,121 @@
+#include "loopclient.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "parley/stun.h"
+
+void on_event(void *user, const pl_worker_event *ev)
+{
+    events *e = user;
+    if (ev->kind == PL_WORKER_CONNECTED) {
+        atomic_fetch_add(&e->connected, 1);
+    } else if (ev->kind == PL_WORKER_FAILED) {
+        atomic_store(&e->last_error, ev->error);
+        atomic_fetch_add(&e->failed, 1);
+    }
+}
+
+int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int udp_socket(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    pl_addr a;
+    pl_addr_set(&a, "127.0.0.1", 0);
+    assert_int_equal(bind(fd, (const struct sockaddr *)&a.ss, a.len), 0);
+    return fd;
+}
+
+client make_client(const pl_env *env, const pl_dtls_cert *cert, const pl_dtls_cert *server_cert,
+                   const pl_addr *server, const char *server_ufrag, const char *server_pwd)
+{
+    client c = {.fd = udp_socket()};
+    pl_peer_config cc = {.role = PL_PEER_CLIENT, .cert = cert};
+    c.peer = pl_peer_create(env, &cc);
+    assert_non_null(c.peer);
+    assert_int_equal(pl_peer_set_remote(c.peer, server_ufrag, server_pwd, "sha-256",
+                                        pl_dtls_cert_fingerprint(server_cert)),
+                     0);
+    assert_int_equal(pl_peer_add_remote_candidate(c.peer, server), 0);
+    return c;
+}
+
+void client_free(client *c)
+{
+    close(c->fd);
+    pl_peer_destroy(c->peer);
+}
+
+void client_drain(client *c)
+{
+    pl_peer_output o;
+    while (pl_peer_poll_output(c->peer, &o) == 0) {
+        if (o.kind == PL_PEER_OUT_TRANSMIT) {
+            sendto(c->fd, o.data, o.len, 0, (const struct sockaddr *)&o.addr.ss, o.addr.len);
+        } else if (o.kind == PL_PEER_OUT_CONNECTED) {
+            c->connected = true;
+        } else if (o.kind == PL_PEER_OUT_CLOSED) {
+            c->closed = true;
+        } else if (o.kind == PL_PEER_OUT_FAILED) {
+            c->failed = true;
+        } else if (o.kind == PL_PEER_OUT_RTP && c->n_rtp < 256 && o.len >= 12) {
+            c->seq[c->n_rtp] = (uint16_t)(o.data[2] << 8 | o.data[3]);
+            c->ts[c->n_rtp] = pl_get_u32(o.data + 4);
+            c->ssrc[c->n_rtp] = pl_get_u32(o.data + 8);
+            c->pt[c->n_rtp] = o.data[1] & 0x7f;
+            c->ext[c->n_rtp] = o.data[0] & 0x10;
+            c->n_rtp++;
+        } else if (o.kind == PL_PEER_OUT_RTCP) {
+            c->n_rtcp++;
+            if (o.len >= 12 && o.data[1] == 206 && (o.data[0] & 0x1f) == 1) {
+                c->n_pli++;
+                c->pli_media = pl_get_u32(o.data + 8);
+            }
+        }
+    }
+}
+
+void client_pump(client *c, int wait_ms)
+{
+    client_drain(c);
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    if (poll(&p, 1, wait_ms) > 0) {
+        uint8_t buf[1500];
+        pl_addr from;
+        from.len = sizeof(from.ss);
+        ssize_t n = recvfrom(c->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from.ss, &from.len);
+        if (n > 0)
+            pl_peer_handle_datagram(c->peer, now_us(), &from, buf, (size_t)n);
+        client_drain(c);
+    }
+    if (pl_peer_next_timeout(c->peer) <= now_us())
+        pl_peer_handle_timeout(c->peer, now_us());
+}
+
+size_t stun_check(uint8_t *out, size_t cap, const char *username, const char *pwd, uint8_t tid_byte)
+{
+    uint8_t tid[12] = {tid_byte};
+    pl_wbuf wb = pl_wbuf_make(out, cap);
+    pl_stun_begin(&wb, PL_STUN_REQUEST, PL_STUN_METHOD_BINDING, tid);
+    pl_stun_add_bytes(&wb, PL_STUN_ATTR_USERNAME, username, strlen(username));
+    pl_stun_add_u64(&wb, PL_STUN_ATTR_ICE_CONTROLLING, 1);
+    pl_stun_add_flag(&wb, PL_STUN_ATTR_USE_CANDIDATE);
+    int n = pl_stun_finish(&wb, (const uint8_t *)pwd, strlen(pwd), true);
+    assert_true(n > 0);
+    return (size_t)n;
+}
