@@ -58,8 +58,8 @@ typedef struct cmd {
     char remote_ufrag[UFRAG_MAX], remote_pwd[UFRAG_MAX];
     char fp_alg[16], fp[160];
     size_t n;
-    pl_worker_track tracks[PL_WORKER_MAX_TRACKS];
-    pl_worker_route routes[PL_WORKER_MAX_ROUTES];
+    pl_track tracks[PL_MAX_TRACKS];
+    pl_route routes[PL_MAX_ROUTES];
 } cmd;
 
 /* Continuity of one forwarded stream: when the source SSRC behind an output
@@ -105,20 +105,20 @@ typedef struct transport {
     bool failed; /* consent lost or DTLS failed: freed at the end of the loop turn */
     /* As a publisher: its tracks. As a subscriber: what it receives. */
     size_t n_tracks;
-    pl_worker_track tracks[PL_WORKER_MAX_TRACKS];
+    pl_track tracks[PL_MAX_TRACKS];
     size_t n_routes;
-    pl_worker_route routes[PL_WORKER_MAX_ROUTES];
-    route_state route_st[PL_WORKER_MAX_ROUTES];
+    pl_route routes[PL_MAX_ROUTES];
+    route_state route_st[PL_MAX_ROUTES];
     /* As a publisher: per track, the subscribers it fans out to (rebuilt
      * whenever routes or transports change, so forwarding never searches). */
-    fan_entry *fan[PL_WORKER_MAX_TRACKS];
-    size_t fan_n[PL_WORKER_MAX_TRACKS], fan_cap[PL_WORKER_MAX_TRACKS];
-    track_state *ts[PL_WORKER_MAX_TRACKS];
+    fan_entry *fan[PL_MAX_TRACKS];
+    size_t fan_n[PL_MAX_TRACKS], fan_cap[PL_MAX_TRACKS];
+    track_state *ts[PL_MAX_TRACKS];
     int64_t next_report;
     /* Per track: until when it counts as speaking, its loudest recent level. */
-    int64_t loud_until[PL_WORKER_MAX_TRACKS];
-    uint8_t level[PL_WORKER_MAX_TRACKS];
-    bool speaking[PL_WORKER_MAX_TRACKS];
+    int64_t loud_until[PL_MAX_TRACKS];
+    uint8_t level[PL_MAX_TRACKS];
+    bool speaking[PL_MAX_TRACKS];
 } transport;
 
 struct pl_worker {
@@ -318,7 +318,7 @@ static void request_keyframes_for(pl_worker *w, transport *sub)
  * publisher, not with the subscribers), payload and padding. An RTX packet
  * (RFC 4588) becomes the original again: the publisher's SSRC, payload type
  * and the sequence number it carries. Returns the length, 0 to drop. */
-static size_t strip(pl_worker *w, const pl_worker_track *t, const uint8_t *pkt,
+static size_t strip(pl_worker *w, const pl_track *t, const uint8_t *pkt,
                     const pl_rtp_header *h, bool rtx, uint16_t *seq)
 {
     size_t fixed = PL_RTP_HEADER_MIN + 4u * h->csrc_count;
@@ -354,7 +354,7 @@ static size_t strip(pl_worker *w, const pl_worker_track *t, const uint8_t *pkt,
 static void send_on_route(pl_worker *w, transport *s, size_t r, const uint8_t *pkt, size_t len,
                           bool retransmission)
 {
-    const pl_worker_route *rt = &s->routes[r];
+    const pl_route *rt = &s->routes[r];
     route_state *rs = &s->route_st[r];
     pl_rtp_header h;
     if (pl_rtp_parse(pkt, len, &h) != PL_OK)
@@ -436,9 +436,9 @@ static void forward_rtp(pl_worker *w, transport *pub, const uint8_t *pkt, size_t
     pl_rtp_header h;
     if (pl_rtp_parse(pkt, len, &h) != PL_OK)
         return;
-    size_t ti = PL_WORKER_MAX_TRACKS;
+    size_t ti = PL_MAX_TRACKS;
     bool rtx = false;
-    for (size_t i = 0; i < pub->n_tracks && ti == PL_WORKER_MAX_TRACKS; i++) {
+    for (size_t i = 0; i < pub->n_tracks && ti == PL_MAX_TRACKS; i++) {
         if (pub->tracks[i].ssrc == h.ssrc) {
             ti = i;
         } else if (pub->tracks[i].rtx_ssrc && pub->tracks[i].rtx_ssrc == h.ssrc) {
@@ -446,9 +446,9 @@ static void forward_rtp(pl_worker *w, transport *pub, const uint8_t *pkt, size_t
             rtx = true;
         }
     }
-    if (ti == PL_WORKER_MAX_TRACKS)
+    if (ti == PL_MAX_TRACKS)
         return;
-    const pl_worker_track *track = &pub->tracks[ti];
+    const pl_track *track = &pub->tracks[ti];
     pl_rtp_ext lvl;
     bool voice;
     uint8_t level;
@@ -623,7 +623,7 @@ static track_state *new_track_state(pl_worker *w, bool video)
 
 static void destroy_transport(pl_worker *w, transport *t)
 {
-    for (size_t i = 0; i < PL_WORKER_MAX_TRACKS; i++) {
+    for (size_t i = 0; i < PL_MAX_TRACKS; i++) {
         pl_env_free(&w->env, t->fan[i]);
         free_track_state(w, t->ts[i]);
     }
@@ -644,7 +644,7 @@ static void run_command(pl_worker *w, cmd *c, int64_t now)
             /* Repair state per track, kept across renegotiations of the
              * same source (track_state_for resets it when the source
              * changes). */
-            for (size_t i = 0; i < PL_WORKER_MAX_TRACKS; i++) {
+            for (size_t i = 0; i < PL_MAX_TRACKS; i++) {
                 bool video = i < c->n && c->tracks[i].video;
                 if (t->ts[i] &&
                     (i >= c->n || t->ts[i]->cache == NULL ||
@@ -659,7 +659,7 @@ static void run_command(pl_worker *w, cmd *c, int64_t now)
         }
         /* Renegotiation re-sends every route: keep the continuity state of
          * the output streams that survive it. */
-        route_state st[PL_WORKER_MAX_ROUTES];
+        route_state st[PL_MAX_ROUTES];
         for (size_t i = 0; i < c->n; i++) {
             memset(&st[i], 0, sizeof(st[i]));
             for (size_t k = 0; k < t->n_routes; k++)
@@ -1198,9 +1198,9 @@ int pl_worker_remove_transport(pl_worker *w, uint64_t id)
     return push(w, c);
 }
 
-int pl_worker_set_tracks(pl_worker *w, uint64_t publisher, const pl_worker_track *tracks, size_t n)
+int pl_worker_set_tracks(pl_worker *w, uint64_t publisher, const pl_track *tracks, size_t n)
 {
-    if (n > PL_WORKER_MAX_TRACKS)
+    if (n > PL_MAX_TRACKS)
         return PL_EINVAL;
     cmd *c = pl_env_alloc(&w->env, sizeof(*c));
     if (!c)
@@ -1212,9 +1212,9 @@ int pl_worker_set_tracks(pl_worker *w, uint64_t publisher, const pl_worker_track
     return push(w, c);
 }
 
-int pl_worker_set_routes(pl_worker *w, uint64_t subscriber, const pl_worker_route *routes, size_t n)
+int pl_worker_set_routes(pl_worker *w, uint64_t subscriber, const pl_route *routes, size_t n)
 {
-    if (n > PL_WORKER_MAX_ROUTES)
+    if (n > PL_MAX_ROUTES)
         return PL_EINVAL;
     cmd *c = pl_env_alloc(&w->env, sizeof(*c));
     if (!c)

@@ -467,13 +467,13 @@ static bool offers_nack(const pl_sdp_media *m, int pt)
 
 static void send_routes(pl_sig *s, conn *c)
 {
-    pl_worker_route routes[MAX_SLOTS];
+    pl_route routes[MAX_SLOTS];
     size_t n = 0;
     for (size_t i = 0; i < c->n_slots; i++) {
         const slot *sl = &c->slots[i];
         if (!sl->active)
             continue;
-        routes[n] = (pl_worker_route){.publisher = sl->publisher,
+        routes[n] = (pl_route){.publisher = sl->publisher,
                                       .paused = sl->paused,
                                       .out_ssrc = sl->out_ssrc,
                                       .out_rtx_ssrc = sl->rtx_pt > 0 ? sl->out_rtx_ssrc : 0,
@@ -662,8 +662,9 @@ static void on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
         snprintf(t->source, sizeof(t->source), "%s", source_for(sources, acc[i].mid, t->kind));
         json_object_set_new(tracks, t->mid, json_pack("{s:s}", "track_id", t->id));
     }
-    pl_worker_track wt[MAX_TRACKS];
+    pl_track wt[MAX_TRACKS];
     for (size_t i = 0; i < c->n_tracks; i++) {
+        memset(&wt[i], 0, sizeof(wt[i]));
         snprintf(wt[i].mid, sizeof(wt[i].mid), "%s", c->tracks[i].mid);
         wt[i].ssrc = c->tracks[i].ssrc;
         wt[i].video = c->tracks[i].kind == PL_SDP_VIDEO;

@@ -215,13 +215,13 @@ static uint16_t media_port_for(void *user, const char *room)
     return pl_worker_port(worker_for(user, room));
 }
 
-static void media_set_tracks(void *user, const char *room, uint64_t id, const void *tracks,
+static void media_set_tracks(void *user, const char *room, uint64_t id, const pl_track *tracks,
                              size_t n)
 {
     pl_worker_set_tracks(worker_for(user, room), id, tracks, n);
 }
 
-static void media_set_routes(void *user, const char *room, uint64_t id, const void *routes,
+static void media_set_routes(void *user, const char *room, uint64_t id, const pl_route *routes,
                              size_t n)
 {
     pl_worker_set_routes(worker_for(user, room), id, routes, n);

@@ -14,6 +14,7 @@
 #include "parley/auth.h"
 #include "parley/common.h"
 #include "parley/store.h"
+#include "parley/track.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -68,11 +69,11 @@ typedef struct pl_sig_media {
                        const char *local_pwd, const char *remote_ufrag, const char *remote_pwd);
     /* The UDP port of the worker that owns `room`. */
     uint16_t (*port_for)(void *user, const char *room);
-    /* Routing: a publisher's tracks (mid + SSRC), and what a subscriber
-     * transport receives (arrays of pl_worker_track / pl_worker_route). */
-    void (*set_tracks)(void *user, const char *room, uint64_t publisher, const void *tracks,
+    /* Routing: a publisher's tracks, and what a subscriber transport
+     * receives. */
+    void (*set_tracks)(void *user, const char *room, uint64_t publisher, const pl_track *tracks,
                        size_t n);
-    void (*set_routes)(void *user, const char *room, uint64_t subscriber, const void *routes,
+    void (*set_routes)(void *user, const char *room, uint64_t subscriber, const pl_route *routes,
                        size_t n);
     const char *fingerprint; /* sha-256 of the workers' certificate */
     const char *announce_ip; /* address put in ICE candidates */

@@ -13,6 +13,7 @@
 
 #include "parley/common.h"
 #include "parley/dtls.h"
+#include "parley/track.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -84,35 +85,10 @@ int pl_worker_remove_transport(pl_worker *w, uint64_t id);
 int pl_worker_restart_ice(pl_worker *w, uint64_t id, const char *local_ufrag, const char *local_pwd,
                           const char *remote_ufrag, const char *remote_pwd);
 
-/* Routing. A publisher's tracks, identified by SSRC (from its SDP): */
-#define PL_WORKER_MAX_TRACKS 8
-typedef struct pl_worker_track {
-    char mid[32];
-    uint32_t ssrc;
-    bool video;              /* keyframe requests only make sense for video */
-    uint8_t audio_level_ext; /* RFC 6464 header extension id, 0 when not negotiated */
-    uint8_t pt;              /* the publisher's payload type */
-    uint8_t rtx_pt;          /* its RTX payload type and stream, 0 without */
-    uint32_t rtx_ssrc;
-    bool nack; /* the publisher retransmits on NACK: the relay asks for its losses */
-} pl_worker_track;
-int pl_worker_set_tracks(pl_worker *w, uint64_t publisher, const pl_worker_track *tracks, size_t n);
-
-/* What a subscriber transport receives: each route forwards one publisher
- * track under the subscriber's own SSRC and payload type. Replaces the
- * subscriber's previous routes. */
-#define PL_WORKER_MAX_ROUTES 32
-typedef struct pl_worker_route {
-    uint64_t publisher;
-    char mid[32];
-    uint32_t out_ssrc;
-    uint8_t out_pt;
-    uint32_t out_rtx_ssrc; /* retransmissions as RTX (RFC 4588); 0: in the stream itself */
-    uint8_t out_rtx_pt;
-    bool paused; /* the subscriber does not want this track now (off screen) */
-} pl_worker_route;
-int pl_worker_set_routes(pl_worker *w, uint64_t subscriber, const pl_worker_route *routes,
-                         size_t n);
+/* Routing (parley/track.h). A publisher's tracks: */
+int pl_worker_set_tracks(pl_worker *w, uint64_t publisher, const pl_track *tracks, size_t n);
+/* What a subscriber transport receives; replaces its previous routes. */
+int pl_worker_set_routes(pl_worker *w, uint64_t subscriber, const pl_route *routes, size_t n);
 
 void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out);
 uint16_t pl_worker_port(const pl_worker *w);

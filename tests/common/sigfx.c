@@ -62,7 +62,12 @@ static uint16_t fm_port(void *user, const char *room)
     return 40000;
 }
 
-static void fm_set(void *user, const char *room, uint64_t id, const void *p, size_t n)
+static void fm_set_tracks(void *user, const char *room, uint64_t id, const pl_track *p, size_t n)
+{
+    (void)user, (void)room, (void)id, (void)p, (void)n;
+}
+
+static void fm_set_routes(void *user, const char *room, uint64_t id, const pl_route *p, size_t n)
 {
     (void)user, (void)room, (void)id, (void)p, (void)n;
 }
@@ -78,8 +83,8 @@ fx *fx_new_with_media(void)
                           .remove_transport = fm_remove,
                           .restart_ice = fm_restart,
                           .port_for = fm_port,
-                          .set_tracks = fm_set,
-                          .set_routes = fm_set,
+                          .set_tracks = fm_set_tracks,
+                          .set_routes = fm_set_routes,
                           .fingerprint = "AB:CD",
                           .announce_ip = "127.0.0.1"};
     f->sig = pl_sig_create(&f->env, &io, &media);

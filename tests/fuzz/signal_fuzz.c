@@ -48,7 +48,12 @@ static uint16_t port_for(void *user, const char *room)
     return 40000;
 }
 
-static void set_any(void *user, const char *room, uint64_t id, const void *p, size_t n)
+static void set_any_tracks(void *user, const char *room, uint64_t id, const pl_track *p, size_t n)
+{
+    (void)user, (void)room, (void)id, (void)p, (void)n;
+}
+
+static void set_any_routes(void *user, const char *room, uint64_t id, const pl_route *p, size_t n)
 {
     (void)user, (void)room, (void)id, (void)p, (void)n;
 }
@@ -61,8 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pl_sig_media media = {.add_transport = add_transport,
                           .remove_transport = remove_transport,
                           .port_for = port_for,
-                          .set_tracks = set_any,
-                          .set_routes = set_any,
+                          .set_tracks = set_any_tracks,
+                          .set_routes = set_any_routes,
                           .fingerprint = "AB:CD",
                           .announce_ip = "127.0.0.1"};
     pl_sig *sig = pl_sig_create(&env, &io, &media);

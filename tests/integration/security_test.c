@@ -75,10 +75,10 @@ static client add_client(fixture *f, uint64_t id, const pl_dtls_cert *cert, bool
                                              "sha-256", pl_dtls_cert_fingerprint(f->client_cert)),
                      0);
     if (publisher) {
-        pl_worker_track tr = {.mid = "0", .ssrc = SSRC, .pt = 111};
+        pl_track tr = {.mid = "0", .ssrc = SSRC, .pt = 111};
         assert_int_equal(pl_worker_set_tracks(f->w, id, &tr, 1), 0);
     } else {
-        pl_worker_route rt = {.publisher = 1, .mid = "0", .out_ssrc = 0x5555, .out_pt = 111};
+        pl_route rt = {.publisher = 1, .mid = "0", .out_ssrc = 0x5555, .out_pt = 111};
         assert_int_equal(pl_worker_set_routes(f->w, id, &rt, 1), 0);
     }
     usleep(10000); /* let the worker take the commands before the first check */

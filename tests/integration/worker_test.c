@@ -191,9 +191,9 @@ static void test_forwarding(void **state)
                             pl_peer_local_pwd(pub.peer), "sha-256", fp);
     pl_worker_add_transport(w, 2, "subu", SERVER_PWD, pl_peer_local_ufrag(sub.peer),
                             pl_peer_local_pwd(sub.peer), "sha-256", fp);
-    pl_worker_track tr = {.mid = "0", .ssrc = 0xabcdef01, .video = true};
+    pl_track tr = {.mid = "0", .ssrc = 0xabcdef01, .video = true};
     pl_worker_set_tracks(w, 1, &tr, 1);
-    pl_worker_route rt = {.publisher = 1, .mid = "0", .out_ssrc = 0x5555, .out_pt = 111};
+    pl_route rt = {.publisher = 1, .mid = "0", .out_ssrc = 0x5555, .out_pt = 111};
     pl_worker_set_routes(w, 2, &rt, 1);
     usleep(10000);
     pl_peer_start(pub.peer, now_us());
@@ -224,7 +224,7 @@ static void test_forwarding(void **state)
         assert_int_equal(sub.seq[i], 1000 + i);
     }
     /* The publisher's source changes (a restarted microphone). */
-    pl_worker_track tr2 = {.mid = "0", .ssrc = 0x77777777, .video = true};
+    pl_track tr2 = {.mid = "0", .ssrc = 0x77777777, .video = true};
     pl_worker_set_tracks(w, 1, &tr2, 1);
     usleep(10000);
     for (uint16_t i = 0; i < 10; i++)

@@ -1,0 +1,59 @@
+/* What crosses the seam between signaling and the media relay: a
+ * publisher's track as the relay forwards it, and a subscriber's route to
+ * one of them. The signaling core fills them from the SDP it negotiated;
+ * the worker and its router keep them as they are. The size limits are
+ * shared so both sides refuse the same input. */
+#ifndef PARLEY_TRACK_H
+#define PARLEY_TRACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* RFC 8839 5.4: ice-ufrag and ice-pwd are at most 256 characters. */
+#define PL_ICE_CRED_MAX 256
+/* A media identification token (RFC 8843 a=mid, RFC 4566 token); longer
+ * ones are refused by the SDP parser. */
+#define PL_MID_MAX 63
+/* A certificate fingerprint as written in SDP: the algorithm name and up
+ * to 64 hex bytes with colons. */
+#define PL_FP_ALG_MAX 15
+#define PL_FP_MAX 191
+/* Tracks per publish transport, routes per subscribe transport. */
+#define PL_MAX_TRACKS 8
+#define PL_MAX_ROUTES 32
+
+/* A publisher's track. A zero SSRC means the offer named none: the relay
+ * learns it from the first packet that carries the track's MID in the
+ * header extension `mid_ext`. */
+typedef struct pl_track {
+    char mid[PL_MID_MAX + 1];
+    uint32_t ssrc;
+    bool video;              /* keyframe requests only make sense for video */
+    uint8_t audio_level_ext; /* RFC 6464 header extension id, 0 when not negotiated */
+    uint8_t mid_ext;         /* RFC 8843 MID header extension id, 0 when not negotiated */
+    uint8_t pt;              /* the publisher's payload type */
+    uint8_t rtx_pt;          /* its RTX payload type and stream, 0 without */
+    uint32_t rtx_ssrc;
+    bool nack; /* the publisher retransmits on NACK: the relay asks for its losses */
+} pl_track;
+
+/* What a subscriber receives of one publisher track, under its own SSRC
+ * and payload type. */
+typedef struct pl_route {
+    uint64_t publisher; /* the publish transport */
+    char mid[PL_MID_MAX + 1];
+    uint32_t out_ssrc;
+    uint8_t out_pt;
+    uint32_t out_rtx_ssrc; /* retransmissions as RTX (RFC 4588); 0: in the stream itself */
+    uint8_t out_rtx_pt;
+    bool paused; /* the subscriber does not want this track now (off screen) */
+} pl_route;
+
+#ifdef __cplusplus
+}
+#endif
+#endif
