@@ -636,8 +636,10 @@ static void run_command(pl_worker *w, cmd *c, int64_t now)
 {
     if (c->kind == CMD_TRACKS || c->kind == CMD_ROUTES) {
         transport *t = by_id(w, c->id);
-        if (!t)
+        if (!t) {
+            emit(w, PL_WORKER_REFUSED, c->id, PL_ENOTFOUND);
             return;
+        }
         if (c->kind == CMD_TRACKS) {
             t->n_tracks = c->n;
             memcpy(t->tracks, c->tracks, c->n * sizeof(c->tracks[0]));
@@ -681,6 +683,7 @@ static void run_command(pl_worker *w, cmd *c, int64_t now)
                                 c->remote_pwd) != PL_OK) {
             pl_env_logf(&w->env, PL_LOG_WARN, "worker %d: ICE restart of transport %llu refused",
                         w->cfg.index, (unsigned long long)c->id);
+            emit(w, PL_WORKER_REFUSED, c->id, !t ? PL_ENOTFOUND : PL_EINVAL);
             return;
         }
         snprintf(t->ufrag, sizeof(t->ufrag), "%s", c->local_ufrag);
@@ -696,11 +699,15 @@ static void run_command(pl_worker *w, cmd *c, int64_t now)
             }
         return;
     }
-    if (by_id(w, c->id) || by_ufrag(w, c->local_ufrag))
-        return; /* duplicates are refused at the command boundary too */
-    transport *t = pl_env_alloc(&w->env, sizeof(*t));
-    if (!t)
+    if (by_id(w, c->id) || by_ufrag(w, c->local_ufrag)) {
+        emit(w, PL_WORKER_REFUSED, c->id, PL_EINVAL); /* a duplicate id or ufrag */
         return;
+    }
+    transport *t = pl_env_alloc(&w->env, sizeof(*t));
+    if (!t) {
+        emit(w, PL_WORKER_REFUSED, c->id, PL_ENOMEM);
+        return;
+    }
     pl_peer_config pc = {.role = PL_PEER_SERVER,
                          .cert = w->cfg.cert,
                          .local_ufrag = c->local_ufrag,

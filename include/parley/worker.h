@@ -26,6 +26,7 @@ enum pl_worker_event_kind {
     PL_WORKER_FAILED,    /* consent lost, DTLS failure, wrong fingerprint */
     PL_WORKER_CLOSED,
     PL_WORKER_SPEAKING, /* a publisher's audio started or stopped being loud */
+    PL_WORKER_REFUSED,  /* a command for this transport was not carried out (error says why) */
 };
 
 typedef struct pl_worker_event {
