@@ -241,13 +241,52 @@ int pl_rtp_rtx_wrap(const uint8_t *orig, const pl_rtp_header *h, uint32_t rtx_ss
     size_t need = h->header_len + 2 + h->payload_len;
     if (need > cap)
         return PL_ENOSPC;
-    /* Padding is not carried over: RTX has its own padding rules. */
-    memcpy(out, orig, h->header_len);
+    /* Payload first: out may be orig, the packet wrapped where it lies.
+     * Padding is not carried over: RTX has its own padding rules. */
+    memmove(out + h->header_len + 2, orig + h->header_len, h->payload_len);
+    if (out != orig)
+        memcpy(out, orig, h->header_len);
     out[0] &= (uint8_t)~0x20;
     pl_put_u16(out + h->header_len, h->seq);
-    memcpy(out + h->header_len + 2, orig + h->header_len, h->payload_len);
     pl_rtp_set_ssrc(out, rtx_ssrc);
     pl_rtp_set_payload_type(out, rtx_pt);
     pl_rtp_set_seq(out, rtx_seq);
     return (int)need;
+}
+
+/* Fixed header and CSRCs, without the extension block, followed by body. */
+static int bare(const uint8_t *pkt, const pl_rtp_header *h, const uint8_t *body, size_t body_len,
+                uint8_t *out, size_t cap)
+{
+    size_t fixed = PL_RTP_HEADER_MIN + 4u * h->csrc_count;
+    if (fixed + body_len > cap)
+        return PL_ENOSPC;
+    memmove(out + fixed, body, body_len);
+    if (out != pkt)
+        memcpy(out, pkt, fixed);
+    out[0] &= (uint8_t)~0x10;
+    return (int)(fixed + body_len);
+}
+
+int pl_rtp_strip_extensions(const uint8_t *pkt, const pl_rtp_header *h, uint8_t *out, size_t cap)
+{
+    return bare(pkt, h, pkt + h->header_len, (size_t)h->payload_len + h->padding_len, out, cap);
+}
+
+int pl_rtp_rtx_unwrap(const uint8_t *rtx, const pl_rtp_header *h, uint32_t ssrc, uint8_t pt,
+                      uint8_t *out, size_t cap)
+{
+    uint16_t osn;
+    if (h->payload_len == 2 || (h->payload_len == 0 && h->padding_len))
+        return PL_ENOTFOUND; /* padding only: a bandwidth probe */
+    if (pl_rtp_rtx_osn(rtx, h, &osn) != PL_OK)
+        return PL_EMALFORMED;
+    int n = bare(rtx, h, rtx + h->header_len + 2, h->payload_len - 2u, out, cap);
+    if (n < 0)
+        return n;
+    out[0] &= (uint8_t)~0x20;
+    pl_rtp_set_ssrc(out, ssrc);
+    pl_rtp_set_payload_type(out, pt);
+    pl_rtp_set_seq(out, osn);
+    return n;
 }

@@ -11,12 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "parley/nack.h"
+#include "parley/hmap.h"
 #include "parley/peer.h"
-#include "parley/pktcache.h"
-#include "parley/rtcp.h"
-#include "parley/rtp.h"
-#include "parley/rtpstats.h"
+#include "parley/router.h"
 #include "parley/srtp.h"
 #include "parley/stun.h"
 
@@ -30,23 +27,10 @@
 #define RESIDENCE_BUCKET_US 10
 #define RESIDENCE_BUCKETS 2000
 #define OUT_CAP (DGRAM_MAX + PL_SRTP_MAX_TRAILER)
-#define UFRAG_MAX 257
-/* Active speaker detection: audio at least this loud (dBov, RFC 6464)
- * counts as speech, and a speaker stays active this long after it. */
-#define SPEAKING_LEVEL 60
-#define SPEAKING_HOLD_US 1500000
-#define SPEAKER_CHECK_US 250000
-/* Loss repair and RTCP: NACK and keyframe timers are looked at this often,
- * reports go out every REPORT_US, one keyframe request per publisher track
- * per KEYFRAME_INTERVAL_US, and this many recent packets per track are kept
- * for retransmission (about 3 s of 700 kbit/s video, 2.5 s of audio). */
-#define REPAIR_TICK_US 10000
-#define REPORT_US 1000000
-#define KEYFRAME_INTERVAL_US 300000
-#define CACHE_VIDEO 256
-#define CACHE_AUDIO 128
-/* The relay's own SSRC in the RTCP it originates towards publishers. */
-#define RELAY_SSRC 1
+/* ICE keeps at most a few addresses per transport. */
+#define MAX_ADDRS 4
+/* An address as a hash key: family, port and address bytes. */
+#define ADDR_KEY 20
 
 enum cmd_kind { CMD_ADD, CMD_REMOVE, CMD_RESTART, CMD_TRACKS, CMD_ROUTES };
 
@@ -54,71 +38,24 @@ typedef struct cmd {
     struct cmd *next;
     enum cmd_kind kind;
     uint64_t id;
-    char local_ufrag[UFRAG_MAX], local_pwd[UFRAG_MAX];
-    char remote_ufrag[UFRAG_MAX], remote_pwd[UFRAG_MAX];
-    char fp_alg[16], fp[160];
+    char local_ufrag[PL_ICE_CRED_MAX + 1], local_pwd[PL_ICE_CRED_MAX + 1];
+    char remote_ufrag[PL_ICE_CRED_MAX + 1], remote_pwd[PL_ICE_CRED_MAX + 1];
+    char fp_alg[PL_FP_ALG_MAX + 1], fp[PL_FP_MAX + 1];
     size_t n;
     pl_track tracks[PL_MAX_TRACKS];
     pl_route routes[PL_MAX_ROUTES];
 } cmd;
 
-/* Continuity of one forwarded stream: when the source SSRC behind an output
- * SSRC changes (the publisher restarted its camera, say), sequence numbers
- * and timestamps continue from where the subscriber's stream left off. */
-typedef struct route_state {
-    bool started;
-    uint32_t src_ssrc;
-    uint16_t seq_offset, last_seq;
-    uint32_t ts_offset, last_ts;
-    uint16_t rtx_seq;         /* the route's RTX stream */
-    uint32_t packets, octets; /* sent on it, for its sender reports */
-} route_state;
-
-/* A publisher track's receive side: what the relay needs to repair it
- * upstream and to answer its subscribers' NACKs. */
-typedef struct track_state {
-    uint32_t ssrc; /* the source whose packets the cache holds */
-    pl_pktcache *cache;
-    pl_rtp_rx rx;
-    pl_nack_gen nack;
-    pl_keyframe_limiter kf;
-} track_state;
-
-struct transport;
-
-/* One subscriber of a publisher's track: which transport, which route. */
-typedef struct fan_entry {
-    struct transport *sub;
-    size_t route;
-} fan_entry;
-
 typedef struct transport {
     struct transport *next;
     uint64_t id;
     pl_peer *peer;
-    char ufrag[UFRAG_MAX];
+    char ufrag[PL_ICE_CRED_MAX + 1];
     /* Addresses that proved the ICE password, for demultiplexing non-STUN
-     * traffic; ICE keeps at most a few. */
-    pl_addr addrs[4];
+     * traffic, as the keys they have in the address table. */
+    uint8_t addr_keys[MAX_ADDRS][ADDR_KEY];
     size_t n_addrs, next_addr;
-    bool connected;
     bool failed; /* consent lost or DTLS failed: freed at the end of the loop turn */
-    /* As a publisher: its tracks. As a subscriber: what it receives. */
-    size_t n_tracks;
-    pl_track tracks[PL_MAX_TRACKS];
-    size_t n_routes;
-    pl_route routes[PL_MAX_ROUTES];
-    route_state route_st[PL_MAX_ROUTES];
-    /* As a publisher: per track, the subscribers it fans out to (rebuilt
-     * whenever routes or transports change, so forwarding never searches). */
-    fan_entry *fan[PL_MAX_TRACKS];
-    size_t fan_n[PL_MAX_TRACKS], fan_cap[PL_MAX_TRACKS];
-    track_state *ts[PL_MAX_TRACKS];
-    int64_t next_report;
-    /* Per track: until when it counts as speaking, its loudest recent level. */
-    int64_t loud_until[PL_MAX_TRACKS];
-    uint8_t level[PL_MAX_TRACKS];
-    bool speaking[PL_MAX_TRACKS];
 } transport;
 
 struct pl_worker {
@@ -131,10 +68,10 @@ struct pl_worker {
     pthread_mutex_t lock; /* guards the command queue only */
     cmd *cmds;
     transport *transports;
-    bool reap;            /* some transport failed */
-    pl_rtcp_packet *rtcp; /* scratch for parsing subscribers' feedback */
-    int64_t now;          /* time of the datagram or timer being handled */
-    int64_t next_speaker_check;
+    /* Demultiplexing and commands find a transport in one lookup. */
+    pl_hmap *by_id, *by_ufrag, *by_addr;
+    pl_router *router;
+    bool reap;          /* some transport failed */
     int64_t next_timer; /* earliest pl_peer_next_timeout of any transport */
     uint8_t (*obuf)[OUT_CAP];
     struct mmsghdr omsg[OUT_BATCH];
@@ -145,11 +82,9 @@ struct pl_worker {
     _Atomic uint32_t residence[RESIDENCE_BUCKETS + 1];
     size_t n_out;
     uint64_t fwd_pending;
-    int64_t next_repair;
-    uint8_t scratch[OUT_CAP]; /* a publisher's packet, extensions stripped */
     struct {
         _Atomic uint64_t transports, in, out, unknown, rejected, rtp, rtcp, fwd, pli, rtx, nacks,
-            failed;
+            failed, unknown_ssrc;
     } st;
 };
 
@@ -160,39 +95,62 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static int64_t realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static transport *by_id(pl_worker *w, uint64_t id)
 {
-    for (transport *t = w->transports; t; t = t->next)
-        if (t->id == id)
-            return t;
-    return NULL;
+    return pl_hmap_get(w->by_id, &id, sizeof(id));
 }
 
 static transport *by_ufrag(pl_worker *w, const char *ufrag)
 {
-    for (transport *t = w->transports; t; t = t->next)
-        if (strcmp(t->ufrag, ufrag) == 0)
-            return t;
-    return NULL;
+    return pl_hmap_get(w->by_ufrag, ufrag, strlen(ufrag));
+}
+
+static void addr_key(const pl_addr *a, uint8_t key[ADDR_KEY])
+{
+    memset(key, 0, ADDR_KEY);
+    key[0] = (uint8_t)a->ss.ss_family;
+    uint16_t port = pl_addr_port(a);
+    key[2] = (uint8_t)(port >> 8);
+    key[3] = (uint8_t)port;
+    if (a->ss.ss_family == AF_INET)
+        memcpy(key + 4, &((const struct sockaddr_in *)&a->ss)->sin_addr, 4);
+    else if (a->ss.ss_family == AF_INET6)
+        memcpy(key + 4, &((const struct sockaddr_in6 *)&a->ss)->sin6_addr, 16);
 }
 
 static transport *by_addr(pl_worker *w, const pl_addr *a)
 {
-    for (transport *t = w->transports; t; t = t->next)
-        for (size_t i = 0; i < t->n_addrs; i++)
-            if (pl_addr_equal(&t->addrs[i], a))
-                return t;
-    return NULL;
+    uint8_t key[ADDR_KEY];
+    addr_key(a, key);
+    return pl_hmap_get(w->by_addr, key, ADDR_KEY);
 }
 
-static void remember_addr(transport *t, const pl_addr *a)
+/* An address that proved the ICE password now leads to this transport (the
+ * oldest of its addresses makes room). */
+static void remember_addr(pl_worker *w, transport *t, const pl_addr *a)
 {
+    uint8_t key[ADDR_KEY];
+    addr_key(a, key);
     for (size_t i = 0; i < t->n_addrs; i++)
-        if (pl_addr_equal(&t->addrs[i], a))
+        if (memcmp(t->addr_keys[i], key, ADDR_KEY) == 0) {
+            pl_hmap_put(w->by_addr, t->addr_keys[i], ADDR_KEY, t);
             return;
-    t->addrs[t->next_addr] = *a;
-    t->next_addr = (t->next_addr + 1) % 4;
-    if (t->n_addrs < 4)
+        }
+    uint8_t *slot = t->addr_keys[t->next_addr];
+    if (t->n_addrs == MAX_ADDRS)
+        pl_hmap_remove(w->by_addr, slot, ADDR_KEY, t);
+    memcpy(slot, key, ADDR_KEY);
+    if (pl_hmap_put(w->by_addr, slot, ADDR_KEY, t) != PL_OK)
+        return;
+    t->next_addr = (t->next_addr + 1) % MAX_ADDRS;
+    if (t->n_addrs < MAX_ADDRS)
         t->n_addrs++;
 }
 
@@ -202,13 +160,6 @@ static void emit(pl_worker *w, enum pl_worker_event_kind kind, uint64_t id, int 
         return;
     pl_worker_event ev = {.kind = kind, .transport = id, .error = error};
     w->cfg.on_event(w->cfg.user, &ev);
-}
-
-static int64_t realtime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static void flush_out(pl_worker *w)
@@ -268,292 +219,50 @@ static bool out_commit(pl_worker *w, transport *t, bool rtcp, size_t len)
     return true;
 }
 
-static void send_protected(pl_worker *w, transport *t, bool rtcp, const uint8_t *pkt, size_t len)
+/* Sends what the router has to say, each packet written straight into its
+ * output slot and protected there. */
+static void drain_router(pl_worker *w)
 {
-    if (len > DGRAM_MAX)
-        return;
-    memcpy(out_slot(w), pkt, len);
-    out_commit(w, t, rtcp, len);
-}
-
-static void send_pli(pl_worker *w, transport *p, uint32_t ssrc)
-{
-    uint8_t buf[64];
-    pl_wbuf wb = pl_wbuf_make(buf, sizeof(buf));
-    pl_rtcp_write_pli(&wb, &(pl_rtcp_pli){.sender_ssrc = RELAY_SSRC, .media_ssrc = ssrc});
-    send_protected(w, p, true, buf, wb.len);
-    atomic_fetch_add(&w->st.pli, 1);
-}
-
-/* Asks a publisher for a keyframe of one track (RFC 4585 PLI), at most once
- * per KEYFRAME_INTERVAL_US: requests inside the interval are merged into
- * one sent when it ends. */
-static void request_keyframe(pl_worker *w, uint64_t publisher, const char *mid)
-{
-    transport *p = by_id(w, publisher);
-    if (!p || !p->connected)
-        return;
-    for (size_t i = 0; i < p->n_tracks; i++) {
-        if (strcmp(p->tracks[i].mid, mid) != 0 || !p->tracks[i].ssrc || !p->tracks[i].video)
+    pl_router_output o;
+    for (;;) {
+        int rc = pl_router_poll_output(w->router, &o, out_slot(w), DGRAM_MAX);
+        if (rc == PL_EAGAIN)
+            break;
+        if (rc != PL_OK)
             continue;
-        if (!p->ts[i]) {
-            send_pli(w, p, p->tracks[i].ssrc);
-        } else if (pl_keyframe_limiter_request(&p->ts[i]->kf, w->now)) {
-            send_pli(w, p, p->tracks[i].ssrc);
-        } else if (w->next_repair > pl_keyframe_limiter_next(&p->ts[i]->kf)) {
-            w->next_repair = pl_keyframe_limiter_next(&p->ts[i]->kf);
-        }
-    }
-}
-
-static void request_keyframes_for(pl_worker *w, transport *sub)
-{
-    for (size_t i = 0; i < sub->n_routes; i++)
-        if (!sub->routes[i].paused)
-            request_keyframe(w, sub->routes[i].publisher, sub->routes[i].mid);
-}
-
-/* Builds the forwarding form of a publisher's packet in w->scratch: fixed
- * header and CSRCs, no extension block (their ids were negotiated with the
- * publisher, not with the subscribers), payload and padding. An RTX packet
- * (RFC 4588) becomes the original again: the publisher's SSRC, payload type
- * and the sequence number it carries. Returns the length, 0 to drop. */
-static size_t strip(pl_worker *w, const pl_track *t, const uint8_t *pkt,
-                    const pl_rtp_header *h, bool rtx, uint16_t *seq)
-{
-    size_t fixed = PL_RTP_HEADER_MIN + 4u * h->csrc_count;
-    size_t body = h->payload_len + h->padding_len;
-    *seq = h->seq;
-    const uint8_t *payload = pkt + h->header_len;
-    if (rtx) {
-        if (h->payload_len < 2)
-            return 0;
-        *seq = pl_get_u16(payload);
-        payload += 2;
-        body -= 2;
-        if (body == 0 || (h->padding_len && body <= h->padding_len))
-            return 0; /* padding-only RTX: bandwidth probing, nothing to forward */
-    }
-    if (fixed + body > DGRAM_MAX)
-        return 0;
-    memcpy(w->scratch, pkt, fixed);
-    w->scratch[0] &= (uint8_t)~0x10; /* no extension block */
-    memcpy(w->scratch + fixed, payload, body);
-    if (rtx) {
-        pl_rtp_set_ssrc(w->scratch, t->ssrc);
-        pl_rtp_set_payload_type(w->scratch, t->pt);
-        pl_rtp_set_seq(w->scratch, *seq);
-    }
-    return fixed + body;
-}
-
-/* Sends one packet of a publisher track (in forwarding form) to one
- * subscriber route, rewritten to the route's SSRC, payload type and
- * sequence space; as RTX when it is a retransmission and the route has an
- * RTX stream. */
-static void send_on_route(pl_worker *w, transport *s, size_t r, const uint8_t *pkt, size_t len,
-                          bool retransmission)
-{
-    const pl_route *rt = &s->routes[r];
-    route_state *rs = &s->route_st[r];
-    pl_rtp_header h;
-    if (pl_rtp_parse(pkt, len, &h) != PL_OK)
-        return;
-    uint16_t oseq;
-    uint32_t ots;
-    if (retransmission) {
-        oseq = (uint16_t)(h.seq + rs->seq_offset);
-        ots = h.timestamp + rs->ts_offset;
-    } else {
-        bool fresh = !rs->started || rs->src_ssrc != h.ssrc;
-        if (fresh) {
-            /* First packet or a new source: continue the output stream. */
-            rs->seq_offset = (uint16_t)(rs->started ? rs->last_seq + 1 - h.seq : 0);
-            rs->ts_offset = rs->started ? rs->last_ts + 1 - h.timestamp : 0;
-            rs->src_ssrc = h.ssrc;
-            rs->started = true;
-        }
-        oseq = (uint16_t)(h.seq + rs->seq_offset);
-        ots = h.timestamp + rs->ts_offset;
-        /* Only in-order packets move the continuation point. */
-        if (fresh || (int16_t)(oseq - rs->last_seq) > 0) {
-            rs->last_seq = oseq;
-            rs->last_ts = ots;
-        }
-    }
-    uint8_t *out = out_slot(w);
-    size_t out_len = len;
-    if (retransmission && rt->out_rtx_pt) {
-        /* RFC 4588: the RTX stream's own header, then the original sequence
-         * number, then the original payload. */
-        size_t hl = h.header_len;
-        if (len + 2 > DGRAM_MAX)
-            return;
-        memcpy(out, pkt, hl);
-        pl_put_u16(out + hl, oseq);
-        memcpy(out + hl + 2, pkt + hl, len - hl);
-        pl_rtp_set_ssrc(out, rt->out_rtx_ssrc);
-        pl_rtp_set_payload_type(out, rt->out_rtx_pt);
-        pl_rtp_set_seq(out, rs->rtx_seq++);
-        pl_rtp_set_timestamp(out, ots);
-        out_len = len + 2;
-    } else {
-        memcpy(out, pkt, len);
-        pl_rtp_set_ssrc(out, rt->out_ssrc);
-        pl_rtp_set_payload_type(out, rt->out_pt);
-        pl_rtp_set_seq(out, oseq);
-        pl_rtp_set_timestamp(out, ots);
-    }
-    if (out_commit(w, s, false, out_len)) {
-        if (retransmission) {
-            atomic_fetch_add(&w->st.rtx, 1);
-        } else {
-            w->fwd_pending++;
-            rs->packets++;
-            rs->octets += (uint32_t)(len - (PL_RTP_HEADER_MIN + 4u * h.csrc_count));
-        }
-    }
-}
-
-static track_state *track_state_for(pl_worker *w, transport *pub, size_t ti, uint32_t ssrc)
-{
-    track_state *st = pub->ts[ti];
-    if (st && st->ssrc != ssrc) {
-        /* A new source behind the track: its sequence numbers start over. */
-        st->ssrc = ssrc;
-        pl_pktcache_clear(st->cache);
-        pl_rtp_rx_init(&st->rx, pub->tracks[ti].video ? 90000 : 48000);
-        pl_nack_gen_init(&st->nack, NULL);
-    }
-    (void)w;
-    return st;
-}
-
-/* Fans one decrypted RTP packet of a publisher out to its subscribers, after
- * keeping it for retransmission and noting what is missing upstream. */
-static void forward_rtp(pl_worker *w, transport *pub, const uint8_t *pkt, size_t len)
-{
-    pl_rtp_header h;
-    if (pl_rtp_parse(pkt, len, &h) != PL_OK)
-        return;
-    size_t ti = PL_MAX_TRACKS;
-    bool rtx = false;
-    for (size_t i = 0; i < pub->n_tracks && ti == PL_MAX_TRACKS; i++) {
-        if (pub->tracks[i].ssrc == h.ssrc) {
-            ti = i;
-        } else if (pub->tracks[i].rtx_ssrc && pub->tracks[i].rtx_ssrc == h.ssrc) {
-            ti = i;
-            rtx = true;
-        }
-    }
-    if (ti == PL_MAX_TRACKS)
-        return;
-    const pl_track *track = &pub->tracks[ti];
-    pl_rtp_ext lvl;
-    bool voice;
-    uint8_t level;
-    if (!rtx && track->audio_level_ext &&
-        pl_rtp_ext_find(pkt, &h, track->audio_level_ext, &lvl) == PL_OK &&
-        pl_rtp_ext_audio_level(&lvl, &voice, &level) == PL_OK && level <= SPEAKING_LEVEL) {
-        /* Level alone decides: senders' voice-activity flags disagree. */
-        if (w->now >= pub->loud_until[ti] || level < pub->level[ti])
-            pub->level[ti] = level;
-        pub->loud_until[ti] = w->now + SPEAKING_HOLD_US;
-    }
-    uint16_t seq;
-    size_t n = strip(w, track, pkt, &h, rtx, &seq);
-    if (n == 0)
-        return;
-    track_state *st = track_state_for(w, pub, ti, rtx ? track->ssrc : h.ssrc);
-    if (st) {
-        /* A packet the cache already holds is a duplicate (or a
-         * retransmission that lost the race): subscribers have it. */
-        if (pl_pktcache_put(st->cache, seq, w->scratch, n) == PL_EREPLAY)
-            return;
-        pl_rtp_rx_packet(&st->rx, seq, h.timestamp, w->now, rtx);
-        pl_nack_gen_packet(&st->nack, seq, w->now);
-        int64_t next = pl_nack_gen_next(&st->nack);
-        if (track->nack && next < w->next_repair)
-            w->next_repair = next;
-    }
-    for (size_t f = 0; f < pub->fan_n[ti]; f++) {
-        transport *s = pub->fan[ti][f].sub;
-        size_t r = pub->fan[ti][f].route;
-        if (!s->connected || s->routes[r].paused)
-            continue;
-        send_on_route(w, s, r, w->scratch, n, false);
-    }
-}
-
-/* A subscriber's NACK: resend what the publisher track's cache still has. */
-static void answer_nack(pl_worker *w, transport *sub, const pl_rtcp_nack *nack)
-{
-    for (size_t r = 0; r < sub->n_routes; r++) {
-        if (sub->routes[r].out_ssrc != nack->media_ssrc)
-            continue;
-        const route_state *rs = &sub->route_st[r];
-        transport *p = by_id(w, sub->routes[r].publisher);
-        if (!p || !rs->started)
-            return;
-        for (size_t ti = 0; ti < p->n_tracks; ti++) {
-            if (strcmp(p->tracks[ti].mid, sub->routes[r].mid) != 0 || !p->ts[ti])
-                continue;
-            if (p->ts[ti]->ssrc != rs->src_ssrc)
-                return; /* the cache holds another source's packets now */
-            uint16_t lost[PL_RTCP_MAX_NACK * 17];
-            size_t n = pl_rtcp_nack_lost(nack, lost, sizeof(lost) / sizeof(lost[0]));
-            for (size_t k = 0; k < n; k++) {
-                size_t len;
-                uint16_t src_seq = (uint16_t)(lost[k] - rs->seq_offset);
-                const uint8_t *pkt = pl_pktcache_get(p->ts[ti]->cache, src_seq, &len);
-                if (pkt)
-                    send_on_route(w, sub, r, pkt, len, true);
+        if (o.kind == PL_ROUTER_OUT_SPEAKING) {
+            if (w->cfg.on_event) {
+                pl_worker_event ev = {.kind = PL_WORKER_SPEAKING,
+                                      .transport = o.transport,
+                                      .speaking = o.speaking,
+                                      .level = o.level};
+                w->cfg.on_event(w->cfg.user, &ev);
             }
-            return;
-        }
-        return;
-    }
-}
-
-/* Keyframe requests from a subscriber go to the publisher of that stream. */
-static void handle_subscriber_rtcp(pl_worker *w, transport *sub, const uint8_t *data, size_t len)
-{
-    pl_rtcp_iter it;
-    pl_rtcp_packet *p = w->rtcp;
-    const size_t max_packets = 16;
-    pl_rtcp_iter_init(&it, data, len);
-    for (size_t k = 0; k < max_packets && pl_rtcp_next(&it, p) == 1; k++) {
-        uint32_t media = 0;
-        if (p->kind == PL_RTCP_K_NACK)
-            answer_nack(w, sub, &p->u.nack);
-        if (p->kind == PL_RTCP_K_PLI)
-            media = p->u.pli.media_ssrc;
-        else if (p->kind == PL_RTCP_K_FIR && p->u.fir.n_entries)
-            media = p->u.fir.entries[0].ssrc;
-        for (size_t r = 0; media && r < sub->n_routes; r++)
-            if (sub->routes[r].out_ssrc == media)
-                request_keyframe(w, sub->routes[r].publisher, sub->routes[r].mid);
-    }
-}
-
-/* A publisher's sender reports give the NTP <-> RTP mapping its
- * subscribers' reports are made from. */
-static void handle_publisher_rtcp(pl_worker *w, transport *pub, const uint8_t *data, size_t len)
-{
-    pl_rtcp_iter it;
-    pl_rtcp_packet *p = w->rtcp;
-    const size_t max_packets = 16;
-    pl_rtcp_iter_init(&it, data, len);
-    for (size_t k = 0; k < max_packets && pl_rtcp_next(&it, p) == 1; k++) {
-        if (p->kind != PL_RTCP_K_SR)
             continue;
-        for (size_t i = 0; i < pub->n_tracks; i++)
-            if (pub->tracks[i].ssrc == p->u.sr.ssrc && pub->ts[i])
-                pl_rtp_rx_sr(&pub->ts[i]->rx, p->u.sr.ntp, p->u.sr.rtp_ts, w->now);
+        }
+        transport *t = by_id(w, o.transport);
+        if (!t || t->failed || !out_commit(w, t, o.kind == PL_ROUTER_OUT_RTCP, o.len))
+            continue;
+        switch (o.reason) {
+        case PL_ROUTER_MEDIA:
+            w->fwd_pending++;
+            break;
+        case PL_ROUTER_RESENT:
+            atomic_fetch_add(&w->st.rtx, 1);
+            break;
+        case PL_ROUTER_KEYFRAME:
+            atomic_fetch_add(&w->st.pli, 1);
+            break;
+        case PL_ROUTER_NACK:
+            atomic_fetch_add(&w->st.nacks, 1);
+            break;
+        case PL_ROUTER_REPORT:
+            break;
+        }
     }
 }
 
-static void drain_outputs(pl_worker *w, transport *t)
+static void drain_outputs(pl_worker *w, transport *t, int64_t now)
 {
     pl_peer_output o;
     while (pl_peer_poll_output(t->peer, &o) == PL_OK) {
@@ -564,9 +273,9 @@ static void drain_outputs(pl_worker *w, transport *t)
                 atomic_fetch_add(&w->st.out, 1);
             break;
         case PL_PEER_OUT_CONNECTED:
-            t->connected = true;
             emit(w, PL_WORKER_CONNECTED, t->id, 0);
-            request_keyframes_for(w, t); /* a new subscriber needs a picture now */
+            pl_router_set_connected(w->router, t->id, now);
+            drain_router(w);
             break;
         case PL_PEER_OUT_FAILED:
             /* RFC 7675: a transport without consent stops sending at once;
@@ -581,124 +290,44 @@ static void drain_outputs(pl_worker *w, transport *t)
             break;
         case PL_PEER_OUT_RTP:
             atomic_fetch_add(&w->st.rtp, 1);
-            forward_rtp(w, t, o.data, o.len);
+            pl_router_handle_rtp(w->router, now, t->id, o.data, o.len);
+            drain_router(w);
             break;
         case PL_PEER_OUT_RTCP:
             atomic_fetch_add(&w->st.rtcp, 1);
-            if (t->n_routes)
-                handle_subscriber_rtcp(w, t, o.data, o.len);
-            if (t->n_tracks)
-                handle_publisher_rtcp(w, t, o.data, o.len);
+            pl_router_handle_rtcp(w->router, now, t->id, o.data, o.len);
+            drain_router(w);
             break;
         case PL_PEER_OUT_ADDRESS:
-            remember_addr(t, &o.addr);
+            remember_addr(w, t, &o.addr);
             break;
         }
     }
 }
 
-static void free_track_state(pl_worker *w, track_state *st)
-{
-    if (!st)
-        return;
-    pl_pktcache_destroy(&w->env, st->cache);
-    pl_env_free(&w->env, st);
-}
-
-static track_state *new_track_state(pl_worker *w, bool video)
-{
-    track_state *st = pl_env_alloc(&w->env, sizeof(*st));
-    if (!st)
-        return NULL;
-    st->cache = pl_pktcache_create(&w->env, video ? CACHE_VIDEO : CACHE_AUDIO);
-    if (!st->cache) {
-        pl_env_free(&w->env, st);
-        return NULL;
-    }
-    pl_rtp_rx_init(&st->rx, video ? 90000 : 48000);
-    pl_nack_gen_init(&st->nack, NULL);
-    pl_keyframe_limiter_init(&st->kf, KEYFRAME_INTERVAL_US);
-    return st;
-}
-
 static void destroy_transport(pl_worker *w, transport *t)
 {
-    for (size_t i = 0; i < PL_MAX_TRACKS; i++) {
-        pl_env_free(&w->env, t->fan[i]);
-        free_track_state(w, t->ts[i]);
-    }
+    pl_hmap_remove(w->by_id, &t->id, sizeof(t->id), t);
+    pl_hmap_remove(w->by_ufrag, t->ufrag, strlen(t->ufrag), t);
+    for (size_t i = 0; i < t->n_addrs; i++)
+        pl_hmap_remove(w->by_addr, t->addr_keys[i], ADDR_KEY, t);
+    pl_router_remove_transport(w->router, t->id);
     pl_peer_destroy(t->peer);
     pl_env_free(&w->env, t);
     atomic_fetch_sub(&w->st.transports, 1);
 }
 
-static void run_command(pl_worker *w, cmd *c, int64_t now)
+static void unlink_transport(pl_worker *w, transport *t)
 {
-    if (c->kind == CMD_TRACKS || c->kind == CMD_ROUTES) {
-        transport *t = by_id(w, c->id);
-        if (!t) {
-            emit(w, PL_WORKER_REFUSED, c->id, PL_ENOTFOUND);
+    for (transport **pp = &w->transports; *pp; pp = &(*pp)->next)
+        if (*pp == t) {
+            *pp = t->next;
             return;
         }
-        if (c->kind == CMD_TRACKS) {
-            t->n_tracks = c->n;
-            memcpy(t->tracks, c->tracks, c->n * sizeof(c->tracks[0]));
-            /* Repair state per track, kept across renegotiations of the
-             * same source (track_state_for resets it when the source
-             * changes). */
-            for (size_t i = 0; i < PL_MAX_TRACKS; i++) {
-                bool video = i < c->n && c->tracks[i].video;
-                if (t->ts[i] &&
-                    (i >= c->n || t->ts[i]->cache == NULL ||
-                     pl_pktcache_slots(t->ts[i]->cache) != (video ? CACHE_VIDEO : CACHE_AUDIO))) {
-                    free_track_state(w, t->ts[i]);
-                    t->ts[i] = NULL;
-                }
-                if (i < c->n && !t->ts[i])
-                    t->ts[i] = new_track_state(w, video);
-            }
-            return;
-        }
-        /* Renegotiation re-sends every route: keep the continuity state of
-         * the output streams that survive it. */
-        route_state st[PL_MAX_ROUTES];
-        for (size_t i = 0; i < c->n; i++) {
-            memset(&st[i], 0, sizeof(st[i]));
-            for (size_t k = 0; k < t->n_routes; k++)
-                if (t->routes[k].out_ssrc == c->routes[i].out_ssrc)
-                    st[i] = t->route_st[k];
-        }
-        t->n_routes = c->n;
-        memcpy(t->routes, c->routes, c->n * sizeof(c->routes[0]));
-        memcpy(t->route_st, st, c->n * sizeof(st[0]));
-        if (t->connected)
-            request_keyframes_for(w, t);
-        return;
-    }
-    if (c->kind == CMD_RESTART) {
-        transport *t = by_id(w, c->id);
-        transport *other = by_ufrag(w, c->local_ufrag);
-        if (!t || (other && other != t) ||
-            pl_peer_restart_ice(t->peer, now, c->local_ufrag, c->local_pwd, c->remote_ufrag,
-                                c->remote_pwd) != PL_OK) {
-            pl_env_logf(&w->env, PL_LOG_WARN, "worker %d: ICE restart of transport %llu refused",
-                        w->cfg.index, (unsigned long long)c->id);
-            emit(w, PL_WORKER_REFUSED, c->id, !t ? PL_ENOTFOUND : PL_EINVAL);
-            return;
-        }
-        snprintf(t->ufrag, sizeof(t->ufrag), "%s", c->local_ufrag);
-        return;
-    }
-    if (c->kind == CMD_REMOVE) {
-        for (transport **pp = &w->transports; *pp; pp = &(*pp)->next)
-            if ((*pp)->id == c->id) {
-                transport *t = *pp;
-                *pp = t->next;
-                destroy_transport(w, t);
-                return;
-            }
-        return;
-    }
+}
+
+static void add_transport(pl_worker *w, const cmd *c, int64_t now)
+{
     if (by_id(w, c->id) || by_ufrag(w, c->local_ufrag)) {
         emit(w, PL_WORKER_REFUSED, c->id, PL_EINVAL); /* a duplicate id or ufrag */
         return;
@@ -723,48 +352,71 @@ static void run_command(pl_worker *w, cmd *c, int64_t now)
         emit(w, PL_WORKER_FAILED, c->id, PL_EINVAL);
         return;
     }
+    if (pl_hmap_put(w->by_id, &t->id, sizeof(t->id), t) != PL_OK ||
+        pl_hmap_put(w->by_ufrag, t->ufrag, strlen(t->ufrag), t) != PL_OK ||
+        pl_router_add_transport(w->router, t->id) != PL_OK) {
+        pl_hmap_remove(w->by_id, &t->id, sizeof(t->id), t);
+        pl_hmap_remove(w->by_ufrag, t->ufrag, strlen(t->ufrag), t);
+        pl_peer_destroy(t->peer);
+        pl_env_free(&w->env, t);
+        emit(w, PL_WORKER_REFUSED, c->id, PL_ENOMEM);
+        return;
+    }
     t->next = w->transports;
     w->transports = t;
     atomic_fetch_add(&w->st.transports, 1);
 }
 
-static bool fan_append(pl_worker *w, transport *p, size_t ti, transport *sub, size_t route)
+static void restart_ice(pl_worker *w, const cmd *c, int64_t now)
 {
-    if (p->fan_n[ti] == p->fan_cap[ti]) {
-        size_t cap = p->fan_cap[ti] ? 2 * p->fan_cap[ti] : 8;
-        fan_entry *grown = pl_env_alloc(&w->env, cap * sizeof(*grown));
-        if (!grown)
-            return false;
-        if (p->fan_n[ti])
-            memcpy(grown, p->fan[ti], p->fan_n[ti] * sizeof(*grown));
-        pl_env_free(&w->env, p->fan[ti]);
-        p->fan[ti] = grown;
-        p->fan_cap[ti] = cap;
+    transport *t = by_id(w, c->id);
+    transport *other = by_ufrag(w, c->local_ufrag);
+    if (!t || (other && other != t) ||
+        pl_peer_restart_ice(t->peer, now, c->local_ufrag, c->local_pwd, c->remote_ufrag,
+                            c->remote_pwd) != PL_OK) {
+        pl_env_logf(&w->env, PL_LOG_WARN, "worker %d: ICE restart of transport %llu refused",
+                    w->cfg.index, (unsigned long long)c->id);
+        emit(w, PL_WORKER_REFUSED, c->id, !t ? PL_ENOTFOUND : PL_EINVAL);
+        return;
     }
-    p->fan[ti][p->fan_n[ti]++] = (fan_entry){.sub = sub, .route = route};
-    return true;
+    pl_hmap_remove(w->by_ufrag, t->ufrag, strlen(t->ufrag), t);
+    snprintf(t->ufrag, sizeof(t->ufrag), "%s", c->local_ufrag);
+    if (pl_hmap_put(w->by_ufrag, t->ufrag, strlen(t->ufrag), t) != PL_OK)
+        emit(w, PL_WORKER_REFUSED, c->id, PL_ENOMEM);
 }
 
-/* Recomputes every publisher track's subscriber list from the routes.
- * Commands are rare next to packets, so this runs after each batch of them
- * and keeps the forwarding path free of lookups. */
-static void rebuild_fanout(pl_worker *w)
+static void run_command(pl_worker *w, const cmd *c, int64_t now)
 {
-    for (transport *t = w->transports; t; t = t->next)
-        memset(t->fan_n, 0, sizeof(t->fan_n));
-    for (transport *s = w->transports; s; s = s->next)
-        for (size_t r = 0; r < s->n_routes; r++) {
-            transport *p = by_id(w, s->routes[r].publisher);
-            for (size_t ti = 0; p && ti < p->n_tracks; ti++)
-                if (strcmp(p->tracks[ti].mid, s->routes[r].mid) == 0 && !fan_append(w, p, ti, s, r))
-                    pl_env_logf(&w->env, PL_LOG_ERROR, "worker %d: out of memory for routes",
-                                w->cfg.index);
+    int rc = PL_OK;
+    switch (c->kind) {
+    case CMD_ADD:
+        add_transport(w, c, now);
+        break;
+    case CMD_RESTART:
+        restart_ice(w, c, now);
+        break;
+    case CMD_REMOVE: {
+        transport *t = by_id(w, c->id);
+        if (t) {
+            unlink_transport(w, t);
+            destroy_transport(w, t);
         }
+        break;
+    }
+    case CMD_TRACKS:
+        rc = pl_router_set_tracks(w->router, c->id, c->tracks, c->n);
+        break;
+    case CMD_ROUTES:
+        rc = pl_router_set_routes(w->router, c->id, c->routes, c->n, now);
+        break;
+    }
+    if (rc != PL_OK)
+        emit(w, PL_WORKER_REFUSED, c->id, rc);
+    drain_router(w);
 }
 
 static void run_commands(pl_worker *w, int64_t now)
 {
-    w->now = now;
     pthread_mutex_lock(&w->lock);
     cmd *list = w->cmds;
     w->cmds = NULL;
@@ -784,14 +436,11 @@ static void run_commands(pl_worker *w, int64_t now)
         pl_env_free(&w->env, rev);
         rev = n;
     }
-    if (any) {
-        rebuild_fanout(w);
+    if (any)
         w->next_timer = now; /* new transports have timers of their own */
-    }
 }
 
-/* Frees the transports that failed during this loop turn; the fan-out
- * lists that pointed at them are rebuilt. */
+/* Frees the transports that failed during this loop turn. */
 static void reap_failed(pl_worker *w)
 {
     if (!w->reap)
@@ -807,22 +456,20 @@ static void reap_failed(pl_worker *w)
         destroy_transport(w, t);
         atomic_fetch_add(&w->st.failed, 1);
     }
-    rebuild_fanout(w);
 }
 
 static void handle_datagram(pl_worker *w, int64_t now, const pl_addr *from, uint8_t *data,
                             size_t len)
 {
     atomic_fetch_add(&w->st.in, 1);
-    w->now = now;
     transport *t = NULL;
-    char ufrag[UFRAG_MAX];
+    char ufrag[PL_ICE_CRED_MAX + 1];
     bool stun = len > 0 && data[0] <= 3;
     if (stun && pl_stun_peek_local_ufrag(data, len, ufrag, sizeof(ufrag)) == PL_OK)
         t = by_ufrag(w, ufrag);
     if (!t)
         t = by_addr(w, from);
-    if (!t) {
+    if (!t || t->failed) {
         atomic_fetch_add(&w->st.unknown, 1);
         return;
     }
@@ -830,160 +477,41 @@ static void handle_datagram(pl_worker *w, int64_t now, const pl_addr *from, uint
     if (rc != PL_OK)
         atomic_fetch_add(&w->st.rejected, 1);
     else if (stun)
-        remember_addr(t, from); /* an authenticated check: this address is the peer's */
-    drain_outputs(w, t);
+        remember_addr(w, t, from); /* an authenticated check: this address is the peer's */
+    drain_outputs(w, t, now);
     int64_t next = pl_peer_next_timeout(t->peer);
     if (next < w->next_timer)
         w->next_timer = next;
 }
 
-/* Asks a publisher for the packets it lost on the way to the relay (RR +
- * generic NACK, RFC 4585). */
-static void send_nack(pl_worker *w, transport *pub, size_t ti, const uint16_t *lost, size_t n)
-{
-    uint8_t buf[1200];
-    pl_wbuf wb = pl_wbuf_make(buf, sizeof(buf));
-    pl_rtcp_rr rr = {.ssrc = RELAY_SSRC, .n_reports = 0};
-    pl_rtcp_write_rr(&wb, &rr);
-    pl_rtcp_nack nack = {.sender_ssrc = RELAY_SSRC, .media_ssrc = pub->tracks[ti].ssrc};
-    nack.n_items = pl_rtcp_nack_pack(lost, n, nack.items, PL_RTCP_MAX_NACK);
-    pl_rtcp_write_nack(&wb, &nack);
-    if (pl_wbuf_ok(&wb)) {
-        send_protected(w, pub, true, buf, wb.len);
-        atomic_fetch_add(&w->st.nacks, 1);
-    }
-}
-
-/* Receiver reports to a publisher (one block per track), sender reports
- * to a subscriber (one per forwarded stream whose publisher reported). */
-static void send_reports(pl_worker *w, transport *t)
-{
-    uint8_t buf[1200];
-    if (t->n_tracks) {
-        pl_rtcp_rr rr = {.ssrc = RELAY_SSRC};
-        for (size_t i = 0; i < t->n_tracks; i++)
-            if (t->ts[i] && t->ts[i]->rx.started)
-                pl_rtp_rx_report(&t->ts[i]->rx, t->tracks[i].ssrc, w->now,
-                                 &rr.reports[rr.n_reports++]);
-        if (rr.n_reports) {
-            pl_wbuf wb = pl_wbuf_make(buf, sizeof(buf));
-            pl_rtcp_write_rr(&wb, &rr);
-            if (pl_wbuf_ok(&wb))
-                send_protected(w, t, true, buf, wb.len);
-        }
-    }
-    for (size_t r = 0; r < t->n_routes; r++) {
-        const route_state *rs = &t->route_st[r];
-        if (!rs->started || t->routes[r].paused)
-            continue;
-        transport *p = by_id(w, t->routes[r].publisher);
-        for (size_t ti = 0; p && ti < p->n_tracks; ti++) {
-            if (strcmp(p->tracks[ti].mid, t->routes[r].mid) != 0 || !p->ts[ti] ||
-                p->ts[ti]->ssrc != rs->src_ssrc)
-                continue;
-            pl_rtcp_sr sr;
-            if (!pl_sr_map(&p->ts[ti]->rx, t->routes[r].out_ssrc, rs->ts_offset, rs->packets,
-                           rs->octets, w->now, &sr))
-                continue;
-            pl_wbuf wb = pl_wbuf_make(buf, sizeof(buf));
-            pl_rtcp_write_sr(&wb, &sr);
-            if (pl_wbuf_ok(&wb))
-                send_protected(w, t, true, buf, wb.len);
-        }
-    }
-}
-
-/* NACKs and merged keyframe requests that are due, and periodic reports. */
-static void run_repair(pl_worker *w, int64_t now)
-{
-    if (now < w->next_repair)
-        return;
-    int64_t next = now + REPAIR_TICK_US;
-    for (transport *t = w->transports; t; t = t->next) {
-        if (!t->connected)
-            continue;
-        for (size_t i = 0; i < t->n_tracks; i++) {
-            track_state *st = t->ts[i];
-            if (!st)
-                continue;
-            if (t->tracks[i].nack) {
-                uint16_t lost[64];
-                size_t n = pl_nack_gen_poll(&st->nack, now, lost, 64);
-                if (n)
-                    send_nack(w, t, i, lost, n);
-                int64_t nn = pl_nack_gen_next(&st->nack);
-                if (nn < next)
-                    next = nn;
-            }
-            /* Losses past repair: a keyframe is the way back. */
-            if (pl_nack_gen_take_keyframe_need(&st->nack) && t->tracks[i].video &&
-                pl_keyframe_limiter_request(&st->kf, now))
-                send_pli(w, t, t->tracks[i].ssrc);
-            if (pl_keyframe_limiter_poll(&st->kf, now))
-                send_pli(w, t, t->tracks[i].ssrc);
-            int64_t kn = pl_keyframe_limiter_next(&st->kf);
-            if (kn < next)
-                next = kn;
-        }
-        if (now >= t->next_report) {
-            if (t->next_report)
-                send_reports(w, t);
-            /* Spread transports over the interval. */
-            t->next_report = now + REPORT_US - (int64_t)(t->id % 97) * 1000;
-        }
-    }
-    w->next_repair = next;
-}
-
-/* Scans the transports only when one of them is due. */
+/* Scans the transports only when one of them is due; then the router's
+ * own timers (loss repair, reports, speakers). */
 static void run_timers(pl_worker *w, int64_t now)
 {
-    if (now < w->next_timer)
-        return;
-    int64_t next = INT64_MAX;
-    for (transport *t = w->transports; t; t = t->next) {
-        if (pl_peer_next_timeout(t->peer) <= now) {
-            pl_peer_handle_timeout(t->peer, now);
-            drain_outputs(w, t);
-        }
-        int64_t n = pl_peer_next_timeout(t->peer);
-        if (n < next)
-            next = n;
-    }
-    w->next_timer = next;
-}
-
-/* Reports publishers whose audio became loud or fell silent. */
-static void check_speakers(pl_worker *w, int64_t now)
-{
-    if (now < w->next_speaker_check)
-        return;
-    w->next_speaker_check = now + SPEAKER_CHECK_US;
-    for (transport *t = w->transports; t; t = t->next)
-        for (size_t i = 0; i < t->n_tracks; i++) {
-            if (!t->tracks[i].audio_level_ext)
-                continue;
-            bool speaking = now < t->loud_until[i];
-            if (speaking == t->speaking[i])
-                continue;
-            t->speaking[i] = speaking;
-            if (w->cfg.on_event) {
-                pl_worker_event ev = {.kind = PL_WORKER_SPEAKING,
-                                      .transport = t->id,
-                                      .speaking = speaking,
-                                      .level = t->level[i]};
-                w->cfg.on_event(w->cfg.user, &ev);
+    if (now >= w->next_timer) {
+        int64_t next = INT64_MAX;
+        for (transport *t = w->transports; t; t = t->next) {
+            if (pl_peer_next_timeout(t->peer) <= now) {
+                pl_peer_handle_timeout(t->peer, now);
+                drain_outputs(w, t, now);
             }
+            int64_t n = pl_peer_next_timeout(t->peer);
+            if (n < next)
+                next = n;
         }
+        w->next_timer = next;
+    }
+    if (now >= pl_router_next_timeout(w->router)) {
+        pl_router_handle_timeout(w->router, now);
+        drain_router(w);
+    }
 }
 
 static int next_wait_ms(pl_worker *w, int64_t now)
 {
-    int64_t next = w->next_speaker_check > now ? w->next_speaker_check : now + SPEAKER_CHECK_US;
+    int64_t next = pl_router_next_timeout(w->router);
     if (w->next_timer < next)
         next = w->next_timer;
-    if (w->next_repair < next)
-        next = w->next_repair;
     int64_t ms = (next - now + 999) / 1000;
     return ms < 0 ? 0 : (int)ms;
 }
@@ -1045,14 +573,24 @@ static void *worker_main(void *arg)
                     break;
             }
         }
-        w->now = now_us();
-        run_timers(w, w->now);
-        run_repair(w, w->now);
-        check_speakers(w, w->now);
+        run_timers(w, now_us());
         flush_out(w);
         reap_failed(w);
+        pl_router_stats rs;
+        pl_router_stats_get(w->router, &rs);
+        atomic_store_explicit(&w->st.unknown_ssrc, rs.unknown_ssrc, memory_order_relaxed);
     }
     return NULL;
+}
+
+static void free_parts(pl_worker *w)
+{
+    pl_router_destroy(w->router);
+    pl_hmap_destroy(w->by_id);
+    pl_hmap_destroy(w->by_ufrag);
+    pl_hmap_destroy(w->by_addr);
+    pl_env_free(&w->env, w->obuf);
+    pl_env_free(&w->env, w);
 }
 
 pl_worker *pl_worker_start(const pl_env *env, const pl_worker_config *cfg)
@@ -1065,7 +603,10 @@ pl_worker *pl_worker_start(const pl_env *env, const pl_worker_config *cfg)
         return NULL;
     w->env = *env;
     w->cfg = *cfg;
-    w->rtcp = pl_env_alloc(env, sizeof(*w->rtcp));
+    w->router = pl_router_create(env);
+    w->by_id = pl_hmap_create(env);
+    w->by_ufrag = pl_hmap_create(env);
+    w->by_addr = pl_hmap_create(env);
     w->obuf = pl_env_alloc(env, OUT_BATCH * sizeof(*w->obuf));
     w->fd = socket(bind_addr.ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     w->efd = epoll_create1(EPOLL_CLOEXEC);
@@ -1081,7 +622,8 @@ pl_worker *pl_worker_start(const pl_env *env, const pl_worker_config *cfg)
     struct epoll_event e2 = {.events = EPOLLIN, .data.fd = w->wake};
     pl_addr bound;
     bound.len = sizeof(bound.ss);
-    if (!w->rtcp || !w->obuf || w->fd < 0 || w->efd < 0 || w->wake < 0 ||
+    if (!w->router || !w->by_id || !w->by_ufrag || !w->by_addr || !w->obuf || w->fd < 0 ||
+        w->efd < 0 || w->wake < 0 ||
         bind(w->fd, (const struct sockaddr *)&bind_addr.ss, bind_addr.len) != 0 ||
         getsockname(w->fd, (struct sockaddr *)&bound.ss, &bound.len) != 0 ||
         epoll_ctl(w->efd, EPOLL_CTL_ADD, w->fd, &e1) != 0 ||
@@ -1094,9 +636,7 @@ pl_worker *pl_worker_start(const pl_env *env, const pl_worker_config *cfg)
         if (w->wake >= 0)
             close(w->wake);
         pthread_mutex_destroy(&w->lock);
-        pl_env_free(env, w->rtcp);
-        pl_env_free(env, w->obuf);
-        pl_env_free(env, w);
+        free_parts(w);
         return NULL;
     }
     w->port = pl_addr_port(&bound);
@@ -1132,9 +672,7 @@ void pl_worker_stop(pl_worker *w)
     close(w->efd);
     close(w->wake);
     pthread_mutex_destroy(&w->lock);
-    pl_env_free(&w->env, w->rtcp);
-    pl_env_free(&w->env, w->obuf);
-    pl_env_free(&w->env, w);
+    free_parts(w);
 }
 
 static int push(pl_worker *w, cmd *c)
@@ -1247,6 +785,7 @@ void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out)
     out->retransmissions = atomic_load(&w->st.rtx);
     out->nacks_sent = atomic_load(&w->st.nacks);
     out->transports_failed = atomic_load(&w->st.failed);
+    out->dropped_unknown_ssrc = atomic_load(&w->st.unknown_ssrc);
     uint64_t total = 0;
     uint32_t counts[RESIDENCE_BUCKETS + 1];
     for (size_t b = 0; b <= RESIDENCE_BUCKETS; b++) {

@@ -94,12 +94,25 @@ typedef struct pl_rtp_ext_spec {
 void pl_rtp_write_header(pl_wbuf *w, const pl_rtp_header *h, const pl_rtp_ext_spec *exts,
                          size_t n_exts);
 
-/* RTX (RFC 4588): the original sequence number is the first two payload
- * bytes. Unwrap reads it; wrap builds an RTX packet from an original one
- * (header copied, then OSN, then the original payload) into out. */
+/* RTX (RFC 4588): the original sequence number (OSN) is the first two
+ * payload bytes. The only place Parley wraps and unwraps RTX.
+ * pl_rtp_rtx_osn reads the OSN. pl_rtp_rtx_wrap builds an RTX packet from
+ * an original one (header copied, then h->seq as the OSN, then the original
+ * payload, no padding) into out, which may be orig itself. Both return the
+ * length written or a negative PL_E* code. */
 int pl_rtp_rtx_osn(const uint8_t *pkt, const pl_rtp_header *h, uint16_t *osn);
 int pl_rtp_rtx_wrap(const uint8_t *orig, const pl_rtp_header *h, uint32_t rtx_ssrc, uint8_t rtx_pt,
                     uint16_t rtx_seq, uint8_t *out, size_t cap);
+/* The original packet an RTX packet carries, with the original stream's
+ * SSRC and payload type and without the RTX stream's header extensions or
+ * padding. PL_ENOTFOUND for an RTX packet that carries no payload (padding
+ * used as a bandwidth probe), PL_EMALFORMED without an OSN. */
+int pl_rtp_rtx_unwrap(const uint8_t *rtx, const pl_rtp_header *h, uint32_t ssrc, uint8_t pt,
+                      uint8_t *out, size_t cap);
+/* The packet without its header extension block (whose ids were
+ * negotiated with its sender, not with whom it is forwarded to): fixed
+ * header, CSRCs, payload and padding. out may be pkt. */
+int pl_rtp_strip_extensions(const uint8_t *pkt, const pl_rtp_header *h, uint8_t *out, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -193,6 +193,56 @@ static void test_in_place_rewrite_and_rtx(void **state)
     assert_int_equal(pl_rtp_rtx_wrap(pkt, &h, 1, 97, 1, rtx, 10), PL_ENOSPC);
 }
 
+/* Wrapping in place and unwrapping give back the original packet, less the
+ * extension block the RTX stream carried; a padding-only RTX packet is a
+ * probe with nothing to unwrap. */
+static void test_rtx_round_trip_and_strip(void **state)
+{
+    (void)state;
+    uint8_t pkt[128];
+    memcpy(pkt, opus_pkt, sizeof(opus_pkt));
+    pl_rtp_header h;
+    assert_int_equal(pl_rtp_parse(pkt, sizeof(opus_pkt), &h), PL_OK);
+    assert_true(h.extension);
+    uint8_t bare[128];
+    int nb = pl_rtp_strip_extensions(pkt, &h, bare, sizeof(bare));
+    pl_rtp_header b;
+    assert_int_equal(nb, (int)(sizeof(opus_pkt) - (h.header_len - PL_RTP_HEADER_MIN)));
+    assert_int_equal(pl_rtp_parse(bare, (size_t)nb, &b), PL_OK);
+    assert_false(b.extension);
+    assert_int_equal(b.seq, h.seq);
+    assert_int_equal(b.ssrc, h.ssrc);
+    assert_memory_equal(bare + b.header_len, pkt + h.header_len, h.payload_len);
+
+    /* In place: the buffer that held the original now holds its RTX form. */
+    uint8_t inplace[128];
+    memcpy(inplace, pkt, sizeof(opus_pkt));
+    int nw = pl_rtp_rtx_wrap(inplace, &h, 0x22222222, 97, 9, inplace, sizeof(inplace));
+    assert_int_equal(nw, (int)sizeof(opus_pkt) + 2);
+    pl_rtp_header r;
+    assert_int_equal(pl_rtp_parse(inplace, (size_t)nw, &r), PL_OK);
+    uint8_t back[128];
+    int nu = pl_rtp_rtx_unwrap(inplace, &r, h.ssrc, h.payload_type, back, sizeof(back));
+    assert_int_equal(nu, nb);
+    assert_memory_equal(back, bare, (size_t)nb);
+    /* Unwrapping in place too. */
+    nu = pl_rtp_rtx_unwrap(inplace, &r, h.ssrc, h.payload_type, inplace, sizeof(inplace));
+    assert_int_equal(nu, nb);
+    assert_memory_equal(inplace, bare, (size_t)nb);
+    assert_int_equal(pl_rtp_rtx_unwrap(pkt, &r, 1, 1, back, 10), PL_ENOSPC);
+
+    /* An RTX packet with only its OSN, or only padding: a probe. */
+    uint8_t probe[16] = {0x80, 97, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9, 0x12, 0x34};
+    assert_int_equal(pl_rtp_parse(probe, 14, &r), PL_OK);
+    assert_int_equal(pl_rtp_rtx_unwrap(probe, &r, 1, 96, back, sizeof(back)), PL_ENOTFOUND);
+    uint8_t pad[16] = {0xa0, 97, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9, 0, 0, 0, 4};
+    assert_int_equal(pl_rtp_parse(pad, 16, &r), PL_OK);
+    assert_int_equal(pl_rtp_rtx_unwrap(pad, &r, 1, 96, back, sizeof(back)), PL_ENOTFOUND);
+    uint8_t one[13] = {0x80, 97, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9, 0x12};
+    assert_int_equal(pl_rtp_parse(one, 13, &r), PL_OK);
+    assert_int_equal(pl_rtp_rtx_unwrap(one, &r, 1, 96, back, sizeof(back)), PL_EMALFORMED);
+}
+
 static void test_truncations_and_lies(void **state)
 {
     (void)state;
@@ -243,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_two_byte_form),
         cmocka_unit_test(test_write_round_trip),
         cmocka_unit_test(test_in_place_rewrite_and_rtx),
+        cmocka_unit_test(test_rtx_round_trip_and_strip),
         cmocka_unit_test(test_truncations_and_lies),
     };
     return cmocka_run_group_tests_name("rtp", tests, NULL, NULL);
