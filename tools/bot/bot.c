@@ -887,10 +887,9 @@ static void on_rtp(pl_bot *b, int64_t now_us, const uint8_t *pkt, size_t len)
             return;
         }
         /* RFC 4588: the original sequence number, then the payload. */
-        if (payload_len < 2)
+        if (pl_rtp_rtx_osn(pkt, &h, &seq) != PL_OK)
             return;
         rtx = true;
-        seq = pl_get_u16(payload);
         payload += 2;
         payload_len -= 2;
     }
@@ -927,16 +926,15 @@ static void resend(pl_bot *b, const pl_rtcp_nack *nack)
     for (size_t i = 0; i < n; i++) {
         size_t len;
         const uint8_t *pkt = pl_pktcache_get(video ? b->sent_video : b->sent_audio, lost[i], &len);
-        if (!pkt || len + 2 > sizeof(b->pkt) - 32)
+        pl_rtp_header h;
+        if (!pkt || len + 2 > sizeof(b->pkt) - 32 || pl_rtp_parse(pkt, len, &h) != PL_OK)
             continue;
         if (video) {
-            memcpy(b->pkt, pkt, 12);
-            pl_put_u16(b->pkt + 12, lost[i]);
-            memcpy(b->pkt + 14, pkt + 12, len - 12);
-            b->pkt[1] = (uint8_t)((b->pkt[1] & 0x80) | RTX_PT);
-            pl_put_u16(b->pkt + 2, b->video_rtx_seq++);
-            pl_put_u32(b->pkt + 8, b->video_rtx_ssrc);
-            len += 2;
+            int w = pl_rtp_rtx_wrap(pkt, &h, b->video_rtx_ssrc, RTX_PT, b->video_rtx_seq++, b->pkt,
+                                    sizeof(b->pkt) - 32);
+            if (w < 0)
+                continue;
+            len = (size_t)w;
         } else {
             memcpy(b->pkt, pkt, len);
         }
