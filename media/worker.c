@@ -6,13 +6,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cmdq.h"
 #include "parley/hmap.h"
 #include "parley/peer.h"
+#include "parley/relaytime.h"
 #include "parley/router.h"
 #include "parley/srtp.h"
 #include "parley/stun.h"
@@ -22,29 +23,11 @@
 /* Outgoing datagrams are protected in place in these slots and leave in one
  * sendmmsg per batch: a keyframe fanned out to a room is one system call. */
 #define OUT_BATCH 128
-/* Time in the relay, from the kernel's receive timestamp of a datagram to
- * the sendmmsg that carries its copies: 10 us buckets up to 20 ms. */
-#define RESIDENCE_BUCKET_US 10
-#define RESIDENCE_BUCKETS 2000
 #define OUT_CAP (DGRAM_MAX + PL_SRTP_MAX_TRAILER)
 /* ICE keeps at most a few addresses per transport. */
 #define MAX_ADDRS 4
 /* An address as a hash key: family, port and address bytes. */
 #define ADDR_KEY 20
-
-enum cmd_kind { CMD_ADD, CMD_REMOVE, CMD_RESTART, CMD_TRACKS, CMD_ROUTES };
-
-typedef struct cmd {
-    struct cmd *next;
-    enum cmd_kind kind;
-    uint64_t id;
-    char local_ufrag[PL_ICE_CRED_MAX + 1], local_pwd[PL_ICE_CRED_MAX + 1];
-    char remote_ufrag[PL_ICE_CRED_MAX + 1], remote_pwd[PL_ICE_CRED_MAX + 1];
-    char fp_alg[PL_FP_ALG_MAX + 1], fp[PL_FP_MAX + 1];
-    size_t n;
-    pl_track tracks[PL_MAX_TRACKS];
-    pl_route routes[PL_MAX_ROUTES];
-} cmd;
 
 typedef struct transport {
     struct transport *next;
@@ -61,12 +44,11 @@ typedef struct transport {
 struct pl_worker {
     pl_env env;
     pl_worker_config cfg;
-    int fd, efd, wake;
+    int fd, efd;
     uint16_t port;
     pthread_t thread;
     atomic_bool stop;
-    pthread_mutex_t lock; /* guards the command queue only */
-    cmd *cmds;
+    pl_cmdq cmds;
     transport *transports;
     /* Demultiplexing and commands find a transport in one lookup. */
     pl_hmap *by_id, *by_ufrag, *by_addr;
@@ -79,7 +61,7 @@ struct pl_worker {
     pl_addr oaddr[OUT_BATCH];
     int64_t orx[OUT_BATCH]; /* receive time (ns, realtime) behind each copy; 0: none */
     int64_t cur_rx;         /* that of the datagram being handled */
-    _Atomic uint32_t residence[RESIDENCE_BUCKETS + 1];
+    pl_relaytime relaytime;
     size_t n_out;
     uint64_t fwd_pending;
     struct {
@@ -166,14 +148,9 @@ static void flush_out(pl_worker *w)
 {
     if (w->n_out) {
         int64_t t = realtime_ns();
-        for (size_t k = 0; k < w->n_out; k++) {
-            if (!w->orx[k])
-                continue;
-            int64_t us = (t - w->orx[k]) / 1000;
-            size_t b = us < 0 ? 0 : (size_t)(us / RESIDENCE_BUCKET_US);
-            atomic_fetch_add_explicit(&w->residence[b < RESIDENCE_BUCKETS ? b : RESIDENCE_BUCKETS],
-                                      1, memory_order_relaxed);
-        }
+        for (size_t k = 0; k < w->n_out; k++)
+            if (w->orx[k])
+                pl_relaytime_add(&w->relaytime, (t - w->orx[k]) / 1000);
     }
     size_t off = 0;
     while (off < w->n_out) {
@@ -326,7 +303,7 @@ static void unlink_transport(pl_worker *w, transport *t)
         }
 }
 
-static void add_transport(pl_worker *w, const cmd *c, int64_t now)
+static void add_transport(pl_worker *w, const pl_cmd *c, int64_t now)
 {
     if (by_id(w, c->id) || by_ufrag(w, c->local_ufrag)) {
         emit(w, PL_WORKER_REFUSED, c->id, PL_EINVAL); /* a duplicate id or ufrag */
@@ -367,7 +344,7 @@ static void add_transport(pl_worker *w, const cmd *c, int64_t now)
     atomic_fetch_add(&w->st.transports, 1);
 }
 
-static void restart_ice(pl_worker *w, const cmd *c, int64_t now)
+static void restart_ice(pl_worker *w, const pl_cmd *c, int64_t now)
 {
     transport *t = by_id(w, c->id);
     transport *other = by_ufrag(w, c->local_ufrag);
@@ -385,17 +362,17 @@ static void restart_ice(pl_worker *w, const cmd *c, int64_t now)
         emit(w, PL_WORKER_REFUSED, c->id, PL_ENOMEM);
 }
 
-static void run_command(pl_worker *w, const cmd *c, int64_t now)
+static void run_command(pl_worker *w, const pl_cmd *c, int64_t now)
 {
     int rc = PL_OK;
     switch (c->kind) {
-    case CMD_ADD:
+    case PL_CMD_ADD:
         add_transport(w, c, now);
         break;
-    case CMD_RESTART:
+    case PL_CMD_RESTART:
         restart_ice(w, c, now);
         break;
-    case CMD_REMOVE: {
+    case PL_CMD_REMOVE: {
         transport *t = by_id(w, c->id);
         if (t) {
             unlink_transport(w, t);
@@ -403,10 +380,10 @@ static void run_command(pl_worker *w, const cmd *c, int64_t now)
         }
         break;
     }
-    case CMD_TRACKS:
+    case PL_CMD_TRACKS:
         rc = pl_router_set_tracks(w->router, c->id, c->tracks, c->n);
         break;
-    case CMD_ROUTES:
+    case PL_CMD_ROUTES:
         rc = pl_router_set_routes(w->router, c->id, c->routes, c->n, now);
         break;
     }
@@ -417,27 +394,15 @@ static void run_command(pl_worker *w, const cmd *c, int64_t now)
 
 static void run_commands(pl_worker *w, int64_t now)
 {
-    pthread_mutex_lock(&w->lock);
-    cmd *list = w->cmds;
-    w->cmds = NULL;
-    pthread_mutex_unlock(&w->lock);
-    /* The queue was built newest first; run in arrival order. */
-    cmd *rev = NULL;
-    while (list) {
-        cmd *n = list->next;
-        list->next = rev;
-        rev = list;
-        list = n;
-    }
-    bool any = rev != NULL;
-    while (rev) {
-        cmd *n = rev->next;
-        run_command(w, rev, now);
-        pl_env_free(&w->env, rev);
-        rev = n;
-    }
-    if (any)
+    pl_cmd *c = pl_cmdq_take(&w->cmds);
+    if (c)
         w->next_timer = now; /* new transports have timers of their own */
+    while (c) {
+        pl_cmd *n = c->next;
+        run_command(w, c, now);
+        pl_cmdq_free(&w->cmds, c);
+        c = n;
+    }
 }
 
 /* Frees the transports that failed during this loop turn. */
@@ -533,10 +498,7 @@ static void *worker_main(void *arg)
         int n = epoll_wait(w->efd, evs, 2, next_wait_ms(w, now_us()));
         int64_t now = now_us();
         for (int i = 0; i < n; i++) {
-            if (evs[i].data.fd == w->wake) {
-                uint64_t v;
-                if (read(w->wake, &v, sizeof(v)) < 0 && errno != EAGAIN)
-                    break;
+            if (evs[i].data.fd == w->cmds.wake_fd) {
                 run_commands(w, now);
                 continue;
             }
@@ -585,6 +547,11 @@ static void *worker_main(void *arg)
 
 static void free_parts(pl_worker *w)
 {
+    if (w->fd >= 0)
+        close(w->fd);
+    if (w->efd >= 0)
+        close(w->efd);
+    pl_cmdq_destroy(&w->cmds);
     pl_router_destroy(w->router);
     pl_hmap_destroy(w->by_id);
     pl_hmap_destroy(w->by_ufrag);
@@ -610,8 +577,7 @@ pl_worker *pl_worker_start(const pl_env *env, const pl_worker_config *cfg)
     w->obuf = pl_env_alloc(env, OUT_BATCH * sizeof(*w->obuf));
     w->fd = socket(bind_addr.ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     w->efd = epoll_create1(EPOLL_CLOEXEC);
-    w->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    pthread_mutex_init(&w->lock, NULL);
+    int cq = pl_cmdq_init(&w->cmds, env);
     /* Bigger socket buffers absorb bursts (a keyframe fanned out to many). */
     int sz = 4 << 20;
     setsockopt(w->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
@@ -619,23 +585,16 @@ pl_worker *pl_worker_start(const pl_env *env, const pl_worker_config *cfg)
     int on = 1; /* receive timestamps, for the time packets spend in the relay */
     setsockopt(w->fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
     struct epoll_event e1 = {.events = EPOLLIN, .data.fd = w->fd};
-    struct epoll_event e2 = {.events = EPOLLIN, .data.fd = w->wake};
+    struct epoll_event e2 = {.events = EPOLLIN, .data.fd = w->cmds.wake_fd};
     pl_addr bound;
     bound.len = sizeof(bound.ss);
     if (!w->router || !w->by_id || !w->by_ufrag || !w->by_addr || !w->obuf || w->fd < 0 ||
-        w->efd < 0 || w->wake < 0 ||
+        w->efd < 0 || cq != PL_OK ||
         bind(w->fd, (const struct sockaddr *)&bind_addr.ss, bind_addr.len) != 0 ||
         getsockname(w->fd, (struct sockaddr *)&bound.ss, &bound.len) != 0 ||
         epoll_ctl(w->efd, EPOLL_CTL_ADD, w->fd, &e1) != 0 ||
-        epoll_ctl(w->efd, EPOLL_CTL_ADD, w->wake, &e2) != 0 ||
+        epoll_ctl(w->efd, EPOLL_CTL_ADD, w->cmds.wake_fd, &e2) != 0 ||
         pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-        if (w->fd >= 0)
-            close(w->fd);
-        if (w->efd >= 0)
-            close(w->efd);
-        if (w->wake >= 0)
-            close(w->wake);
-        pthread_mutex_destroy(&w->lock);
         free_parts(w);
         return NULL;
     }
@@ -643,132 +602,48 @@ pl_worker *pl_worker_start(const pl_env *env, const pl_worker_config *cfg)
     return w;
 }
 
-static void wake(pl_worker *w)
-{
-    uint64_t one = 1;
-    if (write(w->wake, &one, sizeof(one)) < 0) {
-        /* The counter can only saturate; the loop is awake then anyway. */
-    }
-}
-
 void pl_worker_stop(pl_worker *w)
 {
     if (!w)
         return;
     atomic_store(&w->stop, true);
-    wake(w);
+    pl_cmdq_wake(&w->cmds);
     pthread_join(w->thread, NULL);
     while (w->transports) {
         transport *t = w->transports;
         w->transports = t->next;
         destroy_transport(w, t);
     }
-    while (w->cmds) {
-        cmd *c = w->cmds;
-        w->cmds = c->next;
-        pl_env_free(&w->env, c);
-    }
-    close(w->fd);
-    close(w->efd);
-    close(w->wake);
-    pthread_mutex_destroy(&w->lock);
     free_parts(w);
-}
-
-static int push(pl_worker *w, cmd *c)
-{
-    pthread_mutex_lock(&w->lock);
-    c->next = w->cmds;
-    w->cmds = c;
-    pthread_mutex_unlock(&w->lock);
-    wake(w);
-    return PL_OK;
-}
-
-static bool fits(const char *s, size_t cap)
-{
-    return s && strlen(s) < cap;
 }
 
 int pl_worker_add_transport(pl_worker *w, uint64_t id, const char *local_ufrag,
                             const char *local_pwd, const char *remote_ufrag, const char *remote_pwd,
                             const char *fp_alg, const char *fp)
 {
-    cmd tmp;
-    if (!fits(local_ufrag, sizeof(tmp.local_ufrag)) || !fits(local_pwd, sizeof(tmp.local_pwd)) ||
-        !fits(remote_ufrag, sizeof(tmp.remote_ufrag)) ||
-        !fits(remote_pwd, sizeof(tmp.remote_pwd)) || !fits(fp_alg, sizeof(tmp.fp_alg)) ||
-        !fits(fp, sizeof(tmp.fp)))
-        return PL_EINVAL;
-    cmd *c = pl_env_alloc(&w->env, sizeof(*c));
-    if (!c)
-        return PL_ENOMEM;
-    c->kind = CMD_ADD;
-    c->id = id;
-    strcpy(c->local_ufrag, local_ufrag);
-    strcpy(c->local_pwd, local_pwd);
-    strcpy(c->remote_ufrag, remote_ufrag);
-    strcpy(c->remote_pwd, remote_pwd);
-    strcpy(c->fp_alg, fp_alg);
-    strcpy(c->fp, fp);
-    return push(w, c);
+    return pl_cmdq_add_transport(&w->cmds, id, local_ufrag, local_pwd, remote_ufrag, remote_pwd,
+                                 fp_alg, fp);
 }
 
 int pl_worker_restart_ice(pl_worker *w, uint64_t id, const char *local_ufrag, const char *local_pwd,
                           const char *remote_ufrag, const char *remote_pwd)
 {
-    cmd tmp;
-    if (!fits(local_ufrag, sizeof(tmp.local_ufrag)) || !fits(local_pwd, sizeof(tmp.local_pwd)) ||
-        !fits(remote_ufrag, sizeof(tmp.remote_ufrag)) || !fits(remote_pwd, sizeof(tmp.remote_pwd)))
-        return PL_EINVAL;
-    cmd *c = pl_env_alloc(&w->env, sizeof(*c));
-    if (!c)
-        return PL_ENOMEM;
-    c->kind = CMD_RESTART;
-    c->id = id;
-    strcpy(c->local_ufrag, local_ufrag);
-    strcpy(c->local_pwd, local_pwd);
-    strcpy(c->remote_ufrag, remote_ufrag);
-    strcpy(c->remote_pwd, remote_pwd);
-    return push(w, c);
+    return pl_cmdq_restart_ice(&w->cmds, id, local_ufrag, local_pwd, remote_ufrag, remote_pwd);
 }
 
 int pl_worker_remove_transport(pl_worker *w, uint64_t id)
 {
-    cmd *c = pl_env_alloc(&w->env, sizeof(*c));
-    if (!c)
-        return PL_ENOMEM;
-    c->kind = CMD_REMOVE;
-    c->id = id;
-    return push(w, c);
+    return pl_cmdq_remove(&w->cmds, id);
 }
 
 int pl_worker_set_tracks(pl_worker *w, uint64_t publisher, const pl_track *tracks, size_t n)
 {
-    if (n > PL_MAX_TRACKS)
-        return PL_EINVAL;
-    cmd *c = pl_env_alloc(&w->env, sizeof(*c));
-    if (!c)
-        return PL_ENOMEM;
-    c->kind = CMD_TRACKS;
-    c->id = publisher;
-    c->n = n;
-    memcpy(c->tracks, tracks, n * sizeof(*tracks));
-    return push(w, c);
+    return pl_cmdq_set_tracks(&w->cmds, publisher, tracks, n);
 }
 
 int pl_worker_set_routes(pl_worker *w, uint64_t subscriber, const pl_route *routes, size_t n)
 {
-    if (n > PL_MAX_ROUTES)
-        return PL_EINVAL;
-    cmd *c = pl_env_alloc(&w->env, sizeof(*c));
-    if (!c)
-        return PL_ENOMEM;
-    c->kind = CMD_ROUTES;
-    c->id = subscriber;
-    c->n = n;
-    memcpy(c->routes, routes, n * sizeof(*routes));
-    return push(w, c);
+    return pl_cmdq_set_routes(&w->cmds, subscriber, routes, n);
 }
 
 void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out)
@@ -786,24 +661,7 @@ void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out)
     out->nacks_sent = atomic_load(&w->st.nacks);
     out->transports_failed = atomic_load(&w->st.failed);
     out->dropped_unknown_ssrc = atomic_load(&w->st.unknown_ssrc);
-    uint64_t total = 0;
-    uint32_t counts[RESIDENCE_BUCKETS + 1];
-    for (size_t b = 0; b <= RESIDENCE_BUCKETS; b++) {
-        counts[b] = atomic_load_explicit(&w->residence[b], memory_order_relaxed);
-        total += counts[b];
-    }
-    out->relay_samples = total;
-    out->relay_p50_us = out->relay_p99_us = 0;
-    uint64_t seen = 0;
-    for (size_t b = 0; b <= RESIDENCE_BUCKETS && total; b++) {
-        /* A bucket's upper edge: the percentile is at most this. */
-        uint32_t edge = (uint32_t)((b + 1) * RESIDENCE_BUCKET_US);
-        if (seen < (total + 1) / 2 && seen + counts[b] >= (total + 1) / 2)
-            out->relay_p50_us = edge;
-        if (seen < total - total / 100 && seen + counts[b] >= total - total / 100)
-            out->relay_p99_us = edge;
-        seen += counts[b];
-    }
+    pl_relaytime_get(&w->relaytime, &out->relay_samples, &out->relay_p50_us, &out->relay_p99_us);
 }
 
 uint16_t pl_worker_port(const pl_worker *w)

@@ -1,0 +1,226 @@
+#include <string.h>
+
+#include "parley/buf.h"
+#include "router_int.h"
+
+/* Feedback: subscribers' NACKs and keyframe requests, publishers' SRs,
+ * and what the relay says in RTCP on its own on its timers (NACKs for
+ * upstream losses, merged PLIs, receiver and sender reports), plus active
+ * speakers. */
+
+/* A PLI (RFC 4585) from the relay to a publisher. */
+static void send_pli(pl_router *r, endpoint *p, uint32_t ssrc)
+{
+    uint8_t buf[64];
+    pl_wbuf wb = pl_wbuf_make(buf, sizeof(buf));
+    pl_rtcp_write_pli(&wb, &(pl_rtcp_pli){.sender_ssrc = PL_ROUTER_SSRC, .media_ssrc = ssrc});
+    router_enqueue_rtcp(r, p->id, PL_ROUTER_KEYFRAME, &wb);
+}
+
+/* Asks a publisher for a keyframe of one track (RFC 4585 PLI), at most once
+ * per interval: requests inside it are merged into one sent when it ends. */
+void router_request_keyframe(pl_router *r, endpoint *p, size_t ti, int64_t now)
+{
+    if (!p || !p->connected || ti >= p->n_tracks)
+        return;
+    track *t = p->tracks[ti];
+    if (!t->ssrc || !t->cfg.video)
+        return;
+    if (pl_keyframe_limiter_request(&t->kf, now))
+        send_pli(r, p, t->ssrc);
+    else
+        r->next_repair = min64(r->next_repair, pl_keyframe_limiter_next(&t->kf));
+}
+
+void router_request_keyframes_for(pl_router *r, endpoint *sub, int64_t now)
+{
+    for (size_t i = 0; i < sub->n_routes; i++)
+        if (!sub->routes[i].cfg.paused)
+            router_request_keyframe(r, sub->routes[i].pub, sub->routes[i].track, now);
+}
+
+/* ---- RTCP from subscribers and publishers ---- */
+
+static route *route_by_ssrc(endpoint *e, uint32_t out_ssrc)
+{
+    for (size_t i = 0; i < e->n_routes; i++)
+        if (e->routes[i].cfg.out_ssrc == out_ssrc)
+            return &e->routes[i];
+    return NULL;
+}
+
+/* A subscriber's NACK: resend what the publisher track's cache still has,
+ * mapped back through the route's offsets. */
+static void answer_nack(pl_router *r, endpoint *sub, const pl_rtcp_nack *nack)
+{
+    route *rt = route_by_ssrc(sub, nack->media_ssrc);
+    if (!rt || !rt->pub || !rt->rw.started)
+        return;
+    track *t = rt->pub->tracks[rt->track];
+    if (t->src != rt->rw.src_ssrc)
+        return; /* the cache holds another source's packets now */
+    uint16_t lost[PL_RTCP_MAX_NACK * 17];
+    size_t n = pl_rtcp_nack_lost(nack, lost, sizeof(lost) / sizeof(lost[0]));
+    for (size_t k = 0; k < n; k++) {
+        size_t len;
+        const uint8_t *pkt =
+            pl_pktcache_get(t->cache, pl_rewriter_source_seq(&rt->rw, lost[k]), &len);
+        uint16_t oseq;
+        uint32_t ots;
+        if (pkt && pl_rewriter_map_again(&rt->rw, t->src, pl_get_u16(pkt + 2), pl_get_u32(pkt + 4),
+                                         &oseq, &ots))
+            router_enqueue_copy(r, sub, rt, pkt, len, oseq, ots, true);
+    }
+}
+
+void pl_router_handle_rtcp(pl_router *r, int64_t now, uint64_t from, const uint8_t *data,
+                           size_t len)
+{
+    router_reset_queue(r);
+    endpoint *e = find_ep(r, from);
+    if (!e) {
+        r->st.unroutable++;
+        return;
+    }
+    pl_rtcp_iter it;
+    pl_rtcp_packet *p = r->rtcp;
+    pl_rtcp_iter_init(&it, data, len);
+    for (size_t k = 0; k < RTCP_MAX_PARTS && pl_rtcp_next(&it, p) == 1; k++) {
+        uint32_t media = 0;
+        switch (p->kind) {
+        case PL_RTCP_K_NACK:
+            answer_nack(r, e, &p->u.nack);
+            break;
+        case PL_RTCP_K_PLI:
+            media = p->u.pli.media_ssrc;
+            break;
+        case PL_RTCP_K_FIR:
+            media = p->u.fir.n_entries ? p->u.fir.entries[0].ssrc : 0;
+            break;
+        case PL_RTCP_K_SR:
+            /* A publisher's NTP <-> RTP mapping, for its subscribers' SRs. */
+            for (size_t i = 0; i < e->n_tracks; i++)
+                if (e->tracks[i]->ssrc == p->u.sr.ssrc)
+                    pl_rtp_rx_sr(&e->tracks[i]->rx, p->u.sr.ntp, p->u.sr.rtp_ts, now);
+            break;
+        default:
+            break;
+        }
+        route *rt = media ? route_by_ssrc(e, media) : NULL;
+        if (rt)
+            router_request_keyframe(r, rt->pub, rt->track, now);
+    }
+}
+
+/* ---- timers: loss repair, reports, speakers ---- */
+
+/* Asks a publisher for the packets it lost on the way to the relay (RR +
+ * generic NACK, RFC 4585). */
+static void send_nack(pl_router *r, endpoint *p, const track *t, const uint16_t *lost, size_t n)
+{
+    uint8_t buf[1200];
+    pl_wbuf wb = pl_wbuf_make(buf, sizeof(buf));
+    pl_rtcp_write_rr(&wb, &(pl_rtcp_rr){.ssrc = PL_ROUTER_SSRC});
+    pl_rtcp_nack nack = {.sender_ssrc = PL_ROUTER_SSRC, .media_ssrc = t->ssrc};
+    nack.n_items = pl_rtcp_nack_pack(lost, n, nack.items, PL_RTCP_MAX_NACK);
+    pl_rtcp_write_nack(&wb, &nack);
+    router_enqueue_rtcp(r, p->id, PL_ROUTER_NACK, &wb);
+}
+
+/* Receiver reports to a publisher (one block per track), sender reports to
+ * a subscriber (one per forwarded stream whose publisher reported), mapped
+ * through the route's timestamp offset. */
+static void send_reports(pl_router *r, endpoint *e, int64_t now)
+{
+    uint8_t buf[1200];
+    pl_rtcp_rr rr = {.ssrc = PL_ROUTER_SSRC};
+    for (size_t i = 0; i < e->n_tracks; i++)
+        if (e->tracks[i]->rx.started)
+            pl_rtp_rx_report(&e->tracks[i]->rx, e->tracks[i]->src, now,
+                             &rr.reports[rr.n_reports++]);
+    if (rr.n_reports) {
+        pl_wbuf wb = pl_wbuf_make(buf, sizeof(buf));
+        pl_rtcp_write_rr(&wb, &rr);
+        router_enqueue_rtcp(r, e->id, PL_ROUTER_REPORT, &wb);
+    }
+    for (size_t i = 0; i < e->n_routes; i++) {
+        const route *rt = &e->routes[i];
+        if (!rt->rw.started || rt->cfg.paused || !rt->pub)
+            continue;
+        const track *t = rt->pub->tracks[rt->track];
+        pl_rtcp_sr sr;
+        if (t->src != rt->rw.src_ssrc || !pl_sr_map(&t->rx, rt->cfg.out_ssrc, rt->rw.ts_offset,
+                                                    rt->packets, rt->octets, now, &sr))
+            continue;
+        pl_wbuf wb = pl_wbuf_make(buf, sizeof(buf));
+        pl_rtcp_write_sr(&wb, &sr);
+        router_enqueue_rtcp(r, e->id, PL_ROUTER_REPORT, &wb);
+    }
+}
+
+static void run_repair(pl_router *r, int64_t now)
+{
+    int64_t next = now + REPAIR_TICK_US;
+    for (endpoint *e = r->endpoints; e; e = e->next) {
+        if (!e->connected)
+            continue;
+        for (size_t i = 0; i < e->n_tracks; i++) {
+            track *t = e->tracks[i];
+            if (t->cfg.nack) {
+                uint16_t lost[64];
+                size_t n = pl_nack_gen_poll(&t->nack, now, lost, 64);
+                if (n)
+                    send_nack(r, e, t, lost, n);
+                next = min64(next, pl_nack_gen_next(&t->nack));
+            }
+            /* Losses past repair: a keyframe is the way back. */
+            if (pl_nack_gen_take_keyframe_need(&t->nack) && t->cfg.video &&
+                pl_keyframe_limiter_request(&t->kf, now))
+                send_pli(r, e, t->ssrc);
+            if (pl_keyframe_limiter_poll(&t->kf, now))
+                send_pli(r, e, t->ssrc);
+            next = min64(next, pl_keyframe_limiter_next(&t->kf));
+        }
+        if (now >= e->next_report) {
+            if (e->next_report)
+                send_reports(r, e, now);
+            /* Spread transports over the interval. */
+            e->next_report = now + PL_ROUTER_REPORT_US - (int64_t)(e->id % 97) * 1000;
+        }
+    }
+    r->next_repair = next;
+}
+
+/* Publishers whose audio became loud or fell silent. */
+static void check_speakers(pl_router *r, int64_t now)
+{
+    r->next_speaker_check = now + PL_ROUTER_SPEAKER_CHECK_US;
+    for (endpoint *e = r->endpoints; e; e = e->next)
+        for (size_t i = 0; i < e->n_tracks; i++) {
+            track *t = e->tracks[i];
+            bool speaking = now < t->loud_until;
+            if (!t->cfg.audio_level_ext || speaking == t->speaking)
+                continue;
+            t->speaking = speaking;
+            outq *o = router_enqueue(r);
+            if (o)
+                *o = (outq){.kind = PL_ROUTER_OUT_SPEAKING,
+                            .transport = e->id,
+                            .speaking = speaking,
+                            .level = t->level};
+        }
+}
+
+void pl_router_handle_timeout(pl_router *r, int64_t now)
+{
+    router_reset_queue(r);
+    if (now >= r->next_repair)
+        run_repair(r, now);
+    if (now >= r->next_speaker_check)
+        check_speakers(r, now);
+}
+
+int64_t pl_router_next_timeout(const pl_router *r)
+{
+    return min64(r->next_repair, r->next_speaker_check);
+}

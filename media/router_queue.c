@@ -1,0 +1,126 @@
+#include <string.h>
+
+#include "parley/buf.h"
+#include "parley/rtp.h"
+#include "router_int.h"
+
+/* The router's output queue: what goes out is described when it is
+ * decided and written into the caller's buffer when polled, so a packet
+ * fanned out to a room is copied once per subscriber, into the slot it
+ * leaves from. */
+
+outq *router_enqueue(pl_router *r)
+{
+    if (r->q_n == r->q_cap) {
+        size_t cap = r->q_cap ? 2 * r->q_cap : 64;
+        outq *grown = pl_env_alloc(&r->env, cap * sizeof(*grown));
+        if (!grown)
+            return NULL;
+        if (r->q_n)
+            memcpy(grown, r->q, r->q_n * sizeof(*grown));
+        pl_env_free(&r->env, r->q);
+        r->q = grown;
+        r->q_cap = cap;
+    }
+    outq *o = &r->q[r->q_n++];
+    memset(o, 0, sizeof(*o));
+    return o;
+}
+
+void router_reset_queue(pl_router *r)
+{
+    r->q_n = r->q_next = 0;
+    r->arena_len = 0;
+}
+
+void router_enqueue_rtcp(pl_router *r, uint64_t to, enum pl_router_out_reason why,
+                         const pl_wbuf *wb)
+{
+    if (!pl_wbuf_ok(wb))
+        return;
+    if (r->arena_len + wb->len > r->arena_cap) {
+        size_t cap = r->arena_cap ? r->arena_cap : 4096;
+        while (cap < r->arena_len + wb->len)
+            cap *= 2;
+        uint8_t *grown = pl_env_alloc(&r->env, cap);
+        if (!grown)
+            return;
+        if (r->arena_len)
+            memcpy(grown, r->arena, r->arena_len);
+        pl_env_free(&r->env, r->arena);
+        r->arena = grown;
+        r->arena_cap = cap;
+    }
+    outq *o = router_enqueue(r);
+    if (!o)
+        return;
+    memcpy(r->arena + r->arena_len, wb->data, wb->len);
+    o->kind = PL_ROUTER_OUT_RTCP;
+    o->reason = why;
+    o->transport = to;
+    o->off = r->arena_len;
+    o->len = wb->len;
+    r->arena_len += wb->len;
+}
+
+int pl_router_poll_output(pl_router *r, pl_router_output *out, uint8_t *buf, size_t cap)
+{
+    if (r->q_next == r->q_n) {
+        router_reset_queue(r);
+        return PL_EAGAIN;
+    }
+    const outq *o = &r->q[r->q_next++];
+    *out = (pl_router_output){.kind = o->kind,
+                              .reason = o->reason,
+                              .transport = o->transport,
+                              .speaking = o->speaking,
+                              .level = o->level};
+    if (o->kind == PL_ROUTER_OUT_SPEAKING)
+        return PL_OK;
+    if (o->len > cap)
+        return PL_ENOSPC;
+    if (o->kind == PL_ROUTER_OUT_RTCP) {
+        memcpy(buf, r->arena + o->off, o->len);
+        out->len = o->len;
+        return PL_OK;
+    }
+    memcpy(buf, o->src, o->len);
+    pl_rtp_set_ssrc(buf, o->ssrc);
+    pl_rtp_set_payload_type(buf, o->pt);
+    pl_rtp_set_seq(buf, o->seq);
+    pl_rtp_set_timestamp(buf, o->ts);
+    out->len = o->len;
+    if (o->rtx) {
+        pl_rtp_header h;
+        if (pl_rtp_parse(buf, o->len, &h) != PL_OK)
+            return PL_EMALFORMED;
+        int n = pl_rtp_rtx_wrap(buf, &h, o->rtx_ssrc, o->rtx_pt, o->rtx_seq, buf, cap);
+        if (n < 0)
+            return n;
+        out->len = (size_t)n;
+    }
+    return PL_OK;
+}
+
+void router_enqueue_copy(pl_router *r, endpoint *s, route *rt, const uint8_t *pkt, size_t len,
+                         uint16_t seq, uint32_t ts, bool resend)
+{
+    outq *o = router_enqueue(r);
+    if (!o)
+        return;
+    o->kind = PL_ROUTER_OUT_RTP;
+    o->reason = resend ? PL_ROUTER_RESENT : PL_ROUTER_MEDIA;
+    o->transport = s->id;
+    o->src = pkt;
+    o->len = len;
+    o->seq = seq;
+    o->ts = ts;
+    o->ssrc = rt->cfg.out_ssrc;
+    o->pt = rt->cfg.out_pt;
+    if (resend && rt->cfg.out_rtx_pt) {
+        o->rtx = true;
+        o->rtx_ssrc = rt->cfg.out_rtx_ssrc;
+        o->rtx_pt = rt->cfg.out_rtx_pt;
+        o->rtx_seq = rt->rtx_seq++;
+    }
+}
