@@ -87,21 +87,6 @@ uint16_t pl_addr_port(const pl_addr *a)
     return 0;
 }
 
-char *pl_addr_str(const pl_addr *a, char *out, size_t cap)
-{
-    char ip[INET6_ADDRSTRLEN] = "?";
-    if (a->ss.ss_family == AF_INET) {
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)&a->ss)->sin_addr, ip, sizeof(ip));
-        snprintf(out, cap, "%s:%u", ip, pl_addr_port(a));
-    } else if (a->ss.ss_family == AF_INET6) {
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&a->ss)->sin6_addr, ip, sizeof(ip));
-        snprintf(out, cap, "[%s]:%u", ip, pl_addr_port(a));
-    } else {
-        snprintf(out, cap, "(none)");
-    }
-    return out;
-}
-
 static int default_random(void *user, uint8_t *out, size_t n)
 {
     (void)user;

@@ -26,23 +26,3 @@ enum pl_demux_kind pl_demux_classify(const uint8_t *data, size_t len)
     }
     return PL_DEMUX_UNKNOWN;
 }
-
-const char *pl_demux_name(enum pl_demux_kind kind)
-{
-    switch (kind) {
-    case PL_DEMUX_STUN:
-        return "stun";
-    case PL_DEMUX_ZRTP:
-        return "zrtp";
-    case PL_DEMUX_DTLS:
-        return "dtls";
-    case PL_DEMUX_TURN:
-        return "turn";
-    case PL_DEMUX_RTP:
-        return "rtp";
-    case PL_DEMUX_RTCP:
-        return "rtcp";
-    default:
-        return "unknown";
-    }
-}

@@ -80,7 +80,7 @@ static X509 *make_certificate(const pl_env *env, EVP_PKEY *key)
     X509 *x = X509_new();
     X509_NAME *name = X509_NAME_new();
     BIGNUM *serial = BN_new();
-    uint8_t rnd[8];
+    uint8_t rnd[8] = {0};
     bool ok = x && name && serial;
     ok = ok && pl_env_random(env, rnd, sizeof(rnd)) == PL_OK;
     rnd[0] &= 0x7f; /* positive serial */

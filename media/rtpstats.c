@@ -15,13 +15,6 @@ uint64_t pl_ntp_from_us(int64_t us)
     return (sec << 32) | frac;
 }
 
-int64_t pl_ntp_to_us(uint64_t ntp)
-{
-    /* Rounded to the nearest microsecond, so that conversions round-trip. */
-    return (int64_t)(ntp >> 32) * 1000000 +
-           (int64_t)(((ntp & 0xffffffffu) * 1000000 + (1ull << 31)) >> 32);
-}
-
 void pl_rtp_rx_packet(pl_rtp_rx *rx, uint16_t seq, uint32_t ts, int64_t now_us, bool retransmission)
 {
     if (!rx->started) {

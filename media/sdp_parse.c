@@ -138,14 +138,6 @@ static pl_sdp_codec *codec_by_pt(pl_sdp_media *m, uint32_t pt)
     return NULL;
 }
 
-const pl_sdp_codec *pl_sdp_find_codec(const pl_sdp_media *m, int pt)
-{
-    for (size_t i = 0; i < m->n_codecs; i++)
-        if (m->codecs[i].pt == pt)
-            return &m->codecs[i];
-    return NULL;
-}
-
 int pl_sdp_find_extmap(const pl_sdp_media *m, const char *uri)
 {
     for (size_t i = 0; i < m->n_extmaps; i++)

@@ -218,21 +218,6 @@ int pl_stun_check_integrity(const pl_stun_msg *m, const uint8_t *key, size_t key
     return CRYPTO_memcmp(mac, m->raw + n + 4, INTEGRITY_LEN) == 0 ? PL_OK : PL_EAUTH;
 }
 
-int pl_stun_long_term_key(const char *username, const char *realm, const char *password,
-                          uint8_t key[16])
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx)
-        return PL_ENOMEM;
-    unsigned n = 0;
-    int ok = EVP_DigestInit_ex(ctx, EVP_md5(), NULL) &&
-             EVP_DigestUpdate(ctx, username, strlen(username)) && EVP_DigestUpdate(ctx, ":", 1) &&
-             EVP_DigestUpdate(ctx, realm, strlen(realm)) && EVP_DigestUpdate(ctx, ":", 1) &&
-             EVP_DigestUpdate(ctx, password, strlen(password)) && EVP_DigestFinal_ex(ctx, key, &n);
-    EVP_MD_CTX_free(ctx);
-    return ok && n == 16 ? PL_OK : PL_ECRYPTO;
-}
-
 int pl_stun_peek_local_ufrag(const uint8_t *data, size_t len, char *out, size_t cap)
 {
     if (!pl_stun_is_stun(data, len) || cap == 0)

@@ -87,7 +87,6 @@ typedef struct slot {
 
 struct pl_vp8_assembler {
     bool keep;
-    int64_t wait_us;
     bool have_next;
     uint16_t next_seq; /* the first sequence number not yet delivered or given up */
     uint16_t highest;
@@ -113,7 +112,6 @@ pl_vp8_assembler *pl_vp8_assembler_create(bool keep_data)
     if (!a)
         return NULL;
     a->keep = keep_data;
-    a->wait_us = PL_VP8_DEFAULT_WAIT_US;
     if (keep_data) {
         a->data = malloc((size_t)PL_VP8_MAX_PACKETS * SLOT_DATA);
         a->frame = malloc(PL_VP8_MAX_FRAME);
@@ -132,11 +130,6 @@ void pl_vp8_assembler_destroy(pl_vp8_assembler *a)
     free(a->data);
     free(a->frame);
     free(a);
-}
-
-void pl_vp8_assembler_set_wait(pl_vp8_assembler *a, int64_t wait_us)
-{
-    a->wait_us = wait_us;
 }
 
 void pl_vp8_assembler_stats_get(const pl_vp8_assembler *a, pl_vp8_assembler_stats *out)
@@ -272,7 +265,7 @@ int pl_vp8_assembler_pop(pl_vp8_assembler *a, int64_t now_us, pl_vp8_frame *out)
                 a->holding = true;
                 a->hole_since = now_us;
             }
-            if (now_us - a->hole_since >= a->wait_us) {
+            if (now_us - a->hole_since >= PL_VP8_WAIT_US) {
                 give_up(a);
                 continue;
             }
@@ -310,5 +303,5 @@ int pl_vp8_assembler_pop(pl_vp8_assembler *a, int64_t now_us, pl_vp8_frame *out)
 
 int64_t pl_vp8_assembler_next_timeout(const pl_vp8_assembler *a)
 {
-    return a->holding ? a->hole_since + a->wait_us : INT64_MAX;
+    return a->holding ? a->hole_since + PL_VP8_WAIT_US : INT64_MAX;
 }

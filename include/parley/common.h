@@ -46,8 +46,6 @@ typedef struct pl_addr {
 int pl_addr_set(pl_addr *a, const char *ip, uint16_t port);
 bool pl_addr_equal(const pl_addr *a, const pl_addr *b);
 uint16_t pl_addr_port(const pl_addr *a);
-/* Formats "ip:port" ("[ip]:port" for IPv6) into out; returns out. */
-char *pl_addr_str(const pl_addr *a, char *out, size_t cap);
 
 enum pl_log_level { PL_LOG_DEBUG, PL_LOG_INFO, PL_LOG_WARN, PL_LOG_ERROR };
 

@@ -21,7 +21,6 @@ enum pl_demux_kind {
 };
 
 enum pl_demux_kind pl_demux_classify(const uint8_t *data, size_t len);
-const char *pl_demux_name(enum pl_demux_kind kind);
 
 #ifdef __cplusplus
 }

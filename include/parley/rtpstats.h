@@ -56,10 +56,9 @@ uint64_t pl_rtp_rx_expected(const pl_rtp_rx *rx);
 bool pl_sr_map(const pl_rtp_rx *src, uint32_t out_ssrc, uint32_t ts_offset, uint32_t packets,
                uint32_t octets, int64_t now_us, pl_rtcp_sr *out);
 
-/* NTP 32.32 fixed point from microseconds and back (differences only: the
- * relay never needs wall-clock NTP, only the publisher's). */
+/* NTP 32.32 fixed point from microseconds (differences only: the relay
+ * never needs wall-clock NTP, only the publisher's). */
 uint64_t pl_ntp_from_us(int64_t us);
-int64_t pl_ntp_to_us(uint64_t ntp);
 
 #ifdef __cplusplus
 }

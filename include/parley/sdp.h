@@ -139,8 +139,7 @@ void pl_sdp_desc_destroy(const pl_env *env, pl_sdp_desc *d);
  * (with d->error set) for text that is not a valid description. */
 int pl_sdp_parse(pl_sdp_desc *d, const char *text, size_t len);
 
-/* Lookups within one media section. */
-const pl_sdp_codec *pl_sdp_find_codec(const pl_sdp_media *m, int pt);
+/* A lookup within one media section. */
 int pl_sdp_find_extmap(const pl_sdp_media *m, const char *uri); /* id, or -1 */
 
 /* This server's side of a session. */

@@ -101,10 +101,6 @@ int pl_stun_decode(pl_stun_msg *m, const uint8_t *data, size_t len);
  * short-term credentials. PL_EAUTH on mismatch, PL_ENOTFOUND if absent. */
 int pl_stun_check_integrity(const pl_stun_msg *m, const uint8_t *key, size_t key_len);
 
-/* Long-term credential key (RFC 8489 9.2.2): MD5(username ":" realm ":" password). */
-int pl_stun_long_term_key(const char *username, const char *realm, const char *password,
-                          uint8_t key[16]);
-
 /* Demultiplexing helper for a server with many transports on one port:
  * copies the part of a Binding request's USERNAME before the colon (the
  * server's own ufrag) into out (NUL-terminated), without checking

@@ -70,16 +70,15 @@ typedef struct pl_vp8_assembler_stats {
 } pl_vp8_assembler_stats;
 
 /* Frames leave in order. A missing packet holds back the frames after it
- * (a retransmission may fill it) for at most this long by default, or until
+ * (a retransmission may fill it) for at most this long, or until
  * the window of PL_VP8_MAX_PACKETS sequence numbers is full; then the
  * incomplete frames are given up. */
-#define PL_VP8_DEFAULT_WAIT_US 500000
+#define PL_VP8_WAIT_US 500000
 
 /* keep_data: copy payloads and hand out whole frames; without it the
  * assembler only tracks completeness (for counting frames cheaply). */
 pl_vp8_assembler *pl_vp8_assembler_create(bool keep_data);
 void pl_vp8_assembler_destroy(pl_vp8_assembler *a);
-void pl_vp8_assembler_set_wait(pl_vp8_assembler *a, int64_t wait_us);
 
 /* One RTP packet's payload, arrived at now_us, in any order. 0, or
  * PL_EMALFORMED for a bad descriptor (counted). */

@@ -20,6 +20,15 @@ static char text[PL_SDP_MAX_SIZE + 1];
 static char out[PL_SDP_MAX_SIZE];
 static pl_sdp_accepted acc[PL_SDP_MAX_MEDIA];
 
+/* The parsed codec with payload type pt (only the tests look codecs up). */
+static const pl_sdp_codec *find_codec(const pl_sdp_media *m, int pt)
+{
+    for (size_t i = 0; i < m->n_codecs; i++)
+        if (m->codecs[i].pt == pt)
+            return &m->codecs[i];
+    return NULL;
+}
+
 static const pl_sdp_local local = {.ice_ufrag = "prly",
                                    .ice_pwd = "0123456789abcdefghijklmn",
                                    .fp_alg = "sha-256",
@@ -76,7 +85,7 @@ static void test_parse_chromium_publish(void **state)
     assert_string_equal(a->fp_alg, "sha-256");
     assert_int_equal(strlen(a->fp), 95);
     assert_true(strlen(a->ice_ufrag) >= 4);
-    const pl_sdp_codec *opus = pl_sdp_find_codec(a, 111);
+    const pl_sdp_codec *opus = find_codec(a, 111);
     assert_non_null(opus);
     assert_string_equal(opus->name, "opus");
     assert_int_equal(opus->clock, 48000);
@@ -86,9 +95,9 @@ static void test_parse_chromium_publish(void **state)
     assert_int_equal(a->n_ssrcs, 1);
     assert_true(a->ssrcs[0].cname[0] != '\0');
     assert_int_equal(v->kind, PL_SDP_VIDEO);
-    const pl_sdp_codec *vp8 = pl_sdp_find_codec(v, 96);
+    const pl_sdp_codec *vp8 = find_codec(v, 96);
     assert_string_equal(vp8->name, "VP8");
-    const pl_sdp_codec *rtx = pl_sdp_find_codec(v, 97);
+    const pl_sdp_codec *rtx = find_codec(v, 97);
     assert_string_equal(rtx->name, "rtx");
     assert_int_equal(rtx->apt, 96);
     assert_true(v->n_codecs >= 20); /* Chromium offers many video codecs */
@@ -257,7 +266,7 @@ static void test_offer_round_trip_and_browser_answer(void **state)
     assert_int_equal(d->media[1].n_groups, 1);
     assert_int_equal(d->media[1].groups[0].ssrcs[1], 3333);
     assert_string_equal(d->media[1].ssrcs[0].msid, "alice alice-cam");
-    assert_int_equal(pl_sdp_find_codec(&d->media[1], 97)->apt, 96);
+    assert_int_equal(find_codec(&d->media[1], 97)->apt, 96);
 
     /* Chromium's real answer to exactly that offer. */
     size_t n = load("chromium156-answer-to-parley-offer.sdp");
@@ -311,19 +320,82 @@ static void test_malformed(void **state)
     assert_int_equal(pl_sdp_parse(d, "v=0\r\ns=a\0b\r\n", 12), PL_EMALFORMED);
 }
 
-/* Every prefix of a real offer parses or fails cleanly, and whatever parses
- * can be answered without overflowing (ASan watches the reads). */
+/* Lines of text[0..k) that start with "m=" (a media section begun). */
+static size_t media_lines(const char *t, size_t k)
+{
+    size_t count = 0;
+    for (size_t i = 0; i + 1 < k; i++)
+        if ((i == 0 || t[i - 1] == '\n') && t[i] == 'm' && t[i + 1] == '=')
+            count++;
+    return count;
+}
+
+/* Every prefix of a real offer parses or fails cleanly: PL_EMALFORMED with
+ * a reason, or PL_OK. The parser reads line by line, so a prefix that ends
+ * at a line's end holds only lines the whole offer parsed: it must parse.
+ * A prefix that parses has one section per m= line it holds, and everything
+ * before its last section (the session part, earlier sections) exactly as
+ * the whole offer has it; only a cut line can differ. Whatever parses is
+ * answered without overflowing (ASan watches the reads), with an answer
+ * that parses, or refused with a reason. */
 static void test_every_truncation(void **state)
 {
     (void)state;
     size_t n = load("chromium156-simulcast-offer.sdp");
+    assert_int_equal(pl_sdp_parse(d2, text, n), PL_OK);
+    assert_true(d2->n_media >= 2);
+    pl_sdp_desc *answer = pl_sdp_desc_create(&env);
     char *copy = malloc(n);
-    for (size_t k = 0; k < n; k++) {
+    assert_non_null(answer);
+    assert_non_null(copy);
+    size_t parsed = 0, refused = 0, answered = 0;
+    for (size_t k = 0; k <= n; k++) {
         memcpy(copy, text, k);
-        if (pl_sdp_parse(d, copy, k) == PL_OK)
-            pl_sdp_write_answer(d, &local, out, sizeof(out), acc, NULL);
+        int rc = pl_sdp_parse(d, copy, k);
+        bool line_end = k > 0 && text[k - 1] == '\n';
+        if (rc != PL_OK) {
+            assert_int_equal(rc, PL_EMALFORMED);
+            assert_true(d->error[0] != '\0');
+            assert_false(line_end);
+            refused++;
+            continue;
+        }
+        parsed++;
+        assert_int_equal(d->error[0], '\0');
+        assert_int_equal(d->n_media, media_lines(text, k));
+        if (d->n_media > 0) {
+            assert_memory_equal(d, d2, offsetof(pl_sdp_desc, n_media));
+            for (size_t i = 0; i + 1 < d->n_media; i++)
+                assert_memory_equal(&d->media[i], &d2->media[i], sizeof(d->media[i]));
+            const pl_sdp_media *m = &d->media[d->n_media - 1], *whole = &d2->media[d->n_media - 1];
+            if (line_end) {
+                /* Its m= line is whole. */
+                assert_int_equal(m->kind, whole->kind);
+                assert_int_equal(m->port, whole->port);
+                assert_string_equal(m->proto, whole->proto);
+                assert_int_equal(m->n_codecs, whole->n_codecs);
+                for (size_t c = 0; c < m->n_codecs; c++)
+                    assert_int_equal(m->codecs[c].pt, whole->codecs[c].pt);
+            }
+        }
+        const char *why = NULL;
+        int len = pl_sdp_write_answer(d, &local, out, sizeof(out), acc, &why);
+        if (k == n)
+            assert_true(len > 0);
+        if (len > 0) {
+            assert_int_equal(pl_sdp_parse(answer, out, (size_t)len), PL_OK);
+            assert_int_equal(answer->n_media, d->n_media);
+            answered++;
+        } else {
+            assert_int_equal(len, PL_EUNSUPPORTED);
+            assert_non_null(why);
+        }
     }
+    /* Some cut lines are refused, some kept, and more than the whole offer
+     * is answered. */
+    assert_true(refused > 0 && parsed > 0 && answered > 1);
     free(copy);
+    pl_sdp_desc_destroy(&env, answer);
 }
 
 int main(void)

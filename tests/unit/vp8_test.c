@@ -169,7 +169,7 @@ static void test_reordering_and_retransmission(void **state)
     packetize(&q, 3, frame, 10, 1000);
     assert_int_equal(push_pop(a, 20, 9000, true, q.at[0], q.lens[0], 2000, &f), 0);
     assert_int_equal(push_pop(a, 21, 12000, true, q.at[0], q.lens[0], 3000, &f), 0);
-    assert_int_equal(pl_vp8_assembler_next_timeout(a), 1000 + PL_VP8_DEFAULT_WAIT_US);
+    assert_int_equal(pl_vp8_assembler_next_timeout(a), 1000 + PL_VP8_WAIT_US);
     /* The retransmission of 17 arrives 100 ms later: all three leave, in
      * order, none flagged. */
     assert_int_equal(push_pop(a, 17, 6000, false, p.at[2], p.lens[2], 101000, &f), 1);
@@ -199,20 +199,20 @@ static void test_loss_given_up(void **state)
     assert_int_equal(push_pop(a, 0, 0, false, p.at[0], p.lens[0], 0, &f), 0);
     assert_int_equal(push_pop(a, 2, 0, true, p.at[2], p.lens[2], 0, &f), 0);
     assert_int_equal(push_pop(a, 3, 3000, true, q.at[0], q.lens[0], 30000, &f), 0);
-    assert_int_equal(pl_vp8_assembler_pop(a, PL_VP8_DEFAULT_WAIT_US - 1, &f), 0);
+    assert_int_equal(pl_vp8_assembler_pop(a, PL_VP8_WAIT_US - 1, &f), 0);
     /* When the wait is over, frame 1 is given up and frame 2 leaves,
      * flagged: a decoder must wait for a keyframe. */
-    assert_int_equal(pl_vp8_assembler_pop(a, PL_VP8_DEFAULT_WAIT_US, &f), 1);
+    assert_int_equal(pl_vp8_assembler_pop(a, PL_VP8_WAIT_US, &f), 1);
     assert_int_equal(f.timestamp, 3000);
     assert_true(f.lost_before);
     /* The late packet changes nothing. */
-    assert_int_equal(push_pop(a, 1, 0, false, p.at[1], p.lens[1], PL_VP8_DEFAULT_WAIT_US, &f), 0);
+    assert_int_equal(push_pop(a, 1, 0, false, p.at[1], p.lens[1], PL_VP8_WAIT_US, &f), 0);
     /* A frame whose first packet (seq 4) never comes is given up when the
      * wait is over. */
     assert_int_equal(push_pop(a, 5, 6000, false, p.at[1], p.lens[1], 600000, &f), 0);
     assert_int_equal(push_pop(a, 6, 6000, true, p.at[2], p.lens[2], 600000, &f), 0);
     assert_int_equal(push_pop(a, 7, 9000, true, q.at[0], q.lens[0], 600000, &f), 0);
-    assert_int_equal(pl_vp8_assembler_pop(a, 600000 + PL_VP8_DEFAULT_WAIT_US, &f), 1);
+    assert_int_equal(pl_vp8_assembler_pop(a, 600000 + PL_VP8_WAIT_US, &f), 1);
     assert_int_equal(f.timestamp, 9000);
     assert_true(f.lost_before);
 
