@@ -136,8 +136,3 @@ void *pl_hmap_remove(pl_hmap *m, const void *key, size_t len, const void *value)
     m->count--;
     return was;
 }
-
-size_t pl_hmap_count(const pl_hmap *m)
-{
-    return m->count;
-}

@@ -243,6 +243,7 @@ int pl_router_set_routes(pl_router *r, uint64_t id, const pl_route *routes, size
     route next[PL_MAX_ROUTES];
     for (size_t i = 0; i < n; i++) {
         memset(&next[i], 0, sizeof(next[i]));
+        pl_rewriter_init(&next[i].rw, 90000); /* its rate follows the track it resolves to */
         for (size_t k = 0; k < e->n_routes; k++)
             if (e->routes[k].cfg.out_ssrc == routes[i].out_ssrc)
                 next[i] = e->routes[k];

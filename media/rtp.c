@@ -151,19 +151,6 @@ int pl_rtp_ext_twcc_seq(const pl_rtp_ext *e, uint16_t *seq)
     return PL_OK;
 }
 
-int pl_rtp_ext_overwrite(uint8_t *pkt, const pl_rtp_header *h, uint8_t id, const void *data,
-                         size_t len)
-{
-    pl_rtp_ext e;
-    int rc = pl_rtp_ext_find(pkt, h, id, &e);
-    if (rc != PL_OK)
-        return rc;
-    if (e.len != len)
-        return PL_EINVAL;
-    memcpy(pkt + (e.data - pkt), data, len);
-    return PL_OK;
-}
-
 void pl_rtp_set_ssrc(uint8_t *pkt, uint32_t ssrc)
 {
     pl_put_u32(pkt + 8, ssrc);
@@ -182,11 +169,6 @@ void pl_rtp_set_timestamp(uint8_t *pkt, uint32_t ts)
 void pl_rtp_set_payload_type(uint8_t *pkt, uint8_t pt)
 {
     pkt[1] = (uint8_t)((pkt[1] & 0x80) | (pt & 0x7f));
-}
-
-void pl_rtp_set_marker(uint8_t *pkt, bool marker)
-{
-    pkt[1] = (uint8_t)((pkt[1] & 0x7f) | (marker ? 0x80 : 0));
 }
 
 void pl_rtp_write_header(pl_wbuf *w, const pl_rtp_header *h, const pl_rtp_ext_spec *exts,

@@ -29,7 +29,6 @@ void *pl_hmap_get(const pl_hmap *m, const void *key, size_t len);
 /* Removes the entry of this key when its value is `value` (NULL: any);
  * returns the value removed or NULL. */
 void *pl_hmap_remove(pl_hmap *m, const void *key, size_t len, const void *value);
-size_t pl_hmap_count(const pl_hmap *m);
 
 #ifdef __cplusplus
 }

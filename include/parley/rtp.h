@@ -70,10 +70,6 @@ int pl_rtp_ext_string(const pl_rtp_ext *e, char *out, size_t cap); /* mid, rid, 
 int pl_rtp_ext_audio_level(const pl_rtp_ext *e, bool *voice, uint8_t *level_dbov); /* RFC 6464 */
 int pl_rtp_ext_abs_send_time(const pl_rtp_ext *e, uint32_t *v); /* 6.18 fixed point seconds */
 int pl_rtp_ext_twcc_seq(const pl_rtp_ext *e, uint16_t *seq);
-/* Rewrites the value of an existing element of the same length in place
- * (the relay's transport-wide sequence numbers, abs-send-time). */
-int pl_rtp_ext_overwrite(uint8_t *pkt, const pl_rtp_header *h, uint8_t id, const void *data,
-                         size_t len);
 
 /* In-place rewriting on the forwarding path; the packet must have been
  * parsed (so at least 12 bytes long). */
@@ -81,7 +77,6 @@ void pl_rtp_set_ssrc(uint8_t *pkt, uint32_t ssrc);
 void pl_rtp_set_seq(uint8_t *pkt, uint16_t seq);
 void pl_rtp_set_timestamp(uint8_t *pkt, uint32_t ts);
 void pl_rtp_set_payload_type(uint8_t *pkt, uint8_t pt);
-void pl_rtp_set_marker(uint8_t *pkt, bool marker);
 
 /* Writing a header with extensions. The one-byte form is used when every
  * element fits it (id 1..14, 1..16 bytes), the two-byte form otherwise. */

@@ -26,7 +26,6 @@ static void test_put_get_remove_many(void **state)
         ids[i] = (uint64_t)i * 7919u; /* close ids, as transport ids are */
         assert_int_equal(pl_hmap_put(m, &ids[i], sizeof(ids[i]), &values[i]), PL_OK);
     }
-    assert_int_equal(pl_hmap_count(m), N);
     for (size_t i = 0; i < N; i++)
         assert_ptr_equal(pl_hmap_get(m, &ids[i], sizeof(ids[i])), &values[i]);
     uint64_t absent = 1;
@@ -41,7 +40,8 @@ static void test_put_get_remove_many(void **state)
                 assert_true(v == NULL || v == &values[j]);
             }
     }
-    assert_int_equal(pl_hmap_count(m), 0);
+    for (size_t i = 0; i < N; i++)
+        assert_null(pl_hmap_get(m, &ids[i], sizeof(ids[i])));
     pl_hmap_destroy(m);
 }
 
@@ -60,12 +60,11 @@ static void test_strings_replace_and_owned_remove(void **state)
     assert_ptr_equal(pl_hmap_get(m, "ufra", 4), &b);
     assert_null(pl_hmap_get(m, "ufragx", 6));
     assert_int_equal(pl_hmap_put(m, "ufrag", 5, &b), PL_OK); /* taken over */
-    assert_int_equal(pl_hmap_count(m), 2);
-    assert_null(pl_hmap_remove(m, "ufrag", 5, &a)); /* not a's any more */
+    assert_null(pl_hmap_remove(m, "ufrag", 5, &a));          /* not a's any more */
     assert_ptr_equal(pl_hmap_get(m, "ufrag", 5), &b);
     assert_ptr_equal(pl_hmap_remove(m, "ufrag", 5, &b), &b);
     assert_null(pl_hmap_remove(m, "ufrag", 5, NULL));
-    assert_int_equal(pl_hmap_count(m), 1);
+    assert_ptr_equal(pl_hmap_get(m, "ufra", 4), &b);
     pl_hmap_destroy(m);
 }
 
