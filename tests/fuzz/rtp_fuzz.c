@@ -37,6 +37,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (pl_rtp_parse(rtx, (size_t)n, &r) != PL_OK || pl_rtp_rtx_osn(rtx, &r, &osn) != PL_OK ||
             osn != h.seq)
             __builtin_trap();
+        /* Unwrapped, it is the original without extensions (and, since
+         * RTX carries none, without padding). */
+        uint8_t back[2048], bare[2048];
+        int u = pl_rtp_rtx_unwrap(rtx, &r, h.ssrc, h.payload_type, back, sizeof(back));
+        int b = pl_rtp_strip_extensions(data, &h, bare, sizeof(bare));
+        if (h.payload_len && !h.padding_len && (u != b || memcmp(back, bare, (size_t)b) != 0))
+            __builtin_trap();
     }
     return 0;
 }
