@@ -248,8 +248,10 @@ test('decline, cancel, no answer and do not disturb; missed heads-ups to call ba
   // Bob does not want to be disturbed: Carol's call does not ring him and
   // becomes a heads-up he receives when he is available again.
   await bob.click('label.switch');
-  assert.equal(await bob.isChecked('#dnd'), true);
-  assert.ok(await visible(bob, '#dnd-note'));
+  // The note shows once the server has confirmed the status, not at the click.
+  await until(bob, () => ({ checked: document.querySelector('#dnd').checked,
+    note: !document.querySelector('#dnd-note').closest('[hidden]') }), (s) => s.checked && s.note,
+  'Bob sees his do-not-disturb switch on and its note', 10000);
   await untilStatus(carol, 'Bob', 'dnd', 'Carol');
   await untilStatus(alice, 'Bob', 'dnd', 'Alice');
   await call(carol, 'Bob', { topic: 'Heads-up: deploy at 3' });
