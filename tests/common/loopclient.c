@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -22,6 +23,8 @@ void on_event(void *user, const pl_worker_event *ev)
     } else if (ev->kind == PL_WORKER_FAILED) {
         atomic_store(&e->last_error, ev->error);
         atomic_fetch_add(&e->failed, 1);
+    } else if (ev->kind == PL_WORKER_REFUSED) {
+        atomic_fetch_add(&e->refused, 1);
     }
 }
 
@@ -118,4 +121,70 @@ size_t stun_check(uint8_t *out, size_t cap, const char *username, const char *pw
     int n = pl_stun_finish(&wb, (const uint8_t *)pwd, strlen(pwd), true);
     assert_true(n > 0);
     return (size_t)n;
+}
+
+void pump_clients(client *a, client *b)
+{
+    if (a)
+        client_pump(a, 2);
+    if (b)
+        client_pump(b, 2);
+    if (!a && !b)
+        poll(NULL, 0, 1);
+}
+
+/* No transport ever has this id. */
+#define BARRIER_TRANSPORT UINT64_MAX
+
+void worker_barrier(pl_worker *w, events *ev)
+{
+    int before = atomic_load(&ev->refused);
+    pl_route none = {0};
+    assert_int_equal(pl_worker_set_routes(w, BARRIER_TRANSPORT, &none, 1), 0);
+    PUMP_UNTIL(NULL, NULL, 5000, atomic_load(&ev->refused) > before,
+               "the worker did not refuse the barrier command within 5 s (%d refusals seen, %d before)",
+               atomic_load(&ev->refused), before);
+}
+
+void worker_read_all_from(int fd, const pl_addr *server, const char *ufrag)
+{
+    static uint8_t tid_byte = 0xa0;
+    uint8_t tid = tid_byte++;
+    char username[64];
+    snprintf(username, sizeof(username), "%s:marker", ufrag);
+    uint8_t req[256];
+    size_t n = stun_check(req, sizeof(req), username, "not-this-transport-s-pwd", tid);
+    assert_int_equal(sendto(fd, req, n, 0, (const struct sockaddr *)&server->ss, server->len),
+                     (ssize_t)n);
+    int64_t until = now_us() + 5000000;
+    int other = 0;
+    for (;;) {
+        int64_t left_ms = (until - now_us()) / 1000;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (left_ms <= 0 || poll(&p, 1, (int)left_ms) <= 0)
+            fail_msg("no 401 from the worker for the marker check to %s within 5 s "
+                     "(%d other datagrams arrived)",
+                     ufrag, other);
+        uint8_t resp[1500];
+        ssize_t m = recv(fd, resp, sizeof(resp), 0);
+        pl_stun_msg sm;
+        if (m > 20 && pl_stun_decode(&sm, resp, (size_t)m) == 0 && sm.cls == PL_STUN_ERROR &&
+            sm.tid[0] == tid) {
+            assert_int_equal(sm.error_code, 401);
+            return;
+        }
+        other++;
+    }
+}
+
+void client_take_pending(client *c)
+{
+    /* Bounded: a worker that kept sending would not hold the test. */
+    for (int i = 0; i < 10000; i++) {
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        if (poll(&p, 1, 0) <= 0)
+            break;
+        client_pump(c, 0);
+    }
+    client_drain(c);
 }

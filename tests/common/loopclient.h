@@ -17,6 +17,7 @@
 typedef struct events {
     atomic_int connected, failed;
     atomic_int last_error; /* of the last failure */
+    atomic_int refused;    /* commands the worker did not carry out */
 } events;
 
 /* A pl_worker_config.on_event for an `events`. */
@@ -58,5 +59,40 @@ void client_pump(client *c, int wait_ms);
  * sends, or one an attacker forges. Returns its length. */
 size_t stun_check(uint8_t *out, size_t cap, const char *username, const char *pwd,
                   uint8_t tid_byte);
+
+/* Waiting for a condition instead of sleeping. */
+
+/* Pumps each client that is not NULL (a short poll on its socket) until
+ * `cond` holds; after `ms` milliseconds fails the test with the message
+ * (printf-style, evaluated then: say what was awaited and what was seen). */
+#define PUMP_UNTIL(a, b, ms, cond, ...)                                                            \
+    do {                                                                                           \
+        int64_t until_ = now_us() + (int64_t)(ms) * 1000;                                          \
+        while (!(cond)) {                                                                          \
+            if (now_us() >= until_)                                                                \
+                fail_msg(__VA_ARGS__);                                                             \
+            pump_clients((a), (b));                                                                \
+        }                                                                                          \
+    } while (0)
+
+/* One round of PUMP_UNTIL: both clients for up to 2 ms each, or a 1 ms
+ * pause when there is none. */
+void pump_clients(client *a, client *b);
+
+/* Returns once the worker has run every command issued before the call:
+ * commands run in order, so one it must refuse (routes for a transport
+ * that does not exist), reported as PL_WORKER_REFUSED, marks the point.
+ * `ev` must be the `events` of the worker's on_event. */
+void worker_barrier(pl_worker *w, events *ev);
+
+/* Returns once the worker has read every datagram sent to it from `fd`
+ * before the call: sends a check for the live transport `ufrag` with a
+ * wrong password and waits for the 401 (the worker reads its one socket in
+ * order). Everything else arriving at `fd` meanwhile is discarded. The
+ * check counts as one datagram dropped by that transport. */
+void worker_read_all_from(int fd, const pl_addr *server, const char *ufrag);
+
+/* Hands the client every datagram already waiting at its socket. */
+void client_take_pending(client *c);
 
 #endif

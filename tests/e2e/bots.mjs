@@ -20,8 +20,17 @@ export function runBots(server, args, bin = botBin) {
   let out = '';
   proc.stdout.on('data', (d) => { out += d; });
   proc.stderr.on('data', (d) => { out += d; });
+  // The bots run for their --seconds; one that outlives them by two minutes
+  // is hung: killed, and the test fails with its output.
+  const i = args.indexOf('--seconds');
+  const limit = (i >= 0 ? Number(args[i + 1]) : 10) * 1000 + 120000;
   const done = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`parley-bot still running ${limit} ms after it started: ${out}`));
+    }, limit);
     proc.on('exit', (code) => {
+      clearTimeout(timer);
       if (code !== 0) return reject(new Error(`parley-bot exited ${code}: ${out}`));
       try {
         resolve(JSON.parse(fs.readFileSync(report, 'utf8')));
@@ -65,7 +74,14 @@ export async function startImpair(server, args) {
   return {
     via: `127.0.0.1:${port}`,
     async stop() {
-      const done = new Promise((resolve) => proc.on('exit', () => resolve(JSON.parse(out.trim().split('\n').pop()))));
+      let timer;
+      const done = new Promise((resolve, reject) => {
+        timer = setTimeout(() => {
+          proc.kill('SIGKILL');
+          reject(new Error(`parley-impair did not exit within 10 s of SIGTERM: ${out}`));
+        }, 10000);
+        proc.on('exit', () => { clearTimeout(timer); resolve(JSON.parse(out.trim().split('\n').pop())); });
+      });
       proc.kill('SIGTERM');
       return done;
     },

@@ -1,6 +1,7 @@
 // Headless Chromium as the tests drive it (Debian's chromium, playwright-core):
 // fake camera, microphone and screen, no network besides loopback.
 import { chromium } from 'playwright-core';
+import { waitFor } from './client.mjs';
 
 export function launchChromium(extraArgs = []) {
   return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true,
@@ -34,15 +35,21 @@ export const videoFrames = async () => {
   return n;
 };
 
+// Polls fn in the page (page.evaluate(fn, arg)) until pred holds for what
+// it returns, and returns that; throws with what was awaited and the last
+// reading after `timeout` ms.
+export function pageUntil(page, fn, pred, what, { timeout = 15000, interval = 200, arg } = {}) {
+  return waitFor(() => page.evaluate(fn, arg), pred, what, { timeout, interval });
+}
+
 // Polls what a page receives (inbound) until pred holds; throws with the
 // last reading after ms.
-export async function waitFor(page, pred, what, ms = 30000) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    last = await page.evaluate(inbound);
-    if (pred(last)) return last;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`${what}: ${JSON.stringify(last)}`);
+export function receives(page, pred, what, ms = 30000) {
+  return pageUntil(page, inbound, pred, what, { timeout: ms, interval: 500 });
 }
+
+// Whether the element is shown: present, not inside anything hidden, laid out.
+export const visible = (page, sel) => page.evaluate((s) => {
+  const el = document.querySelector(s);
+  return !!el && !el.closest('[hidden]') && el.getClientRects().length > 0;
+}, sel);

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium } from './browser.mjs';
-import { startServer } from './server.mjs';
+import { launchChromium, pageUntil } from './browser.mjs';
+import { startServer, pollStats } from './server.mjs';
 
 const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build');
 let server, browser;
@@ -23,17 +23,6 @@ after(async () => {
   assert.equal(code, 0, server.output());
 });
 
-async function pollUntil(page, fn, arg, ms = 20000) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    last = await page.evaluate(fn, arg);
-    if (last.done) return last;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error('timed out: ' + JSON.stringify(last));
-}
-
 test('a browser joins, publishes, and its media reaches the server over DTLS-SRTP', async () => {
   // localhost, so that the page is a secure context with mediaDevices.
   const page = await browser.newPage();
@@ -43,14 +32,10 @@ test('a browser joins, publishes, and its media reaches the server over DTLS-SRT
   await page.waitForSelector('#meeting:not([hidden])');
   assert.equal(await page.textContent('#room-name'), 'e2e-room');
 
-  const state = await pollUntil(page, async () => {
-    const pc = window.parley.publish;
-    if (!pc) return { done: false, state: 'no pc' };
-    return { done: pc.connectionState === 'connected', state: pc.connectionState };
-  });
-  assert.equal(state.state, 'connected');
+  await pageUntil(page, () => window.parley.publish?.connectionState || 'no peer connection',
+    (s) => s === 'connected', 'the publish peer connection connected', { timeout: 20000, interval: 250 });
 
-  const sent = await pollUntil(page, async () => {
+  const sent = await pageUntil(page, async () => {
     const stats = await window.parley.publish.getStats();
     const out = {};
     let pair = null;
@@ -58,15 +43,14 @@ test('a browser joins, publishes, and its media reaches the server over DTLS-SRT
       if (s.type === 'outbound-rtp') out[s.kind] = (out[s.kind] || 0) + s.packetsSent;
       if (s.type === 'transport') pair = { dtls: s.dtlsState, srtp: s.srtpCipher, tls: s.tlsVersion };
     });
-    return { done: out.video > 100 && out.audio > 50, out, pair };
-  });
+    return { out, pair };
+  }, (s) => s.out.video > 100 && s.out.audio > 50, 'the browser sending audio and video',
+  { timeout: 20000, interval: 250 });
   assert.equal(sent.pair.dtls, 'connected');
   assert.equal(sent.pair.srtp, 'SRTP_AEAD_AES_128_GCM'); // Parley's preferred profile
   // The server decrypted the browser's SRTP: count what its workers took in.
-  const stats = await (await fetch(`${server.url}/stats`)).json();
-  assert.equal(stats.transports, 1);
-  assert.ok(stats.rtp_in > 150, JSON.stringify(stats));
-  assert.equal(stats.participants, 1);
+  await pollStats(server, (st) => st.transports === 1 && st.rtp_in > 150 && st.participants === 1,
+    'one participant, one transport and over 150 RTP packets in');
   fs.mkdirSync(outDir, { recursive: true });
   await page.screenshot({ path: path.join(outDir, 'e2e-publish.png') });
   await page.close();

@@ -9,8 +9,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium, inbound } from './browser.mjs';
-import { startServer } from './server.mjs';
+import { launchChromium, inbound, pageUntil, visible } from './browser.mjs';
+import { startServer, pollStats } from './server.mjs';
+import { connect, waitFor } from './client.mjs';
 
 const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build');
 const RING_TIMEOUT = 6;
@@ -43,22 +44,9 @@ async function signIn(name, page) {
   return page;
 }
 
-async function until(page, fn, pred, what, ms = 15000, arg) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    last = await page.evaluate(fn, arg);
-    if (pred(last)) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what}: ${JSON.stringify(last)}`);
-}
+const until = (page, fn, pred, what, ms = 15000, arg) => pageUntil(page, fn, pred, what, { timeout: ms, arg });
 
 const text = (page, sel) => page.evaluate((s) => document.querySelector(s)?.textContent.trim(), sel);
-const visible = (page, sel) => page.evaluate((s) => {
-  const el = document.querySelector(s);
-  return !!el && !el.closest('[hidden]') && el.getClientRects().length > 0;
-}, sel);
 const row = (name) => `#online-people li[data-name="${name}"]`;
 const statusOf = (page, name) => page.evaluate((s) => document.querySelector(s)?.dataset.status || 'absent', row(name));
 const untilStatus = (page, name, status, who) =>
@@ -150,13 +138,16 @@ test('Alice calls Bob with a topic: ring, answer, video both ways, hang up, back
   await untilStatus(carol, 'Alice', 'in-call', 'Carol');
   await untilStatus(carol, 'Bob', 'in-call', 'Carol');
 
-  // The timer runs.
+  // The timer runs, in seconds, the same on both sides.
   const t1 = await text(alice, '#call-timer');
   assert.match(t1, /^\d\d:\d\d$/);
-  await new Promise((r) => setTimeout(r, 2100));
-  const t2 = await text(alice, '#call-timer');
-  assert.ok(seconds(t2) >= seconds(t1) + 2, `${t1} then ${t2}`);
-  assert.ok(Math.abs(seconds(t2) - seconds(await text(bob, '#call-timer'))) <= 1);
+  const since = Date.now();
+  const timers = () => Promise.all([text(alice, '#call-timer'), text(bob, '#call-timer')]);
+  const [t2] = await waitFor(timers, ([a]) => seconds(a) >= seconds(t1) + 2,
+    `Alice's call timer to go 2 s past ${t1}`, { timeout: 10000, interval: 200 });
+  assert.ok(Date.now() - since >= 1000, `${t1} then ${t2} after only ${Date.now() - since} ms`);
+  await waitFor(timers, ([a, b]) => Math.abs(seconds(a) - seconds(b)) <= 1,
+    'Alice\'s and Bob\'s call timers within a second of each other', { timeout: 5000, interval: 200 });
 
   // Bob is taken: Carol's call to him is busy, and the call goes on.
   await call(carol, 'Bob');
@@ -182,13 +173,7 @@ test('Alice calls Bob with a topic: ring, answer, video both ways, hang up, back
   await untilStatus(carol, 'Alice', 'online', 'Carol');
   await untilStatus(carol, 'Bob', 'online', 'Carol');
   // The server took both out of the private room.
-  let stats;
-  for (let i = 0; i < 50; i++) {
-    stats = await (await fetch(`${server.url}/stats`)).json();
-    if (stats.participants === 0) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.equal(stats.participants, 0, JSON.stringify(stats));
+  await pollStats(server, (st) => st.participants === 0, 'nobody left in the private room');
   assert.deepEqual(errors, []);
 });
 
@@ -248,19 +233,31 @@ test('decline, cancel, no answer and do not disturb; missed heads-ups to call ba
   // Bob does not want to be disturbed: Carol's call does not ring him and
   // becomes a heads-up he receives when he is available again.
   await bob.click('label.switch');
-  assert.equal(await bob.isChecked('#dnd'), true);
-  assert.ok(await visible(bob, '#dnd-note'));
+  // The note shows once the server has confirmed the status, not at the click.
+  await until(bob, () => ({ checked: document.querySelector('#dnd').checked,
+    note: !document.querySelector('#dnd-note').closest('[hidden]') }), (s) => s.checked && s.note,
+  'Bob sees his do-not-disturb switch on and its note', 10000);
   await untilStatus(carol, 'Bob', 'dnd', 'Carol');
   await untilStatus(alice, 'Bob', 'dnd', 'Alice');
+  // Bob's page notes whether it ever shows a ringing banner, and whether a
+  // heads-up arrives while do not disturb is still on; both are checked
+  // once the heads-up, which the server sends after it all, has arrived.
+  await bob.evaluate(() => {
+    const seen = window.dndWatch = { rang: false, heldEarly: false };
+    new MutationObserver(() => {
+      if (!document.querySelector('#incoming').closest('[hidden]')) seen.rang = true;
+      if (document.querySelectorAll('#missed-list li').length > 1 && document.querySelector('#dnd').checked)
+        seen.heldEarly = true;
+    }).observe(document.body, { subtree: true, childList: true, attributes: true });
+  });
   await call(carol, 'Bob', { topic: 'Heads-up: deploy at 3' });
   await notice(carol, /does not want to be disturbed/, 'Carol hears that Bob is not to be disturbed');
-  await new Promise((r) => setTimeout(r, 500));
-  assert.equal(await visible(bob, '#incoming'), false);
-  assert.equal(await bob.locator('#missed-list li').count(), 1);
   await bob.click('label.switch');
   await untilStatus(carol, 'Bob', 'online', 'Carol');
   const deploy = heldFor('Heads-up: deploy at 3');
   await deploy.waitFor();
+  assert.deepEqual(await bob.evaluate(() => window.dndWatch), { rang: false, heldEarly: false },
+    'no ring on do not disturb, and the heads-up only once it is off');
   assert.match(await deploy.textContent(), /^Carol called while you were on do not disturb/);
   assert.equal(await text(bob, '#missed-title'), 'Missed heads-ups (2)');
   assert.deepEqual(await bob.$$eval('#missed-list li strong', (s) => s.map((x) => x.textContent)), ['Carol', 'Alice']);
@@ -268,7 +265,14 @@ test('decline, cancel, no answer and do not disturb; missed heads-ups to call ba
   // Dismissed is gone for good: signing in again brings back only the other.
   await lunch.locator('.dismiss').click();
   await lunch.waitFor({ state: 'detached' });
-  await new Promise((r) => setTimeout(r, 300)); // the acknowledgement reaches the server
+  // The acknowledgement has reached the server once a new device of Bob's
+  // is welcomed without that heads-up.
+  await waitFor(async () => {
+    const probe = await connect(server, 'Bob');
+    await probe.close();
+    return probe.welcomeMsg.missed.map((m) => m.topic);
+  }, (topics) => !topics.includes('Lunch?'), 'the server to forget the dismissed heads-up',
+  { timeout: 10000, interval: 100 });
   await signIn('Bob', bob);
   await deploy.waitFor();
   assert.equal(await bob.locator('#missed-list li').count(), 1);

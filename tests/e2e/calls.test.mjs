@@ -4,7 +4,7 @@
 // user, the private room, and missed heads-ups that survive a SIGKILL.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from './server.mjs';
+import { startServer, pollStats } from './server.mjs';
 import { connect } from './client.mjs';
 
 let server;
@@ -14,8 +14,6 @@ after(async () => {
   assert.equal(code, 0, `clean exit: ${server.output()}`);
 });
 
-const stats = async (s = server) => (await fetch(`${s.url}/stats`)).json();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // Every test uses its own names: users are identified by name in open mode.
 let seq = 0;
 const users = async (...names) => {
@@ -25,9 +23,10 @@ const users = async (...names) => {
 // Resolves when `c` gets a presence update saying `user` is now `status`.
 const presence = (c, user, status) =>
   c.next((m) => m.type === 'presence' && m.user.id === user.id && m.status === status);
-// Asserts that nothing of `type` arrives within `ms`.
-async function none(c, type, ms = 300) {
-  await sleep(ms);
+// Asserts that nothing of `type` came: called after the action that would
+// have sent it, so that a round trip brings in whatever the server sent.
+async function none(c, type) {
+  await c.sync();
   assert.equal(c.inbox.find((m) => m.type === type), undefined, `no ${type}: ${JSON.stringify(c.inbox)}`);
 }
 
@@ -83,9 +82,7 @@ test('accepted: ringing, presence, a private room, hang-up by the caller', async
   assert.equal((await bob.request({ type: 'leave' })).type, 'left');
   const again = await ada.request({ type: 'join', room: acc1.room });
   assert.equal(again.code, 'not_found');
-  const st = await stats();
-  assert.equal(st.calls, 0);
-  assert.equal(st.rooms, 0);
+  await pollStats(server, (st) => st.calls === 0 && st.rooms === 0, 'no call and no room left');
   for (const c of [ada, bob, cy, dee]) await c.close();
 });
 
@@ -110,7 +107,7 @@ test('hang-up by the callee; leaving the private room hangs up too', async () =>
   const l = await ada.request({ type: 'leave' });
   assert.equal(l.type, 'left', JSON.stringify(l));
   assert.equal((await bob.event('call-ended')).by, ada.user.id);
-  assert.equal((await stats()).calls, 0);
+  await pollStats(server, (st) => st.calls === 0, 'no call left');
   await ada.close(); await bob.close();
 });
 
@@ -190,6 +187,7 @@ test('do-not-disturb: no ringing, declined for dnd, delivered when dnd ends', as
   assert.equal(d.call_id, id);
   assert.equal(d.reason, 'dnd');
   await none(bob, 'incoming-call');
+  await cy.sync();
   assert.equal(cy.inbox.find((m) => m.type === 'presence' && m.status === 'ringing'), undefined,
     'bob never showed as ringing');
   await bob.request({ type: 'status', status: 'online' });
@@ -233,9 +231,7 @@ test('disconnecting while ringing and in a call ends it for the other party', as
   assert.equal(c.by, bob2.user.id);
   assert.equal(c.reason, 'disconnected');
   assert.equal((await ada2.request({ type: 'leave' })).type, 'left');
-  const s = await stats();
-  assert.equal(s.calls, 0, JSON.stringify(s));
-  assert.equal(s.rooms, 0, JSON.stringify(s));
+  await pollStats(server, (st) => st.calls === 0 && st.rooms === 0, 'no call and no room left');
   await ada2.close();
 });
 

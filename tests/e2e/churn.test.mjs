@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { startServer } from './server.mjs';
+import { startServer, pollStats, drained } from './server.mjs';
 import { connect } from './client.mjs';
 
 const offer = fs.readFileSync(new URL('../fixtures/sdp/chromium156-publish-offer.sdp', import.meta.url), 'utf8');
@@ -15,8 +15,6 @@ after(async () => {
   const { code } = await server.stop();
   assert.equal(code, 0, `clean exit, no leak: ${server.output()}`);
 });
-
-const stats = async () => (await fetch(`${server.url}/stats`)).json();
 
 test('200 join / publish / leave cycles leave nothing behind', async () => {
   const watcher = await connect(server, 'Watcher');
@@ -30,15 +28,9 @@ test('200 join / publish / leave cycles leave nothing behind', async () => {
     if (i % 2) await c.request({ type: 'leave' });
     await c.close(); // the other half leaves by disconnecting
   }
-  // The watcher was offered each churner's tracks and saw them go.
-  await new Promise((r) => setTimeout(r, 300));
+  // The watcher was offered each churner's tracks and saw them go: a round
+  // trip brings in all the server sent it before closing.
+  await watcher.sync();
   await watcher.close();
-  let s;
-  for (let k = 0; k < 50; k++) {
-    s = await stats();
-    if (s.rooms === 0 && s.participants === 0 && s.transports === 0 && s.connections === 0) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.deepEqual({ rooms: s.rooms, participants: s.participants, transports: s.transports, connections: s.connections },
-    { rooms: 0, participants: 0, transports: 0, connections: 0 });
+  await pollStats(server, drained, 'no room, participant, transport or connection left');
 });

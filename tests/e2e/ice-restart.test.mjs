@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { launchChromium, videoFrames } from './browser.mjs';
 import { startServer } from './server.mjs';
+import { waitFor } from './client.mjs';
 
 let server, browser;
 const pages = {};
@@ -54,16 +55,9 @@ const iceOf = (page, which) => page.evaluate(async (w) => {
 
 const frames = (page) => page.evaluate(videoFrames);
 
-async function until(what, fn, ms = 20000) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    last = await fn();
-    if (last?.done) return last;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${what}: timed out: ${JSON.stringify(last)}`);
-}
+const until = (what, fn, ms = 20000) => waitFor(fn, (last) => last?.done, what, { timeout: ms, interval: 250 });
+// The server's counters until pred holds (stats() retries killed sockets).
+const statsUntil = (pred, what) => waitFor(stats, pred, `${what} (server /stats)`);
 
 // The video each side decodes keeps growing for a while.
 async function keepsDecoding() {
@@ -95,9 +89,8 @@ test('a browser restarts ICE on its publish transport and media carries on', asy
   const now = await restarted(pages.Ada, 'publish', old);
   assert.notEqual(now.ufrag, old.ufrag, 'the answer carries new server credentials');
   await keepsDecoding();
-  const st = await stats();
-  assert.equal(st.participants, 2);
-  assert.equal(st.transports, 4, 'the same transports, restarted, not new ones');
+  // The same transports, restarted, not new ones.
+  await statsUntil((st) => st.participants === 2 && st.transports === 4, 'two participants, four transports');
 });
 
 test('killed WebSockets resume and restart ICE on both transports of both browsers', async () => {
@@ -118,8 +111,6 @@ test('killed WebSockets resume and restart ICE on both transports of both browse
       `${n} is the same participant`);
   }
   await keepsDecoding();
-  const st = await stats();
-  assert.equal(st.participants, 2);
-  assert.equal(st.transports, 4);
+  const st = await statsUntil((x) => x.participants === 2 && x.transports === 4, 'two participants, four transports');
   assert.equal(st.timed_out, 0);
 });

@@ -2,9 +2,10 @@
 // room: each decodes the other's audio and video, both ways through the relay.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchChromium } from './browser.mjs';
-import { startServer } from './server.mjs';
+import { launchChromium, pageUntil } from './browser.mjs';
+import { startServer, stats } from './server.mjs';
 import { runBots } from './bots.mjs';
+import { waitFor } from './client.mjs';
 
 let server, browser;
 before(async () => {
@@ -41,21 +42,24 @@ test('a browser and a bot see and hear each other', async () => {
   await page.click('button[type=submit]');
   await page.waitForSelector('#meeting:not([hidden])');
 
-  const deadline = Date.now() + 30000;
-  let got = {};
-  while (Date.now() < deadline) {
-    got = await page.evaluate(inbound);
-    if (got.video?.frames > 60 && got.audio?.packets > 100 && got.audio.energy > 0) break;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  assert.ok(got.video?.frames > 60, `the browser decodes the bot's video: ${JSON.stringify(got)}`);
+  const got = await pageUntil(page, inbound,
+    (g) => g.video?.frames > 60 && g.audio?.packets > 100 && g.audio.energy > 0,
+    'the browser to decode the bot\'s video and play its tone', { timeout: 30000, interval: 500 });
   assert.equal(got.video.width, 320, 'at the bot\'s resolution');
-  assert.ok(got.audio?.packets > 100 && got.audio.energy > 0, `the browser plays the bot's tone: ${JSON.stringify(got)}`);
   // The bot's tile shows its name.
-  assert.equal(await page.locator('#tiles figure[data-participant] figcaption', { hasText: 'bot-0' }).count() > 0, true);
+  await page.locator('#tiles figure[data-participant] figcaption', { hasText: 'bot-0' }).first()
+    .waitFor({ timeout: 10000 });
 
-  // Let the bot collect a few seconds of the browser's media, then end it.
-  await new Promise((r) => setTimeout(r, 3000));
+  // The bot has had enough of the browser's media once the relay forwarded
+  // it 500 packets: all the relay forwarded less what the browser received,
+  // read after it, is at most what went to the bot (give or take what was
+  // on the wire). Then the bot is ended.
+  await waitFor(async () => {
+    const forwarded = (await stats(server)).rtp_forwarded;
+    const g = await page.evaluate(inbound);
+    return { forwarded, toBrowser: (g.video?.packets || 0) + (g.audio?.packets || 0) };
+  }, (x) => x.forwarded - x.toBrowser > 500, 'the relay to forward 500 of the browser\'s packets to the bot',
+  { timeout: 30000, interval: 250 });
   bot.kill();
   const report = await bot.done;
   await page.close();

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { launchChromium } from './browser.mjs';
+import { launchChromium, pageUntil } from './browser.mjs';
 import { startServer } from './server.mjs';
 import { runBots } from './bots.mjs';
 
@@ -36,7 +36,7 @@ test('under 5% loss a browser decodes for 60 s without a stall over 1 s', async 
   await page.fill('#name', 'Chromium');
   await page.click('button[type=submit]');
   await page.waitForSelector('#meeting:not([hidden])');
-  const stats = () => page.evaluate(async () => {
+  const statsIn = async () => {
     const pc = window.parley.subscribe;
     const out = { frames: 0, nacks: 0, lost: 0, freezes: 0, freezeSeconds: 0 };
     if (!pc) return out;
@@ -49,20 +49,16 @@ test('under 5% loss a browser decodes for 60 s without a stall over 1 s', async 
       out.freezeSeconds += s.totalFreezesDuration || 0;
     });
     return out;
-  });
+  };
+  const stats = () => page.evaluate(statsIn);
   // Wait for the first frames, then watch for 60 s.
-  const deadline = Date.now() + 20000;
-  let s = await stats();
-  while (s.frames < 30 && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 250));
-    s = await stats();
-  }
-  assert.ok(s.frames >= 30, `video starts: ${JSON.stringify(s)}`);
+  let s = await pageUntil(page, statsIn, (x) => x.frames >= 30, 'the bot\'s video to start',
+    { timeout: 20000, interval: 250 });
   const start = { ...s };
   let lastFrames = s.frames, lastChange = Date.now(), longest = 0;
   const end = Date.now() + 60000;
   while (Date.now() < end) {
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, 250)); // sampling the 60 s watched
     s = await stats();
     const now = Date.now();
     if (s.frames > lastFrames) {

@@ -4,7 +4,7 @@
 // itself too).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchChromium } from './browser.mjs';
+import { launchChromium, pageUntil } from './browser.mjs';
 import { startServer } from './server.mjs';
 import { runBots } from './bots.mjs';
 
@@ -27,16 +27,7 @@ const videoFrames = async () => {
   return frames;
 };
 
-async function until(page, fn, pred, what, ms) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    last = await page.evaluate(fn);
-    if (pred(last)) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what}: ${JSON.stringify(last)}`);
-}
+const until = (page, fn, pred, what, ms) => pageUntil(page, fn, pred, what, { timeout: ms });
 
 test('after a server restart the web client reconnects by itself and media flows again', async () => {
   const first = await startServer();

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from './client.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -50,10 +51,35 @@ export async function startServer(extra = [], ports = {}) {
     url: `http://127.0.0.1:${port}`,
     ws: `ws://127.0.0.1:${port}/ws`,
     output: () => out,
-    async stop(signal = 'SIGTERM') {
-      const exited = new Promise((resolve) => proc.on('exit', (code, sig) => resolve({ code, sig })));
+    // Resolves {code, sig} once the server has exited; one that does not
+    // exit within `ms` is killed and the test fails with its output.
+    async stop(signal = 'SIGTERM', ms = 30000) {
+      if (proc.exitCode !== null || proc.signalCode !== null) return { code: proc.exitCode, sig: proc.signalCode };
+      let timer;
+      const exited = new Promise((resolve) => proc.on('exit', (code, sig) => { clearTimeout(timer); resolve({ code, sig }); }));
+      const hung = new Promise((_, reject) => {
+        timer = setTimeout(() => {
+          proc.kill('SIGKILL');
+          reject(new Error(`server did not exit within ${ms} ms of ${signal}: ${out}`));
+        }, ms);
+      });
       proc.kill(signal);
-      return exited;
+      return Promise.race([exited, hung]);
     },
   };
 }
+
+// The server's counters (GET /stats).
+export async function stats(server) {
+  return (await fetch(`${server.url}/stats`)).json();
+}
+
+// Polls /stats until pred holds and returns those stats; throws with what
+// was awaited and the last stats seen.
+export function pollStats(server, pred, what, opts) {
+  return waitFor(() => stats(server), pred, `${what} (server /stats)`, opts);
+}
+
+// Nothing left: no room, participant, transport or connection.
+export const drained = (st) => st.rooms === 0 && st.participants === 0 && st.transports === 0 &&
+  st.connections === 0;

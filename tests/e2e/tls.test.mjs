@@ -16,8 +16,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { launchChromium, inbound, waitFor } from './browser.mjs';
+import { launchChromium, receives } from './browser.mjs';
 import { startServer } from './server.mjs';
+import { waitFor } from './client.mjs';
 
 const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-tls-'));
@@ -48,15 +49,18 @@ function get(url, tls = {}) {
 
 // Resolves 'open' or 'error: ...' for a WebSocket to url; with a name, says
 // hello first and resolves the reply's type.
+// A reply that never comes resolves 'no reply within 10 s'.
 function wsOutcome(url, options = {}, name) {
   return new Promise((resolve) => {
     const ws = new WebSocket(url, 'parley.v1', { handshakeTimeout: 5000, ...options });
+    const timer = setTimeout(() => { ws.terminate(); resolve('no reply within 10 s'); }, 10000);
+    const done = (v) => { clearTimeout(timer); resolve(v); };
     ws.on('open', () => {
-      if (!name) { ws.close(); resolve('open'); return; }
+      if (!name) { ws.close(); done('open'); return; }
       ws.send(JSON.stringify({ type: 'hello', name, id: 1 }));
     });
-    ws.on('message', (data) => { ws.close(); resolve(JSON.parse(data.toString()).type); });
-    ws.on('error', (e) => resolve('error: ' + e.message));
+    ws.on('message', (data) => { ws.close(); done(JSON.parse(data.toString()).type); });
+    ws.on('error', (e) => done('error: ' + e.message));
   });
 }
 
@@ -158,13 +162,13 @@ test('two browsers meet over https and wss and decode each other', async () => {
       return v.some((x) => x.kind === 'video' && x.frames > 30) && v.some((x) => x.kind === 'audio' && x.packets > 50);
     };
     for (const [i, page] of pages.entries()) {
-      const first = await waitFor(page, oneRemote, `${i ? 'Grace' : 'Ada'} decodes the other`);
+      const first = await receives(page, oneRemote, `${i ? 'Grace' : 'Ada'} decodes the other`);
       const frames = Object.values(first).filter((x) => x.kind === 'video')[0].frames;
-      await waitFor(page, (s) => Object.values(s).some((x) => x.kind === 'video' && x.frames > frames + 30),
+      await receives(page, (s) => Object.values(s).some((x) => x.kind === 'video' && x.frames > frames + 30),
         'video keeps decoding');
     }
-    const stats = await get(`https://127.0.0.1:${server.port}/stats`, { rejectUnauthorized: false });
-    assert.equal(JSON.parse(stats.body).participants, 2);
+    await waitFor(async () => JSON.parse((await get(`https://127.0.0.1:${server.port}/stats`,
+      { rejectUnauthorized: false })).body), (st) => st.participants === 2, 'two participants (server /stats)');
     fs.mkdirSync(outDir, { recursive: true });
     await pages[1].screenshot({ path: path.join(outDir, 'e2e-tls.png') });
     assert.deepEqual(violations, []);

@@ -81,44 +81,40 @@ static client add_client(fixture *f, uint64_t id, const pl_dtls_cert *cert, bool
         pl_route rt = {.publisher = 1, .mid = "0", .out_ssrc = 0x5555, .out_pt = 111};
         assert_int_equal(pl_worker_set_routes(f->w, id, &rt, 1), 0);
     }
-    usleep(10000); /* let the worker take the commands before the first check */
+    worker_barrier(f->w, &f->ev); /* the transport exists before the first check */
     assert_int_equal(pl_peer_start(c.peer, now_us()), 0);
     return c;
 }
 
-/* Pumps both clients until `done` or 10 s. */
-static void pump_until(fixture *f, client *a, client *b,
-                       bool (*done)(fixture *, client *, client *))
+/* Pumps both clients until both are connected, as the worker says too. */
+static void until_both_connected(fixture *f, client *a, client *b)
 {
-    int64_t deadline = now_us() + 10000000;
-    while (!done(f, a, b) && now_us() < deadline) {
-        client_pump(a, 2);
-        client_pump(b, 2);
-    }
+    PUMP_UNTIL(a, b, 10000, a->connected && b->connected && atomic_load(&f->ev.connected) == 2,
+               "within 10 s: clients %sconnected and %sconnected, %d connected events",
+               a->connected ? "" : "not ", b->connected ? "" : "not ",
+               atomic_load(&f->ev.connected));
 }
 
-/* Pumps both clients for a while: time for anything that should not
- * happen to happen. */
-static void settle(client *a, client *b, int ms)
+/* Pumps both clients until the worker has failed one transport and the
+ * honest client `b` is connected. */
+static void until_one_failed(fixture *f, client *a, client *b)
 {
-    int64_t until = now_us() + (int64_t)ms * 1000;
-    while (now_us() < until) {
-        client_pump(a, 2);
-        client_pump(b, 2);
-    }
-}
-
-static bool both_connected(fixture *f, client *a, client *b)
-{
-    return a->connected && b->connected && atomic_load(&f->ev.connected) == 2;
-}
-
-static bool one_failed(fixture *f, client *a, client *b)
-{
-    (void)a;
     pl_worker_stats st;
-    pl_worker_stats_get(f->w, &st);
-    return b->connected && atomic_load(&f->ev.failed) == 1 && st.transports_failed == 1;
+    PUMP_UNTIL(a, b, 10000,
+               (pl_worker_stats_get(f->w, &st),
+                b->connected && atomic_load(&f->ev.failed) == 1 && st.transports_failed == 1),
+               "within 10 s: honest client %sconnected, %d failed events, %llu transports failed",
+               b->connected ? "" : "not ", atomic_load(&f->ev.failed),
+               (unsigned long long)st.transports_failed);
+}
+
+/* The worker counts forwarded copies once a batch has gone out, so a
+ * subscriber may read them before the count moves. */
+static void until_forwarded(fixture *f, uint64_t want, pl_worker_stats *st)
+{
+    PUMP_UNTIL(NULL, NULL, 5000, (pl_worker_stats_get(f->w, st), st->rtp_forwarded >= want),
+               "the worker counted %llu packets forwarded within 5 s, not %llu",
+               (unsigned long long)st->rtp_forwarded, (unsigned long long)want);
 }
 
 /* Protects one RTP packet and sends it; the datagram is kept in `wire`
@@ -139,6 +135,21 @@ static size_t send_rtp(client *c, uint16_t seq, uint8_t *wire)
     return len;
 }
 
+/* Sends RTP packet `seq` from the publisher and pumps both clients until
+ * the subscriber has it: the worker has then read and counted everything
+ * sent to it before, and every copy it forwarded before this one has
+ * arrived. Returns the number of packets the subscriber has received. */
+static size_t through(client *pub, client *sub, uint16_t seq)
+{
+    size_t had = sub->n_rtp;
+    assert_true(send_rtp(pub, seq, NULL) > 0);
+    PUMP_UNTIL(sub, pub, 5000, sub->n_rtp > had && sub->seq[sub->n_rtp - 1] == seq,
+               "packet %u did not reach the subscriber within 5 s (%zu packets received, the "
+               "last %d)",
+               seq, sub->n_rtp - had, sub->n_rtp ? sub->seq[sub->n_rtp - 1] : -1);
+    return sub->n_rtp;
+}
+
 /* (a) The impostor holds the ICE credentials (signaling leaked them, say)
  * but not the private key of the announced certificate. As a publisher:
  * the worker fails the transport when the handshake shows the wrong
@@ -148,8 +159,7 @@ static void test_wrong_certificate_publisher(void **state)
     fixture *f = *state;
     client sub = add_client(f, 2, f->client_cert, false);
     client pub = add_client(f, 1, f->impostor_cert, true);
-    pump_until(f, &pub, &sub, one_failed);
-    assert_true(sub.connected);
+    until_one_failed(f, &pub, &sub);
     assert_int_equal(atomic_load(&f->ev.connected), 1); /* the subscriber only */
     assert_int_equal(atomic_load(&f->ev.failed), 1);
     assert_int_equal(atomic_load(&f->ev.last_error), PL_EAUTH);
@@ -165,7 +175,10 @@ static void test_wrong_certificate_publisher(void **state)
     uint64_t sent = 0;
     for (uint16_t i = 0; i < 20; i++)
         sent += send_rtp(&pub, i, NULL) > 0;
-    settle(&pub, &sub, 300);
+    /* The worker has read all of it once it answers a check sent after
+     * it; whatever it might have forwarded is at the subscriber by then. */
+    worker_read_all_from(pub.fd, &f->server, "srv2");
+    client_take_pending(&sub);
     pl_worker_stats_get(f->w, &st);
     assert_int_equal(st.rtp_in, 0);
     assert_int_equal(st.rtp_forwarded, 0);
@@ -182,15 +195,18 @@ static void test_wrong_certificate_subscriber(void **state)
     fixture *f = *state;
     client pub = add_client(f, 1, f->client_cert, true);
     client sub = add_client(f, 2, f->impostor_cert, false);
-    pump_until(f, &sub, &pub, one_failed);
-    assert_true(pub.connected);
+    until_one_failed(f, &sub, &pub);
     assert_int_equal(atomic_load(&f->ev.connected), 1);
     assert_int_equal(atomic_load(&f->ev.failed), 1);
     assert_int_equal(atomic_load(&f->ev.last_error), PL_EAUTH);
 
     for (uint16_t i = 0; i < 20; i++)
         send_rtp(&pub, i, NULL);
-    settle(&pub, &sub, 300);
+    /* The worker has read all of it once it answers a check sent after
+     * it; whatever it might have sent the impostor is at its socket by
+     * then. */
+    worker_read_all_from(pub.fd, &f->server, "srv1");
+    client_take_pending(&sub);
     pl_worker_stats st;
     pl_worker_stats_get(f->w, &st);
     assert_int_equal(st.rtp_in, 20);
@@ -209,11 +225,12 @@ static void test_replayed_srtp(void **state)
     fixture *f = *state;
     client pub = add_client(f, 1, f->client_cert, true);
     client sub = add_client(f, 2, f->client_cert, false);
-    pump_until(f, &pub, &sub, both_connected);
-    assert_true(both_connected(f, &pub, &sub));
-    settle(&pub, &sub, 50);
+    until_both_connected(f, &pub, &sub);
     pl_worker_stats before, st;
-    pl_worker_stats_get(f->w, &before);
+    /* A first packet through: nothing of the handshakes is still on its
+     * way to be counted. */
+    size_t base = through(&pub, &sub, 99);
+    until_forwarded(f, 1, &before);
 
     uint8_t wire[128];
     size_t len = send_rtp(&pub, 100, wire);
@@ -236,21 +253,23 @@ static void test_replayed_srtp(void **state)
     sendto(pub.fd, sr, sr_len, 0, (const struct sockaddr *)&to.ss, to.len);
     sendto(pub.fd, sr, sr_len, 0, (const struct sockaddr *)&to.ss, to.len);
 
-    int64_t deadline = now_us() + 5000000;
-    do {
-        client_pump(&sub, 2);
-        client_pump(&pub, 0);
-        pl_worker_stats_get(f->w, &st);
-    } while ((sub.n_rtp < 2 || st.dropped_by_transport - before.dropped_by_transport < 3 ||
-              st.rtcp_in == before.rtcp_in) &&
-             now_us() < deadline);
-    settle(&pub, &sub, 200);
-    pl_worker_stats_get(f->w, &st);
-    assert_int_equal(sub.n_rtp, 2);
-    assert_int_equal(sub.seq[0], 100);
-    assert_int_equal(sub.seq[1], 101);
-    assert_int_equal(st.rtp_in - before.rtp_in, 2);
-    assert_int_equal(st.rtp_forwarded - before.rtp_forwarded, 2);
+    /* A last packet after the replays: once it is through, the worker has
+     * read and counted everything before it, and forwarded what it was
+     * going to forward of it. */
+    through(&pub, &sub, 102);
+    until_forwarded(f, before.rtp_forwarded + 3, &st);
+    /* The stranger's copy came from another socket, which the last packet
+     * does not vouch for: wait for it to be counted. */
+    PUMP_UNTIL(&sub, &pub, 5000,
+               (pl_worker_stats_get(f->w, &st),
+                st.dropped_unknown_source - before.dropped_unknown_source >= 1),
+               "the stranger's copy was not dropped within 5 s");
+    assert_int_equal(sub.n_rtp - base, 3);
+    assert_int_equal(sub.seq[base], 100);
+    assert_int_equal(sub.seq[base + 1], 101);
+    assert_int_equal(sub.seq[base + 2], 102);
+    assert_int_equal(st.rtp_in - before.rtp_in, 3);
+    assert_int_equal(st.rtp_forwarded - before.rtp_forwarded, 3);
     assert_int_equal(st.rtcp_in - before.rtcp_in, 1);
     /* Two RTP replays and one SRTCP replay from the publisher's address;
      * the stranger's copy never reached a transport. */
@@ -271,11 +290,12 @@ static void test_forged_check(void **state)
     fixture *f = *state;
     client pub = add_client(f, 1, f->client_cert, true);
     client sub = add_client(f, 2, f->client_cert, false);
-    pump_until(f, &pub, &sub, both_connected);
-    assert_true(both_connected(f, &pub, &sub));
-    settle(&pub, &sub, 50);
+    until_both_connected(f, &pub, &sub);
     pl_worker_stats before, st;
-    pl_worker_stats_get(f->w, &before);
+    /* A first packet through: nothing of the handshakes is still on its
+     * way to be counted. */
+    size_t base = through(&pub, &sub, 199);
+    until_forwarded(f, 1, &before);
 
     int attacker = udp_socket();
     char username[64];
@@ -295,17 +315,16 @@ static void test_forged_check(void **state)
 
     for (uint16_t i = 0; i < 20; i++)
         send_rtp(&pub, (uint16_t)(200 + i), NULL);
-    int64_t deadline = now_us() + 5000000;
-    while (sub.n_rtp < 20 && now_us() < deadline) {
-        client_pump(&sub, 2);
-        client_pump(&pub, 0);
-    }
-    settle(&pub, &sub, 300);
-    assert_int_equal(sub.n_rtp, 20);
+    PUMP_UNTIL(&sub, &pub, 5000, sub.n_rtp - base >= 20,
+               "the subscriber received %zu of 20 packets within 5 s", sub.n_rtp - base);
+    /* One more after them: once it is through, whatever the worker sent
+     * for the 20 has arrived wherever it went. */
+    through(&pub, &sub, 220);
+    until_forwarded(f, before.rtp_forwarded + 21, &st);
+    assert_int_equal(sub.n_rtp - base, 21);
     /* Not a datagram more for the attacker: no media, no report, no check. */
     assert_int_equal(poll(&p, 1, 0), 0);
-    pl_worker_stats_get(f->w, &st);
-    assert_int_equal(st.rtp_forwarded - before.rtp_forwarded, 20);
+    assert_int_equal(st.rtp_forwarded - before.rtp_forwarded, 21);
     assert_int_equal(st.dropped_by_transport - before.dropped_by_transport, 1);
     assert_int_equal(st.transports_failed, 0);
     assert_int_equal(st.transports, 2);

@@ -35,11 +35,9 @@ static void send_rtp(client *c, uint16_t seq)
 static void wait_rtp(pl_worker *w, client *c, uint64_t want)
 {
     pl_worker_stats st;
-    int64_t deadline = now_us() + 5000000;
-    do {
-        client_pump(c, 5);
-        pl_worker_stats_get(w, &st);
-    } while (st.rtp_in < want && now_us() < deadline);
+    PUMP_UNTIL(c, NULL, 5000, (pl_worker_stats_get(w, &st), st.rtp_in >= want),
+               "the worker took in %llu RTP packets within 5 s, not %llu",
+               (unsigned long long)st.rtp_in, (unsigned long long)want);
     assert_int_equal(st.rtp_in, want);
 }
 
@@ -65,12 +63,11 @@ static void test_connect_media_and_garbage(void **state)
                                              pl_peer_local_ufrag(c.peer), pl_peer_local_pwd(c.peer),
                                              "sha-256", pl_dtls_cert_fingerprint(ccert)),
                      0);
-    usleep(10000); /* let the worker take the command before the first check */
+    worker_barrier(w, &ev); /* the transport exists before the first check */
     assert_int_equal(pl_peer_start(c.peer, now_us()), 0);
-    int64_t deadline = now_us() + 10000000;
-    while ((!c.connected || atomic_load(&ev.connected) == 0) && now_us() < deadline)
-        client_pump(&c, 5);
-    assert_true(c.connected);
+    PUMP_UNTIL(&c, NULL, 10000, c.connected && atomic_load(&ev.connected) > 0,
+               "the transport did not connect within 10 s (client %s, worker events %d)",
+               c.connected ? "connected" : "not connected", atomic_load(&ev.connected));
     assert_int_equal(atomic_load(&ev.connected), 1);
 
     for (uint16_t i = 0; i < 20; i++)
@@ -108,13 +105,13 @@ static void test_connect_media_and_garbage(void **state)
         sendto(c.fd, fake, sizeof(fake), 0, (const struct sockaddr *)&server.ss, server.len);
     }
     pl_worker_stats st;
-    deadline = now_us() + 3000000;
-    do {
-        client_pump(&c, 5);
-        pl_worker_stats_get(w, &st);
-    } while (st.dropped_unknown_source + st.dropped_by_transport < 300 && now_us() < deadline);
-    assert_true(st.dropped_unknown_source >= 190);
-    assert_true(st.dropped_by_transport >= 100);
+    PUMP_UNTIL(&c, NULL, 5000,
+               (pl_worker_stats_get(w, &st),
+                st.dropped_unknown_source >= 190 && st.dropped_by_transport >= 100),
+               "garbage not all dropped within 5 s: %llu from unknown sources (of at least "
+               "190), %llu by the transport (of at least 100)",
+               (unsigned long long)st.dropped_unknown_source,
+               (unsigned long long)st.dropped_by_transport);
     assert_int_equal(atomic_load(&ev.failed), 0);
 
     /* The call goes on. */
@@ -123,12 +120,9 @@ static void test_connect_media_and_garbage(void **state)
     wait_rtp(w, &c, 40);
 
     assert_int_equal(pl_worker_remove_transport(w, 1), 0);
-    deadline = now_us() + 2000000;
-    do {
-        usleep(1000);
-        pl_worker_stats_get(w, &st);
-    } while (st.transports != 0 && now_us() < deadline);
-    assert_int_equal(st.transports, 0);
+    PUMP_UNTIL(NULL, NULL, 2000, (pl_worker_stats_get(w, &st), st.transports == 0),
+               "the transport was not removed within 2 s (%llu left)",
+               (unsigned long long)st.transports);
     close(evil);
     client_free(&c);
     pl_worker_stop(w);
@@ -195,27 +189,20 @@ static void test_forwarding(void **state)
     pl_worker_set_tracks(w, 1, &tr, 1);
     pl_route rt = {.publisher = 1, .mid = "0", .out_ssrc = 0x5555, .out_pt = 111};
     pl_worker_set_routes(w, 2, &rt, 1);
-    usleep(10000);
+    worker_barrier(w, &ev); /* transports, tracks and routes in place */
     pl_peer_start(pub.peer, now_us());
-    int64_t deadline = now_us() + 10000000;
-    while (!pub.connected && now_us() < deadline)
-        client_pump(&pub, 5);
+    PUMP_UNTIL(&pub, NULL, 10000, pub.connected, "the publisher did not connect within 10 s");
     pl_peer_start(sub.peer, now_us());
-    while ((!sub.connected || pub.n_pli == 0) && now_us() < deadline) {
-        client_pump(&sub, 2);
-        client_pump(&pub, 2);
-    }
-    assert_true(sub.connected);
-    assert_true(pub.n_pli >= 1); /* the new subscriber needs a keyframe */
+    /* The new subscriber needs a keyframe. */
+    PUMP_UNTIL(&sub, &pub, 10000, sub.connected && pub.n_pli > 0,
+               "within 10 s: subscriber %s, %zu PLIs to the publisher",
+               sub.connected ? "connected" : "not connected", pub.n_pli);
     assert_int_equal(pub.pli_media, 0xabcdef01);
 
     for (uint16_t i = 0; i < 20; i++)
         send_ext_rtp(&pub, 0xabcdef01, (uint16_t)(1000 + i), 48000u + 960u * i);
-    deadline = now_us() + 5000000;
-    while (sub.n_rtp < 20 && now_us() < deadline) {
-        client_pump(&sub, 2);
-        client_pump(&pub, 0);
-    }
+    PUMP_UNTIL(&sub, &pub, 5000, sub.n_rtp >= 20,
+               "the subscriber received %zu of 20 packets within 5 s", sub.n_rtp);
     assert_int_equal(sub.n_rtp, 20);
     for (size_t i = 0; i < 20; i++) {
         assert_int_equal(sub.ssrc[i], 0x5555);
@@ -226,26 +213,27 @@ static void test_forwarding(void **state)
     /* The publisher's source changes (a restarted microphone). */
     pl_track tr2 = {.mid = "0", .ssrc = 0x77777777, .video = true};
     pl_worker_set_tracks(w, 1, &tr2, 1);
-    usleep(10000);
+    worker_barrier(w, &ev);
     for (uint16_t i = 0; i < 10; i++)
         send_ext_rtp(&pub, 0x77777777, (uint16_t)(5 + i), 9000u + 960u * i);
-    deadline = now_us() + 5000000;
-    while (sub.n_rtp < 30 && now_us() < deadline) {
-        client_pump(&sub, 2);
-        client_pump(&pub, 0);
-    }
+    PUMP_UNTIL(&sub, &pub, 5000, sub.n_rtp >= 30,
+               "the subscriber received %zu of 30 packets within 5 s", sub.n_rtp);
     assert_int_equal(sub.n_rtp, 30);
     for (size_t i = 20; i < 30; i++) {
         assert_int_equal(sub.ssrc[i], 0x5555);
         assert_int_equal(sub.seq[i], 1000 + i); /* continuous */
         assert_true(sub.ts[i] - sub.ts[19] > 0 && sub.ts[i] - sub.ts[19] < 960u * 11);
     }
+    /* The worker counts a batch of copies once it has sent them: the
+     * subscriber may read them first. Every forwarded copy had its time in
+     * the relay measured (RTCP the relay sends on its own timers is not
+     * counted). */
     pl_worker_stats st;
-    pl_worker_stats_get(w, &st);
+    PUMP_UNTIL(NULL, NULL, 5000,
+               (pl_worker_stats_get(w, &st), st.rtp_forwarded >= 30 && st.relay_samples >= 30),
+               "within 5 s: %llu packets counted forwarded, %llu relay times measured (30 each)",
+               (unsigned long long)st.rtp_forwarded, (unsigned long long)st.relay_samples);
     assert_int_equal(st.rtp_forwarded, 30);
-    /* Every forwarded copy had its time in the relay measured (RTCP the
-     * relay sends on its own timers is not counted). */
-    assert_true(st.relay_samples >= 30);
     assert_true(st.relay_p50_us >= 10 && st.relay_p50_us <= st.relay_p99_us);
     client_free(&pub);
     client_free(&sub);
