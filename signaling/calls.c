@@ -81,7 +81,7 @@ static void store_missed(pl_sig *s, const call *k, const char *reason)
     snprintf(m.from_name, sizeof(m.from_name), "%s", k->caller_name);
     snprintf(m.topic, sizeof(m.topic), "%s", k->topic);
     snprintf(m.reason, sizeof(m.reason), "%s", reason);
-    m.ts_ms = k->placed_ms;
+    m.ts_ms = k->placed_ts;
     s->calls_missed++;
     if (s->store && pl_store_add_missed(s->store, k->callee_user, &m) != PL_OK)
         pl_env_logf(&s->env, PL_LOG_ERROR, "calls: heads-up %s could not be stored", k->id);
@@ -137,7 +137,7 @@ static bool valid_topic(json_t *t, const char **out)
     return true;
 }
 
-void sig_on_call(pl_sig *s, conn *c, json_t *msg, json_t *re, int64_t now_ms)
+void sig_on_call(pl_sig *s, conn *c, json_t *msg, json_t *re, pl_sig_time now)
 {
     const char *to = json_string_value(json_object_get(msg, "to"));
     json_t *audio_only = json_object_get(msg, "audio_only");
@@ -184,7 +184,8 @@ void sig_on_call(pl_sig *s, conn *c, json_t *msg, json_t *re, int64_t now_ms)
     snprintf(k->topic, sizeof(k->topic), "%s", topic);
     k->audio_only = json_is_true(audio_only);
     k->caller = c;
-    k->placed_ms = now_ms;
+    k->placed_at = now.mono_ms;
+    k->placed_ts = now.wall_ms;
     s->calls_placed++;
 
     json_t *m = sig_reply("call-ringing", re);
@@ -243,10 +244,8 @@ static void accept_call(pl_sig *s, conn *c, call *k)
     sig_presence_changed(s, k->callee_user, "ringing");
 }
 
-void sig_on_call_action(pl_sig *s, conn *c, const char *type, json_t *msg, json_t *re,
-                        int64_t now_ms)
+void sig_on_call_action(pl_sig *s, conn *c, const char *type, json_t *msg, json_t *re)
 {
-    (void)now_ms;
     const char *id = json_string_value(json_object_get(msg, "call_id"));
     if (!id) {
         sig_error(s, c, re, "bad_request", "needs call_id");
@@ -342,9 +341,8 @@ void sig_call_room_left(pl_sig *s, conn *c, const char *name)
         }
 }
 
-void sig_calls_conn_gone(pl_sig *s, conn *c, int64_t now_ms)
+void sig_calls_conn_gone(pl_sig *s, conn *c)
 {
-    (void)now_ms;
     for (call *k = s->calls, *next; k; k = next) {
         next = k->next;
         json_t *m = NULL;
@@ -384,12 +382,12 @@ void sig_calls_resumed(pl_sig *s, conn *c)
                                k->room));
 }
 
-void sig_calls_tick(pl_sig *s, int64_t now_ms)
+void sig_calls_tick(pl_sig *s, pl_sig_time now)
 {
     int64_t timeout = s->ring_timeout_ms;
     for (call *k = s->calls, *next; k; k = next) {
         next = k->next;
-        if (k->answered || now_ms - k->placed_ms < timeout)
+        if (k->answered || now.mono_ms - k->placed_at < timeout)
             continue;
         store_missed(s, k, "missed");
         tell_parties(s, k, outcome("call-missed", k, NULL));

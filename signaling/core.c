@@ -875,7 +875,7 @@ static void resume_session(pl_sig *s, conn *fresh, const char *token, json_t *re
     }
 }
 
-static void on_hello(pl_sig *s, conn *c, json_t *msg, json_t *re, int64_t now_ms)
+static void on_hello(pl_sig *s, conn *c, json_t *msg, json_t *re, pl_sig_time now)
 {
     if (c->welcomed) {
         sig_error(s, c, re, "bad_request", "hello was already sent on this connection");
@@ -898,7 +898,7 @@ static void on_hello(pl_sig *s, conn *c, json_t *msg, json_t *re, int64_t now_ms
         pl_auth_claims claims;
         const char *why = "hello needs a token";
         const char *token = json_string_value(json_object_get(msg, "token"));
-        if (!token || pl_auth_verify(s->auth, token, now_ms / 1000, &claims, &why) != PL_OK) {
+        if (!token || pl_auth_verify(s->auth, token, now.wall_ms / 1000, &claims, &why) != PL_OK) {
             /* Nothing of the session remains: no presence, no user. */
             sig_error(s, c, re, "unauthorized", why);
             s->io.close(s->io.user, c->id, 1008, "unauthorized");
@@ -1058,7 +1058,7 @@ static void on_leave(pl_sig *s, conn *c, json_t *re)
     sig_send(s, c, m);
 }
 
-static void on_chat(pl_sig *s, conn *c, json_t *msg, json_t *re, int64_t now_ms)
+static void on_chat(pl_sig *s, conn *c, json_t *msg, json_t *re, pl_sig_time now)
 {
     const char *text = json_string_value(json_object_get(msg, "text"));
     if (!c->room) {
@@ -1079,22 +1079,22 @@ static void on_chat(pl_sig *s, conn *c, json_t *msg, json_t *re, int64_t now_ms)
     room_broadcast(s, c->room, NULL,
                    json_pack("{s:s,s:{s:s,s:s},s:s,s:I}", "type", "chat", "from", "id",
                              c->participant_id, "name", c->name, "text", text, "ts",
-                             (json_int_t)now_ms));
+                             (json_int_t)now.wall_ms));
 }
 
-void pl_sig_handle_text(pl_sig *s, uint64_t id, int64_t now_ms, const char *text, size_t len)
+void pl_sig_handle_text(pl_sig *s, uint64_t id, pl_sig_time now, const char *text, size_t len)
 {
     conn *c = find_conn(s, id);
     if (!c)
         return;
     /* Refill, then spend one token; a flood is refused before it is even
      * parsed, and one that goes on is closed. */
-    if (now_ms > c->tokens_at_ms) {
-        c->tokens += (double)(now_ms - c->tokens_at_ms) * PL_SIG_RATE / 1000.0;
+    if (now.mono_ms > c->tokens_at) {
+        c->tokens += (double)(now.mono_ms - c->tokens_at) * PL_SIG_RATE / 1000.0;
         if (c->tokens > PL_SIG_BURST)
             c->tokens = PL_SIG_BURST;
     }
-    c->tokens_at_ms = now_ms;
+    c->tokens_at = now.mono_ms;
     if (c->tokens < 1.0) {
         s->rate_limited++;
         if (++c->rate_strikes == PL_SIG_MAX_RATE_STRIKES)
@@ -1125,7 +1125,7 @@ void pl_sig_handle_text(pl_sig *s, uint64_t id, int64_t now_ms, const char *text
     if (!type)
         sig_error(s, c, re, "bad_request", "message needs a string \"type\"");
     else if (strcmp(type, "hello") == 0)
-        on_hello(s, c, msg, re, now_ms);
+        on_hello(s, c, msg, re, now);
     else if (!c->welcomed)
         sig_error(s, c, re, "unauthorized", "say hello first");
     else if (strcmp(type, "status") == 0)
@@ -1135,7 +1135,7 @@ void pl_sig_handle_text(pl_sig *s, uint64_t id, int64_t now_ms, const char *text
     else if (strcmp(type, "leave") == 0)
         on_leave(s, c, re);
     else if (strcmp(type, "chat") == 0)
-        on_chat(s, c, msg, re, now_ms);
+        on_chat(s, c, msg, re, now);
     else if (strcmp(type, "publish") == 0)
         on_publish(s, c, msg, re);
     else if (strcmp(type, "subscribe-answer") == 0)
@@ -1145,10 +1145,10 @@ void pl_sig_handle_text(pl_sig *s, uint64_t id, int64_t now_ms, const char *text
     else if (strcmp(type, "subscription") == 0)
         on_subscription(s, c, msg, re);
     else if (strcmp(type, "call") == 0)
-        sig_on_call(s, c, msg, re, now_ms);
+        sig_on_call(s, c, msg, re, now);
     else if (strcmp(type, "call-accept") == 0 || strcmp(type, "call-decline") == 0 ||
              strcmp(type, "call-cancel") == 0 || strcmp(type, "call-hangup") == 0)
-        sig_on_call_action(s, c, type, msg, re, now_ms);
+        sig_on_call_action(s, c, type, msg, re);
     else if (strcmp(type, "missed-ack") == 0)
         sig_on_missed_ack(s, c, msg, re);
     else
@@ -1163,10 +1163,10 @@ void pl_sig_handle_bad_frame(pl_sig *s, uint64_t id, const char *why)
         sig_error(s, c, NULL, "bad_request", why);
 }
 
-static void drop_conn(pl_sig *s, conn **pp, const char *reason, int64_t now_ms)
+static void drop_conn(pl_sig *s, conn **pp, const char *reason)
 {
     conn *c = *pp;
-    sig_calls_conn_gone(s, c, now_ms);
+    sig_calls_conn_gone(s, c);
     sig_leave_room(s, c, reason);
     if (c->welcomed && !user_online_elsewhere(s, c))
         broadcast_presence(s, c, "offline");
@@ -1174,7 +1174,7 @@ static void drop_conn(pl_sig *s, conn **pp, const char *reason, int64_t now_ms)
     pl_env_free(&s->env, c);
 }
 
-void pl_sig_drop(pl_sig *s, uint64_t id, int64_t now_ms)
+void pl_sig_drop(pl_sig *s, uint64_t id, pl_sig_time now)
 {
     for (conn **pp = &s->conns; *pp; pp = &(*pp)->next) {
         conn *c = *pp;
@@ -1184,32 +1184,33 @@ void pl_sig_drop(pl_sig *s, uint64_t id, int64_t now_ms)
          * its media keeps flowing and it may come back with `resume`. */
         if (c->room && s->grace_ms > 0) {
             c->detached = true;
-            c->detached_at_ms = now_ms;
+            c->detached_at = now.mono_ms;
             c->id = 0;
             return;
         }
-        drop_conn(s, pp, "disconnected", now_ms);
+        drop_conn(s, pp, "disconnected");
         return;
     }
 }
 
-void pl_sig_disconnect(pl_sig *s, uint64_t id, int64_t now_ms)
+void pl_sig_disconnect(pl_sig *s, uint64_t id, pl_sig_time now)
 {
+    (void)now;
     for (conn **pp = &s->conns; *pp; pp = &(*pp)->next)
         if ((*pp)->id == id && !(*pp)->detached) {
-            drop_conn(s, pp, "disconnected", now_ms);
+            drop_conn(s, pp, "disconnected");
             return;
         }
 }
 
-void pl_sig_tick(pl_sig *s, int64_t now_ms)
+void pl_sig_tick(pl_sig *s, pl_sig_time now)
 {
-    sig_calls_tick(s, now_ms);
+    sig_calls_tick(s, now);
     for (conn **pp = &s->conns; *pp;) {
         conn *c = *pp;
-        if (c->detached && now_ms - c->detached_at_ms >= s->grace_ms) {
+        if (c->detached && now.mono_ms - c->detached_at >= s->grace_ms) {
             s->timed_out++;
-            drop_conn(s, pp, "timeout", now_ms);
+            drop_conn(s, pp, "timeout");
             continue;
         }
         pp = &c->next;

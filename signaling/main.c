@@ -100,11 +100,17 @@ typedef struct server {
     lws_sorted_usec_list_t tick; /* once a second: expire detached sessions */
 } server;
 
-static int64_t now_ms(void)
+static int64_t clock_ms(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(id, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Timers run on the monotonic clock; the wall clock is only for `ts`. */
+static pl_sig_time now(void)
+{
+    return (pl_sig_time){.mono_ms = clock_ms(CLOCK_MONOTONIC), .wall_ms = clock_ms(CLOCK_REALTIME)};
 }
 
 static session *find_session(server *srv, uint64_t id)
@@ -394,7 +400,7 @@ static int on_receive(session *s, const void *in, size_t len)
     else if (lws_frame_is_binary(s->wsi))
         pl_sig_handle_bad_frame(srv->sig, s->id, "binary frames are not accepted");
     else
-        pl_sig_handle_text(srv->sig, s->id, now_ms(), s->rx, s->rx_len);
+        pl_sig_handle_text(srv->sig, s->id, now(), s->rx, s->rx_len);
     s->rx_len = 0;
     return 0;
 }
@@ -472,9 +478,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (s && s->is_ws) {
             /* Lost, not closed: the participant may come back (resume). */
             if (s->peer_closed || s->close_code)
-                pl_sig_disconnect(srv->sig, s->id, now_ms());
+                pl_sig_disconnect(srv->sig, s->id, now());
             else
-                pl_sig_drop(srv->sig, s->id, now_ms());
+                pl_sig_drop(srv->sig, s->id, now());
             unlink_session(srv, s);
             s->is_ws = false;
         }
@@ -750,7 +756,7 @@ static int load_auth(server *srv)
 static void sig_tick(lws_sorted_usec_list_t *sul)
 {
     server *srv = lws_container_of(sul, server, tick);
-    pl_sig_tick(srv->sig, now_ms());
+    pl_sig_tick(srv->sig, now());
     lws_sul_schedule(srv->ctx, 0, &srv->tick, sig_tick, LWS_US_PER_SEC);
 }
 

@@ -72,7 +72,7 @@ typedef struct conn {
      * the reconnection grace period, invisible to the others). */
     char resume_token[33];
     bool detached;
-    int64_t detached_at_ms;
+    int64_t detached_at; /* monotonic ms */
     char user_id[PL_AUTH_ID_MAX + 1];
     /* What the access token allows (everything in open mode). */
     char only_room[ROOM_MAX_CHARS + 1];
@@ -87,7 +87,7 @@ typedef struct conn {
     unsigned strikes;
     /* Message rate: a token bucket refilled at PL_SIG_RATE per second. */
     double tokens;
-    int64_t tokens_at_ms;
+    int64_t tokens_at; /* monotonic ms */
     unsigned rate_strikes;
     /* The publish transport (0 until the first publish) and its tracks. */
     uint64_t pub_transport;
@@ -147,7 +147,8 @@ typedef struct call {
     conn *answered; /* the callee device that took it; NULL while ringing */
     char topic[TOPIC_MAX_CHARS * 4 + 1];
     bool audio_only;
-    int64_t placed_ms;
+    int64_t placed_at; /* monotonic ms: the ring timeout */
+    int64_t placed_ts; /* wall ms: the heads-up's `ts` */
     struct call *next;
 } call;
 
@@ -166,10 +167,9 @@ void sig_presence_changed(pl_sig *s, const char *user_id, const char *before);
 /* calls.c */
 /* online, dnd, ringing or in-call: calls win over do-not-disturb. */
 const char *sig_user_status(const pl_sig *s, const char *user_id);
-void sig_on_call(pl_sig *s, conn *c, json_t *msg, json_t *re, int64_t now_ms);
+void sig_on_call(pl_sig *s, conn *c, json_t *msg, json_t *re, pl_sig_time now);
 /* call-accept, call-decline, call-cancel and call-hangup. */
-void sig_on_call_action(pl_sig *s, conn *c, const char *type, json_t *msg, json_t *re,
-                        int64_t now_ms);
+void sig_on_call_action(pl_sig *s, conn *c, const char *type, json_t *msg, json_t *re);
 void sig_on_missed_ack(pl_sig *s, conn *c, json_t *msg, json_t *re);
 /* The heads-ups waiting for a user, as a JSON array of MISSED. */
 json_t *sig_missed_json(pl_sig *s, const char *user_id);
@@ -178,10 +178,10 @@ const char *sig_call_room_check(pl_sig *s, const conn *c, const char *name, cons
 /* A connection left the private room of its call: that hangs up. */
 void sig_call_room_left(pl_sig *s, conn *c, const char *name);
 /* A connection is going away for good (closed, or lost past the grace). */
-void sig_calls_conn_gone(pl_sig *s, conn *c, int64_t now_ms);
+void sig_calls_conn_gone(pl_sig *s, conn *c);
 /* A detached connection came back: it hears again where its call stands. */
 void sig_calls_resumed(pl_sig *s, conn *c);
-void sig_calls_tick(pl_sig *s, int64_t now_ms);
+void sig_calls_tick(pl_sig *s, pl_sig_time now);
 void sig_calls_destroy(pl_sig *s);
 
 #endif

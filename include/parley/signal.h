@@ -2,8 +2,7 @@
  * and chat, as a state machine over connections. It never touches a
  * socket: the WebSocket layer feeds it frames and it answers through the
  * callbacks in pl_sig_io, so every rule of the protocol can be tested
- * without a network. Time (milliseconds since the epoch, for `ts` fields)
- * is a parameter. */
+ * without a network. Time is a parameter (pl_sig_time). */
 #ifndef PARLEY_SIGNAL_H
 #define PARLEY_SIGNAL_H
 
@@ -31,6 +30,16 @@ extern "C" {
 #define PL_SIG_MAX_RATE_STRIKES 50
 
 typedef struct pl_sig pl_sig;
+
+/* The two clocks the core is told, in milliseconds. Timers (the
+ * reconnection grace, the ring timeout, rate limits) run on the monotonic
+ * one, so a wall clock that is stepped (NTP, an operator, a resumed VM)
+ * neither expires nor prolongs them. The wall clock only goes into
+ * messages (`ts`) and is checked against token expiry. */
+typedef struct pl_sig_time {
+    int64_t mono_ms; /* any clock that never goes back (CLOCK_MONOTONIC) */
+    int64_t wall_ms; /* since the epoch */
+} pl_sig_time;
 
 typedef struct pl_sig_io {
     void *user;
@@ -87,11 +96,11 @@ void pl_sig_destroy(pl_sig *sig);
  * one that is lost (no close handshake) is dropped, which keeps its
  * participant for the reconnection grace period. */
 int pl_sig_connect(pl_sig *sig, uint64_t conn);
-void pl_sig_disconnect(pl_sig *sig, uint64_t conn, int64_t now_ms);
-void pl_sig_drop(pl_sig *sig, uint64_t conn, int64_t now_ms);
+void pl_sig_disconnect(pl_sig *sig, uint64_t conn, pl_sig_time now);
+void pl_sig_drop(pl_sig *sig, uint64_t conn, pl_sig_time now);
 
 /* One complete text frame. */
-void pl_sig_handle_text(pl_sig *sig, uint64_t conn, int64_t now_ms, const char *text, size_t len);
+void pl_sig_handle_text(pl_sig *sig, uint64_t conn, pl_sig_time now, const char *text, size_t len);
 /* A binary frame, or a message over PL_SIG_MAX_MESSAGE: both are refused
  * with bad_request and count as strikes. */
 void pl_sig_handle_bad_frame(pl_sig *sig, uint64_t conn, const char *why);
@@ -103,7 +112,7 @@ void pl_sig_handle_bad_frame(pl_sig *sig, uint64_t conn, const char *why);
 #define PL_SIG_DEFAULT_GRACE_MS 20000
 void pl_sig_set_reconnect_grace(pl_sig *sig, int64_t grace_ms);
 /* Expires detached sessions; call about every second. */
-void pl_sig_tick(pl_sig *sig, int64_t now_ms);
+void pl_sig_tick(pl_sig *sig, pl_sig_time now);
 
 /* A call nobody answers ends as missed after this long (`--ring-timeout`). */
 #define PL_SIG_DEFAULT_RING_MS 30000

@@ -76,7 +76,7 @@ fx *fx_new_with_media(void)
 {
     fx *f = calloc(1, sizeof(*f));
     f->env = pl_env_seeded(&f->rs, 5);
-    f->now_ms = 1700000000000LL;
+    f->now = (pl_sig_time){.mono_ms = 5000, .wall_ms = 1700000000000LL};
     pl_sig_io io = {.user = &f->b, .send = cap_send, .close = cap_close};
     pl_sig_media media = {.user = &f->media,
                           .add_transport = fm_add,
@@ -108,10 +108,15 @@ fx *fx_new(void)
 {
     fx *f = calloc(1, sizeof(*f));
     f->env = pl_env_seeded(&f->rs, 5);
-    f->now_ms = 1700000000000LL;
+    f->now = (pl_sig_time){.mono_ms = 5000, .wall_ms = 1700000000000LL};
     pl_sig_io io = {.user = &f->b, .send = cap_send, .close = cap_close};
     f->sig = pl_sig_create(&f->env, &io, NULL);
     return f;
+}
+
+pl_sig_time fx_after(const fx *f, int64_t ms)
+{
+    return (pl_sig_time){.mono_ms = f->now.mono_ms + ms, .wall_ms = f->now.wall_ms + ms};
 }
 
 void drain(fx *f, int c)
@@ -131,7 +136,7 @@ void fx_free(fx *f)
 
 void say(fx *f, int c, const char *text)
 {
-    pl_sig_handle_text(f->sig, (uint64_t)c, f->now_ms, text, strlen(text));
+    pl_sig_handle_text(f->sig, (uint64_t)c, f->now, text, strlen(text));
 }
 
 json_t *got(fx *f, int c, const char *type)

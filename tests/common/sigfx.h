@@ -1,5 +1,6 @@
 /* A signaling core driven directly by tests: every reply and event is
- * captured per connection, and time is a virtual clock. */
+ * captured per connection, and time is a virtual clock (both of the core's
+ * clocks, far apart so that a mix-up shows). */
 #ifndef PARLEY_TEST_SIGFX_H
 #define PARLEY_TEST_SIGFX_H
 
@@ -30,7 +31,7 @@ typedef struct fx {
     uint64_t rs;
     pl_env env;
     pl_sig *sig;
-    int64_t now_ms; /* the virtual clock every message is said at */
+    pl_sig_time now; /* the virtual clocks every message is said at */
     fake_media media;
 } fx;
 
@@ -40,6 +41,8 @@ fx *fx_new_with_media(void);
 /* A file of tests/fixtures, NUL-terminated; free() it. */
 char *fixture(const char *name);
 void fx_free(fx *f);
+/* `ms` after f->now on both clocks (f->now stays). */
+pl_sig_time fx_after(const fx *f, int64_t ms);
 /* Forgets what a connection got so far. */
 void drain(fx *f, int c);
 void say(fx *f, int c, const char *text);

@@ -50,9 +50,9 @@ static void test_hello_and_presence(void **state)
     assert_string_equal(str(follow, "status"), "dnd");
     assert_null(json_object_get(follow, "re"));
     drain(f, 0);
-    pl_sig_disconnect(f->sig, 1, 0);
+    pl_sig_disconnect(f->sig, 1, f->now);
     assert_null(got(f, 0, "presence")); /* still online on device 2 */
-    pl_sig_disconnect(f->sig, 2, 0);
+    pl_sig_disconnect(f->sig, 2, f->now);
     assert_string_equal(str(got(f, 0, "presence"), "status"), "offline");
     pl_sig_stats st;
     pl_sig_stats_get(f->sig, &st);
@@ -101,7 +101,7 @@ static void test_rooms_and_chat(void **state)
     assert_string_equal(str(pl, "participant_id"), ada_id);
     assert_string_equal(str(pl, "reason"), "left");
     drain(f, 1);
-    pl_sig_disconnect(f->sig, 1, 0);
+    pl_sig_disconnect(f->sig, 1, f->now);
     pl_sig_stats st;
     pl_sig_stats_get(f->sig, &st);
     assert_int_equal(st.rooms, 0);
@@ -118,7 +118,7 @@ static void test_disconnect_is_announced(void **state)
     say(f, 0, "{\"type\":\"join\",\"room\":\"r\"}");
     say(f, 1, "{\"type\":\"join\",\"room\":\"r\"}");
     drain(f, 0);
-    pl_sig_disconnect(f->sig, 1, 0);
+    pl_sig_disconnect(f->sig, 1, f->now);
     assert_string_equal(str(got(f, 0, "participant-left"), "reason"), "disconnected");
     /* Joining another room leaves the first. */
     hello(f, 2, "Linus");
@@ -171,7 +171,7 @@ static void test_bad_input(void **state)
     }
     static char big[70000];
     memset(big, 'x', sizeof(big));
-    pl_sig_handle_text(f->sig, 0, 0, big, sizeof(big));
+    pl_sig_handle_text(f->sig, 0, f->now, big, sizeof(big));
     expect_error(f, 0, "bad_request");
     pl_sig_handle_bad_frame(f->sig, 0, "binary frames are not accepted");
     expect_error(f, 0, "bad_request");
@@ -263,7 +263,7 @@ static void test_ice_restart_and_failed_transports(void **state)
     say_sdp(f, 1, "subscribe-answer", answer);
     assert_int_equal(f->media.adds, before + 1);
     uint64_t bob_sub = f->media.last_id;
-    pl_sig_drop(f->sig, 1, f->now_ms);
+    pl_sig_drop(f->sig, 1, f->now);
     assert_int_equal(pl_sig_connect(f->sig, 5), 0);
     char resume[128];
     snprintf(resume, sizeof(resume), "{\"type\":\"hello\",\"name\":\"Bob\",\"resume\":\"%s\"}",
