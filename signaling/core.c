@@ -355,7 +355,7 @@ static void send_subscribe_offer(pl_sig *s, conn *c)
         c->sub_restart_pending = c->sub_added;
     }
     c->sub_ice_restart = false;
-    pl_sdp_offer_section sec[MAX_SLOTS];
+    pl_sdp_offer_section sec[PL_MAX_ROUTES];
     json_t *tracks = json_object();
     for (size_t i = 0; i < c->n_slots; i++) {
         slot *sl = &c->slots[i];
@@ -365,8 +365,8 @@ static void send_subscribe_offer(pl_sig *s, conn *c)
                                         .stream_id = sl->participant_id,
                                         .track_id = sl->track_id,
                                         .cname = sl->participant_id,
-                                        .ssrc = sl->out_ssrc,
-                                        .rtx_ssrc = sl->out_rtx_ssrc};
+                                        .ssrc = sl->route.out_ssrc,
+                                        .rtx_ssrc = sl->offered_rtx_ssrc};
         if (sl->active)
             json_object_set_new(tracks, sl->mid,
                                 json_pack("{s:s,s:s,s:s,s:s}", "track_id", sl->track_id,
@@ -429,7 +429,7 @@ static void refresh_subscriptions(pl_sig *s, room *r)
                 for (size_t i = 0; i < c->n_slots && !sl; i++)
                     if (!c->slots[i].active && c->slots[i].kind == t->kind)
                         sl = &c->slots[i]; /* reuse an ended track's m-section */
-                if (!sl && c->n_slots < MAX_SLOTS) {
+                if (!sl && c->n_slots < PL_MAX_ROUTES) {
                     sl = &c->slots[c->n_slots];
                     snprintf(sl->mid, sizeof(sl->mid), "%zu", c->n_slots);
                     c->n_slots++;
@@ -437,17 +437,18 @@ static void refresh_subscriptions(pl_sig *s, room *r)
                 if (!sl)
                     continue; /* more remote tracks than a transport carries */
                 sl->active = true;
-                sl->paused = false;
                 sl->max_width = sl->max_height = 0;
                 sl->kind = t->kind;
                 snprintf(sl->track_id, sizeof(sl->track_id), "%s", t->id);
                 snprintf(sl->participant_id, sizeof(sl->participant_id), "%s", o->participant_id);
                 snprintf(sl->source, sizeof(sl->source), "%s", t->source);
-                snprintf(sl->pub_mid, sizeof(sl->pub_mid), "%s", t->mid);
-                sl->publisher = o->pub_transport;
-                sl->out_ssrc = pl_env_random_u32(&s->env) | 1;
-                sl->out_rtx_ssrc = t->kind == PL_SDP_VIDEO ? (pl_env_random_u32(&s->env) | 1) : 0;
-                sl->rtx_pt = -1;
+                sl->route = (pl_route){.publisher = o->pub_transport,
+                                       .out_ssrc = pl_env_random_u32(&s->env) | 1,
+                                       .out_pt = t->kind == PL_SDP_AUDIO ? PL_SDP_OFFER_OPUS_PT
+                                                                         : PL_SDP_OFFER_VP8_PT};
+                memcpy(sl->route.mid, t->media.mid, sizeof(sl->route.mid));
+                sl->offered_rtx_ssrc =
+                    t->kind == PL_SDP_VIDEO ? (pl_env_random_u32(&s->env) | 1) : 0;
                 c->dirty = true;
             }
         }
@@ -465,24 +466,19 @@ static bool offers_nack(const pl_sdp_media *m, int pt)
     return false;
 }
 
+/* A negotiated header extension id (RFC 8285: 1-255), 0 when absent. */
+static uint8_t ext_id(int id)
+{
+    return id > 0 && id < 256 ? (uint8_t)id : 0;
+}
+
 static void send_routes(pl_sig *s, conn *c)
 {
-    pl_route routes[MAX_SLOTS];
+    pl_route routes[PL_MAX_ROUTES];
     size_t n = 0;
-    for (size_t i = 0; i < c->n_slots; i++) {
-        const slot *sl = &c->slots[i];
-        if (!sl->active)
-            continue;
-        routes[n] = (pl_route){.publisher = sl->publisher,
-                                      .paused = sl->paused,
-                                      .out_ssrc = sl->out_ssrc,
-                                      .out_rtx_ssrc = sl->rtx_pt > 0 ? sl->out_rtx_ssrc : 0,
-                                      .out_rtx_pt = sl->rtx_pt > 0 ? (uint8_t)sl->rtx_pt : 0,
-                                      .out_pt = sl->kind == PL_SDP_AUDIO ? PL_SDP_OFFER_OPUS_PT
-                                                                         : PL_SDP_OFFER_VP8_PT};
-        snprintf(routes[n].mid, sizeof(routes[n].mid), "%s", sl->pub_mid);
-        n++;
-    }
+    for (size_t i = 0; i < c->n_slots; i++)
+        if (c->slots[i].active)
+            routes[n++] = c->slots[i].route;
     s->media.set_routes(s->media.user, c->room->name, c->sub_transport, routes, n);
 }
 
@@ -510,15 +506,17 @@ static void on_subscribe_answer(pl_sig *s, conn *c, json_t *msg, json_t *re)
      * stream, otherwise in the original one. */
     for (size_t i = 0; i < c->n_slots; i++) {
         slot *sl = &c->slots[i];
-        sl->rtx_pt = -1;
+        int rtx_pt = -1;
         for (size_t k = 0; k < s->offer->n_media; k++) {
             const pl_sdp_media *am = &s->offer->media[k];
             if (strcmp(am->mid, sl->mid) != 0 || am->port == 0)
                 continue;
             for (size_t j = 0; j < am->n_codecs; j++)
                 if (am->codecs[j].apt == PL_SDP_OFFER_VP8_PT)
-                    sl->rtx_pt = am->codecs[j].pt;
+                    rtx_pt = am->codecs[j].pt;
         }
+        sl->route.out_rtx_pt = rtx_pt > 0 && rtx_pt < 128 ? (uint8_t)rtx_pt : 0;
+        sl->route.out_rtx_ssrc = sl->route.out_rtx_pt ? sl->offered_rtx_ssrc : 0;
     }
     if (c->sub_added &&
         (c->sub_restart_pending || strcmp(m->ice_ufrag, c->sub_remote_ufrag) != 0)) {
@@ -637,44 +635,34 @@ static void on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
         return;
     }
     /* The offer's accepted sections are the tracks from now on. */
-    track old[MAX_TRACKS];
+    track old[PL_MAX_TRACKS];
     size_t n_old = c->n_tracks;
     memcpy(old, c->tracks, sizeof(old));
     c->n_tracks = 0;
     json_t *tracks = json_object();
-    for (size_t i = 0; i < s->offer->n_media && c->n_tracks < MAX_TRACKS; i++) {
+    pl_track media[PL_MAX_TRACKS];
+    for (size_t i = 0; i < s->offer->n_media && c->n_tracks < PL_MAX_TRACKS; i++) {
         if (!acc[i].accepted || acc[i].offer_dir == PL_SDP_RECVONLY ||
             acc[i].offer_dir == PL_SDP_INACTIVE)
             continue;
-        track *t = &c->tracks[c->n_tracks++];
+        track *t = &c->tracks[c->n_tracks];
         memset(t, 0, sizeof(*t));
-        snprintf(t->mid, sizeof(t->mid), "%s", acc[i].mid);
-        snprintf(t->id, sizeof(t->id), "%s-%s", c->participant_id, acc[i].mid);
         t->kind = acc[i].kind;
-        t->ssrc = acc[i].ssrc;
-        t->audio_level_ext = acc[i].ext_audio_level > 0 && acc[i].ext_audio_level < 256
-                                 ? (uint8_t)acc[i].ext_audio_level
-                                 : 0;
-        t->pt = (uint8_t)acc[i].pt;
-        t->rtx_pt = acc[i].rtx_pt > 0 ? (uint8_t)acc[i].rtx_pt : 0;
-        t->rtx_ssrc = acc[i].rtx_pt > 0 ? acc[i].rtx_ssrc : 0;
-        t->nack = offers_nack(&s->offer->media[i], acc[i].pt);
+        t->media = (pl_track){.ssrc = acc[i].ssrc,
+                              .video = acc[i].kind == PL_SDP_VIDEO,
+                              .audio_level_ext = ext_id(acc[i].ext_audio_level),
+                              .mid_ext = ext_id(acc[i].ext_mid),
+                              .pt = (uint8_t)acc[i].pt,
+                              .rtx_pt = acc[i].rtx_pt > 0 ? (uint8_t)acc[i].rtx_pt : 0,
+                              .rtx_ssrc = acc[i].rtx_pt > 0 ? acc[i].rtx_ssrc : 0,
+                              .nack = offers_nack(&s->offer->media[i], acc[i].pt)};
+        snprintf(t->media.mid, sizeof(t->media.mid), "%s", acc[i].mid);
+        snprintf(t->id, sizeof(t->id), "%s-%s", c->participant_id, acc[i].mid);
         snprintf(t->source, sizeof(t->source), "%s", source_for(sources, acc[i].mid, t->kind));
-        json_object_set_new(tracks, t->mid, json_pack("{s:s}", "track_id", t->id));
+        json_object_set_new(tracks, t->media.mid, json_pack("{s:s}", "track_id", t->id));
+        media[c->n_tracks++] = t->media;
     }
-    pl_track wt[MAX_TRACKS];
-    for (size_t i = 0; i < c->n_tracks; i++) {
-        memset(&wt[i], 0, sizeof(wt[i]));
-        snprintf(wt[i].mid, sizeof(wt[i].mid), "%s", c->tracks[i].mid);
-        wt[i].ssrc = c->tracks[i].ssrc;
-        wt[i].video = c->tracks[i].kind == PL_SDP_VIDEO;
-        wt[i].audio_level_ext = c->tracks[i].audio_level_ext;
-        wt[i].pt = c->tracks[i].pt;
-        wt[i].rtx_pt = c->tracks[i].rtx_pt;
-        wt[i].rtx_ssrc = c->tracks[i].rtx_ssrc;
-        wt[i].nack = c->tracks[i].nack;
-    }
-    s->media.set_tracks(s->media.user, c->room->name, c->pub_transport, wt, c->n_tracks);
+    s->media.set_tracks(s->media.user, c->room->name, c->pub_transport, media, c->n_tracks);
     json_t *m = sig_reply("publish-answer", re);
     json_object_set_new(m, "sdp", json_stringn(answer, (size_t)n));
     json_object_set_new(m, "tracks", tracks);
@@ -741,7 +729,7 @@ static void on_subscription(pl_sig *s, conn *c, json_t *msg, json_t *re)
         return;
     }
     if (paused)
-        sl->paused = json_is_true(paused);
+        sl->route.paused = json_is_true(paused);
     if (w)
         sl->max_width = w;
     if (h)

@@ -13,47 +13,38 @@
 #include "parley/sdp.h"
 #include "parley/signal.h"
 #include "parley/store.h"
+#include "parley/track.h"
 
 #define NAME_MAX_CHARS 64
 #define ROOM_MAX_CHARS 64
 #define CHAT_MAX_CHARS 4096
 #define TOPIC_MAX_CHARS 200
-#define MAX_TRACKS 8
 #define SDP_OUT_MAX 16384
 
-#define MAX_SLOTS 32
-
+/* A published track: what the relay forwards (parley/track.h), and what the
+ * room is told about it. */
 typedef struct track {
-    char mid[PL_SDP_TOKEN];
+    pl_track media;
     char id[48];
     enum pl_sdp_kind kind;
     char source[12];
     bool muted;
-    uint32_t ssrc;
-    uint8_t audio_level_ext;
-    /* Loss repair the publisher negotiated: its RTX stream, and whether it
-     * answers NACKs for this codec. */
-    uint8_t pt, rtx_pt;
-    uint32_t rtx_ssrc;
-    bool nack;
 } track;
 
 /* One m-section of a participant's subscribe transport. Slots are never
  * removed, only made inactive, so mids stay stable across renegotiations. */
 typedef struct slot {
-    char mid[8];
+    char mid[PL_MID_MAX + 1];
     bool active;
     char track_id[48];
     char participant_id[24];
     enum pl_sdp_kind kind;
     char source[12];
-    uint32_t out_ssrc;
-    uint32_t out_rtx_ssrc; /* video: retransmissions (RFC 4588) */
-    int rtx_pt;            /* from the subscriber's answer; -1 when it took no RTX */
-    uint64_t publisher;
-    char pub_mid[PL_SDP_TOKEN];
-    /* What the subscriber asked for with `subscription`. */
-    bool paused;
+    /* What the relay is told: the publisher's transport and mid, our SSRC
+     * and payload type, RTX once the answer took it, and whether the
+     * subscriber paused it (`subscription`). */
+    pl_route route;
+    uint32_t offered_rtx_ssrc; /* video: the RTX stream offered (RFC 4588) */
     int max_width, max_height;
 } slot;
 
@@ -94,22 +85,22 @@ typedef struct conn {
     bool speaking;
     uint8_t level;
     char pub_ufrag[16], pub_pwd[32];
-    char pub_remote_ufrag[257]; /* a new one in an offer is an ICE restart */
+    char pub_remote_ufrag[PL_ICE_CRED_MAX + 1]; /* a new one in an offer is an ICE restart */
     size_t n_tracks;
-    track tracks[MAX_TRACKS];
+    track tracks[PL_MAX_TRACKS];
     /* The subscribe transport: created with the first offer, added to the
      * worker with the first answer. */
     uint64_t sub_transport;
     bool sub_added, offer_outstanding, dirty;
     uint32_t sub_version;
     char sub_ufrag[16], sub_pwd[32];
-    char sub_remote_ufrag[257];
+    char sub_remote_ufrag[PL_ICE_CRED_MAX + 1];
     bool sub_restart_pending; /* the last offer changed our credentials */
     /* The next subscribe offer carries new ICE credentials (after a resume:
      * the client's network may be another one now). */
     bool sub_ice_restart;
     size_t n_slots;
-    slot slots[MAX_SLOTS];
+    slot slots[PL_MAX_ROUTES];
     struct conn *next;
 } conn;
 

@@ -64,12 +64,22 @@ static uint16_t fm_port(void *user, const char *room)
 
 static void fm_set_tracks(void *user, const char *room, uint64_t id, const pl_track *p, size_t n)
 {
-    (void)user, (void)room, (void)id, (void)p, (void)n;
+    (void)room;
+    fake_media *m = user;
+    assert_true(n <= PL_MAX_TRACKS);
+    m->tracks_of = id;
+    m->n_tracks = n;
+    memcpy(m->tracks, p, n * sizeof(*p));
 }
 
 static void fm_set_routes(void *user, const char *room, uint64_t id, const pl_route *p, size_t n)
 {
-    (void)user, (void)room, (void)id, (void)p, (void)n;
+    (void)room;
+    fake_media *m = user;
+    assert_true(n <= PL_MAX_ROUTES);
+    m->routes_of = id;
+    m->n_routes = n;
+    memcpy(m->routes, p, n * sizeof(*p));
 }
 
 fx *fx_new_with_media(void)

@@ -23,7 +23,12 @@ typedef struct box {
 typedef struct fake_media {
     int adds, removes, restarts;
     uint64_t last_id;
-    char local_ufrag[64], remote_ufrag[300];
+    char local_ufrag[PL_ICE_CRED_MAX + 1], remote_ufrag[PL_ICE_CRED_MAX + 1];
+    /* The last tracks and routes set, and for which transport. */
+    uint64_t tracks_of, routes_of;
+    size_t n_tracks, n_routes;
+    pl_track tracks[PL_MAX_TRACKS];
+    pl_route routes[PL_MAX_ROUTES];
 } fake_media;
 
 typedef struct fx {

@@ -237,7 +237,25 @@ static void test_ice_restart_and_failed_transports(void **state)
     assert_non_null(got(f, 0, "publish-answer"));
     assert_int_equal(f->media.adds, 1);
     uint64_t ada_pub = f->media.last_id;
-    char first[64], ufrag[64];
+    /* What the relay forwards, from the accepted offer. */
+    assert_int_equal(f->media.tracks_of, ada_pub);
+    assert_int_equal(f->media.n_tracks, 2);
+    const pl_track *audio = &f->media.tracks[0], *video = &f->media.tracks[1];
+    assert_string_equal(audio->mid, "0");
+    assert_false(audio->video);
+    assert_int_equal(audio->ssrc, 920970194u);
+    assert_int_equal(audio->audio_level_ext, 1);
+    assert_int_equal(audio->mid_ext, 4);
+    assert_int_equal(audio->pt, 111);
+    assert_string_equal(video->mid, "1");
+    assert_true(video->video);
+    assert_int_equal(video->ssrc, 3385831920u);
+    assert_int_equal(video->rtx_ssrc, 4255421729u);
+    assert_int_equal(video->mid_ext, 4);
+    assert_int_equal(video->audio_level_ext, 0);
+    assert_true(video->nack);
+    assert_true(video->rtx_pt > 0);
+    char first[PL_ICE_CRED_MAX + 1], ufrag[PL_ICE_CRED_MAX + 1];
     snprintf(first, sizeof(first), "%s", f->media.local_ufrag);
     /* The same credentials again: a renegotiation, not a restart. */
     say_sdp(f, 0, "publish", offer);
@@ -257,12 +275,25 @@ static void test_ice_restart_and_failed_transports(void **state)
      * new credentials and his answer restarts the worker's transport. */
     json_t *so = got(f, 1, "subscribe-offer");
     assert_non_null(so);
-    char sub_first[64];
+    char sub_first[PL_ICE_CRED_MAX + 1];
     offer_ufrag(so, sub_first, sizeof(sub_first));
     int before = f->media.adds;
     say_sdp(f, 1, "subscribe-answer", answer);
     assert_int_equal(f->media.adds, before + 1);
     uint64_t bob_sub = f->media.last_id;
+    /* Bob receives both of Ada's tracks under his own SSRCs; his answer
+     * took RTX for the video. */
+    assert_int_equal(f->media.routes_of, bob_sub);
+    assert_int_equal(f->media.n_routes, 2);
+    for (size_t i = 0; i < 2; i++) {
+        const pl_route *r = &f->media.routes[i];
+        assert_int_equal(r->publisher, ada_pub);
+        assert_string_equal(r->mid, i == 0 ? "0" : "1");
+        assert_true(r->out_ssrc != 0);
+        assert_false(r->paused);
+        assert_int_equal(r->out_rtx_ssrc != 0, i == 1);
+        assert_int_equal(r->out_rtx_pt, i == 1 ? 97 : 0);
+    }
     pl_sig_drop(f->sig, 1, f->now);
     assert_int_equal(pl_sig_connect(f->sig, 5), 0);
     char resume[128];
