@@ -33,19 +33,27 @@ const char *sig_user_status(const pl_sig *s, const char *user_id)
     const call *k = call_of_user(s, user_id);
     if (k)
         return k->answered ? "in-call" : "ringing";
-    for (const conn *c = s->conns; c; c = c->next)
-        if (c->welcomed && strcmp(c->user_id, user_id) == 0)
-            return c->dnd ? "dnd" : "online";
-    return "offline";
+    const sig_user *u = sig_user_find(&s->m, user_id);
+    if (!u || !u->devices)
+        return "offline";
+    return u->devices->dnd ? "dnd" : "online";
+}
+
+/* To every device of a user but one (NULL: all). */
+static void tell_user(pl_sig *s, const char *user_id, const conn *except, json_t *msg)
+{
+    const sig_user *u = sig_user_find(&s->m, user_id);
+    for (conn *o = u ? u->devices : NULL; o; o = o->next_device)
+        if (o != except)
+            sig_send(s, o, json_deep_copy(msg));
 }
 
 /* Events of a call go to every device of both users (protocol section 1:
  * events go to all of a user's connections). */
-static void tell_parties(pl_sig *s, const call *k, json_t *msg)
+static void tell_parties(pl_sig *s, const call *k, const conn *except, json_t *msg)
 {
-    for (conn *o = s->conns; o; o = o->next)
-        if (o->welcomed && party(k, o->user_id))
-            sig_send(s, o, json_deep_copy(msg));
+    tell_user(s, k->caller_user, except, msg);
+    tell_user(s, k->callee_user, except, msg);
     json_decref(msg);
 }
 
@@ -99,11 +107,11 @@ static void end_call(pl_sig *s, call *k)
         }
     sig_presence_changed(s, k->caller_user, k->answered ? "in-call" : "ringing");
     sig_presence_changed(s, k->callee_user, k->answered ? "in-call" : "ringing");
-    for (conn *o = s->conns; o; o = o->next)
-        if (o->room && strcmp(o->room->name, k->room) == 0) {
-            snprintf(o->closed_room, sizeof(o->closed_room), "%s", k->room);
-            sig_leave_room(s, o, "left");
-        }
+    for (sig_room *r; (r = sig_room_find(&s->m, k->room)) && r->members;) {
+        conn *o = r->members;
+        snprintf(o->closed_room, sizeof(o->closed_room), "%s", k->room);
+        sig_leave_room(s, o, "left");
+    }
     pl_env_free(&s->env, k);
 }
 
@@ -117,8 +125,9 @@ static json_t *outcome(const char *type, const call *k, const char *reason)
 
 static const conn *online_device(const pl_sig *s, const char *user_id, const conn *except)
 {
-    for (const conn *o = s->conns; o; o = o->next)
-        if (o != except && o->welcomed && strcmp(o->user_id, user_id) == 0)
+    const sig_user *u = sig_user_find(&s->m, user_id);
+    for (const conn *o = u ? u->devices : NULL; o; o = o->next_device)
+        if (o != except)
             return o;
     return NULL;
 }
@@ -149,7 +158,7 @@ void sig_on_call(pl_sig *s, conn *c, json_t *msg, json_t *re, pl_sig_time now)
                   "audio_only a boolean");
         return;
     }
-    if (strcmp(to, c->user_id) == 0) {
+    if (strcmp(to, c->user->id) == 0) {
         sig_error(s, c, re, "bad_request", "you cannot call yourself");
         return;
     }
@@ -163,7 +172,7 @@ void sig_on_call(pl_sig *s, conn *c, json_t *msg, json_t *re, pl_sig_time now)
         sig_error(s, c, re, "forbidden", "your token allows one room only, not calls");
         return;
     }
-    if (call_of_user(s, c->user_id)) {
+    if (call_of_user(s, c->user->id)) {
         sig_error(s, c, re, "busy", "you are already in a call");
         return;
     }
@@ -177,9 +186,9 @@ void sig_on_call(pl_sig *s, conn *c, json_t *msg, json_t *re, pl_sig_time now)
     snprintf(k->id, sizeof(k->id), "c%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3],
              rnd[4], rnd[5]);
     snprintf(k->room, sizeof(k->room), "call-%s", k->id);
-    snprintf(k->caller_user, sizeof(k->caller_user), "%s", c->user_id);
+    snprintf(k->caller_user, sizeof(k->caller_user), "%s", c->user->id);
     snprintf(k->caller_name, sizeof(k->caller_name), "%s", c->name);
-    snprintf(k->callee_user, sizeof(k->callee_user), "%s", callee->user_id);
+    snprintf(k->callee_user, sizeof(k->callee_user), "%s", callee->user->id);
     snprintf(k->callee_name, sizeof(k->callee_name), "%s", callee->name);
     snprintf(k->topic, sizeof(k->topic), "%s", topic);
     k->audio_only = json_is_true(audio_only);
@@ -217,9 +226,7 @@ void sig_on_call(pl_sig *s, conn *c, json_t *msg, json_t *re, pl_sig_time now)
                   "id", k->caller_user, "name", k->caller_name, "audio_only", k->audio_only);
     if (k->topic[0])
         json_object_set_new(in, "topic", json_string(k->topic));
-    for (conn *o = s->conns; o; o = o->next)
-        if (o->welcomed && strcmp(o->user_id, k->callee_user) == 0)
-            sig_send(s, o, json_deep_copy(in));
+    tell_user(s, k->callee_user, NULL, in);
     json_decref(in);
     sig_presence_changed(s, k->caller_user, caller_before);
     sig_presence_changed(s, k->callee_user, callee_before);
@@ -231,14 +238,16 @@ static void accept_call(pl_sig *s, conn *c, call *k)
     s->calls_accepted++;
     /* The devices that take part join the room; the callee's other devices
      * stop ringing and stay out of it. */
-    for (conn *o = s->conns; o; o = o->next) {
-        if (!o->welcomed || !party(k, o->user_id))
-            continue;
-        json_t *m =
-            json_pack("{s:s,s:s,s:s}", "type", "call-accepted", "call_id", k->id, "room", k->room);
-        if (o != k->caller && o != k->answered)
-            json_object_set_new(m, "elsewhere", json_true());
-        sig_send(s, o, m);
+    const char *users[2] = {k->caller_user, k->callee_user};
+    for (size_t i = 0; i < 2; i++) {
+        const sig_user *u = sig_user_find(&s->m, users[i]);
+        for (conn *o = u ? u->devices : NULL; o; o = o->next_device) {
+            json_t *m = json_pack("{s:s,s:s,s:s}", "type", "call-accepted", "call_id", k->id,
+                                  "room", k->room);
+            if (o != k->caller && o != k->answered)
+                json_object_set_new(m, "elsewhere", json_true());
+            sig_send(s, o, m);
+        }
     }
     sig_presence_changed(s, k->caller_user, "ringing");
     sig_presence_changed(s, k->callee_user, "ringing");
@@ -252,11 +261,11 @@ void sig_on_call_action(pl_sig *s, conn *c, const char *type, json_t *msg, json_
         return;
     }
     call *k = find_call(s, id);
-    if (!k || !party(k, c->user_id)) {
+    if (!k || !party(k, c->user->id)) {
         sig_error(s, c, re, "not_found", "no such call");
         return;
     }
-    bool is_caller = strcmp(k->caller_user, c->user_id) == 0;
+    bool is_caller = strcmp(k->caller_user, c->user->id) == 0;
     bool ringing = !k->answered;
     const char *outcome_type = NULL;
     if (strcmp(type, "call-accept") == 0 || strcmp(type, "call-decline") == 0) {
@@ -292,8 +301,8 @@ void sig_on_call_action(pl_sig *s, conn *c, const char *type, json_t *msg, json_
     }
     json_t *m = outcome(outcome_type, k, NULL);
     if (strcmp(outcome_type, "call-ended") == 0)
-        json_object_set_new(m, "by", json_string(c->user_id));
-    tell_parties(s, k, m);
+        json_object_set_new(m, "by", json_string(c->user->id));
+    tell_parties(s, k, NULL, m);
     end_call(s, k);
 }
 
@@ -309,7 +318,7 @@ void sig_on_missed_ack(pl_sig *s, conn *c, json_t *msg, json_t *re)
     }
     /* Acknowledging what is already gone (another device did) is fine. */
     for (size_t i = 0; s->store && i < json_array_size(ids); i++)
-        pl_store_ack_missed(s->store, c->user_id, json_string_value(json_array_get(ids, i)));
+        pl_store_ack_missed(s->store, c->user->id, json_string_value(json_array_get(ids, i)));
     if (re)
         sig_send(s, c, sig_reply("ok", re));
 }
@@ -320,7 +329,7 @@ const char *sig_call_room_check(pl_sig *s, const conn *c, const char *name, cons
         return NULL;
     for (call *k = s->calls; k; k = k->next)
         if (k->answered && strcmp(k->room, name) == 0) {
-            if (party(k, c->user_id))
+            if (party(k, c->user->id))
                 return NULL;
             *why = "this room is a private call";
             return "forbidden";
@@ -332,10 +341,10 @@ const char *sig_call_room_check(pl_sig *s, const conn *c, const char *name, cons
 void sig_call_room_left(pl_sig *s, conn *c, const char *name)
 {
     for (call *k = s->calls; k; k = k->next)
-        if (k->answered && strcmp(k->room, name) == 0 && party(k, c->user_id)) {
+        if (k->answered && strcmp(k->room, name) == 0 && party(k, c->user->id)) {
             json_t *m = outcome("call-ended", k, NULL);
-            json_object_set_new(m, "by", json_string(c->user_id));
-            tell_parties(s, k, m);
+            json_object_set_new(m, "by", json_string(c->user->id));
+            tell_parties(s, k, NULL, m);
             end_call(s, k);
             return;
         }
@@ -350,11 +359,11 @@ void sig_calls_conn_gone(pl_sig *s, conn *c)
             bool by_caller = k->caller == c;
             if (k->answered) {
                 m = outcome("call-ended", k, "disconnected");
-                json_object_set_new(m, "by", json_string(c->user_id));
+                json_object_set_new(m, "by", json_string(c->user->id));
             } else if (by_caller) {
                 m = outcome("call-cancelled", k, "disconnected");
             }
-        } else if (!k->answered && strcmp(k->callee_user, c->user_id) == 0 &&
+        } else if (!k->answered && c->user && strcmp(k->callee_user, c->user->id) == 0 &&
                    !online_device(s, k->callee_user, c)) {
             /* The callee's last device went while it rang: nobody answered,
              * so it is a heads-up like any other missed call. */
@@ -365,10 +374,7 @@ void sig_calls_conn_gone(pl_sig *s, conn *c)
             continue;
         if (k->caller == c)
             k->caller = NULL;
-        for (conn *o = s->conns; o; o = o->next)
-            if (o != c && o->welcomed && party(k, o->user_id))
-                sig_send(s, o, json_deep_copy(m));
-        json_decref(m);
+        tell_parties(s, k, c, m);
         end_call(s, k);
     }
 }
@@ -390,7 +396,7 @@ void sig_calls_tick(pl_sig *s, pl_sig_time now)
         if (k->answered || now.mono_ms - k->placed_at < timeout)
             continue;
         store_missed(s, k, "missed");
-        tell_parties(s, k, outcome("call-missed", k, NULL));
+        tell_parties(s, k, NULL, outcome("call-missed", k, NULL));
         end_call(s, k);
     }
 }

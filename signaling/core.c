@@ -27,6 +27,7 @@ pl_sig *pl_sig_create(const pl_env *env, const pl_sig_io *io, const pl_sig_media
     s->ring_timeout_ms = PL_SIG_DEFAULT_RING_MS;
     s->max_participants = PL_SIG_DEFAULT_MAX_PARTICIPANTS;
     s->max_rooms = PL_SIG_DEFAULT_MAX_ROOMS;
+    sig_model_init(&s->m, env);
     s->offer = pl_sdp_desc_create(env);
     if (!s->offer) {
         pl_env_free(env, s);
@@ -40,40 +41,23 @@ void pl_sig_destroy(pl_sig *s)
     if (!s)
         return;
     sig_calls_destroy(s);
-    while (s->conns) {
-        conn *c = s->conns;
-        s->conns = c->next;
-        pl_env_free(&s->env, c);
-    }
-    while (s->rooms) {
-        room *r = s->rooms;
-        s->rooms = r->next;
-        pl_env_free(&s->env, r);
-    }
+    sig_model_clear(&s->m);
     pl_sdp_desc_destroy(&s->env, s->offer);
     pl_env_free(&s->env, s);
 }
 
-static conn *find_conn(pl_sig *s, uint64_t id)
-{
-    for (conn *c = s->conns; c; c = c->next)
-        if (c->id == id)
-            return c;
-    return NULL;
-}
-
 int pl_sig_connect(pl_sig *s, uint64_t id)
 {
-    if (find_conn(s, id))
+    if (sig_conn_find(&s->m, id))
         return PL_EINVAL;
     conn *c = pl_env_alloc(&s->env, sizeof(*c));
     if (!c)
         return PL_ENOMEM;
-    c->id = id;
     c->tokens = PL_SIG_BURST;
-    c->next = s->conns;
-    s->conns = c;
-    return PL_OK;
+    int rc = sig_conn_attach(&s->m, c, id);
+    if (rc != PL_OK)
+        pl_env_free(&s->env, c);
+    return rc;
 }
 
 /* ---- output ------------------------------------------------------------ */
@@ -117,7 +101,7 @@ void sig_error(pl_sig *s, conn *c, json_t *re, const char *code, const char *mes
 
 json_t *sig_user_json(const conn *c)
 {
-    return json_pack("{s:s,s:s}", "id", c->user_id, "name", c->name);
+    return json_pack("{s:s,s:s}", "id", c->user->id, "name", c->name);
 }
 
 /* ---- validation ---------------------------------------------------------- */
@@ -162,25 +146,19 @@ static void user_id_for(const char *name, char *out, size_t cap)
 
 /* ---- presence ------------------------------------------------------------ */
 
-static bool user_online_elsewhere(pl_sig *s, const conn *c)
-{
-    for (conn *o = s->conns; o; o = o->next)
-        if (o != c && o->welcomed && strcmp(o->user_id, c->user_id) == 0)
-            return true;
-    return false;
-}
-
+/* To every device of every other user. */
 static void broadcast_presence(pl_sig *s, const conn *c, const char *status)
 {
     /* A token bound to one room is a meeting guest: not in the directory. */
     if (c->only_room[0])
         return;
-    for (conn *o = s->conns; o; o = o->next) {
-        if (!o->welcomed || strcmp(o->user_id, c->user_id) == 0)
+    for (sig_user *u = s->m.users; u; u = u->next) {
+        if (u == c->user)
             continue;
-        json_t *m = json_pack("{s:s,s:o,s:s}", "type", "presence", "user", sig_user_json(c),
-                              "status", status);
-        sig_send(s, o, m);
+        for (conn *o = u->devices; o; o = o->next_device)
+            sig_send(s, o,
+                     json_pack("{s:s,s:o,s:s}", "type", "presence", "user", sig_user_json(c),
+                               "status", status));
     }
 }
 
@@ -189,60 +167,30 @@ void sig_presence_changed(pl_sig *s, const char *user_id, const char *before)
     const char *now = sig_user_status(s, user_id);
     if (strcmp(now, before) == 0 || strcmp(now, "offline") == 0)
         return; /* going offline is told when the last connection goes */
-    for (conn *c = s->conns; c; c = c->next)
-        if (c->welcomed && strcmp(c->user_id, user_id) == 0) {
-            broadcast_presence(s, c, now);
-            return;
-        }
+    const sig_user *u = sig_user_find(&s->m, user_id);
+    if (u && u->devices)
+        broadcast_presence(s, u->devices, now);
 }
 
 /* ---- rooms --------------------------------------------------------------- */
 
-static room *get_room(pl_sig *s, const char *name, bool create)
+static void room_broadcast(pl_sig *s, sig_room *r, const conn *except, json_t *msg)
 {
-    for (room *r = s->rooms; r; r = r->next)
-        if (strcmp(r->name, name) == 0)
-            return r;
-    if (!create)
-        return NULL;
-    room *r = pl_env_alloc(&s->env, sizeof(*r));
-    if (!r)
-        return NULL;
-    snprintf(r->name, sizeof(r->name), "%s", name);
-    r->next = s->rooms;
-    s->rooms = r;
-    return r;
-}
-
-static void drop_room_if_empty(pl_sig *s, room *r)
-{
-    if (r->members)
-        return;
-    for (room **pp = &s->rooms; *pp; pp = &(*pp)->next)
-        if (*pp == r) {
-            *pp = r->next;
-            pl_env_free(&s->env, r);
-            return;
-        }
-}
-
-static void room_broadcast(pl_sig *s, room *r, const conn *except, json_t *msg)
-{
-    for (conn *o = s->conns; o; o = o->next)
-        if (o->room == r && o != except)
+    for (conn *o = r->members; o; o = o->next_member)
+        if (o != except)
             sig_send(s, o, json_deep_copy(msg));
     json_decref(msg);
 }
 
-static void refresh_subscriptions(pl_sig *s, room *r);
+static void refresh_subscriptions(pl_sig *s, sig_room *r);
 
 /* Sends `speakers` (loudest first) to the room when the list changed. */
-static void announce_speakers(pl_sig *s, room *r)
+static void announce_speakers(pl_sig *s, sig_room *r)
 {
     const conn *list[64];
     size_t n = 0;
-    for (conn *o = s->conns; o && n < 64; o = o->next)
-        if (o->room == r && o->speaking)
+    for (conn *o = r->members; o && n < 64; o = o->next_member)
+        if (o->speaking)
             list[n++] = o;
     for (size_t i = 1; i < n; i++) /* few speakers: insertion sort by level */
         for (size_t k = i; k > 0 && list[k]->level < list[k - 1]->level; k--) {
@@ -266,18 +214,37 @@ static void announce_speakers(pl_sig *s, room *r)
 
 void pl_sig_speaking(pl_sig *s, uint64_t transport, bool speaking, uint8_t level)
 {
-    for (conn *c = s->conns; c; c = c->next)
-        if (c->room && c->pub_transport == transport) {
-            c->speaking = speaking;
-            c->level = level;
-            announce_speakers(s, c->room);
-            return;
-        }
+    conn *c = sig_transport_owner(&s->m, transport);
+    if (!c || !c->room || c->pub_transport != transport)
+        return;
+    c->speaking = speaking;
+    c->level = level;
+    announce_speakers(s, c->room);
+}
+
+static void set_pub_transport(pl_sig *s, conn *c, uint64_t id)
+{
+    if (c->pub_transport)
+        sig_transport_unbind(&s->m, c->pub_transport);
+    c->pub_transport = id;
+    c->pub_connected = false;
+    if (id && sig_transport_bind(&s->m, id, c) != PL_OK)
+        c->pub_transport = 0;
+}
+
+static void set_sub_transport(pl_sig *s, conn *c, uint64_t id)
+{
+    if (c->sub_transport)
+        sig_transport_unbind(&s->m, c->sub_transport);
+    c->sub_transport = id;
+    c->sub_connected = false;
+    if (id && sig_transport_bind(&s->m, id, c) != PL_OK)
+        c->sub_transport = 0;
 }
 
 void sig_leave_room(pl_sig *s, conn *c, const char *reason)
 {
-    room *r = c->room;
+    sig_room *r = c->room;
     if (!r)
         return;
     char name[ROOM_MAX_CHARS + 1];
@@ -286,23 +253,22 @@ void sig_leave_room(pl_sig *s, conn *c, const char *reason)
         s->media.remove_transport(s->media.user, r->name, c->pub_transport);
     if (c->sub_added && s->has_media)
         s->media.remove_transport(s->media.user, r->name, c->sub_transport);
-    c->pub_transport = 0;
+    set_pub_transport(s, c, 0);
     c->speaking = false;
-    c->sub_transport = 0;
+    set_sub_transport(s, c, 0);
     c->sub_added = c->offer_outstanding = c->dirty = false;
     c->sub_ice_restart = c->sub_restart_pending = false;
     c->pub_remote_ufrag[0] = c->sub_remote_ufrag[0] = '\0';
     c->n_tracks = 0;
     c->n_slots = 0;
-    c->room = NULL;
-    r->members--;
+    sig_room_remove_member(&s->m, c);
     room_broadcast(s, r, c,
                    json_pack("{s:s,s:s,s:s}", "type", "participant-left", "participant_id",
                              c->participant_id, "reason", reason));
     c->participant_id[0] = '\0';
     refresh_subscriptions(s, r);
     announce_speakers(s, r);
-    drop_room_if_empty(s, r);
+    sig_room_forget_if_empty(&s->m, r);
     sig_call_room_left(s, c, name);
 }
 
@@ -346,12 +312,14 @@ static void send_subscribe_offer(pl_sig *s, conn *c)
     if (!s->has_media || c->offer_outstanding || !c->dirty || c->n_slots == 0 || !c->room)
         return;
     if (!c->sub_transport) {
-        random_ice(s, c->sub_ufrag, 8);
-        random_ice(s, c->sub_pwd, 24);
-        c->sub_transport = ++s->next_transport;
+        random_ice(s, c->sub_ufrag, LOCAL_UFRAG_CHARS);
+        random_ice(s, c->sub_pwd, LOCAL_PWD_CHARS);
+        set_sub_transport(s, c, ++s->next_transport);
+        if (!c->sub_transport)
+            return; /* no memory for it: tried again with the next change */
     } else if (c->sub_ice_restart) {
-        random_ice(s, c->sub_ufrag, 8);
-        random_ice(s, c->sub_pwd, 24);
+        random_ice(s, c->sub_ufrag, LOCAL_UFRAG_CHARS);
+        random_ice(s, c->sub_pwd, LOCAL_PWD_CHARS);
         c->sub_restart_pending = c->sub_added;
     }
     c->sub_ice_restart = false;
@@ -399,24 +367,24 @@ static void send_subscribe_offer(pl_sig *s, conn *c)
 
 /* Brings every member's subscribe slots in line with the tracks the others
  * publish, and renegotiates where something changed. */
-static void refresh_subscriptions(pl_sig *s, room *r)
+static void refresh_subscriptions(pl_sig *s, sig_room *r)
 {
-    for (conn *c = s->conns; c; c = c->next) {
-        if (c->room != r || !c->can_subscribe)
+    for (conn *c = r->members; c; c = c->next_member) {
+        if (!c->can_subscribe)
             continue;
         for (size_t i = 0; i < c->n_slots; i++) {
             slot *sl = &c->slots[i];
             bool wanted = false;
-            for (conn *o = s->conns; o && sl->active && !wanted; o = o->next)
-                for (size_t k = 0; o->room == r && o != c && k < o->n_tracks; k++)
+            for (conn *o = r->members; o && sl->active && !wanted; o = o->next_member)
+                for (size_t k = 0; o != c && k < o->n_tracks; k++)
                     wanted = wanted || strcmp(o->tracks[k].id, sl->track_id) == 0;
             if (sl->active && !wanted) {
                 sl->active = false;
                 c->dirty = true;
             }
         }
-        for (conn *o = s->conns; o; o = o->next) {
-            if (o->room != r || o == c)
+        for (conn *o = r->members; o; o = o->next_member) {
+            if (o == c)
                 continue;
             for (size_t k = 0; k < o->n_tracks; k++) {
                 const track *t = &o->tracks[k];
@@ -583,15 +551,19 @@ static void on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
     bool created = false, restart = false;
     uint16_t port = 0;
     if (!c->pub_transport) {
-        random_ice(s, c->pub_ufrag, 8);
-        random_ice(s, c->pub_pwd, 24);
-        c->pub_transport = ++s->next_transport;
+        random_ice(s, c->pub_ufrag, LOCAL_UFRAG_CHARS);
+        random_ice(s, c->pub_pwd, LOCAL_PWD_CHARS);
+        set_pub_transport(s, c, ++s->next_transport);
+        if (!c->pub_transport) {
+            sig_error(s, c, re, "internal", "out of memory");
+            return;
+        }
         created = true;
     } else if (strcmp(first->ice_ufrag, c->pub_remote_ufrag) != 0) {
         /* New client credentials on the same transport: an ICE restart
          * (RFC 8445 9), answered with new ones of ours. */
-        random_ice(s, c->pub_ufrag, 8);
-        random_ice(s, c->pub_pwd, 24);
+        random_ice(s, c->pub_ufrag, LOCAL_UFRAG_CHARS);
+        random_ice(s, c->pub_pwd, LOCAL_PWD_CHARS);
         restart = true;
     }
     /* Renegotiation reuses the transport; the worker keeps its port. */
@@ -599,7 +571,7 @@ static void on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
                                c->pub_pwd, first->ice_ufrag, first->ice_pwd, first->fp_alg,
                                first->fp, &port) != PL_OK) {
         if (created)
-            c->pub_transport = 0;
+            set_pub_transport(s, c, 0);
         sig_error(s, c, re, "internal", "no media worker could take the transport");
         return;
     }
@@ -628,7 +600,7 @@ static void on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
         free(answer);
         if (created) {
             s->media.remove_transport(s->media.user, c->room->name, c->pub_transport);
-            c->pub_transport = 0;
+            set_pub_transport(s, c, 0);
         }
         sig_error(s, c, re, n == PL_EUNSUPPORTED ? "bad_request" : "internal",
                   why ? why : "cannot answer this offer");
@@ -757,8 +729,8 @@ static void on_mute(pl_sig *s, conn *c, json_t *msg, json_t *re)
     if (!t) {
         /* Someone else's track, or none at all: only owners control tracks. */
         bool exists = false;
-        for (conn *o = s->conns; o && !exists; o = o->next)
-            for (size_t i = 0; o->room && o->room == c->room && i < o->n_tracks; i++)
+        for (conn *o = c->room ? c->room->members : NULL; o && !exists; o = o->next_member)
+            for (size_t i = 0; i < o->n_tracks; i++)
                 exists = exists || strcmp(o->tracks[i].id, id) == 0;
         sig_error(s, c, re, exists ? "forbidden" : "not_found",
                   exists ? "only the publisher can mute a track" : "no such track");
@@ -772,22 +744,20 @@ static void on_mute(pl_sig *s, conn *c, json_t *msg, json_t *re)
                              c->participant_id, "track_id", t->id, "muted", t->muted));
 }
 
-/* welcome.online: every other user connected, once each, with their status. */
+/* welcome.online: every other user connected, once each, with their status
+ * (guests are not in the directory). */
 static json_t *online_json(const pl_sig *s, const conn *c)
 {
     json_t *online = json_array();
-    for (const conn *o = s->conns; o; o = o->next) {
-        if (!o->welcomed || o->only_room[0] || strcmp(o->user_id, c->user_id) == 0)
+    for (const sig_user *u = s->m.users; u; u = u->next) {
+        if (u == c->user)
             continue;
-        bool seen = false; /* one entry per user, however many devices */
-        for (size_t i = 0; i < json_array_size(online); i++)
-            if (strcmp(json_string_value(json_object_get(json_array_get(online, i), "id")),
-                       o->user_id) == 0)
-                seen = true;
-        if (!seen)
-            json_array_append_new(online,
-                                  json_pack("{s:s,s:s,s:s}", "id", o->user_id, "name", o->name,
-                                            "status", sig_user_status(s, o->user_id)));
+        const conn *o = u->devices;
+        while (o && o->only_room[0])
+            o = o->next_device;
+        if (o)
+            json_array_append_new(online, json_pack("{s:s,s:s,s:s}", "id", u->id, "name", o->name,
+                                                    "status", sig_user_status(s, u->id)));
     }
     return online;
 }
@@ -800,11 +770,11 @@ static void new_resume_token(pl_sig *s, conn *c)
         snprintf(c->resume_token + 2 * i, 3, "%02x", rnd[i]);
 }
 
-static json_t *joined_json(const pl_sig *s, const conn *c, json_t *re)
+static json_t *joined_json(const conn *c, json_t *re)
 {
     json_t *others = json_array();
-    for (const conn *o = s->conns; o; o = o->next)
-        if (o->room == c->room && o != c)
+    for (const conn *o = c->room->members; o; o = o->next_member)
+        if (o != c)
             json_array_append_new(others, json_pack("{s:s,s:s,s:o}", "id", o->participant_id,
                                                     "name", o->name, "tracks", tracks_json(o)));
     json_t *m = sig_reply("joined", re);
@@ -822,8 +792,8 @@ static json_t *joined_json(const pl_sig *s, const conn *c, json_t *re)
 static void resume_session(pl_sig *s, conn *fresh, const char *token, json_t *re)
 {
     conn *c = NULL;
-    for (conn *o = s->conns; o && !c; o = o->next)
-        if (o->detached && o->resume_token[0] && strcmp(o->resume_token, token) == 0)
+    for (conn *o = s->m.detached; o && !c; o = o->next_detached)
+        if (o->resume_token[0] && strcmp(o->resume_token, token) == 0)
             c = o;
     if (!c) {
         sig_error(s, fresh, re, "not_found", "no session to resume (expired or unknown token)");
@@ -831,14 +801,10 @@ static void resume_session(pl_sig *s, conn *fresh, const char *token, json_t *re
     }
     /* The session moves to the new connection id; the empty state created
      * for that id goes. */
-    for (conn **pp = &s->conns; *pp; pp = &(*pp)->next)
-        if (*pp == fresh) {
-            *pp = fresh->next;
-            break;
-        }
-    c->id = fresh->id;
+    uint64_t id = fresh->id;
+    sig_conn_remove(&s->m, fresh);
     pl_env_free(&s->env, fresh);
-    c->detached = false;
+    sig_conn_attach(&s->m, c, id); /* cannot fail: the slot was just freed */
     c->strikes = 0;
     s->resumed++;
     new_resume_token(s, c);
@@ -846,14 +812,14 @@ static void resume_session(pl_sig *s, conn *fresh, const char *token, json_t *re
     json_object_set_new(m, "user", sig_user_json(c));
     json_object_set_new(m, "ice_servers", json_array());
     json_object_set_new(m, "online", online_json(s, c));
-    json_object_set_new(m, "missed", sig_missed_json(s, c->user_id));
+    json_object_set_new(m, "missed", sig_missed_json(s, c->user->id));
     json_object_set_new(m, "resume_token", json_string(c->resume_token));
     json_object_set_new(m, "resumed", json_true());
     sig_send(s, c, m);
     sig_calls_resumed(s, c);
     if (!c->room)
         return;
-    sig_send(s, c, joined_json(s, c, NULL));
+    sig_send(s, c, joined_json(c, NULL));
     /* Whatever was offered while away may never have arrived. */
     if (c->n_slots) {
         c->offer_outstanding = false;
@@ -865,7 +831,7 @@ static void resume_session(pl_sig *s, conn *fresh, const char *token, json_t *re
 
 static void on_hello(pl_sig *s, conn *c, json_t *msg, json_t *re, pl_sig_time now)
 {
-    if (c->welcomed) {
+    if (c->user) {
         sig_error(s, c, re, "bad_request", "hello was already sent on this connection");
         return;
     }
@@ -882,6 +848,7 @@ static void on_hello(pl_sig *s, conn *c, json_t *msg, json_t *re, pl_sig_time no
         return;
     }
     c->can_publish = c->can_subscribe = true;
+    char user_id[PL_AUTH_ID_MAX + 1];
     if (s->auth) {
         pl_auth_claims claims;
         const char *why = "hello needs a token";
@@ -894,16 +861,19 @@ static void on_hello(pl_sig *s, conn *c, json_t *msg, json_t *re, pl_sig_time no
             return;
         }
         snprintf(c->name, sizeof(c->name), "%s", claims.name[0] ? claims.name : name);
-        snprintf(c->user_id, sizeof(c->user_id), "%s", claims.sub);
+        snprintf(user_id, sizeof(user_id), "%s", claims.sub);
         snprintf(c->only_room, sizeof(c->only_room), "%s", claims.room);
         c->can_publish = claims.can_publish;
         c->can_subscribe = claims.can_subscribe;
     } else {
         snprintf(c->name, sizeof(c->name), "%s", name);
-        user_id_for(name, c->user_id, sizeof(c->user_id));
+        user_id_for(name, user_id, sizeof(user_id));
     }
-    bool first = !user_online_elsewhere(s, c);
-    c->welcomed = true;
+    bool first = !sig_user_find(&s->m, user_id);
+    if (sig_user_add_device(&s->m, c, user_id) != PL_OK) {
+        sig_error(s, c, re, "internal", "out of memory");
+        return;
+    }
     new_resume_token(s, c);
 
     json_t *online = online_json(s, c);
@@ -911,7 +881,7 @@ static void on_hello(pl_sig *s, conn *c, json_t *msg, json_t *re, pl_sig_time no
     json_object_set_new(m, "user", sig_user_json(c));
     json_object_set_new(m, "ice_servers", json_array());
     json_object_set_new(m, "online", online);
-    json_object_set_new(m, "missed", sig_missed_json(s, c->user_id));
+    json_object_set_new(m, "missed", sig_missed_json(s, c->user->id));
     json_object_set_new(m, "resume_token", json_string(c->resume_token));
     sig_send(s, c, m);
     if (first)
@@ -927,28 +897,26 @@ static void on_status(pl_sig *s, conn *c, json_t *msg, json_t *re)
     }
     bool dnd = strcmp(st, "dnd") == 0;
     bool was_dnd = c->dnd;
-    const char *before = sig_user_status(s, c->user_id);
+    const char *before = sig_user_status(s, c->user->id);
     /* Status belongs to the user: every device follows. */
-    for (conn *o = s->conns; o; o = o->next)
-        if (o->welcomed && strcmp(o->user_id, c->user_id) == 0)
-            o->dnd = dnd;
+    for (conn *o = c->user->devices; o; o = o->next_device)
+        o->dnd = dnd;
     json_t *m = sig_reply("status", re);
     json_object_set_new(m, "status", json_string(st));
     sig_send(s, c, m);
     /* The user's other devices follow the switch (an event: no `re`). */
-    for (conn *o = s->conns; o; o = o->next)
-        if (o != c && o->welcomed && strcmp(o->user_id, c->user_id) == 0)
+    for (conn *o = c->user->devices; o; o = o->next_device)
+        if (o != c)
             sig_send(s, o, json_pack("{s:s,s:s}", "type", "status", "status", st));
-    sig_presence_changed(s, c->user_id, before);
+    sig_presence_changed(s, c->user->id, before);
     if (!was_dnd || dnd)
         return;
     /* Focus time is over: the heads-ups it held back are due now. */
-    json_t *items = sig_missed_json(s, c->user_id);
+    json_t *items = sig_missed_json(s, c->user->id);
     if (json_array_size(items) > 0) {
         json_t *ev = json_pack("{s:s,s:o}", "type", "missed", "items", items);
-        for (conn *o = s->conns; o; o = o->next)
-            if (o->welcomed && strcmp(o->user_id, c->user_id) == 0)
-                sig_send(s, o, json_deep_copy(ev));
+        for (conn *o = c->user->devices; o; o = o->next_device)
+            sig_send(s, o, json_deep_copy(ev));
         json_decref(ev);
     } else {
         json_decref(items);
@@ -979,25 +947,25 @@ static void on_join(pl_sig *s, conn *c, json_t *msg, json_t *re)
     c->closed_room[0] = '\0';
     /* Limits first, so that a refused join leaves the user where it was;
      * the user's own place in the room (another device) is not counted. */
-    room *r = get_room(s, name, false);
-    size_t n_rooms = 0, mine = 0;
-    for (room *k = s->rooms; k; k = k->next)
-        n_rooms++;
-    for (conn *o = s->conns; r && o; o = o->next)
-        mine += o->room == r && strcmp(o->user_id, c->user_id) == 0;
-    if (r && r->members - mine >= s->max_participants) {
+    sig_room *r = sig_room_find(&s->m, name);
+    size_t mine = 0;
+    for (const conn *o = r ? r->members : NULL; o; o = o->next_member)
+        mine += o->user == c->user;
+    if (r && r->n_members - mine >= s->max_participants) {
         sig_error(s, c, re, "room_full", "this room has its maximum number of participants");
         return;
     }
-    if (!r && n_rooms >= s->max_rooms) {
+    if (!r && s->m.n_rooms >= s->max_rooms) {
         sig_error(s, c, re, "room_full", "the server holds its maximum number of rooms");
         return;
     }
     /* A user is in at most one room: joining another leaves the first. */
-    for (conn *o = s->conns; o; o = o->next)
-        if (o->room && strcmp(o->user_id, c->user_id) == 0)
+    for (conn *o = c->user->devices; o; o = o->next_device)
+        if (o->room)
             sig_leave_room(s, o, "left");
-    r = get_room(s, name, true);
+    r = sig_room_find(&s->m, name);
+    if (!r)
+        r = sig_room_create(&s->m, name);
     if (!r) {
         sig_error(s, c, re, "internal", "out of memory");
         return;
@@ -1007,12 +975,10 @@ static void on_join(pl_sig *s, conn *c, json_t *msg, json_t *re)
     snprintf(c->participant_id, sizeof(c->participant_id), "p%02x%02x%02x%02x%02x%02x", rnd[0],
              rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
     json_t *others = json_array();
-    for (conn *o = s->conns; o; o = o->next)
-        if (o->room == r)
-            json_array_append_new(others, json_pack("{s:s,s:s,s:o}", "id", o->participant_id,
-                                                    "name", o->name, "tracks", tracks_json(o)));
-    c->room = r;
-    r->members++;
+    for (const conn *o = r->members; o; o = o->next_member)
+        json_array_append_new(others, json_pack("{s:s,s:s,s:o}", "id", o->participant_id, "name",
+                                                o->name, "tracks", tracks_json(o)));
+    sig_room_add_member(&s->m, r, c);
     json_t *m = sig_reply("joined", re);
     json_object_set_new(m, "room", json_string(r->name));
     json_object_set_new(m, "participant",
@@ -1072,7 +1038,7 @@ static void on_chat(pl_sig *s, conn *c, json_t *msg, json_t *re, pl_sig_time now
 
 void pl_sig_handle_text(pl_sig *s, uint64_t id, pl_sig_time now, const char *text, size_t len)
 {
-    conn *c = find_conn(s, id);
+    conn *c = sig_conn_find(&s->m, id);
     if (!c)
         return;
     /* Refill, then spend one token; a flood is refused before it is even
@@ -1114,7 +1080,7 @@ void pl_sig_handle_text(pl_sig *s, uint64_t id, pl_sig_time now, const char *tex
         sig_error(s, c, re, "bad_request", "message needs a string \"type\"");
     else if (strcmp(type, "hello") == 0)
         on_hello(s, c, msg, re, now);
-    else if (!c->welcomed)
+    else if (!c->user)
         sig_error(s, c, re, "unauthorized", "say hello first");
     else if (strcmp(type, "status") == 0)
         on_status(s, c, msg, re);
@@ -1146,103 +1112,95 @@ void pl_sig_handle_text(pl_sig *s, uint64_t id, pl_sig_time now, const char *tex
 
 void pl_sig_handle_bad_frame(pl_sig *s, uint64_t id, const char *why)
 {
-    conn *c = find_conn(s, id);
+    conn *c = sig_conn_find(&s->m, id);
     if (c)
         sig_error(s, c, NULL, "bad_request", why);
 }
 
-static void drop_conn(pl_sig *s, conn **pp, const char *reason)
+/* A connection goes for good: its calls and its room first, then its user,
+ * who goes offline with its last device. */
+static void drop_conn(pl_sig *s, conn *c, const char *reason)
 {
-    conn *c = *pp;
     sig_calls_conn_gone(s, c);
     sig_leave_room(s, c, reason);
-    if (c->welcomed && !user_online_elsewhere(s, c))
-        broadcast_presence(s, c, "offline");
-    *pp = c->next;
+    sig_conn_remove(&s->m, c);
+    sig_user *u = c->user;
+    if (u) {
+        sig_user_remove_device(c);
+        if (!u->devices) {
+            broadcast_presence(s, c, "offline");
+            sig_user_forget(&s->m, u);
+        }
+    }
     pl_env_free(&s->env, c);
 }
 
 void pl_sig_drop(pl_sig *s, uint64_t id, pl_sig_time now)
 {
-    for (conn **pp = &s->conns; *pp; pp = &(*pp)->next) {
-        conn *c = *pp;
-        if (c->id != id || c->detached)
-            continue;
-        /* A participant whose connection is lost stays for the grace period:
-         * its media keeps flowing and it may come back with `resume`. */
-        if (c->room && s->grace_ms > 0) {
-            c->detached = true;
-            c->detached_at = now.mono_ms;
-            c->id = 0;
-            return;
-        }
-        drop_conn(s, pp, "disconnected");
+    conn *c = sig_conn_find(&s->m, id);
+    if (!c)
+        return;
+    /* A participant whose connection is lost stays for the grace period:
+     * its media keeps flowing and it may come back with `resume`. */
+    if (c->room && s->grace_ms > 0) {
+        sig_conn_detach(&s->m, c);
+        c->detached_at = now.mono_ms;
         return;
     }
+    drop_conn(s, c, "disconnected");
 }
 
 void pl_sig_disconnect(pl_sig *s, uint64_t id, pl_sig_time now)
 {
     (void)now;
-    for (conn **pp = &s->conns; *pp; pp = &(*pp)->next)
-        if ((*pp)->id == id && !(*pp)->detached) {
-            drop_conn(s, pp, "disconnected");
-            return;
-        }
+    conn *c = sig_conn_find(&s->m, id);
+    if (c)
+        drop_conn(s, c, "disconnected");
 }
 
 void pl_sig_tick(pl_sig *s, pl_sig_time now)
 {
     sig_calls_tick(s, now);
-    for (conn **pp = &s->conns; *pp;) {
-        conn *c = *pp;
-        if (c->detached && now.mono_ms - c->detached_at >= s->grace_ms) {
+    for (conn *c = s->m.detached, *next; c; c = next) {
+        next = c->next_detached;
+        if (now.mono_ms - c->detached_at >= s->grace_ms) {
             s->timed_out++;
-            drop_conn(s, pp, "timeout");
-            continue;
+            drop_conn(s, c, "timeout");
         }
-        pp = &c->next;
     }
 }
 
 void pl_sig_transport_failed(pl_sig *s, uint64_t transport)
 {
-    for (conn *c = s->conns; c; c = c->next) {
-        if (!c->room || !transport)
-            continue;
-        if (c->pub_transport == transport) {
-            /* The browser keeps its DTLS association across an ICE restart,
-             * so a new server transport needs a new peer connection: the
-             * client is told, and its next publish makes one. */
-            sig_send(s, c,
-                     json_pack("{s:s,s:s}", "type", "transport-closed", "transport", "publish"));
-            s->media.remove_transport(s->media.user, c->room->name, transport);
-            c->pub_transport = 0;
-            c->pub_remote_ufrag[0] = '\0';
-            c->speaking = false;
-            for (size_t i = 0; i < c->n_tracks; i++)
-                room_broadcast(s, c->room, c,
-                               json_pack("{s:s,s:s,s:s}", "type", "track-unpublished",
-                                         "participant_id", c->participant_id, "track_id",
-                                         c->tracks[i].id));
-            c->n_tracks = 0;
-            refresh_subscriptions(s, c->room);
-            announce_speakers(s, c->room);
-            return;
-        }
-        if (c->sub_transport == transport) {
-            sig_send(s, c,
-                     json_pack("{s:s,s:s}", "type", "transport-closed", "transport", "subscribe"));
-            if (c->sub_added)
-                s->media.remove_transport(s->media.user, c->room->name, transport);
-            c->sub_transport = 0;
-            c->sub_added = c->offer_outstanding = c->sub_restart_pending = false;
-            c->sub_remote_ufrag[0] = '\0';
-            c->dirty = c->n_slots > 0;
-            send_subscribe_offer(s, c);
-            return;
-        }
+    conn *c = sig_transport_owner(&s->m, transport);
+    if (!c || !c->room || !transport)
+        return;
+    if (c->pub_transport == transport) {
+        /* The browser keeps its DTLS association across an ICE restart,
+         * so a new server transport needs a new peer connection: the
+         * client is told, and its next publish makes one. */
+        sig_send(s, c, json_pack("{s:s,s:s}", "type", "transport-closed", "transport", "publish"));
+        s->media.remove_transport(s->media.user, c->room->name, transport);
+        set_pub_transport(s, c, 0);
+        c->pub_remote_ufrag[0] = '\0';
+        c->speaking = false;
+        for (size_t i = 0; i < c->n_tracks; i++)
+            room_broadcast(s, c->room, c,
+                           json_pack("{s:s,s:s,s:s}", "type", "track-unpublished", "participant_id",
+                                     c->participant_id, "track_id", c->tracks[i].id));
+        c->n_tracks = 0;
+        refresh_subscriptions(s, c->room);
+        announce_speakers(s, c->room);
+        return;
     }
+    sig_send(s, c, json_pack("{s:s,s:s}", "type", "transport-closed", "transport", "subscribe"));
+    if (c->sub_added)
+        s->media.remove_transport(s->media.user, c->room->name, transport);
+    set_sub_transport(s, c, 0);
+    c->sub_added = c->offer_outstanding = c->sub_restart_pending = false;
+    c->sub_remote_ufrag[0] = '\0';
+    c->dirty = c->n_slots > 0;
+    send_subscribe_offer(s, c);
 }
 
 void pl_sig_set_reconnect_grace(pl_sig *s, int64_t grace_ms)
@@ -1253,27 +1211,13 @@ void pl_sig_set_reconnect_grace(pl_sig *s, int64_t grace_ms)
 void pl_sig_stats_get(const pl_sig *s, pl_sig_stats *out)
 {
     memset(out, 0, sizeof(*out));
-    for (const conn *c = s->conns; c; c = c->next) {
-        if (c->detached)
-            out->detached++;
-        else
-            out->connections++;
-        if (c->room)
-            out->participants++;
-    }
+    out->connections = sig_conn_count(&s->m);
+    out->detached = s->m.n_detached;
+    out->participants = s->m.n_participants;
+    out->users_online = s->m.n_users;
+    out->rooms = s->m.n_rooms;
     out->resumed = s->resumed;
     out->timed_out = s->timed_out;
-    for (const conn *c = s->conns; c; c = c->next) {
-        if (!c->welcomed)
-            continue;
-        bool first = true; /* count each user once */
-        for (const conn *o = s->conns; o != c; o = o->next)
-            if (o->welcomed && strcmp(o->user_id, c->user_id) == 0)
-                first = false;
-        out->users_online += first;
-    }
-    for (const room *r = s->rooms; r; r = r->next)
-        out->rooms++;
     out->bad_messages = s->bad_messages;
     for (const call *k = s->calls; k; k = k->next)
         out->calls++;

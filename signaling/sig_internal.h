@@ -15,94 +15,11 @@
 #include "parley/store.h"
 #include "parley/track.h"
 
-#define NAME_MAX_CHARS 64
-#define ROOM_MAX_CHARS 64
+#include "model.h"
+
 #define CHAT_MAX_CHARS 4096
 #define TOPIC_MAX_CHARS 200
 #define SDP_OUT_MAX 16384
-
-/* A published track: what the relay forwards (parley/track.h), and what the
- * room is told about it. */
-typedef struct track {
-    pl_track media;
-    char id[48];
-    enum pl_sdp_kind kind;
-    char source[12];
-    bool muted;
-} track;
-
-/* One m-section of a participant's subscribe transport. Slots are never
- * removed, only made inactive, so mids stay stable across renegotiations. */
-typedef struct slot {
-    char mid[PL_MID_MAX + 1];
-    bool active;
-    char track_id[48];
-    char participant_id[24];
-    enum pl_sdp_kind kind;
-    char source[12];
-    /* What the relay is told: the publisher's transport and mid, our SSRC
-     * and payload type, RTX once the answer took it, and whether the
-     * subscriber paused it (`subscription`). */
-    pl_route route;
-    uint32_t offered_rtx_ssrc; /* video: the RTX stream offered (RFC 4588) */
-    int max_width, max_height;
-} slot;
-
-typedef struct room {
-    char name[ROOM_MAX_CHARS + 1];
-    size_t members;
-    char speakers[512]; /* the last `speakers` list sent, as JSON */
-    struct room *next;
-} room;
-
-typedef struct conn {
-    uint64_t id;
-    bool welcomed;
-    /* Resuming after a dropped WebSocket: the token from `welcome`, and
-     * while detached, when the connection went (the session is kept for
-     * the reconnection grace period, invisible to the others). */
-    char resume_token[33];
-    bool detached;
-    int64_t detached_at; /* monotonic ms */
-    char user_id[PL_AUTH_ID_MAX + 1];
-    /* What the access token allows (everything in open mode). */
-    char only_room[ROOM_MAX_CHARS + 1];
-    bool can_publish, can_subscribe;
-    char name[NAME_MAX_CHARS * 4 + 1];
-    bool dnd;
-    room *room;
-    /* The private room of a call that ended while this connection was in
-     * it: the server took it out, and a later `leave` still gets `left`. */
-    char closed_room[ROOM_MAX_CHARS + 1];
-    char participant_id[24];
-    unsigned strikes;
-    /* Message rate: a token bucket refilled at PL_SIG_RATE per second. */
-    double tokens;
-    int64_t tokens_at; /* monotonic ms */
-    unsigned rate_strikes;
-    /* The publish transport (0 until the first publish) and its tracks. */
-    uint64_t pub_transport;
-    bool speaking;
-    uint8_t level;
-    char pub_ufrag[16], pub_pwd[32];
-    char pub_remote_ufrag[PL_ICE_CRED_MAX + 1]; /* a new one in an offer is an ICE restart */
-    size_t n_tracks;
-    track tracks[PL_MAX_TRACKS];
-    /* The subscribe transport: created with the first offer, added to the
-     * worker with the first answer. */
-    uint64_t sub_transport;
-    bool sub_added, offer_outstanding, dirty;
-    uint32_t sub_version;
-    char sub_ufrag[16], sub_pwd[32];
-    char sub_remote_ufrag[PL_ICE_CRED_MAX + 1];
-    bool sub_restart_pending; /* the last offer changed our credentials */
-    /* The next subscribe offer carries new ICE credentials (after a resume:
-     * the client's network may be another one now). */
-    bool sub_ice_restart;
-    size_t n_slots;
-    slot slots[PL_MAX_ROUTES];
-    struct conn *next;
-} conn;
 
 struct pl_sig {
     pl_env env;
@@ -112,8 +29,7 @@ struct pl_sig {
     uint64_t next_transport;
     pl_sdp_desc *offer; /* scratch for parsing, reused */
     pl_sdp_accepted acc[PL_SDP_MAX_MEDIA];
-    conn *conns;
-    room *rooms;
+    sig_model m;
     uint64_t bad_messages;
     int64_t grace_ms;
     uint64_t resumed, timed_out;
@@ -133,7 +49,7 @@ typedef struct call {
     char id[16];
     char room[24]; /* "call-<id>": the private room of an accepted call */
     char caller_user[PL_AUTH_ID_MAX + 1], callee_user[PL_AUTH_ID_MAX + 1];
-    char caller_name[NAME_MAX_CHARS * 4 + 1], callee_name[NAME_MAX_CHARS * 4 + 1];
+    char caller_name[NAME_MAX_BYTES + 1], callee_name[NAME_MAX_BYTES + 1];
     conn *caller;   /* the device that placed the call */
     conn *answered; /* the callee device that took it; NULL while ringing */
     char topic[TOPIC_MAX_CHARS * 4 + 1];

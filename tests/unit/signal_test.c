@@ -335,6 +335,84 @@ static void test_ice_restart_and_failed_transports(void **state)
     fx_free(f);
 }
 
+static void count_send(void *user, uint64_t conn, const char *json, size_t len)
+{
+    (void)conn, (void)json, (void)len;
+    (*(size_t *)user)++;
+}
+
+static void ignore_close(void *user, uint64_t conn, int code, const char *reason)
+{
+    (void)user, (void)conn, (void)code, (void)reason;
+}
+
+/* Many connections with scattered ids, in and out of rooms, some
+ * lost and waiting to resume: every connection is still found by its id
+ * after others went (the table moves entries on removal), and the counts
+ * follow. */
+static void test_many_connections(void **state)
+{
+    (void)state;
+    uint64_t rs;
+    pl_env env = pl_env_seeded(&rs, 9);
+    size_t sent = 0;
+    pl_sig_io io = {.user = &sent, .send = count_send, .close = ignore_close};
+    pl_sig *sig = pl_sig_create(&env, &io, NULL);
+    pl_sig_time now = {.mono_ms = 1, .wall_ms = 1700000000000LL};
+    enum { N = 1200, USERS = 400 }; /* 400 = 1 mod 3: one device of each user joins */
+    for (uint64_t i = 0; i < N; i++)
+        assert_int_equal(pl_sig_connect(sig, i * 7919 + 1), PL_OK);
+    assert_int_equal(pl_sig_connect(sig, 7919 * 5 + 1), PL_EINVAL);
+    for (uint64_t i = 0; i < N; i++) {
+        char m[128];
+        snprintf(m, sizeof(m), "{\"type\":\"hello\",\"name\":\"u%u\"}", (unsigned)(i % USERS));
+        pl_sig_handle_text(sig, i * 7919 + 1, now, m, strlen(m));
+        snprintf(m, sizeof(m), "{\"type\":\"join\",\"room\":\"r%u\"}", (unsigned)(i % 20));
+        if (i % 3 == 0)
+            pl_sig_handle_text(sig, i * 7919 + 1, now, m, strlen(m));
+    }
+    pl_sig_stats st;
+    pl_sig_stats_get(sig, &st);
+    assert_int_equal(st.connections, N);
+    assert_int_equal(st.users_online, USERS);
+    /* A user is in one room at a time: its later devices took it along. */
+    assert_int_equal(st.participants, USERS);
+    assert_int_equal(st.rooms, 20);
+    for (uint64_t i = 0; i < N; i += 2)
+        pl_sig_disconnect(sig, i * 7919 + 1, now);
+    for (uint64_t i = 1; i < N; i += 4)
+        pl_sig_drop(sig, i * 7919 + 1, now);
+    pl_sig_stats_get(sig, &st);
+    size_t in_room = 0; /* odd i with i % 3 == 0 and i % 4 == 1 were kept, detached */
+    for (uint64_t i = 1; i < N; i += 4)
+        in_room += i % 3 == 0;
+    assert_int_equal(st.detached, in_room);
+    assert_int_equal(st.connections, N / 4); /* the ones with i % 4 == 3 */
+    /* Every connection left is found by its id: a bad frame is answered. */
+    for (uint64_t i = 3; i < N; i += 4) {
+        size_t before = sent;
+        pl_sig_handle_bad_frame(sig, i * 7919 + 1, "binary frames are not accepted");
+        assert_int_equal(sent, before + 1);
+    }
+    for (uint64_t i = 0; i < N; i += 2) {
+        size_t before = sent;
+        pl_sig_handle_bad_frame(sig, i * 7919 + 1, "gone");
+        assert_int_equal(sent, before);
+    }
+    now.mono_ms += PL_SIG_DEFAULT_GRACE_MS;
+    pl_sig_tick(sig, now);
+    for (uint64_t i = 3; i < N; i += 4)
+        pl_sig_disconnect(sig, i * 7919 + 1, now);
+    pl_sig_stats_get(sig, &st);
+    assert_int_equal(st.connections, 0);
+    assert_int_equal(st.detached, 0);
+    assert_int_equal(st.users_online, 0);
+    assert_int_equal(st.participants, 0);
+    assert_int_equal(st.rooms, 0);
+    assert_int_equal(st.timed_out, in_room);
+    pl_sig_destroy(sig);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_disconnect_is_announced),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_ice_restart_and_failed_transports),
+        cmocka_unit_test(test_many_connections),
     };
     return cmocka_run_group_tests_name("signal", tests, NULL, NULL);
 }
