@@ -2,8 +2,9 @@
  * rooms, and the tables that find them. A user owns the list of its
  * connections and a room the list of its members, so an operation on one
  * user or one room touches only them; connections are found by id and by
- * transport through hash tables. Pure bookkeeping: nothing here sends,
- * logs or calls back. Not a public header. */
+ * transport, users and rooms by name, through hash tables. Pure
+ * bookkeeping: nothing here sends, logs or calls back. Not a public
+ * header. */
 #ifndef PARLEY_SIG_MODEL_H
 #define PARLEY_SIG_MODEL_H
 
@@ -115,6 +116,7 @@ struct sig_user {
     conn *devices; /* the most recent first */
     size_t n_devices;
     sig_user *next;
+    sig_user *next_same_hash;
 };
 
 /* A room with at least one member. */
@@ -124,23 +126,28 @@ struct sig_room {
     size_t n_members;
     char speakers[512]; /* the last `speakers` list sent, as JSON */
     sig_room *next;
+    sig_room *next_same_hash;
 };
 
-/* Connections by a 64-bit key (their id, or a transport id): open
- * addressing, grown as it fills. */
-typedef struct sig_conn_map {
-    struct sig_conn_slot {
-        uint64_t key;
-        conn *c; /* NULL: empty */
-    } * slots;
+/* A table by 64-bit key (an id, a transport, the hash of a name): open
+ * addressing, grown as it fills. Typed accessors live in model.c. */
+typedef struct sig_map_slot {
+    uint64_t key;
+    void *val; /* NULL: empty */
+} sig_map_slot;
+
+typedef struct sig_map {
+    sig_map_slot *slots;
     size_t cap, n;
-} sig_conn_map;
+} sig_map;
 
 typedef struct sig_model {
     pl_env env;
-    sig_conn_map by_id;        /* attached connections */
-    sig_conn_map by_transport; /* publish and subscribe transports */
-    conn *detached;            /* waiting to resume, not in by_id */
+    sig_map by_id;        /* attached connections */
+    sig_map by_transport; /* publish and subscribe transports */
+    sig_map users_by_id;  /* by a hash of the id; collisions chain */
+    sig_map rooms_by_name;
+    conn *detached; /* waiting to resume, not in by_id */
     size_t n_detached;
     sig_user *users;
     size_t n_users;
@@ -179,9 +186,11 @@ void sig_room_remove_member(sig_model *m, conn *c);
 /* Frees a room that has no members left. */
 void sig_room_forget_if_empty(sig_model *m, sig_room *r);
 
-/* Transports: the connection that owns a publish or subscribe transport. */
-int sig_transport_bind(sig_model *m, uint64_t transport, conn *c);
-void sig_transport_unbind(sig_model *m, uint64_t transport);
+/* Transports: the connection that owns a publish or subscribe transport.
+ * Setting one (0: none) forgets the previous one and whether it was
+ * connected; without memory for the table the transport stays 0. */
+void sig_conn_set_pub_transport(sig_model *m, conn *c, uint64_t transport);
+void sig_conn_set_sub_transport(sig_model *m, conn *c, uint64_t transport);
 conn *sig_transport_owner(const sig_model *m, uint64_t transport);
 
 #endif
