@@ -175,4 +175,7 @@ void pl_sig_stats_get(const pl_sig *s, pl_sig_stats *out)
     out->calls_missed = cs.missed;
     out->auth_refused = s->auth_refused;
     out->rate_limited = s->rate_limited;
+    out->transports_connected = s->transports_connected;
+    out->transports_closed = s->transports_closed;
+    out->commands_refused = s->commands_refused;
 }

@@ -29,6 +29,7 @@ struct pl_sig {
     int64_t grace_ms;
     size_t max_participants, max_rooms;
     uint64_t bad_messages, resumed, timed_out, auth_refused, rate_limited;
+    uint64_t transports_connected, transports_closed, commands_refused;
 };
 
 #endif

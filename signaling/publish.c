@@ -87,7 +87,7 @@ void sig_on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
         sig_error(s, c, re, "bad_request", "the offer needs ICE credentials and a fingerprint");
         return;
     }
-    bool created = false, restart = false;
+    bool created = false;
     uint16_t port = 0;
     if (!c->pub_transport) {
         sig_random_ice(&s->env, c->pub_ufrag, LOCAL_UFRAG_CHARS);
@@ -98,28 +98,29 @@ void sig_on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
             return;
         }
         created = true;
-    } else if (strcmp(first->ice_ufrag, c->pub_remote_ufrag) != 0) {
-        /* New client credentials on the same transport: an ICE restart
-         * (RFC 8445 9), answered with new ones of ours. */
-        sig_random_ice(&s->env, c->pub_ufrag, LOCAL_UFRAG_CHARS);
-        sig_random_ice(&s->env, c->pub_pwd, LOCAL_PWD_CHARS);
-        restart = true;
-    }
-    /* Renegotiation reuses the transport; the worker keeps its port. */
-    if (s->media.add_transport(s->media.user, c->room->name, c->pub_transport, c->pub_ufrag,
-                               c->pub_pwd, first->ice_ufrag, first->ice_pwd, first->fp_alg,
-                               first->fp, &port) != PL_OK) {
-        if (created)
+        if (s->media.add_transport(s->media.user, c->room->name, c->pub_transport, c->pub_ufrag,
+                                   c->pub_pwd, first->ice_ufrag, first->ice_pwd, first->fp_alg,
+                                   first->fp, &port) != PL_OK) {
             sig_conn_set_pub_transport(&s->m, c, 0);
-        sig_error(s, c, re, "internal", "no media worker could take the transport");
-        return;
-    }
-    if (restart &&
-        (!s->media.restart_ice ||
-         s->media.restart_ice(s->media.user, c->room->name, c->pub_transport, c->pub_ufrag,
-                              c->pub_pwd, first->ice_ufrag, first->ice_pwd) != PL_OK)) {
-        sig_error(s, c, re, "internal", "the media worker refused the ICE restart");
-        return;
+            sig_error(s, c, re, "internal", "no media worker could take the transport");
+            return;
+        }
+    } else {
+        /* Renegotiation keeps the transport (adding it again would be a
+         * duplicate the worker refuses) and the room's worker its port. */
+        port = s->media.port_for(s->media.user, c->room->name);
+        if (strcmp(first->ice_ufrag, c->pub_remote_ufrag) != 0) {
+            /* New client credentials on the same transport: an ICE restart
+             * (RFC 8445 9), answered with new ones of ours. */
+            sig_random_ice(&s->env, c->pub_ufrag, LOCAL_UFRAG_CHARS);
+            sig_random_ice(&s->env, c->pub_pwd, LOCAL_PWD_CHARS);
+            if (!s->media.restart_ice ||
+                s->media.restart_ice(s->media.user, c->room->name, c->pub_transport, c->pub_ufrag,
+                                     c->pub_pwd, first->ice_ufrag, first->ice_pwd) != PL_OK) {
+                sig_error(s, c, re, "internal", "the media worker refused the ICE restart");
+                return;
+            }
+        }
     }
     snprintf(c->pub_remote_ufrag, sizeof(c->pub_remote_ufrag), "%s", first->ice_ufrag);
     pl_sdp_local local = {.ice_ufrag = c->pub_ufrag,

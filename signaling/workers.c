@@ -62,15 +62,13 @@ static void media_set_routes(void *user, const char *room, uint64_t id, const pl
 }
 
 /* Runs on a worker thread: queue the event and wake the lws loop, which
- * hands it to the signaling core (drain_worker_events). */
+ * hands it to the signaling core (srv_workers_drain_events). */
 static void on_worker_event(void *user, const pl_worker_event *ev)
 {
     server *srv = user;
     if (ev->kind == PL_WORKER_FAILED)
         fprintf(stderr, "parley: transport %llu failed: %s\n", (unsigned long long)ev->transport,
                 pl_strerror(ev->error));
-    if (ev->kind != PL_WORKER_SPEAKING && ev->kind != PL_WORKER_FAILED)
-        return;
     event_node *n = malloc(sizeof(*n));
     if (!n)
         return;
@@ -91,6 +89,29 @@ static void on_worker_event(void *user, const pl_worker_event *ev)
     pthread_mutex_unlock(&srv->ev_lock);
 }
 
+/* The worker's event as the core's typed entry point: the signaling
+ * library knows nothing of worker types. */
+static void to_core(pl_sig *sig, const pl_worker_event *ev)
+{
+    switch (ev->kind) {
+    case PL_WORKER_CONNECTED:
+        pl_sig_transport_connected(sig, ev->transport);
+        break;
+    case PL_WORKER_FAILED:
+        pl_sig_transport_failed(sig, ev->transport);
+        break;
+    case PL_WORKER_CLOSED:
+        pl_sig_transport_closed(sig, ev->transport);
+        break;
+    case PL_WORKER_SPEAKING:
+        pl_sig_speaking(sig, ev->transport, ev->speaking, ev->level);
+        break;
+    case PL_WORKER_REFUSED:
+        pl_sig_command_refused(sig, ev->transport, ev->error);
+        break;
+    }
+}
+
 void srv_workers_drain_events(server *srv)
 {
     pthread_mutex_lock(&srv->ev_lock);
@@ -99,10 +120,8 @@ void srv_workers_drain_events(server *srv)
     pthread_mutex_unlock(&srv->ev_lock);
     while (list) {
         event_node *n = list->next;
-        if (srv->sig && list->ev.kind == PL_WORKER_SPEAKING)
-            pl_sig_speaking(srv->sig, list->ev.transport, list->ev.speaking, list->ev.level);
-        else if (srv->sig && list->ev.kind == PL_WORKER_FAILED)
-            pl_sig_transport_failed(srv->sig, list->ev.transport);
+        if (srv->sig)
+            to_core(srv->sig, &list->ev);
         free(list);
         list = n;
     }

@@ -61,6 +61,10 @@ typedef struct pl_sig_stats {
     uint64_t calls_placed, calls_accepted, calls_missed;
     uint64_t auth_refused; /* hellos refused for their token */
     uint64_t rate_limited; /* messages refused for the rate limit */
+    /* What the media workers reported: transports up (ICE, DTLS and SRTP),
+     * transports closed that the core had not removed, and commands they
+     * refused (for a transport the core knew or not). */
+    uint64_t transports_connected, transports_closed, commands_refused;
 } pl_sig_stats;
 
 /* How the core reaches the media workers. NULL media: publishing is refused
@@ -131,9 +135,17 @@ void pl_sig_set_limits(pl_sig *sig, size_t max_participants, size_t max_rooms);
  * must outlive the core. */
 void pl_sig_set_auth(pl_sig *sig, const pl_auth *auth);
 
-/* A publisher's audio started or stopped being loud (from a media worker);
- * rooms get `speakers` when their list of active speakers changes. */
+/* What the media workers report about transports, on the signaling thread.
+ * A transport the core does not know (any more) is ignored, unless said
+ * otherwise: the core forgets a transport as it removes it, so reports
+ * that were on their way for it do not matter. */
+
+/* A publisher's audio started or stopped being loud; rooms get `speakers`
+ * when their list of active speakers changes. */
 void pl_sig_speaking(pl_sig *sig, uint64_t transport, bool speaking, uint8_t level);
+
+/* ICE, DTLS and SRTP are up: recorded on the transport, counted. */
+void pl_sig_transport_connected(pl_sig *sig, uint64_t transport);
 
 /* A media worker closed a transport (ICE consent lost for 30 s, or a
  * handshake that failed). The client gets `transport-closed`. A publish
@@ -142,6 +154,18 @@ void pl_sig_speaking(pl_sig *sig, uint64_t transport, bool speaking, uint8_t lev
  * at once, so a client whose network comes back receives again without
  * rejoining. */
 void pl_sig_transport_failed(pl_sig *sig, uint64_t transport);
+
+/* The client closed its end of a transport (DTLS close_notify) while the
+ * core still had it: no media flows on it any more, so it is handled as a
+ * failure. */
+void pl_sig_transport_closed(pl_sig *sig, uint64_t transport);
+
+/* A worker did not carry out a command for a transport (unknown transport,
+ * a duplicate id or ufrag, no memory, an ICE restart it could not do;
+ * `error` is a PL_E* code). Logged; for a transport the core has, handled
+ * as a failure, since the worker's transport no longer matches what was
+ * negotiated. */
+void pl_sig_command_refused(pl_sig *sig, uint64_t transport, int error);
 
 void pl_sig_stats_get(const pl_sig *sig, pl_sig_stats *out);
 

@@ -82,10 +82,19 @@ static void fm_set_routes(void *user, const char *room, uint64_t id, const pl_ro
     memcpy(m->routes, p, n * sizeof(*p));
 }
 
+/* The seeded env hands every callback its random state, f->rs. */
+static void cap_log(void *user, enum pl_log_level level, const char *msg)
+{
+    (void)level;
+    fx *f = (fx *)((char *)user - offsetof(fx, rs));
+    snprintf(f->log, sizeof(f->log), "%s", msg);
+}
+
 fx *fx_new_with_media(void)
 {
     fx *f = calloc(1, sizeof(*f));
     f->env = pl_env_seeded(&f->rs, 5);
+    f->env.log = cap_log;
     f->now = (pl_sig_time){.mono_ms = 5000, .wall_ms = 1700000000000LL};
     pl_sig_io io = {.user = &f->b, .send = cap_send, .close = cap_close};
     pl_sig_media media = {.user = &f->media,
@@ -118,6 +127,7 @@ fx *fx_new(void)
 {
     fx *f = calloc(1, sizeof(*f));
     f->env = pl_env_seeded(&f->rs, 5);
+    f->env.log = cap_log;
     f->now = (pl_sig_time){.mono_ms = 5000, .wall_ms = 1700000000000LL};
     pl_sig_io io = {.user = &f->b, .send = cap_send, .close = cap_close};
     f->sig = pl_sig_create(&f->env, &io, NULL);

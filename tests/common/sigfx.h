@@ -38,6 +38,7 @@ typedef struct fx {
     pl_sig *sig;
     pl_sig_time now; /* the virtual clocks every message is said at */
     fake_media media;
+    char log[512]; /* the last line the core logged */
 } fx;
 
 fx *fx_new(void);

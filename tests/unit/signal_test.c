@@ -335,6 +335,131 @@ static void test_ice_restart_and_failed_transports(void **state)
     fx_free(f);
 }
 
+static size_t sent_total(const fx *f)
+{
+    size_t n = 0;
+    for (int c = 0; c < MAXC; c++)
+        n += f->b.n[c];
+    return n;
+}
+
+static void drain_all(fx *f)
+{
+    for (int c = 0; c < MAXC; c++)
+        drain(f, c);
+}
+
+static pl_sig_stats stats(const fx *f)
+{
+    pl_sig_stats st;
+    pl_sig_stats_get(f->sig, &st);
+    return st;
+}
+
+/* Every report of the media workers reaches the core: a transport up is
+ * recorded; one closed by its client, or one a worker refused a command
+ * for, is handled like a failure (docs/protocol.md: transport-closed); a
+ * report for a transport the core removed itself, or never had, changes
+ * nothing. A publish renegotiation does not add the transport again (the
+ * worker would refuse the duplicate). */
+static void test_worker_reports(void **state)
+{
+    (void)state;
+    fx *f = fx_new_with_media();
+    char *offer = fixture("sdp/chromium156-publish-offer.sdp");
+    char *answer = fixture("sdp/chromium156-answer-to-parley-offer.sdp");
+    hello(f, 1, "Ada");
+    hello(f, 2, "Bob");
+    hello(f, 3, "Cy");
+    say(f, 1, "{\"type\":\"join\",\"room\":\"r\"}");
+    char ada[32], bob[32];
+    snprintf(ada, sizeof(ada), "%s",
+             str(json_object_get(got(f, 1, "joined"), "participant"), "id"));
+    say(f, 2, "{\"type\":\"join\",\"room\":\"r\"}");
+    snprintf(bob, sizeof(bob), "%s",
+             str(json_object_get(got(f, 2, "joined"), "participant"), "id"));
+    say_sdp(f, 1, "publish", offer);
+    uint64_t ada_pub = f->media.last_id;
+    say_sdp(f, 1, "publish", offer);
+    assert_non_null(got(f, 1, "publish-answer"));
+    assert_int_equal(f->media.adds, 1);
+    assert_int_equal(f->media.restarts, 0);
+    say_sdp(f, 2, "subscribe-answer", answer);
+    assert_int_equal(f->media.adds, 2);
+    uint64_t bob_sub = f->media.last_id;
+
+    pl_sig_transport_connected(f->sig, ada_pub);
+    pl_sig_transport_connected(f->sig, bob_sub);
+    pl_sig_transport_connected(f->sig, 999);
+    assert_int_equal(stats(f).transports_connected, 2);
+
+    /* Cy publishes and leaves: the core removed her transport, so the
+     * worker's report of its close, on its way meanwhile, is nothing. */
+    say(f, 3, "{\"type\":\"join\",\"room\":\"r\"}");
+    say_sdp(f, 3, "publish", offer);
+    uint64_t cy_pub = f->media.last_id;
+    say(f, 3, "{\"type\":\"leave\"}");
+    int removes = f->media.removes;
+    drain_all(f);
+    pl_sig_transport_closed(f->sig, cy_pub);
+    pl_sig_transport_failed(f->sig, cy_pub);
+    pl_sig_command_refused(f->sig, cy_pub, PL_ENOTFOUND); /* counted and logged only */
+    assert_int_equal(sent_total(f), 0);
+    assert_int_equal(f->media.removes, removes);
+    assert_int_equal(stats(f).transports_closed, 0);
+    assert_int_equal(stats(f).commands_refused, 1);
+
+    /* Ada's browser closes its publish transport. */
+    f->log[0] = '\0';
+    pl_sig_transport_closed(f->sig, ada_pub);
+    assert_string_equal(str(got(f, 1, "transport-closed"), "transport"), "publish");
+    assert_non_null(got(f, 2, "track-unpublished"));
+    assert_int_equal(f->media.removes, removes + 1);
+    assert_int_equal(stats(f).transports_closed, 1);
+    assert_non_null(strstr(f->log, ada));
+    /* Her next publish makes a new transport. */
+    say_sdp(f, 1, "publish", offer);
+    assert_int_equal(f->media.adds, 4);
+    assert_true(f->media.last_id != ada_pub);
+    assert_non_null(got(f, 2, "track-published"));
+    /* The new one speaks for her; the closed one no longer does. */
+    uint64_t ada_pub2 = f->media.last_id;
+    drain_all(f);
+    pl_sig_speaking(f->sig, ada_pub, true, 20);
+    pl_sig_speaking(f->sig, bob_sub, true, 20);
+    assert_int_equal(sent_total(f), 0);
+    pl_sig_speaking(f->sig, ada_pub2, true, 20);
+    json_t *active = json_object_get(got(f, 2, "speakers"), "active");
+    assert_int_equal(json_array_size(active), 1);
+    assert_string_equal(json_string_value(json_array_get(active, 0)), ada);
+
+    /* A worker refuses a command for Bob's subscribe transport: logged with
+     * his participant, closed, and a new one offered at once. */
+    drain_all(f);
+    f->log[0] = '\0';
+    pl_sig_command_refused(f->sig, bob_sub, PL_EINVAL);
+    assert_string_equal(str(got(f, 2, "transport-closed"), "transport"), "subscribe");
+    assert_non_null(got(f, 2, "subscribe-offer"));
+    assert_non_null(strstr(f->log, bob));
+    assert_non_null(strstr(f->log, "subscribe"));
+    assert_int_equal(stats(f).commands_refused, 2);
+    say_sdp(f, 2, "subscribe-answer", answer);
+    assert_true(f->media.last_id != bob_sub);
+
+    /* For a transport nobody has: only logged. A late failure report for
+     * the replaced transport is nothing either. */
+    drain_all(f);
+    f->log[0] = '\0';
+    pl_sig_command_refused(f->sig, 4242, PL_ENOTFOUND);
+    pl_sig_transport_failed(f->sig, bob_sub);
+    assert_int_equal(sent_total(f), 0);
+    assert_non_null(strstr(f->log, "4242"));
+    assert_int_equal(stats(f).commands_refused, 3);
+    free(offer);
+    free(answer);
+    fx_free(f);
+}
+
 static void count_send(void *user, uint64_t conn, const char *json, size_t len)
 {
     (void)conn, (void)json, (void)len;
@@ -424,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_disconnect_is_announced),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_ice_restart_and_failed_transports),
+        cmocka_unit_test(test_worker_reports),
         cmocka_unit_test(test_many_connections),
     };
     return cmocka_run_group_tests_name("signal", tests, NULL, NULL);
