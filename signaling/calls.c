@@ -1,15 +1,109 @@
 /* One-on-one calls (protocol section 4): ringing every device of the
  * callee, first answer wins, do-not-disturb, missed heads-ups kept in the
  * store, and a private room per accepted call that goes when the call ends.
- * Presence status follows the calls: ringing and in-call win over dnd. */
-#include "sig_internal.h"
+ * Presence status follows the calls: ringing and in-call win over dnd.
+ * The rest of the core is reached through the ops of calls.h only. */
+#include "calls.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static call *find_call(pl_sig *s, const char *id)
+#include "reply.h"
+#include "tokens.h"
+
+#define TOPIC_MAX_CHARS 200
+
+/* One call from the moment it rings until it ends (then it is freed). */
+typedef struct call {
+    char id[16];
+    char room[24]; /* "call-<id>": the private room of an accepted call */
+    char caller_user[PL_AUTH_ID_MAX + 1], callee_user[PL_AUTH_ID_MAX + 1];
+    char caller_name[NAME_MAX_BYTES + 1], callee_name[NAME_MAX_BYTES + 1];
+    conn *caller;   /* the device that placed the call */
+    conn *answered; /* the callee device that took it; NULL while ringing */
+    char topic[TOPIC_MAX_CHARS * 4 + 1];
+    bool audio_only;
+    int64_t placed_at; /* monotonic ms: the ring timeout */
+    int64_t placed_ts; /* wall ms: the heads-up's `ts` */
+    struct call *next;
+} call;
+
+struct sig_calls {
+    pl_env env;
+    sig_calls_ops ops;
+    call *list;
+    int64_t ring_timeout_ms;
+    pl_store *store; /* NULL: heads-ups live only as long as the process */
+    uint64_t placed, accepted, missed;
+};
+
+sig_calls *sig_calls_create(const pl_env *env, const sig_calls_ops *ops)
 {
-    for (call *k = s->calls; k; k = k->next)
+    sig_calls *cs = pl_env_alloc(env, sizeof(*cs));
+    if (!cs)
+        return NULL;
+    cs->env = *env;
+    cs->ops = *ops;
+    cs->ring_timeout_ms = PL_SIG_DEFAULT_RING_MS;
+    return cs;
+}
+
+void sig_calls_destroy(sig_calls *cs)
+{
+    if (!cs)
+        return;
+    while (cs->list) {
+        call *k = cs->list;
+        cs->list = k->next;
+        pl_env_free(&cs->env, k);
+    }
+    pl_env_free(&cs->env, cs);
+}
+
+void sig_calls_set_ring_timeout(sig_calls *cs, int64_t timeout_ms)
+{
+    cs->ring_timeout_ms = timeout_ms > 0 ? timeout_ms : PL_SIG_DEFAULT_RING_MS;
+}
+
+void sig_calls_set_store(sig_calls *cs, pl_store *store)
+{
+    cs->store = store;
+}
+
+void sig_calls_stats_get(const sig_calls *cs, sig_calls_stats *out)
+{
+    *out = (sig_calls_stats){.placed = cs->placed, .accepted = cs->accepted, .missed = cs->missed};
+    for (const call *k = cs->list; k; k = k->next)
+        out->calls++;
+}
+
+/* ---- the ops ------------------------------------------------------------- */
+
+static void send_to(sig_calls *cs, conn *c, json_t *msg)
+{
+    cs->ops.send(cs->ops.sig, c, msg);
+}
+
+static void refuse(sig_calls *cs, conn *c, json_t *re, const char *code, const char *message)
+{
+    cs->ops.error(cs->ops.sig, c, re, code, message);
+}
+
+static sig_user *find_user(const sig_calls *cs, const char *user_id)
+{
+    return cs->ops.find_user(cs->ops.sig, user_id);
+}
+
+static void presence_changed(sig_calls *cs, const char *user_id, const char *before)
+{
+    cs->ops.presence_changed(cs->ops.sig, user_id, before);
+}
+
+/* ---- calls --------------------------------------------------------------- */
+
+static call *find_call(const sig_calls *cs, const char *id)
+{
+    for (call *k = cs->list; k; k = k->next)
         if (strcmp(k->id, id) == 0)
             return k;
     return NULL;
@@ -20,32 +114,40 @@ static bool party(const call *k, const char *user_id)
     return strcmp(k->caller_user, user_id) == 0 || strcmp(k->callee_user, user_id) == 0;
 }
 
-static call *call_of_user(const pl_sig *s, const char *user_id)
+static call *call_of_user(const sig_calls *cs, const char *user_id)
 {
-    for (call *k = s->calls; k; k = k->next)
+    for (call *k = cs->list; k; k = k->next)
         if (party(k, user_id))
             return k;
     return NULL;
 }
 
-const char *sig_user_status(const pl_sig *s, const char *user_id)
+const char *sig_calls_user_status(const sig_calls *cs, const char *user_id)
 {
-    const call *k = call_of_user(s, user_id);
+    const call *k = call_of_user(cs, user_id);
     if (k)
         return k->answered ? "in-call" : "ringing";
-    for (const conn *c = s->conns; c; c = c->next)
-        if (c->welcomed && strcmp(c->user_id, user_id) == 0)
-            return c->dnd ? "dnd" : "online";
-    return "offline";
+    const sig_user *u = find_user(cs, user_id);
+    if (!u || !u->devices)
+        return "offline";
+    return u->devices->dnd ? "dnd" : "online";
+}
+
+/* To every device of a user but one (NULL: all); `msg` is kept. */
+static void tell_user(sig_calls *cs, const char *user_id, const conn *except, const json_t *msg)
+{
+    const sig_user *u = find_user(cs, user_id);
+    for (conn *o = u ? u->devices : NULL; o; o = o->next_device)
+        if (o != except)
+            send_to(cs, o, json_deep_copy(msg));
 }
 
 /* Events of a call go to every device of both users (protocol section 1:
- * events go to all of a user's connections). */
-static void tell_parties(pl_sig *s, const call *k, json_t *msg)
+ * events go to all of a user's connections); `msg` is released. */
+static void tell_parties(sig_calls *cs, const call *k, const conn *except, json_t *msg)
 {
-    for (conn *o = s->conns; o; o = o->next)
-        if (o->welcomed && party(k, o->user_id))
-            sig_send(s, o, json_deep_copy(msg));
+    tell_user(cs, k->caller_user, except, msg);
+    tell_user(cs, k->callee_user, except, msg);
     json_decref(msg);
 }
 
@@ -64,15 +166,15 @@ static void append_missed(void *arg, const pl_missed *m)
     json_array_append_new(arg, missed_item(m));
 }
 
-json_t *sig_missed_json(pl_sig *s, const char *user_id)
+json_t *sig_calls_missed_json(const sig_calls *cs, const char *user_id)
 {
     json_t *items = json_array();
-    if (s->store)
-        pl_store_each_missed(s->store, user_id, append_missed, items);
+    if (cs->store)
+        pl_store_each_missed(cs->store, user_id, append_missed, items);
     return items;
 }
 
-static void store_missed(pl_sig *s, const call *k, const char *reason)
+static void store_missed(sig_calls *cs, const call *k, const char *reason)
 {
     pl_missed m;
     memset(&m, 0, sizeof(m));
@@ -81,30 +183,26 @@ static void store_missed(pl_sig *s, const call *k, const char *reason)
     snprintf(m.from_name, sizeof(m.from_name), "%s", k->caller_name);
     snprintf(m.topic, sizeof(m.topic), "%s", k->topic);
     snprintf(m.reason, sizeof(m.reason), "%s", reason);
-    m.ts_ms = k->placed_ms;
-    s->calls_missed++;
-    if (s->store && pl_store_add_missed(s->store, k->callee_user, &m) != PL_OK)
-        pl_env_logf(&s->env, PL_LOG_ERROR, "calls: heads-up %s could not be stored", k->id);
+    m.ts_ms = k->placed_ts;
+    cs->missed++;
+    if (cs->store && pl_store_add_missed(cs->store, k->callee_user, &m) != PL_OK)
+        pl_env_logf(&cs->env, PL_LOG_ERROR, "calls: heads-up %s could not be stored", k->id);
 }
 
 /* Ends a call: unlinks it first (so leaving its room cannot end it again),
  * tells both users' other devices their status, and takes whoever is still
  * in the private room out of it. */
-static void end_call(pl_sig *s, call *k)
+static void end_call(sig_calls *cs, call *k)
 {
-    for (call **pp = &s->calls; *pp; pp = &(*pp)->next)
+    for (call **pp = &cs->list; *pp; pp = &(*pp)->next)
         if (*pp == k) {
             *pp = k->next;
             break;
         }
-    sig_presence_changed(s, k->caller_user, k->answered ? "in-call" : "ringing");
-    sig_presence_changed(s, k->callee_user, k->answered ? "in-call" : "ringing");
-    for (conn *o = s->conns; o; o = o->next)
-        if (o->room && strcmp(o->room->name, k->room) == 0) {
-            snprintf(o->closed_room, sizeof(o->closed_room), "%s", k->room);
-            sig_leave_room(s, o, "left");
-        }
-    pl_env_free(&s->env, k);
+    presence_changed(cs, k->caller_user, k->answered ? "in-call" : "ringing");
+    presence_changed(cs, k->callee_user, k->answered ? "in-call" : "ringing");
+    cs->ops.close_room(cs->ops.sig, k->room);
+    pl_env_free(&cs->env, k);
 }
 
 static json_t *outcome(const char *type, const call *k, const char *reason)
@@ -115,10 +213,11 @@ static json_t *outcome(const char *type, const call *k, const char *reason)
     return m;
 }
 
-static const conn *online_device(const pl_sig *s, const char *user_id, const conn *except)
+static const conn *online_device(const sig_calls *cs, const char *user_id, const conn *except)
 {
-    for (const conn *o = s->conns; o; o = o->next)
-        if (o != except && o->welcomed && strcmp(o->user_id, user_id) == 0)
+    const sig_user *u = find_user(cs, user_id);
+    for (const conn *o = u ? u->devices : NULL; o; o = o->next_device)
+        if (o != except)
             return o;
     return NULL;
 }
@@ -137,146 +236,142 @@ static bool valid_topic(json_t *t, const char **out)
     return true;
 }
 
-void sig_on_call(pl_sig *s, conn *c, json_t *msg, json_t *re, int64_t now_ms)
+void sig_calls_on_call(sig_calls *cs, conn *c, json_t *msg, json_t *re, pl_sig_time now)
 {
     const char *to = json_string_value(json_object_get(msg, "to"));
     json_t *audio_only = json_object_get(msg, "audio_only");
     const char *topic;
     if (!to || !valid_topic(json_object_get(msg, "topic"), &topic) ||
         (audio_only && !json_is_boolean(audio_only))) {
-        sig_error(s, c, re, "bad_request",
-                  "call needs `to` (a user id); topic is up to 200 printable characters, "
-                  "audio_only a boolean");
+        refuse(cs, c, re, "bad_request",
+               "call needs `to` (a user id); topic is up to 200 printable characters, "
+               "audio_only a boolean");
         return;
     }
-    if (strcmp(to, c->user_id) == 0) {
-        sig_error(s, c, re, "bad_request", "you cannot call yourself");
+    if (strcmp(to, c->user->id) == 0) {
+        refuse(cs, c, re, "bad_request", "you cannot call yourself");
         return;
     }
-    const conn *callee = online_device(s, to, NULL);
+    const conn *callee = online_device(cs, to, NULL);
     if (!callee || callee->only_room[0]) { /* guests are not in the directory */
-        sig_error(s, c, re, "not_found", "no such user online");
+        refuse(cs, c, re, "not_found", "no such user online");
         return;
     }
     /* A call is a private room: a token bound to one room takes no part. */
     if (c->only_room[0]) {
-        sig_error(s, c, re, "forbidden", "your token allows one room only, not calls");
+        refuse(cs, c, re, "forbidden", "your token allows one room only, not calls");
         return;
     }
-    if (call_of_user(s, c->user_id)) {
-        sig_error(s, c, re, "busy", "you are already in a call");
+    if (call_of_user(cs, c->user->id)) {
+        refuse(cs, c, re, "busy", "you are already in a call");
         return;
     }
-    call *k = pl_env_alloc(&s->env, sizeof(*k));
+    call *k = pl_env_alloc(&cs->env, sizeof(*k));
     if (!k) {
-        sig_error(s, c, re, "internal", "out of memory");
+        refuse(cs, c, re, "internal", "out of memory");
         return;
     }
-    uint8_t rnd[6];
-    pl_env_random(&s->env, rnd, sizeof(rnd));
-    snprintf(k->id, sizeof(k->id), "c%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3],
-             rnd[4], rnd[5]);
+    sig_random_id(&cs->env, 'c', k->id, sizeof(k->id));
     snprintf(k->room, sizeof(k->room), "call-%s", k->id);
-    snprintf(k->caller_user, sizeof(k->caller_user), "%s", c->user_id);
+    snprintf(k->caller_user, sizeof(k->caller_user), "%s", c->user->id);
     snprintf(k->caller_name, sizeof(k->caller_name), "%s", c->name);
-    snprintf(k->callee_user, sizeof(k->callee_user), "%s", callee->user_id);
+    snprintf(k->callee_user, sizeof(k->callee_user), "%s", callee->user->id);
     snprintf(k->callee_name, sizeof(k->callee_name), "%s", callee->name);
     snprintf(k->topic, sizeof(k->topic), "%s", topic);
     k->audio_only = json_is_true(audio_only);
     k->caller = c;
-    k->placed_ms = now_ms;
-    s->calls_placed++;
+    k->placed_at = now.mono_ms;
+    k->placed_ts = now.wall_ms;
+    cs->placed++;
 
     json_t *m = sig_reply("call-ringing", re);
     json_object_set_new(m, "call_id", json_string(k->id));
     json_object_set_new(m, "to",
                         json_pack("{s:s,s:s}", "id", k->callee_user, "name", k->callee_name));
-    sig_send(s, c, m);
+    send_to(cs, c, m);
 
     /* A callee already ringing or talking is busy; in focus time (dnd) the
      * call does not ring but leaves a heads-up. Neither disturbs the callee
      * now, so neither tells it anything. */
-    if (call_of_user(s, k->callee_user)) {
-        sig_send(s, c, outcome("call-busy", k, NULL));
-        pl_env_free(&s->env, k);
+    if (call_of_user(cs, k->callee_user)) {
+        send_to(cs, c, outcome("call-busy", k, NULL));
+        pl_env_free(&cs->env, k);
         return;
     }
-    if (strcmp(sig_user_status(s, k->callee_user), "dnd") == 0) {
-        store_missed(s, k, "dnd");
-        sig_send(s, c, outcome("call-declined", k, "dnd"));
-        pl_env_free(&s->env, k);
+    if (strcmp(sig_calls_user_status(cs, k->callee_user), "dnd") == 0) {
+        store_missed(cs, k, "dnd");
+        send_to(cs, c, outcome("call-declined", k, "dnd"));
+        pl_env_free(&cs->env, k);
         return;
     }
-    const char *caller_before = sig_user_status(s, k->caller_user);
-    const char *callee_before = sig_user_status(s, k->callee_user);
-    k->next = s->calls;
-    s->calls = k;
+    const char *caller_before = sig_calls_user_status(cs, k->caller_user);
+    const char *callee_before = sig_calls_user_status(cs, k->callee_user);
+    k->next = cs->list;
+    cs->list = k;
     json_t *in =
         json_pack("{s:s,s:s,s:{s:s,s:s},s:b}", "type", "incoming-call", "call_id", k->id, "from",
                   "id", k->caller_user, "name", k->caller_name, "audio_only", k->audio_only);
     if (k->topic[0])
         json_object_set_new(in, "topic", json_string(k->topic));
-    for (conn *o = s->conns; o; o = o->next)
-        if (o->welcomed && strcmp(o->user_id, k->callee_user) == 0)
-            sig_send(s, o, json_deep_copy(in));
+    tell_user(cs, k->callee_user, NULL, in);
     json_decref(in);
-    sig_presence_changed(s, k->caller_user, caller_before);
-    sig_presence_changed(s, k->callee_user, callee_before);
+    presence_changed(cs, k->caller_user, caller_before);
+    presence_changed(cs, k->callee_user, callee_before);
 }
 
-static void accept_call(pl_sig *s, conn *c, call *k)
+static void accept_call(sig_calls *cs, conn *c, call *k)
 {
     k->answered = c;
-    s->calls_accepted++;
+    cs->accepted++;
     /* The devices that take part join the room; the callee's other devices
      * stop ringing and stay out of it. */
-    for (conn *o = s->conns; o; o = o->next) {
-        if (!o->welcomed || !party(k, o->user_id))
-            continue;
-        json_t *m =
-            json_pack("{s:s,s:s,s:s}", "type", "call-accepted", "call_id", k->id, "room", k->room);
-        if (o != k->caller && o != k->answered)
-            json_object_set_new(m, "elsewhere", json_true());
-        sig_send(s, o, m);
+    const char *users[2] = {k->caller_user, k->callee_user};
+    for (size_t i = 0; i < 2; i++) {
+        const sig_user *u = find_user(cs, users[i]);
+        for (conn *o = u ? u->devices : NULL; o; o = o->next_device) {
+            json_t *m = json_pack("{s:s,s:s,s:s}", "type", "call-accepted", "call_id", k->id,
+                                  "room", k->room);
+            if (o != k->caller && o != k->answered)
+                json_object_set_new(m, "elsewhere", json_true());
+            send_to(cs, o, m);
+        }
     }
-    sig_presence_changed(s, k->caller_user, "ringing");
-    sig_presence_changed(s, k->callee_user, "ringing");
+    presence_changed(cs, k->caller_user, "ringing");
+    presence_changed(cs, k->callee_user, "ringing");
 }
 
-void sig_on_call_action(pl_sig *s, conn *c, const char *type, json_t *msg, json_t *re,
-                        int64_t now_ms)
+void sig_calls_on_action(sig_calls *cs, conn *c, const char *type, json_t *msg, json_t *re)
 {
-    (void)now_ms;
     const char *id = json_string_value(json_object_get(msg, "call_id"));
     if (!id) {
-        sig_error(s, c, re, "bad_request", "needs call_id");
+        refuse(cs, c, re, "bad_request", "needs call_id");
         return;
     }
-    call *k = find_call(s, id);
-    if (!k || !party(k, c->user_id)) {
-        sig_error(s, c, re, "not_found", "no such call");
+    call *k = find_call(cs, id);
+    if (!k || !party(k, c->user->id)) {
+        refuse(cs, c, re, "not_found", "no such call");
         return;
     }
-    bool is_caller = strcmp(k->caller_user, c->user_id) == 0;
+    bool is_caller = strcmp(k->caller_user, c->user->id) == 0;
     bool ringing = !k->answered;
     const char *outcome_type = NULL;
     if (strcmp(type, "call-accept") == 0 || strcmp(type, "call-decline") == 0) {
         if (is_caller) {
-            sig_error(s, c, re, "forbidden", "only the callee answers a call");
+            refuse(cs, c, re, "forbidden", "only the callee answers a call");
             return;
         }
         if (!ringing) {
-            sig_error(s, c, re, "conflict", "the call was already answered");
+            refuse(cs, c, re, "conflict", "the call was already answered");
             return;
         }
         outcome_type = strcmp(type, "call-accept") == 0 ? "call-accepted" : "call-declined";
     } else if (strcmp(type, "call-cancel") == 0) {
         if (!is_caller) {
-            sig_error(s, c, re, "forbidden", "only the caller cancels a call");
+            refuse(cs, c, re, "forbidden", "only the caller cancels a call");
             return;
         }
         if (!ringing) {
-            sig_error(s, c, re, "conflict", "the call was answered: hang up instead");
+            refuse(cs, c, re, "conflict", "the call was answered: hang up instead");
             return;
         }
         outcome_type = "call-cancelled";
@@ -286,42 +381,43 @@ void sig_on_call_action(pl_sig *s, conn *c, const char *type, json_t *msg, json_
         outcome_type = !ringing ? "call-ended" : is_caller ? "call-cancelled" : "call-declined";
     }
     if (re)
-        sig_send(s, c, sig_reply("ok", re));
+        send_to(cs, c, sig_reply("ok", re));
     if (strcmp(outcome_type, "call-accepted") == 0) {
-        accept_call(s, c, k);
+        accept_call(cs, c, k);
         return;
     }
     json_t *m = outcome(outcome_type, k, NULL);
     if (strcmp(outcome_type, "call-ended") == 0)
-        json_object_set_new(m, "by", json_string(c->user_id));
-    tell_parties(s, k, m);
-    end_call(s, k);
+        json_object_set_new(m, "by", json_string(c->user->id));
+    tell_parties(cs, k, NULL, m);
+    end_call(cs, k);
 }
 
-void sig_on_missed_ack(pl_sig *s, conn *c, json_t *msg, json_t *re)
+void sig_calls_on_missed_ack(sig_calls *cs, conn *c, json_t *msg, json_t *re)
 {
     json_t *ids = json_object_get(msg, "call_ids");
     bool ok = json_is_array(ids) && json_array_size(ids) <= PL_STORE_MAX_MISSED;
     for (size_t i = 0; ok && i < json_array_size(ids); i++)
         ok = json_is_string(json_array_get(ids, i));
     if (!ok) {
-        sig_error(s, c, re, "bad_request", "missed-ack needs call_ids, an array of strings");
+        refuse(cs, c, re, "bad_request", "missed-ack needs call_ids, an array of strings");
         return;
     }
     /* Acknowledging what is already gone (another device did) is fine. */
-    for (size_t i = 0; s->store && i < json_array_size(ids); i++)
-        pl_store_ack_missed(s->store, c->user_id, json_string_value(json_array_get(ids, i)));
+    for (size_t i = 0; cs->store && i < json_array_size(ids); i++)
+        pl_store_ack_missed(cs->store, c->user->id, json_string_value(json_array_get(ids, i)));
     if (re)
-        sig_send(s, c, sig_reply("ok", re));
+        send_to(cs, c, sig_reply("ok", re));
 }
 
-const char *sig_call_room_check(pl_sig *s, const conn *c, const char *name, const char **why)
+const char *sig_calls_room_check(const sig_calls *cs, const conn *c, const char *room,
+                                 const char **why)
 {
-    if (strncmp(name, "call-", 5) != 0)
+    if (strncmp(room, "call-", 5) != 0)
         return NULL;
-    for (call *k = s->calls; k; k = k->next)
-        if (k->answered && strcmp(k->room, name) == 0) {
-            if (party(k, c->user_id))
+    for (const call *k = cs->list; k; k = k->next)
+        if (k->answered && strcmp(k->room, room) == 0) {
+            if (party(k, c->user->id))
                 return NULL;
             *why = "this room is a private call";
             return "forbidden";
@@ -330,78 +426,64 @@ const char *sig_call_room_check(pl_sig *s, const conn *c, const char *name, cons
     return "not_found";
 }
 
-void sig_call_room_left(pl_sig *s, conn *c, const char *name)
+void sig_calls_room_left(sig_calls *cs, conn *c, const char *room)
 {
-    for (call *k = s->calls; k; k = k->next)
-        if (k->answered && strcmp(k->room, name) == 0 && party(k, c->user_id)) {
+    for (call *k = cs->list; k; k = k->next)
+        if (k->answered && strcmp(k->room, room) == 0 && party(k, c->user->id)) {
             json_t *m = outcome("call-ended", k, NULL);
-            json_object_set_new(m, "by", json_string(c->user_id));
-            tell_parties(s, k, m);
-            end_call(s, k);
+            json_object_set_new(m, "by", json_string(c->user->id));
+            tell_parties(cs, k, NULL, m);
+            end_call(cs, k);
             return;
         }
 }
 
-void sig_calls_conn_gone(pl_sig *s, conn *c, int64_t now_ms)
+void sig_calls_conn_gone(sig_calls *cs, conn *c)
 {
-    (void)now_ms;
-    for (call *k = s->calls, *next; k; k = next) {
+    for (call *k = cs->list, *next; k; k = next) {
         next = k->next;
         json_t *m = NULL;
         if (k->caller == c || k->answered == c) {
             bool by_caller = k->caller == c;
             if (k->answered) {
                 m = outcome("call-ended", k, "disconnected");
-                json_object_set_new(m, "by", json_string(c->user_id));
+                json_object_set_new(m, "by", json_string(c->user->id));
             } else if (by_caller) {
                 m = outcome("call-cancelled", k, "disconnected");
             }
-        } else if (!k->answered && strcmp(k->callee_user, c->user_id) == 0 &&
-                   !online_device(s, k->callee_user, c)) {
+        } else if (!k->answered && c->user && strcmp(k->callee_user, c->user->id) == 0 &&
+                   !online_device(cs, k->callee_user, c)) {
             /* The callee's last device went while it rang: nobody answered,
              * so it is a heads-up like any other missed call. */
-            store_missed(s, k, "missed");
+            store_missed(cs, k, "missed");
             m = outcome("call-missed", k, "disconnected");
         }
         if (!m)
             continue;
         if (k->caller == c)
             k->caller = NULL;
-        for (conn *o = s->conns; o; o = o->next)
-            if (o != c && o->welcomed && party(k, o->user_id))
-                sig_send(s, o, json_deep_copy(m));
-        json_decref(m);
-        end_call(s, k);
+        tell_parties(cs, k, c, m);
+        end_call(cs, k);
     }
 }
 
-void sig_calls_resumed(pl_sig *s, conn *c)
+void sig_calls_resumed(sig_calls *cs, conn *c)
 {
-    for (call *k = s->calls; k; k = k->next)
+    for (call *k = cs->list; k; k = k->next)
         if (k->answered && (k->caller == c || k->answered == c))
-            sig_send(s, c,
-                     json_pack("{s:s,s:s,s:s}", "type", "call-accepted", "call_id", k->id, "room",
-                               k->room));
+            send_to(cs, c,
+                    json_pack("{s:s,s:s,s:s}", "type", "call-accepted", "call_id", k->id, "room",
+                              k->room));
 }
 
-void sig_calls_tick(pl_sig *s, int64_t now_ms)
+void sig_calls_tick(sig_calls *cs, pl_sig_time now)
 {
-    int64_t timeout = s->ring_timeout_ms;
-    for (call *k = s->calls, *next; k; k = next) {
+    for (call *k = cs->list, *next; k; k = next) {
         next = k->next;
-        if (k->answered || now_ms - k->placed_ms < timeout)
+        if (k->answered || now.mono_ms - k->placed_at < cs->ring_timeout_ms)
             continue;
-        store_missed(s, k, "missed");
-        tell_parties(s, k, outcome("call-missed", k, NULL));
-        end_call(s, k);
-    }
-}
-
-void sig_calls_destroy(pl_sig *s)
-{
-    while (s->calls) {
-        call *k = s->calls;
-        s->calls = k->next;
-        pl_env_free(&s->env, k);
+        store_missed(cs, k, "missed");
+        tell_parties(cs, k, NULL, outcome("call-missed", k, NULL));
+        end_call(cs, k);
     }
 }

@@ -1,16 +1,34 @@
+/* The signaling core's entry: creating and destroying it, its settings
+ * and counters, and every text frame parsed and routed to the file that
+ * handles its type. It also gives calls.c the ops it reaches the rest of
+ * the core through. */
 #include "parley/signal.h"
 
-#include "sig_internal.h"
-
-#include "parley/sdp.h"
-#include "parley/worker.h"
-
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-#include <openssl/evp.h>
+#include "calls.h"
+#include "core.h"
+#include "out.h"
+#include "presence.h"
+#include "publish.h"
+#include "rooms.h"
+#include "session.h"
+#include "subscribe.h"
+
+/* ---- what calls.c may ask of the core ------------------------------------ */
+
+static sig_user *calls_find_user(pl_sig *s, const char *user_id)
+{
+    return sig_user_find(&s->m, user_id);
+}
+
+static const sig_calls_ops calls_ops_template = {
+    .send = sig_send,
+    .error = sig_error,
+    .find_user = calls_find_user,
+    .presence_changed = sig_presence_changed,
+    .close_room = sig_close_room,
+};
 
 pl_sig *pl_sig_create(const pl_env *env, const pl_sig_io *io, const pl_sig_media *media)
 {
@@ -24,12 +42,15 @@ pl_sig *pl_sig_create(const pl_env *env, const pl_sig_io *io, const pl_sig_media
         s->media = *media;
     }
     s->grace_ms = PL_SIG_DEFAULT_GRACE_MS;
-    s->ring_timeout_ms = PL_SIG_DEFAULT_RING_MS;
     s->max_participants = PL_SIG_DEFAULT_MAX_PARTICIPANTS;
     s->max_rooms = PL_SIG_DEFAULT_MAX_ROOMS;
+    sig_model_init(&s->m, env);
+    sig_calls_ops ops = calls_ops_template;
+    ops.sig = s;
+    s->calls = sig_calls_create(env, &ops);
     s->offer = pl_sdp_desc_create(env);
-    if (!s->offer) {
-        pl_env_free(env, s);
+    if (!s->calls || !s->offer) {
+        pl_sig_destroy(s);
         return NULL;
     }
     return s;
@@ -39,1073 +60,19 @@ void pl_sig_destroy(pl_sig *s)
 {
     if (!s)
         return;
-    sig_calls_destroy(s);
-    while (s->conns) {
-        conn *c = s->conns;
-        s->conns = c->next;
-        pl_env_free(&s->env, c);
-    }
-    while (s->rooms) {
-        room *r = s->rooms;
-        s->rooms = r->next;
-        pl_env_free(&s->env, r);
-    }
+    sig_calls_destroy(s->calls);
+    sig_model_clear(&s->m);
     pl_sdp_desc_destroy(&s->env, s->offer);
     pl_env_free(&s->env, s);
 }
 
-static conn *find_conn(pl_sig *s, uint64_t id)
+void pl_sig_handle_text(pl_sig *s, uint64_t id, pl_sig_time now, const char *text, size_t len)
 {
-    for (conn *c = s->conns; c; c = c->next)
-        if (c->id == id)
-            return c;
-    return NULL;
-}
-
-int pl_sig_connect(pl_sig *s, uint64_t id)
-{
-    if (find_conn(s, id))
-        return PL_EINVAL;
-    conn *c = pl_env_alloc(&s->env, sizeof(*c));
-    if (!c)
-        return PL_ENOMEM;
-    c->id = id;
-    c->tokens = PL_SIG_BURST;
-    c->next = s->conns;
-    s->conns = c;
-    return PL_OK;
-}
-
-/* ---- output ------------------------------------------------------------ */
-
-/* Sends and releases a message object. */
-void sig_send(pl_sig *s, conn *c, json_t *msg)
-{
-    if (c->detached) {
-        json_decref(msg); /* nobody to tell; `joined` and a new offer on resume */
-        return;
-    }
-    char *text = json_dumps(msg, JSON_COMPACT);
-    json_decref(msg);
-    if (!text)
-        return;
-    s->io.send(s->io.user, c->id, text, strlen(text));
-    free(text);
-}
-
-json_t *sig_reply(const char *type, json_t *re)
-{
-    json_t *m = json_pack("{s:s}", "type", type);
-    if (re)
-        json_object_set(m, "re", re);
-    return m;
-}
-
-void sig_error(pl_sig *s, conn *c, json_t *re, const char *code, const char *message)
-{
-    json_t *m = sig_reply("error", re);
-    json_object_set_new(m, "code", json_string(code));
-    json_object_set_new(m, "message", json_string(message));
-    sig_send(s, c, m);
-    if (strcmp(code, "bad_request") == 0) {
-        s->bad_messages++;
-        /* Repeated garbage is abuse, not a mistake (protocol: close 1008). */
-        if (++c->strikes >= PL_SIG_MAX_STRIKES)
-            s->io.close(s->io.user, c->id, 1008, "too many bad requests");
-    }
-}
-
-json_t *sig_user_json(const conn *c)
-{
-    return json_pack("{s:s,s:s}", "id", c->user_id, "name", c->name);
-}
-
-/* ---- validation ---------------------------------------------------------- */
-
-/* Printable UTF-8 (jansson already rejected invalid UTF-8): no control
- * characters; returns the number of code points or -1. */
-long sig_printable_chars(const char *t)
-{
-    long n = 0;
-    for (const unsigned char *p = (const unsigned char *)t; *p; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            return -1;
-        if ((*p & 0xc0) != 0x80)
-            n++;
-    }
-    return n;
-}
-
-static bool valid_room_name(const char *r)
-{
-    size_t n = strlen(r);
-    if (n < 1 || n > ROOM_MAX_CHARS)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = r[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '.' || ch == '_' || ch == '-'))
-            return false;
-    }
-    return true;
-}
-
-/* Open mode: the same name is the same user (protocol section 1). */
-static void user_id_for(const char *name, char *out, size_t cap)
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned n = 0;
-    EVP_Digest(name, strlen(name), md, &n, EVP_sha256(), NULL);
-    snprintf(out, cap, "u%02x%02x%02x%02x%02x%02x%02x%02x", md[0], md[1], md[2], md[3], md[4],
-             md[5], md[6], md[7]);
-}
-
-/* ---- presence ------------------------------------------------------------ */
-
-static bool user_online_elsewhere(pl_sig *s, const conn *c)
-{
-    for (conn *o = s->conns; o; o = o->next)
-        if (o != c && o->welcomed && strcmp(o->user_id, c->user_id) == 0)
-            return true;
-    return false;
-}
-
-static void broadcast_presence(pl_sig *s, const conn *c, const char *status)
-{
-    /* A token bound to one room is a meeting guest: not in the directory. */
-    if (c->only_room[0])
-        return;
-    for (conn *o = s->conns; o; o = o->next) {
-        if (!o->welcomed || strcmp(o->user_id, c->user_id) == 0)
-            continue;
-        json_t *m = json_pack("{s:s,s:o,s:s}", "type", "presence", "user", sig_user_json(c),
-                              "status", status);
-        sig_send(s, o, m);
-    }
-}
-
-void sig_presence_changed(pl_sig *s, const char *user_id, const char *before)
-{
-    const char *now = sig_user_status(s, user_id);
-    if (strcmp(now, before) == 0 || strcmp(now, "offline") == 0)
-        return; /* going offline is told when the last connection goes */
-    for (conn *c = s->conns; c; c = c->next)
-        if (c->welcomed && strcmp(c->user_id, user_id) == 0) {
-            broadcast_presence(s, c, now);
-            return;
-        }
-}
-
-/* ---- rooms --------------------------------------------------------------- */
-
-static room *get_room(pl_sig *s, const char *name, bool create)
-{
-    for (room *r = s->rooms; r; r = r->next)
-        if (strcmp(r->name, name) == 0)
-            return r;
-    if (!create)
-        return NULL;
-    room *r = pl_env_alloc(&s->env, sizeof(*r));
-    if (!r)
-        return NULL;
-    snprintf(r->name, sizeof(r->name), "%s", name);
-    r->next = s->rooms;
-    s->rooms = r;
-    return r;
-}
-
-static void drop_room_if_empty(pl_sig *s, room *r)
-{
-    if (r->members)
-        return;
-    for (room **pp = &s->rooms; *pp; pp = &(*pp)->next)
-        if (*pp == r) {
-            *pp = r->next;
-            pl_env_free(&s->env, r);
-            return;
-        }
-}
-
-static void room_broadcast(pl_sig *s, room *r, const conn *except, json_t *msg)
-{
-    for (conn *o = s->conns; o; o = o->next)
-        if (o->room == r && o != except)
-            sig_send(s, o, json_deep_copy(msg));
-    json_decref(msg);
-}
-
-static void refresh_subscriptions(pl_sig *s, room *r);
-
-/* Sends `speakers` (loudest first) to the room when the list changed. */
-static void announce_speakers(pl_sig *s, room *r)
-{
-    const conn *list[64];
-    size_t n = 0;
-    for (conn *o = s->conns; o && n < 64; o = o->next)
-        if (o->room == r && o->speaking)
-            list[n++] = o;
-    for (size_t i = 1; i < n; i++) /* few speakers: insertion sort by level */
-        for (size_t k = i; k > 0 && list[k]->level < list[k - 1]->level; k--) {
-            const conn *t = list[k];
-            list[k] = list[k - 1];
-            list[k - 1] = t;
-        }
-    json_t *active = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(active, json_string(list[i]->participant_id));
-    char *text = json_dumps(active, JSON_COMPACT);
-    bool changed = text && strcmp(text, r->speakers) != 0;
-    if (changed)
-        snprintf(r->speakers, sizeof(r->speakers), "%s", text);
-    free(text);
-    if (changed)
-        room_broadcast(s, r, NULL, json_pack("{s:s,s:o}", "type", "speakers", "active", active));
-    else
-        json_decref(active);
-}
-
-void pl_sig_speaking(pl_sig *s, uint64_t transport, bool speaking, uint8_t level)
-{
-    for (conn *c = s->conns; c; c = c->next)
-        if (c->room && c->pub_transport == transport) {
-            c->speaking = speaking;
-            c->level = level;
-            announce_speakers(s, c->room);
-            return;
-        }
-}
-
-void sig_leave_room(pl_sig *s, conn *c, const char *reason)
-{
-    room *r = c->room;
-    if (!r)
-        return;
-    char name[ROOM_MAX_CHARS + 1];
-    snprintf(name, sizeof(name), "%s", r->name);
-    if (c->pub_transport && s->has_media)
-        s->media.remove_transport(s->media.user, r->name, c->pub_transport);
-    if (c->sub_added && s->has_media)
-        s->media.remove_transport(s->media.user, r->name, c->sub_transport);
-    c->pub_transport = 0;
-    c->speaking = false;
-    c->sub_transport = 0;
-    c->sub_added = c->offer_outstanding = c->dirty = false;
-    c->sub_ice_restart = c->sub_restart_pending = false;
-    c->pub_remote_ufrag[0] = c->sub_remote_ufrag[0] = '\0';
-    c->n_tracks = 0;
-    c->n_slots = 0;
-    c->room = NULL;
-    r->members--;
-    room_broadcast(s, r, c,
-                   json_pack("{s:s,s:s,s:s}", "type", "participant-left", "participant_id",
-                             c->participant_id, "reason", reason));
-    c->participant_id[0] = '\0';
-    refresh_subscriptions(s, r);
-    announce_speakers(s, r);
-    drop_room_if_empty(s, r);
-    sig_call_room_left(s, c, name);
-}
-
-/* ---- requests ------------------------------------------------------------ */
-
-static json_t *track_json(const track *t)
-{
-    return json_pack("{s:s,s:s,s:s,s:b}", "track_id", t->id, "kind",
-                     t->kind == PL_SDP_AUDIO ? "audio" : "video", "source", t->source, "muted",
-                     t->muted);
-}
-
-static json_t *tracks_json(const conn *c)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; i < c->n_tracks; i++)
-        json_array_append_new(a, track_json(&c->tracks[i]));
-    return a;
-}
-
-static void random_ice(pl_sig *s, char *out, size_t n)
-{
-    static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    uint8_t r[32];
-    pl_env_random(&s->env, r, n);
-    for (size_t i = 0; i < n; i++)
-        out[i] = chars[r[i] & 63];
-    out[n] = '\0';
-}
-
-static const char *source_for(json_t *sources, const char *mid, enum pl_sdp_kind kind)
-{
-    const char *v = json_string_value(json_object_get(sources, mid));
-    if (v && (strcmp(v, "microphone") == 0 || strcmp(v, "camera") == 0 || strcmp(v, "screen") == 0))
-        return v;
-    return kind == PL_SDP_AUDIO ? "microphone" : "camera";
-}
-
-static void send_subscribe_offer(pl_sig *s, conn *c)
-{
-    if (!s->has_media || c->offer_outstanding || !c->dirty || c->n_slots == 0 || !c->room)
-        return;
-    if (!c->sub_transport) {
-        random_ice(s, c->sub_ufrag, 8);
-        random_ice(s, c->sub_pwd, 24);
-        c->sub_transport = ++s->next_transport;
-    } else if (c->sub_ice_restart) {
-        random_ice(s, c->sub_ufrag, 8);
-        random_ice(s, c->sub_pwd, 24);
-        c->sub_restart_pending = c->sub_added;
-    }
-    c->sub_ice_restart = false;
-    pl_sdp_offer_section sec[MAX_SLOTS];
-    json_t *tracks = json_object();
-    for (size_t i = 0; i < c->n_slots; i++) {
-        slot *sl = &c->slots[i];
-        sec[i] = (pl_sdp_offer_section){.mid = sl->mid,
-                                        .kind = sl->kind,
-                                        .active = sl->active,
-                                        .stream_id = sl->participant_id,
-                                        .track_id = sl->track_id,
-                                        .cname = sl->participant_id,
-                                        .ssrc = sl->out_ssrc,
-                                        .rtx_ssrc = sl->out_rtx_ssrc};
-        if (sl->active)
-            json_object_set_new(tracks, sl->mid,
-                                json_pack("{s:s,s:s,s:s,s:s}", "track_id", sl->track_id,
-                                          "participant_id", sl->participant_id, "kind",
-                                          sl->kind == PL_SDP_AUDIO ? "audio" : "video", "source",
-                                          sl->source));
-    }
-    pl_sdp_local local = {.ice_ufrag = c->sub_ufrag,
-                          .ice_pwd = c->sub_pwd,
-                          .fp_alg = "sha-256",
-                          .fp = s->media.fingerprint,
-                          .address = s->media.announce_ip,
-                          .port = s->media.port_for(s->media.user, c->room->name),
-                          .session_id = c->sub_transport,
-                          .version = ++c->sub_version};
-    char *sdp = malloc(SDP_OUT_MAX);
-    int n = sdp ? pl_sdp_write_offer(&local, sec, c->n_slots, sdp, SDP_OUT_MAX) : PL_ENOMEM;
-    if (n < 0) {
-        free(sdp);
-        json_decref(tracks);
-        return;
-    }
-    json_t *m = json_pack("{s:s,s:s%,s:o}", "type", "subscribe-offer", "sdp", sdp, (size_t)n,
-                          "tracks", tracks);
-    free(sdp);
-    sig_send(s, c, m);
-    c->offer_outstanding = true;
-    c->dirty = false;
-}
-
-/* Brings every member's subscribe slots in line with the tracks the others
- * publish, and renegotiates where something changed. */
-static void refresh_subscriptions(pl_sig *s, room *r)
-{
-    for (conn *c = s->conns; c; c = c->next) {
-        if (c->room != r || !c->can_subscribe)
-            continue;
-        for (size_t i = 0; i < c->n_slots; i++) {
-            slot *sl = &c->slots[i];
-            bool wanted = false;
-            for (conn *o = s->conns; o && sl->active && !wanted; o = o->next)
-                for (size_t k = 0; o->room == r && o != c && k < o->n_tracks; k++)
-                    wanted = wanted || strcmp(o->tracks[k].id, sl->track_id) == 0;
-            if (sl->active && !wanted) {
-                sl->active = false;
-                c->dirty = true;
-            }
-        }
-        for (conn *o = s->conns; o; o = o->next) {
-            if (o->room != r || o == c)
-                continue;
-            for (size_t k = 0; k < o->n_tracks; k++) {
-                const track *t = &o->tracks[k];
-                bool have = false;
-                for (size_t i = 0; i < c->n_slots && !have; i++)
-                    have = c->slots[i].active && strcmp(c->slots[i].track_id, t->id) == 0;
-                if (have)
-                    continue;
-                slot *sl = NULL;
-                for (size_t i = 0; i < c->n_slots && !sl; i++)
-                    if (!c->slots[i].active && c->slots[i].kind == t->kind)
-                        sl = &c->slots[i]; /* reuse an ended track's m-section */
-                if (!sl && c->n_slots < MAX_SLOTS) {
-                    sl = &c->slots[c->n_slots];
-                    snprintf(sl->mid, sizeof(sl->mid), "%zu", c->n_slots);
-                    c->n_slots++;
-                }
-                if (!sl)
-                    continue; /* more remote tracks than a transport carries */
-                sl->active = true;
-                sl->paused = false;
-                sl->max_width = sl->max_height = 0;
-                sl->kind = t->kind;
-                snprintf(sl->track_id, sizeof(sl->track_id), "%s", t->id);
-                snprintf(sl->participant_id, sizeof(sl->participant_id), "%s", o->participant_id);
-                snprintf(sl->source, sizeof(sl->source), "%s", t->source);
-                snprintf(sl->pub_mid, sizeof(sl->pub_mid), "%s", t->mid);
-                sl->publisher = o->pub_transport;
-                sl->out_ssrc = pl_env_random_u32(&s->env) | 1;
-                sl->out_rtx_ssrc = t->kind == PL_SDP_VIDEO ? (pl_env_random_u32(&s->env) | 1) : 0;
-                sl->rtx_pt = -1;
-                c->dirty = true;
-            }
-        }
-        send_subscribe_offer(s, c);
-    }
-}
-
-/* Whether a publisher's offer asks for generic NACK on this payload type
- * (RFC 4585 "a=rtcp-fb:<pt> nack", or "*"). */
-static bool offers_nack(const pl_sdp_media *m, int pt)
-{
-    for (size_t i = 0; i < m->n_fb; i++)
-        if ((m->fb[i].pt == pt || m->fb[i].pt == -1) && strcmp(m->fb[i].value, "nack") == 0)
-            return true;
-    return false;
-}
-
-static void send_routes(pl_sig *s, conn *c)
-{
-    pl_route routes[MAX_SLOTS];
-    size_t n = 0;
-    for (size_t i = 0; i < c->n_slots; i++) {
-        const slot *sl = &c->slots[i];
-        if (!sl->active)
-            continue;
-        routes[n] = (pl_route){.publisher = sl->publisher,
-                                      .paused = sl->paused,
-                                      .out_ssrc = sl->out_ssrc,
-                                      .out_rtx_ssrc = sl->rtx_pt > 0 ? sl->out_rtx_ssrc : 0,
-                                      .out_rtx_pt = sl->rtx_pt > 0 ? (uint8_t)sl->rtx_pt : 0,
-                                      .out_pt = sl->kind == PL_SDP_AUDIO ? PL_SDP_OFFER_OPUS_PT
-                                                                         : PL_SDP_OFFER_VP8_PT};
-        snprintf(routes[n].mid, sizeof(routes[n].mid), "%s", sl->pub_mid);
-        n++;
-    }
-    s->media.set_routes(s->media.user, c->room->name, c->sub_transport, routes, n);
-}
-
-static void on_subscribe_answer(pl_sig *s, conn *c, json_t *msg, json_t *re)
-{
-    const char *sdp = json_string_value(json_object_get(msg, "sdp"));
-    if (!c->room || !c->offer_outstanding) {
-        sig_error(s, c, re, "conflict", "no subscribe offer is outstanding");
-        return;
-    }
-    if (!sdp || pl_sdp_parse(s->offer, sdp, strlen(sdp)) != PL_OK) {
-        sig_error(s, c, re, "bad_request", sdp ? s->offer->error : "subscribe-answer needs an sdp");
-        return;
-    }
-    const pl_sdp_media *m = NULL;
-    for (size_t i = 0; i < s->offer->n_media && !m; i++)
-        if (s->offer->media[i].port != 0 && s->offer->media[i].ice_ufrag[0])
-            m = &s->offer->media[i];
-    if (!m || !m->fp[0] || !m->ice_pwd[0]) {
-        sig_error(s, c, re, "bad_request", "the answer needs ICE credentials and a fingerprint");
-        return;
-    }
-    c->offer_outstanding = false;
-    /* Which video sections took RTX: retransmissions then go on the RTX
-     * stream, otherwise in the original one. */
-    for (size_t i = 0; i < c->n_slots; i++) {
-        slot *sl = &c->slots[i];
-        sl->rtx_pt = -1;
-        for (size_t k = 0; k < s->offer->n_media; k++) {
-            const pl_sdp_media *am = &s->offer->media[k];
-            if (strcmp(am->mid, sl->mid) != 0 || am->port == 0)
-                continue;
-            for (size_t j = 0; j < am->n_codecs; j++)
-                if (am->codecs[j].apt == PL_SDP_OFFER_VP8_PT)
-                    sl->rtx_pt = am->codecs[j].pt;
-        }
-    }
-    if (c->sub_added &&
-        (c->sub_restart_pending || strcmp(m->ice_ufrag, c->sub_remote_ufrag) != 0)) {
-        if (!s->media.restart_ice ||
-            s->media.restart_ice(s->media.user, c->room->name, c->sub_transport, c->sub_ufrag,
-                                 c->sub_pwd, m->ice_ufrag, m->ice_pwd) != PL_OK) {
-            sig_error(s, c, re, "internal", "the media worker refused the ICE restart");
-            return;
-        }
-        c->sub_restart_pending = false;
-    }
-    snprintf(c->sub_remote_ufrag, sizeof(c->sub_remote_ufrag), "%s", m->ice_ufrag);
-    if (!c->sub_added) {
-        uint16_t port;
-        if (s->media.add_transport(s->media.user, c->room->name, c->sub_transport, c->sub_ufrag,
-                                   c->sub_pwd, m->ice_ufrag, m->ice_pwd, m->fp_alg, m->fp,
-                                   &port) != PL_OK) {
-            sig_error(s, c, re, "internal", "no media worker could take the transport");
-            return;
-        }
-        c->sub_added = true;
-    }
-    send_routes(s, c);
-    if (re)
-        sig_send(s, c, sig_reply("ok", re));
-    send_subscribe_offer(s, c); /* changes that arrived meanwhile */
-}
-
-/* publish: the client's offer for its publish transport (protocol 3). */
-static void on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
-{
-    const char *sdp = json_string_value(json_object_get(msg, "sdp"));
-    json_t *sources = json_object_get(msg, "sources");
-    if (!c->room) {
-        sig_error(s, c, re, "not_found", "join a room before publishing");
-        return;
-    }
-    if (!c->can_publish) {
-        sig_error(s, c, re, "forbidden", "your token does not allow publishing");
-        return;
-    }
-    if (!sdp) {
-        sig_error(s, c, re, "bad_request", "publish needs an sdp offer");
-        return;
-    }
-    if (pl_sdp_parse(s->offer, sdp, strlen(sdp)) != PL_OK) {
-        char why[160];
-        snprintf(why, sizeof(why), "malformed SDP: %s", s->offer->error);
-        sig_error(s, c, re, "bad_request", why);
-        return;
-    }
-    if (!s->has_media) {
-        sig_error(s, c, re, "internal", "this server has no media workers");
-        return;
-    }
-    const pl_sdp_media *first = NULL;
-    for (size_t i = 0; i < s->offer->n_media && !first; i++)
-        if (s->offer->media[i].port != 0)
-            first = &s->offer->media[i];
-    if (!first || !first->ice_ufrag[0] || !first->ice_pwd[0] || !first->fp[0]) {
-        sig_error(s, c, re, "bad_request", "the offer needs ICE credentials and a fingerprint");
-        return;
-    }
-    bool created = false, restart = false;
-    uint16_t port = 0;
-    if (!c->pub_transport) {
-        random_ice(s, c->pub_ufrag, 8);
-        random_ice(s, c->pub_pwd, 24);
-        c->pub_transport = ++s->next_transport;
-        created = true;
-    } else if (strcmp(first->ice_ufrag, c->pub_remote_ufrag) != 0) {
-        /* New client credentials on the same transport: an ICE restart
-         * (RFC 8445 9), answered with new ones of ours. */
-        random_ice(s, c->pub_ufrag, 8);
-        random_ice(s, c->pub_pwd, 24);
-        restart = true;
-    }
-    /* Renegotiation reuses the transport; the worker keeps its port. */
-    if (s->media.add_transport(s->media.user, c->room->name, c->pub_transport, c->pub_ufrag,
-                               c->pub_pwd, first->ice_ufrag, first->ice_pwd, first->fp_alg,
-                               first->fp, &port) != PL_OK) {
-        if (created)
-            c->pub_transport = 0;
-        sig_error(s, c, re, "internal", "no media worker could take the transport");
-        return;
-    }
-    if (restart &&
-        (!s->media.restart_ice ||
-         s->media.restart_ice(s->media.user, c->room->name, c->pub_transport, c->pub_ufrag,
-                              c->pub_pwd, first->ice_ufrag, first->ice_pwd) != PL_OK)) {
-        sig_error(s, c, re, "internal", "the media worker refused the ICE restart");
-        return;
-    }
-    snprintf(c->pub_remote_ufrag, sizeof(c->pub_remote_ufrag), "%s", first->ice_ufrag);
-    pl_sdp_local local = {.ice_ufrag = c->pub_ufrag,
-                          .ice_pwd = c->pub_pwd,
-                          .fp_alg = "sha-256",
-                          .fp = s->media.fingerprint,
-                          .address = s->media.announce_ip,
-                          .port = port,
-                          .session_id = c->pub_transport,
-                          .version = 1};
-    pl_sdp_accepted *acc = s->acc;
-    char *answer = malloc(SDP_OUT_MAX);
-    const char *why = NULL;
-    int n =
-        answer ? pl_sdp_write_answer(s->offer, &local, answer, SDP_OUT_MAX, acc, &why) : PL_ENOMEM;
-    if (n < 0) {
-        free(answer);
-        if (created) {
-            s->media.remove_transport(s->media.user, c->room->name, c->pub_transport);
-            c->pub_transport = 0;
-        }
-        sig_error(s, c, re, n == PL_EUNSUPPORTED ? "bad_request" : "internal",
-                  why ? why : "cannot answer this offer");
-        return;
-    }
-    /* The offer's accepted sections are the tracks from now on. */
-    track old[MAX_TRACKS];
-    size_t n_old = c->n_tracks;
-    memcpy(old, c->tracks, sizeof(old));
-    c->n_tracks = 0;
-    json_t *tracks = json_object();
-    for (size_t i = 0; i < s->offer->n_media && c->n_tracks < MAX_TRACKS; i++) {
-        if (!acc[i].accepted || acc[i].offer_dir == PL_SDP_RECVONLY ||
-            acc[i].offer_dir == PL_SDP_INACTIVE)
-            continue;
-        track *t = &c->tracks[c->n_tracks++];
-        memset(t, 0, sizeof(*t));
-        snprintf(t->mid, sizeof(t->mid), "%s", acc[i].mid);
-        snprintf(t->id, sizeof(t->id), "%s-%s", c->participant_id, acc[i].mid);
-        t->kind = acc[i].kind;
-        t->ssrc = acc[i].ssrc;
-        t->audio_level_ext = acc[i].ext_audio_level > 0 && acc[i].ext_audio_level < 256
-                                 ? (uint8_t)acc[i].ext_audio_level
-                                 : 0;
-        t->pt = (uint8_t)acc[i].pt;
-        t->rtx_pt = acc[i].rtx_pt > 0 ? (uint8_t)acc[i].rtx_pt : 0;
-        t->rtx_ssrc = acc[i].rtx_pt > 0 ? acc[i].rtx_ssrc : 0;
-        t->nack = offers_nack(&s->offer->media[i], acc[i].pt);
-        snprintf(t->source, sizeof(t->source), "%s", source_for(sources, acc[i].mid, t->kind));
-        json_object_set_new(tracks, t->mid, json_pack("{s:s}", "track_id", t->id));
-    }
-    pl_track wt[MAX_TRACKS];
-    for (size_t i = 0; i < c->n_tracks; i++) {
-        memset(&wt[i], 0, sizeof(wt[i]));
-        snprintf(wt[i].mid, sizeof(wt[i].mid), "%s", c->tracks[i].mid);
-        wt[i].ssrc = c->tracks[i].ssrc;
-        wt[i].video = c->tracks[i].kind == PL_SDP_VIDEO;
-        wt[i].audio_level_ext = c->tracks[i].audio_level_ext;
-        wt[i].pt = c->tracks[i].pt;
-        wt[i].rtx_pt = c->tracks[i].rtx_pt;
-        wt[i].rtx_ssrc = c->tracks[i].rtx_ssrc;
-        wt[i].nack = c->tracks[i].nack;
-    }
-    s->media.set_tracks(s->media.user, c->room->name, c->pub_transport, wt, c->n_tracks);
-    json_t *m = sig_reply("publish-answer", re);
-    json_object_set_new(m, "sdp", json_stringn(answer, (size_t)n));
-    json_object_set_new(m, "tracks", tracks);
-    free(answer);
-    sig_send(s, c, m);
-    /* Tell the room what changed. */
-    for (size_t i = 0; i < c->n_tracks; i++) {
-        bool known = false;
-        for (size_t k = 0; k < n_old; k++)
-            known = known || strcmp(old[k].id, c->tracks[i].id) == 0;
-        if (!known)
-            room_broadcast(s, c->room, c,
-                           json_pack("{s:s,s:s,s:o}", "type", "track-published", "participant_id",
-                                     c->participant_id, "track", track_json(&c->tracks[i])));
-    }
-    for (size_t k = 0; k < n_old; k++) {
-        bool still = false;
-        for (size_t i = 0; i < c->n_tracks; i++)
-            still = still || strcmp(old[k].id, c->tracks[i].id) == 0;
-        if (!still)
-            room_broadcast(s, c->room, c,
-                           json_pack("{s:s,s:s,s:s}", "type", "track-unpublished", "participant_id",
-                                     c->participant_id, "track_id", old[k].id));
-    }
-    refresh_subscriptions(s, c->room);
-}
-
-static bool optional_size(json_t *v, int *out)
-{
-    if (!v)
-        return true;
-    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 16384)
-        return false;
-    *out = (int)json_integer_value(v);
-    return true;
-}
-
-/* subscription: what a client wants of one remote track. Paused tracks are
- * not forwarded at all (off-screen tiles cost nothing); the size is kept
- * for layer choice once simulcast layers are forwarded. */
-static void on_subscription(pl_sig *s, conn *c, json_t *msg, json_t *re)
-{
-    if (!c->can_subscribe) {
-        sig_error(s, c, re, "forbidden", "your token does not allow subscribing");
-        return;
-    }
-    const char *id = json_string_value(json_object_get(msg, "track_id"));
-    json_t *paused = json_object_get(msg, "paused");
-    int w = 0, h = 0;
-    if (!id || (paused && !json_is_boolean(paused)) ||
-        !optional_size(json_object_get(msg, "max_width"), &w) ||
-        !optional_size(json_object_get(msg, "max_height"), &h)) {
-        sig_error(s, c, re, "bad_request",
-                  "subscription needs track_id; paused is a boolean, max_width/max_height "
-                  "positive integers");
-        return;
-    }
-    slot *sl = NULL;
-    for (size_t i = 0; c->room && i < c->n_slots && !sl; i++)
-        if (c->slots[i].active && strcmp(c->slots[i].track_id, id) == 0)
-            sl = &c->slots[i];
-    if (!sl) {
-        sig_error(s, c, re, "not_found", "no such remote track in your room");
-        return;
-    }
-    if (paused)
-        sl->paused = json_is_true(paused);
-    if (w)
-        sl->max_width = w;
-    if (h)
-        sl->max_height = h;
-    if (c->sub_added && s->has_media)
-        send_routes(s, c);
-    if (re)
-        sig_send(s, c, sig_reply("ok", re));
-}
-
-/* mute: a participant mutes or unmutes one of its own tracks; the room
- * (sender included) is told, so tiles can show it. */
-static void on_mute(pl_sig *s, conn *c, json_t *msg, json_t *re)
-{
-    const char *id = json_string_value(json_object_get(msg, "track_id"));
-    json_t *muted = json_object_get(msg, "muted");
-    if (!id || !json_is_boolean(muted)) {
-        sig_error(s, c, re, "bad_request", "mute needs track_id and a boolean muted");
-        return;
-    }
-    track *t = NULL;
-    for (size_t i = 0; c->room && i < c->n_tracks && !t; i++)
-        if (strcmp(c->tracks[i].id, id) == 0)
-            t = &c->tracks[i];
-    if (!t) {
-        /* Someone else's track, or none at all: only owners control tracks. */
-        bool exists = false;
-        for (conn *o = s->conns; o && !exists; o = o->next)
-            for (size_t i = 0; o->room && o->room == c->room && i < o->n_tracks; i++)
-                exists = exists || strcmp(o->tracks[i].id, id) == 0;
-        sig_error(s, c, re, exists ? "forbidden" : "not_found",
-                  exists ? "only the publisher can mute a track" : "no such track");
-        return;
-    }
-    t->muted = json_is_true(muted);
-    if (re)
-        sig_send(s, c, sig_reply("ok", re));
-    room_broadcast(s, c->room, NULL,
-                   json_pack("{s:s,s:s,s:s,s:b}", "type", "track-muted", "participant_id",
-                             c->participant_id, "track_id", t->id, "muted", t->muted));
-}
-
-/* welcome.online: every other user connected, once each, with their status. */
-static json_t *online_json(const pl_sig *s, const conn *c)
-{
-    json_t *online = json_array();
-    for (const conn *o = s->conns; o; o = o->next) {
-        if (!o->welcomed || o->only_room[0] || strcmp(o->user_id, c->user_id) == 0)
-            continue;
-        bool seen = false; /* one entry per user, however many devices */
-        for (size_t i = 0; i < json_array_size(online); i++)
-            if (strcmp(json_string_value(json_object_get(json_array_get(online, i), "id")),
-                       o->user_id) == 0)
-                seen = true;
-        if (!seen)
-            json_array_append_new(online,
-                                  json_pack("{s:s,s:s,s:s}", "id", o->user_id, "name", o->name,
-                                            "status", sig_user_status(s, o->user_id)));
-    }
-    return online;
-}
-
-static void new_resume_token(pl_sig *s, conn *c)
-{
-    uint8_t rnd[16];
-    pl_env_random(&s->env, rnd, sizeof(rnd));
-    for (size_t i = 0; i < sizeof(rnd); i++)
-        snprintf(c->resume_token + 2 * i, 3, "%02x", rnd[i]);
-}
-
-static json_t *joined_json(const pl_sig *s, const conn *c, json_t *re)
-{
-    json_t *others = json_array();
-    for (const conn *o = s->conns; o; o = o->next)
-        if (o->room == c->room && o != c)
-            json_array_append_new(others, json_pack("{s:s,s:s,s:o}", "id", o->participant_id,
-                                                    "name", o->name, "tracks", tracks_json(o)));
-    json_t *m = sig_reply("joined", re);
-    json_object_set_new(m, "room", json_string(c->room->name));
-    json_object_set_new(m, "participant",
-                        json_pack("{s:s,s:s}", "id", c->participant_id, "name", c->name));
-    json_object_set_new(m, "participants", others);
-    return m;
-}
-
-/* hello with `resume`: the new connection takes over a detached session
- * (same user, participant, transports and subscriptions); the client gets
- * `welcome` with resumed:true, then `joined` and a fresh subscribe offer to
- * catch up with what it missed. The others saw nothing. */
-static void resume_session(pl_sig *s, conn *fresh, const char *token, json_t *re)
-{
-    conn *c = NULL;
-    for (conn *o = s->conns; o && !c; o = o->next)
-        if (o->detached && o->resume_token[0] && strcmp(o->resume_token, token) == 0)
-            c = o;
-    if (!c) {
-        sig_error(s, fresh, re, "not_found", "no session to resume (expired or unknown token)");
-        return;
-    }
-    /* The session moves to the new connection id; the empty state created
-     * for that id goes. */
-    for (conn **pp = &s->conns; *pp; pp = &(*pp)->next)
-        if (*pp == fresh) {
-            *pp = fresh->next;
-            break;
-        }
-    c->id = fresh->id;
-    pl_env_free(&s->env, fresh);
-    c->detached = false;
-    c->strikes = 0;
-    s->resumed++;
-    new_resume_token(s, c);
-    json_t *m = sig_reply("welcome", re);
-    json_object_set_new(m, "user", sig_user_json(c));
-    json_object_set_new(m, "ice_servers", json_array());
-    json_object_set_new(m, "online", online_json(s, c));
-    json_object_set_new(m, "missed", sig_missed_json(s, c->user_id));
-    json_object_set_new(m, "resume_token", json_string(c->resume_token));
-    json_object_set_new(m, "resumed", json_true());
-    sig_send(s, c, m);
-    sig_calls_resumed(s, c);
-    if (!c->room)
-        return;
-    sig_send(s, c, joined_json(s, c, NULL));
-    /* Whatever was offered while away may never have arrived. */
-    if (c->n_slots) {
-        c->offer_outstanding = false;
-        c->dirty = true;
-        c->sub_ice_restart = c->sub_added;
-        send_subscribe_offer(s, c);
-    }
-}
-
-static void on_hello(pl_sig *s, conn *c, json_t *msg, json_t *re, int64_t now_ms)
-{
-    if (c->welcomed) {
-        sig_error(s, c, re, "bad_request", "hello was already sent on this connection");
-        return;
-    }
-    const char *name = json_string_value(json_object_get(msg, "name"));
-    long chars = name ? sig_printable_chars(name) : -1;
-    if (chars < 1 || chars > NAME_MAX_CHARS) {
-        sig_error(s, c, re, "bad_request", "name must be 1-64 printable characters");
-        return;
-    }
-    const char *resume = json_string_value(json_object_get(msg, "resume"));
-    if (resume) {
-        /* The resume token is a secret issued after authentication. */
-        resume_session(s, c, resume, re);
-        return;
-    }
-    c->can_publish = c->can_subscribe = true;
-    if (s->auth) {
-        pl_auth_claims claims;
-        const char *why = "hello needs a token";
-        const char *token = json_string_value(json_object_get(msg, "token"));
-        if (!token || pl_auth_verify(s->auth, token, now_ms / 1000, &claims, &why) != PL_OK) {
-            /* Nothing of the session remains: no presence, no user. */
-            sig_error(s, c, re, "unauthorized", why);
-            s->io.close(s->io.user, c->id, 1008, "unauthorized");
-            s->auth_refused++;
-            return;
-        }
-        snprintf(c->name, sizeof(c->name), "%s", claims.name[0] ? claims.name : name);
-        snprintf(c->user_id, sizeof(c->user_id), "%s", claims.sub);
-        snprintf(c->only_room, sizeof(c->only_room), "%s", claims.room);
-        c->can_publish = claims.can_publish;
-        c->can_subscribe = claims.can_subscribe;
-    } else {
-        snprintf(c->name, sizeof(c->name), "%s", name);
-        user_id_for(name, c->user_id, sizeof(c->user_id));
-    }
-    bool first = !user_online_elsewhere(s, c);
-    c->welcomed = true;
-    new_resume_token(s, c);
-
-    json_t *online = online_json(s, c);
-    json_t *m = sig_reply("welcome", re);
-    json_object_set_new(m, "user", sig_user_json(c));
-    json_object_set_new(m, "ice_servers", json_array());
-    json_object_set_new(m, "online", online);
-    json_object_set_new(m, "missed", sig_missed_json(s, c->user_id));
-    json_object_set_new(m, "resume_token", json_string(c->resume_token));
-    sig_send(s, c, m);
-    if (first)
-        broadcast_presence(s, c, "online");
-}
-
-static void on_status(pl_sig *s, conn *c, json_t *msg, json_t *re)
-{
-    const char *st = json_string_value(json_object_get(msg, "status"));
-    if (!st || (strcmp(st, "online") != 0 && strcmp(st, "dnd") != 0)) {
-        sig_error(s, c, re, "bad_request", "status must be \"online\" or \"dnd\"");
-        return;
-    }
-    bool dnd = strcmp(st, "dnd") == 0;
-    bool was_dnd = c->dnd;
-    const char *before = sig_user_status(s, c->user_id);
-    /* Status belongs to the user: every device follows. */
-    for (conn *o = s->conns; o; o = o->next)
-        if (o->welcomed && strcmp(o->user_id, c->user_id) == 0)
-            o->dnd = dnd;
-    json_t *m = sig_reply("status", re);
-    json_object_set_new(m, "status", json_string(st));
-    sig_send(s, c, m);
-    /* The user's other devices follow the switch (an event: no `re`). */
-    for (conn *o = s->conns; o; o = o->next)
-        if (o != c && o->welcomed && strcmp(o->user_id, c->user_id) == 0)
-            sig_send(s, o, json_pack("{s:s,s:s}", "type", "status", "status", st));
-    sig_presence_changed(s, c->user_id, before);
-    if (!was_dnd || dnd)
-        return;
-    /* Focus time is over: the heads-ups it held back are due now. */
-    json_t *items = sig_missed_json(s, c->user_id);
-    if (json_array_size(items) > 0) {
-        json_t *ev = json_pack("{s:s,s:o}", "type", "missed", "items", items);
-        for (conn *o = s->conns; o; o = o->next)
-            if (o->welcomed && strcmp(o->user_id, c->user_id) == 0)
-                sig_send(s, o, json_deep_copy(ev));
-        json_decref(ev);
-    } else {
-        json_decref(items);
-    }
-}
-
-static void on_join(pl_sig *s, conn *c, json_t *msg, json_t *re)
-{
-    const char *name = json_string_value(json_object_get(msg, "room"));
-    if (!name || !valid_room_name(name)) {
-        sig_error(s, c, re, "bad_request", "room must be 1-64 characters of [A-Za-z0-9._-]");
-        return;
-    }
-    if (c->only_room[0] && strcmp(name, c->only_room) != 0) {
-        /* A guest link used for another room: refused, and the connection
-         * goes (the protocol closes on a token that does not fit). */
-        sig_error(s, c, re, "forbidden", "your token allows another room only");
-        s->io.close(s->io.user, c->id, 1008, "wrong room for this token");
-        s->auth_refused++;
-        return;
-    }
-    const char *why = NULL;
-    const char *refused = sig_call_room_check(s, c, name, &why);
-    if (refused) {
-        sig_error(s, c, re, refused, why);
-        return;
-    }
-    c->closed_room[0] = '\0';
-    /* Limits first, so that a refused join leaves the user where it was;
-     * the user's own place in the room (another device) is not counted. */
-    room *r = get_room(s, name, false);
-    size_t n_rooms = 0, mine = 0;
-    for (room *k = s->rooms; k; k = k->next)
-        n_rooms++;
-    for (conn *o = s->conns; r && o; o = o->next)
-        mine += o->room == r && strcmp(o->user_id, c->user_id) == 0;
-    if (r && r->members - mine >= s->max_participants) {
-        sig_error(s, c, re, "room_full", "this room has its maximum number of participants");
-        return;
-    }
-    if (!r && n_rooms >= s->max_rooms) {
-        sig_error(s, c, re, "room_full", "the server holds its maximum number of rooms");
-        return;
-    }
-    /* A user is in at most one room: joining another leaves the first. */
-    for (conn *o = s->conns; o; o = o->next)
-        if (o->room && strcmp(o->user_id, c->user_id) == 0)
-            sig_leave_room(s, o, "left");
-    r = get_room(s, name, true);
-    if (!r) {
-        sig_error(s, c, re, "internal", "out of memory");
-        return;
-    }
-    uint8_t rnd[6];
-    pl_env_random(&s->env, rnd, sizeof(rnd));
-    snprintf(c->participant_id, sizeof(c->participant_id), "p%02x%02x%02x%02x%02x%02x", rnd[0],
-             rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
-    json_t *others = json_array();
-    for (conn *o = s->conns; o; o = o->next)
-        if (o->room == r)
-            json_array_append_new(others, json_pack("{s:s,s:s,s:o}", "id", o->participant_id,
-                                                    "name", o->name, "tracks", tracks_json(o)));
-    c->room = r;
-    r->members++;
-    json_t *m = sig_reply("joined", re);
-    json_object_set_new(m, "room", json_string(r->name));
-    json_object_set_new(m, "participant",
-                        json_pack("{s:s,s:s}", "id", c->participant_id, "name", c->name));
-    json_object_set_new(m, "participants", others);
-    sig_send(s, c, m);
-    room_broadcast(s, r, c,
-                   json_pack("{s:s,s:{s:s,s:s}}", "type", "participant-joined", "participant", "id",
-                             c->participant_id, "name", c->name));
-    refresh_subscriptions(s, r);
-}
-
-static void on_leave(pl_sig *s, conn *c, json_t *re)
-{
-    if (!c->room && c->closed_room[0]) {
-        /* The server already closed the room (its call ended): leaving it
-         * again is not a mistake. */
-        json_t *m = sig_reply("left", re);
-        json_object_set_new(m, "room", json_string(c->closed_room));
-        c->closed_room[0] = '\0';
-        sig_send(s, c, m);
-        return;
-    }
-    if (!c->room) {
-        sig_error(s, c, re, "not_found", "not in a room");
-        return;
-    }
-    json_t *m = sig_reply("left", re);
-    json_object_set_new(m, "room", json_string(c->room->name));
-    sig_leave_room(s, c, "left");
-    sig_send(s, c, m);
-}
-
-static void on_chat(pl_sig *s, conn *c, json_t *msg, json_t *re, int64_t now_ms)
-{
-    const char *text = json_string_value(json_object_get(msg, "text"));
-    if (!c->room) {
-        sig_error(s, c, re, "not_found", "join a room before chatting");
-        return;
-    }
-    /* Chat text may contain newlines and tabs, unlike names. */
-    long chars = 0;
-    for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p; p++)
-        if ((*p & 0xc0) != 0x80)
-            chars++;
-    if (!text || chars < 1 || chars > CHAT_MAX_CHARS) {
-        sig_error(s, c, re, "bad_request", "text must be 1-4096 characters");
-        return;
-    }
-    if (re)
-        sig_send(s, c, sig_reply("ok", re));
-    room_broadcast(s, c->room, NULL,
-                   json_pack("{s:s,s:{s:s,s:s},s:s,s:I}", "type", "chat", "from", "id",
-                             c->participant_id, "name", c->name, "text", text, "ts",
-                             (json_int_t)now_ms));
-}
-
-void pl_sig_handle_text(pl_sig *s, uint64_t id, int64_t now_ms, const char *text, size_t len)
-{
-    conn *c = find_conn(s, id);
+    conn *c = sig_conn_find(&s->m, id);
     if (!c)
         return;
-    /* Refill, then spend one token; a flood is refused before it is even
-     * parsed, and one that goes on is closed. */
-    if (now_ms > c->tokens_at_ms) {
-        c->tokens += (double)(now_ms - c->tokens_at_ms) * PL_SIG_RATE / 1000.0;
-        if (c->tokens > PL_SIG_BURST)
-            c->tokens = PL_SIG_BURST;
-    }
-    c->tokens_at_ms = now_ms;
-    if (c->tokens < 1.0) {
-        s->rate_limited++;
-        if (++c->rate_strikes == PL_SIG_MAX_RATE_STRIKES)
-            s->io.close(s->io.user, c->id, 1008, "rate limit exceeded");
-        else if (c->rate_strikes < PL_SIG_MAX_RATE_STRIKES)
-            sig_send(s, c,
-                     json_pack("{s:s,s:s,s:s}", "type", "error", "code", "rate_limited", "message",
-                               "too many messages: slow down"));
+    if (!sig_session_admit(s, c, now))
         return;
-    }
-    c->tokens -= 1.0;
     if (len > PL_SIG_MAX_MESSAGE) {
         pl_sig_handle_bad_frame(s, id, "message larger than 64 KiB");
         return;
@@ -1125,32 +92,32 @@ void pl_sig_handle_text(pl_sig *s, uint64_t id, int64_t now_ms, const char *text
     if (!type)
         sig_error(s, c, re, "bad_request", "message needs a string \"type\"");
     else if (strcmp(type, "hello") == 0)
-        on_hello(s, c, msg, re, now_ms);
-    else if (!c->welcomed)
+        sig_on_hello(s, c, msg, re, now);
+    else if (!c->user)
         sig_error(s, c, re, "unauthorized", "say hello first");
     else if (strcmp(type, "status") == 0)
-        on_status(s, c, msg, re);
+        sig_on_status(s, c, msg, re);
     else if (strcmp(type, "join") == 0)
-        on_join(s, c, msg, re);
+        sig_on_join(s, c, msg, re);
     else if (strcmp(type, "leave") == 0)
-        on_leave(s, c, re);
+        sig_on_leave(s, c, re);
     else if (strcmp(type, "chat") == 0)
-        on_chat(s, c, msg, re, now_ms);
+        sig_on_chat(s, c, msg, re, now);
     else if (strcmp(type, "publish") == 0)
-        on_publish(s, c, msg, re);
+        sig_on_publish(s, c, msg, re);
     else if (strcmp(type, "subscribe-answer") == 0)
-        on_subscribe_answer(s, c, msg, re);
+        sig_on_subscribe_answer(s, c, msg, re);
     else if (strcmp(type, "mute") == 0)
-        on_mute(s, c, msg, re);
+        sig_on_mute(s, c, msg, re);
     else if (strcmp(type, "subscription") == 0)
-        on_subscription(s, c, msg, re);
+        sig_on_subscription(s, c, msg, re);
     else if (strcmp(type, "call") == 0)
-        sig_on_call(s, c, msg, re, now_ms);
+        sig_calls_on_call(s->calls, c, msg, re, now);
     else if (strcmp(type, "call-accept") == 0 || strcmp(type, "call-decline") == 0 ||
              strcmp(type, "call-cancel") == 0 || strcmp(type, "call-hangup") == 0)
-        sig_on_call_action(s, c, type, msg, re, now_ms);
+        sig_calls_on_action(s->calls, c, type, msg, re);
     else if (strcmp(type, "missed-ack") == 0)
-        sig_on_missed_ack(s, c, msg, re);
+        sig_calls_on_missed_ack(s->calls, c, msg, re);
     else
         sig_error(s, c, re, "bad_request", "unknown message type");
     json_decref(msg);
@@ -1158,102 +125,9 @@ void pl_sig_handle_text(pl_sig *s, uint64_t id, int64_t now_ms, const char *text
 
 void pl_sig_handle_bad_frame(pl_sig *s, uint64_t id, const char *why)
 {
-    conn *c = find_conn(s, id);
+    conn *c = sig_conn_find(&s->m, id);
     if (c)
         sig_error(s, c, NULL, "bad_request", why);
-}
-
-static void drop_conn(pl_sig *s, conn **pp, const char *reason, int64_t now_ms)
-{
-    conn *c = *pp;
-    sig_calls_conn_gone(s, c, now_ms);
-    sig_leave_room(s, c, reason);
-    if (c->welcomed && !user_online_elsewhere(s, c))
-        broadcast_presence(s, c, "offline");
-    *pp = c->next;
-    pl_env_free(&s->env, c);
-}
-
-void pl_sig_drop(pl_sig *s, uint64_t id, int64_t now_ms)
-{
-    for (conn **pp = &s->conns; *pp; pp = &(*pp)->next) {
-        conn *c = *pp;
-        if (c->id != id || c->detached)
-            continue;
-        /* A participant whose connection is lost stays for the grace period:
-         * its media keeps flowing and it may come back with `resume`. */
-        if (c->room && s->grace_ms > 0) {
-            c->detached = true;
-            c->detached_at_ms = now_ms;
-            c->id = 0;
-            return;
-        }
-        drop_conn(s, pp, "disconnected", now_ms);
-        return;
-    }
-}
-
-void pl_sig_disconnect(pl_sig *s, uint64_t id, int64_t now_ms)
-{
-    for (conn **pp = &s->conns; *pp; pp = &(*pp)->next)
-        if ((*pp)->id == id && !(*pp)->detached) {
-            drop_conn(s, pp, "disconnected", now_ms);
-            return;
-        }
-}
-
-void pl_sig_tick(pl_sig *s, int64_t now_ms)
-{
-    sig_calls_tick(s, now_ms);
-    for (conn **pp = &s->conns; *pp;) {
-        conn *c = *pp;
-        if (c->detached && now_ms - c->detached_at_ms >= s->grace_ms) {
-            s->timed_out++;
-            drop_conn(s, pp, "timeout", now_ms);
-            continue;
-        }
-        pp = &c->next;
-    }
-}
-
-void pl_sig_transport_failed(pl_sig *s, uint64_t transport)
-{
-    for (conn *c = s->conns; c; c = c->next) {
-        if (!c->room || !transport)
-            continue;
-        if (c->pub_transport == transport) {
-            /* The browser keeps its DTLS association across an ICE restart,
-             * so a new server transport needs a new peer connection: the
-             * client is told, and its next publish makes one. */
-            sig_send(s, c,
-                     json_pack("{s:s,s:s}", "type", "transport-closed", "transport", "publish"));
-            s->media.remove_transport(s->media.user, c->room->name, transport);
-            c->pub_transport = 0;
-            c->pub_remote_ufrag[0] = '\0';
-            c->speaking = false;
-            for (size_t i = 0; i < c->n_tracks; i++)
-                room_broadcast(s, c->room, c,
-                               json_pack("{s:s,s:s,s:s}", "type", "track-unpublished",
-                                         "participant_id", c->participant_id, "track_id",
-                                         c->tracks[i].id));
-            c->n_tracks = 0;
-            refresh_subscriptions(s, c->room);
-            announce_speakers(s, c->room);
-            return;
-        }
-        if (c->sub_transport == transport) {
-            sig_send(s, c,
-                     json_pack("{s:s,s:s}", "type", "transport-closed", "transport", "subscribe"));
-            if (c->sub_added)
-                s->media.remove_transport(s->media.user, c->room->name, transport);
-            c->sub_transport = 0;
-            c->sub_added = c->offer_outstanding = c->sub_restart_pending = false;
-            c->sub_remote_ufrag[0] = '\0';
-            c->dirty = c->n_slots > 0;
-            send_subscribe_offer(s, c);
-            return;
-        }
-    }
 }
 
 void pl_sig_set_reconnect_grace(pl_sig *s, int64_t grace_ms)
@@ -1261,43 +135,14 @@ void pl_sig_set_reconnect_grace(pl_sig *s, int64_t grace_ms)
     s->grace_ms = grace_ms > 0 ? grace_ms : 0;
 }
 
-void pl_sig_stats_get(const pl_sig *s, pl_sig_stats *out)
-{
-    memset(out, 0, sizeof(*out));
-    for (const conn *c = s->conns; c; c = c->next) {
-        if (c->detached)
-            out->detached++;
-        else
-            out->connections++;
-        if (c->room)
-            out->participants++;
-    }
-    out->resumed = s->resumed;
-    out->timed_out = s->timed_out;
-    for (const conn *c = s->conns; c; c = c->next) {
-        if (!c->welcomed)
-            continue;
-        bool first = true; /* count each user once */
-        for (const conn *o = s->conns; o != c; o = o->next)
-            if (o->welcomed && strcmp(o->user_id, c->user_id) == 0)
-                first = false;
-        out->users_online += first;
-    }
-    for (const room *r = s->rooms; r; r = r->next)
-        out->rooms++;
-    out->bad_messages = s->bad_messages;
-    for (const call *k = s->calls; k; k = k->next)
-        out->calls++;
-    out->calls_placed = s->calls_placed;
-    out->calls_accepted = s->calls_accepted;
-    out->calls_missed = s->calls_missed;
-    out->auth_refused = s->auth_refused;
-    out->rate_limited = s->rate_limited;
-}
-
 void pl_sig_set_ring_timeout(pl_sig *s, int64_t timeout_ms)
 {
-    s->ring_timeout_ms = timeout_ms > 0 ? timeout_ms : PL_SIG_DEFAULT_RING_MS;
+    sig_calls_set_ring_timeout(s->calls, timeout_ms);
+}
+
+void pl_sig_set_store(pl_sig *s, pl_store *store)
+{
+    sig_calls_set_store(s->calls, store);
 }
 
 void pl_sig_set_limits(pl_sig *s, size_t max_participants, size_t max_rooms)
@@ -1311,7 +156,26 @@ void pl_sig_set_auth(pl_sig *s, const pl_auth *auth)
     s->auth = auth;
 }
 
-void pl_sig_set_store(pl_sig *s, pl_store *store)
+void pl_sig_stats_get(const pl_sig *s, pl_sig_stats *out)
 {
-    s->store = store;
+    memset(out, 0, sizeof(*out));
+    out->connections = sig_conn_count(&s->m);
+    out->detached = s->m.n_detached;
+    out->participants = s->m.n_participants;
+    out->users_online = s->m.n_users;
+    out->rooms = s->m.n_rooms;
+    out->resumed = s->resumed;
+    out->timed_out = s->timed_out;
+    out->bad_messages = s->bad_messages;
+    sig_calls_stats cs;
+    sig_calls_stats_get(s->calls, &cs);
+    out->calls = cs.calls;
+    out->calls_placed = cs.placed;
+    out->calls_accepted = cs.accepted;
+    out->calls_missed = cs.missed;
+    out->auth_refused = s->auth_refused;
+    out->rate_limited = s->rate_limited;
+    out->transports_connected = s->transports_connected;
+    out->transports_closed = s->transports_closed;
+    out->commands_refused = s->commands_refused;
 }

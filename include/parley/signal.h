@@ -2,8 +2,7 @@
  * and chat, as a state machine over connections. It never touches a
  * socket: the WebSocket layer feeds it frames and it answers through the
  * callbacks in pl_sig_io, so every rule of the protocol can be tested
- * without a network. Time (milliseconds since the epoch, for `ts` fields)
- * is a parameter. */
+ * without a network. Time is a parameter (pl_sig_time). */
 #ifndef PARLEY_SIGNAL_H
 #define PARLEY_SIGNAL_H
 
@@ -32,6 +31,16 @@ extern "C" {
 
 typedef struct pl_sig pl_sig;
 
+/* The two clocks the core is told, in milliseconds. Timers (the
+ * reconnection grace, the ring timeout, rate limits) run on the monotonic
+ * one, so a wall clock that is stepped (NTP, an operator, a resumed VM)
+ * neither expires nor prolongs them. The wall clock only goes into
+ * messages (`ts`) and is checked against token expiry. */
+typedef struct pl_sig_time {
+    int64_t mono_ms; /* any clock that never goes back (CLOCK_MONOTONIC) */
+    int64_t wall_ms; /* since the epoch */
+} pl_sig_time;
+
 typedef struct pl_sig_io {
     void *user;
     /* Queue one text frame for a connection. */
@@ -52,6 +61,10 @@ typedef struct pl_sig_stats {
     uint64_t calls_placed, calls_accepted, calls_missed;
     uint64_t auth_refused; /* hellos refused for their token */
     uint64_t rate_limited; /* messages refused for the rate limit */
+    /* What the media workers reported: transports up (ICE, DTLS and SRTP),
+     * transports closed that the core had not removed, and commands they
+     * refused (for a transport the core knew or not). */
+    uint64_t transports_connected, transports_closed, commands_refused;
 } pl_sig_stats;
 
 /* How the core reaches the media workers. NULL media: publishing is refused
@@ -87,11 +100,11 @@ void pl_sig_destroy(pl_sig *sig);
  * one that is lost (no close handshake) is dropped, which keeps its
  * participant for the reconnection grace period. */
 int pl_sig_connect(pl_sig *sig, uint64_t conn);
-void pl_sig_disconnect(pl_sig *sig, uint64_t conn, int64_t now_ms);
-void pl_sig_drop(pl_sig *sig, uint64_t conn, int64_t now_ms);
+void pl_sig_disconnect(pl_sig *sig, uint64_t conn, pl_sig_time now);
+void pl_sig_drop(pl_sig *sig, uint64_t conn, pl_sig_time now);
 
 /* One complete text frame. */
-void pl_sig_handle_text(pl_sig *sig, uint64_t conn, int64_t now_ms, const char *text, size_t len);
+void pl_sig_handle_text(pl_sig *sig, uint64_t conn, pl_sig_time now, const char *text, size_t len);
 /* A binary frame, or a message over PL_SIG_MAX_MESSAGE: both are refused
  * with bad_request and count as strikes. */
 void pl_sig_handle_bad_frame(pl_sig *sig, uint64_t conn, const char *why);
@@ -103,7 +116,7 @@ void pl_sig_handle_bad_frame(pl_sig *sig, uint64_t conn, const char *why);
 #define PL_SIG_DEFAULT_GRACE_MS 20000
 void pl_sig_set_reconnect_grace(pl_sig *sig, int64_t grace_ms);
 /* Expires detached sessions; call about every second. */
-void pl_sig_tick(pl_sig *sig, int64_t now_ms);
+void pl_sig_tick(pl_sig *sig, pl_sig_time now);
 
 /* A call nobody answers ends as missed after this long (`--ring-timeout`). */
 #define PL_SIG_DEFAULT_RING_MS 30000
@@ -122,9 +135,17 @@ void pl_sig_set_limits(pl_sig *sig, size_t max_participants, size_t max_rooms);
  * must outlive the core. */
 void pl_sig_set_auth(pl_sig *sig, const pl_auth *auth);
 
-/* A publisher's audio started or stopped being loud (from a media worker);
- * rooms get `speakers` when their list of active speakers changes. */
+/* What the media workers report about transports, on the signaling thread.
+ * A transport the core does not know (any more) is ignored, unless said
+ * otherwise: the core forgets a transport as it removes it, so reports
+ * that were on their way for it do not matter. */
+
+/* A publisher's audio started or stopped being loud; rooms get `speakers`
+ * when their list of active speakers changes. */
 void pl_sig_speaking(pl_sig *sig, uint64_t transport, bool speaking, uint8_t level);
+
+/* ICE, DTLS and SRTP are up: recorded on the transport, counted. */
+void pl_sig_transport_connected(pl_sig *sig, uint64_t transport);
 
 /* A media worker closed a transport (ICE consent lost for 30 s, or a
  * handshake that failed). The client gets `transport-closed`. A publish
@@ -133,6 +154,18 @@ void pl_sig_speaking(pl_sig *sig, uint64_t transport, bool speaking, uint8_t lev
  * at once, so a client whose network comes back receives again without
  * rejoining. */
 void pl_sig_transport_failed(pl_sig *sig, uint64_t transport);
+
+/* The client closed its end of a transport (DTLS close_notify) while the
+ * core still had it: no media flows on it any more, so it is handled as a
+ * failure. */
+void pl_sig_transport_closed(pl_sig *sig, uint64_t transport);
+
+/* A worker did not carry out a command for a transport (unknown transport,
+ * a duplicate id or ufrag, no memory, an ICE restart it could not do;
+ * `error` is a PL_E* code). Logged; for a transport the core has, handled
+ * as a failure, since the worker's transport no longer matches what was
+ * negotiated. */
+void pl_sig_command_refused(pl_sig *sig, uint64_t transport, int error);
 
 void pl_sig_stats_get(const pl_sig *sig, pl_sig_stats *out);
 

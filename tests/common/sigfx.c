@@ -64,19 +64,38 @@ static uint16_t fm_port(void *user, const char *room)
 
 static void fm_set_tracks(void *user, const char *room, uint64_t id, const pl_track *p, size_t n)
 {
-    (void)user, (void)room, (void)id, (void)p, (void)n;
+    (void)room;
+    fake_media *m = user;
+    assert_true(n <= PL_MAX_TRACKS);
+    m->tracks_of = id;
+    m->n_tracks = n;
+    memcpy(m->tracks, p, n * sizeof(*p));
 }
 
 static void fm_set_routes(void *user, const char *room, uint64_t id, const pl_route *p, size_t n)
 {
-    (void)user, (void)room, (void)id, (void)p, (void)n;
+    (void)room;
+    fake_media *m = user;
+    assert_true(n <= PL_MAX_ROUTES);
+    m->routes_of = id;
+    m->n_routes = n;
+    memcpy(m->routes, p, n * sizeof(*p));
+}
+
+/* The seeded env hands every callback its random state, f->rs. */
+static void cap_log(void *user, enum pl_log_level level, const char *msg)
+{
+    (void)level;
+    fx *f = (fx *)((char *)user - offsetof(fx, rs));
+    snprintf(f->log, sizeof(f->log), "%s", msg);
 }
 
 fx *fx_new_with_media(void)
 {
     fx *f = calloc(1, sizeof(*f));
     f->env = pl_env_seeded(&f->rs, 5);
-    f->now_ms = 1700000000000LL;
+    f->env.log = cap_log;
+    f->now = (pl_sig_time){.mono_ms = 5000, .wall_ms = 1700000000000LL};
     pl_sig_io io = {.user = &f->b, .send = cap_send, .close = cap_close};
     pl_sig_media media = {.user = &f->media,
                           .add_transport = fm_add,
@@ -108,10 +127,16 @@ fx *fx_new(void)
 {
     fx *f = calloc(1, sizeof(*f));
     f->env = pl_env_seeded(&f->rs, 5);
-    f->now_ms = 1700000000000LL;
+    f->env.log = cap_log;
+    f->now = (pl_sig_time){.mono_ms = 5000, .wall_ms = 1700000000000LL};
     pl_sig_io io = {.user = &f->b, .send = cap_send, .close = cap_close};
     f->sig = pl_sig_create(&f->env, &io, NULL);
     return f;
+}
+
+pl_sig_time fx_after(const fx *f, int64_t ms)
+{
+    return (pl_sig_time){.mono_ms = f->now.mono_ms + ms, .wall_ms = f->now.wall_ms + ms};
 }
 
 void drain(fx *f, int c)
@@ -131,7 +156,7 @@ void fx_free(fx *f)
 
 void say(fx *f, int c, const char *text)
 {
-    pl_sig_handle_text(f->sig, (uint64_t)c, f->now_ms, text, strlen(text));
+    pl_sig_handle_text(f->sig, (uint64_t)c, f->now, text, strlen(text));
 }
 
 json_t *got(fx *f, int c, const char *type)

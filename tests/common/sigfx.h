@@ -1,5 +1,6 @@
 /* A signaling core driven directly by tests: every reply and event is
- * captured per connection, and time is a virtual clock. */
+ * captured per connection, and time is a virtual clock (both of the core's
+ * clocks, far apart so that a mix-up shows). */
 #ifndef PARLEY_TEST_SIGFX_H
 #define PARLEY_TEST_SIGFX_H
 
@@ -22,7 +23,12 @@ typedef struct box {
 typedef struct fake_media {
     int adds, removes, restarts;
     uint64_t last_id;
-    char local_ufrag[64], remote_ufrag[300];
+    char local_ufrag[PL_ICE_CRED_MAX + 1], remote_ufrag[PL_ICE_CRED_MAX + 1];
+    /* The last tracks and routes set, and for which transport. */
+    uint64_t tracks_of, routes_of;
+    size_t n_tracks, n_routes;
+    pl_track tracks[PL_MAX_TRACKS];
+    pl_route routes[PL_MAX_ROUTES];
 } fake_media;
 
 typedef struct fx {
@@ -30,8 +36,9 @@ typedef struct fx {
     uint64_t rs;
     pl_env env;
     pl_sig *sig;
-    int64_t now_ms; /* the virtual clock every message is said at */
+    pl_sig_time now; /* the virtual clocks every message is said at */
     fake_media media;
+    char log[512]; /* the last line the core logged */
 } fx;
 
 fx *fx_new(void);
@@ -40,6 +47,8 @@ fx *fx_new_with_media(void);
 /* A file of tests/fixtures, NUL-terminated; free() it. */
 char *fixture(const char *name);
 void fx_free(fx *f);
+/* `ms` after f->now on both clocks (f->now stays). */
+pl_sig_time fx_after(const fx *f, int64_t ms);
 /* Forgets what a connection got so far. */
 void drain(fx *f, int c);
 void say(fx *f, int c, const char *text);

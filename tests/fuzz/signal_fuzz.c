@@ -3,7 +3,8 @@
  * hello/join/publish/chat/leave/call and garbage interleave as with real
  * clients; a fake media layer accepts transports like the workers do, and
  * missed heads-ups go to an in-memory store. A line starting with `~`
- * moves the clock a minute on (rings time out), one with `!` reports
+ * moves both clocks a minute on (rings time out), one with `^` steps the
+ * wall clock back a day (timers must not care), one with `!` reports
  * speaking. */
 #include <stddef.h>
 #include <stdint.h>
@@ -74,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pl_store *store = NULL;
     if (pl_store_create(&env, ":memory:", &store) == PL_OK)
         pl_sig_set_store(sig, store);
-    int64_t now = 1700000000000LL;
+    pl_sig_time now = {.mono_ms = 5000, .wall_ms = 1700000000000LL};
     for (uint64_t c = 1; c <= 3; c++)
         pl_sig_connect(sig, c);
     const char *p = (const char *)data, *end = p + size;
@@ -86,7 +87,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (len && p[0] == '!')
             pl_sig_speaking(sig, who, len % 2, (uint8_t)len);
         if (len && p[0] == '~') {
-            now += 60000;
+            now.mono_ms += 60000;
+            now.wall_ms += 60000;
+            pl_sig_tick(sig, now);
+        }
+        if (len && p[0] == '^') {
+            now.wall_ms -= 86400000;
             pl_sig_tick(sig, now);
         }
         who = who % 3 + 1;
@@ -94,7 +100,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     pl_sig_disconnect(sig, 2, now);
     pl_sig_drop(sig, 3, now);
-    pl_sig_tick(sig, now + 3600000);
+    now.mono_ms += 3600000;
+    pl_sig_tick(sig, now);
     pl_sig_stats st;
     pl_sig_stats_get(sig, &st);
     pl_sig_destroy(sig);

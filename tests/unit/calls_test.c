@@ -66,10 +66,9 @@ static void test_ring_timeout_and_heads_up(void **state)
     snprintf(id, sizeof(id), "%s", call(f, 0, 1, ",\"topic\":\"release?\""));
     assert_non_null(got(f, 1, "incoming-call"));
     assert_string_equal(last_presence(f, 2), "ringing");
-    int64_t t0 = f->now_ms;
-    pl_sig_tick(f->sig, t0 + 4999);
+    pl_sig_tick(f->sig, fx_after(f, 4999));
     assert_null(got(f, 0, "call-missed"));
-    pl_sig_tick(f->sig, t0 + 5000);
+    pl_sig_tick(f->sig, fx_after(f, 5000));
     assert_string_equal(str(got(f, 0, "call-missed"), "call_id"), id);
     assert_string_equal(str(got(f, 1, "call-missed"), "call_id"), id);
     assert_string_equal(last_presence(f, 2), "online");
@@ -86,7 +85,7 @@ static void test_ring_timeout_and_heads_up(void **state)
     assert_string_equal(str(m, "topic"), "release?");
     assert_string_equal(str(m, "reason"), "missed");
     assert_string_equal(str(json_object_get(m, "from"), "name"), "Ada");
-    assert_int_equal(json_integer_value(json_object_get(m, "ts")), t0);
+    assert_int_equal(json_integer_value(json_object_get(m, "ts")), f->now.wall_ms);
     char ack[96];
     snprintf(ack, sizeof(ack), "{\"type\":\"missed-ack\",\"call_ids\":[\"%s\"],\"id\":2}", id);
     say(f, 3, ack);
@@ -152,8 +151,8 @@ static void test_lost_connection_in_a_call(void **state)
     /* Bob's network drops: within the grace the call goes on unseen, and
      * his new connection hears where the call stands. */
     drain(f, 0);
-    pl_sig_drop(f->sig, 1, f->now_ms);
-    pl_sig_tick(f->sig, f->now_ms + 9000);
+    pl_sig_drop(f->sig, 1, f->now);
+    pl_sig_tick(f->sig, fx_after(f, 9000));
     assert_null(got(f, 0, "call-ended"));
     assert_int_equal(pl_sig_connect(f->sig, 5), 0);
     char resume[128];
@@ -168,9 +167,9 @@ static void test_lost_connection_in_a_call(void **state)
     assert_string_equal(str(json_array_get(online, 0), "name"), "Ada");
     assert_string_equal(str(json_array_get(online, 0), "status"), "in-call");
     /* Lost again, and this time gone for good. */
-    f->now_ms += 9000;
-    pl_sig_drop(f->sig, 5, f->now_ms);
-    pl_sig_tick(f->sig, f->now_ms + 10000);
+    f->now = fx_after(f, 9000);
+    pl_sig_drop(f->sig, 5, f->now);
+    pl_sig_tick(f->sig, fx_after(f, 10000));
     json_t *e = got(f, 0, "call-ended");
     assert_non_null(e);
     assert_string_equal(str(e, "reason"), "disconnected");
@@ -181,12 +180,79 @@ static void test_lost_connection_in_a_call(void **state)
     fx_free(f);
 }
 
+/* Timers run on the monotonic clock: the wall clock stepped back an hour,
+ * then on a day, ends neither a ringing call nor a detached session, early
+ * or late; the monotonic clock ends both to the millisecond. The wall
+ * clock is what messages and heads-ups carry. */
+static void test_wall_clock_jumps(void **state)
+{
+    (void)state;
+    fx *f = fx_new();
+    pl_env env = pl_env_default();
+    pl_store *st;
+    assert_int_equal(pl_store_create(&env, ":memory:", &st), PL_OK);
+    pl_sig_set_store(f->sig, st);
+    pl_sig_set_ring_timeout(f->sig, 5000);
+    pl_sig_set_reconnect_grace(f->sig, 10000);
+    hello(f, 1, "Ada");
+    hello(f, 2, "Bob");
+    hello(f, 3, "Cy");
+    say(f, 3, "{\"type\":\"join\",\"room\":\"r\"}");
+    pl_sig_drop(f->sig, 3, f->now);
+    char id[32];
+    snprintf(id, sizeof(id), "%s", call(f, 1, 2, ""));
+    const pl_sig_time t0 = f->now;
+    const int64_t hour = 3600000, day = 24 * hour;
+    pl_sig_stats ss;
+
+    pl_sig_time t = {.mono_ms = t0.mono_ms + 1000, .wall_ms = t0.wall_ms - hour};
+    pl_sig_tick(f->sig, t);
+    t = (pl_sig_time){.mono_ms = t0.mono_ms + 4999, .wall_ms = t0.wall_ms + day};
+    pl_sig_tick(f->sig, t);
+    assert_null(got(f, 1, "call-missed"));
+    pl_sig_stats_get(f->sig, &ss);
+    assert_int_equal(ss.calls, 1);
+    assert_int_equal(ss.detached, 1);
+    /* A message says the wall time it is now, stepped or not. */
+    f->now = t;
+    say(f, 1, "{\"type\":\"join\",\"room\":\"r\"}");
+    say(f, 1, "{\"type\":\"chat\",\"text\":\"late?\"}");
+    assert_int_equal(json_integer_value(json_object_get(got(f, 1, "chat"), "ts")),
+                     t0.wall_ms + day);
+
+    t.mono_ms = t0.mono_ms + 5000;
+    pl_sig_tick(f->sig, t);
+    assert_string_equal(str(got(f, 1, "call-missed"), "call_id"), id);
+    assert_string_equal(str(got(f, 2, "call-missed"), "call_id"), id);
+    hello(f, 4, "Bob");
+    json_t *items = json_object_get(got(f, 4, "welcome"), "missed");
+    assert_int_equal(json_array_size(items), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(items, 0), "ts")),
+                     t0.wall_ms);
+
+    /* Back an hour before the drop, on the wall: the session waits on. */
+    t = (pl_sig_time){.mono_ms = t0.mono_ms + 9999, .wall_ms = t0.wall_ms - hour};
+    pl_sig_tick(f->sig, t);
+    pl_sig_stats_get(f->sig, &ss);
+    assert_int_equal(ss.detached, 1);
+    assert_int_equal(ss.timed_out, 0);
+    t.mono_ms = t0.mono_ms + 10000;
+    pl_sig_tick(f->sig, t);
+    pl_sig_stats_get(f->sig, &ss);
+    assert_int_equal(ss.detached, 0);
+    assert_int_equal(ss.timed_out, 1);
+    assert_string_equal(str(got(f, 1, "participant-left"), "reason"), "timeout");
+    fx_free(f);
+    pl_store_destroy(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ring_timeout_and_heads_up),
         cmocka_unit_test(test_status_precedence),
         cmocka_unit_test(test_lost_connection_in_a_call),
+        cmocka_unit_test(test_wall_clock_jumps),
     };
     return cmocka_run_group_tests_name("calls", tests, NULL, NULL);
 }

@@ -50,9 +50,9 @@ static void test_hello_and_presence(void **state)
     assert_string_equal(str(follow, "status"), "dnd");
     assert_null(json_object_get(follow, "re"));
     drain(f, 0);
-    pl_sig_disconnect(f->sig, 1, 0);
+    pl_sig_disconnect(f->sig, 1, f->now);
     assert_null(got(f, 0, "presence")); /* still online on device 2 */
-    pl_sig_disconnect(f->sig, 2, 0);
+    pl_sig_disconnect(f->sig, 2, f->now);
     assert_string_equal(str(got(f, 0, "presence"), "status"), "offline");
     pl_sig_stats st;
     pl_sig_stats_get(f->sig, &st);
@@ -101,7 +101,7 @@ static void test_rooms_and_chat(void **state)
     assert_string_equal(str(pl, "participant_id"), ada_id);
     assert_string_equal(str(pl, "reason"), "left");
     drain(f, 1);
-    pl_sig_disconnect(f->sig, 1, 0);
+    pl_sig_disconnect(f->sig, 1, f->now);
     pl_sig_stats st;
     pl_sig_stats_get(f->sig, &st);
     assert_int_equal(st.rooms, 0);
@@ -118,7 +118,7 @@ static void test_disconnect_is_announced(void **state)
     say(f, 0, "{\"type\":\"join\",\"room\":\"r\"}");
     say(f, 1, "{\"type\":\"join\",\"room\":\"r\"}");
     drain(f, 0);
-    pl_sig_disconnect(f->sig, 1, 0);
+    pl_sig_disconnect(f->sig, 1, f->now);
     assert_string_equal(str(got(f, 0, "participant-left"), "reason"), "disconnected");
     /* Joining another room leaves the first. */
     hello(f, 2, "Linus");
@@ -171,7 +171,7 @@ static void test_bad_input(void **state)
     }
     static char big[70000];
     memset(big, 'x', sizeof(big));
-    pl_sig_handle_text(f->sig, 0, 0, big, sizeof(big));
+    pl_sig_handle_text(f->sig, 0, f->now, big, sizeof(big));
     expect_error(f, 0, "bad_request");
     pl_sig_handle_bad_frame(f->sig, 0, "binary frames are not accepted");
     expect_error(f, 0, "bad_request");
@@ -237,7 +237,25 @@ static void test_ice_restart_and_failed_transports(void **state)
     assert_non_null(got(f, 0, "publish-answer"));
     assert_int_equal(f->media.adds, 1);
     uint64_t ada_pub = f->media.last_id;
-    char first[64], ufrag[64];
+    /* What the relay forwards, from the accepted offer. */
+    assert_int_equal(f->media.tracks_of, ada_pub);
+    assert_int_equal(f->media.n_tracks, 2);
+    const pl_track *audio = &f->media.tracks[0], *video = &f->media.tracks[1];
+    assert_string_equal(audio->mid, "0");
+    assert_false(audio->video);
+    assert_int_equal(audio->ssrc, 920970194u);
+    assert_int_equal(audio->audio_level_ext, 1);
+    assert_int_equal(audio->mid_ext, 4);
+    assert_int_equal(audio->pt, 111);
+    assert_string_equal(video->mid, "1");
+    assert_true(video->video);
+    assert_int_equal(video->ssrc, 3385831920u);
+    assert_int_equal(video->rtx_ssrc, 4255421729u);
+    assert_int_equal(video->mid_ext, 4);
+    assert_int_equal(video->audio_level_ext, 0);
+    assert_true(video->nack);
+    assert_true(video->rtx_pt > 0);
+    char first[PL_ICE_CRED_MAX + 1], ufrag[PL_ICE_CRED_MAX + 1];
     snprintf(first, sizeof(first), "%s", f->media.local_ufrag);
     /* The same credentials again: a renegotiation, not a restart. */
     say_sdp(f, 0, "publish", offer);
@@ -257,13 +275,26 @@ static void test_ice_restart_and_failed_transports(void **state)
      * new credentials and his answer restarts the worker's transport. */
     json_t *so = got(f, 1, "subscribe-offer");
     assert_non_null(so);
-    char sub_first[64];
+    char sub_first[PL_ICE_CRED_MAX + 1];
     offer_ufrag(so, sub_first, sizeof(sub_first));
     int before = f->media.adds;
     say_sdp(f, 1, "subscribe-answer", answer);
     assert_int_equal(f->media.adds, before + 1);
     uint64_t bob_sub = f->media.last_id;
-    pl_sig_drop(f->sig, 1, f->now_ms);
+    /* Bob receives both of Ada's tracks under his own SSRCs; his answer
+     * took RTX for the video. */
+    assert_int_equal(f->media.routes_of, bob_sub);
+    assert_int_equal(f->media.n_routes, 2);
+    for (size_t i = 0; i < 2; i++) {
+        const pl_route *r = &f->media.routes[i];
+        assert_int_equal(r->publisher, ada_pub);
+        assert_string_equal(r->mid, i == 0 ? "0" : "1");
+        assert_true(r->out_ssrc != 0);
+        assert_false(r->paused);
+        assert_int_equal(r->out_rtx_ssrc != 0, i == 1);
+        assert_int_equal(r->out_rtx_pt, i == 1 ? 97 : 0);
+    }
+    pl_sig_drop(f->sig, 1, f->now);
     assert_int_equal(pl_sig_connect(f->sig, 5), 0);
     char resume[128];
     snprintf(resume, sizeof(resume), "{\"type\":\"hello\",\"name\":\"Bob\",\"resume\":\"%s\"}",
@@ -304,6 +335,212 @@ static void test_ice_restart_and_failed_transports(void **state)
     fx_free(f);
 }
 
+static size_t sent_total(const fx *f)
+{
+    size_t n = 0;
+    for (int c = 0; c < MAXC; c++)
+        n += f->b.n[c];
+    return n;
+}
+
+static void drain_all(fx *f)
+{
+    for (int c = 0; c < MAXC; c++)
+        drain(f, c);
+}
+
+static pl_sig_stats stats(const fx *f)
+{
+    pl_sig_stats st;
+    pl_sig_stats_get(f->sig, &st);
+    return st;
+}
+
+/* Every report of the media workers reaches the core: a transport up is
+ * recorded; one closed by its client, or one a worker refused a command
+ * for, is handled like a failure (docs/protocol.md: transport-closed); a
+ * report for a transport the core removed itself, or never had, changes
+ * nothing. A publish renegotiation does not add the transport again (the
+ * worker would refuse the duplicate). */
+static void test_worker_reports(void **state)
+{
+    (void)state;
+    fx *f = fx_new_with_media();
+    char *offer = fixture("sdp/chromium156-publish-offer.sdp");
+    char *answer = fixture("sdp/chromium156-answer-to-parley-offer.sdp");
+    hello(f, 1, "Ada");
+    hello(f, 2, "Bob");
+    hello(f, 3, "Cy");
+    say(f, 1, "{\"type\":\"join\",\"room\":\"r\"}");
+    char ada[32], bob[32];
+    snprintf(ada, sizeof(ada), "%s",
+             str(json_object_get(got(f, 1, "joined"), "participant"), "id"));
+    say(f, 2, "{\"type\":\"join\",\"room\":\"r\"}");
+    snprintf(bob, sizeof(bob), "%s",
+             str(json_object_get(got(f, 2, "joined"), "participant"), "id"));
+    say_sdp(f, 1, "publish", offer);
+    uint64_t ada_pub = f->media.last_id;
+    say_sdp(f, 1, "publish", offer);
+    assert_non_null(got(f, 1, "publish-answer"));
+    assert_int_equal(f->media.adds, 1);
+    assert_int_equal(f->media.restarts, 0);
+    say_sdp(f, 2, "subscribe-answer", answer);
+    assert_int_equal(f->media.adds, 2);
+    uint64_t bob_sub = f->media.last_id;
+
+    pl_sig_transport_connected(f->sig, ada_pub);
+    pl_sig_transport_connected(f->sig, bob_sub);
+    pl_sig_transport_connected(f->sig, 999);
+    assert_int_equal(stats(f).transports_connected, 2);
+
+    /* Cy publishes and leaves: the core removed her transport, so the
+     * worker's report of its close, on its way meanwhile, is nothing. */
+    say(f, 3, "{\"type\":\"join\",\"room\":\"r\"}");
+    say_sdp(f, 3, "publish", offer);
+    uint64_t cy_pub = f->media.last_id;
+    say(f, 3, "{\"type\":\"leave\"}");
+    int removes = f->media.removes;
+    drain_all(f);
+    pl_sig_transport_closed(f->sig, cy_pub);
+    pl_sig_transport_failed(f->sig, cy_pub);
+    pl_sig_command_refused(f->sig, cy_pub, PL_ENOTFOUND); /* counted and logged only */
+    assert_int_equal(sent_total(f), 0);
+    assert_int_equal(f->media.removes, removes);
+    assert_int_equal(stats(f).transports_closed, 0);
+    assert_int_equal(stats(f).commands_refused, 1);
+
+    /* Ada's browser closes its publish transport. */
+    f->log[0] = '\0';
+    pl_sig_transport_closed(f->sig, ada_pub);
+    assert_string_equal(str(got(f, 1, "transport-closed"), "transport"), "publish");
+    assert_non_null(got(f, 2, "track-unpublished"));
+    assert_int_equal(f->media.removes, removes + 1);
+    assert_int_equal(stats(f).transports_closed, 1);
+    assert_non_null(strstr(f->log, ada));
+    /* Her next publish makes a new transport. */
+    say_sdp(f, 1, "publish", offer);
+    assert_int_equal(f->media.adds, 4);
+    assert_true(f->media.last_id != ada_pub);
+    assert_non_null(got(f, 2, "track-published"));
+    /* The new one speaks for her; the closed one no longer does. */
+    uint64_t ada_pub2 = f->media.last_id;
+    drain_all(f);
+    pl_sig_speaking(f->sig, ada_pub, true, 20);
+    pl_sig_speaking(f->sig, bob_sub, true, 20);
+    assert_int_equal(sent_total(f), 0);
+    pl_sig_speaking(f->sig, ada_pub2, true, 20);
+    json_t *active = json_object_get(got(f, 2, "speakers"), "active");
+    assert_int_equal(json_array_size(active), 1);
+    assert_string_equal(json_string_value(json_array_get(active, 0)), ada);
+
+    /* A worker refuses a command for Bob's subscribe transport: logged with
+     * his participant, closed, and a new one offered at once. */
+    drain_all(f);
+    f->log[0] = '\0';
+    pl_sig_command_refused(f->sig, bob_sub, PL_EINVAL);
+    assert_string_equal(str(got(f, 2, "transport-closed"), "transport"), "subscribe");
+    assert_non_null(got(f, 2, "subscribe-offer"));
+    assert_non_null(strstr(f->log, bob));
+    assert_non_null(strstr(f->log, "subscribe"));
+    assert_int_equal(stats(f).commands_refused, 2);
+    say_sdp(f, 2, "subscribe-answer", answer);
+    assert_true(f->media.last_id != bob_sub);
+
+    /* For a transport nobody has: only logged. A late failure report for
+     * the replaced transport is nothing either. */
+    drain_all(f);
+    f->log[0] = '\0';
+    pl_sig_command_refused(f->sig, 4242, PL_ENOTFOUND);
+    pl_sig_transport_failed(f->sig, bob_sub);
+    assert_int_equal(sent_total(f), 0);
+    assert_non_null(strstr(f->log, "4242"));
+    assert_int_equal(stats(f).commands_refused, 3);
+    free(offer);
+    free(answer);
+    fx_free(f);
+}
+
+static void count_send(void *user, uint64_t conn, const char *json, size_t len)
+{
+    (void)conn, (void)json, (void)len;
+    (*(size_t *)user)++;
+}
+
+static void ignore_close(void *user, uint64_t conn, int code, const char *reason)
+{
+    (void)user, (void)conn, (void)code, (void)reason;
+}
+
+/* Many connections with scattered ids, in and out of rooms, some
+ * lost and waiting to resume: every connection is still found by its id
+ * after others went (the table moves entries on removal), and the counts
+ * follow. */
+static void test_many_connections(void **state)
+{
+    (void)state;
+    uint64_t rs;
+    pl_env env = pl_env_seeded(&rs, 9);
+    size_t sent = 0;
+    pl_sig_io io = {.user = &sent, .send = count_send, .close = ignore_close};
+    pl_sig *sig = pl_sig_create(&env, &io, NULL);
+    pl_sig_time now = {.mono_ms = 1, .wall_ms = 1700000000000LL};
+    enum { N = 903, USERS = 301 }; /* 301 = 1 mod 3: one device of each user joins */
+    for (uint64_t i = 0; i < N; i++)
+        assert_int_equal(pl_sig_connect(sig, i * 7919 + 1), PL_OK);
+    assert_int_equal(pl_sig_connect(sig, 7919 * 5 + 1), PL_EINVAL);
+    for (uint64_t i = 0; i < N; i++) {
+        char m[128];
+        snprintf(m, sizeof(m), "{\"type\":\"hello\",\"name\":\"u%u\"}", (unsigned)(i % USERS));
+        pl_sig_handle_text(sig, i * 7919 + 1, now, m, strlen(m));
+        snprintf(m, sizeof(m), "{\"type\":\"join\",\"room\":\"r%u\"}", (unsigned)(i % 20));
+        if (i % 3 == 0)
+            pl_sig_handle_text(sig, i * 7919 + 1, now, m, strlen(m));
+    }
+    pl_sig_stats st;
+    pl_sig_stats_get(sig, &st);
+    assert_int_equal(st.connections, N);
+    assert_int_equal(st.users_online, USERS);
+    /* A user is in one room at a time: its later devices took it along. */
+    assert_int_equal(st.participants, USERS);
+    assert_int_equal(st.rooms, 20);
+    for (uint64_t i = 0; i < N; i += 2)
+        pl_sig_disconnect(sig, i * 7919 + 1, now);
+    for (uint64_t i = 1; i < N; i += 4)
+        pl_sig_drop(sig, i * 7919 + 1, now);
+    pl_sig_stats_get(sig, &st);
+    size_t in_room = 0; /* odd i with i % 3 == 0 and i % 4 == 1 were kept, detached */
+    for (uint64_t i = 1; i < N; i += 4)
+        in_room += i % 3 == 0;
+    assert_int_equal(st.detached, in_room);
+    size_t left = 0;
+    for (uint64_t i = 3; i < N; i += 4)
+        left++;
+    assert_int_equal(st.connections, left);
+    /* Every connection left is found by its id: a bad frame is answered. */
+    for (uint64_t i = 3; i < N; i += 4) {
+        size_t before = sent;
+        pl_sig_handle_bad_frame(sig, i * 7919 + 1, "binary frames are not accepted");
+        assert_int_equal(sent, before + 1);
+    }
+    for (uint64_t i = 0; i < N; i += 2) {
+        size_t before = sent;
+        pl_sig_handle_bad_frame(sig, i * 7919 + 1, "gone");
+        assert_int_equal(sent, before);
+    }
+    now.mono_ms += PL_SIG_DEFAULT_GRACE_MS;
+    pl_sig_tick(sig, now);
+    for (uint64_t i = 3; i < N; i += 4)
+        pl_sig_disconnect(sig, i * 7919 + 1, now);
+    pl_sig_stats_get(sig, &st);
+    assert_int_equal(st.connections, 0);
+    assert_int_equal(st.detached, 0);
+    assert_int_equal(st.users_online, 0);
+    assert_int_equal(st.participants, 0);
+    assert_int_equal(st.rooms, 0);
+    assert_int_equal(st.timed_out, in_room);
+    pl_sig_destroy(sig);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -312,6 +549,8 @@ int main(void)
         cmocka_unit_test(test_disconnect_is_announced),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_ice_restart_and_failed_transports),
+        cmocka_unit_test(test_worker_reports),
+        cmocka_unit_test(test_many_connections),
     };
     return cmocka_run_group_tests_name("signal", tests, NULL, NULL);
 }

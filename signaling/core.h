@@ -1,0 +1,35 @@
+/* The state of the signaling core that its files share (struct pl_sig).
+ * Which file does what, and who calls whom, is in docs/architecture.md;
+ * each file's header says what it offers. Not a public header. */
+#ifndef PARLEY_SIG_CORE_H
+#define PARLEY_SIG_CORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "calls.h"
+#include "model.h"
+#include "parley/auth.h"
+#include "parley/sdp.h"
+#include "parley/signal.h"
+
+#define SDP_OUT_MAX 16384
+
+struct pl_sig {
+    pl_env env;
+    pl_sig_io io;
+    bool has_media;
+    pl_sig_media media;
+    uint64_t next_transport;
+    pl_sdp_desc *offer; /* scratch for parsing, reused */
+    pl_sdp_accepted acc[PL_SDP_MAX_MEDIA];
+    sig_model m;
+    sig_calls *calls;
+    const pl_auth *auth; /* NULL: open mode */
+    int64_t grace_ms;
+    size_t max_participants, max_rooms;
+    uint64_t bad_messages, resumed, timed_out, auth_refused, rate_limited;
+    uint64_t transports_connected, transports_closed, commands_refused;
+};
+
+#endif

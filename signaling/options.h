@@ -1,0 +1,27 @@
+/* The parley executable's command line. */
+#ifndef PARLEY_OPTIONS_H
+#define PARLEY_OPTIONS_H
+
+#include <stdbool.h>
+
+typedef struct options {
+    int http_port;
+    const char *bind;
+    const char *announce_ip;
+    int media_port;
+    int workers;
+    const char *web_root;
+    int reconnect_grace; /* seconds */
+    int ring_timeout;    /* seconds */
+    const char *data_dir;
+    const char *tls_cert, *tls_key; /* PEM files, both or neither */
+    bool tls_self_signed;
+    const char *auth_secret, *auth_secret_file; /* neither: open mode */
+    int max_participants, max_rooms, max_conns_per_ip;
+} options;
+
+/* 0 to run, 1 when --help was answered, 2 after a usage error (said on
+ * stderr). */
+int srv_parse_options(int argc, char **argv, options *o);
+
+#endif

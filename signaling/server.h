@@ -1,0 +1,70 @@
+/* Inside the parley executable: the state its files share (the lws
+ * context, the signaling core, the media workers) and what each file
+ * offers the others. main.c starts and stops; ws.c is the WebSocket and
+ * HTTP callback; workers.c is the media workers' side of the core;
+ * stats_page.c answers /stats; clock.c tells the core the time. */
+#ifndef PARLEY_SERVER_H
+#define PARLEY_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+
+#include "options.h"
+#include "parley/auth.h"
+#include "parley/signal.h"
+#include "parley/store.h"
+#include "parley/tlscert.h"
+#include "parley/worker.h"
+
+#define MAX_WORKERS 64
+
+struct session;
+struct event_node;
+
+typedef struct server {
+    options opt;
+    pl_env env;
+    pl_sig *sig;
+    pl_store *store;
+    pl_auth *auth;
+    uint64_t refused_per_ip, cut_slow;
+    pl_dtls_cert *cert;
+    pl_worker *workers[MAX_WORKERS];
+    int n_workers;
+    /* Worker events, handed to the signaling thread (lws_cancel_service). */
+    pthread_mutex_t ev_lock;
+    struct event_node *ev_head, *ev_tail;
+    bool ev_closed;
+    char announce[64];
+    struct lws_context *ctx;
+    struct session *sessions;
+    uint64_t next_id;
+    atomic_bool stop;
+    char index_path[4096];
+    pl_tls_cert tls;             /* --tls-self-signed: handed to lws in memory */
+    lws_sorted_usec_list_t tick; /* once a second: expire detached sessions */
+} server;
+
+/* clock.c: both of the core's clocks, now. */
+pl_sig_time srv_now(void);
+
+/* ws.c: how the core reaches WebSocket connections, and the protocol and
+ * keepalive of the lws context. */
+pl_sig_io srv_ws_io(server *srv);
+void srv_ws_configure(struct lws_context_creation_info *info);
+
+/* workers.c: one worker per core (or --workers), the core's media layer on
+ * top of them, and their events handed to the core on the lws thread. */
+int srv_workers_start(server *srv);
+pl_sig_media srv_workers_media(server *srv);
+void srv_workers_drain_events(server *srv);
+void srv_workers_stop(server *srv);
+
+/* stats_page.c: GET /stats. */
+int srv_serve_stats(struct lws *wsi, server *srv);
+
+#endif

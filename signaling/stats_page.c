@@ -1,0 +1,69 @@
+/* The /stats page: the counters of the signaling core and the workers, for
+ * operators, tests and tools/bench. */
+#include <stdio.h>
+
+#include "server.h"
+
+/* GET /stats: counters of the signaling core and every worker, as JSON, for
+ * operators and tests. Worker counters are atomics: no locking needed. */
+int srv_serve_stats(struct lws *wsi, server *srv)
+{
+    pl_sig_stats ss;
+    pl_sig_stats_get(srv->sig, &ss);
+    pl_worker_stats t = {0};
+    for (int i = 0; i < srv->n_workers; i++) {
+        pl_worker_stats w;
+        pl_worker_stats_get(srv->workers[i], &w);
+        t.transports += w.transports;
+        t.datagrams_in += w.datagrams_in;
+        t.datagrams_out += w.datagrams_out;
+        t.dropped_unknown_source += w.dropped_unknown_source;
+        t.dropped_by_transport += w.dropped_by_transport;
+        t.rtp_in += w.rtp_in;
+        t.rtcp_in += w.rtcp_in;
+        t.rtp_forwarded += w.rtp_forwarded;
+        t.keyframe_requests += w.keyframe_requests;
+        t.retransmissions += w.retransmissions;
+        t.nacks_sent += w.nacks_sent;
+        t.transports_failed += w.transports_failed;
+        /* Percentiles do not add up across workers: the worst is shown. */
+        t.relay_samples += w.relay_samples;
+        t.relay_p50_us = w.relay_p50_us > t.relay_p50_us ? w.relay_p50_us : t.relay_p50_us;
+        t.relay_p99_us = w.relay_p99_us > t.relay_p99_us ? w.relay_p99_us : t.relay_p99_us;
+    }
+    unsigned char buf[LWS_PRE + 2048];
+    char *body = (char *)buf + LWS_PRE;
+    int n = snprintf(
+        body, 2048,
+        "{\"connections\":%zu,\"users_online\":%zu,\"rooms\":%zu,"
+        "\"participants\":%zu,\"bad_messages\":%llu,\"workers\":%d,"
+        "\"transports\":%llu,\"datagrams_in\":%llu,\"datagrams_out\":%llu,"
+        "\"dropped_unknown_source\":%llu,\"dropped_by_transport\":%llu,"
+        "\"rtp_in\":%llu,\"rtcp_in\":%llu,\"rtp_forwarded\":%llu,\"keyframe_requests\":%llu,"
+        "\"retransmissions\":%llu,\"nacks_sent\":%llu,\"detached\":%zu,\"resumed\":%llu,"
+        "\"timed_out\":%llu,\"transports_failed\":%llu,\"calls\":%zu,"
+        "\"calls_placed\":%llu,\"calls_accepted\":%llu,\"calls_missed\":%llu,"
+        "\"auth_refused\":%llu,\"rate_limited\":%llu,\"refused_per_ip\":%llu,"
+        "\"cut_slow\":%llu,\"relay_samples\":%llu,\"relay_p50_us\":%u,\"relay_p99_us\":%u}",
+        ss.connections, ss.users_online, ss.rooms, ss.participants,
+        (unsigned long long)ss.bad_messages, srv->n_workers, (unsigned long long)t.transports,
+        (unsigned long long)t.datagrams_in, (unsigned long long)t.datagrams_out,
+        (unsigned long long)t.dropped_unknown_source, (unsigned long long)t.dropped_by_transport,
+        (unsigned long long)t.rtp_in, (unsigned long long)t.rtcp_in,
+        (unsigned long long)t.rtp_forwarded, (unsigned long long)t.keyframe_requests,
+        (unsigned long long)t.retransmissions, (unsigned long long)t.nacks_sent, ss.detached,
+        (unsigned long long)ss.resumed, (unsigned long long)ss.timed_out,
+        (unsigned long long)t.transports_failed, ss.calls, (unsigned long long)ss.calls_placed,
+        (unsigned long long)ss.calls_accepted, (unsigned long long)ss.calls_missed,
+        (unsigned long long)ss.auth_refused, (unsigned long long)ss.rate_limited,
+        (unsigned long long)srv->refused_per_ip, (unsigned long long)srv->cut_slow,
+        (unsigned long long)t.relay_samples, t.relay_p50_us, t.relay_p99_us);
+    unsigned char hdr[LWS_PRE + 512], *p = hdr + LWS_PRE, *end = hdr + sizeof(hdr);
+    if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "application/json", (lws_filepos_t)n, &p,
+                                    end) ||
+        lws_finalize_write_http_header(wsi, hdr + LWS_PRE, &p, end))
+        return -1;
+    if (lws_write(wsi, (unsigned char *)body, (size_t)n, LWS_WRITE_HTTP_FINAL) != n)
+        return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}

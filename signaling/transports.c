@@ -1,0 +1,91 @@
+/* What the media workers report about transports, as the core handles it:
+ * a publisher speaking or not, a transport up, lost, closed by its client,
+ * or a command for it refused. Reports come after the fact and may cross
+ * the core's own commands: one for a transport the core has already
+ * removed finds no owner and is dropped. */
+#include "parley/signal.h"
+
+#include "core.h"
+#include "publish.h"
+#include "speakers.h"
+#include "subscribe.h"
+
+/* The connection whose transport this is, while it is in a room. */
+static conn *owner(const pl_sig *s, uint64_t transport)
+{
+    conn *c = transport ? sig_transport_owner(&s->m, transport) : NULL;
+    return c && c->room ? c : NULL;
+}
+
+static const char *role(const conn *c, uint64_t transport)
+{
+    return c->pub_transport == transport ? "publish" : "subscribe";
+}
+
+static void lost(pl_sig *s, conn *c, uint64_t transport)
+{
+    if (c->pub_transport == transport)
+        sig_publish_lost(s, c);
+    else
+        sig_subscribe_lost(s, c);
+}
+
+void pl_sig_speaking(pl_sig *s, uint64_t transport, bool speaking, uint8_t level)
+{
+    conn *c = owner(s, transport);
+    if (!c || c->pub_transport != transport)
+        return;
+    c->speaking = speaking;
+    c->level = level;
+    sig_speakers_announce(s, c->room);
+}
+
+void pl_sig_transport_connected(pl_sig *s, uint64_t transport)
+{
+    conn *c = owner(s, transport);
+    if (!c)
+        return;
+    if (c->pub_transport == transport)
+        c->pub_connected = true;
+    else
+        c->sub_connected = true;
+    s->transports_connected++;
+}
+
+void pl_sig_transport_failed(pl_sig *s, uint64_t transport)
+{
+    conn *c = owner(s, transport);
+    if (c)
+        lost(s, c, transport);
+}
+
+void pl_sig_transport_closed(pl_sig *s, uint64_t transport)
+{
+    conn *c = owner(s, transport);
+    if (!c)
+        return; /* the core removed it, or never had it */
+    pl_env_logf(&s->env, PL_LOG_INFO,
+                "signal: participant %s closed its %s transport %llu; a new one is negotiated",
+                c->participant_id, role(c, transport), (unsigned long long)transport);
+    s->transports_closed++;
+    lost(s, c, transport);
+}
+
+void pl_sig_command_refused(pl_sig *s, uint64_t transport, int error)
+{
+    s->commands_refused++;
+    conn *c = owner(s, transport);
+    if (!c) {
+        pl_env_logf(&s->env, PL_LOG_WARN,
+                    "signal: a media worker refused a command for transport %llu, which no "
+                    "participant has: %s",
+                    (unsigned long long)transport, pl_strerror(error));
+        return;
+    }
+    pl_env_logf(&s->env, PL_LOG_WARN,
+                "signal: a media worker refused a command for the %s transport %llu of "
+                "participant %s: %s; the transport is closed",
+                role(c, transport), (unsigned long long)transport, c->participant_id,
+                pl_strerror(error));
+    lost(s, c, transport);
+}
