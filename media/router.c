@@ -49,17 +49,9 @@ static track *new_track(pl_router *r, const pl_track *cfg)
 
 static bool fan_append(pl_router *r, track *t, endpoint *sub, size_t ri)
 {
-    if (t->fan_n == t->fan_cap) {
-        size_t cap = t->fan_cap ? 2 * t->fan_cap : 8;
-        fan_entry *grown = pl_env_alloc(&r->env, cap * sizeof(*grown));
-        if (!grown)
-            return false;
-        if (t->fan_n)
-            memcpy(grown, t->fan, t->fan_n * sizeof(*grown));
-        pl_env_free(&r->env, t->fan);
-        t->fan = grown;
-        t->fan_cap = cap;
-    }
+    if (router_grow(r, (void **)&t->fan, &t->fan_cap, t->fan_n, t->fan_n + 1, sizeof(*t->fan), 8) !=
+        PL_OK)
+        return false;
     t->fan[t->fan_n++] = (fan_entry){.sub = sub, .route = ri};
     return true;
 }
@@ -314,12 +306,9 @@ static void note_level(track *t, const uint8_t *pkt, const pl_rtp_header *h, int
 
 void pl_router_handle_rtp(pl_router *r, int64_t now, uint64_t from, const uint8_t *pkt, size_t len)
 {
-    router_reset_queue(r);
-    endpoint *e = find_ep(r, from);
-    if (!e) {
-        r->st.unroutable++;
+    endpoint *e = router_input_from(r, from);
+    if (!e)
         return;
-    }
     pl_rtp_header h;
     if (pl_rtp_parse(pkt, len, &h) != PL_OK) {
         r->st.malformed++;

@@ -76,12 +76,9 @@ static void answer_nack(pl_router *r, endpoint *sub, const pl_rtcp_nack *nack)
 void pl_router_handle_rtcp(pl_router *r, int64_t now, uint64_t from, const uint8_t *data,
                            size_t len)
 {
-    router_reset_queue(r);
-    endpoint *e = find_ep(r, from);
-    if (!e) {
-        r->st.unroutable++;
+    endpoint *e = router_input_from(r, from);
+    if (!e)
         return;
-    }
     pl_rtcp_iter it;
     pl_rtcp_packet *p = r->rtcp;
     pl_rtcp_iter_init(&it, data, len);

@@ -114,6 +114,13 @@ static inline endpoint *find_ep(const pl_router *r, uint64_t id)
 }
 
 /* router_queue.c */
+/* Makes room for `need` items in a growing array of which `used` are in
+ * use (doubling from `first`): 0, or PL_ENOMEM with the array as it was. */
+int router_grow(pl_router *r, void **items, size_t *cap, size_t used, size_t need, size_t size,
+                size_t first);
+/* The start of every handle call: an empty queue, and the transport the
+ * input came from (NULL, counted, for one the router does not know). */
+endpoint *router_input_from(pl_router *r, uint64_t from);
 outq *router_enqueue(pl_router *r);
 /* Drops what is queued (a handle call starts with an empty queue). */
 void router_reset_queue(pl_router *r);

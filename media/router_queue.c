@@ -9,22 +9,41 @@
  * fanned out to a room is copied once per subscriber, into the slot it
  * leaves from. */
 
+int router_grow(pl_router *r, void **items, size_t *cap, size_t used, size_t need, size_t size,
+                size_t first)
+{
+    if (need <= *cap)
+        return PL_OK;
+    size_t more = *cap ? 2 * *cap : first;
+    while (more < need)
+        more *= 2;
+    void *grown = pl_env_alloc(&r->env, more * size);
+    if (!grown)
+        return PL_ENOMEM;
+    if (used)
+        memcpy(grown, *items, used * size);
+    pl_env_free(&r->env, *items);
+    *items = grown;
+    *cap = more;
+    return PL_OK;
+}
+
 outq *router_enqueue(pl_router *r)
 {
-    if (r->q_n == r->q_cap) {
-        size_t cap = r->q_cap ? 2 * r->q_cap : 64;
-        outq *grown = pl_env_alloc(&r->env, cap * sizeof(*grown));
-        if (!grown)
-            return NULL;
-        if (r->q_n)
-            memcpy(grown, r->q, r->q_n * sizeof(*grown));
-        pl_env_free(&r->env, r->q);
-        r->q = grown;
-        r->q_cap = cap;
-    }
+    if (router_grow(r, (void **)&r->q, &r->q_cap, r->q_n, r->q_n + 1, sizeof(*r->q), 64) != PL_OK)
+        return NULL;
     outq *o = &r->q[r->q_n++];
     memset(o, 0, sizeof(*o));
     return o;
+}
+
+endpoint *router_input_from(pl_router *r, uint64_t from)
+{
+    router_reset_queue(r);
+    endpoint *e = find_ep(r, from);
+    if (!e)
+        r->st.unroutable++;
+    return e;
 }
 
 void router_reset_queue(pl_router *r)
@@ -38,19 +57,9 @@ void router_enqueue_rtcp(pl_router *r, uint64_t to, enum pl_router_out_reason wh
 {
     if (!pl_wbuf_ok(wb))
         return;
-    if (r->arena_len + wb->len > r->arena_cap) {
-        size_t cap = r->arena_cap ? r->arena_cap : 4096;
-        while (cap < r->arena_len + wb->len)
-            cap *= 2;
-        uint8_t *grown = pl_env_alloc(&r->env, cap);
-        if (!grown)
-            return;
-        if (r->arena_len)
-            memcpy(grown, r->arena, r->arena_len);
-        pl_env_free(&r->env, r->arena);
-        r->arena = grown;
-        r->arena_cap = cap;
-    }
+    if (router_grow(r, (void **)&r->arena, &r->arena_cap, r->arena_len, r->arena_len + wb->len, 1,
+                    4096) != PL_OK)
+        return;
     outq *o = router_enqueue(r);
     if (!o)
         return;
