@@ -90,9 +90,11 @@ pl_router *pl_router_create(const pl_env *env)
     r->env = *env;
     r->by_id = pl_hmap_create(env);
     r->rtcp = pl_env_alloc(env, sizeof(*r->rtcp));
-    if (!r->by_id || !r->rtcp) {
+    r->twcc_fb = pl_env_alloc(env, sizeof(*r->twcc_fb));
+    if (!r->by_id || !r->rtcp || !r->twcc_fb) {
         pl_hmap_destroy(r->by_id);
         pl_env_free(env, r->rtcp);
+        pl_env_free(env, r->twcc_fb);
         pl_env_free(env, r);
         return NULL;
     }
@@ -103,6 +105,7 @@ static void free_ep(pl_router *r, endpoint *e)
 {
     for (size_t i = 0; i < e->n_tracks; i++)
         free_track(r, e->tracks[i]);
+    pl_twcc_rx_destroy(e->twcc);
     pl_env_free(&r->env, e);
 }
 
@@ -119,6 +122,7 @@ void pl_router_destroy(pl_router *r)
     pl_env_free(&r->env, r->q);
     pl_env_free(&r->env, r->arena);
     pl_env_free(&r->env, r->rtcp);
+    pl_env_free(&r->env, r->twcc_fb);
     pl_env_free(&r->env, r);
 }
 
@@ -217,6 +221,9 @@ int pl_router_set_tracks(pl_router *r, uint64_t id, const pl_track *tracks, size
             free_track(r, e->tracks[k]);
     memcpy(e->tracks, next, sizeof(next));
     e->n_tracks = n;
+    e->twcc_ext = 0;
+    for (size_t i = 0; i < n && !e->twcc_ext; i++)
+        e->twcc_ext = tracks[i].twcc_ext;
     router_reset_queue(r);
     rebuild(r);
     return PL_OK;
@@ -304,6 +311,22 @@ static void note_level(track *t, const uint8_t *pkt, const pl_rtp_header *h, int
     t->loud_until = now + PL_ROUTER_SPEAKING_HOLD_US;
 }
 
+/* Every packet with a transport-wide sequence number counts for the
+ * publisher's estimate, whatever the relay does with it afterwards (RTX,
+ * padding probes and packets of no track included). */
+static void note_arrival(pl_router *r, endpoint *e, const uint8_t *pkt, const pl_rtp_header *h,
+                         int64_t now)
+{
+    pl_rtp_ext ext;
+    uint16_t seq;
+    if (pl_rtp_ext_find(pkt, h, e->twcc_ext, &ext) != PL_OK ||
+        pl_rtp_ext_twcc_seq(&ext, &seq) != PL_OK)
+        return;
+    if (!e->twcc && !(e->twcc = pl_twcc_rx_create(&r->env)))
+        return;
+    pl_twcc_rx_packet(e->twcc, seq, now);
+}
+
 void pl_router_handle_rtp(pl_router *r, int64_t now, uint64_t from, const uint8_t *pkt, size_t len)
 {
     endpoint *e = router_input_from(r, from);
@@ -314,6 +337,8 @@ void pl_router_handle_rtp(pl_router *r, int64_t now, uint64_t from, const uint8_
         r->st.malformed++;
         return;
     }
+    if (e->twcc_ext)
+        note_arrival(r, e, pkt, &h, now);
     bool rtx = false;
     track *t = track_of(e, pkt, &h, &rtx);
     if (!t || (rtx && !t->ssrc)) {

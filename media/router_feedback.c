@@ -155,6 +155,18 @@ static void send_reports(pl_router *r, endpoint *e, int64_t now)
     }
 }
 
+/* Transport-wide feedback to a publisher: what arrived since the last. */
+static void send_twcc(pl_router *r, endpoint *e, int64_t now)
+{
+    uint32_t media = e->n_tracks ? e->tracks[0]->ssrc : 0;
+    if (!pl_twcc_rx_feedback(e->twcc, now, PL_ROUTER_SSRC, media, r->twcc_fb))
+        return;
+    uint8_t buf[1400];
+    pl_wbuf wb = pl_wbuf_make(buf, sizeof(buf));
+    pl_rtcp_write_twcc(&wb, r->twcc_fb);
+    router_enqueue_rtcp(r, e->id, PL_ROUTER_FEEDBACK, &wb);
+}
+
 static void run_repair(pl_router *r, int64_t now)
 {
     int64_t next = now + REPAIR_TICK_US;
@@ -177,6 +189,11 @@ static void run_repair(pl_router *r, int64_t now)
             if (pl_keyframe_limiter_poll(&t->kf, now))
                 send_pli(r, e, t->ssrc);
             next = min64(next, pl_keyframe_limiter_next(&t->kf));
+        }
+        if (e->twcc) {
+            if (pl_twcc_rx_next(e->twcc) <= now)
+                send_twcc(r, e, now);
+            next = min64(next, pl_twcc_rx_next(e->twcc));
         }
         if (now >= e->next_report) {
             if (e->next_report)

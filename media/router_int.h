@@ -15,6 +15,7 @@
 #include "parley/router.h"
 #include "parley/rtcp.h"
 #include "parley/rtpstats.h"
+#include "parley/twcc.h"
 
 /* The largest packet the router forwards (after its extensions are gone). */
 #define PKT_MAX 1500
@@ -69,6 +70,10 @@ struct endpoint {
     size_t n_routes;
     route routes[PL_MAX_ROUTES];
     int64_t next_report;
+    /* Transport-wide feedback to this transport as a publisher: the
+     * extension id its packets carry, and what arrived when. */
+    uint8_t twcc_ext;
+    pl_twcc_rx *twcc;
     endpoint *next;
 };
 
@@ -97,7 +102,8 @@ struct pl_router {
     size_t q_n, q_cap, q_next;
     uint8_t *arena;
     size_t arena_len, arena_cap;
-    pl_rtcp_packet *rtcp; /* scratch for parsing */
+    pl_rtcp_packet *rtcp;  /* scratch for parsing */
+    pl_rtcp_twcc *twcc_fb; /* scratch for building feedback */
     uint8_t scratch[PKT_MAX];
     int64_t next_repair, next_speaker_check;
     pl_router_stats st;

@@ -445,8 +445,10 @@ void pl_rtcp_write_nack(pl_wbuf *w, const pl_rtcp_nack *n)
     end(w, h);
 }
 
-/* Packets must be consecutive from base_seq. Statuses are written as
- * two-bit vector chunks of seven, which can express every delta. */
+/* Packets must be consecutive from base_seq. Status chunks: a run of 14 or
+ * more equal symbols is one run-length chunk; otherwise fourteen symbols
+ * that are all "not received" or "small delta" share a one-bit vector, and
+ * the rest go seven to a two-bit vector. */
 void pl_rtcp_write_twcc(pl_wbuf *w, const pl_rtcp_twcc *t)
 {
     if (t->n_packets == 0 || too_many(w, t->n_packets, PL_RTCP_MAX_TWCC)) {
@@ -461,7 +463,8 @@ void pl_rtcp_write_twcc(pl_wbuf *w, const pl_rtcp_twcc *t)
     pl_wbuf_u24(w, (uint32_t)t->reference_time & 0xffffff);
     pl_wbuf_u8(w, t->fb_count);
     uint8_t sym[PL_RTCP_MAX_TWCC];
-    for (size_t i = 0; i < t->n_packets; i++) {
+    size_t n = t->n_packets;
+    for (size_t i = 0; i < n; i++) {
         int64_t d = t->packets[i].delta_us / TWCC_DELTA_US;
         if (!t->packets[i].received)
             sym[i] = 0;
@@ -474,13 +477,33 @@ void pl_rtcp_write_twcc(pl_wbuf *w, const pl_rtcp_twcc *t)
             return;
         }
     }
-    for (size_t i = 0; i < t->n_packets; i += 7) {
-        uint16_t c = 0xc000;
-        for (size_t j = 0; j < 7 && i + j < t->n_packets; j++)
-            c |= (uint16_t)(sym[i + j] << (12 - 2 * j));
+    for (size_t i = 0; i < n;) {
+        size_t run = 1;
+        while (i + run < n && sym[i + run] == sym[i] && run < 0x1fff)
+            run++;
+        if (run >= 14) {
+            pl_wbuf_u16(w, (uint16_t)(sym[i] << 13 | run));
+            i += run;
+            continue;
+        }
+        bool one_bit = true;
+        for (size_t j = 0; j < 14 && i + j < n; j++)
+            one_bit = one_bit && sym[i + j] <= 1;
+        uint16_t c;
+        if (one_bit) {
+            c = 0x8000;
+            for (size_t j = 0; j < 14 && i + j < n; j++)
+                c |= (uint16_t)(sym[i + j] << (13 - j));
+            i += 14;
+        } else {
+            c = 0xc000;
+            for (size_t j = 0; j < 7 && i + j < n; j++)
+                c |= (uint16_t)(sym[i + j] << (12 - 2 * j));
+            i += 7;
+        }
         pl_wbuf_u16(w, c);
     }
-    for (size_t i = 0; i < t->n_packets; i++) {
+    for (size_t i = 0; i < n; i++) {
         int64_t d = t->packets[i].delta_us / TWCC_DELTA_US;
         if (sym[i] == 1)
             pl_wbuf_u8(w, (uint8_t)d);

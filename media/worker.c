@@ -66,7 +66,7 @@ struct pl_worker {
     uint64_t fwd_pending;
     struct {
         _Atomic uint64_t transports, in, out, unknown, rejected, rtp, rtcp, fwd, pli, rtx, nacks,
-            failed, unknown_ssrc;
+            failed, unknown_ssrc, feedback;
     } st;
 };
 
@@ -232,6 +232,9 @@ static void drain_router(pl_worker *w)
             break;
         case PL_ROUTER_NACK:
             atomic_fetch_add(&w->st.nacks, 1);
+            break;
+        case PL_ROUTER_FEEDBACK:
+            atomic_fetch_add(&w->st.feedback, 1);
             break;
         case PL_ROUTER_REPORT:
             break;
@@ -517,6 +520,10 @@ static void *worker_main(void *arg)
                 int got = recvmmsg(w->fd, msgs, BATCH, MSG_DONTWAIT, NULL);
                 if (got <= 0)
                     break;
+                /* Each datagram is handled at its kernel receive time, on
+                 * the monotonic clock: transport-wide feedback reports
+                 * arrivals, and a batch is not one instant. */
+                int64_t batch_mono = now_us(), batch_real = realtime_ns();
                 for (int k = 0; k < got; k++) {
                     from[k].len = msgs[k].msg_hdr.msg_namelen;
                     w->cur_rx = 0;
@@ -527,7 +534,10 @@ static void *worker_main(void *arg)
                             memcpy(&ts, CMSG_DATA(c), sizeof(ts));
                             w->cur_rx = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
                         }
-                    handle_datagram(w, now, &from[k], bufs[k], msgs[k].msg_len);
+                    int64_t at = batch_mono;
+                    if (w->cur_rx && w->cur_rx < batch_real)
+                        at -= (batch_real - w->cur_rx) / 1000;
+                    handle_datagram(w, at, &from[k], bufs[k], msgs[k].msg_len);
                 }
                 w->cur_rx = 0; /* what timers send next was not received */
                 flush_out(w);
@@ -661,6 +671,7 @@ void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out)
     out->nacks_sent = atomic_load(&w->st.nacks);
     out->transports_failed = atomic_load(&w->st.failed);
     out->dropped_unknown_ssrc = atomic_load(&w->st.unknown_ssrc);
+    out->feedback_sent = atomic_load(&w->st.feedback);
     pl_relaytime_get(&w->relaytime, &out->relay_samples, &out->relay_p50_us, &out->relay_p99_us);
 }
 

@@ -164,6 +164,7 @@ void sig_on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
                               .video = acc[i].kind == PL_SDP_VIDEO,
                               .audio_level_ext = ext_id(acc[i].ext_audio_level),
                               .mid_ext = ext_id(acc[i].ext_mid),
+                              .twcc_ext = ext_id(acc[i].ext_twcc),
                               .pt = (uint8_t)acc[i].pt,
                               .rtx_pt = acc[i].rtx_pt > 0 ? (uint8_t)acc[i].rtx_pt : 0,
                               .rtx_ssrc = acc[i].rtx_pt > 0 ? acc[i].rtx_ssrc : 0,

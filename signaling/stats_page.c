@@ -27,6 +27,7 @@ int srv_serve_stats(struct lws *wsi, server *srv)
         t.nacks_sent += w.nacks_sent;
         t.transports_failed += w.transports_failed;
         t.dropped_unknown_ssrc += w.dropped_unknown_ssrc;
+        t.feedback_sent += w.feedback_sent;
         /* Percentiles do not add up across workers: the worst is shown. */
         t.relay_samples += w.relay_samples;
         t.relay_p50_us = w.relay_p50_us > t.relay_p50_us ? w.relay_p50_us : t.relay_p50_us;
@@ -47,7 +48,7 @@ int srv_serve_stats(struct lws *wsi, server *srv)
         "\"auth_refused\":%llu,\"rate_limited\":%llu,\"refused_per_ip\":%llu,"
         "\"cut_slow\":%llu,\"relay_samples\":%llu,\"relay_p50_us\":%u,\"relay_p99_us\":%u,"
         "\"dropped_unknown_ssrc\":%llu,\"transports_connected\":%llu,"
-        "\"transports_closed\":%llu,\"commands_refused\":%llu}",
+        "\"transports_closed\":%llu,\"commands_refused\":%llu,\"feedback_sent\":%llu}",
         ss.connections, ss.users_online, ss.rooms, ss.participants,
         (unsigned long long)ss.bad_messages, srv->n_workers, (unsigned long long)t.transports,
         (unsigned long long)t.datagrams_in, (unsigned long long)t.datagrams_out,
@@ -62,7 +63,8 @@ int srv_serve_stats(struct lws *wsi, server *srv)
         (unsigned long long)srv->refused_per_ip, (unsigned long long)srv->cut_slow,
         (unsigned long long)t.relay_samples, t.relay_p50_us, t.relay_p99_us,
         (unsigned long long)t.dropped_unknown_ssrc, (unsigned long long)ss.transports_connected,
-        (unsigned long long)ss.transports_closed, (unsigned long long)ss.commands_refused);
+        (unsigned long long)ss.transports_closed, (unsigned long long)ss.commands_refused,
+        (unsigned long long)t.feedback_sent);
     unsigned char hdr[LWS_PRE + 512], *p = hdr + LWS_PRE, *end = hdr + sizeof(hdr);
     if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "application/json", (lws_filepos_t)n, &p,
                                     end) ||

@@ -52,6 +52,7 @@ enum pl_router_out_reason {
     PL_ROUTER_KEYFRAME, /* a PLI to a publisher */
     PL_ROUTER_NACK,     /* a NACK to a publisher for upstream losses */
     PL_ROUTER_REPORT,   /* receiver or sender reports */
+    PL_ROUTER_FEEDBACK, /* transport-wide congestion control feedback to a publisher */
 };
 
 typedef struct pl_router_output {

@@ -35,8 +35,12 @@ typedef struct pl_track {
     bool video;              /* keyframe requests only make sense for video */
     uint8_t audio_level_ext; /* RFC 6464 header extension id, 0 when not negotiated */
     uint8_t mid_ext;         /* RFC 8843 MID header extension id, 0 when not negotiated */
-    uint8_t pt;              /* the publisher's payload type */
-    uint8_t rtx_pt;          /* its RTX payload type and stream, 0 without */
+    /* Transport-wide sequence number extension id (transport-cc), 0 when not
+     * negotiated: the relay then sends the publisher no transport-wide
+     * feedback. The same on every track of a transport. */
+    uint8_t twcc_ext;
+    uint8_t pt;     /* the publisher's payload type */
+    uint8_t rtx_pt; /* its RTX payload type and stream, 0 without */
     uint32_t rtx_ssrc;
     bool nack; /* the publisher retransmits on NACK: the relay asks for its losses */
 } pl_track;

@@ -60,6 +60,7 @@ typedef struct pl_worker_stats {
     uint64_t keyframe_requests; /* PLIs sent to publishers */
     uint64_t retransmissions;   /* packets resent to subscribers on their NACKs */
     uint64_t nacks_sent;        /* NACKs sent to publishers for upstream losses */
+    uint64_t feedback_sent;     /* transport-wide congestion control feedback to publishers */
     uint64_t transports_failed; /* closed for lost consent or a failed handshake */
     /* Time forwarded packets spent in the relay (kernel receive timestamp
      * to the send that carried them), over the worker's life: the number

@@ -583,6 +583,73 @@ static void test_removed_publisher_and_unknown_transport(void **state)
     assert_int_equal(st.malformed, 1);
 }
 
+/* A publisher that negotiated transport-cc gets feedback about every
+ * 100 ms naming each transport-wide number that arrived, RTX padding
+ * probes and packets of no track included, with their arrival times. */
+static void test_transport_wide_feedback(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(pl_router_add_transport(f->r, PUB), PL_OK);
+    pl_track t = video_track();
+    t.twcc_ext = 5;
+    pl_router_set_tracks(f->r, PUB, &t, 1);
+    pl_router_set_connected(f->r, PUB, 0);
+    drain(f);
+    uint8_t buf[1500];
+    int64_t now = 1000000;
+    uint16_t tw = 300;
+    size_t feedbacks = 0, told = 0;
+    int64_t last_fb = -1;
+    pl_rtcp_packet *p = malloc(sizeof(*p));
+    for (int i = 0; i < 100; i++, now += 5000) {
+        /* Media, then every tenth packet a padding-only probe on the RTX
+         * stream, and every 25th one of an SSRC nobody signalled. */
+        uint32_t ssrc = i % 10 == 9 ? VIDEO_RTX_SSRC : i % 25 == 24 ? 0x7777 : VIDEO_SSRC;
+        uint8_t twseq[2] = {(uint8_t)(tw >> 8), (uint8_t)tw};
+        pl_rtp_ext_spec e = {.id = 5, .data = twseq, .len = 2};
+        pl_wbuf w = pl_wbuf_make(buf, sizeof(buf));
+        pl_rtp_header h = {.payload_type = ssrc == VIDEO_RTX_SSRC ? 97 : 96,
+                           .seq = (uint16_t)i,
+                           .ssrc = ssrc,
+                           .padding = ssrc == VIDEO_RTX_SSRC};
+        pl_rtp_write_header(&w, &h, &e, 1);
+        if (ssrc == VIDEO_RTX_SSRC) {
+            pl_wbuf_zeros(&w, 3);
+            pl_wbuf_u8(&w, 4); /* padding only */
+        } else {
+            pl_wbuf_zeros(&w, 50);
+        }
+        tw++;
+        pl_router_handle_rtp(f->r, now, PUB, buf, w.len);
+        drain(f);
+        if (pl_router_next_timeout(f->r) > now)
+            continue;
+        pl_router_handle_timeout(f->r, now);
+        drain(f);
+        for (size_t k = 0; k < f->n; k++) {
+            if (f->outs[k].o.reason != PL_ROUTER_FEEDBACK)
+                continue;
+            assert_int_equal(f->outs[k].o.transport, PUB);
+            assert_true(rtcp_find(&f->outs[k], PL_RTCP_K_TWCC, p));
+            assert_int_equal(p->u.twcc.base_seq, (uint16_t)(300 + told));
+            for (size_t j = 0; j < p->u.twcc.n_packets; j++)
+                assert_true(p->u.twcc.packets[j].received);
+            told += p->u.twcc.n_packets;
+            if (last_fb >= 0)
+                assert_true(now - last_fb >= 90000 && now - last_fb <= 120000);
+            last_fb = now;
+            feedbacks++;
+        }
+    }
+    free(p);
+    assert_true(feedbacks >= 4);
+    assert_true(told >= 80);
+    /* The two packets of no track were dropped, yet told as arrived. */
+    pl_router_stats st;
+    pl_router_stats_get(f->r, &st);
+    assert_int_equal(st.unknown_ssrc, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -599,6 +666,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audio_level_speaking, setup, teardown),
         cmocka_unit_test_setup_teardown(test_removed_publisher_and_unknown_transport, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_transport_wide_feedback, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -252,6 +252,8 @@ static void test_ice_restart_and_failed_transports(void **state)
     assert_int_equal(video->ssrc, 3385831920u);
     assert_int_equal(video->rtx_ssrc, 4255421729u);
     assert_int_equal(video->mid_ext, 4);
+    assert_int_equal(video->twcc_ext, 3); /* transport-cc, the same on every track */
+    assert_int_equal(audio->twcc_ext, 3);
     assert_int_equal(video->audio_level_ext, 0);
     assert_true(video->nack);
     assert_true(video->rtx_pt > 0);
