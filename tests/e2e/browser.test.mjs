@@ -55,3 +55,53 @@ test('a browser joins, publishes, and its media reaches the server over DTLS-SRT
   await page.screenshot({ path: path.join(outDir, 'e2e-publish.png') });
   await page.close();
 });
+
+// The relay tells the browser what arrives (transport-wide feedback), so
+// Chrome's send-side estimate grows past its start value and the camera
+// goes out at full quality. Without feedback the estimate never grows and
+// the camera stays at a few tens of kbit/s, 320x240.
+test('with transport-wide feedback the browser\'s estimate grows and its camera goes out at full size', async () => {
+  const page = await browser.newPage();
+  await page.goto(`http://localhost:${server.port}/r/e2e-quality`);
+  await page.fill('#name', 'Chromium');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#meeting:not([hidden])');
+  const sample = async () => {
+    const pc = window.parley.publish;
+    if (!pc) return null;
+    const out = { at: performance.now() };
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'candidate-pair' && s.nominated) out.estimate = s.availableOutgoingBitrate || 0;
+      if (s.type === 'outbound-rtp' && s.kind === 'video') {
+        out.bytes = s.bytesSent;
+        out.width = s.frameWidth;
+        out.height = s.frameHeight;
+        out.fps = s.framesPerSecond;
+        out.limit = s.qualityLimitationReason;
+      }
+    });
+    return out;
+  };
+  const start = await pageUntil(page, sample, (s) => s?.bytes > 0, 'the camera sending',
+    { timeout: 20000, interval: 250 });
+  // The estimate is the network's figure, whatever the CPU lets the
+  // encoder do: over 1 Mbit/s on loopback once the feedback flows.
+  await pageUntil(page, sample, (s) => s.estimate > 1000000,
+    'the browser\'s outgoing estimate over 1 Mbit/s', { timeout: 25000, interval: 500 });
+  // Then what the camera sends over a 10 s window (the measurement).
+  const from = await page.evaluate(sample);
+  await new Promise((r) => setTimeout(r, 10000));
+  const to = await page.evaluate(sample);
+  const kbps = Math.round(((to.bytes - from.bytes) * 8) / (to.at - from.at));
+  const st = await pollStats(server, (s) => s.feedback_sent > 0, 'feedback sent to the publisher');
+  console.log(`# publisher ${Math.round((to.at - start.at) / 1000)} s after its first packet: ` +
+    `estimate ${Math.round(to.estimate / 1000)} kbit/s, sent ${kbps} kbit/s over the last 10 s, ` +
+    `${to.width}x${to.height} at ${to.fps} fps, quality limited by ${to.limit}; ` +
+    `${st.feedback_sent} feedback packets from the relay`);
+  assert.ok(to.estimate > 1000000, `the estimate stayed over 1 Mbit/s (${to.estimate})`);
+  // Full size, unless this machine's CPU is what holds the encoder back.
+  assert.ok((to.width === 640 && to.height === 480) || to.limit === 'cpu',
+    `the camera goes out at 640x480 (${to.width}x${to.height}, limited by ${to.limit})`);
+  assert.ok(kbps > 250 || to.limit === 'cpu', `the camera sends over 250 kbit/s (${kbps})`);
+  await page.close();
+});

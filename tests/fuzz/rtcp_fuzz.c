@@ -51,6 +51,18 @@ static void reencode(const pl_rtcp_packet *p)
     pl_rtcp_iter_init(&it, out, w.len);
     if (pl_rtcp_next(&it, &again) != 1 || again.kind != p->kind)
         __builtin_trap();
+    /* Transport-wide feedback comes back packet for packet, whatever chunk
+     * kinds the writer chose. */
+    if (p->kind == PL_RTCP_K_TWCC) {
+        const pl_rtcp_twcc *a = &p->u.twcc, *b = &again.u.twcc;
+        if (a->n_packets != b->n_packets || a->base_seq != b->base_seq ||
+            a->reference_time != b->reference_time)
+            __builtin_trap();
+        for (size_t i = 0; i < a->n_packets; i++)
+            if (a->packets[i].received != b->packets[i].received ||
+                a->packets[i].delta_us != b->packets[i].delta_us)
+                __builtin_trap();
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
