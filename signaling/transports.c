@@ -59,16 +59,20 @@ void pl_sig_transport_failed(pl_sig *s, uint64_t transport)
         lost(s, c, transport);
 }
 
+/* A client that closes its DTLS is usually leaving, or replacing its peer
+ * connection, and its `leave` or new offer may be on the way: the close is
+ * counted and logged, nothing more. The transport stays until its consent
+ * runs out (30 s), and that failure is what closes it for the core. */
 void pl_sig_transport_closed(pl_sig *s, uint64_t transport)
 {
     conn *c = owner(s, transport);
     if (!c)
         return; /* the core removed it, or never had it */
     pl_env_logf(&s->env, PL_LOG_INFO,
-                "signal: participant %s closed its %s transport %llu; a new one is negotiated",
+                "signal: participant %s closed its %s transport %llu; it goes when its consent "
+                "runs out",
                 c->participant_id, role(c, transport), (unsigned long long)transport);
     s->transports_closed++;
-    lost(s, c, transport);
 }
 
 void pl_sig_command_refused(pl_sig *s, uint64_t transport, int error)

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "content.h"
+#include "playout.h"
 #include "rxstats.h"
 
 #define LOOP 90
@@ -218,6 +219,52 @@ static void test_delay_histogram(void **state)
     assert_int_equal(m.max_us, 20000000);
 }
 
+static void count_turns(void *user, enum pl_playout_kind kind, const uint8_t *data, size_t len)
+{
+    (void)data, (void)len;
+    uint64_t *n = user;
+    n[kind]++;
+}
+
+/* The bot's audio playout after a stall: the packets that missed their
+ * turn were concealed, and the ones after the stall play, because the
+ * schedule moved back by what they missed it by; without a stall nothing
+ * is late and nothing moves. */
+static void test_playout_stretches_after_a_stall(void **state)
+{
+    (void)state;
+    static pl_playout p;
+    pl_playout_init(&p, 100000);
+    uint64_t turns[3] = {0};
+    uint8_t pkt[20] = {1};
+    int64_t t = 0;
+    uint16_t seq = 500;
+    for (int i = 0; i < 50; i++, t += 20000) { /* a second on time */
+        pl_playout_push(&p, seq++, pkt, sizeof(pkt), t);
+        pl_playout_run(&p, t, count_turns, turns);
+    }
+    assert_int_equal(p.late, 0);
+    assert_int_equal(p.stretched_us, 0);
+    /* 400 ms of nothing, then the held packets all at once, then on time. */
+    for (int i = 0; i < 20; i++, t += 20000)
+        pl_playout_run(&p, t, count_turns, turns);
+    for (int i = 0; i < 20; i++)
+        pl_playout_push(&p, seq++, pkt, sizeof(pkt), t);
+    for (int i = 0; i < 100; i++, t += 20000) {
+        pl_playout_push(&p, seq++, pkt, sizeof(pkt), t);
+        pl_playout_run(&p, t, count_turns, turns);
+    }
+    while (p.next_seq != seq) /* what is still waiting, and no further */
+        pl_playout_run(&p, pl_playout_next(&p), count_turns, turns);
+    /* The 15 frames due during the stall were concealed and their packets
+     * came late; the schedule moved back 300 ms, and everything after
+     * played: the 5 held packets still in time and the 100 that followed. */
+    assert_int_equal(p.late, 15);
+    assert_int_equal(p.stretched_us, 300000);
+    assert_int_equal(turns[PL_PLAYOUT_LOST], 15);
+    assert_int_equal(turns[PL_PLAYOUT_PACKET], 50 + 5 + 100);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -227,6 +274,7 @@ int main(void)
         cmocka_unit_test(test_audio_identity),
         cmocka_unit_test(test_rxstats_loss_jitter),
         cmocka_unit_test(test_delay_histogram),
+        cmocka_unit_test(test_playout_stretches_after_a_stall),
     };
     return cmocka_run_group_tests_name("content", tests, NULL, NULL);
 }

@@ -359,8 +359,10 @@ static pl_sig_stats stats(const fx *f)
 }
 
 /* Every report of the media workers reaches the core: a transport up is
- * recorded; one closed by its client, or one a worker refused a command
- * for, is handled like a failure (docs/protocol.md: transport-closed); a
+ * recorded; one closed by its client is counted and logged, and waits for
+ * its consent to run out (its owner may be leaving); one that failed, or
+ * one a worker refused a command for, is closed (docs/protocol.md:
+ * transport-closed); a
  * report for a transport the core removed itself, or never had, changes
  * nothing. A publish renegotiation does not add the transport again (the
  * worker would refuse the duplicate). */
@@ -411,14 +413,19 @@ static void test_worker_reports(void **state)
     assert_int_equal(stats(f).transports_closed, 0);
     assert_int_equal(stats(f).commands_refused, 1);
 
-    /* Ada's browser closes its publish transport. */
+    /* Ada's browser closes its publish transport: counted and logged, no
+     * more; when its consent has run out, the worker's failure report
+     * closes it. */
     f->log[0] = '\0';
     pl_sig_transport_closed(f->sig, ada_pub);
+    assert_int_equal(sent_total(f), 0);
+    assert_int_equal(f->media.removes, removes);
+    assert_int_equal(stats(f).transports_closed, 1);
+    assert_non_null(strstr(f->log, ada));
+    pl_sig_transport_failed(f->sig, ada_pub);
     assert_string_equal(str(got(f, 1, "transport-closed"), "transport"), "publish");
     assert_non_null(got(f, 2, "track-unpublished"));
     assert_int_equal(f->media.removes, removes + 1);
-    assert_int_equal(stats(f).transports_closed, 1);
-    assert_non_null(strstr(f->log, ada));
     /* Her next publish makes a new transport. */
     say_sdp(f, 1, "publish", offer);
     assert_int_equal(f->media.adds, 4);

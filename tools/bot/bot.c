@@ -1061,12 +1061,12 @@ static json_t *stream_json(const rx_stream *s)
     if (s->playout) {
         const pl_playout *p = s->playout;
         uint64_t turns = p->played + p->fec + p->concealed;
-        json_object_set_new(o, "playout",
-                            json_pack("{s:I, s:I, s:I, s:I, s:f}", "played", (json_int_t)p->played,
-                                      "fec", (json_int_t)p->fec, "concealed",
-                                      (json_int_t)p->concealed, "late", (json_int_t)p->late,
-                                      "loss_after_repair",
-                                      turns ? (double)p->concealed / (double)turns : 0.0));
+        json_object_set_new(
+            o, "playout",
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:f}", "played", (json_int_t)p->played, "fec",
+                      (json_int_t)p->fec, "concealed", (json_int_t)p->concealed, "late",
+                      (json_int_t)p->late, "stretched_ms", (json_int_t)(p->stretched_us / 1000),
+                      "loss_after_repair", turns ? (double)p->concealed / (double)turns : 0.0));
     }
     if (s->vcheck) {
         pl_vcheck_stats v;

@@ -19,7 +19,16 @@ void pl_playout_push(pl_playout *p, uint16_t seq, const uint8_t *data, size_t le
     }
     uint16_t ahead = (uint16_t)(seq - p->next_seq);
     if (ahead >= 0x8000) {
-        p->late++; /* its turn has passed */
+        p->late++; /* its turn has passed: it was concealed */
+        /* Its lateness is a stall upstream. A receiver's jitter buffer
+         * (NetEq, say) grows its delay by that much rather than conceal
+         * everything after it: the frames that follow play in turn. */
+        int64_t due = p->base_us + p->delay_us +
+                      (int64_t)(int16_t)(uint16_t)(seq - p->base_seq) * PL_PLAYOUT_FRAME_US;
+        if (now_us > due && now_us - due < PL_PLAYOUT_MAX_STRETCH_US) {
+            p->base_us += now_us - due;
+            p->stretched_us += now_us - due;
+        }
         return;
     }
     if (ahead >= PL_PLAYOUT_SLOTS)

@@ -1,5 +1,7 @@
-/* An audio playout buffer as a receiver has one: packets wait a fixed delay
- * for their turn, so that late ones and retransmissions still make it; a
+/* An audio playout buffer as a receiver has one: packets wait a delay for
+ * their turn, so that late ones and retransmissions still make it (a packet
+ * that misses its turn anyway, after a stall upstream, makes the delay grow
+ * by what it missed it by, as a browser's jitter buffer does); a
  * frame missing at its turn is rebuilt from the next packet's in-band FEC
  * (Opus LBRR) when that one is here, and concealed otherwise. What is
  * concealed is the audio loss a listener hears. */
@@ -13,6 +15,8 @@
 #define PL_PLAYOUT_SLOTS 64
 #define PL_PLAYOUT_MAX_PACKET 512
 #define PL_PLAYOUT_FRAME_US 20000
+/* A packet later than this is taken for a new start, not a stall. */
+#define PL_PLAYOUT_MAX_STRETCH_US 2000000
 
 enum pl_playout_kind {
     PL_PLAYOUT_PACKET, /* the frame's own packet */
@@ -37,6 +41,7 @@ typedef struct pl_playout {
     int64_t base_us;
     pl_playout_slot slots[PL_PLAYOUT_SLOTS];
     uint64_t played, fec, concealed, late;
+    int64_t stretched_us; /* how far late packets pushed the schedule back */
 } pl_playout;
 
 void pl_playout_init(pl_playout *p, int64_t delay_us);
