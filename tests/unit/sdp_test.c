@@ -229,6 +229,22 @@ static int answer_ok(const char *offer)
     return len;
 }
 
+/* The answer section for offered section i, as text (up to the next m=). */
+static const char *answer_section(size_t i)
+{
+    static char sec[PL_SDP_MAX_SIZE];
+    const char *p = out;
+    for (size_t k = 0; k <= i; k++) {
+        p = strstr(p + 1, "\r\nm=");
+        assert_non_null(p);
+    }
+    const char *end = strstr(p + 2, "\r\nm=");
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    memcpy(sec, p + 2, n - 2);
+    sec[n - 2] = '\0';
+    return sec;
+}
+
 /* Session part shared by the hand-made offers below. */
 #define OFFER_SESSION "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
 
@@ -296,6 +312,249 @@ static void test_bundle_only_sections_are_answered(void **state)
     assert_false(acc[1].accepted);
     assert_string_equal(
         acc[1].why, "m=video section 1 (mid 1): a=bundle-only but not in the a=group:BUNDLE line");
+}
+
+/* Transport lines of a hand-made offer's first section. */
+#define OFFER_TRANSPORT                                                                            \
+    "c=IN IP4 0.0.0.0\r\n"                                                                         \
+    "a=ice-ufrag:Uf0r\r\na=ice-pwd:pwdpwdpwdpwdpwdpwdpwdpwd\r\n"                                   \
+    "a=fingerprint:sha-256 01:02:03\r\na=setup:actpass\r\na=rtcp-mux\r\n"
+
+/* What stacks leave out (RFC 8829 makes none of it mandatory): no a=msid,
+ * no a=msid-semantic, no a=ssrc, so the relay binds packets by the MID
+ * header extension, which the answer must therefore keep. A sendrecv
+ * section (GStreamer's default) is answered recvonly. */
+static void test_offer_without_msid_or_ssrc(void **state)
+{
+    (void)state;
+    static const char offer[] =
+        OFFER_SESSION "a=group:BUNDLE a v\r\n"
+                      "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n" OFFER_TRANSPORT "a=mid:a\r\n"
+                      "a=sendrecv\r\n"
+                      "a=extmap:3 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+                      "a=rtpmap:111 opus/48000/2\r\n"
+                      "m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\n" OFFER_TRANSPORT "a=mid:v\r\n"
+                      "a=sendonly\r\n"
+                      "a=extmap:3 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+                      "a=rtpmap:96 VP8/90000\r\n"
+                      "a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n";
+    answer_ok(offer);
+    for (size_t i = 0; i < 2; i++) {
+        assert_true(acc[i].accepted);
+        assert_int_equal(acc[i].ssrc, 0);
+        assert_int_equal(acc[i].ext_mid, 3);
+        assert_int_equal(pl_sdp_find_extmap(&d2->media[i], PL_RTP_URI_MID), 3);
+        assert_int_equal(d2->media[i].dir, PL_SDP_RECVONLY);
+    }
+    assert_int_equal(acc[0].offer_dir, PL_SDP_SENDRECV);
+    assert_int_equal(acc[1].rtx_pt, 97);
+    assert_int_equal(acc[1].rtx_ssrc, 0);
+
+    /* Without the MID extension either, the relay could not tell the
+     * section's packets apart: rejected, naming what is missing. */
+    char text2[sizeof(offer)];
+    snprintf(text2, sizeof(text2), "%s", offer);
+    char *p = strstr(strstr(text2, "a=mid:v"), "a=extmap:3");
+    memcpy(p, "a=xxtmap", 8);
+    answer_ok(text2);
+    assert_true(acc[0].accepted);
+    assert_false(acc[1].accepted);
+    assert_string_equal(acc[1].why,
+                        "m=video section 1 (mid v): sends without a=ssrc lines and without "
+                        "a=extmap for urn:ietf:params:rtp-hdrext:sdes:mid");
+}
+
+/* Header extension ids above 14 (RFC 8285 two-byte form) are answered
+ * with the same ids; the relay's RTP parser reads the two-byte form
+ * (rtp_test: test_two_byte_form). The MID id reaches the relay as offered. */
+static void test_offer_with_two_byte_extension_ids(void **state)
+{
+    (void)state;
+    static const char offer[] = OFFER_SESSION
+        "a=group:BUNDLE 0 1\r\n"
+        "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n" OFFER_TRANSPORT "a=mid:0\r\n"
+        "a=sendonly\r\n"
+        "a=extmap:16 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"
+        "a=extmap:200 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+        "a=extmap:17/sendrecv "
+        "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"
+        "a=rtpmap:111 opus/48000/2\r\n"
+        "a=ssrc:1001 cname:c\r\n"
+        "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n" OFFER_TRANSPORT "a=mid:1\r\n"
+        "a=sendonly\r\n"
+        "a=extmap:200 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+        "a=extmap:255 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time\r\n"
+        "a=rtpmap:96 VP8/90000\r\n";
+    answer_ok(offer);
+    assert_int_equal(acc[0].ext_audio_level, 16);
+    assert_int_equal(acc[0].ext_mid, 200);
+    assert_int_equal(acc[0].ext_twcc, 17);
+    assert_int_equal(acc[1].ext_mid, 200);
+    assert_int_equal(acc[1].ext_abs_send_time, 255);
+    assert_int_equal(acc[1].ssrc, 0);
+    assert_int_equal(acc[1].rtx_pt, -1);
+    assert_int_equal(pl_sdp_find_extmap(&d2->media[0], PL_RTP_URI_AUDIO_LEVEL), 16);
+    assert_int_equal(pl_sdp_find_extmap(&d2->media[0], PL_RTP_URI_MID), 200);
+    assert_int_equal(pl_sdp_find_extmap(&d2->media[0], PL_RTP_URI_TWCC), 17);
+    assert_int_equal(pl_sdp_find_extmap(&d2->media[1], PL_RTP_URI_ABS_SEND_TIME), 255);
+    /* The answer writes the id alone, without the offer's direction. */
+    assert_non_null(strstr(answer_section(0), "a=extmap:17 http://"));
+    /* Beyond 255 there is no RTP header form: a clear parse error. */
+    static const char bad[] = OFFER_SESSION "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+                                            "a=extmap:256 urn:ietf:params:rtp-hdrext:sdes:mid\r\n";
+    assert_int_equal(pl_sdp_parse(d, bad, strlen(bad)), PL_EMALFORMED);
+    assert_string_equal(d->error, "bad a=extmap");
+}
+
+/* a=rtcp-rsize (RFC 5506) is answered when offered, a=ice-options
+ * (trickle, renomination) at session and media level is ignored: the
+ * server is ICE-lite and sends its one candidate in the answer. */
+static void test_offer_with_rtcp_rsize_and_ice_options(void **state)
+{
+    (void)state;
+    static const char offer[] =
+        OFFER_SESSION "a=ice-options:trickle renomination\r\n"
+                      "a=group:BUNDLE 0 1\r\n"
+                      "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n" OFFER_TRANSPORT "a=mid:0\r\n"
+                      "a=ice-options:trickle\r\n"
+                      "a=sendonly\r\na=rtcp-rsize\r\n"
+                      "a=rtpmap:111 opus/48000/2\r\n"
+                      "a=ssrc:1001 cname:c\r\n"
+                      "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n" OFFER_TRANSPORT "a=mid:1\r\n"
+                      "a=sendonly\r\n"
+                      "a=rtpmap:96 VP8/90000\r\n"
+                      "a=ssrc:2001 cname:c\r\n";
+    answer_ok(offer);
+    assert_true(d2->media[0].rtcp_rsize);
+    assert_false(d2->media[1].rtcp_rsize);
+    assert_null(strstr(out, "ice-options"));
+    assert_int_equal(acc[0].ssrc, 1001);
+    assert_int_equal(acc[1].ssrc, 2001);
+}
+
+/* Codec attributes in another order than Chromium's: fmtp before rtpmap,
+ * parameters reordered, RTX's apt after rtx-time, lower-case codec names,
+ * rtcp-fb before the rtpmap it refers to. */
+static void test_offer_with_codec_lines_reordered(void **state)
+{
+    (void)state;
+    static const char offer[] = OFFER_SESSION
+        "a=group:BUNDLE 0 1\r\n"
+        "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n" OFFER_TRANSPORT
+        "a=fmtp:111 useinbandfec=1;stereo=1;minptime=10\r\n"
+        "a=rtcp-fb:111 transport-cc\r\n"
+        "a=rtpmap:111 OPUS/48000/2\r\n"
+        "a=mid:0\r\na=sendonly\r\n"
+        "a=ssrc:1001 cname:c\r\n"
+        "m=video 9 UDP/TLS/RTP/SAVPF 97 96\r\n" OFFER_TRANSPORT "a=fmtp:97 rtx-time=3000;apt=96\r\n"
+        "a=rtcp-fb:96 nack pli\r\na=rtcp-fb:96 nack\r\n"
+        "a=rtpmap:97 rtx/90000\r\n"
+        "a=rtpmap:96 vp8/90000\r\n"
+        "a=mid:1\r\na=sendonly\r\n"
+        "a=ssrc-group:FID 2001 2002\r\n"
+        "a=ssrc:2001 cname:c\r\na=ssrc:2002 cname:c\r\n";
+    answer_ok(offer);
+    assert_int_equal(acc[0].pt, 111);
+    assert_int_equal(acc[1].pt, 96);
+    assert_int_equal(acc[1].rtx_pt, 97);
+    assert_int_equal(acc[1].ssrc, 2001);
+    assert_int_equal(acc[1].rtx_ssrc, 2002);
+    /* The answer lists VP8 first and its RTX after, with the apt. */
+    assert_int_equal(d2->media[1].codecs[0].pt, 96);
+    assert_int_equal(d2->media[1].codecs[1].pt, 97);
+    assert_int_equal(d2->media[1].codecs[1].apt, 96);
+    const char *v = answer_section(1);
+    assert_non_null(strstr(v, "a=rtcp-fb:96 nack pli\r\n"));
+    assert_non_null(strstr(v, "a=rtcp-fb:96 nack\r\n"));
+    assert_non_null(strstr(answer_section(0), "a=rtcp-fb:111 transport-cc\r\n"));
+}
+
+/* Other payload type numbers (Firefox's: Opus 109, VP8 120, RTX 124) are
+ * answered with the offered numbers, and telephone-event (RFC 4733), even
+ * listed first, is left out: the relay forwards Opus only. */
+static void test_offer_with_other_payload_types_and_telephone_event(void **state)
+{
+    (void)state;
+    static const char offer[] = OFFER_SESSION
+        "a=group:BUNDLE 0 1\r\n"
+        "m=audio 9 UDP/TLS/RTP/SAVPF 101 109 9 0 8 126\r\n" OFFER_TRANSPORT
+        "a=mid:0\r\na=sendonly\r\n"
+        "a=rtpmap:101 telephone-event/8000/1\r\na=fmtp:101 0-15\r\n"
+        "a=rtpmap:109 opus/48000/2\r\n"
+        "a=fmtp:109 maxplaybackrate=48000;stereo=1;useinbandfec=1\r\n"
+        "a=rtpmap:9 G722/8000/1\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
+        "a=rtpmap:126 telephone-event/48000\r\n"
+        "a=ssrc:1001 cname:c\r\n"
+        "m=video 9 UDP/TLS/RTP/SAVPF 120 124\r\n" OFFER_TRANSPORT "a=mid:1\r\na=sendonly\r\n"
+        "a=rtpmap:120 VP8/90000\r\na=fmtp:120 max-fs=12288;max-fr=60\r\n"
+        "a=rtpmap:124 rtx/90000\r\na=fmtp:124 apt=120\r\n"
+        "a=ssrc-group:FID 2001 2002\r\n"
+        "a=ssrc:2001 cname:c\r\na=ssrc:2002 cname:c\r\n";
+    answer_ok(offer);
+    assert_int_equal(acc[0].pt, 109);
+    assert_int_equal(d2->media[0].n_codecs, 1);
+    assert_string_equal(d2->media[0].codecs[0].name, "opus");
+    assert_int_equal(d2->media[0].codecs[0].pt, 109);
+    assert_null(strstr(out, "telephone-event"));
+    assert_int_equal(acc[1].pt, 120);
+    assert_int_equal(acc[1].rtx_pt, 124);
+    assert_int_equal(d2->media[1].n_codecs, 2);
+    assert_int_equal(d2->media[1].codecs[1].apt, 120);
+    /* Only telephone-event (a DTMF-only audio section): rejected, saying
+     * what was missing among which payload types. */
+    static const char dtmf[] = OFFER_SESSION
+        "m=audio 9 UDP/TLS/RTP/SAVPF 101 0\r\n" OFFER_TRANSPORT "a=mid:0\r\na=sendonly\r\n"
+        "a=rtpmap:101 telephone-event/8000\r\na=rtpmap:0 PCMU/8000\r\n";
+    assert_int_equal(pl_sdp_parse(d, dtmf, strlen(dtmf)), PL_OK);
+    const char *why = NULL;
+    assert_int_equal(pl_sdp_write_answer(d, &local, out, sizeof(out), acc, &why), PL_EUNSUPPORTED);
+    assert_string_equal(why, "no media section offers Opus/48000/2 or VP8");
+    assert_string_equal(acc[0].why,
+                        "m=audio section 0 (mid 0): no a=rtpmap for opus/48000/2 among its "
+                        "payload types 101 0");
+}
+
+/* H.264 and VP9 offered before VP8 (with RTX of their own): VP8 and its
+ * own RTX are chosen; a section offering H.264 only is rejected with the
+ * reason while the rest of the offer is answered. */
+static void test_offer_with_h264_and_vp9_next_to_vp8(void **state)
+{
+    (void)state;
+    static const char offer[] = OFFER_SESSION
+        "a=group:BUNDLE 0 1 2\r\n"
+        "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n" OFFER_TRANSPORT "a=mid:0\r\n"
+        "a=sendonly\r\na=rtpmap:111 opus/48000/2\r\na=ssrc:1001 cname:c\r\n"
+        "m=video 9 UDP/TLS/RTP/SAVPF 102 103 98 99 96 97\r\n" OFFER_TRANSPORT
+        "a=mid:1\r\na=sendonly\r\n"
+        "a=rtpmap:102 H264/90000\r\n"
+        "a=fmtp:102 "
+        "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n"
+        "a=rtpmap:103 rtx/90000\r\na=fmtp:103 apt=102\r\n"
+        "a=rtpmap:98 VP9/90000\r\na=fmtp:98 profile-id=0\r\n"
+        "a=rtpmap:99 rtx/90000\r\na=fmtp:99 apt=98\r\n"
+        "a=rtpmap:96 VP8/90000\r\n"
+        "a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n"
+        "a=rtcp-fb:102 nack\r\na=rtcp-fb:96 nack\r\n"
+        "a=ssrc-group:FID 2001 2002\r\n"
+        "a=ssrc:2001 cname:c\r\na=ssrc:2002 cname:c\r\n"
+        "m=video 9 UDP/TLS/RTP/SAVPF 102\r\n" OFFER_TRANSPORT "a=mid:2\r\na=sendonly\r\n"
+        "a=rtpmap:102 H264/90000\r\na=ssrc:3001 cname:c\r\n";
+    answer_ok(offer);
+    assert_int_equal(acc[1].pt, 96);
+    assert_int_equal(acc[1].rtx_pt, 97);
+    assert_int_equal(d2->media[1].n_codecs, 2);
+    assert_string_equal(d2->media[1].codecs[0].name, "VP8");
+    assert_int_equal(d2->media[1].codecs[1].apt, 96);
+    const char *v = answer_section(1);
+    assert_null(strstr(v, "H264"));
+    assert_null(strstr(v, "VP9"));
+    assert_null(strstr(v, "a=rtcp-fb:102"));
+    assert_non_null(strstr(v, "a=rtcp-fb:96 nack\r\n"));
+    assert_false(acc[2].accepted);
+    assert_string_equal(acc[2].why,
+                        "m=video section 2 (mid 2): no a=rtpmap for VP8/90000 among its payload "
+                        "types 102");
+    assert_int_equal(d2->n_bundle, 2);
 }
 
 /* A rejected section always says why (the server logs it). */
@@ -529,6 +788,12 @@ int main(void)
         cmocka_unit_test(test_answer_every_fixture),
         cmocka_unit_test(test_bundle_only_sections_are_answered),
         cmocka_unit_test(test_rejections_say_why),
+        cmocka_unit_test(test_offer_without_msid_or_ssrc),
+        cmocka_unit_test(test_offer_with_two_byte_extension_ids),
+        cmocka_unit_test(test_offer_with_rtcp_rsize_and_ice_options),
+        cmocka_unit_test(test_offer_with_codec_lines_reordered),
+        cmocka_unit_test(test_offer_with_other_payload_types_and_telephone_event),
+        cmocka_unit_test(test_offer_with_h264_and_vp9_next_to_vp8),
         cmocka_unit_test(test_no_acceptable_codec),
         cmocka_unit_test(test_requirements),
         cmocka_unit_test(test_mids_are_unique_tokens),
