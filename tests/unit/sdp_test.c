@@ -1,6 +1,7 @@
 /* SDP tests on real captured browser descriptions (tests/fixtures/sdp),
- * whose names say which browser produced them. Chromium accepted every
- * answer and offer shape written here (tools/capture-sdp). */
+ * whose names say which browser produced them, and on hand-made offers of
+ * what other stacks write. Chromium and Firefox accepted every answer and
+ * offer shape written here (tools/capture-sdp). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -108,6 +109,48 @@ static void test_parse_chromium_publish(void **state)
     assert_true(v->msid_track[0] != '\0');
 }
 
+/* Firefox writes max-bundle offers: the video section is bundle-only on
+ * port 0, the fingerprint is at session level, the ICE credentials and
+ * a=extmap-allow-mixed in each section, fmtp before rtpmap. */
+static void test_parse_firefox_publish(void **state)
+{
+    (void)state;
+    size_t n = load("firefox153-publish-offer.sdp");
+    assert_int_equal(pl_sdp_parse(d, text, n), PL_OK);
+    assert_int_equal(d->n_media, 2);
+    assert_int_equal(d->n_bundle, 2);
+    assert_false(d->extmap_allow_mixed);
+    const pl_sdp_media *a = &d->media[0], *v = &d->media[1];
+    assert_int_equal(a->kind, PL_SDP_AUDIO);
+    assert_int_equal(a->port, 9);
+    assert_false(a->bundle_only);
+    assert_true(a->extmap_allow_mixed);
+    assert_int_equal(a->dir, PL_SDP_SENDONLY);
+    assert_int_equal(a->setup, PL_SDP_ACTPASS);
+    assert_string_equal(a->fp_alg, "sha-256");
+    assert_int_equal(strlen(a->fp), 95);
+    const pl_sdp_codec *opus = find_codec(a, 109);
+    assert_non_null(opus);
+    assert_string_equal(opus->name, "opus");
+    assert_int_equal(opus->channels, 2);
+    assert_string_equal(find_codec(a, 101)->name, "telephone-event");
+    assert_int_equal(pl_sdp_find_extmap(a, PL_RTP_URI_MID), 3);
+    assert_int_equal(a->n_ssrcs, 1);
+    assert_int_equal(v->kind, PL_SDP_VIDEO);
+    assert_int_equal(v->port, 0);
+    assert_true(v->bundle_only);
+    assert_true(v->rtcp_mux);
+    assert_string_equal(v->fp, a->fp);
+    assert_string_equal(v->ice_ufrag, a->ice_ufrag);
+    assert_string_equal(find_codec(v, 120)->name, "VP8");
+    assert_int_equal(find_codec(v, 124)->apt, 120);
+    assert_string_equal(find_codec(v, 121)->name, "VP9");
+    assert_string_equal(find_codec(v, 99)->name, "AV1");
+    assert_int_equal(v->n_groups, 1);
+    assert_string_equal(v->groups[0].semantics, "FID");
+    assert_true(v->msid_track[0] != '\0');
+}
+
 static void test_parse_chromium_simulcast(void **state)
 {
     (void)state;
@@ -125,14 +168,25 @@ static void test_parse_chromium_simulcast(void **state)
 
 /* Every offer fixture gets an answer that parses back to what Parley
  * promises: ice-lite, passive, BUNDLE of the accepted mids, Opus and VP8 with
- * the offered payload types, the offered extmap ids, mirrored directions. */
+ * the offered payload types, the offered extmap ids, mirrored directions.
+ * Firefox's video (and data channel) sections are bundle-only. */
 static void test_answer_every_fixture(void **state)
 {
     (void)state;
-    const char *names[] = {"chromium156-publish-offer.sdp", "chromium156-simulcast-offer.sdp",
-                           "chromium156-datachannel-offer.sdp"};
-    for (size_t f = 0; f < 3; f++) {
-        size_t n = load(names[f]);
+    static const struct {
+        const char *name;
+        int opus, vp8, rtx, audio_level, twcc;
+        bool simulcast;
+    } fx[] = {
+        {"chromium156-publish-offer.sdp", 111, 96, 97, 1, 3, false},
+        {"chromium156-simulcast-offer.sdp", 111, 96, 97, 1, 3, true},
+        {"chromium156-datachannel-offer.sdp", 111, 96, 97, 1, 3, false},
+        {"firefox153-publish-offer.sdp", 109, 120, 124, 1, 7, false},
+        {"firefox153-simulcast-offer.sdp", 109, 120, 124, 1, 7, true},
+        {"firefox153-datachannel-offer.sdp", 109, 120, 124, 1, 7, false},
+    };
+    for (size_t f = 0; f < sizeof(fx) / sizeof(fx[0]); f++) {
+        size_t n = load(fx[f].name);
         assert_int_equal(pl_sdp_parse(d, text, n), PL_OK);
         const char *why = NULL;
         int len = pl_sdp_write_answer(d, &local, out, sizeof(out), acc, &why);
@@ -151,6 +205,7 @@ static void test_answer_every_fixture(void **state)
             }
             assert_true(acc[i].accepted);
             assert_int_equal(a->port, 40001);
+            assert_false(a->bundle_only);
             assert_int_equal(a->setup, PL_SDP_PASSIVE);
             assert_int_equal(a->dir, PL_SDP_RECVONLY);
             assert_true(a->rtcp_mux);
@@ -160,25 +215,29 @@ static void test_answer_every_fixture(void **state)
             assert_string_equal(a->candidates[0].address, "192.0.2.5");
             if (o->kind == PL_SDP_AUDIO) {
                 assert_int_equal(a->n_codecs, 1);
-                assert_int_equal(acc[i].pt, 111);
+                assert_int_equal(acc[i].pt, fx[f].opus);
+                assert_int_equal(a->codecs[0].pt, fx[f].opus);
                 assert_true(strstr(a->codecs[0].fmtp, "useinbandfec=1") != NULL);
-                assert_int_equal(acc[i].ext_audio_level, 1);
+                assert_int_equal(acc[i].ext_audio_level, fx[f].audio_level);
             } else {
                 assert_int_equal(a->n_codecs, 2);
-                assert_int_equal(acc[i].pt, 96);
-                assert_int_equal(acc[i].rtx_pt, 97);
-                assert_int_equal(a->codecs[1].apt, 96);
+                assert_int_equal(acc[i].pt, fx[f].vp8);
+                assert_int_equal(acc[i].rtx_pt, fx[f].rtx);
+                assert_int_equal(a->codecs[0].pt, fx[f].vp8);
+                assert_int_equal(a->codecs[1].apt, fx[f].vp8);
                 assert_int_equal(pl_sdp_find_extmap(a, PL_RTP_URI_AUDIO_LEVEL), -1);
                 /* Only what Parley implements is answered. */
                 assert_int_equal(pl_sdp_find_extmap(a, "urn:3gpp:video-orientation"), -1);
+                assert_int_equal(pl_sdp_find_extmap(a, "urn:ietf:params:rtp-hdrext:toffset"), -1);
                 for (size_t k = 0; k < a->n_fb; k++)
-                    assert_int_equal(a->fb[k].pt, 96);
+                    assert_int_equal(a->fb[k].pt, fx[f].vp8);
             }
+            assert_true(acc[i].ext_mid > 0);
             assert_int_equal(acc[i].ext_mid, pl_sdp_find_extmap(o, PL_RTP_URI_MID));
             assert_int_equal(pl_sdp_find_extmap(a, PL_RTP_URI_MID), acc[i].ext_mid);
-            assert_int_equal(acc[i].ext_twcc, 3);
+            assert_int_equal(acc[i].ext_twcc, fx[f].twcc);
         }
-        if (f == 1) {
+        if (fx[f].simulcast) {
             assert_int_equal(acc[1].n_rids, 3);
             assert_string_equal(d2->media[1].simulcast, "recv q;h;f");
             assert_false(d2->media[1].rids[0].send);
@@ -660,6 +719,26 @@ static void test_offer_round_trip_and_browser_answer(void **state)
     assert_string_equal(d2->media[1].codecs[0].name, "VP8");
     assert_true(d2->media[0].fp[0] != '\0');
     assert_int_equal(pl_sdp_write_offer(&local, s, 3, out, 100), PL_ENOSPC);
+
+    /* Firefox's real answer to the same offer: active, the fingerprint at
+     * session level, the ended track's section inactive but not rejected. */
+    n = load("firefox153-answer-to-parley-offer.sdp");
+    assert_int_equal(pl_sdp_parse(d2, text, n), PL_OK);
+    assert_int_equal(d2->n_media, 3);
+    assert_int_equal(d2->n_bundle, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(d2->media[i].mid, s[i].mid);
+        assert_int_equal(d2->media[i].setup, PL_SDP_ACTIVE);
+        assert_int_equal(strlen(d2->media[i].fp), 95);
+        assert_true(d2->media[i].ice_ufrag[0] != '\0');
+        assert_true(d2->media[i].rtcp_mux);
+    }
+    assert_int_equal(d2->media[0].dir, PL_SDP_RECVONLY);
+    assert_int_equal(d2->media[1].dir, PL_SDP_RECVONLY);
+    assert_int_equal(d2->media[2].dir, PL_SDP_INACTIVE);
+    assert_int_equal(d2->media[0].codecs[0].pt, PL_SDP_OFFER_OPUS_PT);
+    assert_string_equal(d2->media[1].codecs[0].name, "VP8");
+    assert_int_equal(find_codec(&d2->media[1], PL_SDP_OFFER_RTX_PT)->apt, PL_SDP_OFFER_VP8_PT);
 }
 
 static void test_malformed(void **state)
@@ -720,10 +799,9 @@ static size_t media_lines(const char *t, size_t k)
  * the whole offer has it; only a cut line can differ. Whatever parses is
  * answered without overflowing (ASan watches the reads), with an answer
  * that parses, or refused with a reason. */
-static void test_every_truncation(void **state)
+static void truncations(const char *name)
 {
-    (void)state;
-    size_t n = load("chromium156-simulcast-offer.sdp");
+    size_t n = load(name);
     assert_int_equal(pl_sdp_parse(d2, text, n), PL_OK);
     assert_true(d2->n_media >= 2);
     pl_sdp_desc *answer = pl_sdp_desc_create(&env);
@@ -780,10 +858,19 @@ static void test_every_truncation(void **state)
     pl_sdp_desc_destroy(&env, answer);
 }
 
+/* Chromium's, and Firefox's with its bundle-only section. */
+static void test_every_truncation(void **state)
+{
+    (void)state;
+    truncations("chromium156-simulcast-offer.sdp");
+    truncations("firefox153-publish-offer.sdp");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_chromium_publish),
+        cmocka_unit_test(test_parse_firefox_publish),
         cmocka_unit_test(test_parse_chromium_simulcast),
         cmocka_unit_test(test_answer_every_fixture),
         cmocka_unit_test(test_bundle_only_sections_are_answered),
