@@ -10,13 +10,16 @@ export const firefoxPath = '/usr/bin/firefox-esr';
 
 // Preferences of the test profile. The permission prefs matter for ICE,
 // not only for getUserMedia: without a granted camera/microphone, Firefox
-// gathers only the address of its default route and never 127.0.0.1, and
-// the relay on loopback is then unreachable.
+// gathers only the address of its default route. Even with them it leaves
+// out loopback unless told (ice.loopback), and the relay under test listens
+// on 127.0.0.1. TCP candidates would never pair with the relay's UDP one.
 export const firefoxPrefs = {
   'media.navigator.streams.fake': true,
   'media.navigator.permission.disabled': true,
   'permissions.default.camera': 1,
   'permissions.default.microphone': 1,
+  'media.peerconnection.ice.loopback': true,
+  'media.peerconnection.ice.tcp': false,
   // Tests play remote media in pages nobody clicked in.
   'media.autoplay.default': 0,
   'media.autoplay.blocking_policy': 0,
@@ -65,3 +68,24 @@ export async function launchFirefox() {
 export async function fill(page, selector, value) {
   await page.$eval(selector, (el, v) => { el.value = v; el.dispatchEvent(new Event('input', { bubbles: true })); }, value);
 }
+
+// Runs in the page (page.evaluate(received)), in Firefox and Chromium alike:
+// what the subscribe peer connection receives, per mid, from the standard
+// inbound-rtp fields both name the same way (RTCInboundRtpStreamStats):
+// kind, frames decoded, their size and rate, packets received and lost.
+// Only transceivers currently receiving count, as in browser.mjs's inbound.
+export const received = async () => {
+  const pc = window.parley.subscribe;
+  if (!pc) return {};
+  const stats = await pc.getStats();
+  const out = {};
+  for (const t of pc.getTransceivers()) {
+    if (!t.receiver.track || t.currentDirection !== 'recvonly') continue;
+    const s = [...stats.values()].find((x) => x.type === 'inbound-rtp' && x.mid === t.mid);
+    if (!s) continue;
+    out[t.mid] = { kind: s.kind, frames: s.framesDecoded || 0, packets: s.packetsReceived || 0,
+      lost: s.packetsLost || 0, width: s.frameWidth || 0, height: s.frameHeight || 0,
+      fps: s.framesPerSecond || 0 };
+  }
+  return out;
+};
