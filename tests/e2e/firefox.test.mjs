@@ -1,7 +1,7 @@
 // Firefox ESR next to Chromium through the web client: a meeting of the
 // two held for 90 s (each decodes the other's video and receives its audio,
-// no transport closes), the same meeting resumed after its WebSockets are
-// killed, then calls through the call UI: Firefox calls Chromium (video),
+// no transport closes), Chromium sharing its screen to Firefox, the same
+// meeting resumed after its WebSockets are killed, then calls through the call UI: Firefox calls Chromium (video),
 // Chromium calls Firefox (audio only). One Firefox and one Chromium serve
 // every case.
 import { test, before, after } from 'node:test';
@@ -26,7 +26,8 @@ const calls = {}; // the lobby pages of the first call, which the second reuses
 before(async () => {
   server = await startServer();
   firefox = await launchFirefox();
-  chromium = await launchChromium(['--autoplay-policy=no-user-gesture-required']);
+  chromium = await launchChromium(['--autoplay-policy=no-user-gesture-required',
+    '--auto-select-desktop-capture-source=Entire screen']);
 });
 after(async () => {
   await firefox?.close();
@@ -119,6 +120,24 @@ test('Firefox ESR and Chromium in a meeting: each decodes the other\'s video and
   await fx.screenshot({ path: path.join(outDir, 'e2e-firefox-meeting.png') });
   meeting.fx = fx;
   meeting.cr = cr;
+  assert.deepEqual(errors, []);
+});
+
+// Headless Firefox has no getDisplayMedia, so only the receiving side of a
+// screen share is Firefox's here.
+test('Chromium shares its screen: Firefox decodes it in a tile of its own, until it stops', async () => {
+  const { fx, cr } = meeting;
+  assert.ok(fx && cr, 'the meeting of the first test');
+  await cr.click('#screen');
+  await until(fx, received, (r) => kinds(r, 'video').length === 2 && kinds(r, 'video').every((v) => v.frames > 10 && v.width > 0),
+    'Firefox decodes Chromium\'s camera and screen');
+  await fx.waitForSelector('#tiles figure[data-screen]');
+  await until(fx, () => document.querySelector('#tiles figure[data-screen] video')?.videoWidth || 0, (w) => w > 0,
+    'Firefox plays the screen share');
+  await cr.click('#screen');
+  await until(fx, () => !!document.querySelector('#tiles figure[data-screen]'), (x) => !x,
+    'the screen tile goes when the share stops');
+  await until(fx, received, (r) => kinds(r, 'video').length === 1, 'Firefox back to one video');
   assert.deepEqual(errors, []);
 });
 
