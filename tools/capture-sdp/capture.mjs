@@ -1,32 +1,36 @@
-// Captures real SDP from headless Chromium for Parley's test fixtures, and
-// checks that Chromium accepts the SDP Parley writes.
+// Captures real SDP from headless browsers for Parley's test fixtures, and
+// checks that the browser accepts the SDP Parley writes.
 //
-//   node capture.mjs capture OUTDIR            write offers Chromium makes
-//   node capture.mjs answer  SDP_CLI           for each kind of offer Chromium makes,
-//                                              Parley's answer (from SDP_CLI) must be
-//                                              accepted by setRemoteDescription
-//   node capture.mjs offer   OFFER OUT         setRemoteDescription(offer), write
-//                                              Chromium's answer to OUT
+//   node capture.mjs [--firefox] capture OUTDIR    write offers the browser makes
+//   node capture.mjs [--firefox] answer  SDP_CLI   for each kind of offer the browser
+//                                                  makes, Parley's answer (from SDP_CLI)
+//                                                  must be accepted by setRemoteDescription
+//   node capture.mjs [--firefox] offer   OFFER OUT setRemoteDescription(offer), write
+//                                                  the browser's answer to OUT
 //
-// Needs Debian's chromium and the npm package playwright-core.
-import { chromium } from 'playwright-core';
+// Chromium by default (Debian's chromium, playwright-core), Firefox ESR with
+// --firefox (Debian's firefox-esr, puppeteer-core): the launchers and npm
+// packages of the end-to-end tests (tests/e2e, after npm ci there).
 import http from 'node:http';
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { launchChromium } from '../../tests/e2e/browser.mjs';
+import { launchFirefox, firefoxVersion } from '../../tests/e2e/firefox.mjs';
+
+const args = process.argv.slice(2);
+const firefox = args[0] === '--firefox';
+if (firefox) args.shift();
 
 const page_html = '<!doctype html><title>sdp</title>';
 const server = http.createServer((req, res) => { res.setHeader('content-type', 'text/html'); res.end(page_html); });
 await new Promise(r => server.listen(0, '127.0.0.1', r));
 const url = `http://localhost:${server.address().port}/`;
 
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-    '--allow-loopback-in-peer-connection'] });
+const browser = firefox ? await launchFirefox() : await launchChromium();
 const page = await browser.newPage();
 await page.goto(url);
-const version = browser.version().split('.')[0];
+// Fixture names carry the browser and its major version.
+const prefix = firefox ? `firefox${firefoxVersion().split('.')[0]}` : `chromium${browser.version().split('.')[0]}`;
 
 // Builds the publishing peer connection the way Parley's web client does.
 const setup = `async (kind) => {
@@ -45,19 +49,19 @@ const setup = `async (kind) => {
   return o.sdp;
 }`;
 
-const mode = process.argv[2];
+const mode = args[0];
 try {
   if (mode === 'capture') {
-    const dir = process.argv[3];
+    const dir = args[1];
     for (const kind of ['publish', 'simulcast', 'datachannel']) {
       const sdp = await page.evaluate(`(${setup})(${JSON.stringify(kind)})`);
-      fs.writeFileSync(`${dir}/chromium${version}-${kind}-offer.sdp`, sdp);
-      console.log(`wrote chromium${version}-${kind}-offer.sdp`);
+      fs.writeFileSync(`${dir}/${prefix}-${kind}-offer.sdp`, sdp);
+      console.log(`wrote ${prefix}-${kind}-offer.sdp`);
     }
   } else if (mode === 'answer') {
     // A fresh offer of each kind is answered by Parley's writer (the
     // sdp_cli program given) and Chromium must accept the answer.
-    const cli = process.argv[3];
+    const cli = args[1];
     for (const kind of ['publish', 'simulcast', 'datachannel']) {
       const offer = await page.evaluate(`(${setup})(${JSON.stringify(kind)})`);
       const answer = execFileSync(cli, ['answer'], { input: offer }).toString();
@@ -71,7 +75,7 @@ try {
       if (!result.startsWith('ok')) process.exitCode = 1;
     }
   } else if (mode === 'offer') {
-    const offer = fs.readFileSync(process.argv[3], 'utf8');
+    const offer = fs.readFileSync(args[1], 'utf8');
     const result = await page.evaluate(`(async () => {
       const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
       try {
@@ -82,7 +86,7 @@ try {
       } catch (e) { return 'error ' + e.message; }
     })()`);
     if (result.startsWith('error')) { console.log(result); process.exitCode = 1; }
-    else { fs.writeFileSync(process.argv[4], result); console.log(`ok wrote ${process.argv[4]}`); }
+    else { fs.writeFileSync(args[2], result); console.log(`ok wrote ${args[2]}`); }
   }
 } finally {
   await browser.close();
