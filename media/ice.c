@@ -352,10 +352,19 @@ static int handle_request(pl_ice *ice, int64_t now, const pl_addr *from, const p
     if (ice->role == PL_ICE_LITE && ice->state != PL_ICE_FAILED) {
         if (m->use_candidate)
             select_address(ice, now, from); /* also follows a client's new address */
-        else if (ice->has_selected && pl_addr_equal(&ice->selected, from))
-            ice->last_consent = now; /* RFC 7675 consent refresh */
+        else
+            pl_ice_note_traffic(ice, now, from); /* RFC 7675 consent refresh */
     }
     return PL_OK;
+}
+
+void pl_ice_note_traffic(pl_ice *ice, int64_t now_us, const pl_addr *from)
+{
+    /* The controlling side asks for consent itself (RFC 7675): only its
+     * own checks' answers count there. */
+    if (ice->role == PL_ICE_LITE && ice->state == PL_ICE_CONNECTED &&
+        pl_addr_equal(&ice->selected, from))
+        ice->last_consent = now_us;
 }
 
 static int handle_response(pl_ice *ice, int64_t now, const pl_addr *from, const pl_stun_msg *m)
@@ -424,7 +433,15 @@ int pl_ice_handle_stun(pl_ice *ice, int64_t now_us, const pl_addr *from, const u
     case PL_STUN_ERROR:
         return handle_response(ice, now_us, from, &m);
     case PL_STUN_INDICATION:
-        return PL_OK; /* keepalive (RFC 8445 11); carries no consent */
+        /* A keepalive (RFC 8445 11). It carries no credentials, so it
+         * proves less than a check: whoever can send from the selected
+         * address keeps the transport alive with it. But libnice keeps a
+         * pair alive with nothing else, a lite server cannot ask for more,
+         * and all it keeps is a transport to an address that once proved
+         * the password. */
+        ice->stats.indications++;
+        pl_ice_note_traffic(ice, now_us, from);
+        return PL_OK;
     }
     return PL_EMALFORMED;
 }

@@ -220,7 +220,8 @@ static int handle_dtls(pl_peer *p, int64_t now, const pl_addr *from, const uint8
     return rc;
 }
 
-static int handle_media(pl_peer *p, bool rtcp, const pl_addr *from, uint8_t *data, size_t len)
+static int handle_media(pl_peer *p, int64_t now, bool rtcp, const pl_addr *from, uint8_t *data,
+                        size_t len)
 {
     if (!pl_ice_is_validated(p->ice, from)) {
         p->stats.dropped_unverified++;
@@ -241,6 +242,8 @@ static int handle_media(pl_peer *p, bool rtcp, const pl_addr *from, uint8_t *dat
         p->stats.dropped_srtp_auth++;
         return rc;
     }
+    /* Authenticated media is the client's sign of life to a lite agent. */
+    pl_ice_note_traffic(p->ice, now, from);
     if (rtcp)
         p->stats.rtcp_in++;
     else
@@ -268,10 +271,10 @@ int pl_peer_handle_datagram(pl_peer *p, int64_t now_us, const pl_addr *from, uin
         rc = handle_dtls(p, now_us, from, data, len);
         break;
     case PL_DEMUX_RTP:
-        rc = handle_media(p, false, from, data, len);
+        rc = handle_media(p, now_us, false, from, data, len);
         break;
     case PL_DEMUX_RTCP:
-        rc = handle_media(p, true, from, data, len);
+        rc = handle_media(p, now_us, true, from, data, len);
         break;
     default:
         p->stats.dropped_unknown++;

@@ -1,7 +1,8 @@
 /* Two peers, a server (ICE-lite, DTLS passive) and a client (ICE controlling,
  * DTLS active), connected through the virtual network on a virtual clock:
  * they must complete ICE, DTLS and SRTP, exchange RTP and RTCP both ways, and
- * get there through heavy seeded loss during the handshake. */
+ * get there through heavy seeded loss during the handshake; the server
+ * stays up on whatever authenticated traffic the client sends. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 
 #include "parley/dtls.h"
 #include "parley/peer.h"
+#include "parley/stun.h"
 #include "vclock.h"
 #include "vnet.h"
 
@@ -30,14 +32,26 @@ typedef struct endpoint {
     size_t last_payload_len;
 } endpoint;
 
-typedef struct sim {
+typedef struct sim sim;
+
+/* What a test changes about the two peers. */
+typedef struct sim_opts {
+    double loss;
+    bool corrupt_fingerprint;
+    int64_t client_consent_us;
+} sim_opts;
+
+struct sim {
     vnet net;
+    /* Deliveries this returns true for are lost (counted in `filtered`). */
+    bool (*drop)(const sim *s, const vnet_packet *p);
+    uint64_t filtered;
     int64_t now;
     uint64_t env_state[2];
     pl_env env[2];
     pl_dtls_cert *cert[2];
     endpoint ep[2]; /* 0 = server, 1 = client */
-} sim;
+};
 
 static void drain(sim *s, endpoint *e)
 {
@@ -108,6 +122,10 @@ static void run_until(sim *s, int64_t until)
         vnet_packet p;
         while (vnet_pop(&s->net, s->now, &p)) {
             endpoint *dst = by_addr(s, &p.to);
+            if (dst && s->drop && s->drop(s, &p)) {
+                s->filtered++;
+                continue;
+            }
             if (dst) {
                 pl_peer_handle_datagram(dst->peer, s->now, &p.from, p.data, p.len);
                 drain(s, dst);
@@ -120,11 +138,11 @@ static void run_until(sim *s, int64_t until)
     fail_msg("simulation did not settle");
 }
 
-static void sim_setup(sim *s, uint64_t seed, double loss, bool corrupt_fingerprint)
+static void sim_setup_opts(sim *s, uint64_t seed, const sim_opts *o)
 {
     memset(s, 0, sizeof(*s));
     vnet_init(&s->net, seed);
-    s->net.loss = loss;
+    s->net.loss = o->loss;
     s->net.delay_us = 20000;
     s->net.jitter_us = 5000;
     s->now = 1 * SEC;
@@ -138,7 +156,8 @@ static void sim_setup(sim *s, uint64_t seed, double loss, bool corrupt_fingerpri
     assert_int_equal(pl_addr_set(&s->ep[1].addr, "198.51.100.7", 51234), 0);
 
     pl_peer_config scfg = {.role = PL_PEER_SERVER, .cert = s->cert[0]};
-    pl_peer_config ccfg = {.role = PL_PEER_CLIENT, .cert = s->cert[1]};
+    pl_peer_config ccfg = {
+        .role = PL_PEER_CLIENT, .cert = s->cert[1], .consent_timeout_us = o->client_consent_us};
     s->ep[0].peer = pl_peer_create(&s->env[0], &scfg);
     s->ep[1].peer = pl_peer_create(&s->env[1], &ccfg);
     assert_non_null(s->ep[0].peer);
@@ -147,7 +166,7 @@ static void sim_setup(sim *s, uint64_t seed, double loss, bool corrupt_fingerpri
     /* The SDP exchange, reduced to what the transports need. */
     char cfp[160];
     snprintf(cfp, sizeof(cfp), "%s", pl_dtls_cert_fingerprint(s->cert[1]));
-    if (corrupt_fingerprint)
+    if (o->corrupt_fingerprint)
         cfp[0] = cfp[0] == 'A' ? 'B' : 'A';
     assert_int_equal(pl_peer_set_remote(s->ep[0].peer, pl_peer_local_ufrag(s->ep[1].peer),
                                         pl_peer_local_pwd(s->ep[1].peer), "sha-256", cfp),
@@ -159,6 +178,12 @@ static void sim_setup(sim *s, uint64_t seed, double loss, bool corrupt_fingerpri
     assert_int_equal(pl_peer_add_remote_candidate(s->ep[1].peer, &s->ep[0].addr), 0);
     assert_int_equal(pl_peer_start(s->ep[0].peer, s->now), 0);
     assert_int_equal(pl_peer_start(s->ep[1].peer, s->now), 0);
+}
+
+static void sim_setup(sim *s, uint64_t seed, double loss, bool corrupt_fingerprint)
+{
+    sim_opts o = {.loss = loss, .corrupt_fingerprint = corrupt_fingerprint};
+    sim_setup_opts(s, seed, &o);
 }
 
 static void sim_teardown(sim *s)
@@ -376,6 +401,127 @@ static void test_close_notify(void **state)
     sim_teardown(&s);
 }
 
+/* ---- what keeps a server transport alive ---- */
+
+static bool from_client(const sim *s, const vnet_packet *p)
+{
+    return pl_addr_equal(&p->from, &s->ep[1].addr);
+}
+
+/* The client's checks (Binding requests, 0x0001) never reach the server:
+ * it must live on whatever else arrives. */
+static bool drop_client_checks(const sim *s, const vnet_packet *p)
+{
+    return from_client(s, p) && p->len >= 2 && p->data[0] == 0x00 && p->data[1] == 0x01;
+}
+
+static bool drop_client_all(const sim *s, const vnet_packet *p)
+{
+    return from_client(s, p);
+}
+
+static void send_indication(sim *s, uint8_t seed)
+{
+    uint8_t tid[12], buf[64];
+    memset(tid, seed, sizeof(tid));
+    pl_wbuf w = pl_wbuf_make(buf, sizeof(buf));
+    pl_stun_begin(&w, PL_STUN_INDICATION, PL_STUN_METHOD_BINDING, tid);
+    int n = pl_stun_finish(&w, NULL, 0, true);
+    assert_true(n > 0);
+    vnet_send(&s->net, s->now, &s->ep[1].addr, &s->ep[0].addr, buf, (size_t)n);
+}
+
+/* Connected, with a client that does not give up on its side when its
+ * own checks go unanswered (it must keep sending). */
+static void connected_sim(sim *s, uint64_t seed)
+{
+    sim_opts o = {.client_consent_us = 3600 * SEC};
+    sim_setup_opts(s, seed, &o);
+    run_until(s, s->now + 5 * SEC);
+    assert_true(s->ep[0].connected);
+    assert_true(s->ep[1].connected);
+}
+
+/* Silence from the client from `s->now` on: the server fails for lost
+ * consent 30 s after the last thing it accepted, not before. */
+static void server_fails_when_silent(sim *s, int64_t last_heard)
+{
+    s->drop = drop_client_all;
+    run_until(s, last_heard + 29 * SEC);
+    assert_false(s->ep[0].failed);
+    run_until(s, last_heard + 31 * SEC);
+    assert_true(s->ep[0].failed);
+    assert_int_equal(pl_peer_next_timeout(s->ep[0].peer), INT64_MAX);
+}
+
+/* A client that, once connected, sends nothing but Binding indications
+ * (libnice keeps its pair alive with these, every 25 s) keeps the server
+ * up for as long as it sends them. */
+static void test_indications_alone_keep_server_up(void **state)
+{
+    (void)state;
+    sim s;
+    connected_sim(&s, 31);
+    s.drop = drop_client_checks;
+    int64_t start = s.now, last = s.now;
+    for (uint8_t i = 1; s.now - start < 100 * SEC; i++) {
+        send_indication(&s, i);
+        last = s.now + s.net.delay_us + s.net.jitter_us;
+        run_until(&s, s.now + 25 * SEC);
+    }
+    assert_false(s.ep[0].failed);
+    assert_int_equal(pl_peer_state(s.ep[0].peer), PL_PEER_CONNECTED);
+    assert_true(s.filtered > 0); /* the client's own checks were there, and lost */
+    server_fails_when_silent(&s, last);
+    sim_teardown(&s);
+}
+
+/* A client that sends only SRTP (no STUN after connecting), or only
+ * SRTCP, keeps the server up; silence then ends it. */
+static void test_media_alone_keeps_server_up(void **state)
+{
+    (void)state;
+    for (int rtcp = 0; rtcp <= 1; rtcp++) {
+        sim s;
+        connected_sim(&s, 33 + (uint64_t)rtcp);
+        s.drop = drop_client_checks;
+        int64_t start = s.now, last = s.now;
+        for (uint16_t i = 0; s.now - start < 70 * SEC; i++) {
+            if (rtcp)
+                send_rtcp_rr(&s, &s.ep[1], 0x11111111);
+            else
+                send_rtp(&s, &s.ep[1], 0x11111111, i, "media only");
+            last = s.now + s.net.delay_us + s.net.jitter_us;
+            run_until(&s, s.now + (rtcp ? 5 * SEC : 100000));
+        }
+        assert_false(s.ep[0].failed);
+        if (rtcp)
+            assert_true(s.ep[0].rtcp_received >= 14);
+        else
+            assert_true(s.ep[0].rtp_received >= 700);
+        server_fails_when_silent(&s, last);
+        sim_teardown(&s);
+    }
+}
+
+/* SRTP that fails authentication is no sign of life. */
+static void test_forged_media_is_not_consent(void **state)
+{
+    (void)state;
+    sim s;
+    connected_sim(&s, 35);
+    s.drop = drop_client_checks;
+    int64_t start = s.now;
+    while (!s.ep[0].failed && s.now - start < 60 * SEC) {
+        uint8_t pkt[64] = {0x80, 96, 0, 1, 0, 0, 0, 1, 0x11, 0x11, 0x11, 0x11};
+        vnet_send(&s.net, s.now, &s.ep[1].addr, &s.ep[0].addr, pkt, sizeof(pkt));
+        run_until(&s, s.now + SEC);
+    }
+    assert_true(s.ep[0].failed);
+    assert_true(pl_peer_stats_get(s.ep[0].peer)->dropped_srtp_auth >= 25);
+    sim_teardown(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -386,6 +532,9 @@ int main(void)
         cmocka_unit_test(test_garbage_is_counted_and_harmless),
         cmocka_unit_test(test_consent_expires),
         cmocka_unit_test(test_close_notify),
+        cmocka_unit_test(test_indications_alone_keep_server_up),
+        cmocka_unit_test(test_media_alone_keeps_server_up),
+        cmocka_unit_test(test_forged_media_is_not_consent),
     };
     return cmocka_run_group_tests_name("sim_handshake", tests, NULL, NULL);
 }
