@@ -36,6 +36,7 @@ struct pl_ice {
     pl_env env;
     enum pl_ice_role role;
     enum pl_ice_state state;
+    enum pl_ice_failure failure;
     char ufrag[PL_ICE_UFRAG_MAX + 1];
     char pwd[PL_ICE_PWD_MAX + 1];
     char remote_ufrag[PL_ICE_UFRAG_MAX + 1];
@@ -450,10 +451,15 @@ void pl_ice_handle_timeout(pl_ice *ice, int64_t now_us)
 {
     if (ice->state == PL_ICE_CHECKING && now_us - ice->started_at >= ice->connect_timeout) {
         ice->state = PL_ICE_FAILED;
+        /* A controlling agent selects on its first answer, so only a lite
+         * one can have heard the peer and still be checking. */
+        bool heard = ice->role == PL_ICE_LITE && ice->stats.requests_ok > 0;
+        ice->failure = heard ? PL_ICE_FAIL_NO_NOMINATION : PL_ICE_FAIL_NO_CHECK;
         return;
     }
     if (ice->state == PL_ICE_CONNECTED && now_us - ice->last_consent >= ice->consent_timeout) {
         ice->state = PL_ICE_FAILED;
+        ice->failure = PL_ICE_FAIL_CONSENT;
         return;
     }
     if (ice->role != PL_ICE_CONTROLLING)
@@ -503,6 +509,11 @@ int64_t pl_ice_next_timeout(const pl_ice *ice)
 enum pl_ice_state pl_ice_state(const pl_ice *ice)
 {
     return ice->state;
+}
+
+enum pl_ice_failure pl_ice_failure(const pl_ice *ice)
+{
+    return ice->failure;
 }
 
 bool pl_ice_selected(const pl_ice *ice, pl_addr *out)

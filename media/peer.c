@@ -13,6 +13,7 @@ struct pl_peer {
     pl_env env;
     enum pl_peer_role role;
     enum pl_peer_state state;
+    enum pl_failure failure;
     pl_ice *ice;
     pl_dtls *dtls;
     pl_srtp *srtp;
@@ -32,12 +33,12 @@ struct pl_peer {
     pl_peer_stats stats;
 };
 
-static void push_event(pl_peer *p, enum pl_peer_output_kind kind, const pl_addr *addr,
-                       const uint8_t *data, size_t len, int error)
+static pl_peer_output *push_event(pl_peer *p, enum pl_peer_output_kind kind, const pl_addr *addr,
+                                  const uint8_t *data, size_t len, int error)
 {
     if (p->ev_count == EVENT_SLOTS) {
         p->stats.dropped_queue_full++;
-        return;
+        return NULL;
     }
     pl_peer_output *o = &p->events[(p->ev_head + p->ev_count++) % EVENT_SLOTS];
     memset(o, 0, sizeof(*o));
@@ -47,6 +48,7 @@ static void push_event(pl_peer *p, enum pl_peer_output_kind kind, const pl_addr 
     o->data = data;
     o->len = len;
     o->error = error;
+    return o;
 }
 
 pl_peer *pl_peer_create(const pl_env *env, const pl_peer_config *cfg)
@@ -115,12 +117,42 @@ int pl_peer_add_remote_candidate(pl_peer *p, const pl_addr *addr)
     return pl_ice_add_remote_candidate(p->ice, addr);
 }
 
-static void fail(pl_peer *p, int error)
+static void fail(pl_peer *p, int error, enum pl_failure why)
 {
     if (p->state == PL_PEER_FAILED || p->state == PL_PEER_CLOSED)
         return;
     p->state = PL_PEER_FAILED;
-    push_event(p, PL_PEER_OUT_FAILED, NULL, NULL, 0, error);
+    p->failure = why;
+    pl_peer_output *o = push_event(p, PL_PEER_OUT_FAILED, NULL, NULL, 0, error);
+    if (o)
+        o->failure = why;
+}
+
+static enum pl_failure ice_failure(const pl_ice *ice)
+{
+    switch (pl_ice_failure(ice)) {
+    case PL_ICE_FAIL_NO_NOMINATION:
+        return PL_FAILURE_NO_NOMINATION;
+    case PL_ICE_FAIL_CONSENT:
+        return PL_FAILURE_CONSENT;
+    default:
+        return PL_FAILURE_NO_CHECK;
+    }
+}
+
+/* pl_dtls_error's codes, as dtls.h lists them. */
+static enum pl_failure dtls_failure(int error)
+{
+    switch (error) {
+    case PL_EAUTH:
+        return PL_FAILURE_FINGERPRINT;
+    case PL_EUNSUPPORTED:
+        return PL_FAILURE_SRTP_PROFILE;
+    case PL_ESTATE:
+        return PL_FAILURE_DTLS_TIMEOUT;
+    default:
+        return PL_FAILURE_DTLS_ALERT;
+    }
 }
 
 /* Moves the composite state forward after any input: ICE selection starts
@@ -129,8 +161,10 @@ static void update(pl_peer *p, int64_t now)
 {
     if (p->state == PL_PEER_FAILED || p->state == PL_PEER_CLOSED)
         return;
+    /* ICE first: when nothing arrived, the handshake that never started
+     * times out at the same moment, and the first cause is the one to tell. */
     if (pl_ice_state(p->ice) == PL_ICE_FAILED) {
-        fail(p, PL_ESTATE);
+        fail(p, PL_ESTATE, ice_failure(p->ice));
         return;
     }
     pl_addr sel;
@@ -153,7 +187,7 @@ static void update(pl_peer *p, int64_t now)
     }
     switch (pl_dtls_state(p->dtls)) {
     case PL_DTLS_FAILED:
-        fail(p, pl_dtls_error(p->dtls));
+        fail(p, pl_dtls_error(p->dtls), dtls_failure(pl_dtls_error(p->dtls)));
         return;
     case PL_DTLS_CLOSED:
         p->state = PL_PEER_CLOSED;
@@ -166,7 +200,7 @@ static void update(pl_peer *p, int64_t now)
                 p->srtp = pl_srtp_create(&p->env, &k);
             memset(&k, 0, sizeof(k));
             if (!p->srtp) {
-                fail(p, PL_ECRYPTO);
+                fail(p, PL_ECRYPTO, PL_FAILURE_SETUP);
                 return;
             }
         }
@@ -372,6 +406,11 @@ void pl_peer_close(pl_peer *p, int64_t now_us)
 enum pl_peer_state pl_peer_state(const pl_peer *p)
 {
     return p->state;
+}
+
+enum pl_failure pl_peer_failure(const pl_peer *p)
+{
+    return p->failure;
 }
 
 const pl_peer_stats *pl_peer_stats_get(const pl_peer *p)

@@ -79,7 +79,10 @@ int64_t pl_dtls_next_timeout(const pl_dtls *dtls);
 void pl_dtls_close(pl_dtls *dtls);
 
 enum pl_dtls_state pl_dtls_state(const pl_dtls *dtls);
-/* Why the association failed (PL_EAUTH for a fingerprint mismatch). */
+/* Why the association failed: PL_EAUTH, the certificate does not match
+ * the fingerprint; PL_EUNSUPPORTED, no DTLS-SRTP profile in common;
+ * PL_ESTATE, the handshake did not complete within 30 s of the start;
+ * PL_ECRYPTO, the handshake failed or a fatal alert arrived. */
 int pl_dtls_error(const pl_dtls *dtls);
 /* Once connected: the negotiated profile and keys. */
 int pl_dtls_srtp_keys(const pl_dtls *dtls, pl_srtp_keys *out);

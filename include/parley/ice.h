@@ -41,6 +41,18 @@ enum pl_ice_state {
     PL_ICE_FAILED,
 };
 
+/* Why the agent failed. */
+enum pl_ice_failure {
+    PL_ICE_FAIL_NONE,
+    /* Connect timeout with no authenticated check received (lite), or no
+     * check answered (controlling). */
+    PL_ICE_FAIL_NO_CHECK,
+    /* Lite: authenticated checks arrived, none nominated. */
+    PL_ICE_FAIL_NO_NOMINATION,
+    /* Connected, then no consent for the consent period. */
+    PL_ICE_FAIL_CONSENT,
+};
+
 typedef struct pl_ice_config {
     enum pl_ice_role role;
     /* Local credentials; random ones (8-char ufrag, 24-char pwd) when NULL. */
@@ -103,6 +115,8 @@ void pl_ice_handle_timeout(pl_ice *ice, int64_t now_us);
 int64_t pl_ice_next_timeout(const pl_ice *ice);
 
 enum pl_ice_state pl_ice_state(const pl_ice *ice);
+/* Once failed, why; PL_ICE_FAIL_NONE before. */
+enum pl_ice_failure pl_ice_failure(const pl_ice *ice);
 /* The selected remote address; false while there is none. */
 bool pl_ice_selected(const pl_ice *ice, pl_addr *out);
 /* Whether `addr` has proven knowledge of the credentials (an authenticated

@@ -2,7 +2,8 @@
  * DTLS active), connected through the virtual network on a virtual clock:
  * they must complete ICE, DTLS and SRTP, exchange RTP and RTCP both ways, and
  * get there through heavy seeded loss during the handshake; the server
- * stays up on whatever authenticated traffic the client sends. */
+ * stays up on whatever authenticated traffic the client sends, and a
+ * transport that fails says why. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +26,8 @@ typedef struct endpoint {
     pl_addr addr;
     bool connected, failed, closed;
     int failed_error;
+    enum pl_failure failure;
+    int64_t failed_at;
     unsigned rtp_received, rtcp_received;
     uint16_t last_seq;
     uint32_t last_ssrc;
@@ -38,6 +41,7 @@ typedef struct sim sim;
 typedef struct sim_opts {
     double loss;
     bool corrupt_fingerprint;
+    bool client_silent; /* the client is never started */
     int64_t client_consent_us;
 } sim_opts;
 
@@ -67,6 +71,8 @@ static void drain(sim *s, endpoint *e)
         case PL_PEER_OUT_FAILED:
             e->failed = true;
             e->failed_error = o.error;
+            e->failure = o.failure;
+            e->failed_at = s->now;
             break;
         case PL_PEER_OUT_CLOSED:
             e->closed = true;
@@ -177,7 +183,8 @@ static void sim_setup_opts(sim *s, uint64_t seed, const sim_opts *o)
                      0);
     assert_int_equal(pl_peer_add_remote_candidate(s->ep[1].peer, &s->ep[0].addr), 0);
     assert_int_equal(pl_peer_start(s->ep[0].peer, s->now), 0);
-    assert_int_equal(pl_peer_start(s->ep[1].peer, s->now), 0);
+    if (!o->client_silent)
+        assert_int_equal(pl_peer_start(s->ep[1].peer, s->now), 0);
 }
 
 static void sim_setup(sim *s, uint64_t seed, double loss, bool corrupt_fingerprint)
@@ -325,6 +332,8 @@ static void test_fingerprint_mismatch_fails(void **state)
     assert_true(s.ep[0].failed);
     assert_false(s.ep[0].connected);
     assert_int_equal(s.ep[0].failed_error, PL_EAUTH);
+    assert_int_equal(s.ep[0].failure, PL_FAILURE_FINGERPRINT);
+    assert_int_equal(pl_peer_failure(s.ep[0].peer), PL_FAILURE_FINGERPRINT);
     assert_int_equal(pl_peer_state(s.ep[0].peer), PL_PEER_FAILED);
     sim_teardown(&s);
 }
@@ -383,6 +392,8 @@ static void test_consent_expires(void **state)
     run_until(&s, s.now + 45 * SEC);
     assert_true(s.ep[0].failed);
     assert_true(s.ep[1].failed);
+    assert_int_equal(s.ep[0].failure, PL_FAILURE_CONSENT);
+    assert_int_equal(s.ep[1].failure, PL_FAILURE_CONSENT);
     sim_teardown(&s);
 }
 
@@ -420,6 +431,11 @@ static bool drop_client_all(const sim *s, const vnet_packet *p)
     return from_client(s, p);
 }
 
+static bool drop_client_dtls(const sim *s, const vnet_packet *p)
+{
+    return from_client(s, p) && p->len > 0 && p->data[0] >= 20 && p->data[0] <= 63;
+}
+
 static void send_indication(sim *s, uint8_t seed)
 {
     uint8_t tid[12], buf[64];
@@ -451,6 +467,7 @@ static void server_fails_when_silent(sim *s, int64_t last_heard)
     assert_false(s->ep[0].failed);
     run_until(s, last_heard + 31 * SEC);
     assert_true(s->ep[0].failed);
+    assert_int_equal(s->ep[0].failure, PL_FAILURE_CONSENT);
     assert_int_equal(pl_peer_next_timeout(s->ep[0].peer), INT64_MAX);
 }
 
@@ -518,7 +535,62 @@ static void test_forged_media_is_not_consent(void **state)
         run_until(&s, s.now + SEC);
     }
     assert_true(s.ep[0].failed);
+    assert_int_equal(s.ep[0].failure, PL_FAILURE_CONSENT);
     assert_true(pl_peer_stats_get(s.ep[0].peer)->dropped_srtp_auth >= 25);
+    sim_teardown(&s);
+}
+
+/* ---- why a transport failed ---- */
+
+/* Nobody ever checks: the connect window closes on "no check". */
+static void test_failure_no_check(void **state)
+{
+    (void)state;
+    sim s;
+    sim_opts o = {.client_silent = true};
+    sim_setup_opts(&s, 41, &o);
+    int64_t start = s.now;
+    run_until(&s, start + 40 * SEC);
+    assert_true(s.ep[0].failed);
+    assert_int_equal(s.ep[0].failure, PL_FAILURE_NO_CHECK);
+    assert_int_equal(s.ep[0].failed_at, start + 30 * SEC);
+    sim_teardown(&s);
+}
+
+/* ICE completes but the client's DTLS never arrives. */
+static void test_failure_dtls_timeout(void **state)
+{
+    (void)state;
+    sim s;
+    sim_setup(&s, 43, 0.0, false);
+    s.drop = drop_client_dtls;
+    int64_t start = s.now;
+    run_until(&s, start + 40 * SEC);
+    assert_true(s.ep[0].failed);
+    assert_false(s.ep[0].connected);
+    assert_int_equal(s.ep[0].failure, PL_FAILURE_DTLS_TIMEOUT);
+    assert_true(s.filtered > 0); /* the client's flights, retransmitted and lost */
+    sim_teardown(&s);
+}
+
+/* A fatal alert (handshake_failure) from the client's address in the
+ * middle of the handshake. */
+static void test_failure_dtls_alert(void **state)
+{
+    (void)state;
+    sim s;
+    sim_setup(&s, 47, 0.0, false);
+    s.drop = drop_client_dtls; /* the client's own flights are lost... */
+    run_until(&s, s.now + 2 * SEC);
+    assert_false(s.ep[0].failed);
+    /* ...and an alert arrives instead: DTLS 1.2, epoch 0, level fatal,
+     * handshake_failure (RFC 5246 7.2). */
+    static const uint8_t alert[] = {21, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 9, 0, 2, 2, 40};
+    s.drop = NULL;
+    vnet_send(&s.net, s.now, &s.ep[1].addr, &s.ep[0].addr, alert, sizeof(alert));
+    run_until(&s, s.now + 1 * SEC);
+    assert_true(s.ep[0].failed);
+    assert_int_equal(s.ep[0].failure, PL_FAILURE_DTLS_ALERT);
     sim_teardown(&s);
 }
 
@@ -535,6 +607,9 @@ int main(void)
         cmocka_unit_test(test_indications_alone_keep_server_up),
         cmocka_unit_test(test_media_alone_keeps_server_up),
         cmocka_unit_test(test_forged_media_is_not_consent),
+        cmocka_unit_test(test_failure_no_check),
+        cmocka_unit_test(test_failure_dtls_timeout),
+        cmocka_unit_test(test_failure_dtls_alert),
     };
     return cmocka_run_group_tests_name("sim_handshake", tests, NULL, NULL);
 }
