@@ -14,6 +14,8 @@ struct pl_peer {
     enum pl_peer_role role;
     enum pl_peer_state state;
     enum pl_failure failure;
+    enum pl_srtp_profile profile;
+    bool dtls_active;
     pl_ice *ice;
     pl_dtls *dtls;
     pl_srtp *srtp;
@@ -62,13 +64,16 @@ pl_peer *pl_peer_create(const pl_env *env, const pl_peer_config *cfg)
     p->role = cfg->role;
     p->state = PL_PEER_NEW;
     bool server = cfg->role == PL_PEER_SERVER;
+    p->dtls_active = cfg->dtls == PL_PEER_DTLS_DEFAULT ? !server : cfg->dtls == PL_PEER_DTLS_ACTIVE;
     pl_ice_config ic = {.role = server ? PL_ICE_LITE : PL_ICE_CONTROLLING,
                         .ufrag = cfg->local_ufrag,
                         .pwd = cfg->local_pwd,
                         .consent_timeout_us = cfg->consent_timeout_us};
     p->ice = pl_ice_create(env, &ic);
-    p->dtls = pl_dtls_create(env, cfg->cert, server ? PL_DTLS_PASSIVE : PL_DTLS_ACTIVE, 0);
-    if (!p->ice || !p->dtls) {
+    p->dtls = pl_dtls_create(env, cfg->cert, p->dtls_active ? PL_DTLS_ACTIVE : PL_DTLS_PASSIVE, 0);
+    if (!p->ice || !p->dtls ||
+        (cfg->srtp_profiles &&
+         pl_dtls_set_srtp_profiles(p->dtls, cfg->srtp_profiles, cfg->n_srtp_profiles) != PL_OK)) {
         pl_peer_destroy(p);
         return NULL;
     }
@@ -182,7 +187,7 @@ static void update(pl_peer *p, int64_t now)
             p->has_dtls_addr = true;
         }
     }
-    if (!p->dtls_started && p->role == PL_PEER_CLIENT && p->has_selected) {
+    if (!p->dtls_started && p->dtls_active && p->has_selected) {
         p->dtls_started = pl_dtls_start(p->dtls, now) == PL_OK;
     }
     switch (pl_dtls_state(p->dtls)) {
@@ -195,9 +200,10 @@ static void update(pl_peer *p, int64_t now)
         return;
     case PL_DTLS_CONNECTED:
         if (!p->srtp) {
-            pl_srtp_keys k;
+            pl_srtp_keys k = {0};
             if (pl_dtls_srtp_keys(p->dtls, &k) == PL_OK)
                 p->srtp = pl_srtp_create(&p->env, &k);
+            p->profile = k.profile;
             memset(&k, 0, sizeof(k));
             if (!p->srtp) {
                 fail(p, PL_ECRYPTO, PL_FAILURE_SETUP);
@@ -221,7 +227,7 @@ int pl_peer_start(pl_peer *p, int64_t now_us)
     int rc = pl_ice_start(p->ice, now_us);
     if (rc != PL_OK)
         return rc;
-    if (p->role == PL_PEER_SERVER) {
+    if (!p->dtls_active) {
         rc = pl_dtls_start(p->dtls, now_us);
         if (rc != PL_OK)
             return rc;
@@ -411,6 +417,11 @@ enum pl_peer_state pl_peer_state(const pl_peer *p)
 enum pl_failure pl_peer_failure(const pl_peer *p)
 {
     return p->failure;
+}
+
+enum pl_srtp_profile pl_peer_srtp_profile(const pl_peer *p)
+{
+    return p->srtp ? p->profile : PL_SRTP_NONE;
 }
 
 const pl_peer_stats *pl_peer_stats_get(const pl_peer *p)

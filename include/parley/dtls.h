@@ -67,6 +67,12 @@ void pl_dtls_destroy(pl_dtls *dtls);
  * the hex digest. The handshake fails with PL_EAUTH when they differ. */
 int pl_dtls_set_remote_fingerprint(pl_dtls *dtls, const char *alg, const char *hex);
 
+/* The DTLS-SRTP protection profiles (RFC 5764 4.1.2) this side offers
+ * (active) or accepts (passive), most preferred first; the passive side's
+ * order decides. By default AEAD_AES_128_GCM (RFC 7714), then
+ * AES128_CM_SHA1_80 for stacks without GCM. Before pl_dtls_start. */
+int pl_dtls_set_srtp_profiles(pl_dtls *dtls, const enum pl_srtp_profile *profiles, size_t n);
+
 /* The active side sends its ClientHello; the passive side waits. */
 int pl_dtls_start(pl_dtls *dtls, int64_t now_us);
 /* One datagram of DTLS records. Returns 0, or a negative code when the

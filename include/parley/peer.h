@@ -35,8 +35,22 @@ enum pl_peer_role {
     PL_PEER_CLIENT,
 };
 
+/* The DTLS role, when it is not the ICE role's usual one. */
+enum pl_peer_dtls {
+    PL_PEER_DTLS_DEFAULT, /* server passive, client active */
+    /* Active: the ClientHello goes out once ICE has selected a pair (a
+     * server whose actpass offer was answered a=setup:passive). */
+    PL_PEER_DTLS_ACTIVE,
+    PL_PEER_DTLS_PASSIVE, /* waits for a ClientHello from a validated address */
+};
+
 typedef struct pl_peer_config {
     enum pl_peer_role role;
+    enum pl_peer_dtls dtls;
+    /* DTLS-SRTP profiles, most preferred first (pl_dtls_set_srtp_profiles);
+     * NULL for the default: AEAD_AES_128_GCM, then AES128_CM_SHA1_80. */
+    const enum pl_srtp_profile *srtp_profiles;
+    size_t n_srtp_profiles;
     /* Shared certificate; must outlive the peer. */
     const pl_dtls_cert *cert;
     /* Local ICE credentials; generated when NULL. */
@@ -128,6 +142,8 @@ void pl_peer_close(pl_peer *peer, int64_t now_us);
 enum pl_peer_state pl_peer_state(const pl_peer *peer);
 /* Once failed, why; PL_FAILURE_NONE before. */
 enum pl_failure pl_peer_failure(const pl_peer *peer);
+/* Once connected, the DTLS-SRTP profile in use; PL_SRTP_NONE before. */
+enum pl_srtp_profile pl_peer_srtp_profile(const pl_peer *peer);
 const pl_peer_stats *pl_peer_stats_get(const pl_peer *peer);
 
 #ifdef __cplusplus

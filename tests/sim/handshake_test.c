@@ -1,9 +1,10 @@
 /* Two peers, a server (ICE-lite, DTLS passive) and a client (ICE controlling,
  * DTLS active), connected through the virtual network on a virtual clock:
  * they must complete ICE, DTLS and SRTP, exchange RTP and RTCP both ways, and
- * get there through heavy seeded loss during the handshake; the server
- * stays up on whatever authenticated traffic the client sends, and a
- * transport that fails says why. */
+ * get there through heavy seeded loss during the handshake; with either
+ * DTLS-SRTP profile and either side DTLS client; the server stays up on
+ * whatever authenticated traffic the client sends, and a transport that
+ * fails says why. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +27,7 @@ typedef struct endpoint {
     pl_addr addr;
     bool connected, failed, closed;
     int failed_error;
+    unsigned client_hellos; /* DTLS ClientHellos sent: the DTLS client's role */
     enum pl_failure failure;
     int64_t failed_at;
     unsigned rtp_received, rtcp_received;
@@ -43,6 +45,9 @@ typedef struct sim_opts {
     bool corrupt_fingerprint;
     bool client_silent; /* the client is never started */
     int64_t client_consent_us;
+    enum pl_peer_dtls server_dtls, client_dtls;
+    const enum pl_srtp_profile *server_profiles, *client_profiles;
+    size_t n_server_profiles, n_client_profiles;
 } sim_opts;
 
 struct sim {
@@ -63,6 +68,10 @@ static void drain(sim *s, endpoint *e)
     while (pl_peer_poll_output(e->peer, &o) == 0) {
         switch (o.kind) {
         case PL_PEER_OUT_TRANSMIT:
+            /* A handshake record (22) of epoch 0 carrying a ClientHello (1). */
+            if (o.len > 13 && o.data[0] == 22 && o.data[3] == 0 && o.data[4] == 0 &&
+                o.data[13] == 1)
+                e->client_hellos++;
             vnet_send(&s->net, s->now, &e->addr, &o.addr, o.data, o.len);
             break;
         case PL_PEER_OUT_CONNECTED:
@@ -161,9 +170,17 @@ static void sim_setup_opts(sim *s, uint64_t seed, const sim_opts *o)
     assert_int_equal(pl_addr_set(&s->ep[0].addr, "192.0.2.10", 40000), 0);
     assert_int_equal(pl_addr_set(&s->ep[1].addr, "198.51.100.7", 51234), 0);
 
-    pl_peer_config scfg = {.role = PL_PEER_SERVER, .cert = s->cert[0]};
-    pl_peer_config ccfg = {
-        .role = PL_PEER_CLIENT, .cert = s->cert[1], .consent_timeout_us = o->client_consent_us};
+    pl_peer_config scfg = {.role = PL_PEER_SERVER,
+                           .cert = s->cert[0],
+                           .dtls = o->server_dtls,
+                           .srtp_profiles = o->server_profiles,
+                           .n_srtp_profiles = o->n_server_profiles};
+    pl_peer_config ccfg = {.role = PL_PEER_CLIENT,
+                           .cert = s->cert[1],
+                           .dtls = o->client_dtls,
+                           .srtp_profiles = o->client_profiles,
+                           .n_srtp_profiles = o->n_client_profiles,
+                           .consent_timeout_us = o->client_consent_us};
     s->ep[0].peer = pl_peer_create(&s->env[0], &scfg);
     s->ep[1].peer = pl_peer_create(&s->env[1], &ccfg);
     assert_non_null(s->ep[0].peer);
@@ -573,6 +590,26 @@ static void test_failure_dtls_timeout(void **state)
     sim_teardown(&s);
 }
 
+/* No DTLS-SRTP profile in common: both sides say so. */
+static void test_failure_srtp_profile(void **state)
+{
+    (void)state;
+    static const enum pl_srtp_profile cm[] = {PL_SRTP_AES128_CM_SHA1_80};
+    static const enum pl_srtp_profile gcm[] = {PL_SRTP_AEAD_AES_128_GCM};
+    sim s;
+    sim_opts o = {.server_profiles = cm,
+                  .n_server_profiles = 1,
+                  .client_profiles = gcm,
+                  .n_client_profiles = 1};
+    sim_setup_opts(&s, 45, &o);
+    run_until(&s, s.now + 10 * SEC);
+    assert_true(s.ep[0].failed);
+    assert_true(s.ep[1].failed);
+    assert_int_equal(s.ep[0].failure, PL_FAILURE_SRTP_PROFILE);
+    assert_int_equal(s.ep[1].failure, PL_FAILURE_SRTP_PROFILE);
+    sim_teardown(&s);
+}
+
 /* A fatal alert (handshake_failure) from the client's address in the
  * middle of the handshake. */
 static void test_failure_dtls_alert(void **state)
@@ -594,6 +631,57 @@ static void test_failure_dtls_alert(void **state)
     sim_teardown(&s);
 }
 
+/* ---- DTLS-SRTP profiles in both DTLS roles ---- */
+
+/* Each profile, with the server DTLS passive (its answers) and active (a
+ * client that answered its actpass offer passive): the handshake completes,
+ * both sides agree on the profile, and media flows both ways. A stack
+ * without GCM (offering only AES128_CM_SHA1_80, as GStreamer 1.22 does)
+ * gets CM; everyone else gets the server's preference, GCM. */
+static void test_profiles_in_both_roles(void **state)
+{
+    (void)state;
+    static const enum pl_srtp_profile cm_only[] = {PL_SRTP_AES128_CM_SHA1_80};
+    for (int server_active = 0; server_active <= 1; server_active++) {
+        for (int no_gcm = 0; no_gcm <= 1; no_gcm++) {
+            sim s;
+            sim_opts o = {0};
+            if (server_active) {
+                o.server_dtls = PL_PEER_DTLS_ACTIVE;
+                o.client_dtls = PL_PEER_DTLS_PASSIVE;
+            }
+            if (no_gcm) {
+                o.client_profiles = cm_only;
+                o.n_client_profiles = 1;
+            }
+            sim_setup_opts(&s, 50 + (uint64_t)(2 * server_active + no_gcm), &o);
+            run_until(&s, s.now + 5 * SEC);
+            if (!s.ep[0].connected || !s.ep[1].connected)
+                fail_msg("server %s, client %s: connected %d %d (failures %s, %s)",
+                         server_active ? "active" : "passive", no_gcm ? "CM only" : "default",
+                         s.ep[0].connected, s.ep[1].connected, pl_failure_name(s.ep[0].failure),
+                         pl_failure_name(s.ep[1].failure));
+            /* The DTLS client is the side asked for. */
+            assert_true(s.ep[server_active ? 0 : 1].client_hellos > 0);
+            assert_int_equal(s.ep[server_active ? 1 : 0].client_hellos, 0);
+            enum pl_srtp_profile want =
+                no_gcm ? PL_SRTP_AES128_CM_SHA1_80 : PL_SRTP_AEAD_AES_128_GCM;
+            assert_int_equal(pl_peer_srtp_profile(s.ep[0].peer), want);
+            assert_int_equal(pl_peer_srtp_profile(s.ep[1].peer), want);
+            exchange_media(&s);
+            assert_int_equal(s.ep[0].rtp_received, 50);
+            assert_int_equal(s.ep[1].rtp_received, 50);
+            assert_int_equal(s.ep[0].rtcp_received, 5);
+            assert_int_equal(s.ep[1].rtcp_received, 5);
+            assert_memory_equal(s.ep[0].last_payload, "from client", 11);
+            assert_memory_equal(s.ep[1].last_payload, "from server", 11);
+            assert_int_equal(pl_peer_stats_get(s.ep[0].peer)->dropped_srtp_auth, 0);
+            assert_int_equal(pl_peer_stats_get(s.ep[1].peer)->dropped_srtp_auth, 0);
+            sim_teardown(&s);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -609,7 +697,9 @@ int main(void)
         cmocka_unit_test(test_forged_media_is_not_consent),
         cmocka_unit_test(test_failure_no_check),
         cmocka_unit_test(test_failure_dtls_timeout),
+        cmocka_unit_test(test_failure_srtp_profile),
         cmocka_unit_test(test_failure_dtls_alert),
+        cmocka_unit_test(test_profiles_in_both_roles),
     };
     return cmocka_run_group_tests_name("sim_handshake", tests, NULL, NULL);
 }
