@@ -225,6 +225,10 @@ static int parse_media_attr(pl_sdp_desc *d, pl_sdp_media *m, const char *name, c
         m->rtcp_mux = true;
     } else if (strcmp(name, "rtcp-rsize") == 0) {
         m->rtcp_rsize = true;
+    } else if (strcmp(name, "bundle-only") == 0) {
+        m->bundle_only = true;
+    } else if (strcmp(name, "extmap-allow-mixed") == 0) {
+        m->extmap_allow_mixed = true;
     } else if (strcmp(name, "ice-ufrag") == 0) {
         if (!copy_str(m->ice_ufrag, sizeof(m->ice_ufrag), v))
             return failf(d, "ice-ufrag too long", NULL);
@@ -435,6 +439,47 @@ static int parse_line(pl_sdp_desc *d, char *line, bool *seen_v)
     }
 }
 
+static pl_sdp_media *media_by_mid(pl_sdp_desc *d, const char *mid)
+{
+    for (size_t i = 0; i < d->n_media; i++)
+        if (strcmp(d->media[i].mid, mid) == 0)
+            return &d->media[i];
+    return NULL;
+}
+
+/* Bundled sections share the tagged section's transport, so an offerer may
+ * leave the transport attributes out of the others (bundle-only ones in
+ * particular): they are filled in from the tagged section, so that every
+ * accepted section can be checked the same way. */
+static void inherit_bundle_transport(pl_sdp_desc *d)
+{
+    const pl_sdp_media *tagged = NULL;
+    for (size_t i = 0; i < d->n_bundle && !tagged; i++) {
+        const pl_sdp_media *m = media_by_mid(d, d->bundle[i]);
+        if (m && m->port != 0)
+            tagged = m;
+    }
+    if (!tagged)
+        return;
+    for (size_t i = 0; i < d->n_bundle; i++) {
+        pl_sdp_media *m = media_by_mid(d, d->bundle[i]);
+        if (!m || m == tagged)
+            continue;
+        if (!m->ice_ufrag[0] && !m->ice_pwd[0]) {
+            memcpy(m->ice_ufrag, tagged->ice_ufrag, sizeof(m->ice_ufrag));
+            memcpy(m->ice_pwd, tagged->ice_pwd, sizeof(m->ice_pwd));
+        }
+        if (!m->fp[0]) {
+            memcpy(m->fp_alg, tagged->fp_alg, sizeof(m->fp_alg));
+            memcpy(m->fp, tagged->fp, sizeof(m->fp));
+        }
+        if (m->setup == PL_SDP_SETUP_NONE)
+            m->setup = tagged->setup;
+        if (!m->rtcp_mux)
+            m->rtcp_mux = tagged->rtcp_mux && m->bundle_only;
+    }
+}
+
 int pl_sdp_parse(pl_sdp_desc *d, const char *text, size_t len)
 {
     memset(d, 0, sizeof(*d));
@@ -481,5 +526,6 @@ int pl_sdp_parse(pl_sdp_desc *d, const char *text, size_t len)
         /* Codecs listed but never mapped keep an empty name: static payload
          * types (0 = PCMU, ...) that Parley does not accept anyway. */
     }
+    inherit_bundle_transport(d);
     return PL_OK;
 }

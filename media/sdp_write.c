@@ -65,34 +65,86 @@ static bool is_vp8(const pl_sdp_codec *c)
     return strcasecmp(c->name, "VP8") == 0 && c->clock == 90000;
 }
 
-static void choose_codecs(const pl_sdp_media *m, pl_sdp_accepted *a)
+static bool in_bundle(const pl_sdp_desc *offer, const char *mid)
+{
+    for (size_t i = 0; mid[0] && i < offer->n_bundle; i++)
+        if (strcmp(offer->bundle[i], mid) == 0)
+            return true;
+    return false;
+}
+
+static const char *mid_or_none(const pl_sdp_media *m)
+{
+    return m->mid[0] ? m->mid : "(none)";
+}
+
+__attribute__((format(printf, 4, 5))) static void
+set_why(pl_sdp_accepted *a, size_t index, const pl_sdp_media *m, const char *fmt, ...)
+{
+    int n = snprintf(a->why, sizeof(a->why), "m=%s section %zu (mid %s): ", m->kind_name, index,
+                     mid_or_none(m));
+    if (n < 0 || (size_t)n >= sizeof(a->why))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->why + n, sizeof(a->why) - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
+/* Picks Opus or VP8 (and VP8's RTX) among the offered codecs, wherever they
+ * stand in the list and whatever their payload types; false, with the
+ * reason, when the section cannot be accepted. */
+static bool choose_codecs(const pl_sdp_desc *offer, const pl_sdp_media *m, size_t index,
+                          pl_sdp_accepted *a)
 {
     a->pt = -1;
     a->rtx_pt = -1;
-    if (m->port == 0 || !strstr(m->proto, "SAVPF"))
-        return;
+    if (m->kind != PL_SDP_AUDIO && m->kind != PL_SDP_VIDEO) {
+        set_why(a, index, m, "only audio and video are relayed");
+        return false;
+    }
+    if (m->port == 0 && !m->bundle_only) {
+        set_why(a, index, m, "port 0 without a=bundle-only: the offerer disabled it");
+        return false;
+    }
+    if (m->port == 0 && !in_bundle(offer, m->mid)) {
+        /* RFC 8843 6: bundle-only media exist only inside a BUNDLE group. */
+        set_why(a, index, m, "a=bundle-only but not in the a=group:BUNDLE line");
+        return false;
+    }
+    /* RFC 8829 5.1.2: the legacy RTP/SAVPF is DTLS-SRTP over UDP too; the
+     * answer echoes whichever was offered. */
+    if (strcmp(m->proto, "UDP/TLS/RTP/SAVPF") != 0 && strcmp(m->proto, "RTP/SAVPF") != 0) {
+        set_why(a, index, m, "transport %s, not UDP/TLS/RTP/SAVPF", m->proto);
+        return false;
+    }
     for (size_t i = 0; i < m->n_codecs && a->pt < 0; i++) {
         const pl_sdp_codec *c = &m->codecs[i];
         if ((m->kind == PL_SDP_AUDIO && is_opus(c)) || (m->kind == PL_SDP_VIDEO && is_vp8(c)))
             a->pt = c->pt;
     }
-    for (size_t i = 0; a->pt >= 0 && i < m->n_codecs; i++) {
+    if (a->pt < 0) {
+        set_why(a, index, m, "no a=rtpmap for %s among its payload types %s",
+                m->kind == PL_SDP_AUDIO ? "opus/48000/2" : "VP8/90000", m->fmt);
+        return false;
+    }
+    for (size_t i = 0; i < m->n_codecs; i++) {
         const pl_sdp_codec *c = &m->codecs[i];
         if (strcasecmp(c->name, "rtx") == 0 && c->apt == a->pt && m->kind == PL_SDP_VIDEO) {
             a->rtx_pt = c->pt;
             break;
         }
     }
+    return true;
 }
 
-static void fill_accepted(const pl_sdp_media *m, pl_sdp_accepted *a)
+static void fill_accepted(const pl_sdp_desc *offer, size_t index, pl_sdp_accepted *a)
 {
+    const pl_sdp_media *m = &offer->media[index];
     memset(a, 0, sizeof(*a));
     snprintf(a->mid, sizeof(a->mid), "%s", m->mid);
     a->kind = m->kind;
     a->offer_dir = m->dir;
-    choose_codecs(m, a);
-    a->accepted = a->pt >= 0;
     /* The primary SSRC is the first of an FID group, else the first seen. */
     for (size_t i = 0; i < m->n_groups; i++)
         if (strcmp(m->groups[i].semantics, "FID") == 0 && m->groups[i].n == 2) {
@@ -111,6 +163,16 @@ static void fill_accepted(const pl_sdp_media *m, pl_sdp_accepted *a)
     a->ext_audio_level = pl_sdp_find_extmap(m, PL_RTP_URI_AUDIO_LEVEL);
     a->ext_abs_send_time = pl_sdp_find_extmap(m, PL_RTP_URI_ABS_SEND_TIME);
     a->ext_twcc = pl_sdp_find_extmap(m, PL_RTP_URI_TWCC);
+    a->accepted = choose_codecs(offer, m, index, a);
+    bool sends = m->dir == PL_SDP_SENDONLY || m->dir == PL_SDP_SENDRECV;
+    if (a->accepted && sends && !a->ssrc && a->ext_mid < 0) {
+        /* The relay tells a publisher's streams apart by the SSRCs its offer
+         * names or, failing those, by the MID header extension: with
+         * neither, its packets would reach no track. */
+        set_why(a, index, m, "sends without a=ssrc lines and without a=extmap for %s",
+                PL_RTP_URI_MID);
+        a->accepted = false;
+    }
 }
 
 static const char *ip_family(const char *address)
@@ -184,7 +246,7 @@ static void put_answer_section(out *o, const pl_sdp_media *m, const pl_sdp_accep
         put(o, "a=inactive\r\n");
         return;
     }
-    put(o, "m=%s %u UDP/TLS/RTP/SAVPF %d", m->kind_name, l->port, a->pt);
+    put(o, "m=%s %u %s %d", m->kind_name, l->port, m->proto, a->pt);
     if (a->rtx_pt >= 0)
         put(o, " %d", a->rtx_pt);
     put(o, "\r\n");
@@ -193,6 +255,8 @@ static void put_answer_section(out *o, const pl_sdp_media *m, const pl_sdp_accep
     for (size_t i = 0; i < m->n_extmaps; i++)
         if (uri_supported(m->extmaps[i].uri, m->kind))
             put(o, "a=extmap:%u %s\r\n", m->extmaps[i].id, m->extmaps[i].uri);
+    if (m->extmap_allow_mixed)
+        put(o, "a=extmap-allow-mixed\r\n");
     put(o, "a=%s\r\na=rtcp-mux\r\n", answer_dir(m->dir));
     if (m->rtcp_rsize)
         put(o, "a=rtcp-rsize\r\n");
@@ -232,31 +296,39 @@ int pl_sdp_write_answer(const pl_sdp_desc *offer, const pl_sdp_local *local, cha
     }
     size_t n_ok = 0;
     const char *mids[PL_SDP_MAX_MEDIA];
+    /* Every section's verdict first, so that acc says why of each even
+     * when the offer as a whole is refused. */
+    for (size_t i = 0; i < offer->n_media; i++)
+        fill_accepted(offer, i, &acc[i]);
     for (size_t i = 0; i < offer->n_media; i++) {
         const pl_sdp_media *m = &offer->media[i];
-        fill_accepted(m, &acc[i]);
-        if (!acc[i].accepted)
+        pl_sdp_accepted *a = &acc[i];
+        if (!a->accepted)
             continue;
-        if (!m->mid[0] || !m->rtcp_mux) {
-            *why = !m->mid[0] ? "media section without a=mid" : "rtcp-mux is required";
-            return PL_EUNSUPPORTED;
+        if (!m->mid[0]) {
+            set_why(a, i, m, "no a=mid line");
+        } else if (!m->rtcp_mux) {
+            set_why(a, i, m, "no a=rtcp-mux line: rtcp-mux is required");
+        } else if (!m->ice_ufrag[0] || !m->ice_pwd[0]) {
+            set_why(a, i, m, "no a=ice-ufrag/a=ice-pwd lines: ICE credentials are required");
+        } else if (!m->fp[0]) {
+            set_why(a, i, m, "no a=fingerprint line: a DTLS fingerprint is required");
+        } else if (m->setup == PL_SDP_PASSIVE) {
+            set_why(a, i, m, "a=setup:passive: the offer must let the server be DTLS passive");
+        } else {
+            mids[n_ok++] = m->mid;
+            continue;
         }
-        if (!m->ice_ufrag[0] || !m->ice_pwd[0] || !m->fp[0]) {
-            *why = "ICE credentials and a DTLS fingerprint are required";
-            return PL_EUNSUPPORTED;
-        }
-        if (m->setup == PL_SDP_PASSIVE) {
-            *why = "the offer must let the server be DTLS passive";
-            return PL_EUNSUPPORTED;
-        }
-        mids[n_ok++] = m->mid;
+        *why = a->why;
+        a->accepted = false;
+        return PL_EUNSUPPORTED;
     }
     if (n_ok == 0) {
         *why = "no media section offers Opus/48000/2 or VP8";
         return PL_EUNSUPPORTED;
     }
     if (n_ok > 1 && offer->n_bundle == 0) {
-        *why = "BUNDLE is required";
+        *why = "no a=group:BUNDLE line: BUNDLE is required";
         return PL_EUNSUPPORTED;
     }
     out o = {.p = outbuf, .cap = cap};

@@ -52,6 +52,18 @@ static uint8_t ext_id(int id)
     return id > 0 && id < 256 ? (uint8_t)id : 0;
 }
 
+/* Each section the answer rejects is logged with its reason: a client
+ * whose camera silently never arrives is otherwise hard to tell from one
+ * whose network fails. */
+static void log_rejected(pl_sig *s, const conn *c, const pl_sdp_accepted *acc)
+{
+    for (size_t i = 0; i < s->offer->n_media; i++)
+        if (!acc[i].accepted && acc[i].why[0])
+            pl_env_logf(&s->env, PL_LOG_WARN,
+                        "signal: publish offer of participant %s: rejected %s", c->participant_id,
+                        acc[i].why);
+}
+
 /* publish: the client's offer for its publish transport (protocol 3). */
 void sig_on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
 {
@@ -136,6 +148,8 @@ void sig_on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
     const char *why = NULL;
     int n =
         answer ? pl_sdp_write_answer(s->offer, &local, answer, SDP_OUT_MAX, acc, &why) : PL_ENOMEM;
+    if (answer)
+        log_rejected(s, c, acc);
     if (n < 0) {
         free(answer);
         if (created) {

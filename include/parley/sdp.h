@@ -94,6 +94,11 @@ typedef struct pl_sdp_media {
     char mid[PL_SDP_TOKEN];
     enum pl_sdp_dir dir;
     bool rtcp_mux, rtcp_rsize;
+    /* a=bundle-only (RFC 8843 6): port 0 then means "only if bundled", not
+     * "disabled"; max-bundle offerers write it on every section but the
+     * first of the group. */
+    bool bundle_only;
+    bool extmap_allow_mixed; /* RFC 8285 6, written at media level */
     char ice_ufrag[257], ice_pwd[257];
     char fp_alg[16], fp[160];
     enum pl_sdp_setup setup;
@@ -135,8 +140,11 @@ pl_sdp_desc *pl_sdp_desc_create(const pl_env *env);
 void pl_sdp_desc_destroy(const pl_env *env, pl_sdp_desc *d);
 
 /* Parses an offer or answer. Session-level ICE credentials, fingerprint and
- * setup are copied into media sections that lack their own. PL_EMALFORMED
- * (with d->error set) for text that is not a valid description. */
+ * setup are copied into media sections that lack their own; then a section
+ * of the BUNDLE group that still lacks them takes those of the group's
+ * tagged section (its first mid with a non-zero port, RFC 8843 7.2), as
+ * its media go over that transport. PL_EMALFORMED (with d->error set) for
+ * text that is not a valid description. */
 int pl_sdp_parse(pl_sdp_desc *d, const char *text, size_t len);
 
 /* A lookup within one media section. */
@@ -166,14 +174,21 @@ typedef struct pl_sdp_accepted {
     size_t n_rids;
     char rids[PL_SDP_MAX_RIDS][32];
     int ext_mid, ext_rid, ext_rrid, ext_audio_level, ext_abs_send_time, ext_twcc; /* -1 if absent */
+    /* Why the section was rejected, or why it made the whole offer
+     * unacceptable; empty otherwise. Names the section and the line. */
+    char why[160];
 } pl_sdp_accepted;
 
 /* Writes the answer to a client's offer (the publish transport). Every
- * offered section gets an answer section, in order; those without Opus or
- * VP8 are rejected with port 0. acc (PL_SDP_MAX_MEDIA entries) says what
- * was accepted. Returns the length written, PL_EUNSUPPORTED when no section
- * is acceptable (or the offer lacks BUNDLE / rtcp-mux / ICE / fingerprint,
- * see `why`), or PL_ENOSPC. */
+ * offered section gets an answer section, in order. Sections are accepted
+ * with Opus/48000/2 (audio) or VP8 (video, + RTX), including bundle-only
+ * ones of the BUNDLE group (RFC 8843: answered like the group's other
+ * sections); the others are rejected with port 0, each with its reason in
+ * acc[i].why. acc (PL_SDP_MAX_MEDIA entries) says what was accepted.
+ * Returns the length written, PL_EUNSUPPORTED when no section is
+ * acceptable or the offer lacks BUNDLE / rtcp-mux / ICE / fingerprint (then
+ * `why` says so, pointing at a static string or at the acc[i].why of the
+ * offending section), or PL_ENOSPC. */
 int pl_sdp_write_answer(const pl_sdp_desc *offer, const pl_sdp_local *local, char *out, size_t cap,
                         pl_sdp_accepted *acc, const char **why);
 

@@ -188,6 +188,128 @@ static void test_answer_every_fixture(void **state)
     }
 }
 
+/* Answers `offer` and parses the answer back into d2, checking what every
+ * answer promises: ice-lite, one answer section per offered one with the
+ * same mid, accepted ones on the server's port with its transport and
+ * candidate (bundle-only ones too), rejected ones on port 0, never
+ * bundle-only, and a BUNDLE group of exactly the accepted mids. */
+static int answer_ok(const char *offer)
+{
+    assert_int_equal(pl_sdp_parse(d, offer, strlen(offer)), PL_OK);
+    const char *why = NULL;
+    int len = pl_sdp_write_answer(d, &local, out, sizeof(out), acc, &why);
+    if (len < 0)
+        fail_msg("no answer: %s", why ? why : pl_strerror(len));
+    assert_int_equal(pl_sdp_parse(d2, out, (size_t)len), PL_OK);
+    assert_true(d2->ice_lite);
+    assert_int_equal(d2->n_media, d->n_media);
+    assert_null(strstr(out, "bundle-only"));
+    size_t accepted = 0;
+    for (size_t i = 0; i < d->n_media; i++) {
+        const pl_sdp_media *a = &d2->media[i];
+        assert_string_equal(a->mid, d->media[i].mid);
+        if (!acc[i].accepted) {
+            assert_int_equal(a->port, 0);
+            assert_true(acc[i].why[0] != '\0');
+            continue;
+        }
+        assert_int_equal(acc[i].why[0], '\0');
+        assert_true(accepted < d2->n_bundle);
+        assert_string_equal(d2->bundle[accepted++], a->mid);
+        assert_int_equal(a->port, 40001);
+        assert_string_equal(a->proto, d->media[i].proto);
+        assert_int_equal(a->setup, PL_SDP_PASSIVE);
+        assert_true(a->rtcp_mux);
+        assert_string_equal(a->ice_ufrag, "prly");
+        assert_string_equal(a->fp, "AB:CD:EF");
+        assert_int_equal(a->n_candidates, 1);
+        assert_int_equal(a->candidates[0].port, 40001);
+    }
+    assert_int_equal(d2->n_bundle, accepted);
+    return len;
+}
+
+/* Session part shared by the hand-made offers below. */
+#define OFFER_SESSION "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+
+/* A max-bundle offer (RFC 8843 7.2, what Firefox and GStreamer's webrtcbin
+ * write): every section after the first of the group has port 0 and
+ * a=bundle-only, here without transport attributes of its own. It is part
+ * of the bundle, answered like any bundled section, never rejected. */
+static void test_bundle_only_sections_are_answered(void **state)
+{
+    (void)state;
+    static const char offer[] =
+        OFFER_SESSION "a=group:BUNDLE 0 1\r\n"
+                      "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+                      "c=IN IP4 0.0.0.0\r\n"
+                      "a=ice-ufrag:Uf0r\r\na=ice-pwd:pwdpwdpwdpwdpwdpwdpwdpwd\r\n"
+                      "a=fingerprint:sha-256 01:02:03\r\na=setup:actpass\r\n"
+                      "a=mid:0\r\na=sendonly\r\na=rtcp-mux\r\n"
+                      "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+                      "a=rtpmap:111 opus/48000/2\r\n"
+                      "a=ssrc:1001 cname:c\r\n"
+                      "m=video 0 UDP/TLS/RTP/SAVPF 96 97\r\n"
+                      "c=IN IP4 0.0.0.0\r\n"
+                      "a=bundle-only\r\n"
+                      "a=mid:1\r\na=sendonly\r\n"
+                      "a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+                      "a=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack\r\na=rtcp-fb:96 nack pli\r\n"
+                      "a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n"
+                      "a=ssrc-group:FID 2001 2002\r\n"
+                      "a=ssrc:2001 cname:c\r\na=ssrc:2002 cname:c\r\n";
+    answer_ok(offer);
+    /* The bundle-only section took the tagged section's transport. */
+    assert_true(d->media[1].bundle_only);
+    assert_string_equal(d->media[1].ice_ufrag, "Uf0r");
+    assert_string_equal(d->media[1].fp, "01:02:03");
+    assert_true(acc[1].accepted);
+    assert_int_equal(acc[1].kind, PL_SDP_VIDEO);
+    assert_int_equal(acc[1].pt, 96);
+    assert_int_equal(acc[1].rtx_pt, 97);
+    assert_int_equal(acc[1].ssrc, 2001);
+    assert_int_equal(acc[1].rtx_ssrc, 2002);
+    assert_int_equal(d2->n_bundle, 2);
+    const pl_sdp_media *v = &d2->media[1];
+    assert_int_equal(v->dir, PL_SDP_RECVONLY);
+    assert_int_equal(v->n_codecs, 2);
+    assert_string_equal(v->codecs[0].name, "VP8");
+    assert_int_equal(v->codecs[1].apt, 96);
+    assert_int_equal(pl_sdp_find_extmap(v, PL_RTP_URI_MID), 1);
+
+    /* Port 0 without bundle-only is a disabled section; bundle-only outside
+     * the BUNDLE group cannot be bundled: both rejected, each saying why. */
+    char text2[sizeof(offer) + 64];
+    snprintf(text2, sizeof(text2), "%s", offer);
+    char *p = strstr(text2, "a=bundle-only");
+    memcpy(p, "a=xundle-only", 13);
+    answer_ok(text2);
+    assert_false(acc[1].accepted);
+    assert_true(acc[0].accepted);
+    assert_string_equal(acc[1].why,
+                        "m=video section 1 (mid 1): port 0 without a=bundle-only: the offerer "
+                        "disabled it");
+    snprintf(text2, sizeof(text2), "%s", offer);
+    p = strstr(text2, "a=group:BUNDLE 0 1");
+    memcpy(p, "a=group:BUNDLE 0  ", 18);
+    answer_ok(text2);
+    assert_false(acc[1].accepted);
+    assert_string_equal(
+        acc[1].why, "m=video section 1 (mid 1): a=bundle-only but not in the a=group:BUNDLE line");
+}
+
+/* A rejected section always says why (the server logs it). */
+static void test_rejections_say_why(void **state)
+{
+    (void)state;
+    size_t n = load("chromium156-datachannel-offer.sdp");
+    text[n] = '\0';
+    answer_ok(text);
+    assert_false(acc[2].accepted);
+    assert_string_equal(acc[2].why,
+                        "m=application section 2 (mid 2): only audio and video are relayed");
+}
+
 static void test_no_acceptable_codec(void **state)
 {
     (void)state;
@@ -215,7 +337,8 @@ static void test_requirements(void **state)
     assert_int_equal(pl_sdp_parse(d, text, n), PL_OK);
     const char *why = NULL;
     assert_int_equal(pl_sdp_write_answer(d, &local, out, sizeof(out), acc, &why), PL_EUNSUPPORTED);
-    assert_string_equal(why, "rtcp-mux is required");
+    /* The error names the section and the missing line. */
+    assert_string_equal(why, "m=audio section 0 (mid 0): no a=rtcp-mux line: rtcp-mux is required");
     /* Too small an output buffer. */
     n = load("chromium156-publish-offer.sdp");
     assert_int_equal(pl_sdp_parse(d, text, n), PL_OK);
@@ -404,6 +527,8 @@ int main(void)
         cmocka_unit_test(test_parse_chromium_publish),
         cmocka_unit_test(test_parse_chromium_simulcast),
         cmocka_unit_test(test_answer_every_fixture),
+        cmocka_unit_test(test_bundle_only_sections_are_answered),
+        cmocka_unit_test(test_rejections_say_why),
         cmocka_unit_test(test_no_acceptable_codec),
         cmocka_unit_test(test_requirements),
         cmocka_unit_test(test_mids_are_unique_tokens),
