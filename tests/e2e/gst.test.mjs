@@ -5,14 +5,17 @@
 // the MID header extension), webrtcbin decodes Chromium's video and its
 // audio, and webrtcbin's transports, which libnice keeps alive with Binding
 // indications and RTCP rather than consent checks, outlive the 30 s consent
-// period with nothing failed or closed.
+// period with nothing failed or closed. Last, the same offer from a client
+// that never runs ICE: its transport fails for "no check", counted per
+// reason in /stats and logged with its participant.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchChromium, pageUntil } from './browser.mjs';
 import { startServer, stats } from './server.mjs';
 import { runGst, decoded } from './gst.mjs';
+import { connect } from './client.mjs';
 
-let server, browser, page, gst;
+let server, browser, page, gst, gstOffer;
 before(async () => {
   server = await startServer();
   browser = await launchChromium();
@@ -59,6 +62,7 @@ const failedOrClosed = (st) => Object.entries(st)
 test('Chromium decodes a webrtcbin publisher whose max-bundle offer names no SSRC', async () => {
   gst = runGst(server, ['--room', 'gst', '--name', 'webrtcbin']);
   const { offer } = await gst.event((e) => e.event === 'published', 'webrtcbin\'s publish offer');
+  gstOffer = offer;
   // The shape under test, as webrtcbin wrote it.
   assert.match(offer, /^a=group:BUNDLE \S+ \S+/m, offer);
   assert.equal((offer.match(/^m=/gm) || []).length, 2, offer);
@@ -136,4 +140,24 @@ test('webrtcbin\'s transports outlive the consent period: 65 s, nothing failed o
     `(Chromium encoded ${sent.frames} frames at ${sent.width}x${sent.height}, limited by ${sent.limited})`);
   console.log(`# webrtcbin -> Chromium: ${chrome.video.frames} frames at ` +
     `${chrome.video.width}x${chrome.video.height}, ${chrome.audio.packets} audio packets`);
+});
+
+test('a transport no check ever reaches fails as no_check, logged with its participant', async () => {
+  assert.ok(gstOffer, 'the first test captured webrtcbin\'s offer');
+  // webrtcbin's offer, published by a client that never runs ICE.
+  const c = await connect(server, 'Silent');
+  const joined = await c.request({ type: 'join', room: 'silent' });
+  const answer = await c.request({ type: 'publish', sdp: gstOffer,
+    sources: { video0: 'camera', audio1: 'microphone' } });
+  assert.equal(answer.type, 'publish-answer', JSON.stringify(answer));
+  const before = await stats(server);
+  const closed = await c.next((m) => m.type === 'transport-closed', 40000, 'transport-closed');
+  assert.equal(closed.transport, 'publish');
+  const st = await stats(server);
+  assert.equal(st.transports_failed_no_check - before.transports_failed_no_check, 1, JSON.stringify(st));
+  assert.equal(st.transports_failed, before.transports_failed + 1);
+  const line = server.output().split('\n').find((l) => l.includes('(no_check)'));
+  assert.ok(line && line.includes(joined.participant.id), server.output());
+  console.log(`# ${line.trim()}`);
+  await c.close();
 });
