@@ -289,6 +289,26 @@ int pl_dtls_set_remote_fingerprint(pl_dtls *d, const char *alg, const char *hex)
     return PL_OK;
 }
 
+int pl_dtls_set_srtp_profiles(pl_dtls *d, const enum pl_srtp_profile *profiles, size_t n)
+{
+    if (d->state != PL_DTLS_NEW)
+        return PL_ESTATE;
+    if (n == 0)
+        return PL_EINVAL;
+    char list[128] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = profiles[i] == PL_SRTP_AEAD_AES_128_GCM    ? "SRTP_AEAD_AES_128_GCM"
+                           : profiles[i] == PL_SRTP_AES128_CM_SHA1_80 ? "SRTP_AES128_CM_SHA1_80"
+                                                                      : NULL;
+        if (!name || len + strlen(name) + 2 > sizeof(list))
+            return PL_EINVAL;
+        len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ":" : "", name);
+    }
+    /* Returns 0 on success, like its SSL_CTX twin. */
+    return SSL_set_tlsext_use_srtp(d->ssl, list) == 0 ? PL_OK : PL_ECRYPTO;
+}
+
 static void fail(pl_dtls *d, int err)
 {
     d->state = PL_DTLS_FAILED;

@@ -36,6 +36,7 @@ struct pl_ice {
     pl_env env;
     enum pl_ice_role role;
     enum pl_ice_state state;
+    enum pl_ice_failure failure;
     char ufrag[PL_ICE_UFRAG_MAX + 1];
     char pwd[PL_ICE_PWD_MAX + 1];
     char remote_ufrag[PL_ICE_UFRAG_MAX + 1];
@@ -352,10 +353,19 @@ static int handle_request(pl_ice *ice, int64_t now, const pl_addr *from, const p
     if (ice->role == PL_ICE_LITE && ice->state != PL_ICE_FAILED) {
         if (m->use_candidate)
             select_address(ice, now, from); /* also follows a client's new address */
-        else if (ice->has_selected && pl_addr_equal(&ice->selected, from))
-            ice->last_consent = now; /* RFC 7675 consent refresh */
+        else
+            pl_ice_note_traffic(ice, now, from); /* RFC 7675 consent refresh */
     }
     return PL_OK;
+}
+
+void pl_ice_note_traffic(pl_ice *ice, int64_t now_us, const pl_addr *from)
+{
+    /* The controlling side asks for consent itself (RFC 7675): only its
+     * own checks' answers count there. */
+    if (ice->role == PL_ICE_LITE && ice->state == PL_ICE_CONNECTED &&
+        pl_addr_equal(&ice->selected, from))
+        ice->last_consent = now_us;
 }
 
 static int handle_response(pl_ice *ice, int64_t now, const pl_addr *from, const pl_stun_msg *m)
@@ -424,7 +434,15 @@ int pl_ice_handle_stun(pl_ice *ice, int64_t now_us, const pl_addr *from, const u
     case PL_STUN_ERROR:
         return handle_response(ice, now_us, from, &m);
     case PL_STUN_INDICATION:
-        return PL_OK; /* keepalive (RFC 8445 11); carries no consent */
+        /* A keepalive (RFC 8445 11). It carries no credentials, so it
+         * proves less than a check: whoever can send from the selected
+         * address keeps the transport alive with it. But libnice keeps a
+         * pair alive with nothing else, a lite server cannot ask for more,
+         * and all it keeps is a transport to an address that once proved
+         * the password. */
+        ice->stats.indications++;
+        pl_ice_note_traffic(ice, now_us, from);
+        return PL_OK;
     }
     return PL_EMALFORMED;
 }
@@ -433,10 +451,15 @@ void pl_ice_handle_timeout(pl_ice *ice, int64_t now_us)
 {
     if (ice->state == PL_ICE_CHECKING && now_us - ice->started_at >= ice->connect_timeout) {
         ice->state = PL_ICE_FAILED;
+        /* A controlling agent selects on its first answer, so only a lite
+         * one can have heard the peer and still be checking. */
+        bool heard = ice->role == PL_ICE_LITE && ice->stats.requests_ok > 0;
+        ice->failure = heard ? PL_ICE_FAIL_NO_NOMINATION : PL_ICE_FAIL_NO_CHECK;
         return;
     }
     if (ice->state == PL_ICE_CONNECTED && now_us - ice->last_consent >= ice->consent_timeout) {
         ice->state = PL_ICE_FAILED;
+        ice->failure = PL_ICE_FAIL_CONSENT;
         return;
     }
     if (ice->role != PL_ICE_CONTROLLING)
@@ -486,6 +509,11 @@ int64_t pl_ice_next_timeout(const pl_ice *ice)
 enum pl_ice_state pl_ice_state(const pl_ice *ice)
 {
     return ice->state;
+}
+
+enum pl_ice_failure pl_ice_failure(const pl_ice *ice)
+{
+    return ice->failure;
 }
 
 bool pl_ice_selected(const pl_ice *ice, pl_addr *out)

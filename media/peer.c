@@ -13,6 +13,9 @@ struct pl_peer {
     pl_env env;
     enum pl_peer_role role;
     enum pl_peer_state state;
+    enum pl_failure failure;
+    enum pl_srtp_profile profile;
+    bool dtls_active;
     pl_ice *ice;
     pl_dtls *dtls;
     pl_srtp *srtp;
@@ -32,12 +35,12 @@ struct pl_peer {
     pl_peer_stats stats;
 };
 
-static void push_event(pl_peer *p, enum pl_peer_output_kind kind, const pl_addr *addr,
-                       const uint8_t *data, size_t len, int error)
+static pl_peer_output *push_event(pl_peer *p, enum pl_peer_output_kind kind, const pl_addr *addr,
+                                  const uint8_t *data, size_t len, int error)
 {
     if (p->ev_count == EVENT_SLOTS) {
         p->stats.dropped_queue_full++;
-        return;
+        return NULL;
     }
     pl_peer_output *o = &p->events[(p->ev_head + p->ev_count++) % EVENT_SLOTS];
     memset(o, 0, sizeof(*o));
@@ -47,6 +50,7 @@ static void push_event(pl_peer *p, enum pl_peer_output_kind kind, const pl_addr 
     o->data = data;
     o->len = len;
     o->error = error;
+    return o;
 }
 
 pl_peer *pl_peer_create(const pl_env *env, const pl_peer_config *cfg)
@@ -60,13 +64,16 @@ pl_peer *pl_peer_create(const pl_env *env, const pl_peer_config *cfg)
     p->role = cfg->role;
     p->state = PL_PEER_NEW;
     bool server = cfg->role == PL_PEER_SERVER;
+    p->dtls_active = cfg->dtls == PL_PEER_DTLS_DEFAULT ? !server : cfg->dtls == PL_PEER_DTLS_ACTIVE;
     pl_ice_config ic = {.role = server ? PL_ICE_LITE : PL_ICE_CONTROLLING,
                         .ufrag = cfg->local_ufrag,
                         .pwd = cfg->local_pwd,
                         .consent_timeout_us = cfg->consent_timeout_us};
     p->ice = pl_ice_create(env, &ic);
-    p->dtls = pl_dtls_create(env, cfg->cert, server ? PL_DTLS_PASSIVE : PL_DTLS_ACTIVE, 0);
-    if (!p->ice || !p->dtls) {
+    p->dtls = pl_dtls_create(env, cfg->cert, p->dtls_active ? PL_DTLS_ACTIVE : PL_DTLS_PASSIVE, 0);
+    if (!p->ice || !p->dtls ||
+        (cfg->srtp_profiles &&
+         pl_dtls_set_srtp_profiles(p->dtls, cfg->srtp_profiles, cfg->n_srtp_profiles) != PL_OK)) {
         pl_peer_destroy(p);
         return NULL;
     }
@@ -115,12 +122,42 @@ int pl_peer_add_remote_candidate(pl_peer *p, const pl_addr *addr)
     return pl_ice_add_remote_candidate(p->ice, addr);
 }
 
-static void fail(pl_peer *p, int error)
+static void fail(pl_peer *p, int error, enum pl_failure why)
 {
     if (p->state == PL_PEER_FAILED || p->state == PL_PEER_CLOSED)
         return;
     p->state = PL_PEER_FAILED;
-    push_event(p, PL_PEER_OUT_FAILED, NULL, NULL, 0, error);
+    p->failure = why;
+    pl_peer_output *o = push_event(p, PL_PEER_OUT_FAILED, NULL, NULL, 0, error);
+    if (o)
+        o->failure = why;
+}
+
+static enum pl_failure ice_failure(const pl_ice *ice)
+{
+    switch (pl_ice_failure(ice)) {
+    case PL_ICE_FAIL_NO_NOMINATION:
+        return PL_FAILURE_NO_NOMINATION;
+    case PL_ICE_FAIL_CONSENT:
+        return PL_FAILURE_CONSENT;
+    default:
+        return PL_FAILURE_NO_CHECK;
+    }
+}
+
+/* pl_dtls_error's codes, as dtls.h lists them. */
+static enum pl_failure dtls_failure(int error)
+{
+    switch (error) {
+    case PL_EAUTH:
+        return PL_FAILURE_FINGERPRINT;
+    case PL_EUNSUPPORTED:
+        return PL_FAILURE_SRTP_PROFILE;
+    case PL_ESTATE:
+        return PL_FAILURE_DTLS_TIMEOUT;
+    default:
+        return PL_FAILURE_DTLS_ALERT;
+    }
 }
 
 /* Moves the composite state forward after any input: ICE selection starts
@@ -129,8 +166,10 @@ static void update(pl_peer *p, int64_t now)
 {
     if (p->state == PL_PEER_FAILED || p->state == PL_PEER_CLOSED)
         return;
+    /* ICE first: when nothing arrived, the handshake that never started
+     * times out at the same moment, and the first cause is the one to tell. */
     if (pl_ice_state(p->ice) == PL_ICE_FAILED) {
-        fail(p, PL_ESTATE);
+        fail(p, PL_ESTATE, ice_failure(p->ice));
         return;
     }
     pl_addr sel;
@@ -148,12 +187,12 @@ static void update(pl_peer *p, int64_t now)
             p->has_dtls_addr = true;
         }
     }
-    if (!p->dtls_started && p->role == PL_PEER_CLIENT && p->has_selected) {
+    if (!p->dtls_started && p->dtls_active && p->has_selected) {
         p->dtls_started = pl_dtls_start(p->dtls, now) == PL_OK;
     }
     switch (pl_dtls_state(p->dtls)) {
     case PL_DTLS_FAILED:
-        fail(p, pl_dtls_error(p->dtls));
+        fail(p, pl_dtls_error(p->dtls), dtls_failure(pl_dtls_error(p->dtls)));
         return;
     case PL_DTLS_CLOSED:
         p->state = PL_PEER_CLOSED;
@@ -161,12 +200,13 @@ static void update(pl_peer *p, int64_t now)
         return;
     case PL_DTLS_CONNECTED:
         if (!p->srtp) {
-            pl_srtp_keys k;
+            pl_srtp_keys k = {0};
             if (pl_dtls_srtp_keys(p->dtls, &k) == PL_OK)
                 p->srtp = pl_srtp_create(&p->env, &k);
+            p->profile = k.profile;
             memset(&k, 0, sizeof(k));
             if (!p->srtp) {
-                fail(p, PL_ECRYPTO);
+                fail(p, PL_ECRYPTO, PL_FAILURE_SETUP);
                 return;
             }
         }
@@ -187,7 +227,7 @@ int pl_peer_start(pl_peer *p, int64_t now_us)
     int rc = pl_ice_start(p->ice, now_us);
     if (rc != PL_OK)
         return rc;
-    if (p->role == PL_PEER_SERVER) {
+    if (!p->dtls_active) {
         rc = pl_dtls_start(p->dtls, now_us);
         if (rc != PL_OK)
             return rc;
@@ -220,7 +260,8 @@ static int handle_dtls(pl_peer *p, int64_t now, const pl_addr *from, const uint8
     return rc;
 }
 
-static int handle_media(pl_peer *p, bool rtcp, const pl_addr *from, uint8_t *data, size_t len)
+static int handle_media(pl_peer *p, int64_t now, bool rtcp, const pl_addr *from, uint8_t *data,
+                        size_t len)
 {
     if (!pl_ice_is_validated(p->ice, from)) {
         p->stats.dropped_unverified++;
@@ -241,6 +282,8 @@ static int handle_media(pl_peer *p, bool rtcp, const pl_addr *from, uint8_t *dat
         p->stats.dropped_srtp_auth++;
         return rc;
     }
+    /* Authenticated media is the client's sign of life to a lite agent. */
+    pl_ice_note_traffic(p->ice, now, from);
     if (rtcp)
         p->stats.rtcp_in++;
     else
@@ -268,10 +311,10 @@ int pl_peer_handle_datagram(pl_peer *p, int64_t now_us, const pl_addr *from, uin
         rc = handle_dtls(p, now_us, from, data, len);
         break;
     case PL_DEMUX_RTP:
-        rc = handle_media(p, false, from, data, len);
+        rc = handle_media(p, now_us, false, from, data, len);
         break;
     case PL_DEMUX_RTCP:
-        rc = handle_media(p, true, from, data, len);
+        rc = handle_media(p, now_us, true, from, data, len);
         break;
     default:
         p->stats.dropped_unknown++;
@@ -369,6 +412,16 @@ void pl_peer_close(pl_peer *p, int64_t now_us)
 enum pl_peer_state pl_peer_state(const pl_peer *p)
 {
     return p->state;
+}
+
+enum pl_failure pl_peer_failure(const pl_peer *p)
+{
+    return p->failure;
+}
+
+enum pl_srtp_profile pl_peer_srtp_profile(const pl_peer *p)
+{
+    return p->srtp ? p->profile : PL_SRTP_NONE;
 }
 
 const pl_peer_stats *pl_peer_stats_get(const pl_peer *p)

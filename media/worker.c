@@ -144,6 +144,15 @@ static void emit(pl_worker *w, enum pl_worker_event_kind kind, uint64_t id, int 
     w->cfg.on_event(w->cfg.user, &ev);
 }
 
+static void emit_failed(pl_worker *w, uint64_t id, int error, enum pl_failure why)
+{
+    if (!w->cfg.on_event)
+        return;
+    pl_worker_event ev = {
+        .kind = PL_WORKER_FAILED, .transport = id, .error = error, .failure = why};
+    w->cfg.on_event(w->cfg.user, &ev);
+}
+
 static void flush_out(pl_worker *w)
 {
     if (w->n_out) {
@@ -263,7 +272,7 @@ static void drain_outputs(pl_worker *w, transport *t, int64_t now)
              * holds a pointer to it. */
             t->failed = true;
             w->reap = true;
-            emit(w, PL_WORKER_FAILED, t->id, o.error);
+            emit_failed(w, t->id, o.error, o.failure);
             break;
         case PL_PEER_OUT_CLOSED:
             emit(w, PL_WORKER_CLOSED, t->id, 0);
@@ -329,7 +338,7 @@ static void add_transport(pl_worker *w, const pl_cmd *c, int64_t now)
         pl_peer_start(t->peer, now) != PL_OK) {
         pl_peer_destroy(t->peer);
         pl_env_free(&w->env, t);
-        emit(w, PL_WORKER_FAILED, c->id, PL_EINVAL);
+        emit_failed(w, c->id, PL_EINVAL, PL_FAILURE_SETUP);
         return;
     }
     if (pl_hmap_put(w->by_id, &t->id, sizeof(t->id), t) != PL_OK ||

@@ -178,4 +178,5 @@ void pl_sig_stats_get(const pl_sig *s, pl_sig_stats *out)
     out->transports_connected = s->transports_connected;
     out->transports_closed = s->transports_closed;
     out->commands_refused = s->commands_refused;
+    memcpy(out->transports_failed_by, s->transports_failed_by, sizeof(out->transports_failed_by));
 }

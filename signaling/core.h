@@ -30,6 +30,7 @@ struct pl_sig {
     size_t max_participants, max_rooms;
     uint64_t bad_messages, resumed, timed_out, auth_refused, rate_limited;
     uint64_t transports_connected, transports_closed, commands_refused;
+    uint64_t transports_failed_by[PL_FAILURE_COUNT];
 };
 
 #endif

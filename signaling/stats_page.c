@@ -33,10 +33,11 @@ int srv_serve_stats(struct lws *wsi, server *srv)
         t.relay_p50_us = w.relay_p50_us > t.relay_p50_us ? w.relay_p50_us : t.relay_p50_us;
         t.relay_p99_us = w.relay_p99_us > t.relay_p99_us ? w.relay_p99_us : t.relay_p99_us;
     }
-    unsigned char buf[LWS_PRE + 2048];
+    unsigned char buf[LWS_PRE + 3072];
     char *body = (char *)buf + LWS_PRE;
+    const size_t cap = sizeof(buf) - LWS_PRE;
     int n = snprintf(
-        body, 2048,
+        body, cap,
         "{\"connections\":%zu,\"users_online\":%zu,\"rooms\":%zu,"
         "\"participants\":%zu,\"bad_messages\":%llu,\"workers\":%d,"
         "\"transports\":%llu,\"datagrams_in\":%llu,\"datagrams_out\":%llu,"
@@ -48,7 +49,7 @@ int srv_serve_stats(struct lws *wsi, server *srv)
         "\"auth_refused\":%llu,\"rate_limited\":%llu,\"refused_per_ip\":%llu,"
         "\"cut_slow\":%llu,\"relay_samples\":%llu,\"relay_p50_us\":%u,\"relay_p99_us\":%u,"
         "\"dropped_unknown_ssrc\":%llu,\"transports_connected\":%llu,"
-        "\"transports_closed\":%llu,\"commands_refused\":%llu,\"feedback_sent\":%llu}",
+        "\"transports_closed\":%llu,\"commands_refused\":%llu,\"feedback_sent\":%llu",
         ss.connections, ss.users_online, ss.rooms, ss.participants,
         (unsigned long long)ss.bad_messages, srv->n_workers, (unsigned long long)t.transports,
         (unsigned long long)t.datagrams_in, (unsigned long long)t.datagrams_out,
@@ -65,6 +66,18 @@ int srv_serve_stats(struct lws *wsi, server *srv)
         (unsigned long long)t.dropped_unknown_ssrc, (unsigned long long)ss.transports_connected,
         (unsigned long long)ss.transports_closed, (unsigned long long)ss.commands_refused,
         (unsigned long long)t.feedback_sent);
+    /* Failed transports by reason: transports_failed_no_check,
+     * transports_failed_dtls_timeout, ... one per reason, zeros included,
+     * so that a reader can tell a reason that never happened from one it
+     * does not know. */
+    for (int f = PL_FAILURE_NONE + 1; f < PL_FAILURE_COUNT && n > 0 && (size_t)n < cap; f++)
+        n += snprintf(body + n, cap - (size_t)n, ",\"transports_failed_%s\":%llu",
+                      pl_failure_name((enum pl_failure)f),
+                      (unsigned long long)ss.transports_failed_by[f]);
+    if (n > 0 && (size_t)n < cap)
+        n += snprintf(body + n, cap - (size_t)n, "}");
+    if (n <= 0 || (size_t)n >= cap)
+        return -1; /* the page outgrew its buffer: a bug, not a state to serve */
     unsigned char hdr[LWS_PRE + 512], *p = hdr + LWS_PRE, *end = hdr + sizeof(hdr);
     if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "application/json", (lws_filepos_t)n, &p,
                                     end) ||

@@ -52,11 +52,23 @@ void pl_sig_transport_connected(pl_sig *s, uint64_t transport)
     s->transports_connected++;
 }
 
-void pl_sig_transport_failed(pl_sig *s, uint64_t transport)
+void pl_sig_transport_failed(pl_sig *s, uint64_t transport, enum pl_failure why)
 {
+    if ((unsigned)why >= PL_FAILURE_COUNT)
+        why = PL_FAILURE_NONE;
+    s->transports_failed_by[why]++;
     conn *c = owner(s, transport);
-    if (c)
-        lost(s, c, transport);
+    if (!c) {
+        pl_env_logf(&s->env, PL_LOG_INFO,
+                    "signal: transport %llu, which no participant has, failed: %s (%s)",
+                    (unsigned long long)transport, pl_failure_text(why), pl_failure_name(why));
+        return;
+    }
+    pl_env_logf(&s->env, PL_LOG_WARN,
+                "signal: the %s transport %llu of participant %s failed: %s (%s)",
+                role(c, transport), (unsigned long long)transport, c->participant_id,
+                pl_failure_text(why), pl_failure_name(why));
+    lost(s, c, transport);
 }
 
 /* A client that closes its DTLS is usually leaving, or replacing its peer

@@ -66,9 +66,6 @@ static void media_set_routes(void *user, const char *room, uint64_t id, const pl
 static void on_worker_event(void *user, const pl_worker_event *ev)
 {
     server *srv = user;
-    if (ev->kind == PL_WORKER_FAILED)
-        fprintf(stderr, "parley: transport %llu failed: %s\n", (unsigned long long)ev->transport,
-                pl_strerror(ev->error));
     event_node *n = malloc(sizeof(*n));
     if (!n)
         return;
@@ -98,7 +95,7 @@ static void to_core(pl_sig *sig, const pl_worker_event *ev)
         pl_sig_transport_connected(sig, ev->transport);
         break;
     case PL_WORKER_FAILED:
-        pl_sig_transport_failed(sig, ev->transport);
+        pl_sig_transport_failed(sig, ev->transport, ev->failure);
         break;
     case PL_WORKER_CLOSED:
         pl_sig_transport_closed(sig, ev->transport);

@@ -67,6 +67,12 @@ void pl_dtls_destroy(pl_dtls *dtls);
  * the hex digest. The handshake fails with PL_EAUTH when they differ. */
 int pl_dtls_set_remote_fingerprint(pl_dtls *dtls, const char *alg, const char *hex);
 
+/* The DTLS-SRTP protection profiles (RFC 5764 4.1.2) this side offers
+ * (active) or accepts (passive), most preferred first; the passive side's
+ * order decides. By default AEAD_AES_128_GCM (RFC 7714), then
+ * AES128_CM_SHA1_80 for stacks without GCM. Before pl_dtls_start. */
+int pl_dtls_set_srtp_profiles(pl_dtls *dtls, const enum pl_srtp_profile *profiles, size_t n);
+
 /* The active side sends its ClientHello; the passive side waits. */
 int pl_dtls_start(pl_dtls *dtls, int64_t now_us);
 /* One datagram of DTLS records. Returns 0, or a negative code when the
@@ -79,7 +85,10 @@ int64_t pl_dtls_next_timeout(const pl_dtls *dtls);
 void pl_dtls_close(pl_dtls *dtls);
 
 enum pl_dtls_state pl_dtls_state(const pl_dtls *dtls);
-/* Why the association failed (PL_EAUTH for a fingerprint mismatch). */
+/* Why the association failed: PL_EAUTH, the certificate does not match
+ * the fingerprint; PL_EUNSUPPORTED, no DTLS-SRTP profile in common;
+ * PL_ESTATE, the handshake did not complete within 30 s of the start;
+ * PL_ECRYPTO, the handshake failed or a fatal alert arrived. */
 int pl_dtls_error(const pl_dtls *dtls);
 /* Once connected: the negotiated profile and keys. */
 int pl_dtls_srtp_keys(const pl_dtls *dtls, pl_srtp_keys *out);

@@ -2,7 +2,12 @@
  * - PL_ICE_LITE: the relay's side (RFC 8445 lite agent, always controlled).
  *   Answers authenticated Binding requests, follows USE-CANDIDATE to select
  *   (and re-select, when a client's network changes) the remote address,
- *   and fails when consent lapses (RFC 7675).
+ *   and fails when consent lapses (RFC 7675). A lite agent sends no checks
+ *   of its own, so it cannot ask for consent: it takes the client's word.
+ *   Whatever the client sends from the selected address counts: Binding
+ *   requests, Binding indications (libnice keeps a pair alive with those
+ *   alone), and SRTP or SRTCP that authenticated (pl_ice_note_traffic).
+ *   Only silence ends the transport.
  * - PL_ICE_CONTROLLING: the native client's side. Sends checks with
  *   USE-CANDIDATE to the server's candidates, retransmits on the caller's
  *   clock, and keeps consent fresh once connected.
@@ -36,6 +41,18 @@ enum pl_ice_state {
     PL_ICE_FAILED,
 };
 
+/* Why the agent failed. */
+enum pl_ice_failure {
+    PL_ICE_FAIL_NONE,
+    /* Connect timeout with no authenticated check received (lite), or no
+     * check answered (controlling). */
+    PL_ICE_FAIL_NO_CHECK,
+    /* Lite: authenticated checks arrived, none nominated. */
+    PL_ICE_FAIL_NO_NOMINATION,
+    /* Connected, then no consent for the consent period. */
+    PL_ICE_FAIL_CONSENT,
+};
+
 typedef struct pl_ice_config {
     enum pl_ice_role role;
     /* Local credentials; random ones (8-char ufrag, 24-char pwd) when NULL. */
@@ -58,6 +75,7 @@ typedef struct pl_ice_stats {
     uint64_t retransmits;       /* client: check retransmissions */
     uint64_t transmit_dropped;  /* output queue full */
     uint64_t selections;        /* times the selected address was set or moved */
+    uint64_t indications;       /* Binding indications (keepalives) received */
 } pl_ice_stats;
 
 pl_ice *pl_ice_create(const pl_env *env, const pl_ice_config *cfg);
@@ -86,6 +104,10 @@ int pl_ice_start(pl_ice *ice, int64_t now_us);
  * (already counted in the stats). */
 int pl_ice_handle_stun(pl_ice *ice, int64_t now_us, const pl_addr *from, const uint8_t *data,
                        size_t len);
+/* Lite role: a datagram from `from` authenticated as the peer's (SRTP or
+ * SRTCP that passed its auth tag). From the selected address it refreshes
+ * consent; anything else changes nothing. */
+void pl_ice_note_traffic(pl_ice *ice, int64_t now_us, const pl_addr *from);
 /* Next datagram to send: its length, with *to filled, or PL_EAGAIN. */
 int pl_ice_poll_transmit(pl_ice *ice, uint8_t *out, size_t cap, pl_addr *to);
 void pl_ice_handle_timeout(pl_ice *ice, int64_t now_us);
@@ -93,6 +115,8 @@ void pl_ice_handle_timeout(pl_ice *ice, int64_t now_us);
 int64_t pl_ice_next_timeout(const pl_ice *ice);
 
 enum pl_ice_state pl_ice_state(const pl_ice *ice);
+/* Once failed, why; PL_ICE_FAIL_NONE before. */
+enum pl_ice_failure pl_ice_failure(const pl_ice *ice);
 /* The selected remote address; false while there is none. */
 bool pl_ice_selected(const pl_ice *ice, pl_addr *out);
 /* Whether `addr` has proven knowledge of the credentials (an authenticated

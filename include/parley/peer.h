@@ -20,6 +20,7 @@
 
 #include "parley/common.h"
 #include "parley/dtls.h"
+#include "parley/failure.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -34,8 +35,22 @@ enum pl_peer_role {
     PL_PEER_CLIENT,
 };
 
+/* The DTLS role, when it is not the ICE role's usual one. */
+enum pl_peer_dtls {
+    PL_PEER_DTLS_DEFAULT, /* server passive, client active */
+    /* Active: the ClientHello goes out once ICE has selected a pair (a
+     * server whose actpass offer was answered a=setup:passive). */
+    PL_PEER_DTLS_ACTIVE,
+    PL_PEER_DTLS_PASSIVE, /* waits for a ClientHello from a validated address */
+};
+
 typedef struct pl_peer_config {
     enum pl_peer_role role;
+    enum pl_peer_dtls dtls;
+    /* DTLS-SRTP profiles, most preferred first (pl_dtls_set_srtp_profiles);
+     * NULL for the default: AEAD_AES_128_GCM, then AES128_CM_SHA1_80. */
+    const enum pl_srtp_profile *srtp_profiles;
+    size_t n_srtp_profiles;
     /* Shared certificate; must outlive the peer. */
     const pl_dtls_cert *cert;
     /* Local ICE credentials; generated when NULL. */
@@ -49,14 +64,14 @@ enum pl_peer_state {
     PL_PEER_NEW,
     PL_PEER_CONNECTING, /* ICE or DTLS in progress */
     PL_PEER_CONNECTED,  /* ICE selected a pair, DTLS done, SRTP keyed */
-    PL_PEER_FAILED,     /* ICE consent lost, DTLS failure or fingerprint mismatch */
+    PL_PEER_FAILED,     /* see pl_peer_failure */
     PL_PEER_CLOSED,     /* DTLS close_notify sent or received */
 };
 
 enum pl_peer_output_kind {
     PL_PEER_OUT_TRANSMIT,  /* send data/len to `addr` */
     PL_PEER_OUT_CONNECTED, /* SRTP is ready; media may flow */
-    PL_PEER_OUT_FAILED,    /* `error` says why */
+    PL_PEER_OUT_FAILED,    /* `failure` says why (`error`: the module's code) */
     PL_PEER_OUT_CLOSED,
     PL_PEER_OUT_RTP,     /* decrypted RTP packet in data/len */
     PL_PEER_OUT_RTCP,    /* decrypted compound RTCP in data/len */
@@ -71,6 +86,7 @@ typedef struct pl_peer_output {
     const uint8_t *data;
     size_t len;
     int error;
+    enum pl_failure failure;
 } pl_peer_output;
 
 /* Counted drops and rejections, for metrics and tests. */
@@ -124,6 +140,10 @@ int pl_peer_protect_rtcp(pl_peer *peer, uint8_t *pkt, size_t *len, size_t cap, p
 void pl_peer_close(pl_peer *peer, int64_t now_us);
 
 enum pl_peer_state pl_peer_state(const pl_peer *peer);
+/* Once failed, why; PL_FAILURE_NONE before. */
+enum pl_failure pl_peer_failure(const pl_peer *peer);
+/* Once connected, the DTLS-SRTP profile in use; PL_SRTP_NONE before. */
+enum pl_srtp_profile pl_peer_srtp_profile(const pl_peer *peer);
 const pl_peer_stats *pl_peer_stats_get(const pl_peer *peer);
 
 #ifdef __cplusplus

@@ -12,6 +12,7 @@
 
 #include "parley/auth.h"
 #include "parley/common.h"
+#include "parley/failure.h"
 #include "parley/store.h"
 #include "parley/track.h"
 
@@ -65,6 +66,9 @@ typedef struct pl_sig_stats {
      * transports closed that the core had not removed, and commands they
      * refused (for a transport the core knew or not). */
     uint64_t transports_connected, transports_closed, commands_refused;
+    /* Transports the workers reported failed, by reason (parley/failure.h),
+     * whether or not the core still had them. */
+    uint64_t transports_failed_by[PL_FAILURE_COUNT];
 } pl_sig_stats;
 
 /* How the core reaches the media workers. NULL media: publishing is refused
@@ -147,13 +151,15 @@ void pl_sig_speaking(pl_sig *sig, uint64_t transport, bool speaking, uint8_t lev
 /* ICE, DTLS and SRTP are up: recorded on the transport, counted. */
 void pl_sig_transport_connected(pl_sig *sig, uint64_t transport);
 
-/* A media worker closed a transport (ICE consent lost for 30 s, or a
- * handshake that failed). The client gets `transport-closed`. A publish
+/* A media worker closed a transport for `why` (no check arrived, DTLS
+ * timed out or failed, a fingerprint mismatch, ICE consent lost for 30 s):
+ * counted by reason and logged with the participant. The client gets
+ * `transport-closed`. A publish
  * transport's tracks are unpublished until the client publishes on a new
  * peer connection; a subscribe transport is replaced by a new one, offered
  * at once, so a client whose network comes back receives again without
  * rejoining. */
-void pl_sig_transport_failed(pl_sig *sig, uint64_t transport);
+void pl_sig_transport_failed(pl_sig *sig, uint64_t transport, enum pl_failure why);
 
 /* The client closed its end of a transport (DTLS close_notify) while the
  * core still had it: no media flows on it any more, so it is handled as a

@@ -13,6 +13,7 @@
 
 #include "parley/common.h"
 #include "parley/dtls.h"
+#include "parley/failure.h"
 #include "parley/track.h"
 
 #ifdef __cplusplus
@@ -23,7 +24,7 @@ typedef struct pl_worker pl_worker;
 
 enum pl_worker_event_kind {
     PL_WORKER_CONNECTED, /* ICE + DTLS + SRTP up */
-    PL_WORKER_FAILED,    /* consent lost, DTLS failure, wrong fingerprint */
+    PL_WORKER_FAILED,    /* `failure` says why */
     PL_WORKER_CLOSED,
     PL_WORKER_SPEAKING, /* a publisher's audio started or stopped being loud */
     PL_WORKER_REFUSED,  /* a command for this transport was not carried out (error says why) */
@@ -33,6 +34,7 @@ typedef struct pl_worker_event {
     enum pl_worker_event_kind kind;
     uint64_t transport;
     int error;
+    enum pl_failure failure;
     bool speaking;
     uint8_t level; /* RFC 6464 dBov below full scale: 0 is loudest, 127 silence */
 } pl_worker_event;

@@ -22,6 +22,7 @@ void on_event(void *user, const pl_worker_event *ev)
         atomic_fetch_add(&e->connected, 1);
     } else if (ev->kind == PL_WORKER_FAILED) {
         atomic_store(&e->last_error, ev->error);
+        atomic_store(&e->last_failure, (int)ev->failure);
         atomic_fetch_add(&e->failed, 1);
     } else if (ev->kind == PL_WORKER_REFUSED) {
         atomic_fetch_add(&e->refused, 1);

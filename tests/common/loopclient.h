@@ -16,8 +16,9 @@
 /* Worker events, counted from the worker thread. */
 typedef struct events {
     atomic_int connected, failed;
-    atomic_int last_error; /* of the last failure */
-    atomic_int refused;    /* commands the worker did not carry out */
+    atomic_int last_error;   /* of the last failure */
+    atomic_int last_failure; /* its enum pl_failure */
+    atomic_int refused;      /* commands the worker did not carry out */
 } events;
 
 /* A pl_worker_config.on_event for an `events`. */
@@ -67,7 +68,7 @@ size_t stun_check(uint8_t *out, size_t cap, const char *username, const char *pw
  * (printf-style, evaluated then: say what was awaited and what was seen). */
 #define PUMP_UNTIL(a, b, ms, cond, ...)                                                            \
     do {                                                                                           \
-        int64_t until_ = now_us() + (int64_t)(ms) * 1000;                                          \
+        int64_t until_ = now_us() + (int64_t)(ms)*1000;                                            \
         while (!(cond)) {                                                                          \
             if (now_us() >= until_)                                                                \
                 fail_msg(__VA_ARGS__);                                                             \

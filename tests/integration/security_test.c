@@ -163,6 +163,7 @@ static void test_wrong_certificate_publisher(void **state)
     assert_int_equal(atomic_load(&f->ev.connected), 1); /* the subscriber only */
     assert_int_equal(atomic_load(&f->ev.failed), 1);
     assert_int_equal(atomic_load(&f->ev.last_error), PL_EAUTH);
+    assert_int_equal(atomic_load(&f->ev.last_failure), PL_FAILURE_FINGERPRINT);
     pl_worker_stats st;
     pl_worker_stats_get(f->w, &st);
     assert_int_equal(st.transports_failed, 1);
@@ -199,6 +200,7 @@ static void test_wrong_certificate_subscriber(void **state)
     assert_int_equal(atomic_load(&f->ev.connected), 1);
     assert_int_equal(atomic_load(&f->ev.failed), 1);
     assert_int_equal(atomic_load(&f->ev.last_error), PL_EAUTH);
+    assert_int_equal(atomic_load(&f->ev.last_failure), PL_FAILURE_FINGERPRINT);
 
     for (uint16_t i = 0; i < 20; i++)
         send_rtp(&pub, i, NULL);

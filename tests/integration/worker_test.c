@@ -248,11 +248,37 @@ static void test_forwarding(void **state)
     pl_dtls_cert_destroy(ccert);
 }
 
+/* A transport the worker cannot set up (a fingerprint algorithm nobody
+ * uses) is reported failed for that reason, and never created. */
+static void test_setup_failure_is_reported(void **state)
+{
+    (void)state;
+    pl_env env = pl_env_default();
+    pl_dtls_cert *scert = pl_dtls_cert_create(&env);
+    events ev = {0};
+    pl_worker_config wc = {
+        .bind_ip = "127.0.0.1", .cert = scert, .on_event = on_event, .user = &ev};
+    pl_worker *w = pl_worker_start(&env, &wc);
+    assert_non_null(w);
+    assert_int_equal(pl_worker_add_transport(w, 7, SERVER_UFRAG, SERVER_PWD, "cli1",
+                                             "clientpassword0123456789", "md5", "AB:CD"),
+                     0);
+    PUMP_UNTIL(NULL, NULL, 5000, atomic_load(&ev.failed) == 1,
+               "no failure reported within 5 s (%d)", atomic_load(&ev.failed));
+    assert_int_equal(atomic_load(&ev.last_failure), PL_FAILURE_SETUP);
+    pl_worker_stats st;
+    pl_worker_stats_get(w, &st);
+    assert_int_equal(st.transports, 0);
+    pl_worker_stop(w);
+    pl_dtls_cert_destroy(scert);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_connect_media_and_garbage),
         cmocka_unit_test(test_forwarding),
+        cmocka_unit_test(test_setup_failure_is_reported),
     };
     return cmocka_run_group_tests_name("worker", tests, NULL, NULL);
 }

@@ -1,7 +1,10 @@
 /* Two peers, a server (ICE-lite, DTLS passive) and a client (ICE controlling,
  * DTLS active), connected through the virtual network on a virtual clock:
  * they must complete ICE, DTLS and SRTP, exchange RTP and RTCP both ways, and
- * get there through heavy seeded loss during the handshake. */
+ * get there through heavy seeded loss during the handshake; with either
+ * DTLS-SRTP profile and either side DTLS client; the server stays up on
+ * whatever authenticated traffic the client sends, and a transport that
+ * fails says why. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +16,7 @@
 
 #include "parley/dtls.h"
 #include "parley/peer.h"
+#include "parley/stun.h"
 #include "vclock.h"
 #include "vnet.h"
 
@@ -23,6 +27,9 @@ typedef struct endpoint {
     pl_addr addr;
     bool connected, failed, closed;
     int failed_error;
+    unsigned client_hellos; /* DTLS ClientHellos sent: the DTLS client's role */
+    enum pl_failure failure;
+    int64_t failed_at;
     unsigned rtp_received, rtcp_received;
     uint16_t last_seq;
     uint32_t last_ssrc;
@@ -30,14 +37,30 @@ typedef struct endpoint {
     size_t last_payload_len;
 } endpoint;
 
-typedef struct sim {
+typedef struct sim sim;
+
+/* What a test changes about the two peers. */
+typedef struct sim_opts {
+    double loss;
+    bool corrupt_fingerprint;
+    bool client_silent; /* the client is never started */
+    int64_t client_consent_us;
+    enum pl_peer_dtls server_dtls, client_dtls;
+    const enum pl_srtp_profile *server_profiles, *client_profiles;
+    size_t n_server_profiles, n_client_profiles;
+} sim_opts;
+
+struct sim {
     vnet net;
+    /* Deliveries this returns true for are lost (counted in `filtered`). */
+    bool (*drop)(const sim *s, const vnet_packet *p);
+    uint64_t filtered;
     int64_t now;
     uint64_t env_state[2];
     pl_env env[2];
     pl_dtls_cert *cert[2];
     endpoint ep[2]; /* 0 = server, 1 = client */
-} sim;
+};
 
 static void drain(sim *s, endpoint *e)
 {
@@ -45,6 +68,10 @@ static void drain(sim *s, endpoint *e)
     while (pl_peer_poll_output(e->peer, &o) == 0) {
         switch (o.kind) {
         case PL_PEER_OUT_TRANSMIT:
+            /* A handshake record (22) of epoch 0 carrying a ClientHello (1). */
+            if (o.len > 13 && o.data[0] == 22 && o.data[3] == 0 && o.data[4] == 0 &&
+                o.data[13] == 1)
+                e->client_hellos++;
             vnet_send(&s->net, s->now, &e->addr, &o.addr, o.data, o.len);
             break;
         case PL_PEER_OUT_CONNECTED:
@@ -53,6 +80,8 @@ static void drain(sim *s, endpoint *e)
         case PL_PEER_OUT_FAILED:
             e->failed = true;
             e->failed_error = o.error;
+            e->failure = o.failure;
+            e->failed_at = s->now;
             break;
         case PL_PEER_OUT_CLOSED:
             e->closed = true;
@@ -108,6 +137,10 @@ static void run_until(sim *s, int64_t until)
         vnet_packet p;
         while (vnet_pop(&s->net, s->now, &p)) {
             endpoint *dst = by_addr(s, &p.to);
+            if (dst && s->drop && s->drop(s, &p)) {
+                s->filtered++;
+                continue;
+            }
             if (dst) {
                 pl_peer_handle_datagram(dst->peer, s->now, &p.from, p.data, p.len);
                 drain(s, dst);
@@ -120,11 +153,11 @@ static void run_until(sim *s, int64_t until)
     fail_msg("simulation did not settle");
 }
 
-static void sim_setup(sim *s, uint64_t seed, double loss, bool corrupt_fingerprint)
+static void sim_setup_opts(sim *s, uint64_t seed, const sim_opts *o)
 {
     memset(s, 0, sizeof(*s));
     vnet_init(&s->net, seed);
-    s->net.loss = loss;
+    s->net.loss = o->loss;
     s->net.delay_us = 20000;
     s->net.jitter_us = 5000;
     s->now = 1 * SEC;
@@ -137,8 +170,17 @@ static void sim_setup(sim *s, uint64_t seed, double loss, bool corrupt_fingerpri
     assert_int_equal(pl_addr_set(&s->ep[0].addr, "192.0.2.10", 40000), 0);
     assert_int_equal(pl_addr_set(&s->ep[1].addr, "198.51.100.7", 51234), 0);
 
-    pl_peer_config scfg = {.role = PL_PEER_SERVER, .cert = s->cert[0]};
-    pl_peer_config ccfg = {.role = PL_PEER_CLIENT, .cert = s->cert[1]};
+    pl_peer_config scfg = {.role = PL_PEER_SERVER,
+                           .cert = s->cert[0],
+                           .dtls = o->server_dtls,
+                           .srtp_profiles = o->server_profiles,
+                           .n_srtp_profiles = o->n_server_profiles};
+    pl_peer_config ccfg = {.role = PL_PEER_CLIENT,
+                           .cert = s->cert[1],
+                           .dtls = o->client_dtls,
+                           .srtp_profiles = o->client_profiles,
+                           .n_srtp_profiles = o->n_client_profiles,
+                           .consent_timeout_us = o->client_consent_us};
     s->ep[0].peer = pl_peer_create(&s->env[0], &scfg);
     s->ep[1].peer = pl_peer_create(&s->env[1], &ccfg);
     assert_non_null(s->ep[0].peer);
@@ -147,7 +189,7 @@ static void sim_setup(sim *s, uint64_t seed, double loss, bool corrupt_fingerpri
     /* The SDP exchange, reduced to what the transports need. */
     char cfp[160];
     snprintf(cfp, sizeof(cfp), "%s", pl_dtls_cert_fingerprint(s->cert[1]));
-    if (corrupt_fingerprint)
+    if (o->corrupt_fingerprint)
         cfp[0] = cfp[0] == 'A' ? 'B' : 'A';
     assert_int_equal(pl_peer_set_remote(s->ep[0].peer, pl_peer_local_ufrag(s->ep[1].peer),
                                         pl_peer_local_pwd(s->ep[1].peer), "sha-256", cfp),
@@ -158,7 +200,14 @@ static void sim_setup(sim *s, uint64_t seed, double loss, bool corrupt_fingerpri
                      0);
     assert_int_equal(pl_peer_add_remote_candidate(s->ep[1].peer, &s->ep[0].addr), 0);
     assert_int_equal(pl_peer_start(s->ep[0].peer, s->now), 0);
-    assert_int_equal(pl_peer_start(s->ep[1].peer, s->now), 0);
+    if (!o->client_silent)
+        assert_int_equal(pl_peer_start(s->ep[1].peer, s->now), 0);
+}
+
+static void sim_setup(sim *s, uint64_t seed, double loss, bool corrupt_fingerprint)
+{
+    sim_opts o = {.loss = loss, .corrupt_fingerprint = corrupt_fingerprint};
+    sim_setup_opts(s, seed, &o);
 }
 
 static void sim_teardown(sim *s)
@@ -300,6 +349,8 @@ static void test_fingerprint_mismatch_fails(void **state)
     assert_true(s.ep[0].failed);
     assert_false(s.ep[0].connected);
     assert_int_equal(s.ep[0].failed_error, PL_EAUTH);
+    assert_int_equal(s.ep[0].failure, PL_FAILURE_FINGERPRINT);
+    assert_int_equal(pl_peer_failure(s.ep[0].peer), PL_FAILURE_FINGERPRINT);
     assert_int_equal(pl_peer_state(s.ep[0].peer), PL_PEER_FAILED);
     sim_teardown(&s);
 }
@@ -358,6 +409,8 @@ static void test_consent_expires(void **state)
     run_until(&s, s.now + 45 * SEC);
     assert_true(s.ep[0].failed);
     assert_true(s.ep[1].failed);
+    assert_int_equal(s.ep[0].failure, PL_FAILURE_CONSENT);
+    assert_int_equal(s.ep[1].failure, PL_FAILURE_CONSENT);
     sim_teardown(&s);
 }
 
@@ -376,6 +429,259 @@ static void test_close_notify(void **state)
     sim_teardown(&s);
 }
 
+/* ---- what keeps a server transport alive ---- */
+
+static bool from_client(const sim *s, const vnet_packet *p)
+{
+    return pl_addr_equal(&p->from, &s->ep[1].addr);
+}
+
+/* The client's checks (Binding requests, 0x0001) never reach the server:
+ * it must live on whatever else arrives. */
+static bool drop_client_checks(const sim *s, const vnet_packet *p)
+{
+    return from_client(s, p) && p->len >= 2 && p->data[0] == 0x00 && p->data[1] == 0x01;
+}
+
+static bool drop_client_all(const sim *s, const vnet_packet *p)
+{
+    return from_client(s, p);
+}
+
+static bool drop_client_dtls(const sim *s, const vnet_packet *p)
+{
+    return from_client(s, p) && p->len > 0 && p->data[0] >= 20 && p->data[0] <= 63;
+}
+
+static void send_indication(sim *s, uint8_t seed)
+{
+    uint8_t tid[12], buf[64];
+    memset(tid, seed, sizeof(tid));
+    pl_wbuf w = pl_wbuf_make(buf, sizeof(buf));
+    pl_stun_begin(&w, PL_STUN_INDICATION, PL_STUN_METHOD_BINDING, tid);
+    int n = pl_stun_finish(&w, NULL, 0, true);
+    assert_true(n > 0);
+    vnet_send(&s->net, s->now, &s->ep[1].addr, &s->ep[0].addr, buf, (size_t)n);
+}
+
+/* Connected, with a client that does not give up on its side when its
+ * own checks go unanswered (it must keep sending). */
+static void connected_sim(sim *s, uint64_t seed)
+{
+    sim_opts o = {.client_consent_us = 3600 * SEC};
+    sim_setup_opts(s, seed, &o);
+    run_until(s, s->now + 5 * SEC);
+    assert_true(s->ep[0].connected);
+    assert_true(s->ep[1].connected);
+}
+
+/* Silence from the client from `s->now` on: the server fails for lost
+ * consent 30 s after the last thing it accepted, not before. */
+static void server_fails_when_silent(sim *s, int64_t last_heard)
+{
+    s->drop = drop_client_all;
+    run_until(s, last_heard + 29 * SEC);
+    assert_false(s->ep[0].failed);
+    run_until(s, last_heard + 31 * SEC);
+    assert_true(s->ep[0].failed);
+    assert_int_equal(s->ep[0].failure, PL_FAILURE_CONSENT);
+    assert_int_equal(pl_peer_next_timeout(s->ep[0].peer), INT64_MAX);
+}
+
+/* A client that, once connected, sends nothing but Binding indications
+ * (libnice keeps its pair alive with these, every 25 s) keeps the server
+ * up for as long as it sends them. */
+static void test_indications_alone_keep_server_up(void **state)
+{
+    (void)state;
+    sim s;
+    connected_sim(&s, 31);
+    s.drop = drop_client_checks;
+    int64_t start = s.now, last = s.now;
+    for (uint8_t i = 1; s.now - start < 100 * SEC; i++) {
+        send_indication(&s, i);
+        last = s.now + s.net.delay_us + s.net.jitter_us;
+        run_until(&s, s.now + 25 * SEC);
+    }
+    assert_false(s.ep[0].failed);
+    assert_int_equal(pl_peer_state(s.ep[0].peer), PL_PEER_CONNECTED);
+    assert_true(s.filtered > 0); /* the client's own checks were there, and lost */
+    server_fails_when_silent(&s, last);
+    sim_teardown(&s);
+}
+
+/* A client that sends only SRTP (no STUN after connecting), or only
+ * SRTCP, keeps the server up; silence then ends it. */
+static void test_media_alone_keeps_server_up(void **state)
+{
+    (void)state;
+    for (int rtcp = 0; rtcp <= 1; rtcp++) {
+        sim s;
+        connected_sim(&s, 33 + (uint64_t)rtcp);
+        s.drop = drop_client_checks;
+        int64_t start = s.now, last = s.now;
+        for (uint16_t i = 0; s.now - start < 70 * SEC; i++) {
+            if (rtcp)
+                send_rtcp_rr(&s, &s.ep[1], 0x11111111);
+            else
+                send_rtp(&s, &s.ep[1], 0x11111111, i, "media only");
+            last = s.now + s.net.delay_us + s.net.jitter_us;
+            run_until(&s, s.now + (rtcp ? 5 * SEC : 100000));
+        }
+        assert_false(s.ep[0].failed);
+        if (rtcp)
+            assert_true(s.ep[0].rtcp_received >= 14);
+        else
+            assert_true(s.ep[0].rtp_received >= 700);
+        server_fails_when_silent(&s, last);
+        sim_teardown(&s);
+    }
+}
+
+/* SRTP that fails authentication is no sign of life. */
+static void test_forged_media_is_not_consent(void **state)
+{
+    (void)state;
+    sim s;
+    connected_sim(&s, 35);
+    s.drop = drop_client_checks;
+    int64_t start = s.now;
+    while (!s.ep[0].failed && s.now - start < 60 * SEC) {
+        uint8_t pkt[64] = {0x80, 96, 0, 1, 0, 0, 0, 1, 0x11, 0x11, 0x11, 0x11};
+        vnet_send(&s.net, s.now, &s.ep[1].addr, &s.ep[0].addr, pkt, sizeof(pkt));
+        run_until(&s, s.now + SEC);
+    }
+    assert_true(s.ep[0].failed);
+    assert_int_equal(s.ep[0].failure, PL_FAILURE_CONSENT);
+    assert_true(pl_peer_stats_get(s.ep[0].peer)->dropped_srtp_auth >= 25);
+    sim_teardown(&s);
+}
+
+/* ---- why a transport failed ---- */
+
+/* Nobody ever checks: the connect window closes on "no check". */
+static void test_failure_no_check(void **state)
+{
+    (void)state;
+    sim s;
+    sim_opts o = {.client_silent = true};
+    sim_setup_opts(&s, 41, &o);
+    int64_t start = s.now;
+    run_until(&s, start + 40 * SEC);
+    assert_true(s.ep[0].failed);
+    assert_int_equal(s.ep[0].failure, PL_FAILURE_NO_CHECK);
+    assert_int_equal(s.ep[0].failed_at, start + 30 * SEC);
+    sim_teardown(&s);
+}
+
+/* ICE completes but the client's DTLS never arrives. */
+static void test_failure_dtls_timeout(void **state)
+{
+    (void)state;
+    sim s;
+    sim_setup(&s, 43, 0.0, false);
+    s.drop = drop_client_dtls;
+    int64_t start = s.now;
+    run_until(&s, start + 40 * SEC);
+    assert_true(s.ep[0].failed);
+    assert_false(s.ep[0].connected);
+    assert_int_equal(s.ep[0].failure, PL_FAILURE_DTLS_TIMEOUT);
+    assert_true(s.filtered > 0); /* the client's flights, retransmitted and lost */
+    sim_teardown(&s);
+}
+
+/* No DTLS-SRTP profile in common: both sides say so. */
+static void test_failure_srtp_profile(void **state)
+{
+    (void)state;
+    static const enum pl_srtp_profile cm[] = {PL_SRTP_AES128_CM_SHA1_80};
+    static const enum pl_srtp_profile gcm[] = {PL_SRTP_AEAD_AES_128_GCM};
+    sim s;
+    sim_opts o = {.server_profiles = cm,
+                  .n_server_profiles = 1,
+                  .client_profiles = gcm,
+                  .n_client_profiles = 1};
+    sim_setup_opts(&s, 45, &o);
+    run_until(&s, s.now + 10 * SEC);
+    assert_true(s.ep[0].failed);
+    assert_true(s.ep[1].failed);
+    assert_int_equal(s.ep[0].failure, PL_FAILURE_SRTP_PROFILE);
+    assert_int_equal(s.ep[1].failure, PL_FAILURE_SRTP_PROFILE);
+    sim_teardown(&s);
+}
+
+/* A fatal alert (handshake_failure) from the client's address in the
+ * middle of the handshake. */
+static void test_failure_dtls_alert(void **state)
+{
+    (void)state;
+    sim s;
+    sim_setup(&s, 47, 0.0, false);
+    s.drop = drop_client_dtls; /* the client's own flights are lost... */
+    run_until(&s, s.now + 2 * SEC);
+    assert_false(s.ep[0].failed);
+    /* ...and an alert arrives instead: DTLS 1.2, epoch 0, level fatal,
+     * handshake_failure (RFC 5246 7.2). */
+    static const uint8_t alert[] = {21, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 9, 0, 2, 2, 40};
+    s.drop = NULL;
+    vnet_send(&s.net, s.now, &s.ep[1].addr, &s.ep[0].addr, alert, sizeof(alert));
+    run_until(&s, s.now + 1 * SEC);
+    assert_true(s.ep[0].failed);
+    assert_int_equal(s.ep[0].failure, PL_FAILURE_DTLS_ALERT);
+    sim_teardown(&s);
+}
+
+/* ---- DTLS-SRTP profiles in both DTLS roles ---- */
+
+/* Each profile, with the server DTLS passive (its answers) and active (a
+ * client that answered its actpass offer passive): the handshake completes,
+ * both sides agree on the profile, and media flows both ways. A stack
+ * without GCM (offering only AES128_CM_SHA1_80, as GStreamer 1.22 does)
+ * gets CM; everyone else gets the server's preference, GCM. */
+static void test_profiles_in_both_roles(void **state)
+{
+    (void)state;
+    static const enum pl_srtp_profile cm_only[] = {PL_SRTP_AES128_CM_SHA1_80};
+    for (int server_active = 0; server_active <= 1; server_active++) {
+        for (int no_gcm = 0; no_gcm <= 1; no_gcm++) {
+            sim s;
+            sim_opts o = {0};
+            if (server_active) {
+                o.server_dtls = PL_PEER_DTLS_ACTIVE;
+                o.client_dtls = PL_PEER_DTLS_PASSIVE;
+            }
+            if (no_gcm) {
+                o.client_profiles = cm_only;
+                o.n_client_profiles = 1;
+            }
+            sim_setup_opts(&s, 50 + (uint64_t)(2 * server_active + no_gcm), &o);
+            run_until(&s, s.now + 5 * SEC);
+            if (!s.ep[0].connected || !s.ep[1].connected)
+                fail_msg("server %s, client %s: connected %d %d (failures %s, %s)",
+                         server_active ? "active" : "passive", no_gcm ? "CM only" : "default",
+                         s.ep[0].connected, s.ep[1].connected, pl_failure_name(s.ep[0].failure),
+                         pl_failure_name(s.ep[1].failure));
+            /* The DTLS client is the side asked for. */
+            assert_true(s.ep[server_active ? 0 : 1].client_hellos > 0);
+            assert_int_equal(s.ep[server_active ? 1 : 0].client_hellos, 0);
+            enum pl_srtp_profile want =
+                no_gcm ? PL_SRTP_AES128_CM_SHA1_80 : PL_SRTP_AEAD_AES_128_GCM;
+            assert_int_equal(pl_peer_srtp_profile(s.ep[0].peer), want);
+            assert_int_equal(pl_peer_srtp_profile(s.ep[1].peer), want);
+            exchange_media(&s);
+            assert_int_equal(s.ep[0].rtp_received, 50);
+            assert_int_equal(s.ep[1].rtp_received, 50);
+            assert_int_equal(s.ep[0].rtcp_received, 5);
+            assert_int_equal(s.ep[1].rtcp_received, 5);
+            assert_memory_equal(s.ep[0].last_payload, "from client", 11);
+            assert_memory_equal(s.ep[1].last_payload, "from server", 11);
+            assert_int_equal(pl_peer_stats_get(s.ep[0].peer)->dropped_srtp_auth, 0);
+            assert_int_equal(pl_peer_stats_get(s.ep[1].peer)->dropped_srtp_auth, 0);
+            sim_teardown(&s);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -386,6 +692,14 @@ int main(void)
         cmocka_unit_test(test_garbage_is_counted_and_harmless),
         cmocka_unit_test(test_consent_expires),
         cmocka_unit_test(test_close_notify),
+        cmocka_unit_test(test_indications_alone_keep_server_up),
+        cmocka_unit_test(test_media_alone_keeps_server_up),
+        cmocka_unit_test(test_forged_media_is_not_consent),
+        cmocka_unit_test(test_failure_no_check),
+        cmocka_unit_test(test_failure_dtls_timeout),
+        cmocka_unit_test(test_failure_srtp_profile),
+        cmocka_unit_test(test_failure_dtls_alert),
+        cmocka_unit_test(test_profiles_in_both_roles),
     };
     return cmocka_run_group_tests_name("sim_handshake", tests, NULL, NULL);
 }

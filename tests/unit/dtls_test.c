@@ -28,7 +28,11 @@ static unsigned rnd(duo *d)
     return (unsigned)(d->rng >> 33);
 }
 
-static void duo_init(duo *d, uint64_t seed, bool wrong_fp_at_server, bool wrong_fp_at_client)
+/* `client_profiles` (n of them), when not NULL, narrow what the client
+ * offers. */
+static void duo_init_profiles(duo *d, uint64_t seed, bool wrong_fp_at_server,
+                              bool wrong_fp_at_client, const enum pl_srtp_profile *client_profiles,
+                              size_t n)
 {
     memset(d, 0, sizeof(*d));
     d->env = pl_env_seeded(&d->seed_state, seed);
@@ -41,6 +45,8 @@ static void duo_init(duo *d, uint64_t seed, bool wrong_fp_at_server, bool wrong_
     d->client = pl_dtls_create(&d->env, d->cc, PL_DTLS_ACTIVE, 0);
     assert_non_null(d->server);
     assert_non_null(d->client);
+    if (client_profiles)
+        assert_int_equal(pl_dtls_set_srtp_profiles(d->client, client_profiles, n), 0);
     /* Each side is told the other's certificate, or a stranger's. */
     pl_dtls_cert *stranger = pl_dtls_cert_create(&d->env);
     assert_int_equal(
@@ -56,6 +62,11 @@ static void duo_init(duo *d, uint64_t seed, bool wrong_fp_at_server, bool wrong_
     vclock_set(d->now);
     assert_int_equal(pl_dtls_start(d->server, d->now), 0);
     assert_int_equal(pl_dtls_start(d->client, d->now), 0);
+}
+
+static void duo_init(duo *d, uint64_t seed, bool wrong_fp_at_server, bool wrong_fp_at_client)
+{
+    duo_init_profiles(d, seed, wrong_fp_at_server, wrong_fp_at_client, NULL, 0);
 }
 
 static void duo_free(duo *d)
@@ -155,6 +166,40 @@ static void test_handshake_and_keys(void **state)
     duo_free(&d);
 }
 
+/* A client without GCM (GStreamer 1.22 offers only AES128_CM_SHA1_80) gets
+ * that profile, with its 14-byte salts; the list is checked and only
+ * settable before the start. */
+static void test_srtp_profiles(void **state)
+{
+    (void)state;
+    static const enum pl_srtp_profile cm[] = {PL_SRTP_AES128_CM_SHA1_80};
+    duo d;
+    duo_init_profiles(&d, 11, false, false, cm, 1);
+    run(&d, d.now + 5 * SEC);
+    pl_srtp_keys ks, kc;
+    assert_int_equal(pl_dtls_srtp_keys(d.server, &ks), 0);
+    assert_int_equal(pl_dtls_srtp_keys(d.client, &kc), 0);
+    assert_int_equal(ks.profile, PL_SRTP_AES128_CM_SHA1_80);
+    assert_int_equal(kc.profile, PL_SRTP_AES128_CM_SHA1_80);
+    assert_int_equal(ks.key_len, 16);
+    assert_int_equal(ks.salt_len, 14);
+    assert_memory_equal(ks.local_key, kc.remote_key, 16);
+    assert_memory_equal(ks.local_salt, kc.remote_salt, 14);
+    assert_memory_equal(ks.remote_salt, kc.local_salt, 14);
+    /* Once started, the list is fixed. */
+    assert_int_equal(pl_dtls_set_srtp_profiles(d.server, cm, 1), PL_ESTATE);
+    duo_free(&d);
+
+    pl_env env = pl_env_default();
+    pl_dtls_cert *c = pl_dtls_cert_create(&env);
+    pl_dtls *x = pl_dtls_create(&env, c, PL_DTLS_ACTIVE, 0);
+    static const enum pl_srtp_profile none[] = {PL_SRTP_NONE};
+    assert_int_equal(pl_dtls_set_srtp_profiles(x, cm, 0), PL_EINVAL);
+    assert_int_equal(pl_dtls_set_srtp_profiles(x, none, 1), PL_EINVAL);
+    pl_dtls_destroy(x);
+    pl_dtls_cert_destroy(c);
+}
+
 static void test_server_rejects_wrong_fingerprint(void **state)
 {
     (void)state;
@@ -213,6 +258,9 @@ static void test_handshake_timeout(void **state)
     run(&d, d.now + 40 * SEC);
     assert_int_equal(pl_dtls_state(d.client), PL_DTLS_FAILED);
     assert_int_equal(pl_dtls_state(d.server), PL_DTLS_FAILED);
+    /* The code that tells a timeout from other failures (dtls.h). */
+    assert_int_equal(pl_dtls_error(d.client), PL_ESTATE);
+    assert_int_equal(pl_dtls_error(d.server), PL_ESTATE);
     duo_free(&d);
 }
 
@@ -270,6 +318,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_certificate),
         cmocka_unit_test(test_handshake_and_keys),
+        cmocka_unit_test(test_srtp_profiles),
         cmocka_unit_test(test_server_rejects_wrong_fingerprint),
         cmocka_unit_test(test_client_rejects_wrong_fingerprint),
         cmocka_unit_test(test_handshake_under_loss),

@@ -174,9 +174,12 @@ static void test_connect_timeout(void **state)
         }
     }
     assert_int_equal(pl_ice_state(p.client), PL_ICE_FAILED);
+    assert_int_equal(pl_ice_failure(p.client), PL_ICE_FAIL_NO_CHECK);
     assert_int_equal(now, 30 * SEC);
+    assert_int_equal(pl_ice_failure(p.server), PL_ICE_FAIL_NONE);
     pl_ice_handle_timeout(p.server, 30 * SEC);
     assert_int_equal(pl_ice_state(p.server), PL_ICE_FAILED);
+    assert_int_equal(pl_ice_failure(p.server), PL_ICE_FAIL_NO_CHECK);
     pair_free(&p);
 }
 
@@ -309,6 +312,8 @@ static void test_consent_freshness(void **state)
     }
     assert_int_equal(pl_ice_state(p.server), PL_ICE_FAILED);
     assert_int_equal(pl_ice_state(p.client), PL_ICE_FAILED);
+    assert_int_equal(pl_ice_failure(p.server), PL_ICE_FAIL_CONSENT);
+    assert_int_equal(pl_ice_failure(p.client), PL_ICE_FAIL_CONSENT);
     assert_true(now - dead_at >= 24 * SEC);
     pair_free(&p);
 }
@@ -469,6 +474,177 @@ static void test_restart_refreshes_consent(void **state)
     pair_free(&p);
 }
 
+/* A Binding indication as libnice sends one to keep a pair alive: no
+ * credentials, a FINGERPRINT. */
+static size_t indication(uint8_t *out, size_t cap, uint8_t seed)
+{
+    uint8_t tid[12];
+    memset(tid, seed, sizeof(tid));
+    pl_wbuf w = pl_wbuf_make(out, cap);
+    pl_stun_begin(&w, PL_STUN_INDICATION, PL_STUN_METHOD_BINDING, tid);
+    int n = pl_stun_finish(&w, NULL, 0, true);
+    assert_true(n > 0);
+    return (size_t)n;
+}
+
+/* The client's check with its credentials, nominating or not. */
+static size_t client_check(const pair *p, uint8_t *out, size_t cap, uint8_t seed, bool nominate)
+{
+    uint8_t tid[12];
+    memset(tid, seed, sizeof(tid));
+    char user[2 * PL_ICE_UFRAG_MAX + 2];
+    snprintf(user, sizeof(user), "%s:%s", pl_ice_local_ufrag(p->server),
+             pl_ice_local_ufrag(p->client));
+    pl_wbuf w = pl_wbuf_make(out, cap);
+    pl_stun_begin(&w, PL_STUN_REQUEST, PL_STUN_METHOD_BINDING, tid);
+    pl_stun_add_bytes(&w, PL_STUN_ATTR_USERNAME, user, strlen(user));
+    pl_stun_add_u32(&w, PL_STUN_ATTR_PRIORITY, 1);
+    pl_stun_add_u64(&w, PL_STUN_ATTR_ICE_CONTROLLING, 1);
+    if (nominate)
+        pl_stun_add_flag(&w, PL_STUN_ATTR_USE_CANDIDATE);
+    const char *pwd = pl_ice_local_pwd(p->server);
+    int n = pl_stun_finish(&w, (const uint8_t *)pwd, strlen(pwd), true);
+    assert_true(n > 0);
+    return (size_t)n;
+}
+
+static void drain_server(pair *p)
+{
+    uint8_t buf[512];
+    pl_addr to;
+    while (pl_ice_poll_transmit(p->server, buf, sizeof(buf), &to) > 0) {
+    }
+}
+
+/* Runs the lite side's timers up to `until`. */
+static void server_until(pair *p, int64_t until)
+{
+    while (pl_ice_state(p->server) != PL_ICE_FAILED && pl_ice_next_timeout(p->server) <= until)
+        pl_ice_handle_timeout(p->server, pl_ice_next_timeout(p->server));
+}
+
+/* A client that, once connected, only sends Binding indications from the
+ * selected address (libnice's keepalive, every 25 s by default) stays up
+ * well past the 30 s consent period. Indications from elsewhere are no
+ * consent, and silence fails the transport 30 s after the last one. */
+static void test_indications_keep_consent(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init(&p, 21);
+    int64_t now = 0;
+    connect_pair(&p, now);
+    assert_int_equal(pl_ice_state(p.server), PL_ICE_CONNECTED);
+    uint8_t buf[128];
+    for (int i = 1; i <= 8; i++) {
+        now = i * 25 * SEC;
+        server_until(&p, now);
+        size_t n = indication(buf, sizeof(buf), (uint8_t)i);
+        assert_int_equal(pl_ice_handle_stun(p.server, now, &p.caddr, buf, n), 0);
+        assert_int_equal(pl_ice_poll_transmit(p.server, buf, sizeof(buf), &(pl_addr){0}),
+                         PL_EAGAIN); /* indications are not answered */
+    }
+    assert_int_equal(pl_ice_state(p.server), PL_ICE_CONNECTED);
+    assert_int_equal(pl_ice_stats_get(p.server)->indications, 8);
+
+    /* From now on indications come only from another address. */
+    pl_addr other;
+    pl_addr_set(&other, "198.51.100.2", 50001);
+    int64_t last = now;
+    for (int i = 1; pl_ice_state(p.server) == PL_ICE_CONNECTED; i++) {
+        now = last + i * 5 * SEC;
+        server_until(&p, now);
+        if (pl_ice_state(p.server) != PL_ICE_CONNECTED)
+            break;
+        size_t n = indication(buf, sizeof(buf), (uint8_t)(100 + i));
+        pl_ice_handle_stun(p.server, now, &other, buf, n);
+    }
+    assert_int_equal(pl_ice_failure(p.server), PL_ICE_FAIL_CONSENT);
+    assert_int_equal(pl_ice_next_timeout(p.server), INT64_MAX);
+    assert_true(now - last >= 30 * SEC && now - last <= 35 * SEC);
+    pair_free(&p);
+}
+
+/* Authenticated media from the selected address is consent for the lite
+ * side; from another address it is not. The controlling side counts only
+ * answers to its own consent checks (RFC 7675), so media changes nothing
+ * there. */
+static void test_media_keeps_consent(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init(&p, 22);
+    int64_t now = 0;
+    connect_pair(&p, now);
+    for (now = SEC; now <= 100 * SEC; now += SEC) {
+        server_until(&p, now);
+        pl_ice_note_traffic(p.server, now, &p.caddr);
+    }
+    assert_int_equal(pl_ice_state(p.server), PL_ICE_CONNECTED);
+    pl_addr other;
+    pl_addr_set(&other, "203.0.113.5", 50000);
+    int64_t last = now - SEC;
+    for (; now <= 200 * SEC && pl_ice_state(p.server) == PL_ICE_CONNECTED; now += SEC) {
+        server_until(&p, now);
+        pl_ice_note_traffic(p.server, now, &other);
+    }
+    assert_int_equal(pl_ice_failure(p.server), PL_ICE_FAIL_CONSENT);
+    assert_true(now - SEC - last <= 31 * SEC);
+
+    /* The controlling side, whose checks go unanswered. */
+    uint8_t buf[512];
+    pl_addr to;
+    int64_t start = 0;
+    while (pl_ice_state(p.client) == PL_ICE_CONNECTED) {
+        now = pl_ice_next_timeout(p.client);
+        assert_true(now <= 40 * SEC);
+        pl_ice_handle_timeout(p.client, now);
+        pl_ice_note_traffic(p.client, now, &p.saddr);
+        while (pl_ice_poll_transmit(p.client, buf, sizeof(buf), &to) > 0) {
+        }
+    }
+    assert_int_equal(pl_ice_failure(p.client), PL_ICE_FAIL_CONSENT);
+    assert_true(now - start >= 30 * SEC);
+    pair_free(&p);
+}
+
+/* Authenticated checks that never nominate: the lite side says so when the
+ * connect window closes, which tells a client that reached the relay from
+ * one that never did. */
+static void test_checks_without_nomination(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init(&p, 23);
+    pl_ice_start(p.server, 0);
+    uint8_t buf[512];
+    for (int i = 0; i < 10; i++) {
+        size_t n = client_check(&p, buf, sizeof(buf), (uint8_t)i, false);
+        assert_int_equal(pl_ice_handle_stun(p.server, i * SEC, &p.caddr, buf, n), 0);
+        drain_server(&p);
+    }
+    assert_int_equal(pl_ice_state(p.server), PL_ICE_CHECKING);
+    /* Indications before a selection are harmless and change nothing. */
+    size_t n = indication(buf, sizeof(buf), 77);
+    assert_int_equal(pl_ice_handle_stun(p.server, 11 * SEC, &p.caddr, buf, n), 0);
+    assert_int_equal(pl_ice_state(p.server), PL_ICE_CHECKING);
+    server_until(&p, 30 * SEC);
+    assert_int_equal(pl_ice_state(p.server), PL_ICE_FAILED);
+    assert_int_equal(pl_ice_failure(p.server), PL_ICE_FAIL_NO_NOMINATION);
+
+    /* With a nomination in the window it connects. */
+    pair q;
+    pair_init(&q, 24);
+    pl_ice_start(q.server, 0);
+    n = client_check(&q, buf, sizeof(buf), 1, true);
+    assert_int_equal(pl_ice_handle_stun(q.server, 29 * SEC, &q.caddr, buf, n), 0);
+    server_until(&q, 30 * SEC);
+    assert_int_equal(pl_ice_state(q.server), PL_ICE_CONNECTED);
+    assert_int_equal(pl_ice_failure(q.server), PL_ICE_FAIL_NONE);
+    pair_free(&q);
+    pair_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -483,6 +659,9 @@ int main(void)
         cmocka_unit_test(test_garbage_and_forged_responses),
         cmocka_unit_test(test_ice_restart),
         cmocka_unit_test(test_restart_refreshes_consent),
+        cmocka_unit_test(test_indications_keep_consent),
+        cmocka_unit_test(test_media_keeps_consent),
+        cmocka_unit_test(test_checks_without_nomination),
     };
     return cmocka_run_group_tests_name("ice", tests, NULL, NULL);
 }

@@ -311,9 +311,16 @@ static void test_ice_restart_and_failed_transports(void **state)
     assert_string_equal(f->media.local_ufrag, ufrag);
 
     /* Ada's publish transport loses consent: her tracks go, Bob's offer
-     * turns their sections inactive. */
+     * turns their sections inactive. The reason is logged with her
+     * participant and counted. */
     drain(f, 5);
-    pl_sig_transport_failed(f->sig, ada_pub);
+    f->log[0] = '\0';
+    pl_sig_transport_failed(f->sig, ada_pub, PL_FAILURE_CONSENT);
+    assert_non_null(strstr(f->log, "publish"));
+    assert_non_null(strstr(f->log, "(consent)"));
+    pl_sig_stats st;
+    pl_sig_stats_get(f->sig, &st);
+    assert_int_equal(st.transports_failed_by[PL_FAILURE_CONSENT], 1);
     assert_non_null(got(f, 5, "track-unpublished"));
     so = got(f, 5, "subscribe-offer");
     assert_non_null(so);
@@ -323,14 +330,25 @@ static void test_ice_restart_and_failed_transports(void **state)
      * credentials) and added once he answers. */
     drain(f, 5);
     int adds = f->media.adds;
-    pl_sig_transport_failed(f->sig, bob_sub);
+    f->log[0] = '\0';
+    pl_sig_transport_failed(f->sig, bob_sub, PL_FAILURE_DTLS_TIMEOUT);
+    assert_non_null(strstr(f->log, "subscribe"));
+    assert_non_null(strstr(f->log, "(dtls_timeout)"));
     so = got(f, 5, "subscribe-offer");
     assert_non_null(so);
     say_sdp(f, 5, "subscribe-answer", answer);
     assert_int_equal(f->media.adds, adds + 1);
     assert_true(f->media.last_id != bob_sub);
-    /* Unknown transports are ignored. */
-    pl_sig_transport_failed(f->sig, 999);
+    /* Unknown transports change nothing, but their failures count: the
+     * worker saw them. Each reason has its own counter. */
+    pl_sig_transport_failed(f->sig, 999, PL_FAILURE_NO_CHECK);
+    pl_sig_transport_failed(f->sig, 998, PL_FAILURE_COUNT); /* out of range: none */
+    pl_sig_stats_get(f->sig, &st);
+    assert_int_equal(st.transports_failed_by[PL_FAILURE_CONSENT], 1);
+    assert_int_equal(st.transports_failed_by[PL_FAILURE_DTLS_TIMEOUT], 1);
+    assert_int_equal(st.transports_failed_by[PL_FAILURE_NO_CHECK], 1);
+    assert_int_equal(st.transports_failed_by[PL_FAILURE_NONE], 1);
+    assert_int_equal(st.transports_failed_by[PL_FAILURE_FINGERPRINT], 0);
     free(restarted);
     free(offer);
     free(answer);
@@ -406,7 +424,7 @@ static void test_worker_reports(void **state)
     int removes = f->media.removes;
     drain_all(f);
     pl_sig_transport_closed(f->sig, cy_pub);
-    pl_sig_transport_failed(f->sig, cy_pub);
+    pl_sig_transport_failed(f->sig, cy_pub, PL_FAILURE_CONSENT);
     pl_sig_command_refused(f->sig, cy_pub, PL_ENOTFOUND); /* counted and logged only */
     assert_int_equal(sent_total(f), 0);
     assert_int_equal(f->media.removes, removes);
@@ -422,7 +440,7 @@ static void test_worker_reports(void **state)
     assert_int_equal(f->media.removes, removes);
     assert_int_equal(stats(f).transports_closed, 1);
     assert_non_null(strstr(f->log, ada));
-    pl_sig_transport_failed(f->sig, ada_pub);
+    pl_sig_transport_failed(f->sig, ada_pub, PL_FAILURE_CONSENT);
     assert_string_equal(str(got(f, 1, "transport-closed"), "transport"), "publish");
     assert_non_null(got(f, 2, "track-unpublished"));
     assert_int_equal(f->media.removes, removes + 1);
@@ -460,10 +478,13 @@ static void test_worker_reports(void **state)
     drain_all(f);
     f->log[0] = '\0';
     pl_sig_command_refused(f->sig, 4242, PL_ENOTFOUND);
-    pl_sig_transport_failed(f->sig, bob_sub);
-    assert_int_equal(sent_total(f), 0);
     assert_non_null(strstr(f->log, "4242"));
+    pl_sig_transport_failed(f->sig, bob_sub, PL_FAILURE_FINGERPRINT);
+    assert_non_null(strstr(f->log, "(fingerprint)"));
+    assert_int_equal(sent_total(f), 0);
     assert_int_equal(stats(f).commands_refused, 3);
+    assert_int_equal(stats(f).transports_failed_by[PL_FAILURE_FINGERPRINT], 1);
+    assert_int_equal(stats(f).transports_failed_by[PL_FAILURE_CONSENT], 2); /* Cy's, Ada's */
     free(offer);
     free(answer);
     fx_free(f);
