@@ -239,8 +239,13 @@ static void put_answer_section(out *o, const pl_sdp_media *m, const pl_sdp_accep
                                const pl_sdp_local *l)
 {
     if (!a->accepted) {
-        /* Rejected: port 0, same proto and formats, mid kept (RFC 8829 5.3.1). */
+        /* Rejected: port 0, same proto and formats, mid kept (RFC 8829 5.3.1).
+         * The ICE credentials, fingerprint and setup role too, which the
+         * browsers ignore there: GStreamer's webrtcbin refuses an answer
+         * with any section, rejected or not, that lacks them. */
         put(o, "m=%s 0 %s %s\r\nc=IN IP4 0.0.0.0\r\n", m->kind_name, m->proto, m->fmt);
+        put(o, "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\n", l->ice_ufrag, l->ice_pwd);
+        put(o, "a=fingerprint:%s %s\r\na=setup:passive\r\n", l->fp_alg, l->fp);
         if (m->mid[0])
             put(o, "a=mid:%s\r\n", m->mid);
         put(o, "a=inactive\r\n");

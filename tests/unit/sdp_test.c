@@ -626,6 +626,12 @@ static void test_rejections_say_why(void **state)
     assert_false(acc[2].accepted);
     assert_string_equal(acc[2].why,
                         "m=application section 2 (mid 2): only audio and video are relayed");
+    /* The rejected section still carries ICE credentials, fingerprint and
+     * setup role, without which webrtcbin refuses the whole answer. */
+    assert_int_equal(d2->media[2].port, 0);
+    assert_string_equal(d2->media[2].ice_ufrag, local.ice_ufrag);
+    assert_string_equal(d2->media[2].ice_pwd, local.ice_pwd);
+    assert_string_equal(d2->media[2].fp, local.fp);
 }
 
 static void test_no_acceptable_codec(void **state)
