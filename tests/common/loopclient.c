@@ -142,9 +142,10 @@ void worker_barrier(pl_worker *w, events *ev)
     int before = atomic_load(&ev->refused);
     pl_route none = {0};
     assert_int_equal(pl_worker_set_routes(w, BARRIER_TRANSPORT, &none, 1), 0);
-    PUMP_UNTIL(NULL, NULL, 5000, atomic_load(&ev->refused) > before,
-               "the worker did not refuse the barrier command within 5 s (%d refusals seen, %d before)",
-               atomic_load(&ev->refused), before);
+    PUMP_UNTIL(
+        NULL, NULL, 5000, atomic_load(&ev->refused) > before,
+        "the worker did not refuse the barrier command within 5 s (%d refusals seen, %d before)",
+        atomic_load(&ev->refused), before);
 }
 
 void worker_read_all_from(int fd, const pl_addr *server, const char *ufrag)
