@@ -11,8 +11,10 @@ export function launchChromium(extraArgs = []) {
       '--allow-loopback-in-peer-connection', ...extraArgs] });
 }
 
-// Runs in the page (page.evaluate(inbound)): per received track of the
-// subscribe peer connection (by mid), its kind, frames decoded and packets.
+// Runs in the page (page.evaluate(inbound)), in Chromium and Firefox: per
+// track the subscribe peer connection is receiving now (by mid), its kind,
+// frames decoded with their size and rate, packets received and lost, and
+// the audio energy.
 export const inbound = async () => {
   const pc = window.parley.subscribe;
   if (!pc) return {};
@@ -21,10 +23,18 @@ export const inbound = async () => {
   for (const t of pc.getTransceivers()) {
     if (!t.receiver.track || t.currentDirection !== 'recvonly') continue;
     const s = [...stats.values()].find((x) => x.type === 'inbound-rtp' && x.mid === t.mid);
-    if (s) out[t.mid] = { kind: s.kind, frames: s.framesDecoded || 0, packets: s.packetsReceived || 0 };
+    if (s) {
+      out[t.mid] = { kind: s.kind, frames: s.framesDecoded || 0, packets: s.packetsReceived || 0,
+        lost: s.packetsLost || 0, width: s.frameWidth || 0, height: s.frameHeight || 0,
+        fps: s.framesPerSecond || 0, energy: s.totalAudioEnergy || 0 };
+    }
   }
   return out;
 };
+
+// What a page with one other participant receives, by kind.
+export const inboundByKind = (page) => page.evaluate(inbound)
+  .then((m) => Object.fromEntries(Object.values(m).map((s) => [s.kind, s])));
 
 // Runs in the page: video frames decoded from everyone, in all.
 export const videoFrames = async () => {

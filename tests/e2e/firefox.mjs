@@ -72,20 +72,4 @@ export async function fill(page, selector, value) {
 // Runs in the page (page.evaluate(received)), in Firefox and Chromium alike:
 // what the subscribe peer connection receives, per mid, from the standard
 // inbound-rtp fields both name the same way (RTCInboundRtpStreamStats):
-// kind, frames decoded, their size and rate, packets received and lost.
-// Only transceivers currently receiving count, as in browser.mjs's inbound.
-export const received = async () => {
-  const pc = window.parley.subscribe;
-  if (!pc) return {};
-  const stats = await pc.getStats();
-  const out = {};
-  for (const t of pc.getTransceivers()) {
-    if (!t.receiver.track || t.currentDirection !== 'recvonly') continue;
-    const s = [...stats.values()].find((x) => x.type === 'inbound-rtp' && x.mid === t.mid);
-    if (!s) continue;
-    out[t.mid] = { kind: s.kind, frames: s.framesDecoded || 0, packets: s.packetsReceived || 0,
-      lost: s.packetsLost || 0, width: s.frameWidth || 0, height: s.frameHeight || 0,
-      fps: s.framesPerSecond || 0 };
-  }
-  return out;
-};
+

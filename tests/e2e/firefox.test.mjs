@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { launchChromium, inbound, pageUntil, visible } from './browser.mjs';
-import { launchFirefox, fill, received, firefoxVersion } from './firefox.mjs';
+import { launchFirefox, fill, firefoxVersion } from './firefox.mjs';
 import { startServer, pollStats, stats as statsOf } from './server.mjs';
 import { waitFor } from './client.mjs';
 
@@ -66,7 +66,7 @@ test('Firefox ESR and Chromium in a meeting: each decodes the other\'s video and
   const sides = [{ name: `Firefox ${firefoxVersion()}`, page: fx, from: 'Chromium' },
     { name: `Chromium ${chromium.version()}`, page: cr, from: 'Firefox' }];
   for (const s of sides) {
-    s.first = await until(s.page, received, receivesOneEach, `${s.name} receives video and audio from ${s.from}`, 60000);
+    s.first = await until(s.page, inbound, receivesOneEach, `${s.name} receives video and audio from ${s.from}`, 60000);
     // The web client shows the other person's video playing in a tile.
     await until(s.page, () => [...document.querySelectorAll('#tiles figure[data-participant] video')]
       .map((v) => v.videoWidth > 0 && !v.paused), (p) => p.length === 1 && p[0], `${s.name} plays ${s.from}'s tile`);
@@ -88,12 +88,12 @@ test('Firefox ESR and Chromium in a meeting: each decodes the other\'s video and
   // fails or is closed. Each step waits for about two more seconds' worth
   // of video frames and audio packets; a freeze fails the step.
   const start = Date.now();
-  for (const s of sides) s.start = await s.page.evaluate(received);
+  for (const s of sides) s.start = await s.page.evaluate(inbound);
   let steps = 0;
   while (Date.now() - start < HOLD_MS) {
     for (const s of sides) {
       const prev = s.last || s.start;
-      s.last = await until(s.page, received, (r) => one(r, 'video')?.frames >= one(prev, 'video').frames + 10 &&
+      s.last = await until(s.page, inbound, (r) => one(r, 'video')?.frames >= one(prev, 'video').frames + 10 &&
         one(r, 'audio')?.packets >= one(prev, 'audio').packets + 80,
       `${s.name} to keep decoding ${s.from}'s video and receiving its audio (${Math.round((Date.now() - start) / 1000)} s into the hold)`, 15000);
     }
@@ -105,7 +105,7 @@ test('Firefox ESR and Chromium in a meeting: each decodes the other\'s video and
   }
   const secs = (Date.now() - start) / 1000;
   for (const s of sides) {
-    const end = await s.page.evaluate(received);
+    const end = await s.page.evaluate(inbound);
     const v0 = one(s.start, 'video'), v1 = one(end, 'video'), a0 = one(s.start, 'audio'), a1 = one(end, 'audio');
     const fps = (v1.frames - v0.frames) / secs;
     console.log(`# ${s.from} -> ${s.name}: video ${v1.width}x${v1.height}, ${v1.frames - v0.frames} frames decoded ` +
@@ -129,7 +129,7 @@ test('Chromium shares its screen: Firefox decodes it in a tile of its own, until
   const { fx, cr } = meeting;
   assert.ok(fx && cr, 'the meeting of the first test');
   await cr.click('#screen');
-  await until(fx, received, (r) => kinds(r, 'video').length === 2 && kinds(r, 'video').every((v) => v.frames > 10 && v.width > 0),
+  await until(fx, inbound, (r) => kinds(r, 'video').length === 2 && kinds(r, 'video').every((v) => v.frames > 10 && v.width > 0),
     'Firefox decodes Chromium\'s camera and screen');
   await fx.waitForSelector('#tiles figure[data-screen]');
   await until(fx, () => document.querySelector('#tiles figure[data-screen] video')?.videoWidth || 0, (w) => w > 0,
@@ -137,7 +137,7 @@ test('Chromium shares its screen: Firefox decodes it in a tile of its own, until
   await cr.click('#screen');
   await until(fx, () => !!document.querySelector('#tiles figure[data-screen]'), (x) => !x,
     'the screen tile goes when the share stops');
-  await until(fx, received, (r) => kinds(r, 'video').length === 1, 'Firefox back to one video');
+  await until(fx, inbound, (r) => kinds(r, 'video').length === 1, 'Firefox back to one video');
   assert.deepEqual(errors, []);
 });
 
@@ -172,8 +172,8 @@ test('Firefox resumes its session after its WebSocket is killed: same participan
     `Firefox's ${which} transport restarted with new server credentials`, { timeout: 30000, interval: 250 });
   assert.equal(await fx.evaluate(() => window.parley.session.participant), before.participant);
   for (const s of [{ page: fx, name: 'Firefox' }, { page: cr, name: 'Chromium' }]) {
-    const now = await s.page.evaluate(received);
-    await until(s.page, received, (r) => one(r, 'video')?.frames > one(now, 'video').frames + 30 &&
+    const now = await s.page.evaluate(inbound);
+    await until(s.page, inbound, (r) => one(r, 'video')?.frames > one(now, 'video').frames + 30 &&
       one(r, 'audio')?.packets > one(now, 'audio').packets + 100, `${s.name} keeps decoding after the resume`);
   }
   const st = await pollStats(server, (x) => x.participants === 2 && x.transports === 4, 'the same four transports');
@@ -227,7 +227,7 @@ test('Firefox calls Chromium through the call UI: ring, accept, media both ways,
     assert.ok(await visible(page, '#hangup'));
   }
   for (const [page, who] of [[alice, 'Alice (Firefox)'], [bob, 'Bob (Chromium)']]) {
-    const first = await until(page, received, receivesOneEach, `${who} receives the other`, 60000);
+    const first = await until(page, inbound, receivesOneEach, `${who} receives the other`, 60000);
     await until(page, inbound, (s) => one(s, 'video')?.frames > one(first, 'video').frames + 30 &&
       one(s, 'audio')?.packets > one(first, 'audio').packets + 50, `${who}'s media keep flowing`);
     await until(page, () => [...document.querySelectorAll('#tiles video')].map((v) => v.videoWidth > 0 && !v.paused),
@@ -265,7 +265,7 @@ test('Chromium calls Firefox, audio only: Firefox rings, answers, mutes; Chromiu
   await alice.click('#accept-call');
   for (const [page, who] of [[alice, 'Alice (Firefox)'], [bob, 'Bob (Chromium)']]) {
     await page.waitForSelector('#meeting.call:not([hidden])');
-    await until(page, received, (r) => one(r, 'audio')?.packets > 100 && kinds(r, 'video').length === 0,
+    await until(page, inbound, (r) => one(r, 'audio')?.packets > 100 && kinds(r, 'video').length === 0,
       `${who} hears the other, and receives no video`);
     assert.deepEqual(await page.evaluate(() => window.parley.publish.getSenders().map((x) => x.track?.kind)), ['audio']);
   }

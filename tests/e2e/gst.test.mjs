@@ -10,10 +10,10 @@
 // reason in /stats and logged with its participant.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchChromium, pageUntil } from './browser.mjs';
+import { launchChromium, inboundByKind } from './browser.mjs';
 import { startServer, stats } from './server.mjs';
 import { runGst, decoded } from './gst.mjs';
-import { connect } from './client.mjs';
+import { connect, waitFor } from './client.mjs';
 
 let server, browser, page, gst, gstOffer;
 before(async () => {
@@ -31,21 +31,6 @@ after(async () => {
   assert.equal(code, 0, server.output());
 });
 
-// What the page decodes of the other participant, per kind.
-const inbound = async () => {
-  const pc = window.parley.subscribe;
-  if (!pc) return {};
-  const stats = await pc.getStats();
-  const out = {};
-  for (const t of pc.getTransceivers()) {
-    if (!t.receiver.track || t.currentDirection !== 'recvonly') continue;
-    const s = [...stats.values()].find((x) => x.type === 'inbound-rtp' && x.mid === t.mid);
-    if (!s) continue;
-    out[s.kind] = { frames: s.framesDecoded || 0, packets: s.packetsReceived || 0,
-      width: s.frameWidth || 0, height: s.frameHeight || 0 };
-  }
-  return out;
-};
 
 // What the page's camera track was encoded as: frames, and why it was
 // limited, if it was.
@@ -78,7 +63,7 @@ test('Chromium decodes a webrtcbin publisher whose max-bundle offer names no SSR
   await page.fill('#name', 'Chromium');
   await page.click('button[type=submit]');
   await page.waitForSelector('#meeting:not([hidden])');
-  const got = await pageUntil(page, inbound, (g) => g.video?.frames > 60 && g.audio?.packets > 100,
+  const got = await waitFor(() => inboundByKind(page), (g) => g.video?.frames > 60 && g.audio?.packets > 100,
     'Chromium to decode webrtcbin\'s video and receive its audio', { timeout: 30000, interval: 500 });
   assert.equal(got.video.width, 320, 'at webrtcbin\'s resolution');
   assert.equal(got.video.height, 240);
@@ -126,10 +111,10 @@ test('webrtcbin\'s transports outlive the consent period: 65 s, nothing failed o
   // Media still flows both ways at the end: webrtcbin keeps decoding, and
   // so does Chromium.
   const before = decoded(last).video[0].frames;
-  const chromeBefore = (await page.evaluate(inbound)).video.frames;
+  const chromeBefore = (await inboundByKind(page)).video.frames;
   const later = await gst.event((e) => e.event === 'tracks' && e.at >= last.at + 3000 &&
     decoded(e).video[0].frames > before + 30, 'webrtcbin to keep decoding');
-  const chrome = await pageUntil(page, inbound, (g) => g.video.frames > chromeBefore + 30,
+  const chrome = await waitFor(() => inboundByKind(page), (g) => g.video.frames > chromeBefore + 30,
     'Chromium to keep decoding');
   const secs = (later.at - since) / 1000;
   const sent = await page.evaluate(outbound);

@@ -2,7 +2,7 @@
 // room: each decodes the other's audio and video, both ways through the relay.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchChromium, pageUntil } from './browser.mjs';
+import { launchChromium, inboundByKind } from './browser.mjs';
 import { startServer, stats } from './server.mjs';
 import { runBots } from './bots.mjs';
 import { waitFor } from './client.mjs';
@@ -18,21 +18,6 @@ after(async () => {
   assert.equal(code, 0, server.output());
 });
 
-// What the page decodes, per remote participant and kind.
-const inbound = async () => {
-  const pc = window.parley.subscribe;
-  if (!pc) return {};
-  const stats = await pc.getStats();
-  const out = {};
-  for (const t of pc.getTransceivers()) {
-    if (!t.receiver.track || t.currentDirection !== 'recvonly') continue;
-    const s = [...stats.values()].find((x) => x.type === 'inbound-rtp' && x.mid === t.mid);
-    if (!s) continue;
-    out[s.kind] = { frames: s.framesDecoded || 0, packets: s.packetsReceived || 0,
-      width: s.frameWidth || 0, energy: s.totalAudioEnergy || 0 };
-  }
-  return out;
-};
 
 test('a browser and a bot see and hear each other', async () => {
   const bot = runBots(server, ['--room', 'interop', '--per-room', '1', '--seconds', '60']);
@@ -42,7 +27,7 @@ test('a browser and a bot see and hear each other', async () => {
   await page.click('button[type=submit]');
   await page.waitForSelector('#meeting:not([hidden])');
 
-  const got = await pageUntil(page, inbound,
+  const got = await waitFor(() => inboundByKind(page),
     (g) => g.video?.frames > 60 && g.audio?.packets > 100 && g.audio.energy > 0,
     'the browser to decode the bot\'s video and play its tone', { timeout: 30000, interval: 500 });
   assert.equal(got.video.width, 320, 'at the bot\'s resolution');
@@ -56,7 +41,7 @@ test('a browser and a bot see and hear each other', async () => {
   // on the wire). Then the bot is ended.
   await waitFor(async () => {
     const forwarded = (await stats(server)).rtp_forwarded;
-    const g = await page.evaluate(inbound);
+    const g = await inboundByKind(page);
     return { forwarded, toBrowser: (g.video?.packets || 0) + (g.audio?.packets || 0) };
   }, (x) => x.forwarded - x.toBrowser > 500, 'the relay to forward 500 of the browser\'s packets to the bot',
   { timeout: 30000, interval: 250 });
