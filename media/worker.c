@@ -227,7 +227,13 @@ static void drain_router(pl_worker *w)
             continue;
         }
         transport *t = by_id(w, o.transport);
-        if (!t || t->failed || !out_commit(w, t, o.kind == PL_ROUTER_OUT_RTCP, o.len))
+        if (!t || t->failed)
+            continue;
+        /* A keyframe request counts when it is decided, as ever, whether
+         * or not the transport can take it yet. */
+        if (o.reason == PL_ROUTER_KEYFRAME)
+            atomic_fetch_add(&w->st.pli, 1);
+        if (!out_commit(w, t, o.kind == PL_ROUTER_OUT_RTCP, o.len))
             continue;
         switch (o.reason) {
         case PL_ROUTER_MEDIA:
@@ -237,7 +243,6 @@ static void drain_router(pl_worker *w)
             atomic_fetch_add(&w->st.rtx, 1);
             break;
         case PL_ROUTER_KEYFRAME:
-            atomic_fetch_add(&w->st.pli, 1);
             break;
         case PL_ROUTER_NACK:
             atomic_fetch_add(&w->st.nacks, 1);
