@@ -63,3 +63,17 @@ export const visible = (page, sel) => page.evaluate((s) => {
   const el = document.querySelector(s);
   return !!el && !el.closest('[hidden]') && el.getClientRects().length > 0;
 }, sel);
+
+// What a page's peer connection (window.parley[which]) shows of its ICE, in
+// Chromium and Firefox: the server's ufrag in the remote description, and
+// the selected pair (id, state, responses to the browser's checks).
+export const iceOf = (page, which) => page.evaluate(async (w) => {
+  const pc = window.parley[w];
+  if (!pc || !pc.remoteDescription) return null;
+  const ufrag = /a=ice-ufrag:(\S+)/.exec(pc.remoteDescription.sdp)[1];
+  const all = [...(await pc.getStats()).values()];
+  const transport = all.find((s) => s.type === 'transport');
+  const pair = all.find((s) => s.id === transport?.selectedCandidatePairId);
+  return { ufrag, pair: pair?.id, state: pair?.state, responses: pair?.responsesReceived || 0,
+    connection: pc.connectionState };
+}, which);

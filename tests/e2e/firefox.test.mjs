@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { launchChromium, inbound, pageUntil, visible } from './browser.mjs';
+import { launchChromium, inbound, pageUntil, visible, iceOf } from './browser.mjs';
 import { launchFirefox, fill, firefoxVersion } from './firefox.mjs';
 import { startServer, pollStats, stats as statsOf } from './server.mjs';
 import { waitFor } from './client.mjs';
@@ -140,20 +140,6 @@ test('Chromium shares its screen: Firefox decodes it in a tile of its own, until
   await until(fx, inbound, (r) => kinds(r, 'video').length === 1, 'Firefox back to one video');
   assert.deepEqual(errors, []);
 });
-
-// What a page's peer connection shows of its ICE: the server's ufrag in the
-// remote description, and the selected pair (both browsers have transport
-// stats with selectedCandidatePairId).
-const iceOf = (page, which) => page.evaluate(async (w) => {
-  const pc = window.parley[w];
-  if (!pc || !pc.remoteDescription) return null;
-  const ufrag = /a=ice-ufrag:(\S+)/.exec(pc.remoteDescription.sdp)[1];
-  const all = [...(await pc.getStats()).values()];
-  const transport = all.find((s) => s.type === 'transport');
-  const pair = all.find((s) => s.id === transport?.selectedCandidatePairId);
-  return { ufrag, pair: pair?.id, state: pair?.state, responses: pair?.responsesReceived || 0,
-    connection: pc.connectionState };
-}, which);
 
 test('Firefox resumes its session after its WebSocket is killed: same participant, ICE restarted, media carry on', async () => {
   const { fx, cr } = meeting;

@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { launchChromium, videoFrames } from './browser.mjs';
+import { launchChromium, videoFrames, iceOf } from './browser.mjs';
 import { startServer } from './server.mjs';
 import { waitFor } from './client.mjs';
 
@@ -39,19 +39,6 @@ async function stats() {
     try { return await (await fetch(`${server.url}/stats`)).json(); } catch (e) { if (i === 3) throw e; }
   }
 }
-
-// What a page's peer connection shows of its ICE: the server's ufrag in the
-// remote description, and the selected pair (id, responses to our checks).
-const iceOf = (page, which) => page.evaluate(async (w) => {
-  const pc = window.parley[w];
-  if (!pc || !pc.remoteDescription) return null;
-  const ufrag = /a=ice-ufrag:(\S+)/.exec(pc.remoteDescription.sdp)[1];
-  const all = [...(await pc.getStats()).values()];
-  const transport = all.find((s) => s.type === 'transport');
-  const pair = all.find((s) => s.id === transport?.selectedCandidatePairId);
-  return { ufrag, pair: pair?.id, state: pair?.state, responses: pair?.responsesReceived || 0,
-    connection: pc.connectionState };
-}, which);
 
 const frames = (page) => page.evaluate(videoFrames);
 
