@@ -77,3 +77,11 @@ export const iceOf = (page, which) => page.evaluate(async (w) => {
   return { ufrag, pair: pair?.id, state: pair?.state, responses: pair?.responsesReceived || 0,
     connection: pc.connectionState };
 }, which);
+
+// A new page of either browser at url, its uncaught errors handed to onError.
+export async function openPage(browser, url, onError) {
+  const page = await browser.newPage();
+  page.on('pageerror', (e) => onError(e.message));
+  await page.goto(url);
+  return page;
+}

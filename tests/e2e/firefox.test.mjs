@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { launchChromium, inbound, pageUntil, visible, iceOf } from './browser.mjs';
+import { launchChromium, inbound, pageUntil, visible, iceOf, openPage } from './browser.mjs';
 import { launchFirefox, fill, firefoxVersion } from './firefox.mjs';
 import { startServer, pollStats, stats as statsOf } from './server.mjs';
 import { waitFor } from './client.mjs';
@@ -36,12 +36,7 @@ after(async () => {
   assert.equal(code, 0, server.output());
 });
 
-async function open(browser, who, url) {
-  const page = await browser.newPage();
-  page.on('pageerror', (e) => errors.push(`${who}: ${e.message}`));
-  await page.goto(url);
-  return page;
-}
+const open = (browser, who, url) => openPage(browser, url, (e) => errors.push(`${who}: ${e}`));
 
 // The start form, the same in both browsers (puppeteer has no page.fill).
 async function signIn(page, name, view) {

@@ -8,7 +8,7 @@
 // flowing in every direction, not at which resolution or rate.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchChromium, pageUntil } from './browser.mjs';
+import { launchChromium, pageUntil, openPage } from './browser.mjs';
 import { launchFirefox, fill, firefoxVersion } from './firefox.mjs';
 import { startServer, pollStats, stats as statsOf } from './server.mjs';
 import { runGst, decoded } from './gst.mjs';
@@ -31,12 +31,7 @@ after(async () => {
   assert.equal(code, 0, server.output());
 });
 
-async function open(browser, who, url) {
-  const page = await browser.newPage();
-  page.on('pageerror', (e) => errors.push(`${who}: ${e.message}`));
-  await page.goto(url);
-  return page;
-}
+const open = (browser, who, url) => openPage(browser, url, (e) => errors.push(`${who}: ${e}`));
 
 // Runs in the page: what the subscribe peer connection receives, per mid,
 // with the participant whose tile plays that track (the web client puts a
