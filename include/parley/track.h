@@ -26,9 +26,22 @@ extern "C" {
 #define PL_MAX_TRACKS 8
 #define PL_MAX_ROUTES 32
 
+/* Simulcast layers per track (RFC 8853): a camera sends at most three. */
+#define PL_MAX_LAYERS 3
+/* RFC 8851 rid-id; longer ones are refused by the SDP parser. */
+#define PL_RID_MAX 31
+
+/* One simulcast layer of a track, named by its rid. The SSRCs are learned
+ * from the RID and repaired-RID header extensions when the offer names none. */
+typedef struct pl_layer {
+    char rid[PL_RID_MAX + 1];
+    uint32_t ssrc, rtx_ssrc;
+} pl_layer;
+
 /* A publisher's track. A zero SSRC means the offer named none: the relay
  * learns it from the first packet that carries the track's MID in the
- * header extension `mid_ext`. */
+ * header extension `mid_ext`. A simulcast track (n_layers > 0) has no SSRC
+ * of its own: each layer has its SSRCs, and `ssrc`/`rtx_ssrc` are unused. */
 typedef struct pl_track {
     char mid[PL_MID_MAX + 1];
     uint32_t ssrc;
@@ -43,7 +56,14 @@ typedef struct pl_track {
     uint8_t rtx_pt; /* its RTX payload type and stream, 0 without */
     uint32_t rtx_ssrc;
     bool nack; /* the publisher retransmits on NACK: the relay asks for its losses */
+    /* Simulcast: the layers in the order of the offer's a=simulcast send
+     * list, and the RID (RFC 8852) and repaired-RID extension ids, 0 when
+     * not negotiated. n_layers 0: one stream, as above. */
+    uint8_t rid_ext, rrid_ext;
+    uint8_t n_layers;
+    pl_layer layers[PL_MAX_LAYERS];
 } pl_track;
+
 
 /* What a subscriber receives of one publisher track, under its own SSRC
  * and payload type. */
@@ -55,6 +75,13 @@ typedef struct pl_route {
     uint32_t out_rtx_ssrc; /* retransmissions as RTX (RFC 4588); 0: in the stream itself */
     uint8_t out_rtx_pt;
     bool paused; /* the subscriber does not want this track now (off screen) */
+    /* The size the subscriber shows the track at: of a simulcast track it
+     * gets the smallest layer at least this big (each non-zero side), or
+     * the largest there is. 0: no limit. */
+    uint16_t max_width, max_height;
+    /* How many temporal layers (VP8 TID 0 up) go out; 0: all of them.
+     * Frames of the others are dropped and the stream stays continuous. */
+    uint8_t temporal_layers;
 } pl_route;
 
 #ifdef __cplusplus
