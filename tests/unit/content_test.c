@@ -214,6 +214,8 @@ static void test_layers_decode_and_switch(void **state)
     assert_int_equal(st.decode_errors, 0);
     assert_int_equal(st.size_changes, 2);
     assert_int_equal(st.n_sizes, 3);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(st.sizes[k][2], 20);
     assert_int_equal(st.width, 320);
     assert_int_equal(st.height, 180);
     pl_vcheck_destroy(v);

@@ -403,19 +403,22 @@ void pl_vcheck_destroy(pl_vcheck *v)
  * own, so order is checked afresh from there. */
 static void note_size(pl_vcheck *v, unsigned w, unsigned h)
 {
-    if (w == v->st.width && h == v->st.height)
-        return;
-    if (v->st.width)
-        v->st.size_changes++;
-    v->st.width = w;
-    v->st.height = h;
-    v->have_prev = false;
+    if (w != v->st.width || h != v->st.height) {
+        if (v->st.width)
+            v->st.size_changes++;
+        v->st.width = w;
+        v->st.height = h;
+        v->have_prev = false;
+    }
     for (unsigned i = 0; i < v->st.n_sizes; i++)
-        if (v->st.sizes[i][0] == w && v->st.sizes[i][1] == h)
+        if (v->st.sizes[i][0] == w && v->st.sizes[i][1] == h) {
+            v->st.sizes[i][2]++;
             return;
+        }
     if (v->st.n_sizes < PL_VCHECK_MAX_SIZES) {
         v->st.sizes[v->st.n_sizes][0] = w;
         v->st.sizes[v->st.n_sizes][1] = h;
+        v->st.sizes[v->st.n_sizes][2] = 1;
         v->st.n_sizes++;
     }
 }

@@ -86,10 +86,10 @@ typedef struct pl_vcheck_stats {
     uint64_t decoded, corrupt, decode_errors, skipped, out_of_order, wrong_identity;
     int identity; /* the identity of the first readable picture, -1 before */
     /* The resolution decoded last, how often it changed, and every one
-     * seen (the first PL_VCHECK_MAX_SIZES). */
+     * seen (the first PL_VCHECK_MAX_SIZES: width, height, pictures). */
     unsigned width, height, size_changes;
     unsigned n_sizes;
-    unsigned sizes[PL_VCHECK_MAX_SIZES][2];
+    unsigned sizes[PL_VCHECK_MAX_SIZES][3];
 } pl_vcheck_stats;
 
 /* loop_frames: the sender's clip length, so that counters wrap correctly.

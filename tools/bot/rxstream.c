@@ -244,11 +244,11 @@ static json_t *vcheck_json(const pl_rxstream *s)
 {
     pl_vcheck_stats v;
     pl_vcheck_stats_get(s->vcheck, &v);
-    json_t *sizes = json_array();
+    json_t *sizes = json_object(); /* "WxH": pictures decoded at that size */
     for (unsigned i = 0; i < v.n_sizes; i++) {
         char wh[32];
         snprintf(wh, sizeof(wh), "%ux%u", v.sizes[i][0], v.sizes[i][1]);
-        json_array_append_new(sizes, json_string(wh));
+        json_object_set_new(sizes, wh, json_integer(v.sizes[i][2]));
     }
     json_t *o = json_pack(
         "{s:I, s:I, s:I, s:I, s:i, s:b}", "frames", (json_int_t)v.decoded, "corrupt",
