@@ -52,6 +52,19 @@ static uint8_t ext_id(int id)
     return id > 0 && id < 256 ? (uint8_t)id : 0;
 }
 
+/* A simulcast section's layers: the relay learns their SSRCs from the RID
+ * and repaired-RID header extensions, as browsers name none. */
+static void set_layers(pl_track *t, const pl_sdp_accepted *a)
+{
+    if (!a->n_rids)
+        return;
+    t->rid_ext = ext_id(a->ext_rid);
+    t->rrid_ext = ext_id(a->ext_rrid);
+    for (size_t k = 0; k < a->n_rids && k < PL_MAX_LAYERS; k++)
+        snprintf(t->layers[t->n_layers++].rid, sizeof(t->layers[0].rid), "%s", a->rids[k]);
+    t->ssrc = t->rtx_ssrc = 0;
+}
+
 /* Each section the answer rejects is logged with its reason: a client
  * whose camera silently never arrives is otherwise hard to tell from one
  * whose network fails. */
@@ -184,6 +197,7 @@ void sig_on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
                               .rtx_ssrc = acc[i].rtx_pt > 0 ? acc[i].rtx_ssrc : 0,
                               .nack = offers_nack(&s->offer->media[i], acc[i].pt)};
         snprintf(t->media.mid, sizeof(t->media.mid), "%s", acc[i].mid);
+        set_layers(&t->media, &acc[i]);
         snprintf(t->id, sizeof(t->id), "%s-%s", c->participant_id, acc[i].mid);
         snprintf(t->source, sizeof(t->source), "%s", source_for(sources, acc[i].mid, t->kind));
         json_object_set_new(tracks, t->media.mid, json_pack("{s:s}", "track_id", t->id));
