@@ -256,6 +256,7 @@ static void test_ice_restart_and_failed_transports(void **state)
     assert_int_equal(audio->twcc_ext, 3);
     assert_int_equal(video->audio_level_ext, 0);
     assert_true(video->nack);
+    assert_false(video->remb); /* it has transport-wide feedback */
     assert_true(video->rtx_pt > 0);
     char first[PL_ICE_CRED_MAX + 1], ufrag[PL_ICE_CRED_MAX + 1];
     snprintf(first, sizeof(first), "%s", f->media.local_ufrag);
