@@ -138,6 +138,48 @@ static bool choose_codecs(const pl_sdp_desc *offer, const pl_sdp_media *m, size_
     return true;
 }
 
+static bool rid_offered_send(const pl_sdp_media *m, const char *id, size_t len)
+{
+    for (size_t i = 0; i < m->n_rids; i++)
+        if (m->rids[i].send && strlen(m->rids[i].id) == len && memcmp(m->rids[i].id, id, len) == 0)
+            return true;
+    return false;
+}
+
+/* Simulcast (RFC 8853) is received when the offer sends video layers that
+ * the RID header extension (RFC 8852) names: that is how the relay tells
+ * them apart. Each ';'-separated stream of "a=simulcast:send" counts with
+ * its first alternative, paused ('~') or not, in the offer's order, up to
+ * PL_MAX_LAYERS; the answer lists only those. Without the extension the
+ * answer has no simulcast and the sender falls back to one stream. */
+static void accept_simulcast(const pl_sdp_media *m, pl_sdp_accepted *a)
+{
+    if (m->kind != PL_SDP_VIDEO || a->ext_rid <= 0 || strncmp(m->simulcast, "send ", 5) != 0)
+        return;
+    const char *p = m->simulcast + 5;
+    while (*p && *p != ' ' && a->n_rids < PL_MAX_LAYERS) {
+        size_t stream = strcspn(p, "; ");
+        size_t alt = strcspn(p, ",; ");
+        const char *id = p;
+        if (*id == '~') {
+            id++;
+            alt = alt ? alt - 1 : 0;
+        }
+        if (alt > 0 && alt < sizeof(a->rids[0]) && rid_offered_send(m, id, alt)) {
+            bool dup = false;
+            for (size_t i = 0; i < a->n_rids; i++)
+                dup = dup || (strlen(a->rids[i]) == alt && memcmp(a->rids[i], id, alt) == 0);
+            if (!dup) {
+                memcpy(a->rids[a->n_rids], id, alt);
+                a->rids[a->n_rids++][alt] = '\0';
+            }
+        }
+        p += stream;
+        if (*p == ';')
+            p++;
+    }
+}
+
 static void fill_accepted(const pl_sdp_desc *offer, size_t index, pl_sdp_accepted *a)
 {
     const pl_sdp_media *m = &offer->media[index];
@@ -154,9 +196,6 @@ static void fill_accepted(const pl_sdp_desc *offer, size_t index, pl_sdp_accepte
         }
     if (!a->ssrc && m->n_ssrcs)
         a->ssrc = m->ssrcs[0].ssrc;
-    for (size_t i = 0; i < m->n_rids; i++)
-        if (m->rids[i].send)
-            snprintf(a->rids[a->n_rids++], sizeof(a->rids[0]), "%s", m->rids[i].id);
     a->ext_mid = pl_sdp_find_extmap(m, PL_RTP_URI_MID);
     a->ext_rid = pl_sdp_find_extmap(m, PL_RTP_URI_RID);
     a->ext_rrid = pl_sdp_find_extmap(m, PL_RTP_URI_RRID);
@@ -164,6 +203,7 @@ static void fill_accepted(const pl_sdp_desc *offer, size_t index, pl_sdp_accepte
     a->ext_abs_send_time = pl_sdp_find_extmap(m, PL_RTP_URI_ABS_SEND_TIME);
     a->ext_twcc = pl_sdp_find_extmap(m, PL_RTP_URI_TWCC);
     a->accepted = choose_codecs(offer, m, index, a);
+    accept_simulcast(m, a);
     bool sends = m->dir == PL_SDP_SENDONLY || m->dir == PL_SDP_SENDRECV;
     if (a->accepted && sends && !a->ssrc && a->ext_mid < 0) {
         /* The relay tells a publisher's streams apart by the SSRCs its offer
@@ -275,16 +315,13 @@ static void put_answer_section(out *o, const pl_sdp_media *m, const pl_sdp_accep
         if (a->rtx_pt >= 0)
             put(o, "a=rtpmap:%d rtx/90000\r\na=fmtp:%d apt=%d\r\n", a->rtx_pt, a->rtx_pt, a->pt);
     }
-    /* Simulcast: receive the offered layers (RFC 8853). */
-    bool any_send = false;
-    for (size_t i = 0; i < m->n_rids; i++) {
-        if (!m->rids[i].send)
-            continue;
-        put(o, "a=rid:%s recv\r\n", m->rids[i].id);
-        any_send = true;
-    }
-    if (any_send && strncmp(m->simulcast, "send ", 5) == 0)
-        put(o, "a=simulcast:recv %s\r\n", m->simulcast + 5);
+    /* Simulcast: receive the layers accept_simulcast kept (RFC 8853 5.3). */
+    for (size_t i = 0; i < a->n_rids; i++)
+        put(o, "a=rid:%s recv\r\n", a->rids[i]);
+    for (size_t i = 0; i < a->n_rids; i++)
+        put(o, "%s%s", i ? ";" : "a=simulcast:recv ", a->rids[i]);
+    if (a->n_rids)
+        put(o, "\r\n");
     put_candidate(o, l);
 }
 

@@ -50,10 +50,9 @@ typedef struct slot {
     char source[SOURCE_MAX + 1];
     /* What the relay is told: the publisher's transport and mid, our SSRC
      * and payload type, RTX once the answer took it, and whether the
-     * subscriber paused it (`subscription`). */
+     * subscriber paused it and the size it shows it at (`subscription`). */
     pl_route route;
     uint32_t offered_rtx_ssrc; /* video: the RTX stream offered (RFC 4588) */
-    int max_width, max_height;
 } slot;
 
 /* One connection: a device of a user once it said hello. */

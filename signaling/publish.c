@@ -36,12 +36,12 @@ static const char *source_for(json_t *sources, const char *mid, enum pl_sdp_kind
     return kind == PL_SDP_AUDIO ? "microphone" : "camera";
 }
 
-/* Whether a publisher's offer asks for generic NACK on this payload type
- * (RFC 4585 "a=rtcp-fb:<pt> nack", or "*"). */
-static bool offers_nack(const pl_sdp_media *m, int pt)
+/* Whether a publisher's offer asks for this feedback on the payload type
+ * (RFC 4585 "a=rtcp-fb:<pt> <value>", or "*"): generic NACK, REMB. */
+static bool offers_fb(const pl_sdp_media *m, int pt, const char *value)
 {
     for (size_t i = 0; i < m->n_fb; i++)
-        if ((m->fb[i].pt == pt || m->fb[i].pt == -1) && strcmp(m->fb[i].value, "nack") == 0)
+        if ((m->fb[i].pt == pt || m->fb[i].pt == -1) && strcmp(m->fb[i].value, value) == 0)
             return true;
     return false;
 }
@@ -50,6 +50,19 @@ static bool offers_nack(const pl_sdp_media *m, int pt)
 static uint8_t ext_id(int id)
 {
     return id > 0 && id < 256 ? (uint8_t)id : 0;
+}
+
+/* A simulcast section's layers: the relay learns their SSRCs from the RID
+ * and repaired-RID header extensions, as browsers name none. */
+static void set_layers(pl_track *t, const pl_sdp_accepted *a)
+{
+    if (!a->n_rids)
+        return;
+    t->rid_ext = ext_id(a->ext_rid);
+    t->rrid_ext = ext_id(a->ext_rrid);
+    for (size_t k = 0; k < a->n_rids && k < PL_MAX_LAYERS; k++)
+        snprintf(t->layers[t->n_layers++].rid, sizeof(t->layers[0].rid), "%s", a->rids[k]);
+    t->ssrc = t->rtx_ssrc = 0;
 }
 
 /* Each section the answer rejects is logged with its reason: a client
@@ -182,8 +195,11 @@ void sig_on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
                               .pt = (uint8_t)acc[i].pt,
                               .rtx_pt = acc[i].rtx_pt > 0 ? (uint8_t)acc[i].rtx_pt : 0,
                               .rtx_ssrc = acc[i].rtx_pt > 0 ? acc[i].rtx_ssrc : 0,
-                              .nack = offers_nack(&s->offer->media[i], acc[i].pt)};
+                              .nack = offers_fb(&s->offer->media[i], acc[i].pt, "nack"),
+                              .remb = acc[i].ext_twcc <= 0 &&
+                                      offers_fb(&s->offer->media[i], acc[i].pt, "goog-remb")};
         snprintf(t->media.mid, sizeof(t->media.mid), "%s", acc[i].mid);
+        set_layers(&t->media, &acc[i]);
         snprintf(t->id, sizeof(t->id), "%s-%s", c->participant_id, acc[i].mid);
         snprintf(t->source, sizeof(t->source), "%s", source_for(sources, acc[i].mid, t->kind));
         json_object_set_new(tracks, t->media.mid, json_pack("{s:s}", "track_id", t->id));

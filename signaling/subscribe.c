@@ -111,7 +111,6 @@ void sig_subscriptions_refresh(pl_sig *s, sig_room *r)
                 if (!sl)
                     continue; /* more remote tracks than a transport carries */
                 sl->active = true;
-                sl->max_width = sl->max_height = 0;
                 sl->kind = t->kind;
                 snprintf(sl->track_id, sizeof(sl->track_id), "%s", t->id);
                 snprintf(sl->participant_id, sizeof(sl->participant_id), "%s", o->participant_id);
@@ -214,8 +213,8 @@ static bool optional_size(json_t *v, int *out)
 }
 
 /* subscription: what a client wants of one remote track. Paused tracks are
- * not forwarded at all (off-screen tiles cost nothing); the size is kept
- * for layer choice once simulcast layers are forwarded. */
+ * not forwarded at all (off-screen tiles cost nothing); of a simulcast
+ * track, the relay forwards the smallest layer at least the size given. */
 void sig_on_subscription(pl_sig *s, conn *c, json_t *msg, json_t *re)
 {
     if (!c->can_subscribe) {
@@ -244,9 +243,9 @@ void sig_on_subscription(pl_sig *s, conn *c, json_t *msg, json_t *re)
     if (paused)
         sl->route.paused = json_is_true(paused);
     if (w)
-        sl->max_width = w;
+        sl->route.max_width = (uint16_t)w;
     if (h)
-        sl->max_height = h;
+        sl->route.max_height = (uint16_t)h;
     if (c->sub_added && s->has_media)
         send_routes(s, c);
     if (re)

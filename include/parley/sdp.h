@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "parley/common.h"
+#include "parley/track.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -171,8 +172,10 @@ typedef struct pl_sdp_accepted {
     int pt;                  /* Opus or VP8 */
     int rtx_pt;              /* -1 without RTX */
     uint32_t ssrc, rtx_ssrc; /* 0 when the offer did not signal them */
+    /* Simulcast layers received (their rids, in the offer's a=simulcast
+     * order, at most PL_MAX_LAYERS); 0 without simulcast. */
     size_t n_rids;
-    char rids[PL_SDP_MAX_RIDS][32];
+    char rids[PL_SDP_MAX_RIDS][PL_RID_MAX + 1];
     int ext_mid, ext_rid, ext_rrid, ext_audio_level, ext_abs_send_time, ext_twcc; /* -1 if absent */
     /* Why the section was rejected, or why it made the whole offer
      * unacceptable; empty otherwise. Names the section and the line. */

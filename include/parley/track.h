@@ -56,6 +56,9 @@ typedef struct pl_track {
     uint8_t rtx_pt; /* its RTX payload type and stream, 0 without */
     uint32_t rtx_ssrc;
     bool nack; /* the publisher retransmits on NACK: the relay asks for its losses */
+    /* The publisher takes REMB (goog-remb) and no transport-wide feedback:
+     * the relay tells it a receive-side estimate instead (rxbwe.h). */
+    bool remb;
     /* Simulcast: the layers in the order of the offer's a=simulcast send
      * list, and the RID (RFC 8852) and repaired-RID extension ids, 0 when
      * not negotiated. n_layers 0: one stream, as above. */

@@ -307,6 +307,58 @@ static const char *answer_section(size_t i)
 /* Session part shared by the hand-made offers below. */
 #define OFFER_SESSION "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
 
+/* Simulcast is received as RFC 8853 lets an answerer: the offer's streams
+ * in its order, each by its first alternative, paused ones too, at most
+ * three, and only when the RID header extension names the layers. */
+static void test_simulcast_answer(void **state)
+{
+    (void)state;
+    static const char head[] = OFFER_SESSION "a=group:BUNDLE 0\r\n"
+                                             "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+                                             "c=IN IP4 0.0.0.0\r\n"
+                                             "a=ice-ufrag:Uf0r\r\na=ice-pwd:pwdpwdpwdpwdpwdpwdpwdpwd\r\n"
+                                             "a=fingerprint:sha-256 01:02:03\r\na=setup:actpass\r\n"
+                                             "a=mid:0\r\na=sendonly\r\na=rtcp-mux\r\n"
+                                             "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+                                             "a=rtpmap:96 VP8/90000\r\n";
+    static const struct {
+        const char *lines;
+        size_t n;
+        const char *answer;
+    } cases[] = {
+        {"a=extmap:10 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\r\n"
+         "a=rid:f send\r\na=rid:h send\r\na=rid:q send\r\na=simulcast:send q;h;f\r\n",
+         3, "a=simulcast:recv q;h;f"},
+        {"a=extmap:10 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\r\n"
+         "a=rid:a send\r\na=rid:b send\r\na=rid:c send\r\na=rid:d send\r\n"
+         "a=simulcast:send a,b;~c;d;x\r\n",
+         3, "a=simulcast:recv a;c;d"},
+        {"a=rid:q send\r\na=rid:h send\r\na=simulcast:send q;h\r\n", 0, NULL},
+        {"a=extmap:10 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\r\n"
+         "a=rid:q recv\r\na=simulcast:recv q\r\n",
+         0, NULL},
+    };
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        char offer[2048];
+        snprintf(offer, sizeof(offer), "%s%s", head, cases[c].lines);
+        answer_ok(offer);
+        assert_true(acc[0].accepted);
+        assert_int_equal(acc[0].n_rids, cases[c].n);
+        const char *sec = answer_section(0);
+        if (!cases[c].answer) {
+            assert_null(strstr(sec, "a=simulcast"));
+            assert_null(strstr(sec, "a=rid"));
+            continue;
+        }
+        assert_non_null(strstr(sec, cases[c].answer));
+        for (size_t k = 0; k < cases[c].n; k++) {
+            char rid[48];
+            snprintf(rid, sizeof(rid), "a=rid:%s recv\r\n", acc[0].rids[k]);
+            assert_non_null(strstr(sec, rid));
+        }
+    }
+}
+
 /* A max-bundle offer (RFC 8843 7.2, what Firefox and GStreamer's webrtcbin
  * write): every section after the first of the group has port 0 and
  * a=bundle-only, here without transport attributes of its own. It is part
@@ -893,6 +945,7 @@ int main(void)
         cmocka_unit_test(test_offer_round_trip_and_browser_answer),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_every_truncation),
+        cmocka_unit_test(test_simulcast_answer),
     };
     return cmocka_run_group_tests_name("sdp", tests, setup, teardown);
 }

@@ -256,6 +256,7 @@ static void test_ice_restart_and_failed_transports(void **state)
     assert_int_equal(audio->twcc_ext, 3);
     assert_int_equal(video->audio_level_ext, 0);
     assert_true(video->nack);
+    assert_false(video->remb); /* it has transport-wide feedback */
     assert_true(video->rtx_pt > 0);
     char first[PL_ICE_CRED_MAX + 1], ufrag[PL_ICE_CRED_MAX + 1];
     snprintf(first, sizeof(first), "%s", f->media.local_ufrag);
@@ -350,6 +351,67 @@ static void test_ice_restart_and_failed_transports(void **state)
     assert_int_equal(st.transports_failed_by[PL_FAILURE_NONE], 1);
     assert_int_equal(st.transports_failed_by[PL_FAILURE_FINGERPRINT], 0);
     free(restarted);
+    free(offer);
+    free(answer);
+    fx_free(f);
+}
+
+/* A simulcast publisher's layers reach the relay by rid, with the RID and
+ * repaired-RID extension ids, and a subscriber's tile size reaches its
+ * route (`subscription`). */
+static void test_simulcast_layers_and_tile_size(void **state)
+{
+    (void)state;
+    fx *f = fx_new_with_media();
+    char *offer = fixture("sdp/chromium156-simulcast-offer.sdp");
+    char *answer = fixture("sdp/chromium156-answer-to-parley-offer.sdp");
+    hello(f, 0, "Ada");
+    hello(f, 1, "Bob");
+    say(f, 0, "{\"type\":\"join\",\"room\":\"r\"}");
+    say(f, 1, "{\"type\":\"join\",\"room\":\"r\"}");
+    say_sdp(f, 0, "publish", offer);
+    json_t *pa = got(f, 0, "publish-answer");
+    assert_non_null(pa);
+    assert_non_null(strstr(str(pa, "sdp"), "a=simulcast:recv q;h;f\r\n"));
+    assert_int_equal(f->media.n_tracks, 2);
+    const pl_track *audio = &f->media.tracks[0], *video = &f->media.tracks[1];
+    assert_int_equal(audio->n_layers, 0);
+    assert_int_equal(video->n_layers, 3);
+    assert_string_equal(video->layers[0].rid, "q");
+    assert_string_equal(video->layers[1].rid, "h");
+    assert_string_equal(video->layers[2].rid, "f");
+    assert_int_equal(video->layers[0].ssrc, 0); /* learned from the RID extension */
+    assert_int_equal(video->rid_ext, 10);
+    assert_int_equal(video->rrid_ext, 11);
+    assert_int_equal(video->mid_ext, 4);
+
+    json_t *so = got(f, 1, "subscribe-offer");
+    assert_non_null(so);
+    say_sdp(f, 1, "subscribe-answer", answer);
+    assert_int_equal(f->media.n_routes, 2);
+    assert_int_equal(f->media.routes[1].max_width, 0); /* no size yet: the largest layer */
+    const char *video_id = NULL;
+    const char *mid;
+    json_t *t;
+    json_object_foreach(json_object_get(so, "tracks"), mid, t)
+        if (strcmp(str(t, "kind"), "video") == 0)
+            video_id = str(t, "track_id");
+    assert_non_null(video_id);
+    char msg[256];
+    snprintf(msg, sizeof(msg),
+             "{\"type\":\"subscription\",\"track_id\":\"%s\",\"max_width\":320,"
+             "\"max_height\":180,\"id\":7}",
+             video_id);
+    say(f, 1, msg);
+    assert_non_null(got(f, 1, "ok"));
+    assert_int_equal(f->media.routes[1].max_width, 320);
+    assert_int_equal(f->media.routes[1].max_height, 180);
+    assert_false(f->media.routes[1].paused);
+    snprintf(msg, sizeof(msg), "{\"type\":\"subscription\",\"track_id\":\"%s\",\"paused\":true}",
+             video_id);
+    say(f, 1, msg);
+    assert_true(f->media.routes[1].paused);
+    assert_int_equal(f->media.routes[1].max_width, 320); /* the size stays for the resume */
     free(offer);
     free(answer);
     fx_free(f);
@@ -579,6 +641,7 @@ int main(void)
         cmocka_unit_test(test_disconnect_is_announced),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_ice_restart_and_failed_transports),
+        cmocka_unit_test(test_simulcast_layers_and_tile_size),
         cmocka_unit_test(test_worker_reports),
         cmocka_unit_test(test_many_connections),
     };
