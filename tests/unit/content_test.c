@@ -158,8 +158,11 @@ static void test_layers_decode_and_switch(void **state)
     static const unsigned sizes[3][3] = {{160, 90, 150}, {320, 180, 400}, {640, 360, 1000}};
     pl_clip *layer[3];
     for (int l = 0; l < 3; l++) {
-        pl_clip_config cfg = {.video_frames = LOOP, .width = sizes[l][0], .height = sizes[l][1],
-                              .kbps = sizes[l][2], .temporal_layers = 3};
+        pl_clip_config cfg = {.video_frames = LOOP,
+                              .width = sizes[l][0],
+                              .height = sizes[l][1],
+                              .kbps = sizes[l][2],
+                              .temporal_layers = 3};
         layer[l] = pl_clip_create_with(9, &cfg);
         assert_non_null(layer[l]);
         assert_int_equal(pl_clip_audio_count(layer[l]), 0);

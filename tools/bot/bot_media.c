@@ -67,12 +67,13 @@ void pl_bot_drain(pl_bot *b, enum pl_bot_socket which, int64_t now_us)
                 b->next_video_us = now_us + (int64_t)(pl_env_random_u32(&b->ctx->env) % 33000);
                 b->keyframe_wanted = true;
                 if (b->simulcast)
-                    pl_simsend_keyframe(b->simulcast, 0, true);
+                    pl_simsend_restart(b->simulcast);
             }
             break;
         case PL_PEER_OUT_FAILED:
-            pl_bot_fail(b, which == PL_BOT_PUB ? "publish transport failed" : "subscribe transport failed",
-                 o.error);
+            pl_bot_fail(
+                b, which == PL_BOT_PUB ? "publish transport failed" : "subscribe transport failed",
+                o.error);
             b->connected[which] = false;
             break;
         case PL_PEER_OUT_CLOSED:
@@ -287,9 +288,7 @@ static void on_rtcp(pl_bot *b, enum pl_bot_socket which, const uint8_t *pkt, siz
             b->nacks_received++;
             if (!b->ctx->nack)
                 continue;
-            int n = b->simulcast
-                        ? pl_simsend_nack(b->simulcast, &p.u.nack, simulcast_tx, b)
-                        : -1;
+            int n = b->simulcast ? pl_simsend_nack(b->simulcast, &p.u.nack, simulcast_tx, b) : -1;
             if (n >= 0)
                 b->resent += (uint64_t)n;
             else

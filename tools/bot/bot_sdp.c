@@ -67,8 +67,8 @@ static void codec(out *o, bool video, int pt, int rtx_pt)
  * and repaired-RID extensions, a=rid per layer and a=simulcast, no SSRCs. */
 static void simulcast_lines(out *o)
 {
-    put(o, "a=extmap:%d %s\r\na=extmap:%d %s\r\na=extmap:%d %s\r\n", PL_BOT_EXT_MID,
-        PL_RTP_URI_MID, PL_BOT_EXT_RID, PL_RTP_URI_RID, PL_BOT_EXT_RRID, PL_RTP_URI_RRID);
+    put(o, "a=extmap:%d %s\r\na=extmap:%d %s\r\na=extmap:%d %s\r\n", PL_BOT_EXT_MID, PL_RTP_URI_MID,
+        PL_BOT_EXT_RID, PL_RTP_URI_RID, PL_BOT_EXT_RRID, PL_RTP_URI_RRID);
 }
 
 static void simulcast_rids(out *o, const char *const *rids, size_t n)
@@ -100,8 +100,8 @@ static int offer(const pl_bot_sdp_local *l, uint32_t audio_ssrc, uint32_t video_
         put(&o, "a=mid:%s\r\n", mids[i]);
         if (simulcast)
             simulcast_lines(&o);
-        put(&o, "a=sendonly\r\na=msid:%s %s-%s\r\na=rtcp-mux\r\n", l->stream_id,
-            l->stream_id, video ? "video" : "audio");
+        put(&o, "a=sendonly\r\na=msid:%s %s-%s\r\na=rtcp-mux\r\n", l->stream_id, l->stream_id,
+            video ? "video" : "audio");
         if (video)
             put(&o, "a=rtcp-rsize\r\n");
         codec(&o, video, pt, PL_BOT_RTX_PT);

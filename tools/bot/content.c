@@ -114,8 +114,7 @@ int pl_content_read(const uint8_t *y, int stride, unsigned width, unsigned heigh
     if (width < MIN_WIDTH || height < MIN_HEIGHT || stride < (int)width)
         return -1;
     int id = read_byte(y, stride, width, height, 0), cnt = read_byte(y, stride, width, height, 1);
-    int nid = read_byte(y, stride, width, height, 2),
-        ncnt = read_byte(y, stride, width, height, 3);
+    int nid = read_byte(y, stride, width, height, 2), ncnt = read_byte(y, stride, width, height, 3);
     if (id < 0 || cnt < 0 || nid < 0 || ncnt < 0 || (id ^ nid) != 0xff || (cnt ^ ncnt) != 0xff)
         return -1;
     *identity = (unsigned)id;
@@ -169,8 +168,8 @@ static void temporal_frame(unsigned layers, unsigned i, pl_clip_frame *f,
         *flags |= ONLY_LAST | NO_UPDATE;
         break;
     case 2: /* TL1, from TL0, kept in the golden frame */
-        *flags |= ONLY_LAST | VP8_EFLAG_NO_UPD_LAST | VP8_EFLAG_NO_UPD_ARF |
-                  VP8_EFLAG_NO_UPD_ENTROPY;
+        *flags |=
+            ONLY_LAST | VP8_EFLAG_NO_UPD_LAST | VP8_EFLAG_NO_UPD_ARF | VP8_EFLAG_NO_UPD_ENTROPY;
         break;
     default: /* TL2, from TL1 */
         *flags |= VP8_EFLAG_NO_REF_ARF | VP8_EFLAG_NO_REF_LAST | NO_UPDATE;
@@ -303,8 +302,8 @@ pl_clip *pl_clip_create_with(unsigned identity, const pl_clip_config *cfg)
     if (!o.temporal_layers)
         o.temporal_layers = 1;
     if (identity > PL_CONTENT_MAX_IDENTITY || (o.video_frames == 0 && o.audio_frames == 0) ||
-        o.temporal_layers > 3 || o.width < MIN_WIDTH || o.height < MIN_HEIGHT ||
-        o.width > 4096 || o.height > 4096)
+        o.temporal_layers > 3 || o.width < MIN_WIDTH || o.height < MIN_HEIGHT || o.width > 4096 ||
+        o.height > 4096)
         return NULL;
     pl_clip *c = calloc(1, sizeof(*c));
     if (!c)

@@ -74,7 +74,7 @@ typedef struct pl_vcheck_result {
     bool corrupt; /* decode error, or a picture without a valid pattern */
     bool skipped; /* not decoded: waiting for a keyframe after a loss */
     bool in_order;
-    int identity, counter; /* -1 when not read */
+    int identity, counter;  /* -1 when not read */
     unsigned width, height; /* of the decoded picture */
 } pl_vcheck_result;
 

@@ -194,8 +194,7 @@ static int parse_sizes(const char *list, options *o)
     for (const char *p = list; *p;) {
         unsigned w, h;
         int used;
-        if (o->n_sizes == 64 || sscanf(p, "%ux%u%n", &w, &h, &used) != 2 || w > 16384 ||
-            h > 16384)
+        if (o->n_sizes == 64 || sscanf(p, "%ux%u%n", &w, &h, &used) != 2 || w > 16384 || h > 16384)
             return -1;
         o->sizes[o->n_sizes][0] = w;
         o->sizes[o->n_sizes][1] = h;

@@ -134,8 +134,8 @@ static void write_descriptor(uint8_t *d, bool start, const layer *y, const pl_cl
 static size_t write_header(pl_simsend *s, const char *rid, bool repaired, uint8_t pt, bool marker,
                            uint16_t seq, uint32_t ts, uint32_t ssrc)
 {
-    pl_rtp_header h = {.marker = marker, .payload_type = pt, .seq = seq, .timestamp = ts,
-                       .ssrc = ssrc};
+    pl_rtp_header h = {
+        .marker = marker, .payload_type = pt, .seq = seq, .timestamp = ts, .ssrc = ssrc};
     pl_rtp_ext_spec exts[2] = {
         {.id = PL_BOT_EXT_MID, .data = s->mid, .len = strlen(s->mid)},
         {.id = repaired ? PL_BOT_EXT_RRID : PL_BOT_EXT_RID, .data = rid, .len = strlen(rid)},
@@ -186,6 +186,12 @@ void pl_simsend_frame(pl_simsend *s, uint32_t ts, pl_simsend_tx tx, void *user)
 {
     for (unsigned l = 0; l < PL_SIM_LAYERS; l++)
         send_layer(s, l, ts, tx, user);
+}
+
+void pl_simsend_restart(pl_simsend *s)
+{
+    for (unsigned l = 0; l < PL_SIM_LAYERS; l++)
+        s->layers[l].keyframe_wanted = true;
 }
 
 bool pl_simsend_keyframe(pl_simsend *s, uint32_t media_ssrc, bool fir)

@@ -46,6 +46,8 @@ void pl_simsend_destroy(pl_simsend *s);
 /* New SSRCs, sequence numbers and picture ids, for a new publish
  * transport; every layer starts at a keyframe. */
 void pl_simsend_reset(pl_simsend *s);
+/* Every layer starts again at its keyframe (a new connection). */
+void pl_simsend_restart(pl_simsend *s);
 /* Sends one frame of every layer, stamped ts (90 kHz). */
 void pl_simsend_frame(pl_simsend *s, uint32_t ts, pl_simsend_tx tx, void *user);
 /* A keyframe request (PLI for media_ssrc, or FIR: every layer); false when
