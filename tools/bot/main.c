@@ -426,6 +426,7 @@ static json_t *summary(driver *d, json_t *bots, const pl_delay_hist *delay)
     json_int_t packets = 0, expected = 0, lost = 0, vframes = 0, corrupt = 0, skipped = 0;
     json_int_t out_of_order = 0, freezes = 0, freeze_ms = 0, afr = 0, concealed = 0, sent = 0;
     json_int_t wrong_identity = 0, streams = 0, errors = 0, unknown = 0;
+    json_int_t decode_errors = 0, pid_gaps = 0, tl0_errors = 0;
     double video_seconds = 0;
     size_t i;
     json_t *b;
@@ -450,6 +451,8 @@ static json_t *summary(driver *d, json_t *bots, const pl_delay_hist *delay)
                 freezes += json_integer_value(json_object_get(st, "freezes"));
                 freeze_ms += json_integer_value(json_object_get(st, "freeze_ms"));
                 video_seconds += json_real_value(json_object_get(st, "seconds"));
+                pid_gaps += json_integer_value(json_object_get(st, "picture_id_gaps"));
+                tl0_errors += json_integer_value(json_object_get(st, "tl0picidx_errors"));
             }
             if (!dec)
                 continue;
@@ -459,6 +462,7 @@ static json_t *summary(driver *d, json_t *bots, const pl_delay_hist *delay)
                 vframes += json_integer_value(json_object_get(dec, "frames"));
                 corrupt += json_integer_value(json_object_get(dec, "corrupt"));
                 skipped += json_integer_value(json_object_get(dec, "skipped"));
+                decode_errors += json_integer_value(json_object_get(dec, "decode_errors"));
                 out_of_order += json_integer_value(json_object_get(dec, "out_of_order"));
             } else {
                 afr += json_integer_value(json_object_get(dec, "frames"));
@@ -471,7 +475,7 @@ static json_t *summary(driver *d, json_t *bots, const pl_delay_hist *delay)
                              "p99", (json_int_t)pl_delay_quantile(delay, 0.99), "max",
                              (json_int_t)delay->max_us)
                  : json_null();
-    return json_pack(
+    json_t *o = json_pack(
         "{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:o, s:I, s:I, s:I, s:I, s:I, s:I, "
         "s:f, s:I, s:I, s:I, s:I, s:I}",
         "bots", (json_int_t)d->n, "streams", streams, "packets_sent", sent, "packets_received",
@@ -482,6 +486,10 @@ static json_t *summary(driver *d, json_t *bots, const pl_delay_hist *delay)
         video_seconds > 0 ? (double)freeze_ms / 1000.0 / video_seconds : 0.0,
         "audio_frames_decoded", afr, "audio_concealed", concealed, "wrong_identity_streams",
         wrong_identity, "errors", errors, "unknown_ssrc_packets", unknown);
+    json_object_set_new(o, "decoder_errors", json_integer(decode_errors));
+    json_object_set_new(o, "picture_id_gaps", json_integer(pid_gaps));
+    json_object_set_new(o, "tl0picidx_errors", json_integer(tl0_errors));
+    return o;
 }
 
 /* Encode once; every bot with the same identity replays the clip. With
