@@ -31,9 +31,12 @@
 #define CAPACITY_WEIGHT 0.05
 #define CAPACITY_VAR_MIN 0.4
 #define CAPACITY_VAR_MAX 2.5
-/* Loss: windows of at least this many packets; thresholds; the pause
- * between two loss cuts beyond a round trip. */
+/* Loss: windows of at least this many packets and this long (in 20
+ * packets one loss is 5%, and 5% random loss would read as 15% one window
+ * in thirteen); thresholds; the pause between two loss cuts beyond a round
+ * trip. */
 #define LOSS_WINDOW_PACKETS 20
+#define LOSS_WINDOW_US 500000
 #define LOSS_HIGH 0.10
 #define LOSS_LOW 0.02
 #define LOSS_CUT_GAP_US 300000
@@ -374,7 +377,8 @@ static void rate_update(pl_bwe *b, int64_t now_us, bwe_probe_result probe)
 
 static void loss_update(pl_bwe *b, int64_t now_us)
 {
-    if (b->loss_total < LOSS_WINDOW_PACKETS)
+    if (b->loss_total < LOSS_WINDOW_PACKETS ||
+        (b->last_loss_update_us != INT64_MIN && now_us - b->last_loss_update_us < LOSS_WINDOW_US))
         return;
     double p = (double)b->loss_lost / (double)b->loss_total;
     b->loss_fraction = p;
@@ -406,7 +410,6 @@ void pl_bwe_on_feedback(pl_bwe *b, int64_t now_us, const pl_rtcp_twcc *fb)
     size_t n = pl_sendhist_feedback(b->hist, fb, b->results, PL_RTCP_MAX_TWCC);
     b->have_feedback = true;
     b->feedbacks++;
-    bool overuse = false;
     for (size_t i = 0; i < n; i++) {
         const pl_sendhist_result *r = &b->results[i];
         if (r->cluster)
@@ -419,10 +422,11 @@ void pl_bwe_on_feedback(pl_bwe *b, int64_t now_us, const pl_rtcp_twcc *fb)
             continue;
         }
         acked_add(&b->acked, r->arrival_us, r->size);
-        if (pl_trendline_packet(&b->trend, r->send_us, r->arrival_us) == PL_BWE_OVERUSE)
-            overuse = true;
+        pl_trendline_packet(&b->trend, r->send_us, r->arrival_us);
     }
-    b->usage = overuse ? PL_BWE_OVERUSE : b->trend.state;
+    /* The verdict at the end of what the feedback told: an overuse that
+     * the later packets no longer show was a burst, not a queue. */
+    b->usage = b->trend.state;
     b->acked_bps = acked_rate(&b->acked);
     bwe_probe_result probe = bwe_prober_conclude(&b->prober, now_us);
     rate_update(b, now_us, probe);

@@ -35,7 +35,7 @@ typedef struct bwe_prober {
     bool requested;                /* the last of pending[] is the caller's request */
     int64_t busy_until_us;         /* the cluster handed out last is sent by then */
     int64_t last_probe_us;         /* when the last cluster started; INT64_MIN: never */
-    int64_t shadow_until_us;       /* a concluded cluster's queue is in view until then */
+    int64_t shadow_until_us;       /* the last cluster's queue may be in view until then */
     bwe_cluster clusters[BWE_CLUSTERS];
     uint64_t sent, ok, failed;
     uint64_t last_result_bps;
@@ -62,8 +62,8 @@ typedef struct bwe_probe_result {
 /* Concludes the clusters whose packets have all been told about (or that
  * waited too long): the best measure one of them made. */
 bwe_probe_result bwe_prober_conclude(bwe_prober *p, int64_t now_us);
-/* Whether a cluster is being sent or measured, or concluded so recently
- * that the delay detector still has its queue in view. */
+/* Whether a cluster went out so recently that the delay detector may
+ * still have its queue in view. */
 bool bwe_prober_measuring(const bwe_prober *p, int64_t now_us);
 
 #endif

@@ -18,9 +18,11 @@
  * during the cluster; a little under what it measured is then its rate. */
 #define SATURATED_RATIO 0.9
 #define SATURATED_SHARE 0.95
-/* The delay detector's window (20 groups) keeps a cluster's queue in view
- * about this long after the cluster is told about. */
-#define SHADOW_US 500000
+/* A cluster's own queue shows in the delay detector's window (20 groups)
+ * for about this long after the cluster; the time is counted from the
+ * cluster, not from its measure, so that congestion that strikes while a
+ * cluster is stuck in a long queue is not taken for the cluster's. */
+#define SHADOW_US 400000
 
 void bwe_prober_init(bwe_prober *p)
 {
@@ -86,6 +88,7 @@ bool bwe_prober_poll(bwe_prober *p, int64_t now_us, pl_bwe_probe *out)
     c->bps = bps;
     c->started_us = now_us;
     p->busy_until_us = now_us + PL_BWE_PROBE_US;
+    p->shadow_until_us = p->busy_until_us + SHADOW_US;
     p->last_probe_us = now_us;
     p->sent++;
     *out = (pl_bwe_probe){.id = c->id,
@@ -154,12 +157,7 @@ static uint64_t measure(const bwe_cluster *c, bool *saturated)
 
 bool bwe_prober_measuring(const bwe_prober *p, int64_t now_us)
 {
-    if (now_us < p->shadow_until_us)
-        return true;
-    for (size_t i = 0; i < BWE_CLUSTERS; i++)
-        if (p->clusters[i].id)
-            return true;
-    return false;
+    return now_us < p->shadow_until_us;
 }
 
 bwe_probe_result bwe_prober_conclude(bwe_prober *p, int64_t now_us)
@@ -184,7 +182,6 @@ bwe_probe_result bwe_prober_conclude(bwe_prober *p, int64_t now_us)
             p->failed++;
         }
         c->id = 0;
-        p->shadow_until_us = now_us + SHADOW_US;
     }
     return best;
 }

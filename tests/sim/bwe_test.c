@@ -90,6 +90,9 @@ static uint64_t xorshift(uint64_t *s)
 
 static sim *sim_new(uint64_t seed, uint64_t rate_bps, int64_t delay_us, uint64_t start_bps)
 {
+    /* BWE_SEED=n replays every scenario with other seeds. */
+    if (getenv("BWE_SEED"))
+        seed += 1000 * strtoull(getenv("BWE_SEED"), NULL, 10);
     sim *s = calloc(1, sizeof(*s));
     s->env = pl_env_seeded(&s->seed, seed);
     s->rng = seed * 7919 + 1;
@@ -401,12 +404,13 @@ static void print_stats(const sim *s, const char *name)
 {
     pl_bwe_stats st = pl_bwe_get_stats(s->bwe);
     print_message("# %s: est=%llu acked=%llu loss=%.3f overuses=%llu loss_cuts=%llu probes=%llu/%llu "
-                  "ok, %llu failed; unknown=%llu repeated=%llu; padding %.1f%% of bytes; "
+                  "ok, %llu failed; told %llu received %llu lost, unknown=%llu repeated=%llu; padding %.1f%% of bytes; "
                   "link dropped %llu (queue) %llu (loss) of %llu\n",
                   name, (unsigned long long)st.estimate_bps, (unsigned long long)st.acked_bps,
                   st.loss, (unsigned long long)st.overuses, (unsigned long long)st.loss_cuts,
                   (unsigned long long)st.probes_ok, (unsigned long long)st.probes_sent,
-                  (unsigned long long)st.probes_failed, (unsigned long long)st.history.unknown,
+                  (unsigned long long)st.probes_failed, (unsigned long long)st.history.received,
+                  (unsigned long long)st.history.lost, (unsigned long long)st.history.unknown,
                   (unsigned long long)st.history.repeated,
                   100.0 * (double)s->padding_bytes / (double)(s->padding_bytes + s->media_bytes),
                   (unsigned long long)s->down.dropped_queue, (unsigned long long)s->down.dropped_loss,
