@@ -28,9 +28,7 @@
 
 void pl_trendline_init(pl_trendline *t)
 {
-    uint64_t resets = t->resets;
     memset(t, 0, sizeof(*t));
-    t->resets = resets;
     t->threshold = PL_TRENDLINE_THRESHOLD_START;
     t->threshold_at_us = INT64_MIN;
     t->over_ms = -1;
@@ -175,8 +173,9 @@ enum pl_bwe_usage pl_trendline_packet(pl_trendline *t, int64_t send_us, int64_t 
         int64_t send_gap = t->cur.last_send_us - t->prev.last_send_us;
         int64_t arrival_gap = t->cur.last_arrival_us - t->prev.last_arrival_us;
         if (arrival_gap - send_gap > MAX_VARIATION_US || (arrival_gap < 0 && ++t->reordered >= 3)) {
-            t->resets++;
+            uint64_t resets = t->resets + 1;
             pl_trendline_init(t);
+            t->resets = resets;
             start_group(&t->cur, send_us, arrival_us);
             return t->state;
         }
