@@ -181,8 +181,8 @@ static void encode_frame(sim *s)
 static void pace(sim *s)
 {
     while ((s->q_n || s->probing) && s->next_send <= s->now) {
-        uint64_t rate = s->probing ? s->probe.bps
-                                   : (uint64_t)(PACING_FACTOR * (double)pl_bwe_estimate(s->bwe));
+        uint64_t rate =
+            s->probing ? s->probe.bps : (uint64_t)(PACING_FACTOR * (double)pl_bwe_estimate(s->bwe));
         size_t len;
         bool padding = !s->q_n;
         if (!padding) {
@@ -252,13 +252,13 @@ static void take_feedback(sim *s)
                 pl_bwe_on_feedback(s->bwe, s->now, &s->parsed->u.twcc);
                 if (getenv("BWE_TRACE")) {
                     pl_bwe_stats st = pl_bwe_get_stats(s->bwe);
-                    print_message("fb t=%.3f n=%zu %s rs=%d trend=%.1f thr=%.1f acked=%llu delay=%llu "
-                                  "loss=%llu lf=%.3f\n",
-                                  (double)s->now / SECOND, s->parsed->u.twcc.n_packets,
-                                  pl_bwe_usage_name(st.usage), (int)st.rate_state, st.trend,
-                                  st.threshold, (unsigned long long)st.acked_bps,
-                                  (unsigned long long)st.delay_bps, (unsigned long long)st.loss_bps,
-                                  st.loss);
+                    print_message(
+                        "fb t=%.3f n=%zu %s rs=%d trend=%.1f thr=%.1f acked=%llu delay=%llu "
+                        "loss=%llu lf=%.3f\n",
+                        (double)s->now / SECOND, s->parsed->u.twcc.n_packets,
+                        pl_bwe_usage_name(st.usage), (int)st.rate_state, st.trend, st.threshold,
+                        (unsigned long long)st.acked_bps, (unsigned long long)st.delay_bps,
+                        (unsigned long long)st.loss_bps, st.loss);
                 }
             }
     }
@@ -403,18 +403,20 @@ static void dump(const sim *s, const char *name)
 static void print_stats(const sim *s, const char *name)
 {
     pl_bwe_stats st = pl_bwe_get_stats(s->bwe);
-    print_message("# %s: est=%llu acked=%llu loss=%.3f overuses=%llu loss_cuts=%llu probes=%llu/%llu "
-                  "ok, %llu failed; told %llu received %llu lost, unknown=%llu repeated=%llu; padding %.1f%% of bytes; "
-                  "link dropped %llu (queue) %llu (loss) of %llu\n",
-                  name, (unsigned long long)st.estimate_bps, (unsigned long long)st.acked_bps,
-                  st.loss, (unsigned long long)st.overuses, (unsigned long long)st.loss_cuts,
-                  (unsigned long long)st.probes_ok, (unsigned long long)st.probes_sent,
-                  (unsigned long long)st.probes_failed, (unsigned long long)st.history.received,
-                  (unsigned long long)st.history.lost, (unsigned long long)st.history.unknown,
-                  (unsigned long long)st.history.repeated,
-                  100.0 * (double)s->padding_bytes / (double)(s->padding_bytes + s->media_bytes),
-                  (unsigned long long)s->down.dropped_queue, (unsigned long long)s->down.dropped_loss,
-                  (unsigned long long)s->down.sent);
+    print_message(
+        "# %s: est=%llu acked=%llu loss=%.3f overuses=%llu loss_cuts=%llu probes=%llu/%llu "
+        "ok, %llu failed; told %llu received %llu lost, unknown=%llu repeated=%llu; padding %.1f%% "
+        "of bytes; "
+        "link dropped %llu (queue) %llu (loss) of %llu\n",
+        name, (unsigned long long)st.estimate_bps, (unsigned long long)st.acked_bps, st.loss,
+        (unsigned long long)st.overuses, (unsigned long long)st.loss_cuts,
+        (unsigned long long)st.probes_ok, (unsigned long long)st.probes_sent,
+        (unsigned long long)st.probes_failed, (unsigned long long)st.history.received,
+        (unsigned long long)st.history.lost, (unsigned long long)st.history.unknown,
+        (unsigned long long)st.history.repeated,
+        100.0 * (double)s->padding_bytes / (double)(s->padding_bytes + s->media_bytes),
+        (unsigned long long)s->down.dropped_queue, (unsigned long long)s->down.dropped_loss,
+        (unsigned long long)s->down.sent);
 }
 
 /* ---- the scenarios ---- */
@@ -480,7 +482,8 @@ static void test_follows_a_big_step_up(void **state)
     int64_t up = reached(s, 10 * SECOND, 2000000, true);
     print_message("# 300k -> 2.5M at 10 s: estimate >= 2M after %.1f s; 20-25 s mean %.0f%%; "
                   "queue max 20-25 s %lld ms\n",
-                  (double)(up - 10 * SECOND) / SECOND, mean_share(s, 20 * SECOND, 25 * SECOND) * 100,
+                  (double)(up - 10 * SECOND) / SECOND,
+                  mean_share(s, 20 * SECOND, 25 * SECOND) * 100,
                   (long long)(queue_max(s, 20 * SECOND, 25 * SECOND) / MS));
     print_stats(s, "up");
     assert_true(up >= 0 && up - 10 * SECOND <= 10 * SECOND);

@@ -33,9 +33,9 @@ typedef struct link {
     /* Configuration; set the rate with link_set_rate once running. */
     uint64_t rate_bps;
     int64_t delay_us;
-    double loss;             /* 0..1, on the wire, after the queue */
-    size_t max_queue_bytes;  /* 0: no limit in bytes */
-    int64_t max_queue_us;    /* 0: no limit in time (at the current rate) */
+    double loss;            /* 0..1, on the wire, after the queue */
+    size_t max_queue_bytes; /* 0: no limit in bytes */
+    int64_t max_queue_us;   /* 0: no limit in time (at the current rate) */
     /* State: the queue, whose head is being sent, and the wire. */
     link_ring queue, wire;
     size_t queued_bytes;

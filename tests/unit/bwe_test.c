@@ -147,7 +147,8 @@ static void test_heavy_loss_cuts_light_loss_holds(void **state)
         interval(f, 1000, 16 * MS, 0, 5); /* 20% */
     pl_bwe_stats st = pl_bwe_get_stats(f->b);
     print_message("# 4%%: %llu; 20%%: %llu after %llu cuts (loss %.2f)\n", (unsigned long long)held,
-                  (unsigned long long)pl_bwe_estimate(f->b), (unsigned long long)st.loss_cuts, st.loss);
+                  (unsigned long long)pl_bwe_estimate(f->b), (unsigned long long)st.loss_cuts,
+                  st.loss);
     assert_true(st.loss_cuts >= 2);
     assert_true(st.loss > 0.15 && st.loss < 0.25);
     assert_true(pl_bwe_estimate(f->b) < held * 80 / 100);

@@ -46,8 +46,9 @@ static void feedback(fx *f, uint16_t base, int32_t ref, const bool *received, si
     f->fb.reference_time = ref;
     f->fb.n_packets = n;
     for (size_t i = 0; i < n; i++) {
-        f->fb.packets[i] = (pl_rtcp_twcc_packet){
-            .seq = (uint16_t)(base + i), .received = received[i], .delta_us = received[i] ? 1000 : 0};
+        f->fb.packets[i] = (pl_rtcp_twcc_packet){.seq = (uint16_t)(base + i),
+                                                 .received = received[i],
+                                                 .delta_us = received[i] ? 1000 : 0};
     }
 }
 
