@@ -405,7 +405,7 @@ static void print_stats(const sim *s, const char *name)
     pl_bwe_stats st = pl_bwe_get_stats(s->bwe);
     print_message(
         "# %s: est=%llu acked=%llu loss=%.3f overuses=%llu loss_cuts=%llu probes=%llu/%llu "
-        "ok, %llu failed; told %llu received %llu lost, unknown=%llu repeated=%llu; padding %.1f%% "
+        "ok, %llu failed; told %llu received, %llu lost, unknown=%llu repeated=%llu; padding %.1f%% "
         "of bytes; "
         "link dropped %llu (queue) %llu (loss) of %llu\n",
         name, (unsigned long long)st.estimate_bps, (unsigned long long)st.acked_bps, st.loss,
