@@ -1,0 +1,470 @@
+#include "parley/bwe.h"
+
+#include "bwe_int.h"
+
+#define DEFAULT_RTT_US 100000
+/* Overuse cuts the estimate to this share of the acknowledged bitrate. */
+#define BETA 0.85
+/* Far from congestion the estimate grows by this share a second. */
+#define GROWTH_PER_S 0.08
+/* Rate updates are spaced by feedback; a longer silence counts as this. */
+#define MAX_UPDATE_GAP_US 1000000
+/* The estimate stays within this of what is acknowledged (x1.5 + 10k):
+ * more was never shown to fit. */
+#define ACKED_HEADROOM 1.5
+#define ACKED_SLACK_BPS 10000.0
+/* Near the last congestion point the estimate grows by about one packet
+ * per response time (a round trip and the feedback interval), at least
+ * this fast. */
+#define RESPONSE_EXTRA_US 100000
+#define MIN_ADDITIVE_BPS 4000.0
+#define FRAMES_PER_S 30.0
+#define PACKET_BITS (1200.0 * 8)
+/* The acknowledged bitrate is measured over this span of arrivals, and not
+ * before this much has arrived. */
+#define ACKED_WINDOW_US 500000
+#define ACKED_MIN_SPAN_US 150000
+#define ACKED_RING 1024 /* arrivals remembered: 500 ms of 20 Mbit/s at 1200 bytes */
+/* The rate where congestion struck, in kbit/s: averaged with this weight,
+ * its variance normalised by it and kept within these bounds; an estimate
+ * within three deviations of it is near it. */
+#define CAPACITY_WEIGHT 0.05
+#define CAPACITY_VAR_MIN 0.4
+#define CAPACITY_VAR_MAX 2.5
+/* Loss: windows of at least this many packets and this long (in 20
+ * packets one loss is 5%, and 5% random loss would read as 15% one window
+ * in thirteen); thresholds; the pause between two loss cuts beyond a round
+ * trip. */
+#define LOSS_WINDOW_PACKETS 20
+#define LOSS_WINDOW_US 500000
+#define LOSS_HIGH 0.10
+#define LOSS_LOW 0.02
+#define LOSS_CUT_GAP_US 300000
+/* Probes: the first at this many times the start rate, the next at twice
+ * a result that reached this share of what was asked. A calm link is one
+ * without a delay cut this long. */
+#define START_PROBE_FACTOR 3
+#define PROBE_FURTHER_SHARE 0.7
+#define CALM_US 2000000
+
+typedef struct acked {
+    int64_t arrival_us[ACKED_RING];
+    uint32_t size[ACKED_RING];
+    size_t head, n;
+    uint64_t bytes;
+    int64_t first_us, newest_us;
+    bool started;
+} acked;
+
+struct pl_bwe {
+    pl_env env;
+    pl_sendhist *hist;
+    pl_trendline trend;
+    bwe_prober prober;
+    uint64_t min_bps, max_bps;
+    double delay_bps, loss_bps;
+    uint64_t remb_bps;
+    bool have_feedback;
+    int64_t rtt_us;
+    /* Rate control. */
+    enum pl_bwe_rate_state rate_state;
+    enum pl_bwe_usage usage;
+    int64_t last_update_us, last_decrease_us;
+    bool capacity_valid;
+    double capacity_kbps, capacity_var;
+    /* What the receiver got. */
+    acked acked;
+    uint64_t acked_bps;
+    /* Loss. */
+    uint32_t loss_lost, loss_total;
+    double loss_fraction;
+    int64_t last_loss_update_us, last_loss_cut_us;
+    uint64_t feedbacks, overuses, loss_cuts;
+    pl_sendhist_result results[PL_RTCP_MAX_TWCC];
+};
+
+static double clamp_bps(const pl_bwe *b, double bps)
+{
+    if (bps < (double)b->min_bps)
+        return (double)b->min_bps;
+    if (bps > (double)b->max_bps)
+        return (double)b->max_bps;
+    return bps;
+}
+
+pl_bwe *pl_bwe_create(const pl_env *env, uint64_t start_bps)
+{
+    pl_bwe *b = pl_env_alloc(env, sizeof(*b));
+    if (!b)
+        return NULL;
+    b->env = *env;
+    b->hist = pl_sendhist_create(env);
+    if (!b->hist) {
+        pl_env_free(env, b);
+        return NULL;
+    }
+    b->min_bps = PL_BWE_MIN_BPS;
+    b->max_bps = PL_BWE_MAX_BPS;
+    b->delay_bps = b->loss_bps = clamp_bps(b, (double)start_bps);
+    b->rtt_us = DEFAULT_RTT_US;
+    b->rate_state = PL_BWE_HOLD;
+    b->last_update_us = b->last_decrease_us = INT64_MIN;
+    b->last_loss_update_us = b->last_loss_cut_us = INT64_MIN;
+    pl_trendline_init(&b->trend);
+    bwe_prober_init(&b->prober);
+    /* Rate control would take many seconds to find a fast path: ask it. */
+    double first = b->delay_bps * START_PROBE_FACTOR;
+    if (b->delay_bps < (double)b->max_bps)
+        bwe_prober_queue(&b->prober, (uint64_t)clamp_bps(b, first), false);
+    return b;
+}
+
+void pl_bwe_destroy(pl_bwe *b)
+{
+    if (!b)
+        return;
+    pl_sendhist_destroy(b->hist);
+    pl_env_free(&b->env, b);
+}
+
+int pl_bwe_set_bounds(pl_bwe *b, uint64_t min_bps, uint64_t max_bps)
+{
+    uint64_t lo = min_bps ? min_bps : PL_BWE_MIN_BPS;
+    uint64_t hi = max_bps ? max_bps : PL_BWE_MAX_BPS;
+    if (lo > hi)
+        return PL_EINVAL;
+    b->min_bps = lo;
+    b->max_bps = hi;
+    b->delay_bps = clamp_bps(b, b->delay_bps);
+    b->loss_bps = clamp_bps(b, b->loss_bps);
+    return PL_OK;
+}
+
+uint64_t pl_bwe_estimate(const pl_bwe *b)
+{
+    double est = b->delay_bps < b->loss_bps ? b->delay_bps : b->loss_bps;
+    if (b->remb_bps) {
+        double remb = (double)b->remb_bps;
+        /* Without transport-wide feedback the REMB is all there is. */
+        if (!b->have_feedback || remb < est)
+            est = remb;
+    }
+    return (uint64_t)clamp_bps(b, est);
+}
+
+int64_t pl_bwe_on_sent(pl_bwe *b, int64_t now_us, uint16_t seq, size_t size, uint32_t cluster)
+{
+    if (cluster)
+        bwe_prober_sent(&b->prober, cluster, now_us, size);
+    return pl_sendhist_sent(b->hist, now_us, seq, size, cluster);
+}
+
+void pl_bwe_on_rtt(pl_bwe *b, int64_t rtt_us)
+{
+    if (rtt_us > 0)
+        b->rtt_us = rtt_us;
+}
+
+void pl_bwe_on_remb(pl_bwe *b, int64_t now_us, uint64_t bps)
+{
+    (void)now_us;
+    b->remb_bps = bps;
+}
+
+void pl_bwe_request_probe(pl_bwe *b, int64_t now_us, uint64_t bps)
+{
+    (void)now_us;
+    if (bps)
+        bwe_prober_queue(&b->prober, (uint64_t)clamp_bps(b, (double)bps), true);
+}
+
+bool pl_bwe_probe_poll(pl_bwe *b, int64_t now_us, pl_bwe_probe *out)
+{
+    uint64_t est = pl_bwe_estimate(b);
+    bool ceiling = est >= b->max_bps || (b->remb_bps && est >= b->remb_bps);
+    bool calm = b->usage == PL_BWE_NORMAL && b->loss_fraction < LOSS_LOW &&
+                (b->last_decrease_us == INT64_MIN || now_us - b->last_decrease_us >= CALM_US);
+    if (b->have_feedback && !ceiling && calm && bwe_prober_idle(&b->prober) &&
+        (b->prober.last_probe_us == INT64_MIN ||
+         now_us - b->prober.last_probe_us >= PL_BWE_PROBE_INTERVAL_US))
+        bwe_prober_queue(&b->prober, (uint64_t)clamp_bps(b, 2.0 * (double)est), false);
+    return bwe_prober_poll(&b->prober, now_us, out);
+}
+
+/* ---- the acknowledged bitrate ---- */
+
+static void acked_add(acked *a, int64_t arrival_us, uint32_t size)
+{
+    if (a->started && arrival_us < a->newest_us - ACKED_WINDOW_US)
+        return; /* reported late, and older than the window */
+    if (!a->started) {
+        a->started = true;
+        a->first_us = a->newest_us = arrival_us;
+    }
+    if (arrival_us > a->newest_us)
+        a->newest_us = arrival_us;
+    if (a->n == ACKED_RING) {
+        a->bytes -= a->size[a->head];
+        a->head = (a->head + 1) % ACKED_RING;
+        a->n--;
+    }
+    size_t i = (a->head + a->n) % ACKED_RING;
+    a->arrival_us[i] = arrival_us;
+    a->size[i] = size;
+    a->bytes += size;
+    a->n++;
+    while (a->n && a->arrival_us[a->head] < a->newest_us - ACKED_WINDOW_US) {
+        a->bytes -= a->size[a->head];
+        a->head = (a->head + 1) % ACKED_RING;
+        a->n--;
+    }
+}
+
+/* Bytes over the window, or over what has arrived so far when that is
+ * shorter; 0 before there is enough to tell. */
+static uint64_t acked_rate(const acked *a)
+{
+    if (!a->started)
+        return 0;
+    int64_t span = a->newest_us - a->first_us;
+    if (span < ACKED_MIN_SPAN_US)
+        return 0;
+    if (span > ACKED_WINDOW_US)
+        span = ACKED_WINDOW_US;
+    /* A ring too small for the window covers less of it. */
+    if (a->n == ACKED_RING && a->newest_us - a->arrival_us[a->head] < span)
+        span = a->newest_us - a->arrival_us[a->head];
+    if (span <= 0)
+        return 0;
+    return a->bytes * 8u * 1000000u / (uint64_t)span;
+}
+
+/* ---- delay: rate control ---- */
+
+/* Whether bps (kbit/s) is within three deviations of the rate where
+ * congestion last struck. */
+static bool near_capacity(const pl_bwe *b, double kbps)
+{
+    double d = kbps - b->capacity_kbps;
+    return b->capacity_valid && d * d <= 9.0 * b->capacity_var * b->capacity_kbps;
+}
+
+static void capacity_update(pl_bwe *b, double kbps)
+{
+    if (b->capacity_valid && kbps < b->capacity_kbps && !near_capacity(b, kbps))
+        b->capacity_valid = false; /* the path got slower: start over */
+    if (!b->capacity_valid) {
+        b->capacity_valid = true;
+        b->capacity_kbps = kbps;
+        b->capacity_var = CAPACITY_VAR_MIN;
+        return;
+    }
+    b->capacity_kbps = (1 - CAPACITY_WEIGHT) * b->capacity_kbps + CAPACITY_WEIGHT * kbps;
+    double avg = b->capacity_kbps > 1 ? b->capacity_kbps : 1;
+    double d = b->capacity_kbps - kbps;
+    b->capacity_var = (1 - CAPACITY_WEIGHT) * b->capacity_var + CAPACITY_WEIGHT * d * d / avg;
+    if (b->capacity_var < CAPACITY_VAR_MIN)
+        b->capacity_var = CAPACITY_VAR_MIN;
+    if (b->capacity_var > CAPACITY_VAR_MAX)
+        b->capacity_var = CAPACITY_VAR_MAX;
+}
+
+static void decrease(pl_bwe *b, int64_t now_us)
+{
+    int64_t gap = b->rtt_us < 10000 ? 10000 : b->rtt_us > 200000 ? 200000 : b->rtt_us;
+    bool ahead = b->acked_bps && b->delay_bps > 2.0 * (double)b->acked_bps;
+    if (b->last_decrease_us != INT64_MIN && now_us - b->last_decrease_us < gap && !ahead)
+        return; /* the last cut has not had a round trip to show yet */
+    double base = b->acked_bps ? (double)b->acked_bps : b->delay_bps;
+    if (b->acked_bps)
+        capacity_update(b, (double)b->acked_bps / 1000.0);
+    double cut = BETA * base;
+    if (cut < b->delay_bps)
+        b->delay_bps = clamp_bps(b, cut);
+    b->last_decrease_us = now_us;
+    b->rate_state = PL_BWE_DECREASE;
+    b->overuses++;
+}
+
+static void increase(pl_bwe *b, double dt_s)
+{
+    double est = b->delay_bps;
+    double kbps = est / 1000.0;
+    if (b->capacity_valid && kbps > b->capacity_kbps && !near_capacity(b, kbps))
+        b->capacity_valid = false; /* past the old point: the path got faster */
+    double next;
+    if (near_capacity(b, kbps)) {
+        double frame_bits = est / FRAMES_PER_S;
+        double packets = (double)(uint64_t)(frame_bits / PACKET_BITS) + 1.0;
+        double response_s = (double)(b->rtt_us + RESPONSE_EXTRA_US) / 1e6;
+        double per_s = frame_bits / packets / response_s;
+        if (per_s < MIN_ADDITIVE_BPS)
+            per_s = MIN_ADDITIVE_BPS;
+        next = est + per_s * dt_s;
+    } else {
+        next = est * (1.0 + GROWTH_PER_S * dt_s) + 1000.0 * dt_s;
+    }
+    if (b->capacity_valid && next > b->capacity_kbps * 1000.0) {
+        /* Climbing past the point where congestion struck would only
+         * build the queue that detects it again; whether the path now
+         * carries more is for a probe to say. */
+        double cap = b->capacity_kbps * 1000.0;
+        next = cap > est ? cap : est;
+    }
+    if (b->acked_bps) {
+        double limit = ACKED_HEADROOM * (double)b->acked_bps + ACKED_SLACK_BPS;
+        if (next > limit)
+            next = limit > est ? limit : est;
+    }
+    b->delay_bps = clamp_bps(b, next);
+}
+
+static void rate_update(pl_bwe *b, int64_t now_us, bwe_probe_result probe)
+{
+    double dt_s = 0;
+    if (b->last_update_us != INT64_MIN) {
+        int64_t dt = now_us - b->last_update_us;
+        dt_s = (double)(dt < 0 ? 0 : dt > MAX_UPDATE_GAP_US ? MAX_UPDATE_GAP_US : dt) / 1e6;
+    }
+    b->last_update_us = now_us;
+    switch (b->usage) {
+    case PL_BWE_OVERUSE:
+        if (bwe_prober_measuring(&b->prober, now_us)) {
+            /* The queue a cluster builds on purpose is not congestion: its
+             * measure will tell whether the path carried it. */
+            b->rate_state = PL_BWE_HOLD;
+            return;
+        }
+        decrease(b, now_us);
+        return;
+    case PL_BWE_UNDERUSE:
+        /* A queue is draining: let it. */
+        b->rate_state = PL_BWE_HOLD;
+        return;
+    case PL_BWE_NORMAL:
+        break;
+    }
+    if (probe.saturated) {
+        /* The path's rate, measured: where congestion strikes, and a
+         * ceiling for now. */
+        capacity_update(b, (double)probe.bps / 1000.0);
+        if ((double)probe.bps < b->delay_bps) {
+            b->delay_bps = clamp_bps(b, (double)probe.bps);
+            b->rate_state = PL_BWE_HOLD;
+            return;
+        }
+    }
+    if (probe.bps > b->delay_bps) {
+        /* The path carried more than the estimate: take it, and see
+         * whether it carries more still. */
+        b->delay_bps = clamp_bps(b, (double)probe.bps);
+        if (b->loss_fraction <= LOSS_HIGH && b->loss_bps < b->delay_bps)
+            b->loss_bps = b->delay_bps;
+        if ((double)probe.bps >= PROBE_FURTHER_SHARE * (double)probe.asked &&
+            probe.bps < b->max_bps)
+            bwe_prober_queue(&b->prober, (uint64_t)clamp_bps(b, 2.0 * (double)probe.bps), false);
+        b->rate_state = PL_BWE_INCREASE;
+        return;
+    }
+    if (b->rate_state != PL_BWE_INCREASE) {
+        b->rate_state = PL_BWE_INCREASE;
+        return; /* the queue is gone: grow from the next feedback on */
+    }
+    increase(b, dt_s);
+}
+
+/* ---- loss ---- */
+
+static void loss_update(pl_bwe *b, int64_t now_us)
+{
+    if (b->loss_total < LOSS_WINDOW_PACKETS ||
+        (b->last_loss_update_us != INT64_MIN && now_us - b->last_loss_update_us < LOSS_WINDOW_US))
+        return;
+    double p = (double)b->loss_lost / (double)b->loss_total;
+    b->loss_fraction = p;
+    b->loss_lost = b->loss_total = 0;
+    double dt_s = 0;
+    if (b->last_loss_update_us != INT64_MIN) {
+        int64_t dt = now_us - b->last_loss_update_us;
+        dt_s = (double)(dt < 0 ? 0 : dt > MAX_UPDATE_GAP_US ? MAX_UPDATE_GAP_US : dt) / 1e6;
+    }
+    b->last_loss_update_us = now_us;
+    if (p > LOSS_HIGH) {
+        if (b->last_loss_cut_us != INT64_MIN &&
+            now_us - b->last_loss_cut_us < LOSS_CUT_GAP_US + b->rtt_us)
+            return;
+        double est = b->delay_bps < b->loss_bps ? b->delay_bps : b->loss_bps;
+        b->loss_bps = clamp_bps(b, est * (1.0 - p / 2));
+        b->last_loss_cut_us = now_us;
+        b->loss_cuts++;
+    } else if (p < LOSS_LOW) {
+        /* Grows back, but never stands above the delay-based part: when
+         * loss strikes, the cut starts from what was being sent. */
+        double grown = b->loss_bps * (1.0 + GROWTH_PER_S * dt_s) + 1000.0 * dt_s;
+        b->loss_bps = clamp_bps(b, grown < b->delay_bps ? grown : b->delay_bps);
+    }
+}
+
+void pl_bwe_on_feedback(pl_bwe *b, int64_t now_us, const pl_rtcp_twcc *fb)
+{
+    size_t n = pl_sendhist_feedback(b->hist, fb, b->results, PL_RTCP_MAX_TWCC);
+    b->have_feedback = true;
+    b->feedbacks++;
+    for (size_t i = 0; i < n; i++) {
+        const pl_sendhist_result *r = &b->results[i];
+        if (r->cluster)
+            bwe_prober_result(&b->prober, r);
+        if (r->late)
+            continue; /* counted as lost already; too old for the delay */
+        b->loss_total++;
+        if (!r->received) {
+            b->loss_lost++;
+            continue;
+        }
+        acked_add(&b->acked, r->arrival_us, r->size);
+        pl_trendline_packet(&b->trend, r->send_us, r->arrival_us);
+    }
+    /* The verdict at the end of what the feedback told: an overuse that
+     * the later packets no longer show was a burst, not a queue. */
+    b->usage = b->trend.state;
+    b->acked_bps = acked_rate(&b->acked);
+    bwe_probe_result probe = bwe_prober_conclude(&b->prober, now_us);
+    rate_update(b, now_us, probe);
+    loss_update(b, now_us);
+}
+
+pl_bwe_stats pl_bwe_get_stats(const pl_bwe *b)
+{
+    return (pl_bwe_stats){.estimate_bps = pl_bwe_estimate(b),
+                          .delay_bps = (uint64_t)b->delay_bps,
+                          .loss_bps = (uint64_t)b->loss_bps,
+                          .remb_bps = b->remb_bps,
+                          .acked_bps = b->acked_bps,
+                          .loss = b->loss_fraction,
+                          .trend = b->trend.trend,
+                          .threshold = b->trend.threshold,
+                          .usage = b->usage,
+                          .rate_state = b->rate_state,
+                          .rtt_us = b->rtt_us,
+                          .feedbacks = b->feedbacks,
+                          .overuses = b->overuses,
+                          .loss_cuts = b->loss_cuts,
+                          .probes_sent = b->prober.sent,
+                          .probes_ok = b->prober.ok,
+                          .probes_failed = b->prober.failed,
+                          .last_probe_bps = b->prober.last_result_bps,
+                          .history = pl_sendhist_get_stats(b->hist)};
+}
+
+const char *pl_bwe_usage_name(enum pl_bwe_usage u)
+{
+    switch (u) {
+    case PL_BWE_NORMAL:
+        return "normal";
+    case PL_BWE_OVERUSE:
+        return "overuse";
+    case PL_BWE_UNDERUSE:
+        return "underuse";
+    }
+    return "?";
+}

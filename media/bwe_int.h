@@ -1,0 +1,69 @@
+/* Internal to the estimator (bwe.c): the prober, which schedules probe
+ * clusters and measures what the receiver made of them (bwe_probe.c). */
+#ifndef PARLEY_BWE_INT_H
+#define PARLEY_BWE_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "parley/bwe.h"
+#include "parley/sendhist.h"
+
+/* Clusters measured at once, and requests waiting their turn. */
+#define BWE_CLUSTERS 4
+#define BWE_PENDING 2
+
+typedef struct bwe_cluster {
+    uint32_t id; /* 0: free slot */
+    uint64_t bps;
+    int64_t started_us;
+    /* What was sent in it (from pl_bwe_on_sent). */
+    uint32_t sent_n;
+    uint64_t sent_bytes;
+    int64_t first_send_us, last_send_us;
+    uint32_t last_send_size;
+    /* What feedback told of it. */
+    uint32_t told_n, recv_n;
+    uint64_t recv_bytes;
+    int64_t first_arrival_us, last_arrival_us;
+    uint32_t first_arrival_size;
+} bwe_cluster;
+
+typedef struct bwe_prober {
+    uint32_t next_id;
+    uint64_t pending[BWE_PENDING]; /* rates asked for, oldest first; 0: none */
+    bool requested;                /* the last of pending[] is the caller's request */
+    int64_t busy_until_us;         /* the cluster handed out last is sent by then */
+    int64_t last_probe_us;         /* when the last cluster started; INT64_MIN: never */
+    int64_t shadow_until_us;       /* the last cluster's queue may be in view until then */
+    bwe_cluster clusters[BWE_CLUSTERS];
+    uint64_t sent, ok, failed;
+    uint64_t last_result_bps;
+} bwe_prober;
+
+void bwe_prober_init(bwe_prober *p);
+/* Queues a cluster at bps (dropped when the queue is full); `request`:
+ * the caller asked for it, and replaces an earlier request still waiting. */
+void bwe_prober_queue(bwe_prober *p, uint64_t bps, bool request);
+bool bwe_prober_idle(const bwe_prober *p);
+/* The next queued cluster, if the previous one has had its time. */
+bool bwe_prober_poll(bwe_prober *p, int64_t now_us, pl_bwe_probe *out);
+/* A packet of cluster `id` was sent. */
+void bwe_prober_sent(bwe_prober *p, uint32_t id, int64_t now_us, size_t size);
+/* A feedback result of a packet in a cluster. */
+void bwe_prober_result(bwe_prober *p, const pl_sendhist_result *r);
+/* What a concluded cluster measured. */
+typedef struct bwe_probe_result {
+    uint64_t bps;   /* 0: nothing */
+    uint64_t asked; /* the cluster's rate */
+    bool saturated; /* the path could not carry the cluster: bps is its rate */
+} bwe_probe_result;
+
+/* Concludes the clusters whose packets have all been told about (or that
+ * waited too long): the best measure one of them made. */
+bwe_probe_result bwe_prober_conclude(bwe_prober *p, int64_t now_us);
+/* Whether a cluster went out so recently that the delay detector may
+ * still have its queue in view. */
+bool bwe_prober_measuring(const bwe_prober *p, int64_t now_us);
+
+#endif

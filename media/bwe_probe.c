@@ -1,0 +1,187 @@
+/* Probe clusters: short bursts sent above the estimate, whose rate at the
+ * receiver tells what the path can carry. A cluster's send rate is what
+ * the sender put in over its span, its receive rate what arrived over the
+ * span of arrivals; while the path keeps up they agree, and when it does
+ * not, packets queue at the bottleneck and leave it at its rate, which is
+ * then the receive rate. */
+#include <string.h>
+
+#include "bwe_int.h"
+
+/* A cluster not told about this long after its end is given up (its
+ * feedback was lost, or it was not sent). */
+#define CLUSTER_TIMEOUT_US 1000000
+/* A cluster that lost more than a fifth of its packets measures nothing. */
+#define MIN_RECEIVED_NUM 4
+#define MIN_RECEIVED_DEN 5
+/* A receive rate this far under the send rate means the path was full
+ * during the cluster; a little under what it measured is then its rate. */
+#define SATURATED_RATIO 0.9
+#define SATURATED_SHARE 0.95
+/* A cluster's own queue shows in the delay detector's window (20 groups)
+ * for about this long after the cluster; the time is counted from the
+ * cluster, not from its measure, so that congestion that strikes while a
+ * cluster is stuck in a long queue is not taken for the cluster's. */
+#define SHADOW_US 400000
+
+void bwe_prober_init(bwe_prober *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->next_id = 1;
+    p->last_probe_us = INT64_MIN;
+    p->busy_until_us = INT64_MIN;
+    p->shadow_until_us = INT64_MIN;
+}
+
+void bwe_prober_queue(bwe_prober *p, uint64_t bps, bool request)
+{
+    for (size_t i = 0; i < BWE_PENDING; i++) {
+        bool last = i + 1 == BWE_PENDING || !p->pending[i + 1];
+        if (!p->pending[i] || (request && p->requested && last)) {
+            /* A caller's request waiting its turn is replaced by the next. */
+            p->pending[i] = bps;
+            p->requested = request;
+            return;
+        }
+    }
+}
+
+bool bwe_prober_idle(const bwe_prober *p)
+{
+    if (p->pending[0])
+        return false;
+    for (size_t i = 0; i < BWE_CLUSTERS; i++)
+        if (p->clusters[i].id)
+            return false;
+    return true;
+}
+
+static bwe_cluster *find(bwe_prober *p, uint32_t id)
+{
+    if (!id)
+        return NULL;
+    for (size_t i = 0; i < BWE_CLUSTERS; i++)
+        if (p->clusters[i].id == id)
+            return &p->clusters[i];
+    return NULL;
+}
+
+bool bwe_prober_poll(bwe_prober *p, int64_t now_us, pl_bwe_probe *out)
+{
+    if (!p->pending[0] || now_us < p->busy_until_us)
+        return false;
+    bwe_cluster *c = NULL;
+    for (size_t i = 0; i < BWE_CLUSTERS && !c; i++)
+        if (!p->clusters[i].id)
+            c = &p->clusters[i];
+    if (!c)
+        return false; /* all still being measured */
+    uint64_t bps = p->pending[0];
+    memmove(p->pending, p->pending + 1, sizeof(p->pending) - sizeof(p->pending[0]));
+    p->pending[BWE_PENDING - 1] = 0;
+    if (!p->pending[0])
+        p->requested = false;
+    memset(c, 0, sizeof(*c));
+    c->id = p->next_id++;
+    if (!p->next_id)
+        p->next_id = 1;
+    c->bps = bps;
+    c->started_us = now_us;
+    p->busy_until_us = now_us + PL_BWE_PROBE_US;
+    p->shadow_until_us = p->busy_until_us + SHADOW_US;
+    p->last_probe_us = now_us;
+    p->sent++;
+    *out = (pl_bwe_probe){.id = c->id,
+                          .bps = bps,
+                          .duration_us = PL_BWE_PROBE_US,
+                          .bytes = bps * PL_BWE_PROBE_US / 8000000u,
+                          .min_packets = PL_BWE_PROBE_PACKETS};
+    return true;
+}
+
+void bwe_prober_sent(bwe_prober *p, uint32_t id, int64_t now_us, size_t size)
+{
+    bwe_cluster *c = find(p, id);
+    if (!c)
+        return;
+    if (!c->sent_n)
+        c->first_send_us = now_us;
+    c->sent_n++;
+    c->sent_bytes += size;
+    c->last_send_us = now_us;
+    c->last_send_size = (uint32_t)size;
+}
+
+void bwe_prober_result(bwe_prober *p, const pl_sendhist_result *r)
+{
+    bwe_cluster *c = find(p, r->cluster);
+    if (!c)
+        return;
+    if (r->late) /* its loss was told already */
+        return;
+    c->told_n++;
+    if (!r->received)
+        return;
+    if (!c->recv_n || r->arrival_us < c->first_arrival_us) {
+        c->first_arrival_us = r->arrival_us;
+        c->first_arrival_size = r->size;
+    }
+    if (!c->recv_n || r->arrival_us > c->last_arrival_us)
+        c->last_arrival_us = r->arrival_us;
+    c->recv_n++;
+    c->recv_bytes += r->size;
+}
+
+/* The cluster's measure in bit/s, 0 when it has none. The first packet's
+ * size does not count towards the receive rate (it arrived at the start of
+ * the span), nor the last one's towards the send rate (it left at its
+ * end). */
+static uint64_t measure(const bwe_cluster *c, bool *saturated)
+{
+    *saturated = false;
+    if (c->recv_n < 2 || c->recv_n * MIN_RECEIVED_DEN < c->sent_n * MIN_RECEIVED_NUM)
+        return 0;
+    int64_t send_span = c->last_send_us - c->first_send_us;
+    int64_t recv_span = c->last_arrival_us - c->first_arrival_us;
+    if (send_span <= 0 || recv_span <= 0 || send_span > CLUSTER_TIMEOUT_US ||
+        recv_span > CLUSTER_TIMEOUT_US)
+        return 0;
+    double send_bps = (double)(c->sent_bytes - c->last_send_size) * 8e6 / (double)send_span;
+    double recv_bps = (double)(c->recv_bytes - c->first_arrival_size) * 8e6 / (double)recv_span;
+    if (recv_bps < SATURATED_RATIO * send_bps) {
+        *saturated = true;
+        return (uint64_t)(SATURATED_SHARE * recv_bps);
+    }
+    return (uint64_t)(recv_bps < send_bps ? recv_bps : send_bps);
+}
+
+bool bwe_prober_measuring(const bwe_prober *p, int64_t now_us)
+{
+    return now_us < p->shadow_until_us;
+}
+
+bwe_probe_result bwe_prober_conclude(bwe_prober *p, int64_t now_us)
+{
+    bwe_probe_result best = {0};
+    for (size_t i = 0; i < BWE_CLUSTERS; i++) {
+        bwe_cluster *c = &p->clusters[i];
+        if (!c->id)
+            continue;
+        int64_t end = c->started_us + PL_BWE_PROBE_US;
+        bool told = now_us >= end && c->sent_n && c->told_n >= c->sent_n;
+        if (!told && now_us < end + CLUSTER_TIMEOUT_US)
+            continue;
+        bool saturated = false;
+        uint64_t bps = told ? measure(c, &saturated) : 0;
+        if (bps) {
+            p->ok++;
+            p->last_result_bps = bps;
+            if (bps > best.bps)
+                best = (bwe_probe_result){.bps = bps, .asked = c->bps, .saturated = saturated};
+        } else {
+            p->failed++;
+        }
+        c->id = 0;
+    }
+    return best;
+}

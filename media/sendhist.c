@@ -1,0 +1,191 @@
+#include "parley/sendhist.h"
+
+#include <string.h>
+
+/* The feedback's units: a reference time of 64 ms, 24 bits of it. */
+#define REF_US 64000
+#define REF_MOD 0x1000000
+
+enum { TOLD_RECEIVED = 1, TOLD_LOST = 2 };
+
+typedef struct entry {
+    int64_t seq; /* extended; -1 for an empty slot */
+    int64_t send_us;
+    uint32_t size;
+    uint32_t cluster;
+    uint8_t told;
+} entry;
+
+struct pl_sendhist {
+    pl_env env;
+    bool started;
+    int64_t highest; /* highest extended number sent */
+    bool have_ref;
+    int64_t last_ref; /* extended reference time of the last feedback */
+    uint64_t in_flight;
+    pl_sendhist_stats stats;
+    entry ring[PL_SENDHIST_CAP];
+};
+
+pl_sendhist *pl_sendhist_create(const pl_env *env)
+{
+    pl_sendhist *h = pl_env_alloc(env, sizeof(*h));
+    if (!h)
+        return NULL;
+    h->env = *env;
+    for (size_t i = 0; i < PL_SENDHIST_CAP; i++)
+        h->ring[i].seq = -1;
+    return h;
+}
+
+void pl_sendhist_destroy(pl_sendhist *h)
+{
+    if (h)
+        pl_env_free(&h->env, h);
+}
+
+static entry *slot(pl_sendhist *h, int64_t seq)
+{
+    return &h->ring[(uint64_t)seq % PL_SENDHIST_CAP];
+}
+
+static const entry *find(const pl_sendhist *h, int64_t seq)
+{
+    if (seq < 0)
+        return NULL;
+    const entry *e = &h->ring[(uint64_t)seq % PL_SENDHIST_CAP];
+    return e->seq == seq ? e : NULL;
+}
+
+/* The nearest extension of a 16-bit number to `ref`. The first numbers
+ * start high enough above zero that a number a little before them stays
+ * positive. */
+static int64_t extend(int64_t ref, uint16_t seq)
+{
+    return ref + (int16_t)(uint16_t)(seq - (uint16_t)ref);
+}
+
+static void forget(pl_sendhist *h, entry *e)
+{
+    if (e->seq >= 0 && !e->told)
+        h->in_flight -= e->size;
+    e->seq = -1;
+}
+
+int64_t pl_sendhist_sent(pl_sendhist *h, int64_t now_us, uint16_t seq, size_t size,
+                         uint32_t cluster)
+{
+    int64_t ext = h->started ? extend(h->highest, seq) : (int64_t)seq + 0x10000;
+    if (!h->started || ext > h->highest) {
+        h->started = true;
+        h->highest = ext;
+    }
+    entry *e = slot(h, ext);
+    forget(h, e);
+    e->seq = ext;
+    e->send_us = now_us;
+    e->size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
+    e->cluster = cluster;
+    e->told = 0;
+    h->in_flight += e->size;
+    h->stats.sent++;
+    return ext;
+}
+
+/* The feedback's reference time in microseconds on the receiver's clock,
+ * extended past its 24-bit wrap (about 12 days) around the previous one. */
+static int64_t reference_us(pl_sendhist *h, int32_t ref24)
+{
+    int64_t ref;
+    if (!h->have_ref) {
+        ref = ref24;
+        h->have_ref = true;
+    } else {
+        int64_t d = ((int64_t)ref24 - h->last_ref) & (REF_MOD - 1);
+        if (d >= REF_MOD / 2)
+            d -= REF_MOD;
+        ref = h->last_ref + d;
+    }
+    h->last_ref = ref;
+    return ref * REF_US;
+}
+
+size_t pl_sendhist_feedback(pl_sendhist *h, const pl_rtcp_twcc *fb, pl_sendhist_result *out,
+                            size_t cap)
+{
+    h->stats.feedbacks++;
+    size_t n_in = fb->n_packets < PL_RTCP_MAX_TWCC ? fb->n_packets : PL_RTCP_MAX_TWCC;
+    if (!h->started) {
+        h->stats.unknown += n_in;
+        return 0;
+    }
+    int64_t arrival = reference_us(h, fb->reference_time);
+    int64_t base = extend(h->highest, fb->base_seq);
+    size_t n = 0;
+    for (size_t i = 0; i < n_in; i++) {
+        const pl_rtcp_twcc_packet *p = &fb->packets[i];
+        /* Deltas run on from the previous received packet, whether or not
+         * it is one this history still knows. */
+        if (p->received)
+            arrival += p->delta_us;
+        int64_t seq = base + (int64_t)i;
+        entry *e = seq >= 0 && seq <= h->highest ? slot(h, seq) : NULL;
+        if (!e || e->seq != seq) {
+            h->stats.unknown++;
+            continue;
+        }
+        bool late = false;
+        if (p->received) {
+            if (e->told & TOLD_RECEIVED) {
+                h->stats.repeated++;
+                continue;
+            }
+            late = (e->told & TOLD_LOST) != 0;
+        } else if (e->told) {
+            /* Lost once is enough; lost after received is an older
+             * feedback arriving after a newer one. */
+            h->stats.repeated++;
+            continue;
+        }
+        if (!e->told)
+            h->in_flight -= e->size;
+        e->told |= p->received ? TOLD_RECEIVED : TOLD_LOST;
+        if (p->received)
+            h->stats.received++;
+        else
+            h->stats.lost++;
+        if (n == cap)
+            continue;
+        out[n++] = (pl_sendhist_result){.seq = seq,
+                                        .send_us = e->send_us,
+                                        .arrival_us = p->received ? arrival : 0,
+                                        .size = e->size,
+                                        .cluster = e->cluster,
+                                        .received = p->received,
+                                        .late = late};
+    }
+    return n;
+}
+
+int pl_sendhist_lookup(const pl_sendhist *h, int64_t seq, pl_sendhist_result *out)
+{
+    const entry *e = find(h, seq);
+    if (!e)
+        return PL_ENOTFOUND;
+    memset(out, 0, sizeof(*out));
+    out->seq = seq;
+    out->send_us = e->send_us;
+    out->size = e->size;
+    out->cluster = e->cluster;
+    return PL_OK;
+}
+
+uint64_t pl_sendhist_in_flight(const pl_sendhist *h)
+{
+    return h->in_flight;
+}
+
+pl_sendhist_stats pl_sendhist_get_stats(const pl_sendhist *h)
+{
+    return h->stats;
+}

@@ -1,0 +1,150 @@
+#include "link.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void link_init(link *l, uint64_t seed, uint64_t rate_bps, int64_t delay_us)
+{
+    memset(l, 0, sizeof(*l));
+    l->rng = seed ? seed : 1;
+    l->rate_bps = rate_bps;
+    l->delay_us = delay_us;
+    l->queue.p = calloc(LINK_CAP, sizeof(link_packet));
+    l->wire.p = calloc(LINK_CAP, sizeof(link_packet));
+}
+
+void link_free(link *l)
+{
+    free(l->queue.p);
+    free(l->wire.p);
+    l->queue.p = l->wire.p = NULL;
+}
+
+static double rand01(link *l)
+{
+    l->rng ^= l->rng >> 12;
+    l->rng ^= l->rng << 25;
+    l->rng ^= l->rng >> 27;
+    return (double)((l->rng * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
+}
+
+static int64_t ceil_us(double t)
+{
+    int64_t i = (int64_t)t;
+    return (double)i < t ? i + 1 : i;
+}
+
+static link_packet *ring_at(link_ring *r, size_t i)
+{
+    return &r->p[(r->head + i) % LINK_CAP];
+}
+
+static link_packet *ring_push(link_ring *r)
+{
+    if (r->n == LINK_CAP)
+        return NULL;
+    return ring_at(r, r->n++);
+}
+
+static void ring_pop(link_ring *r)
+{
+    r->head = (r->head + 1) % LINK_CAP;
+    r->n--;
+}
+
+/* Serves the queue up to now: every packet whose last bit has left by then
+ * goes on the wire (or is lost there). */
+static void advance(link *l, int64_t now)
+{
+    while (l->queue.n) {
+        double finish = l->clock_us + l->head_bits_left * 1e6 / (double)l->rate_bps;
+        if (finish > (double)now) {
+            l->head_bits_left -= ((double)now - l->clock_us) * (double)l->rate_bps / 1e6;
+            l->clock_us = (double)now;
+            return;
+        }
+        link_packet *p = ring_at(&l->queue, 0);
+        l->clock_us = finish;
+        l->queued_bytes -= p->len;
+        if (rand01(l) < l->loss) {
+            l->dropped_loss++;
+        } else {
+            link_packet *w = ring_push(&l->wire);
+            if (w) {
+                *w = *p;
+                w->deliver_at = ceil_us(finish) + l->delay_us;
+            }
+        }
+        ring_pop(&l->queue);
+        if (l->queue.n) {
+            link_packet *next = ring_at(&l->queue, 0);
+            next->queue_us = (int64_t)(finish - (double)next->enter_us);
+            l->head_bits_left = (double)next->len * 8;
+        }
+    }
+    l->clock_us = (double)now;
+}
+
+void link_set_rate(link *l, int64_t now, uint64_t rate_bps)
+{
+    advance(l, now);
+    l->rate_bps = rate_bps;
+}
+
+int64_t link_queue_delay(link *l, int64_t now)
+{
+    advance(l, now);
+    if (!l->queue.n)
+        return 0;
+    double bits = l->head_bits_left + (double)(l->queued_bytes - ring_at(&l->queue, 0)->len) * 8;
+    return (int64_t)(bits * 1e6 / (double)l->rate_bps);
+}
+
+int link_send(link *l, int64_t now, const uint8_t *data, size_t len)
+{
+    l->sent++;
+    int64_t wait = link_queue_delay(l, now);
+    if (len > LINK_MTU || l->queue.n == LINK_CAP ||
+        (l->max_queue_bytes && l->queued_bytes + len > l->max_queue_bytes) ||
+        (l->max_queue_us && wait > l->max_queue_us)) {
+        l->dropped_queue++;
+        return -1;
+    }
+    link_packet *p = ring_push(&l->queue);
+    p->enter_us = now;
+    p->queue_us = 0;
+    p->len = len;
+    memcpy(p->data, data, len);
+    l->queued_bytes += len;
+    if (l->queue.n == 1) {
+        l->head_bits_left = (double)len * 8;
+        l->clock_us = (double)now;
+    }
+    return 0;
+}
+
+int64_t link_next(const link *l)
+{
+    int64_t next = INT64_MAX;
+    if (l->wire.n)
+        next = l->wire.p[l->wire.head].deliver_at;
+    if (l->queue.n) {
+        double finish = l->clock_us + l->head_bits_left * 1e6 / (double)l->rate_bps;
+        int64_t t = ceil_us(finish);
+        if (t < next)
+            next = t;
+    }
+    return next;
+}
+
+int link_pop(link *l, int64_t now, link_packet *out)
+{
+    advance(l, now);
+    if (!l->wire.n || l->wire.p[l->wire.head].deliver_at > now)
+        return 0;
+    *out = l->wire.p[l->wire.head];
+    ring_pop(&l->wire);
+    l->delivered++;
+    l->delivered_bytes += out->len;
+    return 1;
+}

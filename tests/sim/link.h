@@ -1,0 +1,64 @@
+/* A bottleneck link for simulation tests, one direction: datagrams wait in
+ * a drop-tail queue, leave it one after the other at the link's rate (a
+ * 1200-byte packet takes 9.6 ms at 1 Mbit/s), may be lost at random on the
+ * wire, and arrive a base delay later. When a sender exceeds the rate the
+ * queue grows, and with it the delay, until the queue's limit drops what
+ * does not fit: what a congestion controller must see and avoid. The rate
+ * may change during a run (packets already queued then leave at the new
+ * rate). Seeded, on the virtual clock; times must not go backwards. */
+#ifndef PARLEY_TEST_LINK_H
+#define PARLEY_TEST_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LINK_MTU 1500
+#define LINK_CAP 2048 /* packets queued, and on the wire */
+
+typedef struct link_packet {
+    int64_t enter_us;   /* when it was sent into the link */
+    int64_t queue_us;   /* how long it waited before its first bit left */
+    int64_t deliver_at; /* when it reaches the far end */
+    size_t len;
+    uint8_t data[LINK_MTU];
+} link_packet;
+
+typedef struct link_ring {
+    link_packet *p;
+    size_t head, n;
+} link_ring;
+
+typedef struct link {
+    uint64_t rng;
+    /* Configuration; set the rate with link_set_rate once running. */
+    uint64_t rate_bps;
+    int64_t delay_us;
+    double loss;            /* 0..1, on the wire, after the queue */
+    size_t max_queue_bytes; /* 0: no limit in bytes */
+    int64_t max_queue_us;   /* 0: no limit in time (at the current rate) */
+    /* State: the queue, whose head is being sent, and the wire. */
+    link_ring queue, wire;
+    size_t queued_bytes;
+    double head_bits_left;
+    double clock_us; /* the queue has been served up to here */
+    /* Counters for assertions. */
+    uint64_t sent, delivered, dropped_queue, dropped_loss;
+    uint64_t delivered_bytes;
+} link;
+
+void link_init(link *l, uint64_t seed, uint64_t rate_bps, int64_t delay_us);
+void link_free(link *l);
+/* A new rate from now on. */
+void link_set_rate(link *l, int64_t now, uint64_t rate_bps);
+/* Sends a datagram into the link; 0 when queued, -1 when the queue (or
+ * the datagram's size) refused it. */
+int link_send(link *l, int64_t now, const uint8_t *data, size_t len);
+/* When something next happens in the link (a packet leaves the queue or
+ * arrives), INT64_MAX when it is empty. */
+int64_t link_next(const link *l);
+/* Pops the first datagram that has arrived by now into *out: 1, or 0. */
+int link_pop(link *l, int64_t now, link_packet *out);
+/* How long a packet sent now would wait in the queue (us). */
+int64_t link_queue_delay(link *l, int64_t now);
+
+#endif

@@ -1,0 +1,167 @@
+/* The estimator's interface without a network: REMB alone or as a
+ * ceiling, bounds, the probe clusters it hands out and how a measured one
+ * moves it, and loss cutting it. Feedback is built by hand: every packet
+ * arrives a fixed delay after it was sent, so the delay detector sees a
+ * calm path. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "parley/bwe.h"
+
+#define MS 1000
+
+typedef struct fx {
+    uint64_t seed;
+    pl_env env;
+    pl_bwe *b;
+    pl_rtcp_twcc fb;
+    uint16_t seq;
+    int64_t now;
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof(*f));
+    f->env = pl_env_seeded(&f->seed, 5);
+    f->b = pl_bwe_create(&f->env, 500000);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    pl_bwe_destroy(f->b);
+    free(f);
+    return 0;
+}
+
+/* 100 ms of packets of `size` bytes every `gap_us`, in cluster `cluster`,
+ * each arriving 30 ms after it left, those whose sequence number is a
+ * multiple of `lose_every` lost (0: none), then the feedback about them. */
+static void interval(fx *f, size_t size, int64_t gap_us, uint32_t cluster, int lose_every)
+{
+    memset(&f->fb, 0, offsetof(pl_rtcp_twcc, packets));
+    f->fb.base_seq = f->seq;
+    int64_t start = f->now, prev = 0;
+    size_t n = 0;
+    for (int64_t t = start; t < start + 100 * MS; t += gap_us, n++) {
+        bool rx = !lose_every || f->seq % lose_every;
+        pl_bwe_on_sent(f->b, t, f->seq++, size, cluster);
+        int64_t arrival = t + 30 * MS;
+        if (n == 0) {
+            f->fb.reference_time = (int32_t)(arrival / 64000);
+            prev = f->fb.reference_time * 64000LL;
+        }
+        f->fb.packets[n] = (pl_rtcp_twcc_packet){.seq = (uint16_t)(f->fb.base_seq + n),
+                                                 .received = rx,
+                                                 .delta_us = rx ? arrival - prev : 0};
+        if (rx)
+            prev = arrival;
+    }
+    f->fb.n_packets = n;
+    f->now = start + 100 * MS;
+    pl_bwe_on_feedback(f->b, f->now + 40 * MS, &f->fb);
+}
+
+static void test_remb_alone_and_as_a_ceiling(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(pl_bwe_estimate(f->b), 500000);
+    /* No transport-wide feedback: the REMB is the estimate, up or down. */
+    pl_bwe_on_remb(f->b, 0, 1200000);
+    assert_int_equal(pl_bwe_estimate(f->b), 1200000);
+    pl_bwe_on_remb(f->b, 0, 200000);
+    assert_int_equal(pl_bwe_estimate(f->b), 200000);
+    /* With feedback, it only caps. */
+    pl_bwe_on_remb(f->b, 0, 5000000);
+    interval(f, 1000, 16 * MS, 0, 0);
+    assert_int_equal(pl_bwe_estimate(f->b), 500000);
+    pl_bwe_on_remb(f->b, 0, 300000);
+    assert_int_equal(pl_bwe_estimate(f->b), 300000);
+}
+
+static void test_bounds(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(pl_bwe_set_bounds(f->b, 600000, 400000), PL_EINVAL);
+    assert_int_equal(pl_bwe_set_bounds(f->b, 100000, 400000), PL_OK);
+    assert_int_equal(pl_bwe_estimate(f->b), 400000);
+    assert_int_equal(pl_bwe_set_bounds(f->b, 0, 0), PL_OK);
+    pl_bwe_on_remb(f->b, 0, 1000);
+    assert_int_equal(pl_bwe_estimate(f->b), PL_BWE_MIN_BPS);
+}
+
+static void test_start_probe_and_its_measure(void **state)
+{
+    fx *f = *state;
+    pl_bwe_probe p;
+    assert_true(pl_bwe_probe_poll(f->b, 0, &p));
+    assert_int_equal(p.bps, 1500000); /* three times the start */
+    assert_int_equal(p.duration_us, PL_BWE_PROBE_US);
+    assert_int_equal(p.bytes, 1500000ull / 8 * PL_BWE_PROBE_US / 1000000);
+    assert_true(p.id != 0);
+    /* Nothing more until the cluster has had its time. */
+    assert_false(pl_bwe_probe_poll(f->b, 10 * MS, &p));
+    /* The path carries it: 1000-byte packets every 5 ms is 1.6 Mbit/s. */
+    interval(f, 1000, 5 * MS, p.id, 0);
+    pl_bwe_stats st = pl_bwe_get_stats(f->b);
+    assert_int_equal(st.probes_ok, 1);
+    assert_true(pl_bwe_estimate(f->b) >= 1500000);
+    assert_true(pl_bwe_estimate(f->b) <= 1700000);
+    /* A success asks for twice as much next. */
+    pl_bwe_probe next;
+    assert_true(pl_bwe_probe_poll(f->b, f->now + 50 * MS, &next));
+    assert_true(next.bps >= 2 * 1500000);
+    assert_true(next.id != p.id);
+}
+
+static void test_requested_probe(void **state)
+{
+    fx *f = *state;
+    pl_bwe_probe p;
+    assert_true(pl_bwe_probe_poll(f->b, 0, &p)); /* the start probe */
+    pl_bwe_request_probe(f->b, 0, 2000000);
+    pl_bwe_request_probe(f->b, 0, 2500000); /* replaces the first request */
+    assert_true(pl_bwe_probe_poll(f->b, PL_BWE_PROBE_US, &p));
+    assert_int_equal(p.bps, 2500000);
+    assert_false(pl_bwe_probe_poll(f->b, 2 * PL_BWE_PROBE_US, &p));
+}
+
+static void test_heavy_loss_cuts_light_loss_holds(void **state)
+{
+    fx *f = *state;
+    pl_bwe_probe p;
+    pl_bwe_probe_poll(f->b, 0, &p); /* let the start probe go unsent */
+    for (int i = 0; i < 10; i++)
+        interval(f, 1000, 16 * MS, 0, 25); /* 4% */
+    uint64_t held = pl_bwe_estimate(f->b);
+    assert_true(held >= 500000);
+    for (int i = 0; i < 20; i++)
+        interval(f, 1000, 16 * MS, 0, 5); /* 20% */
+    pl_bwe_stats st = pl_bwe_get_stats(f->b);
+    print_message("# 4%%: %llu; 20%%: %llu after %llu cuts (loss %.2f)\n", (unsigned long long)held,
+                  (unsigned long long)pl_bwe_estimate(f->b), (unsigned long long)st.loss_cuts,
+                  st.loss);
+    assert_true(st.loss_cuts >= 2);
+    assert_true(st.loss > 0.15 && st.loss < 0.25);
+    assert_true(pl_bwe_estimate(f->b) < held * 80 / 100);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_remb_alone_and_as_a_ceiling, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bounds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_start_probe_and_its_measure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_requested_probe, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_heavy_loss_cuts_light_loss_holds, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
