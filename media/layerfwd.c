@@ -71,7 +71,8 @@ static bool map_through_reports(const pl_layerfwd *f, const pl_layerfwd_pkt *p, 
         return false;
     /* NTP(b's report) - NTP(a's report), in RTP ticks. */
     double secs = (double)(int64_t)(b->ntp - a->ntp) / 4294967296.0;
-    int64_t ticks = (int64_t)(secs * f->clock_rate);
+    double exact = secs * f->clock_rate;
+    int64_t ticks = (int64_t)(exact + (exact < 0 ? -0.5 : 0.5));
     uint32_t in_a = a->rtp + (p->ts - b->rtp) + (uint32_t)ticks;
     *out = in_a + f->rw.ts_offset;
     return true;

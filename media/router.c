@@ -270,6 +270,8 @@ int pl_router_set_routes(pl_router *r, uint64_t id, const pl_route *routes, size
         r->now = now_us;
     router_reset_queue(r);
     rebuild(r);
+    /* Targets and the key frames routes wait for, at once. */
+    router_check_layers(r, now_us);
     if (e->connected)
         router_request_keyframes_for(r, e, now_us);
     return PL_OK;
@@ -316,7 +318,10 @@ static bool read_vp8(pl_router *r, layer *l, const uint8_t *payload, size_t len,
         return false;
     uint16_t w, h;
     if (d->keyframe) {
-        l->want_keyframe = false; /* the routes waiting for it switch now */
+        /* The routes waiting for it switch now; requests still pending
+         * are answered. */
+        l->want_keyframe = false;
+        l->kf.pending = false;
         if (pl_vp8_keyframe_size(payload + d->header_len, len - d->header_len, &w, &h) == PL_OK &&
             (w != l->width || h != l->height)) {
             l->width = w;
