@@ -375,6 +375,7 @@ void pl_router_handle_rtp(pl_router *r, int64_t now, uint64_t from, const uint8_
         r->st.duplicates++;
         return;
     }
+    l->cached = true;
     pl_rtp_rx_packet(&l->rx, seq, h.timestamp, now, rtx);
     pl_nack_gen_packet(&l->nack, seq, now);
     if (t->cfg.nack)

@@ -57,6 +57,7 @@ typedef struct layer {
     uint32_t src;  /* the source whose packets the cache holds ... */
     uint8_t epoch; /* ... and its number: routes tell sources apart by it */
     pl_pktcache *cache;
+    bool cached; /* the cache holds a packet */
     pl_rtp_rx rx;
     pl_nack_gen nack;
     pl_keyframe_limiter kf;

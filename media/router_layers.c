@@ -20,7 +20,9 @@ void router_layer_reset(track *t, size_t li, uint32_t src)
     layer *l = &t->layers[li];
     l->src = src;
     l->epoch++;
-    pl_pktcache_clear(l->cache);
+    if (l->cached) /* a fresh cache is empty: no need to touch its pages */
+        pl_pktcache_clear(l->cache);
+    l->cached = false;
     pl_rtp_rx_init(&l->rx, t->cfg.video ? 90000 : 48000);
     pl_nack_gen_init(&l->nack, NULL);
     l->width = l->height = 0;
