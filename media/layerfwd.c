@@ -80,8 +80,11 @@ static bool map_through_reports(const pl_layerfwd *f, const pl_layerfwd_pkt *p, 
 
 static void start(pl_layerfwd *f, int64_t now, const pl_layerfwd_pkt *p, pl_layerfwd_out *out)
 {
-    uint32_t mapped;
-    bool have = p->layer != f->last_layer && map_through_reports(f, p, &mapped);
+    uint32_t mapped = p->ts + f->rw.ts_offset;
+    /* Back on the source it left (a pause): its own clock says where it
+     * is. Another layer: through the reports. */
+    bool same = f->rw.started && p->layer == f->last_layer && p->epoch == f->last_epoch;
+    bool have = same || map_through_reports(f, p, &mapped);
     pl_rewriter_switch(&f->rw, now, p->seq, p->ts, have ? &mapped : NULL);
     pl_vp8_rewriter_switch(&f->vp8);
     out->switched = f->last_layer != PL_LAYER_NONE && f->last_layer != p->layer;

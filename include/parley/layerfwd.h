@@ -12,7 +12,8 @@
  *   frame or a layer sync frame (Y) of the layer it opens.
  * - One output stream: sequence numbers and timestamps (pl_rewriter; the
  *   timestamps of a new layer are mapped through both layers' sender
- *   reports when there are some) and the VP8 picture id, TL0PICIDX and
+ *   reports when there are some; back on the layer it left, as after a
+ *   pause, by that layer's own clock) and the VP8 picture id, TL0PICIDX and
  *   KEYIDX (pl_vp8_rewriter) stay continuous across drops and switches.
  * - A history of the last PL_LAYERFWD_HISTORY output sequence numbers:
  *   which layer and source packet each carried and the fields it went out

@@ -263,8 +263,10 @@ static void test_reports_map_timestamps(void **state)
 }
 
 /* A one-layer route starts at any packet; after a stop it starts again at
- * the next one, numbers continuing. A simulcast route waits for a key
- * frame of its target, and packets without a descriptor never start it. */
+ * the next one, sequence numbers continuing and timestamps by the source's
+ * own clock (by the wall clock when another source comes). A simulcast
+ * route waits for a key frame of its target, and packets without a
+ * descriptor never start it. */
 static void test_start_rules(void **state)
 {
     (void)state;
@@ -277,9 +279,16 @@ static void test_start_rules(void **state)
     assert_false(o.vp8);
     pl_layerfwd_stop(&f);
     p.seq = 9000;
+    p.ts = 100 + 4800; /* 100 ms on in the source, 20 ms on the wall */
     assert_true(pl_layerfwd_packet(&f, 20000, &p, &o));
     assert_int_equal(o.seq, 8);
-    assert_int_equal(o.ts, 100 + 960);
+    assert_int_equal(o.ts, 100 + 4800);
+    pl_layerfwd_stop(&f);
+    p.epoch = 1;
+    p.seq = 20;
+    assert_true(pl_layerfwd_packet(&f, 40000, &p, &o));
+    assert_int_equal(o.seq, 9);
+    assert_int_equal(o.ts, 100 + 4800 + 960);
     pl_layerfwd_init(&f, 90000, true);
     pl_layerfwd_set_target(&f, 1);
     p.layer = 1;
