@@ -141,6 +141,9 @@ int pl_cmdq_set_tracks(pl_cmdq *q, uint64_t id, const pl_track *tracks, size_t n
 {
     if (n > PL_MAX_TRACKS)
         return PL_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (tracks[i].n_layers > PL_MAX_LAYERS)
+            return PL_EINVAL;
     pl_cmd *c = new_cmd(q, PL_CMD_TRACKS, id);
     if (c) {
         c->n = n;

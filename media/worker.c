@@ -66,7 +66,7 @@ struct pl_worker {
     uint64_t fwd_pending;
     struct {
         _Atomic uint64_t transports, in, out, unknown, rejected, rtp, rtcp, fwd, pli, rtx, nacks,
-            failed, unknown_ssrc, feedback;
+            failed, unknown_ssrc, feedback, layer_switches, layer_kf;
     } st;
 };
 
@@ -565,6 +565,8 @@ static void *worker_main(void *arg)
         pl_router_stats rs;
         pl_router_stats_get(w->router, &rs);
         atomic_store_explicit(&w->st.unknown_ssrc, rs.unknown_ssrc, memory_order_relaxed);
+        atomic_store_explicit(&w->st.layer_switches, rs.layer_switches, memory_order_relaxed);
+        atomic_store_explicit(&w->st.layer_kf, rs.layer_keyframe_requests, memory_order_relaxed);
     }
     return NULL;
 }
@@ -686,6 +688,8 @@ void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out)
     out->transports_failed = atomic_load(&w->st.failed);
     out->dropped_unknown_ssrc = atomic_load(&w->st.unknown_ssrc);
     out->feedback_sent = atomic_load(&w->st.feedback);
+    out->layer_switches = atomic_load(&w->st.layer_switches);
+    out->layer_keyframe_requests = atomic_load(&w->st.layer_kf);
     pl_relaytime_get(&w->relaytime, &out->relay_samples, &out->relay_p50_us, &out->relay_p99_us);
 }
 

@@ -58,12 +58,14 @@ typedef struct pl_worker_stats {
     uint64_t dropped_unknown_ssrc;   /* RTP bound to no track (unknown SSRC, no MID) */
     uint64_t rtp_in;
     uint64_t rtcp_in;
-    uint64_t rtp_forwarded;     /* SRTP packets sent to subscribers */
-    uint64_t keyframe_requests; /* PLIs sent to publishers */
-    uint64_t retransmissions;   /* packets resent to subscribers on their NACKs */
-    uint64_t nacks_sent;        /* NACKs sent to publishers for upstream losses */
-    uint64_t feedback_sent;     /* transport-wide congestion control feedback to publishers */
-    uint64_t transports_failed; /* closed for lost consent or a failed handshake */
+    uint64_t rtp_forwarded;           /* SRTP packets sent to subscribers */
+    uint64_t keyframe_requests;       /* PLIs sent to publishers */
+    uint64_t retransmissions;         /* packets resent to subscribers on their NACKs */
+    uint64_t nacks_sent;              /* NACKs sent to publishers for upstream losses */
+    uint64_t feedback_sent;           /* transport-wide congestion control feedback to publishers */
+    uint64_t transports_failed;       /* closed for lost consent or a failed handshake */
+    uint64_t layer_switches;          /* routes moved to another simulcast layer */
+    uint64_t layer_keyframe_requests; /* PLIs to simulcast layers (included in keyframe_requests) */
     /* Time forwarded packets spent in the relay (kernel receive timestamp
      * to the send that carried them), over the worker's life: the number
      * of copies measured, and the 50th and 99th percentiles as the upper

@@ -1,8 +1,11 @@
 /* libFuzzer target: the router fed records of arbitrary RTP, RTCP, timer
  * and reconfiguration steps from three transports (a publisher, a
- * subscriber, and one that is both), on a clock the input moves. Whatever
- * comes in, every RTP packet the router queues must parse, and nothing may
- * crash or leak. */
+ * subscriber, and one that is both), on a clock the input moves. The
+ * publishers have an audio track, a video track and a simulcast video
+ * track (mid "2", layers q, h, f bound by RID extension 10 and repaired RID
+ * 11, some with signalled SSRCs); routes to it have sizes and temporal
+ * caps from the input. Whatever comes in, every RTP packet the router
+ * queues must parse, and nothing may crash or leak. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -25,7 +28,7 @@ static void drain(pl_router *r)
 static void configure(pl_router *r, const uint8_t *d, size_t n, int64_t now)
 {
     uint32_t ssrc = n >= 4 ? (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | d[2] << 8 | d[3] : 0;
-    pl_track t[2] = {
+    pl_track t[3] = {
         {.mid = "0", .ssrc = ssrc & 3 ? 0x1000 : 0, .pt = 111, .audio_level_ext = 1, .mid_ext = 4},
         {.mid = "1",
          .ssrc = ssrc & 4 ? ssrc : 0,
@@ -35,10 +38,23 @@ static void configure(pl_router *r, const uint8_t *d, size_t n, int64_t now)
          .rtx_ssrc = ssrc & 8 ? ssrc + 1 : 0,
          .nack = true,
          .mid_ext = 4},
+        {.mid = "2",
+         .video = true,
+         .pt = 96,
+         .rtx_pt = 97,
+         .nack = (ssrc & 128) != 0,
+         .mid_ext = 4,
+         .rid_ext = 10,
+         .rrid_ext = 11,
+         .n_layers = ssrc & 256 ? 2 : 3,
+         .layers = {{.rid = "q", .ssrc = ssrc & 512 ? ssrc + 2 : 0},
+                    {.rid = "h"},
+                    {.rid = "f", .rtx_ssrc = ssrc & 1024 ? ssrc + 3 : 0}}},
     };
-    pl_router_set_tracks(r, 1, t, 2);
-    pl_router_set_tracks(r, 3, t, ssrc & 16 ? 1 : 2);
-    pl_route rt[3] = {
+    pl_router_set_tracks(r, 1, t, 3);
+    pl_router_set_tracks(r, 3, t, ssrc & 16 ? 1 : 3);
+    uint16_t w = (uint16_t)(ssrc >> 16 & 0x7ff), h = (uint16_t)(ssrc >> 4 & 0x3ff);
+    pl_route rt[5] = {
         {.publisher = 1, .mid = "0", .out_ssrc = 10, .out_pt = 111},
         {.publisher = 1,
          .mid = "1",
@@ -47,9 +63,25 @@ static void configure(pl_router *r, const uint8_t *d, size_t n, int64_t now)
          .out_rtx_ssrc = 12,
          .out_rtx_pt = 97},
         {.publisher = 3, .mid = "1", .out_ssrc = 13, .out_pt = 96, .paused = (ssrc & 32) != 0},
+        {.publisher = 1,
+         .mid = "2",
+         .out_ssrc = 14,
+         .out_pt = 96,
+         .out_rtx_ssrc = 15,
+         .out_rtx_pt = 97,
+         .max_width = w,
+         .max_height = h,
+         .temporal_layers = (uint8_t)(ssrc >> 28)},
+        {.publisher = 3,
+         .mid = "2",
+         .out_ssrc = 16,
+         .out_pt = 96,
+         .max_width = (uint16_t)(w / 2),
+         .temporal_layers = (uint8_t)(ssrc >> 30),
+         .paused = (ssrc & 2048) != 0},
     };
-    pl_router_set_routes(r, 2, rt, 3, now);
-    pl_router_set_routes(r, 3, rt, ssrc & 64 ? 1 : 2, now);
+    pl_router_set_routes(r, 2, rt, 5, now);
+    pl_router_set_routes(r, 3, rt, ssrc & 64 ? 1 : 5, now);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
