@@ -197,6 +197,18 @@ async function onSubscribeOffer(m) {
 
 function setMediaState(text) { $('media-state').textContent = text; }
 
+// The camera goes out as three simulcast layers of one track (quarter,
+// half and full size of a 1280x720 camera: 320x180, 640x360, 1280x720),
+// lowest first as browsers order them; the relay forwards each subscriber
+// the layer that fits its tile. Chrome sends three layers only from a
+// 960x540 input up (two from 640x360), hence the 1280x720 we ask for.
+const CAMERA = { width: { ideal: 1280 }, height: { ideal: 720 } };
+const CAMERA_LAYERS = [
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 },
+  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 2000000 },
+];
+
 async function publish(audioOnly) {
   const gen = session.gen;
   // After a reconnection the camera and microphone are still ours; an
@@ -206,7 +218,7 @@ async function publish(audioOnly) {
     for (const t of stream.getVideoTracks()) { t.stop(); stream.removeTrack(t); }
   if (stream && !audioOnly && !stream.getVideoTracks().length) { stopStream(); stream = null; }
   try {
-    if (!stream) stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: !audioOnly });
+    if (!stream) stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: audioOnly ? false : CAMERA });
   } catch (e) {
     setMediaState(`Camera or microphone unavailable (${e.name}). You can still chat.`);
     return;
@@ -221,8 +233,11 @@ async function publish(audioOnly) {
   window.parley.publish = pc;
   window.parley.stream = stream;
   syncToggles();
-  for (const track of stream.getTracks())
-    pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+  for (const track of stream.getTracks()) {
+    const init = { direction: 'sendonly', streams: [stream] };
+    if (track.kind === 'video') init.sendEncodings = CAMERA_LAYERS.map((l) => ({ ...l }));
+    pc.addTransceiver(track, init);
+  }
   pc.onconnectionstatechange = () => {
     setMediaState(`media ${pc.connectionState}`);
     // The path died (the server closes transports without consent after
@@ -287,7 +302,22 @@ async function offerPublish() {
       if (m.tracks[t.mid] && t.sender.track && t.sender.track !== screenTrack)
         myTracks.set(t.sender.track.kind, m.tracks[t.mid].track_id);
     await pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+    await fullSizeWithoutSimulcast(pc);
   });
+}
+
+// An answer without a=simulcast leaves the camera with its first encoding
+// only, the quarter-size one: it then goes out at full size instead.
+async function fullSizeWithoutSimulcast(pc) {
+  for (const t of pc.getTransceivers()) {
+    const track = t.sender.track;
+    if (!track || track.kind !== 'video' || track === screenTrack) continue;
+    const params = t.sender.getParameters();
+    if (params.encodings?.length !== 1 || (params.encodings[0].scaleResolutionDownBy || 1) === 1) continue;
+    params.encodings[0].scaleResolutionDownBy = 1;
+    params.encodings[0].maxBitrate = CAMERA_LAYERS[CAMERA_LAYERS.length - 1].maxBitrate;
+    await t.sender.setParameters(params).catch(() => {});
+  }
 }
 
 let screenTrack = null;
@@ -305,6 +335,9 @@ async function toggleScreen(button) {
     return;
   }
   screenTrack = stream.getVideoTracks()[0];
+  // Text and detail over motion: one full-resolution stream (no simulcast)
+  // whose frame rate gives way first.
+  screenTrack.contentHint = 'detail';
   screenTrack.onended = () => stopScreen(button);
   screenTransceiver = pc.addTransceiver(screenTrack, { direction: 'sendonly', streams: [window.parley.stream] });
   button.textContent = 'Stop sharing';
