@@ -50,6 +50,16 @@ int pl_vp8_parse_descriptor(const uint8_t *p, size_t len, pl_vp8_desc *d)
     return PL_OK;
 }
 
+int pl_vp8_keyframe_size(const uint8_t *vp8, size_t len, uint16_t *width, uint16_t *height)
+{
+    /* Frame tag bit 0 clear: a key frame. */
+    if (len < 10 || (vp8[0] & 0x01) != 0 || vp8[3] != 0x9d || vp8[4] != 0x01 || vp8[5] != 0x2a)
+        return PL_EMALFORMED;
+    *width = (uint16_t)((vp8[6] | vp8[7] << 8) & 0x3fff);
+    *height = (uint16_t)((vp8[8] | vp8[9] << 8) & 0x3fff);
+    return PL_OK;
+}
+
 int pl_vp8_packetize(uint16_t picture_id, const uint8_t *frame, size_t len, size_t max_payload,
                      uint8_t *out, size_t out_cap, size_t *lens, size_t max_packets)
 {

@@ -42,6 +42,14 @@ typedef struct pl_vp8_desc {
 /* PL_EMALFORMED for a truncated descriptor or one with no payload after it. */
 int pl_vp8_parse_descriptor(const uint8_t *payload, size_t len, pl_vp8_desc *out);
 
+/* The picture size a key frame starts (RFC 6386 9.1): the VP8 payload of
+ * the first packet of a key frame (after the descriptor) begins with a
+ * 3-byte frame tag, the start code 9d 01 2a and two little-endian 16-bit
+ * fields whose low 14 bits are the width and the height (the top two bits
+ * are the upscaling mode). PL_EMALFORMED when it is too short, not a key
+ * frame or without the start code. */
+int pl_vp8_keyframe_size(const uint8_t *vp8, size_t len, uint16_t *width, uint16_t *height);
+
 /* Splits a frame into payloads of at most max_payload bytes (descriptor
  * included: X=1, I=1 with a 15-bit picture id), written back to back into
  * out, their lengths into lens. Returns the number of payloads, PL_ENOSPC

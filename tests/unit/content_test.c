@@ -41,8 +41,22 @@ static void test_pattern_draw_read(void **state)
         memset(y + (size_t)r * PL_CONTENT_WIDTH, 235, 40); /* top-left cell to 1 */
     assert_int_equal(
         pl_content_read(y, PL_CONTENT_WIDTH, PL_CONTENT_WIDTH, PL_CONTENT_HEIGHT, &rid, &rc), -1);
-    /* Another size is not a bot's picture. */
-    assert_int_equal(pl_content_read(y, PL_CONTENT_WIDTH, 640, 480, &rid, &rc), -1);
+    /* Too small to carry the grid. */
+    assert_int_equal(pl_content_read(y, PL_CONTENT_WIDTH, 48, 32, &rid, &rc), -1);
+    /* Other sizes scale the grid (simulcast layers), odd ones included. */
+    static const unsigned sizes[][2] = {{160, 90}, {640, 360}, {200, 100}, {66, 50}};
+    for (size_t k = 0; k < 4; k++) {
+        unsigned w = sizes[k][0], h = sizes[k][1];
+        uint8_t *py = malloc((size_t)w * h), *pu = malloc((size_t)(w + 1) / 2 * ((h + 1) / 2));
+        uint8_t *pv = malloc((size_t)(w + 1) / 2 * ((h + 1) / 2));
+        pl_content_draw_sized(py, pu, pv, w, h, 77, 9, 9);
+        assert_int_equal(pl_content_read(py, (int)w, w, h, &rid, &rc), 0);
+        assert_int_equal(rid, 77);
+        assert_int_equal(rc, 9);
+        free(py);
+        free(pu);
+        free(pv);
+    }
 }
 
 static void test_video_survives_vp8(void **state)
@@ -135,6 +149,81 @@ static void test_video_after_loss_and_damage(void **state)
     assert_int_equal(st.wrong_identity, 1);
     pl_vcheck_destroy(v);
     pl_clip_destroy(c);
+}
+
+/* Simulcast layers: three temporal layers at the sizes of q, h and f. */
+static void test_layers_decode_and_switch(void **state)
+{
+    (void)state;
+    static const unsigned sizes[3][3] = {{160, 90, 150}, {320, 180, 400}, {640, 360, 1000}};
+    pl_clip *layer[3];
+    for (int l = 0; l < 3; l++) {
+        pl_clip_config cfg = {.video_frames = LOOP,
+                              .width = sizes[l][0],
+                              .height = sizes[l][1],
+                              .kbps = sizes[l][2],
+                              .temporal_layers = 3};
+        layer[l] = pl_clip_create_with(9, &cfg);
+        assert_non_null(layer[l]);
+        assert_int_equal(pl_clip_audio_count(layer[l]), 0);
+        /* The pattern 0 2 1 2; only TL2 frames are unreferenced. */
+        static const uint8_t tid[4] = {0, 2, 1, 2};
+        for (unsigned i = 0; i < 8; i++) {
+            const pl_clip_frame *f = pl_clip_video(layer[l], i);
+            assert_int_equal(f->tid, tid[i % 4]);
+            assert_int_equal(f->non_reference, f->tid == 2);
+            assert_int_equal(f->layer_sync, i % 4 == 1 || i % 4 == 2);
+        }
+        /* Every frame decodes to the sender at the layer's size... */
+        pl_vcheck *v = pl_vcheck_create(LOOP, 9);
+        pl_vcheck_result r;
+        for (unsigned i = 0; i < LOOP; i++) {
+            const pl_clip_frame *f = pl_clip_video(layer[l], i);
+            pl_vcheck_frame(v, f->data, f->len, i * 3000, f->keyframe, false, &r);
+            assert_true(r.decoded && !r.corrupt && r.in_order);
+            assert_int_equal(r.identity, 9);
+            assert_int_equal(r.width, sizes[l][0]);
+            assert_int_equal(r.height, sizes[l][1]);
+        }
+        pl_vcheck_destroy(v);
+        /* ...and so does TL0 alone, or TL0 and TL1, when the upper layers
+         * are dropped. */
+        for (unsigned keep = 0; keep < 2; keep++) {
+            v = pl_vcheck_create(LOOP, 9);
+            for (unsigned i = 0; i < LOOP; i++) {
+                const pl_clip_frame *f = pl_clip_video(layer[l], i);
+                if (f->tid > keep)
+                    continue;
+                pl_vcheck_frame(v, f->data, f->len, i * 3000, f->keyframe, false, &r);
+                assert_true(r.decoded && !r.corrupt);
+                assert_int_equal(r.identity, 9);
+            }
+            pl_vcheck_destroy(v);
+        }
+    }
+    /* Switching layers at a keyframe: q, then f, then h, one decoder. */
+    pl_vcheck *v = pl_vcheck_create(LOOP, 9);
+    pl_vcheck_result r;
+    static const int order[3] = {0, 2, 1};
+    for (int k = 0; k < 3; k++)
+        for (unsigned i = 0; i < 20; i++) {
+            const pl_clip_frame *f = pl_clip_video(layer[order[k]], i);
+            pl_vcheck_frame(v, f->data, f->len, i * 3000, f->keyframe, false, &r);
+            assert_true(r.decoded && !r.corrupt && r.in_order);
+            assert_int_equal(r.width, sizes[order[k]][0]);
+        }
+    pl_vcheck_stats st;
+    pl_vcheck_stats_get(v, &st);
+    assert_int_equal(st.decode_errors, 0);
+    assert_int_equal(st.size_changes, 2);
+    assert_int_equal(st.n_sizes, 3);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(st.sizes[k][2], 20);
+    assert_int_equal(st.width, 320);
+    assert_int_equal(st.height, 180);
+    pl_vcheck_destroy(v);
+    for (int l = 0; l < 3; l++)
+        pl_clip_destroy(layer[l]);
 }
 
 static void test_audio_identity(void **state)
@@ -271,6 +360,7 @@ int main(void)
         cmocka_unit_test(test_pattern_draw_read),
         cmocka_unit_test(test_video_survives_vp8),
         cmocka_unit_test(test_video_after_loss_and_damage),
+        cmocka_unit_test(test_layers_decode_and_switch),
         cmocka_unit_test(test_audio_identity),
         cmocka_unit_test(test_rxstats_loss_jitter),
         cmocka_unit_test(test_delay_histogram),

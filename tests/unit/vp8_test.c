@@ -52,6 +52,29 @@ static void test_descriptor_fields(void **state)
     assert_false(d.keyframe);
 }
 
+/* The size in a key frame's header, the scaling bits left out; anything
+ * that is not a whole key frame header is refused. */
+static void test_keyframe_size(void **state)
+{
+    (void)state;
+    /* Frame tag (key frame, show_frame), start code, 1280 with scaling
+     * bits 01, 720. */
+    const uint8_t kf[] = {0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x00, 0x45, 0xd0, 0x02, 0xaa};
+    uint16_t w = 0, h = 0;
+    assert_int_equal(pl_vp8_keyframe_size(kf, sizeof(kf), &w, &h), PL_OK);
+    assert_int_equal(w, 1280);
+    assert_int_equal(h, 720);
+    for (size_t n = 0; n < 10; n++)
+        assert_int_equal(pl_vp8_keyframe_size(kf, n, &w, &h), PL_EMALFORMED);
+    uint8_t inter[sizeof(kf)];
+    memcpy(inter, kf, sizeof(kf));
+    inter[0] |= 0x01; /* P: an interframe has no size */
+    assert_int_equal(pl_vp8_keyframe_size(inter, sizeof(inter), &w, &h), PL_EMALFORMED);
+    memcpy(inter, kf, sizeof(kf));
+    inter[4] = 0x02; /* a broken start code */
+    assert_int_equal(pl_vp8_keyframe_size(inter, sizeof(inter), &w, &h), PL_EMALFORMED);
+}
+
 static void test_descriptor_truncations(void **state)
 {
     (void)state;
@@ -307,6 +330,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_descriptor_fields),
         cmocka_unit_test(test_descriptor_truncations),
+        cmocka_unit_test(test_keyframe_size),
         cmocka_unit_test(test_round_trip_sizes),
         cmocka_unit_test(test_reordering_and_retransmission),
         cmocka_unit_test(test_loss_given_up),

@@ -37,6 +37,10 @@ typedef struct pl_bot_ctx {
     pl_clip **clips;
     unsigned n_clips;
     unsigned video_loop; /* frames per video clip */
+    /* Publish the camera as simulcast: layer_clips holds PL_SIM_LAYERS
+     * clips (q, h, f) per identity, and the clips above only the audio. */
+    bool simulcast;
+    pl_clip **layer_clips;
     /* How many received streams of each kind a bot decodes; the others are
      * counted and measured only. */
     unsigned decode_audio, decode_video;
@@ -53,6 +57,9 @@ enum pl_bot_socket { PL_BOT_PUB = 0, PL_BOT_SUB = 1 };
  * unless it only listens (publish false). */
 pl_bot *pl_bot_create(pl_bot_ctx *ctx, unsigned index, const char *room, bool publish);
 void pl_bot_destroy(pl_bot *b);
+/* The size this bot shows every remote video at (0: no limit), sent to the
+ * server with each track it starts receiving; before it joins. */
+void pl_bot_set_max_size(pl_bot *b, unsigned width, unsigned height);
 int pl_bot_socket(const pl_bot *b, enum pl_bot_socket which);
 const char *pl_bot_name(const pl_bot *b);
 /* The identity a sender called `name` shows, or -1 for a non-bot. */

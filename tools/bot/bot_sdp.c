@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "parley/rtp.h"
+
 typedef struct out {
     char *p;
     size_t cap, len;
@@ -61,14 +63,33 @@ static void codec(out *o, bool video, int pt, int rtx_pt)
     }
 }
 
-int pl_bot_sdp_offer(const pl_bot_sdp_local *l, uint32_t audio_ssrc, uint32_t video_ssrc,
-                     uint32_t rtx_ssrc, char *buf, size_t cap)
+/* The video section of a simulcast offer as Chrome writes it: the MID, RID
+ * and repaired-RID extensions, a=rid per layer and a=simulcast, no SSRCs. */
+static void simulcast_lines(out *o)
+{
+    put(o, "a=extmap:%d %s\r\na=extmap:%d %s\r\na=extmap:%d %s\r\n", PL_BOT_EXT_MID, PL_RTP_URI_MID,
+        PL_BOT_EXT_RID, PL_RTP_URI_RID, PL_BOT_EXT_RRID, PL_RTP_URI_RRID);
+}
+
+static void simulcast_rids(out *o, const char *const *rids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        put(o, "a=rid:%s send\r\n", rids[i]);
+    put(o, "a=simulcast:send ");
+    for (size_t i = 0; i < n; i++)
+        put(o, "%s%s", i ? ";" : "", rids[i]);
+    put(o, "\r\n");
+}
+
+static int offer(const pl_bot_sdp_local *l, uint32_t audio_ssrc, uint32_t video_ssrc,
+                 uint32_t rtx_ssrc, const char *const *rids, size_t n_rids, char *buf, size_t cap)
 {
     out o = {.p = buf, .cap = cap};
     static const char *const mids[] = {"0", "1"};
     session_head(&o, l, mids, 2);
     for (int i = 0; i < 2; i++) {
         bool video = i == 1;
+        bool simulcast = video && n_rids > 0;
         int pt = video ? PL_BOT_VP8_PT : PL_BOT_OPUS_PT;
         uint32_t ssrc = video ? video_ssrc : audio_ssrc;
         if (video)
@@ -76,11 +97,18 @@ int pl_bot_sdp_offer(const pl_bot_sdp_local *l, uint32_t audio_ssrc, uint32_t vi
         else
             put(&o, "m=audio 9 UDP/TLS/RTP/SAVPF %d\r\n", pt);
         transport(&o, l, "actpass");
-        put(&o, "a=mid:%s\r\na=sendonly\r\na=msid:%s %s-%s\r\na=rtcp-mux\r\n", mids[i],
-            l->stream_id, l->stream_id, video ? "video" : "audio");
+        put(&o, "a=mid:%s\r\n", mids[i]);
+        if (simulcast)
+            simulcast_lines(&o);
+        put(&o, "a=sendonly\r\na=msid:%s %s-%s\r\na=rtcp-mux\r\n", l->stream_id, l->stream_id,
+            video ? "video" : "audio");
         if (video)
             put(&o, "a=rtcp-rsize\r\n");
         codec(&o, video, pt, PL_BOT_RTX_PT);
+        if (simulcast) {
+            simulcast_rids(&o, rids, n_rids);
+            continue;
+        }
         if (video)
             put(&o, "a=ssrc-group:FID %u %u\r\n", ssrc, rtx_ssrc);
         put(&o, "a=ssrc:%u cname:%s\r\na=ssrc:%u msid:%s %s-%s\r\n", ssrc, l->cname, ssrc,
@@ -90,6 +118,20 @@ int pl_bot_sdp_offer(const pl_bot_sdp_local *l, uint32_t audio_ssrc, uint32_t vi
                 rtx_ssrc, l->stream_id, l->stream_id);
     }
     return o.full ? PL_ENOSPC : (int)o.len;
+}
+
+int pl_bot_sdp_offer(const pl_bot_sdp_local *l, uint32_t audio_ssrc, uint32_t video_ssrc,
+                     uint32_t rtx_ssrc, char *buf, size_t cap)
+{
+    return offer(l, audio_ssrc, video_ssrc, rtx_ssrc, NULL, 0, buf, cap);
+}
+
+int pl_bot_sdp_offer_simulcast(const pl_bot_sdp_local *l, uint32_t audio_ssrc,
+                               const char *const *rids, size_t n_rids, char *buf, size_t cap)
+{
+    if (n_rids == 0)
+        return PL_EINVAL;
+    return offer(l, audio_ssrc, 0, 0, rids, n_rids, buf, cap);
 }
 
 static int find_pt(const pl_sdp_media *m, const char *name)

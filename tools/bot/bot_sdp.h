@@ -29,6 +29,17 @@ typedef struct pl_bot_sdp_local {
 int pl_bot_sdp_offer(const pl_bot_sdp_local *l, uint32_t audio_ssrc, uint32_t video_ssrc,
                      uint32_t rtx_ssrc, char *out, size_t cap);
 
+/* Header extension ids of a simulcast offer (as Chrome numbers them). */
+#define PL_BOT_EXT_MID 4
+#define PL_BOT_EXT_RID 10
+#define PL_BOT_EXT_RRID 11
+
+/* Publish offer with simulcast video: mid "1" sends the layers `rids`
+ * (a=rid ... send, a=simulcast:send) with the MID, RID and repaired-RID
+ * extensions and no a=ssrc lines, as Chrome does; audio as above. */
+int pl_bot_sdp_offer_simulcast(const pl_bot_sdp_local *l, uint32_t audio_ssrc,
+                               const char *const *rids, size_t n_rids, char *out, size_t cap);
+
 /* Answer to the server's subscribe offer: every section recvonly (inactive
  * where the offer is inactive) with Opus / VP8 at the offered payload
  * types, and RTX where the offer has it. Length written, PL_EUNSUPPORTED when a section lacks its

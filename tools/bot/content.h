@@ -29,11 +29,24 @@ typedef struct pl_clip_frame {
     size_t len;
     bool keyframe;
     unsigned counter; /* the counter drawn in a video frame */
+    /* Its temporal layer (RFC 7741 TID), whether it depends on TL0 only
+     * (Y) and whether no later frame refers to it (N). */
+    uint8_t tid;
+    bool layer_sync, non_reference;
 } pl_clip_frame;
+
+typedef struct pl_clip_config {
+    unsigned video_frames, audio_frames; /* either may be 0, not both */
+    unsigned width, height;              /* 0: PL_CONTENT_WIDTH x PL_CONTENT_HEIGHT */
+    unsigned kbps;                       /* 0: 700 */
+    unsigned temporal_layers;            /* 1 (or 0), 2 or 3 */
+} pl_clip_config;
 
 /* Encodes video_frames frames of VP8 (a keyframe first and every 60) and
  * audio_frames 20 ms Opus frames (in-band FEC on). NULL on failure. */
 pl_clip *pl_clip_create(unsigned identity, unsigned video_frames, unsigned audio_frames);
+/* The same at another size, rate, or with temporal layers. */
+pl_clip *pl_clip_create_with(unsigned identity, const pl_clip_config *cfg);
 void pl_clip_destroy(pl_clip *c);
 size_t pl_clip_video_count(const pl_clip *c);
 const pl_clip_frame *pl_clip_video(const pl_clip *c, size_t i);
@@ -41,11 +54,14 @@ size_t pl_clip_audio_count(const pl_clip *c);
 const pl_clip_frame *pl_clip_audio(const pl_clip *c, size_t i);
 
 /* Draws the picture of (identity, counter, frame index) into I420 planes
- * of PL_CONTENT_WIDTH x PL_CONTENT_HEIGHT; and reads identity and counter
- * back from a decoded picture (stride per plane). Returns 0, or -1 when the
- * cells are unreadable or their complements disagree. */
+ * of PL_CONTENT_WIDTH x PL_CONTENT_HEIGHT, or of w x h (strides w and
+ * (w+1)/2); and reads identity and counter back from a decoded picture of
+ * any size from 64x48 (its luma stride). Returns 0, or -1 when the cells
+ * are unreadable or their complements disagree. */
 void pl_content_draw(uint8_t *y, uint8_t *u, uint8_t *v, unsigned identity, unsigned counter,
                      unsigned frame);
+void pl_content_draw_sized(uint8_t *y, uint8_t *u, uint8_t *v, unsigned w, unsigned h,
+                           unsigned identity, unsigned counter, unsigned frame);
 int pl_content_read(const uint8_t *y, int stride, unsigned width, unsigned height,
                     unsigned *identity, unsigned *counter);
 
@@ -58,12 +74,22 @@ typedef struct pl_vcheck_result {
     bool corrupt; /* decode error, or a picture without a valid pattern */
     bool skipped; /* not decoded: waiting for a keyframe after a loss */
     bool in_order;
-    int identity, counter; /* -1 when not read */
+    int identity, counter;  /* -1 when not read */
+    unsigned width, height; /* of the decoded picture */
 } pl_vcheck_result;
 
+#define PL_VCHECK_MAX_SIZES 8
+
 typedef struct pl_vcheck_stats {
-    uint64_t decoded, corrupt, skipped, out_of_order, wrong_identity;
+    /* corrupt: decoder errors (decode_errors) and pictures without a
+     * readable pattern. */
+    uint64_t decoded, corrupt, decode_errors, skipped, out_of_order, wrong_identity;
     int identity; /* the identity of the first readable picture, -1 before */
+    /* The resolution decoded last, how often it changed, and every one
+     * seen (the first PL_VCHECK_MAX_SIZES: width, height, pictures). */
+    unsigned width, height, size_changes;
+    unsigned n_sizes;
+    unsigned sizes[PL_VCHECK_MAX_SIZES][3];
 } pl_vcheck_stats;
 
 /* loop_frames: the sender's clip length, so that counters wrap correctly.

@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "bot.h"
 #include "loop.h"
+#include "simulcast.h"
 
 typedef struct options {
     const char *server;
@@ -37,6 +39,11 @@ typedef struct options {
     const char *media_via;
     const char *report;
     bool verbose;
+    bool simulcast;
+    unsigned video_w, video_h;
+    /* --max-size: one size per position in a room, repeated */
+    unsigned n_sizes;
+    unsigned sizes[64][2];
 } options;
 
 typedef struct plan {
@@ -170,8 +177,35 @@ static void usage(FILE *f)
         "  --threads T        media threads (default 1)\n"
         "  --bind IP          local address of the bots' UDP sockets (default 127.0.0.1)\n"
         "  --media-via IP:PORT  send media through this relay (e.g. parley-impair)\n"
+        "  --simulcast        publish the camera as three simulcast layers (rids q, h, f at\n"
+        "                     1/4, 1/2 and full size, three temporal layers each)\n"
+        "  --video-size WxH   the full layer's size with --simulcast (default 640x360)\n"
+        "  --max-size WxH[,WxH...]  the size each bot shows remote video at, asked of the\n"
+        "                     server per track (subscription max_width/max_height) for its\n"
+        "                     simulcast layer choice; a list goes to the bots of a room in\n"
+        "                     turn; 0x0: no limit (default)\n"
         "  --report FILE      write the JSON report there (default: stdout)\n"
         "  --verbose          log errors as they happen\n");
+}
+
+static int parse_sizes(const char *list, options *o)
+{
+    o->n_sizes = 0;
+    for (const char *p = list; *p;) {
+        unsigned w, h;
+        int used;
+        if (o->n_sizes == 64 || sscanf(p, "%ux%u%n", &w, &h, &used) != 2 || w > 16384 || h > 16384)
+            return -1;
+        o->sizes[o->n_sizes][0] = w;
+        o->sizes[o->n_sizes][1] = h;
+        o->n_sizes++;
+        p += used;
+        if (*p == ',')
+            p++;
+        else if (*p)
+            return -1;
+    }
+    return o->n_sizes ? 0 : -1;
 }
 
 static int parse(int argc, char **argv, options *o)
@@ -214,6 +248,9 @@ static int parse(int argc, char **argv, options *o)
         {"publishers", required_argument, NULL, 'P'},
         {"sample", required_argument, NULL, 'S'},
         {"media-via", required_argument, NULL, 'V'},
+        {"simulcast", no_argument, NULL, 'U'},
+        {"video-size", required_argument, NULL, 'Z'},
+        {"max-size", required_argument, NULL, 'X'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -292,6 +329,22 @@ static int parse(int argc, char **argv, options *o)
         case 'v':
             o->verbose = true;
             break;
+        case 'U':
+            o->simulcast = true;
+            break;
+        case 'Z':
+            if (sscanf(optarg, "%ux%u", &o->video_w, &o->video_h) != 2 || o->video_w < 256 ||
+                o->video_h < 192 || o->video_w > 3840 || o->video_h > 2160) {
+                fprintf(stderr, "bad --video-size %s (WxH, from 256x192 to 3840x2160)\n", optarg);
+                return -1;
+            }
+            break;
+        case 'X':
+            if (parse_sizes(optarg, o) != 0) {
+                fprintf(stderr, "bad --max-size %s (WxH[,WxH...], each side 0-16384)\n", optarg);
+                return -1;
+            }
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -312,6 +365,10 @@ static int parse(int argc, char **argv, options *o)
     }
     if (o->sample == 0)
         o->sample = 1;
+    if (!o->video_w) {
+        o->video_w = 640;
+        o->video_h = 360;
+    }
     if (o->publishers == 0 || o->publishers > o->per_room)
         o->publishers = o->per_room;
     if (o->clips == 0)
@@ -369,6 +426,7 @@ static json_t *summary(driver *d, json_t *bots, const pl_delay_hist *delay)
     json_int_t packets = 0, expected = 0, lost = 0, vframes = 0, corrupt = 0, skipped = 0;
     json_int_t out_of_order = 0, freezes = 0, freeze_ms = 0, afr = 0, concealed = 0, sent = 0;
     json_int_t wrong_identity = 0, streams = 0, errors = 0, unknown = 0;
+    json_int_t decode_errors = 0, pid_gaps = 0, tl0_errors = 0;
     double video_seconds = 0;
     size_t i;
     json_t *b;
@@ -393,6 +451,8 @@ static json_t *summary(driver *d, json_t *bots, const pl_delay_hist *delay)
                 freezes += json_integer_value(json_object_get(st, "freezes"));
                 freeze_ms += json_integer_value(json_object_get(st, "freeze_ms"));
                 video_seconds += json_real_value(json_object_get(st, "seconds"));
+                pid_gaps += json_integer_value(json_object_get(st, "picture_id_gaps"));
+                tl0_errors += json_integer_value(json_object_get(st, "tl0picidx_errors"));
             }
             if (!dec)
                 continue;
@@ -402,6 +462,7 @@ static json_t *summary(driver *d, json_t *bots, const pl_delay_hist *delay)
                 vframes += json_integer_value(json_object_get(dec, "frames"));
                 corrupt += json_integer_value(json_object_get(dec, "corrupt"));
                 skipped += json_integer_value(json_object_get(dec, "skipped"));
+                decode_errors += json_integer_value(json_object_get(dec, "decode_errors"));
                 out_of_order += json_integer_value(json_object_get(dec, "out_of_order"));
             } else {
                 afr += json_integer_value(json_object_get(dec, "frames"));
@@ -414,7 +475,7 @@ static json_t *summary(driver *d, json_t *bots, const pl_delay_hist *delay)
                              "p99", (json_int_t)pl_delay_quantile(delay, 0.99), "max",
                              (json_int_t)delay->max_us)
                  : json_null();
-    return json_pack(
+    json_t *o = json_pack(
         "{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:o, s:I, s:I, s:I, s:I, s:I, s:I, "
         "s:f, s:I, s:I, s:I, s:I, s:I}",
         "bots", (json_int_t)d->n, "streams", streams, "packets_sent", sent, "packets_received",
@@ -425,6 +486,49 @@ static json_t *summary(driver *d, json_t *bots, const pl_delay_hist *delay)
         video_seconds > 0 ? (double)freeze_ms / 1000.0 / video_seconds : 0.0,
         "audio_frames_decoded", afr, "audio_concealed", concealed, "wrong_identity_streams",
         wrong_identity, "errors", errors, "unknown_ssrc_packets", unknown);
+    json_object_set_new(o, "decoder_errors", json_integer(decode_errors));
+    json_object_set_new(o, "picture_id_gaps", json_integer(pid_gaps));
+    json_object_set_new(o, "tl0picidx_errors", json_integer(tl0_errors));
+    return o;
+}
+
+/* Encode once; every bot with the same identity replays the clip. With
+ * simulcast the camera is three layer clips and the first clip only audio.
+ * The identities are encoded on two threads: at large sizes this is the
+ * bulk of the start-up. */
+typedef struct encoder_job {
+    driver *d;
+    atomic_uint next;
+    atomic_int failed;
+} encoder_job;
+
+static void *encode_some(void *arg)
+{
+    encoder_job *j = arg;
+    driver *d = j->d;
+    unsigned i;
+    while ((i = atomic_fetch_add(&j->next, 1)) < d->ctx.n_clips) {
+        pl_clip_config cfg = {.video_frames = d->opt.simulcast ? 0 : d->ctx.video_loop,
+                              .audio_frames = 50};
+        d->ctx.clips[i] = pl_clip_create_with(i, &cfg);
+        if (!d->ctx.clips[i] ||
+            (d->opt.simulcast &&
+             pl_sim_clips_create(i, d->ctx.video_loop, d->opt.video_w, d->opt.video_h,
+                                 &d->ctx.layer_clips[(size_t)i * PL_SIM_LAYERS]) != 0))
+            atomic_store(&j->failed, 1);
+    }
+    return NULL;
+}
+
+static int encode_clips(driver *d)
+{
+    encoder_job j = {.d = d};
+    pthread_t t;
+    bool second = d->ctx.n_clips > 1 && pthread_create(&t, NULL, encode_some, &j) == 0;
+    encode_some(&j);
+    if (second)
+        pthread_join(t, NULL);
+    return atomic_load(&j.failed) ? -1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -471,13 +575,13 @@ int main(int argc, char **argv)
     d.room_names = calloc(d.opt.rooms, sizeof(*d.room_names));
     if (!d.ctx.cert || !d.ctx.clips || !d.bots || !d.plans || !d.room_names)
         goto out;
-    /* Encode once; every bot with the same identity replays the clip. */
-    for (unsigned i = 0; i < d.ctx.n_clips; i++) {
-        d.ctx.clips[i] = pl_clip_create(i, d.ctx.video_loop, 50);
-        if (!d.ctx.clips[i]) {
-            fprintf(stderr, "cannot encode media\n");
-            goto out;
-        }
+    d.ctx.simulcast = d.opt.simulcast;
+    if (d.opt.simulcast &&
+        !(d.ctx.layer_clips = calloc((size_t)d.ctx.n_clips * PL_SIM_LAYERS, sizeof(pl_clip *))))
+        goto out;
+    if (encode_clips(&d) != 0) {
+        fprintf(stderr, "cannot encode media\n");
+        goto out;
     }
     name_rooms(&d);
     for (size_t i = 0; i < d.n; i++) {
@@ -487,6 +591,10 @@ int main(int argc, char **argv)
         if (!d.bots[i]) {
             fprintf(stderr, "cannot create bot %zu (sockets?)\n", i);
             goto out;
+        }
+        if (d.opt.n_sizes) {
+            const unsigned *wh = d.opt.sizes[(i % d.opt.per_room) % d.opt.n_sizes];
+            pl_bot_set_max_size(d.bots[i], wh[0], wh[1]);
         }
     }
     make_plan(&d);
@@ -540,7 +648,10 @@ out:
         d.ctx.ops->destroy(d.ctx.sig);
     for (unsigned i = 0; d.ctx.clips && i < d.ctx.n_clips; i++)
         pl_clip_destroy(d.ctx.clips[i]);
+    for (unsigned i = 0; d.ctx.layer_clips && i < d.ctx.n_clips * PL_SIM_LAYERS; i++)
+        pl_clip_destroy(d.ctx.layer_clips[i]);
     free(d.ctx.clips);
+    free(d.ctx.layer_clips);
     free(d.bots);
     free(d.plans);
     free(d.room_names);

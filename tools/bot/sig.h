@@ -71,6 +71,10 @@ typedef struct pl_botsig_ops {
     int (*subscribe_answer)(pl_botsig_conn *c, const char *sdp);
     /* Asks for a keyframe or pauses a track; optional (may be NULL). */
     int (*pause)(pl_botsig_conn *c, const char *track_id, bool paused);
+    /* The size the participant shows a remote track at, for the choice of
+     * its simulcast layer; 0 leaves a side as it is. Optional. */
+    int (*subscription)(pl_botsig_conn *c, const char *track_id, unsigned max_width,
+                        unsigned max_height);
     /* Leaves the room and closes; `closed` follows. */
     void (*leave)(pl_botsig_conn *c);
     /* Loses the connection (no close handshake, as when a network drops)

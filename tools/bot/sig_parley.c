@@ -511,6 +511,20 @@ static int parley_pause(pl_botsig_conn *c, const char *track_id, bool paused)
     return PL_OK;
 }
 
+static int parley_subscription(pl_botsig_conn *c, const char *track_id, unsigned max_width,
+                               unsigned max_height)
+{
+    json_t *m = json_pack("{s:s, s:s, s:i}", "type", "subscription", "track_id", track_id, "id",
+                          ++c->next_id);
+    /* The protocol takes 1-16384 per side; a side without a limit is left out. */
+    if (max_width)
+        json_object_set_new(m, "max_width", json_integer(max_width));
+    if (max_height)
+        json_object_set_new(m, "max_height", json_integer(max_height));
+    enqueue(c, m);
+    return PL_OK;
+}
+
 static void parley_cut(pl_botsig_conn *c, double seconds)
 {
     if (c->cutting || !c->wsi)
@@ -568,6 +582,7 @@ const pl_botsig_ops pl_botsig_parley = {
     .publish = parley_publish,
     .subscribe_answer = parley_subscribe_answer,
     .pause = parley_pause,
+    .subscription = parley_subscription,
     .leave = parley_leave,
     .cut = parley_cut,
 };

@@ -1,0 +1,358 @@
+/* A bot's media: what its transports say, its send clock (audio, and video
+ * as one stream or as simulcast layers), the RTP it receives, and the RTCP
+ * of the relay (keyframe requests, NACKs). */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parley/buf.h"
+#include "parley/rtcp.h"
+#include "parley/rtp.h"
+#include "parley/vp8.h"
+#include "bot_priv.h"
+#include "bot_sdp.h"
+
+/* RTP payload budget per packet: leaves room for the RTP header, the
+ * VP8 descriptor and the SRTP tag under a 1200-byte datagram. */
+#define VP8_MAX_PAYLOAD 1100
+#define AUDIO_PERIOD_US 20000
+#define VIDEO_PERIOD_US 33333
+#define RTX_PT PL_BOT_RTX_PT
+
+static void on_rtp(pl_bot *b, int64_t now_us, const uint8_t *pkt, size_t len);
+static void on_rtcp(pl_bot *b, enum pl_bot_socket which, const uint8_t *pkt, size_t len);
+
+void pl_bot_update_due(pl_bot *b)
+{
+    int64_t due = INT64_MAX;
+    for (int i = 0; i < 2; i++)
+        if (b->peer[i]) {
+            int64_t t = pl_peer_next_timeout(b->peer[i]);
+            if (t < due)
+                due = t;
+        }
+    if (b->connected[PL_BOT_PUB]) {
+        if (b->next_audio_us < due)
+            due = b->next_audio_us;
+        if (b->next_video_us < due)
+            due = b->next_video_us;
+    }
+    for (size_t i = 0; i < MAX_STREAMS; i++) {
+        int64_t t = pl_rxstream_next_due(&b->streams[i], b->ctx->nack);
+        if (t < due)
+            due = t;
+    }
+    atomic_store(&b->next_due, due);
+}
+
+void pl_bot_drain(pl_bot *b, enum pl_bot_socket which, int64_t now_us)
+{
+    pl_peer *p = b->peer[which];
+    pl_peer_output o;
+    while (p && pl_peer_poll_output(p, &o) == PL_OK) {
+        switch (o.kind) {
+        case PL_PEER_OUT_TRANSMIT:
+            if (sendto(b->fd[which], o.data, o.len, 0, (const struct sockaddr *)&o.addr.ss,
+                       o.addr.len) < 0)
+                b->send_errors++;
+            break;
+        case PL_PEER_OUT_CONNECTED:
+            b->connected[which] = true;
+            b->connected_us[which] = now_us;
+            if (which == PL_BOT_PUB) {
+                /* Media starts now, at a random phase so that many bots do
+                 * not send in lockstep. */
+                b->next_audio_us = now_us + (int64_t)(pl_env_random_u32(&b->ctx->env) % 20000);
+                b->next_video_us = now_us + (int64_t)(pl_env_random_u32(&b->ctx->env) % 33000);
+                b->keyframe_wanted = true;
+                if (b->simulcast)
+                    pl_simsend_restart(b->simulcast);
+            }
+            break;
+        case PL_PEER_OUT_FAILED:
+            pl_bot_fail(
+                b, which == PL_BOT_PUB ? "publish transport failed" : "subscribe transport failed",
+                o.error);
+            b->connected[which] = false;
+            break;
+        case PL_PEER_OUT_CLOSED:
+            b->connected[which] = false;
+            break;
+        case PL_PEER_OUT_RTP:
+            if (which == PL_BOT_SUB)
+                on_rtp(b, b->arrival_us ? b->arrival_us : now_us, o.data, o.len);
+            break;
+        case PL_PEER_OUT_RTCP:
+            on_rtcp(b, which, o.data, o.len);
+            break;
+        case PL_PEER_OUT_ADDRESS:
+            break;
+        }
+    }
+}
+
+static size_t rtp_header(uint8_t *pkt, uint8_t pt, bool marker, uint16_t seq, uint32_t ts,
+                         uint32_t ssrc)
+{
+    pkt[0] = 0x80;
+    pkt[1] = (uint8_t)((marker ? 0x80 : 0) | pt);
+    pl_put_u16(pkt + 2, seq);
+    pl_put_u32(pkt + 4, ts);
+    pl_put_u32(pkt + 8, ssrc);
+    return 12;
+}
+
+static void send_rtp(pl_bot *b, size_t len, bool video)
+{
+    pl_addr to;
+    /* Kept in the clear for retransmission on NACK. */
+    pl_pktcache_put(video ? b->sent_video : b->sent_audio, pl_get_u16(b->pkt + 2), b->pkt, len);
+    int rc = pl_peer_protect_rtp(b->peer[PL_BOT_PUB], b->pkt, &len, sizeof(b->pkt), &to);
+    if (rc != PL_OK) {
+        b->send_errors++;
+        return;
+    }
+    if (sendto(b->fd[PL_BOT_PUB], b->pkt, len, 0, (const struct sockaddr *)&to.ss, to.len) < 0) {
+        b->send_errors++;
+        return;
+    }
+    b->bytes_sent += len;
+    if (video)
+        b->video_sent++;
+    else
+        b->audio_sent++;
+}
+
+static void send_audio(pl_bot *b, int64_t now_us)
+{
+    const pl_clip_frame *f = pl_clip_audio(b->clip, b->audio_pos);
+    b->audio_pos = (b->audio_pos + 1) % pl_clip_audio_count(b->clip);
+    size_t h = rtp_header(b->pkt, PL_BOT_OPUS_PT, false, b->audio_seq++,
+                          pl_rtp_clock_ts(now_us, 48000), b->audio_ssrc);
+    memcpy(b->pkt + h, f->data, f->len);
+    send_rtp(b, h + f->len, false);
+}
+
+/* The transport's side of the simulcast sender. */
+static bool simulcast_tx(void *user, uint8_t *pkt, size_t len, size_t cap)
+{
+    pl_bot *b = user;
+    pl_addr to;
+    if (pl_peer_protect_rtp(b->peer[PL_BOT_PUB], pkt, &len, cap, &to) != PL_OK ||
+        sendto(b->fd[PL_BOT_PUB], pkt, len, 0, (const struct sockaddr *)&to.ss, to.len) < 0) {
+        b->send_errors++;
+        return false;
+    }
+    b->bytes_sent += len;
+    b->video_sent++;
+    return true;
+}
+
+static void send_video(pl_bot *b, int64_t now_us)
+{
+    if (b->simulcast) {
+        pl_simsend_frame(b->simulcast, pl_rtp_clock_ts(now_us, 90000), simulcast_tx, b);
+        b->frames_sent++;
+        return;
+    }
+    if (b->keyframe_wanted) {
+        b->video_pos = 0; /* the clip starts with a keyframe */
+        b->keyframe_wanted = false;
+    }
+    const pl_clip_frame *f = pl_clip_video(b->clip, b->video_pos);
+    b->video_pos = (b->video_pos + 1) % pl_clip_video_count(b->clip);
+    uint8_t payloads[PL_VP8_MAX_PACKETS * VP8_MAX_PAYLOAD];
+    size_t lens[PL_VP8_MAX_PACKETS];
+    int n = pl_vp8_packetize(b->picture_id, f->data, f->len, VP8_MAX_PAYLOAD, payloads,
+                             sizeof(payloads), lens, PL_VP8_MAX_PACKETS);
+    b->picture_id = (uint16_t)((b->picture_id + 1) & 0x7fff);
+    if (n <= 0) {
+        b->send_errors++;
+        return;
+    }
+    uint32_t ts = pl_rtp_clock_ts(now_us, 90000);
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        size_t h = rtp_header(b->pkt, PL_BOT_VP8_PT, i == n - 1, b->video_seq++, ts, b->video_ssrc);
+        memcpy(b->pkt + h, payloads + off, lens[i]);
+        off += lens[i];
+        send_rtp(b, h + lens[i], true);
+    }
+    b->frames_sent++;
+    if (f->keyframe)
+        b->keyframes_sent++;
+}
+
+/* ---- receiving --------------------------------------------------------- */
+
+static pl_rxstream *stream_by_ssrc(pl_bot *b, uint32_t ssrc)
+{
+    for (size_t i = 0; i < MAX_STREAMS; i++)
+        if (b->streams[i].used && b->streams[i].ssrc == ssrc &&
+            (b->streams[i].active || !b->streams[i].ended_us))
+            return &b->streams[i];
+    for (size_t i = 0; i < MAX_STREAMS; i++)
+        if (b->streams[i].used && b->streams[i].ssrc == ssrc)
+            return &b->streams[i];
+    return NULL;
+}
+
+static void send_feedback(void *user, const uint8_t *rtcp, size_t len)
+{
+    pl_bot *b = user;
+    if (!b->peer[PL_BOT_SUB] || !b->connected[PL_BOT_SUB])
+        return;
+    memcpy(b->pkt, rtcp, len);
+    pl_addr to;
+    if (pl_peer_protect_rtcp(b->peer[PL_BOT_SUB], b->pkt, &len, sizeof(b->pkt), &to) != PL_OK)
+        return;
+    sendto(b->fd[PL_BOT_SUB], b->pkt, len, 0, (const struct sockaddr *)&to.ss, to.len);
+}
+
+static void on_rtp(pl_bot *b, int64_t now_us, const uint8_t *pkt, size_t len)
+{
+    pl_rtp_header h;
+    if (pl_rtp_parse(pkt, len, &h) != PL_OK)
+        return;
+    pl_rxstream *s = stream_by_ssrc(b, h.ssrc);
+    bool rtx = false;
+    uint16_t seq = h.seq;
+    const uint8_t *payload = pkt + h.header_len;
+    size_t payload_len = h.payload_len;
+    if (!s) {
+        for (size_t i = 0; i < MAX_STREAMS && !s; i++)
+            if (b->streams[i].used && b->streams[i].rtx_ssrc == h.ssrc && h.ssrc)
+                s = &b->streams[i];
+        if (!s) {
+            b->unknown_ssrc++;
+            return;
+        }
+        /* RFC 4588: the original sequence number, then the payload. */
+        if (pl_rtp_rtx_osn(pkt, &h, &seq) != PL_OK)
+            return;
+        rtx = true;
+        payload += 2;
+        payload_len -= 2;
+    }
+    pl_rxstream_fb fb = {.user = b, .send = send_feedback};
+    pl_rxstream_rtp(s, now_us, &h, seq, payload, payload_len, len, rtx, &fb);
+}
+
+static void resend(pl_bot *b, const pl_rtcp_nack *nack)
+{
+    bool video = nack->media_ssrc == b->video_ssrc;
+    if (!video && nack->media_ssrc != b->audio_ssrc)
+        return;
+    uint16_t lost[PL_RTCP_MAX_NACK * 17];
+    size_t n = pl_rtcp_nack_lost(nack, lost, sizeof(lost) / sizeof(lost[0]));
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        const uint8_t *pkt = pl_pktcache_get(video ? b->sent_video : b->sent_audio, lost[i], &len);
+        pl_rtp_header h;
+        if (!pkt || len + 2 > sizeof(b->pkt) - 32 || pl_rtp_parse(pkt, len, &h) != PL_OK)
+            continue;
+        if (video) {
+            int w = pl_rtp_rtx_wrap(pkt, &h, b->video_rtx_ssrc, RTX_PT, b->video_rtx_seq++, b->pkt,
+                                    sizeof(b->pkt) - 32);
+            if (w < 0)
+                continue;
+            len = (size_t)w;
+        } else {
+            memcpy(b->pkt, pkt, len);
+        }
+        pl_addr to;
+        if (pl_peer_protect_rtp(b->peer[PL_BOT_PUB], b->pkt, &len, sizeof(b->pkt), &to) == PL_OK &&
+            sendto(b->fd[PL_BOT_PUB], b->pkt, len, 0, (const struct sockaddr *)&to.ss, to.len) > 0)
+            b->resent++;
+    }
+}
+
+static void on_rtcp(pl_bot *b, enum pl_bot_socket which, const uint8_t *pkt, size_t len)
+{
+    if (which != PL_BOT_PUB)
+        return;
+    pl_rtcp_iter it;
+    pl_rtcp_iter_init(&it, pkt, len);
+    pl_rtcp_packet p;
+    while (pl_rtcp_next(&it, &p) == 1) {
+        if (b->simulcast && (p.kind == PL_RTCP_K_PLI || p.kind == PL_RTCP_K_FIR)) {
+            bool fir = p.kind == PL_RTCP_K_FIR;
+            if (pl_simsend_keyframe(b->simulcast, fir ? 0 : p.u.pli.media_ssrc, fir))
+                b->plis_received++;
+        } else if ((p.kind == PL_RTCP_K_PLI && p.u.pli.media_ssrc == b->video_ssrc) ||
+                   p.kind == PL_RTCP_K_FIR) {
+            b->plis_received++;
+            b->keyframe_wanted = true;
+        } else if (p.kind == PL_RTCP_K_NACK) {
+            b->nacks_received++;
+            if (!b->ctx->nack)
+                continue;
+            int n = b->simulcast ? pl_simsend_nack(b->simulcast, &p.u.nack, simulcast_tx, b) : -1;
+            if (n >= 0)
+                b->resent += (uint64_t)n;
+            else
+                resend(b, &p.u.nack);
+        }
+    }
+}
+
+void pl_bot_datagram(pl_bot *b, enum pl_bot_socket which, int64_t now_us, int64_t arrival_us,
+                     const pl_addr *from, uint8_t *data, size_t len)
+{
+    pthread_mutex_lock(&b->lock);
+    if (b->peer[which]) {
+        b->arrival_us = arrival_us;
+        pl_peer_handle_datagram(b->peer[which], now_us, from, data, len);
+        pl_bot_drain(b, which, now_us);
+        b->arrival_us = 0;
+        pl_bot_update_due(b);
+    }
+    pthread_mutex_unlock(&b->lock);
+}
+
+void pl_bot_tick(pl_bot *b, int64_t now_us)
+{
+    pthread_mutex_lock(&b->lock);
+    for (int i = 0; i < 2; i++) {
+        pl_peer *p = b->peer[i];
+        if (p && pl_peer_next_timeout(p) <= now_us) {
+            pl_peer_handle_timeout(p, now_us);
+            pl_bot_drain(b, (enum pl_bot_socket)i, now_us);
+        }
+    }
+    pl_rxstream_fb fb = {.user = b, .send = send_feedback};
+    for (size_t i = 0; i < MAX_STREAMS; i++)
+        pl_rxstream_tick(&b->streams[i], now_us, b->ctx->nack, &fb);
+    if (b->connected[PL_BOT_PUB]) {
+        /* Catch up at most a few frames after a stall rather than bursting. */
+        if (now_us - b->next_audio_us > 5 * AUDIO_PERIOD_US)
+            b->next_audio_us = now_us;
+        if (now_us - b->next_video_us > 5 * VIDEO_PERIOD_US)
+            b->next_video_us = now_us;
+        while (b->next_audio_us <= now_us) {
+            send_audio(b, now_us);
+            b->next_audio_us += AUDIO_PERIOD_US;
+        }
+        while (b->next_video_us <= now_us) {
+            send_video(b, now_us);
+            b->next_video_us += VIDEO_PERIOD_US;
+        }
+    }
+    pl_bot_update_due(b);
+    pthread_mutex_unlock(&b->lock);
+}
+
+void pl_bot_media_reset(pl_bot *b)
+{
+    b->audio_ssrc = pl_env_random_u32(&b->ctx->env) | 1;
+    b->video_ssrc = pl_env_random_u32(&b->ctx->env) | 2;
+    b->video_rtx_ssrc = pl_env_random_u32(&b->ctx->env) | 4;
+    pl_pktcache_clear(b->sent_audio);
+    pl_pktcache_clear(b->sent_video);
+    b->audio_seq = (uint16_t)pl_env_random_u32(&b->ctx->env);
+    b->video_seq = (uint16_t)pl_env_random_u32(&b->ctx->env);
+    b->picture_id = (uint16_t)(pl_env_random_u32(&b->ctx->env) & 0x7fff);
+    if (b->simulcast)
+        pl_simsend_reset(b->simulcast);
+}
