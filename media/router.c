@@ -4,11 +4,13 @@
 
 #include "parley/buf.h"
 #include "parley/rtp.h"
+#include "parley/vp8.h"
 #include "router_int.h"
 
 /* Transports, their tracks and routes, the fan-out between them, and the
  * forwarding of publishers' packets. Feedback and timers are in
- * router_feedback.c, the output queue in router_queue.c. */
+ * router_feedback.c, a track's layers in router_layers.c, the output queue
+ * in router_queue.c. */
 
 /* ---- transports, tracks and routes ---- */
 
@@ -16,17 +18,9 @@ static void free_track(pl_router *r, track *t)
 {
     if (!t)
         return;
-    pl_pktcache_destroy(&r->env, t->cache);
+    router_layers_free(r, t);
     pl_env_free(&r->env, t->fan);
     pl_env_free(&r->env, t);
-}
-
-static void reset_receive(track *t, uint32_t src)
-{
-    t->src = src;
-    pl_pktcache_clear(t->cache);
-    pl_rtp_rx_init(&t->rx, t->cfg.video ? 90000 : 48000);
-    pl_nack_gen_init(&t->nack, NULL);
 }
 
 static track *new_track(pl_router *r, const pl_track *cfg)
@@ -35,15 +29,11 @@ static track *new_track(pl_router *r, const pl_track *cfg)
     if (!t)
         return NULL;
     t->cfg = *cfg;
-    t->ssrc = cfg->ssrc;
-    t->rtx_ssrc = cfg->rtx_ssrc;
-    t->cache = pl_pktcache_create(&r->env, cfg->video ? CACHE_VIDEO : CACHE_AUDIO);
-    if (!t->cache) {
+    t->uid = ++r->next_uid;
+    if (router_layers_init(r, t) != PL_OK) {
         pl_env_free(&r->env, t);
         return NULL;
     }
-    reset_receive(t, 0);
-    pl_keyframe_limiter_init(&t->kf, PL_ROUTER_KEYFRAME_INTERVAL_US);
     return t;
 }
 
@@ -70,12 +60,19 @@ static void rebuild(pl_router *r)
             endpoint *p = find_ep(r, rt->cfg.publisher);
             rt->pub = NULL;
             for (size_t ti = 0; p && ti < p->n_tracks; ti++) {
-                if (strcmp(p->tracks[ti]->cfg.mid, rt->cfg.mid) != 0)
+                track *t = p->tracks[ti];
+                if (strcmp(t->cfg.mid, rt->cfg.mid) != 0)
                     continue;
                 rt->pub = p;
                 rt->track = ti;
-                rt->rw.clock_rate = p->tracks[ti]->cfg.video ? 90000 : 48000;
-                if (!fan_append(r, p->tracks[ti], s, ri))
+                if (rt->track_uid != t->uid) {
+                    /* Another track behind the route: its stream goes on. */
+                    pl_layerfwd_retrack(&rt->fwd, t->cfg.video ? 90000 : 48000,
+                                        t->cfg.n_layers > 0);
+                    rt->track_uid = t->uid;
+                }
+                router_route_target(t, rt, r->now);
+                if (!fan_append(r, t, s, ri))
                     pl_env_logf(&r->env, PL_LOG_ERROR, "router: out of memory for routes");
                 break;
             }
@@ -168,11 +165,23 @@ void pl_router_set_connected(pl_router *r, uint64_t id, int64_t now_us)
     router_request_keyframes_for(r, e, now_us); /* a new subscriber needs a picture now */
 }
 
+static bool same_layers(const pl_track *a, const pl_track *b)
+{
+    if (a->n_layers != b->n_layers)
+        return false;
+    for (size_t i = 0; i < a->n_layers && i < PL_MAX_LAYERS; i++)
+        if (strcmp(a->layers[i].rid, b->layers[i].rid) != 0)
+            return false;
+    return true;
+}
+
+/* The same track renegotiated: same mid, kind and layers. */
 static track *same_track(const endpoint *e, const pl_track *cfg)
 {
     for (size_t k = 0; k < e->n_tracks; k++) {
         track *old = e->tracks[k];
-        if (old->cfg.video == cfg->video && strcmp(old->cfg.mid, cfg->mid) == 0)
+        if (old->cfg.video == cfg->video && strcmp(old->cfg.mid, cfg->mid) == 0 &&
+            same_layers(&old->cfg, cfg))
             return old;
     }
     return NULL;
@@ -185,6 +194,9 @@ int pl_router_set_tracks(pl_router *r, uint64_t id, const pl_track *tracks, size
         return PL_ENOTFOUND;
     if (n > PL_MAX_TRACKS)
         return PL_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (tracks[i].n_layers > PL_MAX_LAYERS)
+            return PL_EINVAL;
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < i; k++)
             if (strcmp(tracks[i].mid, tracks[k].mid) == 0)
@@ -210,11 +222,7 @@ int pl_router_set_tracks(pl_router *r, uint64_t id, const pl_track *tracks, size
         for (size_t k = 0; k < e->n_tracks; k++)
             kept[k] = kept[k] || e->tracks[k] == old;
         next[i] = old;
-        old->cfg = tracks[i];
-        if (tracks[i].ssrc)
-            old->ssrc = tracks[i].ssrc;
-        if (tracks[i].rtx_ssrc || !tracks[i].rtx_pt)
-            old->rtx_ssrc = tracks[i].rtx_ssrc;
+        router_layers_update(old, &tracks[i]);
     }
     for (size_t k = 0; k < e->n_tracks; k++)
         if (!kept[k])
@@ -239,63 +247,37 @@ int pl_router_set_routes(pl_router *r, uint64_t id, const pl_route *routes, size
         return PL_EINVAL;
     /* Renegotiation re-sends every route: the output streams that survive
      * it keep their continuity. */
-    route next[PL_MAX_ROUTES];
+    route *next = n ? pl_env_alloc(&r->env, n * sizeof(*next)) : NULL;
+    if (n && !next)
+        return PL_ENOMEM;
     for (size_t i = 0; i < n; i++) {
+        /* Its rate and layers follow the track it resolves to. */
         memset(&next[i], 0, sizeof(next[i]));
-        pl_rewriter_init(&next[i].rw, 90000); /* its rate follows the track it resolves to */
+        pl_layerfwd_init(&next[i].fwd, 90000, false);
         for (size_t k = 0; k < e->n_routes; k++)
             if (e->routes[k].cfg.out_ssrc == routes[i].out_ssrc)
                 next[i] = e->routes[k];
         next[i].cfg = routes[i];
+        /* Back from a pause, a route starts as a new one. */
+        if (routes[i].paused)
+            pl_layerfwd_stop(&next[i].fwd);
     }
-    memcpy(e->routes, next, n * sizeof(next[0]));
+    if (n)
+        memcpy(e->routes, next, n * sizeof(next[0]));
+    pl_env_free(&r->env, next);
     e->n_routes = n;
+    if (now_us > r->now)
+        r->now = now_us;
     router_reset_queue(r);
     rebuild(r);
+    /* Targets and the key frames routes wait for, at once. */
+    router_check_layers(r, now_us);
     if (e->connected)
         router_request_keyframes_for(r, e, now_us);
     return PL_OK;
 }
 
 /* ---- media from publishers ---- */
-
-/* Which of a publisher's tracks a packet belongs to: by SSRC, or, for a
- * source the offer did not name, by the MID header extension (RFC 8843
- * 15), whose SSRC is then kept for the packets that no longer carry it. */
-static track *track_of(const endpoint *e, const uint8_t *pkt, const pl_rtp_header *h, bool *rtx)
-{
-    uint8_t mid_ext = 0;
-    for (size_t i = 0; i < e->n_tracks; i++) {
-        track *t = e->tracks[i];
-        if (t->ssrc == h->ssrc && t->ssrc) {
-            *rtx = false;
-            return t;
-        }
-        if (t->rtx_ssrc == h->ssrc && t->rtx_ssrc) {
-            *rtx = true;
-            return t;
-        }
-        if (t->cfg.mid_ext)
-            mid_ext = t->cfg.mid_ext;
-    }
-    pl_rtp_ext ext;
-    char mid[PL_MID_MAX + 1];
-    if (!mid_ext || pl_rtp_ext_find(pkt, h, mid_ext, &ext) != PL_OK ||
-        pl_rtp_ext_string(&ext, mid, sizeof(mid)) != PL_OK)
-        return NULL;
-    for (size_t i = 0; i < e->n_tracks; i++) {
-        track *t = e->tracks[i];
-        if (strcmp(t->cfg.mid, mid) != 0)
-            continue;
-        *rtx = t->cfg.rtx_pt && h->payload_type == t->cfg.rtx_pt;
-        if (*rtx)
-            t->rtx_ssrc = h->ssrc;
-        else
-            t->ssrc = h->ssrc;
-        return t;
-    }
-    return NULL;
-}
 
 static void note_level(track *t, const uint8_t *pkt, const pl_rtp_header *h, int64_t now)
 {
@@ -327,11 +309,36 @@ static void note_arrival(pl_router *r, endpoint *e, const uint8_t *pkt, const pl
     pl_twcc_rx_packet(e->twcc, seq, now);
 }
 
+/* A video packet's VP8 descriptor, and what a key frame says of its
+ * layer's size. False when the payload has no descriptor. */
+static bool read_vp8(pl_router *r, layer *l, const uint8_t *payload, size_t len, pl_vp8_desc *d,
+                     int64_t now)
+{
+    if (pl_vp8_parse_descriptor(payload, len, d) != PL_OK)
+        return false;
+    uint16_t w, h;
+    if (d->keyframe) {
+        /* The routes waiting for it switch now; requests still pending
+         * are answered. */
+        l->want_keyframe = false;
+        l->kf.pending = false;
+        if (pl_vp8_keyframe_size(payload + d->header_len, len - d->header_len, &w, &h) == PL_OK &&
+            (w != l->width || h != l->height)) {
+            l->width = w;
+            l->height = h;
+            r->next_layer_check = now; /* the layer routes get may change */
+        }
+    }
+    return true;
+}
+
 void pl_router_handle_rtp(pl_router *r, int64_t now, uint64_t from, const uint8_t *pkt, size_t len)
 {
     endpoint *e = router_input_from(r, from);
     if (!e)
         return;
+    if (now > r->now)
+        r->now = now;
     pl_rtp_header h;
     if (pl_rtp_parse(pkt, len, &h) != PL_OK) {
         r->st.malformed++;
@@ -340,8 +347,10 @@ void pl_router_handle_rtp(pl_router *r, int64_t now, uint64_t from, const uint8_
     if (e->twcc_ext)
         note_arrival(r, e, pkt, &h, now);
     bool rtx = false;
-    track *t = track_of(e, pkt, &h, &rtx);
-    if (!t || (rtx && !t->ssrc)) {
+    size_t li = 0;
+    track *t = router_bind(e, pkt, &h, &li, &rtx);
+    layer *l = t ? &t->layers[li] : NULL;
+    if (!t || (rtx && !l->ssrc)) {
         r->st.unknown_ssrc++;
         return;
     }
@@ -350,7 +359,7 @@ void pl_router_handle_rtp(pl_router *r, int64_t now, uint64_t from, const uint8_
     /* The forwarding form: no extension block (their ids were negotiated
      * with the publisher, not with the subscribers), an RTX packet as the
      * original it carries. */
-    int n = rtx ? pl_rtp_rtx_unwrap(pkt, &h, t->ssrc, t->cfg.pt, r->scratch, sizeof(r->scratch))
+    int n = rtx ? pl_rtp_rtx_unwrap(pkt, &h, l->ssrc, t->cfg.pt, r->scratch, sizeof(r->scratch))
                 : pl_rtp_strip_extensions(pkt, &h, r->scratch, sizeof(r->scratch));
     if (n <= 0) {
         if (n != PL_ENOTFOUND) /* a padding-only probe is not an error */
@@ -358,28 +367,43 @@ void pl_router_handle_rtp(pl_router *r, int64_t now, uint64_t from, const uint8_
         return;
     }
     uint16_t seq = pl_get_u16(r->scratch + 2);
-    if (t->src != t->ssrc)
-        reset_receive(t, t->ssrc); /* a new source behind the track: its numbers start over */
+    if (l->src != l->ssrc)
+        router_layer_reset(t, li, l->ssrc); /* a new source: its numbers start over */
     /* A packet the cache already holds is a duplicate (or a retransmission
      * that lost the race): subscribers have it. */
-    if (pl_pktcache_put(t->cache, seq, r->scratch, (size_t)n) == PL_EREPLAY) {
+    if (pl_pktcache_put(l->cache, seq, r->scratch, (size_t)n) == PL_EREPLAY) {
         r->st.duplicates++;
         return;
     }
-    pl_rtp_rx_packet(&t->rx, seq, h.timestamp, now, rtx);
-    pl_nack_gen_packet(&t->nack, seq, now);
+    pl_rtp_rx_packet(&l->rx, seq, h.timestamp, now, rtx);
+    pl_nack_gen_packet(&l->nack, seq, now);
     if (t->cfg.nack)
-        r->next_repair = min64(r->next_repair, pl_nack_gen_next(&t->nack));
-    size_t payload = (size_t)n - (PL_RTP_HEADER_MIN + 4u * h.csrc_count);
+        r->next_repair = min64(r->next_repair, pl_nack_gen_next(&l->nack));
+    size_t hdr = PL_RTP_HEADER_MIN + 4u * h.csrc_count;
+    size_t payload = (size_t)n - hdr;
+    l->last_at = now;
+    l->octets += payload;
+    pl_vp8_desc desc;
+    size_t body = rtx ? payload : h.payload_len;
+    bool vp8 = t->cfg.video && read_vp8(r, l, r->scratch + hdr, body, &desc, now);
+    pl_layerfwd_pkt fp = {.layer = (uint8_t)li,
+                          .epoch = l->epoch,
+                          .seq = seq,
+                          .ts = h.timestamp,
+                          .vp8 = vp8 ? &desc : NULL,
+                          .clocks = t->clocks};
     for (size_t f = 0; f < t->fan_n; f++) {
         endpoint *s = t->fan[f].sub;
         route *rt = &s->routes[t->fan[f].route];
         if (!s->connected || rt->cfg.paused)
             continue;
-        uint16_t oseq;
-        uint32_t ots;
-        pl_rewriter_map(&rt->rw, now, t->ssrc, seq, h.timestamp, &oseq, &ots);
-        router_enqueue_copy(r, s, rt, r->scratch, (size_t)n, oseq, ots, false);
+        pl_layerfwd_out o;
+        if (!pl_layerfwd_packet(&rt->fwd, now, &fp, &o))
+            continue; /* another layer, a dropped temporal layer, or too late */
+        if (o.switched)
+            r->st.layer_switches++;
+        router_enqueue_copy(r, s, rt, r->scratch, (size_t)n, o.seq, o.ts, o.vp8 ? &o.vf : NULL,
+                            false);
         rt->packets++;
         rt->octets += (uint32_t)payload;
     }

@@ -8,37 +8,6 @@
  * upstream losses, merged PLIs, receiver and sender reports), plus active
  * speakers. */
 
-/* A PLI (RFC 4585) from the relay to a publisher. */
-static void send_pli(pl_router *r, endpoint *p, uint32_t ssrc)
-{
-    uint8_t buf[64];
-    pl_wbuf wb = pl_wbuf_make(buf, sizeof(buf));
-    pl_rtcp_write_pli(&wb, &(pl_rtcp_pli){.sender_ssrc = PL_ROUTER_SSRC, .media_ssrc = ssrc});
-    router_enqueue_rtcp(r, p->id, PL_ROUTER_KEYFRAME, &wb);
-}
-
-/* Asks a publisher for a keyframe of one track (RFC 4585 PLI), at most once
- * per interval: requests inside it are merged into one sent when it ends. */
-void router_request_keyframe(pl_router *r, endpoint *p, size_t ti, int64_t now)
-{
-    if (!p || !p->connected || ti >= p->n_tracks)
-        return;
-    track *t = p->tracks[ti];
-    if (!t->ssrc || !t->cfg.video)
-        return;
-    if (pl_keyframe_limiter_request(&t->kf, now))
-        send_pli(r, p, t->ssrc);
-    else
-        r->next_repair = min64(r->next_repair, pl_keyframe_limiter_next(&t->kf));
-}
-
-void router_request_keyframes_for(pl_router *r, endpoint *sub, int64_t now)
-{
-    for (size_t i = 0; i < sub->n_routes; i++)
-        if (!sub->routes[i].cfg.paused)
-            router_request_keyframe(r, sub->routes[i].pub, sub->routes[i].track, now);
-}
-
 /* ---- RTCP from subscribers and publishers ---- */
 
 static route *route_by_ssrc(endpoint *e, uint32_t out_ssrc)
@@ -49,27 +18,31 @@ static route *route_by_ssrc(endpoint *e, uint32_t out_ssrc)
     return NULL;
 }
 
-/* A subscriber's NACK: resend what the publisher track's cache still has,
- * mapped back through the route's offsets. */
+/* A subscriber's NACK: resend what the caches of the publisher track's
+ * layers still have, each number as the packet it went out as (the
+ * route's history says which layer and source packet it carried). */
 static void answer_nack(pl_router *r, endpoint *sub, const pl_rtcp_nack *nack)
 {
     route *rt = route_by_ssrc(sub, nack->media_ssrc);
-    if (!rt || !rt->pub || !rt->rw.started)
+    if (!rt || !rt->pub)
         return;
     track *t = rt->pub->tracks[rt->track];
-    if (t->src != rt->rw.src_ssrc)
-        return; /* the cache holds another source's packets now */
+    if (t->uid != rt->track_uid)
+        return;
     uint16_t lost[PL_RTCP_MAX_NACK * 17];
     size_t n = pl_rtcp_nack_lost(nack, lost, sizeof(lost) / sizeof(lost[0]));
     for (size_t k = 0; k < n; k++) {
+        pl_layerfwd_sent sent;
+        if (!pl_layerfwd_lookup(&rt->fwd, lost[k], &sent) || sent.layer >= t->n_layers)
+            continue;
+        layer *l = &t->layers[sent.layer];
+        if (l->epoch != sent.epoch)
+            continue; /* the cache holds another source's packets now */
         size_t len;
-        const uint8_t *pkt =
-            pl_pktcache_get(t->cache, pl_rewriter_source_seq(&rt->rw, lost[k]), &len);
-        uint16_t oseq;
-        uint32_t ots;
-        if (pkt && pl_rewriter_map_again(&rt->rw, t->src, pl_get_u16(pkt + 2), pl_get_u32(pkt + 4),
-                                         &oseq, &ots))
-            router_enqueue_copy(r, sub, rt, pkt, len, oseq, ots, true);
+        const uint8_t *pkt = pl_pktcache_get(l->cache, sent.in_seq, &len);
+        if (pkt)
+            router_enqueue_copy(r, sub, rt, pkt, len, lost[k], sent.ts, sent.vp8 ? &sent.vf : NULL,
+                                true);
     }
 }
 
@@ -95,17 +68,30 @@ void pl_router_handle_rtcp(pl_router *r, int64_t now, uint64_t from, const uint8
             media = p->u.fir.n_entries ? p->u.fir.entries[0].ssrc : 0;
             break;
         case PL_RTCP_K_SR:
-            /* A publisher's NTP <-> RTP mapping, for its subscribers' SRs. */
+            /* A publisher's NTP <-> RTP mapping of one layer, for its
+             * subscribers' SRs and for timestamps across layer switches. */
             for (size_t i = 0; i < e->n_tracks; i++)
-                if (e->tracks[i]->ssrc == p->u.sr.ssrc)
-                    pl_rtp_rx_sr(&e->tracks[i]->rx, p->u.sr.ntp, p->u.sr.rtp_ts, now);
+                for (size_t li = 0; li < e->tracks[i]->n_layers; li++) {
+                    track *t = e->tracks[i];
+                    layer *l = &t->layers[li];
+                    if (l->ssrc != p->u.sr.ssrc || !p->u.sr.ssrc)
+                        continue;
+                    pl_rtp_rx_sr(&l->rx, p->u.sr.ntp, p->u.sr.rtp_ts, now);
+                    if (l->src == l->ssrc)
+                        t->clocks[li] = (pl_layer_clock){.valid = true,
+                                                         .epoch = l->epoch,
+                                                         .ntp = p->u.sr.ntp,
+                                                         .rtp = p->u.sr.rtp_ts};
+                }
             break;
         default:
             break;
         }
+        /* A keyframe of the layer the route is on, or is about to be on. */
         route *rt = media ? route_by_ssrc(e, media) : NULL;
         if (rt)
-            router_request_keyframe(r, rt->pub, rt->track, now);
+            router_request_keyframe(r, rt->pub, rt->track, pl_layerfwd_keyframe_layer(&rt->fwd),
+                                    now);
     }
 }
 
@@ -113,28 +99,31 @@ void pl_router_handle_rtcp(pl_router *r, int64_t now, uint64_t from, const uint8
 
 /* Asks a publisher for the packets it lost on the way to the relay (RR +
  * generic NACK, RFC 4585). */
-static void send_nack(pl_router *r, endpoint *p, const track *t, const uint16_t *lost, size_t n)
+static void send_nack(pl_router *r, endpoint *p, const layer *l, const uint16_t *lost, size_t n)
 {
     uint8_t buf[1200];
     pl_wbuf wb = pl_wbuf_make(buf, sizeof(buf));
     pl_rtcp_write_rr(&wb, &(pl_rtcp_rr){.ssrc = PL_ROUTER_SSRC});
-    pl_rtcp_nack nack = {.sender_ssrc = PL_ROUTER_SSRC, .media_ssrc = t->ssrc};
+    pl_rtcp_nack nack = {.sender_ssrc = PL_ROUTER_SSRC, .media_ssrc = l->ssrc};
     nack.n_items = pl_rtcp_nack_pack(lost, n, nack.items, PL_RTCP_MAX_NACK);
     pl_rtcp_write_nack(&wb, &nack);
     router_enqueue_rtcp(r, p->id, PL_ROUTER_NACK, &wb);
 }
 
-/* Receiver reports to a publisher (one block per track), sender reports to
- * a subscriber (one per forwarded stream whose publisher reported), mapped
- * through the route's timestamp offset. */
+/* Receiver reports to a publisher (one block per layer of each track),
+ * sender reports to a subscriber (one per forwarded stream whose current
+ * layer's publisher reported), mapped through the route's timestamp
+ * offset. */
 static void send_reports(pl_router *r, endpoint *e, int64_t now)
 {
     uint8_t buf[1200];
     pl_rtcp_rr rr = {.ssrc = PL_ROUTER_SSRC};
     for (size_t i = 0; i < e->n_tracks; i++)
-        if (e->tracks[i]->rx.started)
-            pl_rtp_rx_report(&e->tracks[i]->rx, e->tracks[i]->src, now,
-                             &rr.reports[rr.n_reports++]);
+        for (size_t li = 0; li < e->tracks[i]->n_layers; li++) {
+            layer *l = &e->tracks[i]->layers[li];
+            if (l->rx.started && rr.n_reports < PL_RTCP_MAX_REPORTS)
+                pl_rtp_rx_report(&l->rx, l->src, now, &rr.reports[rr.n_reports++]);
+        }
     if (rr.n_reports) {
         pl_wbuf wb = pl_wbuf_make(buf, sizeof(buf));
         pl_rtcp_write_rr(&wb, &rr);
@@ -142,11 +131,14 @@ static void send_reports(pl_router *r, endpoint *e, int64_t now)
     }
     for (size_t i = 0; i < e->n_routes; i++) {
         const route *rt = &e->routes[i];
-        if (!rt->rw.started || rt->cfg.paused || !rt->pub)
+        if (rt->fwd.cur == PL_LAYER_NONE || rt->cfg.paused || !rt->pub)
             continue;
         const track *t = rt->pub->tracks[rt->track];
+        if (t->uid != rt->track_uid || rt->fwd.cur >= t->n_layers)
+            continue;
+        const layer *l = &t->layers[rt->fwd.cur];
         pl_rtcp_sr sr;
-        if (t->src != rt->rw.src_ssrc || !pl_sr_map(&t->rx, rt->cfg.out_ssrc, rt->rw.ts_offset,
+        if (l->epoch != rt->fwd.epoch || !pl_sr_map(&l->rx, rt->cfg.out_ssrc, rt->fwd.rw.ts_offset,
                                                     rt->packets, rt->octets, now, &sr))
             continue;
         pl_wbuf wb = pl_wbuf_make(buf, sizeof(buf));
@@ -158,7 +150,7 @@ static void send_reports(pl_router *r, endpoint *e, int64_t now)
 /* Transport-wide feedback to a publisher: what arrived since the last. */
 static void send_twcc(pl_router *r, endpoint *e, int64_t now)
 {
-    uint32_t media = e->n_tracks ? e->tracks[0]->ssrc : 0;
+    uint32_t media = e->n_tracks ? e->tracks[0]->layers[0].ssrc : 0;
     if (!pl_twcc_rx_feedback(e->twcc, now, PL_ROUTER_SSRC, media, r->twcc_fb))
         return;
     uint8_t buf[1400];
@@ -173,23 +165,26 @@ static void run_repair(pl_router *r, int64_t now)
     for (endpoint *e = r->endpoints; e; e = e->next) {
         if (!e->connected)
             continue;
-        for (size_t i = 0; i < e->n_tracks; i++) {
-            track *t = e->tracks[i];
-            if (t->cfg.nack) {
-                uint16_t lost[64];
-                size_t n = pl_nack_gen_poll(&t->nack, now, lost, 64);
-                if (n)
-                    send_nack(r, e, t, lost, n);
-                next = min64(next, pl_nack_gen_next(&t->nack));
+        for (size_t i = 0; i < e->n_tracks; i++)
+            for (size_t li = 0; li < e->tracks[i]->n_layers; li++) {
+                track *t = e->tracks[i];
+                layer *l = &t->layers[li];
+                if (t->cfg.nack) {
+                    uint16_t lost[64];
+                    size_t n = pl_nack_gen_poll(&l->nack, now, lost, 64);
+                    if (n)
+                        send_nack(r, e, l, lost, n);
+                    next = min64(next, pl_nack_gen_next(&l->nack));
+                }
+                /* Losses past repair: a keyframe is the way back. Routes
+                 * waiting to switch to the layer ask until it comes. */
+                bool want = pl_nack_gen_take_keyframe_need(&l->nack) || l->want_keyframe;
+                if (want && t->cfg.video && l->ssrc && pl_keyframe_limiter_request(&l->kf, now))
+                    router_send_pli(r, e, t, li);
+                if (pl_keyframe_limiter_poll(&l->kf, now) && l->ssrc)
+                    router_send_pli(r, e, t, li);
+                next = min64(next, pl_keyframe_limiter_next(&l->kf));
             }
-            /* Losses past repair: a keyframe is the way back. */
-            if (pl_nack_gen_take_keyframe_need(&t->nack) && t->cfg.video &&
-                pl_keyframe_limiter_request(&t->kf, now))
-                send_pli(r, e, t->ssrc);
-            if (pl_keyframe_limiter_poll(&t->kf, now))
-                send_pli(r, e, t->ssrc);
-            next = min64(next, pl_keyframe_limiter_next(&t->kf));
-        }
         if (e->twcc) {
             if (pl_twcc_rx_next(e->twcc) <= now)
                 send_twcc(r, e, now);
@@ -228,6 +223,10 @@ static void check_speakers(pl_router *r, int64_t now)
 void pl_router_handle_timeout(pl_router *r, int64_t now)
 {
     router_reset_queue(r);
+    if (now > r->now)
+        r->now = now;
+    if (now >= r->next_layer_check)
+        router_check_layers(r, now);
     if (now >= r->next_repair)
         run_repair(r, now);
     if (now >= r->next_speaker_check)
@@ -236,5 +235,5 @@ void pl_router_handle_timeout(pl_router *r, int64_t now)
 
 int64_t pl_router_next_timeout(const pl_router *r)
 {
-    return min64(r->next_repair, r->next_speaker_check);
+    return min64(min64(r->next_repair, r->next_speaker_check), r->next_layer_check);
 }

@@ -1,7 +1,11 @@
 /* Inside the router (not public): its state, shared by router.c
  * (transports, tracks, routes and forwarding), router_feedback.c (RTCP in,
- * the relay's own RTCP, timers) and router_queue.c (the output queue).
- * Calls go one way only: router.c -> router_feedback.c -> router_queue.c. */
+ * the relay's own RTCP, timers), router_layers.c (a track's layers: their
+ * receive state, binding packets to them, the layer each route gets,
+ * keyframe requests) and router_queue.c (the output queue). Calls go one
+ * way only: router.c -> router_feedback.c -> router_layers.c ->
+ * router_queue.c (router.c also calls router_layers.c and router_queue.c
+ * directly). */
 #ifndef PARLEY_MEDIA_ROUTER_INT_H
 #define PARLEY_MEDIA_ROUTER_INT_H
 
@@ -9,13 +13,15 @@
 #include <stdint.h>
 
 #include "parley/hmap.h"
+#include "parley/layerfwd.h"
 #include "parley/nack.h"
 #include "parley/pktcache.h"
-#include "parley/rewriter.h"
 #include "parley/router.h"
 #include "parley/rtcp.h"
+#include "parley/rtp.h"
 #include "parley/rtpstats.h"
 #include "parley/twcc.h"
+#include "parley/vp8_rewrite.h"
 
 /* The largest packet the router forwards (after its extensions are gone). */
 #define PKT_MAX 1500
@@ -27,6 +33,12 @@
 #define CACHE_AUDIO 128
 /* RTCP packets read from one compound packet. */
 #define RTCP_MAX_PARTS 16
+/* Every route's layer is chosen again this often (layers start and stop,
+ * their sizes change). */
+#define LAYER_CHECK_US 500000
+/* A layer of unknown size is asked for a key frame (which says its size)
+ * at most this often. */
+#define SIZE_PROBE_US 2000000
 
 typedef struct endpoint endpoint;
 
@@ -36,16 +48,35 @@ typedef struct fan_entry {
     size_t route;
 } fan_entry;
 
-/* A publisher's track and its receive side: what the relay needs to repair
- * it upstream and to answer its subscribers' NACKs. */
-typedef struct track {
-    pl_track cfg;
-    uint32_t ssrc, rtx_ssrc; /* as signalled, or learned from MID-tagged packets */
-    uint32_t src;            /* the source whose packets the cache holds */
+/* One stream a publisher sends of a track (a simulcast layer, or the
+ * whole of a track without simulcast) and its receive side: what the relay
+ * needs to repair it upstream and to answer its subscribers' NACKs. */
+typedef struct layer {
+    /* As signalled, or learned from MID- and RID-tagged packets. */
+    uint32_t ssrc, rtx_ssrc;
+    uint32_t src;  /* the source whose packets the cache holds ... */
+    uint8_t epoch; /* ... and its number: routes tell sources apart by it */
     pl_pktcache *cache;
     pl_rtp_rx rx;
     pl_nack_gen nack;
     pl_keyframe_limiter kf;
+    bool want_keyframe;     /* a route waits for one of its key frames */
+    uint16_t width, height; /* of its last key frame; 0: not known */
+    int64_t size_probe_at;  /* when its size may next be asked for */
+    int64_t last_at;        /* its last packet; INT64_MIN: none yet */
+    uint64_t octets;        /* payload since rate_since */
+    int64_t rate_since;
+    uint32_t bitrate; /* bit/s over the last layer check */
+} layer;
+
+/* A publisher's track: its layers, their clocks (from the publisher's
+ * sender reports) and the routes it feeds. */
+typedef struct track {
+    pl_track cfg;
+    uint32_t uid;    /* unique in the router: routes notice a new track */
+    size_t n_layers; /* cfg.n_layers, or 1 */
+    layer layers[PL_MAX_LAYERS];
+    pl_layer_clock clocks[PL_MAX_LAYERS];
     fan_entry *fan; /* rebuilt when routes change: forwarding never searches */
     size_t fan_n, fan_cap;
     int64_t loud_until; /* audio: speaking until then, at its loudest recent level */
@@ -55,7 +86,8 @@ typedef struct track {
 
 typedef struct route {
     pl_route cfg;
-    pl_rewriter rw;
+    pl_layerfwd fwd;          /* its layer, numbering and NACK history ... */
+    uint32_t track_uid;       /* ... of this track */
     uint16_t rtx_seq;         /* the route's RTX stream */
     uint32_t packets, octets; /* sent on it, for its sender reports */
     endpoint *pub;            /* resolved from cfg: NULL while the track is not there */
@@ -90,6 +122,8 @@ typedef struct outq {
     uint16_t seq, rtx_seq;
     uint8_t pt, rtx_pt;
     bool rtx;
+    bool vp8; /* vf goes into the VP8 payload descriptor */
+    pl_vp8_fields vf;
     bool speaking;
     uint8_t level;
 } outq;
@@ -105,7 +139,9 @@ struct pl_router {
     pl_rtcp_packet *rtcp;  /* scratch for parsing */
     pl_rtcp_twcc *twcc_fb; /* scratch for building feedback */
     uint8_t scratch[PKT_MAX];
-    int64_t next_repair, next_speaker_check;
+    int64_t next_repair, next_speaker_check, next_layer_check;
+    int64_t now;       /* the latest time the router was told */
+    uint32_t next_uid; /* of tracks */
     pl_router_stats st;
 };
 
@@ -134,12 +170,34 @@ void router_enqueue_rtcp(pl_router *r, uint64_t to, enum pl_router_out_reason wh
                          const pl_wbuf *wb);
 /* One copy of a packet in forwarding form for a route. */
 void router_enqueue_copy(pl_router *r, endpoint *s, route *rt, const uint8_t *pkt, size_t len,
-                         uint16_t seq, uint32_t ts, bool resend);
+                         uint16_t seq, uint32_t ts, const pl_vp8_fields *vf, bool resend);
 
-/* router_feedback.c */
-/* A keyframe of a publisher track, merged with others inside the interval. */
-void router_request_keyframe(pl_router *r, endpoint *p, size_t ti, int64_t now);
-/* Keyframes of everything a subscriber receives (and has not paused). */
+/* router_layers.c */
+/* A track's layers from its configuration: 0, or PL_ENOMEM with nothing
+ * allocated. */
+int router_layers_init(pl_router *r, track *t);
+void router_layers_free(pl_router *r, track *t);
+/* The same track renegotiated: signalled SSRCs replace learned ones. */
+void router_layers_update(track *t, const pl_track *cfg);
+/* A new source behind a layer: its numbers start over. */
+void router_layer_reset(track *t, size_t li, uint32_t src);
+/* Which track and layer a publisher's packet belongs to: by SSRC, or for a
+ * source the offer did not name, by the MID and RID (repaired RID for
+ * RTX) header extensions, whose SSRC is then kept. NULL: none. */
+track *router_bind(const endpoint *e, const uint8_t *pkt, const pl_rtp_header *h, size_t *li,
+                   bool *rtx);
+/* The layer a route gets (and its temporal cap), from what is known of
+ * the track's layers at `now`. */
+void router_route_target(const track *t, route *rt, int64_t now);
+/* Every route's layer chosen again, layers a route waits for asked for a
+ * key frame, layers of unknown size asked for one, bitrates measured. */
+void router_check_layers(pl_router *r, int64_t now);
+void router_send_pli(pl_router *r, endpoint *p, const track *t, size_t li);
+/* A keyframe of a publisher track's layer, merged with others inside the
+ * interval. */
+void router_request_keyframe(pl_router *r, endpoint *p, size_t ti, uint8_t li, int64_t now);
+/* Keyframes of everything a subscriber receives (and has not paused): of
+ * the layer each route is on or waits for. */
 void router_request_keyframes_for(pl_router *r, endpoint *sub, int64_t now);
 
 #endif

@@ -2,6 +2,7 @@
 
 #include "parley/buf.h"
 #include "parley/rtp.h"
+#include "parley/vp8_rewrite.h"
 #include "router_int.h"
 
 /* The router's output queue: what goes out is described when it is
@@ -98,6 +99,13 @@ int pl_router_poll_output(pl_router *r, pl_router_output *out, uint8_t *buf, siz
     pl_rtp_set_payload_type(buf, o->pt);
     pl_rtp_set_seq(buf, o->seq);
     pl_rtp_set_timestamp(buf, o->ts);
+    if (o->vp8) {
+        /* The descriptor as this route numbers its frames (the packet
+         * parsed when it came in: the forwarding form has no extensions). */
+        size_t hdr = PL_RTP_HEADER_MIN + 4u * (buf[0] & 0x0f);
+        if (hdr < o->len && pl_vp8_write_fields(buf + hdr, o->len - hdr, &o->vf) != PL_OK)
+            return PL_EMALFORMED;
+    }
     out->len = o->len;
     if (o->rtx) {
         pl_rtp_header h;
@@ -112,7 +120,7 @@ int pl_router_poll_output(pl_router *r, pl_router_output *out, uint8_t *buf, siz
 }
 
 void router_enqueue_copy(pl_router *r, endpoint *s, route *rt, const uint8_t *pkt, size_t len,
-                         uint16_t seq, uint32_t ts, bool resend)
+                         uint16_t seq, uint32_t ts, const pl_vp8_fields *vf, bool resend)
 {
     outq *o = router_enqueue(r);
     if (!o)
@@ -126,6 +134,10 @@ void router_enqueue_copy(pl_router *r, endpoint *s, route *rt, const uint8_t *pk
     o->ts = ts;
     o->ssrc = rt->cfg.out_ssrc;
     o->pt = rt->cfg.out_pt;
+    if (vf) {
+        o->vp8 = true;
+        o->vf = *vf;
+    }
     if (resend && rt->cfg.out_rtx_pt) {
         o->rtx = true;
         o->rtx_ssrc = rt->cfg.out_rtx_ssrc;

@@ -1,9 +1,18 @@
 /* The sequence number and timestamp space of one forwarded stream. A
- * subscriber sees one SSRC per track whatever happens behind it: when the
- * source behind the route changes (the publisher restarted its camera, and
- * later a simulcast layer switch), sequence numbers continue from the last
- * one sent and timestamps from the last one plus the time that passed, so
- * the subscriber's jitter buffer sees a stream without a jump.
+ * subscriber sees one SSRC per track whatever happens behind it:
+ *
+ * - When the source behind the stream changes (a simulcast layer switch,
+ *   a restarted camera), sequence numbers continue from the last one sent
+ *   and timestamps from the last one sent, either at the instant the
+ *   caller mapped through the sources' sender reports or, without that, by
+ *   the time that passed; never backwards.
+ * - A packet the caller drops (a temporal layer it does not forward)
+ *   takes no number: the next one takes its place, so a subscriber sees no
+ *   loss it would ask to have repaired.
+ * - A packet lost on the way from the publisher leaves its number free:
+ *   the subscriber sees the gap (and asks for it), and the packet, when a
+ *   retransmission brings it later, takes that number (the last
+ *   PL_REWRITER_GAPS gaps are remembered).
  *
  * A plain value embedded in its route; time is an argument. */
 #ifndef PARLEY_REWRITER_H
@@ -16,32 +25,52 @@
 extern "C" {
 #endif
 
+#define PL_REWRITER_GAPS 8
+
+typedef struct pl_rewriter_gap {
+    uint16_t in, out, n; /* n source numbers from `in` map to n from `out` */
+} pl_rewriter_gap;
+
 typedef struct pl_rewriter {
-    bool started;
+    bool started; /* a source was mapped: last_* describe what went out */
+    bool mapped;  /* the current source is mapped */
     uint32_t clock_rate;
-    uint32_t src_ssrc; /* the source the offsets belong to */
-    uint16_t seq_offset, last_seq;
-    uint32_t ts_offset, last_ts;
-    int64_t last_at_us; /* when last_ts was sent */
+    uint16_t seq_offset; /* out = in + seq_offset for the current source */
+    uint16_t in_high;    /* the newest source number seen (sent or dropped) */
+    uint32_t ts_offset;
+    uint32_t last_ts;   /* the newest timestamp sent ... */
+    int64_t last_at_us; /* ... and when */
+    pl_rewriter_gap gaps[PL_REWRITER_GAPS];
+    uint8_t gap_next;
 } pl_rewriter;
 
 void pl_rewriter_init(pl_rewriter *rw, uint32_t clock_rate);
 
-/* A packet of the source going out for the first time: its output sequence
- * number and timestamp. A packet of another source than the last one starts
- * a new mapping that continues the output stream. Only packets newer than
- * the last one sent move the continuation point. */
-void pl_rewriter_map(pl_rewriter *rw, int64_t now_us, uint32_t ssrc, uint16_t seq, uint32_t ts,
-                     uint16_t *out_seq, uint32_t *out_ts);
+/* The timestamp the stream has reached by now: the last one sent plus the
+ * time since (at least one tick on, so that a new frame is never taken for
+ * part of the last one). */
+uint32_t pl_rewriter_wall_ts(const pl_rewriter *rw, int64_t now_us);
 
-/* A retransmission of a packet of the current source: the numbers it had
- * when it first went out. False when the source is not the current one
- * (its packets went out under offsets that are gone). */
-bool pl_rewriter_map_again(const pl_rewriter *rw, uint32_t ssrc, uint16_t seq, uint32_t ts,
-                           uint16_t *out_seq, uint32_t *out_ts);
+/* The next packet, (seq, ts), starts a new source: it takes the number
+ * after the last one sent, and the timestamp `mapped_ts` (the instant of
+ * its capture in the output's timeline, from sender reports) or, with
+ * NULL or a value more than a second away from the wall clock's, the
+ * wall clock's (pl_rewriter_wall_ts); never one at or before the last one
+ * sent. The first source keeps its own numbers. */
+void pl_rewriter_switch(pl_rewriter *rw, int64_t now_us, uint16_t seq, uint32_t ts,
+                        const uint32_t *mapped_ts);
+/* Forgets the current source (the next one is mapped with
+ * pl_rewriter_switch); what went out stays the continuation point. */
+void pl_rewriter_unmap(pl_rewriter *rw);
 
-/* The source sequence number behind an output one (a subscriber's NACK). */
-uint16_t pl_rewriter_source_seq(const pl_rewriter *rw, uint16_t out_seq);
+/* A packet of the current source, `drop` when the caller does not
+ * forward it. True with its output numbers when it goes out. A packet
+ * older than the newest goes out only into the gap its loss left. */
+bool pl_rewriter_packet(pl_rewriter *rw, int64_t now_us, uint16_t seq, uint32_t ts, bool drop,
+                        uint16_t *out_seq, uint32_t *out_ts);
+
+/* The newest output sequence number taken (sent or left as a gap). */
+uint16_t pl_rewriter_out_high(const pl_rewriter *rw);
 
 #ifdef __cplusplus
 }

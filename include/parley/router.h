@@ -69,6 +69,12 @@ typedef struct pl_router_stats {
     uint64_t duplicates;   /* publisher packets already held: not forwarded twice */
     uint64_t unroutable;   /* packets or RTCP from a transport the router does not know */
     uint64_t malformed;    /* RTP that does not parse */
+    /* Simulcast: routes that moved to another layer (on its key frame),
+     * and PLIs sent to a layer of a simulcast track (for a route waiting
+     * to switch or start, a subscriber's request, a repair given up, or to
+     * learn a layer's size). */
+    uint64_t layer_switches;
+    uint64_t layer_keyframe_requests;
 } pl_router_stats;
 
 pl_router *pl_router_create(const pl_env *env);

@@ -7,8 +7,15 @@
 
 #include "parley/rewriter.h"
 
-/* The rewriter alone: a switch to a source whose numbers are behind, and a
- * late packet of the current source that must not move the continuation. */
+static bool fwd(pl_rewriter *rw, int64_t now, uint16_t seq, uint32_t ts, bool drop, uint16_t *s,
+                uint32_t *t)
+{
+    return pl_rewriter_packet(rw, now, seq, ts, drop, s, t);
+}
+
+/* The first source keeps its numbers; a switch to a source whose numbers
+ * are behind continues after the last one sent, by the wall clock; a late
+ * packet of the current source does not move the continuation. */
 static void test_continuation(void **state)
 {
     (void)state;
@@ -16,22 +23,24 @@ static void test_continuation(void **state)
     pl_rewriter_init(&rw, 48000);
     uint16_t s;
     uint32_t ts;
-    pl_rewriter_map(&rw, 0, 1, 100, 5000, &s, &ts);
+    assert_false(fwd(&rw, 0, 100, 5000, false, &s, &ts)); /* nothing mapped yet */
+    pl_rewriter_switch(&rw, 0, 100, 5000, NULL);
+    assert_true(fwd(&rw, 0, 100, 5000, false, &s, &ts));
     assert_int_equal(s, 100);
-    pl_rewriter_map(&rw, 20000, 1, 102, 5960, &s, &ts);
-    pl_rewriter_map(&rw, 20000, 1, 101, 5000 + 480, &s, &ts); /* late: mapped, not the last */
+    assert_int_equal(ts, 5000);
+    assert_true(fwd(&rw, 20000, 102, 5960, false, &s, &ts));
+    assert_int_equal(s, 102);
+    /* 101 was lost: it takes its place when it comes. */
+    assert_true(fwd(&rw, 20000, 101, 5000 + 480, false, &s, &ts));
     assert_int_equal(s, 101);
-    pl_rewriter_map(&rw, 40000, 2, 7, 10, &s, &ts);
+    assert_false(fwd(&rw, 20000, 99, 4000, false, &s, &ts)); /* never a gap */
+    pl_rewriter_switch(&rw, 40000, 7, 10, NULL);
+    assert_true(fwd(&rw, 40000, 7, 10, false, &s, &ts));
     assert_int_equal(s, 103);
     assert_int_equal(ts, 5960 + 960); /* 20 ms at 48 kHz */
-    assert_int_equal(pl_rewriter_source_seq(&rw, 103), 7);
-    uint16_t again;
-    uint32_t ts_again;
-    assert_true(pl_rewriter_map_again(&rw, 2, 7, 10, &again, &ts_again));
-    assert_int_equal(again, 103);
-    assert_false(pl_rewriter_map_again(&rw, 1, 102, 5960, &again, &ts_again));
     /* A switch within the same instant still moves the timestamp on. */
-    pl_rewriter_map(&rw, 40000, 3, 0, 0, &s, &ts);
+    pl_rewriter_switch(&rw, 40000, 0, 0, NULL);
+    assert_true(fwd(&rw, 40000, 0, 0, false, &s, &ts));
     assert_int_equal(s, 104);
     assert_int_equal(ts, 5960 + 960 + 1);
 }
@@ -44,15 +53,68 @@ static void test_wrap_around(void **state)
     pl_rewriter_init(&rw, 90000);
     uint16_t s;
     uint32_t ts;
-    pl_rewriter_map(&rw, 0, 1, 65535, 0xffffff00u, &s, &ts);
-    pl_rewriter_map(&rw, 100000, 2, 30000, 5, &s, &ts);
+    pl_rewriter_switch(&rw, 0, 65535, 0xffffff00u, NULL);
+    assert_true(fwd(&rw, 0, 65535, 0xffffff00u, false, &s, &ts));
+    pl_rewriter_switch(&rw, 100000, 30000, 5, NULL);
+    assert_true(fwd(&rw, 100000, 30000, 5, false, &s, &ts));
     assert_int_equal(s, 0);
     assert_int_equal(ts, 0xffffff00u + 9000u);
-    pl_rewriter_map(&rw, 133000, 2, 30001, 3005, &s, &ts);
+    assert_true(fwd(&rw, 133000, 30001, 3005, false, &s, &ts));
     assert_int_equal(s, 1);
     assert_int_equal(ts, (uint32_t)(0xffffff00u + 9000u + 3000u));
-    assert_int_equal(pl_rewriter_source_seq(&rw, 0), 30000);
-    assert_int_equal(pl_rewriter_source_seq(&rw, 65535), 29999);
+}
+
+/* Dropped packets take no number; a gap left by an upstream loss before a
+ * drop keeps the number the lost packet had, and the packet takes it when
+ * it arrives. */
+static void test_drops_and_gaps(void **state)
+{
+    (void)state;
+    pl_rewriter rw;
+    pl_rewriter_init(&rw, 90000);
+    uint16_t s;
+    uint32_t ts;
+    pl_rewriter_switch(&rw, 0, 10, 0, NULL);
+    assert_true(fwd(&rw, 0, 10, 0, false, &s, &ts));
+    assert_false(fwd(&rw, 0, 11, 3000, true, &s, &ts));
+    assert_true(fwd(&rw, 0, 12, 6000, false, &s, &ts));
+    assert_int_equal(s, 11);
+    /* 13 lost, 14 dropped, 15 sent: 13 keeps 12. */
+    assert_false(fwd(&rw, 0, 14, 9000, true, &s, &ts));
+    assert_true(fwd(&rw, 0, 15, 12000, false, &s, &ts));
+    assert_int_equal(s, 13);
+    assert_int_equal(pl_rewriter_out_high(&rw), 13);
+    assert_true(fwd(&rw, 0, 13, 9000, false, &s, &ts));
+    assert_int_equal(s, 12);
+    assert_int_equal(ts, 9000);
+    /* A late packet that would be dropped is not sent. */
+    assert_false(fwd(&rw, 0, 11, 3000, true, &s, &ts));
+}
+
+/* A timestamp mapped through sender reports is taken when it is near the
+ * wall clock's and after the last one sent; otherwise the wall clock. */
+static void test_mapped_timestamps(void **state)
+{
+    (void)state;
+    pl_rewriter rw;
+    pl_rewriter_init(&rw, 90000);
+    uint16_t s;
+    uint32_t ts;
+    pl_rewriter_switch(&rw, 0, 1, 1000, NULL);
+    assert_true(fwd(&rw, 0, 1, 1000, false, &s, &ts));
+    uint32_t m = 1000 + 2970; /* 33 ms later in the capture clock */
+    pl_rewriter_switch(&rw, 40000, 500, 777, &m);
+    assert_true(fwd(&rw, 40000, 500, 777, false, &s, &ts));
+    assert_int_equal(s, 2);
+    assert_int_equal(ts, m);
+    m = ts - 100; /* before the last one sent: one tick after it */
+    pl_rewriter_switch(&rw, 41000, 900, 5, &m);
+    assert_true(fwd(&rw, 41000, 900, 5, false, &s, &ts));
+    assert_int_equal(ts, 1000 + 2970 + 1);
+    m = ts + 5 * 90000; /* five seconds off: stale reports */
+    pl_rewriter_switch(&rw, 51000, 1900, 5, &m);
+    assert_true(fwd(&rw, 51000, 1900, 5, false, &s, &ts));
+    assert_int_equal(ts, 1000 + 2970 + 1 + 900);
 }
 
 int main(void)
@@ -60,6 +122,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_continuation),
         cmocka_unit_test(test_wrap_around),
+        cmocka_unit_test(test_drops_and_gaps),
+        cmocka_unit_test(test_mapped_timestamps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
