@@ -202,6 +202,11 @@ function setMediaState(text) { $('media-state').textContent = text; }
 // lowest first as browsers order them; the relay forwards each subscriber
 // the layer that fits its tile. Chrome sends three layers only from a
 // 960x540 input up (two from 640x360), hence the 1280x720 we ask for.
+// No degradationPreference is set: a camera keeps Chrome's default
+// (maintain-framerate), so a publisher short of CPU sends smaller layers at
+// a steady frame rate rather than full-size ones that stutter; the relay
+// picks layers by the size their keyframes carry, so smaller layers still
+// go to the tiles they fit.
 const CAMERA = { width: { ideal: 1280 }, height: { ideal: 720 } };
 const CAMERA_LAYERS = [
   { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 },
