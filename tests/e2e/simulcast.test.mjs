@@ -55,7 +55,8 @@ const outboundByRid = async () => {
   const out = {};
   for (const s of (await pc.getStats()).values()) {
     if (s.type !== 'outbound-rtp' || s.kind !== 'video' || !s.rid) continue;
-    out[s.rid] = { at: s.timestamp, bytes: s.bytesSent || 0, width: s.frameWidth || 0, height: s.frameHeight || 0,
+    out[s.rid] = { at: s.timestamp, bytes: s.bytesSent || 0, rtxBytes: s.retransmittedBytesSent || 0,
+      target: Math.round((s.targetBitrate || 0) / 1000), width: s.frameWidth || 0, height: s.frameHeight || 0,
       fps: s.framesPerSecond || 0, limit: s.qualityLimitationReason, frames: s.framesEncoded || 0,
       cpuMs: Math.round((s.qualityLimitationDurations?.cpu || 0) * 1000), active: s.active !== false };
   }
@@ -83,10 +84,14 @@ const inboundOf = async (pid) => {
 };
 
 const size = (s) => `${s.width}x${s.height}`;
-const kbps = (a, b) => Math.round(((b.bytes - a.bytes) * 8) / (b.at - a.at));
-// The publisher's layers, one line per rid, with bitrates between two readings.
+const kbps = (a, b, key = 'bytes') => Math.round(((b[key] - a[key]) * 8) / (b.at - a.at));
+// The publisher's layers, one line per rid, with bitrates between two
+// readings (bytesSent, of which retransmissions: Chrome also probes the
+// network with retransmitted copies).
 const layersLine = (a, b) => ['q', 'h', 'f'].filter((r) => b[r]).map((r) =>
-  `${r} ${size(b[r])} ${b[r].fps} fps ${a?.[r] ? kbps(a[r], b[r]) : '?'} kbit/s limit ${b[r].limit}` +
+  `${r} ${size(b[r])} ${b[r].fps} fps ${a?.[r] ? kbps(a[r], b[r]) : '?'} kbit/s ` +
+  `(${a?.[r] ? kbps(a[r], b[r], 'rtxBytes') : '?'} retransmitted; encoder target ${b[r].target}) ` +
+  `limit ${b[r].limit}` +
   (b[r].cpuMs ? ` (cpu-limited ${b[r].cpuMs} ms so far)` : '')).join('; ');
 const inboundLine = (s) => `${size(s)} at ${s.fps} fps, tile ${s.tile}, ${s.frames} frames decoded, ` +
   `${s.dropped} dropped, ${s.freezes} freezes (${s.freezeS.toFixed(3)} s), ${s.keyframes} keyframes`;
@@ -140,12 +145,12 @@ test('one camera in three layers: a large tile decodes the full-size layer, a sm
   await pageUntil(pages.cleo, inboundOf, (s) => s?.asked?.max_width > 0 && s.asked.max_width <= 320,
     'Cleo asking for her small tile\'s size', { arg: adaId });
 
-  // At the same time: Bob decodes the full-size layer, Cleo the quarter.
-  const big = layersAtStart.f, small = layersAtStart.q;
+  // At the same time: Bob decodes the full-size layer, Cleo the quarter
+  // (the sizes Ada sends them at now, which the CPU may have changed).
   const both = await waitFor(async () => [await pages.bob.evaluate(inboundOf, adaId),
-    await pages.cleo.evaluate(inboundOf, adaId)],
-  ([b, c]) => b && c && size(b) === size(big) && size(c) === size(small) && b.fps > 0 && c.fps > 0,
-  `Bob decoding Ada at ${size(big)} and Cleo at ${size(small)}`, { timeout: 30000, interval: 250 });
+    await pages.cleo.evaluate(inboundOf, adaId), await pages.ada.evaluate(outboundByRid)],
+  ([b, c, a]) => b && c && size(b) === size(a.f) && size(c) === size(a.q) && b.fps > 0 && c.fps > 0,
+  'Bob decoding Ada\'s full-size layer and Cleo her quarter-size one', { timeout: 30000, interval: 250 });
   console.log(`# Bob (1600x900) decodes Ada: ${inboundLine(both[0])}, asked ${JSON.stringify(both[0].asked)}`);
   console.log(`# Cleo (640x360) decodes Ada: ${inboundLine(both[1])}, asked ${JSON.stringify(both[1].asked)}`);
   if (!cpuLimited) {
@@ -166,24 +171,26 @@ test('one camera in three layers: a large tile decodes the full-size layer, a sm
 // tile's new size must be decoded within SWITCH_MS, with no freeze over
 // 300 ms, frames decoded all along and hardly any dropped.
 async function resizeAndSwitch(viewport, layer) {
-  const want = layersAtStart[layer];
   const before = await pages.cleo.evaluate(inboundOf, adaId);
   const bobBefore = await pages.bob.evaluate(inboundOf, adaId);
   const t0 = Date.now();
   await pages.cleo.setViewportSize(viewport);
-  const switched = await pageUntil(pages.cleo, inboundOf, (s) => size(s) === size(want),
-    `Cleo decoding Ada's ${layer} layer (${size(want)}) after her window went ${viewport.width}x${viewport.height}`,
-    { timeout: SWITCH_MS + 8000, interval: 50, arg: adaId });
+  const [switched, ada] = await waitFor(async () => [await pages.cleo.evaluate(inboundOf, adaId),
+    await pages.ada.evaluate(outboundByRid)], ([c, a]) => size(c) === size(a[layer]),
+  `Cleo decoding Ada's ${layer} layer after her window went ${viewport.width}x${viewport.height}`,
+  { timeout: SWITCH_MS + 8000, interval: 50 });
   const ms = Date.now() - t0;
   // A second more on the new layer, for freezes and drops around the switch.
   const later = await pageUntil(pages.cleo, inboundOf, (s) => s.at - switched.at >= 1000,
     'a second of the new layer', { timeout: 5000, interval: 100, arg: adaId });
   const bobLater = await pages.bob.evaluate(inboundOf, adaId);
+  const adaLater = await pages.ada.evaluate(outboundByRid);
   const freezes = later.freezes - before.freezes;
   const freezeS = later.freezeS - before.freezeS;
   const dropped = later.dropped - before.dropped;
   const decoded = later.frames - before.frames;
-  console.log(`# Cleo ${viewport.width}x${viewport.height}: ${size(before)} -> ${size(later)} in ${ms} ms ` +
+  console.log(`# Cleo ${viewport.width}x${viewport.height}: ${size(before)} -> ${size(later)} ` +
+    `(Ada's ${layer} layer ${size(ada[layer])}) in ${ms} ms ` +
     `(asked ${JSON.stringify(later.asked)}); over the switch ${decoded} frames decoded, ${dropped} dropped, ` +
     `${freezes} freezes (${freezeS.toFixed(3)} s), ${later.keyframes - before.keyframes} keyframes, ` +
     `now ${later.fps} fps; Bob meanwhile ${size(bobLater)}, ${bobLater.frames - bobBefore.frames} frames`);
@@ -192,7 +199,7 @@ async function resizeAndSwitch(viewport, layer) {
   assert.ok(later.frames > switched.frames && decoded > 0, 'decoding goes on after the switch');
   assert.ok(dropped <= Math.max(5, decoded / 10), `${dropped} of ${decoded} frames dropped over the switch`);
   // Bob is not moved by Cleo's window.
-  assert.equal(size(bobLater), size(layersAtStart.f));
+  assert.equal(size(bobLater), size(adaLater.f));
   assert.ok(bobLater.frames > bobBefore.frames);
 }
 
@@ -214,13 +221,18 @@ test('the publisher\'s layers 20 s on: still three, at their sizes, sending', as
   console.log(`# Ada's layers 20 s later: ${layersLine(from, to)}`);
   const limited = Object.values(to).filter((l) => l.limit === 'cpu').length > 0;
   if (limited) console.log('# Ada\'s encoder is limited by the CPU (qualityLimitationReason cpu)');
-  for (const r of ['q', 'h', 'f']) {
+  // A publisher short of CPU may stop its upper layers: that is reported,
+  // and only the quarter-size layer is then required.
+  const stopped = ['q', 'h', 'f'].filter((r) => !(to[r]?.frames > from[r]?.frames));
+  if (stopped.length) console.log(`# Ada's layers not encoding any more: ${stopped.join(', ')}`);
+  for (const r of limited ? ['q'] : ['q', 'h', 'f']) {
     assert.ok(to[r].frames > from[r].frames, `layer ${r} still encodes`);
     assert.ok(kbps(from[r], to[r]) > 0, `layer ${r} still sends`);
     if (!limited) assert.equal(size(to[r]), size(layersAtStart[r]), `layer ${r} keeps its size`);
   }
   // The full-size layer gets most of the bitrate (a quarter-size layer is
   // capped at 150 kbit/s).
-  assert.ok(kbps(from.f, to.f) > kbps(from.q, to.q), 'the full-size layer sends more than the quarter-size one');
+  if (!limited)
+    assert.ok(kbps(from.f, to.f) > kbps(from.q, to.q), 'the full-size layer sends more than the quarter-size one');
   for (const page of Object.values(pages)) await page.close();
 });
