@@ -614,6 +614,8 @@ function onMessage(m) {
       // The server restarts ICE on the subscribe side with its next offer;
       // this side restarts the publish transport.
       else restartPublish();
+      // What changed in the tiles while the connection was down.
+      reportAllTiles();
       break;
     }
     case 'left': break;
