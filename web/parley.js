@@ -19,15 +19,101 @@ const hooks = {
   event() {}, // whatever the meeting code does not handle
 };
 
-// Tiles out of view are paused (protocol `subscription`): the relay then
-// forwards nothing for them, which saves the subscriber's bandwidth and CPU.
+// What each remote video tile asks the relay for (protocol `subscription`).
+// A tile out of view (scrolled away, display: none, zero size) or in a
+// hidden page (minimised window, background tab) is paused: the relay then
+// forwards nothing for it, which saves the subscriber's bandwidth and CPU.
+// A shown tile reports its displayed size in device pixels (CSS pixels
+// times devicePixelRatio, rounded), so that the relay forwards the
+// smallest simulcast layer that fills it. Sizes settle for 250 ms before
+// they are sent (a window being dragged sends one message, not fifty), and
+// a message goes only when what a track asks for changed.
+const REPORT_DELAY_MS = 250;
+const tileView = new WeakMap(); // <figure> -> {inView, width, height}
+const told = new Map(); // remote video track id -> {paused, max_width, max_height} last sent
+window.parley.subscriptions = told;
+
+function viewOf(fig) {
+  let v = tileView.get(fig);
+  if (!v) { v = { inView: true, width: -1, height: -1 }; tileView.set(fig, v); }
+  return v;
+}
+
+function videoTracksOf(fig) {
+  return (fig.dataset.tracks || '').split(' ').filter((id) => id && trackKinds.get(id) === 'video');
+}
+
+function reportTile(fig) {
+  const v = viewOf(fig);
+  if (v.width < 0) return; // not laid out yet: its first size follows
+  const paused = !v.inView || document.hidden || v.width < 1 || v.height < 1;
+  for (const id of videoTracksOf(fig)) {
+    const last = told.get(id);
+    const msg = { type: 'subscription', track_id: id };
+    if (paused) {
+      if (last?.paused) continue;
+      msg.paused = true;
+    } else {
+      const size = { max_width: Math.min(v.width, 16384), max_height: Math.min(v.height, 16384) };
+      // Back in view (or first seen): resume with the size; otherwise only
+      // a changed size is news.
+      if (!last || last.paused) msg.paused = false;
+      else if (last.max_width === size.max_width && last.max_height === size.max_height) continue;
+      Object.assign(msg, size);
+    }
+    if (!send(msg)) continue;
+    told.set(id, paused ? { ...last, paused: true } : { paused: false, max_width: msg.max_width,
+      max_height: msg.max_height });
+  }
+}
+
+function reportAllTiles() { for (const fig of tiles.values()) reportTile(fig); }
+
+let reportTimer = 0;
+function reportSoon() {
+  clearTimeout(reportTimer);
+  reportTimer = setTimeout(reportAllTiles, REPORT_DELAY_MS);
+}
+
 const visibility = new IntersectionObserver((entries) => {
   for (const e of entries) {
-    const ids = (e.target.dataset.tracks || '').split(' ').filter(Boolean);
-    for (const id of ids)
-      if (trackKinds.get(id) === 'video') send({ type: 'subscription', track_id: id, paused: !e.isIntersecting });
+    viewOf(e.target).inView = e.isIntersecting;
+    reportTile(e.target); // a pause saves bandwidth at once, a resume shows at once
   }
 });
+const sizes = new ResizeObserver((entries) => {
+  for (const e of entries) {
+    const v = viewOf(e.target);
+    v.width = Math.round(e.contentRect.width * devicePixelRatio);
+    v.height = Math.round(e.contentRect.height * devicePixelRatio);
+  }
+  reportSoon();
+});
+document.addEventListener('visibilitychange', reportAllTiles);
+
+// The meeting's tiles fill the window: 16:9 tiles, in as many columns as
+// make them largest for their number within the page's width and the
+// height left under the bar (at least 10rem, below that the page scrolls).
+const TILE_RATIO = 16 / 9;
+function layoutTiles() {
+  const box = $('tiles');
+  if ($('meeting').hidden) return;
+  const n = box.children.length;
+  const gap = parseFloat(getComputedStyle(box).columnGap) || 0;
+  const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
+  const width = box.clientWidth;
+  const height = Math.max(10 * rem, innerHeight - (box.getBoundingClientRect().top + scrollY) - rem);
+  let best = { cols: 1, w: 0 };
+  for (let cols = 1; cols <= n; cols++) {
+    const rows = Math.ceil(n / cols);
+    const w = Math.min((width - gap * (cols - 1)) / cols, ((height - gap * (rows - 1)) / rows) * TILE_RATIO);
+    if (w > best.w) best = { cols, w };
+  }
+  box.style.setProperty('--cols', String(best.cols));
+  box.style.setProperty('--tile-w', `${Math.max(1, Math.floor(best.w))}px`);
+}
+addEventListener('resize', layoutTiles);
+new ResizeObserver(layoutTiles).observe(document.querySelector('#meeting > header'));
 
 function tileFor(key, suffix = '') {
   let fig = tiles.get(key);
@@ -48,16 +134,23 @@ function tileFor(key, suffix = '') {
     $('tiles').append(fig);
     tiles.set(key, fig);
     visibility.observe(fig);
+    sizes.observe(fig);
+    layoutTiles();
   }
   return fig;
 }
 
 function dropTile(key) {
   for (const k of [key, `${key}:screen`]) {
-    if (tiles.get(k)) visibility.unobserve(tiles.get(k));
-    tiles.get(k)?.remove();
+    const fig = tiles.get(k);
+    if (!fig) continue;
+    visibility.unobserve(fig);
+    sizes.unobserve(fig);
+    for (const id of videoTracksOf(fig)) told.delete(id);
+    fig.remove();
     tiles.delete(k);
   }
+  layoutTiles();
 }
 
 // The server offers what we receive; we only ever answer (no glare).
@@ -82,12 +175,14 @@ async function onSubscribeOffer(m) {
       // A screen share gets a tile of its own next to the person's camera.
       const key = info?.source === 'screen' ? `${pid}:screen` : pid;
       const fig = tileFor(key, info?.source === 'screen' ? ' (screen)' : '');
-      if (info) fig.dataset.tracks = `${fig.dataset.tracks || ''} ${info.track_id}`.trim();
+      if (info && !(fig.dataset.tracks || '').split(' ').includes(info.track_id))
+        fig.dataset.tracks = `${fig.dataset.tracks || ''} ${info.track_id}`.trim();
       if (ev.track.kind === 'video') fig.classList.add('has-video');
       const video = fig.querySelector('video');
       if (!video.srcObject) video.srcObject = new MediaStream();
       video.srcObject.addTrack(ev.track);
       ev.track.onended = () => video.srcObject?.removeTrack(ev.track);
+      if (ev.track.kind === 'video') reportTile(fig);
     };
   }
   try {
@@ -102,6 +197,23 @@ async function onSubscribeOffer(m) {
 
 function setMediaState(text) { $('media-state').textContent = text; }
 
+// The camera goes out as three simulcast layers of one track (quarter,
+// half and full size of a 1280x720 camera: 320x180, 640x360, 1280x720),
+// lowest first as browsers order them; the relay forwards each subscriber
+// the layer that fits its tile. Chrome sends three layers only from a
+// 960x540 input up (two from 640x360), hence the 1280x720 we ask for.
+// No degradationPreference is set: a camera keeps Chrome's default
+// (maintain-framerate), so a publisher short of CPU sends smaller layers at
+// a steady frame rate rather than full-size ones that stutter; the relay
+// picks layers by the size their keyframes carry, so smaller layers still
+// go to the tiles they fit.
+const CAMERA = { width: { ideal: 1280 }, height: { ideal: 720 } };
+const CAMERA_LAYERS = [
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500000 },
+  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 2000000 },
+];
+
 async function publish(audioOnly) {
   const gen = session.gen;
   // After a reconnection the camera and microphone are still ours; an
@@ -111,7 +223,7 @@ async function publish(audioOnly) {
     for (const t of stream.getVideoTracks()) { t.stop(); stream.removeTrack(t); }
   if (stream && !audioOnly && !stream.getVideoTracks().length) { stopStream(); stream = null; }
   try {
-    if (!stream) stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: !audioOnly });
+    if (!stream) stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: audioOnly ? false : CAMERA });
   } catch (e) {
     setMediaState(`Camera or microphone unavailable (${e.name}). You can still chat.`);
     return;
@@ -126,8 +238,11 @@ async function publish(audioOnly) {
   window.parley.publish = pc;
   window.parley.stream = stream;
   syncToggles();
-  for (const track of stream.getTracks())
-    pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+  for (const track of stream.getTracks()) {
+    const init = { direction: 'sendonly', streams: [stream] };
+    if (track.kind === 'video') init.sendEncodings = CAMERA_LAYERS.map((l) => ({ ...l }));
+    pc.addTransceiver(track, init);
+  }
   pc.onconnectionstatechange = () => {
     setMediaState(`media ${pc.connectionState}`);
     // The path died (the server closes transports without consent after
@@ -192,7 +307,22 @@ async function offerPublish() {
       if (m.tracks[t.mid] && t.sender.track && t.sender.track !== screenTrack)
         myTracks.set(t.sender.track.kind, m.tracks[t.mid].track_id);
     await pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+    await fullSizeWithoutSimulcast(pc);
   });
+}
+
+// An answer without a=simulcast leaves the camera with its first encoding
+// only, the quarter-size one: it then goes out at full size instead.
+async function fullSizeWithoutSimulcast(pc) {
+  for (const t of pc.getTransceivers()) {
+    const track = t.sender.track;
+    if (!track || track.kind !== 'video' || track === screenTrack) continue;
+    const params = t.sender.getParameters();
+    if (params.encodings?.length !== 1 || (params.encodings[0].scaleResolutionDownBy || 1) === 1) continue;
+    params.encodings[0].scaleResolutionDownBy = 1;
+    params.encodings[0].maxBitrate = CAMERA_LAYERS[CAMERA_LAYERS.length - 1].maxBitrate;
+    await t.sender.setParameters(params).catch(() => {});
+  }
 }
 
 let screenTrack = null;
@@ -210,6 +340,9 @@ async function toggleScreen(button) {
     return;
   }
   screenTrack = stream.getVideoTracks()[0];
+  // Text and detail over motion: one full-resolution stream (no simulcast)
+  // whose frame rate gives way first.
+  screenTrack.contentHint = 'detail';
   screenTrack.onended = () => stopScreen(button);
   screenTransceiver = pc.addTransceiver(screenTrack, { direction: 'sendonly', streams: [window.parley.stream] });
   button.textContent = 'Stop sharing';
@@ -292,6 +425,7 @@ function notify(text, ms = 6000) {
 
 function showView(name) {
   for (const v of ['start', 'lobby', 'meeting']) $(v).hidden = v !== name;
+  layoutTiles();
 }
 
 // Drops everything tied to the previous session before joining again.
@@ -305,6 +439,7 @@ function resetMedia() {
   midInfo.clear();
   trackKinds.clear();
   myTracks.clear();
+  told.clear();
   if (screenTrack) {
     screenTrack.stop();
     screenTrack = null;
@@ -479,6 +614,8 @@ function onMessage(m) {
       // The server restarts ICE on the subscribe side with its next offer;
       // this side restarts the publish transport.
       else restartPublish();
+      // What changed in the tiles while the connection was down.
+      reportAllTiles();
       break;
     }
     case 'left': break;

@@ -59,7 +59,8 @@ test('a browser joins, publishes, and its media reaches the server over DTLS-SRT
 // The relay tells the browser what arrives (transport-wide feedback), so
 // Chrome's send-side estimate grows past its start value and the camera
 // goes out at full quality. Without feedback the estimate never grows and
-// the camera stays at a few tens of kbit/s, 320x240.
+// the camera stays at a few tens of kbit/s, in its smallest simulcast layer
+// only.
 test('with transport-wide feedback the browser\'s estimate grows and its camera goes out at full size', async () => {
   const page = await browser.newPage();
   await page.goto(`http://localhost:${server.port}/r/e2e-quality`);
@@ -72,8 +73,11 @@ test('with transport-wide feedback the browser\'s estimate grows and its camera 
     const out = { at: performance.now() };
     (await pc.getStats()).forEach((s) => {
       if (s.type === 'candidate-pair' && s.nominated) out.estimate = s.availableOutgoingBitrate || 0;
+      // The camera's simulcast layers: bytes of all, the rest of the
+      // full-size one (rid f).
       if (s.type === 'outbound-rtp' && s.kind === 'video') {
-        out.bytes = s.bytesSent;
+        out.bytes = (out.bytes || 0) + s.bytesSent;
+        if (s.rid !== 'f') return;
         out.width = s.frameWidth;
         out.height = s.frameHeight;
         out.fps = s.framesPerSecond;
@@ -96,12 +100,12 @@ test('with transport-wide feedback the browser\'s estimate grows and its camera 
   const st = await pollStats(server, (s) => s.feedback_sent > 0, 'feedback sent to the publisher');
   console.log(`# publisher ${Math.round((to.at - start.at) / 1000)} s after its first packet: ` +
     `estimate ${Math.round(to.estimate / 1000)} kbit/s, sent ${kbps} kbit/s over the last 10 s, ` +
-    `${to.width}x${to.height} at ${to.fps} fps, quality limited by ${to.limit}; ` +
+    `full-size layer ${to.width}x${to.height} at ${to.fps} fps, quality limited by ${to.limit}; ` +
     `${st.feedback_sent} feedback packets from the relay`);
   assert.ok(to.estimate > 1000000, `the estimate stayed over 1 Mbit/s (${to.estimate})`);
   // Full size, unless this machine's CPU is what holds the encoder back.
-  assert.ok((to.width === 640 && to.height === 480) || to.limit === 'cpu',
-    `the camera goes out at 640x480 (${to.width}x${to.height}, limited by ${to.limit})`);
+  assert.ok((to.width === 1280 && to.height === 720) || to.limit === 'cpu',
+    `the camera's full-size layer goes out at 1280x720 (${to.width}x${to.height}, limited by ${to.limit})`);
   assert.ok(kbps > 250 || to.limit === 'cpu', `the camera sends over 250 kbit/s (${kbps})`);
   await page.close();
 });

@@ -54,10 +54,12 @@ const receivedFrom = async () => {
   return out;
 };
 
-// Runs in the page: what its camera is sent as, and why it is limited.
+// Runs in the page: what its camera is sent as (of its simulcast layers,
+// the largest), and why it is limited.
 const sent = async () => {
   const s = [...(await window.parley.publish.getStats()).values()]
-    .find((x) => x.type === 'outbound-rtp' && x.kind === 'video');
+    .filter((x) => x.type === 'outbound-rtp' && x.kind === 'video')
+    .sort((x, y) => (y.frameWidth || 0) - (x.frameWidth || 0))[0];
   return s ? { frames: s.framesEncoded || 0, width: s.frameWidth || 0, height: s.frameHeight || 0,
     limited: s.qualityLimitationReason ?? 'n/a' } : null;
 };
