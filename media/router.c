@@ -351,7 +351,11 @@ void pl_router_handle_rtp(pl_router *r, int64_t now, uint64_t from, const uint8_
     track *t = router_bind(e, pkt, &h, &li, &rtx);
     layer *l = t ? &t->layers[li] : NULL;
     if (!t || (rtx && !l->ssrc)) {
-        r->st.unknown_ssrc++;
+        /* A padding-only probe on a layer's RTX stream before its media
+         * was seen (browsers probe at the start) carries nothing to bind
+         * or forward: only a packet with media counts as unknown. */
+        if (!(t && h.payload_len == 0))
+            r->st.unknown_ssrc++;
         return;
     }
     if (!rtx && t->cfg.audio_level_ext)

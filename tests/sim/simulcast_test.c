@@ -398,6 +398,42 @@ static void test_rid_binding(void **state)
 
 /* The same publisher at the same time: a subscriber showing 320x180 gets
  * q, one showing 1280x720 gets f. */
+/* Browsers probe with padding on a layer's RTX stream before its media
+ * starts: nothing to bind or forward, and not an unknown source. An RTX
+ * packet with media before its layer's media is one. */
+static void test_padding_probe_before_media(void **state)
+{
+    fx *f = *state;
+    pl_route r = route(OUT_SSRC, 0, 0, 0);
+    meeting(f, &r, 1);
+    uint8_t buf[1500];
+    pl_rtp_ext_spec e[2] = {{.id = MID_EXT, .data = "1", .len = 1},
+                            {.id = RRID_EXT, .data = "q", .len = 1}};
+    pl_wbuf w = pl_wbuf_make(buf, sizeof(buf));
+    pl_rtp_write_header(&w, &(pl_rtp_header){.payload_type = 97, .ssrc = 0xabc}, e, 2);
+    pl_wbuf_zeros(&w, 199);
+    pl_wbuf_u8(&w, 200);
+    buf[0] |= 0x20; /* P: the 200 bytes are padding */
+    pl_rtp_header h;
+    assert_int_equal(pl_rtp_parse(buf, w.len, &h), PL_OK);
+    assert_int_equal(h.payload_len, 0);
+    pl_router_handle_rtp(f->r, f->now, PUB, buf, w.len);
+    drain(f);
+    pl_router_stats st;
+    pl_router_stats_get(f->r, &st);
+    assert_int_equal(st.unknown_ssrc, 0);
+    assert_int_equal(st.malformed, 0);
+    /* The same with an original sequence number and payload after it. */
+    w = pl_wbuf_make(buf, sizeof(buf));
+    pl_rtp_write_header(&w, &(pl_rtp_header){.payload_type = 97, .ssrc = 0xabc}, e, 2);
+    pl_wbuf_zeros(&w, 40);
+    pl_router_handle_rtp(f->r, f->now, PUB, buf, w.len);
+    drain(f);
+    pl_router_stats_get(f->r, &st);
+    assert_int_equal(st.unknown_ssrc, 1);
+    assert_int_equal(f->n, 0); /* nothing went anywhere */
+}
+
 static void test_sizes_choose_layers(void **state)
 {
     fx *f = *state;
@@ -607,6 +643,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_rid_binding, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_padding_probe_before_media, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sizes_choose_layers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resize_switches_on_keyframe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_temporal_cap, setup, teardown),
