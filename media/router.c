@@ -230,8 +230,16 @@ int pl_router_set_tracks(pl_router *r, uint64_t id, const pl_track *tracks, size
     memcpy(e->tracks, next, sizeof(next));
     e->n_tracks = n;
     e->twcc_ext = 0;
-    for (size_t i = 0; i < n && !e->twcc_ext; i++)
-        e->twcc_ext = tracks[i].twcc_ext;
+    bool remb = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!e->twcc_ext)
+            e->twcc_ext = tracks[i].twcc_ext;
+        remb = remb || tracks[i].remb;
+    }
+    remb = remb && !e->twcc_ext;
+    if (remb && !e->remb)
+        pl_rxbwe_init(&e->rxbwe, 0);
+    e->remb = remb;
     router_reset_queue(r);
     rebuild(r);
     return PL_OK;
@@ -346,6 +354,8 @@ void pl_router_handle_rtp(pl_router *r, int64_t now, uint64_t from, const uint8_
     }
     if (e->twcc_ext)
         note_arrival(r, e, pkt, &h, now);
+    else if (e->remb)
+        pl_rxbwe_packet(&e->rxbwe, len);
     bool rtx = false;
     size_t li = 0;
     track *t = router_bind(e, pkt, &h, &li, &rtx);

@@ -110,6 +110,24 @@ static void send_nack(pl_router *r, endpoint *p, const layer *l, const uint16_t 
     router_enqueue_rtcp(r, p->id, PL_ROUTER_NACK, &wb);
 }
 
+/* A publisher without transport-wide feedback that takes REMB is told the
+ * receive-side estimate after each receiver report, for all its streams:
+ * its worst loss since the last report decides (rxbwe.h). */
+static void write_remb(pl_router *r, endpoint *e, const pl_rtcp_rr *rr, int64_t now, pl_wbuf *wb)
+{
+    uint8_t worst = 0;
+    pl_rtcp_remb remb = {.sender_ssrc = PL_ROUTER_SSRC};
+    for (size_t i = 0; i < rr->n_reports; i++) {
+        if (rr->reports[i].fraction_lost > worst)
+            worst = rr->reports[i].fraction_lost;
+        if (remb.n_ssrcs < PL_RTCP_MAX_REMB_SSRCS)
+            remb.ssrcs[remb.n_ssrcs++] = rr->reports[i].ssrc;
+    }
+    remb.bitrate_bps = pl_rxbwe_update(&e->rxbwe, now, worst);
+    pl_rtcp_write_remb(wb, &remb);
+    r->st.remb_sent++;
+}
+
 /* Receiver reports to a publisher (one block per layer of each track),
  * sender reports to a subscriber (one per forwarded stream whose current
  * layer's publisher reported), mapped through the route's timestamp
@@ -127,6 +145,8 @@ static void send_reports(pl_router *r, endpoint *e, int64_t now)
     if (rr.n_reports) {
         pl_wbuf wb = pl_wbuf_make(buf, sizeof(buf));
         pl_rtcp_write_rr(&wb, &rr);
+        if (e->remb)
+            write_remb(r, e, &rr, now, &wb);
         router_enqueue_rtcp(r, e->id, PL_ROUTER_REPORT, &wb);
     }
     for (size_t i = 0; i < e->n_routes; i++) {

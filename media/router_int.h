@@ -20,6 +20,7 @@
 #include "parley/rtcp.h"
 #include "parley/rtp.h"
 #include "parley/rtpstats.h"
+#include "parley/rxbwe.h"
 #include "parley/twcc.h"
 #include "parley/vp8_rewrite.h"
 
@@ -107,6 +108,10 @@ struct endpoint {
      * extension id its packets carry, and what arrived when. */
     uint8_t twcc_ext;
     pl_twcc_rx *twcc;
+    /* Without it, REMB when the publisher takes it: what arrives, and the
+     * estimate told with every receiver report. */
+    bool remb;
+    pl_rxbwe rxbwe;
     endpoint *next;
 };
 

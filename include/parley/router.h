@@ -69,6 +69,7 @@ typedef struct pl_router_stats {
     uint64_t duplicates;   /* publisher packets already held: not forwarded twice */
     uint64_t unroutable;   /* packets or RTCP from a transport the router does not know */
     uint64_t malformed;    /* RTP that does not parse */
+    uint64_t remb_sent;    /* REMB to publishers without transport-wide feedback */
     /* Simulcast: routes that moved to another layer (on its key frame),
      * and PLIs sent to a layer of a simulcast track (for a route waiting
      * to switch or start, a subscriber's request, a repair given up, or to

@@ -10,167 +10,12 @@
 
 #include <cmocka.h>
 
+#include "router_fx.h"
+
 #include "parley/buf.h"
 #include "parley/router.h"
 #include "parley/rtcp.h"
 #include "parley/rtp.h"
-
-#define PUB 1
-#define PUB2 2
-#define SUB 10
-#define VIDEO_SSRC 0x1111
-#define VIDEO_RTX_SSRC 0x1112
-#define AUDIO_SSRC 0x2222
-#define OUT_SSRC 0x5555
-#define OUT_RTX_SSRC 0x5556
-#define MID_EXT 4
-#define LEVEL_EXT 1
-
-typedef struct out {
-    pl_router_output o;
-    uint8_t buf[1600];
-} out;
-
-typedef struct fx {
-    uint64_t seed;
-    pl_env env;
-    pl_router *r;
-    out outs[512];
-    size_t n;
-} fx;
-
-static int setup(void **state)
-{
-    fx *f = calloc(1, sizeof(*f));
-    f->env = pl_env_seeded(&f->seed, 7);
-    f->r = pl_router_create(&f->env);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    pl_router_destroy(f->r);
-    free(f);
-    return 0;
-}
-
-/* Everything the last call queued. */
-static size_t drain(fx *f)
-{
-    f->n = 0;
-    pl_router_output o;
-    while (f->n < sizeof(f->outs) / sizeof(f->outs[0])) {
-        int rc = pl_router_poll_output(f->r, &o, f->outs[f->n].buf, sizeof(f->outs[0].buf));
-        if (rc == PL_EAGAIN)
-            break;
-        assert_int_equal(rc, PL_OK);
-        f->outs[f->n++].o = o;
-    }
-    return f->n;
-}
-
-static size_t count(const fx *f, enum pl_router_out_reason why, uint64_t to)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < f->n; i++)
-        n += f->outs[i].o.kind != PL_ROUTER_OUT_SPEAKING && f->outs[i].o.reason == why &&
-             f->outs[i].o.transport == to;
-    return n;
-}
-
-static pl_track video_track(void)
-{
-    pl_track t = {.mid = "1",
-                  .ssrc = VIDEO_SSRC,
-                  .video = true,
-                  .pt = 96,
-                  .rtx_pt = 97,
-                  .rtx_ssrc = VIDEO_RTX_SSRC,
-                  .nack = true};
-    return t;
-}
-
-static pl_route video_route(uint64_t publisher, uint32_t out_ssrc, bool rtx)
-{
-    pl_route r = {.publisher = publisher, .mid = "1", .out_ssrc = out_ssrc, .out_pt = 100};
-    if (rtx) {
-        r.out_rtx_ssrc = out_ssrc + 1;
-        r.out_rtx_pt = 101;
-    }
-    return r;
-}
-
-/* One publisher with a video track, one subscriber routed to it, both
- * connected at t=0; the queue is drained. */
-static void meeting(fx *f, bool rtx)
-{
-    assert_int_equal(pl_router_add_transport(f->r, PUB), PL_OK);
-    assert_int_equal(pl_router_add_transport(f->r, SUB), PL_OK);
-    pl_track t = video_track();
-    assert_int_equal(pl_router_set_tracks(f->r, PUB, &t, 1), PL_OK);
-    pl_route rt = video_route(PUB, OUT_SSRC, rtx);
-    assert_int_equal(pl_router_set_routes(f->r, SUB, &rt, 1, 0), PL_OK);
-    pl_router_set_connected(f->r, PUB, 0);
-    drain(f);
-    pl_router_set_connected(f->r, SUB, 0);
-    drain(f);
-}
-
-/* An RTP packet with optional one-byte extensions (mid, audio level). */
-static size_t rtp(uint8_t *buf, uint32_t ssrc, uint8_t pt, uint16_t seq, uint32_t ts,
-                  const char *mid, int level)
-{
-    pl_rtp_ext_spec ext[2];
-    size_t n = 0;
-    uint8_t lvl;
-    if (mid)
-        ext[n++] = (pl_rtp_ext_spec){.id = MID_EXT, .data = mid, .len = strlen(mid)};
-    if (level >= 0) {
-        lvl = (uint8_t)(0x80 | level);
-        ext[n++] = (pl_rtp_ext_spec){.id = LEVEL_EXT, .data = &lvl, .len = 1};
-    }
-    pl_wbuf w = pl_wbuf_make(buf, 1500);
-    pl_rtp_header h = {.payload_type = pt, .seq = seq, .timestamp = ts, .ssrc = ssrc};
-    pl_rtp_write_header(&w, &h, ext, n);
-    for (int i = 0; i < 100; i++)
-        pl_wbuf_u8(&w, (uint8_t)(seq + i));
-    assert_true(pl_wbuf_ok(&w));
-    return w.len;
-}
-
-static void publish(fx *f, int64_t now, uint32_t ssrc, uint16_t seq, uint32_t ts)
-{
-    uint8_t buf[1500];
-    size_t len = rtp(buf, ssrc, 96, seq, ts, NULL, -1);
-    pl_router_handle_rtp(f->r, now, PUB, buf, len);
-    drain(f);
-}
-
-static pl_rtp_header parsed(const out *o)
-{
-    pl_rtp_header h;
-    assert_int_equal(pl_rtp_parse(o->buf, o->o.len, &h), PL_OK);
-    return h;
-}
-
-/* Parses the first RTCP packet of the given kind in an output. */
-static bool rtcp_find(const out *o, int kind, pl_rtcp_packet *p)
-{
-    pl_rtcp_iter it;
-    pl_rtcp_iter_init(&it, o->buf, o->o.len);
-    while (pl_rtcp_next(&it, p) == 1)
-        if ((int)p->kind == kind)
-            return true;
-    return false;
-}
-
-static void subscriber_rtcp(fx *f, int64_t now, uint64_t from, const pl_wbuf *w)
-{
-    pl_router_handle_rtcp(f->r, now, from, w->data, w->len);
-    drain(f);
-}
 
 /* Forwarded copies are the publisher's packets under the route's SSRC and
  * payload type, without the publisher's header extensions. */
@@ -583,73 +428,6 @@ static void test_removed_publisher_and_unknown_transport(void **state)
     assert_int_equal(st.malformed, 1);
 }
 
-/* A publisher that negotiated transport-cc gets feedback about every
- * 100 ms naming each transport-wide number that arrived, RTX padding
- * probes and packets of no track included, with their arrival times. */
-static void test_transport_wide_feedback(void **state)
-{
-    fx *f = *state;
-    assert_int_equal(pl_router_add_transport(f->r, PUB), PL_OK);
-    pl_track t = video_track();
-    t.twcc_ext = 5;
-    pl_router_set_tracks(f->r, PUB, &t, 1);
-    pl_router_set_connected(f->r, PUB, 0);
-    drain(f);
-    uint8_t buf[1500];
-    int64_t now = 1000000;
-    uint16_t tw = 300;
-    size_t feedbacks = 0, told = 0;
-    int64_t last_fb = -1;
-    pl_rtcp_packet *p = malloc(sizeof(*p));
-    for (int i = 0; i < 100; i++, now += 5000) {
-        /* Media, then every tenth packet a padding-only probe on the RTX
-         * stream, and every 25th one of an SSRC nobody signalled. */
-        uint32_t ssrc = i % 10 == 9 ? VIDEO_RTX_SSRC : i % 25 == 24 ? 0x7777 : VIDEO_SSRC;
-        uint8_t twseq[2] = {(uint8_t)(tw >> 8), (uint8_t)tw};
-        pl_rtp_ext_spec e = {.id = 5, .data = twseq, .len = 2};
-        pl_wbuf w = pl_wbuf_make(buf, sizeof(buf));
-        pl_rtp_header h = {.payload_type = ssrc == VIDEO_RTX_SSRC ? 97 : 96,
-                           .seq = (uint16_t)i,
-                           .ssrc = ssrc,
-                           .padding = ssrc == VIDEO_RTX_SSRC};
-        pl_rtp_write_header(&w, &h, &e, 1);
-        if (ssrc == VIDEO_RTX_SSRC) {
-            pl_wbuf_zeros(&w, 3);
-            pl_wbuf_u8(&w, 4); /* padding only */
-        } else {
-            pl_wbuf_zeros(&w, 50);
-        }
-        tw++;
-        pl_router_handle_rtp(f->r, now, PUB, buf, w.len);
-        drain(f);
-        if (pl_router_next_timeout(f->r) > now)
-            continue;
-        pl_router_handle_timeout(f->r, now);
-        drain(f);
-        for (size_t k = 0; k < f->n; k++) {
-            if (f->outs[k].o.reason != PL_ROUTER_FEEDBACK)
-                continue;
-            assert_int_equal(f->outs[k].o.transport, PUB);
-            assert_true(rtcp_find(&f->outs[k], PL_RTCP_K_TWCC, p));
-            assert_int_equal(p->u.twcc.base_seq, (uint16_t)(300 + told));
-            for (size_t j = 0; j < p->u.twcc.n_packets; j++)
-                assert_true(p->u.twcc.packets[j].received);
-            told += p->u.twcc.n_packets;
-            if (last_fb >= 0)
-                assert_true(now - last_fb >= 90000 && now - last_fb <= 120000);
-            last_fb = now;
-            feedbacks++;
-        }
-    }
-    free(p);
-    assert_true(feedbacks >= 4);
-    assert_true(told >= 80);
-    /* The two packets of no track were dropped, yet told as arrived. */
-    pl_router_stats st;
-    pl_router_stats_get(f->r, &st);
-    assert_int_equal(st.unknown_ssrc, 2);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -666,7 +444,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audio_level_speaking, setup, teardown),
         cmocka_unit_test_setup_teardown(test_removed_publisher_and_unknown_transport, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_transport_wide_feedback, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
