@@ -93,8 +93,8 @@ const char *pl_pacer_class_name(enum pl_pacer_class cls)
 pl_pacer *pl_pacer_create(const pl_env *env, const pl_pacer_config *cfg)
 {
     pl_pacer_config c = cfg ? *cfg : (pl_pacer_config){0};
-    if (c.pacing_factor < 0 || c.interval_us < 0 || c.burst_us < 0 || c.max_video_delay_us < 0 ||
-        c.max_rtx_delay_us < 0 || c.twcc_ext > 14)
+    if (c.pacing_factor < 0 || c.interval_us < 0 || c.burst_us < 0 || c.backlog_us < 0 ||
+        c.max_video_delay_us < 0 || c.max_rtx_delay_us < 0 || c.twcc_ext > 14)
         return NULL;
     if (!c.slots)
         c.slots = PL_PACER_SLOTS;
@@ -106,6 +106,8 @@ pl_pacer *pl_pacer_create(const pl_env *env, const pl_pacer_config *cfg)
         c.interval_us = PL_PACER_INTERVAL_US;
     if (!c.burst_us)
         c.burst_us = PL_PACER_BURST_US;
+    if (!c.backlog_us)
+        c.backlog_us = PL_PACER_BACKLOG_US;
     if (!c.max_video_delay_us)
         c.max_video_delay_us = PL_PACER_MAX_VIDEO_DELAY_US;
     if (!c.max_rtx_delay_us)
@@ -196,6 +198,31 @@ static int64_t oldest(const pl_pacer *p, enum pl_pacer_class c)
 
 /* ---- the bucket ---- */
 
+/* The rate that sends every queued video packet (and the retransmissions
+ * ahead of it, and the debt of what already went) by max_video_delay_us
+ * after it was queued, or within a tenth of that once late; 0 when `rate`
+ * does that already. The bound from the oldest packet and the whole queue
+ * is looked at first: only when it says `rate` is too slow is each
+ * packet's own deadline looked at. */
+static uint64_t drain_rate(const pl_pacer *p, int64_t now, uint64_t rate)
+{
+    int64_t limit = p->cfg.max_video_delay_us;
+    double ahead = (double)p->q[PL_PACER_RTX].bytes * (double)UBITS_PER_BYTE +
+                   (p->credit < 0 ? (double)-p->credit : 0);
+    double all = ahead + (double)p->q[PL_PACER_VIDEO].bytes * (double)UBITS_PER_BYTE;
+    int64_t left = max64(limit - (now - oldest(p, PL_PACER_VIDEO)), limit / 10);
+    if (all / (double)left <= (double)rate)
+        return 0;
+    double need = 0;
+    for (uint32_t i = p->q[PL_PACER_VIDEO].head; i != NIL; i = p->slots[i].next) {
+        ahead += (double)p->slots[i].len * (double)UBITS_PER_BYTE;
+        left = max64(limit - (now - p->slots[i].enqueued), limit / 10);
+        if (ahead / (double)left > need)
+            need = ahead / (double)left;
+    }
+    return need > (double)rate ? (uint64_t)need : 0;
+}
+
 /* The rate paced packets go at from now: the media rate, raised so that
  * queued video leaves within max_video_delay_us of its arrival, or a
  * probe's rate while one lasts. */
@@ -203,14 +230,15 @@ static uint64_t rate_at(pl_pacer *p, int64_t now)
 {
     uint64_t rate = p->st.media_bps;
     p->draining = false;
+    /* A backlog of more than a frame or two (a keyframe) goes at the
+     * estimate: it then waits here, where audio passes it, rather than in
+     * the bottleneck's queue, where audio would wait behind it. */
+    uint64_t estimate = p->estimate_bps > MIN_RATE_BPS ? p->estimate_bps : MIN_RATE_BPS;
+    uint64_t backlog = p->q[PL_PACER_VIDEO].bytes + p->q[PL_PACER_RTX].bytes;
+    if (estimate < rate && (double)backlog * 8e6 > (double)estimate * (double)p->cfg.backlog_us)
+        rate = estimate;
     if (p->q[PL_PACER_VIDEO].n) {
-        int64_t limit = p->cfg.max_video_delay_us;
-        int64_t left = max64(limit - (now - oldest(p, PL_PACER_VIDEO)), limit / 10);
-        /* What is queued, and the debt of what already went. */
-        double ubits = (double)(p->q[PL_PACER_VIDEO].bytes + p->q[PL_PACER_RTX].bytes) *
-                           (double)UBITS_PER_BYTE +
-                       (p->credit < 0 ? (double)-p->credit : 0);
-        uint64_t need = (uint64_t)(ubits / (double)left);
+        uint64_t need = drain_rate(p, now, rate);
         if (need > rate) {
             rate = need;
             p->draining = true;
@@ -315,6 +343,8 @@ static void end_probe(pl_pacer *p, bool done)
     p->probe_active = false;
     if (done)
         p->st.probes_done++;
+    else
+        p->st.probes_cut++;
 }
 
 /* Starts a pending cluster at a frame boundary, drops one that waited too

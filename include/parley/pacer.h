@@ -16,13 +16,19 @@
  *   when its turn comes (it would come too late to be of use). Both are
  *   counted.
  * - Budget: a leaky bucket at the media rate, the estimate times
- *   `pacing_factor` (so that a frame is not held up behind its own size);
+ *   `pacing_factor`, so that a frame is not held up behind its own size;
  *   paced packets leave in batches at most every `interval_us`, and credit
  *   saved while idle is capped at what the rate sends in `burst_us`.
- * - Video is never dropped for its age. When it would wait longer than
- *   `max_video_delay_us`, the pacer drains faster: RTX and video go at the
- *   rate that sends what is queued by the time the oldest video packet has
- *   waited that long (or within a tenth of it, once late). Dropping would
+ * - A backlog (RTX and video) of more than what the estimate sends in
+ *   `backlog_us`, a keyframe, goes at the estimate itself, not above it: it
+ *   then waits here, where audio passes it, rather than in the bottleneck's
+ *   queue, where audio would wait behind it (and where the estimator would
+ *   see a queue and cut). A keyframe takes its time through the bottleneck
+ *   either way.
+ * - Video is never dropped for its age. When a video packet would wait
+ *   longer than `max_video_delay_us`, the pacer drains faster: RTX and
+ *   video go at the rate that sends each queued video packet (and what is
+ *   ahead of it) by then, or within a tenth of it once late. Dropping would
  *   break the frame and every one after it until a keyframe, itself a big
  *   frame that would make the queue longer; a meeting is better served by
  *   a short overshoot that the estimator then sees. Only a full pool
@@ -74,7 +80,8 @@ extern "C" {
 #define PL_PACER_FACTOR 1.5
 #define PL_PACER_INTERVAL_US 5000
 #define PL_PACER_BURST_US 5000
-#define PL_PACER_MAX_VIDEO_DELAY_US 500000
+#define PL_PACER_BACKLOG_US 66000
+#define PL_PACER_MAX_VIDEO_DELAY_US 1000000
 #define PL_PACER_MAX_RTX_DELAY_US 200000
 #define PL_PACER_START_BPS 300000
 /* A probe cluster that found no frame boundary this long is dropped. */
@@ -100,6 +107,7 @@ typedef struct pl_pacer_config {
     double pacing_factor;       /* media rate = estimate * factor (0: PL_PACER_FACTOR) */
     int64_t interval_us;        /* paced packets leave at most this often (0: default) */
     int64_t burst_us;           /* credit kept while idle (0: default) */
+    int64_t backlog_us;         /* a larger backlog goes at the estimate (0: default) */
     int64_t max_video_delay_us; /* beyond it, drain faster (0: default) */
     int64_t max_rtx_delay_us;   /* RTX older is dropped, and the RTX queue's size (0: default) */
     uint64_t start_bps;         /* the estimate until pl_pacer_set_rate (0: default) */
@@ -136,7 +144,9 @@ typedef struct pl_pacer_stats {
     uint64_t rtx_expired;     /* RTX dropped for waiting longer than max_rtx_delay_us */
     uint64_t too_big_for_buf; /* dropped at poll: the caller's buffer was too small */
     uint64_t drained_faster;  /* paced packets sent above the media rate to drain */
-    uint64_t probes_started, probes_done, probes_expired, probes_replaced;
+    /* Clusters started, sent in full, ended at twice their duration before
+     * that, dropped for want of a frame boundary, replaced before starting. */
+    uint64_t probes_started, probes_done, probes_cut, probes_expired, probes_replaced;
     uint64_t padding_packets, padding_bytes;
 } pl_pacer_stats;
 
