@@ -473,6 +473,10 @@ static void test_probes(void **state)
     }
     print_figures(s, "probes");
     assert_true(measured >= 3);
+    pl_pacer_stats st;
+    pl_pacer_get_stats(s->pacer, s->now, &st);
+    assert_int_equal(st.probes_cut, 0);
+    assert_int_equal(st.probes_done, measured);
     sim_free(s);
 }
 
