@@ -12,7 +12,9 @@
  *
  * Figures: the link's drops and queue delay, the time audio and video
  * spend in the pacer, and for each probe cluster where it started and the
- * rate it went at. Seeded: a run replays exactly. */
+ * rate it went at. Seeded: a run replays exactly. PACER_TRACE=1 prints
+ * the estimate, the pacer's rate and backlog and the link's queue every
+ * 100 ms; PACER_FACTOR=x runs the pacer with another pacing factor. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
