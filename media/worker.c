@@ -66,7 +66,7 @@ struct pl_worker {
     uint64_t fwd_pending;
     struct {
         _Atomic uint64_t transports, in, out, unknown, rejected, rtp, rtcp, fwd, pli, rtx, nacks,
-            failed, unknown_ssrc, feedback, layer_switches, layer_kf;
+            failed, unknown_ssrc, feedback, layer_switches, layer_kf, remb;
     } st;
 };
 
@@ -567,6 +567,7 @@ static void *worker_main(void *arg)
         atomic_store_explicit(&w->st.unknown_ssrc, rs.unknown_ssrc, memory_order_relaxed);
         atomic_store_explicit(&w->st.layer_switches, rs.layer_switches, memory_order_relaxed);
         atomic_store_explicit(&w->st.layer_kf, rs.layer_keyframe_requests, memory_order_relaxed);
+        atomic_store_explicit(&w->st.remb, rs.remb_sent, memory_order_relaxed);
     }
     return NULL;
 }
@@ -690,6 +691,7 @@ void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out)
     out->feedback_sent = atomic_load(&w->st.feedback);
     out->layer_switches = atomic_load(&w->st.layer_switches);
     out->layer_keyframe_requests = atomic_load(&w->st.layer_kf);
+    out->remb_sent = atomic_load(&w->st.remb);
     pl_relaytime_get(&w->relaytime, &out->relay_samples, &out->relay_p50_us, &out->relay_p99_us);
 }
 

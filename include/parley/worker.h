@@ -66,6 +66,7 @@ typedef struct pl_worker_stats {
     uint64_t transports_failed;       /* closed for lost consent or a failed handshake */
     uint64_t layer_switches;          /* routes moved to another simulcast layer */
     uint64_t layer_keyframe_requests; /* PLIs to simulcast layers (included in keyframe_requests) */
+    uint64_t remb_sent;               /* REMB to publishers without transport-wide feedback */
     /* Time forwarded packets spent in the relay (kernel receive timestamp
      * to the send that carried them), over the worker's life: the number
      * of copies measured, and the 50th and 99th percentiles as the upper

@@ -8,7 +8,7 @@
 // rewrites must run on without a gap.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, pollStats, drained as isDrained } from './server.mjs';
+import { startServer, pollStats, stats, drained as isDrained } from './server.mjs';
 import { runBots, fastBotBin } from './bots.mjs';
 
 const servers = [];
@@ -72,5 +72,12 @@ test('six simulcast bots asking for six sizes each decode the layer they are owe
     `${sum.corrupt_frames} corrupt, loss ${(100 * sum.loss).toFixed(3)} %, freezes ${sum.freezes} ` +
     `(${sum.freeze_ms} ms), delay p50/p99 ${sum.delay_us?.p50}/${sum.delay_us?.p99} us`);
   assert.deepEqual(problems, []);
+  // The relay's own account: every packet bound to a layer, and the
+  // switches from the largest layer (sent before a size arrives) counted.
+  const st = await stats(s);
+  console.log(`# server: ${st.layer_switches} layer switches, ${st.layer_keyframe_requests} keyframe ` +
+    `requests to layers, ${st.dropped_unknown_ssrc} packets of no track`);
+  assert.equal(st.dropped_unknown_ssrc, 0);
+  assert.ok(st.layer_switches > 0, 'layer switches are counted');
   await pollStats(s, isDrained, 'no room, participant, transport or connection left');
 });
