@@ -1,0 +1,372 @@
+/* The stream allocator of one subscriber (alloc.h): audio first, then
+ * video by priority class, lowest steps for all before any stream climbs,
+ * with a margin and a hold against flapping. */
+#include "parley/alloc.h"
+
+#include <string.h>
+
+#include "parley/common.h"
+
+/* Longest ladder: a camera with 4 temporal layers on the lowest spatial
+ * layer and two steps on each of the two above it. */
+#define LADDER_MAX (PL_ALLOC_MAX_TEMPORAL + 2 * (PL_ALLOC_MAX_SPATIAL - 1))
+/* Budgets beyond this are as good as unlimited (and keep products with
+ * the margin far from overflow). */
+#define BUDGET_MAX 1000000000000ull
+#define BACKOFF_MAX 16
+
+typedef struct step {
+    uint8_t s, t;
+    uint32_t bps;
+} step;
+
+/* A video stream while it is being allocated. */
+typedef struct work {
+    const pl_alloc_stream *in;
+    step ladder[LADDER_MAX];
+    int n_steps;
+    int level;    /* index in the ladder, -1: nothing yet */
+    bool prev_on; /* it had a layer (its prev is on) */
+    bool held;    /* no step above what it had, for now */
+    bool refused; /* a step up to what it had did not fit: a downgrade */
+    bool paused;  /* its lowest step did not fit */
+} work;
+
+/* The budget and what is allocated of it so far. */
+typedef struct pool {
+    uint64_t budget;
+    uint64_t used;
+    uint32_t margin_pct;
+} pool;
+
+pl_alloc_config pl_alloc_config_default(void)
+{
+    pl_alloc_config c = {
+        .hold_us = PL_ALLOC_HOLD_US,
+        .hold_max_us = PL_ALLOC_HOLD_MAX_US,
+        .flap_window_us = PL_ALLOC_FLAP_WINDOW_US,
+        .margin_pct = PL_ALLOC_MARGIN_PCT,
+    };
+    return c;
+}
+
+static unsigned key(unsigned s, unsigned t)
+{
+    return s * PL_ALLOC_MAX_TEMPORAL + t;
+}
+
+static unsigned min_u(unsigned a, unsigned b)
+{
+    return a < b ? a : b;
+}
+
+static unsigned spatial_cap(const pl_alloc_stream *st)
+{
+    return min_u(st->max_spatial, st->n_spatial - 1u);
+}
+
+static unsigned temporal_cap(const pl_alloc_stream *st)
+{
+    return min_u(st->max_temporal, st->n_temporal - 1u);
+}
+
+/* Spatial layer s has a step the stream may take. */
+static bool spatial_usable(const pl_alloc_stream *st, unsigned s)
+{
+    if (s > spatial_cap(st) || st->layer[s] == PL_ALLOC_LAYER_OFF)
+        return false;
+    for (unsigned t = 0; t <= temporal_cap(st); t++)
+        if (st->bps[s][t])
+            return true;
+    return false;
+}
+
+static void add_step(work *w, unsigned s, unsigned t)
+{
+    if (!w->in->bps[s][t] || w->n_steps >= LADDER_MAX)
+        return;
+    w->ladder[w->n_steps++] = (step){(uint8_t)s, (uint8_t)t, w->in->bps[s][t]};
+}
+
+/* The stream's ladder under its caps (alloc.h): a camera's frame rate
+ * first on its lowest layer, then each layer above at half and full frame
+ * rate; a screen share's sharpness first, then frame rate on its top
+ * layer. */
+static void build_ladder(work *w)
+{
+    const pl_alloc_stream *st = w->in;
+    unsigned tc = temporal_cap(st);
+    unsigned sp[PL_ALLOC_MAX_SPATIAL], n = 0;
+    for (unsigned s = 0; s < st->n_spatial; s++)
+        if (spatial_usable(st, s))
+            sp[n++] = s;
+    w->n_steps = 0;
+    if (!n)
+        return;
+    if (st->priority == PL_ALLOC_SCREEN) {
+        for (unsigned i = 0; i + 1 < n; i++)
+            add_step(w, sp[i], 0);
+        for (unsigned t = 0; t <= tc; t++)
+            add_step(w, sp[n - 1], t);
+    } else {
+        for (unsigned t = 0; t <= tc; t++)
+            add_step(w, sp[0], t);
+        for (unsigned i = 1; i < n; i++) {
+            if (tc >= 1)
+                add_step(w, sp[i], tc - 1);
+            add_step(w, sp[i], tc);
+        }
+    }
+}
+
+static uint32_t level_bps(const work *w)
+{
+    return w->level < 0 ? 0 : w->ladder[w->level].bps;
+}
+
+/* The next step is no higher than what the stream had: keeping it. */
+static bool next_is_keep(const work *w)
+{
+    const step *n = &w->ladder[w->level + 1];
+    const pl_alloc_choice *p = &w->in->prev;
+    return w->prev_on && key(n->s, n->t) <= key(p->spatial, p->temporal);
+}
+
+/* Takes the stream's next step if the budget allows: a kept step needs to
+ * fit in the budget, a step up the allocation after it plus the margin,
+ * and the hold to be over. `keeps_only`: steps up are not tried. */
+static bool climb(work *w, pool *p, bool keeps_only)
+{
+    if (w->paused || w->level + 1 >= w->n_steps)
+        return false;
+    bool keep = next_is_keep(w);
+    if (!keep && (keeps_only || w->held))
+        return false;
+    /* What the stream has is part of `used`. */
+    uint64_t after = p->used - level_bps(w) + w->ladder[w->level + 1].bps;
+    bool fits = keep ? after <= p->budget : after * (100u + p->margin_pct) <= p->budget * 100u;
+    if (!fits) {
+        if (keep)
+            w->refused = true;
+        return false;
+    }
+    p->used = after;
+    w->level++;
+    return true;
+}
+
+/* Within one class, streams take turns, a step each per round. */
+static void climb_class(work *ws, const int *order, int n, pool *p, bool keeps_only)
+{
+    bool moved = true;
+    while (moved) {
+        moved = false;
+        for (int i = 0; i < n; i++)
+            if (climb(&ws[order[i]], p, keeps_only))
+                moved = true;
+    }
+}
+
+static bool validate(const pl_alloc_stream *st)
+{
+    if (st->kind > PL_ALLOC_VIDEO || st->priority >= PL_ALLOC_CLASSES)
+        return false;
+    if (st->kind == PL_ALLOC_AUDIO)
+        return true;
+    return st->n_spatial >= 1 && st->n_spatial <= PL_ALLOC_MAX_SPATIAL && st->n_temporal >= 1 &&
+           st->n_temporal <= PL_ALLOC_MAX_TEMPORAL;
+}
+
+/* What to forward while the publisher resumes a granted layer. */
+static void set_forward(const pl_alloc_stream *st, pl_alloc_choice *c)
+{
+    c->forward = false;
+    for (int s = c->spatial; s >= 0; s--) {
+        if (st->layer[s] == PL_ALLOC_LAYER_ACTIVE) {
+            c->forward = true;
+            c->fwd_spatial = (uint8_t)s;
+            c->fwd_temporal = c->temporal;
+            return;
+        }
+    }
+}
+
+/* The result of a video stream, and its history for the next run. */
+static void finish_video(const pl_alloc_config *cfg, int64_t now, const work *w, pl_alloc_choice *c,
+                         pl_alloc_result *out)
+{
+    const pl_alloc_choice *prev = &w->in->prev;
+    c->hold_until_us = prev->hold_until_us;
+    c->up_at_us = prev->up_at_us;
+    c->backoff = prev->backoff;
+    if (w->in->unwanted) {
+        c->state = PL_ALLOC_UNWANTED;
+        return;
+    }
+    if (!w->n_steps) {
+        c->state = PL_ALLOC_NOLAYER;
+        return;
+    }
+    if (w->level < 0) {
+        c->state = PL_ALLOC_NOFIT;
+        c->next_bps = w->ladder[0].bps;
+    } else {
+        const step *s = &w->ladder[w->level];
+        c->state = PL_ALLOC_ON;
+        c->spatial = s->s;
+        c->temporal = s->t;
+        c->bps = s->bps;
+        if (w->level + 1 < w->n_steps) {
+            uint32_t next = w->ladder[w->level + 1].bps;
+            c->next_bps = next > s->bps ? next - s->bps : 0;
+        }
+        set_forward(w->in, c);
+    }
+    if (w->prev_on && w->refused) {
+        /* Down for lack of budget: held, longer when it came up lately. */
+        if (now - prev->up_at_us < cfg->flap_window_us)
+            c->backoff = (uint8_t)min_u(prev->backoff + 1u, BACKOFF_MAX);
+        else
+            c->backoff = 0;
+        int64_t hold = cfg->hold_us;
+        for (unsigned i = 0; i < c->backoff && hold < cfg->hold_max_us; i++)
+            hold *= 2;
+        if (hold > cfg->hold_max_us)
+            hold = cfg->hold_max_us;
+        c->hold_until_us = now + hold;
+        out->downgrades++;
+    } else if (c->state == PL_ALLOC_ON &&
+               (!w->prev_on || key(c->spatial, c->temporal) > key(prev->spatial, prev->temporal))) {
+        c->up_at_us = now;
+        out->upgrades++;
+    }
+}
+
+int pl_alloc_run(const pl_alloc_config *cfg, int64_t now_us, uint64_t budget_bps,
+                 const pl_alloc_stream *streams, size_t n, pl_alloc_result *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (n > PL_ALLOC_MAX_STREAMS || (n && !streams))
+        return PL_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!validate(&streams[i]))
+            return PL_EINVAL;
+    pl_alloc_config defaults = pl_alloc_config_default();
+    if (!cfg)
+        cfg = &defaults;
+    out->n_streams = n;
+
+    pool p = {budget_bps < BUDGET_MAX ? budget_bps : BUDGET_MAX, 0, cfg->margin_pct};
+    if (p.margin_pct > 1000)
+        p.margin_pct = 1000;
+
+    /* Audio first, whatever the budget. */
+    for (size_t i = 0; i < n; i++) {
+        const pl_alloc_stream *st = &streams[i];
+        if (st->kind != PL_ALLOC_AUDIO)
+            continue;
+        pl_alloc_choice *c = &out->streams[i];
+        if (st->unwanted) {
+            c->state = PL_ALLOC_UNWANTED;
+            continue;
+        }
+        c->state = PL_ALLOC_ON;
+        c->forward = true;
+        c->bps = st->bps[0][0];
+        p.used += c->bps;
+        out->audio_bps += c->bps;
+    }
+
+    /* Video in priority order: class by class, the caller's order within. */
+    work ws[PL_ALLOC_MAX_STREAMS];
+    int order[PL_ALLOC_MAX_STREAMS], n_order = 0;
+    int class_start[PL_ALLOC_CLASSES + 1];
+    for (int cls = 0; cls < PL_ALLOC_CLASSES; cls++) {
+        class_start[cls] = n_order;
+        for (size_t i = 0; i < n; i++) {
+            const pl_alloc_stream *st = &streams[i];
+            if (st->kind != PL_ALLOC_VIDEO || st->priority != cls)
+                continue;
+            work *w = &ws[i];
+            memset(w, 0, sizeof(*w));
+            w->in = st;
+            w->level = -1;
+            w->prev_on = st->prev.state == PL_ALLOC_ON;
+            w->held = now_us < st->prev.hold_until_us;
+            if (!st->unwanted)
+                build_ladder(w);
+            order[n_order++] = (int)i;
+        }
+    }
+    class_start[PL_ALLOC_CLASSES] = n_order;
+
+    /* Everyone's lowest step before anyone gets more. */
+    for (int k = 0; k < n_order; k++) {
+        work *w = &ws[order[k]];
+        if (w->n_steps && !climb(w, &p, false))
+            w->paused = true;
+    }
+    /* Then each class climbs: back to what it had, then beyond. */
+    for (int cls = 0; cls < PL_ALLOC_CLASSES; cls++) {
+        const int *o = order + class_start[cls];
+        int m = class_start[cls + 1] - class_start[cls];
+        climb_class(ws, o, m, &p, true);
+        climb_class(ws, o, m, &p, false);
+    }
+
+    for (int k = 0; k < n_order; k++) {
+        pl_alloc_choice *c = &out->streams[order[k]];
+        finish_video(cfg, now_us, &ws[order[k]], c, out);
+        out->wants_bps += c->next_bps;
+    }
+    out->total_bps = p.used;
+    if (out->wants_bps)
+        out->probe_bps = ((out->total_bps + out->wants_bps) * (100u + p.margin_pct) + 99u) / 100u;
+    return PL_OK;
+}
+
+uint8_t pl_alloc_tile_cap(const uint16_t *widths, const uint16_t *heights, size_t n, uint16_t max_w,
+                          uint16_t max_h)
+{
+    if (n > PL_ALLOC_MAX_SPATIAL)
+        n = PL_ALLOC_MAX_SPATIAL;
+    if (!n)
+        return 0;
+    if (max_w || max_h) {
+        for (size_t i = 0; i < n; i++)
+            if ((!max_w || widths[i] >= max_w) && (!max_h || heights[i] >= max_h))
+                return (uint8_t)i;
+    }
+    return (uint8_t)(n - 1);
+}
+
+unsigned pl_alloc_layers_needed(const pl_alloc_choice *const *choices, size_t n)
+{
+    unsigned mask = 0;
+    for (size_t i = 0; i < n; i++) {
+        const pl_alloc_choice *c = choices[i];
+        if (!c || c->state != PL_ALLOC_ON)
+            continue;
+        mask |= 1u << c->spatial;
+        if (c->forward)
+            mask |= 1u << c->fwd_spatial;
+    }
+    return mask & ((1u << PL_ALLOC_MAX_SPATIAL) - 1u);
+}
+
+const char *pl_alloc_state_name(enum pl_alloc_state s)
+{
+    switch (s) {
+    case PL_ALLOC_NEW:
+        return "new";
+    case PL_ALLOC_ON:
+        return "on";
+    case PL_ALLOC_NOFIT:
+        return "paused (does not fit)";
+    case PL_ALLOC_UNWANTED:
+        return "paused (not wanted)";
+    case PL_ALLOC_NOLAYER:
+        return "paused (no layer)";
+    }
+    return "?";
+}
