@@ -53,6 +53,7 @@ typedef struct slot {
      * subscriber paused it and the size it shows it at (`subscription`). */
     pl_route route;
     uint32_t offered_rtx_ssrc; /* video: the RTX stream offered (RFC 4588) */
+    bool bandwidth_paused;     /* the relay said `video-paused` for it */
 } slot;
 
 /* One connection: a device of a user once it said hello. */

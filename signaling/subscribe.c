@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parley/rtp.h"
+
 #include "out.h"
 #include "reply.h"
 #include "tokens.h"
@@ -159,6 +161,13 @@ void sig_on_subscribe_answer(pl_sig *s, conn *c, json_t *msg, json_t *re)
         return;
     }
     c->offer_outstanding = false;
+    /* Transport-wide feedback: the extension id the answer kept (RFC 8285
+     * lets it only keep or drop the offered one), the same for every
+     * route of the transport. */
+    int twcc = -1;
+    for (size_t k = 0; k < s->offer->n_media && twcc <= 0; k++)
+        if (s->offer->media[k].port != 0)
+            twcc = pl_sdp_find_extmap(&s->offer->media[k], PL_RTP_URI_TWCC);
     /* Which video sections took RTX: retransmissions then go on the RTX
      * stream, otherwise in the original one. */
     for (size_t i = 0; i < c->n_slots; i++) {
@@ -174,6 +183,7 @@ void sig_on_subscribe_answer(pl_sig *s, conn *c, json_t *msg, json_t *re)
         }
         sl->route.out_rtx_pt = rtx_pt > 0 && rtx_pt < 128 ? (uint8_t)rtx_pt : 0;
         sl->route.out_rtx_ssrc = sl->route.out_rtx_pt ? sl->offered_rtx_ssrc : 0;
+        sl->route.twcc_ext = twcc > 0 && twcc < 15 ? (uint8_t)twcc : 0;
     }
     if (c->sub_added &&
         (c->sub_restart_pending || strcmp(m->ice_ufrag, c->sub_remote_ufrag) != 0)) {

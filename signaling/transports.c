@@ -5,7 +5,10 @@
  * removed finds no owner and is dropped. */
 #include "parley/signal.h"
 
+#include <string.h>
+
 #include "core.h"
+#include "out.h"
 #include "publish.h"
 #include "speakers.h"
 #include "subscribe.h"
@@ -38,6 +41,27 @@ void pl_sig_speaking(pl_sig *s, uint64_t transport, bool speaking, uint8_t level
     c->speaking = speaking;
     c->level = level;
     sig_speakers_announce(s, c->room);
+}
+
+/* The relay stopped or resumed a remote video for a subscriber whose
+ * downlink cannot carry its lowest layer: the client shows the name in the
+ * tile instead of a frozen picture. Said only when it changes. */
+void pl_sig_video_paused(pl_sig *s, uint64_t transport, const char *mid, bool paused)
+{
+    conn *c = owner(s, transport);
+    if (!c || c->sub_transport != transport)
+        return;
+    for (size_t i = 0; i < c->n_slots; i++) {
+        slot *sl = &c->slots[i];
+        if (!sl->active || strcmp(sl->mid, mid) != 0 || sl->bandwidth_paused == paused)
+            continue;
+        sl->bandwidth_paused = paused;
+        sig_send(s, c,
+                 json_pack("{s:s,s:s,s:s,s:b,s:s}", "type", "video-paused", "track_id",
+                           sl->track_id, "participant_id", sl->participant_id, "paused", paused,
+                           "reason", "bandwidth"));
+        return;
+    }
 }
 
 void pl_sig_transport_connected(pl_sig *s, uint64_t transport)

@@ -106,6 +106,9 @@ static void to_core(pl_sig *sig, const pl_worker_event *ev)
     case PL_WORKER_REFUSED:
         pl_sig_command_refused(sig, ev->transport, ev->error);
         break;
+    case PL_WORKER_VIDEO_PAUSED:
+        pl_sig_video_paused(sig, ev->transport, ev->mid, ev->paused);
+        break;
     }
 }
 

@@ -56,6 +56,9 @@ typedef struct pl_track {
     uint8_t rtx_pt; /* its RTX payload type and stream, 0 without */
     uint32_t rtx_ssrc;
     bool nack; /* the publisher retransmits on NACK: the relay asks for its losses */
+    /* A shared screen rather than a camera: a subscriber short of bandwidth
+     * keeps it before cameras. */
+    bool screen;
     /* The publisher takes REMB (goog-remb) and no transport-wide feedback:
      * the relay tells it a receive-side estimate instead (rxbwe.h). */
     bool remb;
@@ -85,6 +88,11 @@ typedef struct pl_route {
     /* How many temporal layers (VP8 TID 0 up) go out; 0: all of them.
      * Frames of the others are dropped and the stream stays continuous. */
     uint8_t temporal_layers;
+    /* The subscriber's transport-wide sequence number extension id, as its
+     * answer accepted it (the same on every route of a transport); 0: it
+     * sends no transport-wide feedback, and the relay has no estimate of
+     * its downlink but REMB. */
+    uint8_t twcc_ext;
 } pl_route;
 
 #ifdef __cplusplus

@@ -28,6 +28,9 @@ enum pl_worker_event_kind {
     PL_WORKER_CLOSED,
     PL_WORKER_SPEAKING, /* a publisher's audio started or stopped being loud */
     PL_WORKER_REFUSED,  /* a command for this transport was not carried out (error says why) */
+    /* A subscriber's video route stopped or started again because its
+     * downlink cannot carry even the lowest layer (`mid`, `paused`). */
+    PL_WORKER_VIDEO_PAUSED,
 };
 
 typedef struct pl_worker_event {
@@ -37,6 +40,8 @@ typedef struct pl_worker_event {
     enum pl_failure failure;
     bool speaking;
     uint8_t level; /* RFC 6464 dBov below full scale: 0 is loudest, 127 silence */
+    char mid[PL_MID_MAX + 1]; /* PL_WORKER_VIDEO_PAUSED: the subscriber's route */
+    bool paused;
 } pl_worker_event;
 
 typedef struct pl_worker_config {

@@ -390,13 +390,13 @@ static void test_simulcast_layers_and_tile_size(void **state)
     say_sdp(f, 1, "subscribe-answer", answer);
     assert_int_equal(f->media.n_routes, 2);
     assert_int_equal(f->media.routes[1].max_width, 0); /* no size yet: the largest layer */
-    const char *video_id = NULL;
+    char video_id[64] = "";
     const char *mid;
     json_t *t;
-    json_object_foreach(json_object_get(so, "tracks"), mid, t)
-        if (strcmp(str(t, "kind"), "video") == 0)
-            video_id = str(t, "track_id");
-    assert_non_null(video_id);
+    json_object_foreach(json_object_get(so, "tracks"), mid,
+                        t) if (strcmp(str(t, "kind"), "video") == 0)
+        snprintf(video_id, sizeof(video_id), "%s", str(t, "track_id"));
+    assert_true(video_id[0] != '\0');
     char msg[256];
     snprintf(msg, sizeof(msg),
              "{\"type\":\"subscription\",\"track_id\":\"%s\",\"max_width\":320,"
@@ -412,6 +412,29 @@ static void test_simulcast_layers_and_tile_size(void **state)
     say(f, 1, msg);
     assert_true(f->media.routes[1].paused);
     assert_int_equal(f->media.routes[1].max_width, 320); /* the size stays for the resume */
+    /* The answer kept the offered transport-wide extension id. */
+    assert_int_equal(f->media.routes[0].twcc_ext, 3);
+    assert_int_equal(f->media.routes[1].twcc_ext, 3);
+
+    /* The relay pauses the video for Bob's downlink, says it once, and
+     * says when it resumes; unknown routes and transports change nothing. */
+    uint64_t bob_sub = f->media.routes_of;
+    drain(f, 1);
+    pl_sig_video_paused(f->sig, bob_sub, "1", true);
+    json_t *vp = got(f, 1, "video-paused");
+    assert_non_null(vp);
+    assert_string_equal(str(vp, "track_id"), video_id);
+    assert_true(json_is_true(json_object_get(vp, "paused")));
+    assert_string_equal(str(vp, "reason"), "bandwidth");
+    drain(f, 1);
+    pl_sig_video_paused(f->sig, bob_sub, "1", true);
+    pl_sig_video_paused(f->sig, bob_sub, "9", true);
+    pl_sig_video_paused(f->sig, 12345, "1", false);
+    assert_null(got(f, 1, "video-paused"));
+    pl_sig_video_paused(f->sig, bob_sub, "1", false);
+    vp = got(f, 1, "video-paused");
+    assert_non_null(vp);
+    assert_true(json_is_false(json_object_get(vp, "paused")));
     free(offer);
     free(answer);
     fx_free(f);
