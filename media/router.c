@@ -103,6 +103,7 @@ static void free_ep(pl_router *r, endpoint *e)
     for (size_t i = 0; i < e->n_tracks; i++)
         free_track(r, e->tracks[i]);
     pl_twcc_rx_destroy(e->twcc);
+    router_downlink_free(r, e);
     pl_env_free(&r->env, e);
 }
 
@@ -278,6 +279,7 @@ int pl_router_set_routes(pl_router *r, uint64_t id, const pl_route *routes, size
         r->now = now_us;
     router_reset_queue(r);
     rebuild(r);
+    router_downlink_setup(r, e, now_us);
     /* Targets and the key frames routes wait for, at once. */
     router_check_layers(r, now_us);
     if (e->connected)
@@ -417,8 +419,12 @@ void pl_router_handle_rtp(pl_router *r, int64_t now, uint64_t from, const uint8_
             continue; /* another layer, a dropped temporal layer, or too late */
         if (o.switched)
             r->st.layer_switches++;
-        router_enqueue_copy(r, s, rt, r->scratch, (size_t)n, o.seq, o.ts, o.vp8 ? &o.vf : NULL,
-                            false);
+        /* A packet the pacer has no room for leaves a hole: a key frame
+         * is the way out of it. */
+        if (!router_send_copy(r, s, rt, r->scratch, (size_t)n, o.seq, o.ts, o.vp8 ? &o.vf : NULL,
+                              false, !t->cfg.video) &&
+            t->cfg.video)
+            l->want_keyframe = true;
         rt->packets++;
         rt->octets += (uint32_t)payload;
     }
@@ -427,4 +433,5 @@ void pl_router_handle_rtp(pl_router *r, int64_t now, uint64_t from, const uint8_
 void pl_router_stats_get(const pl_router *r, pl_router_stats *out)
 {
     *out = r->st;
+    router_downlink_stats(r, out);
 }

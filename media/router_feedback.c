@@ -41,8 +41,8 @@ static void answer_nack(pl_router *r, endpoint *sub, const pl_rtcp_nack *nack)
         size_t len;
         const uint8_t *pkt = pl_pktcache_get(l->cache, sent.in_seq, &len);
         if (pkt)
-            router_enqueue_copy(r, sub, rt, pkt, len, lost[k], sent.ts, sent.vp8 ? &sent.vf : NULL,
-                                true);
+            router_send_copy(r, sub, rt, pkt, len, lost[k], sent.ts, sent.vp8 ? &sent.vf : NULL,
+                             true, !t->cfg.video);
     }
 }
 
@@ -52,11 +52,14 @@ void pl_router_handle_rtcp(pl_router *r, int64_t now, uint64_t from, const uint8
     endpoint *e = router_input_from(r, from);
     if (!e)
         return;
+    if (now > r->now)
+        r->now = now;
     pl_rtcp_iter it;
     pl_rtcp_packet *p = r->rtcp;
     pl_rtcp_iter_init(&it, data, len);
     for (size_t k = 0; k < RTCP_MAX_PARTS && pl_rtcp_next(&it, p) == 1; k++) {
         uint32_t media = 0;
+        router_downlink_rtcp(r, e, p, now);
         switch (p->kind) {
         case PL_RTCP_K_NACK:
             answer_nack(r, e, &p->u.nack);
@@ -150,7 +153,7 @@ static void send_reports(pl_router *r, endpoint *e, int64_t now)
         router_enqueue_rtcp(r, e->id, PL_ROUTER_REPORT, &wb);
     }
     for (size_t i = 0; i < e->n_routes; i++) {
-        const route *rt = &e->routes[i];
+        route *rt = &e->routes[i];
         if (rt->fwd.cur == PL_LAYER_NONE || rt->cfg.paused || !rt->pub)
             continue;
         const track *t = rt->pub->tracks[rt->track];
@@ -164,6 +167,7 @@ static void send_reports(pl_router *r, endpoint *e, int64_t now)
         pl_wbuf wb = pl_wbuf_make(buf, sizeof(buf));
         pl_rtcp_write_sr(&wb, &sr);
         router_enqueue_rtcp(r, e->id, PL_ROUTER_REPORT, &wb);
+        router_downlink_sr_sent(rt, &sr, now);
     }
 }
 
@@ -251,9 +255,11 @@ void pl_router_handle_timeout(pl_router *r, int64_t now)
         run_repair(r, now);
     if (now >= r->next_speaker_check)
         check_speakers(r, now);
+    router_downlink_tick(r, now);
 }
 
 int64_t pl_router_next_timeout(const pl_router *r)
 {
-    return min64(min64(r->next_repair, r->next_speaker_check), r->next_layer_check);
+    return min64(min64(min64(r->next_repair, r->next_speaker_check), r->next_layer_check),
+                 router_downlink_next(r));
 }

@@ -2,10 +2,11 @@
  * (transports, tracks, routes and forwarding), router_feedback.c (RTCP in,
  * the relay's own RTCP, timers), router_layers.c (a track's layers: their
  * receive state, binding packets to them, the layer each route gets,
- * keyframe requests) and router_queue.c (the output queue). Calls go one
- * way only: router.c -> router_feedback.c -> router_layers.c ->
- * router_queue.c (router.c also calls router_layers.c and router_queue.c
- * directly). */
+ * keyframe requests), router_downlink.c (each subscriber's estimate and
+ * pacer: what it is sent leaves through them) and router_queue.c (the
+ * output queue). Calls go one way only: router.c -> router_feedback.c ->
+ * router_layers.c -> router_downlink.c -> router_queue.c (a file may also
+ * call any file after it directly). */
 #ifndef PARLEY_MEDIA_ROUTER_INT_H
 #define PARLEY_MEDIA_ROUTER_INT_H
 
@@ -14,7 +15,9 @@
 
 #include "parley/hmap.h"
 #include "parley/layerfwd.h"
+#include "parley/bwe.h"
 #include "parley/nack.h"
+#include "parley/pacer.h"
 #include "parley/pktcache.h"
 #include "parley/router.h"
 #include "parley/rtcp.h"
@@ -42,6 +45,20 @@
 #define SIZE_PROBE_US 2000000
 
 typedef struct endpoint endpoint;
+
+/* A subscriber transport's downlink: its pacer, and its estimate when the
+ * subscriber gives feedback (transport-wide, or REMB). */
+typedef struct downlink {
+    pl_pacer *pacer;
+    pl_bwe *bwe;
+    uint8_t twcc_ext; /* the pacer writes it; 0: the subscriber has none */
+    bool estimated;   /* the pacer goes at the estimate (else unpaced) */
+    bool remb;        /* a REMB came */
+    bool padding;     /* probes may pad (a route has an RTX stream) */
+    int64_t rtt_us;   /* from receiver reports; 0: not measured */
+    /* Pacer counters of pacers already replaced, so totals do not drop. */
+    uint64_t rtx_dropped, padding_packets, padding_bytes;
+} downlink;
 
 /* One subscriber route fed by a publisher track. */
 typedef struct fan_entry {
@@ -92,6 +109,10 @@ typedef struct route {
     uint32_t track_uid;       /* ... of this track */
     uint16_t rtx_seq;         /* the route's RTX stream */
     uint32_t packets, octets; /* sent on it, for its sender reports */
+    /* Its last sender report: the middle 32 bits of its NTP time, which a
+     * receiver report echoes (LSR), and when it went. */
+    uint32_t sr_mid;
+    int64_t sr_at;
     endpoint *pub;            /* resolved from cfg: NULL while the track is not there */
     size_t track;
 } route;
@@ -112,6 +133,7 @@ struct endpoint {
      * estimate told with every receiver report. */
     bool remb;
     pl_rxbwe rxbwe;
+    downlink *dl; /* a subscriber's, from its first routes on */
     endpoint *next;
 };
 
@@ -145,6 +167,10 @@ struct pl_router {
     pl_rtcp_packet *rtcp;  /* scratch for parsing */
     pl_rtcp_twcc *twcc_fb; /* scratch for building feedback */
     uint8_t scratch[PKT_MAX];
+    uint8_t copy[PKT_MAX + 16]; /* a copy written for a pacer (RTX adds 2 bytes) */
+    endpoint *pace_next;        /* the next pacer pl_router_poll_output asks */
+    /* Pacer counters of transports gone. */
+    uint64_t gone_rtx_dropped, gone_padding_packets, gone_padding_bytes;
     int64_t next_repair, next_speaker_check, next_layer_check;
     int64_t now;       /* the latest time the router was told */
     uint32_t next_uid; /* of tracks */
@@ -174,9 +200,36 @@ outq *router_enqueue(pl_router *r);
 void router_reset_queue(pl_router *r);
 void router_enqueue_rtcp(pl_router *r, uint64_t to, enum pl_router_out_reason why,
                          const pl_wbuf *wb);
-/* One copy of a packet in forwarding form for a route. */
-void router_enqueue_copy(pl_router *r, endpoint *s, route *rt, const uint8_t *pkt, size_t len,
-                         uint16_t seq, uint32_t ts, const pl_vp8_fields *vf, bool resend);
+/* One copy of a packet in forwarding form for a route, described (the
+ * route's RTX numbering is taken for a resend), queued, and written. */
+void router_describe_copy(endpoint *s, route *rt, const uint8_t *pkt, size_t len, uint16_t seq,
+                          uint32_t ts, const pl_vp8_fields *vf, bool resend, outq *o);
+void router_enqueue_copy(pl_router *r, const outq *copy);
+/* The packet as it goes out, into buf: its length, or a negative error. */
+int router_write_copy(const outq *o, uint8_t *buf, size_t cap);
+/* The next queued output (PL_EAGAIN: none left). */
+int router_queue_pop(pl_router *r, pl_router_output *out, uint8_t *buf, size_t cap);
+
+/* router_downlink.c */
+/* A subscriber's routes changed: its pacer (and estimator) are made or
+ * remade to match them. */
+void router_downlink_setup(pl_router *r, endpoint *e, int64_t now);
+void router_downlink_free(pl_router *r, endpoint *e);
+/* One packet for a subscriber's route: written in its final form into its
+ * pacer (or queued when it has none). */
+bool router_send_copy(pl_router *r, endpoint *s, route *rt, const uint8_t *pkt, size_t len,
+                      uint16_t seq, uint32_t ts, const pl_vp8_fields *vf, bool resend, bool audio);
+/* False above: its pacer refused it (full), and the stream has a hole. */
+/* RTCP from a subscriber about its downlink: transport-wide feedback,
+ * REMB, receiver reports (round-trip time). */
+void router_downlink_rtcp(pl_router *r, endpoint *e, const pl_rtcp_packet *p, int64_t now);
+/* A sender report went out on a route (for the round-trip time). */
+void router_downlink_sr_sent(route *rt, const pl_rtcp_sr *sr, int64_t now);
+/* Probe clusters from the estimators to the pacers. */
+void router_downlink_tick(pl_router *r, int64_t now);
+int64_t router_downlink_next(const pl_router *r);
+/* The downlink counters kept in the pacers, into *out. */
+void router_downlink_stats(const pl_router *r, pl_router_stats *out);
 
 /* router_layers.c */
 /* A track's layers from its configuration: 0, or PL_ENOMEM with nothing

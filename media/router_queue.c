@@ -51,6 +51,7 @@ void router_reset_queue(pl_router *r)
 {
     r->q_n = r->q_next = 0;
     r->arena_len = 0;
+    r->pace_next = r->endpoints;
 }
 
 void router_enqueue_rtcp(pl_router *r, uint64_t to, enum pl_router_out_reason why,
@@ -73,12 +74,10 @@ void router_enqueue_rtcp(pl_router *r, uint64_t to, enum pl_router_out_reason wh
     r->arena_len += wb->len;
 }
 
-int pl_router_poll_output(pl_router *r, pl_router_output *out, uint8_t *buf, size_t cap)
+int router_queue_pop(pl_router *r, pl_router_output *out, uint8_t *buf, size_t cap)
 {
-    if (r->q_next == r->q_n) {
-        router_reset_queue(r);
+    if (r->q_next == r->q_n)
         return PL_EAGAIN;
-    }
     const outq *o = &r->q[r->q_next++];
     *out = (pl_router_output){.kind = o->kind,
                               .reason = o->reason,
@@ -94,6 +93,17 @@ int pl_router_poll_output(pl_router *r, pl_router_output *out, uint8_t *buf, siz
         out->len = o->len;
         return PL_OK;
     }
+    int n = router_write_copy(o, buf, cap);
+    if (n < 0)
+        return n;
+    out->len = (size_t)n;
+    return PL_OK;
+}
+
+int router_write_copy(const outq *o, uint8_t *buf, size_t cap)
+{
+    if (o->len > cap)
+        return PL_ENOSPC;
     memcpy(buf, o->src, o->len);
     pl_rtp_set_ssrc(buf, o->ssrc);
     pl_rtp_set_payload_type(buf, o->pt);
@@ -106,25 +116,18 @@ int pl_router_poll_output(pl_router *r, pl_router_output *out, uint8_t *buf, siz
         if (hdr < o->len && pl_vp8_write_fields(buf + hdr, o->len - hdr, &o->vf) != PL_OK)
             return PL_EMALFORMED;
     }
-    out->len = o->len;
-    if (o->rtx) {
-        pl_rtp_header h;
-        if (pl_rtp_parse(buf, o->len, &h) != PL_OK)
-            return PL_EMALFORMED;
-        int n = pl_rtp_rtx_wrap(buf, &h, o->rtx_ssrc, o->rtx_pt, o->rtx_seq, buf, cap);
-        if (n < 0)
-            return n;
-        out->len = (size_t)n;
-    }
-    return PL_OK;
+    if (!o->rtx)
+        return (int)o->len;
+    pl_rtp_header h;
+    if (pl_rtp_parse(buf, o->len, &h) != PL_OK)
+        return PL_EMALFORMED;
+    return pl_rtp_rtx_wrap(buf, &h, o->rtx_ssrc, o->rtx_pt, o->rtx_seq, buf, cap);
 }
 
-void router_enqueue_copy(pl_router *r, endpoint *s, route *rt, const uint8_t *pkt, size_t len,
-                         uint16_t seq, uint32_t ts, const pl_vp8_fields *vf, bool resend)
+void router_describe_copy(endpoint *s, route *rt, const uint8_t *pkt, size_t len, uint16_t seq,
+                          uint32_t ts, const pl_vp8_fields *vf, bool resend, outq *o)
 {
-    outq *o = router_enqueue(r);
-    if (!o)
-        return;
+    memset(o, 0, sizeof(*o));
     o->kind = PL_ROUTER_OUT_RTP;
     o->reason = resend ? PL_ROUTER_RESENT : PL_ROUTER_MEDIA;
     o->transport = s->id;
@@ -144,4 +147,11 @@ void router_enqueue_copy(pl_router *r, endpoint *s, route *rt, const uint8_t *pk
         o->rtx_pt = rt->cfg.out_rtx_pt;
         o->rtx_seq = rt->rtx_seq++;
     }
+}
+
+void router_enqueue_copy(pl_router *r, const outq *copy)
+{
+    outq *o = router_enqueue(r);
+    if (o)
+        *o = *copy;
 }

@@ -66,8 +66,10 @@ struct pl_worker {
     uint64_t fwd_pending;
     struct {
         _Atomic uint64_t transports, in, out, unknown, rejected, rtp, rtcp, fwd, pli, rtx, nacks,
-            failed, unknown_ssrc, feedback, layer_switches, layer_kf, remb;
+            failed, feedback;
     } st;
+    /* The router's counters, copied each loop turn (all of them uint64_t). */
+    _Atomic uint64_t rst[sizeof(pl_router_stats) / sizeof(uint64_t)];
 };
 
 static int64_t now_us(void)
@@ -251,6 +253,7 @@ static void drain_router(pl_worker *w)
             atomic_fetch_add(&w->st.feedback, 1);
             break;
         case PL_ROUTER_REPORT:
+        case PL_ROUTER_PADDING:
             break;
         }
     }
@@ -562,12 +565,10 @@ static void *worker_main(void *arg)
         run_timers(w, now_us());
         flush_out(w);
         reap_failed(w);
-        pl_router_stats rs;
-        pl_router_stats_get(w->router, &rs);
-        atomic_store_explicit(&w->st.unknown_ssrc, rs.unknown_ssrc, memory_order_relaxed);
-        atomic_store_explicit(&w->st.layer_switches, rs.layer_switches, memory_order_relaxed);
-        atomic_store_explicit(&w->st.layer_kf, rs.layer_keyframe_requests, memory_order_relaxed);
-        atomic_store_explicit(&w->st.remb, rs.remb_sent, memory_order_relaxed);
+        uint64_t rs[sizeof(w->rst) / sizeof(w->rst[0])];
+        pl_router_stats_get(w->router, (pl_router_stats *)rs);
+        for (size_t i = 0; i < sizeof(rs) / sizeof(rs[0]); i++)
+            atomic_store_explicit(&w->rst[i], rs[i], memory_order_relaxed);
     }
     return NULL;
 }
@@ -687,11 +688,21 @@ void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out)
     out->retransmissions = atomic_load(&w->st.rtx);
     out->nacks_sent = atomic_load(&w->st.nacks);
     out->transports_failed = atomic_load(&w->st.failed);
-    out->dropped_unknown_ssrc = atomic_load(&w->st.unknown_ssrc);
     out->feedback_sent = atomic_load(&w->st.feedback);
-    out->layer_switches = atomic_load(&w->st.layer_switches);
-    out->layer_keyframe_requests = atomic_load(&w->st.layer_kf);
-    out->remb_sent = atomic_load(&w->st.remb);
+    uint64_t raw[sizeof(w->rst) / sizeof(w->rst[0])];
+    for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++)
+        raw[i] = atomic_load_explicit(&w->rst[i], memory_order_relaxed);
+    pl_router_stats rs;
+    memcpy(&rs, raw, sizeof(rs));
+    out->dropped_unknown_ssrc = rs.unknown_ssrc;
+    out->layer_switches = rs.layer_switches;
+    out->layer_keyframe_requests = rs.layer_keyframe_requests;
+    out->remb_sent = rs.remb_sent;
+    out->downlink_feedback = rs.downlink_feedback;
+    out->pacer_refused = rs.pacer_refused;
+    out->pacer_rtx_dropped = rs.pacer_rtx_dropped;
+    out->probes = rs.probes;
+    out->padding_bytes = rs.padding_bytes;
     pl_relaytime_get(&w->relaytime, &out->relay_samples, &out->relay_p50_us, &out->relay_p99_us);
 }
 

@@ -31,6 +31,11 @@ int srv_serve_stats(struct lws *wsi, server *srv)
         t.layer_switches += w.layer_switches;
         t.layer_keyframe_requests += w.layer_keyframe_requests;
         t.remb_sent += w.remb_sent;
+        t.downlink_feedback += w.downlink_feedback;
+        t.pacer_refused += w.pacer_refused;
+        t.pacer_rtx_dropped += w.pacer_rtx_dropped;
+        t.probes += w.probes;
+        t.padding_bytes += w.padding_bytes;
         /* Percentiles do not add up across workers: the worst is shown. */
         t.relay_samples += w.relay_samples;
         t.relay_p50_us = w.relay_p50_us > t.relay_p50_us ? w.relay_p50_us : t.relay_p50_us;
@@ -80,7 +85,12 @@ int srv_serve_stats(struct lws *wsi, server *srv)
                       pl_failure_name((enum pl_failure)f),
                       (unsigned long long)ss.transports_failed_by[f]);
     if (n > 0 && (size_t)n < cap)
-        n += snprintf(body + n, cap - (size_t)n, "}");
+        n += snprintf(body + n, cap - (size_t)n,
+                      ",\"downlink_feedback\":%llu,\"pacer_refused\":%llu,"
+                      "\"pacer_rtx_dropped\":%llu,\"probes\":%llu,\"padding_bytes\":%llu}",
+                      (unsigned long long)t.downlink_feedback, (unsigned long long)t.pacer_refused,
+                      (unsigned long long)t.pacer_rtx_dropped, (unsigned long long)t.probes,
+                      (unsigned long long)t.padding_bytes);
     if (n <= 0 || (size_t)n >= cap)
         return -1; /* the page outgrew its buffer: a bug, not a state to serve */
     unsigned char hdr[LWS_PRE + 512], *p = hdr + LWS_PRE, *end = hdr + sizeof(hdr);

@@ -8,7 +8,16 @@
  * drains with pl_router_poll_output, which writes each packet (plain, to be
  * protected by the caller) into the caller's buffer. Outputs refer to the
  * router's own buffers: drain the queue after every handle call, since the
- * next one drops what is left. Timers: call pl_router_handle_timeout when
+ * next one drops what is left.
+ *
+ * Packets for a subscriber do not go out at once: they wait in its
+ * transport's pacer, which lets them out at the rate the send-side
+ * estimate of its downlink allows (bwe.h, from its transport-wide
+ * feedback, or its REMB), audio first. pl_router_poll_output gives the
+ * queue first (RTCP, events), then what the pacers let out at the time the
+ * router was last told; what they hold back is due at
+ * pl_router_next_timeout. A subscriber that gives neither feedback is
+ * paced at PL_ROUTER_UNPACED_BPS, which holds nothing back. Timers: call pl_router_handle_timeout when
  * pl_router_next_timeout is due. Nothing here reads a clock or a socket, so
  * tests drive it on a virtual clock. */
 #ifndef PARLEY_ROUTER_H
@@ -36,6 +45,10 @@ extern "C" {
 #define PL_ROUTER_REPORT_US 1000000
 /* The relay's own SSRC in the RTCP it originates. */
 #define PL_ROUTER_SSRC 1
+/* The pacing rate of a subscriber with no estimate of its downlink. */
+#define PL_ROUTER_UNPACED_BPS 1000000000u
+/* The estimate a subscriber's downlink starts from. */
+#define PL_ROUTER_START_BPS 300000u
 
 typedef struct pl_router pl_router;
 
@@ -53,6 +66,7 @@ enum pl_router_out_reason {
     PL_ROUTER_NACK,     /* a NACK to a publisher for upstream losses */
     PL_ROUTER_REPORT,   /* receiver or sender reports */
     PL_ROUTER_FEEDBACK, /* transport-wide congestion control feedback to a publisher */
+    PL_ROUTER_PADDING,  /* padding to a subscriber: a probe of its downlink */
 };
 
 typedef struct pl_router_output {
@@ -76,6 +90,18 @@ typedef struct pl_router_stats {
      * learn a layer's size). */
     uint64_t layer_switches;
     uint64_t layer_keyframe_requests;
+    /* Subscribers' downlinks: transport-wide feedback and REMB received
+     * from them; packets their pacers refused (full) or dropped
+     * (retransmissions that waited too long, or too many queued); probe
+     * clusters handed to the pacers and the padding they sent, and
+     * padding dropped for want of an RTX stream to carry it. */
+    uint64_t downlink_feedback;
+    uint64_t downlink_remb;
+    uint64_t pacer_refused;
+    uint64_t pacer_rtx_dropped;
+    uint64_t probes;
+    uint64_t padding_packets, padding_bytes;
+    uint64_t padding_dropped;
 } pl_router_stats;
 
 pl_router *pl_router_create(const pl_env *env);
@@ -109,6 +135,20 @@ int64_t pl_router_next_timeout(const pl_router *r);
 int pl_router_poll_output(pl_router *r, pl_router_output *o, uint8_t *buf, size_t cap);
 
 void pl_router_stats_get(const pl_router *r, pl_router_stats *out);
+
+/* A subscriber transport's downlink as it is now. */
+typedef struct pl_router_downlink {
+    bool estimated;        /* from its feedback; else unpaced */
+    uint64_t estimate_bps; /* PL_ROUTER_UNPACED_BPS when not estimated */
+    int64_t rtt_us;        /* 0: not measured */
+    /* What its pacer holds now (bytes), and the longest a video packet
+     * has waited there so far. */
+    size_t queued_audio, queued_rtx, queued_video;
+    int64_t video_max_delay_us;
+} pl_router_downlink;
+
+/* PL_ENOTFOUND for a transport without routes. */
+int pl_router_downlink_get(const pl_router *r, uint64_t id, pl_router_downlink *out);
 
 #ifdef __cplusplus
 }

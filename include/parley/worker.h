@@ -72,6 +72,12 @@ typedef struct pl_worker_stats {
     uint64_t layer_switches;          /* routes moved to another simulcast layer */
     uint64_t layer_keyframe_requests; /* PLIs to simulcast layers (included in keyframe_requests) */
     uint64_t remb_sent;               /* REMB to publishers without transport-wide feedback */
+    /* Subscribers' downlinks: transport-wide feedback from them; packets
+     * their pacers refused (full) or dropped (retransmissions too late);
+     * probe clusters, and the padding bytes they were filled with. */
+    uint64_t downlink_feedback;
+    uint64_t pacer_refused, pacer_rtx_dropped;
+    uint64_t probes, padding_bytes;
     /* Time forwarded packets spent in the relay (kernel receive timestamp
      * to the send that carried them), over the worker's life: the number
      * of copies measured, and the 50th and 99th percentiles as the upper

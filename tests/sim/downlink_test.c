@@ -1,0 +1,467 @@
+/* A subscriber's downlink on a virtual clock: publishers send audio and
+ * VP8 video (simulcast or not) into the router, the router's output for
+ * the subscriber goes through a bottleneck link (link.c), and the
+ * subscriber's side answers as a browser would, with transport-wide
+ * feedback (twcc.c) about what arrived, sent back over a second link.
+ * Assertions are about what the subscriber receives and what the router
+ * says about its downlink. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "link.h"
+#include "parley/buf.h"
+#include "parley/router.h"
+#include "parley/rtcp.h"
+#include "parley/rtp.h"
+#include "parley/twcc.h"
+#include "parley/vp8.h"
+
+#define SUB 10
+#define TWCC_EXT 3
+#define FRAME_US 33333
+#define AUDIO_US 20000
+#define MAX_PUBS 3
+#define STEP_US 500
+#define SUB_SSRC 0x7777
+
+static const char *const rids[3] = {"q", "h", "f"};
+static const uint16_t widths[3] = {320, 640, 1280};
+static const uint16_t heights[3] = {180, 360, 720};
+
+/* One stream a publisher sends: a simulcast layer, or the whole video. */
+typedef struct vsrc {
+    uint32_t ssrc;
+    uint16_t seq, pid;
+    uint32_t ts;
+    uint64_t bps;
+    bool want_key;
+} vsrc;
+
+typedef struct pubr {
+    uint64_t id;
+    uint32_t audio_ssrc;
+    uint16_t aseq;
+    size_t n_layers; /* 0: no simulcast */
+    vsrc v[3];
+    uint64_t audio_sent;
+} pubr;
+
+typedef struct sim {
+    uint64_t seed;
+    pl_env env;
+    pl_router *r;
+    int64_t now, next_frame, next_audio;
+    unsigned frame_no, audio_no;
+    link down, up;
+    pl_twcc_rx *rx;
+    pl_rtcp_twcc *fb;
+    pubr pubs[MAX_PUBS];
+    size_t n_pubs;
+    /* What the subscriber got. */
+    uint64_t audio_got, video_got, video_bytes, padding_got;
+    int64_t audio_max_delay;
+    uint64_t paused_events, resumed_events;
+    bool paused[MAX_PUBS];
+    /* Layer of the video the subscriber got last, per publisher (by the
+     * frame width its key frames say), and how often it changed. */
+    uint8_t buf[1600];
+} sim;
+
+static int setup(void **state)
+{
+    sim *s = calloc(1, sizeof(*s));
+    s->env = pl_env_seeded(&s->seed, 11);
+    s->r = pl_router_create(&s->env);
+    s->rx = pl_twcc_rx_create(&s->env);
+    s->fb = calloc(1, sizeof(*s->fb));
+    link_init(&s->down, 5, 600000, 20000);
+    s->down.max_queue_us = 400000;
+    link_init(&s->up, 6, 10000000, 20000);
+    *state = s;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    sim *s = *state;
+    pl_router_destroy(s->r);
+    pl_twcc_rx_destroy(s->rx);
+    link_free(&s->down);
+    link_free(&s->up);
+    free(s->fb);
+    free(s);
+    return 0;
+}
+
+/* ---- the room ---- */
+
+/* A publisher (transport 1 + i) with audio (mid "a") and video (mid "v"),
+ * simulcast when layer_bps has three rates, else one stream at its first;
+ * and the subscriber's routes to both. */
+static void add_publisher(sim *s, const uint64_t *layer_bps, size_t n_layers)
+{
+    size_t i = s->n_pubs++;
+    pubr *p = &s->pubs[i];
+    p->id = 1 + i;
+    p->audio_ssrc = 0x1000u + (uint32_t)i;
+    p->n_layers = n_layers > 1 ? n_layers : 0;
+    for (size_t k = 0; k < (n_layers ? n_layers : 1); k++)
+        p->v[k] = (vsrc){.ssrc = 0x2000u + 16u * (uint32_t)i + (uint32_t)k,
+                         .seq = (uint16_t)(1000 * k),
+                         .bps = layer_bps[k],
+                         .want_key = true};
+    assert_int_equal(pl_router_add_transport(s->r, p->id), PL_OK);
+    pl_track t[2] = {{.mid = "a", .ssrc = p->audio_ssrc, .pt = 111},
+                     {.mid = "v", .ssrc = p->v[0].ssrc, .video = true, .pt = 96, .nack = true}};
+    if (p->n_layers) {
+        t[1].n_layers = (uint8_t)p->n_layers;
+        for (size_t k = 0; k < p->n_layers; k++) {
+            snprintf(t[1].layers[k].rid, sizeof(t[1].layers[k].rid), "%s", rids[k]);
+            t[1].layers[k].ssrc = p->v[k].ssrc;
+        }
+    }
+    assert_int_equal(pl_router_set_tracks(s->r, p->id, t, 2), PL_OK);
+    pl_router_set_connected(s->r, p->id, s->now);
+}
+
+static void set_routes(sim *s, uint8_t twcc_ext)
+{
+    pl_route routes[2 * MAX_PUBS];
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_pubs; i++) {
+        uint32_t base = 0x100u * (uint32_t)(i + 1);
+        routes[n++] = (pl_route){.publisher = s->pubs[i].id,
+                                 .mid = "a",
+                                 .out_ssrc = base + 1,
+                                 .out_pt = 111,
+                                 .twcc_ext = twcc_ext};
+        routes[n++] = (pl_route){.publisher = s->pubs[i].id,
+                                 .mid = "v",
+                                 .out_ssrc = base + 2,
+                                 .out_pt = 96,
+                                 .out_rtx_ssrc = base + 3,
+                                 .out_rtx_pt = 97,
+                                 .max_width = 1280,
+                                 .max_height = 720,
+                                 .twcc_ext = twcc_ext};
+    }
+    if (!pl_router_add_transport(s->r, SUB))
+        pl_router_set_connected(s->r, SUB, s->now);
+    assert_int_equal(pl_router_set_routes(s->r, SUB, routes, n, s->now), PL_OK);
+}
+
+/* ---- the router's outputs ---- */
+
+static void to_publisher(sim *s, const pl_router_output *o)
+{
+    pl_rtcp_iter it;
+    pl_rtcp_packet p;
+    pl_rtcp_iter_init(&it, s->buf, o->len);
+    while (pl_rtcp_next(&it, &p) == 1) {
+        if (p.kind != PL_RTCP_K_PLI)
+            continue;
+        for (size_t i = 0; i < s->n_pubs; i++)
+            for (size_t k = 0; k < 3; k++)
+                if (s->pubs[i].v[k].ssrc == p.u.pli.media_ssrc)
+                    s->pubs[i].v[k].want_key = true;
+    }
+}
+
+static void pump(sim *s)
+{
+    pl_router_output o;
+    for (;;) {
+        int rc = pl_router_poll_output(s->r, &o, s->buf, sizeof(s->buf));
+        if (rc == PL_EAGAIN)
+            return;
+        assert_int_equal(rc, PL_OK);
+        if (o.kind == PL_ROUTER_OUT_RTP && o.transport == SUB)
+            link_send(&s->down, s->now, s->buf, o.len);
+        else if (o.kind == PL_ROUTER_OUT_RTCP && o.transport != SUB)
+            to_publisher(s, &o);
+    }
+}
+
+/* ---- publishers ---- */
+
+static void send_rtp(sim *s, const pubr *p, const uint8_t *pkt, size_t len)
+{
+    pl_router_handle_rtp(s->r, s->now, p->id, pkt, len);
+    pump(s);
+}
+
+static void send_audio(sim *s, pubr *p)
+{
+    uint8_t pkt[200];
+    pl_wbuf w = pl_wbuf_make(pkt, sizeof(pkt));
+    pl_rtp_header h = {.payload_type = 111,
+                       .seq = p->aseq++,
+                       .timestamp = s->audio_no * 960u,
+                       .ssrc = p->audio_ssrc};
+    pl_rtp_write_header(&w, &h, NULL, 0);
+    for (int i = 0; i < 80; i++)
+        pl_wbuf_u8(&w, (uint8_t)i);
+    p->audio_sent++;
+    send_rtp(s, p, pkt, w.len);
+}
+
+/* One frame of a stream: a key frame (three times the size) when asked
+ * for, its size saying the layer's width and height. */
+static void send_frame(sim *s, vsrc *v, const pubr *p, size_t layer)
+{
+    static uint8_t frame[40000], payloads[48000];
+    size_t bytes = (size_t)(v->bps / 8 * FRAME_US / 1000000);
+    bool key = v->want_key;
+    v->want_key = false;
+    if (key)
+        bytes *= 3;
+    if (bytes < 20)
+        bytes = 20;
+    if (bytes > sizeof(frame))
+        bytes = sizeof(frame);
+    memset(frame, 0x55, bytes);
+    frame[0] = key ? 0x10 : 0x11; /* frame tag: bit 0 clear on a key frame */
+    frame[3] = 0x9d;
+    frame[4] = 0x01;
+    frame[5] = 0x2a;
+    frame[6] = (uint8_t)widths[layer];
+    frame[7] = (uint8_t)(widths[layer] >> 8);
+    frame[8] = (uint8_t)heights[layer];
+    frame[9] = (uint8_t)(heights[layer] >> 8);
+    size_t lens[64];
+    int n = pl_vp8_packetize(v->pid++, frame, bytes, 1100, payloads, sizeof(payloads), lens, 64);
+    assert_true(n > 0);
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        uint8_t pkt[1300];
+        pl_wbuf w = pl_wbuf_make(pkt, sizeof(pkt));
+        pl_rtp_header h = {.payload_type = 96,
+                           .marker = i == n - 1,
+                           .seq = v->seq++,
+                           .timestamp = v->ts,
+                           .ssrc = v->ssrc};
+        pl_rtp_write_header(&w, &h, NULL, 0);
+        pl_wbuf_bytes(&w, payloads + off, lens[i]);
+        off += lens[i];
+        send_rtp(s, p, pkt, w.len);
+    }
+    v->ts += 3000;
+}
+
+/* ---- the subscriber ---- */
+
+static void arrive(sim *s, const link_packet *lp)
+{
+    pl_rtp_header h;
+    assert_int_equal(pl_rtp_parse(lp->data, lp->len, &h), PL_OK);
+    pl_rtp_ext ext;
+    uint16_t seq;
+    assert_int_equal(pl_rtp_ext_find(lp->data, &h, TWCC_EXT, &ext), PL_OK);
+    assert_int_equal(pl_rtp_ext_twcc_seq(&ext, &seq), PL_OK);
+    pl_twcc_rx_packet(s->rx, seq, s->now);
+    if (h.payload_type == 111) {
+        /* Sent at the instant its timestamp says. */
+        int64_t delay = s->now - (int64_t)h.timestamp / 960 * AUDIO_US;
+        if (delay > s->audio_max_delay)
+            s->audio_max_delay = delay;
+        s->audio_got++;
+    } else if (h.payload_len == 0) {
+        s->padding_got++;
+    } else {
+        s->video_got++;
+        s->video_bytes += lp->len;
+    }
+}
+
+static void subscriber(sim *s)
+{
+    link_packet lp;
+    while (link_pop(&s->down, s->now, &lp))
+        arrive(s, &lp);
+    if (pl_twcc_rx_next(s->rx) <= s->now &&
+        pl_twcc_rx_feedback(s->rx, s->now, SUB_SSRC, 0x102, s->fb)) {
+        uint8_t buf[1500];
+        pl_wbuf w = pl_wbuf_make(buf, sizeof(buf));
+        pl_rtcp_write_twcc(&w, s->fb);
+        assert_true(pl_wbuf_ok(&w));
+        link_send(&s->up, s->now, buf, w.len);
+    }
+    while (link_pop(&s->up, s->now, &lp)) {
+        pl_router_handle_rtcp(s->r, s->now, SUB, lp.data, lp.len);
+        pump(s);
+    }
+}
+
+/* Runs the room until `until`. */
+static void run(sim *s, int64_t until)
+{
+    for (; s->now < until; s->now += STEP_US) {
+        if (s->now >= s->next_audio) {
+            for (size_t i = 0; i < s->n_pubs; i++)
+                send_audio(s, &s->pubs[i]);
+            s->audio_no++;
+            s->next_audio += AUDIO_US;
+        }
+        if (s->now >= s->next_frame) {
+            /* A key frame every two seconds: bursts the pacer spreads. */
+            for (size_t i = 0; i < s->n_pubs && s->frame_no % 60 == 59; i++)
+                s->pubs[i].v[0].want_key = true;
+            for (size_t i = 0; i < s->n_pubs; i++)
+                for (size_t k = 0; k < (s->pubs[i].n_layers ? s->pubs[i].n_layers : 1); k++)
+                    send_frame(s, &s->pubs[i].v[k], &s->pubs[i], s->pubs[i].n_layers ? k : 1);
+            s->frame_no++;
+            s->next_frame += FRAME_US;
+        }
+        if (pl_router_next_timeout(s->r) <= s->now) {
+            pl_router_handle_timeout(s->r, s->now);
+            pump(s);
+        }
+        subscriber(s);
+    }
+}
+
+static uint64_t audio_sent(const sim *s)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < s->n_pubs; i++)
+        n += s->pubs[i].audio_sent;
+    return n;
+}
+
+/* ---- stage 1: estimate and pace ---- */
+
+/* A publisher sends 450 kbit/s of video with a key frame (three frames'
+ * worth) every two seconds, and audio; the subscriber is behind 600
+ * kbit/s. The pacer lets out what the estimate allows: the estimate
+ * settles below the link's rate, the link's queue stays short (bursts
+ * wait in the pacer, where audio passes them), and every audio packet
+ * arrives without waiting behind video. Video above the link's rate is
+ * not reduced by pacing alone: the allocator's tests below cover it. */
+static void test_paced_to_the_estimate(void **state)
+{
+    sim *s = *state;
+    const uint64_t bps[1] = {450000};
+    add_publisher(s, bps, 1);
+    set_routes(s, TWCC_EXT);
+    pump(s);
+    run(s, 5000000);
+    uint64_t dropped_before = s->down.dropped_queue;
+    int64_t max_queue = 0;
+    for (int i = 0; i < 100; i++) {
+        run(s, s->now + 100000);
+        int64_t q = link_queue_delay(&s->down, s->now);
+        if (q > max_queue)
+            max_queue = q;
+    }
+    pl_router_stats st;
+    pl_router_stats_get(s->r, &st);
+    pl_router_downlink dl = {0};
+    assert_int_equal(pl_router_downlink_get(s->r, SUB, &dl), PL_OK);
+    print_message("estimate %llu bps, pacer video queue %zu bytes, longest wait %lld us\n",
+                  (unsigned long long)dl.estimate_bps, dl.queued_video,
+                  (long long)dl.video_max_delay_us);
+    print_message(" stats: feedback %llu probes %llu padding %llu refused %llu\n",
+                  (unsigned long long)st.downlink_feedback, (unsigned long long)st.probes,
+                  (unsigned long long)st.padding_packets, (unsigned long long)st.pacer_refused);
+    print_message("link: sent %llu dropped %llu (after 5 s: %llu) max queue %lld us; audio %llu/%llu "
+                  "max delay %lld us; video bytes %llu\n",
+                  (unsigned long long)s->down.sent, (unsigned long long)s->down.dropped_queue,
+                  (unsigned long long)(s->down.dropped_queue - dropped_before),
+                  (long long)max_queue, (unsigned long long)s->audio_got,
+                  (unsigned long long)audio_sent(s), (long long)s->audio_max_delay,
+                  (unsigned long long)s->video_bytes);
+    assert_true(dl.estimated);
+    assert_true(dl.estimate_bps < 600000 && dl.estimate_bps > 300000);
+    assert_true(st.downlink_feedback > 100);
+    assert_true(st.probes > 0);
+    /* Steady state: no drops at the bottleneck, a short queue. */
+    assert_int_equal(s->down.dropped_queue - dropped_before, 0);
+    assert_true(max_queue < 200000);
+    /* Every audio packet, except those still on their way. */
+    assert_true(s->audio_got + 3 >= audio_sent(s));
+    assert_true(s->audio_max_delay < 250000);
+    /* What got through is near the link's rate. */
+    uint64_t got_bps = s->video_bytes * 8 / 15;
+    assert_true(got_bps > 300000);
+}
+
+static void grab_sr(sim *s, uint32_t ssrc, uint64_t *ntp)
+{
+    pl_router_output o;
+    while (pl_router_poll_output(s->r, &o, s->buf, sizeof(s->buf)) != PL_EAGAIN) {
+        pl_rtcp_iter it;
+        pl_rtcp_packet p;
+        if (o.kind != PL_ROUTER_OUT_RTCP || o.transport != SUB)
+            continue;
+        pl_rtcp_iter_init(&it, s->buf, o.len);
+        while (pl_rtcp_next(&it, &p) == 1)
+            if (p.kind == PL_RTCP_K_SR && p.u.sr.ssrc == ssrc)
+                *ntp = p.u.sr.ntp;
+    }
+}
+
+/* The round-trip time comes from the subscriber's receiver report about a
+ * stream the relay sends: the time since the sender report it echoes
+ * (LSR), less the subscriber's delay since it (DLSR). A subscriber without
+ * transport-wide feedback that sends REMB is paced at its REMB; one that
+ * sends neither is not held back. */
+static void test_rtt_and_remb(void **state)
+{
+    sim *s = *state;
+    const uint64_t bps[1] = {300000};
+    add_publisher(s, bps, 1);
+    set_routes(s, 0);
+    pump(s);
+    pl_router_downlink dl = {0};
+    assert_int_equal(pl_router_downlink_get(s->r, SUB, &dl), PL_OK);
+    assert_false(dl.estimated);
+    assert_int_equal(dl.estimate_bps, PL_ROUTER_UNPACED_BPS);
+    /* The publisher's sender report for its audio: the relay's SRs to the
+     * subscriber follow. */
+    send_audio(s, &s->pubs[0]);
+    uint8_t buf[256];
+    pl_wbuf w = pl_wbuf_make(buf, sizeof(buf));
+    pl_rtcp_write_sr(&w, &(pl_rtcp_sr){.ssrc = 0x1000, .ntp = 5000ull << 32, .rtp_ts = 0});
+    pl_router_handle_rtcp(s->r, s->now, 1, w.data, w.len);
+    pump(s);
+    uint64_t ntp = 0;
+    for (int i = 0; i < 300 && !ntp; i++) {
+        s->now += 10000;
+        if (pl_router_next_timeout(s->r) <= s->now)
+            pl_router_handle_timeout(s->r, s->now);
+        grab_sr(s, 0x101, &ntp);
+    }
+    assert_true(ntp != 0);
+    /* Back 50 ms later, 10 ms of which the subscriber held it. */
+    s->now += 50000;
+    w = pl_wbuf_make(buf, sizeof(buf));
+    pl_rtcp_rr rr = {.ssrc = SUB_SSRC, .n_reports = 1};
+    rr.reports[0] = (pl_rtcp_report){.ssrc = 0x101, .lsr = (uint32_t)(ntp >> 16), .dlsr = 655};
+    pl_rtcp_write_rr(&w, &rr);
+    pl_rtcp_write_remb(&w, &(pl_rtcp_remb){.sender_ssrc = SUB_SSRC, .bitrate_bps = 400000});
+    pl_router_handle_rtcp(s->r, s->now, SUB, w.data, w.len);
+    pump(s);
+    assert_int_equal(pl_router_downlink_get(s->r, SUB, &dl), PL_OK);
+    assert_true(dl.rtt_us > 39000 && dl.rtt_us < 41000);
+    assert_true(dl.estimated);
+    assert_int_equal(dl.estimate_bps, 400000);
+    pl_router_stats st;
+    pl_router_stats_get(s->r, &st);
+    assert_int_equal(st.downlink_remb, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_paced_to_the_estimate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rtt_and_remb, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
