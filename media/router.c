@@ -403,6 +403,15 @@ void pl_router_handle_rtp(pl_router *r, int64_t now, uint64_t from, const uint8_
     pl_vp8_desc desc;
     size_t body = rtx ? payload : h.payload_len;
     bool vp8 = t->cfg.video && read_vp8(r, l, r->scratch + hdr, body, &desc, now);
+    if (vp8 && desc.keyframe) {
+        l->kf_open = true;
+        l->kf_ts = h.timestamp;
+        l->kf_bytes = 0;
+    } else if (l->kf_open && h.timestamp != l->kf_ts) {
+        l->kf_open = false;
+    }
+    if (l->kf_open)
+        l->kf_bytes += (uint32_t)payload;
     pl_layerfwd_pkt fp = {.layer = (uint8_t)li,
                           .epoch = l->epoch,
                           .seq = seq,

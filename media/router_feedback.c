@@ -20,8 +20,12 @@ static route *route_by_ssrc(endpoint *e, uint32_t out_ssrc)
 
 /* A subscriber's NACK: resend what the caches of the publisher track's
  * layers still have, each number as the packet it went out as (the
- * route's history says which layer and source packet it carried). */
-static void answer_nack(pl_router *r, endpoint *sub, const pl_rtcp_nack *nack)
+ * route's history says which layer and source packet it carried). Within
+ * the budget: a number resent less than a round trip ago is not resent
+ * (the first resend may still be on its way), and a NACK asking for more
+ * bytes than a key frame of the route's layer is answered with a key
+ * frame instead, which repairs the picture for less. */
+static void answer_nack(pl_router *r, endpoint *sub, const pl_rtcp_nack *nack, int64_t now)
 {
     route *rt = route_by_ssrc(sub, nack->media_ssrc);
     if (!rt || !rt->pub)
@@ -31,18 +35,45 @@ static void answer_nack(pl_router *r, endpoint *sub, const pl_rtcp_nack *nack)
         return;
     uint16_t lost[PL_RTCP_MAX_NACK * 17];
     size_t n = pl_rtcp_nack_lost(nack, lost, sizeof(lost) / sizeof(lost[0]));
+    int64_t rtt = sub->dl && sub->dl->rtt_us ? sub->dl->rtt_us : DEFAULT_RTT_US;
+    /* First what would go, and how many bytes. */
+    size_t keep = 0;
+    uint64_t bytes = 0;
     for (size_t k = 0; k < n; k++) {
         pl_layerfwd_sent sent;
         if (!pl_layerfwd_lookup(&rt->fwd, lost[k], &sent) || sent.layer >= t->n_layers)
             continue;
         layer *l = &t->layers[sent.layer];
-        if (l->epoch != sent.epoch)
-            continue; /* the cache holds another source's packets now */
+        size_t len;
+        if (l->epoch != sent.epoch || !pl_pktcache_get(l->cache, sent.in_seq, &len))
+            continue; /* the cache holds another source's packets now, or lost it */
+        size_t slot = lost[k] & (RESENT_HISTORY - 1);
+        if (rt->resent_seq[slot] == lost[k] && rt->resent_at[slot] &&
+            now - rt->resent_at[slot] < rtt) {
+            r->st.nack_repeats++;
+            continue;
+        }
+        lost[keep++] = lost[k];
+        bytes += len;
+    }
+    uint8_t cur = rt->fwd.cur;
+    if (t->cfg.video && cur < t->n_layers && t->layers[cur].kf_bytes &&
+        bytes > t->layers[cur].kf_bytes && bytes >= NACK_KEYFRAME_FLOOR) {
+        r->st.nack_keyframes++;
+        router_request_keyframe(r, rt->pub, rt->track, pl_layerfwd_keyframe_layer(&rt->fwd), now);
+        return;
+    }
+    for (size_t k = 0; k < keep; k++) {
+        pl_layerfwd_sent sent;
+        pl_layerfwd_lookup(&rt->fwd, lost[k], &sent);
+        layer *l = &t->layers[sent.layer];
         size_t len;
         const uint8_t *pkt = pl_pktcache_get(l->cache, sent.in_seq, &len);
-        if (pkt)
-            router_send_copy(r, sub, rt, pkt, len, lost[k], sent.ts, sent.vp8 ? &sent.vf : NULL,
-                             true, !t->cfg.video);
+        size_t slot = lost[k] & (RESENT_HISTORY - 1);
+        rt->resent_seq[slot] = lost[k];
+        rt->resent_at[slot] = now;
+        router_send_copy(r, sub, rt, pkt, len, lost[k], sent.ts, sent.vp8 ? &sent.vf : NULL, true,
+                         !t->cfg.video);
     }
 }
 
@@ -62,7 +93,7 @@ void pl_router_handle_rtcp(pl_router *r, int64_t now, uint64_t from, const uint8
         router_downlink_rtcp(r, e, p, now);
         switch (p->kind) {
         case PL_RTCP_K_NACK:
-            answer_nack(r, e, &p->u.nack);
+            answer_nack(r, e, &p->u.nack, now);
             break;
         case PL_RTCP_K_PLI:
             media = p->u.pli.media_ssrc;

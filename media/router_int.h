@@ -40,6 +40,14 @@
 /* Every route's layer is chosen again this often (layers start and stop,
  * their sizes change). */
 #define LAYER_CHECK_US 500000
+/* Resends remembered per route (a power of two). */
+#define RESENT_HISTORY 256
+/* A NACK asking for fewer bytes than this is answered by resending
+ * whatever a key frame costs: a key frame comes a round trip to the
+ * publisher and an encode later, a few resends at once. */
+#define NACK_KEYFRAME_FLOOR 4800
+/* The round trip assumed until receiver reports measure it. */
+#define DEFAULT_RTT_US 100000
 /* A layer of unknown size is asked for a key frame (which says its size)
  * at most this often. */
 #define SIZE_PROBE_US 2000000
@@ -86,6 +94,12 @@ typedef struct layer {
     uint64_t octets;        /* payload since rate_since */
     int64_t rate_since;
     uint32_t bitrate; /* bit/s over the last layer check */
+    /* The last key frame: its timestamp while its packets come, and its
+     * size in payload bytes (0: none seen). A NACK asking for more than
+     * that is answered with a new key frame instead. */
+    bool kf_open;
+    uint32_t kf_ts;
+    uint32_t kf_bytes;
 } layer;
 
 /* A publisher's track: its layers, their clocks (from the publisher's
@@ -113,6 +127,10 @@ typedef struct route {
      * receiver report echoes (LSR), and when it went. */
     uint32_t sr_mid;
     int64_t sr_at;
+    /* When each recent output number was last resent (by its low bits):
+     * a NACK for it within a round trip is not answered again. */
+    uint16_t resent_seq[RESENT_HISTORY];
+    int64_t resent_at[RESENT_HISTORY];
     endpoint *pub;            /* resolved from cfg: NULL while the track is not there */
     size_t track;
 } route;

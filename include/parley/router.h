@@ -102,6 +102,11 @@ typedef struct pl_router_stats {
     uint64_t probes;
     uint64_t padding_packets, padding_bytes;
     uint64_t padding_dropped;
+    /* Subscribers' NACKs: packets not resent because they were resent
+     * less than a round trip ago, and NACKs answered with a keyframe
+     * request instead (they asked for more than a key frame's bytes). */
+    uint64_t nack_repeats;
+    uint64_t nack_keyframes;
 } pl_router_stats;
 
 pl_router *pl_router_create(const pl_env *env);

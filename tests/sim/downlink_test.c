@@ -68,6 +68,11 @@ typedef struct sim {
     uint64_t audio_got, video_got, video_bytes, padding_got;
     int64_t audio_max_delay;
     uint64_t paused_events, resumed_events;
+    /* The router's outputs: resends, PLIs to publishers, and the output
+     * numbers of the first publisher's video as it went out. */
+    uint64_t resent, plis;
+    uint16_t vseq[8192];
+    size_t n_vseq;
     bool paused[MAX_PUBS];
     /* Layer of the video the subscriber got last, per publisher (by the
      * frame width its key frames say), and how often it changed. */
@@ -169,8 +174,10 @@ static void to_publisher(sim *s, const pl_router_output *o)
             continue;
         for (size_t i = 0; i < s->n_pubs; i++)
             for (size_t k = 0; k < 3; k++)
-                if (s->pubs[i].v[k].ssrc == p.u.pli.media_ssrc)
+                if (s->pubs[i].v[k].ssrc == p.u.pli.media_ssrc) {
                     s->pubs[i].v[k].want_key = true;
+                    s->plis++;
+                }
     }
 }
 
@@ -182,8 +189,13 @@ static void pump(sim *s)
         if (rc == PL_EAGAIN)
             return;
         assert_int_equal(rc, PL_OK);
-        if (o.kind == PL_ROUTER_OUT_RTP && o.transport == SUB)
+        if (o.kind == PL_ROUTER_OUT_RTP && o.transport == SUB) {
+            s->resent += o.reason == PL_ROUTER_RESENT;
+            if (o.reason == PL_ROUTER_MEDIA && pl_get_u32(s->buf + 8) == 0x102 &&
+                s->n_vseq < sizeof(s->vseq) / sizeof(s->vseq[0]))
+                s->vseq[s->n_vseq++] = pl_get_u16(s->buf + 2);
             link_send(&s->down, s->now, s->buf, o.len);
+        }
         else if (o.kind == PL_ROUTER_OUT_RTCP && o.transport != SUB)
             to_publisher(s, &o);
     }
@@ -263,9 +275,9 @@ static void arrive(sim *s, const link_packet *lp)
     assert_int_equal(pl_rtp_parse(lp->data, lp->len, &h), PL_OK);
     pl_rtp_ext ext;
     uint16_t seq;
-    assert_int_equal(pl_rtp_ext_find(lp->data, &h, TWCC_EXT, &ext), PL_OK);
-    assert_int_equal(pl_rtp_ext_twcc_seq(&ext, &seq), PL_OK);
-    pl_twcc_rx_packet(s->rx, seq, s->now);
+    if (pl_rtp_ext_find(lp->data, &h, TWCC_EXT, &ext) == PL_OK &&
+        pl_rtp_ext_twcc_seq(&ext, &seq) == PL_OK)
+        pl_twcc_rx_packet(s->rx, seq, s->now);
     if (h.payload_type == 111) {
         /* Sent at the instant its timestamp says. */
         int64_t delay = s->now - (int64_t)h.timestamp / 960 * AUDIO_US;
@@ -457,11 +469,79 @@ static void test_rtt_and_remb(void **state)
     assert_int_equal(st.downlink_remb, 1);
 }
 
+/* ---- stage 2: loss repair inside the budget ---- */
+
+static void nack(sim *s, const uint16_t *lost, size_t n)
+{
+    uint8_t buf[512];
+    pl_wbuf w = pl_wbuf_make(buf, sizeof(buf));
+    pl_rtcp_write_rr(&w, &(pl_rtcp_rr){.ssrc = SUB_SSRC});
+    pl_rtcp_nack nk = {.sender_ssrc = SUB_SSRC, .media_ssrc = 0x102};
+    nk.n_items = pl_rtcp_nack_pack(lost, n, nk.items, PL_RTCP_MAX_NACK);
+    pl_rtcp_write_nack(&w, &nk);
+    pl_router_handle_rtcp(s->r, s->now, SUB, w.data, w.len);
+    pump(s);
+}
+
+/* A packet resent less than a round trip ago (100 ms until measured) is
+ * not resent again on a second NACK; after a round trip it is. */
+static void test_nack_repeat_within_rtt(void **state)
+{
+    sim *s = *state;
+    const uint64_t bps[1] = {600000};
+    add_publisher(s, bps, 1);
+    set_routes(s, 0);
+    pump(s);
+    run(s, 1000000);
+    uint16_t lost = s->vseq[s->n_vseq - 1];
+    nack(s, &lost, 1);
+    assert_int_equal(s->resent, 1);
+    s->now += 50000;
+    nack(s, &lost, 1);
+    assert_int_equal(s->resent, 1);
+    pl_router_stats st;
+    pl_router_stats_get(s->r, &st);
+    assert_int_equal(st.nack_repeats, 1);
+    s->now += 60000;
+    nack(s, &lost, 1);
+    assert_int_equal(s->resent, 2);
+}
+
+/* A NACK asking for more bytes than the layer's last key frame is
+ * answered with a key frame request to the publisher, not with resends;
+ * one asking for less is resent. */
+static void test_big_nack_becomes_keyframe(void **state)
+{
+    sim *s = *state;
+    const uint64_t bps[1] = {600000};
+    add_publisher(s, bps, 1);
+    set_routes(s, 0);
+    pump(s);
+    run(s, 1000000);
+    /* A key frame is three frames: about 7.5 kB. Ask for 16 packets, more
+     * than five frames' worth. */
+    uint16_t lost[16];
+    for (size_t i = 0; i < 16; i++)
+        lost[i] = s->vseq[s->n_vseq - 16 + i];
+    uint64_t plis = s->plis;
+    nack(s, lost, 16);
+    assert_int_equal(s->resent, 0);
+    assert_int_equal(s->plis, plis + 1);
+    pl_router_stats st;
+    pl_router_stats_get(s->r, &st);
+    assert_int_equal(st.nack_keyframes, 1);
+    /* Four packets: resent. */
+    nack(s, lost, 4);
+    assert_int_equal(s->resent, 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_paced_to_the_estimate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rtt_and_remb, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nack_repeat_within_rtt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_big_nack_becomes_keyframe, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
