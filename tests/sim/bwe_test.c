@@ -22,15 +22,13 @@
 #include "parley/bwe.h"
 #include "parley/rtcp.h"
 #include "parley/rtp.h"
-#include "parley/twcc.h"
-#include "vnet.h"
+#include "twcc_path.h"
 
 #define MS 1000
 #define SECOND 1000000
 #define TWCC_EXT 3
 #define MEDIA_SSRC 0x1111
 #define PAD_SSRC 0x2222
-#define RELAY_SSRC 0x5555
 #define FRAME_US 33333
 #define PAYLOAD 1200
 #define HEADER 20 /* RTP header with the transport-wide sequence number */
@@ -38,8 +36,6 @@
 #define SAMPLE_US (100 * MS)
 #define MAX_SAMPLES 600
 #define MAX_QUEUED 512
-/* The receiver's clock has an origin of its own. */
-#define RX_CLOCK_OFFSET 987654321LL
 
 typedef struct rate_step {
     int64_t at;
@@ -50,12 +46,8 @@ typedef struct sim {
     uint64_t seed, rng;
     pl_env env;
     link down;
-    vnet up;
-    pl_addr relay, browser;
+    twcc_path path; /* the receiver's feedback, back to the sender */
     pl_bwe *bwe;
-    pl_twcc_rx *rx;
-    pl_rtcp_twcc *fb;
-    pl_rtcp_packet *parsed;
     int64_t now;
     /* The sender. */
     uint16_t twcc_seq, rtp_seq;
@@ -98,16 +90,9 @@ static sim *sim_new(uint64_t seed, uint64_t rate_bps, int64_t delay_us, uint64_t
     s->rng = seed * 7919 + 1;
     link_init(&s->down, seed + 1, rate_bps, delay_us);
     s->down.max_queue_us = 500 * MS;
-    vnet_init(&s->up, seed + 2);
-    s->up.delay_us = delay_us;
-    pl_addr_set(&s->relay, "10.0.0.1", 5000);
-    pl_addr_set(&s->browser, "10.0.0.2", 6000);
+    twcc_path_init(&s->path, &s->env, TWCC_EXT, seed + 2, delay_us);
     s->bwe = pl_bwe_create(&s->env, start_bps);
-    s->rx = pl_twcc_rx_create(&s->env);
-    s->fb = malloc(sizeof(*s->fb));
-    s->parsed = malloc(sizeof(*s->parsed));
     assert_non_null(s->bwe);
-    assert_non_null(s->rx);
     s->twcc_seq = 65000; /* wraps within the first seconds */
     pl_bwe_on_rtt(s->bwe, 2 * delay_us);
     return s;
@@ -116,11 +101,8 @@ static sim *sim_new(uint64_t seed, uint64_t rate_bps, int64_t delay_us, uint64_t
 static void sim_free(sim *s)
 {
     pl_bwe_destroy(s->bwe);
-    pl_twcc_rx_destroy(s->rx);
+    twcc_path_free(&s->path);
     link_free(&s->down);
-    vnet_free(&s->up);
-    free(s->fb);
-    free(s->parsed);
     free(s);
 }
 
@@ -212,56 +194,23 @@ static void receive(sim *s)
     while (link_pop(&s->down, s->now, &p)) {
         if (p.queue_us > s->bucket_q)
             s->bucket_q = p.queue_us;
-        pl_rtp_header h;
-        pl_rtp_ext e;
-        uint16_t seq;
-        assert_int_equal(pl_rtp_parse(p.data, p.len, &h), PL_OK);
-        assert_int_equal(pl_rtp_ext_find(p.data, &h, TWCC_EXT, &e), PL_OK);
-        assert_int_equal(pl_rtp_ext_twcc_seq(&e, &seq), PL_OK);
-        pl_twcc_rx_packet(s->rx, seq, s->now + RX_CLOCK_OFFSET);
-    }
-}
-
-static int64_t feedback_due(const sim *s)
-{
-    int64_t due = pl_twcc_rx_next(s->rx);
-    return due == INT64_MAX ? INT64_MAX : due - RX_CLOCK_OFFSET;
-}
-
-static void send_feedback(sim *s)
-{
-    while (feedback_due(s) <= s->now &&
-           pl_twcc_rx_feedback(s->rx, s->now + RX_CLOCK_OFFSET, 1, RELAY_SSRC, s->fb)) {
-        uint8_t buf[VNET_MTU];
-        pl_wbuf w = pl_wbuf_make(buf, sizeof(buf));
-        pl_rtcp_write_twcc(&w, s->fb);
-        assert_true(pl_wbuf_ok(&w));
-        vnet_send(&s->up, s->now, &s->browser, &s->relay, buf, w.len);
+        twcc_path_arrive(&s->path, s->now, p.data, p.len);
     }
 }
 
 static void take_feedback(sim *s)
 {
-    vnet_packet p;
-    while (vnet_pop(&s->up, s->now, &p)) {
-        assert_int_equal(pl_rtcp_validate(p.data, p.len), PL_OK);
-        pl_rtcp_iter it;
-        pl_rtcp_iter_init(&it, p.data, p.len);
-        while (pl_rtcp_next(&it, s->parsed) == 1)
-            if (s->parsed->kind == PL_RTCP_K_TWCC) {
-                pl_bwe_on_feedback(s->bwe, s->now, &s->parsed->u.twcc);
-                if (getenv("BWE_TRACE")) {
-                    pl_bwe_stats st = pl_bwe_get_stats(s->bwe);
-                    print_message(
-                        "fb t=%.3f n=%zu %s rs=%d trend=%.1f thr=%.1f acked=%llu delay=%llu "
-                        "loss=%llu lf=%.3f\n",
-                        (double)s->now / SECOND, s->parsed->u.twcc.n_packets,
-                        pl_bwe_usage_name(st.usage), (int)st.rate_state, st.trend, st.threshold,
-                        (unsigned long long)st.acked_bps, (unsigned long long)st.delay_bps,
-                        (unsigned long long)st.loss_bps, st.loss);
-                }
-            }
-    }
+    const pl_rtcp_twcc *fb;
+    while ((fb = twcc_path_take(&s->path, s->now, s->bwe)))
+        if (getenv("BWE_TRACE")) {
+            pl_bwe_stats st = pl_bwe_get_stats(s->bwe);
+            print_message("fb t=%.3f n=%zu %s rs=%d trend=%.1f thr=%.1f acked=%llu delay=%llu "
+                          "loss=%llu lf=%.3f\n",
+                          (double)s->now / SECOND, fb->n_packets, pl_bwe_usage_name(st.usage),
+                          (int)st.rate_state, st.trend, st.threshold,
+                          (unsigned long long)st.acked_bps, (unsigned long long)st.delay_bps,
+                          (unsigned long long)st.loss_bps, st.loss);
+        }
 }
 
 /* ---- the clock ---- */
@@ -292,8 +241,8 @@ static void sim_run(sim *s, int64_t until)
         if (s->q_n || s->probing)
             t = earliest(t, s->next_send);
         t = earliest(t, link_next(&s->down));
-        t = earliest(t, vnet_next(&s->up));
-        t = earliest(t, feedback_due(s));
+        t = earliest(t, vnet_next(&s->path.up));
+        t = earliest(t, twcc_path_feedback_due(&s->path));
         if (s->next_step < s->n_steps)
             t = earliest(t, s->steps[s->next_step].at);
         t = earliest(t, until);
@@ -307,7 +256,7 @@ static void sim_run(sim *s, int64_t until)
         }
         pace(s);
         receive(s);
-        send_feedback(s);
+        twcc_path_send(&s->path, s->now);
         take_feedback(s);
         if (s->next_sample <= s->now) {
             sample(s);
@@ -405,9 +354,8 @@ static void print_stats(const sim *s, const char *name)
     pl_bwe_stats st = pl_bwe_get_stats(s->bwe);
     print_message(
         "# %s: est=%llu acked=%llu loss=%.3f overuses=%llu loss_cuts=%llu probes=%llu/%llu "
-        "ok, %llu failed; told %llu received, %llu lost, unknown=%llu repeated=%llu; padding %.1f%% "
-        "of bytes; "
-        "link dropped %llu (queue) %llu (loss) of %llu\n",
+        "ok, %llu failed; told %llu received, %llu lost, unknown=%llu repeated=%llu; "
+        "padding %.1f%% of bytes; link dropped %llu (queue) %llu (loss) of %llu\n",
         name, (unsigned long long)st.estimate_bps, (unsigned long long)st.acked_bps, st.loss,
         (unsigned long long)st.overuses, (unsigned long long)st.loss_cuts,
         (unsigned long long)st.probes_ok, (unsigned long long)st.probes_sent,

@@ -28,10 +28,8 @@
 #include "parley/buf.h"
 #include "parley/bwe.h"
 #include "parley/pacer.h"
-#include "parley/rtcp.h"
 #include "parley/rtp.h"
-#include "parley/twcc.h"
-#include "vnet.h"
+#include "twcc_path.h"
 
 #define MS 1000
 #define SECOND 1000000
@@ -40,7 +38,6 @@
 #define VIDEO_SSRC 0x2222
 #define RTX_SSRC 0x3333
 #define PAD_SSRC 0x4444
-#define RELAY_SSRC 0x5555
 #define FRAME_US 33333
 #define FRAMES_PER_KEY 60
 #define KEYFRAME_BYTES 60000
@@ -52,7 +49,6 @@
 #define LINK_DELAY_US (40 * MS)
 #define LINK_QUEUE_US (400 * MS)
 #define MAX_CLUSTERS 64
-#define RX_CLOCK_OFFSET 987654321LL
 
 typedef struct cluster {
     uint32_t id;
@@ -67,13 +63,9 @@ typedef struct sim {
     uint64_t seed;
     pl_env env;
     link down;
-    vnet up;
-    pl_addr relay, browser;
+    twcc_path path; /* the receiver's feedback, back to the sender */
     pl_bwe *bwe;
     pl_pacer *pacer; /* NULL: every packet leaves at once */
-    pl_twcc_rx *rx;
-    pl_rtcp_twcc *fb;
-    pl_rtcp_packet *parsed;
     int64_t now;
     /* The sources. */
     uint16_t video_seq, audio_seq, rtx_seq, twcc_seq;
@@ -101,10 +93,7 @@ static sim *sim_new(uint64_t seed, bool paced)
     s->env = pl_env_seeded(&s->seed, seed);
     link_init(&s->down, seed + 1, LINK_BPS, LINK_DELAY_US);
     s->down.max_queue_us = LINK_QUEUE_US;
-    vnet_init(&s->up, seed + 2);
-    s->up.delay_us = LINK_DELAY_US;
-    pl_addr_set(&s->relay, "10.0.0.1", 5000);
-    pl_addr_set(&s->browser, "10.0.0.2", 6000);
+    twcc_path_init(&s->path, &s->env, TWCC_EXT, seed + 2, LINK_DELAY_US);
     s->bwe = pl_bwe_create(&s->env, 300000);
     s->steady_from = 2 * SECOND;
     pl_bwe_on_rtt(s->bwe, 2 * LINK_DELAY_US);
@@ -116,11 +105,7 @@ static sim *sim_new(uint64_t seed, bool paced)
         assert_non_null(s->pacer);
         pl_pacer_set_rate(s->pacer, pl_bwe_estimate(s->bwe));
     }
-    s->rx = pl_twcc_rx_create(&s->env);
-    s->fb = malloc(sizeof(*s->fb));
-    s->parsed = malloc(sizeof(*s->parsed));
     assert_non_null(s->bwe);
-    assert_non_null(s->rx);
     return s;
 }
 
@@ -128,11 +113,8 @@ static void sim_free(sim *s)
 {
     pl_pacer_destroy(s->pacer);
     pl_bwe_destroy(s->bwe);
-    pl_twcc_rx_destroy(s->rx);
+    twcc_path_free(&s->path);
     link_free(&s->down);
-    vnet_free(&s->up);
-    free(s->fb);
-    free(s->parsed);
     free(s);
 }
 
@@ -267,13 +249,7 @@ static void receive(sim *s)
 {
     link_packet p;
     while (link_pop(&s->down, s->now, &p)) {
-        pl_rtp_header h;
-        pl_rtp_ext e;
-        uint16_t seq;
-        assert_int_equal(pl_rtp_parse(p.data, p.len, &h), PL_OK);
-        assert_int_equal(pl_rtp_ext_find(p.data, &h, TWCC_EXT, &e), PL_OK);
-        assert_int_equal(pl_rtp_ext_twcc_seq(&e, &seq), PL_OK);
-        pl_twcc_rx_packet(s->rx, seq, s->now + RX_CLOCK_OFFSET);
+        pl_rtp_header h = twcc_path_arrive(&s->path, s->now, p.data, p.len);
         if (p.queue_us > s->link_q_max)
             s->link_q_max = p.queue_us;
         if (h.ssrc == AUDIO_SSRC && p.queue_us > s->audio_link_q_max)
@@ -286,36 +262,12 @@ static void receive(sim *s)
     }
 }
 
-static int64_t feedback_due(const sim *s)
-{
-    int64_t due = pl_twcc_rx_next(s->rx);
-    return due == INT64_MAX ? INT64_MAX : due - RX_CLOCK_OFFSET;
-}
-
-static void send_feedback(sim *s)
-{
-    while (feedback_due(s) <= s->now &&
-           pl_twcc_rx_feedback(s->rx, s->now + RX_CLOCK_OFFSET, 1, RELAY_SSRC, s->fb)) {
-        uint8_t buf[VNET_MTU];
-        pl_wbuf w = pl_wbuf_make(buf, sizeof(buf));
-        pl_rtcp_write_twcc(&w, s->fb);
-        assert_true(pl_wbuf_ok(&w));
-        vnet_send(&s->up, s->now, &s->browser, &s->relay, buf, w.len);
-    }
-}
-
+/* The pacer goes at the estimate each feedback leaves. */
 static void take_feedback(sim *s)
 {
-    vnet_packet p;
-    while (vnet_pop(&s->up, s->now, &p)) {
-        pl_rtcp_iter it;
-        pl_rtcp_iter_init(&it, p.data, p.len);
-        while (pl_rtcp_next(&it, s->parsed) == 1)
-            if (s->parsed->kind == PL_RTCP_K_TWCC)
-                pl_bwe_on_feedback(s->bwe, s->now, &s->parsed->u.twcc);
+    while (twcc_path_take(&s->path, s->now, s->bwe))
         if (s->pacer)
             pl_pacer_set_rate(s->pacer, pl_bwe_estimate(s->bwe));
-    }
 }
 
 /* ---- the clock ---- */
@@ -334,8 +286,8 @@ static void sim_run(sim *s, int64_t until)
         if (s->pacer)
             t = earliest(t, pl_pacer_next_timeout(s->pacer));
         t = earliest(t, link_next(&s->down));
-        t = earliest(t, vnet_next(&s->up));
-        t = earliest(t, feedback_due(s));
+        t = earliest(t, vnet_next(&s->path.up));
+        t = earliest(t, twcc_path_feedback_due(&s->path));
         t = earliest(t, until);
         if (t > s->now)
             s->now = t;
@@ -354,7 +306,7 @@ static void sim_run(sim *s, int64_t until)
         take_probe(s);
         pace(s);
         receive(s);
-        send_feedback(s);
+        twcc_path_send(&s->path, s->now);
         take_feedback(s);
         if (getenv("PACER_TRACE") && s->now >= s->next_trace) {
             s->next_trace += 100 * MS;
