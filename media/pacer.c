@@ -494,6 +494,19 @@ int pl_pacer_poll(pl_pacer *p, int64_t now, pl_pacer_out *out, uint8_t *buf, siz
     return PL_OK;
 }
 
+size_t pl_pacer_drop_video(pl_pacer *p)
+{
+    size_t n = 0;
+    while (p->q[PL_PACER_VIDEO].n) {
+        fifo_pop(p, &p->q[PL_PACER_VIDEO]);
+        n++;
+    }
+    /* What comes next starts a frame: probes need not wait for a marker. */
+    p->in_frame = false;
+    p->st.video_dropped += n;
+    return n;
+}
+
 int64_t pl_pacer_next_timeout(const pl_pacer *p)
 {
     if (p->q[PL_PACER_AUDIO].n)

@@ -144,6 +144,7 @@ typedef struct pl_pacer_stats {
     uint64_t rtx_expired;     /* RTX dropped for waiting longer than max_rtx_delay_us */
     uint64_t too_big_for_buf; /* dropped at poll: the caller's buffer was too small */
     uint64_t drained_faster;  /* paced packets sent above the media rate to drain */
+    uint64_t video_dropped;   /* video packets dropped by pl_pacer_drop_video */
     /* Clusters started, sent in full, ended at twice their duration before
      * that, dropped for want of a frame boundary, replaced before starting. */
     uint64_t probes_started, probes_done, probes_cut, probes_expired, probes_replaced;
@@ -176,6 +177,12 @@ int pl_pacer_probe(pl_pacer *p, int64_t now_us, const pl_bwe_probe *probe);
  * PL_PACER_TWCC_GROWTH bytes to spare when the pacer writes the extension)
  * is dropped with PL_ENOSPC, counted: poll again for the next. */
 int pl_pacer_poll(pl_pacer *p, int64_t now_us, pl_pacer_out *out, uint8_t *buf, size_t cap);
+
+/* Drops every queued video packet (counted) and returns how many: for a
+ * caller that would rather restart its video streams at a key frame of a
+ * smaller layer than send a backlog above the estimate. The next video
+ * packet is taken to start a frame. */
+size_t pl_pacer_drop_video(pl_pacer *p);
 
 /* When to poll next: INT64_MAX when nothing waits; a time at or before the
  * last poll or push means now. */

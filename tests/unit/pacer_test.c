@@ -367,6 +367,30 @@ static void test_drains_faster(void **state)
     assert_int_equal(st.rate_bps, 150000);
 }
 
+/* Queued video can be dropped at once; audio and RTX stay. */
+static void test_drop_video(void **state)
+{
+    fx *f = *state;
+    make(f, NULL);
+    pl_pacer_set_rate(f->p, 100000);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(push(f, 0, PL_PACER_VIDEO, 1200, 1, false), PL_OK);
+    assert_int_equal(push(f, 0, PL_PACER_RTX, 500, 2, false), PL_OK);
+    assert_int_equal(pl_pacer_drop_video(f->p), 20);
+    assert_int_equal(pl_pacer_drop_video(f->p), 0);
+    pl_pacer_stats st;
+    pl_pacer_get_stats(f->p, 0, &st);
+    assert_int_equal(st.video_dropped, 20);
+    assert_int_equal(st.cls[PL_PACER_VIDEO].queued_packets, 0);
+    assert_int_equal(st.cls[PL_PACER_RTX].queued_packets, 1);
+    pl_pacer_out o;
+    uint8_t buf[2000];
+    assert_int_equal(poll1(f, 0, &o, buf), PL_PACER_RTX);
+    /* The slots came back: the pool takes a full load again. */
+    for (int i = 0; i < PL_PACER_SLOTS - PL_PACER_AUDIO_SLOTS; i++)
+        assert_int_equal(push(f, 0, PL_PACER_VIDEO, 100, 1, false), PL_OK);
+}
+
 /* The transport-wide sequence number: one per packet whatever its class,
  * written as a one-byte extension. */
 static void test_twcc_stamped(void **state)
@@ -656,6 +680,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_probe_at_frame_boundary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_probe_expires, setup, teardown),
         cmocka_unit_test_setup_teardown(test_probe_padding_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_drop_video, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
