@@ -192,8 +192,18 @@ bool pl_layerfwd_lookup(const pl_layerfwd *f, uint16_t out_seq, pl_layerfwd_sent
     return out->valid;
 }
 
+/* Layer a is larger than b: by area when both sizes are known, else by
+ * index. */
+static bool larger(const pl_layer_info *layers, uint8_t a, uint8_t b)
+{
+    const pl_layer_info *x = &layers[a], *y = &layers[b];
+    if (x->width && x->height && y->width && y->height)
+        return (uint32_t)x->width * x->height > (uint32_t)y->width * y->height;
+    return a > b;
+}
+
 uint8_t pl_layer_choose(const pl_layer_info *layers, size_t n, uint16_t max_width,
-                        uint16_t max_height)
+                        uint16_t max_height, uint8_t cap)
 {
     uint8_t order[PL_LAYER_NONE];
     size_t m = 0;
@@ -205,6 +215,20 @@ uint8_t pl_layer_choose(const pl_layer_info *layers, size_t n, uint16_t max_widt
             order[m++] = (uint8_t)i;
     if (m == 0)
         return PL_LAYER_NONE;
+    if (cap < n) {
+        /* Nothing larger than the cap; the smallest when all are. */
+        uint8_t smallest = order[0];
+        size_t kept = 0;
+        for (size_t k = 0; k < m; k++) {
+            if (larger(layers, smallest, order[k]))
+                smallest = order[k];
+            if (!larger(layers, order[k], cap))
+                order[kept++] = order[k];
+        }
+        if (kept == 0)
+            order[kept++] = smallest;
+        m = kept;
+    }
     bool sized = true;
     for (size_t k = 0; k < m; k++)
         sized = sized && layers[order[k]].width && layers[order[k]].height;

@@ -326,6 +326,13 @@ static bool read_vp8(pl_router *r, layer *l, const uint8_t *payload, size_t len,
 {
     if (pl_vp8_parse_descriptor(payload, len, d) != PL_OK)
         return false;
+    if (d->start && d->partition == 0) {
+        /* A frame's first packet: counted by temporal layer. */
+        uint8_t tid = d->has_tid && d->tid < PL_ALLOC_MAX_TEMPORAL ? d->tid : 0;
+        l->tid_frames[tid]++;
+        if (tid + 1u > l->n_tids)
+            l->n_tids = (uint8_t)(tid + 1);
+    }
     uint16_t w, h;
     if (d->keyframe) {
         /* The routes waiting for it switch now; requests still pending
@@ -400,6 +407,7 @@ void pl_router_handle_rtp(pl_router *r, int64_t now, uint64_t from, const uint8_
     size_t payload = (size_t)n - hdr;
     l->last_at = now;
     l->octets += payload;
+    l->wire_octets += (size_t)n + WIRE_EXTRA;
     pl_vp8_desc desc;
     size_t body = rtx ? payload : h.payload_len;
     bool vp8 = t->cfg.video && read_vp8(r, l, r->scratch + hdr, body, &desc, now);
@@ -421,7 +429,7 @@ void pl_router_handle_rtp(pl_router *r, int64_t now, uint64_t from, const uint8_
     for (size_t f = 0; f < t->fan_n; f++) {
         endpoint *s = t->fan[f].sub;
         route *rt = &s->routes[t->fan[f].route];
-        if (!s->connected || rt->cfg.paused)
+        if (!s->connected || rt->cfg.paused || rt->bw_paused)
             continue;
         pl_layerfwd_out o;
         if (!pl_layerfwd_packet(&rt->fwd, now, &fp, &o))
@@ -442,5 +450,6 @@ void pl_router_handle_rtp(pl_router *r, int64_t now, uint64_t from, const uint8_
 void pl_router_stats_get(const pl_router *r, pl_router_stats *out)
 {
     *out = r->st;
+    out->videos_paused = router_alloc_paused(r);
     router_downlink_stats(r, out);
 }

@@ -84,6 +84,8 @@ void router_downlink_setup(pl_router *r, endpoint *e, int64_t now)
     d->padding = padding;
     if (!estimated)
         cfg.interval_us = 1; /* nothing waits for a batch */
+    else
+        cfg.max_video_delay_us = 2 * VIDEO_FLUSH_US; /* the flush comes first */
     cfg.start_bps = estimate_of(d);
     /* Renegotiation is rare: what the old pacer held is dropped. */
     retire_pacer(r, d);
@@ -182,10 +184,18 @@ int pl_router_poll_output(pl_router *r, pl_router_output *out, uint8_t *buf, siz
 
 /* ---- feedback from subscribers ---- */
 
-static void rate_changed(downlink *d)
+static void rate_changed(pl_router *r, downlink *d, int64_t now)
 {
-    if (d->pacer && d->estimated)
-        pl_pacer_set_rate(d->pacer, pl_bwe_estimate(d->bwe));
+    if (!d->pacer || !d->estimated)
+        return;
+    uint64_t bps = pl_bwe_estimate(d->bwe);
+    pl_pacer_set_rate(d->pacer, bps);
+    /* Moved by more than ALLOC_MOVE_PCT since the last allocation: the
+     * next one now. */
+    uint64_t last = d->alloc_bps;
+    uint64_t diff = bps > last ? bps - last : last - bps;
+    if (last && diff * 100 > last * ALLOC_MOVE_PCT)
+        r->next_alloc = min64(r->next_alloc, now);
 }
 
 /* Round-trip time from a report block about a stream the relay sends:
@@ -218,7 +228,7 @@ void router_downlink_rtcp(pl_router *r, endpoint *e, const pl_rtcp_packet *p, in
         r->st.downlink_feedback++;
         if (d->bwe && d->twcc_ext) {
             pl_bwe_on_feedback(d->bwe, now, &p->u.twcc);
-            rate_changed(d);
+            rate_changed(r, d, now);
         }
         break;
     case PL_RTCP_K_REMB:
@@ -230,7 +240,7 @@ void router_downlink_rtcp(pl_router *r, endpoint *e, const pl_rtcp_packet *p, in
         }
         if (d->bwe) {
             pl_bwe_on_remb(d->bwe, now, p->u.remb.bitrate_bps);
-            rate_changed(d);
+            rate_changed(r, d, now);
         }
         break;
     case PL_RTCP_K_RR:
@@ -250,6 +260,46 @@ void router_downlink_sr_sent(route *rt, const pl_rtcp_sr *sr, int64_t now)
 {
     rt->sr_mid = (uint32_t)(sr->ntp >> 16);
     rt->sr_at = now;
+}
+
+/* ---- what the allocation asks of a downlink ---- */
+
+uint64_t router_downlink_estimate(const endpoint *e)
+{
+    const downlink *d = e->dl;
+    return d && d->estimated && d->bwe && d->pacer ? pl_bwe_estimate(d->bwe) : 0;
+}
+
+bool router_downlink_probe(pl_router *r, endpoint *e, uint64_t bps, int64_t now)
+{
+    (void)r;
+    downlink *d = e->dl;
+    /* Only transport-wide feedback measures a probe. */
+    if (!d || !d->bwe || !d->pacer || !d->twcc_ext)
+        return false;
+    if (d->probe_at && now - d->probe_at < ALLOC_PROBE_GAP_US)
+        return false;
+    pl_pacer_stats ps;
+    pl_pacer_get_stats(d->pacer, now, &ps);
+    if (ps.probes_started > ps.probes_done + ps.probes_cut)
+        return false; /* one runs */
+    d->probe_at = now;
+    d->probe_bps = bps;
+    pl_bwe_request_probe(d->bwe, now, bps);
+    return true;
+}
+
+bool router_downlink_flush_video(pl_router *r, endpoint *e, int64_t now)
+{
+    (void)r;
+    downlink *d = e->dl;
+    if (!d || !d->pacer || !d->estimated)
+        return false;
+    pl_pacer_stats ps;
+    pl_pacer_get_stats(d->pacer, now, &ps);
+    if (ps.cls[PL_PACER_VIDEO].oldest_us <= VIDEO_FLUSH_US)
+        return false;
+    return pl_pacer_drop_video(d->pacer) > 0;
 }
 
 /* ---- timers ---- */

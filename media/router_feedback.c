@@ -286,11 +286,13 @@ void pl_router_handle_timeout(pl_router *r, int64_t now)
         run_repair(r, now);
     if (now >= r->next_speaker_check)
         check_speakers(r, now);
+    if (now >= r->next_alloc)
+        router_alloc_run(r, now);
     router_downlink_tick(r, now);
 }
 
 int64_t pl_router_next_timeout(const pl_router *r)
 {
     return min64(min64(min64(r->next_repair, r->next_speaker_check), r->next_layer_check),
-                 router_downlink_next(r));
+                 min64(r->next_alloc, router_downlink_next(r)));
 }

@@ -2,17 +2,20 @@
  * (transports, tracks, routes and forwarding), router_feedback.c (RTCP in,
  * the relay's own RTCP, timers), router_layers.c (a track's layers: their
  * receive state, binding packets to them, the layer each route gets,
- * keyframe requests), router_downlink.c (each subscriber's estimate and
- * pacer: what it is sent leaves through them) and router_queue.c (the
- * output queue). Calls go one way only: router.c -> router_feedback.c ->
- * router_layers.c -> router_downlink.c -> router_queue.c (a file may also
- * call any file after it directly). */
+ * keyframe requests), router_alloc.c (what each subscriber gets within its
+ * estimate: the stream allocator's caps and pauses), router_downlink.c
+ * (each subscriber's estimate and pacer: what it is sent leaves through
+ * them) and router_queue.c (the output queue). Calls go one way only:
+ * router.c -> router_feedback.c -> router_alloc.c -> router_layers.c ->
+ * router_downlink.c -> router_queue.c (a file may also call any file
+ * after it directly). */
 #ifndef PARLEY_MEDIA_ROUTER_INT_H
 #define PARLEY_MEDIA_ROUTER_INT_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "parley/alloc.h"
 #include "parley/hmap.h"
 #include "parley/layerfwd.h"
 #include "parley/bwe.h"
@@ -51,6 +54,22 @@
 /* A layer of unknown size is asked for a key frame (which says its size)
  * at most this often. */
 #define SIZE_PROBE_US 2000000
+/* A layer's rate is measured over windows of at least this long. */
+#define RATE_WINDOW_MIN_US (LAYER_CHECK_US / 2)
+/* Each subscriber's streams are allocated this often, and at once when its
+ * estimate moves by more than ALLOC_MOVE_PCT percent. */
+#define ALLOC_US 250000
+#define ALLOC_MOVE_PCT 10
+/* The allocator asks the estimator for a probe at most this often. */
+#define ALLOC_PROBE_GAP_US 3000000
+/* Bytes a forwarded packet has on the subscriber's estimate beyond the
+ * stripped packet: its transport-wide sequence number extension. */
+#define WIRE_EXTRA PL_PACER_TWCC_GROWTH
+/* Video that waited this long in an estimated subscriber's pacer is
+ * dropped, and its routes restart at a key frame (of the smaller layer
+ * the allocation gives them by then); the pacer's own rule (draining
+ * above the estimate) is kept behind it, at twice this. */
+#define VIDEO_FLUSH_US 700000
 
 typedef struct endpoint endpoint;
 
@@ -66,6 +85,11 @@ typedef struct downlink {
     int64_t rtt_us;   /* from receiver reports; 0: not measured */
     /* Pacer counters of pacers already replaced, so totals do not drop. */
     uint64_t rtx_dropped, padding_packets, padding_bytes;
+    /* The allocation: the estimate it last ran at (0: none yet), and when
+     * it last asked for a probe. */
+    uint64_t alloc_bps;
+    int64_t probe_at;
+    uint64_t probe_bps; /* its target; 0: none, or reached */
 } downlink;
 
 /* One subscriber route fed by a publisher track. */
@@ -92,8 +116,18 @@ typedef struct layer {
     int64_t size_probe_at;  /* when its size may next be asked for */
     int64_t last_at;        /* its last packet; INT64_MIN: none yet */
     uint64_t octets;        /* payload since rate_since */
+    uint64_t wire_octets;   /* the same packets as sent to a subscriber */
     int64_t rate_since;
-    uint32_t bitrate; /* bit/s over the last layer check */
+    uint32_t bitrate; /* payload bit/s over the last window */
+    /* What a subscriber's estimate is charged for the layer (bit/s),
+     * smoothed over about a second; 0: not measured yet. */
+    uint32_t wire_bps;
+    /* VP8 temporal layers: frames of each TID in the window, the share of
+     * frames (per mille) at or below each TID over the last window that
+     * had any, and how many TIDs were seen (1 without TIDs). */
+    uint32_t tid_frames[PL_ALLOC_MAX_TEMPORAL];
+    uint16_t tid_cum[PL_ALLOC_MAX_TEMPORAL];
+    uint8_t n_tids;
     /* The last key frame: its timestamp while its packets come, and its
      * size in payload bytes (0: none seen). A NACK asking for more than
      * that is answered with a new key frame instead. */
@@ -133,6 +167,14 @@ typedef struct route {
     int64_t resent_at[RESENT_HISTORY];
     endpoint *pub;            /* resolved from cfg: NULL while the track is not there */
     size_t track;
+    /* The subscriber's allocation for it (alloc.h; state NEW without an
+     * estimate), and what it makes of the route: the largest layer
+     * (PL_LAYER_NONE: no cap), the temporal layers (0: no cap), and no
+     * video at all while its lowest layer does not fit. */
+    pl_alloc_choice alloc;
+    bool capped;
+    uint8_t cap_layer, cap_temporal;
+    bool bw_paused;
 } route;
 
 struct endpoint {
@@ -172,6 +214,8 @@ typedef struct outq {
     pl_vp8_fields vf;
     bool speaking;
     uint8_t level;
+    bool paused; /* PL_ROUTER_OUT_VIDEO_PAUSED, with the route's mid */
+    char mid[PL_MID_MAX + 1];
 } outq;
 
 struct pl_router {
@@ -189,7 +233,7 @@ struct pl_router {
     endpoint *pace_next;        /* the next pacer pl_router_poll_output asks */
     /* Pacer counters of transports gone. */
     uint64_t gone_rtx_dropped, gone_padding_packets, gone_padding_bytes;
-    int64_t next_repair, next_speaker_check, next_layer_check;
+    int64_t next_repair, next_speaker_check, next_layer_check, next_alloc;
     int64_t now;       /* the latest time the router was told */
     uint32_t next_uid; /* of tracks */
     pl_router_stats st;
@@ -228,6 +272,13 @@ int router_write_copy(const outq *o, uint8_t *buf, size_t cap);
 /* The next queued output (PL_EAGAIN: none left). */
 int router_queue_pop(pl_router *r, pl_router_output *out, uint8_t *buf, size_t cap);
 
+/* router_alloc.c */
+/* Every estimated subscriber's streams allocated within its estimate, and
+ * the result applied to its routes. */
+void router_alloc_run(pl_router *r, int64_t now);
+/* Routes paused for bandwidth now. */
+uint64_t router_alloc_paused(const pl_router *r);
+
 /* router_downlink.c */
 /* A subscriber's routes changed: its pacer (and estimator) are made or
  * remade to match them. */
@@ -246,6 +297,14 @@ void router_downlink_sr_sent(route *rt, const pl_rtcp_sr *sr, int64_t now);
 /* Probe clusters from the estimators to the pacers. */
 void router_downlink_tick(pl_router *r, int64_t now);
 int64_t router_downlink_next(const pl_router *r);
+/* The estimate the allocation shares out: 0 when the subscriber has none. */
+uint64_t router_downlink_estimate(const endpoint *e);
+/* The allocation would like to know whether `bps` fits: a probe, unless
+ * one was asked for lately or one runs. True when asked. */
+bool router_downlink_probe(pl_router *r, endpoint *e, uint64_t bps, int64_t now);
+/* Drops the subscriber's queued video when some waited longer than
+ * VIDEO_FLUSH_US: true when it did. */
+bool router_downlink_flush_video(pl_router *r, endpoint *e, int64_t now);
 /* The downlink counters kept in the pacers, into *out. */
 void router_downlink_stats(const pl_router *r, pl_router_stats *out);
 
@@ -263,8 +322,11 @@ void router_layer_reset(track *t, size_t li, uint32_t src);
  * RTX) header extensions, whose SSRC is then kept. NULL: none. */
 track *router_bind(const endpoint *e, const uint8_t *pkt, const pl_rtp_header *h, size_t *li,
                    bool *rtx);
+/* The track's layers from smallest to largest (by area when every one's
+ * size is known, else in the offer's order), into order[0..n_layers). */
+void router_layer_order(const track *t, uint8_t *order);
 /* The layer a route gets (and its temporal cap), from what is known of
- * the track's layers at `now`. */
+ * the track's layers at `now` and the route's allocation caps. */
 void router_route_target(const track *t, route *rt, int64_t now);
 /* Every route's layer chosen again, layers a route waits for asked for a
  * key frame, layers of unknown size asked for one, bitrates measured. */

@@ -144,6 +144,29 @@ track *router_bind(const endpoint *e, const uint8_t *pkt, const pl_rtp_header *h
 
 /* ---- the layer each route gets ---- */
 
+void router_layer_order(const track *t, uint8_t *order)
+{
+    bool sized = true;
+    for (size_t k = 0; k < t->n_layers; k++) {
+        order[k] = (uint8_t)k;
+        sized = sized && t->layers[k].width && t->layers[k].height;
+    }
+    if (!sized)
+        return;
+    for (size_t k = 1; k < t->n_layers; k++) {
+        uint8_t v = order[k];
+        uint32_t area = (uint32_t)t->layers[v].width * t->layers[v].height;
+        size_t j = k;
+        for (; j > 0; j--) {
+            const layer *o = &t->layers[order[j - 1]];
+            if ((uint32_t)o->width * o->height <= area)
+                break;
+            order[j] = order[j - 1];
+        }
+        order[j] = v;
+    }
+}
+
 void router_route_target(const track *t, route *rt, int64_t now)
 {
     pl_layer_info info[PL_MAX_LAYERS];
@@ -160,17 +183,43 @@ void router_route_target(const track *t, route *rt, int64_t now)
     if (t->n_layers == 1)
         target = 0;
     else if (any || target >= t->n_layers)
-        target = pl_layer_choose(info, t->n_layers, rt->cfg.max_width, rt->cfg.max_height);
+        target = pl_layer_choose(info, t->n_layers, rt->cfg.max_width, rt->cfg.max_height,
+                                 rt->capped ? rt->cap_layer : PL_LAYER_NONE);
     /* With no layer active, a route keeps the one it wants. */
     pl_layerfwd_set_target(&rt->fwd, target);
-    pl_layerfwd_set_temporal(&rt->fwd, rt->cfg.temporal_layers);
+    uint8_t temporal = rt->cfg.temporal_layers;
+    if (rt->capped && rt->cap_temporal && (!temporal || rt->cap_temporal < temporal))
+        temporal = rt->cap_temporal;
+    pl_layerfwd_set_temporal(&rt->fwd, temporal);
 }
 
+/* A layer's rates over the window since rate_since, once it is long
+ * enough. The rate a subscriber is charged is smoothed (half the last
+ * window, half what it was: about a second of memory), so that a key
+ * frame does not swing it. Temporal layers are told apart by counting
+ * frames per TID: each frame is taken to cost the same, which undercounts
+ * the lower layers a little (their frames are the references, a little
+ * bigger), and the allocation's margin covers that. */
 static void measure(layer *l, int64_t now)
 {
-    if (now > l->rate_since && l->rate_since)
-        l->bitrate = (uint32_t)(l->octets * 8 * 1000000 / (uint64_t)(now - l->rate_since));
+    if (l->rate_since && now - l->rate_since < RATE_WINDOW_MIN_US)
+        return;
+    if (l->rate_since && now > l->rate_since) {
+        uint64_t span = (uint64_t)(now - l->rate_since);
+        l->bitrate = (uint32_t)(l->octets * 8 * 1000000 / span);
+        uint32_t wire = (uint32_t)(l->wire_octets * 8 * 1000000 / span);
+        l->wire_bps = l->wire_bps && wire ? (l->wire_bps + wire) / 2 : wire;
+        uint32_t frames = 0;
+        for (size_t k = 0; k < PL_ALLOC_MAX_TEMPORAL; k++)
+            frames += l->tid_frames[k];
+        for (size_t k = 0, sum = 0; frames && k < PL_ALLOC_MAX_TEMPORAL; k++) {
+            sum += l->tid_frames[k];
+            l->tid_cum[k] = (uint16_t)(sum * 1000 / frames);
+        }
+        memset(l->tid_frames, 0, sizeof(l->tid_frames));
+    }
     l->octets = 0;
+    l->wire_octets = 0;
     l->rate_since = now;
 }
 
@@ -188,7 +237,7 @@ void router_check_layers(pl_router *r, int64_t now)
                 endpoint *s = t->fan[f].sub;
                 route *rt = &s->routes[t->fan[f].route];
                 router_route_target(t, rt, now);
-                if (s->connected && !rt->cfg.paused && t->cfg.video &&
+                if (s->connected && !rt->cfg.paused && !rt->bw_paused && t->cfg.video &&
                     pl_layerfwd_waiting(&rt->fwd))
                     t->layers[rt->fwd.target].want_keyframe = true;
             }
@@ -240,7 +289,7 @@ void router_request_keyframes_for(pl_router *r, endpoint *sub, int64_t now)
 {
     for (size_t i = 0; i < sub->n_routes; i++) {
         route *rt = &sub->routes[i];
-        if (!rt->cfg.paused)
+        if (!rt->cfg.paused && !rt->bw_paused)
             router_request_keyframe(r, rt->pub, rt->track, pl_layerfwd_keyframe_layer(&rt->fwd),
                                     now);
     }

@@ -83,8 +83,13 @@ int router_queue_pop(pl_router *r, pl_router_output *out, uint8_t *buf, size_t c
                               .reason = o->reason,
                               .transport = o->transport,
                               .speaking = o->speaking,
-                              .level = o->level};
-    if (o->kind == PL_ROUTER_OUT_SPEAKING)
+                              .level = o->level,
+                              .paused = o->paused};
+    if (o->kind == PL_ROUTER_OUT_VIDEO_PAUSED) {
+        memcpy(out->mid, o->mid, sizeof(out->mid));
+        out->ssrc = o->ssrc;
+    }
+    if (o->kind == PL_ROUTER_OUT_SPEAKING || o->kind == PL_ROUTER_OUT_VIDEO_PAUSED)
         return PL_OK;
     if (o->len > cap)
         return PL_ENOSPC;

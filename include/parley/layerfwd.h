@@ -129,9 +129,13 @@ typedef struct pl_layer_info {
  * max_height: the smallest active layer at least that big (each non-zero
  * side), else the largest. Layers are ordered by size when every active one
  * has a known size, else by their index (the offer's order). With no
- * active layer, every layer is a candidate. PL_LAYER_NONE when n is 0. */
+ * active layer, every layer is a candidate. `cap`: the largest layer the
+ * subscriber's bandwidth allows (its index; PL_LAYER_NONE or any index at
+ * or above n: no cap): candidates larger than it (by area when both sizes
+ * are known, else by index) are left out, and when every one is, the
+ * smallest is chosen. PL_LAYER_NONE when n is 0. */
 uint8_t pl_layer_choose(const pl_layer_info *layers, size_t n, uint16_t max_width,
-                        uint16_t max_height);
+                        uint16_t max_height, uint8_t cap);
 
 #ifdef __cplusplus
 }

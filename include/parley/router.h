@@ -56,6 +56,11 @@ enum pl_router_out_kind {
     PL_ROUTER_OUT_RTP,      /* a packet for `transport` (len bytes in the buffer) */
     PL_ROUTER_OUT_RTCP,     /* a compound RTCP packet for `transport` */
     PL_ROUTER_OUT_SPEAKING, /* a publisher's audio started or stopped being loud */
+    /* A subscriber's (`transport`) video route stopped (`paused`) or
+     * started again because its downlink's estimate cannot carry even its
+     * lowest layer; told on change only. The route: its output `ssrc`, and
+     * `mid`, the publisher track's. */
+    PL_ROUTER_OUT_VIDEO_PAUSED,
 };
 
 /* Why a packet goes out: the caller counts them. */
@@ -76,6 +81,9 @@ typedef struct pl_router_output {
     size_t len;
     bool speaking; /* PL_ROUTER_OUT_SPEAKING */
     uint8_t level; /* dBov: 0 loudest, 127 silence */
+    bool paused;   /* PL_ROUTER_OUT_VIDEO_PAUSED */
+    uint32_t ssrc;
+    char mid[PL_MID_MAX + 1];
 } pl_router_output;
 
 typedef struct pl_router_stats {
@@ -107,6 +115,15 @@ typedef struct pl_router_stats {
      * request instead (they asked for more than a key frame's bytes). */
     uint64_t nack_repeats;
     uint64_t nack_keyframes;
+    /* The stream allocator (alloc.h): subscribers' allocations run, video
+     * routes paused because their lowest layer does not fit (now, and
+     * pauses in all), probes it asked the estimators for, and pacers'
+     * video queues dropped for waiting too long (the routes restart at a
+     * key frame). */
+    uint64_t allocations;
+    uint64_t videos_paused, video_pauses;
+    uint64_t alloc_probes;
+    uint64_t video_flushes;
 } pl_router_stats;
 
 pl_router *pl_router_create(const pl_env *env);

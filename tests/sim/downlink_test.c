@@ -30,6 +30,7 @@
 #define MAX_PUBS 3
 #define STEP_US 500
 #define SUB_SSRC 0x7777
+#define LEVEL_EXT 4
 
 static const char *const rids[3] = {"q", "h", "f"};
 static const uint16_t widths[3] = {320, 640, 1280};
@@ -51,6 +52,7 @@ typedef struct pubr {
     size_t n_layers; /* 0: no simulcast */
     vsrc v[3];
     uint64_t audio_sent;
+    uint8_t level; /* of its audio: loud (a speaker) below 60 */
 } pubr;
 
 typedef struct sim {
@@ -76,6 +78,9 @@ typedef struct sim {
     bool paused[MAX_PUBS];
     /* Layer of the video the subscriber got last, per publisher (by the
      * frame width its key frames say), and how often it changed. */
+    int layer[MAX_PUBS];
+    unsigned switches[MAX_PUBS];
+    uint64_t pub_video_bytes[MAX_PUBS];
     uint8_t buf[1600];
 } sim;
 
@@ -89,6 +94,8 @@ static int setup(void **state)
     link_init(&s->down, 5, 600000, 20000);
     s->down.max_queue_us = 400000;
     link_init(&s->up, 6, 10000000, 20000);
+    for (size_t i = 0; i < MAX_PUBS; i++)
+        s->layer[i] = -1;
     *state = s;
     return 0;
 }
@@ -116,6 +123,7 @@ static void add_publisher(sim *s, const uint64_t *layer_bps, size_t n_layers)
     pubr *p = &s->pubs[i];
     p->id = 1 + i;
     p->audio_ssrc = 0x1000u + (uint32_t)i;
+    p->level = 127;
     p->n_layers = n_layers > 1 ? n_layers : 0;
     for (size_t k = 0; k < (n_layers ? n_layers : 1); k++)
         p->v[k] = (vsrc){.ssrc = 0x2000u + 16u * (uint32_t)i + (uint32_t)k,
@@ -123,7 +131,7 @@ static void add_publisher(sim *s, const uint64_t *layer_bps, size_t n_layers)
                          .bps = layer_bps[k],
                          .want_key = true};
     assert_int_equal(pl_router_add_transport(s->r, p->id), PL_OK);
-    pl_track t[2] = {{.mid = "a", .ssrc = p->audio_ssrc, .pt = 111},
+    pl_track t[2] = {{.mid = "a", .ssrc = p->audio_ssrc, .pt = 111, .audio_level_ext = LEVEL_EXT},
                      {.mid = "v", .ssrc = p->v[0].ssrc, .video = true, .pt = 96, .nack = true}};
     if (p->n_layers) {
         t[1].n_layers = (uint8_t)p->n_layers;
@@ -181,6 +189,23 @@ static void to_publisher(sim *s, const pl_router_output *o)
     }
 }
 
+/* The layer of a key frame the subscriber is sent (by its width). */
+static void note_layer(sim *s, size_t pub, const uint8_t *pkt, size_t len)
+{
+    pl_rtp_header h;
+    pl_vp8_desc d;
+    if (pl_rtp_parse(pkt, len, &h) != PL_OK ||
+        pl_vp8_parse_descriptor(pkt + h.header_len, h.payload_len, &d) != PL_OK || !d.keyframe)
+        return;
+    const uint8_t *f = pkt + h.header_len + d.header_len;
+    uint16_t w = (uint16_t)(f[6] | f[7] << 8);
+    for (int k = 0; k < 3; k++)
+        if (widths[k] == w && s->layer[pub] != k) {
+            s->switches[pub] += s->layer[pub] >= 0;
+            s->layer[pub] = k;
+        }
+}
+
 static void pump(sim *s)
 {
     pl_router_output o;
@@ -189,7 +214,23 @@ static void pump(sim *s)
         if (rc == PL_EAGAIN)
             return;
         assert_int_equal(rc, PL_OK);
+        if (o.kind == PL_ROUTER_OUT_VIDEO_PAUSED) {
+            size_t i = (o.ssrc >> 8) - 1;
+            assert_int_equal(o.transport, SUB);
+            assert_true(i < s->n_pubs && o.ssrc == 0x100u * (i + 1) + 2);
+            assert_string_equal(o.mid, "v");
+            assert_true(s->paused[i] != o.paused); /* on change only */
+            s->paused[i] = o.paused;
+            s->paused_events += o.paused;
+            s->resumed_events += !o.paused;
+        }
         if (o.kind == PL_ROUTER_OUT_RTP && o.transport == SUB) {
+            uint32_t ssrc = pl_get_u32(s->buf + 8);
+            size_t pub = (ssrc >> 8) - 1;
+            if (o.reason == PL_ROUTER_MEDIA && (ssrc & 0xff) == 2 && pub < s->n_pubs) {
+                note_layer(s, pub, s->buf, o.len);
+                s->pub_video_bytes[pub] += o.len;
+            }
             s->resent += o.reason == PL_ROUTER_RESENT;
             if (o.reason == PL_ROUTER_MEDIA && pl_get_u32(s->buf + 8) == 0x102 &&
                 s->n_vseq < sizeof(s->vseq) / sizeof(s->vseq[0]))
@@ -217,7 +258,9 @@ static void send_audio(sim *s, pubr *p)
                        .seq = p->aseq++,
                        .timestamp = s->audio_no * 960u,
                        .ssrc = p->audio_ssrc};
-    pl_rtp_write_header(&w, &h, NULL, 0);
+    uint8_t level = (uint8_t)(0x80 | p->level);
+    pl_rtp_ext_spec ext = {.id = LEVEL_EXT, .data = &level, .len = 1};
+    pl_rtp_write_header(&w, &h, &ext, 1);
     for (int i = 0; i < 80; i++)
         pl_wbuf_u8(&w, (uint8_t)i);
     p->audio_sent++;
@@ -324,7 +367,8 @@ static void run(sim *s, int64_t until)
         if (s->now >= s->next_frame) {
             /* A key frame every two seconds: bursts the pacer spreads. */
             for (size_t i = 0; i < s->n_pubs && s->frame_no % 60 == 59; i++)
-                s->pubs[i].v[0].want_key = true;
+                for (size_t k = 0; k < 3; k++)
+                    s->pubs[i].v[k].want_key = true;
             for (size_t i = 0; i < s->n_pubs; i++)
                 for (size_t k = 0; k < (s->pubs[i].n_layers ? s->pubs[i].n_layers : 1); k++)
                     send_frame(s, &s->pubs[i].v[k], &s->pubs[i], s->pubs[i].n_layers ? k : 1);
@@ -347,61 +391,205 @@ static uint64_t audio_sent(const sim *s)
     return n;
 }
 
-/* ---- stage 1: estimate and pace ---- */
+/* ---- stage 1 and 3: estimate, pace, allocate ---- */
 
-/* A publisher sends 450 kbit/s of video with a key frame (three frames'
- * worth) every two seconds, and audio; the subscriber is behind 600
- * kbit/s. The pacer lets out what the estimate allows: the estimate
- * settles below the link's rate, the link's queue stays short (bursts
- * wait in the pacer, where audio passes them), and every audio packet
- * arrives without waiting behind video. Video above the link's rate is
- * not reduced by pacing alone: the allocator's tests below cover it. */
+static void print_layers(const sim *s, const char *when)
+{
+    for (size_t i = 0; i < s->n_pubs; i++)
+        print_message("# %s: publisher %zu layer %c%s, %u switches, %llu kB received in all\n", when, i,
+                      s->layer[i] < 0 ? '-' : rids[s->layer[i]][0],
+                      s->paused[i] ? " (paused for bandwidth)" : "", s->switches[i],
+                      (unsigned long long)(s->pub_video_bytes[i] / 1000));
+}
+
+/* A simulcast publisher sends 1.2 Mbit/s and more of video (q 150k, h
+ * 500k, f 1.2M, a key frame of every layer every two seconds) and audio;
+ * the subscriber is behind 600 kbit/s. The allocator keeps the video
+ * within the estimate: the estimate settles near the link's rate, the
+ * subscriber gets the layer that fits, the link's queue stays short (no
+ * drops after the warm-up) and every audio packet arrives soon. Without
+ * the allocator, f would overflow the link and the estimate collapse. */
 static void test_paced_to_the_estimate(void **state)
 {
     sim *s = *state;
-    const uint64_t bps[1] = {450000};
-    add_publisher(s, bps, 1);
+    const uint64_t bps[3] = {150000, 500000, 1200000};
+    add_publisher(s, bps, 3);
     set_routes(s, TWCC_EXT);
     pump(s);
     run(s, 5000000);
     uint64_t dropped_before = s->down.dropped_queue;
+    uint64_t bytes_before = s->pub_video_bytes[0];
     int64_t max_queue = 0;
-    for (int i = 0; i < 100; i++) {
+    uint64_t est_min = UINT64_MAX, est_max = 0;
+    for (int i = 0; i < 150; i++) {
         run(s, s->now + 100000);
         int64_t q = link_queue_delay(&s->down, s->now);
         if (q > max_queue)
             max_queue = q;
+        pl_router_downlink dl = {0};
+        assert_int_equal(pl_router_downlink_get(s->r, SUB, &dl), PL_OK);
+        est_min = dl.estimate_bps < est_min ? dl.estimate_bps : est_min;
+        est_max = dl.estimate_bps > est_max ? dl.estimate_bps : est_max;
     }
     pl_router_stats st;
     pl_router_stats_get(s->r, &st);
     pl_router_downlink dl = {0};
     assert_int_equal(pl_router_downlink_get(s->r, SUB, &dl), PL_OK);
-    print_message("estimate %llu bps, pacer video queue %zu bytes, longest wait %lld us\n",
-                  (unsigned long long)dl.estimate_bps, dl.queued_video,
-                  (long long)dl.video_max_delay_us);
-    print_message(" stats: feedback %llu probes %llu padding %llu refused %llu\n",
-                  (unsigned long long)st.downlink_feedback, (unsigned long long)st.probes,
-                  (unsigned long long)st.padding_packets, (unsigned long long)st.pacer_refused);
-    print_message("link: sent %llu dropped %llu (after 5 s: %llu) max queue %lld us; audio %llu/%llu "
-                  "max delay %lld us; video bytes %llu\n",
+    uint64_t got_bps = (s->pub_video_bytes[0] - bytes_before) * 8 / 15;
+    print_message("# 1 simulcast publisher (q 150k h 500k f 1.2M) into 600 kbit/s, 20 s\n");
+    print_message("# estimate %llu bps (from 5 s: %llu..%llu), video received from 5 s %llu "
+                  "bit/s\n",
+                  (unsigned long long)dl.estimate_bps, (unsigned long long)est_min,
+                  (unsigned long long)est_max, (unsigned long long)got_bps);
+    print_message("# allocations %llu, probes asked %llu, pauses %llu, flushes %llu, feedback "
+                  "%llu, padding %llu\n",
+                  (unsigned long long)st.allocations, (unsigned long long)st.alloc_probes,
+                  (unsigned long long)st.video_pauses, (unsigned long long)st.video_flushes,
+                  (unsigned long long)st.downlink_feedback, (unsigned long long)st.padding_packets);
+    print_message("# link: sent %llu dropped %llu (from 5 s: %llu), max queue from 5 s %lld ms; "
+                  "audio %llu/%llu, max delay %lld ms\n",
                   (unsigned long long)s->down.sent, (unsigned long long)s->down.dropped_queue,
                   (unsigned long long)(s->down.dropped_queue - dropped_before),
-                  (long long)max_queue, (unsigned long long)s->audio_got,
-                  (unsigned long long)audio_sent(s), (long long)s->audio_max_delay,
-                  (unsigned long long)s->video_bytes);
+                  (long long)(max_queue / 1000), (unsigned long long)s->audio_got,
+                  (unsigned long long)audio_sent(s), (long long)(s->audio_max_delay / 1000));
+    print_layers(s, "at 20 s");
     assert_true(dl.estimated);
-    assert_true(dl.estimate_bps < 600000 && dl.estimate_bps > 300000);
-    assert_true(st.downlink_feedback > 100);
-    assert_true(st.probes > 0);
+    assert_true(est_min >= 480000 && est_max <= 600000);
+    assert_true(st.allocations > 50);
+    /* The layer that fits: not f, and what arrives is near the link's rate
+     * less audio and headroom. */
+    assert_true(s->layer[0] >= 0 && s->layer[0] < 2);
+    assert_true(got_bps > 120000);
+    assert_true(s->switches[0] <= 4);
     /* Steady state: no drops at the bottleneck, a short queue. */
     assert_int_equal(s->down.dropped_queue - dropped_before, 0);
-    assert_true(max_queue < 200000);
-    /* Every audio packet, except those still on their way. */
+    assert_true(max_queue < 150000);
+    /* Every audio packet, except those still on their way, soon. */
     assert_true(s->audio_got + 3 >= audio_sent(s));
-    assert_true(s->audio_max_delay < 250000);
-    /* What got through is near the link's rate. */
-    uint64_t got_bps = s->video_bytes * 8 / 15;
-    assert_true(got_bps > 300000);
+    assert_true(s->audio_max_delay < 150000);
+    assert_int_equal(st.videos_paused, 0);
+}
+
+/* One phase of the three-publisher run: the link's rate, then what the
+ * subscriber got of each publisher's video, and of audio. */
+typedef struct phase {
+    uint64_t video[MAX_PUBS];
+    uint64_t audio_got, audio_sent;
+    int64_t audio_max_delay;
+    unsigned pauses_seen[MAX_PUBS]; /* allocation checks that found it paused */
+    unsigned checks;
+} phase;
+
+static void run_phase(sim *s, uint64_t link_bps, int64_t until, phase *ph)
+{
+    memset(ph, 0, sizeof(*ph));
+    s->down.rate_bps = link_bps;
+    uint64_t v0[MAX_PUBS];
+    memcpy(v0, s->pub_video_bytes, sizeof(v0));
+    uint64_t a0 = s->audio_got, as0 = audio_sent(s);
+    s->audio_max_delay = 0;
+    while (s->now < until) {
+        run(s, s->now + 250000);
+        ph->checks++;
+        for (size_t i = 0; i < s->n_pubs; i++)
+            ph->pauses_seen[i] += s->paused[i];
+    }
+    for (size_t i = 0; i < s->n_pubs; i++)
+        ph->video[i] = s->pub_video_bytes[i] - v0[i];
+    ph->audio_got = s->audio_got - a0;
+    ph->audio_sent = audio_sent(s) - as0;
+    ph->audio_max_delay = s->audio_max_delay;
+}
+
+static void print_phase(const sim *s, const char *name, int64_t secs, const phase *ph)
+{
+    pl_router_downlink dl = {0};
+    pl_router_stats st;
+    pl_router_stats_get(s->r, &st);
+    assert_int_equal(pl_router_downlink_get(s->r, SUB, &dl), PL_OK);
+    print_message("# %s for %lld s: estimate at the end %llu; audio %llu/%llu, max delay %lld ms; "
+                  "paused now %llu (pauses %llu, resumes told %llu), probes asked %llu, flushes "
+                  "%llu\n",
+                  name, (long long)secs, (unsigned long long)dl.estimate_bps,
+                  (unsigned long long)ph->audio_got, (unsigned long long)ph->audio_sent,
+                  (long long)(ph->audio_max_delay / 1000), (unsigned long long)st.videos_paused,
+                  (unsigned long long)st.video_pauses, (unsigned long long)s->resumed_events,
+                  (unsigned long long)st.alloc_probes, (unsigned long long)st.video_flushes);
+    for (size_t i = 0; i < s->n_pubs; i++)
+        print_message("#   publisher %zu%s: %llu kbit/s, paused %u%% of the time, layer now %c%s, "
+                      "%u switches in all\n",
+                      i, i == 0 ? " (speaker)" : "",
+                      (unsigned long long)(ph->video[i] * 8 / 1000 / (uint64_t)secs),
+                      ph->pauses_seen[i] * 100 / ph->checks,
+                      s->layer[i] < 0 ? '-' : rids[s->layer[i]][0],
+                      s->paused[i] ? " (paused)" : "", s->switches[i]);
+}
+
+/* Three simulcast publishers into one subscriber, the first one the
+ * speaker: behind 600 kbit/s the videos step down to their low layers,
+ * behind 300 kbit/s the others' videos are paused (and the subscriber
+ * told) while the speaker keeps q most of the time (the estimate dips
+ * below what audio and its q need now and then: it is then paused too,
+ * briefly), and when the link grows to 2 Mbit/s they come back (probes
+ * find the room) to higher layers, without flapping. Audio is never
+ * starved. */
+static void test_three_publishers(void **state)
+{
+    sim *s = *state;
+    /* q at 120k: with three audio streams (40k each on the wire), 300
+     * kbit/s leaves room for one q with the allocator's 10% headroom. */
+    const uint64_t bps[3] = {120000, 500000, 1200000};
+    for (int i = 0; i < 3; i++)
+        add_publisher(s, bps, 3);
+    s->pubs[0].level = 30;
+    set_routes(s, TWCC_EXT);
+    pump(s);
+    print_message("# 3 simulcast publishers (q 120k h 500k f 1.2M, the first speaking)\n");
+    phase p600, p300, p2m;
+    run_phase(s, 600000, 15000000, &p600);
+    print_phase(s, "600 kbit/s", 15, &p600);
+    unsigned switches600[MAX_PUBS];
+    int layer600[MAX_PUBS];
+    memcpy(switches600, s->switches, sizeof(switches600));
+    memcpy(layer600, s->layer, sizeof(layer600));
+    run_phase(s, 300000, 30000000, &p300);
+    print_phase(s, "300 kbit/s", 15, &p300);
+    run_phase(s, 2000000, 40000000, &p2m);
+    print_phase(s, "2 Mbit/s", 10, &p2m);
+    pl_router_stats st;
+    pl_router_stats_get(s->r, &st);
+
+    /* 600k: nothing above q, the speaker never paused. */
+    for (size_t i = 0; i < 3; i++) {
+        assert_true(layer600[i] <= 0 || switches600[i] == 0);
+        assert_true(p600.video[i] * 8 / 15 < 200000);
+    }
+    assert_int_equal(p600.pauses_seen[0], 0);
+    assert_true(p600.video[0] * 8 / 15 > 80000);
+    /* 300k: the others mostly paused, the speaker mostly not, and it gets
+     * more than each of them. */
+    assert_true(p300.pauses_seen[0] * 2 < p300.checks);
+    for (size_t i = 1; i < 3; i++) {
+        assert_true(p300.pauses_seen[i] * 10 > p300.checks * 6);
+        assert_true(p300.video[0] > 2 * p300.video[i]);
+    }
+    /* 2M: all back (told), the speaker and another above q. */
+    for (size_t i = 0; i < 3; i++)
+        assert_false(s->paused[i]);
+    assert_true(s->resumed_events >= 2);
+    assert_true(s->layer[0] >= 1);
+    assert_true(p2m.video[0] * 8 / 10 > 300000);
+    assert_true(st.alloc_probes > 0);
+    /* Audio never starved: all of it, except at the 600k to 300k step. */
+    assert_true(p600.audio_got + 9 >= p600.audio_sent);
+    assert_true(p300.audio_got + 9 >= p300.audio_sent);
+    assert_true(p2m.audio_got + 9 >= p2m.audio_sent);
+    assert_true(p600.audio_max_delay < 150000 && p2m.audio_max_delay < 150000);
+    assert_true(p300.audio_max_delay < 400000);
+    /* No flapping: a bounded, small number of switches and pauses. */
+    for (size_t i = 0; i < 3; i++)
+        assert_true(s->switches[i] <= 8);
+    assert_true(st.video_pauses <= 16);
 }
 
 static void grab_sr(sim *s, uint32_t ssrc, uint64_t *ntp)
@@ -539,6 +727,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_paced_to_the_estimate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_three_publishers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rtt_and_remb, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nack_repeat_within_rtt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_nack_becomes_keyframe, setup, teardown),

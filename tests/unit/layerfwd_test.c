@@ -309,22 +309,41 @@ static void test_layer_choice(void **state)
     (void)state;
     /* Listed large to small. */
     pl_layer_info l[3] = {{true, 1280, 720}, {true, 640, 360}, {true, 320, 180}};
-    assert_int_equal(pl_layer_choose(l, 3, 320, 180), 2);
-    assert_int_equal(pl_layer_choose(l, 3, 321, 0), 1);
-    assert_int_equal(pl_layer_choose(l, 3, 0, 400), 0);
-    assert_int_equal(pl_layer_choose(l, 3, 1920, 1080), 0);
-    assert_int_equal(pl_layer_choose(l, 3, 0, 0), 0);
+    assert_int_equal(pl_layer_choose(l, 3, 320, 180, PL_LAYER_NONE), 2);
+    assert_int_equal(pl_layer_choose(l, 3, 321, 0, PL_LAYER_NONE), 1);
+    assert_int_equal(pl_layer_choose(l, 3, 0, 400, PL_LAYER_NONE), 0);
+    assert_int_equal(pl_layer_choose(l, 3, 1920, 1080, PL_LAYER_NONE), 0);
+    assert_int_equal(pl_layer_choose(l, 3, 0, 0, PL_LAYER_NONE), 0);
     l[0].active = false;
-    assert_int_equal(pl_layer_choose(l, 3, 1920, 1080), 1);
+    assert_int_equal(pl_layer_choose(l, 3, 1920, 1080, PL_LAYER_NONE), 1);
     /* Unknown sizes: the offer's order, the last the largest. */
     pl_layer_info u[3] = {{true, 0, 0}, {true, 0, 0}, {true, 0, 0}};
-    assert_int_equal(pl_layer_choose(u, 3, 320, 180), 2);
+    assert_int_equal(pl_layer_choose(u, 3, 320, 180, PL_LAYER_NONE), 2);
     u[1].width = 640;
     u[1].height = 360;
-    assert_int_equal(pl_layer_choose(u, 3, 320, 180), 1);
+    assert_int_equal(pl_layer_choose(u, 3, 320, 180, PL_LAYER_NONE), 1);
     pl_layer_info off[2] = {{false, 320, 180}, {false, 640, 360}};
-    assert_int_equal(pl_layer_choose(off, 2, 100, 100), 0);
-    assert_int_equal(pl_layer_choose(off, 0, 100, 100), PL_LAYER_NONE);
+    assert_int_equal(pl_layer_choose(off, 2, 100, 100, PL_LAYER_NONE), 0);
+    assert_int_equal(pl_layer_choose(off, 0, 100, 100, PL_LAYER_NONE), PL_LAYER_NONE);
+}
+
+/* A bandwidth cap: nothing larger than the capped layer, the smallest
+ * when every candidate is larger; a cap past the layers does not limit. */
+static void test_layer_choice_cap(void **state)
+{
+    (void)state;
+    pl_layer_info l[3] = {{true, 1280, 720}, {true, 640, 360}, {true, 320, 180}};
+    assert_int_equal(pl_layer_choose(l, 3, 1280, 720, 1), 1);
+    assert_int_equal(pl_layer_choose(l, 3, 1280, 720, 2), 2);
+    assert_int_equal(pl_layer_choose(l, 3, 320, 180, 1), 2);
+    assert_int_equal(pl_layer_choose(l, 3, 1280, 720, 3), 0);
+    /* The capped layer is not active: the largest active one below it. */
+    l[1].active = false;
+    assert_int_equal(pl_layer_choose(l, 3, 1280, 720, 1), 2);
+    /* By index when sizes are unknown. */
+    pl_layer_info u[3] = {{true, 0, 0}, {true, 0, 0}, {true, 0, 0}};
+    assert_int_equal(pl_layer_choose(u, 3, 0, 0, 1), 1);
+    assert_int_equal(pl_layer_choose(u, 3, 0, 0, 0), 0);
 }
 
 int main(void)
@@ -335,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_reports_map_timestamps),
         cmocka_unit_test(test_start_rules),
         cmocka_unit_test(test_layer_choice),
+        cmocka_unit_test(test_layer_choice_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
