@@ -18,77 +18,14 @@
 #include "parley/srtp.h"
 #include "parley/stun.h"
 
-#define BATCH 32
-#define DGRAM_MAX 1500
-/* Outgoing datagrams are protected in place in these slots and leave in one
- * sendmmsg per batch: a keyframe fanned out to a room is one system call. */
-#define OUT_BATCH 128
-#define OUT_CAP (DGRAM_MAX + PL_SRTP_MAX_TRAILER)
-/* ICE keeps at most a few addresses per transport. */
-#define MAX_ADDRS 4
-/* An address as a hash key: family, port and address bytes. */
-#define ADDR_KEY 20
+#include "worker_int.h"
 
-typedef struct transport {
-    struct transport *next;
-    uint64_t id;
-    pl_peer *peer;
-    char ufrag[PL_ICE_CRED_MAX + 1];
-    /* Addresses that proved the ICE password, for demultiplexing non-STUN
-     * traffic, as the keys they have in the address table. */
-    uint8_t addr_keys[MAX_ADDRS][ADDR_KEY];
-    size_t n_addrs, next_addr;
-    bool failed; /* consent lost or DTLS failed: freed at the end of the loop turn */
-} transport;
-
-struct pl_worker {
-    pl_env env;
-    pl_worker_config cfg;
-    int fd, efd;
-    uint16_t port;
-    pthread_t thread;
-    atomic_bool stop;
-    pl_cmdq cmds;
-    transport *transports;
-    /* Demultiplexing and commands find a transport in one lookup. */
-    pl_hmap *by_id, *by_ufrag, *by_addr;
-    pl_router *router;
-    bool reap;          /* some transport failed */
-    int64_t next_timer; /* earliest pl_peer_next_timeout of any transport */
-    uint8_t (*obuf)[OUT_CAP];
-    struct mmsghdr omsg[OUT_BATCH];
-    struct iovec oiov[OUT_BATCH];
-    pl_addr oaddr[OUT_BATCH];
-    int64_t orx[OUT_BATCH]; /* receive time (ns, realtime) behind each copy; 0: none */
-    int64_t cur_rx;         /* that of the datagram being handled */
-    pl_relaytime relaytime;
-    size_t n_out;
-    uint64_t fwd_pending;
-    struct {
-        _Atomic uint64_t transports, in, out, unknown, rejected, rtp, rtcp, fwd, pli, rtx, nacks,
-            failed, feedback;
-    } st;
-    /* The router's counters, copied each loop turn (all of them uint64_t). */
-    _Atomic uint64_t rst[sizeof(pl_router_stats) / sizeof(uint64_t)];
-};
 
 static int64_t now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t realtime_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static transport *by_id(pl_worker *w, uint64_t id)
-{
-    return pl_hmap_get(w->by_id, &id, sizeof(id));
 }
 
 static transport *by_ufrag(pl_worker *w, const char *ufrag)
@@ -155,110 +92,6 @@ static void emit_failed(pl_worker *w, uint64_t id, int error, enum pl_failure wh
     w->cfg.on_event(w->cfg.user, &ev);
 }
 
-static void flush_out(pl_worker *w)
-{
-    if (w->n_out) {
-        int64_t t = realtime_ns();
-        for (size_t k = 0; k < w->n_out; k++)
-            if (w->orx[k])
-                pl_relaytime_add(&w->relaytime, (t - w->orx[k]) / 1000);
-    }
-    size_t off = 0;
-    while (off < w->n_out) {
-        int n = sendmmsg(w->fd, w->omsg + off, (unsigned)(w->n_out - off), 0);
-        if (n > 0) {
-            off += (size_t)n;
-            atomic_fetch_add(&w->st.out, (uint64_t)n);
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else {
-            off++; /* this datagram cannot go (full buffer, unreachable): drop it */
-        }
-    }
-    w->n_out = 0;
-    if (w->fwd_pending) {
-        atomic_fetch_add(&w->st.fwd, w->fwd_pending);
-        w->fwd_pending = 0;
-    }
-}
-
-/* The next free output slot, flushing a full batch first. */
-static uint8_t *out_slot(pl_worker *w)
-{
-    if (w->n_out == OUT_BATCH)
-        flush_out(w);
-    return w->obuf[w->n_out];
-}
-
-/* Encrypts the packet in the current slot and queues it. */
-static bool out_commit(pl_worker *w, transport *t, bool rtcp, size_t len)
-{
-    size_t k = w->n_out;
-    pl_addr *to = &w->oaddr[k];
-    int rc = rtcp ? pl_peer_protect_rtcp(t->peer, w->obuf[k], &len, OUT_CAP, to)
-                  : pl_peer_protect_rtp(t->peer, w->obuf[k], &len, OUT_CAP, to);
-    if (rc != PL_OK)
-        return false;
-    w->oiov[k] = (struct iovec){.iov_base = w->obuf[k], .iov_len = len};
-    w->orx[k] = w->cur_rx;
-    w->omsg[k].msg_hdr = (struct msghdr){
-        .msg_name = &to->ss, .msg_namelen = to->len, .msg_iov = &w->oiov[k], .msg_iovlen = 1};
-    w->n_out++;
-    return true;
-}
-
-/* Sends what the router has to say, each packet written straight into its
- * output slot and protected there. */
-static void drain_router(pl_worker *w)
-{
-    pl_router_output o;
-    for (;;) {
-        int rc = pl_router_poll_output(w->router, &o, out_slot(w), DGRAM_MAX);
-        if (rc == PL_EAGAIN)
-            break;
-        if (rc != PL_OK)
-            continue;
-        if (o.kind == PL_ROUTER_OUT_SPEAKING) {
-            if (w->cfg.on_event) {
-                pl_worker_event ev = {.kind = PL_WORKER_SPEAKING,
-                                      .transport = o.transport,
-                                      .speaking = o.speaking,
-                                      .level = o.level};
-                w->cfg.on_event(w->cfg.user, &ev);
-            }
-            continue;
-        }
-        transport *t = by_id(w, o.transport);
-        if (!t || t->failed)
-            continue;
-        /* A keyframe request counts when it is decided, as ever, whether
-         * or not the transport can take it yet. */
-        if (o.reason == PL_ROUTER_KEYFRAME)
-            atomic_fetch_add(&w->st.pli, 1);
-        if (!out_commit(w, t, o.kind == PL_ROUTER_OUT_RTCP, o.len))
-            continue;
-        switch (o.reason) {
-        case PL_ROUTER_MEDIA:
-            w->fwd_pending++;
-            break;
-        case PL_ROUTER_RESENT:
-            atomic_fetch_add(&w->st.rtx, 1);
-            break;
-        case PL_ROUTER_KEYFRAME:
-            break;
-        case PL_ROUTER_NACK:
-            atomic_fetch_add(&w->st.nacks, 1);
-            break;
-        case PL_ROUTER_FEEDBACK:
-            atomic_fetch_add(&w->st.feedback, 1);
-            break;
-        case PL_ROUTER_REPORT:
-        case PL_ROUTER_PADDING:
-            break;
-        }
-    }
-}
-
 static void drain_outputs(pl_worker *w, transport *t, int64_t now)
 {
     pl_peer_output o;
@@ -272,7 +105,7 @@ static void drain_outputs(pl_worker *w, transport *t, int64_t now)
         case PL_PEER_OUT_CONNECTED:
             emit(w, PL_WORKER_CONNECTED, t->id, 0);
             pl_router_set_connected(w->router, t->id, now);
-            drain_router(w);
+            worker_drain_router(w);
             break;
         case PL_PEER_OUT_FAILED:
             /* RFC 7675: a transport without consent stops sending at once;
@@ -288,12 +121,12 @@ static void drain_outputs(pl_worker *w, transport *t, int64_t now)
         case PL_PEER_OUT_RTP:
             atomic_fetch_add(&w->st.rtp, 1);
             pl_router_handle_rtp(w->router, now, t->id, o.data, o.len);
-            drain_router(w);
+            worker_drain_router(w);
             break;
         case PL_PEER_OUT_RTCP:
             atomic_fetch_add(&w->st.rtcp, 1);
             pl_router_handle_rtcp(w->router, now, t->id, o.data, o.len);
-            drain_router(w);
+            worker_drain_router(w);
             break;
         case PL_PEER_OUT_ADDRESS:
             remember_addr(w, t, &o.addr);
@@ -409,7 +242,7 @@ static void run_command(pl_worker *w, const pl_cmd *c, int64_t now)
     }
     if (rc != PL_OK)
         emit(w, PL_WORKER_REFUSED, c->id, rc);
-    drain_router(w);
+    worker_drain_router(w);
 }
 
 static void run_commands(pl_worker *w, int64_t now)
@@ -488,7 +321,7 @@ static void run_timers(pl_worker *w, int64_t now)
     }
     if (now >= pl_router_next_timeout(w->router)) {
         pl_router_handle_timeout(w->router, now);
-        drain_router(w);
+        worker_drain_router(w);
     }
 }
 
@@ -557,13 +390,13 @@ static void *worker_main(void *arg)
                     handle_datagram(w, at, &from[k], bufs[k], msgs[k].msg_len);
                 }
                 w->cur_rx = 0; /* what timers send next was not received */
-                flush_out(w);
+                worker_flush_out(w);
                 if (got < BATCH)
                     break;
             }
         }
         run_timers(w, now_us());
-        flush_out(w);
+        worker_flush_out(w);
         reap_failed(w);
         uint64_t rs[sizeof(w->rst) / sizeof(w->rst[0])];
         pl_router_stats_get(w->router, (pl_router_stats *)rs);
@@ -703,6 +536,12 @@ void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out)
     out->pacer_rtx_dropped = rs.pacer_rtx_dropped;
     out->probes = rs.probes;
     out->padding_bytes = rs.padding_bytes;
+    out->nack_repeats = rs.nack_repeats;
+    out->nack_keyframes = rs.nack_keyframes;
+    out->allocations = rs.allocations;
+    out->videos_paused = rs.videos_paused;
+    out->video_pauses = rs.video_pauses;
+    out->alloc_probes = rs.alloc_probes;
     pl_relaytime_get(&w->relaytime, &out->relay_samples, &out->relay_p50_us, &out->relay_p99_us);
 }
 

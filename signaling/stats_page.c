@@ -36,6 +36,12 @@ int srv_serve_stats(struct lws *wsi, server *srv)
         t.pacer_rtx_dropped += w.pacer_rtx_dropped;
         t.probes += w.probes;
         t.padding_bytes += w.padding_bytes;
+        t.nack_repeats += w.nack_repeats;
+        t.nack_keyframes += w.nack_keyframes;
+        t.allocations += w.allocations;
+        t.videos_paused += w.videos_paused;
+        t.video_pauses += w.video_pauses;
+        t.alloc_probes += w.alloc_probes;
         /* Percentiles do not add up across workers: the worst is shown. */
         t.relay_samples += w.relay_samples;
         t.relay_p50_us = w.relay_p50_us > t.relay_p50_us ? w.relay_p50_us : t.relay_p50_us;
@@ -87,10 +93,15 @@ int srv_serve_stats(struct lws *wsi, server *srv)
     if (n > 0 && (size_t)n < cap)
         n += snprintf(body + n, cap - (size_t)n,
                       ",\"downlink_feedback\":%llu,\"pacer_refused\":%llu,"
-                      "\"pacer_rtx_dropped\":%llu,\"probes\":%llu,\"padding_bytes\":%llu}",
+                      "\"pacer_rtx_dropped\":%llu,\"probes\":%llu,\"padding_bytes\":%llu,"
+                      "\"nack_repeats\":%llu,\"nack_keyframes\":%llu,\"allocations\":%llu,"
+                      "\"videos_paused\":%llu,\"video_pauses\":%llu,\"alloc_probes\":%llu}",
                       (unsigned long long)t.downlink_feedback, (unsigned long long)t.pacer_refused,
                       (unsigned long long)t.pacer_rtx_dropped, (unsigned long long)t.probes,
-                      (unsigned long long)t.padding_bytes);
+                      (unsigned long long)t.padding_bytes, (unsigned long long)t.nack_repeats,
+                      (unsigned long long)t.nack_keyframes, (unsigned long long)t.allocations,
+                      (unsigned long long)t.videos_paused, (unsigned long long)t.video_pauses,
+                      (unsigned long long)t.alloc_probes);
     if (n <= 0 || (size_t)n >= cap)
         return -1; /* the page outgrew its buffer: a bug, not a state to serve */
     unsigned char hdr[LWS_PRE + 512], *p = hdr + LWS_PRE, *end = hdr + sizeof(hdr);

@@ -29,7 +29,8 @@ enum pl_worker_event_kind {
     PL_WORKER_SPEAKING, /* a publisher's audio started or stopped being loud */
     PL_WORKER_REFUSED,  /* a command for this transport was not carried out (error says why) */
     /* A subscriber's video route stopped or started again because its
-     * downlink cannot carry even the lowest layer (`mid`, `paused`). */
+     * downlink cannot carry even the lowest layer (`mid`, `ssrc`,
+     * `paused`). */
     PL_WORKER_VIDEO_PAUSED,
 };
 
@@ -40,7 +41,11 @@ typedef struct pl_worker_event {
     enum pl_failure failure;
     bool speaking;
     uint8_t level; /* RFC 6464 dBov below full scale: 0 is loudest, 127 silence */
-    char mid[PL_MID_MAX + 1]; /* PL_WORKER_VIDEO_PAUSED: the subscriber's route */
+    /* PL_WORKER_VIDEO_PAUSED: the route, by the publisher track's mid
+     * (pl_route.mid) and its output SSRC (pl_route.out_ssrc, unique in the
+     * subscriber's transport). */
+    char mid[PL_MID_MAX + 1];
+    uint32_t ssrc;
     bool paused;
 } pl_worker_event;
 
@@ -78,6 +83,15 @@ typedef struct pl_worker_stats {
     uint64_t downlink_feedback;
     uint64_t pacer_refused, pacer_rtx_dropped;
     uint64_t probes, padding_bytes;
+    /* Subscribers' NACKs not resent (resent less than a round trip ago),
+     * and answered with a keyframe request (bigger than a key frame). */
+    uint64_t nack_repeats, nack_keyframes;
+    /* The stream allocator: allocations run, video routes paused because
+     * their lowest layer does not fit the subscriber's estimate (now, and
+     * pauses in all), and probes it asked for. */
+    uint64_t allocations;
+    uint64_t videos_paused, video_pauses;
+    uint64_t alloc_probes;
     /* Time forwarded packets spent in the relay (kernel receive timestamp
      * to the send that carried them), over the worker's life: the number
      * of copies measured, and the 50th and 99th percentiles as the upper

@@ -1,0 +1,120 @@
+#include <errno.h>
+
+#include "worker_int.h"
+
+/* Datagrams out of the worker: protected in place in batch slots, sent
+ * with one sendmmsg per batch; and the router's outputs: packets for
+ * transports, and events for the worker's owner. */
+
+void worker_flush_out(pl_worker *w)
+{
+    if (w->n_out) {
+        int64_t t = realtime_ns();
+        for (size_t k = 0; k < w->n_out; k++)
+            if (w->orx[k])
+                pl_relaytime_add(&w->relaytime, (t - w->orx[k]) / 1000);
+    }
+    size_t off = 0;
+    while (off < w->n_out) {
+        int n = sendmmsg(w->fd, w->omsg + off, (unsigned)(w->n_out - off), 0);
+        if (n > 0) {
+            off += (size_t)n;
+            atomic_fetch_add(&w->st.out, (uint64_t)n);
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            off++; /* this datagram cannot go (full buffer, unreachable): drop it */
+        }
+    }
+    w->n_out = 0;
+    if (w->fwd_pending) {
+        atomic_fetch_add(&w->st.fwd, w->fwd_pending);
+        w->fwd_pending = 0;
+    }
+}
+
+/* The next free output slot, flushing a full batch first. */
+static uint8_t *out_slot(pl_worker *w)
+{
+    if (w->n_out == OUT_BATCH)
+        worker_flush_out(w);
+    return w->obuf[w->n_out];
+}
+
+/* Encrypts the packet in the current slot and queues it. */
+static bool out_commit(pl_worker *w, transport *t, bool rtcp, size_t len)
+{
+    size_t k = w->n_out;
+    pl_addr *to = &w->oaddr[k];
+    int rc = rtcp ? pl_peer_protect_rtcp(t->peer, w->obuf[k], &len, OUT_CAP, to)
+                  : pl_peer_protect_rtp(t->peer, w->obuf[k], &len, OUT_CAP, to);
+    if (rc != PL_OK)
+        return false;
+    w->oiov[k] = (struct iovec){.iov_base = w->obuf[k], .iov_len = len};
+    w->orx[k] = w->cur_rx;
+    w->omsg[k].msg_hdr = (struct msghdr){
+        .msg_name = &to->ss, .msg_namelen = to->len, .msg_iov = &w->oiov[k], .msg_iovlen = 1};
+    w->n_out++;
+    return true;
+}
+
+void worker_drain_router(pl_worker *w)
+{
+    pl_router_output o;
+    for (;;) {
+        int rc = pl_router_poll_output(w->router, &o, out_slot(w), DGRAM_MAX);
+        if (rc == PL_EAGAIN)
+            break;
+        if (rc != PL_OK)
+            continue;
+        if (o.kind == PL_ROUTER_OUT_SPEAKING) {
+            if (w->cfg.on_event) {
+                pl_worker_event ev = {.kind = PL_WORKER_SPEAKING,
+                                      .transport = o.transport,
+                                      .speaking = o.speaking,
+                                      .level = o.level};
+                w->cfg.on_event(w->cfg.user, &ev);
+            }
+            continue;
+        }
+        if (o.kind == PL_ROUTER_OUT_VIDEO_PAUSED) {
+            if (w->cfg.on_event) {
+                pl_worker_event ev = {.kind = PL_WORKER_VIDEO_PAUSED,
+                                      .transport = o.transport,
+                                      .ssrc = o.ssrc,
+                                      .paused = o.paused};
+                memcpy(ev.mid, o.mid, sizeof(ev.mid));
+                w->cfg.on_event(w->cfg.user, &ev);
+            }
+            continue;
+        }
+        transport *t = by_id(w, o.transport);
+        if (!t || t->failed)
+            continue;
+        /* A keyframe request counts when it is decided, as ever, whether
+         * or not the transport can take it yet. */
+        if (o.reason == PL_ROUTER_KEYFRAME)
+            atomic_fetch_add(&w->st.pli, 1);
+        if (!out_commit(w, t, o.kind == PL_ROUTER_OUT_RTCP, o.len))
+            continue;
+        switch (o.reason) {
+        case PL_ROUTER_MEDIA:
+            w->fwd_pending++;
+            break;
+        case PL_ROUTER_RESENT:
+            atomic_fetch_add(&w->st.rtx, 1);
+            break;
+        case PL_ROUTER_KEYFRAME:
+            break;
+        case PL_ROUTER_NACK:
+            atomic_fetch_add(&w->st.nacks, 1);
+            break;
+        case PL_ROUTER_FEEDBACK:
+            atomic_fetch_add(&w->st.feedback, 1);
+            break;
+        case PL_ROUTER_REPORT:
+        case PL_ROUTER_PADDING:
+            break;
+        }
+    }
+}
