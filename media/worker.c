@@ -66,7 +66,7 @@ struct pl_worker {
     uint64_t fwd_pending;
     struct {
         _Atomic uint64_t transports, in, out, unknown, rejected, rtp, rtcp, fwd, pli, rtx, nacks,
-            failed, unknown_ssrc, feedback, layer_switches, layer_kf, remb;
+            failed, unknown_ssrc, rtx_early, feedback, layer_switches, layer_kf, remb;
     } st;
 };
 
@@ -565,6 +565,7 @@ static void *worker_main(void *arg)
         pl_router_stats rs;
         pl_router_stats_get(w->router, &rs);
         atomic_store_explicit(&w->st.unknown_ssrc, rs.unknown_ssrc, memory_order_relaxed);
+        atomic_store_explicit(&w->st.rtx_early, rs.rtx_before_media, memory_order_relaxed);
         atomic_store_explicit(&w->st.layer_switches, rs.layer_switches, memory_order_relaxed);
         atomic_store_explicit(&w->st.layer_kf, rs.layer_keyframe_requests, memory_order_relaxed);
         atomic_store_explicit(&w->st.remb, rs.remb_sent, memory_order_relaxed);
@@ -688,6 +689,7 @@ void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out)
     out->nacks_sent = atomic_load(&w->st.nacks);
     out->transports_failed = atomic_load(&w->st.failed);
     out->dropped_unknown_ssrc = atomic_load(&w->st.unknown_ssrc);
+    out->dropped_rtx_early = atomic_load(&w->st.rtx_early);
     out->feedback_sent = atomic_load(&w->st.feedback);
     out->layer_switches = atomic_load(&w->st.layer_switches);
     out->layer_keyframe_requests = atomic_load(&w->st.layer_kf);
