@@ -369,12 +369,18 @@ void pl_router_handle_rtp(pl_router *r, int64_t now, uint64_t from, const uint8_
     size_t li = 0;
     track *t = router_bind(e, pkt, &h, &li, &rtx);
     layer *l = t ? &t->layers[li] : NULL;
-    if (!t || (rtx && !l->ssrc)) {
-        /* A padding-only probe on a layer's RTX stream before its media
-         * was seen (browsers probe at the start) carries nothing to bind
-         * or forward: only a packet with media counts as unknown. */
-        if (!(t && h.payload_len == 0))
-            r->st.unknown_ssrc++;
+    if (!t) {
+        r->st.unknown_ssrc++;
+        return;
+    }
+    if (rtx && !l->ssrc) {
+        /* The RTX stream of a layer whose media was not seen yet: Chrome
+         * probes at the start with padding and with resends of what it
+         * sent, before the relay has bound the layer. Its SSRC is bound
+         * now; the packet cannot be unwrapped into a stream the relay does
+         * not know yet, so it is dropped, and counted when it had media. */
+        if (h.payload_len)
+            r->st.rtx_before_media++;
         return;
     }
     if (!rtx && t->cfg.audio_level_ext)

@@ -528,6 +528,7 @@ void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out)
     pl_router_stats rs;
     memcpy(&rs, raw, sizeof(rs));
     out->dropped_unknown_ssrc = rs.unknown_ssrc;
+    out->dropped_rtx_early = rs.rtx_before_media;
     out->layer_switches = rs.layer_switches;
     out->layer_keyframe_requests = rs.layer_keyframe_requests;
     out->remb_sent = rs.remb_sent;

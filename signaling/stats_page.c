@@ -27,6 +27,7 @@ int srv_serve_stats(struct lws *wsi, server *srv)
         t.nacks_sent += w.nacks_sent;
         t.transports_failed += w.transports_failed;
         t.dropped_unknown_ssrc += w.dropped_unknown_ssrc;
+        t.dropped_rtx_early += w.dropped_rtx_early;
         t.feedback_sent += w.feedback_sent;
         t.layer_switches += w.layer_switches;
         t.layer_keyframe_requests += w.layer_keyframe_requests;
@@ -64,7 +65,8 @@ int srv_serve_stats(struct lws *wsi, server *srv)
         "\"cut_slow\":%llu,\"relay_samples\":%llu,\"relay_p50_us\":%u,\"relay_p99_us\":%u,"
         "\"dropped_unknown_ssrc\":%llu,\"transports_connected\":%llu,"
         "\"transports_closed\":%llu,\"commands_refused\":%llu,\"feedback_sent\":%llu,"
-        "\"remb_sent\":%llu,\"layer_switches\":%llu,\"layer_keyframe_requests\":%llu",
+        "\"dropped_rtx_early\":%llu,\"remb_sent\":%llu,\"layer_switches\":%llu,\"layer_keyframe_"
+        "requests\":%llu",
         ss.connections, ss.users_online, ss.rooms, ss.participants,
         (unsigned long long)ss.bad_messages, srv->n_workers, (unsigned long long)t.transports,
         (unsigned long long)t.datagrams_in, (unsigned long long)t.datagrams_out,
@@ -80,8 +82,9 @@ int srv_serve_stats(struct lws *wsi, server *srv)
         (unsigned long long)t.relay_samples, t.relay_p50_us, t.relay_p99_us,
         (unsigned long long)t.dropped_unknown_ssrc, (unsigned long long)ss.transports_connected,
         (unsigned long long)ss.transports_closed, (unsigned long long)ss.commands_refused,
-        (unsigned long long)t.feedback_sent, (unsigned long long)t.remb_sent,
-        (unsigned long long)t.layer_switches, (unsigned long long)t.layer_keyframe_requests);
+        (unsigned long long)t.feedback_sent, (unsigned long long)t.dropped_rtx_early,
+        (unsigned long long)t.remb_sent, (unsigned long long)t.layer_switches,
+        (unsigned long long)t.layer_keyframe_requests);
     /* Failed transports by reason: transports_failed_no_check,
      * transports_failed_dtls_timeout, ... one per reason, zeros included,
      * so that a reader can tell a reason that never happened from one it

@@ -91,6 +91,9 @@ typedef struct pl_router_stats {
     uint64_t duplicates;   /* publisher packets already held: not forwarded twice */
     uint64_t unroutable;   /* packets or RTCP from a transport the router does not know */
     uint64_t malformed;    /* RTP that does not parse */
+    /* RTX with a payload for a layer whose media SSRC is not known yet
+     * (probes at a publisher's start): dropped. */
+    uint64_t rtx_before_media;
     uint64_t remb_sent;    /* REMB to publishers without transport-wide feedback */
     /* Simulcast: routes that moved to another layer (on its key frame),
      * and PLIs sent to a layer of a simulcast track (for a route waiting

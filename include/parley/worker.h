@@ -66,6 +66,7 @@ typedef struct pl_worker_stats {
     uint64_t dropped_unknown_source; /* no transport for this ufrag / address */
     uint64_t dropped_by_transport;   /* rejected by a transport (bad STUN, SRTP, ...) */
     uint64_t dropped_unknown_ssrc;   /* RTP bound to no track (unknown SSRC, no MID) */
+    uint64_t dropped_rtx_early;      /* RTX resends for a layer whose media was not seen yet */
     uint64_t rtp_in;
     uint64_t rtcp_in;
     uint64_t rtp_forwarded;           /* SRTP packets sent to subscribers */

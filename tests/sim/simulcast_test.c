@@ -398,9 +398,9 @@ static void test_rid_binding(void **state)
 
 /* The same publisher at the same time: a subscriber showing 320x180 gets
  * q, one showing 1280x720 gets f. */
-/* Browsers probe with padding on a layer's RTX stream before its media
- * starts: nothing to bind or forward, and not an unknown source. An RTX
- * packet with media before its layer's media is one. */
+/* Browsers probe on a layer's RTX stream before its media starts, with
+ * padding and with resends: not an unknown source (the RTX SSRC is bound),
+ * nothing to forward; resends are counted as dropped. */
 static void test_padding_probe_before_media(void **state)
 {
     fx *f = *state;
@@ -430,7 +430,8 @@ static void test_padding_probe_before_media(void **state)
     pl_router_handle_rtp(f->r, f->now, PUB, buf, w.len);
     drain(f);
     pl_router_stats_get(f->r, &st);
-    assert_int_equal(st.unknown_ssrc, 1);
+    assert_int_equal(st.unknown_ssrc, 0);
+    assert_int_equal(st.rtx_before_media, 1);
     assert_int_equal(f->n, 0); /* nothing went anywhere */
 }
 
