@@ -5,8 +5,6 @@
  * removed finds no owner and is dropped. */
 #include "parley/signal.h"
 
-#include <string.h>
-
 #include "core.h"
 #include "out.h"
 #include "publish.h"
@@ -46,14 +44,14 @@ void pl_sig_speaking(pl_sig *s, uint64_t transport, bool speaking, uint8_t level
 /* The relay stopped or resumed a remote video for a subscriber whose
  * downlink cannot carry its lowest layer: the client shows the name in the
  * tile instead of a frozen picture. Said only when it changes. */
-void pl_sig_video_paused(pl_sig *s, uint64_t transport, const char *mid, bool paused)
+void pl_sig_video_paused(pl_sig *s, uint64_t transport, uint32_t out_ssrc, bool paused)
 {
     conn *c = owner(s, transport);
     if (!c || c->sub_transport != transport)
         return;
     for (size_t i = 0; i < c->n_slots; i++) {
         slot *sl = &c->slots[i];
-        if (!sl->active || strcmp(sl->mid, mid) != 0 || sl->bandwidth_paused == paused)
+        if (!sl->active || sl->route.out_ssrc != out_ssrc || sl->bandwidth_paused == paused)
             continue;
         sl->bandwidth_paused = paused;
         sig_send(s, c,

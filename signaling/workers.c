@@ -107,7 +107,7 @@ static void to_core(pl_sig *sig, const pl_worker_event *ev)
         pl_sig_command_refused(sig, ev->transport, ev->error);
         break;
     case PL_WORKER_VIDEO_PAUSED:
-        pl_sig_video_paused(sig, ev->transport, ev->mid, ev->paused);
+        pl_sig_video_paused(sig, ev->transport, ev->ssrc, ev->paused);
         break;
     }
 }

@@ -150,9 +150,10 @@ void pl_sig_speaking(pl_sig *sig, uint64_t transport, bool speaking, uint8_t lev
 
 /* ICE, DTLS and SRTP are up: recorded on the transport, counted. */
 void pl_sig_transport_connected(pl_sig *sig, uint64_t transport);
-/* A subscriber's video route (its mid) was paused or resumed by the relay
- * because the subscriber's downlink cannot carry even its lowest layer. */
-void pl_sig_video_paused(pl_sig *sig, uint64_t transport, const char *mid, bool paused);
+/* A subscriber's video route (by its output SSRC, unique on the
+ * transport) was paused or resumed by the relay because the subscriber's
+ * downlink cannot carry even its lowest layer. */
+void pl_sig_video_paused(pl_sig *sig, uint64_t transport, uint32_t out_ssrc, bool paused);
 
 /* A media worker closed a transport for `why` (no check arrived, DTLS
  * timed out or failed, a fingerprint mismatch, ICE consent lost for 30 s):

@@ -419,19 +419,20 @@ static void test_simulcast_layers_and_tile_size(void **state)
     /* The relay pauses the video for Bob's downlink, says it once, and
      * says when it resumes; unknown routes and transports change nothing. */
     uint64_t bob_sub = f->media.routes_of;
+    uint32_t video_ssrc = f->media.routes[1].out_ssrc;
     drain(f, 1);
-    pl_sig_video_paused(f->sig, bob_sub, "1", true);
+    pl_sig_video_paused(f->sig, bob_sub, video_ssrc, true);
     json_t *vp = got(f, 1, "video-paused");
     assert_non_null(vp);
     assert_string_equal(str(vp, "track_id"), video_id);
     assert_true(json_is_true(json_object_get(vp, "paused")));
     assert_string_equal(str(vp, "reason"), "bandwidth");
     drain(f, 1);
-    pl_sig_video_paused(f->sig, bob_sub, "1", true);
-    pl_sig_video_paused(f->sig, bob_sub, "9", true);
-    pl_sig_video_paused(f->sig, 12345, "1", false);
+    pl_sig_video_paused(f->sig, bob_sub, video_ssrc, true);
+    pl_sig_video_paused(f->sig, bob_sub, video_ssrc + 2, true);
+    pl_sig_video_paused(f->sig, 12345, video_ssrc, false);
     assert_null(got(f, 1, "video-paused"));
-    pl_sig_video_paused(f->sig, bob_sub, "1", false);
+    pl_sig_video_paused(f->sig, bob_sub, video_ssrc, false);
     vp = got(f, 1, "video-paused");
     assert_non_null(vp);
     assert_true(json_is_false(json_object_get(vp, "paused")));
