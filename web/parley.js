@@ -638,6 +638,12 @@ function onMessage(m) {
       if (fig && kind) fig.classList.toggle(kind === 'audio' ? 'muted-a' : 'muted-v', m.muted);
       break;
     }
+    case 'video-paused':
+      // The relay stopped this video for our downlink: the tile shows the
+      // name rather than the last frame frozen, until it comes back.
+      for (const fig of tiles.values())
+        if ((fig.dataset.tracks || '').split(' ').includes(m.track_id)) fig.classList.toggle('paused-bw', m.paused);
+      break;
     case 'chat': addMessage(m.from.name, m.text); break;
     case 'error': notify(m.message); break;
     default: hooks.event(m);
