@@ -42,7 +42,7 @@ void pl_rewriter_switch(pl_rewriter *rw, int64_t now_us, uint16_t seq, uint32_t 
     }
     rw->in_high = (uint16_t)(seq - 1);
     rw->mapped = true;
-    memset(rw->gaps, 0, sizeof(rw->gaps));
+    memset(rw->holes, 0, sizeof(rw->holes));
 }
 
 void pl_rewriter_unmap(pl_rewriter *rw)
@@ -57,13 +57,16 @@ bool pl_rewriter_packet(pl_rewriter *rw, int64_t now_us, uint16_t seq, uint32_t 
         return false;
     int16_t ahead = (int16_t)(seq - rw->in_high);
     if (ahead > 0) {
-        if (ahead > 1) {
-            /* Lost on the way here: their numbers wait for them. */
-            pl_rewriter_gap *g = &rw->gaps[rw->gap_next++ % PL_REWRITER_GAPS];
-            g->in = (uint16_t)(rw->in_high + 1);
-            g->out = (uint16_t)(g->in + rw->seq_offset);
-            g->n = (uint16_t)(ahead - 1);
+        /* Skipped (lost or overtaken on the way here): their numbers wait
+         * for them. Past the window only the newest are kept. */
+        int first = ahead - 1 > PL_REWRITER_HOLES ? ahead - PL_REWRITER_HOLES : 1;
+        for (int k = first; k < ahead; k++) {
+            uint16_t in = (uint16_t)(rw->in_high + k);
+            rw->holes[in & (PL_REWRITER_HOLES - 1)] =
+                (pl_rewriter_hole){.in = in, .out = (uint16_t)(in + rw->seq_offset), .open = true};
         }
+        /* The number now taken closes what an older one left there. */
+        rw->holes[seq & (PL_REWRITER_HOLES - 1)].open = false;
         rw->in_high = seq;
         if (drop) {
             rw->seq_offset--; /* the next packet takes its number */
@@ -78,16 +81,13 @@ bool pl_rewriter_packet(pl_rewriter *rw, int64_t now_us, uint16_t seq, uint32_t 
         rw->started = true;
         return true;
     }
+    pl_rewriter_hole *h = &rw->holes[seq & (PL_REWRITER_HOLES - 1)];
+    if (!h->open || h->in != seq)
+        return false; /* a duplicate, or too old to have a number */
+    h->open = false;
     if (drop)
-        return false;
-    for (size_t i = 0; i < PL_REWRITER_GAPS; i++) {
-        const pl_rewriter_gap *g = &rw->gaps[i];
-        uint16_t k = (uint16_t)(seq - g->in);
-        if (k < g->n) {
-            *out_seq = (uint16_t)(g->out + k);
-            *out_ts = ts + rw->ts_offset;
-            return true;
-        }
-    }
-    return false;
+        return false; /* its number stays a hole: it cannot be taken back now */
+    *out_seq = h->out;
+    *out_ts = ts + rw->ts_offset;
+    return true;
 }

@@ -9,10 +9,13 @@
  * - A packet the caller drops (a temporal layer it does not forward)
  *   takes no number: the next one takes its place, so a subscriber sees no
  *   loss it would ask to have repaired.
- * - A packet lost on the way from the publisher leaves its number free:
- *   the subscriber sees the gap (and asks for it), and the packet, when a
- *   retransmission brings it later, takes that number (the last
- *   PL_REWRITER_GAPS gaps are remembered).
+ * - A packet lost on the way from the publisher, or overtaken by a later
+ *   one, leaves its number free: the subscriber sees the gap (and asks for
+ *   it), and the packet, when it arrives or a retransmission brings it,
+ *   takes that number. Each of the last PL_REWRITER_HOLES source numbers is
+ *   remembered on its own: jitter reorders packets all the time, and a
+ *   short list of gaps filled with those would forget a real loss before
+ *   its retransmission, a round trip later, could take its place.
  *
  * A plain value embedded in its route; time is an argument. */
 #ifndef PARLEY_REWRITER_H
@@ -25,11 +28,14 @@
 extern "C" {
 #endif
 
-#define PL_REWRITER_GAPS 8
+#define PL_REWRITER_HOLES 256 /* a power of two */
 
-typedef struct pl_rewriter_gap {
-    uint16_t in, out, n; /* n source numbers from `in` map to n from `out` */
-} pl_rewriter_gap;
+/* A source number skipped when a later one came: the output number kept
+ * for it, while `open`. */
+typedef struct pl_rewriter_hole {
+    uint16_t in, out;
+    bool open;
+} pl_rewriter_hole;
 
 typedef struct pl_rewriter {
     bool started; /* a source was mapped: last_* describe what went out */
@@ -38,10 +44,9 @@ typedef struct pl_rewriter {
     uint16_t seq_offset; /* out = in + seq_offset for the current source */
     uint16_t in_high;    /* the newest source number seen (sent or dropped) */
     uint32_t ts_offset;
-    uint32_t last_ts;   /* the newest timestamp sent ... */
-    int64_t last_at_us; /* ... and when */
-    pl_rewriter_gap gaps[PL_REWRITER_GAPS];
-    uint8_t gap_next;
+    uint32_t last_ts;                          /* the newest timestamp sent ... */
+    int64_t last_at_us;                        /* ... and when */
+    pl_rewriter_hole holes[PL_REWRITER_HOLES]; /* by source number modulo the size */
 } pl_rewriter;
 
 void pl_rewriter_init(pl_rewriter *rw, uint32_t clock_rate);

@@ -91,6 +91,40 @@ static void test_drops_and_gaps(void **state)
     assert_false(fwd(&rw, 0, 11, 3000, true, &s, &ts));
 }
 
+/* A loss whose retransmission comes a round trip later still finds its
+ * number after many reorderings meanwhile (jitter swaps neighbours all the
+ * time, each leaving a hole it fills at once); a duplicate of a filled
+ * number and one older than the window do not go out. */
+static void test_late_repair_after_reordering(void **state)
+{
+    (void)state;
+    pl_rewriter rw;
+    pl_rewriter_init(&rw, 90000);
+    uint16_t s;
+    uint32_t ts;
+    pl_rewriter_switch(&rw, 0, 1000, 0, NULL);
+    assert_true(fwd(&rw, 0, 1000, 0, false, &s, &ts));
+    /* 1001 lost; then 40 pairs arrive swapped. */
+    uint16_t seq = 1002;
+    for (int i = 0; i < 40; i++, seq += 2) {
+        assert_true(fwd(&rw, 0, (uint16_t)(seq + 1), 0, false, &s, &ts));
+        assert_int_equal(s, (uint16_t)(seq + 1));
+        assert_true(fwd(&rw, 0, seq, 0, false, &s, &ts));
+        assert_int_equal(s, seq);
+    }
+    assert_false(fwd(&rw, 0, 1003, 0, false, &s, &ts)); /* a duplicate */
+    assert_true(fwd(&rw, 0, 1001, 0, false, &s, &ts));  /* the repair */
+    assert_int_equal(s, 1001);
+    assert_false(fwd(&rw, 0, 1001, 0, false, &s, &ts));
+    /* 2000 numbers later, a hole from the start is forgotten; of a jump past
+     * the window, the newest numbers stay open. */
+    assert_true(fwd(&rw, 0, 3100, 0, false, &s, &ts));
+    assert_true(fwd(&rw, 0, 3102, 0, false, &s, &ts));
+    assert_true(fwd(&rw, 0, 3101, 0, false, &s, &ts));
+    assert_false(fwd(&rw, 0, 1500, 0, false, &s, &ts));
+    assert_true(fwd(&rw, 0, 3000, 0, false, &s, &ts)); /* skipped within the window */
+}
+
 /* A timestamp mapped through sender reports is taken when it is near the
  * wall clock's and after the last one sent; otherwise the wall clock. */
 static void test_mapped_timestamps(void **state)
@@ -123,6 +157,7 @@ int main(void)
         cmocka_unit_test(test_continuation),
         cmocka_unit_test(test_wrap_around),
         cmocka_unit_test(test_drops_and_gaps),
+        cmocka_unit_test(test_late_repair_after_reordering),
         cmocka_unit_test(test_mapped_timestamps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
