@@ -63,8 +63,10 @@ void router_downlink_setup(pl_router *r, endpoint *e, int64_t now)
     }
     downlink *d = e->dl;
     /* The extension id is the same on every route of a transport. */
-    uint8_t ext = e->n_routes ? e->routes[0].cfg.twcc_ext : d->twcc_ext;
-    bool estimated = ext || d->remb;
+    bool on = e->n_routes ? e->routes[0].cfg.estimate : d->on;
+    uint8_t ext = !on ? 0 : e->n_routes ? e->routes[0].cfg.twcc_ext : d->twcc_ext;
+    bool estimated = on && (ext || d->remb);
+    d->on = on;
     bool padding = estimated && ext && padding_route(e);
     pl_pacer_config cfg = {.twcc_ext = ext,
                            .padding_ssrc = padding ? PADDING_PLACEHOLDER_SSRC : 0,
@@ -233,6 +235,8 @@ void router_downlink_rtcp(pl_router *r, endpoint *e, const pl_rtcp_packet *p, in
         break;
     case PL_RTCP_K_REMB:
         r->st.downlink_remb++;
+        if (!d->on)
+            break; /* not estimated: what it says changes nothing */
         if (!d->remb) {
             /* The first REMB: from now on the subscriber is paced. */
             d->remb = true;

@@ -80,6 +80,7 @@ typedef struct downlink {
     pl_bwe *bwe;
     uint8_t twcc_ext; /* the pacer writes it; 0: the subscriber has none */
     bool estimated;   /* the pacer goes at the estimate (else unpaced) */
+    bool on;          /* estimation asked for (pl_route.estimate) */
     bool remb;        /* a REMB came */
     bool padding;     /* probes may pad (a route has an RTX stream) */
     int64_t rtt_us;   /* from receiver reports; 0: not measured */

@@ -135,6 +135,11 @@ void pl_sig_set_reconnect_grace(pl_sig *s, int64_t grace_ms)
     s->grace_ms = grace_ms > 0 ? grace_ms : 0;
 }
 
+void pl_sig_set_downlink_estimate(pl_sig *s, bool on)
+{
+    s->downlink_estimate = on;
+}
+
 void pl_sig_set_ring_timeout(pl_sig *s, int64_t timeout_ms)
 {
     sig_calls_set_ring_timeout(s->calls, timeout_ms);

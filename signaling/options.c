@@ -33,6 +33,9 @@ static void usage(FILE *f)
                "  --max-rooms N      on the server (default 1000)\n"
                "  --max-connections-per-ip N  WebSocket connections from one address\n"
                "                     (default 100)\n"
+               "  --downlink-estimate  estimate each subscriber's downlink from its feedback,\n"
+               "                     pace what it is sent and choose layers within it\n"
+               "                     (default off)\n"
                "  --help             this text\n");
 }
 
@@ -56,6 +59,7 @@ int srv_parse_options(int argc, char **argv, options *o)
         {"max-participants", required_argument, NULL, 'P'},
         {"max-rooms", required_argument, NULL, 'R'},
         {"max-connections-per-ip", required_argument, NULL, 'C'},
+        {"downlink-estimate", no_argument, NULL, 'E'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -122,6 +126,9 @@ int srv_parse_options(int argc, char **argv, options *o)
             break;
         case 's':
             o->tls_self_signed = true;
+            break;
+        case 'E':
+            o->downlink_estimate = true;
             break;
         case 'S':
             o->auth_secret = optarg;

@@ -184,6 +184,7 @@ void sig_on_subscribe_answer(pl_sig *s, conn *c, json_t *msg, json_t *re)
         sl->route.out_rtx_pt = rtx_pt > 0 && rtx_pt < 128 ? (uint8_t)rtx_pt : 0;
         sl->route.out_rtx_ssrc = sl->route.out_rtx_pt ? sl->offered_rtx_ssrc : 0;
         sl->route.twcc_ext = twcc > 0 && twcc < 15 ? (uint8_t)twcc : 0;
+        sl->route.estimate = s->downlink_estimate;
     }
     if (c->sub_added &&
         (c->sub_restart_pending || strcmp(m->ice_ufrag, c->sub_remote_ufrag) != 0)) {

@@ -125,6 +125,9 @@ void pl_sig_tick(pl_sig *sig, pl_sig_time now);
 /* A call nobody answers ends as missed after this long (`--ring-timeout`). */
 #define PL_SIG_DEFAULT_RING_MS 30000
 void pl_sig_set_ring_timeout(pl_sig *sig, int64_t timeout_ms);
+/* Subscribers' downlinks are estimated and shared out by the relay
+ * (`--downlink-estimate`; pl_route.estimate). Off by default. */
+void pl_sig_set_downlink_estimate(pl_sig *sig, bool on);
 /* Where missed heads-ups are kept; the store must outlive the core. Without
  * one they are still told as outcomes but not kept. */
 void pl_sig_set_store(pl_sig *sig, pl_store *store);

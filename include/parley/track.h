@@ -93,6 +93,12 @@ typedef struct pl_route {
      * sends no transport-wide feedback, and the relay has no estimate of
      * its downlink but REMB. */
     uint8_t twcc_ext;
+    /* The relay estimates this subscriber's downlink (from its
+     * transport-wide feedback, or its REMB) and shares it out: pacing,
+     * layers within the estimate, videos paused that do not fit. Off, it
+     * forwards what the tile size asks for, unpaced (the same on every
+     * route of a transport). */
+    bool estimate;
 } pl_route;
 
 #ifdef __cplusplus

@@ -61,6 +61,7 @@ typedef struct sim {
     pl_router *r;
     int64_t now, next_frame, next_audio;
     unsigned frame_no, audio_no;
+    bool not_estimated; /* routes without pl_route.estimate */
     link down, up;
     pl_twcc_rx *rx;
     pl_rtcp_twcc *fb;
@@ -154,7 +155,8 @@ static void set_routes(sim *s, uint8_t twcc_ext)
                                  .mid = "a",
                                  .out_ssrc = base + 1,
                                  .out_pt = 111,
-                                 .twcc_ext = twcc_ext};
+                                 .twcc_ext = twcc_ext,
+                                 .estimate = !s->not_estimated};
         routes[n++] = (pl_route){.publisher = s->pubs[i].id,
                                  .mid = "v",
                                  .out_ssrc = base + 2,
@@ -163,7 +165,8 @@ static void set_routes(sim *s, uint8_t twcc_ext)
                                  .out_rtx_pt = 97,
                                  .max_width = 1280,
                                  .max_height = 720,
-                                 .twcc_ext = twcc_ext};
+                                 .twcc_ext = twcc_ext,
+                                 .estimate = !s->not_estimated};
     }
     if (!pl_router_add_transport(s->r, SUB))
         pl_router_set_connected(s->r, SUB, s->now);
@@ -236,8 +239,7 @@ static void pump(sim *s)
                 s->n_vseq < sizeof(s->vseq) / sizeof(s->vseq[0]))
                 s->vseq[s->n_vseq++] = pl_get_u16(s->buf + 2);
             link_send(&s->down, s->now, s->buf, o.len);
-        }
-        else if (o.kind == PL_ROUTER_OUT_RTCP && o.transport != SUB)
+        } else if (o.kind == PL_ROUTER_OUT_RTCP && o.transport != SUB)
             to_publisher(s, &o);
     }
 }
@@ -396,8 +398,8 @@ static uint64_t audio_sent(const sim *s)
 static void print_layers(const sim *s, const char *when)
 {
     for (size_t i = 0; i < s->n_pubs; i++)
-        print_message("# %s: publisher %zu layer %c%s, %u switches, %llu kB received in all\n", when, i,
-                      s->layer[i] < 0 ? '-' : rids[s->layer[i]][0],
+        print_message("# %s: publisher %zu layer %c%s, %u switches, %llu kB received in all\n",
+                      when, i, s->layer[i] < 0 ? '-' : rids[s->layer[i]][0],
                       s->paused[i] ? " (paused for bandwidth)" : "", s->switches[i],
                       (unsigned long long)(s->pub_video_bytes[i] / 1000));
 }
@@ -521,8 +523,8 @@ static void print_phase(const sim *s, const char *name, int64_t secs, const phas
                       i, i == 0 ? " (speaker)" : "",
                       (unsigned long long)(ph->video[i] * 8 / 1000 / (uint64_t)secs),
                       ph->pauses_seen[i] * 100 / ph->checks,
-                      s->layer[i] < 0 ? '-' : rids[s->layer[i]][0],
-                      s->paused[i] ? " (paused)" : "", s->switches[i]);
+                      s->layer[i] < 0 ? '-' : rids[s->layer[i]][0], s->paused[i] ? " (paused)" : "",
+                      s->switches[i]);
 }
 
 /* Three simulcast publishers into one subscriber, the first one the
@@ -657,6 +659,36 @@ static void test_rtt_and_remb(void **state)
     assert_int_equal(st.downlink_remb, 1);
 }
 
+/* Without pl_route.estimate (the server's default), a subscriber with
+ * transport-wide feedback and REMB is still forwarded unpaced, and its
+ * packets carry no transport-wide number. */
+static void test_estimation_off(void **state)
+{
+    sim *s = *state;
+    s->not_estimated = true;
+    const uint64_t bps[1] = {300000};
+    add_publisher(s, bps, 1);
+    set_routes(s, TWCC_EXT);
+    for (int i = 0; i < 100; i++) {
+        s->now += 10000;
+        send_audio(s, &s->pubs[0]);
+        pump(s);
+    }
+    uint8_t buf[256];
+    pl_wbuf w = pl_wbuf_make(buf, sizeof(buf));
+    pl_rtcp_write_rr(&w, &(pl_rtcp_rr){.ssrc = SUB_SSRC});
+    pl_rtcp_write_remb(&w, &(pl_rtcp_remb){.sender_ssrc = SUB_SSRC, .bitrate_bps = 100000});
+    pl_router_handle_rtcp(s->r, s->now, SUB, w.data, w.len);
+    pump(s);
+    pl_router_downlink dl = {0};
+    assert_int_equal(pl_router_downlink_get(s->r, SUB, &dl), PL_OK);
+    assert_false(dl.estimated);
+    assert_int_equal(dl.estimate_bps, PL_ROUTER_UNPACED_BPS);
+    pl_router_stats st;
+    pl_router_stats_get(s->r, &st);
+    assert_int_equal(st.probes, 0);
+}
+
 /* ---- stage 2: loss repair inside the budget ---- */
 
 static void nack(sim *s, const uint16_t *lost, size_t n)
@@ -729,6 +761,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_paced_to_the_estimate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_three_publishers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rtt_and_remb, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_estimation_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nack_repeat_within_rtt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_nack_becomes_keyframe, setup, teardown),
     };
