@@ -71,7 +71,8 @@ void router_downlink_setup(pl_router *r, endpoint *e, int64_t now)
     pl_pacer_config cfg = {.twcc_ext = ext,
                            .padding_ssrc = padding ? PADDING_PLACEHOLDER_SSRC : 0,
                            .padding_pt = PADDING_PLACEHOLDER_PT};
-    if (d->pacer && d->twcc_ext == ext && d->estimated == estimated && d->padding == padding)
+    bool same = d->twcc_ext == ext && d->estimated == estimated && d->padding == padding;
+    if (same && (d->pacer || !estimated))
         return;
     /* Another extension id numbers packets afresh: the estimate's history
      * of what was sent would not match the feedback. */
@@ -84,14 +85,14 @@ void router_downlink_setup(pl_router *r, endpoint *e, int64_t now)
     d->twcc_ext = ext;
     d->estimated = estimated;
     d->padding = padding;
-    if (!estimated)
-        cfg.interval_us = 1; /* nothing waits for a batch */
-    else
-        cfg.max_video_delay_us = 2 * VIDEO_FLUSH_US; /* the flush comes first */
+    cfg.max_video_delay_us = 2 * VIDEO_FLUSH_US; /* the flush comes first */
     cfg.start_bps = estimate_of(d);
-    /* Renegotiation is rare: what the old pacer held is dropped. */
+    /* Renegotiation is rare: what the old pacer held is dropped. Without
+     * an estimate there is nothing to pace at: copies go straight to the
+     * queue, as they come, without a second copy or a pool of slots. */
     retire_pacer(r, d);
-    d->pacer = pl_pacer_create(&r->env, &cfg);
+    if (estimated)
+        d->pacer = pl_pacer_create(&r->env, &cfg);
 }
 
 void router_downlink_free(pl_router *r, endpoint *e)
@@ -354,11 +355,12 @@ void router_downlink_stats(const pl_router *r, pl_router_stats *out)
 int pl_router_downlink_get(const pl_router *r, uint64_t id, pl_router_downlink *out)
 {
     const endpoint *e = find_ep(r, id);
-    if (!e || !e->dl || !e->dl->pacer)
+    if (!e || !e->dl)
         return PL_ENOTFOUND;
     const downlink *d = e->dl;
-    pl_pacer_stats ps;
-    pl_pacer_get_stats(d->pacer, r->now, &ps);
+    pl_pacer_stats ps = {0};
+    if (d->pacer)
+        pl_pacer_get_stats(d->pacer, r->now, &ps);
     *out = (pl_router_downlink){.estimated = d->estimated,
                                 .estimate_bps = estimate_of(d),
                                 .rtt_us = d->rtt_us,

@@ -79,7 +79,7 @@ typedef struct downlink {
     pl_pacer *pacer;
     pl_bwe *bwe;
     uint8_t twcc_ext; /* the pacer writes it; 0: the subscriber has none */
-    bool estimated;   /* the pacer goes at the estimate (else unpaced) */
+    bool estimated;   /* paced at the estimate (else no pacer) */
     bool on;          /* estimation asked for (pl_route.estimate) */
     bool remb;        /* a REMB came */
     bool padding;     /* probes may pad (a route has an RTX stream) */

@@ -16,8 +16,8 @@
  * feedback, or its REMB), audio first. pl_router_poll_output gives the
  * queue first (RTCP, events), then what the pacers let out at the time the
  * router was last told; what they hold back is due at
- * pl_router_next_timeout. A subscriber that gives neither feedback is
- * paced at PL_ROUTER_UNPACED_BPS, which holds nothing back. Timers: call pl_router_handle_timeout when
+ * pl_router_next_timeout. A subscriber without an estimate has no pacer:
+ * its copies are queued as they come. Timers: call pl_router_handle_timeout when
  * pl_router_next_timeout is due. Nothing here reads a clock or a socket, so
  * tests drive it on a virtual clock. */
 #ifndef PARLEY_ROUTER_H
@@ -45,7 +45,8 @@ extern "C" {
 #define PL_ROUTER_REPORT_US 1000000
 /* The relay's own SSRC in the RTCP it originates. */
 #define PL_ROUTER_SSRC 1
-/* The pacing rate of a subscriber with no estimate of its downlink. */
+/* What pl_router_downlink_get says of a subscriber with no estimate of
+ * its downlink (it is not paced). */
 #define PL_ROUTER_UNPACED_BPS 1000000000u
 /* The estimate a subscriber's downlink starts from. */
 #define PL_ROUTER_START_BPS 300000u
@@ -94,7 +95,7 @@ typedef struct pl_router_stats {
     /* RTX with a payload for a layer whose media SSRC is not known yet
      * (probes at a publisher's start): dropped. */
     uint64_t rtx_before_media;
-    uint64_t remb_sent;    /* REMB to publishers without transport-wide feedback */
+    uint64_t remb_sent; /* REMB to publishers without transport-wide feedback */
     /* Simulcast: routes that moved to another layer (on its key frame),
      * and PLIs sent to a layer of a simulcast track (for a route waiting
      * to switch or start, a subscriber's request, a repair given up, or to
