@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "parley/rtp.h"
 #include "parley/sdp.h"
 #include "bot_priv.h"
 #include "bot_sdp.h"
@@ -47,12 +48,13 @@ pl_bot *pl_bot_create(pl_bot_ctx *ctx, unsigned index, const char *room, bool pu
     snprintf(b->room, sizeof(b->room), "%s", room);
     b->sent_audio = pl_pktcache_create(&ctx->env, 128);
     b->sent_video = pl_pktcache_create(&ctx->env, 512);
+    b->ccfb = pl_ccfb_create(&ctx->env);
     b->fd[0] = open_socket(ctx->bind_ip);
     b->fd[1] = open_socket(ctx->bind_ip);
     if (ctx->simulcast && publish)
         b->simulcast =
             pl_simsend_create(&ctx->env, &ctx->layer_clips[b->identity * PL_SIM_LAYERS], "1");
-    if (b->fd[0] < 0 || b->fd[1] < 0 || !b->sent_audio || !b->sent_video ||
+    if (b->fd[0] < 0 || b->fd[1] < 0 || !b->sent_audio || !b->sent_video || !b->ccfb ||
         (ctx->simulcast && publish && !b->simulcast)) {
         pl_bot_destroy(b);
         return NULL;
@@ -82,6 +84,7 @@ void pl_bot_destroy(pl_bot *b)
     pl_pktcache_destroy(&b->ctx->env, b->sent_audio);
     pl_pktcache_destroy(&b->ctx->env, b->sent_video);
     pl_simsend_destroy(b->simulcast);
+    pl_ccfb_destroy(b->ccfb);
     pthread_mutex_destroy(&b->lock);
     free(b);
 }
@@ -148,6 +151,8 @@ void pl_bot_join(pl_bot *b, int64_t now_us)
         b->joining = true;
         b->joins++;
         b->joined_us = now_us;
+        if (!b->rx_epoch_us)
+            b->rx_epoch_us = now_us;
         b->conn = b->ctx->ops->join(b->ctx->sig, b->name, b->room, b);
         if (!b->conn) {
             b->joining = false;
@@ -441,6 +446,15 @@ void pl_bot_on_subscribe_offer(pl_bot *b, const char *sdp, const pl_botsig_track
         pl_bot_fail(b, "subscribe transport", PL_ENOMEM);
         goto out;
     }
+    /* Transport-wide feedback when the offer has the extension (the answer
+     * keeps it); a new transport numbers its packets afresh. */
+    int twcc = -1;
+    for (size_t k = 0; k < d->n_media && twcc <= 0; k++)
+        if (d->media[k].port != 0)
+            twcc = pl_sdp_find_extmap(&d->media[k], PL_RTP_URI_TWCC);
+    if (fresh)
+        pl_ccfb_set_ext(b->ccfb, 0);
+    pl_ccfb_set_ext(b->ccfb, twcc > 0 && twcc < 15 ? (uint8_t)twcc : 0);
     /* Streams that ended or changed hands in this offer. */
     for (size_t i = 0; i < MAX_STREAMS; i++) {
         pl_rxstream *s = &b->streams[i];
@@ -502,6 +516,27 @@ void pl_bot_on_error(pl_bot *b, const char *code, const char *message)
 
 /* ---- report ------------------------------------------------------------ */
 
+/* What the subscribe transport received, per window, up to the last one
+ * with anything in it; and the feedback the bot sent about it. */
+static json_t *rx_json(const pl_bot *b)
+{
+    size_t n = RX_WINDOWS;
+    while (n > 0 && !b->rx_datagrams[n - 1])
+        n--;
+    json_t *bytes = json_array(), *dgrams = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(bytes, json_integer(b->rx_bytes[i]));
+        json_array_append_new(dgrams, json_integer(b->rx_datagrams[i]));
+    }
+    pl_ccfb_stats fs;
+    pl_ccfb_stats_get(b->ccfb, &fs);
+    return json_pack("{s:i, s:o, s:o, s:{s:i, s:I, s:I, s:I, s:I}}", "window_ms",
+                     RX_WINDOW_US / 1000, "bytes", bytes, "datagrams", dgrams, "feedback", "ext",
+                     pl_ccfb_ext(b->ccfb), "packets", (json_int_t)fs.packets, "sent",
+                     (json_int_t)fs.feedbacks, "reported", (json_int_t)fs.reported, "lost",
+                     (json_int_t)fs.lost);
+}
+
 json_t *pl_bot_report(pl_bot *b, pl_delay_hist *delay)
 {
     pthread_mutex_lock(&b->lock);
@@ -539,6 +574,7 @@ json_t *pl_bot_report(pl_bot *b, pl_delay_hist *delay)
     json_object_set_new(o, "cuts", json_integer(b->cuts));
     json_object_set_new(o, "resumes", json_integer(b->resumes));
     json_object_set_new(o, "rejoins", json_integer(b->rejoins));
+    json_object_set_new(o, "received", rx_json(b));
     pthread_mutex_unlock(&b->lock);
     return o;
 }

@@ -43,6 +43,8 @@ void pl_bot_update_due(pl_bot *b)
         if (t < due)
             due = t;
     }
+    if (b->connected[PL_BOT_SUB] && pl_ccfb_next(b->ccfb) < due)
+        due = pl_ccfb_next(b->ccfb);
     atomic_store(&b->next_due, due);
 }
 
@@ -215,6 +217,9 @@ static void on_rtp(pl_bot *b, int64_t now_us, const uint8_t *pkt, size_t len)
     pl_rtp_header h;
     if (pl_rtp_parse(pkt, len, &h) != PL_OK)
         return;
+    /* Before anything else: padding probes and packets of no stream count
+     * for the relay's estimate too. */
+    pl_ccfb_rtp(b->ccfb, pkt, &h, now_us);
     pl_rxstream *s = stream_by_ssrc(b, h.ssrc);
     bool rtx = false;
     uint16_t seq = h.seq;
@@ -297,10 +302,36 @@ static void on_rtcp(pl_bot *b, enum pl_bot_socket which, const uint8_t *pkt, siz
     }
 }
 
+/* Everything the subscribe transport receives, by window: what the link
+ * carried, which a cap on it must bound. */
+static void count_rx(pl_bot *b, int64_t at_us, size_t len)
+{
+    if (!b->rx_epoch_us || at_us < b->rx_epoch_us)
+        return;
+    int64_t w = (at_us - b->rx_epoch_us) / RX_WINDOW_US;
+    if (w >= RX_WINDOWS)
+        w = RX_WINDOWS - 1;
+    b->rx_bytes[w] += (uint32_t)len;
+    b->rx_datagrams[w]++;
+}
+
+/* Transport-wide feedback that is due, on the subscribe transport. */
+static void send_ccfb(pl_bot *b, int64_t now_us)
+{
+    if (!b->connected[PL_BOT_SUB])
+        return;
+    uint8_t buf[1280];
+    size_t len;
+    for (int i = 0; i < 8 && (len = pl_ccfb_poll(b->ccfb, now_us, 1, 0, buf, sizeof(buf))); i++)
+        send_feedback(b, buf, len);
+}
+
 void pl_bot_datagram(pl_bot *b, enum pl_bot_socket which, int64_t now_us, int64_t arrival_us,
                      const pl_addr *from, uint8_t *data, size_t len)
 {
     pthread_mutex_lock(&b->lock);
+    if (which == PL_BOT_SUB)
+        count_rx(b, arrival_us ? arrival_us : now_us, len);
     if (b->peer[which]) {
         b->arrival_us = arrival_us;
         pl_peer_handle_datagram(b->peer[which], now_us, from, data, len);
@@ -324,6 +355,7 @@ void pl_bot_tick(pl_bot *b, int64_t now_us)
     pl_rxstream_fb fb = {.user = b, .send = send_feedback};
     for (size_t i = 0; i < MAX_STREAMS; i++)
         pl_rxstream_tick(&b->streams[i], now_us, b->ctx->nack, &fb);
+    send_ccfb(b, now_us);
     if (b->connected[PL_BOT_PUB]) {
         /* Catch up at most a few frames after a stall rather than bursting. */
         if (now_us - b->next_audio_us > 5 * AUDIO_PERIOD_US)

@@ -11,6 +11,7 @@
 #include "parley/peer.h"
 #include "parley/pktcache.h"
 #include "bot.h"
+#include "ccfb.h"
 #include "rxstream.h"
 #include "simulcast.h"
 
@@ -21,6 +22,11 @@
 /* Audio waits this long in the playout buffer: room for jitter and one
  * retransmission; video frames are rendered as late. */
 #define PLAYOUT_DELAY_US 250000
+/* What the subscribe transport receives is counted per window of this
+ * length from the first join, for as many windows (later ones add to the
+ * last): a received rate that can be read after it settles. */
+#define RX_WINDOW_US 1000000
+#define RX_WINDOWS 600
 
 typedef struct remote_peer {
     char id[64];
@@ -69,6 +75,9 @@ struct pl_bot {
     pl_rxstream streams[MAX_STREAMS];
     unsigned decoding_audio, decoding_video;
     uint64_t unknown_ssrc;
+    pl_ccfb *ccfb;       /* transport-wide feedback about the subscribe transport */
+    int64_t rx_epoch_us; /* the first join: window 0 starts here */
+    uint32_t rx_bytes[RX_WINDOWS], rx_datagrams[RX_WINDOWS];
     uint64_t peers_left, peers_timed_out;
     unsigned cuts, resumes, rejoins;
     uint64_t offers; /* subscribe offers answered */

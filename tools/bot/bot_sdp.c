@@ -171,6 +171,11 @@ int pl_bot_sdp_answer(const pl_sdp_desc *offer, const pl_bot_sdp_local *l, char 
         if (video)
             put(&o, "a=rtcp-rsize\r\n");
         codec(&o, video, pt, rtx_pt);
+        /* Transport-wide congestion control as browsers take it: the
+         * offered extension id kept, and transport-wide feedback. */
+        int twcc = pl_sdp_find_extmap(m, PL_RTP_URI_TWCC);
+        if (twcc > 0)
+            put(&o, "a=extmap:%d %s\r\na=rtcp-fb:%d transport-cc\r\n", twcc, PL_RTP_URI_TWCC, pt);
     }
     return o.full ? PL_ENOSPC : (int)o.len;
 }

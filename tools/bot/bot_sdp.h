@@ -42,8 +42,10 @@ int pl_bot_sdp_offer_simulcast(const pl_bot_sdp_local *l, uint32_t audio_ssrc,
 
 /* Answer to the server's subscribe offer: every section recvonly (inactive
  * where the offer is inactive) with Opus / VP8 at the offered payload
- * types, and RTX where the offer has it. Length written, PL_EUNSUPPORTED when a section lacks its
- * codec, or PL_ENOSPC. */
+ * types, RTX where the offer has it, and the transport-wide sequence number
+ * extension (its offered id) with transport-cc feedback where the offer
+ * has the extension. Length written, PL_EUNSUPPORTED when a section lacks
+ * its codec, or PL_ENOSPC. */
 int pl_bot_sdp_answer(const pl_sdp_desc *offer, const pl_bot_sdp_local *l, char *out, size_t cap);
 
 #endif
