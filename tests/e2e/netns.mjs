@@ -78,6 +78,12 @@ export function createNetwork({ subnet } = {}) {
       if (i > 250) throw new Error('too many participants in one network');
       const ns = `${tag}-${name}`;
       const { host, peer } = link(i, ns);
+      // The server listens on 0.0.0.0, so its UDP replies take the source
+      // address of the route back: the participant's own host end, not
+      // the address it sent to, and ICE and DTLS ignore datagrams from an
+      // address they do not know. The route says the server address.
+      ip('route', 'replace', `10.${x}.${i}.0/24`, 'dev', host, 'proto', 'kernel', 'scope', 'link',
+        'src', serverAddr);
       const participant = {
         name, ns, addr: `10.${x}.${i}.2`, hostDev: host, dev: peer,
         prefix: ['ip', 'netns', 'exec', ns],
