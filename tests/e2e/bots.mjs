@@ -13,10 +13,12 @@ export const botBin = process.env.PARLEY_BOT || path.join(root, 'build', 'releas
 export const fastBotBin = process.env.PARLEY_BOT_RELEASE || botBin;
 export const impairBin = path.join(path.dirname(fastBotBin), '..', 'impair', 'parley-impair');
 
-export function runBots(server, args, bin = botBin) {
+// prefix: a command that runs the bots elsewhere (a network namespace:
+// ['ip', 'netns', 'exec', ns]); ws: the signaling URL as seen from there.
+export function runBots(server, args, bin = botBin, { prefix = [], ws = server.ws } = {}) {
   const report = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'parley-bot-')), 'report.json');
-  const proc = spawn(bin, ['--server', server.ws, '--report', report, ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = [...prefix, bin, '--server', ws, '--report', report, ...args];
+  const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d) => { out += d; });
   proc.stderr.on('data', (d) => { out += d; });

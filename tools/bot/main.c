@@ -22,7 +22,7 @@ typedef struct options {
     const char *room;
     const char *room_list;
     unsigned rooms, per_room, first_index;
-    unsigned publishers; /* per room; the others only listen */
+    int publishers; /* per room; the others only listen; -1: all */
     double seconds;
     unsigned waves;
     double stay;
@@ -159,7 +159,8 @@ static void usage(FILE *f)
         "  --room-list A,B    explicit room names (overrides --room / --rooms)\n"
         "  --rooms M          rooms (default 1)\n"
         "  --per-room N       bots per room (default 2)\n"
-        "  --publishers K     only the first K bots of each room publish (default all)\n"
+        "  --publishers K     only the first K bots of each room publish (default all; 0:\n"
+        "                     none, listeners only)\n"
         "  --first-index K    bots are named bot-K, bot-K+1, ... (default 0)\n"
         "  --seconds S        length of the run (default 10)\n"
         "  --waves W          join in W waves spread over the run (default 1)\n"
@@ -220,6 +221,7 @@ static int parse(int argc, char **argv, options *o)
                    .cut_for = 10,
                    .cutters = 1,
                    .decode = -1,
+                   .publishers = -1,
                    .nack = true,
                    .threads = 1,
                    .bind = "127.0.0.1"};
@@ -264,7 +266,7 @@ static int parse(int argc, char **argv, options *o)
             o->room = optarg;
             break;
         case 'P':
-            o->publishers = (unsigned)atoi(optarg);
+            o->publishers = atoi(optarg) < 0 ? 0 : atoi(optarg);
             break;
         case 'S':
             o->sample = (unsigned)atoi(optarg);
@@ -369,8 +371,8 @@ static int parse(int argc, char **argv, options *o)
         o->video_w = 640;
         o->video_h = 360;
     }
-    if (o->publishers == 0 || o->publishers > o->per_room)
-        o->publishers = o->per_room;
+    if (o->publishers < 0 || (unsigned)o->publishers > o->per_room)
+        o->publishers = (int)o->per_room;
     if (o->clips == 0)
         o->clips = o->per_room < 16 ? o->per_room : 16;
     if (o->stay <= 0)
@@ -502,12 +504,26 @@ typedef struct encoder_job {
     atomic_int failed;
 } encoder_job;
 
+/* Whether a bot of this process publishes the identity: a process of
+ * listeners, or of a few bots among many identities, encodes nothing it
+ * would not send. */
+static bool clip_needed(const driver *d, unsigned identity)
+{
+    for (size_t i = 0; i < d->n; i++)
+        if (i % d->opt.per_room < (unsigned)d->opt.publishers &&
+            (d->opt.first_index + (unsigned)i) % d->ctx.n_clips == identity)
+            return true;
+    return false;
+}
+
 static void *encode_some(void *arg)
 {
     encoder_job *j = arg;
     driver *d = j->d;
     unsigned i;
     while ((i = atomic_fetch_add(&j->next, 1)) < d->ctx.n_clips) {
+        if (!clip_needed(d, i))
+            continue;
         pl_clip_config cfg = {.video_frames = d->opt.simulcast ? 0 : d->ctx.video_loop,
                               .audio_frames = 50};
         d->ctx.clips[i] = pl_clip_create_with(i, &cfg);
@@ -587,7 +603,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < d.n; i++) {
         d.bots[i] =
             pl_bot_create(&d.ctx, d.opt.first_index + (unsigned)i, d.room_names[i / d.opt.per_room],
-                          i % d.opt.per_room < d.opt.publishers);
+                          i % d.opt.per_room < (unsigned)d.opt.publishers);
         if (!d.bots[i]) {
             fprintf(stderr, "cannot create bot %zu (sockets?)\n", i);
             goto out;

@@ -91,6 +91,12 @@ static void note_descriptor(pl_rxstream *s, uint32_t ts, const uint8_t *payload,
     pl_vp8_desc d;
     if (pl_vp8_parse_descriptor(payload, len, &d) != PL_OK || !d.start || d.partition != 0)
         return;
+    uint16_t w, h;
+    if (d.keyframe &&
+        pl_vp8_keyframe_size(payload + d.header_len, len - d.header_len, &w, &h) == PL_OK) {
+        s->kf_width = w;
+        s->kf_height = h;
+    }
     for (unsigned i = 0; i < PL_RXSTREAM_DESCS; i++)
         if (s->descs[i].used && s->descs[i].ts == ts)
             return; /* a retransmission */
@@ -135,6 +141,26 @@ static void check_continuity(pl_rxstream *s, const pl_vp8_frame *f)
     s->prev_tl0picidx = d->tl0picidx;
 }
 
+/* A completed frame, at the size of the last key frame. */
+static void count_size(pl_rxstream *s)
+{
+    if (!s->kf_width)
+        return;
+    unsigned i = 0;
+    while (i < s->n_sizes &&
+           (s->sizes[i].width != s->kf_width || s->sizes[i].height != s->kf_height))
+        i++;
+    if (i == s->n_sizes) {
+        if (i == PL_RXSTREAM_SIZES)
+            return;
+        s->n_sizes++;
+        s->sizes[i].width = s->kf_width;
+        s->sizes[i].height = s->kf_height;
+        s->sizes[i].frames = 0;
+    }
+    s->sizes[i].frames++;
+}
+
 /* Frames that are complete, in order, and what a viewer would see of them. */
 static void pop_frames(pl_rxstream *s, int64_t now_us, const pl_rxstream_fb *fb)
 {
@@ -142,6 +168,7 @@ static void pop_frames(pl_rxstream *s, int64_t now_us, const pl_rxstream_fb *fb)
     while (pl_vp8_assembler_pop(s->assembler, now_us, &f) == 1) {
         int64_t shown = render_time(s, f.timestamp, now_us);
         s->frames_complete++;
+        count_size(s);
         if (f.keyframe)
             s->keyframes++;
         check_continuity(s, &f);
@@ -286,6 +313,13 @@ json_t *pl_rxstream_json(const pl_rxstream *s)
     if (s->video) {
         json_object_set_new(o, "picture_id_gaps", json_integer((json_int_t)s->picture_id_gaps));
         json_object_set_new(o, "tl0picidx_errors", json_integer((json_int_t)s->tl0picidx_errors));
+        json_t *sizes = json_object(); /* "WxH": frames completed at that size */
+        for (unsigned i = 0; i < s->n_sizes; i++) {
+            char wh[32];
+            snprintf(wh, sizeof(wh), "%ux%u", s->sizes[i].width, s->sizes[i].height);
+            json_object_set_new(sizes, wh, json_integer((json_int_t)s->sizes[i].frames));
+        }
+        json_object_set_new(o, "frame_sizes", sizes);
         json_object_set_new(o, "frames_by_tid",
                             json_pack("[I, I, I, I]", (json_int_t)s->frames_by_tid[0],
                                       (json_int_t)s->frames_by_tid[1],

@@ -34,6 +34,7 @@ typedef struct pl_rxstream_desc {
 } pl_rxstream_desc;
 
 #define PL_RXSTREAM_DESCS 32
+#define PL_RXSTREAM_SIZES 6
 
 typedef struct pl_rxstream {
     bool used, active;
@@ -71,6 +72,16 @@ typedef struct pl_rxstream {
     uint8_t prev_tl0picidx;
     uint64_t picture_id_gaps, tl0picidx_errors;
     uint64_t frames_by_tid[4];
+    /* The picture size of the last key frame (the simulcast layer being
+     * received), read from the VP8 header without decoding, and how many
+     * frames completed at each size: the layers of every stream, decoded
+     * or not. */
+    uint16_t kf_width, kf_height;
+    unsigned n_sizes;
+    struct {
+        uint16_t width, height;
+        uint64_t frames;
+    } sizes[PL_RXSTREAM_SIZES];
 } pl_rxstream;
 
 /* Starts a stream whose identification (mid, ids, name, SSRCs, expected
