@@ -523,15 +523,20 @@ static json_t *rx_json(const pl_bot *b)
     size_t n = RX_WINDOWS;
     while (n > 0 && !b->rx_datagrams[n - 1])
         n--;
-    json_t *bytes = json_array(), *dgrams = json_array();
+    json_t *bytes = json_array(), *dgrams = json_array(), *frozen = json_array();
+    json_t *afr = json_array(), *acon = json_array();
     for (size_t i = 0; i < n; i++) {
         json_array_append_new(bytes, json_integer(b->rx_bytes[i]));
         json_array_append_new(dgrams, json_integer(b->rx_datagrams[i]));
+        json_array_append_new(frozen, json_integer(b->rx_frozen_ms[i]));
+        json_array_append_new(afr, json_integer(b->rx_audio_frames[i]));
+        json_array_append_new(acon, json_integer(b->rx_audio_concealed[i]));
     }
     pl_ccfb_stats fs;
     pl_ccfb_stats_get(b->ccfb, &fs);
-    return json_pack("{s:i, s:o, s:o, s:{s:i, s:I, s:I, s:I, s:I}}", "window_ms",
-                     RX_WINDOW_US / 1000, "bytes", bytes, "datagrams", dgrams, "feedback", "ext",
+    return json_pack("{s:i, s:o, s:o, s:o, s:o, s:o, s:{s:i, s:I, s:I, s:I, s:I}}", "window_ms",
+                     RX_WINDOW_US / 1000, "bytes", bytes, "datagrams", dgrams, "frozen_ms", frozen,
+                     "audio_frames", afr, "audio_concealed", acon, "feedback", "ext",
                      pl_ccfb_ext(b->ccfb), "packets", (json_int_t)fs.packets, "sent",
                      (json_int_t)fs.feedbacks, "reported", (json_int_t)fs.reported, "lost",
                      (json_int_t)fs.lost);

@@ -315,6 +315,41 @@ static void count_rx(pl_bot *b, int64_t at_us, size_t len)
     b->rx_datagrams[w]++;
 }
 
+/* At the first tick of each window, what the streams' totals grew by
+ * since the last: the previous window's freezes and audio. */
+static void close_window(pl_bot *b, int64_t now_us)
+{
+    if (!b->rx_epoch_us || now_us < b->rx_epoch_us)
+        return;
+    int64_t w = (now_us - b->rx_epoch_us) / RX_WINDOW_US;
+    if (w == b->rx_window)
+        return;
+    uint64_t freeze = 0, turns = 0, concealed = 0;
+    for (size_t i = 0; i < MAX_STREAMS; i++) {
+        const pl_rxstream *s = &b->streams[i];
+        if (!s->used)
+            continue;
+        if (s->video)
+            freeze += (uint64_t)s->st.freeze_us;
+        if (s->playout) {
+            turns += s->playout->played + s->playout->fec + s->playout->concealed;
+            concealed += s->playout->concealed;
+        }
+    }
+    int64_t into = b->rx_window < RX_WINDOWS ? b->rx_window : RX_WINDOWS - 1;
+    /* A reused stream slot can shrink a total: nothing to add then. */
+    if (freeze >= b->rx_freeze_us)
+        b->rx_frozen_ms[into] += (uint32_t)((freeze - b->rx_freeze_us) / 1000);
+    if (turns >= b->rx_turns && concealed >= b->rx_concealed) {
+        b->rx_audio_frames[into] += (uint32_t)(turns - b->rx_turns);
+        b->rx_audio_concealed[into] += (uint32_t)(concealed - b->rx_concealed);
+    }
+    b->rx_freeze_us = freeze;
+    b->rx_turns = turns;
+    b->rx_concealed = concealed;
+    b->rx_window = w;
+}
+
 /* Transport-wide feedback that is due, on the subscribe transport. */
 static void send_ccfb(pl_bot *b, int64_t now_us)
 {
@@ -356,6 +391,7 @@ void pl_bot_tick(pl_bot *b, int64_t now_us)
     for (size_t i = 0; i < MAX_STREAMS; i++)
         pl_rxstream_tick(&b->streams[i], now_us, b->ctx->nack, &fb);
     send_ccfb(b, now_us);
+    close_window(b, now_us);
     if (b->connected[PL_BOT_PUB]) {
         /* Catch up at most a few frames after a stall rather than bursting. */
         if (now_us - b->next_audio_us > 5 * AUDIO_PERIOD_US)

@@ -78,6 +78,11 @@ struct pl_bot {
     pl_ccfb *ccfb;       /* transport-wide feedback about the subscribe transport */
     int64_t rx_epoch_us; /* the first join: window 0 starts here */
     uint32_t rx_bytes[RX_WINDOWS], rx_datagrams[RX_WINDOWS];
+    /* Per window too: video frozen (summed over streams) and audio frames
+     * played or concealed, from totals taken at each window's end. */
+    uint32_t rx_frozen_ms[RX_WINDOWS], rx_audio_frames[RX_WINDOWS], rx_audio_concealed[RX_WINDOWS];
+    int64_t rx_window; /* the window the totals below were taken in */
+    uint64_t rx_freeze_us, rx_turns, rx_concealed;
     uint64_t peers_left, peers_timed_out;
     unsigned cuts, resumes, rejoins;
     uint64_t offers; /* subscribe offers answered */
