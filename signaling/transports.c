@@ -5,6 +5,8 @@
  * removed finds no owner and is dropped. */
 #include "parley/signal.h"
 
+#include <string.h>
+
 #include "core.h"
 #include "out.h"
 #include "publish.h"
@@ -58,6 +60,29 @@ void pl_sig_video_paused(pl_sig *s, uint64_t transport, uint32_t out_ssrc, bool 
                  json_pack("{s:s,s:s,s:s,s:b,s:s}", "type", "video-paused", "track_id",
                            sl->track_id, "participant_id", sl->participant_id, "paused", paused,
                            "reason", "bandwidth"));
+        return;
+    }
+}
+
+/* Dynacast: which of its camera's simulcast layers the publisher should
+ * send, by rid; it switches the others off (RTCRtpSender.setParameters),
+ * saving its CPU and uplink, and on again when they are named again. */
+void pl_sig_publisher_layers(pl_sig *s, uint64_t transport, const char *mid, uint8_t layers)
+{
+    conn *c = owner(s, transport);
+    if (!c || c->pub_transport != transport)
+        return;
+    for (size_t i = 0; i < c->n_tracks; i++) {
+        const track *t = &c->tracks[i];
+        if (strcmp(t->media.mid, mid) != 0 || !t->media.n_layers)
+            continue;
+        json_t *active = json_array();
+        for (size_t k = 0; k < t->media.n_layers && k < PL_MAX_LAYERS; k++)
+            if (layers >> k & 1)
+                json_array_append_new(active, json_string(t->media.layers[k].rid));
+        sig_send(s, c,
+                 json_pack("{s:s,s:s,s:o}", "type", "publish-layers", "track_id", t->id, "active",
+                           active));
         return;
     }
 }

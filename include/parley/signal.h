@@ -157,6 +157,10 @@ void pl_sig_transport_connected(pl_sig *sig, uint64_t transport);
  * transport) was paused or resumed by the relay because the subscriber's
  * downlink cannot carry even its lowest layer. */
 void pl_sig_video_paused(pl_sig *sig, uint64_t transport, uint32_t out_ssrc, bool paused);
+/* Dynacast: the relay wants the publisher of `transport` to send only the
+ * simulcast layers of its track `mid` whose bits are set in `layers` (bit
+ * i: pl_track.layers[i]); the client gets `publish-layers`. */
+void pl_sig_publisher_layers(pl_sig *sig, uint64_t transport, const char *mid, uint8_t layers);
 
 /* A media worker closed a transport for `why` (no check arrived, DTLS
  * timed out or failed, a fingerprint mismatch, ICE consent lost for 30 s):
