@@ -385,6 +385,35 @@ static void test_simulcast_layers_and_tile_size(void **state)
     assert_int_equal(video->rrid_ext, 11);
     assert_int_equal(video->mid_ext, 4);
 
+    /* Dynacast: the relay asks Ada to send q and f of her camera; she is
+     * told by rid, with the track id she was given. Other transports and
+     * mids, and her audio track (no layers), tell nobody anything. */
+    json_t *tracks = json_object_get(pa, "tracks");
+    const char *cam_id = NULL;
+    const char *pmid;
+    json_t *pt;
+    json_object_foreach(tracks, pmid, pt) if (strcmp(pmid, video->mid) == 0) cam_id =
+        str(pt, "track_id");
+    assert_non_null(cam_id);
+    char cam[64];
+    snprintf(cam, sizeof(cam), "%s", cam_id);
+    uint64_t ada_pub = f->media.tracks_of;
+    drain(f, 0);
+    pl_sig_publisher_layers(f->sig, ada_pub, video->mid, 0x5);
+    json_t *pl = got(f, 0, "publish-layers");
+    assert_non_null(pl);
+    assert_string_equal(str(pl, "track_id"), cam);
+    json_t *active = json_object_get(pl, "active");
+    assert_int_equal(json_array_size(active), 2);
+    assert_string_equal(json_string_value(json_array_get(active, 0)), "q");
+    assert_string_equal(json_string_value(json_array_get(active, 1)), "f");
+    assert_null(got(f, 1, "publish-layers"));
+    drain(f, 0);
+    pl_sig_publisher_layers(f->sig, 12345, video->mid, 0x1);
+    pl_sig_publisher_layers(f->sig, ada_pub, "nope", 0x1);
+    pl_sig_publisher_layers(f->sig, ada_pub, audio->mid, 0x1);
+    assert_null(got(f, 0, "publish-layers"));
+
     json_t *so = got(f, 1, "subscribe-offer");
     assert_non_null(so);
     say_sdp(f, 1, "subscribe-answer", answer);
