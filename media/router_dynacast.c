@@ -154,7 +154,7 @@ void router_dynacast_run(pl_router *r, int64_t now)
     for (endpoint *e = r->endpoints; e; e = e->next)
         for (size_t i = 0; i < e->n_tracks; i++) {
             track *t = e->tracks[i];
-            if (t->cfg.video && t->n_layers > 1)
+            if (t->cfg.video && t->n_layers > 1 && t->cfg.dynacast)
                 run_track(r, e, t, now);
         }
 }

@@ -203,6 +203,7 @@ void sig_on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
         snprintf(t->id, sizeof(t->id), "%s-%s", c->participant_id, acc[i].mid);
         snprintf(t->source, sizeof(t->source), "%s", source_for(sources, acc[i].mid, t->kind));
         t->media.screen = strcmp(t->source, "screen") == 0;
+        t->media.dynacast = s->dynacast;
         json_object_set_new(tracks, t->media.mid, json_pack("{s:s}", "track_id", t->id));
         media[c->n_tracks++] = t->media;
     }

@@ -128,6 +128,9 @@ void pl_sig_set_ring_timeout(pl_sig *sig, int64_t timeout_ms);
 /* Subscribers' downlinks are estimated and shared out by the relay
  * (`--downlink-estimate`; pl_route.estimate). Off by default. */
 void pl_sig_set_downlink_estimate(pl_sig *sig, bool on);
+/* Publishers may be asked to switch off simulcast layers nobody needs
+ * (pl_track.dynacast, `publish-layers`). On by default; `--no-dynacast`. */
+void pl_sig_set_dynacast(pl_sig *sig, bool on);
 /* Where missed heads-ups are kept; the store must outlive the core. Without
  * one they are still told as outcomes but not kept. */
 void pl_sig_set_store(pl_sig *sig, pl_store *store);

@@ -219,8 +219,13 @@ static void set_route(fx *f, size_t s, pl_route rt)
 static void meeting(fx *f, const pl_route *routes, size_t n)
 {
     assert_int_equal(pl_router_add_transport(f->r, PUB), PL_OK);
-    pl_track t = {
-        .mid = "1", .video = true, .pt = 96, .mid_ext = MID_EXT, .rid_ext = RID_EXT, .n_layers = 3};
+    pl_track t = {.mid = "1",
+                  .video = true,
+                  .pt = 96,
+                  .mid_ext = MID_EXT,
+                  .rid_ext = RID_EXT,
+                  .n_layers = 3,
+                  .dynacast = true};
     for (int l = 0; l < 3; l++)
         strcpy(t.layers[l].rid, rids[l]);
     assert_int_equal(pl_router_set_tracks(f->r, PUB, &t, 1), PL_OK);

@@ -384,6 +384,7 @@ static void test_simulcast_layers_and_tile_size(void **state)
     assert_int_equal(video->rid_ext, 10);
     assert_int_equal(video->rrid_ext, 11);
     assert_int_equal(video->mid_ext, 4);
+    assert_true(video->dynacast); /* on unless the server says --no-dynacast */
 
     /* Dynacast: the relay asks Ada to send q and f of her camera; she is
      * told by rid, with the track id she was given. Other transports and
