@@ -58,9 +58,13 @@ void router_dynacast_init(track *t)
 uint32_t router_dynacast_layer(const track *t, size_t li, int64_t now, uint8_t *state)
 {
     const layer *l = &t->layers[li];
-    if (active(l, now) && l->wire_bps) {
+    /* A layer just back is sent before its rate is measured again: the
+     * rate it had stands in, or the allocation would take a smaller one
+     * meanwhile, and switch that on for nothing. */
+    uint32_t rate = l->wire_bps ? l->wire_bps : t->dyn_bps[li];
+    if (active(l, now) && rate) {
         *state = PL_ALLOC_LAYER_ACTIVE;
-        return l->wire_bps;
+        return rate;
     }
     if (t->dyn_bps[li] && resumable(t, li, now)) {
         *state = PL_ALLOC_LAYER_SUSPENDED;

@@ -361,12 +361,75 @@ static void test_publisher_that_ignores(void **state)
     assert_true(f->key[0][i]);
 }
 
+/* With an estimate of the subscriber's downlink (`--downlink-estimate`,
+ * here from REMB): the allocation's grant is what is needed. A small tile
+ * is granted q, so h and f go off; the tile grows and the allocation,
+ * seeing f suspended at its last rate, grants it: f is asked for within
+ * an allocation period, and the subscriber switches to its key frame. */
+static void remb(fx *f, uint64_t bps)
+{
+    uint8_t buf[128];
+    pl_wbuf w = pl_wbuf_make(buf, sizeof(buf));
+    pl_rtcp_write_rr(&w, &(pl_rtcp_rr){.ssrc = 0x77});
+    pl_rtcp_write_remb(
+        &w, &(pl_rtcp_remb){
+                .sender_ssrc = 0x77, .bitrate_bps = bps, .n_ssrcs = 1, .ssrcs = {OUT_SSRC}});
+    pl_router_handle_rtcp(f->r, f->now, SUB, buf, w.len);
+    drain(f);
+}
+
+static void test_with_estimate(void **state)
+{
+    fx *f = *state;
+    pl_route rt = route(OUT_SSRC, 320, 180);
+    rt.estimate = true;
+    meeting(f, &rt, 1);
+    while (f->now < 5000000) {
+        remb(f, 5000000);
+        run_until(f, f->now + 200000);
+    }
+    assert_true(f->n_told >= 1);
+    assert_int_equal(f->told_mask[f->n_told - 1], 1u << Q);
+    pl_router_downlink dl;
+    assert_int_equal(pl_router_downlink_get(f->r, SUB, &dl), PL_OK);
+    assert_true(dl.estimated);
+    size_t told = f->n_told;
+    int64_t grown = f->now;
+    size_t from = f->n_media[0];
+    pl_route big = route(OUT_SSRC, 1280, 720);
+    big.estimate = true;
+    set_route(f, 0, big);
+    while (f->now < grown + 2000000) {
+        remb(f, 5000000);
+        run_until(f, f->now + 100000);
+    }
+    assert_true(f->n_told > told);
+    assert_true(f->told_mask[told] >> F & 1);
+    printf("# with an estimate: f asked for %lld ms after the tile grew\n",
+           (long long)((f->told_at[told] - grown) / 1000));
+    assert_true(f->told_at[told] - grown <= 300000);
+    size_t sw = from;
+    while (sw < f->n_media[0] && f->layer[0][sw] != F)
+        sw++;
+    assert_true(sw < f->n_media[0]);
+    assert_true(f->key[0][sw]);
+    printf("# with an estimate: the tile on f %lld ms after it grew\n",
+           (long long)((f->at[0][sw] - grown) / 1000));
+    assert_true(f->at[0][sw] - grown <= 1000000);
+    for (size_t i = from; i < sw; i++)
+        assert_int_equal(f->layer[0][i], Q);
+    /* h, passed over, is not switched on on the way. */
+    for (size_t k = told; k < f->n_told; k++)
+        assert_false(f->told_mask[k] >> H & 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_unwatched_layers_off_and_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_flap_and_nobody, setup, teardown),
         cmocka_unit_test_setup_teardown(test_publisher_that_ignores, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_with_estimate, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
