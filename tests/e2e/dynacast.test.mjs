@@ -6,6 +6,8 @@
 // flat over a window). Bob's window grows: the relay asks for f at once,
 // Ada sends it again within 2 s and Bob decodes it. On this clean
 // loopback link each tile's quality mark says "good".
+// DYNACAST_ESTIMATE=1 runs the same with `--downlink-estimate`, where what
+// a subscriber needs is what its allocation grants.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -21,13 +23,15 @@ const LARGE = { width: 1600, height: 900 };
 const FLAT_MS = 3000; // the window over which an unneeded layer must not grow
 const ON_MS = 2000; // a tile grown to the layer sent again
 const DECODE_MS = 3000; // a tile grown to the layer decoded
+const ESTIMATE = process.env.DYNACAST_ESTIMATE === '1';
 let server, browser;
 const errors = [];
 const pages = {};
 let adaId = '';
 
 before(async () => {
-  server = await startServer();
+  server = await startServer(ESTIMATE ? ['--downlink-estimate'] : []);
+  if (ESTIMATE) console.log('# with --downlink-estimate');
   browser = await launchChromium(['--autoplay-policy=no-user-gesture-required']);
 });
 after(async () => {
