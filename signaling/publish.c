@@ -216,8 +216,14 @@ void sig_on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
     /* Tell the room what changed. */
     for (size_t i = 0; i < c->n_tracks; i++) {
         bool known = false;
-        for (size_t k = 0; k < n_old; k++)
-            known = known || strcmp(old[k].id, c->tracks[i].id) == 0;
+        for (size_t k = 0; k < n_old; k++) {
+            if (strcmp(old[k].id, c->tracks[i].id) != 0)
+                continue;
+            known = true;
+            /* The relay keeps a renegotiated track's dynacast state. */
+            c->tracks[i].layers_told = old[k].layers_told;
+            c->tracks[i].layers = old[k].layers;
+        }
         if (!known)
             sig_send_room(s, c->room, c,
                           json_pack("{s:s,s:s,s:o}", "type", "track-published", "participant_id",

@@ -10,6 +10,7 @@
 #include "core.h"
 #include "out.h"
 #include "publish.h"
+#include "reply.h"
 #include "speakers.h"
 #include "subscribe.h"
 
@@ -73,16 +74,12 @@ void pl_sig_publisher_layers(pl_sig *s, uint64_t transport, const char *mid, uin
     if (!c || c->pub_transport != transport)
         return;
     for (size_t i = 0; i < c->n_tracks; i++) {
-        const track *t = &c->tracks[i];
+        track *t = &c->tracks[i];
         if (strcmp(t->media.mid, mid) != 0 || !t->media.n_layers)
             continue;
-        json_t *active = json_array();
-        for (size_t k = 0; k < t->media.n_layers && k < PL_MAX_LAYERS; k++)
-            if (layers >> k & 1)
-                json_array_append_new(active, json_string(t->media.layers[k].rid));
-        sig_send(s, c,
-                 json_pack("{s:s,s:s,s:o}", "type", "publish-layers", "track_id", t->id, "active",
-                           active));
+        t->layers_told = true;
+        t->layers = layers;
+        sig_send(s, c, sig_publish_layers_json(t->id, &t->media, layers));
         return;
     }
 }

@@ -175,4 +175,5 @@ test('on a clean link each tile\'s quality mark says good', async () => {
     return !!el && el.getClientRects().length > 0 && getComputedStyle(el).backgroundColor;
   }, adaId);
   assert.ok(shown, 'the mark is laid out');
+  await pages.bob.screenshot({ path: path.join(outDir, 'e2e-quality.png') });
 });

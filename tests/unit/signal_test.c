@@ -366,6 +366,8 @@ static void test_simulcast_layers_and_tile_size(void **state)
     char *offer = fixture("sdp/chromium156-simulcast-offer.sdp");
     char *answer = fixture("sdp/chromium156-answer-to-parley-offer.sdp");
     hello(f, 0, "Ada");
+    char ada_token[40];
+    snprintf(ada_token, sizeof(ada_token), "%s", str(got(f, 0, "welcome"), "resume_token"));
     hello(f, 1, "Bob");
     say(f, 0, "{\"type\":\"join\",\"room\":\"r\"}");
     say(f, 1, "{\"type\":\"join\",\"room\":\"r\"}");
@@ -414,6 +416,22 @@ static void test_simulcast_layers_and_tile_size(void **state)
     pl_sig_publisher_layers(f->sig, ada_pub, "nope", 0x1);
     pl_sig_publisher_layers(f->sig, ada_pub, audio->mid, 0x1);
     assert_null(got(f, 0, "publish-layers"));
+    /* Said again when Ada's session resumes on a new connection: she may
+     * have missed it. */
+    char token[40];
+    drain(f, 0);
+    pl_sig_drop(f->sig, 0, f->now);
+    pl_sig_publisher_layers(f->sig, ada_pub, video->mid, 0x1); /* while she is away */
+    assert_int_equal(pl_sig_connect(f->sig, 6), 0);
+    snprintf(token, sizeof(token), "%s", ada_token);
+    char resume[128];
+    snprintf(resume, sizeof(resume), "{\"type\":\"hello\",\"name\":\"Ada\",\"resume\":\"%s\"}",
+             token);
+    say(f, 6, resume);
+    pl = got(f, 6, "publish-layers");
+    assert_non_null(pl);
+    assert_string_equal(str(pl, "track_id"), cam);
+    assert_int_equal(json_array_size(json_object_get(pl, "active")), 1);
 
     json_t *so = got(f, 1, "subscribe-offer");
     assert_non_null(so);
