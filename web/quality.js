@@ -51,7 +51,9 @@
       seen = true;
       const d = delta(s, ['packetsLost', 'packetsReceived', 'totalFreezesDuration']);
       q = worse(q, lossGrade(d, s.kind));
-      q = worse(q, grade(s.jitter || 0, 0.03, 0.1, `${s.kind} jitter ${Math.round((s.jitter || 0) * 1000)} ms`));
+      // Video's jitter runs higher (a frame's packets leave in a burst).
+      const [jf, jp] = s.kind === 'audio' ? [0.03, 0.1] : [0.06, 0.2];
+      q = worse(q, grade(s.jitter || 0, jf, jp, `${s.kind} jitter ${Math.round((s.jitter || 0) * 1000)} ms`));
       if (s.kind !== 'video' || !d || fig.classList.contains('muted-v') || !fig.classList.contains('has-video')) continue;
       q = worse(q, grade(d.seconds > 0 ? d.totalFreezesDuration / d.seconds : 0, 0.02, 0.1, 'video freezes'));
       const fps = s.framesPerSecond || 0;
