@@ -5,12 +5,15 @@
 // h and f off, and her f layer stops growing (bytesSent and framesEncoded
 // flat over a window). Bob's window grows: the relay asks for f at once,
 // Ada sends it again within 2 s and Bob decodes it. On this clean
-// loopback link each tile's quality mark says "good".
+// loopback link each tile's quality mark says "good"; with 40% of what the
+// relay sends dropped (nftables), Bob's mark for Ada is no longer good, and
+// it is good again once the loss ends.
 // DYNACAST_ESTIMATE=1 runs the same with `--downlink-estimate`, where what
 // a subscriber needs is what its allocation grants.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium, pageUntil } from './browser.mjs';
@@ -24,7 +27,7 @@ const FLAT_MS = 3000; // the window over which an unneeded layer must not grow
 const ON_MS = 2000; // a tile grown to the layer sent again
 const DECODE_MS = 3000; // a tile grown to the layer decoded
 const ESTIMATE = process.env.DYNACAST_ESTIMATE === '1';
-let server, browser;
+let server, browser, table = '';
 const errors = [];
 const pages = {};
 let adaId = '';
@@ -35,6 +38,7 @@ before(async () => {
   browser = await launchChromium(['--autoplay-policy=no-user-gesture-required']);
 });
 after(async () => {
+  if (table) execFileSync('nft', ['delete', 'table', 'inet', table], { stdio: 'pipe' });
   for (const page of Object.values(pages)) await page.close().catch(() => {});
   await browser?.close();
   const { code } = await server.stop();
@@ -176,4 +180,25 @@ test('on a clean link each tile\'s quality mark says good', async () => {
   }, adaId);
   assert.ok(shown, 'the mark is laid out');
   await pages.bob.screenshot({ path: path.join(outDir, 'e2e-quality.png') });
+});
+
+test('on a lossy downlink the mark is no longer good, and good again after', async () => {
+  assert.ok(adaId, 'the meeting of the first test');
+  table = `parley_dyna_${server.mediaPort}`;
+  const nft = (...args) => execFileSync('nft', args, { stdio: 'pipe' });
+  nft('add', 'table', 'inet', table);
+  nft('add', 'chain', 'inet', table, 'in', '{ type filter hook input priority 0; }');
+  nft('add', 'rule', 'inet', table, 'in', 'iifname', 'lo', 'udp', 'sport', String(server.mediaPort),
+    'numgen', 'random', 'mod', '100', '<', '40', 'counter', 'drop');
+  const t0 = Date.now();
+  const bad = await pageUntil(pages.bob, inboundOf, (s) => s?.quality && s.quality !== 'good',
+    'Bob\'s tile for Ada marked fair or poor', { timeout: 20000, interval: 250, arg: adaId });
+  console.log(`# 40% of the relay's packets dropped: Bob's mark for Ada ${bad.quality} after ` +
+    `${Date.now() - t0} ms (${bad.why})`);
+  execFileSync('nft', ['delete', 'table', 'inet', table], { stdio: 'pipe' });
+  table = '';
+  const t1 = Date.now();
+  const good = await pageUntil(pages.bob, inboundOf, (s) => s?.quality === 'good',
+    'Bob\'s tile for Ada good again', { timeout: 30000, interval: 250, arg: adaId });
+  console.log(`# loss over: good again after ${Date.now() - t1} ms, ${size(good)} at ${good.fps} fps`);
 });
