@@ -34,6 +34,9 @@ enum { Q, H, F };
 static const char *const rids[3] = {"q", "h", "f"};
 static const uint16_t widths[3] = {320, 640, 1280};
 static const uint16_t heights[3] = {180, 360, 720};
+/* Bytes of a frame (one packet) of each layer: about 90, 230 and 370
+ * kbit/s at 30 fps. */
+static const uint16_t payloads[3] = {300, 900, 1450};
 
 typedef struct fx {
     uint64_t seed;
@@ -161,7 +164,7 @@ static void frame(fx *f, int l, bool key)
     }
     pl_wbuf_bytes(&w, v, sizeof(v));
     pl_wbuf_u8(&w, (uint8_t)l);
-    pl_wbuf_zeros(&w, 300);
+    pl_wbuf_zeros(&w, payloads[l]);
     assert_true(pl_wbuf_ok(&w));
     pl_router_handle_rtp(f->r, f->now, PUB, buf, w.len);
     drain(f);
@@ -421,6 +424,37 @@ static void test_with_estimate(void **state)
     /* h, passed over, is not switched on on the way. */
     for (size_t k = told; k < f->n_told; k++)
         assert_false(f->told_mask[k] >> H & 1);
+
+    /* The downlink shrinks to what carries h but not f: the route falls
+     * back to q, the layer sent below f, and h is asked for at once and
+     * taken at its first key frame. */
+    run_until(f, f->now + 4000000);
+    told = f->n_told;
+    int64_t shrunk = f->now;
+    from = f->n_media[0];
+    while (f->now < shrunk + 3000000) {
+        remb(f, 330000);
+        run_until(f, f->now + 100000);
+    }
+    assert_true(f->n_told > told);
+    assert_true(f->told_mask[told] >> H & 1);
+    printf("# downlink at 330 kbit/s: h asked for %lld ms later\n",
+           (long long)((f->told_at[told] - shrunk) / 1000));
+    assert_true(f->told_at[told] - shrunk <= 1000000);
+    sw = from;
+    while (sw < f->n_media[0] && f->layer[0][sw] != H)
+        sw++;
+    assert_true(sw < f->n_media[0]);
+    assert_true(f->key[0][sw]);
+    printf("# downlink at 330 kbit/s: on h %lld ms later\n",
+           (long long)((f->at[0][sw] - shrunk) / 1000));
+    assert_true(f->at[0][sw] - shrunk <= 1500000);
+    assert_int_equal(f->layer[0][f->n_media[0] - 1], H);
+    size_t on_q = 0;
+    for (size_t i = from; i < sw; i++)
+        on_q += f->layer[0][i] == Q;
+    printf("# meanwhile %zu frames of f, then %zu of q\n", sw - from - on_q, on_q);
+    assert_true(on_q > 0);
 }
 
 int main(void)
