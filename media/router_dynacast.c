@@ -23,7 +23,9 @@
  *   suspended at its last measured rate, so a subscriber that needs it
  *   turns it back on, and meanwhile gets the best layer that is sent.
  * - A publisher that ignores the request (a bot) keeps sending: a layer
- *   with packets is simply sent, whatever it was asked. */
+ *   with packets is simply sent, whatever it was asked. One that does not
+ *   send a layer it may (its own estimate or CPU holds it back) is not
+ *   told anything about it. */
 
 /* A layer switched back on is counted as coming for this long: until its
  * packets arrive, choices keep wanting it instead of giving up on it. */
@@ -141,6 +143,11 @@ static void run_track(pl_router *r, const endpoint *e, track *t, int64_t now)
             if (!(on & b))
                 t->dyn_on_at[k] = now;
             on |= b;
+        } else if ((on & b) && !active(&t->layers[k], now)) {
+            /* On but not sent: the publisher's own estimate or CPU holds
+             * it back. Switching it off would save nothing, and asking for
+             * it again each time a tile wants it would churn. */
+            t->dyn_idle_since[k] = INT64_MAX;
         } else if (t->dyn_idle_since[k] == INT64_MAX) {
             t->dyn_idle_since[k] = now;
         } else if (now - t->dyn_idle_since[k] >= PL_ROUTER_DYNACAST_OFF_US) {

@@ -49,7 +49,8 @@ typedef struct fx {
      * and will at `start_at` (with a key frame). */
     unsigned sending, starting;
     int64_t start_at;
-    unsigned pli; /* layers asked for a key frame */
+    unsigned pli;    /* layers asked for a key frame */
+    unsigned refuse; /* layers it does not send, whatever it is told */
     /* What the router said. */
     unsigned told;
     int64_t told_at[16];
@@ -183,7 +184,7 @@ static void instant(fx *f)
         f->starting = 0;
     }
     for (int l = F; l >= Q; l--)
-        if (f->sending >> l & 1)
+        if ((f->sending & ~f->refuse) >> l & 1)
             frame(f, l, key >> l & 1);
     f->instant++;
     int64_t until = f->instant * FRAME_US;
@@ -457,6 +458,24 @@ static void test_with_estimate(void **state)
     assert_true(on_q > 0);
 }
 
+/* A publisher that stops f by itself (its own estimate, its CPU) while a
+ * large tile watches: the tile gets h, switched back on for it, and f is
+ * not switched off and on again: nothing more is said. */
+static void test_layer_the_publisher_holds_back(void **state)
+{
+    fx *f = *state;
+    pl_route rs[1] = {route(OUT_SSRC, 1280, 720)};
+    meeting(f, rs, 1);
+    run_until(f, 4000000);
+    assert_int_equal(f->n_told, 1); /* h off, nobody needs it */
+    f->refuse = 1u << F;
+    run_until(f, 20000000);
+    /* h back on for the tile, and f never said off. */
+    assert_int_equal(f->n_told, 2);
+    assert_int_equal(f->told_mask[1], 7);
+    assert_int_equal(f->layer[0][f->n_media[0] - 1], H);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -464,6 +483,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_flap_and_nobody, setup, teardown),
         cmocka_unit_test_setup_teardown(test_publisher_that_ignores, setup, teardown),
         cmocka_unit_test_setup_teardown(test_with_estimate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_layer_the_publisher_holds_back, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
