@@ -215,7 +215,17 @@ test('a subscriber\'s window resized: the layer that fits its tile within 2 s, w
 
 test('the publisher\'s layers 20 s on: the two watched ones sending at their sizes, the other off', async () => {
   assert.ok(layersAtStart, 'the meeting of the first test');
-  const from = await pages.ada.evaluate(outboundByRid);
+  // Cleo's medium tile needed h a moment ago: the relay switches it off
+  // 3 s after it was last needed. The window starts once Ada was told and
+  // her h layer stopped (two readings a second apart agree).
+  await pageUntil(pages.ada, () => window.parley.layersActive || null, (a) => a?.join() === 'q,f',
+    'Ada told to send q and f only', { timeout: 10000, interval: 250 });
+  let prev = await pages.ada.evaluate(outboundByRid);
+  const from = await pageUntil(pages.ada, outboundByRid, (o) => {
+    const flat = o.h.at - prev.h.at >= 1000 && o.h.frames === prev.h.frames;
+    if (o.h.at - prev.h.at >= 1000) prev = o;
+    return flat;
+  }, 'Ada\'s h layer no longer encoding', { timeout: 10000, interval: 250 });
   // The measurement window: what Ada sends over 20 s.
   const to = await pageUntil(pages.ada, outboundByRid, (o) => o.f.at - from.f.at >= 20000,
     'twenty seconds of Ada\'s layers', { timeout: 30000, interval: 1000 });
