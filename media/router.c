@@ -34,6 +34,7 @@ static track *new_track(pl_router *r, const pl_track *cfg)
         pl_env_free(&r->env, t);
         return NULL;
     }
+    router_dynacast_init(t);
     return t;
 }
 
@@ -243,6 +244,7 @@ int pl_router_set_tracks(pl_router *r, uint64_t id, const pl_track *tracks, size
     e->remb = remb;
     router_reset_queue(r);
     rebuild(r);
+    router_dynacast_run(r, r->now);
     return PL_OK;
 }
 
@@ -284,6 +286,8 @@ int pl_router_set_routes(pl_router *r, uint64_t id, const pl_route *routes, size
     router_check_layers(r, now_us);
     if (e->connected)
         router_request_keyframes_for(r, e, now_us);
+    /* A tile that grew wants its layer back from the publisher now. */
+    router_dynacast_run(r, now_us);
     return PL_OK;
 }
 
@@ -411,7 +415,14 @@ void pl_router_handle_rtp(pl_router *r, int64_t now, uint64_t from, const uint8_
         r->next_repair = min64(r->next_repair, pl_nack_gen_next(&l->nack));
     size_t hdr = PL_RTP_HEADER_MIN + 4u * h.csrc_count;
     size_t payload = (size_t)n - hdr;
+    /* A layer that starts again (switched back on by dynacast, or by the
+     * publisher's own estimate): routes that want it aim at it now, so
+     * that its first key frame, usually this packet, switches them. */
+    bool woke =
+        t->n_layers > 1 && (l->last_at == INT64_MIN || now - l->last_at >= PL_LAYER_ACTIVE_US);
     l->last_at = now;
+    for (size_t f = 0; woke && f < t->fan_n; f++)
+        router_route_target(t, &t->fan[f].sub->routes[t->fan[f].route], now);
     l->octets += payload;
     l->wire_octets += (size_t)n + WIRE_EXTRA;
     pl_vp8_desc desc;
@@ -457,5 +468,6 @@ void pl_router_stats_get(const pl_router *r, pl_router_stats *out)
 {
     *out = r->st;
     out->videos_paused = router_alloc_paused(r);
+    out->layers_paused_at_publisher = router_dynacast_paused(r);
     router_downlink_stats(r, out);
 }

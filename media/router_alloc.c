@@ -12,11 +12,6 @@
 
 /* ---- describing a subscriber's routes ---- */
 
-static bool layer_active(const layer *l, int64_t now)
-{
-    return l->last_at != INT64_MIN && now - l->last_at < PL_LAYER_ACTIVE_US;
-}
-
 /* The publisher's audio is loud now: its video is the speaker's. */
 static bool speaking(const endpoint *pub)
 {
@@ -46,13 +41,13 @@ static void describe_video(const track *t, const route *rt, const uint8_t *order
         const layer *l = &t->layers[order[s]];
         w[s] = l->width;
         h[s] = l->height;
-        bool on = layer_active(l, now) && l->wire_bps;
-        st->layer[s] = on ? PL_ALLOC_LAYER_ACTIVE : PL_ALLOC_LAYER_OFF;
+        /* Sent, or switched off by dynacast and to be had again. */
+        uint32_t bps = router_dynacast_layer(t, order[s], now, &st->layer[s]);
         for (size_t k = 0; k < tids; k++) {
             /* A layer with fewer temporal layers than the others has all
              * of its frames at its top one. */
             uint32_t share = k + 1 >= l->n_tids || !l->tid_cum[k] ? 1000 : l->tid_cum[k];
-            st->bps[s][k] = (uint32_t)((uint64_t)l->wire_bps * share / 1000);
+            st->bps[s][k] = (uint32_t)((uint64_t)bps * share / 1000);
         }
     }
     st->max_spatial = pl_alloc_tile_cap(w, h, t->n_layers, rt->cfg.max_width, rt->cfg.max_height);

@@ -280,6 +280,9 @@ void pl_router_handle_timeout(pl_router *r, int64_t now)
     router_reset_queue(r);
     if (now > r->now)
         r->now = now;
+    /* What subscribers need of each layer changes with their targets and
+     * allocations, so dynacast looks again after either. */
+    bool needs = now >= r->next_layer_check || now >= r->next_alloc;
     if (now >= r->next_layer_check)
         router_check_layers(r, now);
     if (now >= r->next_repair)
@@ -288,6 +291,8 @@ void pl_router_handle_timeout(pl_router *r, int64_t now)
         check_speakers(r, now);
     if (now >= r->next_alloc)
         router_alloc_run(r, now);
+    if (needs)
+        router_dynacast_run(r, now);
     router_downlink_tick(r, now);
 }
 

@@ -6,9 +6,11 @@
  * estimate: the stream allocator's caps and pauses), router_downlink.c
  * (each subscriber's estimate and pacer: what it is sent leaves through
  * them) and router_queue.c (the output queue). Calls go one way only:
- * router.c -> router_feedback.c -> router_alloc.c -> router_layers.c ->
- * router_downlink.c -> router_queue.c (a file may also call any file
- * after it directly). */
+ * router.c -> router_feedback.c -> router_alloc.c -> router_dynacast.c ->
+ * router_layers.c -> router_downlink.c -> router_queue.c (a file may also
+ * call any file after it directly). router_dynacast.c: which simulcast
+ * layers any subscriber needs, and the publishers told to switch the
+ * others off. */
 #ifndef PARLEY_MEDIA_ROUTER_INT_H
 #define PARLEY_MEDIA_ROUTER_INT_H
 
@@ -150,6 +152,15 @@ typedef struct track {
     int64_t loud_until; /* audio: speaking until then, at its loudest recent level */
     uint8_t level;
     bool speaking;
+    /* Dynacast (router_dynacast.c): the layers the publisher is asked to
+     * send (bit per layer index; all of them until told otherwise), since
+     * when each has been needed by no subscriber (INT64_MAX: needed), when
+     * it was last switched back on, and each one's last measured rate,
+     * kept while it is off. */
+    uint8_t dyn_on;
+    int64_t dyn_idle_since[PL_MAX_LAYERS];
+    int64_t dyn_on_at[PL_MAX_LAYERS];
+    uint32_t dyn_bps[PL_MAX_LAYERS];
 } track;
 
 typedef struct route {
@@ -166,7 +177,7 @@ typedef struct route {
      * a NACK for it within a round trip is not answered again. */
     uint16_t resent_seq[RESENT_HISTORY];
     int64_t resent_at[RESENT_HISTORY];
-    endpoint *pub;            /* resolved from cfg: NULL while the track is not there */
+    endpoint *pub; /* resolved from cfg: NULL while the track is not there */
     size_t track;
     /* The subscriber's allocation for it (alloc.h; state NEW without an
      * estimate), and what it makes of the route: the largest layer
@@ -215,7 +226,8 @@ typedef struct outq {
     pl_vp8_fields vf;
     bool speaking;
     uint8_t level;
-    bool paused; /* PL_ROUTER_OUT_VIDEO_PAUSED, with the route's mid */
+    bool paused;    /* PL_ROUTER_OUT_VIDEO_PAUSED, with the route's mid */
+    uint8_t layers; /* PL_ROUTER_OUT_PUBLISHER_LAYERS, with the track's mid */
     char mid[PL_MID_MAX + 1];
 } outq;
 
@@ -279,6 +291,20 @@ int router_queue_pop(pl_router *r, pl_router_output *out, uint8_t *buf, size_t c
 void router_alloc_run(pl_router *r, int64_t now);
 /* Routes paused for bandwidth now. */
 uint64_t router_alloc_paused(const pl_router *r);
+
+/* router_dynacast.c */
+/* What every simulcast track's subscribers need of its layers, and the
+ * publishers told when a layer goes off (after PL_ROUTER_DYNACAST_OFF_US
+ * unneeded) or on (at once). */
+void router_dynacast_run(pl_router *r, int64_t now);
+/* A new track's dynacast state: every layer on and needed. */
+void router_dynacast_init(track *t);
+/* Layer li of a track as the allocator should see it: its state
+ * (enum pl_alloc_layer_state: sent, switched off by dynacast, or not to
+ * be had) and the rate to count for it. */
+uint32_t router_dynacast_layer(const track *t, size_t li, int64_t now, uint8_t *state);
+/* Layers switched off at publishers now. */
+uint64_t router_dynacast_paused(const pl_router *r);
 
 /* router_downlink.c */
 /* A subscriber's routes changed: its pacer (and estimator) are made or

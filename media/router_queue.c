@@ -89,6 +89,11 @@ int router_queue_pop(pl_router *r, pl_router_output *out, uint8_t *buf, size_t c
         memcpy(out->mid, o->mid, sizeof(out->mid));
         out->ssrc = o->ssrc;
     }
+    if (o->kind == PL_ROUTER_OUT_PUBLISHER_LAYERS) {
+        memcpy(out->mid, o->mid, sizeof(out->mid));
+        out->layers = o->layers;
+        return PL_OK;
+    }
     if (o->kind == PL_ROUTER_OUT_SPEAKING || o->kind == PL_ROUTER_OUT_VIDEO_PAUSED)
         return PL_OK;
     if (o->len > cap)

@@ -88,6 +88,16 @@ void worker_drain_router(pl_worker *w)
             }
             continue;
         }
+        if (o.kind == PL_ROUTER_OUT_PUBLISHER_LAYERS) {
+            if (w->cfg.on_event) {
+                pl_worker_event ev = {.kind = PL_WORKER_PUBLISHER_LAYERS,
+                                      .transport = o.transport,
+                                      .layers = o.layers};
+                memcpy(ev.mid, o.mid, sizeof(ev.mid));
+                w->cfg.on_event(w->cfg.user, &ev);
+            }
+            continue;
+        }
         transport *t = by_id(w, o.transport);
         if (!t || t->failed)
             continue;

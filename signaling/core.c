@@ -44,6 +44,7 @@ pl_sig *pl_sig_create(const pl_env *env, const pl_sig_io *io, const pl_sig_media
     s->grace_ms = PL_SIG_DEFAULT_GRACE_MS;
     s->max_participants = PL_SIG_DEFAULT_MAX_PARTICIPANTS;
     s->max_rooms = PL_SIG_DEFAULT_MAX_ROOMS;
+    s->dynacast = true;
     sig_model_init(&s->m, env);
     sig_calls_ops ops = calls_ops_template;
     ops.sig = s;
@@ -133,6 +134,11 @@ void pl_sig_handle_bad_frame(pl_sig *s, uint64_t id, const char *why)
 void pl_sig_set_reconnect_grace(pl_sig *s, int64_t grace_ms)
 {
     s->grace_ms = grace_ms > 0 ? grace_ms : 0;
+}
+
+void pl_sig_set_dynacast(pl_sig *s, bool on)
+{
+    s->dynacast = on;
 }
 
 void pl_sig_set_downlink_estimate(pl_sig *s, bool on)

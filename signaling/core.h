@@ -20,6 +20,7 @@ struct pl_sig {
     pl_sig_io io;
     bool has_media;
     bool downlink_estimate; /* pl_route.estimate on every route */
+    bool dynacast;          /* pl_track.dynacast on every track */
     pl_sig_media media;
     uint64_t next_transport;
     pl_sdp_desc *offer; /* scratch for parsing, reused */

@@ -37,6 +37,10 @@ typedef struct track {
     enum pl_sdp_kind kind;
     char source[SOURCE_MAX + 1];
     bool muted;
+    /* The last `publish-layers` told for it (the relay's dynacast), said
+     * again when the session resumes: it may have missed it. */
+    bool layers_told;
+    uint8_t layers;
 } track;
 
 /* One m-section of a participant's subscribe transport. Slots are never

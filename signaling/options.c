@@ -36,6 +36,8 @@ static void usage(FILE *f)
                "  --downlink-estimate  estimate each subscriber's downlink from its feedback,\n"
                "                     pace what it is sent and choose layers within it\n"
                "                     (default off)\n"
+               "  --no-dynacast      never ask publishers to switch off simulcast layers\n"
+               "                     nobody watches (default: ask, after 3 s unwatched)\n"
                "  --help             this text\n");
 }
 
@@ -60,6 +62,7 @@ int srv_parse_options(int argc, char **argv, options *o)
         {"max-rooms", required_argument, NULL, 'R'},
         {"max-connections-per-ip", required_argument, NULL, 'C'},
         {"downlink-estimate", no_argument, NULL, 'E'},
+        {"no-dynacast", no_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -129,6 +132,9 @@ int srv_parse_options(int argc, char **argv, options *o)
             break;
         case 'E':
             o->downlink_estimate = true;
+            break;
+        case 'D':
+            o->no_dynacast = true;
             break;
         case 'S':
             o->auth_secret = optarg;

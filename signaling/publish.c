@@ -203,6 +203,7 @@ void sig_on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
         snprintf(t->id, sizeof(t->id), "%s-%s", c->participant_id, acc[i].mid);
         snprintf(t->source, sizeof(t->source), "%s", source_for(sources, acc[i].mid, t->kind));
         t->media.screen = strcmp(t->source, "screen") == 0;
+        t->media.dynacast = s->dynacast;
         json_object_set_new(tracks, t->media.mid, json_pack("{s:s}", "track_id", t->id));
         media[c->n_tracks++] = t->media;
     }
@@ -215,8 +216,14 @@ void sig_on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
     /* Tell the room what changed. */
     for (size_t i = 0; i < c->n_tracks; i++) {
         bool known = false;
-        for (size_t k = 0; k < n_old; k++)
-            known = known || strcmp(old[k].id, c->tracks[i].id) == 0;
+        for (size_t k = 0; k < n_old; k++) {
+            if (strcmp(old[k].id, c->tracks[i].id) != 0)
+                continue;
+            known = true;
+            /* The relay keeps a renegotiated track's dynacast state. */
+            c->tracks[i].layers_told = old[k].layers_told;
+            c->tracks[i].layers = old[k].layers;
+        }
         if (!known)
             sig_send_room(s, c->room, c,
                           json_pack("{s:s,s:s,s:o}", "type", "track-published", "participant_id",

@@ -8,6 +8,16 @@ json_t *sig_reply(const char *type, json_t *re)
     return m;
 }
 
+json_t *sig_publish_layers_json(const char *track_id, const pl_track *t, uint8_t layers)
+{
+    json_t *active = json_array();
+    for (size_t k = 0; k < t->n_layers && k < PL_MAX_LAYERS; k++)
+        if (layers >> k & 1)
+            json_array_append_new(active, json_string(t->layers[k].rid));
+    return json_pack("{s:s,s:s,s:o}", "type", "publish-layers", "track_id", track_id, "active",
+                     active);
+}
+
 long sig_printable_chars(const char *t)
 {
     long n = 0;

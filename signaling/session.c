@@ -101,6 +101,12 @@ static void resume_session(pl_sig *s, conn *fresh, const char *token, json_t *re
     if (!c->room)
         return;
     sig_send(s, c, sig_joined_json(c, NULL));
+    /* What the relay asked of its camera while it was away. */
+    for (size_t i = 0; i < c->n_tracks; i++)
+        if (c->tracks[i].layers_told)
+            sig_send(
+                s, c,
+                sig_publish_layers_json(c->tracks[i].id, &c->tracks[i].media, c->tracks[i].layers));
     sig_subscribe_resume(s, c);
 }
 

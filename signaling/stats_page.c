@@ -43,6 +43,8 @@ int srv_serve_stats(struct lws *wsi, server *srv)
         t.videos_paused += w.videos_paused;
         t.video_pauses += w.video_pauses;
         t.alloc_probes += w.alloc_probes;
+        t.dynacast_updates += w.dynacast_updates;
+        t.layers_paused_at_publisher += w.layers_paused_at_publisher;
         /* Percentiles do not add up across workers: the worst is shown. */
         t.relay_samples += w.relay_samples;
         t.relay_p50_us = w.relay_p50_us > t.relay_p50_us ? w.relay_p50_us : t.relay_p50_us;
@@ -98,13 +100,15 @@ int srv_serve_stats(struct lws *wsi, server *srv)
                       ",\"downlink_feedback\":%llu,\"pacer_refused\":%llu,"
                       "\"pacer_rtx_dropped\":%llu,\"probes\":%llu,\"padding_bytes\":%llu,"
                       "\"nack_repeats\":%llu,\"nack_keyframes\":%llu,\"allocations\":%llu,"
-                      "\"videos_paused\":%llu,\"video_pauses\":%llu,\"alloc_probes\":%llu}",
+                      "\"videos_paused\":%llu,\"video_pauses\":%llu,\"alloc_probes\":%llu,"
+                      "\"dynacast_updates\":%llu,\"layers_paused_at_publisher\":%llu}",
                       (unsigned long long)t.downlink_feedback, (unsigned long long)t.pacer_refused,
                       (unsigned long long)t.pacer_rtx_dropped, (unsigned long long)t.probes,
                       (unsigned long long)t.padding_bytes, (unsigned long long)t.nack_repeats,
                       (unsigned long long)t.nack_keyframes, (unsigned long long)t.allocations,
                       (unsigned long long)t.videos_paused, (unsigned long long)t.video_pauses,
-                      (unsigned long long)t.alloc_probes);
+                      (unsigned long long)t.alloc_probes, (unsigned long long)t.dynacast_updates,
+                      (unsigned long long)t.layers_paused_at_publisher);
     if (n <= 0 || (size_t)n >= cap)
         return -1; /* the page outgrew its buffer: a bug, not a state to serve */
     unsigned char hdr[LWS_PRE + 512], *p = hdr + LWS_PRE, *end = hdr + sizeof(hdr);

@@ -5,9 +5,12 @@
  * removed finds no owner and is dropped. */
 #include "parley/signal.h"
 
+#include <string.h>
+
 #include "core.h"
 #include "out.h"
 #include "publish.h"
+#include "reply.h"
 #include "speakers.h"
 #include "subscribe.h"
 
@@ -58,6 +61,25 @@ void pl_sig_video_paused(pl_sig *s, uint64_t transport, uint32_t out_ssrc, bool 
                  json_pack("{s:s,s:s,s:s,s:b,s:s}", "type", "video-paused", "track_id",
                            sl->track_id, "participant_id", sl->participant_id, "paused", paused,
                            "reason", "bandwidth"));
+        return;
+    }
+}
+
+/* Dynacast: which of its camera's simulcast layers the publisher should
+ * send, by rid; it switches the others off (RTCRtpSender.setParameters),
+ * saving its CPU and uplink, and on again when they are named again. */
+void pl_sig_publisher_layers(pl_sig *s, uint64_t transport, const char *mid, uint8_t layers)
+{
+    conn *c = owner(s, transport);
+    if (!c || c->pub_transport != transport)
+        return;
+    for (size_t i = 0; i < c->n_tracks; i++) {
+        track *t = &c->tracks[i];
+        if (strcmp(t->media.mid, mid) != 0 || !t->media.n_layers)
+            continue;
+        t->layers_told = true;
+        t->layers = layers;
+        sig_send(s, c, sig_publish_layers_json(t->id, &t->media, layers));
         return;
     }
 }

@@ -109,6 +109,9 @@ static void to_core(pl_sig *sig, const pl_worker_event *ev)
     case PL_WORKER_VIDEO_PAUSED:
         pl_sig_video_paused(sig, ev->transport, ev->ssrc, ev->paused);
         break;
+    case PL_WORKER_PUBLISHER_LAYERS:
+        pl_sig_publisher_layers(sig, ev->transport, ev->mid, ev->layers);
+        break;
     }
 }
 

@@ -50,6 +50,11 @@ extern "C" {
 #define PL_ROUTER_UNPACED_BPS 1000000000u
 /* The estimate a subscriber's downlink starts from. */
 #define PL_ROUTER_START_BPS 300000u
+/* Dynacast: a simulcast layer no subscriber needs is switched off at its
+ * publisher once it has not been needed for this long (so that resizing a
+ * window does not flap it); one that is needed again is switched on at
+ * once. The smallest layer of a track always stays on. */
+#define PL_ROUTER_DYNACAST_OFF_US 3000000
 
 typedef struct pl_router pl_router;
 
@@ -62,6 +67,10 @@ enum pl_router_out_kind {
      * lowest layer; told on change only. The route: its output `ssrc`, and
      * `mid`, the publisher track's. */
     PL_ROUTER_OUT_VIDEO_PAUSED,
+    /* Dynacast: the layers a publisher (`transport`) should send of its
+     * simulcast track `mid` changed: `layers` has bit i set for layer i
+     * (the offer's order) to send, clear for one nobody needs. */
+    PL_ROUTER_OUT_PUBLISHER_LAYERS,
 };
 
 /* Why a packet goes out: the caller counts them. */
@@ -80,9 +89,10 @@ typedef struct pl_router_output {
     enum pl_router_out_reason reason;
     uint64_t transport;
     size_t len;
-    bool speaking; /* PL_ROUTER_OUT_SPEAKING */
-    uint8_t level; /* dBov: 0 loudest, 127 silence */
-    bool paused;   /* PL_ROUTER_OUT_VIDEO_PAUSED */
+    bool speaking;  /* PL_ROUTER_OUT_SPEAKING */
+    uint8_t level;  /* dBov: 0 loudest, 127 silence */
+    bool paused;    /* PL_ROUTER_OUT_VIDEO_PAUSED */
+    uint8_t layers; /* PL_ROUTER_OUT_PUBLISHER_LAYERS */
     uint32_t ssrc;
     char mid[PL_MID_MAX + 1];
 } pl_router_output;
@@ -128,6 +138,11 @@ typedef struct pl_router_stats {
     uint64_t videos_paused, video_pauses;
     uint64_t alloc_probes;
     uint64_t video_flushes;
+    /* Dynacast: changes of the layers publishers are asked to send, and
+     * simulcast layers switched off at their publishers now because no
+     * subscriber needs them. */
+    uint64_t dynacast_updates;
+    uint64_t layers_paused_at_publisher;
 } pl_router_stats;
 
 pl_router *pl_router_create(const pl_env *env);

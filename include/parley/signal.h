@@ -128,6 +128,9 @@ void pl_sig_set_ring_timeout(pl_sig *sig, int64_t timeout_ms);
 /* Subscribers' downlinks are estimated and shared out by the relay
  * (`--downlink-estimate`; pl_route.estimate). Off by default. */
 void pl_sig_set_downlink_estimate(pl_sig *sig, bool on);
+/* Publishers may be asked to switch off simulcast layers nobody needs
+ * (pl_track.dynacast, `publish-layers`). On by default; `--no-dynacast`. */
+void pl_sig_set_dynacast(pl_sig *sig, bool on);
 /* Where missed heads-ups are kept; the store must outlive the core. Without
  * one they are still told as outcomes but not kept. */
 void pl_sig_set_store(pl_sig *sig, pl_store *store);
@@ -157,6 +160,10 @@ void pl_sig_transport_connected(pl_sig *sig, uint64_t transport);
  * transport) was paused or resumed by the relay because the subscriber's
  * downlink cannot carry even its lowest layer. */
 void pl_sig_video_paused(pl_sig *sig, uint64_t transport, uint32_t out_ssrc, bool paused);
+/* Dynacast: the relay wants the publisher of `transport` to send only the
+ * simulcast layers of its track `mid` whose bits are set in `layers` (bit
+ * i: pl_track.layers[i]); the client gets `publish-layers`. */
+void pl_sig_publisher_layers(pl_sig *sig, uint64_t transport, const char *mid, uint8_t layers);
 
 /* A media worker closed a transport for `why` (no check arrived, DTLS
  * timed out or failed, a fingerprint mismatch, ICE consent lost for 30 s):

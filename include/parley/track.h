@@ -68,6 +68,9 @@ typedef struct pl_track {
     uint8_t rid_ext, rrid_ext;
     uint8_t n_layers;
     pl_layer layers[PL_MAX_LAYERS];
+    /* Dynacast: the relay may ask the publisher to switch off the layers
+     * no subscriber needs (`parley --no-dynacast` clears it). */
+    bool dynacast;
 } pl_track;
 
 

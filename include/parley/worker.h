@@ -32,6 +32,10 @@ enum pl_worker_event_kind {
      * downlink cannot carry even the lowest layer (`mid`, `ssrc`,
      * `paused`). */
     PL_WORKER_VIDEO_PAUSED,
+    /* Dynacast: a publisher (`transport`) should send these layers of its
+     * simulcast track `mid`: bit i of `layers` for layer i, in the offer's
+     * order (pl_track.layers). */
+    PL_WORKER_PUBLISHER_LAYERS,
 };
 
 typedef struct pl_worker_event {
@@ -47,6 +51,7 @@ typedef struct pl_worker_event {
     char mid[PL_MID_MAX + 1];
     uint32_t ssrc;
     bool paused;
+    uint8_t layers; /* PL_WORKER_PUBLISHER_LAYERS, with `mid` */
 } pl_worker_event;
 
 typedef struct pl_worker_config {
@@ -93,6 +98,9 @@ typedef struct pl_worker_stats {
     uint64_t allocations;
     uint64_t videos_paused, video_pauses;
     uint64_t alloc_probes;
+    /* Dynacast: changes of the layers publishers are asked to send, and
+     * layers switched off at publishers now. */
+    uint64_t dynacast_updates, layers_paused_at_publisher;
     /* Time forwarded packets spent in the relay (kernel receive timestamp
      * to the send that carried them), over the worker's life: the number
      * of copies measured, and the 50th and 99th percentiles as the upper

@@ -5,8 +5,10 @@
 // her quarter-size layer from the same publisher at the same time. Then
 // Cleo's window grows and shrinks: each time her tile's new size reaches
 // the relay, which switches her to the layer that fits within 2 s, without
-// a freeze and with decoding going on. The publisher's layers are measured
-// again after 20 s.
+// a freeze and with decoding going on (the half-size layer, which nobody
+// needed before, is switched back on at the publisher for it: dynacast).
+// The publisher's layers are measured again after 20 s: the two that Bob
+// and Cleo watch are sent, the one nobody watches is not.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -211,9 +213,19 @@ test('a subscriber\'s window resized: the layer that fits its tile within 2 s, w
   await pages.cleo.screenshot({ path: path.join(outDir, 'e2e-simulcast-resized.png') });
 });
 
-test('the publisher\'s layers 20 s on: still three, at their sizes, sending', async () => {
+test('the publisher\'s layers 20 s on: the two watched ones sending at their sizes, the other off', async () => {
   assert.ok(layersAtStart, 'the meeting of the first test');
-  const from = await pages.ada.evaluate(outboundByRid);
+  // Cleo's medium tile needed h a moment ago: the relay switches it off
+  // 3 s after it was last needed. The window starts once Ada was told and
+  // her h layer stopped (two readings a second apart agree).
+  await pageUntil(pages.ada, () => window.parley.layersActive || null, (a) => a?.join() === 'q,f',
+    'Ada told to send q and f only', { timeout: 10000, interval: 250 });
+  let prev = await pages.ada.evaluate(outboundByRid);
+  const from = await pageUntil(pages.ada, outboundByRid, (o) => {
+    const flat = o.h.at - prev.h.at >= 1000 && o.h.frames === prev.h.frames;
+    if (o.h.at - prev.h.at >= 1000) prev = o;
+    return flat;
+  }, 'Ada\'s h layer no longer encoding', { timeout: 10000, interval: 250 });
   // The measurement window: what Ada sends over 20 s.
   const to = await pageUntil(pages.ada, outboundByRid, (o) => o.f.at - from.f.at >= 20000,
     'twenty seconds of Ada\'s layers', { timeout: 30000, interval: 1000 });
@@ -222,10 +234,14 @@ test('the publisher\'s layers 20 s on: still three, at their sizes, sending', as
   const limited = Object.values(to).filter((l) => l.limit === 'cpu').length > 0;
   if (limited) console.log('# Ada\'s encoder is limited by the CPU (qualityLimitationReason cpu)');
   // A publisher short of CPU may stop its upper layers: that is reported,
-  // and only the quarter-size layer is then required.
+  // and only the quarter-size layer is then required. Bob watches f, Cleo
+  // q: nobody has needed h for more than 3 s, so the relay has asked Ada
+  // to switch it off (dynacast), and it does not encode.
   const stopped = ['q', 'h', 'f'].filter((r) => !(to[r]?.frames > from[r]?.frames));
   if (stopped.length) console.log(`# Ada's layers not encoding any more: ${stopped.join(', ')}`);
-  for (const r of limited ? ['q'] : ['q', 'h', 'f']) {
+  assert.deepEqual(await pages.ada.evaluate(() => window.parley.layersActive), ['q', 'f'], 'Ada asked for q and f');
+  assert.equal(to.h.frames, from.h.frames, 'layer h, which nobody watches, does not encode');
+  for (const r of limited ? ['q'] : ['q', 'f']) {
     assert.ok(to[r].frames > from[r].frames, `layer ${r} still encodes`);
     assert.ok(kbps(from[r], to[r]) > 0, `layer ${r} still sends`);
     if (!limited) assert.equal(size(to[r]), size(layersAtStart[r]), `layer ${r} keeps its size`);

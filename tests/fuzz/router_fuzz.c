@@ -49,7 +49,8 @@ static void configure(pl_router *r, const uint8_t *d, size_t n, int64_t now)
          .n_layers = ssrc & 256 ? 2 : 3,
          .layers = {{.rid = "q", .ssrc = ssrc & 512 ? ssrc + 2 : 0},
                     {.rid = "h"},
-                    {.rid = "f", .rtx_ssrc = ssrc & 1024 ? ssrc + 3 : 0}}},
+                    {.rid = "f", .rtx_ssrc = ssrc & 1024 ? ssrc + 3 : 0}},
+         .dynacast = (ssrc & 2048) == 0},
     };
     pl_router_set_tracks(r, 1, t, 3);
     pl_router_set_tracks(r, 3, t, ssrc & 16 ? 1 : 3);

@@ -366,6 +366,8 @@ static void test_simulcast_layers_and_tile_size(void **state)
     char *offer = fixture("sdp/chromium156-simulcast-offer.sdp");
     char *answer = fixture("sdp/chromium156-answer-to-parley-offer.sdp");
     hello(f, 0, "Ada");
+    char ada_token[40];
+    snprintf(ada_token, sizeof(ada_token), "%s", str(got(f, 0, "welcome"), "resume_token"));
     hello(f, 1, "Bob");
     say(f, 0, "{\"type\":\"join\",\"room\":\"r\"}");
     say(f, 1, "{\"type\":\"join\",\"room\":\"r\"}");
@@ -384,6 +386,52 @@ static void test_simulcast_layers_and_tile_size(void **state)
     assert_int_equal(video->rid_ext, 10);
     assert_int_equal(video->rrid_ext, 11);
     assert_int_equal(video->mid_ext, 4);
+    assert_true(video->dynacast); /* on unless the server says --no-dynacast */
+
+    /* Dynacast: the relay asks Ada to send q and f of her camera; she is
+     * told by rid, with the track id she was given. Other transports and
+     * mids, and her audio track (no layers), tell nobody anything. */
+    json_t *tracks = json_object_get(pa, "tracks");
+    const char *cam_id = NULL;
+    const char *pmid;
+    json_t *pt;
+    json_object_foreach(tracks, pmid, pt) if (strcmp(pmid, video->mid) == 0) cam_id =
+        str(pt, "track_id");
+    assert_non_null(cam_id);
+    char cam[64];
+    snprintf(cam, sizeof(cam), "%s", cam_id);
+    uint64_t ada_pub = f->media.tracks_of;
+    drain(f, 0);
+    pl_sig_publisher_layers(f->sig, ada_pub, video->mid, 0x5);
+    json_t *pl = got(f, 0, "publish-layers");
+    assert_non_null(pl);
+    assert_string_equal(str(pl, "track_id"), cam);
+    json_t *active = json_object_get(pl, "active");
+    assert_int_equal(json_array_size(active), 2);
+    assert_string_equal(json_string_value(json_array_get(active, 0)), "q");
+    assert_string_equal(json_string_value(json_array_get(active, 1)), "f");
+    assert_null(got(f, 1, "publish-layers"));
+    drain(f, 0);
+    pl_sig_publisher_layers(f->sig, 12345, video->mid, 0x1);
+    pl_sig_publisher_layers(f->sig, ada_pub, "nope", 0x1);
+    pl_sig_publisher_layers(f->sig, ada_pub, audio->mid, 0x1);
+    assert_null(got(f, 0, "publish-layers"));
+    /* Said again when Ada's session resumes on a new connection: she may
+     * have missed it. */
+    char token[40];
+    drain(f, 0);
+    pl_sig_drop(f->sig, 0, f->now);
+    pl_sig_publisher_layers(f->sig, ada_pub, video->mid, 0x1); /* while she is away */
+    assert_int_equal(pl_sig_connect(f->sig, 6), 0);
+    snprintf(token, sizeof(token), "%s", ada_token);
+    char resume[128];
+    snprintf(resume, sizeof(resume), "{\"type\":\"hello\",\"name\":\"Ada\",\"resume\":\"%s\"}",
+             token);
+    say(f, 6, resume);
+    pl = got(f, 6, "publish-layers");
+    assert_non_null(pl);
+    assert_string_equal(str(pl, "track_id"), cam);
+    assert_int_equal(json_array_size(json_object_get(pl, "active")), 1);
 
     json_t *so = got(f, 1, "subscribe-offer");
     assert_non_null(so);
