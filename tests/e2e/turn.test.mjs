@@ -44,7 +44,10 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  for (const s of servers) await s.stop();
+  for (const s of servers) {
+    const { code } = await s.stop();
+    assert.equal(code, 0, s.output());
+  }
   await coturn?.stop();
   network?.destroy();
   fs.rmSync(secretDir, { recursive: true, force: true });
