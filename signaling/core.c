@@ -167,6 +167,11 @@ void pl_sig_set_auth(pl_sig *s, const pl_auth *auth)
     s->auth = auth;
 }
 
+void pl_sig_set_turn(pl_sig *s, const pl_turn *turn)
+{
+    s->turn = turn;
+}
+
 void pl_sig_stats_get(const pl_sig *s, pl_sig_stats *out)
 {
     memset(out, 0, sizeof(*out));

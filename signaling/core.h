@@ -12,6 +12,7 @@
 #include "parley/auth.h"
 #include "parley/sdp.h"
 #include "parley/signal.h"
+#include "parley/turn.h"
 
 #define SDP_OUT_MAX 16384
 
@@ -28,6 +29,7 @@ struct pl_sig {
     sig_model m;
     sig_calls *calls;
     const pl_auth *auth; /* NULL: open mode */
+    const pl_turn *turn; /* NULL: no TURN servers in welcome */
     int64_t grace_ms;
     size_t max_participants, max_rooms;
     uint64_t bad_messages, resumed, timed_out, auth_refused, rate_limited;

@@ -140,6 +140,36 @@ static int load_auth(server *srv)
     return 0;
 }
 
+/* TURN servers: the secret shared with them, from a file as for access
+ * tokens; the URLs were checked with the options. */
+static int load_turn(server *srv)
+{
+    const options *o = &srv->opt;
+    if (!o->n_turn_urls)
+        return 0;
+    char buf[PL_TURN_MAX_SECRET + 1];
+    if (pl_auth_read_secret(o->turn_secret_file, buf, sizeof(buf)) != PL_OK) {
+        fprintf(stderr, "parley: cannot read the TURN secret file %s\n", o->turn_secret_file);
+        return 1;
+    }
+    int rc = pl_turn_create(&srv->env, (const uint8_t *)buf, strlen(buf), o->turn_ttl, &srv->turn);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    if (rc != PL_OK) {
+        fprintf(stderr, "parley: the TURN secret in %s must be 1 to %d bytes\n",
+                o->turn_secret_file, PL_TURN_MAX_SECRET);
+        return 1;
+    }
+    const char *why = NULL;
+    for (size_t i = 0; i < o->n_turn_urls; i++)
+        if (pl_turn_add_url(srv->turn, o->turn_urls[i], &why) != PL_OK) {
+            fprintf(stderr, "parley: --turn-url '%s': %s\n", o->turn_urls[i], why);
+            return 1;
+        }
+    printf("turn: %zu server%s, credentials for %d s\n", o->n_turn_urls,
+           o->n_turn_urls == 1 ? "" : "s", o->turn_ttl);
+    return 0;
+}
+
 static void sig_tick(lws_sorted_usec_list_t *sul)
 {
     server *srv = lws_container_of(sul, server, tick);
@@ -191,6 +221,7 @@ static int start_signaling(server *srv)
     pl_sig_set_store(srv->sig, srv->store);
     pl_sig_set_limits(srv->sig, (size_t)srv->opt.max_participants, (size_t)srv->opt.max_rooms);
     pl_sig_set_auth(srv->sig, srv->auth);
+    pl_sig_set_turn(srv->sig, srv->turn);
     return 0;
 }
 
@@ -202,6 +233,7 @@ static void teardown(server *srv)
     pl_sig_destroy(srv->sig);
     pl_store_destroy(srv->store);
     pl_auth_destroy(srv->auth);
+    pl_turn_destroy(srv->turn);
     pl_dtls_cert_destroy(srv->cert);
     pl_tls_cert_clear(&srv->tls);
     pthread_mutex_destroy(&srv->ev_lock);
@@ -233,7 +265,7 @@ int main(int argc, char **argv)
     srv.ev_closed = true; /* until the lws context exists */
     pick_announce(&srv);
     if (srv_workers_start(&srv) != 0 || open_store(&srv) != 0 || load_auth(&srv) != 0 ||
-        start_signaling(&srv) != 0) {
+        load_turn(&srv) != 0 || start_signaling(&srv) != 0) {
         teardown(&srv);
         return 1;
     }

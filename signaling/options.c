@@ -38,6 +38,13 @@ static void usage(FILE *f)
                "                     (default off)\n"
                "  --no-dynacast      never ask publishers to switch off simulcast layers\n"
                "                     nobody watches (default: ask, after 3 s unwatched)\n"
+               "  --turn-url URL     a TURN server clients may relay media through, e.g.\n"
+               "                     turn:host:3478?transport=udp or\n"
+               "                     turns:host:443?transport=tcp; repeat for more (up to 8);\n"
+               "                     needs --turn-secret-file\n"
+               "  --turn-secret-file F  the secret shared with the TURN servers (coturn's\n"
+               "                     static-auth-secret): clients get credentials made with it\n"
+               "  --turn-ttl S       seconds a TURN credential lasts (default 86400)\n"
                "  --help             this text\n");
 }
 
@@ -63,6 +70,9 @@ int srv_parse_options(int argc, char **argv, options *o)
         {"max-connections-per-ip", required_argument, NULL, 'C'},
         {"downlink-estimate", no_argument, NULL, 'E'},
         {"no-dynacast", no_argument, NULL, 'D'},
+        {"turn-url", required_argument, NULL, 'U'},
+        {"turn-secret-file", required_argument, NULL, 'T'},
+        {"turn-ttl", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -76,7 +86,8 @@ int srv_parse_options(int argc, char **argv, options *o)
                    .data_dir = "data",
                    .max_participants = PL_SIG_DEFAULT_MAX_PARTICIPANTS,
                    .max_rooms = PL_SIG_DEFAULT_MAX_ROOMS,
-                   .max_conns_per_ip = 100};
+                   .max_conns_per_ip = 100,
+                   .turn_ttl = PL_TURN_DEFAULT_TTL_S};
     int c;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         char *end = NULL;
@@ -136,6 +147,31 @@ int srv_parse_options(int argc, char **argv, options *o)
         case 'D':
             o->no_dynacast = true;
             break;
+        case 'U': {
+            const char *why = NULL;
+            if (pl_turn_check_url(optarg, &why) != PL_OK) {
+                fprintf(stderr, "parley: --turn-url '%s': %s\n", optarg, why);
+                return 2;
+            }
+            if (o->n_turn_urls == PL_TURN_MAX_URLS) {
+                fprintf(stderr, "parley: at most %d --turn-url\n", PL_TURN_MAX_URLS);
+                return 2;
+            }
+            o->turn_urls[o->n_turn_urls++] = optarg;
+            break;
+        }
+        case 'T':
+            o->turn_secret_file = optarg;
+            break;
+        case 'L':
+            v = strtol(optarg, &end, 10);
+            if (*end || !*optarg || v < PL_TURN_MIN_TTL_S || v > PL_TURN_MAX_TTL_S) {
+                fprintf(stderr, "parley: --turn-ttl takes %d to %d seconds\n", PL_TURN_MIN_TTL_S,
+                        PL_TURN_MAX_TTL_S);
+                return 2;
+            }
+            o->turn_ttl = (int)v;
+            break;
         case 'S':
             o->auth_secret = optarg;
             break;
@@ -168,6 +204,12 @@ int srv_parse_options(int argc, char **argv, options *o)
     if (!o->tls_cert != !o->tls_key || (o->tls_cert && o->tls_self_signed)) {
         fprintf(stderr, "parley: TLS takes --tls-cert FILE with --tls-key FILE, or "
                         "--tls-self-signed alone\n");
+        return 2;
+    }
+    /* A TURN server sharing a secret refuses credentials made without it,
+     * and a secret without a server to use it with is a mistake too. */
+    if (!o->n_turn_urls != !o->turn_secret_file) {
+        fprintf(stderr, "parley: --turn-url and --turn-secret-file go together\n");
         return 2;
     }
     return 0;

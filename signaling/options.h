@@ -3,6 +3,9 @@
 #define PARLEY_OPTIONS_H
 
 #include <stdbool.h>
+#include <stddef.h>
+
+#include "parley/turn.h"
 
 typedef struct options {
     int http_port;
@@ -20,6 +23,12 @@ typedef struct options {
     bool no_dynacast;
     const char *auth_secret, *auth_secret_file; /* neither: open mode */
     int max_participants, max_rooms, max_conns_per_ip;
+    /* TURN servers for welcome.ice_servers: URLs and the secret shared with
+     * them, all or nothing. */
+    const char *turn_urls[PL_TURN_MAX_URLS];
+    size_t n_turn_urls;
+    const char *turn_secret_file;
+    int turn_ttl; /* seconds a credential lasts */
 } options;
 
 /* 0 to run, 1 when --help was answered, 2 after a usage error (said on

@@ -18,6 +18,7 @@
 #include "parley/signal.h"
 #include "parley/store.h"
 #include "parley/tlscert.h"
+#include "parley/turn.h"
 #include "parley/worker.h"
 
 #define MAX_WORKERS 64
@@ -31,6 +32,7 @@ typedef struct server {
     pl_sig *sig;
     pl_store *store;
     pl_auth *auth;
+    pl_turn *turn; /* NULL without --turn-url */
     uint64_t refused_per_ip, cut_slow;
     pl_dtls_cert *cert;
     pl_worker *workers[MAX_WORKERS];

@@ -66,11 +66,28 @@ static void user_id_for(const char *name, char *out, size_t cap)
              md[5], md[6], md[7]);
 }
 
+/* welcome.ice_servers: one entry per TURN URL, each with the user's
+ * credential from now on. A string `urls` rather than an array, so that
+ * clients reading the protocol's simplest form need nothing more. */
+static json_t *ice_servers_json(const pl_sig *s, const conn *c, pl_sig_time now)
+{
+    json_t *a = json_array();
+    char username[PL_TURN_USERNAME_MAX + 1], credential[PL_TURN_CREDENTIAL_LEN + 1];
+    if (!s->turn || pl_turn_issue(s->turn, c->user->id, now.wall_ms / 1000, username,
+                                  sizeof(username), credential, sizeof(credential)) != PL_OK)
+        return a;
+    for (size_t i = 0; i < pl_turn_url_count(s->turn); i++)
+        json_array_append_new(a, json_pack("{s:s,s:s,s:s}", "urls", pl_turn_url(s->turn, i),
+                                           "username", username, "credential", credential));
+    return a;
+}
+
 /* hello with `resume`: the new connection takes over a detached session
  * (same user, participant, transports and subscriptions); the client gets
  * `welcome` with resumed:true, then `joined` and a fresh subscribe offer to
- * catch up with what it missed. The others saw nothing. */
-static void resume_session(pl_sig *s, conn *fresh, const char *token, json_t *re)
+ * catch up with what it missed. The others saw nothing. Its TURN
+ * credentials are new: the old ones may be close to expiry. */
+static void resume_session(pl_sig *s, conn *fresh, const char *token, json_t *re, pl_sig_time now)
 {
     conn *c = NULL;
     for (conn *o = s->m.detached; o && !c; o = o->next_detached)
@@ -91,7 +108,7 @@ static void resume_session(pl_sig *s, conn *fresh, const char *token, json_t *re
     sig_random_secret(&s->env, c->resume_token);
     json_t *m = sig_reply("welcome", re);
     json_object_set_new(m, "user", sig_user_json(c));
-    json_object_set_new(m, "ice_servers", json_array());
+    json_object_set_new(m, "ice_servers", ice_servers_json(s, c, now));
     json_object_set_new(m, "online", sig_online_json(s, c));
     json_object_set_new(m, "missed", sig_calls_missed_json(s->calls, c->user->id));
     json_object_set_new(m, "resume_token", json_string(c->resume_token));
@@ -125,7 +142,7 @@ void sig_on_hello(pl_sig *s, conn *c, json_t *msg, json_t *re, pl_sig_time now)
     const char *resume = json_string_value(json_object_get(msg, "resume"));
     if (resume) {
         /* The resume token is a secret issued after authentication. */
-        resume_session(s, c, resume, re);
+        resume_session(s, c, resume, re, now);
         return;
     }
     c->can_publish = c->can_subscribe = true;
@@ -160,7 +177,7 @@ void sig_on_hello(pl_sig *s, conn *c, json_t *msg, json_t *re, pl_sig_time now)
     json_t *online = sig_online_json(s, c);
     json_t *m = sig_reply("welcome", re);
     json_object_set_new(m, "user", sig_user_json(c));
-    json_object_set_new(m, "ice_servers", json_array());
+    json_object_set_new(m, "ice_servers", ice_servers_json(s, c, now));
     json_object_set_new(m, "online", online);
     json_object_set_new(m, "missed", sig_calls_missed_json(s->calls, c->user->id));
     json_object_set_new(m, "resume_token", json_string(c->resume_token));

@@ -166,8 +166,9 @@ async function onSubscribeOffer(m) {
   }
   let pc = window.parley.subscribe;
   if (!pc) {
-    pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    pc = new RTCPeerConnection(pcConfig());
     window.parley.subscribe = pc;
+    watchPath(pc, 'subscribe');
     pc.ontrack = (ev) => {
       const info = midInfo.get(ev.transceiver.mid);
       const pid = info?.participant_id || ev.streams[0]?.id;
@@ -234,8 +235,9 @@ async function publish(audioOnly) {
   }
   $('preview').srcObject = stream;
   $('me').classList.toggle('has-video', stream.getVideoTracks().length > 0);
-  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+  const pc = new RTCPeerConnection(pcConfig());
   window.parley.publish = pc;
+  watchPath(pc, 'publish');
   window.parley.stream = stream;
   syncToggles();
   for (const track of stream.getTracks()) {
@@ -435,6 +437,7 @@ function resetMedia() {
   window.parley.subscribe?.close();
   window.parley.publish = null;
   window.parley.subscribe = null;
+  clearPaths();
   for (const key of [...tiles.keys()]) dropTile(key);
   midInfo.clear();
   trackKinds.clear();
@@ -542,6 +545,7 @@ function onWelcome(m) {
   session.tries = 0;
   session.user = m.user;
   window.parley.user = m.user;
+  setIceServers(m.ice_servers);
   hooks.welcome(m);
   // A resumed session is still in its room: `joined` follows.
   if (m.resumed && session.room) return;

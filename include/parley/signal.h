@@ -15,6 +15,7 @@
 #include "parley/failure.h"
 #include "parley/store.h"
 #include "parley/track.h"
+#include "parley/turn.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -144,6 +145,11 @@ void pl_sig_set_limits(pl_sig *sig, size_t max_participants, size_t max_rooms);
  * section 1) and its claims bind the session; NULL is open mode. The auth
  * must outlive the core. */
 void pl_sig_set_auth(pl_sig *sig, const pl_auth *auth);
+
+/* TURN servers: every `welcome` lists them with a credential for its user
+ * that lasts the turn's lifetime from then (a resumed session gets a fresh
+ * one); NULL lists none. The turn must outlive the core. */
+void pl_sig_set_turn(pl_sig *sig, const pl_turn *turn);
 
 /* What the media workers report about transports, on the signaling thread.
  * A transport the core does not know (any more) is ignored, unless said

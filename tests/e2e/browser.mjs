@@ -1,14 +1,32 @@
 // Headless Chromium as the tests drive it (Debian's chromium, playwright-core):
-// fake camera, microphone and screen, no network besides loopback.
+// fake camera, microphone and screen, no network besides loopback (or a
+// network namespace's, netns.mjs).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { waitFor } from './client.mjs';
 
-export function launchChromium(extraArgs = []) {
-  return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true,
+// An executable that runs Chromium inside network namespace ns (netns.mjs),
+// for playwright's executablePath: playwright talks to it over pipes, which
+// `ip netns exec` passes on. It is needed only until Chromium started.
+function chromiumInNamespace(ns) {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'parley-chromium-')), 'chromium');
+  fs.writeFileSync(file, `#!/bin/sh\nexec ip netns exec '${ns}' /usr/bin/chromium "$@"\n`, { mode: 0o755 });
+  return file;
+}
+
+// {netns}: the browser runs in that network namespace.
+export function launchChromium(extraArgs = [], { netns } = {}) {
+  const executablePath = netns ? chromiumInNamespace(netns) : '/usr/bin/chromium';
+  const launched = chromium.launch({ executablePath, headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
       '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
       '--allow-loopback-in-peer-connection', ...extraArgs] });
+  if (!netns) return launched;
+  const gone = () => fs.rmSync(path.dirname(executablePath), { recursive: true, force: true });
+  return launched.finally(gone);
 }
 
 // Runs in the page (page.evaluate(inbound)), in Chromium and Firefox: per

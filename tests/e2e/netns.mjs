@@ -115,6 +115,30 @@ export function createNetwork({ subnet } = {}) {
           const m = /counter packets (\d+)/.exec(out);
           return m ? +m[1] : 0;
         },
+        // A network that lets out only TCP to addr on the given ports
+        // (a web server, a TURN server): every other packet the participant
+        // sends, UDP above all, is dropped (loopback aside). A second call
+        // replaces the first.
+        onlyTcpTo(addr, ...ports) {
+          run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], [
+            'table inet strict',
+            'delete table inet strict',
+            'table inet strict {',
+            '  chain out { type filter hook output priority 0; policy accept;',
+            '    oifname "lo" accept',
+            `    ip daddr ${addr} tcp dport { ${ports.join(', ')} } accept`,
+            '    counter drop',
+            '  }',
+            '}',
+          ].join('\n'));
+        },
+        // Packets the onlyTcpTo rule dropped so far.
+        strictDropped() {
+          let out;
+          try { out = inNs(ns, 'nft', 'list', 'table', 'inet', 'strict'); } catch { return 0; }
+          const m = /counter packets (\d+)/.exec(out);
+          return m ? +m[1] : 0;
+        },
       };
       nets.push(participant);
       return participant;
