@@ -62,6 +62,13 @@ export function createNetwork({ subnet } = {}) {
     inNs(ns, 'ip', 'link', 'set', peer, 'up');
     inNs(ns, 'ip', 'link', 'set', 'lo', 'up');
     inNs(ns, 'ip', 'route', 'add', 'default', 'via', `10.${x}.${i}.1`);
+    // A server on 0.0.0.0 answers a participant's datagram from the source
+    // address the route to it prefers: make that the server address, not
+    // the host end of this veth, or ICE drops every answer (its checks went
+    // to the server address).
+    if (i > 0)
+      ip('route', 'replace', `10.${x}.${i}.0/24`, 'dev', host, 'proto', 'kernel', 'scope', 'link',
+        'src', `10.${x}.0.1`);
     return { host, peer };
   };
 
