@@ -47,6 +47,9 @@
 /* Arrivals spread over at most this times the span their packets were
  * sent over kept pace with the sender. */
 #define KEPT_PACE_SLACK 1.1
+/* ... over the whole window, and over its newest part too, where a path
+ * that just got slower shows first. */
+#define RECENT_PACE_US 250000
 #define PROBE_FURTHER_SHARE 0.7
 #define CALM_US 2000000
 
@@ -278,15 +281,19 @@ static void capacity_update(pl_bwe *b, double kbps)
         b->capacity_var = CAPACITY_VAR_MAX;
 }
 
-/* The packets acknowledged over the window arrived no more spread out
- * than they were sent: the path carried the rate they were sent at, so no
- * queue of the relay's own making grew over the window. */
-static bool acked_kept_pace(const acked *a)
+/* The packets acknowledged over the last span_us of arrivals arrived no
+ * more spread out than they were sent: the path carried the rate they
+ * were sent at, so no queue of the relay's own making grew meanwhile. */
+static bool acked_kept_pace(const acked *a, int64_t span_us)
 {
-    if (!a->n)
+    size_t k = 0;
+    while (k < a->n && a->arrival_us[(a->head + k) % ACKED_RING] < a->newest_us - span_us)
+        k++;
+    if (k == a->n)
         return false;
-    int64_t send_span = a->newest_send_us - a->send_us[a->head];
-    int64_t arrival_span = a->newest_us - a->arrival_us[a->head];
+    size_t i = (a->head + k) % ACKED_RING;
+    int64_t send_span = a->newest_send_us - a->send_us[i];
+    int64_t arrival_span = a->newest_us - a->arrival_us[i];
     return send_span >= ACKED_MIN_SPAN_US &&
            (double)arrival_span <= KEPT_PACE_SLACK * (double)send_span;
 }
@@ -299,9 +306,10 @@ static void decrease(pl_bwe *b, int64_t now_us)
         return; /* the last cut has not had a round trip to show yet */
     double base = b->acked_bps ? (double)b->acked_bps : b->delay_bps;
     double cut = BETA * base;
-    if (b->acked_bps && (double)b->acked_bps < b->delay_bps && acked_kept_pace(&b->acked)) {
+    if (b->acked_bps && (double)b->acked_bps < b->delay_bps &&
+        acked_kept_pace(&b->acked, ACKED_WINDOW_US) && acked_kept_pace(&b->acked, RECENT_PACE_US)) {
         /* Sending below the estimate, and all of it arrived at the pace it
-         * left: the trend saw a burst (a key frame, a probe, the
+         * left, lately too: the trend saw a burst (a key frame, a probe, the
          * receiver's own scheduling), not a rate above the path's. Cutting
          * to a share of an application-limited rate would take away layers
          * whose absence lowers that rate, and the next burst would cut
