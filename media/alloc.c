@@ -30,6 +30,7 @@ typedef struct work {
     bool held;    /* no step above what it had, for now */
     bool refused; /* a step up to what it had did not fit: a downgrade */
     bool paused;  /* its lowest step did not fit */
+    bool graced;  /* its lowest step did not fit, and is kept for now */
 } work;
 
 /* The budget and what is allocated of it so far. */
@@ -46,6 +47,8 @@ pl_alloc_config pl_alloc_config_default(void)
         .hold_max_us = PL_ALLOC_HOLD_MAX_US,
         .flap_window_us = PL_ALLOC_FLAP_WINDOW_US,
         .margin_pct = PL_ALLOC_MARGIN_PCT,
+        .pause_grace_us = PL_ALLOC_PAUSE_GRACE_US,
+        .grace_overdraft_pct = PL_ALLOC_GRACE_OVERDRAFT_PCT,
     };
     return c;
 }
@@ -155,6 +158,31 @@ static bool climb(work *w, pool *p, bool keeps_only)
     return true;
 }
 
+/* A stream that was on keeps its lowest step, though it does not fit,
+ * while it has been short for less than the grace and the overdraft stays
+ * within bounds (alloc.h). */
+static bool grace(const pl_alloc_config *cfg, int64_t now, work *w, pool *p)
+{
+    const pl_alloc_choice *prev = &w->in->prev;
+    if (!w->prev_on || !w->n_steps || w->level >= 0)
+        return false;
+    if (prev->short_of_budget && now - prev->short_since_us >= cfg->pause_grace_us)
+        return false;
+    if (!prev->short_of_budget && cfg->pause_grace_us <= 0)
+        return false;
+    uint64_t after = p->used + w->ladder[0].bps;
+    uint64_t pct = cfg->grace_overdraft_pct < 1000 ? cfg->grace_overdraft_pct : 1000;
+    if (after * 100u > p->budget * (100u + pct))
+        return false;
+    p->used = after;
+    w->level = 0;
+    w->graced = true;
+    /* Staying where it was is no downgrade to hold it for (each run of
+     * the grace would lengthen the hold). */
+    w->refused = prev->spatial != w->ladder[0].s || prev->temporal != w->ladder[0].t;
+    return true;
+}
+
 /* Within one class, streams take turns, a step each per round. */
 static void climb_class(work *ws, const int *order, int n, pool *p, bool keeps_only)
 {
@@ -199,6 +227,8 @@ static void finish_video(const pl_alloc_config *cfg, int64_t now, const work *w,
     c->hold_until_us = prev->hold_until_us;
     c->up_at_us = prev->up_at_us;
     c->backoff = prev->backoff;
+    c->short_of_budget = w->graced;
+    c->short_since_us = !w->graced ? 0 : prev->short_of_budget ? prev->short_since_us : now;
     if (w->in->unwanted) {
         c->state = PL_ALLOC_UNWANTED;
         return;
@@ -303,7 +333,7 @@ int pl_alloc_run(const pl_alloc_config *cfg, int64_t now_us, uint64_t budget_bps
     /* Everyone's lowest step before anyone gets more. */
     for (int k = 0; k < n_order; k++) {
         work *w = &ws[order[k]];
-        if (w->n_steps && !climb(w, &p, false))
+        if (w->n_steps && !climb(w, &p, false) && !grace(cfg, now_us, w, &p))
             w->paused = true;
     }
     /* Then each class climbs: back to what it had, then beyond. */
