@@ -25,7 +25,9 @@
  *   result while probes succeed, every few seconds while the link is calm,
  *   and when the caller asks (an allocator that wants to know whether a
  *   higher layer would fit). A cluster's rate as the receiver saw it,
- *   when above the estimate, becomes the estimate.
+ *   when above the estimate, becomes the estimate; one the path could not
+ *   carry caps the estimate at its rate, but not below the acknowledged
+ *   bitrate.
  *
  * Sans-IO: times are arguments; the estimate is a query. */
 #ifndef PARLEY_BWE_H
@@ -92,6 +94,9 @@ typedef struct pl_bwe_stats {
     /* Of the overuses, those while sending below the estimate with every
      * packet arriving at the pace it left: cut to that rate, no lower. */
     uint64_t app_limited_cuts;
+    /* Saturated probes that measured less than the acknowledged rate,
+     * taken as that rate. */
+    uint64_t probes_below_acked;
     uint64_t probes_sent, probes_ok, probes_failed;
     uint64_t last_probe_bps; /* result of the last successful probe */
     pl_sendhist_stats history;
