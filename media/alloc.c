@@ -31,6 +31,7 @@ typedef struct work {
     bool refused; /* a step up to what it had did not fit: a downgrade */
     bool paused;  /* its lowest step did not fit */
     bool graced;  /* its lowest step did not fit, and is kept for now */
+    bool up_fits; /* a spatial step up fitted, and waits for its confirmation */
 } work;
 
 /* The budget and what is allocated of it so far. */
@@ -49,6 +50,7 @@ pl_alloc_config pl_alloc_config_default(void)
         .margin_pct = PL_ALLOC_MARGIN_PCT,
         .pause_grace_us = PL_ALLOC_PAUSE_GRACE_US,
         .grace_overdraft_pct = PL_ALLOC_GRACE_OVERDRAFT_PCT,
+        .spatial_up_us = PL_ALLOC_SPATIAL_UP_US,
     };
     return c;
 }
@@ -138,7 +140,7 @@ static bool next_is_keep(const work *w)
 /* Takes the stream's next step if the budget allows: a kept step needs to
  * fit in the budget, a step up the allocation after it plus the margin,
  * and the hold to be over. `keeps_only`: steps up are not tried. */
-static bool climb(work *w, pool *p, bool keeps_only)
+static bool climb(const pl_alloc_config *cfg, int64_t now, work *w, pool *p, bool keeps_only)
 {
     if (w->paused || w->level + 1 >= w->n_steps)
         return false;
@@ -152,6 +154,14 @@ static bool climb(work *w, pool *p, bool keeps_only)
         if (keep)
             w->refused = true;
         return false;
+    }
+    if (!keep && w->prev_on && w->ladder[w->level + 1].s > w->in->prev.spatial) {
+        /* A larger layer than it had: only once that has fitted a while. */
+        const pl_alloc_choice *prev = &w->in->prev;
+        w->up_fits = true;
+        int64_t since = prev->up_fits ? prev->up_fits_since_us : now;
+        if (now - since < cfg->spatial_up_us)
+            return false;
     }
     p->used = after;
     w->level++;
@@ -184,13 +194,14 @@ static bool grace(const pl_alloc_config *cfg, int64_t now, work *w, pool *p)
 }
 
 /* Within one class, streams take turns, a step each per round. */
-static void climb_class(work *ws, const int *order, int n, pool *p, bool keeps_only)
+static void climb_class(const pl_alloc_config *cfg, int64_t now, work *ws, const int *order, int n,
+                        pool *p, bool keeps_only)
 {
     bool moved = true;
     while (moved) {
         moved = false;
         for (int i = 0; i < n; i++)
-            if (climb(&ws[order[i]], p, keeps_only))
+            if (climb(cfg, now, &ws[order[i]], p, keeps_only))
                 moved = true;
     }
 }
@@ -252,6 +263,10 @@ static void finish_video(const pl_alloc_config *cfg, int64_t now, const work *w,
         }
         set_forward(w->in, c);
     }
+    /* Still fitting, and not taken yet: the wait goes on. */
+    bool up_waits = w->up_fits && c->state == PL_ALLOC_ON && c->spatial == prev->spatial;
+    c->up_fits = up_waits;
+    c->up_fits_since_us = !up_waits ? 0 : prev->up_fits ? prev->up_fits_since_us : now;
     if (w->prev_on && w->refused) {
         /* Down for lack of budget: held, longer when it came up lately. */
         if (now - prev->up_at_us < cfg->flap_window_us)
@@ -333,15 +348,15 @@ int pl_alloc_run(const pl_alloc_config *cfg, int64_t now_us, uint64_t budget_bps
     /* Everyone's lowest step before anyone gets more. */
     for (int k = 0; k < n_order; k++) {
         work *w = &ws[order[k]];
-        if (w->n_steps && !climb(w, &p, false) && !grace(cfg, now_us, w, &p))
+        if (w->n_steps && !climb(cfg, now_us, w, &p, false) && !grace(cfg, now_us, w, &p))
             w->paused = true;
     }
     /* Then each class climbs: back to what it had, then beyond. */
     for (int cls = 0; cls < PL_ALLOC_CLASSES; cls++) {
         const int *o = order + class_start[cls];
         int m = class_start[cls + 1] - class_start[cls];
-        climb_class(ws, o, m, &p, true);
-        climb_class(ws, o, m, &p, false);
+        climb_class(cfg, now_us, ws, o, m, &p, true);
+        climb_class(cfg, now_us, ws, o, m, &p, false);
     }
 
     for (int k = 0; k < n_order; k++) {

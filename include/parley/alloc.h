@@ -39,6 +39,13 @@
  *   shortfall, or one that lasts, pauses it. Audio is never graced away:
  *   it is counted first, and the overdraft is a share of the budget, so a
  *   budget below the audio leaves no video in grace.
+ * - A step up to a larger spatial layer than the stream had costs the
+ *   publisher a key frame (of every layer, with most encoders): it is
+ *   taken only once it has fitted, margin included, in every run for
+ *   `spatial_up_us`, so that an estimate that touches a threshold for a
+ *   moment (a probe through a token bucket's burst) does not buy a key
+ *   frame now and another at the downgrade that follows. Temporal steps
+ *   cost nothing and are taken at once.
  * - Hysteresis: a step above what a stream had needs the whole allocation
  *   after it times (1 + margin) to fit in the budget, and is not taken
  *   before the stream's hold ends. A stream that loses a layer for lack of
@@ -77,6 +84,7 @@ extern "C" {
 #define PL_ALLOC_FLAP_WINDOW_US 10000000
 #define PL_ALLOC_MARGIN_PCT 10
 #define PL_ALLOC_PAUSE_GRACE_US 2000000
+#define PL_ALLOC_SPATIAL_UP_US 3000000
 #define PL_ALLOC_GRACE_OVERDRAFT_PCT 15
 
 enum pl_alloc_kind {
@@ -137,6 +145,9 @@ typedef struct pl_alloc_choice {
      * since short_since_us: in the pause grace. */
     bool short_of_budget;
     int64_t short_since_us;
+    /* Its next spatial step up has fitted since up_fits_since_us. */
+    bool up_fits;
+    int64_t up_fits_since_us;
 } pl_alloc_choice;
 
 /* One stream the subscriber receives, as the caller describes it. A
@@ -169,6 +180,7 @@ typedef struct pl_alloc_config {
     uint32_t margin_pct;          /* headroom an upgrade needs, percent of the allocation */
     int64_t pause_grace_us;       /* how long a lowest step that does not fit is kept (0: never) */
     uint32_t grace_overdraft_pct; /* how far above the budget it may be kept */
+    int64_t spatial_up_us;        /* how long a spatial step up must fit before it is taken */
 } pl_alloc_config;
 
 typedef struct pl_alloc_result {

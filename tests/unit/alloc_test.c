@@ -273,6 +273,42 @@ static void test_pause_grace(void **state)
     assert_int_equal(ch(&s, spk)->state, PL_ALLOC_NOFIT);
 }
 
+/* A spatial step up is taken only once it has fitted for 3 s: a budget
+ * that reaches it for a moment (a probe's spike) costs no key frame; one
+ * that stays brings it. Temporal steps are taken at once. */
+static void test_spatial_up_waits(void **state)
+{
+    (void)state;
+    sub s;
+    sub_init(&s);
+    int v = add_camera(&s, PL_ALLOC_OTHER);
+    run(&s, 0, 200 * K);
+    assert_layer(&s, v, 0, 2);
+    /* 1.2 Mbit/s for 2 s: h would fit, but not for long enough. */
+    run(&s, 1 * SEC, 1200 * K);
+    assert_layer(&s, v, 0, 2);
+    assert_true(ch(&s, v)->up_fits);
+    run(&s, 3 * SEC, 1200 * K);
+    assert_layer(&s, v, 0, 2);
+    run(&s, 3250 * MS, 200 * K);
+    assert_layer(&s, v, 0, 2);
+    assert_false(ch(&s, v)->up_fits);
+    /* It stays: after 3 s of fitting, the largest step that fits, in one
+     * switch (f at half frame rate). */
+    run(&s, 4 * SEC, 1200 * K);
+    run(&s, 6 * SEC, 1200 * K);
+    assert_layer(&s, v, 0, 2);
+    run(&s, 7 * SEC, 1200 * K);
+    assert_layer(&s, v, 2, 1);
+    assert_false(ch(&s, v)->up_fits);
+    /* Down at once, and the temporal steps at once too. */
+    run(&s, 8 * SEC, 130 * K);
+    assert_layer(&s, v, 0, 1);
+    s.st[v].prev.hold_until_us = 0;
+    run(&s, 9 * SEC, 200 * K);
+    assert_layer(&s, v, 0, 2);
+}
+
 static void test_tile_caps(void **state)
 {
     (void)state;
@@ -376,6 +412,7 @@ static void test_recovery_after_hold(void **state)
     (void)state;
     sub s;
     sub_init(&s);
+    s.cfg.spatial_up_us = 0; /* steps up at once: not what this is about */
     int c = add_camera(&s, PL_ALLOC_SPEAKER);
     run(&s, 0, 2000 * K);
     assert_layer(&s, c, 2, 2);
@@ -441,6 +478,7 @@ static void test_kept_layer_not_given_to_a_peer(void **state)
     (void)state;
     sub s;
     sub_init(&s);
+    s.cfg.spatial_up_us = 0; /* steps up at once: not what this is about */
     int a = add_camera(&s, PL_ALLOC_OTHER);
     int b = add_camera(&s, PL_ALLOC_OTHER);
     s.st[a].max_spatial = 0; /* a small tile at first */
@@ -466,6 +504,7 @@ static void test_wants_next_step(void **state)
     (void)state;
     sub s;
     sub_init(&s);
+    s.cfg.spatial_up_us = 0; /* steps up at once: not what this is about */
     int a = add_audio(&s, 30 * K);
     int c1 = add_camera(&s, PL_ALLOC_SPEAKER);
     int c2 = add_camera(&s, PL_ALLOC_OTHER);
@@ -502,6 +541,7 @@ static void test_suspended_and_off_layers(void **state)
     (void)state;
     sub s;
     sub_init(&s);
+    s.cfg.spatial_up_us = 0; /* steps up at once: not what this is about */
     int c = add_camera(&s, PL_ALLOC_OTHER);
     s.st[c].layer[2] = PL_ALLOC_LAYER_SUSPENDED;
     s.st[c].layer[1] = PL_ALLOC_LAYER_SUSPENDED;
@@ -629,6 +669,7 @@ int main(void)
         cmocka_unit_test(test_everyone_low_rather_than_one_high),
         cmocka_unit_test(test_tiny_budget_pauses_lowest_priority_first),
         cmocka_unit_test(test_pause_grace),
+        cmocka_unit_test(test_spatial_up_waits),
         cmocka_unit_test(test_tile_caps),
         cmocka_unit_test(test_hysteresis_prevents_flapping),
         cmocka_unit_test(test_recovery_after_hold),
