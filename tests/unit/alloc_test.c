@@ -417,14 +417,14 @@ static void test_recovery_after_hold(void **state)
     run(&s, 0, 2000 * K);
     assert_layer(&s, c, 2, 2);
     assert_int_equal(s.r.upgrades, 1);
-    /* The budget collapses: down at once, and held. */
-    run(&s, 20 * SEC, 400 * K);
+    /* The budget collapses, long after the climb: down at once, and held. */
+    run(&s, 40 * SEC, 400 * K);
     assert_layer(&s, c, 1, 1);
     assert_int_equal(s.r.downgrades, 1);
-    assert_int_equal(ch(&s, c)->hold_until_us, 20 * SEC + PL_ALLOC_HOLD_US);
+    assert_int_equal(ch(&s, c)->hold_until_us, 40 * SEC + PL_ALLOC_HOLD_US);
     /* It comes back: nothing above the kept layer before the hold ends. */
-    int64_t now = 20 * SEC;
-    for (now += 100 * MS; now < 20 * SEC + PL_ALLOC_HOLD_US; now += 100 * MS) {
+    int64_t now = 40 * SEC;
+    for (now += 100 * MS; now < 40 * SEC + PL_ALLOC_HOLD_US; now += 100 * MS) {
         run(&s, now, 2000 * K);
         assert_layer(&s, c, 1, 1);
     }
