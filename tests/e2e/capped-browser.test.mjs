@@ -12,7 +12,8 @@
 // - within 10 s of the cap's end Cleo decodes both at 640x360 again.
 // Every figure is printed ('#' lines), with each publisher's
 // qualityLimitationReason: three browsers on two cores may be short of
-// CPU, which is told apart from the network.
+// CPU, which is told apart from the network. PARLEY_SERVER_LOG=file keeps
+// the server's output.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
