@@ -39,6 +39,7 @@ typedef struct pool {
     uint64_t budget;
     uint64_t used;
     uint32_t margin_pct;
+    uint32_t spatial_margin_pct;
 } pool;
 
 pl_alloc_config pl_alloc_config_default(void)
@@ -51,6 +52,7 @@ pl_alloc_config pl_alloc_config_default(void)
         .pause_grace_us = PL_ALLOC_PAUSE_GRACE_US,
         .grace_overdraft_pct = PL_ALLOC_GRACE_OVERDRAFT_PCT,
         .spatial_up_us = PL_ALLOC_SPATIAL_UP_US,
+        .spatial_margin_pct = PL_ALLOC_SPATIAL_MARGIN_PCT,
     };
     return c;
 }
@@ -149,13 +151,16 @@ static bool climb(const pl_alloc_config *cfg, int64_t now, work *w, pool *p, boo
         return false;
     /* What the stream has is part of `used`. */
     uint64_t after = p->used - level_bps(w) + w->ladder[w->level + 1].bps;
-    bool fits = keep ? after <= p->budget : after * (100u + p->margin_pct) <= p->budget * 100u;
+    bool spatial_up = !keep && w->prev_on && w->ladder[w->level + 1].s > w->in->prev.spatial;
+    uint32_t margin =
+        spatial_up && p->spatial_margin_pct > p->margin_pct ? p->spatial_margin_pct : p->margin_pct;
+    bool fits = keep ? after <= p->budget : after * (100u + margin) <= p->budget * 100u;
     if (!fits) {
         if (keep)
             w->refused = true;
         return false;
     }
-    if (!keep && w->prev_on && w->ladder[w->level + 1].s > w->in->prev.spatial) {
+    if (spatial_up) {
         /* A larger layer than it had: only once that has fitted a while. */
         const pl_alloc_choice *prev = &w->in->prev;
         w->up_fits = true;
@@ -301,9 +306,12 @@ int pl_alloc_run(const pl_alloc_config *cfg, int64_t now_us, uint64_t budget_bps
         cfg = &defaults;
     out->n_streams = n;
 
-    pool p = {budget_bps < BUDGET_MAX ? budget_bps : BUDGET_MAX, 0, cfg->margin_pct};
+    pool p = {budget_bps < BUDGET_MAX ? budget_bps : BUDGET_MAX, 0, cfg->margin_pct,
+              cfg->spatial_margin_pct};
     if (p.margin_pct > 1000)
         p.margin_pct = 1000;
+    if (p.spatial_margin_pct > 1000)
+        p.spatial_margin_pct = 1000;
 
     /* Audio first, whatever the budget. */
     for (size_t i = 0; i < n; i++) {

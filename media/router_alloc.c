@@ -32,7 +32,7 @@ static void describe_video(const track *t, const route *rt, const uint8_t *order
                            pl_alloc_stream *st)
 {
     st->kind = PL_ALLOC_VIDEO;
-    st->priority = t->cfg.screen        ? PL_ALLOC_SCREEN
+    st->priority = t->cfg.screen       ? PL_ALLOC_SCREEN
                    : speaking(rt->pub) ? PL_ALLOC_SPEAKER
                                        : PL_ALLOC_OTHER;
     st->n_spatial = (uint8_t)t->n_layers;
@@ -66,7 +66,8 @@ static void tell_paused(pl_router *r, const endpoint *e, const route *rt, bool p
     outq *o = router_enqueue(r);
     if (!o)
         return;
-    *o = (outq){.kind = PL_ROUTER_OUT_VIDEO_PAUSED, .transport = e->id,
+    *o = (outq){.kind = PL_ROUTER_OUT_VIDEO_PAUSED,
+                .transport = e->id,
                 .ssrc = rt->cfg.out_ssrc,
                 .paused = paused};
     memcpy(o->mid, rt->cfg.mid, sizeof(o->mid));
@@ -90,7 +91,7 @@ static void apply_video(pl_router *r, endpoint *e, route *rt, const track *t, co
         rt->cap_temporal = (uint8_t)(tl + 1);
     }
     uint8_t was = pl_layerfwd_keyframe_layer(&rt->fwd);
-    bool paused = c->state == PL_ALLOC_NOFIT ? true
+    bool paused = c->state == PL_ALLOC_NOFIT      ? true
                   : c->state == PL_ALLOC_UNWANTED ? rt->bw_paused
                                                   : false;
     if (paused != rt->bw_paused) {
@@ -150,7 +151,9 @@ static void allocate(pl_router *r, endpoint *e, uint64_t budget, int64_t now)
         memset(s, 0, sizeof(*s));
         s->unwanted = rt->cfg.paused;
         s->prev = rt->alloc;
-        if (proven)
+        /* Not for a stream that flapped: a probe through a shaper's burst
+         * can prove more than the path carries for long. */
+        if (proven && !s->prev.backoff)
             s->prev.hold_until_us = 0;
         if (t->cfg.video) {
             router_layer_order(t, order[n]);

@@ -41,11 +41,10 @@
  *   budget below the audio leaves no video in grace.
  * - A step up to a larger spatial layer than the stream had costs the
  *   publisher a key frame (of every layer, with most encoders): it is
- *   taken only once it has fitted, margin included, in every run for
- *   `spatial_up_us`, so that an estimate that touches a threshold for a
- *   moment (a probe through a token bucket's burst) does not buy a key
- *   frame now and another at the downgrade that follows. Temporal steps
- *   cost nothing and are taken at once.
+ *   taken only once it has fitted, with a margin of its own
+ *   (`spatial_margin_pct`), in every run for `spatial_up_us`, so that an estimate that touches a
+ * threshold for a moment (a probe through a token bucket's burst) does not buy a key frame now and
+ * another at the downgrade that follows. Temporal steps cost nothing and are taken at once.
  * - Hysteresis: a step above what a stream had needs the whole allocation
  *   after it times (1 + margin) to fit in the budget, and is not taken
  *   before the stream's hold ends. A stream that loses a layer for lack of
@@ -85,6 +84,7 @@ extern "C" {
 #define PL_ALLOC_MARGIN_PCT 10
 #define PL_ALLOC_PAUSE_GRACE_US 2000000
 #define PL_ALLOC_SPATIAL_UP_US 3000000
+#define PL_ALLOC_SPATIAL_MARGIN_PCT 25
 #define PL_ALLOC_GRACE_OVERDRAFT_PCT 15
 
 enum pl_alloc_kind {
@@ -181,6 +181,7 @@ typedef struct pl_alloc_config {
     int64_t pause_grace_us;       /* how long a lowest step that does not fit is kept (0: never) */
     uint32_t grace_overdraft_pct; /* how far above the budget it may be kept */
     int64_t spatial_up_us;        /* how long a spatial step up must fit before it is taken */
+    uint32_t spatial_margin_pct;  /* the headroom it needs (at least margin_pct) */
 } pl_alloc_config;
 
 typedef struct pl_alloc_result {

@@ -293,13 +293,14 @@ static void test_spatial_up_waits(void **state)
     run(&s, 3250 * MS, 200 * K);
     assert_layer(&s, v, 0, 2);
     assert_false(ch(&s, v)->up_fits);
-    /* It stays: after 3 s of fitting, the largest step that fits, in one
-     * switch (f at half frame rate). */
+    /* It stays: after 3 s of fitting, the largest step that fits with the
+     * 25% a spatial step needs, in one switch (h; f at half frame rate,
+     * 1M, would fit with 10%). */
     run(&s, 4 * SEC, 1200 * K);
     run(&s, 6 * SEC, 1200 * K);
     assert_layer(&s, v, 0, 2);
     run(&s, 7 * SEC, 1200 * K);
-    assert_layer(&s, v, 2, 1);
+    assert_layer(&s, v, 1, 2);
     assert_false(ch(&s, v)->up_fits);
     /* Down at once, and the temporal steps at once too. */
     run(&s, 8 * SEC, 130 * K);
