@@ -14,6 +14,9 @@
  * the margin far from overflow). */
 #define BUDGET_MAX 1000000000000ull
 #define BACKOFF_MAX 16
+/* A spatial step up whose allocation fits this many times over (percent)
+ * is taken without waiting. */
+#define SPATIAL_AT_ONCE_PCT 150u
 
 typedef struct step {
     uint8_t s, t;
@@ -160,8 +163,10 @@ static bool climb(const pl_alloc_config *cfg, int64_t now, work *w, pool *p, boo
             w->refused = true;
         return false;
     }
-    if (spatial_up) {
-        /* A larger layer than it had: only once that has fitted a while. */
+    if (spatial_up && after * SPATIAL_AT_ONCE_PCT > p->budget * 100u) {
+        /* A larger layer than it had: only once that has fitted a while,
+         * unless the budget is far beyond it (a link that recovered, not a
+         * moment at a threshold). */
         const pl_alloc_choice *prev = &w->in->prev;
         w->up_fits = true;
         int64_t since = prev->up_fits ? prev->up_fits_since_us : now;

@@ -42,7 +42,8 @@
  * - A step up to a larger spatial layer than the stream had costs the
  *   publisher a key frame (of every layer, with most encoders): it is
  *   taken only once it has fitted, with a margin of its own
- *   (`spatial_margin_pct`), in every run for `spatial_up_us`, so that an estimate that touches a
+ *   (`spatial_margin_pct`), in every run for `spatial_up_us` (at once
+ *   when the allocation fits one and a half times over), so that an estimate that touches a
  * threshold for a moment (a probe through a token bucket's burst) does not buy a key frame now and
  * another at the downgrade that follows. Temporal steps cost nothing and are taken at once.
  * - Hysteresis: a step above what a stream had needs the whole allocation

@@ -273,9 +273,11 @@ static void test_pause_grace(void **state)
     assert_int_equal(ch(&s, spk)->state, PL_ALLOC_NOFIT);
 }
 
-/* A spatial step up is taken only once it has fitted for 3 s: a budget
- * that reaches it for a moment (a probe's spike) costs no key frame; one
- * that stays brings it. Temporal steps are taken at once. */
+/* A spatial step up is taken only once it has fitted, with 25% of
+ * headroom, for 3 s: a budget that reaches it for a moment (a probe's
+ * spike) costs no key frame; one that stays brings it, and one far beyond
+ * it (a link that recovered) brings it at once. Temporal steps are taken
+ * at once. */
 static void test_spatial_up_waits(void **state)
 {
     (void)state;
@@ -284,30 +286,40 @@ static void test_spatial_up_waits(void **state)
     int v = add_camera(&s, PL_ALLOC_OTHER);
     run(&s, 0, 200 * K);
     assert_layer(&s, v, 0, 2);
-    /* 1.2 Mbit/s for 2 s: h would fit, but not for long enough. */
-    run(&s, 1 * SEC, 1200 * K);
+    /* 500k for 2 s: h at half frame rate (350k) would fit with 25%, but
+     * not for long enough. */
+    run(&s, 1 * SEC, 500 * K);
     assert_layer(&s, v, 0, 2);
     assert_true(ch(&s, v)->up_fits);
-    run(&s, 3 * SEC, 1200 * K);
+    run(&s, 3 * SEC, 500 * K);
     assert_layer(&s, v, 0, 2);
     run(&s, 3250 * MS, 200 * K);
     assert_layer(&s, v, 0, 2);
     assert_false(ch(&s, v)->up_fits);
-    /* It stays: after 3 s of fitting, the largest step that fits with the
-     * 25% a spatial step needs, in one switch (h; f at half frame rate,
-     * 1M, would fit with 10%). */
-    run(&s, 4 * SEC, 1200 * K);
-    run(&s, 6 * SEC, 1200 * K);
+    /* 420k: h would fit with 10%, not with 25%. */
+    run(&s, 3500 * MS, 420 * K);
+    assert_false(ch(&s, v)->up_fits);
+    run(&s, 7 * SEC, 420 * K);
     assert_layer(&s, v, 0, 2);
-    run(&s, 7 * SEC, 1200 * K);
-    assert_layer(&s, v, 1, 2);
+    /* It stays at 500k: after 3 s, h (at half frame rate: full would not
+     * fit with 25%). */
+    run(&s, 8 * SEC, 500 * K);
+    run(&s, 10 * SEC, 500 * K);
+    assert_layer(&s, v, 0, 2);
+    run(&s, 11 * SEC, 500 * K);
+    assert_layer(&s, v, 1, 1);
     assert_false(ch(&s, v)->up_fits);
     /* Down at once, and the temporal steps at once too. */
-    run(&s, 8 * SEC, 130 * K);
+    run(&s, 12 * SEC, 130 * K);
     assert_layer(&s, v, 0, 1);
     s.st[v].prev.hold_until_us = 0;
-    run(&s, 9 * SEC, 200 * K);
+    run(&s, 13 * SEC, 200 * K);
     assert_layer(&s, v, 0, 2);
+    /* Far beyond (800k: the allocation after each step fits one and a
+     * half times over): at once, to h at full frame rate. */
+    s.st[v].prev.hold_until_us = 0;
+    run(&s, 14 * SEC, 800 * K);
+    assert_layer(&s, v, 1, 2);
 }
 
 static void test_tile_caps(void **state)
