@@ -138,6 +138,9 @@ static void allocate(pl_router *r, endpoint *e, uint64_t budget, int64_t now)
     bool proven = d->probe_bps && budget >= d->probe_bps;
     if (proven)
         d->probe_bps = 0;
+    /* Twice what the last allocation wanted: a link that recovered, not
+     * a threshold to flap around, so every hold ends. */
+    bool recovered = d->want_bps && budget >= 2 * d->want_bps;
     pl_alloc_stream st[PL_MAX_ROUTES];
     size_t idx[PL_MAX_ROUTES];
     uint8_t order[PL_MAX_ROUTES][PL_MAX_LAYERS];
@@ -153,7 +156,7 @@ static void allocate(pl_router *r, endpoint *e, uint64_t budget, int64_t now)
         s->prev = rt->alloc;
         /* Not for a stream that flapped: a probe through a shaper's burst
          * can prove more than the path carries for long. */
-        if (proven && !s->prev.backoff)
+        if ((proven && !s->prev.backoff) || recovered)
             s->prev.hold_until_us = 0;
         if (t->cfg.video) {
             router_layer_order(t, order[n]);
@@ -170,6 +173,7 @@ static void allocate(pl_router *r, endpoint *e, uint64_t budget, int64_t now)
     if (pl_alloc_run(NULL, now, budget, st, n, &res) != PL_OK)
         return;
     r->st.allocations++;
+    d->want_bps = res.probe_bps;
     for (size_t k = 0; k < n; k++) {
         route *rt = &e->routes[idx[k]];
         rt->alloc = res.streams[k];

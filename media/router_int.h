@@ -91,6 +91,7 @@ typedef struct downlink {
     uint64_t alloc_bps;
     int64_t probe_at;
     uint64_t probe_bps; /* its target; 0: none, or reached */
+    uint64_t want_bps;  /* the estimate the last allocation's next steps need; 0: none */
 } downlink;
 
 /* One subscriber route fed by a publisher track. */
@@ -166,7 +167,7 @@ typedef struct route {
      * a NACK for it within a round trip is not answered again. */
     uint16_t resent_seq[RESENT_HISTORY];
     int64_t resent_at[RESENT_HISTORY];
-    endpoint *pub;            /* resolved from cfg: NULL while the track is not there */
+    endpoint *pub; /* resolved from cfg: NULL while the track is not there */
     size_t track;
     /* The subscriber's allocation for it (alloc.h; state NEW without an
      * estimate), and what it makes of the route: the largest layer
