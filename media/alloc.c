@@ -14,6 +14,9 @@
  * the margin far from overflow). */
 #define BUDGET_MAX 1000000000000ull
 #define BACKOFF_MAX 16
+/* A spatial step up whose allocation fits this many times over (percent)
+ * is taken without waiting. */
+#define SPATIAL_AT_ONCE_PCT 150u
 
 typedef struct step {
     uint8_t s, t;
@@ -30,6 +33,8 @@ typedef struct work {
     bool held;    /* no step above what it had, for now */
     bool refused; /* a step up to what it had did not fit: a downgrade */
     bool paused;  /* its lowest step did not fit */
+    bool graced;  /* its lowest step did not fit, and is kept for now */
+    bool up_fits; /* a spatial step up fitted, and waits for its confirmation */
 } work;
 
 /* The budget and what is allocated of it so far. */
@@ -37,6 +42,7 @@ typedef struct pool {
     uint64_t budget;
     uint64_t used;
     uint32_t margin_pct;
+    uint32_t spatial_margin_pct;
 } pool;
 
 pl_alloc_config pl_alloc_config_default(void)
@@ -46,6 +52,10 @@ pl_alloc_config pl_alloc_config_default(void)
         .hold_max_us = PL_ALLOC_HOLD_MAX_US,
         .flap_window_us = PL_ALLOC_FLAP_WINDOW_US,
         .margin_pct = PL_ALLOC_MARGIN_PCT,
+        .pause_grace_us = PL_ALLOC_PAUSE_GRACE_US,
+        .grace_overdraft_pct = PL_ALLOC_GRACE_OVERDRAFT_PCT,
+        .spatial_up_us = PL_ALLOC_SPATIAL_UP_US,
+        .spatial_margin_pct = PL_ALLOC_SPATIAL_MARGIN_PCT,
     };
     return c;
 }
@@ -135,7 +145,7 @@ static bool next_is_keep(const work *w)
 /* Takes the stream's next step if the budget allows: a kept step needs to
  * fit in the budget, a step up the allocation after it plus the margin,
  * and the hold to be over. `keeps_only`: steps up are not tried. */
-static bool climb(work *w, pool *p, bool keeps_only)
+static bool climb(const pl_alloc_config *cfg, int64_t now, work *w, pool *p, bool keeps_only)
 {
     if (w->paused || w->level + 1 >= w->n_steps)
         return false;
@@ -144,25 +154,64 @@ static bool climb(work *w, pool *p, bool keeps_only)
         return false;
     /* What the stream has is part of `used`. */
     uint64_t after = p->used - level_bps(w) + w->ladder[w->level + 1].bps;
-    bool fits = keep ? after <= p->budget : after * (100u + p->margin_pct) <= p->budget * 100u;
+    bool spatial_up = !keep && w->prev_on && w->ladder[w->level + 1].s > w->in->prev.spatial;
+    uint32_t margin =
+        spatial_up && p->spatial_margin_pct > p->margin_pct ? p->spatial_margin_pct : p->margin_pct;
+    bool fits = keep ? after <= p->budget : after * (100u + margin) <= p->budget * 100u;
     if (!fits) {
         if (keep)
             w->refused = true;
         return false;
+    }
+    if (spatial_up && after * SPATIAL_AT_ONCE_PCT > p->budget * 100u) {
+        /* A larger layer than it had: only once that has fitted a while,
+         * unless the budget is far beyond it (a link that recovered, not a
+         * moment at a threshold). */
+        const pl_alloc_choice *prev = &w->in->prev;
+        w->up_fits = true;
+        int64_t since = prev->up_fits ? prev->up_fits_since_us : now;
+        if (now - since < cfg->spatial_up_us)
+            return false;
     }
     p->used = after;
     w->level++;
     return true;
 }
 
+/* A stream that was on keeps its lowest step, though it does not fit,
+ * while it has been short for less than the grace and the overdraft stays
+ * within bounds (alloc.h). */
+static bool grace(const pl_alloc_config *cfg, int64_t now, work *w, pool *p)
+{
+    const pl_alloc_choice *prev = &w->in->prev;
+    if (!w->prev_on || !w->n_steps || w->level >= 0)
+        return false;
+    if (prev->short_of_budget && now - prev->short_since_us >= cfg->pause_grace_us)
+        return false;
+    if (!prev->short_of_budget && cfg->pause_grace_us <= 0)
+        return false;
+    uint64_t after = p->used + w->ladder[0].bps;
+    uint64_t pct = cfg->grace_overdraft_pct < 1000 ? cfg->grace_overdraft_pct : 1000;
+    if (after * 100u > p->budget * (100u + pct))
+        return false;
+    p->used = after;
+    w->level = 0;
+    w->graced = true;
+    /* Staying where it was is no downgrade to hold it for (each run of
+     * the grace would lengthen the hold). */
+    w->refused = prev->spatial != w->ladder[0].s || prev->temporal != w->ladder[0].t;
+    return true;
+}
+
 /* Within one class, streams take turns, a step each per round. */
-static void climb_class(work *ws, const int *order, int n, pool *p, bool keeps_only)
+static void climb_class(const pl_alloc_config *cfg, int64_t now, work *ws, const int *order, int n,
+                        pool *p, bool keeps_only)
 {
     bool moved = true;
     while (moved) {
         moved = false;
         for (int i = 0; i < n; i++)
-            if (climb(&ws[order[i]], p, keeps_only))
+            if (climb(cfg, now, &ws[order[i]], p, keeps_only))
                 moved = true;
     }
 }
@@ -199,6 +248,8 @@ static void finish_video(const pl_alloc_config *cfg, int64_t now, const work *w,
     c->hold_until_us = prev->hold_until_us;
     c->up_at_us = prev->up_at_us;
     c->backoff = prev->backoff;
+    c->short_of_budget = w->graced;
+    c->short_since_us = !w->graced ? 0 : prev->short_of_budget ? prev->short_since_us : now;
     if (w->in->unwanted) {
         c->state = PL_ALLOC_UNWANTED;
         return;
@@ -222,6 +273,10 @@ static void finish_video(const pl_alloc_config *cfg, int64_t now, const work *w,
         }
         set_forward(w->in, c);
     }
+    /* Still fitting, and not taken yet: the wait goes on. */
+    bool up_waits = w->up_fits && c->state == PL_ALLOC_ON && c->spatial == prev->spatial;
+    c->up_fits = up_waits;
+    c->up_fits_since_us = !up_waits ? 0 : prev->up_fits ? prev->up_fits_since_us : now;
     if (w->prev_on && w->refused) {
         /* Down for lack of budget: held, longer when it came up lately. */
         if (now - prev->up_at_us < cfg->flap_window_us)
@@ -256,9 +311,12 @@ int pl_alloc_run(const pl_alloc_config *cfg, int64_t now_us, uint64_t budget_bps
         cfg = &defaults;
     out->n_streams = n;
 
-    pool p = {budget_bps < BUDGET_MAX ? budget_bps : BUDGET_MAX, 0, cfg->margin_pct};
+    pool p = {budget_bps < BUDGET_MAX ? budget_bps : BUDGET_MAX, 0, cfg->margin_pct,
+              cfg->spatial_margin_pct};
     if (p.margin_pct > 1000)
         p.margin_pct = 1000;
+    if (p.spatial_margin_pct > 1000)
+        p.spatial_margin_pct = 1000;
 
     /* Audio first, whatever the budget. */
     for (size_t i = 0; i < n; i++) {
@@ -303,15 +361,15 @@ int pl_alloc_run(const pl_alloc_config *cfg, int64_t now_us, uint64_t budget_bps
     /* Everyone's lowest step before anyone gets more. */
     for (int k = 0; k < n_order; k++) {
         work *w = &ws[order[k]];
-        if (w->n_steps && !climb(w, &p, false))
+        if (w->n_steps && !climb(cfg, now_us, w, &p, false) && !grace(cfg, now_us, w, &p))
             w->paused = true;
     }
     /* Then each class climbs: back to what it had, then beyond. */
     for (int cls = 0; cls < PL_ALLOC_CLASSES; cls++) {
         const int *o = order + class_start[cls];
         int m = class_start[cls + 1] - class_start[cls];
-        climb_class(ws, o, m, &p, true);
-        climb_class(ws, o, m, &p, false);
+        climb_class(cfg, now_us, ws, o, m, &p, true);
+        climb_class(cfg, now_us, ws, o, m, &p, false);
     }
 
     for (int k = 0; k < n_order; k++) {

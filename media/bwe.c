@@ -44,15 +44,24 @@
  * a result that reached this share of what was asked. A calm link is one
  * without a delay cut this long. */
 #define START_PROBE_FACTOR 3
+/* Arrivals spread over at most this times the span their packets were
+ * sent over kept pace with the sender. */
+#define KEPT_PACE_SLACK 1.1
+/* ... over the whole window, and over its newest part too, where a path
+ * that just got slower shows first. */
+#define RECENT_PACE_US 250000
 #define PROBE_FURTHER_SHARE 0.7
 #define CALM_US 2000000
 
 typedef struct acked {
     int64_t arrival_us[ACKED_RING];
+    int64_t send_us[ACKED_RING];
+    bool probe[ACKED_RING]; /* sent in a probe cluster */
     uint32_t size[ACKED_RING];
     size_t head, n;
     uint64_t bytes;
     int64_t first_us, newest_us;
+    int64_t newest_send_us;
     bool started;
 } acked;
 
@@ -79,7 +88,7 @@ struct pl_bwe {
     uint32_t loss_lost, loss_total;
     double loss_fraction;
     int64_t last_loss_update_us, last_loss_cut_us;
-    uint64_t feedbacks, overuses, loss_cuts;
+    uint64_t feedbacks, overuses, loss_cuts, app_limited_cuts, probes_below_acked;
     pl_sendhist_result results[PL_RTCP_MAX_TWCC];
 };
 
@@ -193,16 +202,19 @@ bool pl_bwe_probe_poll(pl_bwe *b, int64_t now_us, pl_bwe_probe *out)
 
 /* ---- the acknowledged bitrate ---- */
 
-static void acked_add(acked *a, int64_t arrival_us, uint32_t size)
+static void acked_add(acked *a, int64_t arrival_us, int64_t send_us, uint32_t size, bool probe)
 {
     if (a->started && arrival_us < a->newest_us - ACKED_WINDOW_US)
         return; /* reported late, and older than the window */
     if (!a->started) {
         a->started = true;
         a->first_us = a->newest_us = arrival_us;
+        a->newest_send_us = send_us;
     }
     if (arrival_us > a->newest_us)
         a->newest_us = arrival_us;
+    if (send_us > a->newest_send_us)
+        a->newest_send_us = send_us;
     if (a->n == ACKED_RING) {
         a->bytes -= a->size[a->head];
         a->head = (a->head + 1) % ACKED_RING;
@@ -210,6 +222,8 @@ static void acked_add(acked *a, int64_t arrival_us, uint32_t size)
     }
     size_t i = (a->head + a->n) % ACKED_RING;
     a->arrival_us[i] = arrival_us;
+    a->send_us[i] = send_us;
+    a->probe[i] = probe;
     a->size[i] = size;
     a->bytes += size;
     a->n++;
@@ -269,6 +283,44 @@ static void capacity_update(pl_bwe *b, double kbps)
         b->capacity_var = CAPACITY_VAR_MAX;
 }
 
+/* The packets acknowledged over the last span_us of arrivals arrived no
+ * more spread out than they were sent: the path carried the rate they
+ * were sent at, so no queue of the relay's own making grew meanwhile.
+ * Probe clusters are left out: they are sent above the path's rate on
+ * purpose, and measured on their own. */
+static bool acked_kept_pace(const acked *a, int64_t span_us)
+{
+    int64_t newest = INT64_MIN;
+    for (size_t k = 0; k < a->n; k++) {
+        size_t i = (a->head + k) % ACKED_RING;
+        if (!a->probe[i] && a->arrival_us[i] > newest)
+            newest = a->arrival_us[i];
+    }
+    int64_t send_lo = INT64_MAX, send_hi = INT64_MIN, arr_lo = INT64_MAX, arr_hi = INT64_MIN;
+    for (size_t k = 0; k < a->n; k++) {
+        size_t i = (a->head + k) % ACKED_RING;
+        if (a->probe[i] || a->arrival_us[i] < newest - span_us)
+            continue;
+        send_lo = a->send_us[i] < send_lo ? a->send_us[i] : send_lo;
+        send_hi = a->send_us[i] > send_hi ? a->send_us[i] : send_hi;
+        arr_lo = a->arrival_us[i] < arr_lo ? a->arrival_us[i] : arr_lo;
+        arr_hi = a->arrival_us[i] > arr_hi ? a->arrival_us[i] : arr_hi;
+    }
+    if (send_lo == INT64_MAX)
+        return false;
+    int64_t send_span = send_hi - send_lo;
+    return send_span >= ACKED_MIN_SPAN_US &&
+           (double)(arr_hi - arr_lo) <= KEPT_PACE_SLACK * (double)send_span;
+}
+
+/* The path carried the acknowledged bitrate at the pace it was sent, over
+ * the window and lately. */
+static bool acked_carried(const pl_bwe *b)
+{
+    return b->acked_bps && acked_kept_pace(&b->acked, ACKED_WINDOW_US) &&
+           acked_kept_pace(&b->acked, RECENT_PACE_US);
+}
+
 static void decrease(pl_bwe *b, int64_t now_us)
 {
     int64_t gap = b->rtt_us < 10000 ? 10000 : b->rtt_us > 200000 ? 200000 : b->rtt_us;
@@ -276,9 +328,20 @@ static void decrease(pl_bwe *b, int64_t now_us)
     if (b->last_decrease_us != INT64_MIN && now_us - b->last_decrease_us < gap && !ahead)
         return; /* the last cut has not had a round trip to show yet */
     double base = b->acked_bps ? (double)b->acked_bps : b->delay_bps;
-    if (b->acked_bps)
-        capacity_update(b, (double)b->acked_bps / 1000.0);
     double cut = BETA * base;
+    if ((double)b->acked_bps < b->delay_bps && acked_carried(b)) {
+        /* Sending below the estimate, and all of it arrived at the pace it
+         * left, lately too: the trend saw a burst (a key frame, a probe, the
+         * receiver's own scheduling), not a rate above the path's. Cutting
+         * to a share of an application-limited rate would take away layers
+         * whose absence lowers that rate, and the next burst would cut
+         * again; the rate that arrived whole is what the path showed. Nor
+         * is it where congestion strikes. */
+        cut = base;
+        b->app_limited_cuts++;
+    } else if (b->acked_bps) {
+        capacity_update(b, (double)b->acked_bps / 1000.0);
+    }
     if (cut < b->delay_bps)
         b->delay_bps = clamp_bps(b, cut);
     b->last_decrease_us = now_us;
@@ -346,10 +409,18 @@ static void rate_update(pl_bwe *b, int64_t now_us, bwe_probe_result probe)
     }
     if (probe.saturated) {
         /* The path's rate, measured: where congestion strikes, and a
-         * ceiling for now. */
-        capacity_update(b, (double)probe.bps / 1000.0);
-        if ((double)probe.bps < b->delay_bps) {
-            b->delay_bps = clamp_bps(b, (double)probe.bps);
+         * ceiling for now; but never below what the path carried over the
+         * last half second, which says more than a cluster of a few
+         * packets whose last one a busy receiver stamped late. */
+        double rate = (double)probe.bps;
+        if (rate < (double)b->acked_bps && acked_carried(b)) {
+            rate = (double)b->acked_bps;
+            b->probes_below_acked++;
+        } else {
+            capacity_update(b, rate / 1000.0);
+        }
+        if (rate < b->delay_bps) {
+            b->delay_bps = clamp_bps(b, rate);
             b->rate_state = PL_BWE_HOLD;
             return;
         }
@@ -421,7 +492,7 @@ void pl_bwe_on_feedback(pl_bwe *b, int64_t now_us, const pl_rtcp_twcc *fb)
             b->loss_lost++;
             continue;
         }
-        acked_add(&b->acked, r->arrival_us, r->size);
+        acked_add(&b->acked, r->arrival_us, r->send_us, r->size, r->cluster != 0);
         pl_trendline_packet(&b->trend, r->send_us, r->arrival_us);
     }
     /* The verdict at the end of what the feedback told: an overuse that
@@ -449,6 +520,8 @@ pl_bwe_stats pl_bwe_get_stats(const pl_bwe *b)
                           .feedbacks = b->feedbacks,
                           .overuses = b->overuses,
                           .loss_cuts = b->loss_cuts,
+                          .app_limited_cuts = b->app_limited_cuts,
+                          .probes_below_acked = b->probes_below_acked,
                           .probes_sent = b->prober.sent,
                           .probes_ok = b->prober.ok,
                           .probes_failed = b->prober.failed,

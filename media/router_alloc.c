@@ -27,7 +27,7 @@ static void describe_video(const track *t, const route *rt, const uint8_t *order
                            pl_alloc_stream *st)
 {
     st->kind = PL_ALLOC_VIDEO;
-    st->priority = t->cfg.screen        ? PL_ALLOC_SCREEN
+    st->priority = t->cfg.screen       ? PL_ALLOC_SCREEN
                    : speaking(rt->pub) ? PL_ALLOC_SPEAKER
                                        : PL_ALLOC_OTHER;
     st->n_spatial = (uint8_t)t->n_layers;
@@ -61,7 +61,8 @@ static void tell_paused(pl_router *r, const endpoint *e, const route *rt, bool p
     outq *o = router_enqueue(r);
     if (!o)
         return;
-    *o = (outq){.kind = PL_ROUTER_OUT_VIDEO_PAUSED, .transport = e->id,
+    *o = (outq){.kind = PL_ROUTER_OUT_VIDEO_PAUSED,
+                .transport = e->id,
                 .ssrc = rt->cfg.out_ssrc,
                 .paused = paused};
     memcpy(o->mid, rt->cfg.mid, sizeof(o->mid));
@@ -85,7 +86,7 @@ static void apply_video(pl_router *r, endpoint *e, route *rt, const track *t, co
         rt->cap_temporal = (uint8_t)(tl + 1);
     }
     uint8_t was = pl_layerfwd_keyframe_layer(&rt->fwd);
-    bool paused = c->state == PL_ALLOC_NOFIT ? true
+    bool paused = c->state == PL_ALLOC_NOFIT      ? true
                   : c->state == PL_ALLOC_UNWANTED ? rt->bw_paused
                                                   : false;
     if (paused != rt->bw_paused) {
@@ -132,6 +133,9 @@ static void allocate(pl_router *r, endpoint *e, uint64_t budget, int64_t now)
     bool proven = d->probe_bps && budget >= d->probe_bps;
     if (proven)
         d->probe_bps = 0;
+    /* Twice what the last allocation wanted: a link that recovered, not
+     * a threshold to flap around, so every hold ends. */
+    bool recovered = d->want_bps && budget >= 2 * d->want_bps;
     pl_alloc_stream st[PL_MAX_ROUTES];
     size_t idx[PL_MAX_ROUTES];
     uint8_t order[PL_MAX_ROUTES][PL_MAX_LAYERS];
@@ -145,7 +149,9 @@ static void allocate(pl_router *r, endpoint *e, uint64_t budget, int64_t now)
         memset(s, 0, sizeof(*s));
         s->unwanted = rt->cfg.paused;
         s->prev = rt->alloc;
-        if (proven)
+        /* Not for a stream that flapped: a probe through a shaper's burst
+         * can prove more than the path carries for long. */
+        if ((proven && !s->prev.backoff) || recovered)
             s->prev.hold_until_us = 0;
         if (t->cfg.video) {
             router_layer_order(t, order[n]);
@@ -162,6 +168,7 @@ static void allocate(pl_router *r, endpoint *e, uint64_t budget, int64_t now)
     if (pl_alloc_run(NULL, now, budget, st, n, &res) != PL_OK)
         return;
     r->st.allocations++;
+    d->want_bps = res.probe_bps;
     for (size_t k = 0; k < n; k++) {
         route *rt = &e->routes[idx[k]];
         rt->alloc = res.streams[k];

@@ -93,6 +93,7 @@ typedef struct downlink {
     uint64_t alloc_bps;
     int64_t probe_at;
     uint64_t probe_bps; /* its target; 0: none, or reached */
+    uint64_t want_bps;  /* the estimate the last allocation's next steps need; 0: none */
 } downlink;
 
 /* One subscriber route fed by a publisher track. */

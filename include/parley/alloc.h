@@ -31,6 +31,21 @@
  *   rate is unknown, or above the caps, are left out.
  * - Never above the caps (the tile size, the temporal layers asked for),
  *   never on a layer the publisher cannot send.
+ * - A stream that was on is not paused at the first allocation where its
+ *   lowest step does not fit: for `pause_grace_us` it keeps that step
+ *   while the whole allocation stays within the budget plus
+ *   `grace_overdraft_pct` (an estimate's dip is often over before the
+ *   grace is; the pacer serves audio before video meanwhile). A deeper
+ *   shortfall, or one that lasts, pauses it. Audio is never graced away:
+ *   it is counted first, and the overdraft is a share of the budget, so a
+ *   budget below the audio leaves no video in grace.
+ * - A step up to a larger spatial layer than the stream had costs the
+ *   publisher a key frame (of every layer, with most encoders): it is
+ *   taken only once it has fitted, with a margin of its own
+ *   (`spatial_margin_pct`), in every run for `spatial_up_us` (at once
+ *   when the allocation fits one and a half times over), so that an estimate that touches a
+ * threshold for a moment (a probe through a token bucket's burst) does not buy a key frame now and
+ * another at the downgrade that follows. Temporal steps cost nothing and are taken at once.
  * - Hysteresis: a step above what a stream had needs the whole allocation
  *   after it times (1 + margin) to fit in the budget, and is not taken
  *   before the stream's hold ends. A stream that loses a layer for lack of
@@ -66,8 +81,12 @@ extern "C" {
 /* Defaults of pl_alloc_config. */
 #define PL_ALLOC_HOLD_US 3000000
 #define PL_ALLOC_HOLD_MAX_US 24000000
-#define PL_ALLOC_FLAP_WINDOW_US 10000000
+#define PL_ALLOC_FLAP_WINDOW_US 30000000
 #define PL_ALLOC_MARGIN_PCT 10
+#define PL_ALLOC_PAUSE_GRACE_US 2000000
+#define PL_ALLOC_SPATIAL_UP_US 3000000
+#define PL_ALLOC_SPATIAL_MARGIN_PCT 25
+#define PL_ALLOC_GRACE_OVERDRAFT_PCT 15
 
 enum pl_alloc_kind {
     PL_ALLOC_AUDIO,
@@ -123,6 +142,13 @@ typedef struct pl_alloc_choice {
     int64_t hold_until_us;
     int64_t up_at_us;
     uint8_t backoff;
+    /* Kept on its lowest step although that does not fit (`short`),
+     * since short_since_us: in the pause grace. */
+    bool short_of_budget;
+    int64_t short_since_us;
+    /* Its next spatial step up has fitted since up_fits_since_us. */
+    bool up_fits;
+    int64_t up_fits_since_us;
 } pl_alloc_choice;
 
 /* One stream the subscriber receives, as the caller describes it. A
@@ -149,16 +175,22 @@ typedef struct pl_alloc_stream {
 } pl_alloc_stream;
 
 typedef struct pl_alloc_config {
-    int64_t hold_us;        /* hold after a downgrade */
-    int64_t hold_max_us;    /* longest hold after repeated downgrades */
-    int64_t flap_window_us; /* a downgrade this soon after an upgrade doubles the hold */
-    uint32_t margin_pct;    /* headroom an upgrade needs, percent of the allocation */
+    int64_t hold_us;              /* hold after a downgrade */
+    int64_t hold_max_us;          /* longest hold after repeated downgrades */
+    int64_t flap_window_us;       /* a downgrade this soon after an upgrade doubles the hold */
+    uint32_t margin_pct;          /* headroom an upgrade needs, percent of the allocation */
+    int64_t pause_grace_us;       /* how long a lowest step that does not fit is kept (0: never) */
+    uint32_t grace_overdraft_pct; /* how far above the budget it may be kept */
+    int64_t spatial_up_us;        /* how long a spatial step up must fit before it is taken */
+    uint32_t spatial_margin_pct;  /* the headroom it needs (at least margin_pct) */
 } pl_alloc_config;
 
 typedef struct pl_alloc_result {
     pl_alloc_choice streams[PL_ALLOC_MAX_STREAMS]; /* in the order of the input */
     size_t n_streams;
-    uint64_t total_bps; /* everything allocated, audio included */
+    /* Everything allocated, audio included: within the budget, but for
+     * audio alone above it, or streams in their pause grace. */
+    uint64_t total_bps;
     uint64_t audio_bps;
     /* What the streams' next steps would add (each wanted video stream
      * below the top of its ladder, a paused one its lowest step): the

@@ -6,7 +6,9 @@
  * - Delay: the trendline detector (`trendline.h`) says whether a queue is
  *   building on the path; a rate controller answers. Overuse cuts the
  *   estimate to 0.85 times the acknowledged bitrate (what the receiver got
- *   over the last half second); normal use raises it, by 8% a second while
+ *   over the last half second), or, while the relay sends below the
+ *   estimate and that half second arrived at the pace it was sent (no
+ *   queue grew), to the acknowledged bitrate itself; normal use raises it, by 8% a second while
  *   far from the rate where congestion last struck, by about a packet per
  *   round trip near it; underuse holds it while the queue drains. It never
  *   runs far ahead of what is acknowledged, so an idle sender does not
@@ -23,7 +25,9 @@
  *   result while probes succeed, every few seconds while the link is calm,
  *   and when the caller asks (an allocator that wants to know whether a
  *   higher layer would fit). A cluster's rate as the receiver saw it,
- *   when above the estimate, becomes the estimate.
+ *   when above the estimate, becomes the estimate; one the path could not
+ *   carry caps the estimate at its rate, but not below the acknowledged
+ *   bitrate.
  *
  * Sans-IO: times are arguments; the estimate is a query. */
 #ifndef PARLEY_BWE_H
@@ -87,6 +91,12 @@ typedef struct pl_bwe_stats {
     uint64_t feedbacks;
     uint64_t overuses;  /* decreases for delay */
     uint64_t loss_cuts; /* decreases for loss */
+    /* Of the overuses, those while sending below the estimate with every
+     * packet arriving at the pace it left: cut to that rate, no lower. */
+    uint64_t app_limited_cuts;
+    /* Saturated probes that measured less than the acknowledged rate,
+     * taken as that rate. */
+    uint64_t probes_below_acked;
     uint64_t probes_sent, probes_ok, probes_failed;
     uint64_t last_probe_bps; /* result of the last successful probe */
     pl_sendhist_stats history;

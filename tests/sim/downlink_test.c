@@ -480,19 +480,36 @@ typedef struct phase {
     int64_t audio_max_delay;
     unsigned pauses_seen[MAX_PUBS]; /* allocation checks that found it paused */
     unsigned checks;
+    uint64_t est_min, est_max; /* from 2 s into the phase */
 } phase;
 
 static void run_phase(sim *s, uint64_t link_bps, int64_t until, phase *ph)
 {
     memset(ph, 0, sizeof(*ph));
+    ph->est_min = UINT64_MAX;
     s->down.rate_bps = link_bps;
+    int64_t settled = s->now + 2000000;
     uint64_t v0[MAX_PUBS];
     memcpy(v0, s->pub_video_bytes, sizeof(v0));
     uint64_t a0 = s->audio_got, as0 = audio_sent(s);
     s->audio_max_delay = 0;
+    bool dump = getenv("DL_DUMP") != NULL;
     while (s->now < until) {
         run(s, s->now + 250000);
         ph->checks++;
+        pl_router_downlink dl = {0};
+        assert_int_equal(pl_router_downlink_get(s->r, SUB, &dl), PL_OK);
+        if (s->now >= settled) {
+            ph->est_min = dl.estimate_bps < ph->est_min ? dl.estimate_bps : ph->est_min;
+            ph->est_max = dl.estimate_bps > ph->est_max ? dl.estimate_bps : ph->est_max;
+        }
+        if (dump) {
+            print_message("# t=%.2f link %llu est %llu queue %lld ms paused %d%d%d layers %d%d%d\n",
+                          (double)s->now / 1e6, (unsigned long long)link_bps,
+                          (unsigned long long)dl.estimate_bps,
+                          (long long)(link_queue_delay(&s->down, s->now) / 1000), s->paused[0],
+                          s->paused[1], s->paused[2], s->layer[0], s->layer[1], s->layer[2]);
+        }
         for (size_t i = 0; i < s->n_pubs; i++)
             ph->pauses_seen[i] += s->paused[i];
     }
@@ -509,10 +526,12 @@ static void print_phase(const sim *s, const char *name, int64_t secs, const phas
     pl_router_stats st;
     pl_router_stats_get(s->r, &st);
     assert_int_equal(pl_router_downlink_get(s->r, SUB, &dl), PL_OK);
-    print_message("# %s for %lld s: estimate at the end %llu; audio %llu/%llu, max delay %lld ms; "
+    print_message("# %s for %lld s: estimate from 2 s on %llu..%llu, at the end %llu; audio "
+                  "%llu/%llu, max delay %lld ms; "
                   "paused now %llu (pauses %llu, resumes told %llu), probes asked %llu, flushes "
                   "%llu\n",
-                  name, (long long)secs, (unsigned long long)dl.estimate_bps,
+                  name, (long long)secs, (unsigned long long)ph->est_min,
+                  (unsigned long long)ph->est_max, (unsigned long long)dl.estimate_bps,
                   (unsigned long long)ph->audio_got, (unsigned long long)ph->audio_sent,
                   (long long)(ph->audio_max_delay / 1000), (unsigned long long)st.videos_paused,
                   (unsigned long long)st.video_pauses, (unsigned long long)s->resumed_events,
@@ -530,9 +549,8 @@ static void print_phase(const sim *s, const char *name, int64_t secs, const phas
 /* Three simulcast publishers into one subscriber, the first one the
  * speaker: behind 600 kbit/s the videos step down to their low layers,
  * behind 300 kbit/s the others' videos are paused (and the subscriber
- * told) while the speaker keeps q most of the time (the estimate dips
- * below what audio and its q need now and then: it is then paused too,
- * briefly), and when the link grows to 2 Mbit/s they come back (probes
+ * told) while the speaker keeps q all along (the estimate stays within
+ * 80% of the link), and when the link grows to 2 Mbit/s they come back (probes
  * find the room) to higher layers, without flapping. Audio is never
  * starved. */
 static void test_three_publishers(void **state)
@@ -568,9 +586,14 @@ static void test_three_publishers(void **state)
     }
     assert_int_equal(p600.pauses_seen[0], 0);
     assert_true(p600.video[0] * 8 / 15 > 80000);
-    /* 300k: the others mostly paused, the speaker mostly not, and it gets
-     * more than each of them. */
-    assert_true(p300.pauses_seen[0] * 2 < p300.checks);
+    /* 300k: the estimate holds near the link once it found it (an
+     * overuse while the relay sends less than the estimate, every packet
+     * arriving at the pace it left, is no cut below what arrives: the
+     * burst of a key frame or a probe once dipped it to half the link
+     * every few seconds, pausing the speaker too); the others paused, the
+     * speaker never, and it gets more than each of them. */
+    assert_true(p300.est_min >= 300000 * 80 / 100);
+    assert_int_equal(p300.pauses_seen[0], 0);
     for (size_t i = 1; i < 3; i++) {
         assert_true(p300.pauses_seen[i] * 10 > p300.checks * 6);
         assert_true(p300.video[0] > 2 * p300.video[i]);

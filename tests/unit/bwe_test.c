@@ -70,6 +70,65 @@ static void interval(fx *f, size_t size, int64_t gap_us, uint32_t cluster, int l
     pl_bwe_on_feedback(f->b, f->now + 40 * MS, &f->fb);
 }
 
+/* n packets of `size` bytes every `gap_us` in cluster `cluster`, each
+ * arriving 30 ms after it left but the last, which the receiver stamps
+ * `stall_us` later still (a busy receiver), then the feedback. */
+static void burst(fx *f, size_t n, size_t size, int64_t gap_us, uint32_t cluster, int64_t stall_us)
+{
+    memset(&f->fb, 0, offsetof(pl_rtcp_twcc, packets));
+    f->fb.base_seq = f->seq;
+    int64_t prev = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t t = f->now + (int64_t)i * gap_us;
+        pl_bwe_on_sent(f->b, t, f->seq++, size, cluster);
+        int64_t arrival = t + 30 * MS + (i + 1 == n ? stall_us : 0);
+        if (i == 0) {
+            f->fb.reference_time = (int32_t)(arrival / 64000);
+            prev = f->fb.reference_time * 64000LL;
+        }
+        f->fb.packets[i] = (pl_rtcp_twcc_packet){
+            .seq = (uint16_t)(f->fb.base_seq + i), .received = true, .delta_us = arrival - prev};
+        prev = arrival;
+    }
+    f->fb.n_packets = n;
+    f->now += (int64_t)n * gap_us;
+    pl_bwe_on_feedback(f->b, f->now + 40 * MS + stall_us, &f->fb);
+}
+
+/* A probe cluster whose last packet the receiver stamped 60 ms late reads
+ * as a path that could not carry it, at a third of what the path carries
+ * steadily: the estimate does not fall below what is acknowledged (the
+ * path showed that much over half a second), nor is that the rate it
+ * climbs to at most. On a browser that shares a busy machine, such
+ * clusters brought an idle link's estimate from 376 to 109 kbit/s in 10 s
+ * without a single overuse. */
+static void test_a_late_stamped_probe_is_no_ceiling(void **state)
+{
+    fx *f = *state;
+    pl_bwe_probe p;
+    pl_bwe_probe_poll(f->b, 0, &p); /* let the start probe go unsent */
+    for (int i = 0; i < 20; i++)
+        interval(f, 1000, 20 * MS, 0, 0); /* 400 kbit/s */
+    pl_bwe_stats st = pl_bwe_get_stats(f->b);
+    uint64_t acked = st.acked_bps;
+    assert_true(acked >= 380000 && acked <= 420000);
+    pl_bwe_request_probe(f->b, f->now, 1000000);
+    assert_true(pl_bwe_probe_poll(f->b, f->now, &p));
+    /* Sent at 1 Mbit/s, received at 350 kbit/s by its stamps. */
+    burst(f, 5, 1000, 8 * MS, p.id, 60 * MS);
+    st = pl_bwe_get_stats(f->b);
+    print_message("# acknowledged %llu, after the late-stamped probe %llu (probe measured %llu)\n",
+                  (unsigned long long)acked, (unsigned long long)pl_bwe_estimate(f->b),
+                  (unsigned long long)st.last_probe_bps);
+    assert_int_equal(st.probes_ok, 1);
+    assert_true(st.last_probe_bps < 380000);
+    assert_true(pl_bwe_estimate(f->b) >= acked * 95 / 100);
+    /* Nor a ceiling: it grows on as the path carries 500k. */
+    for (int i = 0; i < 30; i++)
+        interval(f, 1000, 16 * MS, 0, 0); /* 500 kbit/s */
+    assert_true(pl_bwe_estimate(f->b) >= 480000);
+}
+
 static void test_remb_alone_and_as_a_ceiling(void **state)
 {
     fx *f = *state;
@@ -162,6 +221,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_start_probe_and_its_measure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_requested_probe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heavy_loss_cuts_light_loss_holds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_late_stamped_probe_is_no_ceiling, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
