@@ -14,7 +14,10 @@ static void usage(FILE *f)
                "  --bind ADDR        address to listen on (default 127.0.0.1)\n"
                "  --announce-ip ADDR address put in ICE candidates (default: the bind address,\n"
                "                     or the first non-loopback address when binding 0.0.0.0)\n"
-               "  --media-port N     first UDP media port; worker i uses N+i (default 40000)\n"
+               "  --media-port N     first UDP media port; worker i uses N+i (default 40000),\n"
+               "                     and the same TCP port for ICE-TCP\n"
+               "  --no-ice-tcp       no ICE-TCP: media over UDP only (by default each worker\n"
+               "                     also listens on TCP, for clients that cannot send UDP)\n"
                "  --workers N        media worker threads (default: one per core)\n"
                "  --web-root DIR     web client files (default: web)\n"
                "  --reconnect-grace S  seconds a participant whose connection is lost stays in\n"
@@ -60,6 +63,7 @@ int srv_parse_options(int argc, char **argv, options *o)
         {"max-rooms", required_argument, NULL, 'R'},
         {"max-connections-per-ip", required_argument, NULL, 'C'},
         {"downlink-estimate", no_argument, NULL, 'E'},
+        {"no-ice-tcp", no_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -129,6 +133,9 @@ int srv_parse_options(int argc, char **argv, options *o)
             break;
         case 'E':
             o->downlink_estimate = true;
+            break;
+        case 'T':
+            o->no_ice_tcp = true;
             break;
         case 'S':
             o->auth_secret = optarg;

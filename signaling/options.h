@@ -17,6 +17,7 @@ typedef struct options {
     const char *tls_cert, *tls_key; /* PEM files, both or neither */
     bool tls_self_signed;
     bool downlink_estimate;
+    bool no_ice_tcp;
     const char *auth_secret, *auth_secret_file; /* neither: open mode */
     int max_participants, max_rooms, max_conns_per_ip;
 } options;

@@ -92,6 +92,7 @@ static void read_socket(media_thread *t, const slot *s)
         int64_t now = pl_bot_now_us();
         for (int i = 0; i < n; i++) {
             from[i].len = msgs[i].msg_hdr.msg_namelen;
+            from[i].tcp = false;
             pl_bot_datagram(s->bot, s->which, now, arrival(t, &msgs[i].msg_hdr), &from[i], bufs[i],
                             msgs[i].msg_len);
         }
