@@ -3,8 +3,10 @@
 import { chromium } from 'playwright-core';
 import { waitFor } from './client.mjs';
 
-export function launchChromium(extraArgs = []) {
-  return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true,
+// `executablePath` may be a wrapper that runs Chromium elsewhere (say, in a
+// network namespace: `exec ip netns exec NS /usr/bin/chromium "$@"`).
+export function launchChromium(extraArgs = [], { executablePath = '/usr/bin/chromium' } = {}) {
+  return chromium.launch({ executablePath, headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
       '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
