@@ -60,9 +60,10 @@ typedef struct transport {
     bool failed; /* consent lost or DTLS failed: freed at the end of the loop turn */
 } transport;
 
-/* One accepted ICE-TCP connection. It belongs to no transport until its
- * first frame, a Binding request with a known ufrag, authenticates; from
- * then on its frames go to that transport whatever they are. */
+/* One accepted ICE-TCP connection. It belongs to no transport until a
+ * Binding request with a known ufrag authenticates on it (before that, only
+ * STUN is taken); from then on its frames go to that transport whatever
+ * they are. */
 typedef struct tcpconn {
     int fd;
     unsigned slot;

@@ -11,8 +11,8 @@
 /* Passive ICE-TCP (RFC 6544): a TCP listener on the worker's UDP port.
  * Browsers that cannot send UDP connect to it and carry the same STUN,
  * DTLS and SRTP, each packet framed with its length (RFC 4571). A
- * connection is bound to a transport by its first frame, an authenticated
- * Binding request; its frames then go through the same path as datagrams,
+ * connection is bound to a transport by its first authenticated Binding
+ * request (only STUN is taken before); its frames then go through the same path as datagrams,
  * under an address that ICE tells apart from UDP (pl_addr.tcp). Writes
  * never block the worker: what the socket does not take waits in a bounded
  * buffer, and what does not fit there is dropped, as a full UDP socket
@@ -151,21 +151,26 @@ static void on_frame(pl_worker *w, tcpconn *c, int64_t now, uint8_t *data, size_
             worker_deliver(w, now, c->t, &c->remote, data, len);
         return;
     }
-    /* The first frame must be a Binding request for a transport of this
-     * worker, and pass its check: anything else is not ICE-TCP. */
-    char ufrag[PL_ICE_CRED_MAX + 1];
-    transport *t = NULL;
-    if (len > 0 && data[0] <= 3 && pl_stun_peek_local_ufrag(data, len, ufrag, sizeof(ufrag)) == 0)
-        t = by_ufrag(w, ufrag);
-    if (!t || t->failed) {
+    /* Until a Binding request for a transport of this worker passes its
+     * check, only STUN is ICE-TCP. A check may come before the transport
+     * exists (the client has the answer as the worker is told): it is
+     * dropped as over UDP, and the client's next check may do; the
+     * connection has TCP_BIND_US for one to pass. */
+    if (len == 0 || data[0] > 3) {
         close_conn(w, c, &w->st.tcp_garbage);
         return;
     }
-    c->t = t; /* so that the answer finds its way out */
-    if (worker_deliver(w, now, t, &c->remote, data, len) != PL_OK) {
-        c->t = NULL;
-        close_conn(w, c, &w->st.tcp_garbage);
+    char ufrag[PL_ICE_CRED_MAX + 1];
+    transport *t = NULL;
+    if (pl_stun_peek_local_ufrag(data, len, ufrag, sizeof(ufrag)) == 0)
+        t = by_ufrag(w, ufrag);
+    if (!t || t->failed) {
+        atomic_fetch_add(&w->st.unknown, 1);
+        return;
     }
+    c->t = t; /* so that the answer finds its way out */
+    if (worker_deliver(w, now, t, &c->remote, data, len) != PL_OK)
+        c->t = NULL; /* counted as rejected by the transport */
 }
 
 static void read_conn(pl_worker *w, tcpconn *c)

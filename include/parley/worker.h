@@ -104,8 +104,9 @@ typedef struct pl_worker_stats {
     uint32_t relay_p50_us, relay_p99_us;
     /* ICE-TCP: connections open now, accepted in all, and closed for being
      * over the limit (refused, or the oldest unauthenticated one making
-     * room), for garbage (a first frame that is not an authenticated
-     * Binding request for a transport of this worker), for a length over
+     * room), for garbage (a frame that is not STUN before the first
+     * authenticated Binding request for a transport of this worker), for a
+     * length over
      * the largest datagram, for being too slow (no check within 5 s, a
      * frame not whole 5 s after its first byte, 35 s of silence), or by
      * the client (or a socket error); and packets dropped because a

@@ -138,6 +138,30 @@ static void test_media_over_tcp(void **state)
     stop(&f);
 }
 
+/* A client may have the answer, connect and send its first check before
+ * the worker has made the transport: the check is dropped, the
+ * connection kept, and the next check connects. */
+static void test_check_before_transport(void **state)
+{
+    (void)state;
+    fixture f;
+    start(&f);
+    client c = make_tcp_client(&f.env, f.ccert, f.scert, &f.server, "late", PWD, 0);
+    pl_peer_start(c.peer, now_us());
+    PUMP_UNTIL(&c, NULL, 5000, STAT(f.w, dropped_unknown_source) >= 1,
+               "the early check was not seen within 5 s");
+    assert_int_equal(pl_worker_add_transport(f.w, 1, "late", PWD, pl_peer_local_ufrag(c.peer),
+                                             pl_peer_local_pwd(c.peer), "sha-256",
+                                             pl_dtls_cert_fingerprint(f.ccert)),
+                     0);
+    PUMP_UNTIL(&c, NULL, 5000, c.connected && atomic_load(&f.ev.connected) == 1,
+               "no connection within 5 s of the transport");
+    assert_int_equal(STAT(f.w, tcp_dropped_garbage), 0);
+    assert_int_equal(STAT(f.w, tcp_accepted), 1);
+    client_free(&c);
+    stop(&f);
+}
+
 /* A raw TCP connection to the worker. */
 static int raw_connect(const pl_addr *server)
 {
@@ -155,8 +179,8 @@ static bool closed_by_worker(int fd)
 }
 
 /* A UDP publisher and a TCP subscriber meet while strangers connect to the
- * TCP port: frames that are not ICE, a check for nobody's ufrag, a length
- * of 65535, and a header sent one byte per second. Each is closed and
+ * TCP port: a frame that is not STUN, a check for nobody's ufrag, a length
+ * of 65535, and a frame sent one byte per second. Each is closed and
  * counted under its reason; the subscriber receives every packet sent
  * meanwhile and nothing fails. */
 static void test_misbehaving_connections_dropped(void **state)
@@ -208,11 +232,15 @@ static void test_misbehaving_connections_dropped(void **state)
     PUMP_UNTIL(&sub, &pub, 5000, sub.n_rtp >= 256 || sub.n_rtp >= seq,
                "the subscriber received %zu of %u packets", sub.n_rtp, seq);
     assert_true(closed_by_worker(garbage));
-    assert_true(closed_by_worker(stranger));
     assert_true(closed_by_worker(huge));
-    assert_int_equal(STAT(f.w, tcp_dropped_garbage), 2);
+    /* The check for nobody waited, as a check that comes before its
+     * transport does, and ran out of time with the trickler. */
+    PUMP_UNTIL(&sub, &pub, 2000, closed_by_worker(stranger),
+               "the connection whose check named no transport is still open");
+    assert_int_equal(STAT(f.w, tcp_dropped_garbage), 1);
     assert_int_equal(STAT(f.w, tcp_dropped_oversized), 1);
-    assert_int_equal(STAT(f.w, tcp_dropped_slow), 1);
+    assert_int_equal(STAT(f.w, tcp_dropped_slow), 2);
+    assert_true(STAT(f.w, dropped_unknown_source) >= 1);
     assert_int_equal(STAT(f.w, tcp_connections), 1);
     assert_int_equal(atomic_load(&f.ev.failed), 0);
     /* Every packet of the meeting arrived, in order (the record keeps 256). */
@@ -355,6 +383,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_media_over_tcp),
+        cmocka_unit_test(test_check_before_transport),
         cmocka_unit_test(test_misbehaving_connections_dropped),
         cmocka_unit_test(test_connection_limit),
         cmocka_unit_test(test_closed_connection_fails_transport),
