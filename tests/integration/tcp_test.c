@@ -317,6 +317,32 @@ static void test_closed_connection_fails_transport(void **state)
     stop(&f);
 }
 
+/* A connected client whose next frame stops after its first byte: the
+ * connection is closed 5 s later as too slow, and its transport fails with
+ * it, long before consent (30 s) would have. */
+static void test_stalled_frame_closes(void **state)
+{
+    (void)state;
+    fixture f;
+    start(&f);
+    client pub = join(&f, 1, "pubu", false, 0), sub = join(&f, 2, "subu", true, 0);
+    route(&f);
+    connect_both(&pub, &sub);
+    uint8_t first = 0x00;
+    assert_int_equal(send(sub.fd, &first, 1, MSG_NOSIGNAL), 1);
+    int64_t stalled_at = now_us();
+    PUMP_UNTIL(&pub, NULL, 9000, atomic_load(&f.ev.failed) == 1,
+               "the stalled connection's transport did not fail within 9 s");
+    int64_t after = now_us() - stalled_at;
+    print_message("stalled frame: transport failed after %.1f s\n", (double)after / 1e6);
+    assert_true(after >= 4500000);
+    assert_int_equal(STAT(f.w, tcp_dropped_slow), 1);
+    assert_int_equal(atomic_load(&f.ev.last_failure), PL_FAILURE_CONSENT);
+    client_free(&pub);
+    client_free(&sub);
+    stop(&f);
+}
+
 /* A TCP subscriber that stops reading: once the socket and the
  * connection's buffer are full, packets for it are dropped and counted,
  * the worker goes on taking the publisher's, and what the subscriber
@@ -387,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_misbehaving_connections_dropped),
         cmocka_unit_test(test_connection_limit),
         cmocka_unit_test(test_closed_connection_fails_transport),
+        cmocka_unit_test(test_stalled_frame_closes),
         cmocka_unit_test(test_full_send_buffer_drops),
         cmocka_unit_test(test_off),
     };
