@@ -156,6 +156,8 @@ test('a browser without UDP meets two bots over ICE-TCP, both ways', async () =>
     const video = b.streams.find((s) => s.from === 'NoUDP' && s.kind === 'video');
     const audio = b.streams.find((s) => s.from === 'NoUDP' && s.kind === 'audio');
     assert.ok(video && audio, `${b.name} subscribed to the browser:\n${describe(report)}`);
+    console.log(`${b.name} <- NoUDP: video ${JSON.stringify(video.decoded)}, audio ` +
+      JSON.stringify(audio.decoded));
     // At least 10 s of the browser's 30 frames and 50 audio packets a second.
     assert.ok(video.decoded.frames > 300, `${b.name} decodes the browser's VP8: ${JSON.stringify(video)}`);
     assert.equal(video.decoded.corrupt, 0);
