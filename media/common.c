@@ -62,7 +62,7 @@ int pl_addr_set(pl_addr *a, const char *ip, uint16_t port)
 
 bool pl_addr_equal(const pl_addr *a, const pl_addr *b)
 {
-    if (a->ss.ss_family != b->ss.ss_family)
+    if (a->ss.ss_family != b->ss.ss_family || a->tcp != b->tcp)
         return false;
     if (a->ss.ss_family == AF_INET) {
         const struct sockaddr_in *x = (const struct sockaddr_in *)&a->ss;

@@ -447,6 +447,18 @@ int pl_ice_handle_stun(pl_ice *ice, int64_t now_us, const pl_addr *from, const u
     return PL_EMALFORMED;
 }
 
+void pl_ice_path_closed(pl_ice *ice, const pl_addr *addr)
+{
+    for (size_t i = 0; i < ice->n_validated; i++)
+        if (pl_addr_equal(&ice->validated[i], addr))
+            memset(&ice->validated[i], 0, sizeof(ice->validated[i])); /* matches nothing */
+    if (ice->role == PL_ICE_LITE && ice->state == PL_ICE_CONNECTED && ice->has_selected &&
+        pl_addr_equal(&ice->selected, addr)) {
+        ice->state = PL_ICE_FAILED;
+        ice->failure = PL_ICE_FAIL_CONSENT;
+    }
+}
+
 void pl_ice_handle_timeout(pl_ice *ice, int64_t now_us)
 {
     if (ice->state == PL_ICE_CHECKING && now_us - ice->started_at >= ice->connect_timeout) {

@@ -334,6 +334,14 @@ void pl_peer_handle_timeout(pl_peer *p, int64_t now_us)
     update(p, now_us);
 }
 
+void pl_peer_path_closed(pl_peer *p, int64_t now_us, const pl_addr *addr)
+{
+    if (!p->started || p->state == PL_PEER_FAILED || p->state == PL_PEER_CLOSED)
+        return;
+    pl_ice_path_closed(p->ice, addr);
+    update(p, now_us);
+}
+
 int64_t pl_peer_next_timeout(const pl_peer *p)
 {
     if (!p->started || p->state == PL_PEER_FAILED || p->state == PL_PEER_CLOSED)

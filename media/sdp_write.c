@@ -233,6 +233,12 @@ static void put_candidate(out *o, const pl_sdp_local *l)
     /* One host candidate: the worker's port. Priority per RFC 8445 5.1.2.1
      * for a host candidate with the highest local preference. */
     put(o, "a=candidate:1 1 udp 2130706431 %s %u typ host\r\n", l->address, l->port);
+    /* RFC 6544 4.2: local preference 2^13 * direction-pref (4 for passive
+     * host) + other-pref (8191), so 126 << 24 | 40959 << 8 | 255: below
+     * UDP's 65535. Another transport protocol, another foundation. */
+    if (l->tcp)
+        put(o, "a=candidate:2 1 tcp 2124414975 %s %u typ host tcptype passive\r\n", l->address,
+            l->port);
     put(o, "a=end-of-candidates\r\n");
 }
 

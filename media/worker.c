@@ -20,31 +20,6 @@
 
 #include "worker_int.h"
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static transport *by_ufrag(pl_worker *w, const char *ufrag)
-{
-    return pl_hmap_get(w->by_ufrag, ufrag, strlen(ufrag));
-}
-
-static void addr_key(const pl_addr *a, uint8_t key[ADDR_KEY])
-{
-    memset(key, 0, ADDR_KEY);
-    key[0] = (uint8_t)a->ss.ss_family;
-    uint16_t port = pl_addr_port(a);
-    key[2] = (uint8_t)(port >> 8);
-    key[3] = (uint8_t)port;
-    if (a->ss.ss_family == AF_INET)
-        memcpy(key + 4, &((const struct sockaddr_in *)&a->ss)->sin_addr, 4);
-    else if (a->ss.ss_family == AF_INET6)
-        memcpy(key + 4, &((const struct sockaddr_in6 *)&a->ss)->sin6_addr, 16);
-}
-
 static transport *by_addr(pl_worker *w, const pl_addr *a)
 {
     uint8_t key[ADDR_KEY];
@@ -97,8 +72,9 @@ static void drain_outputs(pl_worker *w, transport *t, int64_t now)
     while (pl_peer_poll_output(t->peer, &o) == PL_OK) {
         switch (o.kind) {
         case PL_PEER_OUT_TRANSMIT:
-            if (sendto(w->fd, o.data, o.len, 0, (const struct sockaddr *)&o.addr.ss, o.addr.len) >=
-                0)
+            if (o.addr.tcp ? worker_tcp_send(w, t, &o.addr, o.data, o.len)
+                           : sendto(w->fd, o.data, o.len, 0, (const struct sockaddr *)&o.addr.ss,
+                                    o.addr.len) >= 0)
                 atomic_fetch_add(&w->st.out, 1);
             break;
         case PL_PEER_OUT_CONNECTED:
@@ -128,10 +104,16 @@ static void drain_outputs(pl_worker *w, transport *t, int64_t now)
             worker_drain_router(w);
             break;
         case PL_PEER_OUT_ADDRESS:
-            remember_addr(w, t, &o.addr);
+            if (!o.addr.tcp) /* a connection finds its transport itself */
+                remember_addr(w, t, &o.addr);
             break;
         }
     }
+}
+
+void worker_drain_peer(pl_worker *w, transport *t, int64_t now)
+{
+    drain_outputs(w, t, now);
 }
 
 static void destroy_transport(pl_worker *w, transport *t)
@@ -141,6 +123,7 @@ static void destroy_transport(pl_worker *w, transport *t)
     for (size_t i = 0; i < t->n_addrs; i++)
         pl_hmap_remove(w->by_addr, t->addr_keys[i], ADDR_KEY, t);
     pl_router_remove_transport(w->router, t->id);
+    worker_tcp_forget(w, t);
     pl_peer_destroy(t->peer);
     pl_env_free(&w->env, t);
     atomic_fetch_sub(&w->st.transports, 1);
@@ -290,15 +273,21 @@ static void handle_datagram(pl_worker *w, int64_t now, const pl_addr *from, uint
         atomic_fetch_add(&w->st.unknown, 1);
         return;
     }
+    if (worker_deliver(w, now, t, from, data, len) == PL_OK && stun)
+        remember_addr(w, t, from); /* an authenticated check: this address is the peer's */
+}
+
+int worker_deliver(pl_worker *w, int64_t now, transport *t, const pl_addr *from, uint8_t *data,
+                   size_t len)
+{
     int rc = pl_peer_handle_datagram(t->peer, now, from, data, len);
     if (rc != PL_OK)
         atomic_fetch_add(&w->st.rejected, 1);
-    else if (stun)
-        remember_addr(w, t, from); /* an authenticated check: this address is the peer's */
     drain_outputs(w, t, now);
     int64_t next = pl_peer_next_timeout(t->peer);
     if (next < w->next_timer)
         w->next_timer = next;
+    return rc;
 }
 
 /* Scans the transports only when one of them is due; then the router's
@@ -322,6 +311,7 @@ static void run_timers(pl_worker *w, int64_t now)
         pl_router_handle_timeout(w->router, now);
         worker_drain_router(w);
     }
+    worker_tcp_timers(w, now);
 }
 
 static int next_wait_ms(pl_worker *w, int64_t now)
@@ -329,6 +319,8 @@ static int next_wait_ms(pl_worker *w, int64_t now)
     int64_t next = pl_router_next_timeout(w->router);
     if (w->next_timer < next)
         next = w->next_timer;
+    if (w->tcp_next < next)
+        next = w->tcp_next;
     int64_t ms = (next - now + 999) / 1000;
     return ms < 0 ? 0 : (int)ms;
 }
@@ -346,12 +338,21 @@ static void *worker_main(void *arg)
     struct iovec iov[BATCH];
     pl_addr from[BATCH];
     while (!atomic_load(&w->stop)) {
-        struct epoll_event evs[2];
-        int n = epoll_wait(w->efd, evs, 2, next_wait_ms(w, now_us()));
+        struct epoll_event evs[16];
+        int n = epoll_wait(w->efd, evs, 16, next_wait_ms(w, now_us()));
         int64_t now = now_us();
         for (int i = 0; i < n; i++) {
-            if (evs[i].data.fd == w->cmds.wake_fd) {
+            uint64_t tag = evs[i].data.u64;
+            if (tag == TAG_CMDS) {
                 run_commands(w, now);
+                continue;
+            }
+            if (tag == TAG_LISTEN || tag >= TAG_CONN) {
+                if (tag == TAG_LISTEN)
+                    worker_tcp_accept(w, now);
+                else
+                    worker_tcp_event(w, now, (unsigned)(tag - TAG_CONN), evs[i].events);
+                worker_flush_out(w);
                 continue;
             }
             /* Drain the socket in batches: one syscall for up to BATCH datagrams. */
@@ -396,6 +397,7 @@ static void *worker_main(void *arg)
         }
         run_timers(w, now_us());
         worker_flush_out(w);
+        worker_tcp_reap(w, now_us());
         reap_failed(w);
         uint64_t rs[sizeof(w->rst) / sizeof(w->rst[0])];
         pl_router_stats_get(w->router, (pl_router_stats *)rs);
@@ -407,6 +409,7 @@ static void *worker_main(void *arg)
 
 static void free_parts(pl_worker *w)
 {
+    worker_tcp_close_all(w);
     if (w->fd >= 0)
         close(w->fd);
     if (w->efd >= 0)
@@ -416,8 +419,43 @@ static void free_parts(pl_worker *w)
     pl_hmap_destroy(w->by_id);
     pl_hmap_destroy(w->by_ufrag);
     pl_hmap_destroy(w->by_addr);
+    pl_hmap_destroy(w->by_tcp);
     pl_env_free(&w->env, w->obuf);
+    pl_env_free(&w->env, w->tcp_rbuf);
     pl_env_free(&w->env, w);
+}
+
+/* The UDP socket, and with ICE-TCP the listener on the same port number.
+ * With port 0 the kernel picks the UDP port, which TCP may have in use:
+ * then another is tried. */
+static int bind_sockets(pl_worker *w, const pl_addr *at)
+{
+    for (int attempt = 0; attempt < 16; attempt++) {
+        w->fd = socket(at->ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (w->fd < 0)
+            return PL_EINVAL;
+        /* Bigger socket buffers absorb bursts (a keyframe fanned out to many). */
+        int sz = 4 << 20;
+        setsockopt(w->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+        setsockopt(w->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+        int on = 1; /* receive timestamps, for the time packets spend in the relay */
+        setsockopt(w->fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
+        pl_addr bound = {.len = sizeof(bound.ss)};
+        if (bind(w->fd, (const struct sockaddr *)&at->ss, at->len) != 0 ||
+            getsockname(w->fd, (struct sockaddr *)&bound.ss, &bound.len) != 0)
+            break;
+        w->port = pl_addr_port(&bound);
+        if (!w->cfg.ice_tcp || worker_tcp_listen(w, &bound) == PL_OK)
+            return PL_OK;
+        close(w->fd);
+        w->fd = -1;
+        if (pl_addr_port(at) != 0)
+            return PL_EINVAL;
+    }
+    if (w->fd >= 0)
+        close(w->fd);
+    w->fd = -1;
+    return PL_EINVAL;
 }
 
 pl_worker *pl_worker_start(const pl_env *env, const pl_worker_config *cfg)
@@ -430,35 +468,27 @@ pl_worker *pl_worker_start(const pl_env *env, const pl_worker_config *cfg)
         return NULL;
     w->env = *env;
     w->cfg = *cfg;
+    w->fd = w->lfd = -1;
+    w->tcp_next = INT64_MAX;
     w->router = pl_router_create(env);
     w->by_id = pl_hmap_create(env);
     w->by_ufrag = pl_hmap_create(env);
     w->by_addr = pl_hmap_create(env);
+    w->by_tcp = pl_hmap_create(env);
     w->obuf = pl_env_alloc(env, OUT_BATCH * sizeof(*w->obuf));
-    w->fd = socket(bind_addr.ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    w->tcp_rbuf = cfg->ice_tcp ? pl_env_alloc(env, TCP_READ) : NULL;
     w->efd = epoll_create1(EPOLL_CLOEXEC);
     int cq = pl_cmdq_init(&w->cmds, env);
-    /* Bigger socket buffers absorb bursts (a keyframe fanned out to many). */
-    int sz = 4 << 20;
-    setsockopt(w->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-    setsockopt(w->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-    int on = 1; /* receive timestamps, for the time packets spend in the relay */
-    setsockopt(w->fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
-    struct epoll_event e1 = {.events = EPOLLIN, .data.fd = w->fd};
-    struct epoll_event e2 = {.events = EPOLLIN, .data.fd = w->cmds.wake_fd};
-    pl_addr bound;
-    bound.len = sizeof(bound.ss);
-    if (!w->router || !w->by_id || !w->by_ufrag || !w->by_addr || !w->obuf || w->fd < 0 ||
-        w->efd < 0 || cq != PL_OK ||
-        bind(w->fd, (const struct sockaddr *)&bind_addr.ss, bind_addr.len) != 0 ||
-        getsockname(w->fd, (struct sockaddr *)&bound.ss, &bound.len) != 0 ||
-        epoll_ctl(w->efd, EPOLL_CTL_ADD, w->fd, &e1) != 0 ||
+    struct epoll_event e1 = {.events = EPOLLIN, .data.u64 = TAG_UDP};
+    struct epoll_event e2 = {.events = EPOLLIN, .data.u64 = TAG_CMDS};
+    if (!w->router || !w->by_id || !w->by_ufrag || !w->by_addr || !w->by_tcp || !w->obuf ||
+        (cfg->ice_tcp && !w->tcp_rbuf) || w->efd < 0 || cq != PL_OK ||
+        bind_sockets(w, &bind_addr) != PL_OK || epoll_ctl(w->efd, EPOLL_CTL_ADD, w->fd, &e1) != 0 ||
         epoll_ctl(w->efd, EPOLL_CTL_ADD, w->cmds.wake_fd, &e2) != 0 ||
         pthread_create(&w->thread, NULL, worker_main, w) != 0) {
         free_parts(w);
         return NULL;
     }
-    w->port = pl_addr_port(&bound);
     return w;
 }
 
@@ -545,6 +575,14 @@ void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out)
     out->dynacast_updates = rs.dynacast_updates;
     out->layers_paused_at_publisher = rs.layers_paused_at_publisher;
     pl_relaytime_get(&w->relaytime, &out->relay_samples, &out->relay_p50_us, &out->relay_p99_us);
+    out->tcp_connections = atomic_load(&w->st.tcp_conns);
+    out->tcp_accepted = atomic_load(&w->st.tcp_accepted);
+    out->tcp_refused = atomic_load(&w->st.tcp_refused);
+    out->tcp_dropped_garbage = atomic_load(&w->st.tcp_garbage);
+    out->tcp_dropped_oversized = atomic_load(&w->st.tcp_oversized);
+    out->tcp_dropped_slow = atomic_load(&w->st.tcp_slow);
+    out->tcp_closed = atomic_load(&w->st.tcp_closed);
+    out->tcp_send_dropped = atomic_load(&w->st.tcp_send_dropped);
 }
 
 uint16_t pl_worker_port(const pl_worker *w)

@@ -27,6 +27,7 @@ void worker_flush_out(pl_worker *w)
         }
     }
     w->n_out = 0;
+    worker_tcp_flush(w);
     if (w->fwd_pending) {
         atomic_fetch_add(&w->st.fwd, w->fwd_pending);
         w->fwd_pending = 0;
@@ -50,6 +51,16 @@ static bool out_commit(pl_worker *w, transport *t, bool rtcp, size_t len)
                   : pl_peer_protect_rtp(t->peer, w->obuf[k], &len, OUT_CAP, to);
     if (rc != PL_OK)
         return false;
+    if (to->tcp) {
+        /* Framed into the connection's buffer at once; the slot is free
+         * again. Its time in the relay ends here, not at the write. */
+        if (!worker_tcp_send(w, t, to, w->obuf[k], len))
+            return false;
+        if (w->cur_rx)
+            pl_relaytime_add(&w->relaytime, (realtime_ns() - w->cur_rx) / 1000);
+        atomic_fetch_add(&w->st.out, 1);
+        return true;
+    }
     w->oiov[k] = (struct iovec){.iov_base = w->obuf[k], .iov_len = len};
     w->orx[k] = w->cur_rx;
     w->omsg[k].msg_hdr = (struct msghdr){

@@ -14,7 +14,10 @@ static void usage(FILE *f)
                "  --bind ADDR        address to listen on (default 127.0.0.1)\n"
                "  --announce-ip ADDR address put in ICE candidates (default: the bind address,\n"
                "                     or the first non-loopback address when binding 0.0.0.0)\n"
-               "  --media-port N     first UDP media port; worker i uses N+i (default 40000)\n"
+               "  --media-port N     first UDP media port; worker i uses N+i (default 40000),\n"
+               "                     and the same TCP port for ICE-TCP\n"
+               "  --no-ice-tcp       no ICE-TCP: media over UDP only (by default each worker\n"
+               "                     also listens on TCP, for clients that cannot send UDP)\n"
                "  --workers N        media worker threads (default: one per core)\n"
                "  --web-root DIR     web client files (default: web)\n"
                "  --reconnect-grace S  seconds a participant whose connection is lost stays in\n"
@@ -73,6 +76,7 @@ int srv_parse_options(int argc, char **argv, options *o)
         {"turn-url", required_argument, NULL, 'U'},
         {"turn-secret-file", required_argument, NULL, 'T'},
         {"turn-ttl", required_argument, NULL, 'L'},
+        {"no-ice-tcp", no_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -171,6 +175,9 @@ int srv_parse_options(int argc, char **argv, options *o)
                 return 2;
             }
             o->turn_ttl = (int)v;
+            break;
+        case 'I':
+            o->no_ice_tcp = true;
             break;
         case 'S':
             o->auth_secret = optarg;

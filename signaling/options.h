@@ -21,6 +21,7 @@ typedef struct options {
     bool tls_self_signed;
     bool downlink_estimate;
     bool no_dynacast;
+    bool no_ice_tcp;
     const char *auth_secret, *auth_secret_file; /* neither: open mode */
     int max_participants, max_rooms, max_conns_per_ip;
     /* TURN servers for welcome.ice_servers: URLs and the secret shared with

@@ -154,6 +154,7 @@ void sig_on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
                           .fp = s->media.fingerprint,
                           .address = s->media.announce_ip,
                           .port = port,
+                          .tcp = s->media.ice_tcp,
                           .session_id = c->pub_transport,
                           .version = 1};
     pl_sdp_accepted *acc = s->acc;

@@ -49,6 +49,14 @@ int srv_serve_stats(struct lws *wsi, server *srv)
         t.relay_samples += w.relay_samples;
         t.relay_p50_us = w.relay_p50_us > t.relay_p50_us ? w.relay_p50_us : t.relay_p50_us;
         t.relay_p99_us = w.relay_p99_us > t.relay_p99_us ? w.relay_p99_us : t.relay_p99_us;
+        t.tcp_connections += w.tcp_connections;
+        t.tcp_accepted += w.tcp_accepted;
+        t.tcp_refused += w.tcp_refused;
+        t.tcp_dropped_garbage += w.tcp_dropped_garbage;
+        t.tcp_dropped_oversized += w.tcp_dropped_oversized;
+        t.tcp_dropped_slow += w.tcp_dropped_slow;
+        t.tcp_closed += w.tcp_closed;
+        t.tcp_send_dropped += w.tcp_send_dropped;
     }
     unsigned char buf[LWS_PRE + 3072];
     char *body = (char *)buf + LWS_PRE;
@@ -95,6 +103,16 @@ int srv_serve_stats(struct lws *wsi, server *srv)
         n += snprintf(body + n, cap - (size_t)n, ",\"transports_failed_%s\":%llu",
                       pl_failure_name((enum pl_failure)f),
                       (unsigned long long)ss.transports_failed_by[f]);
+    if (n > 0 && (size_t)n < cap)
+        n += snprintf(body + n, cap - (size_t)n,
+                      ",\"tcp_connections\":%llu,\"tcp_accepted\":%llu,\"tcp_refused\":%llu,"
+                      "\"tcp_dropped_garbage\":%llu,\"tcp_dropped_oversized\":%llu,"
+                      "\"tcp_dropped_slow\":%llu,\"tcp_closed\":%llu,\"tcp_send_dropped\":%llu",
+                      (unsigned long long)t.tcp_connections, (unsigned long long)t.tcp_accepted,
+                      (unsigned long long)t.tcp_refused, (unsigned long long)t.tcp_dropped_garbage,
+                      (unsigned long long)t.tcp_dropped_oversized,
+                      (unsigned long long)t.tcp_dropped_slow, (unsigned long long)t.tcp_closed,
+                      (unsigned long long)t.tcp_send_dropped);
     if (n > 0 && (size_t)n < cap)
         n += snprintf(body + n, cap - (size_t)n,
                       ",\"downlink_feedback\":%llu,\"pacer_refused\":%llu,"

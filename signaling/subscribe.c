@@ -56,6 +56,7 @@ void sig_subscribe_offer(pl_sig *s, conn *c)
                           .fp = s->media.fingerprint,
                           .address = s->media.announce_ip,
                           .port = s->media.port_for(s->media.user, c->room->name),
+                          .tcp = s->media.ice_tcp,
                           .session_id = c->sub_transport,
                           .version = ++c->sub_version};
     char *sdp = malloc(SDP_OUT_MAX);

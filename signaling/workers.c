@@ -147,12 +147,14 @@ int srv_workers_start(server *srv)
         pl_worker_config wc = {.index = i,
                                .bind_ip = media_bind,
                                .port = (uint16_t)(srv->opt.media_port + i),
+                               .ice_tcp = !srv->opt.no_ice_tcp,
                                .cert = srv->cert,
                                .on_event = on_worker_event,
                                .user = srv};
         srv->workers[i] = pl_worker_start(&srv->env, &wc);
         if (!srv->workers[i]) {
-            fprintf(stderr, "parley: cannot bind UDP %s:%d\n", media_bind, srv->opt.media_port + i);
+            fprintf(stderr, "parley: cannot bind UDP%s %s:%d\n",
+                    srv->opt.no_ice_tcp ? "" : " and TCP", media_bind, srv->opt.media_port + i);
             return 1;
         }
     }
@@ -169,7 +171,8 @@ pl_sig_media srv_workers_media(server *srv)
                           .set_tracks = media_set_tracks,
                           .set_routes = media_set_routes,
                           .fingerprint = pl_dtls_cert_fingerprint(srv->cert),
-                          .announce_ip = srv->announce};
+                          .announce_ip = srv->announce,
+                          .ice_tcp = !srv->opt.no_ice_tcp};
 }
 
 /* Workers first, so that no event arrives for a core that is gone; the

@@ -36,10 +36,13 @@ enum {
 const char *pl_strerror(int err);
 
 /* A transport address, IPv4 or IPv6, stored by value so cores can compare
- * and copy addresses without touching sockets. */
+ * and copy addresses without touching sockets. `tcp` marks the remote end
+ * of an ICE-TCP connection (RFC 6544): the same IP and port over UDP is
+ * another path, so ICE must never take one for the other. */
 typedef struct pl_addr {
     struct sockaddr_storage ss;
     socklen_t len;
+    bool tcp;
 } pl_addr;
 
 /* Parses "1.2.3.4" or "::1" plus port; returns 0 or PL_EINVAL. */

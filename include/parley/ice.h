@@ -108,6 +108,11 @@ int pl_ice_handle_stun(pl_ice *ice, int64_t now_us, const pl_addr *from, const u
  * SRTCP that passed its auth tag). From the selected address it refreshes
  * consent; anything else changes nothing. */
 void pl_ice_note_traffic(pl_ice *ice, int64_t now_us, const pl_addr *from);
+/* Lite role: the path to `addr` is gone (the client's ICE-TCP connection
+ * closed). It is no longer validated; when it was the selected path,
+ * consent goes with it and the agent fails at once, as when consent
+ * lapses: nothing can reach the client there any more. */
+void pl_ice_path_closed(pl_ice *ice, const pl_addr *addr);
 /* Next datagram to send: its length, with *to filled, or PL_EAGAIN. */
 int pl_ice_poll_transmit(pl_ice *ice, uint8_t *out, size_t cap, pl_addr *to);
 void pl_ice_handle_timeout(pl_ice *ice, int64_t now_us);

@@ -126,6 +126,9 @@ int pl_peer_start(pl_peer *peer, int64_t now_us);
 int pl_peer_handle_datagram(pl_peer *peer, int64_t now_us, const pl_addr *from, uint8_t *data,
                             size_t len);
 void pl_peer_handle_timeout(pl_peer *peer, int64_t now_us);
+/* The path to `addr` is gone (an ICE-TCP connection closed): when it was
+ * the selected one, the peer fails as on lost consent (pl_ice_path_closed). */
+void pl_peer_path_closed(pl_peer *peer, int64_t now_us, const pl_addr *addr);
 /* Absolute time of the next pl_peer_handle_timeout, or INT64_MAX. */
 int64_t pl_peer_next_timeout(const pl_peer *peer);
 /* 0 with *out filled, or PL_EAGAIN when nothing is pending. */

@@ -159,6 +159,9 @@ typedef struct pl_sdp_local {
     const char *fp;
     const char *address; /* candidate address (IPv4 or IPv6) */
     uint16_t port;       /* candidate port: the media worker's UDP port */
+    /* A passive ICE-TCP candidate (RFC 6544) on the same port too, below
+     * UDP in priority so that UDP wins wherever it works. */
+    bool tcp;
     uint64_t session_id;
     uint32_t version;
 } pl_sdp_local;

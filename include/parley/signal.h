@@ -95,6 +95,7 @@ typedef struct pl_sig_media {
                        size_t n);
     const char *fingerprint; /* sha-256 of the workers' certificate */
     const char *announce_ip; /* address put in ICE candidates */
+    bool ice_tcp;            /* the workers listen for ICE-TCP too */
 } pl_sig_media;
 
 pl_sig *pl_sig_create(const pl_env *env, const pl_sig_io *io, const pl_sig_media *media);

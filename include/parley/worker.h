@@ -58,6 +58,9 @@ typedef struct pl_worker_config {
     int index;
     const char *bind_ip; /* "127.0.0.1", "0.0.0.0", "::" ... */
     uint16_t port;
+    /* Passive ICE-TCP (RFC 6544): a TCP listener on the same port number,
+     * for clients that cannot send UDP. */
+    bool ice_tcp;
     const pl_dtls_cert *cert; /* shared; must outlive the worker */
     void (*on_event)(void *user, const pl_worker_event *ev);
     void *user;
@@ -107,10 +110,22 @@ typedef struct pl_worker_stats {
      * edge of their 10 us bucket (20 ms and more count as 20010). */
     uint64_t relay_samples;
     uint32_t relay_p50_us, relay_p99_us;
+    /* ICE-TCP: connections open now, accepted in all, and closed for being
+     * over the limit (refused, or the oldest unauthenticated one making
+     * room), for garbage (a frame that is not STUN before the first
+     * authenticated Binding request for a transport of this worker), for a
+     * length over
+     * the largest datagram, for being too slow (no check within 5 s, a
+     * frame not whole 5 s after its first byte, 35 s of silence), or by
+     * the client (or a socket error); and packets dropped because a
+     * connection's send buffer was full. */
+    uint64_t tcp_connections, tcp_accepted, tcp_refused;
+    uint64_t tcp_dropped_garbage, tcp_dropped_oversized, tcp_dropped_slow, tcp_closed;
+    uint64_t tcp_send_dropped;
 } pl_worker_stats;
 
-/* Binds the UDP port and starts the thread. NULL when the port cannot be
- * bound. */
+/* Binds the UDP port (and the TCP one with ice_tcp) and starts the
+ * thread. NULL when a port cannot be bound. */
 pl_worker *pl_worker_start(const pl_env *env, const pl_worker_config *cfg);
 /* Stops the thread, closes every transport and the socket. */
 void pl_worker_stop(pl_worker *w);

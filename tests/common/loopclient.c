@@ -59,10 +59,64 @@ client make_client(const pl_env *env, const pl_dtls_cert *cert, const pl_dtls_ce
     return c;
 }
 
+client make_tcp_client(const pl_env *env, const pl_dtls_cert *cert,
+                       const pl_dtls_cert *server_cert, const pl_addr *server,
+                       const char *server_ufrag, const char *server_pwd, int rcvbuf)
+{
+    client c = {.tcp = true, .server = *server};
+    c.server.tcp = true;
+    c.fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(c.fd >= 0);
+    if (rcvbuf)
+        setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    assert_int_equal(connect(c.fd, (const struct sockaddr *)&server->ss, server->len), 0);
+    c.rx = pl_tcpframe_create(env, 1500);
+    pl_peer_config cc = {.role = PL_PEER_CLIENT, .cert = cert};
+    c.peer = pl_peer_create(env, &cc);
+    assert_non_null(c.peer);
+    assert_int_equal(pl_peer_set_remote(c.peer, server_ufrag, server_pwd, "sha-256",
+                                        pl_dtls_cert_fingerprint(server_cert)),
+                     0);
+    assert_int_equal(pl_peer_add_remote_candidate(c.peer, &c.server), 0);
+    return c;
+}
+
 void client_free(client *c)
 {
     close(c->fd);
+    pl_tcpframe_destroy(c->rx);
     pl_peer_destroy(c->peer);
+}
+
+void client_send(client *c, const uint8_t *data, size_t len, const pl_addr *to)
+{
+    if (!c->tcp) {
+        sendto(c->fd, data, len, 0, (const struct sockaddr *)&to->ss, to->len);
+        return;
+    }
+    uint8_t frame[PL_TCPFRAME_HDR + 1600];
+    assert_true(len <= 1600);
+    pl_tcpframe_put_header(frame, len);
+    memcpy(frame + PL_TCPFRAME_HDR, data, len);
+    send(c->fd, frame, PL_TCPFRAME_HDR + len, MSG_NOSIGNAL);
+}
+
+/* Frames from the worker's stream, each handed to the peer. */
+static void tcp_take(client *c)
+{
+    uint8_t buf[4096];
+    ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n <= 0)
+        return;
+    uint8_t *in = buf, *frame;
+    size_t in_len = (size_t)n, flen;
+    int rc;
+    while ((rc = pl_tcpframe_next(c->rx, &in, &in_len, &frame, &flen)) == PL_OK) {
+        pl_peer_handle_datagram(c->peer, now_us(), &c->server, frame, flen);
+        client_drain(c);
+    }
+    if (rc == PL_EMALFORMED)
+        c->rx_failed = true;
 }
 
 void client_drain(client *c)
@@ -70,7 +124,7 @@ void client_drain(client *c)
     pl_peer_output o;
     while (pl_peer_poll_output(c->peer, &o) == 0) {
         if (o.kind == PL_PEER_OUT_TRANSMIT) {
-            sendto(c->fd, o.data, o.len, 0, (const struct sockaddr *)&o.addr.ss, o.addr.len);
+            client_send(c, o.data, o.len, &o.addr);
         } else if (o.kind == PL_PEER_OUT_CONNECTED) {
             c->connected = true;
         } else if (o.kind == PL_PEER_OUT_CLOSED) {
@@ -98,10 +152,12 @@ void client_pump(client *c, int wait_ms)
 {
     client_drain(c);
     struct pollfd p = {.fd = c->fd, .events = POLLIN};
-    if (poll(&p, 1, wait_ms) > 0) {
+    if (c->tcp) {
+        if (poll(&p, 1, wait_ms) > 0)
+            tcp_take(c);
+    } else if (poll(&p, 1, wait_ms) > 0) {
         uint8_t buf[1500];
-        pl_addr from;
-        from.len = sizeof(from.ss);
+        pl_addr from = {.len = sizeof(from.ss)};
         ssize_t n = recvfrom(c->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from.ss, &from.len);
         if (n > 0)
             pl_peer_handle_datagram(c->peer, now_us(), &from, buf, (size_t)n);

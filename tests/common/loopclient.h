@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "parley/peer.h"
+#include "parley/tcpframe.h"
 #include "parley/worker.h"
 
 /* Worker events, counted from the worker thread. */
@@ -31,6 +32,12 @@ int udp_socket(void);
 typedef struct client {
     pl_peer *peer;
     int fd;
+    /* ICE-TCP: fd is a connection to the worker's TCP port, every packet
+     * framed (RFC 4571); `server` is where it goes, as ICE names it. */
+    bool tcp;
+    pl_tcpframe *rx;
+    pl_addr server;
+    bool rx_failed; /* the worker's stream did not parse */
     bool connected, closed, failed;
     /* What arrived, decrypted. */
     size_t n_rtp, n_rtcp, n_pli;
@@ -46,7 +53,14 @@ typedef struct client {
  * `cert`. */
 client make_client(const pl_env *env, const pl_dtls_cert *cert, const pl_dtls_cert *server_cert,
                    const pl_addr *server, const char *server_ufrag, const char *server_pwd);
+/* The same over ICE-TCP: connected to the worker's TCP port (`server`'s
+ * port), with `rcvbuf` as its receive buffer when not 0. */
+client make_tcp_client(const pl_env *env, const pl_dtls_cert *cert,
+                       const pl_dtls_cert *server_cert, const pl_addr *server,
+                       const char *server_ufrag, const char *server_pwd, int rcvbuf);
 void client_free(client *c);
+/* Sends one packet the client's way (a datagram, or a frame). */
+void client_send(client *c, const uint8_t *data, size_t len, const pl_addr *to);
 /* Sends what the peer has to send and records what it reported. Outputs
  * must be drained right after each input: decrypted RTP/RTCP point into
  * the datagram buffer. */

@@ -9,7 +9,8 @@
 //
 // What the server sends a participant leaves through the host end of its
 // veth, so tbf there caps that participant's downlink (`cap`); nftables in
-// the participant's namespace drops a share of what arrives (`loss`).
+// the participant's namespace drops a share of what arrives (`loss`), or
+// every UDP packet it sends (`blockUdp`).
 // Every name carries a prefix unique to this process, and `destroy` (also
 // run at exit) removes every namespace, which takes its veth pairs along.
 import { execFileSync } from 'node:child_process';
@@ -107,6 +108,23 @@ export function createNetwork({ subnet } = {}) {
             '  }',
             '}',
           ].join('\n'));
+        },
+        // Drops every UDP packet the participant sends (a network that
+        // lets only TCP out); `udpDropped` counts them.
+        blockUdp() {
+          run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], [
+            'table inet noudp {',
+            '  chain out { type filter hook output priority 0; policy accept;',
+            '    meta l4proto udp counter drop',
+            '  }',
+            '}',
+          ].join('\n'));
+        },
+        udpDropped() {
+          let out;
+          try { out = inNs(ns, 'nft', 'list', 'table', 'inet', 'noudp'); } catch { return 0; }
+          const m = /counter packets (\d+)/.exec(out);
+          return m ? +m[1] : 0;
         },
         // Packets the loss rule dropped so far.
         lossDropped() {

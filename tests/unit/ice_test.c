@@ -124,6 +124,36 @@ static void test_connects(void **state)
     pair_free(&p);
 }
 
+/* ICE-TCP: the client's path is a TCP connection. The same address and
+ * port over UDP is another path (never validated by the TCP check); the
+ * connection closing fails the agent at once, as lost consent, while a
+ * path that is not the selected one closing changes nothing. */
+static void test_tcp_path_closed(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init(&p, 21);
+    pl_addr tcp = p.caddr;
+    tcp.tcp = true;
+    p.caddr = tcp;
+    connect_pair(&p, 10 * SEC);
+    assert_int_equal(pl_ice_state(p.server), PL_ICE_CONNECTED);
+    pl_addr udp = tcp, sel;
+    udp.tcp = false;
+    assert_false(pl_addr_equal(&udp, &tcp));
+    assert_true(pl_ice_is_validated(p.server, &tcp));
+    assert_false(pl_ice_is_validated(p.server, &udp));
+    assert_true(pl_ice_selected(p.server, &sel));
+    assert_true(sel.tcp);
+    pl_ice_path_closed(p.server, &udp);
+    assert_int_equal(pl_ice_state(p.server), PL_ICE_CONNECTED);
+    pl_ice_path_closed(p.server, &tcp);
+    assert_int_equal(pl_ice_state(p.server), PL_ICE_FAILED);
+    assert_int_equal(pl_ice_failure(p.server), PL_ICE_FAIL_CONSENT);
+    assert_false(pl_ice_is_validated(p.server, &tcp));
+    pair_free(&p);
+}
+
 /* Lost checks are retransmitted with a doubling RTO, on the caller's clock. */
 static void test_retransmission_timing(void **state)
 {
@@ -650,6 +680,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generated_credentials),
         cmocka_unit_test(test_connects),
+        cmocka_unit_test(test_tcp_path_closed),
         cmocka_unit_test(test_retransmission_timing),
         cmocka_unit_test(test_connect_timeout),
         cmocka_unit_test(test_wrong_password_gets_401),

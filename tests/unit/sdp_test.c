@@ -745,6 +745,51 @@ static void test_mids_are_unique_tokens(void **state)
     }
 }
 
+/* With ICE-TCP, answers and offers carry a passive TCP host candidate on
+ * the same port (RFC 6544 syntax), below the UDP one in priority, in every
+ * section. */
+static void test_tcp_candidate(void **state)
+{
+    (void)state;
+    pl_sdp_local l = local;
+    l.tcp = true;
+    static const char *line =
+        "a=candidate:2 1 tcp 2124414975 192.0.2.5 40001 typ host tcptype passive\r\n";
+    size_t n = load("chromium156-publish-offer.sdp");
+    assert_int_equal(pl_sdp_parse(d, text, n), PL_OK);
+    const char *why = NULL;
+    int len = pl_sdp_write_answer(d, &l, out, sizeof(out), acc, &why);
+    assert_true(len > 0);
+    assert_non_null(strstr(out, line));
+    pl_sdp_offer_section sec[] = {
+        {"0", PL_SDP_AUDIO, true, "alice", "alice-mic", "alice", 1111, 0},
+        {"1", PL_SDP_VIDEO, true, "alice", "alice-cam", "alice", 2222, 3333},
+    };
+    char offer[PL_SDP_MAX_SIZE];
+    int olen = pl_sdp_write_offer(&l, sec, 2, offer, sizeof(offer));
+    assert_true(olen > 0);
+    const char *descs[] = {out, offer};
+    int lens[] = {len, olen};
+    for (size_t k = 0; k < 2; k++) {
+        assert_int_equal(pl_sdp_parse(d2, descs[k], (size_t)lens[k]), PL_OK);
+        for (size_t i = 0; i < d2->n_media; i++) {
+            const pl_sdp_media *m = &d2->media[i];
+            if (m->port == 0)
+                continue;
+            assert_int_equal(m->n_candidates, 2);
+            assert_string_equal(m->candidates[0].transport, "udp");
+            assert_string_equal(m->candidates[1].transport, "tcp");
+            assert_int_equal(m->candidates[1].port, m->candidates[0].port);
+            assert_true(m->candidates[1].priority < m->candidates[0].priority);
+            assert_string_not_equal(m->candidates[1].foundation, m->candidates[0].foundation);
+        }
+    }
+    /* Without it, no TCP anywhere. */
+    len = pl_sdp_write_answer(d, &local, out, sizeof(out), acc, &why);
+    assert_true(len > 0);
+    assert_null(strstr(out, " tcp "));
+}
+
 static void test_offer_round_trip_and_browser_answer(void **state)
 {
     (void)state;
@@ -946,6 +991,7 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_every_truncation),
         cmocka_unit_test(test_simulcast_answer),
+        cmocka_unit_test(test_tcp_candidate),
     };
     return cmocka_run_group_tests_name("sdp", tests, setup, teardown);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "parley/rtp.h"
@@ -49,8 +50,18 @@ pl_bot *pl_bot_create(pl_bot_ctx *ctx, unsigned index, const char *room, bool pu
     b->sent_audio = pl_pktcache_create(&ctx->env, 128);
     b->sent_video = pl_pktcache_create(&ctx->env, 512);
     b->ccfb = pl_ccfb_create(&ctx->env);
-    b->fd[0] = open_socket(ctx->bind_ip);
-    b->fd[1] = open_socket(ctx->bind_ip);
+    for (int i = 0; i < 2; i++) {
+        if (ctx->ice_tcp) {
+            b->fd[i] = pl_bot_tcp_socket(ctx->bind_ip);
+            b->tcp[i] = calloc(1, sizeof(*b->tcp[i]));
+            if (!b->tcp[i]) {
+                pl_bot_destroy(b);
+                return NULL;
+            }
+        } else {
+            b->fd[i] = open_socket(ctx->bind_ip);
+        }
+    }
     if (ctx->simulcast && publish)
         b->simulcast =
             pl_simsend_create(&ctx->env, &ctx->layer_clips[b->identity * PL_SIM_LAYERS], "1");
@@ -81,6 +92,11 @@ void pl_bot_destroy(pl_bot *b)
     for (int i = 0; i < 2; i++)
         if (b->fd[i] > 0)
             close(b->fd[i]);
+    for (int i = 0; i < 2; i++)
+        if (b->tcp[i]) {
+            pl_bot_tcp_free(b->tcp[i]);
+            free(b->tcp[i]);
+        }
     pl_pktcache_destroy(&b->ctx->env, b->sent_audio);
     pl_pktcache_destroy(&b->ctx->env, b->sent_video);
     pl_simsend_destroy(b->simulcast);
@@ -100,6 +116,11 @@ void pl_bot_set_max_size(pl_bot *b, unsigned width, unsigned height)
 int pl_bot_socket(const pl_bot *b, enum pl_bot_socket which)
 {
     return b->fd[which];
+}
+
+bool pl_bot_socket_is_stream(const pl_bot *b)
+{
+    return b->ctx->ice_tcp;
 }
 
 const char *pl_bot_name(const pl_bot *b)
@@ -329,7 +350,20 @@ static int apply_remote(pl_bot *b, pl_peer *p, const pl_sdp_desc *d, int64_t now
     int rc = pl_peer_set_remote(p, m->ice_ufrag, m->ice_pwd, m->fp_alg, m->fp);
     if (rc != PL_OK)
         return rc;
-    for (size_t i = 0; i < m->n_candidates; i++) {
+    for (size_t i = 0; i < m->n_candidates && b->tcp[which]; i++) {
+        pl_addr a;
+        if (strcasecmp(m->candidates[i].transport, "tcp") != 0 ||
+            pl_addr_set(&a, m->candidates[i].address, m->candidates[i].port) != PL_OK)
+            continue;
+        a.tcp = true;
+        rc = pl_bot_tcp_connect(b->tcp[which], &b->ctx->env, b->fd[which], &a);
+        if (rc != PL_OK)
+            return rc;
+        pl_peer_add_remote_candidate(p, &a);
+        b->server_port[which] = m->candidates[i].port;
+        break;
+    }
+    for (size_t i = 0; i < m->n_candidates && !b->tcp[which]; i++) {
         pl_addr a;
         if (strcmp(m->candidates[i].transport, "UDP") != 0 &&
             strcmp(m->candidates[i].transport, "udp") != 0)

@@ -33,6 +33,9 @@ typedef struct pl_bot_ctx {
     /* Send media here instead of the server's candidate (an impairment
      * relay in front of the server); NULL for direct. */
     const pl_addr *media_via;
+    /* Media over ICE-TCP only (the relay's passive TCP candidate, RFC
+     * 6544): one connection per transport for the bot's life. */
+    bool ice_tcp;
     /* Pre-encoded media, one clip per identity in use (identity % n_clips). */
     pl_clip **clips;
     unsigned n_clips;
@@ -61,6 +64,9 @@ void pl_bot_destroy(pl_bot *b);
  * server with each track it starts receiving; before it joins. */
 void pl_bot_set_max_size(pl_bot *b, unsigned width, unsigned height);
 int pl_bot_socket(const pl_bot *b, enum pl_bot_socket which);
+/* Whether the socket is a stream (--ice-tcp): read it with
+ * pl_bot_stream_input until it is empty, edge-triggered. */
+bool pl_bot_socket_is_stream(const pl_bot *b);
 const char *pl_bot_name(const pl_bot *b);
 /* The identity a sender called `name` shows, or -1 for a non-bot. */
 int pl_bot_expected_identity(const pl_bot_ctx *ctx, const char *name);
@@ -88,6 +94,9 @@ void pl_bot_on_closed(pl_bot *b, int64_t now_us);
 void pl_bot_datagram(pl_bot *b, enum pl_bot_socket which, int64_t now_us, int64_t arrival_us,
                      const pl_addr *from, uint8_t *data, size_t len);
 void pl_bot_tick(pl_bot *b, int64_t now_us);
+/* Media thread, --ice-tcp: reads a transport's connection, framed packets
+ * handed over as datagrams. */
+void pl_bot_stream_input(pl_bot *b, enum pl_bot_socket which);
 /* When the bot next needs pl_bot_tick (any thread, lock-free). */
 int64_t pl_bot_next_due(pl_bot *b);
 

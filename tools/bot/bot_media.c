@@ -12,6 +12,7 @@
 #include "parley/vp8.h"
 #include "bot_priv.h"
 #include "bot_sdp.h"
+#include "loop.h"
 
 /* RTP payload budget per packet: leaves room for the RTP header, the
  * VP8 descriptor and the SRTP tag under a 1200-byte datagram. */
@@ -55,8 +56,7 @@ void pl_bot_drain(pl_bot *b, enum pl_bot_socket which, int64_t now_us)
     while (p && pl_peer_poll_output(p, &o) == PL_OK) {
         switch (o.kind) {
         case PL_PEER_OUT_TRANSMIT:
-            if (sendto(b->fd[which], o.data, o.len, 0, (const struct sockaddr *)&o.addr.ss,
-                       o.addr.len) < 0)
+            if (!pl_bot_send(b, which, o.data, o.len, &o.addr))
                 b->send_errors++;
             break;
         case PL_PEER_OUT_CONNECTED:
@@ -115,7 +115,7 @@ static void send_rtp(pl_bot *b, size_t len, bool video)
         b->send_errors++;
         return;
     }
-    if (sendto(b->fd[PL_BOT_PUB], b->pkt, len, 0, (const struct sockaddr *)&to.ss, to.len) < 0) {
+    if (!pl_bot_send(b, PL_BOT_PUB, b->pkt, len, &to)) {
         b->send_errors++;
         return;
     }
@@ -142,7 +142,7 @@ static bool simulcast_tx(void *user, uint8_t *pkt, size_t len, size_t cap)
     pl_bot *b = user;
     pl_addr to;
     if (pl_peer_protect_rtp(b->peer[PL_BOT_PUB], pkt, &len, cap, &to) != PL_OK ||
-        sendto(b->fd[PL_BOT_PUB], pkt, len, 0, (const struct sockaddr *)&to.ss, to.len) < 0) {
+        !pl_bot_send(b, PL_BOT_PUB, pkt, len, &to)) {
         b->send_errors++;
         return false;
     }
@@ -209,7 +209,7 @@ static void send_feedback(void *user, const uint8_t *rtcp, size_t len)
     pl_addr to;
     if (pl_peer_protect_rtcp(b->peer[PL_BOT_SUB], b->pkt, &len, sizeof(b->pkt), &to) != PL_OK)
         return;
-    sendto(b->fd[PL_BOT_SUB], b->pkt, len, 0, (const struct sockaddr *)&to.ss, to.len);
+    pl_bot_send(b, PL_BOT_SUB, b->pkt, len, &to);
 }
 
 static void on_rtp(pl_bot *b, int64_t now_us, const uint8_t *pkt, size_t len)
@@ -268,7 +268,7 @@ static void resend(pl_bot *b, const pl_rtcp_nack *nack)
         }
         pl_addr to;
         if (pl_peer_protect_rtp(b->peer[PL_BOT_PUB], b->pkt, &len, sizeof(b->pkt), &to) == PL_OK &&
-            sendto(b->fd[PL_BOT_PUB], b->pkt, len, 0, (const struct sockaddr *)&to.ss, to.len) > 0)
+            pl_bot_send(b, PL_BOT_PUB, b->pkt, len, &to))
             b->resent++;
     }
 }
@@ -377,9 +377,57 @@ void pl_bot_datagram(pl_bot *b, enum pl_bot_socket which, int64_t now_us, int64_
     pthread_mutex_unlock(&b->lock);
 }
 
+bool pl_bot_send(pl_bot *b, enum pl_bot_socket which, const uint8_t *data, size_t len,
+                 const pl_addr *to)
+{
+    if (b->tcp[which])
+        return pl_bot_tcp_send(b->tcp[which], b->fd[which], data, len) == PL_OK;
+    return sendto(b->fd[which], data, len, 0, (const struct sockaddr *)&to->ss, to->len) >= 0;
+}
+
+typedef struct frame_sink {
+    pl_bot *b;
+    enum pl_bot_socket which;
+} frame_sink;
+
+static void on_frame(void *user, uint8_t *frame, size_t len)
+{
+    frame_sink *s = user;
+    int64_t now = pl_bot_now_us(); /* a stream has no receive timestamps */
+    pl_bot_datagram(s->b, s->which, now, now, &s->b->tcp[s->which]->server, frame, len);
+}
+
+void pl_bot_stream_input(pl_bot *b, enum pl_bot_socket which)
+{
+    /* The connection is made under the lock, on the signaling thread. */
+    pthread_mutex_lock(&b->lock);
+    bool connected = b->tcp[which] && b->tcp[which]->connected;
+    pthread_mutex_unlock(&b->lock);
+    if (!connected)
+        return;
+    uint8_t buf[16384];
+    frame_sink s = {b, which};
+    int rc = pl_bot_tcp_read(b->tcp[which], b->fd[which], buf, sizeof(buf), on_frame, &s);
+    if (rc == PL_ESTATE || rc == PL_EMALFORMED) {
+        pthread_mutex_lock(&b->lock);
+        if (b->tcp[which]->connected) {
+            b->tcp[which]->connected = false;
+            /* The relay closes a transport's connection when the bot
+             * leaves: only an end while in the room is a failure. */
+            if (b->in_room)
+                pl_bot_fail(b, rc == PL_ESTATE ? "ICE-TCP connection closed" : "ICE-TCP framing",
+                            rc);
+        }
+        pthread_mutex_unlock(&b->lock);
+    }
+}
+
 void pl_bot_tick(pl_bot *b, int64_t now_us)
 {
     pthread_mutex_lock(&b->lock);
+    for (int i = 0; i < 2; i++)
+        if (b->tcp[i])
+            pl_bot_tcp_flush(b->tcp[i], b->fd[i]);
     for (int i = 0; i < 2; i++) {
         pl_peer *p = b->peer[i];
         if (p && pl_peer_next_timeout(p) <= now_us) {

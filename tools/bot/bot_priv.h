@@ -12,6 +12,7 @@
 #include "parley/pktcache.h"
 #include "bot.h"
 #include "ccfb.h"
+#include "bot_tcp.h"
 #include "rxstream.h"
 #include "simulcast.h"
 
@@ -52,6 +53,7 @@ struct pl_bot {
     int64_t joined_us, left_us;
     unsigned joins;
     int fd[2];
+    pl_bot_tcp *tcp[2]; /* --ice-tcp: the connections behind fd; NULL over UDP */
     pl_peer *peer[2];
     bool connected[2];
     int64_t connected_us[2];
@@ -105,5 +107,9 @@ void pl_bot_update_due(pl_bot *b);
 void pl_bot_drain(pl_bot *b, enum pl_bot_socket which, int64_t now_us);
 /* New sending state (SSRCs, sequence numbers) for a new publish transport. */
 void pl_bot_media_reset(pl_bot *b);
+/* Sends one packet on a transport (a datagram to `to`, or a frame on its
+ * connection); false when it could not go. */
+bool pl_bot_send(pl_bot *b, enum pl_bot_socket which, const uint8_t *data, size_t len,
+                 const pl_addr *to);
 
 #endif

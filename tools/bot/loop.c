@@ -92,6 +92,7 @@ static void read_socket(media_thread *t, const slot *s)
         int64_t now = pl_bot_now_us();
         for (int i = 0; i < n; i++) {
             from[i].len = msgs[i].msg_hdr.msg_namelen;
+            from[i].tcp = false;
             pl_bot_datagram(s->bot, s->which, now, arrival(t, &msgs[i].msg_hdr), &from[i], bufs[i],
                             msgs[i].msg_len);
         }
@@ -110,8 +111,13 @@ static void *run(void *arg)
         int64_t now = pl_bot_now_us();
         int wait_ms = next_tick > now ? (int)((next_tick - now + 999) / 1000) : 0;
         int n = epoll_wait(t->ep, evs, 64, wait_ms);
-        for (int i = 0; i < n; i++)
-            read_socket(t, evs[i].data.ptr);
+        for (int i = 0; i < n; i++) {
+            const slot *s = evs[i].data.ptr;
+            if (pl_bot_socket_is_stream(s->bot))
+                pl_bot_stream_input(s->bot, s->which);
+            else
+                read_socket(t, s);
+        }
         now = pl_bot_now_us();
         if (now >= next_tick) {
             for (size_t i = 0; i < t->n; i++)
@@ -170,7 +176,10 @@ pl_botloop *pl_botloop_start(pl_bot **bots, size_t n, unsigned threads)
             slot *s = &t->slots[2 * t->n + (size_t)k];
             s->bot = bots[i];
             s->which = (enum pl_bot_socket)k;
-            struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
+            /* A stream is read until empty: edge-triggered, so that a
+             * socket not connected yet (it reports a hang-up) does not spin. */
+            uint32_t et = pl_bot_socket_is_stream(bots[i]) ? EPOLLET : 0;
+            struct epoll_event ev = {.events = EPOLLIN | et, .data.ptr = s};
             if (epoll_ctl(t->ep, EPOLL_CTL_ADD, pl_bot_socket(bots[i], s->which), &ev) != 0)
                 goto fail;
         }

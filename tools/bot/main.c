@@ -40,6 +40,7 @@ typedef struct options {
     const char *report;
     bool verbose;
     bool simulcast;
+    bool ice_tcp;
     unsigned video_w, video_h;
     /* --max-size: one size per position in a room, repeated */
     unsigned n_sizes;
@@ -178,6 +179,9 @@ static void usage(FILE *f)
         "  --threads T        media threads (default 1)\n"
         "  --bind IP          local address of the bots' UDP sockets (default 127.0.0.1)\n"
         "  --media-via IP:PORT  send media through this relay (e.g. parley-impair)\n"
+        "  --ice-tcp          media over ICE-TCP only: one TCP connection per transport to\n"
+        "                     the server's passive candidate (no UDP; not with --media-via,\n"
+        "                     and a bot that must join again after a lost session fails)\n"
         "  --simulcast        publish the camera as three simulcast layers (rids q, h, f at\n"
         "                     1/4, 1/2 and full size, three temporal layers each)\n"
         "  --video-size WxH   the full layer's size with --simulcast (default 640x360)\n"
@@ -251,6 +255,7 @@ static int parse(int argc, char **argv, options *o)
         {"sample", required_argument, NULL, 'S'},
         {"media-via", required_argument, NULL, 'V'},
         {"simulcast", no_argument, NULL, 'U'},
+        {"ice-tcp", no_argument, NULL, 'I'},
         {"video-size", required_argument, NULL, 'Z'},
         {"max-size", required_argument, NULL, 'X'},
         {"help", no_argument, NULL, 'h'},
@@ -333,6 +338,9 @@ static int parse(int argc, char **argv, options *o)
             break;
         case 'U':
             o->simulcast = true;
+            break;
+        case 'I':
+            o->ice_tcp = true;
             break;
         case 'Z':
             if (sscanf(optarg, "%ux%u", &o->video_w, &o->video_h) != 2 || o->video_w < 256 ||
@@ -569,6 +577,10 @@ int main(int argc, char **argv)
     d.ctx.decode_audio = d.ctx.decode_video = d.opt.decode < 0 ? 64u : (unsigned)d.opt.decode;
     d.ctx.decode_every = d.opt.sample;
     pl_addr via;
+    if (d.opt.media_via && d.opt.ice_tcp) {
+        fprintf(stderr, "--ice-tcp and --media-via do not go together\n");
+        return 2;
+    }
     if (d.opt.media_via) {
         char ip[64];
         unsigned port;
@@ -592,6 +604,7 @@ int main(int argc, char **argv)
     if (!d.ctx.cert || !d.ctx.clips || !d.bots || !d.plans || !d.room_names)
         goto out;
     d.ctx.simulcast = d.opt.simulcast;
+    d.ctx.ice_tcp = d.opt.ice_tcp;
     if (d.opt.simulcast &&
         !(d.ctx.layer_clips = calloc((size_t)d.ctx.n_clips * PL_SIM_LAYERS, sizeof(pl_clip *))))
         goto out;
