@@ -26,9 +26,9 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, stats } from './server.mjs';
-import { runBots, fastBotBin } from './bots.mjs';
-import { createNetwork } from './netns.mjs';
+import { startServer, stats } from '../e2e/server.mjs';
+import { runBots, fastBotBin } from '../e2e/bots.mjs';
+import { createNetwork } from '../e2e/netns.mjs';
 
 const SECONDS = 42;
 // The window measured, in the bots' 1 s windows from their first join:
