@@ -64,10 +64,21 @@ function renderPath() {
   else el.textContent = `sending via ${labels[0]}, receiving via ${labels[1]}`;
 }
 
+// A peer connection not connected this long after it was made has no
+// path in practice: where a firewall drops what the browser sends without
+// a word (TCP to the relay's passive candidate as well), ICE keeps
+// checking for minutes before it says failed.
+const NO_PATH_MS = 20000;
+
 // Follows a peer connection ('publish' or 'subscribe'): its path once
 // connected (again after an ICE restart), or that it failed. A failure
 // stays said while the client retries, until a path works.
 function watchPath(pc, which) {
+  setTimeout(() => {
+    if (pc !== window.parley[which] || ['connected', 'closed'].includes(pc.connectionState)) return;
+    netpath.paths[which] = { failed: true };
+    renderPath();
+  }, NO_PATH_MS);
   pc.addEventListener('icecandidateerror', (e) => {
     if (e.errorCode === 401 && /^turns?:/.test(e.url || '')) netpath.refused.add(e.url);
   });
