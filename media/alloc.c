@@ -98,17 +98,9 @@ static void add_step(work *w, unsigned s, unsigned t)
     w->ladder[w->n_steps++] = (step){(uint8_t)s, (uint8_t)t, w->in->bps[s][t]};
 }
 
-/* Whether spatial layer s up to temporal layer t is smooth enough to be a
- * step of a camera's ladder above its lowest layer. An unknown rate does
- * not rule a step out. */
-static bool smooth_enough(const pl_alloc_stream *st, unsigned s, unsigned t)
-{
-    return !st->fps[s][t] || st->fps[s][t] >= PL_ALLOC_MIN_FPS;
-}
-
 /* The stream's ladder under its caps (alloc.h): a camera's frame rate
- * first on its lowest layer, then each layer above at half (when smooth
- * enough) and full frame rate; a screen share's sharpness first, then frame rate on its top
+ * first on its lowest layer, then each layer above at half and full frame
+ * rate; a screen share's sharpness first, then frame rate on its top
  * layer. */
 static void build_ladder(work *w)
 {
@@ -130,7 +122,7 @@ static void build_ladder(work *w)
         for (unsigned t = 0; t <= tc; t++)
             add_step(w, sp[0], t);
         for (unsigned i = 1; i < n; i++) {
-            if (tc >= 1 && smooth_enough(st, sp[i], tc - 1))
+            if (tc >= 1)
                 add_step(w, sp[i], tc - 1);
             add_step(w, sp[i], tc);
         }

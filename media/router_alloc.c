@@ -48,7 +48,6 @@ static void describe_video(const track *t, const route *rt, const uint8_t *order
              * of its frames at its top one. */
             uint32_t share = k + 1 >= l->n_tids || !l->tid_cum[k] ? 1000 : l->tid_cum[k];
             st->bps[s][k] = (uint32_t)((uint64_t)bps * share / 1000);
-            st->fps[s][k] = (uint8_t)(((uint32_t)l->fps10 * share / 1000 + 5) / 10);
         }
     }
     st->max_spatial = pl_alloc_tile_cap(w, h, t->n_layers, rt->cfg.max_width, rt->cfg.max_height);

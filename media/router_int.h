@@ -132,9 +132,6 @@ typedef struct layer {
     uint32_t tid_frames[PL_ALLOC_MAX_TEMPORAL];
     uint16_t tid_cum[PL_ALLOC_MAX_TEMPORAL];
     uint8_t n_tids;
-    /* Frames a second, in tenths, smoothed over a couple of seconds (a
-     * window holds a handful of frames); 0: none seen. */
-    uint16_t fps10;
     /* The last key frame: its timestamp while its packets come, and its
      * size in payload bytes (0: none seen). A NACK asking for more than
      * that is answered with a new key frame instead. */

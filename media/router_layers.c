@@ -212,10 +212,6 @@ static void measure(layer *l, int64_t now)
         uint32_t frames = 0;
         for (size_t k = 0; k < PL_ALLOC_MAX_TEMPORAL; k++)
             frames += l->tid_frames[k];
-        uint64_t fps10 = (uint64_t)frames * 10000000 / span;
-        if (fps10 > 2550)
-            fps10 = 2550;
-        l->fps10 = (uint16_t)(l->fps10 && fps10 ? (3u * l->fps10 + fps10) / 4 : fps10);
         for (size_t k = 0, sum = 0; frames && k < PL_ALLOC_MAX_TEMPORAL; k++) {
             sum += l->tid_frames[k];
             l->tid_cum[k] = (uint16_t)(sum * 1000 / frames);

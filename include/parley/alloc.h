@@ -26,9 +26,7 @@
  *   keyframe and give fine steps where budgets are tight; above the
  *   lowest layer, sharpness matters more than the last frames, so a
  *   spatial step that would not fit at full frame rate is still taken at
- *   half, when half still reads as motion (PL_ALLOC_MIN_FPS: half of a
- *   20 fps camera is 10 fps, worse than the layer below at full rate).
- *   The ladder of a screen share: sharpness first, (0,0) (1,0) ..
+ *   half. The ladder of a screen share: sharpness first, (0,0) (1,0) ..
  *   (S,0), then frame rate on the top layer, (S,1) .. (S,T). Steps whose
  *   rate is unknown, or above the caps, are left out.
  * - Never above the caps (the tile size, the temporal layers asked for),
@@ -89,11 +87,6 @@ extern "C" {
 #define PL_ALLOC_SPATIAL_UP_US 3000000
 #define PL_ALLOC_SPATIAL_MARGIN_PCT 25
 #define PL_ALLOC_GRACE_OVERDRAFT_PCT 15
-/* A camera's spatial layer above the lowest is offered at part of its
- * frame rate only when that part is at least this many frames a second:
- * half of a 30 fps camera is, even a little slowed; half of 25 or 20 is
- * not. */
-#define PL_ALLOC_MIN_FPS 14
 
 enum pl_alloc_kind {
     PL_ALLOC_AUDIO,
@@ -177,9 +170,6 @@ typedef struct pl_alloc_stream {
      * cumulative (a VP8 publisher's temporal layers add up). 0: unknown,
      * that step is never chosen. Audio: bps[0][0] is its rate. */
     uint32_t bps[PL_ALLOC_MAX_SPATIAL][PL_ALLOC_MAX_TEMPORAL];
-    /* Video: fps[s][t], the frames a second of spatial layer s sent up to
-     * temporal layer t; 0: not known. */
-    uint8_t fps[PL_ALLOC_MAX_SPATIAL][PL_ALLOC_MAX_TEMPORAL];
     /* The previous result for this stream; zeroed for a new one. */
     pl_alloc_choice prev;
 } pl_alloc_stream;

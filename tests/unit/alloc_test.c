@@ -537,38 +537,6 @@ static void test_wants_next_step(void **state)
     assert_layer(&s, c2, 0, 2);
 }
 
-/* Above the lowest layer a camera is offered at half its frame rate only
- * when half is smooth: a 30 fps camera's 640x360 at 15 fps is a step, a
- * 20 fps camera's at 10 fps is not (its 320x180 at 20 is the better
- * picture), and an unknown rate rules nothing out. */
-static void test_half_rate_only_when_smooth(void **state)
-{
-    (void)state;
-    static const uint8_t rates[] = {30, 20, 0};
-    for (size_t i = 0; i < sizeof(rates); i++) {
-        sub s;
-        sub_init(&s);
-        s.cfg.spatial_up_us = 0; /* steps up at once: not what this is about */
-        int c = add_camera(&s, PL_ALLOC_SPEAKER);
-        /* Three temporal layers: a quarter, half and all the frames. */
-        for (int l = 0; l < 3; l++)
-            for (int t = 0; t < 3; t++)
-                s.st[c].fps[l][t] = (uint8_t)(rates[i] * (t == 2 ? 4 : t + 1) / 4);
-        /* (1,1) fits (350k), (1,2) does not (500k). */
-        run(&s, 0, 450 * K);
-        if (rates[i] == 20) {
-            assert_layer(&s, c, 0, 2);
-            /* The next step is the whole of 640x360. */
-            assert_int_equal(ch(&s, c)->next_bps, 350 * K);
-        } else {
-            assert_layer(&s, c, 1, 1);
-        }
-        /* Full frame rate above: taken whatever the camera's rate. */
-        run(&s, 100 * MS, 700 * K);
-        assert_layer(&s, c, 1, 2);
-    }
-}
-
 static void test_screen_share_sharpness_first(void **state)
 {
     (void)state;
@@ -721,7 +689,6 @@ int main(void)
         cmocka_unit_test(test_upgrade_needs_margin_keep_does_not),
         cmocka_unit_test(test_kept_layer_not_given_to_a_peer),
         cmocka_unit_test(test_wants_next_step),
-        cmocka_unit_test(test_half_rate_only_when_smooth),
         cmocka_unit_test(test_screen_share_sharpness_first),
         cmocka_unit_test(test_suspended_and_off_layers),
         cmocka_unit_test(test_dynacast_layers_needed),
