@@ -32,15 +32,24 @@ static route *padding_route(endpoint *e)
     return any;
 }
 
+/* Adds what a pacer counted of the figures /stats sums over subscribers
+ * (kept in the downlink once its pacer is gone, in the router once the
+ * subscriber is). */
+static void add_pacer_counts(const pl_pacer *p, int64_t now, uint64_t *rtx_dropped,
+                             uint64_t *padding_packets, uint64_t *padding_bytes)
+{
+    pl_pacer_stats ps;
+    pl_pacer_get_stats(p, now, &ps);
+    *rtx_dropped += ps.rtx_over + ps.rtx_expired;
+    *padding_packets += ps.padding_packets;
+    *padding_bytes += ps.padding_bytes;
+}
+
 static void retire_pacer(pl_router *r, downlink *d)
 {
     if (!d->pacer)
         return;
-    pl_pacer_stats ps;
-    pl_pacer_get_stats(d->pacer, r->now, &ps);
-    d->rtx_dropped += ps.rtx_over + ps.rtx_expired;
-    d->padding_packets += ps.padding_packets;
-    d->padding_bytes += ps.padding_bytes;
+    add_pacer_counts(d->pacer, r->now, &d->rtx_dropped, &d->padding_packets, &d->padding_bytes);
     pl_pacer_destroy(d->pacer);
     d->pacer = NULL;
 }
@@ -342,13 +351,9 @@ void router_downlink_stats(const pl_router *r, pl_router_stats *out)
         out->pacer_rtx_dropped += d->rtx_dropped;
         out->padding_packets += d->padding_packets;
         out->padding_bytes += d->padding_bytes;
-        if (!d->pacer)
-            continue;
-        pl_pacer_stats ps;
-        pl_pacer_get_stats(d->pacer, r->now, &ps);
-        out->pacer_rtx_dropped += ps.rtx_over + ps.rtx_expired;
-        out->padding_packets += ps.padding_packets;
-        out->padding_bytes += ps.padding_bytes;
+        if (d->pacer)
+            add_pacer_counts(d->pacer, r->now, &out->pacer_rtx_dropped, &out->padding_packets,
+                             &out->padding_bytes);
     }
 }
 
