@@ -44,6 +44,7 @@
  * a result that reached this share of what was asked. A calm link is one
  * without a delay cut this long. */
 #define START_PROBE_FACTOR 3
+#define START_PROBE_TRIES 5
 /* Arrivals spread over at most this times the span their packets were
  * sent over kept pace with the sender. */
 #define KEPT_PACE_SLACK 1.1
@@ -74,6 +75,7 @@ struct pl_bwe {
     double delay_bps, loss_bps;
     uint64_t remb_bps;
     bool have_feedback;
+    bool starting; /* the start-up probes are still finding the path's rate */
     int64_t rtt_us;
     /* Rate control. */
     enum pl_bwe_rate_state rate_state;
@@ -117,6 +119,7 @@ pl_bwe *pl_bwe_create(const pl_env *env, uint64_t start_bps)
     b->delay_bps = b->loss_bps = clamp_bps(b, (double)start_bps);
     b->rtt_us = DEFAULT_RTT_US;
     b->rate_state = PL_BWE_HOLD;
+    b->starting = true;
     b->last_update_us = b->last_decrease_us = INT64_MIN;
     b->last_loss_update_us = b->last_loss_cut_us = INT64_MIN;
     pl_trendline_init(&b->trend);
@@ -178,6 +181,13 @@ void pl_bwe_on_remb(pl_bwe *b, int64_t now_us, uint64_t bps)
 {
     (void)now_us;
     b->remb_bps = bps;
+    if (!b->have_feedback)
+        b->starting = false; /* REMB is the estimate: nothing to probe for */
+}
+
+bool pl_bwe_starting(const pl_bwe *b)
+{
+    return b->starting;
 }
 
 void pl_bwe_request_probe(pl_bwe *b, int64_t now_us, uint64_t bps)
@@ -502,6 +512,19 @@ void pl_bwe_on_feedback(pl_bwe *b, int64_t now_us, const pl_rtcp_twcc *fb)
     bwe_probe_result probe = bwe_prober_conclude(&b->prober, now_us);
     rate_update(b, now_us, probe);
     loss_update(b, now_us);
+    /* Start-up ends when its chain of probes does (one fell short of what
+     * it asked, or the ceiling was reached), or at the first cut. A
+     * start probe that measured nothing (sent before the path was up, its
+     * feedback lost) is tried again, a few times. */
+    if (b->starting && (b->overuses || b->loss_cuts)) {
+        b->starting = false;
+    } else if (b->starting && bwe_prober_idle(&b->prober)) {
+        if (b->prober.ok || b->prober.failed >= START_PROBE_TRIES)
+            b->starting = false;
+        else
+            bwe_prober_queue(&b->prober, (uint64_t)clamp_bps(b, b->delay_bps * START_PROBE_FACTOR),
+                             false);
+    }
 }
 
 pl_bwe_stats pl_bwe_get_stats(const pl_bwe *b)

@@ -164,6 +164,9 @@ void pl_router_set_connected(pl_router *r, uint64_t id, int64_t now_us)
     if (!e || e->connected)
         return;
     e->connected = true;
+    /* Nothing of its start-up could be measured before it was connected. */
+    if (router_downlink_starting(e))
+        e->dl->start_until = now_us + DL_START_MAX_US;
     router_request_keyframes_for(r, e, now_us); /* a new subscriber needs a picture now */
 }
 
@@ -446,7 +449,8 @@ void pl_router_handle_rtp(pl_router *r, int64_t now, uint64_t from, const uint8_
     for (size_t f = 0; f < t->fan_n; f++) {
         endpoint *s = t->fan[f].sub;
         route *rt = &s->routes[t->fan[f].route];
-        if (!s->connected || rt->cfg.paused || rt->bw_paused)
+        if (!s->connected || rt->cfg.paused || rt->bw_paused ||
+            (t->cfg.video && router_downlink_starting(s)))
             continue;
         pl_layerfwd_out o;
         if (!pl_layerfwd_packet(&rt->fwd, now, &fp, &o))

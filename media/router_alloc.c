@@ -124,21 +124,11 @@ static void release(pl_router *r, endpoint *e, int64_t now)
     }
 }
 
-static void allocate(pl_router *r, endpoint *e, uint64_t budget, int64_t now)
+/* A subscriber's routes as the allocator's streams; `fresh`: holds from
+ * earlier downgrades end. Returns how many (idx: their routes). */
+static size_t describe(endpoint *e, bool fresh, int64_t now, pl_alloc_stream *st, size_t *idx,
+                       uint8_t (*order)[PL_MAX_LAYERS])
 {
-    /* The estimate reached what a probe asked for: the room is measured,
-     * not noise, so holds from earlier downgrades (which grow long after
-     * a few on a noisy estimate) end now. */
-    downlink *d = e->dl;
-    bool proven = d->probe_bps && budget >= d->probe_bps;
-    if (proven)
-        d->probe_bps = 0;
-    /* Twice what the last allocation wanted: a link that recovered, not
-     * a threshold to flap around, so every hold ends. */
-    bool recovered = d->want_bps && budget >= 2 * d->want_bps;
-    pl_alloc_stream st[PL_MAX_ROUTES];
-    size_t idx[PL_MAX_ROUTES];
-    uint8_t order[PL_MAX_ROUTES][PL_MAX_LAYERS];
     size_t n = 0;
     for (size_t i = 0; i < e->n_routes; i++) {
         route *rt = &e->routes[i];
@@ -149,9 +139,7 @@ static void allocate(pl_router *r, endpoint *e, uint64_t budget, int64_t now)
         memset(s, 0, sizeof(*s));
         s->unwanted = rt->cfg.paused;
         s->prev = rt->alloc;
-        /* Not for a stream that flapped: a probe through a shaper's burst
-         * can prove more than the path carries for long. */
-        if ((proven && !s->prev.backoff) || recovered)
+        if (fresh)
             s->prev.hold_until_us = 0;
         if (t->cfg.video) {
             router_layer_order(t, order[n]);
@@ -162,8 +150,52 @@ static void allocate(pl_router *r, endpoint *e, uint64_t budget, int64_t now)
         }
         idx[n++] = i;
     }
+    return n;
+}
+
+/* During the start-up: whether the estimate already carries everything
+ * the subscriber can use, so its video need not wait for the end of the
+ * probes. */
+static bool all_fits(endpoint *e, uint64_t budget, int64_t now)
+{
+    pl_alloc_stream st[PL_MAX_ROUTES];
+    size_t idx[PL_MAX_ROUTES];
+    uint8_t order[PL_MAX_ROUTES][PL_MAX_LAYERS];
+    size_t n = describe(e, false, now, st, idx, order);
+    pl_alloc_result res;
+    if (!budget || pl_alloc_run(NULL, now, budget, st, n, &res) != PL_OK || res.wants_bps)
+        return false;
+    /* A video whose rates are not measured yet counts for nothing. */
+    for (size_t k = 0; k < n; k++)
+        if (res.streams[k].state == PL_ALLOC_NOLAYER)
+            return false;
+    return true;
+}
+
+static void allocate(pl_router *r, endpoint *e, uint64_t budget, int64_t now)
+{
+    /* The estimate reached what a probe asked for: the room is measured,
+     * not noise, so holds from earlier downgrades (which grow long after
+     * a few on a noisy estimate) end now. */
+    downlink *d = e->dl;
+    bool proven = d->probe_bps && budget >= d->probe_bps;
+    if (proven)
+        d->probe_bps = 0;
+    /* Twice what the last allocation wanted: a link that recovered, not
+     * a threshold to flap around, so every hold ends. Not for a stream
+     * that flapped after a probe: a probe through a shaper's burst can
+     * prove more than the path carries for long. */
+    bool recovered = d->want_bps && budget >= 2 * d->want_bps;
+    pl_alloc_stream st[PL_MAX_ROUTES];
+    size_t idx[PL_MAX_ROUTES];
+    uint8_t order[PL_MAX_ROUTES][PL_MAX_LAYERS];
+    size_t n = describe(e, recovered, now, st, idx, order);
     if (!n)
         return;
+    if (proven)
+        for (size_t k = 0; k < n; k++)
+            if (!st[k].prev.backoff)
+                st[k].prev.hold_until_us = 0;
     pl_alloc_result res;
     if (pl_alloc_run(NULL, now, budget, st, n, &res) != PL_OK)
         return;
@@ -192,12 +224,21 @@ void router_alloc_run(pl_router *r, int64_t now)
         if (!e->dl)
             continue;
         uint64_t budget = router_downlink_estimate(e);
+        bool started = router_downlink_starting(e) &&
+                       router_downlink_start_done(e, all_fits(e, budget, now), now);
+        if (router_downlink_starting(e))
+            continue;
         if (!budget) {
             release(r, e, now);
-            continue;
+        } else {
+            e->dl->alloc_bps = budget;
+            allocate(r, e, budget, now);
         }
-        e->dl->alloc_bps = budget;
-        allocate(r, e, budget, now);
+        /* The video held back during the start-up: its key frames now. */
+        if (started)
+            router_request_keyframes_for(r, e, now);
+        if (!budget)
+            continue;
         if (!router_downlink_flush_video(r, e, now))
             continue;
         /* Its video waited too long: every video route starts again at a

@@ -61,7 +61,6 @@ static uint64_t estimate_of(const downlink *d)
 
 void router_downlink_setup(pl_router *r, endpoint *e, int64_t now)
 {
-    (void)now;
     if (!e->n_routes && !e->dl)
         return;
     if (!e->dl) {
@@ -89,8 +88,14 @@ void router_downlink_setup(pl_router *r, endpoint *e, int64_t now)
         pl_bwe_destroy(d->bwe);
         d->bwe = NULL;
     }
-    if (estimated && !d->bwe && !(d->bwe = pl_bwe_create(&r->env, PL_ROUTER_START_BPS)))
-        estimated = false;
+    if (estimated && !d->bwe) {
+        if (!(d->bwe = pl_bwe_create(&r->env, PL_ROUTER_START_BPS))) {
+            estimated = false;
+        } else {
+            d->starting = true;
+            d->start_until = now + DL_START_MAX_US;
+        }
+    }
     d->twcc_ext = ext;
     d->estimated = estimated;
     d->padding = padding;
@@ -202,11 +207,12 @@ static void rate_changed(pl_router *r, downlink *d, int64_t now)
         return;
     uint64_t bps = pl_bwe_estimate(d->bwe);
     pl_pacer_set_rate(d->pacer, bps);
-    /* Moved by more than ALLOC_MOVE_PCT since the last allocation: the
-     * next one now. */
+    /* Moved by more than ALLOC_MOVE_PCT since the last allocation, or
+     * while starting up (whether it carries everything yet): the next
+     * allocation now. */
     uint64_t last = d->alloc_bps;
     uint64_t diff = bps > last ? bps - last : last - bps;
-    if (last && diff * 100 > last * ALLOC_MOVE_PCT)
+    if (d->starting || (last && diff * 100 > last * ALLOC_MOVE_PCT))
         r->next_alloc = min64(r->next_alloc, now);
 }
 
@@ -282,6 +288,22 @@ uint64_t router_downlink_estimate(const endpoint *e)
 {
     const downlink *d = e->dl;
     return d && d->estimated && d->bwe && d->pacer ? pl_bwe_estimate(d->bwe) : 0;
+}
+
+bool router_downlink_starting(const endpoint *e)
+{
+    return e->dl && e->dl->starting;
+}
+
+bool router_downlink_start_done(endpoint *e, bool all_fits, int64_t now)
+{
+    downlink *d = e->dl;
+    if (!d || !d->starting)
+        return false;
+    if (d->estimated && d->bwe && pl_bwe_starting(d->bwe) && now < d->start_until && !all_fits)
+        return false;
+    d->starting = false;
+    return true;
 }
 
 bool router_downlink_probe(pl_router *r, endpoint *e, uint64_t bps, int64_t now)

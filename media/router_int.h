@@ -61,6 +61,10 @@
 /* Each subscriber's streams are allocated this often, and at once when its
  * estimate moves by more than ALLOC_MOVE_PCT percent. */
 #define ALLOC_US 250000
+/* A downlink's start-up holds video back no longer than this after its
+ * transport connected (a subscriber that sends no feedback, a path where
+ * no probe gets through). */
+#define DL_START_MAX_US 2000000
 #define ALLOC_MOVE_PCT 10
 /* The allocator asks the estimator for a probe at most this often. */
 #define ALLOC_PROBE_GAP_US 3000000
@@ -94,6 +98,10 @@ typedef struct downlink {
     int64_t probe_at;
     uint64_t probe_bps; /* its target; 0: none, or reached */
     uint64_t want_bps;  /* the estimate the last allocation's next steps need; 0: none */
+    /* While its estimate starts up (until start_until at the latest), the
+     * subscriber's video is held back: see router_downlink_starting. */
+    bool starting;
+    int64_t start_until;
 } downlink;
 
 /* One subscriber route fed by a publisher track. */
@@ -327,6 +335,16 @@ void router_downlink_tick(pl_router *r, int64_t now);
 int64_t router_downlink_next(const pl_router *r);
 /* The estimate the allocation shares out: 0 when the subscriber has none. */
 uint64_t router_downlink_estimate(const endpoint *e);
+/* Whether the subscriber's estimate is still starting up. Its video is
+ * then held back, neither forwarded nor asked key frames for nor told
+ * paused: at 300 kbit/s a new subscriber's first allocation would pause
+ * every video, and the publishers' first key frames overflow the pacer,
+ * a second before probes find the path carries them all. */
+bool router_downlink_starting(const endpoint *e);
+/* Ends the start-up once the estimator's start-up is over, DL_START_MAX_US
+ * passed, or `all_fits` (the estimate carries everything the subscriber
+ * can use): true when it ended now. */
+bool router_downlink_start_done(endpoint *e, bool all_fits, int64_t now);
 /* The allocation would like to know whether `bps` fits: a probe, unless
  * one was asked for lately or one runs. True when asked. */
 bool router_downlink_probe(pl_router *r, endpoint *e, uint64_t bps, int64_t now);

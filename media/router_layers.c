@@ -238,7 +238,7 @@ void router_check_layers(pl_router *r, int64_t now)
                 route *rt = &s->routes[t->fan[f].route];
                 router_route_target(t, rt, now);
                 if (s->connected && !rt->cfg.paused && !rt->bw_paused && t->cfg.video &&
-                    pl_layerfwd_waiting(&rt->fwd))
+                    !router_downlink_starting(s) && pl_layerfwd_waiting(&rt->fwd))
                     t->layers[rt->fwd.target].want_keyframe = true;
             }
             if (!t->cfg.n_layers || !t->cfg.video || !t->fan_n || !e->connected)
@@ -289,7 +289,7 @@ void router_request_keyframes_for(pl_router *r, endpoint *sub, int64_t now)
 {
     for (size_t i = 0; i < sub->n_routes; i++) {
         route *rt = &sub->routes[i];
-        if (!rt->cfg.paused && !rt->bw_paused)
+        if (!rt->cfg.paused && !rt->bw_paused && !router_downlink_starting(sub))
             router_request_keyframe(r, rt->pub, rt->track, pl_layerfwd_keyframe_layer(&rt->fwd),
                                     now);
     }

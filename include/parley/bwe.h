@@ -125,6 +125,12 @@ void pl_bwe_on_rtt(pl_bwe *b, int64_t rtt_us);
  * transport-wide feedback comes. */
 void pl_bwe_on_remb(pl_bwe *b, int64_t now_us, uint64_t bps);
 
+/* Still starting up: the estimate is the start value or on its way up
+ * from it by doubling probes, not yet a measure of the path. False from the
+ * first probe that falls short, the first cut, or a REMB without
+ * transport-wide feedback. */
+bool pl_bwe_starting(const pl_bwe *b);
+
 /* The caller would like to know whether `bps` fits: a probe cluster at
  * that rate is queued (one at a time; a later request replaces it). */
 void pl_bwe_request_probe(pl_bwe *b, int64_t now_us, uint64_t bps);

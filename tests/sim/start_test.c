@@ -1,0 +1,86 @@
+/* A new subscriber's first seconds on the virtual clock: the estimate
+ * starts low (PL_ROUTER_START_BPS) because nothing is known of the path,
+ * and on a fast path it must not hold the subscriber's video back for long
+ * nor drop what the publishers' first key frames put in the pacer. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "downlink_fx.h"
+
+/* Three publishers of one 700 kbit/s video each (no simulcast: the
+ * allocator can only send it whole or pause it) and audio, to a subscriber
+ * behind 20 Mbit/s: from the start of the room (`late` false: the tracks'
+ * rates are not known yet), or joining it 2 s after it started. */
+static void fast_path(sim *s, bool late)
+{
+    s->down.rate_bps = 20000000;
+    const uint64_t bps[1] = {700000};
+    for (int i = 0; i < 3; i++)
+        add_publisher(s, bps, 1);
+    int64_t t0 = late ? 2000000 : 0;
+    if (late)
+        run(s, t0);
+    set_routes(s, TWCC_EXT);
+    pump(s);
+    int64_t all_video_at = -1;
+    bool dump = getenv("DL_DUMP") != NULL;
+    while (s->now < t0 + 5000000) {
+        run(s, s->now + 50000);
+        pl_router_downlink dl = {0};
+        assert_int_equal(pl_router_downlink_get(s->r, SUB, &dl), PL_OK);
+        bool all = !s->paused[0] && !s->paused[1] && !s->paused[2] && s->layer[0] >= 0 &&
+                   s->layer[1] >= 0 && s->layer[2] >= 0;
+        if (all && all_video_at < 0)
+            all_video_at = s->now - t0;
+        if (dump)
+            print_message("# t=%.2f est %llu queue %lld ms paused %d%d%d layers %d%d%d\n",
+                          (double)s->now / 1e6, (unsigned long long)dl.estimate_bps,
+                          (long long)(link_queue_delay(&s->down, s->now) / 1000), s->paused[0],
+                          s->paused[1], s->paused[2], s->layer[0], s->layer[1], s->layer[2]);
+    }
+    pl_router_stats st;
+    pl_router_stats_get(s->r, &st);
+    pl_router_downlink dl = {0};
+    assert_int_equal(pl_router_downlink_get(s->r, SUB, &dl), PL_OK);
+    print_message("# 3 x 700 kbit/s video behind 20 Mbit/s, subscribed %s: every video %.2f s "
+                  "after; 5 s after, "
+                  "estimate %llu; pacer refused %llu, pauses %llu, repair key frames %llu; "
+                  "audio %llu/%llu, max delay %lld ms\n",
+                  late ? "2 s after they started" : "as they started", (double)all_video_at / 1e6,
+                  (unsigned long long)dl.estimate_bps,
+                  (unsigned long long)st.pacer_refused, (unsigned long long)st.video_pauses,
+                  (unsigned long long)st.nack_keyframes, (unsigned long long)s->audio_got,
+                  (unsigned long long)audio_sent(s), (long long)(s->audio_max_delay / 1000));
+    /* Joining late, the tracks' rates are known and the probes alone
+     * decide; from the start, their rates are measured within a second. */
+    assert_true(all_video_at >= 0 && all_video_at < (late ? 1000000 : 1500000));
+    assert_int_equal(st.pacer_refused, 0);
+    assert_true(s->audio_max_delay < 100000);
+    assert_int_equal(st.video_pauses, 0);
+}
+
+static void test_fast_path_from_the_start(void **state)
+{
+    fast_path(*state, false);
+}
+
+static void test_fast_path_joining_late(void **state)
+{
+    fast_path(*state, true);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_fast_path_from_the_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fast_path_joining_late, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
