@@ -54,10 +54,10 @@ static void fast_path(sim *s, bool late)
                   "estimate %llu; pacer refused %llu, pauses %llu, repair key frames %llu; "
                   "audio %llu/%llu, max delay %lld ms\n",
                   late ? "2 s after they started" : "as they started", (double)all_video_at / 1e6,
-                  (unsigned long long)dl.estimate_bps,
-                  (unsigned long long)st.pacer_refused, (unsigned long long)st.video_pauses,
-                  (unsigned long long)st.nack_keyframes, (unsigned long long)s->audio_got,
-                  (unsigned long long)audio_sent(s), (long long)(s->audio_max_delay / 1000));
+                  (unsigned long long)dl.estimate_bps, (unsigned long long)st.pacer_refused,
+                  (unsigned long long)st.video_pauses, (unsigned long long)st.nack_keyframes,
+                  (unsigned long long)s->audio_got, (unsigned long long)audio_sent(s),
+                  (long long)(s->audio_max_delay / 1000));
     /* Joining late, the tracks' rates are known and the probes alone
      * decide; from the start, their rates are measured within a second. */
     assert_true(all_video_at >= 0 && all_video_at < (late ? 1000000 : 1500000));
