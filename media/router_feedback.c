@@ -121,8 +121,9 @@ void pl_router_handle_rtcp(pl_router *r, int64_t now, uint64_t from, const uint8
         default:
             break;
         }
-        /* A keyframe of the layer the route is on, or is about to be on. */
-        route *rt = media ? route_by_ssrc(e, media) : NULL;
+        /* A keyframe of the layer the route is on, or is about to be on
+         * (not while its video is held back: asked for when it ends). */
+        route *rt = media && !router_downlink_starting(e) ? route_by_ssrc(e, media) : NULL;
         if (rt)
             router_request_keyframe(r, rt->pub, rt->track, pl_layerfwd_keyframe_layer(&rt->fwd),
                                     now);

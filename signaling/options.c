@@ -36,9 +36,10 @@ static void usage(FILE *f)
                "  --max-rooms N      on the server (default 1000)\n"
                "  --max-connections-per-ip N  WebSocket connections from one address\n"
                "                     (default 100)\n"
-               "  --downlink-estimate  estimate each subscriber's downlink from its feedback,\n"
-               "                     pace what it is sent and choose layers within it\n"
-               "                     (default off)\n"
+               "  --no-downlink-estimate  send each subscriber everything it asks for, unpaced\n"
+               "                     (by default each subscriber's downlink is estimated from\n"
+               "                     its feedback, what it is sent paced and its layers chosen\n"
+               "                     within it; --downlink-estimate says so explicitly)\n"
                "  --no-dynacast      never ask publishers to switch off simulcast layers\n"
                "                     nobody watches (default: ask, after 3 s unwatched)\n"
                "  --turn-url URL     a TURN server clients may relay media through, e.g.\n"
@@ -72,6 +73,7 @@ int srv_parse_options(int argc, char **argv, options *o)
         {"max-rooms", required_argument, NULL, 'R'},
         {"max-connections-per-ip", required_argument, NULL, 'C'},
         {"downlink-estimate", no_argument, NULL, 'E'},
+        {"no-downlink-estimate", no_argument, NULL, 'e'},
         {"no-dynacast", no_argument, NULL, 'D'},
         {"turn-url", required_argument, NULL, 'U'},
         {"turn-secret-file", required_argument, NULL, 'T'},
@@ -91,6 +93,7 @@ int srv_parse_options(int argc, char **argv, options *o)
                    .max_participants = PL_SIG_DEFAULT_MAX_PARTICIPANTS,
                    .max_rooms = PL_SIG_DEFAULT_MAX_ROOMS,
                    .max_conns_per_ip = 100,
+                   .downlink_estimate = true,
                    .turn_ttl = PL_TURN_DEFAULT_TTL_S};
     int c;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
@@ -147,6 +150,9 @@ int srv_parse_options(int argc, char **argv, options *o)
             break;
         case 'E':
             o->downlink_estimate = true;
+            break;
+        case 'e':
+            o->downlink_estimate = false;
             break;
         case 'D':
             o->no_dynacast = true;
