@@ -12,11 +12,13 @@
 /* Clusters measured at once, and requests waiting their turn. */
 #define BWE_CLUSTERS 4
 #define BWE_PENDING 2
+/* Arrivals kept per cluster for its measure (its later half). */
+#define BWE_CLUSTER_ARRIVALS 64
 
 typedef struct bwe_cluster {
     uint32_t id; /* 0: free slot */
     uint64_t bps;
-    int64_t started_us;
+    int64_t started_us, duration_us;
     /* What was sent in it (from pl_bwe_on_sent). */
     uint32_t sent_n;
     uint64_t sent_bytes;
@@ -27,6 +29,10 @@ typedef struct bwe_cluster {
     uint64_t recv_bytes;
     int64_t first_arrival_us, last_arrival_us;
     uint32_t first_arrival_size;
+    /* The first BWE_CLUSTER_ARRIVALS arrivals, as told. */
+    int64_t arrival_us[BWE_CLUSTER_ARRIVALS];
+    uint32_t arrival_size[BWE_CLUSTER_ARRIVALS];
+    uint32_t n_arrivals;
 } bwe_cluster;
 
 typedef struct bwe_prober {

@@ -85,16 +85,21 @@ bool bwe_prober_poll(bwe_prober *p, int64_t now_us, pl_bwe_probe *out)
     c->id = p->next_id++;
     if (!p->next_id)
         p->next_id = 1;
+    uint64_t bytes = bps * PL_BWE_PROBE_US / 8000000u;
+    if (bytes < PL_BWE_PROBE_MIN_BYTES)
+        bytes = PL_BWE_PROBE_MIN_BYTES;
+    int64_t duration = (int64_t)(bytes * 8000000u / bps);
     c->bps = bps;
     c->started_us = now_us;
-    p->busy_until_us = now_us + PL_BWE_PROBE_US;
+    c->duration_us = duration;
+    p->busy_until_us = now_us + duration;
     p->shadow_until_us = p->busy_until_us + SHADOW_US;
     p->last_probe_us = now_us;
     p->sent++;
     *out = (pl_bwe_probe){.id = c->id,
                           .bps = bps,
-                          .duration_us = PL_BWE_PROBE_US,
-                          .bytes = bps * PL_BWE_PROBE_US / 8000000u,
+                          .duration_us = duration,
+                          .bytes = bytes,
                           .min_packets = PL_BWE_PROBE_PACKETS};
     return true;
 }
@@ -130,13 +135,48 @@ void bwe_prober_result(bwe_prober *p, const pl_sendhist_result *r)
         c->last_arrival_us = r->arrival_us;
     c->recv_n++;
     c->recv_bytes += r->size;
+    if (c->n_arrivals < BWE_CLUSTER_ARRIVALS) {
+        c->arrival_us[c->n_arrivals] = r->arrival_us;
+        c->arrival_size[c->n_arrivals++] = r->size;
+    }
+}
+
+/* The receive rate over the later half of the cluster's arrivals (0 when
+ * too few were kept): a token bucket lets the first part of a cluster
+ * through at once, and only after its credit is spent do arrivals come at
+ * the path's rate. */
+static double tail_rate(bwe_cluster *c)
+{
+    uint32_t n = c->n_arrivals;
+    if (n < 4 || n != c->recv_n)
+        return 0;
+    /* Insertion sort by arrival: feedback tells them nearly in order. */
+    for (uint32_t i = 1; i < n; i++) {
+        int64_t t = c->arrival_us[i];
+        uint32_t sz = c->arrival_size[i];
+        uint32_t j = i;
+        for (; j > 0 && c->arrival_us[j - 1] > t; j--) {
+            c->arrival_us[j] = c->arrival_us[j - 1];
+            c->arrival_size[j] = c->arrival_size[j - 1];
+        }
+        c->arrival_us[j] = t;
+        c->arrival_size[j] = sz;
+    }
+    uint32_t from = n / 2;
+    int64_t span = c->arrival_us[n - 1] - c->arrival_us[from];
+    if (span <= 0)
+        return 0;
+    uint64_t bytes = 0;
+    for (uint32_t i = from + 1; i < n; i++)
+        bytes += c->arrival_size[i];
+    return (double)bytes * 8e6 / (double)span;
 }
 
 /* The cluster's measure in bit/s, 0 when it has none. The first packet's
  * size does not count towards the receive rate (it arrived at the start of
  * the span), nor the last one's towards the send rate (it left at its
  * end). */
-static uint64_t measure(const bwe_cluster *c, bool *saturated)
+static uint64_t measure(bwe_cluster *c, bool *saturated)
 {
     *saturated = false;
     if (c->recv_n < 2 || c->recv_n * MIN_RECEIVED_DEN < c->sent_n * MIN_RECEIVED_NUM)
@@ -148,6 +188,9 @@ static uint64_t measure(const bwe_cluster *c, bool *saturated)
         return 0;
     double send_bps = (double)(c->sent_bytes - c->last_send_size) * 8e6 / (double)send_span;
     double recv_bps = (double)(c->recv_bytes - c->first_arrival_size) * 8e6 / (double)recv_span;
+    double tail = tail_rate(c);
+    if (tail > 0 && tail < recv_bps)
+        recv_bps = tail;
     if (recv_bps < SATURATED_RATIO * send_bps) {
         *saturated = true;
         return (uint64_t)(SATURATED_SHARE * recv_bps);
@@ -167,7 +210,7 @@ bwe_probe_result bwe_prober_conclude(bwe_prober *p, int64_t now_us)
         bwe_cluster *c = &p->clusters[i];
         if (!c->id)
             continue;
-        int64_t end = c->started_us + PL_BWE_PROBE_US;
+        int64_t end = c->started_us + c->duration_us;
         bool told = now_us >= end && c->sent_n && c->told_n >= c->sent_n;
         if (!told && now_us < end + CLUSTER_TIMEOUT_US)
             continue;

@@ -49,9 +49,13 @@ extern "C" {
 /* Default bounds of the estimate (bit/s). */
 #define PL_BWE_MIN_BPS 30000u
 #define PL_BWE_MAX_BPS 20000000u
-/* A probe cluster lasts this long and has at least this many packets. */
+/* A probe cluster lasts this long and has at least this many packets, and
+ * this many bytes: longer at low rates, so that what a shaper's token
+ * bucket lets through at once (tbf's default burst is 2 kB) is the lesser
+ * part of it. */
 #define PL_BWE_PROBE_US 30000
 #define PL_BWE_PROBE_PACKETS 5
+#define PL_BWE_PROBE_MIN_BYTES 5000
 /* A calm link is probed at twice the estimate this often. */
 #define PL_BWE_PROBE_INTERVAL_US 5000000
 

@@ -76,6 +76,8 @@ static void advance(link *l, int64_t now)
             }
         }
         ring_pop(&l->queue);
+        if (!l->queue.n)
+            l->idle_since_us = finish;
         if (l->queue.n) {
             link_packet *next = ring_at(&l->queue, 0);
             next->queue_us = (int64_t)(finish - (double)next->enter_us);
@@ -83,6 +85,11 @@ static void advance(link *l, int64_t now)
         }
     }
     l->clock_us = (double)now;
+}
+
+void link_set_burst(link *l, size_t bytes)
+{
+    l->burst_bits = l->tokens_bits = (double)bytes * 8;
 }
 
 void link_set_rate(link *l, int64_t now, uint64_t rate_bps)
@@ -119,6 +126,16 @@ int link_send(link *l, int64_t now, const uint8_t *data, size_t len)
     if (l->queue.n == 1) {
         l->head_bits_left = (double)len * 8;
         l->clock_us = (double)now;
+        if (l->burst_bits > 0) {
+            /* Credit saved while idle sends (part of) it at once. */
+            double t =
+                l->tokens_bits + ((double)now - l->idle_since_us) * (double)l->rate_bps / 1e6;
+            t = t < l->burst_bits ? t : l->burst_bits;
+            double used = t < l->head_bits_left ? t : l->head_bits_left;
+            l->head_bits_left -= used;
+            l->tokens_bits = t - used;
+            l->idle_since_us = (double)now;
+        }
     }
     return 0;
 }

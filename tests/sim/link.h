@@ -5,7 +5,10 @@
  * queue grows, and with it the delay, until the queue's limit drops what
  * does not fit: what a congestion controller must see and avoid. The rate
  * may change during a run (packets already queued then leave at the new
- * rate). Seeded, on the virtual clock; times must not go backwards. */
+ * rate). With a burst (link_set_burst) the link is a token bucket, as
+ * Linux's tbf: idle, it saves up to that many bytes of credit at its rate,
+ * and what the credit covers leaves at once. Seeded, on the virtual clock;
+ * times must not go backwards. */
 #ifndef PARLEY_TEST_LINK_H
 #define PARLEY_TEST_LINK_H
 
@@ -41,6 +44,8 @@ typedef struct link {
     size_t queued_bytes;
     double head_bits_left;
     double clock_us; /* the queue has been served up to here */
+    /* Token bucket: its size, its credit, and since when it refills. */
+    double burst_bits, tokens_bits, idle_since_us;
     /* Counters for assertions. */
     uint64_t sent, delivered, dropped_queue, dropped_loss;
     uint64_t delivered_bytes;
@@ -48,6 +53,8 @@ typedef struct link {
 
 void link_init(link *l, uint64_t seed, uint64_t rate_bps, int64_t delay_us);
 void link_free(link *l);
+/* A token bucket of `bytes` (0: none), full now. */
+void link_set_burst(link *l, size_t bytes);
 /* A new rate from now on. */
 void link_set_rate(link *l, int64_t now, uint64_t rate_bps);
 /* Sends a datagram into the link; 0 when queued, -1 when the queue (or
