@@ -23,6 +23,7 @@
 typedef struct receiver {
     struct pl_webhooks *w;
     const char *url;
+    char shown[256]; /* the URL as logged: without user and password */
     pl_hookq *q;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -63,6 +64,20 @@ int pl_webhooks_check_url(const char *url, const char **why)
     return PL_OK;
 }
 
+/* A URL may carry credentials (https://user:pass@host/, or a token in
+ * its query): the log shows the scheme, host and path only, cut to fit. */
+static void url_for_log(const char *url, char *out, size_t cap)
+{
+    const char *host = strstr(url, "://") + 3; /* checked: http:// or https:// */
+    const char *end = host + strcspn(host, "/?#");
+    const char *at = NULL; /* the last '@' before the path ends the user info */
+    for (const char *p = host; p < end; p++)
+        if (*p == '@')
+            at = p;
+    const char *from = at ? at + 1 : host;
+    snprintf(out, cap, "%.*s%.*s", (int)(host - url), url, (int)strcspn(from, "?#"), from);
+}
+
 /* "sha256=" and the hex of HMAC-SHA256(secret, body). */
 static void sign(const pl_webhooks *w, const char *body, size_t len, char *out, size_t cap)
 {
@@ -90,18 +105,18 @@ static void report(receiver *r, enum pl_hookq_result res, int status, const char
     pl_log *log = r->w->log;
     if (res == PL_HOOKQ_DELIVERED) {
         if (atomic_exchange(&r->failing, false))
-            pl_log_printf(log, PL_LOG_INFO, "webhooks: %s receives events again", r->url);
+            pl_log_printf(log, PL_LOG_INFO, "webhooks: %s receives events again", r->shown);
     } else if (res == PL_HOOKQ_REFUSED) {
         pl_log_printf(log, PL_LOG_WARN, "webhooks: %s refused an event (HTTP %d); it is dropped",
-                      r->url, status);
+                      r->shown, status);
     } else {
         /* Every retry at debug; the first failure of a run at warn. */
         enum pl_log_level lv = atomic_exchange(&r->failing, true) ? PL_LOG_DEBUG : PL_LOG_WARN;
         if (status)
-            pl_log_printf(log, lv, "webhooks: %s answered HTTP %d; retrying with backoff", r->url,
+            pl_log_printf(log, lv, "webhooks: %s answered HTTP %d; retrying with backoff", r->shown,
                           status);
         else
-            pl_log_printf(log, lv, "webhooks: %s: %s; retrying with backoff", r->url, err);
+            pl_log_printf(log, lv, "webhooks: %s: %s; retrying with backoff", r->shown, err);
     }
 }
 
@@ -175,6 +190,7 @@ int pl_webhooks_create(const pl_webhooks_config *cfg, pl_webhooks **out)
         receiver *r = &w->rx[i];
         r->w = w;
         r->url = cfg->urls[i];
+        url_for_log(r->url, r->shown, sizeof(r->shown));
         pthread_condattr_t ca;
         pthread_condattr_init(&ca);
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -238,7 +254,7 @@ void pl_webhooks_destroy(pl_webhooks *w)
         if (st.queued)
             pl_log_printf(w->log, PL_LOG_WARN,
                           "webhooks: %zu event%s for %s not delivered at shutdown", st.queued,
-                          st.queued == 1 ? "" : "s", r->url);
+                          st.queued == 1 ? "" : "s", r->shown);
         pl_hookq_destroy(r->q);
         wh_http_destroy(r->http);
         pthread_cond_destroy(&r->wake);
@@ -256,7 +272,7 @@ void pl_webhooks_post(pl_webhooks *w, const char *body, size_t len)
         pthread_mutex_lock(&r->lock);
         if (pl_hookq_push(r->q, body, len) != PL_OK)
             pl_log_printf(w->log, PL_LOG_ERROR, "webhooks: out of memory; an event for %s is lost",
-                          r->url);
+                          r->shown);
         pthread_cond_signal(&r->wake);
         pthread_mutex_unlock(&r->lock);
     }
