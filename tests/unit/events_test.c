@@ -148,6 +148,7 @@ static void test_call_outcomes(void **state)
     pl_sig_set_ring_timeout(f->sig, 5000);
     hello(f, 0, "Ada");
     hello(f, 1, "Bob");
+    hello(f, 2, "Cy");
     char id[32];
 
     /* Answered after 2 s, talked for 60 s, Bob hangs up. */
@@ -196,13 +197,22 @@ static void test_call_outcomes(void **state)
     expect_outcome(f, ev(f, 0), "declined", id, 0);
     assert_string_equal(str(ev(f, 0), "reason"), "dnd");
     drain_events(f);
-    /* Ringing Bob when Ada's connection closes: cancelled, disconnected. */
+    /* Cy calls Bob while Ada's call rings him: busy, between Cy and Bob. */
     say(f, 1, "{\"type\":\"status\",\"status\":\"online\"}");
     place(f, id, sizeof(id));
+    char m[160];
+    snprintf(m, sizeof(m), "{\"type\":\"call\",\"to\":\"%s\"}", user_id(f, 1));
+    say(f, 2, m);
+    json_t *k = call_of(ev(f, 0));
+    assert_string_equal(str(k, "outcome"), "busy");
+    assert_string_equal(str(json_object_get(k, "caller"), "name"), "Cy");
+    assert_string_equal(str(json_object_get(k, "callee"), "name"), "Bob");
+    /* Ringing Bob when Ada's connection closes: cancelled, disconnected. */
     pl_sig_disconnect(f->sig, 0, f->now);
-    expect_outcome(f, ev(f, 0), "cancelled", id, 0);
-    assert_string_equal(str(ev(f, 0), "reason"), "disconnected");
-    assert_int_equal(json_integer_value(json_object_get(ev(f, 0), "seq")), 13);
+    expect_outcome(f, ev(f, 1), "cancelled", id, 0);
+    assert_string_equal(str(ev(f, 1), "reason"), "disconnected");
+    assert_int_equal(json_integer_value(json_object_get(ev(f, 1), "seq")), 14);
+    assert_int_equal(f->b.n_events, 2);
     fx_free(f);
 }
 
