@@ -23,8 +23,9 @@ typedef struct call {
     conn *answered; /* the callee device that took it; NULL while ringing */
     char topic[TOPIC_MAX_CHARS * 4 + 1];
     bool audio_only;
-    int64_t placed_at; /* monotonic ms: the ring timeout */
-    int64_t placed_ts; /* wall ms: the heads-up's `ts` */
+    int64_t placed_at;   /* monotonic ms: the ring timeout */
+    int64_t placed_ts;   /* wall ms: the heads-up's `ts` */
+    int64_t answered_at; /* monotonic ms: call.ended's duration */
     struct call *next;
 } call;
 
@@ -97,6 +98,29 @@ static sig_user *find_user(const sig_calls *cs, const char *user_id)
 static void presence_changed(sig_calls *cs, const char *user_id, const char *before)
 {
     cs->ops.presence_changed(cs->ops.sig, user_id, before);
+}
+
+/* call.outcome (`outcome`, how long it rang) or call.ended (who hung up,
+ * how long the call lasted). The room is named only once the call has one. */
+static void emit_call(sig_calls *cs, const call *k, enum pl_sig_event_type type,
+                      const char *outcome, const char *reason, const char *by)
+{
+    int64_t now = cs->ops.now(cs->ops.sig).mono_ms;
+    pl_sig_event ev = {.type = type,
+                       .room = k->answered ? k->room : NULL,
+                       .reason = reason,
+                       .call_id = k->id,
+                       .outcome = outcome,
+                       .caller = {k->caller_user, k->caller_name},
+                       .callee = {k->callee_user, k->callee_name},
+                       .by = by,
+                       .duration_ms = -1,
+                       .ring_ms = -1};
+    if (type == PL_SIG_EV_CALL_OUTCOME)
+        ev.ring_ms = now - k->placed_at;
+    else
+        ev.duration_ms = now - k->answered_at;
+    cs->ops.emit(cs->ops.sig, &ev);
 }
 
 /* ---- calls --------------------------------------------------------------- */
@@ -295,12 +319,14 @@ void sig_calls_on_call(sig_calls *cs, conn *c, json_t *msg, json_t *re, pl_sig_t
      * now, so neither tells it anything. */
     if (call_of_user(cs, k->callee_user)) {
         send_to(cs, c, outcome("call-busy", k, NULL));
+        emit_call(cs, k, PL_SIG_EV_CALL_OUTCOME, "busy", NULL, NULL);
         pl_env_free(&cs->env, k);
         return;
     }
     if (strcmp(sig_calls_user_status(cs, k->callee_user), "dnd") == 0) {
         store_missed(cs, k, "dnd");
         send_to(cs, c, outcome("call-declined", k, "dnd"));
+        emit_call(cs, k, PL_SIG_EV_CALL_OUTCOME, "declined", "dnd", NULL);
         pl_env_free(&cs->env, k);
         return;
     }
@@ -322,7 +348,9 @@ void sig_calls_on_call(sig_calls *cs, conn *c, json_t *msg, json_t *re, pl_sig_t
 static void accept_call(sig_calls *cs, conn *c, call *k)
 {
     k->answered = c;
+    k->answered_at = cs->ops.now(cs->ops.sig).mono_ms;
     cs->accepted++;
+    emit_call(cs, k, PL_SIG_EV_CALL_OUTCOME, "answered", NULL, NULL);
     /* The devices that take part join the room; the callee's other devices
      * stop ringing and stay out of it. */
     const char *users[2] = {k->caller_user, k->callee_user};
@@ -387,8 +415,12 @@ void sig_calls_on_action(sig_calls *cs, conn *c, const char *type, json_t *msg, 
         return;
     }
     json_t *m = outcome(outcome_type, k, NULL);
-    if (strcmp(outcome_type, "call-ended") == 0)
+    if (strcmp(outcome_type, "call-ended") == 0) {
         json_object_set_new(m, "by", json_string(c->user->id));
+        emit_call(cs, k, PL_SIG_EV_CALL_ENDED, NULL, NULL, c->user->id);
+    } else {
+        emit_call(cs, k, PL_SIG_EV_CALL_OUTCOME, outcome_type + 5 /* "call-" */, NULL, NULL);
+    }
     tell_parties(cs, k, NULL, m);
     end_call(cs, k);
 }
@@ -432,6 +464,7 @@ void sig_calls_room_left(sig_calls *cs, conn *c, const char *room)
         if (k->answered && strcmp(k->room, room) == 0 && party(k, c->user->id)) {
             json_t *m = outcome("call-ended", k, NULL);
             json_object_set_new(m, "by", json_string(c->user->id));
+            emit_call(cs, k, PL_SIG_EV_CALL_ENDED, NULL, NULL, c->user->id);
             tell_parties(cs, k, NULL, m);
             end_call(cs, k);
             return;
@@ -448,8 +481,10 @@ void sig_calls_conn_gone(sig_calls *cs, conn *c)
             if (k->answered) {
                 m = outcome("call-ended", k, "disconnected");
                 json_object_set_new(m, "by", json_string(c->user->id));
+                emit_call(cs, k, PL_SIG_EV_CALL_ENDED, NULL, "disconnected", c->user->id);
             } else if (by_caller) {
                 m = outcome("call-cancelled", k, "disconnected");
+                emit_call(cs, k, PL_SIG_EV_CALL_OUTCOME, "cancelled", "disconnected", NULL);
             }
         } else if (!k->answered && c->user && strcmp(k->callee_user, c->user->id) == 0 &&
                    !online_device(cs, k->callee_user, c)) {
@@ -457,6 +492,7 @@ void sig_calls_conn_gone(sig_calls *cs, conn *c)
              * so it is a heads-up like any other missed call. */
             store_missed(cs, k, "missed");
             m = outcome("call-missed", k, "disconnected");
+            emit_call(cs, k, PL_SIG_EV_CALL_OUTCOME, "missed", "disconnected", NULL);
         }
         if (!m)
             continue;
@@ -483,6 +519,7 @@ void sig_calls_tick(sig_calls *cs, pl_sig_time now)
         if (k->answered || now.mono_ms - k->placed_at < cs->ring_timeout_ms)
             continue;
         store_missed(cs, k, "missed");
+        emit_call(cs, k, PL_SIG_EV_CALL_OUTCOME, "missed", NULL, NULL);
         tell_parties(cs, k, NULL, outcome("call-missed", k, NULL));
         end_call(cs, k);
     }

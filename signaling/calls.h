@@ -27,6 +27,10 @@ typedef struct sig_calls_ops {
     /* Takes every member out of a room (an ended call's); a `leave` from
      * them later still gets `left`. */
     void (*close_room)(pl_sig *sig, const char *room);
+    /* An event (call.outcome, call.ended) for the core to stamp and hand
+     * on, and the time it was last told (for rings and durations). */
+    void (*emit)(pl_sig *sig, pl_sig_event *ev);
+    pl_sig_time (*now)(pl_sig *sig);
 } sig_calls_ops;
 
 typedef struct sig_calls_stats {

@@ -8,6 +8,7 @@
 
 #include "calls.h"
 #include "core.h"
+#include "events.h"
 #include "out.h"
 #include "presence.h"
 #include "publish.h"
@@ -22,7 +23,14 @@ static sig_user *calls_find_user(pl_sig *s, const char *user_id)
     return sig_user_find(&s->m, user_id);
 }
 
+static pl_sig_time calls_now(pl_sig *s)
+{
+    return s->now;
+}
+
 static const sig_calls_ops calls_ops_template = {
+    .emit = sig_emit,
+    .now = calls_now,
     .send = sig_send,
     .error = sig_error,
     .find_user = calls_find_user,
@@ -69,6 +77,7 @@ void pl_sig_destroy(pl_sig *s)
 
 void pl_sig_handle_text(pl_sig *s, uint64_t id, pl_sig_time now, const char *text, size_t len)
 {
+    sig_events_now(s, now);
     conn *c = sig_conn_find(&s->m, id);
     if (!c)
         return;

@@ -35,6 +35,11 @@ struct pl_sig {
     uint64_t bad_messages, resumed, timed_out, auth_refused, rate_limited;
     uint64_t transports_connected, transports_closed, commands_refused;
     uint64_t transports_failed_by[PL_FAILURE_COUNT];
+    /* Events (events.c): the last time the core was told, which stamps
+     * them, their sequence and this core's boot id. */
+    pl_sig_time now;
+    uint64_t event_seq;
+    char boot_id[17];
 };
 
 #endif

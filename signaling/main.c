@@ -73,7 +73,7 @@ static int configure_tls(server *srv, struct lws_context_creation_info *info)
     if (o->tls_self_signed) {
         const char *names[] = {"localhost", "127.0.0.1", "::1", o->bind, srv->announce};
         if (pl_tls_cert_self_signed(names, sizeof(names) / sizeof(names[0]), 30, &srv->tls)) {
-            fprintf(stderr, "parley: cannot create the TLS certificate\n");
+            pl_log_printf(srv->log, PL_LOG_ERROR, "cannot create the TLS certificate");
             return 1;
         }
         info->server_ssl_cert_mem = srv->tls.cert_der;
@@ -87,11 +87,11 @@ static int configure_tls(server *srv, struct lws_context_creation_info *info)
         /* lws reads the files itself (a chain stays a chain); checked here
          * first so that a wrong path or key is said in plain words. */
         if (pl_tls_check_files(o->tls_cert, o->tls_key, fp, msg, sizeof(msg))) {
-            fprintf(stderr, "parley: %s\n", msg);
+            pl_log_printf(srv->log, PL_LOG_ERROR, "%s", msg);
             return 1;
         }
         if (msg[0])
-            fprintf(stderr, "parley: warning: %s\n", msg);
+            pl_log_printf(srv->log, PL_LOG_WARN, "%s", msg);
         info->ssl_cert_filepath = o->tls_cert;
         info->ssl_private_key_filepath = o->tls_key;
         printf("tls: certificate SHA-256 fingerprint %s\n", fp);
@@ -115,7 +115,8 @@ static int load_auth(server *srv)
     const char *secret = o->auth_secret;
     if (o->auth_secret_file) {
         if (pl_auth_read_secret(o->auth_secret_file, buf, sizeof(buf)) != PL_OK) {
-            fprintf(stderr, "parley: cannot read the secret file %s\n", o->auth_secret_file);
+            pl_log_printf(srv->log, PL_LOG_ERROR, "cannot read the secret file %s",
+                          o->auth_secret_file);
             return 1;
         }
         secret = buf;
@@ -124,17 +125,17 @@ static int load_auth(server *srv)
         bool loopback = strcmp(o->bind, "127.0.0.1") == 0 || strcmp(o->bind, "::1") == 0 ||
                         strcmp(o->bind, "localhost") == 0;
         if (!loopback)
-            fprintf(stderr,
-                    "parley: warning: open mode on %s: anyone who reaches this port can "
-                    "join any room; use --auth-secret-file\n",
-                    o->bind);
+            pl_log_printf(srv->log, PL_LOG_WARN,
+                          "open mode on %s: anyone who reaches this port can join any room; "
+                          "use --auth-secret-file",
+                          o->bind);
         return 0;
     }
     int rc = pl_auth_create(&srv->env, (const uint8_t *)secret, strlen(secret), &srv->auth);
     OPENSSL_cleanse(buf, sizeof(buf));
     if (rc != PL_OK) {
-        fprintf(stderr, "parley: the auth secret must be %d to %d bytes\n", PL_AUTH_MIN_SECRET,
-                PL_AUTH_MAX_SECRET);
+        pl_log_printf(srv->log, PL_LOG_ERROR, "the auth secret must be %d to %d bytes",
+                      PL_AUTH_MIN_SECRET, PL_AUTH_MAX_SECRET);
         return 1;
     }
     return 0;
@@ -149,25 +150,92 @@ static int load_turn(server *srv)
         return 0;
     char buf[PL_TURN_MAX_SECRET + 1];
     if (pl_auth_read_secret(o->turn_secret_file, buf, sizeof(buf)) != PL_OK) {
-        fprintf(stderr, "parley: cannot read the TURN secret file %s\n", o->turn_secret_file);
+        pl_log_printf(srv->log, PL_LOG_ERROR, "cannot read the TURN secret file %s",
+                      o->turn_secret_file);
         return 1;
     }
     int rc = pl_turn_create(&srv->env, (const uint8_t *)buf, strlen(buf), o->turn_ttl, &srv->turn);
     OPENSSL_cleanse(buf, sizeof(buf));
     if (rc != PL_OK) {
-        fprintf(stderr, "parley: the TURN secret in %s must be 1 to %d bytes\n",
-                o->turn_secret_file, PL_TURN_MAX_SECRET);
+        pl_log_printf(srv->log, PL_LOG_ERROR, "the TURN secret in %s must be 1 to %d bytes",
+                      o->turn_secret_file, PL_TURN_MAX_SECRET);
         return 1;
     }
     const char *why = NULL;
     for (size_t i = 0; i < o->n_turn_urls; i++)
         if (pl_turn_add_url(srv->turn, o->turn_urls[i], &why) != PL_OK) {
-            fprintf(stderr, "parley: --turn-url '%s': %s\n", o->turn_urls[i], why);
+            pl_log_printf(srv->log, PL_LOG_ERROR, "--turn-url '%s': %s", o->turn_urls[i], why);
             return 1;
         }
     printf("turn: %zu server%s, credentials for %d s\n", o->n_turn_urls,
            o->n_turn_urls == 1 ? "" : "s", o->turn_ttl);
     return 0;
+}
+
+/* Webhooks: the secret their bodies are signed with, from a file as for
+ * access tokens, and a sender per receiver. */
+static int load_webhooks(server *srv)
+{
+    const options *o = &srv->opt;
+    if (!o->n_webhook_urls)
+        return 0;
+    char buf[PL_AUTH_MAX_SECRET + 1];
+    if (pl_auth_read_secret(o->webhook_secret_file, buf, sizeof(buf)) != PL_OK || !buf[0]) {
+        pl_log_printf(srv->log, PL_LOG_ERROR, "cannot read a webhook secret from %s",
+                      o->webhook_secret_file);
+        return 1;
+    }
+    pl_webhooks_config cfg = {.urls = o->webhook_urls,
+                              .n_urls = o->n_webhook_urls,
+                              .secret = (const uint8_t *)buf,
+                              .secret_len = strlen(buf),
+                              .capacity = (size_t)o->webhook_queue,
+                              .log = srv->log};
+    int rc = pl_webhooks_create(&cfg, &srv->webhooks);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    if (rc != PL_OK) {
+        pl_log_printf(srv->log, PL_LOG_ERROR, "cannot start webhooks: %s", pl_strerror(rc));
+        return 1;
+    }
+    printf("webhooks: %zu receiver%s\n", o->n_webhook_urls, o->n_webhook_urls == 1 ? "" : "s");
+    return 0;
+}
+
+/* An event of the core: logged at info, and queued for every webhook
+ * receiver. Both are quick: this is the signaling thread. */
+static void on_event(void *user, const pl_sig_event *ev)
+{
+    server *srv = user;
+    char *body = pl_sig_event_json(ev);
+    if (!body) {
+        pl_log_printf(srv->log, PL_LOG_ERROR, "out of memory: event %s lost", ev->id);
+        return;
+    }
+    if (srv->webhooks)
+        pl_webhooks_post(srv->webhooks, body, strlen(body));
+    if (pl_log_enabled(srv->log, PL_LOG_INFO)) {
+        pl_log_fields f = {.room = ev->room,
+                           .participant_id = ev->participant.id,
+                           .participant_name = ev->participant.name,
+                           .event = pl_sig_event_name(ev->type)};
+        pl_log_write(srv->log, PL_LOG_INFO, &f, body);
+    }
+    free(body);
+}
+
+/* lws 4.1 logs through a function without a user pointer: the server's
+ * log is handed to it once, before the context exists, and never changes
+ * after (the one static of the executable). */
+static pl_log *lws_log_target;
+
+static void lws_emit(int level, const char *line)
+{
+    char msg[512];
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    snprintf(msg, sizeof(msg), "lws: %.*s", (int)n, line);
+    pl_log_write(lws_log_target, level == LLL_ERR ? PL_LOG_ERROR : PL_LOG_WARN, NULL, msg);
 }
 
 static void sig_tick(lws_sorted_usec_list_t *sul)
@@ -201,7 +269,7 @@ static int open_store(server *srv)
     snprintf(db_path, sizeof(db_path), "%s/parley.db", srv->opt.data_dir);
     if ((mkdir(srv->opt.data_dir, 0700) != 0 && errno != EEXIST) ||
         pl_store_create(&srv->env, db_path, &srv->store) != PL_OK) {
-        fprintf(stderr, "parley: cannot open the database %s\n", db_path);
+        pl_log_printf(srv->log, PL_LOG_ERROR, "cannot open the database %s", db_path);
         return 1;
     }
     return 0;
@@ -210,6 +278,7 @@ static int open_store(server *srv)
 static int start_signaling(server *srv)
 {
     pl_sig_io io = srv_ws_io(srv);
+    io.event = on_event;
     pl_sig_media media = srv_workers_media(srv);
     srv->sig = pl_sig_create(&srv->env, &io, &media);
     if (!srv->sig)
@@ -231,12 +300,14 @@ static void teardown(server *srv)
 {
     srv_workers_stop(srv);
     pl_sig_destroy(srv->sig);
+    pl_webhooks_destroy(srv->webhooks);
     pl_store_destroy(srv->store);
     pl_auth_destroy(srv->auth);
     pl_turn_destroy(srv->turn);
     pl_dtls_cert_destroy(srv->cert);
     pl_tls_cert_clear(&srv->tls);
     pthread_mutex_destroy(&srv->ev_lock);
+    pl_log_destroy(srv->log);
 }
 
 int main(int argc, char **argv)
@@ -246,10 +317,15 @@ int main(int argc, char **argv)
     int rc = srv_parse_options(argc, argv, &srv.opt);
     if (rc)
         return rc == 1 ? 0 : rc;
+    srv.log = pl_log_create(srv.opt.log_level, srv.opt.log_format, stderr);
+    if (!srv.log)
+        return 1;
     struct stat st;
     snprintf(srv.index_path, sizeof(srv.index_path), "%s/index.html", srv.opt.web_root);
     if (stat(srv.index_path, &st) != 0) {
-        fprintf(stderr, "parley: no web client at %s (use --web-root)\n", srv.index_path);
+        pl_log_printf(srv.log, PL_LOG_ERROR, "no web client at %s (use --web-root)",
+                      srv.index_path);
+        pl_log_destroy(srv.log);
         return 1;
     }
 
@@ -261,16 +337,19 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     srv.env = pl_env_default();
+    srv.env.log = pl_log_env; /* the default's other callbacks take no user */
+    srv.env.user = srv.log;
     pthread_mutex_init(&srv.ev_lock, NULL);
     srv.ev_closed = true; /* until the lws context exists */
     pick_announce(&srv);
     if (srv_workers_start(&srv) != 0 || open_store(&srv) != 0 || load_auth(&srv) != 0 ||
-        load_turn(&srv) != 0 || start_signaling(&srv) != 0) {
+        load_turn(&srv) != 0 || load_webhooks(&srv) != 0 || start_signaling(&srv) != 0) {
         teardown(&srv);
         return 1;
     }
 
-    lws_set_log_level(LLL_ERR, NULL);
+    lws_log_target = srv.log;
+    lws_set_log_level(LLL_ERR, lws_emit);
     struct lws_http_mount stats_mount = {
         .mountpoint = "/stats",
         .origin = "parley.v1",
@@ -303,7 +382,8 @@ int main(int argc, char **argv)
     srv.ctx = tls_failed ? NULL : lws_create_context(&info);
     if (!srv.ctx) {
         if (!tls_failed)
-            fprintf(stderr, "parley: cannot listen on %s:%d\n", srv.opt.bind, srv.opt.http_port);
+            pl_log_printf(srv.log, PL_LOG_ERROR, "cannot listen on %s:%d", srv.opt.bind,
+                          srv.opt.http_port);
         teardown(&srv);
         return 1;
     }

@@ -129,6 +129,7 @@ struct sig_room {
     conn *members; /* the most recent first */
     size_t n_members;
     char speakers[512]; /* the last `speakers` list sent, as JSON */
+    int64_t started_ms; /* monotonic: room.finished's duration */
     sig_room *next;
     sig_room *next_same_hash;
 };

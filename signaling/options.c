@@ -49,6 +49,16 @@ static void usage(FILE *f)
                "  --turn-secret-file F  the secret shared with the TURN servers (coturn's\n"
                "                     static-auth-secret): clients get credentials made with it\n"
                "  --turn-ttl S       seconds a TURN credential lasts (default 86400)\n"
+               "  --webhook-url URL  POST every event (rooms, participants, calls) as JSON to\n"
+               "                     URL (http:// or https://); repeat for more (up to 4);\n"
+               "                     needs --webhook-secret-file (docs/webhooks.md)\n"
+               "  --webhook-secret-file F  events are signed with HMAC-SHA256 of this\n"
+               "                     secret (header X-Parley-Signature: sha256=<hex>)\n"
+               "  --webhook-queue N  events held per receiver while it is down or slow; beyond,\n"
+               "                     the oldest are dropped and counted (default 1000)\n"
+               "  --log-level L      error, warn, info or debug (default info)\n"
+               "  --log-format F     text, or json: one object a line with time, level, room,\n"
+               "                     participant, event and message (default text)\n"
                "  --help             this text\n");
 }
 
@@ -80,6 +90,11 @@ int srv_parse_options(int argc, char **argv, options *o)
         {"turn-ttl", required_argument, NULL, 'L'},
         {"no-ice-tcp", no_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
+        {"webhook-url", required_argument, NULL, 310},
+        {"webhook-secret-file", required_argument, NULL, 311},
+        {"webhook-queue", required_argument, NULL, 312},
+        {"log-level", required_argument, NULL, 313},
+        {"log-format", required_argument, NULL, 314},
         {NULL, 0, NULL, 0},
     };
     *o = (options){.http_port = 8080,
@@ -94,7 +109,10 @@ int srv_parse_options(int argc, char **argv, options *o)
                    .max_rooms = PL_SIG_DEFAULT_MAX_ROOMS,
                    .max_conns_per_ip = 100,
                    .downlink_estimate = true,
-                   .turn_ttl = PL_TURN_DEFAULT_TTL_S};
+                   .turn_ttl = PL_TURN_DEFAULT_TTL_S,
+                   .webhook_queue = PL_HOOKQ_DEFAULT_CAPACITY,
+                   .log_level = PL_LOG_INFO,
+                   .log_format = PL_LOG_TEXT};
     int c;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         char *end = NULL;
@@ -202,6 +220,42 @@ int srv_parse_options(int argc, char **argv, options *o)
               : c == 'R' ? &o->max_rooms
                          : &o->max_conns_per_ip) = (int)v;
             break;
+        case 310: {
+            const char *why = NULL;
+            if (pl_webhooks_check_url(optarg, &why) != PL_OK) {
+                fprintf(stderr, "parley: --webhook-url '%s': %s\n", optarg, why);
+                return 2;
+            }
+            if (o->n_webhook_urls == PL_WEBHOOKS_MAX_URLS) {
+                fprintf(stderr, "parley: at most %d --webhook-url\n", PL_WEBHOOKS_MAX_URLS);
+                return 2;
+            }
+            o->webhook_urls[o->n_webhook_urls++] = optarg;
+            break;
+        }
+        case 311:
+            o->webhook_secret_file = optarg;
+            break;
+        case 312:
+            v = strtol(optarg, &end, 10);
+            if (*end || !*optarg || v < 2 || v > 1000000) {
+                fprintf(stderr, "parley: --webhook-queue takes 2 to 1000000 events\n");
+                return 2;
+            }
+            o->webhook_queue = (int)v;
+            break;
+        case 313:
+            if (pl_log_parse_level(optarg, &o->log_level) != PL_OK) {
+                fprintf(stderr, "parley: --log-level is error, warn, info or debug\n");
+                return 2;
+            }
+            break;
+        case 314:
+            if (pl_log_parse_format(optarg, &o->log_format) != PL_OK) {
+                fprintf(stderr, "parley: --log-format is text or json\n");
+                return 2;
+            }
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -223,6 +277,11 @@ int srv_parse_options(int argc, char **argv, options *o)
      * and a secret without a server to use it with is a mistake too. */
     if (!o->n_turn_urls != !o->turn_secret_file) {
         fprintf(stderr, "parley: --turn-url and --turn-secret-file go together\n");
+        return 2;
+    }
+    /* An unsigned event could be forged by anyone who reaches a receiver. */
+    if (!o->n_webhook_urls != !o->webhook_secret_file) {
+        fprintf(stderr, "parley: --webhook-url and --webhook-secret-file go together\n");
         return 2;
     }
     return 0;

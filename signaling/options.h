@@ -5,7 +5,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "log.h"
 #include "parley/turn.h"
+#include "webhooks.h"
 
 typedef struct options {
     int http_port;
@@ -30,6 +32,14 @@ typedef struct options {
     size_t n_turn_urls;
     const char *turn_secret_file;
     int turn_ttl; /* seconds a credential lasts */
+    /* Webhooks: receivers and the secret their events are signed with, all
+     * or nothing; events queued per receiver. */
+    const char *webhook_urls[PL_WEBHOOKS_MAX_URLS];
+    size_t n_webhook_urls;
+    const char *webhook_secret_file;
+    int webhook_queue;
+    enum pl_log_level log_level;
+    enum pl_log_format log_format;
 } options;
 
 /* 0 to run, 1 when --help was answered, 2 after a usage error (said on

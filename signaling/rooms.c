@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "calls.h"
+#include "events.h"
 #include "out.h"
 #include "publish.h"
 #include "reply.h"
@@ -55,12 +56,15 @@ void sig_leave_room(pl_sig *s, conn *c, const char *reason)
     sig_publish_release(s, c);
     sig_subscribe_release(s, c);
     sig_room_remove_member(&s->m, c);
+    sig_emit_participant(s, PL_SIG_EV_PARTICIPANT_LEFT, c, name, reason);
     sig_send_room(s, r, c,
                   json_pack("{s:s,s:s,s:s}", "type", "participant-left", "participant_id",
                             c->participant_id, "reason", reason));
     c->participant_id[0] = '\0';
     sig_subscriptions_refresh(s, r);
     sig_speakers_announce(s, r);
+    if (!r->members)
+        sig_emit_room(s, PL_SIG_EV_ROOM_FINISHED, r);
     sig_room_forget_if_empty(&s->m, r);
     sig_calls_room_left(s->calls, c, name);
 }
@@ -115,14 +119,20 @@ void sig_on_join(pl_sig *s, conn *c, json_t *msg, json_t *re)
         if (o->room)
             sig_leave_room(s, o, "left");
     r = sig_room_find(&s->m, name);
-    if (!r)
+    if (!r) {
         r = sig_room_create(&s->m, name);
+        if (r) {
+            r->started_ms = s->now.mono_ms;
+            sig_emit_room(s, PL_SIG_EV_ROOM_STARTED, r);
+        }
+    }
     if (!r) {
         sig_error(s, c, re, "internal", "out of memory");
         return;
     }
     sig_random_id(&s->env, 'p', c->participant_id, sizeof(c->participant_id));
     sig_room_add_member(&s->m, r, c);
+    sig_emit_participant(s, PL_SIG_EV_PARTICIPANT_JOINED, c, r->name, NULL);
     sig_send(s, c, sig_joined_json(c, re));
     sig_send_room(s, r, c,
                   json_pack("{s:s,s:{s:s,s:s}}", "type", "participant-joined", "participant", "id",

@@ -13,6 +13,7 @@
 
 #include <libwebsockets.h>
 
+#include "log.h"
 #include "options.h"
 #include "parley/auth.h"
 #include "parley/signal.h"
@@ -20,6 +21,7 @@
 #include "parley/tlscert.h"
 #include "parley/turn.h"
 #include "parley/worker.h"
+#include "webhooks.h"
 
 #define MAX_WORKERS 64
 
@@ -33,6 +35,8 @@ typedef struct server {
     pl_store *store;
     pl_auth *auth;
     pl_turn *turn; /* NULL without --turn-url */
+    pl_log *log;
+    pl_webhooks *webhooks; /* NULL without --webhook-url */
     uint64_t refused_per_ip, cut_slow;
     pl_dtls_cert *cert;
     pl_worker *workers[MAX_WORKERS];

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "calls.h"
+#include "events.h"
 #include "out.h"
 #include "presence.h"
 #include "reply.h"
@@ -206,6 +207,7 @@ static void drop_conn(pl_sig *s, conn *c, const char *reason)
 
 void pl_sig_drop(pl_sig *s, uint64_t id, pl_sig_time now)
 {
+    sig_events_now(s, now);
     conn *c = sig_conn_find(&s->m, id);
     if (!c)
         return;
@@ -221,7 +223,7 @@ void pl_sig_drop(pl_sig *s, uint64_t id, pl_sig_time now)
 
 void pl_sig_disconnect(pl_sig *s, uint64_t id, pl_sig_time now)
 {
-    (void)now;
+    sig_events_now(s, now);
     conn *c = sig_conn_find(&s->m, id);
     if (c)
         drop_conn(s, c, "disconnected");
@@ -229,6 +231,7 @@ void pl_sig_disconnect(pl_sig *s, uint64_t id, pl_sig_time now)
 
 void pl_sig_tick(pl_sig *s, pl_sig_time now)
 {
+    sig_events_now(s, now);
     sig_calls_tick(s->calls, now);
     for (conn *c = s->m.detached, *next; c; c = next) {
         next = c->next_detached;

@@ -58,7 +58,7 @@ int srv_serve_stats(struct lws *wsi, server *srv)
         t.tcp_closed += w.tcp_closed;
         t.tcp_send_dropped += w.tcp_send_dropped;
     }
-    unsigned char buf[LWS_PRE + 3072];
+    unsigned char buf[LWS_PRE + 4096];
     char *body = (char *)buf + LWS_PRE;
     const size_t cap = sizeof(buf) - LWS_PRE;
     int n = snprintf(
@@ -119,7 +119,7 @@ int srv_serve_stats(struct lws *wsi, server *srv)
                       "\"pacer_rtx_dropped\":%llu,\"probes\":%llu,\"padding_bytes\":%llu,"
                       "\"nack_repeats\":%llu,\"nack_keyframes\":%llu,\"allocations\":%llu,"
                       "\"videos_paused\":%llu,\"video_pauses\":%llu,\"alloc_probes\":%llu,"
-                      "\"dynacast_updates\":%llu,\"layers_paused_at_publisher\":%llu}",
+                      "\"dynacast_updates\":%llu,\"layers_paused_at_publisher\":%llu",
                       (unsigned long long)t.downlink_feedback, (unsigned long long)t.pacer_refused,
                       (unsigned long long)t.pacer_rtx_dropped, (unsigned long long)t.probes,
                       (unsigned long long)t.padding_bytes, (unsigned long long)t.nack_repeats,
@@ -127,6 +127,18 @@ int srv_serve_stats(struct lws *wsi, server *srv)
                       (unsigned long long)t.videos_paused, (unsigned long long)t.video_pauses,
                       (unsigned long long)t.alloc_probes, (unsigned long long)t.dynacast_updates,
                       (unsigned long long)t.layers_paused_at_publisher);
+    /* Webhooks, every receiver added up (zeros without any): events
+     * delivered, attempts that failed and will be retried, events dropped
+     * for a full queue or refused by a receiver, and events waiting. */
+    pl_hookq_stats hs;
+    pl_webhooks_stats_get(srv->webhooks, &hs);
+    if (n > 0 && (size_t)n < cap)
+        n += snprintf(body + n, cap - (size_t)n,
+                      ",\"webhooks_delivered\":%llu,\"webhooks_retried\":%llu,"
+                      "\"webhooks_dropped\":%llu,\"webhooks_refused\":%llu,"
+                      "\"webhooks_queued\":%zu}",
+                      (unsigned long long)hs.delivered, (unsigned long long)hs.retried,
+                      (unsigned long long)hs.dropped, (unsigned long long)hs.refused, hs.queued);
     if (n <= 0 || (size_t)n >= cap)
         return -1; /* the page outgrew its buffer: a bug, not a state to serve */
     unsigned char hdr[LWS_PRE + 512], *p = hdr + LWS_PRE, *end = hdr + sizeof(hdr);

@@ -135,7 +135,7 @@ int srv_workers_start(server *srv)
 {
     srv->cert = pl_dtls_cert_create(&srv->env);
     if (!srv->cert) {
-        fprintf(stderr, "parley: cannot create the DTLS certificate\n");
+        pl_log_printf(srv->log, PL_LOG_ERROR, "cannot create the DTLS certificate");
         return 1;
     }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -153,8 +153,9 @@ int srv_workers_start(server *srv)
                                .user = srv};
         srv->workers[i] = pl_worker_start(&srv->env, &wc);
         if (!srv->workers[i]) {
-            fprintf(stderr, "parley: cannot bind UDP%s %s:%d\n",
-                    srv->opt.no_ice_tcp ? "" : " and TCP", media_bind, srv->opt.media_port + i);
+            pl_log_printf(srv->log, PL_LOG_ERROR, "cannot bind UDP%s %s:%d",
+                          srv->opt.no_ice_tcp ? "" : " and TCP", media_bind,
+                          srv->opt.media_port + i);
             return 1;
         }
     }

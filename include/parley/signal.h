@@ -43,12 +43,68 @@ typedef struct pl_sig_time {
     int64_t wall_ms; /* since the epoch */
 } pl_sig_time;
 
+/* What happened to rooms, participants and calls, for the operator's own
+ * systems (webhooks and the log: docs/webhooks.md), in the order it
+ * happened. */
+enum pl_sig_event_type {
+    PL_SIG_EV_ROOM_STARTED,
+    PL_SIG_EV_ROOM_FINISHED,
+    PL_SIG_EV_PARTICIPANT_JOINED,
+    PL_SIG_EV_PARTICIPANT_LEFT,
+    PL_SIG_EV_CALL_OUTCOME, /* answered, declined, missed, cancelled or busy */
+    PL_SIG_EV_CALL_ENDED,   /* an answered call hung up: its duration */
+    /* Reserved for recording, which the core does not do yet: the type and
+     * its name exist so that receivers can be written against them. */
+    PL_SIG_EV_RECORDING_FINISHED,
+    PL_SIG_EV_COUNT
+};
+
+typedef struct pl_sig_party {
+    const char *id; /* NULL: none */
+    const char *name;
+} pl_sig_party;
+
+/* One event. Strings live as long as the callback runs. The time is the
+ * last one the core was told (every entry point that takes a pl_sig_time
+ * tells it): worker reports carry none, so an event they cause is at most
+ * a tick late. */
+typedef struct pl_sig_event {
+    enum pl_sig_event_type type;
+    uint64_t seq;   /* 1, 2, 3 ... per core, without gaps */
+    const char *id; /* "<boot>-<seq>": unique across restarts too */
+    int64_t wall_ms;
+    const char *room;         /* NULL: none */
+    pl_sig_party participant; /* joined / left: the participant (id p...) */
+    const char *user_id;      /* its user */
+    /* participant.left: left, disconnected or timeout; call.outcome: dnd,
+     * disconnected, or NULL. */
+    const char *reason;
+    /* room.finished and call.ended: ms since it started (answered); -1
+     * where it does not apply. */
+    int64_t duration_ms;
+    /* Calls. The parties are users ({id, name}). */
+    const char *call_id;
+    const char *outcome; /* call.outcome */
+    pl_sig_party caller, callee;
+    const char *by;  /* call.ended: the user who hung up, or NULL */
+    int64_t ring_ms; /* call.outcome: from the ring to the outcome */
+} pl_sig_event;
+
+/* "room.started", "participant.left", ... */
+const char *pl_sig_event_name(enum pl_sig_event_type type);
+/* The event as one compact JSON object (the webhook body, docs/webhooks.md);
+ * free() it. NULL: out of memory. */
+char *pl_sig_event_json(const pl_sig_event *ev);
+
 typedef struct pl_sig_io {
     void *user;
     /* Queue one text frame for a connection. */
     void (*send)(void *user, uint64_t conn, const char *json, size_t len);
     /* Close a connection with a WebSocket close code. */
     void (*close)(void *user, uint64_t conn, int code, const char *reason);
+    /* May be NULL. An event (above), on the calling thread: it must not
+     * block, and must not call back into the core. */
+    void (*event)(void *user, const pl_sig_event *ev);
 } pl_sig_io;
 
 typedef struct pl_sig_stats {

@@ -19,6 +19,23 @@ static void cap_send(void *user, uint64_t conn, const char *json, size_t len)
     b->q[conn][b->n[conn]++] = m;
 }
 
+static void cap_event(void *user, const pl_sig_event *ev)
+{
+    box *b = user;
+    char *text = pl_sig_event_json(ev);
+    assert_non_null(text);
+    json_error_t e;
+    json_t *m = json_loads(text, 0, &e);
+    free(text);
+    assert_non_null(m);
+    if (b->n_events == MAXQ) { /* suites that do not look at events */
+        json_decref(b->events[0]);
+        memmove(b->events, b->events + 1, (MAXQ - 1) * sizeof(b->events[0]));
+        b->n_events--;
+    }
+    b->events[b->n_events++] = m;
+}
+
 static void cap_close(void *user, uint64_t conn, int code, const char *reason)
 {
     (void)reason;
@@ -96,7 +113,7 @@ fx *fx_new_with_media(void)
     f->env = pl_env_seeded(&f->rs, 5);
     f->env.log = cap_log;
     f->now = (pl_sig_time){.mono_ms = 5000, .wall_ms = 1700000000000LL};
-    pl_sig_io io = {.user = &f->b, .send = cap_send, .close = cap_close};
+    pl_sig_io io = {.user = &f->b, .send = cap_send, .close = cap_close, .event = cap_event};
     pl_sig_media media = {.user = &f->media,
                           .add_transport = fm_add,
                           .remove_transport = fm_remove,
@@ -129,7 +146,7 @@ fx *fx_new(void)
     f->env = pl_env_seeded(&f->rs, 5);
     f->env.log = cap_log;
     f->now = (pl_sig_time){.mono_ms = 5000, .wall_ms = 1700000000000LL};
-    pl_sig_io io = {.user = &f->b, .send = cap_send, .close = cap_close};
+    pl_sig_io io = {.user = &f->b, .send = cap_send, .close = cap_close, .event = cap_event};
     f->sig = pl_sig_create(&f->env, &io, NULL);
     return f;
 }
@@ -146,9 +163,17 @@ void drain(fx *f, int c)
     f->b.n[c] = 0;
 }
 
+void drain_events(fx *f)
+{
+    for (size_t i = 0; i < f->b.n_events; i++)
+        json_decref(f->b.events[i]);
+    f->b.n_events = 0;
+}
+
 void fx_free(fx *f)
 {
     pl_sig_destroy(f->sig);
+    drain_events(f);
     for (int c = 0; c < MAXC; c++)
         drain(f, c);
     free(f);

@@ -17,6 +17,10 @@ typedef struct box {
     json_t *q[MAXC][MAXQ];
     size_t n[MAXC];
     int closed[MAXC];
+    /* The events the core emitted (the last MAXQ), as their JSON
+     * (pl_sig_event_json). */
+    json_t *events[MAXQ];
+    size_t n_events;
 } box;
 
 /* What the core asked of the media workers (fx_new_with_media). */
@@ -56,6 +60,8 @@ void say(fx *f, int c, const char *text);
 json_t *got(fx *f, int c, const char *type);
 const char *str(json_t *m, const char *key);
 void expect_error(fx *f, int c, const char *code);
+/* Forgets the events so far. */
+void drain_events(fx *f);
 /* Connects `c` and says hello as `name`. */
 void hello(fx *f, int c, const char *name);
 

@@ -37,10 +37,11 @@ export async function startServer(extra = [], ports = {}) {
     '--web-root', path.join(root, 'web'), '--data-dir', dataDir, ...extra],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  let err = '';
   await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('server did not start: ' + out)), 10000);
     proc.stdout.on('data', (d) => { out += d; if (out.includes('listening on')) { clearTimeout(timer); resolve(); } });
-    proc.stderr.on('data', (d) => { out += d; });
+    proc.stderr.on('data', (d) => { out += d; err += d; });
     proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited ${code}: ${out}`)); });
   });
   proc.removeAllListeners('exit');
@@ -51,6 +52,8 @@ export async function startServer(extra = [], ports = {}) {
     url: `http://127.0.0.1:${port}`,
     ws: `ws://127.0.0.1:${port}/ws`,
     output: () => out,
+    // What it wrote to stderr alone (its log).
+    errors: () => err,
     // Resolves {code, sig} once the server has exited; one that does not
     // exit within `ms` is killed and the test fails with its output.
     async stop(signal = 'SIGTERM', ms = 30000) {
