@@ -7,6 +7,13 @@
 
 #include "parley/signal.h"
 
+/* Long options without a letter: codes from 300 on. */
+enum {
+    OPT_ADMIN_BIND = 300,
+    OPT_ADMIN_PORT = 301,
+    OPT_ADMIN_TOKEN_FILE = 302,
+};
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: parley [options]\n"
@@ -48,6 +55,11 @@ static void usage(FILE *f)
                "  --turn-secret-file F  the secret shared with the TURN servers (coturn's\n"
                "                     static-auth-secret): clients get credentials made with it\n"
                "  --turn-ttl S       seconds a TURN credential lasts (default 86400)\n"
+               "  --admin-bind ADDR  address of the admin listener: /metrics, /stats and the\n"
+               "                     admin API (default 127.0.0.1); see docs/admin.md\n"
+               "  --admin-port N     its port (default 8081; 0: any free port, printed at start)\n"
+               "  --admin-token-file F  the admin listener wants Authorization: Bearer with the\n"
+               "                     token in file F (one line); required off loopback\n"
                "  --help             this text\n");
 }
 
@@ -78,6 +90,9 @@ int srv_parse_options(int argc, char **argv, options *o)
         {"turn-ttl", required_argument, NULL, 'L'},
         {"no-ice-tcp", no_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
+        {"admin-bind", required_argument, NULL, OPT_ADMIN_BIND},
+        {"admin-port", required_argument, NULL, OPT_ADMIN_PORT},
+        {"admin-token-file", required_argument, NULL, OPT_ADMIN_TOKEN_FILE},
         {NULL, 0, NULL, 0},
     };
     *o = (options){.http_port = 8080,
@@ -91,13 +106,15 @@ int srv_parse_options(int argc, char **argv, options *o)
                    .max_participants = PL_SIG_DEFAULT_MAX_PARTICIPANTS,
                    .max_rooms = PL_SIG_DEFAULT_MAX_ROOMS,
                    .max_conns_per_ip = 100,
-                   .turn_ttl = PL_TURN_DEFAULT_TTL_S};
+                   .turn_ttl = PL_TURN_DEFAULT_TTL_S,
+                   .admin_bind = "127.0.0.1",
+                   .admin_port = 8081};
     int c;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         char *end = NULL;
         long v = 0;
         if (c == 'p' || c == 'm' || c == 'w' || c == 'g' || c == 't' || c == 'P' || c == 'R' ||
-            c == 'C') {
+            c == 'C' || c == OPT_ADMIN_PORT) {
             v = strtol(optarg, &end, 10);
             if (*end || v < 0 || v > 65535) {
                 fprintf(stderr, "parley: invalid number '%s'\n", optarg);
@@ -195,6 +212,15 @@ int srv_parse_options(int argc, char **argv, options *o)
             *(c == 'P'   ? &o->max_participants
               : c == 'R' ? &o->max_rooms
                          : &o->max_conns_per_ip) = (int)v;
+            break;
+        case OPT_ADMIN_BIND:
+            o->admin_bind = optarg;
+            break;
+        case OPT_ADMIN_PORT:
+            o->admin_port = (int)v;
+            break;
+        case OPT_ADMIN_TOKEN_FILE:
+            o->admin_token_file = optarg;
             break;
         case 'h':
             usage(stdout);

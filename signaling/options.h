@@ -30,6 +30,10 @@ typedef struct options {
     size_t n_turn_urls;
     const char *turn_secret_file;
     int turn_ttl; /* seconds a credential lasts */
+    /* The admin listener (docs/admin.md): port 0 lets the kernel choose. */
+    const char *admin_bind;
+    int admin_port;
+    const char *admin_token_file; /* required when admin_bind is not loopback */
 } options;
 
 /* 0 to run, 1 when --help was answered, 2 after a usage error (said on
