@@ -34,12 +34,12 @@ static json_t *participant_json(const conn *c)
     const char *path = path_name(c->pub_connected, c->pub_tcp);
     if (!path)
         path = path_name(c->sub_connected, c->sub_tcp);
-    return json_pack("{s:s,s:s,s:s,s:o,s:o,s:b,s:{s:o,s:o}}", "id", c->participant_id, "name",
-                     c->name, "user", c->user ? c->user->id : "", "tracks", sig_tracks_json(c),
-                     "path", path ? json_string(path) : json_null(), "detached", c->detached,
-                     "transports", "publish",
-                     transport_json(c->pub_transport, c->pub_connected, c->pub_tcp), "subscribe",
-                     transport_json(c->sub_transport, c->sub_connected, c->sub_tcp));
+    return json_pack(
+        "{s:s,s:s,s:s,s:o,s:o,s:b,s:{s:o,s:o}}", "id", c->participant_id, "name", c->name, "user",
+        c->user ? c->user->id : "", "tracks", sig_tracks_json(c), "path",
+        path ? json_string(path) : json_null(), "detached", c->detached, "transports", "publish",
+        transport_json(c->pub_transport, c->pub_connected, c->pub_tcp), "subscribe",
+        transport_json(c->sub_added ? c->sub_transport : 0, c->sub_connected, c->sub_tcp));
 }
 
 char *pl_sig_admin_rooms(const pl_sig *s)

@@ -207,7 +207,8 @@ void pl_sig_stats_get(const pl_sig *s, pl_sig_stats *out)
                 out->transports_connecting++;
             if (c->pub_transport && c->pub_connected)
                 out->transports_up_by_path[c->pub_tcp ? PL_SIG_PATH_TCP : PL_SIG_PATH_UDP]++;
-            if (c->sub_transport && !c->sub_connected)
+            /* A subscribe transport reaches the worker with the answer. */
+            if (c->sub_transport && c->sub_added && !c->sub_connected)
                 out->transports_connecting++;
             if (c->sub_transport && c->sub_connected)
                 out->transports_up_by_path[c->sub_tcp ? PL_SIG_PATH_TCP : PL_SIG_PATH_UDP]++;
