@@ -131,6 +131,8 @@ test('nothing of it on the public port; without or with a wrong token: 401', asy
       assert.match(r.headers.get('www-authenticate'), /^Bearer/);
     }
   }
+  // Off loopback, a server without a token does not start.
+  await assert.rejects(startServer(['--admin-bind', '0.0.0.0']), /exited 1: .*needs --admin-token-file/s);
   // With it: errors as JSON with their status.
   assert.equal((await admin('GET', '/nope')).status, 404);
   const wrong = await admin('POST', '/rooms');
