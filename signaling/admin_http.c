@@ -21,7 +21,7 @@
  * body when it has one. */
 typedef struct admin_req {
     pl_admin_route route;
-    int status; /* set once the route was read: 0 means dispatch */
+    unsigned status; /* an error to answer with; 0: the route's answer */
     size_t len;
     bool too_big;
     char body[BODY_MAX + 1];
@@ -203,34 +203,46 @@ static int dispatch(struct lws *wsi, server *srv, admin_req *r)
     return -1;
 }
 
-/* Route first, then the token: a wrong path says 404 only to whoever may
- * know it exists. */
+/* Refused or answered at once, unless a body is on its way: then the
+ * answer waits for its end, so that the body is never read as the next
+ * request on the connection. */
+static int answer(struct lws *wsi, server *srv, admin_req *r)
+{
+    switch (r->status) {
+    case HTTP_STATUS_UNAUTHORIZED:
+        return error(wsi, HTTP_STATUS_UNAUTHORIZED, "unauthorized",
+                     "this listener wants Authorization: Bearer <admin token>");
+    case HTTP_STATUS_METHOD_NOT_ALLOWED:
+        return error(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "method_not_allowed",
+                     "this path does not take that method");
+    case HTTP_STATUS_NOT_FOUND:
+        return error(wsi, HTTP_STATUS_NOT_FOUND, "not_found", "no such path");
+    default:
+        if (r->too_big)
+            return error(wsi, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, "bad_request",
+                         "the body is over 1 KiB");
+        return dispatch(wsi, srv, r);
+    }
+}
+
+/* The token first: without it, nothing says which paths exist. */
 static int on_request(struct lws *wsi, server *srv, admin_req *r, const char *path)
 {
     memset(r, 0, sizeof(*r));
-    if (!authorized(wsi, srv)) {
-        r->status = HTTP_STATUS_UNAUTHORIZED;
-        return error(wsi, HTTP_STATUS_UNAUTHORIZED, "unauthorized",
-                     "this listener wants Authorization: Bearer <admin token>");
-    }
     int rc = pl_admin_route_parse(method_of(wsi), path, &r->route);
-    if (rc == PL_EUNSUPPORTED) {
+    if (!authorized(wsi, srv))
+        r->status = HTTP_STATUS_UNAUTHORIZED;
+    else if (rc == PL_EUNSUPPORTED)
         r->status = HTTP_STATUS_METHOD_NOT_ALLOWED;
-        return error(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "method_not_allowed",
-                     "this path does not take that method");
-    }
-    if (rc != PL_OK) {
+    else if (rc != PL_OK)
         r->status = HTTP_STATUS_NOT_FOUND;
-        return error(wsi, HTTP_STATUS_NOT_FOUND, "not_found", "no such path");
-    }
-    /* A request with a body is answered once the body is whole. */
     if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
-        char cl[24];
+        char cl[24] = "";
         lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH);
         if (atol(cl) > 0)
-            return 0;
+            return 0; /* LWS_CALLBACK_HTTP_BODY_COMPLETION answers */
     }
-    return dispatch(wsi, srv, r);
+    return answer(wsi, srv, r);
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -243,7 +255,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return on_request(wsi, srv, r, in ? (const char *)in : "/");
     case LWS_CALLBACK_HTTP_BODY:
         if (r->status)
-            return 0;
+            return 0; /* refused: read to its end, not kept */
         if (r->len + len > BODY_MAX)
             r->too_big = true;
         else {
@@ -252,12 +264,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         }
         return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        if (r->status)
-            return 0;
-        if (r->too_big)
-            return error(wsi, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, "bad_request",
-                         "the body is over 1 KiB");
-        return dispatch(wsi, srv, r);
+        return answer(wsi, srv, r);
     default:
         break;
     }

@@ -124,8 +124,9 @@ test('nothing of it on the public port; without or with a wrong token: 401', asy
     assert.equal((await fetch(`${server.url}${p}`)).status, 404, `public ${p}`);
   for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'Bearer an-admin-token-for-the-test-and-more' },
     { authorization: 'Basic YWRtaW46YW4tYWRtaW4tdG9rZW4tZm9yLXRoZS10ZXN0' }]) {
-    for (const [method, p] of [['GET', '/metrics'], ['GET', '/stats'], ['GET', '/rooms'], ['DELETE', '/rooms/x']]) {
-      const r = await admin(method, p, { headers });
+    for (const [method, p, body] of [['GET', '/metrics'], ['GET', '/stats'], ['GET', '/rooms'], ['DELETE', '/rooms/x'],
+      ['PUT', '/rooms/x/limit', { max_participants: 1 }], ['PUT', '/nope', { max_participants: 1 }]]) {
+      const r = await admin(method, p, { headers, body });
       assert.equal(r.status, 401, `${method} ${p} with ${JSON.stringify(headers)}`);
       assert.equal(r.json.error.code, 'unauthorized');
       assert.match(r.headers.get('www-authenticate'), /^Bearer/);
