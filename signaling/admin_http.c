@@ -295,7 +295,8 @@ int srv_admin_start(server *srv, const struct lws_context_creation_info *public_
     info.server_ssl_private_key_mem_len = public_info->server_ssl_private_key_mem_len;
     info.ssl_options_set = public_info->ssl_options_set;
     info.alpn = public_info->alpn;
-    info.options = public_info->options & ~(uint64_t)LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    /* lws takes a vhost's certificate only with this option on it too. */
+    info.options = public_info->options;
     struct lws_vhost *vh = lws_create_vhost(srv->ctx, &info);
     if (!vh) {
         fprintf(stderr, "parley: cannot listen for admin on %s:%d\n", srv->opt.admin_bind,
