@@ -119,6 +119,16 @@ test('/metrics parses as Prometheus text during a bot meeting, its counters move
   await bots.done;
 });
 
+test('bots on ICE-TCP show as transports on the tcp path, in /metrics and /rooms', async () => {
+  const bots = runBots(server, ['--room', 'tcp-only', '--per-room', '2', '--seconds', '5', '--ice-tcp']);
+  await waitFor(metrics, (f) => value(f, 'parley_transports', { state: 'connected', path: 'tcp' }) === 4,
+    'four transports connected over ICE-TCP', { timeout: 10000, interval: 250 });
+  const room = (await admin('GET', '/rooms')).json.rooms.find((r) => r.name === 'tcp-only');
+  assert.deepEqual(room.participants.map((p) => [p.path, p.transports.publish.path, p.transports.subscribe.path]),
+    [['tcp', 'tcp', 'tcp'], ['tcp', 'tcp', 'tcp']]);
+  await bots.done;
+});
+
 test('nothing of it on the public port; without or with a wrong token: 401', async () => {
   for (const p of ['/metrics', '/stats', '/rooms'])
     assert.equal((await fetch(`${server.url}${p}`)).status, 404, `public ${p}`);
