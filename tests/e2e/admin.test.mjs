@@ -12,16 +12,18 @@ import parsePrometheus from 'parse-prometheus-text-format';
 import { startServer, stats } from './server.mjs';
 import { connect, waitFor } from './client.mjs';
 import { runBots } from './bots.mjs';
+import { launchChromium } from './browser.mjs';
 
 const offer = fs.readFileSync(new URL('../fixtures/sdp/chromium156-publish-offer.sdp', import.meta.url), 'utf8');
 const tokenDir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-admin-'));
 const tokenFile = path.join(tokenDir, 'token');
 fs.writeFileSync(tokenFile, 'an-admin-token-for-the-test\n');
 
-let server;
+let server, browser;
 const clients = [];
 before(async () => { server = await startServer(['--admin-token-file', tokenFile]); });
 after(async () => {
+  await browser?.close();
   for (const c of clients) c.ws.terminate();
   const { code } = await server.stop();
   assert.equal(code, 0, `clean exit, no leak: ${server.output()}`);
@@ -208,4 +210,31 @@ test('the admin API removes a participant, mutes a track, sets a limit and close
   assert.equal(value(actions, 'parley_admin_actions_total', { action: 'remove' }), 3);
   assert.equal(value(actions, 'parley_admin_actions_total', { action: 'mute' }), 1);
   assert.equal(value(actions, 'parley_refusals_total', { reason: 'room_full' }), 1);
+});
+
+test('the web client stops sending a track an operator muted, and goes back to its lobby when removed', async () => {
+  browser = await launchChromium();
+  const errors = [];
+  const page = await browser.newPage();
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`http://127.0.0.1:${server.port}/r/ops-web`);
+  await page.fill('#name', 'Web');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#meeting:not([hidden])');
+  const obs = await member('Obs', 'ops-web');
+  const web = await waitFor(async () => (await admin('GET', '/rooms')).json.rooms.find((r) => r.name === 'ops-web')
+    ?.participants.find((p) => p.name === 'Web'), (p) => p?.tracks.length === 2, 'the web client published', { timeout: 15000 });
+  const audio = web.tracks.find((t) => t.kind === 'audio').track_id;
+
+  assert.equal((await admin('POST', `/rooms/ops-web/participants/${web.id}/tracks/${audio}/mute`)).status, 200);
+  await page.waitForSelector('#mic[aria-pressed="true"]', { timeout: 5000 });
+  assert.equal(await page.evaluate(() => window.parley.stream.getAudioTracks()[0].enabled), false);
+  assert.equal((await obs.event('track-muted')).by, 'operator');
+
+  assert.equal((await admin('DELETE', `/rooms/ops-web/participants/${web.id}`)).status, 200);
+  await page.waitForSelector('#lobby:not([hidden])', { timeout: 5000 });
+  const left = await obs.next((m) => m.type === 'participant-left' && m.participant_id === web.id, 5000, 'Web leaving');
+  assert.equal(left.reason, 'kicked');
+  assert.deepEqual(errors, []);
+  await page.close();
 });
