@@ -35,7 +35,7 @@ struct pl_sig {
     uint64_t bad_messages, resumed, timed_out, auth_refused, rate_limited;
     uint64_t transports_connected, transports_closed, commands_refused;
     uint64_t transports_failed_by[PL_FAILURE_COUNT];
-    uint64_t refused_room_full, refused_server_full; /* joins refused for the limits */
+    uint64_t refused_room_full, refused_server_full;   /* joins refused for the limits */
     uint64_t admin_removed, admin_muted, admin_closed; /* what operators did */
 };
 
