@@ -57,6 +57,15 @@ static void emit(pl_worker *w, enum pl_worker_event_kind kind, uint64_t id, int 
     w->cfg.on_event(w->cfg.user, &ev);
 }
 
+/* Connected, or moved: which path the media take now (UDP or ICE-TCP). */
+static void emit_path(pl_worker *w, enum pl_worker_event_kind kind, uint64_t id, bool tcp)
+{
+    if (!w->cfg.on_event)
+        return;
+    pl_worker_event ev = {.kind = kind, .transport = id, .tcp = tcp};
+    w->cfg.on_event(w->cfg.user, &ev);
+}
+
 static void emit_failed(pl_worker *w, uint64_t id, int error, enum pl_failure why)
 {
     if (!w->cfg.on_event)
@@ -74,11 +83,13 @@ static void drain_outputs(pl_worker *w, transport *t, int64_t now)
         case PL_PEER_OUT_TRANSMIT:
             if (o.addr.tcp ? worker_tcp_send(w, t, &o.addr, o.data, o.len)
                            : sendto(w->fd, o.data, o.len, 0, (const struct sockaddr *)&o.addr.ss,
-                                    o.addr.len) >= 0)
+                                    o.addr.len) >= 0) {
                 atomic_fetch_add(&w->st.out, 1);
+                atomic_fetch_add(&w->st.bytes_out, o.len);
+            }
             break;
         case PL_PEER_OUT_CONNECTED:
-            emit(w, PL_WORKER_CONNECTED, t->id, 0);
+            emit_path(w, PL_WORKER_CONNECTED, t->id, o.addr.tcp);
             pl_router_set_connected(w->router, t->id, now);
             worker_drain_router(w);
             break;
@@ -106,6 +117,8 @@ static void drain_outputs(pl_worker *w, transport *t, int64_t now)
         case PL_PEER_OUT_ADDRESS:
             if (!o.addr.tcp) /* a connection finds its transport itself */
                 remember_addr(w, t, &o.addr);
+            if (pl_peer_state(t->peer) == PL_PEER_CONNECTED)
+                emit_path(w, PL_WORKER_PATH, t->id, o.addr.tcp);
             break;
         }
     }
@@ -262,6 +275,7 @@ static void handle_datagram(pl_worker *w, int64_t now, const pl_addr *from, uint
                             size_t len)
 {
     atomic_fetch_add(&w->st.in, 1);
+    atomic_fetch_add(&w->st.bytes_in, len);
     transport *t = NULL;
     char ufrag[PL_ICE_CRED_MAX + 1];
     bool stun = len > 0 && data[0] <= 3;
@@ -541,6 +555,15 @@ void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out)
     out->transports = atomic_load(&w->st.transports);
     out->datagrams_in = atomic_load(&w->st.in);
     out->datagrams_out = atomic_load(&w->st.out);
+    out->bytes_in = atomic_load(&w->st.bytes_in);
+    out->bytes_out = atomic_load(&w->st.bytes_out);
+    /* The thread's own CPU clock: what this worker costs, apart from the
+     * signaling thread and the others. */
+    clockid_t cid;
+    struct timespec ts;
+    out->cpu_ns = pthread_getcpuclockid(w->thread, &cid) == 0 && clock_gettime(cid, &ts) == 0
+                      ? (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec
+                      : 0;
     out->dropped_unknown_source = atomic_load(&w->st.unknown);
     out->dropped_by_transport = atomic_load(&w->st.rejected);
     out->rtp_in = atomic_load(&w->st.rtp);
@@ -575,6 +598,7 @@ void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out)
     out->dynacast_updates = rs.dynacast_updates;
     out->layers_paused_at_publisher = rs.layers_paused_at_publisher;
     pl_relaytime_get(&w->relaytime, &out->relay_samples, &out->relay_p50_us, &out->relay_p99_us);
+    out->relaytime = &w->relaytime;
     out->tcp_connections = atomic_load(&w->st.tcp_conns);
     out->tcp_accepted = atomic_load(&w->st.tcp_accepted);
     out->tcp_refused = atomic_load(&w->st.tcp_refused);

@@ -117,7 +117,7 @@ struct pl_worker {
     uint8_t *tcp_rbuf;
     struct {
         _Atomic uint64_t transports, in, out, unknown, rejected, rtp, rtcp, fwd, pli, rtx, nacks,
-            failed, feedback;
+            failed, feedback, bytes_in, bytes_out;
         _Atomic uint64_t tcp_conns, tcp_accepted, tcp_refused, tcp_garbage, tcp_oversized, tcp_slow,
             tcp_closed, tcp_send_dropped;
     } st;

@@ -18,8 +18,12 @@ void worker_flush_out(pl_worker *w)
     while (off < w->n_out) {
         int n = sendmmsg(w->fd, w->omsg + off, (unsigned)(w->n_out - off), 0);
         if (n > 0) {
+            uint64_t bytes = 0;
+            for (size_t k = off; k < off + (size_t)n; k++)
+                bytes += w->omsg[k].msg_len;
             off += (size_t)n;
             atomic_fetch_add(&w->st.out, (uint64_t)n);
+            atomic_fetch_add(&w->st.bytes_out, bytes);
         } else if (n < 0 && errno == EINTR) {
             continue;
         } else {
@@ -59,6 +63,7 @@ static bool out_commit(pl_worker *w, transport *t, bool rtcp, size_t len)
         if (w->cur_rx)
             pl_relaytime_add(&w->relaytime, (realtime_ns() - w->cur_rx) / 1000);
         atomic_fetch_add(&w->st.out, 1);
+        atomic_fetch_add(&w->st.bytes_out, len);
         return true;
     }
     w->oiov[k] = (struct iovec){.iov_base = w->obuf[k], .iov_len = len};

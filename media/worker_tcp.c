@@ -199,6 +199,7 @@ static void read_conn(pl_worker *w, tcpconn *c)
         while (!c->dead && (rc = pl_tcpframe_next(c->rx, &in, &in_len, &frame, &flen)) == PL_OK) {
             completed = true;
             atomic_fetch_add(&w->st.in, 1);
+            atomic_fetch_add(&w->st.bytes_in, flen);
             on_frame(w, c, now, frame, flen);
         }
         if (c->dead)

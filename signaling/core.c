@@ -204,4 +204,22 @@ void pl_sig_stats_get(const pl_sig *s, pl_sig_stats *out)
     out->transports_closed = s->transports_closed;
     out->commands_refused = s->commands_refused;
     memcpy(out->transports_failed_by, s->transports_failed_by, sizeof(out->transports_failed_by));
+    out->refused_room_full = s->refused_room_full;
+    out->refused_server_full = s->refused_server_full;
+    out->admin_removed = s->admin_removed;
+    out->admin_muted = s->admin_muted;
+    out->admin_closed = s->admin_closed;
+    /* Counted when asked: a scrape walks the rooms, the media never wait. */
+    for (const sig_room *r = s->m.rooms; r; r = r->next)
+        for (const conn *c = r->members; c; c = c->next_member) {
+            if (c->pub_transport && !c->pub_connected)
+                out->transports_connecting++;
+            if (c->pub_transport && c->pub_connected)
+                out->transports_up_by_path[c->pub_tcp ? PL_SIG_PATH_TCP : PL_SIG_PATH_UDP]++;
+            /* A subscribe transport reaches the worker with the answer. */
+            if (c->sub_transport && c->sub_added && !c->sub_connected)
+                out->transports_connecting++;
+            if (c->sub_transport && c->sub_connected)
+                out->transports_up_by_path[c->sub_tcp ? PL_SIG_PATH_TCP : PL_SIG_PATH_UDP]++;
+        }
 }

@@ -40,6 +40,8 @@ struct pl_sig {
     pl_sig_time now;
     uint64_t event_seq;
     char boot_id[17];
+    uint64_t refused_room_full, refused_server_full;   /* joins refused for the limits */
+    uint64_t admin_removed, admin_muted, admin_closed; /* what operators did */
 };
 
 #endif

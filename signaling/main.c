@@ -1,7 +1,8 @@
 /* parley: the server executable. One libwebsockets context serves the web
  * client over HTTP and the signaling protocol on /ws (ws.c); the protocol
  * itself lives in the signaling core (parley/signal.h), the media in the
- * workers (workers.c). This file starts everything, serves until SIGINT or
+ * workers (workers.c). A second vhost of the same context, off the public
+ * port, is the admin listener (admin_http.c). This file starts everything, serves until SIGINT or
  * SIGTERM, and stops everything. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,7 +44,8 @@ static void pick_announce(server *srv)
     freeifaddrs(ifs);
 }
 
-/* On every HTTP response (files, /r/<room>, /stats, errors), instead of
+/* On every HTTP response (files, /r/<room>, errors; the admin listener's
+ * too), instead of
  * lws's best-practices set: its policy lacks media-src, and a browser
  * enforces every policy it gets. The client has no inline script or style
  * and talks to /ws only. No Strict-Transport-Security: for a self-signed
@@ -342,22 +344,16 @@ int main(int argc, char **argv)
     pthread_mutex_init(&srv.ev_lock, NULL);
     srv.ev_closed = true; /* until the lws context exists */
     pick_announce(&srv);
-    if (srv_workers_start(&srv) != 0 || open_store(&srv) != 0 || load_auth(&srv) != 0 ||
-        load_turn(&srv) != 0 || load_webhooks(&srv) != 0 || start_signaling(&srv) != 0) {
+    if (srv_admin_load_token(&srv) != 0 || srv_workers_start(&srv) != 0 || open_store(&srv) != 0 ||
+        load_auth(&srv) != 0 || load_turn(&srv) != 0 || load_webhooks(&srv) != 0 ||
+        start_signaling(&srv) != 0) {
         teardown(&srv);
         return 1;
     }
 
     lws_log_target = srv.log;
     lws_set_log_level(LLL_ERR, lws_emit);
-    struct lws_http_mount stats_mount = {
-        .mountpoint = "/stats",
-        .origin = "parley.v1",
-        .origin_protocol = LWSMPRO_CALLBACK,
-        .mountpoint_len = 6,
-    };
     struct lws_http_mount room_mount = {
-        .mount_next = &stats_mount,
         .mountpoint = "/r",
         .origin = "parley.v1",
         .origin_protocol = LWSMPRO_CALLBACK,
@@ -384,6 +380,11 @@ int main(int argc, char **argv)
         if (!tls_failed)
             pl_log_printf(srv.log, PL_LOG_ERROR, "cannot listen on %s:%d", srv.opt.bind,
                           srv.opt.http_port);
+        teardown(&srv);
+        return 1;
+    }
+    if (srv_admin_start(&srv, &info) != 0) {
+        lws_context_destroy(srv.ctx);
         teardown(&srv);
         return 1;
     }

@@ -372,13 +372,13 @@ static void set_transport(sig_model *m, conn *c, uint64_t *field, uint64_t trans
 void sig_conn_set_pub_transport(sig_model *m, conn *c, uint64_t transport)
 {
     set_transport(m, c, &c->pub_transport, transport);
-    c->pub_connected = false;
+    c->pub_connected = c->pub_tcp = false;
 }
 
 void sig_conn_set_sub_transport(sig_model *m, conn *c, uint64_t transport)
 {
     set_transport(m, c, &c->sub_transport, transport);
-    c->sub_connected = false;
+    c->sub_connected = c->sub_tcp = false;
 }
 
 conn *sig_transport_owner(const sig_model *m, uint64_t transport)

@@ -91,6 +91,7 @@ typedef struct conn {
     /* The publish transport (0 until the first publish) and its tracks. */
     uint64_t pub_transport;
     bool pub_connected; /* the worker said ICE, DTLS and SRTP are up */
+    bool pub_tcp;       /* and its media go over ICE-TCP (else UDP) */
     bool speaking;
     uint8_t level;
     char pub_ufrag[LOCAL_UFRAG_CHARS + 1], pub_pwd[LOCAL_PWD_CHARS + 1];
@@ -100,7 +101,7 @@ typedef struct conn {
     /* The subscribe transport: created with the first offer, added to the
      * worker with the first answer. */
     uint64_t sub_transport;
-    bool sub_connected;
+    bool sub_connected, sub_tcp;
     bool sub_added, offer_outstanding, dirty;
     uint32_t sub_version;
     char sub_ufrag[LOCAL_UFRAG_CHARS + 1], sub_pwd[LOCAL_PWD_CHARS + 1];
@@ -128,8 +129,9 @@ struct sig_room {
     char name[ROOM_MAX_CHARS + 1];
     conn *members; /* the most recent first */
     size_t n_members;
-    char speakers[512]; /* the last `speakers` list sent, as JSON */
-    int64_t started_ms; /* monotonic: room.finished's duration */
+    char speakers[512];      /* the last `speakers` list sent, as JSON */
+    int64_t started_ms;      /* monotonic: room.finished's duration */
+    size_t max_participants; /* set by an operator (admin API); 0: the server's */
     sig_room *next;
     sig_room *next_same_hash;
 };

@@ -7,6 +7,13 @@
 
 #include "parley/signal.h"
 
+/* Long options without a letter: codes from 300 on. */
+enum {
+    OPT_ADMIN_BIND = 300,
+    OPT_ADMIN_PORT = 301,
+    OPT_ADMIN_TOKEN_FILE = 302,
+};
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: parley [options]\n"
@@ -59,6 +66,11 @@ static void usage(FILE *f)
                "  --log-level L      error, warn, info or debug (default info)\n"
                "  --log-format F     text, or json: one object a line with time, level, room,\n"
                "                     participant, event and message (default text)\n"
+               "  --admin-bind ADDR  address of the admin listener: /metrics, /stats and the\n"
+               "                     admin API (default 127.0.0.1); see docs/admin.md\n"
+               "  --admin-port N     its port (default 8081; 0: any free port, printed at start)\n"
+               "  --admin-token-file F  the admin listener wants Authorization: Bearer with the\n"
+               "                     token in file F (one line); required off loopback\n"
                "  --help             this text\n");
 }
 
@@ -95,6 +107,9 @@ int srv_parse_options(int argc, char **argv, options *o)
         {"webhook-queue", required_argument, NULL, 312},
         {"log-level", required_argument, NULL, 313},
         {"log-format", required_argument, NULL, 314},
+        {"admin-bind", required_argument, NULL, OPT_ADMIN_BIND},
+        {"admin-port", required_argument, NULL, OPT_ADMIN_PORT},
+        {"admin-token-file", required_argument, NULL, OPT_ADMIN_TOKEN_FILE},
         {NULL, 0, NULL, 0},
     };
     *o = (options){.http_port = 8080,
@@ -112,13 +127,15 @@ int srv_parse_options(int argc, char **argv, options *o)
                    .turn_ttl = PL_TURN_DEFAULT_TTL_S,
                    .webhook_queue = PL_HOOKQ_DEFAULT_CAPACITY,
                    .log_level = PL_LOG_INFO,
-                   .log_format = PL_LOG_TEXT};
+                   .log_format = PL_LOG_TEXT,
+                   .admin_bind = "127.0.0.1",
+                   .admin_port = 8081};
     int c;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         char *end = NULL;
         long v = 0;
         if (c == 'p' || c == 'm' || c == 'w' || c == 'g' || c == 't' || c == 'P' || c == 'R' ||
-            c == 'C') {
+            c == 'C' || c == OPT_ADMIN_PORT) {
             v = strtol(optarg, &end, 10);
             if (*end || v < 0 || v > 65535) {
                 fprintf(stderr, "parley: invalid number '%s'\n", optarg);
@@ -255,6 +272,15 @@ int srv_parse_options(int argc, char **argv, options *o)
                 fprintf(stderr, "parley: --log-format is text or json\n");
                 return 2;
             }
+            break;
+        case OPT_ADMIN_BIND:
+            o->admin_bind = optarg;
+            break;
+        case OPT_ADMIN_PORT:
+            o->admin_port = (int)v;
+            break;
+        case OPT_ADMIN_TOKEN_FILE:
+            o->admin_token_file = optarg;
             break;
         case 'h':
             usage(stdout);

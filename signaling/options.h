@@ -40,6 +40,10 @@ typedef struct options {
     int webhook_queue;
     enum pl_log_level log_level;
     enum pl_log_format log_format;
+    /* The admin listener (docs/admin.md): port 0 lets the kernel choose. */
+    const char *admin_bind;
+    int admin_port;
+    const char *admin_token_file; /* required when admin_bind is not loopback */
 } options;
 
 /* 0 to run, 1 when --help was answered, 2 after a usage error (said on

@@ -106,11 +106,14 @@ void sig_on_join(pl_sig *s, conn *c, json_t *msg, json_t *re)
     size_t mine = 0;
     for (const conn *o = r ? r->members : NULL; o; o = o->next_member)
         mine += o->user == c->user;
-    if (r && r->n_members - mine >= s->max_participants) {
+    size_t max = r && r->max_participants ? r->max_participants : s->max_participants;
+    if (r && r->n_members - mine >= max) {
+        s->refused_room_full++;
         sig_error(s, c, re, "room_full", "this room has its maximum number of participants");
         return;
     }
     if (!r && s->m.n_rooms >= s->max_rooms) {
+        s->refused_server_full++;
         sig_error(s, c, re, "room_full", "the server holds its maximum number of rooms");
         return;
     }

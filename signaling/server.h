@@ -2,7 +2,9 @@
  * context, the signaling core, the media workers) and what each file
  * offers the others. main.c starts and stops; ws.c is the WebSocket and
  * HTTP callback; workers.c is the media workers' side of the core;
- * stats_page.c answers /stats; clock.c tells the core the time. */
+ * admin_http.c is the admin listener, which serves stats_page.c's /stats,
+ * metrics_page.c's /metrics and the admin API; clock.c tells the core the
+ * time. */
 #ifndef PARLEY_SERVER_H
 #define PARLEY_SERVER_H
 
@@ -53,6 +55,11 @@ typedef struct server {
     char index_path[4096];
     pl_tls_cert tls;             /* --tls-self-signed: handed to lws in memory */
     lws_sorted_usec_list_t tick; /* once a second: expire detached sessions */
+    /* The admin listener: its port once listening, and the SHA-256 of its
+     * token when there is one. */
+    int admin_port;
+    bool admin_token;
+    unsigned char admin_token_sha256[32];
 } server;
 
 /* clock.c: both of the core's clocks, now. */
@@ -70,7 +77,22 @@ pl_sig_media srv_workers_media(server *srv);
 void srv_workers_drain_events(server *srv);
 void srv_workers_stop(server *srv);
 
-/* stats_page.c: GET /stats. */
+size_t srv_ws_count(const server *srv); /* open WebSocket connections */
+
+/* stats_page.c: GET /stats, and every worker's counters added up. */
 int srv_serve_stats(struct lws *wsi, server *srv);
+void srv_worker_totals(const server *srv, pl_worker_stats *out);
+
+/* metrics_page.c: GET /metrics (Prometheus text format). */
+int srv_serve_metrics(struct lws *wsi, server *srv);
+
+/* admin_http.c: the admin listener (docs/admin.md). The token is read
+ * before anything listens (1: said why on stderr); the vhost is added to
+ * the running context with the public one's TLS settings. */
+int srv_admin_load_token(server *srv);
+int srv_admin_start(server *srv, const struct lws_context_creation_info *public_info);
+/* One whole HTTP response. */
+int srv_http_respond(struct lws *wsi, unsigned status, const char *type, const char *body,
+                     size_t len);
 
 #endif

@@ -1,15 +1,13 @@
 /* The /stats page: the counters of the signaling core and the workers, for
- * operators, tests and tools/bench. */
+ * operators, tests and tools/bench (on the admin listener). */
 #include <stdio.h>
 
 #include "server.h"
 
-/* GET /stats: counters of the signaling core and every worker, as JSON, for
- * operators and tests. Worker counters are atomics: no locking needed. */
-int srv_serve_stats(struct lws *wsi, server *srv)
+/* Every worker's counters added up. Worker counters are atomics: no
+ * locking needed. */
+void srv_worker_totals(const server *srv, pl_worker_stats *out)
 {
-    pl_sig_stats ss;
-    pl_sig_stats_get(srv->sig, &ss);
     pl_worker_stats t = {0};
     for (int i = 0; i < srv->n_workers; i++) {
         pl_worker_stats w;
@@ -17,6 +15,9 @@ int srv_serve_stats(struct lws *wsi, server *srv)
         t.transports += w.transports;
         t.datagrams_in += w.datagrams_in;
         t.datagrams_out += w.datagrams_out;
+        t.bytes_in += w.bytes_in;
+        t.bytes_out += w.bytes_out;
+        t.cpu_ns += w.cpu_ns;
         t.dropped_unknown_source += w.dropped_unknown_source;
         t.dropped_by_transport += w.dropped_by_transport;
         t.rtp_in += w.rtp_in;
@@ -58,6 +59,17 @@ int srv_serve_stats(struct lws *wsi, server *srv)
         t.tcp_closed += w.tcp_closed;
         t.tcp_send_dropped += w.tcp_send_dropped;
     }
+    *out = t;
+}
+
+/* GET /stats: counters of the signaling core and every worker, as JSON, for
+ * operators and tests. */
+int srv_serve_stats(struct lws *wsi, server *srv)
+{
+    pl_sig_stats ss;
+    pl_sig_stats_get(srv->sig, &ss);
+    pl_worker_stats t;
+    srv_worker_totals(srv, &t);
     unsigned char buf[LWS_PRE + 4096];
     char *body = (char *)buf + LWS_PRE;
     const size_t cap = sizeof(buf) - LWS_PRE;

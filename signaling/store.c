@@ -8,7 +8,7 @@
 struct pl_store {
     pl_env env;
     sqlite3 *db;
-    sqlite3_stmt *add, *trim, *each, *ack;
+    sqlite3_stmt *add, *trim, *each, *ack, *count;
 };
 
 static const char schema[] = "CREATE TABLE IF NOT EXISTS missed ("
@@ -65,6 +65,8 @@ int pl_store_create(const pl_env *env, const char *path, pl_store **out)
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(st->db, "DELETE FROM missed WHERE to_user = ?1 AND call_id = ?2",
                                 -1, &st->ack, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(st->db, "SELECT count(*) FROM missed", -1, &st->count, NULL);
     if (rc != SQLITE_OK) {
         pl_env_logf(env, PL_LOG_ERROR, "store: cannot open %s: %s", path,
                     st->db ? sqlite3_errmsg(st->db) : "out of memory");
@@ -83,6 +85,7 @@ void pl_store_destroy(pl_store *st)
     sqlite3_finalize(st->trim);
     sqlite3_finalize(st->each);
     sqlite3_finalize(st->ack);
+    sqlite3_finalize(st->count);
     sqlite3_close(st->db);
     pl_env_free(&st->env, st);
 }
@@ -169,4 +172,15 @@ int pl_store_ack_missed(pl_store *st, const char *to_user, const char *call_id)
     if (err != PL_OK)
         return err;
     return sqlite3_changes(st->db) > 0 ? PL_OK : PL_ENOTFOUND;
+}
+
+int64_t pl_store_count_missed(pl_store *st)
+{
+    int64_t n = PL_EINVAL;
+    if (sqlite3_step(st->count) == SQLITE_ROW)
+        n = sqlite3_column_int64(st->count, 0);
+    else
+        log_db(st, "count");
+    sqlite3_reset(st->count);
+    return n;
 }

@@ -96,6 +96,14 @@ void pl_sig_transport_connected(pl_sig *s, uint64_t transport)
     s->transports_connected++;
 }
 
+void pl_sig_transport_path(pl_sig *s, uint64_t transport, enum pl_sig_path path)
+{
+    conn *c = owner(s, transport);
+    if (!c)
+        return;
+    *(c->pub_transport == transport ? &c->pub_tcp : &c->sub_tcp) = path == PL_SIG_PATH_TCP;
+}
+
 void pl_sig_transport_failed(pl_sig *s, uint64_t transport, enum pl_failure why)
 {
     if ((unsigned)why >= PL_FAILURE_COUNT)

@@ -93,6 +93,10 @@ static void to_core(pl_sig *sig, const pl_worker_event *ev)
     switch (ev->kind) {
     case PL_WORKER_CONNECTED:
         pl_sig_transport_connected(sig, ev->transport);
+        pl_sig_transport_path(sig, ev->transport, ev->tcp ? PL_SIG_PATH_TCP : PL_SIG_PATH_UDP);
+        break;
+    case PL_WORKER_PATH:
+        pl_sig_transport_path(sig, ev->transport, ev->tcp ? PL_SIG_PATH_TCP : PL_SIG_PATH_UDP);
         break;
     case PL_WORKER_FAILED:
         pl_sig_transport_failed(sig, ev->transport, ev->failure);

@@ -1,7 +1,7 @@
 /* The WebSocket side of parley: one session per connection on /ws, frame
  * reassembly with the 64 KiB limit, a write queue per session with a bound
  * for clients that do not read, the per-address connection cap, and the
- * HTTP requests of the same lws protocol (/stats, /r/<room>). Frames go to
+ * HTTP requests of the same lws protocol (/r/<room>). Frames go to
  * the signaling core, which answers through srv_ws_io. */
 #include <stdlib.h>
 #include <string.h>
@@ -155,12 +155,17 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         srv_workers_drain_events(srv);
         break;
     case LWS_CALLBACK_HTTP: {
-        char uri[64] = "";
-        lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
-        if (strcmp(uri, "/stats") == 0)
-            return srv_serve_stats(wsi, srv);
         /* /r/<room> is the meeting page itself; the client reads the room
-         * from its address. */
+         * from its address. lws brings here too what the file mount did not
+         * find: that is a 404, so that /stats and /metrics, which live on
+         * the admin listener, are not answered with a page here. */
+        char uri[1024] = "";
+        lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+        if (strncmp(uri, "/r/", 3) != 0 && strcmp(uri, "/r") != 0)
+            return lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL) ||
+                           lws_http_transaction_completed(wsi)
+                       ? -1
+                       : 0;
         if (lws_serve_http_file(wsi, srv->index_path, "text/html", NULL, 0) < 0)
             return -1;
         return 0;
@@ -242,6 +247,14 @@ static const lws_retry_bo_t keepalive = {
     .secs_since_valid_ping = 20,
     .secs_since_valid_hangup = 60,
 };
+
+size_t srv_ws_count(const server *srv)
+{
+    size_t n = 0;
+    for (const session *s = srv->sessions; s; s = s->next)
+        n++;
+    return n;
+}
 
 pl_sig_io srv_ws_io(server *srv)
 {

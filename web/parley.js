@@ -640,8 +640,19 @@ function onMessage(m) {
       const fig = tiles.get(m.participant_id);
       const kind = trackKinds.get(m.track_id);
       if (fig && kind) fig.classList.toggle(kind === 'audio' ? 'muted-a' : 'muted-v', m.muted);
+      // An operator muted one of ours: no media leaves until we unmute.
+      if (m.by === 'operator' && m.muted && m.participant_id === session.participant) {
+        const mine = [...myTracks].find(([, id]) => id === m.track_id)?.[0];
+        const track = window.parley.stream?.getTracks().find((t) => t.kind === mine);
+        if (track) { track.enabled = false; syncToggles(); notify('An operator muted your ' + (mine === 'audio' ? 'microphone' : 'camera')); }
+      }
       break;
     }
+    case 'removed':
+      // An operator took us out (or closed the room): back to the lobby.
+      notify(m.reason === 'closed' ? 'An operator closed the room' : 'An operator removed you from the room');
+      leaveRoom();
+      break;
     case 'video-paused':
       // The relay stopped this video for our downlink: the tile shows the
       // name rather than the last frame frozen, until it comes back.

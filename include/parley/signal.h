@@ -107,6 +107,14 @@ typedef struct pl_sig_io {
     void (*event)(void *user, const pl_sig_event *ev);
 } pl_sig_io;
 
+/* The path a connected transport's media take, as the workers see it. */
+enum pl_sig_path {
+    PL_SIG_PATH_UNKNOWN,
+    PL_SIG_PATH_UDP,
+    PL_SIG_PATH_TCP, /* ICE-TCP (RFC 6544) */
+    PL_SIG_PATH_COUNT,
+};
+
 typedef struct pl_sig_stats {
     size_t connections;
     size_t users_online;
@@ -126,6 +134,15 @@ typedef struct pl_sig_stats {
     /* Transports the workers reported failed, by reason (parley/failure.h),
      * whether or not the core still had them. */
     uint64_t transports_failed_by[PL_FAILURE_COUNT];
+    /* The transports participants have now: not yet up, and up by the path
+     * their media take (enum pl_sig_path). */
+    size_t transports_connecting;
+    size_t transports_up_by_path[PL_SIG_PATH_COUNT];
+    /* Joins refused for a room's participant limit, and for the server's
+     * limit of rooms. */
+    uint64_t refused_room_full, refused_server_full;
+    /* Operators' actions (pl_sig_admin_*). */
+    uint64_t admin_removed, admin_muted, admin_closed;
 } pl_sig_stats;
 
 /* How the core reaches the media workers. NULL media: publishing is refused
@@ -250,7 +267,32 @@ void pl_sig_transport_closed(pl_sig *sig, uint64_t transport);
  * negotiated. */
 void pl_sig_command_refused(pl_sig *sig, uint64_t transport, int error);
 
+/* A connected transport's media take this path (after it connected, and
+ * whenever they move). */
+void pl_sig_transport_path(pl_sig *sig, uint64_t transport, enum pl_sig_path path);
+
 void pl_sig_stats_get(const pl_sig *sig, pl_sig_stats *out);
+
+/* Operators (docs/admin.md): each acts as the protocol would, and the
+ * participants are told as docs/protocol.md says. */
+/* {"rooms":[{name, max_participants, participants:[{id, name, user,
+ * tracks:[TRACK], path, detached, transports:{publish, subscribe}}]}]} as
+ * JSON text, to free(); NULL without memory. */
+char *pl_sig_admin_rooms(const pl_sig *sig);
+/* Takes a participant out of its room: it gets `removed`, the others
+ * `participant-left` with reason `kicked`. PL_ENOTFOUND: no such
+ * participant in that room. */
+int pl_sig_admin_remove(pl_sig *sig, const char *room, const char *participant_id);
+/* Takes everyone out of a room (each gets `removed`, reason `closed`). */
+int pl_sig_admin_close_room(pl_sig *sig, const char *room);
+/* Mutes or unmutes a participant's track: the room, owner included, gets
+ * `track-muted` with `by:"operator"`. */
+int pl_sig_admin_mute(pl_sig *sig, const char *room, const char *participant_id,
+                      const char *track_id, bool muted);
+/* A room's own participant limit, in place of the server's while the room
+ * exists; members already over it stay. PL_ENOTFOUND: no such room;
+ * PL_EINVAL: below 1. */
+int pl_sig_admin_set_limit(pl_sig *sig, const char *room, size_t max_participants);
 
 #ifdef __cplusplus
 }

@@ -45,6 +45,9 @@ int pl_store_each_missed(pl_store *st, const char *to_user,
 /* Removes one heads-up of `to_user`; someone else's call_id is left alone
  * (PL_ENOTFOUND), as is an unknown one. */
 int pl_store_ack_missed(pl_store *st, const char *to_user, const char *call_id);
+/* Heads-ups kept for every user, not yet acknowledged; a negative PL_E*
+ * code when the database cannot say. */
+int64_t pl_store_count_missed(pl_store *st);
 
 #ifdef __cplusplus
 }

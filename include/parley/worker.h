@@ -14,6 +14,7 @@
 #include "parley/common.h"
 #include "parley/dtls.h"
 #include "parley/failure.h"
+#include "parley/relaytime.h"
 #include "parley/track.h"
 
 #ifdef __cplusplus
@@ -36,6 +37,8 @@ enum pl_worker_event_kind {
      * simulcast track `mid`: bit i of `layers` for layer i, in the offer's
      * order (pl_track.layers). */
     PL_WORKER_PUBLISHER_LAYERS,
+    /* A connected transport's media moved to another path (`tcp`). */
+    PL_WORKER_PATH,
 };
 
 typedef struct pl_worker_event {
@@ -52,6 +55,7 @@ typedef struct pl_worker_event {
     uint32_t ssrc;
     bool paused;
     uint8_t layers; /* PL_WORKER_PUBLISHER_LAYERS, with `mid` */
+    bool tcp;       /* PL_WORKER_CONNECTED and PL_WORKER_PATH: over ICE-TCP, not UDP */
 } pl_worker_event;
 
 typedef struct pl_worker_config {
@@ -71,6 +75,8 @@ typedef struct pl_worker_stats {
     uint64_t transports;
     uint64_t datagrams_in;
     uint64_t datagrams_out;
+    uint64_t bytes_in, bytes_out;    /* of those datagrams (ICE-TCP: of the frames) */
+    uint64_t cpu_ns;                 /* CPU time of the worker's thread */
     uint64_t dropped_unknown_source; /* no transport for this ufrag / address */
     uint64_t dropped_by_transport;   /* rejected by a transport (bad STUN, SRTP, ...) */
     uint64_t dropped_unknown_ssrc;   /* RTP bound to no track (unknown SSRC, no MID) */
@@ -110,6 +116,9 @@ typedef struct pl_worker_stats {
      * edge of their 10 us bucket (20 ms and more count as 20010). */
     uint64_t relay_samples;
     uint32_t relay_p50_us, relay_p99_us;
+    /* The histogram itself, for readers that want more than the two
+     * percentiles (it lives as long as the worker). */
+    const pl_relaytime *relaytime;
     /* ICE-TCP: connections open now, accepted in all, and closed for being
      * over the limit (refused, or the oldest unauthenticated one making
      * room), for garbage (a frame that is not STUN before the first

@@ -20,6 +20,8 @@ void on_event(void *user, const pl_worker_event *ev)
     events *e = user;
     if (ev->kind == PL_WORKER_CONNECTED) {
         atomic_fetch_add(&e->connected, 1);
+        if (ev->tcp)
+            atomic_fetch_add(&e->connected_tcp, 1);
     } else if (ev->kind == PL_WORKER_FAILED) {
         atomic_store(&e->last_error, ev->error);
         atomic_store(&e->last_failure, (int)ev->failure);
@@ -59,9 +61,9 @@ client make_client(const pl_env *env, const pl_dtls_cert *cert, const pl_dtls_ce
     return c;
 }
 
-client make_tcp_client(const pl_env *env, const pl_dtls_cert *cert,
-                       const pl_dtls_cert *server_cert, const pl_addr *server,
-                       const char *server_ufrag, const char *server_pwd, int rcvbuf)
+client make_tcp_client(const pl_env *env, const pl_dtls_cert *cert, const pl_dtls_cert *server_cert,
+                       const pl_addr *server, const char *server_ufrag, const char *server_pwd,
+                       int rcvbuf)
 {
     client c = {.tcp = true, .server = *server};
     c.server.tcp = true;

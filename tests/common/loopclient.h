@@ -17,9 +17,10 @@
 /* Worker events, counted from the worker thread. */
 typedef struct events {
     atomic_int connected, failed;
-    atomic_int last_error;   /* of the last failure */
-    atomic_int last_failure; /* its enum pl_failure */
-    atomic_int refused;      /* commands the worker did not carry out */
+    atomic_int connected_tcp; /* of `connected`, over ICE-TCP */
+    atomic_int last_error;    /* of the last failure */
+    atomic_int last_failure;  /* its enum pl_failure */
+    atomic_int refused;       /* commands the worker did not carry out */
 } events;
 
 /* A pl_worker_config.on_event for an `events`. */
@@ -55,9 +56,9 @@ client make_client(const pl_env *env, const pl_dtls_cert *cert, const pl_dtls_ce
                    const pl_addr *server, const char *server_ufrag, const char *server_pwd);
 /* The same over ICE-TCP: connected to the worker's TCP port (`server`'s
  * port), with `rcvbuf` as its receive buffer when not 0. */
-client make_tcp_client(const pl_env *env, const pl_dtls_cert *cert,
-                       const pl_dtls_cert *server_cert, const pl_addr *server,
-                       const char *server_ufrag, const char *server_pwd, int rcvbuf);
+client make_tcp_client(const pl_env *env, const pl_dtls_cert *cert, const pl_dtls_cert *server_cert,
+                       const pl_addr *server, const char *server_ufrag, const char *server_pwd,
+                       int rcvbuf);
 void client_free(client *c);
 /* Sends one packet the client's way (a datagram, or a frame). */
 void client_send(client *c, const uint8_t *data, size_t len, const pl_addr *to);

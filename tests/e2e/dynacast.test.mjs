@@ -57,7 +57,7 @@ async function join(name, viewport) {
   return page;
 }
 
-const stats = async () => (await fetch(`${server.url}/stats`)).json();
+const stats = async () => (await fetch(`${server.adminUrl}/stats`)).json();
 
 // Runs in the publisher's page: per rid of its camera, what it sends.
 const outboundByRid = async () => {

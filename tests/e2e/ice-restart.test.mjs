@@ -36,7 +36,7 @@ after(async () => {
 // Killing sockets takes this process's pooled HTTP connection too: retry.
 async function stats() {
   for (let i = 0; ; i++) {
-    try { return await (await fetch(`${server.url}/stats`)).json(); } catch (e) { if (i === 3) throw e; }
+    try { return await (await fetch(`${server.adminUrl}/stats`)).json(); } catch (e) { if (i === 3) throw e; }
   }
 }
 

@@ -25,7 +25,7 @@ async function meeting(extra) {
   const report = await runBots(server, ['--room', 'lossy', '--per-room', '4', '--seconds', '20',
     '--media-via', impair.via, ...extra], fastBotBin).done;
   const net = await impair.stop();
-  const stats = await (await fetch(`${server.url}/stats`)).json();
+  const stats = await (await fetch(`${server.adminUrl}/stats`)).json();
   return { report, net, stats };
 }
 

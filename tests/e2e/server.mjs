@@ -33,24 +33,35 @@ export async function startServer(extra = [], ports = {}) {
   const port = ports.port || await freePort();
   const mediaPort = ports.mediaPort || await freeUdpPort();
   const dataDir = ports.dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'parley-data-'));
+  // The admin listener (/stats, /metrics, the admin API) on a port the
+  // kernel picks, unless the test names one; the server prints it.
+  const admin = extra.includes('--admin-port') ? [] : ['--admin-port', '0'];
+  const tokenFile = extra[extra.indexOf('--admin-token-file') + 1];
+  const adminToken = extra.includes('--admin-token-file') ? fs.readFileSync(tokenFile, 'utf8').split('\n')[0] : null;
   const proc = spawn(bin, ['--http-port', String(port), '--media-port', String(mediaPort), '--workers', '1',
-    '--web-root', path.join(root, 'web'), '--data-dir', dataDir, ...extra],
+    '--web-root', path.join(root, 'web'), '--data-dir', dataDir, ...admin, ...extra],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('server did not start: ' + out)), 10000);
-    proc.stdout.on('data', (d) => { out += d; if (out.includes('listening on')) { clearTimeout(timer); resolve(); } });
+    proc.stdout.on('data', (d) => { out += d; if (/^listening on/m.test(out)) { clearTimeout(timer); resolve(); } });
     proc.stderr.on('data', (d) => { out += d; err += d; });
     proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited ${code}: ${out}`)); });
   });
   proc.removeAllListeners('exit');
+  const [, adminScheme, adminPort] = out.match(/^admin listening on (https?):\/\/[^ ]*:(\d+)/m);
   return {
     port,
     mediaPort,
     dataDir,
     url: `http://127.0.0.1:${port}`,
     ws: `ws://127.0.0.1:${port}/ws`,
+    adminPort: Number(adminPort),
+    adminUrl: `${adminScheme}://127.0.0.1:${adminPort}`,
+    adminToken,
+    // Headers for the admin listener: its bearer token when it has one.
+    adminHeaders: () => (adminToken ? { authorization: `Bearer ${adminToken}` } : {}),
     output: () => out,
     // What it wrote to stderr alone (its log).
     errors: () => err,
@@ -72,9 +83,9 @@ export async function startServer(extra = [], ports = {}) {
   };
 }
 
-// The server's counters (GET /stats).
+// The server's counters (GET /stats on the admin listener).
 export async function stats(server) {
-  return (await fetch(`${server.url}/stats`)).json();
+  return (await fetch(`${server.adminUrl}/stats`, { headers: server.adminHeaders() })).json();
 }
 
 // Polls /stats until pred holds and returns those stats; throws with what

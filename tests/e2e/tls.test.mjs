@@ -103,8 +103,12 @@ test('--tls-self-signed: https with security headers, the printed certificate, w
     assert.match(page.body, /<script src="\/parley.js"><\/script>/);
     assert.equal(page.alpn, 'http/1.1');
     assertSecurityHeaders(page, 'wss:', '/');
-    for (const p of ['/r/tls-room', '/parley.js', '/parley.css', '/stats'])
+    for (const p of ['/r/tls-room', '/parley.js', '/parley.css'])
       assertSecurityHeaders(await get(`${base}${p}`, insecure), 'wss:', p);
+    // The admin listener is TLS too, with the same certificate.
+    const adminStats = await get(`https://127.0.0.1:${server.adminPort}/stats`, insecure);
+    assert.equal(adminStats.peer.fingerprint256, fingerprint);
+    assertSecurityHeaders(adminStats, 'wss:', 'admin /stats');
 
     // The certificate served is the one whose fingerprint was printed: an
     // ECDSA leaf for the bind address and localhost, valid 30 days.
@@ -167,7 +171,7 @@ test('two browsers meet over https and wss and decode each other', async () => {
       await receives(page, (s) => Object.values(s).some((x) => x.kind === 'video' && x.frames > frames + 30),
         'video keeps decoding');
     }
-    await waitFor(async () => JSON.parse((await get(`https://127.0.0.1:${server.port}/stats`,
+    await waitFor(async () => JSON.parse((await get(`https://127.0.0.1:${server.adminPort}/stats`,
       { rejectUnauthorized: false })).body), (st) => st.participants === 2, 'two participants (server /stats)');
     fs.mkdirSync(outDir, { recursive: true });
     await pages[1].screenshot({ path: path.join(outDir, 'e2e-tls.png') });

@@ -119,6 +119,7 @@ static void test_media_over_tcp(void **state)
     route(&f);
     connect_both(&pub, &sub);
     assert_int_equal(atomic_load(&f.ev.connected), 2);
+    assert_int_equal(atomic_load(&f.ev.connected_tcp), 2); /* the path the core is told */
     for (uint16_t i = 0; i < 50; i++)
         send_rtp(&pub, (uint16_t)(100 + i), 1000);
     PUMP_UNTIL(&sub, &pub, 5000, sub.n_rtp >= 50,
@@ -132,6 +133,9 @@ static void test_media_over_tcp(void **state)
     assert_int_equal(STAT(f.w, tcp_accepted), 2);
     assert_int_equal(STAT(f.w, dropped_unknown_source), 0);
     assert_int_equal(STAT(f.w, rtp_in), 50);
+    /* Frames are counted in bytes as datagrams are. */
+    assert_true(STAT(f.w, bytes_in) > 50 * 1000);
+    assert_true(STAT(f.w, bytes_out) > 50 * 1000);
     assert_int_equal(atomic_load(&f.ev.failed), 0);
     client_free(&pub);
     client_free(&sub);
@@ -377,8 +381,7 @@ static void test_full_send_buffer_drops(void **state)
     PUMP_UNTIL(&pub, NULL, 5000, STAT(f.w, rtp_in) >= (uint64_t)sent + 50,
                "the worker took %llu of %u packets from the publisher",
                (unsigned long long)STAT(f.w, rtp_in), sent + 50);
-    PUMP_UNTIL(&sub, NULL, 10000, sub.n_rtp >= 256, "the subscriber read %zu packets",
-               sub.n_rtp);
+    PUMP_UNTIL(&sub, NULL, 10000, sub.n_rtp >= 256, "the subscriber read %zu packets", sub.n_rtp);
     assert_false(sub.rx_failed);
     assert_false(sub.failed);
     assert_int_equal(atomic_load(&f.ev.failed), 0);

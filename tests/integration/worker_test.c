@@ -118,6 +118,14 @@ static void test_connect_media_and_garbage(void **state)
     for (uint16_t i = 20; i < 40; i++)
         send_rtp(&c, i);
     wait_rtp(w, &c, 40);
+    /* Over UDP; every datagram in and out counted in bytes too (the
+     * garbage included), and the thread's CPU time is its own. */
+    assert_int_equal(atomic_load(&ev.connected_tcp), 0);
+    pl_worker_stats_get(w, &st);
+    assert_true(st.bytes_in >= 40 * 25 + 50 * 60);
+    assert_true(st.bytes_out > 0);
+    assert_true(st.cpu_ns > 0);
+    assert_non_null(st.relaytime);
 
     assert_int_equal(pl_worker_remove_transport(w, 1), 0);
     PUMP_UNTIL(NULL, NULL, 2000, (pl_worker_stats_get(w, &st), st.transports == 0),

@@ -50,6 +50,7 @@ static void test_round_trip_and_ownership(void **state)
     assert_int_equal(pl_store_add_missed(st, "uBob", &a), PL_OK); /* once only */
     pl_missed c = item("c3", "uA", 5, "x");
     assert_int_equal(pl_store_add_missed(st, "uCy", &c), PL_OK);
+    assert_int_equal(pl_store_count_missed(st), 3); /* every user's, once each */
     seen s = {0};
     assert_int_equal(pl_store_each_missed(st, "uBob", collect, &s), 2);
     /* Oldest first, every field back as it went in. */
@@ -65,6 +66,7 @@ static void test_round_trip_and_ownership(void **state)
     assert_int_equal(pl_store_ack_missed(st, "uCy", "c1"), PL_ENOTFOUND);
     assert_int_equal(pl_store_ack_missed(st, "uBob", "c1"), PL_OK);
     assert_int_equal(pl_store_ack_missed(st, "uBob", "c1"), PL_ENOTFOUND);
+    assert_int_equal(pl_store_count_missed(st), 2);
     memset(&s, 0, sizeof(s));
     assert_int_equal(pl_store_each_missed(st, "uBob", collect, &s), 1);
     assert_int_equal(pl_store_each_missed(st, "nobody", collect, &s), 0);
