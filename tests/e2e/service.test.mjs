@@ -235,7 +235,7 @@ test('SIGHUP: new connections get the new certificate and secret; bad files keep
     assert.equal((await held.request({ type: 'join', room: 'kept' })).type, 'joined');
     // Left, not lost: a lost participant would hold the drain at the end
     // for its reconnection grace.
-    assert.equal((await held.request({ type: 'leave' })).type, 'ok');
+    assert.equal((await held.request({ type: 'leave' })).type, 'left');
     held.close();
     // A certificate with another's key, and a secret too short: both
     // refused in words, the ones in use kept.
