@@ -21,6 +21,8 @@ static void *signal_thread(void *arg)
         int sig;
         if (sigwait(&set, &sig) != 0)
             continue;
+        /* Cancelled (at stop) only in sigwait, never holding ev_lock. */
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
         if (sig == SIGHUP)
             atomic_store(&srv->hup, true);
         else
@@ -30,6 +32,7 @@ static void *signal_thread(void *arg)
         if (!srv->ev_closed)
             lws_cancel_service(srv->ctx);
         pthread_mutex_unlock(&srv->ev_lock);
+        pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
     }
     return NULL;
 }
