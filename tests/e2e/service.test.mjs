@@ -74,6 +74,16 @@ test('a configuration file gives what the same command line gives; a bad value i
   assert.match(over.out, /\nturn-url = turn:other:3478\nturn-secret-file/);
   assert.match(over.out, /\nno-dynacast = false\n/);
 
+  // docs/parley.conf gives every option with its default: uncommented
+  // (but for its TURN example), it changes nothing.
+  const sample = fs.readFileSync(path.join(root, 'docs', 'parley.conf'), 'utf8').split('\n')
+    .map((l) => l.replace(/^#([a-z])/, '$1')).filter((l) => !/^turn-(url|secret-file) = ./.test(l));
+  const fromSample = parley(['--check-config', '--config', write('sample.conf', sample.join('\n'))]);
+  assert.equal(fromSample.code, 0, fromSample.err);
+  assert.equal(fromSample.out, parley(['--check-config']).out);
+  const sampleKeys = sample.filter((l) => /^[a-z]/.test(l)).map((l) => l.split(' =')[0]);
+  assert.deepEqual([...new Set(sampleKeys)], helpKeys, 'docs/parley.conf names every option, in order');
+
   for (const [text, want] of [
     ['bind = 0.0.0.0\n\nmedia-port = 70000\n', /bad\.conf:3: media-port: 70000 is out of range \(0 to 65535\)/],
     ['http-port = 80\nhttp-prot = 81\n', /bad\.conf:2: http-prot: unknown option/],
