@@ -128,3 +128,16 @@ void pl_hookq_stats_get(const pl_hookq *q, pl_hookq_stats *out)
     *out = q->st;
     out->queued = held(q);
 }
+
+int pl_hookq_check_url(const char *url, const char **why)
+{
+    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+        *why = "a webhook URL starts with http:// or https://";
+        return PL_EINVAL;
+    }
+    if (strlen(url) > 2048) {
+        *why = "a webhook URL is at most 2048 characters";
+        return PL_EINVAL;
+    }
+    return PL_OK;
+}

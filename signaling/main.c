@@ -2,19 +2,17 @@
  * client over HTTP and the signaling protocol on /ws (ws.c); the protocol
  * itself lives in the signaling core (parley/signal.h), the media in the
  * workers (workers.c). A second vhost of the same context, off the public
- * port, is the admin listener (admin_http.c). This file starts everything, serves until SIGINT or
- * SIGTERM, and stops everything. */
+ * port, is the admin listener (admin_http.c). This file starts everything,
+ * serves until lifecycle.c says to stop (signals, draining), and stops
+ * everything. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#include <openssl/crypto.h>
 
 #include "server.h"
 
@@ -107,73 +105,6 @@ static int configure_tls(server *srv, struct lws_context_creation_info *info)
     return 0;
 }
 
-/* Access tokens: the secret from the command line or a file (a trailing
- * newline is not part of it). Open mode on anything but loopback is said
- * out loud: anyone who reaches the port may join any room. */
-static int load_auth(server *srv)
-{
-    const options *o = &srv->opt;
-    char buf[PL_AUTH_MAX_SECRET + 1];
-    const char *secret = o->auth_secret;
-    if (o->auth_secret_file) {
-        if (pl_auth_read_secret(o->auth_secret_file, buf, sizeof(buf)) != PL_OK) {
-            pl_log_printf(srv->log, PL_LOG_ERROR, "cannot read the secret file %s",
-                          o->auth_secret_file);
-            return 1;
-        }
-        secret = buf;
-    }
-    if (!secret) {
-        bool loopback = strcmp(o->bind, "127.0.0.1") == 0 || strcmp(o->bind, "::1") == 0 ||
-                        strcmp(o->bind, "localhost") == 0;
-        if (!loopback)
-            pl_log_printf(srv->log, PL_LOG_WARN,
-                          "open mode on %s: anyone who reaches this port can join any room; "
-                          "use --auth-secret-file",
-                          o->bind);
-        return 0;
-    }
-    int rc = pl_auth_create(&srv->env, (const uint8_t *)secret, strlen(secret), &srv->auth);
-    OPENSSL_cleanse(buf, sizeof(buf));
-    if (rc != PL_OK) {
-        pl_log_printf(srv->log, PL_LOG_ERROR, "the auth secret must be %d to %d bytes",
-                      PL_AUTH_MIN_SECRET, PL_AUTH_MAX_SECRET);
-        return 1;
-    }
-    return 0;
-}
-
-/* TURN servers: the secret shared with them, from a file as for access
- * tokens; the URLs were checked with the options. */
-static int load_turn(server *srv)
-{
-    const options *o = &srv->opt;
-    if (!o->n_turn_urls)
-        return 0;
-    char buf[PL_TURN_MAX_SECRET + 1];
-    if (pl_auth_read_secret(o->turn_secret_file, buf, sizeof(buf)) != PL_OK) {
-        pl_log_printf(srv->log, PL_LOG_ERROR, "cannot read the TURN secret file %s",
-                      o->turn_secret_file);
-        return 1;
-    }
-    int rc = pl_turn_create(&srv->env, (const uint8_t *)buf, strlen(buf), o->turn_ttl, &srv->turn);
-    OPENSSL_cleanse(buf, sizeof(buf));
-    if (rc != PL_OK) {
-        pl_log_printf(srv->log, PL_LOG_ERROR, "the TURN secret in %s must be 1 to %d bytes",
-                      o->turn_secret_file, PL_TURN_MAX_SECRET);
-        return 1;
-    }
-    const char *why = NULL;
-    for (size_t i = 0; i < o->n_turn_urls; i++)
-        if (pl_turn_add_url(srv->turn, o->turn_urls[i], &why) != PL_OK) {
-            pl_log_printf(srv->log, PL_LOG_ERROR, "--turn-url '%s': %s", o->turn_urls[i], why);
-            return 1;
-        }
-    printf("turn: %zu server%s, credentials for %d s\n", o->n_turn_urls,
-           o->n_turn_urls == 1 ? "" : "s", o->turn_ttl);
-    return 0;
-}
-
 /* Webhooks: the secret their bodies are signed with, from a file as for
  * access tokens, and a sender per receiver. */
 static int load_webhooks(server *srv)
@@ -187,7 +118,7 @@ static int load_webhooks(server *srv)
                       o->webhook_secret_file);
         return 1;
     }
-    pl_webhooks_config cfg = {.urls = o->webhook_urls,
+    pl_webhooks_config cfg = {.urls = (const char *const *)o->webhook_urls,
                               .n_urls = o->n_webhook_urls,
                               .secret = (const uint8_t *)buf,
                               .secret_len = strlen(buf),
@@ -247,22 +178,6 @@ static void sig_tick(lws_sorted_usec_list_t *sul)
     lws_sul_schedule(srv->ctx, 0, &srv->tick, sig_tick, LWS_US_PER_SEC);
 }
 
-/* Signals arrive on a thread of their own, so no handler has to touch
- * shared state: it flags the server and wakes the lws loop. */
-static void *signal_thread(void *arg)
-{
-    server *srv = arg;
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    int sig;
-    sigwait(&set, &sig);
-    atomic_store(&srv->stop, true);
-    lws_cancel_service(srv->ctx);
-    return NULL;
-}
-
 /* A server that cannot keep heads-ups durably says so and does not start,
  * rather than lose them quietly. */
 static int open_store(server *srv)
@@ -287,7 +202,7 @@ static int start_signaling(server *srv)
         return 1;
     pl_sig_set_reconnect_grace(srv->sig, (int64_t)srv->opt.reconnect_grace * 1000);
     pl_sig_set_ring_timeout(srv->sig, (int64_t)srv->opt.ring_timeout * 1000);
-    pl_sig_set_downlink_estimate(srv->sig, srv->opt.downlink_estimate);
+    pl_sig_set_downlink_estimate(srv->sig, !srv->opt.no_downlink_estimate);
     pl_sig_set_dynacast(srv->sig, !srv->opt.no_dynacast);
     pl_sig_set_store(srv->sig, srv->store);
     pl_sig_set_limits(srv->sig, (size_t)srv->opt.max_participants, (size_t)srv->opt.max_rooms);
@@ -310,6 +225,7 @@ static void teardown(server *srv)
     pl_tls_cert_clear(&srv->tls);
     pthread_mutex_destroy(&srv->ev_lock);
     pl_log_destroy(srv->log);
+    srv_options_free(&srv->opt);
 }
 
 int main(int argc, char **argv)
@@ -317,26 +233,31 @@ int main(int argc, char **argv)
     server srv; /* outlives the lws context, which reaches it through its user pointer */
     memset(&srv, 0, sizeof(srv));
     int rc = srv_parse_options(argc, argv, &srv.opt);
-    if (rc)
-        return rc == 1 ? 0 : rc;
-    srv.log = pl_log_create(srv.opt.log_level, srv.opt.log_format, stderr);
-    if (!srv.log)
+    if (rc) {
+        srv_options_free(&srv.opt);
+        return rc == SRV_OPT_DONE ? 0 : rc;
+    }
+    enum pl_log_level level = PL_LOG_INFO;
+    enum pl_log_format format = PL_LOG_TEXT;
+    /* Both names were checked with the options. */
+    pl_log_parse_level(srv.opt.log_level, &level);
+    pl_log_parse_format(srv.opt.log_format, &format);
+    srv.log = pl_log_create(level, format, stderr);
+    if (!srv.log) {
+        srv_options_free(&srv.opt);
         return 1;
+    }
     struct stat st;
     snprintf(srv.index_path, sizeof(srv.index_path), "%s/index.html", srv.opt.web_root);
     if (stat(srv.index_path, &st) != 0) {
         pl_log_printf(srv.log, PL_LOG_ERROR, "no web client at %s (use --web-root)",
                       srv.index_path);
         pl_log_destroy(srv.log);
+        srv_options_free(&srv.opt);
         return 1;
     }
 
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    srv_signals_block();
 
     srv.env = pl_env_default();
     srv.env.log = pl_log_env; /* the default's other callbacks take no user */
@@ -345,7 +266,7 @@ int main(int argc, char **argv)
     srv.ev_closed = true; /* until the lws context exists */
     pick_announce(&srv);
     if (srv_admin_load_token(&srv) != 0 || srv_workers_start(&srv) != 0 || open_store(&srv) != 0 ||
-        load_auth(&srv) != 0 || load_turn(&srv) != 0 || load_webhooks(&srv) != 0 ||
+        srv_load_secrets(&srv) != 0 || load_webhooks(&srv) != 0 ||
         start_signaling(&srv) != 0) {
         teardown(&srv);
         return 1;
@@ -391,22 +312,24 @@ int main(int argc, char **argv)
     pthread_mutex_lock(&srv.ev_lock);
     srv.ev_closed = false;
     pthread_mutex_unlock(&srv.ev_lock);
-    pthread_t sigt;
-    pthread_create(&sigt, NULL, signal_thread, &srv);
+    if (srv_signals_start(&srv) != 0) {
+        fprintf(stderr, "parley: cannot start the signal thread\n");
+        lws_context_destroy(srv.ctx);
+        teardown(&srv);
+        return 1;
+    }
     lws_sul_schedule(srv.ctx, 0, &srv.tick, sig_tick, LWS_US_PER_SEC);
     bool tls = srv.opt.tls_cert || srv.opt.tls_self_signed;
     printf("listening on %s://%s:%d\n", tls ? "https" : "http", srv.opt.bind, srv.opt.http_port);
     fflush(stdout);
-    while (!atomic_load(&srv.stop))
-        if (lws_service(srv.ctx, 0) < 0)
-            break;
+    while (lws_service(srv.ctx, 0) >= 0 && srv_lifecycle_step(&srv))
+        ;
     pthread_mutex_lock(&srv.ev_lock);
     srv.ev_closed = true; /* no wake-ups of a context being destroyed */
     pthread_mutex_unlock(&srv.ev_lock);
     lws_sul_cancel(&srv.tick);
     lws_context_destroy(srv.ctx);
+    srv_signals_stop(&srv);
     teardown(&srv);
-    pthread_cancel(sigt);
-    pthread_join(sigt, NULL);
     return 0;
 }

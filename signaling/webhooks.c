@@ -51,19 +51,6 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int pl_webhooks_check_url(const char *url, const char **why)
-{
-    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
-        *why = "a webhook URL starts with http:// or https://";
-        return PL_EINVAL;
-    }
-    if (strlen(url) > 2048) {
-        *why = "a webhook URL is at most 2048 characters";
-        return PL_EINVAL;
-    }
-    return PL_OK;
-}
-
 /* A URL may carry credentials (https://user:pass@host/, or a token in
  * its query): the log shows the scheme, host and path only, cut to fit. */
 static void url_for_log(const char *url, char *out, size_t cap)
@@ -170,7 +157,7 @@ int pl_webhooks_create(const pl_webhooks_config *cfg, pl_webhooks **out)
         cfg->secret_len > MAX_SECRET)
         return PL_EINVAL;
     for (size_t i = 0; i < cfg->n_urls; i++)
-        if (pl_webhooks_check_url(cfg->urls[i], &why) != PL_OK)
+        if (pl_hookq_check_url(cfg->urls[i], &why) != PL_OK)
             return PL_EINVAL;
     pl_webhooks *w = calloc(1, sizeof(*w));
     if (!w)

@@ -11,7 +11,7 @@
 #include "log.h"
 #include "parley/hookq.h"
 
-#define PL_WEBHOOKS_MAX_URLS 4
+#define PL_WEBHOOKS_MAX_URLS PL_HOOKQ_MAX_URLS
 
 typedef struct pl_webhooks pl_webhooks;
 
@@ -24,8 +24,6 @@ typedef struct pl_webhooks_config {
     pl_log *log;     /* must outlive the webhooks */
 } pl_webhooks_config;
 
-/* Checks a receiver's URL: PL_OK, or PL_EINVAL with why. */
-int pl_webhooks_check_url(const char *url, const char **why);
 /* Starts a sender thread per URL. PL_OK, PL_EINVAL (a URL, a secret,
  * the capacity), PL_ENOMEM. */
 int pl_webhooks_create(const pl_webhooks_config *cfg, pl_webhooks **out);

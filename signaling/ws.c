@@ -154,6 +154,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         srv_workers_drain_events(srv);
         break;
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+        /* The listener's TLS context, kept for reloads (reload.c). */
+        srv->tls_ctx = user;
+        break;
     case LWS_CALLBACK_HTTP: {
         /* /r/<room> is the meeting page itself; the client reads the room
          * from its address. lws brings here too what the file mount did not

@@ -17,6 +17,8 @@ extern "C" {
 #endif
 
 #define PL_HOOKQ_DEFAULT_CAPACITY 1000
+/* Receivers a server may have. */
+#define PL_HOOKQ_MAX_URLS 4
 #define PL_HOOKQ_BACKOFF_MIN_MS 500
 #define PL_HOOKQ_BACKOFF_MAX_MS 30000
 
@@ -42,6 +44,10 @@ typedef struct pl_hookq_stats {
 
 /* PL_EINVAL for a capacity under 2 or a backoff that is not positive and
  * growing. */
+/* Whether `url` may be a receiver's: http:// or https://, at most 2048
+ * characters. PL_OK, or PL_EINVAL with why. */
+int pl_hookq_check_url(const char *url, const char **why);
+
 int pl_hookq_create(const pl_env *env, const pl_hookq_config *cfg, pl_hookq **out);
 void pl_hookq_destroy(pl_hookq *q);
 
