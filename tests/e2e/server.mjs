@@ -80,8 +80,10 @@ export async function startServer(extra = [], ports = {}) {
         proc.on('exit', (code, sig) => { clearTimeout(timer); resolve({ code, sig }); });
       });
     },
-    // Resolves {code, sig} once the server has exited; one that does not
-    // exit within `ms` is killed and the test fails with its output.
+    // Stops the server now and resolves {code, sig} once it has exited; one
+    // that does not exit within `ms` is killed and the test fails with its
+    // output. A first SIGTERM only starts a drain (meetings go on): the
+    // signal is sent again, as an operator who wants it down at once does.
     async stop(signal = 'SIGTERM', ms = 30000) {
       if (proc.exitCode !== null || proc.signalCode !== null) return { code: proc.exitCode, sig: proc.signalCode };
       let timer;
@@ -93,6 +95,8 @@ export async function startServer(extra = [], ports = {}) {
         }, ms);
       });
       proc.kill(signal);
+      const again = setTimeout(() => proc.exitCode === null && proc.signalCode === null && proc.kill(signal), 200);
+      exited.then(() => clearTimeout(again));
       return Promise.race([exited, hung]);
     },
   };
