@@ -4,22 +4,32 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "parley/signal.h"
+
+/* Where the build installs the web client (meson's datadir); a binary run
+ * from the source tree, where nothing is installed, serves ./web. */
+#ifndef PARLEY_WEB_ROOT
+#define PARLEY_WEB_ROOT "web"
+#endif
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: parley [options]\n"
                "  --http-port N      HTTP and WebSocket port (default 8080)\n"
                "  --bind ADDR        address to listen on (default 127.0.0.1)\n"
-               "  --announce-ip ADDR address put in ICE candidates (default: the bind address,\n"
-               "                     or the first non-loopback address when binding 0.0.0.0)\n"
+               "  --announce-ip ADDR\n"
+               "                     address put in ICE candidates (default: the bind\n"
+               "                     address, or the first non-loopback address when\n"
+               "                     binding 0.0.0.0)\n"
                "  --media-port N     first UDP media port; worker i uses N+i (default 40000),\n"
                "                     and the same TCP port for ICE-TCP\n"
                "  --no-ice-tcp       no ICE-TCP: media over UDP only (by default each worker\n"
                "                     also listens on TCP, for clients that cannot send UDP)\n"
                "  --workers N        media worker threads (default: one per core)\n"
-               "  --web-root DIR     web client files (default: web)\n"
+               "  --web-root DIR     web client files (default: " PARLEY_WEB_ROOT ",\n"
+               "                     or ./web when that has no index.html)\n"
                "  --reconnect-grace S  seconds a participant whose connection is lost stays in\n"
                "                     its room, able to resume (default 20; 0: none)\n"
                "  --ring-timeout S   seconds a call rings before it is missed (default 30)\n"
@@ -84,7 +94,7 @@ int srv_parse_options(int argc, char **argv, options *o)
                    .bind = "127.0.0.1",
                    .media_port = 40000,
                    .workers = 0,
-                   .web_root = "web",
+                   .web_root = NULL,
                    .reconnect_grace = PL_SIG_DEFAULT_GRACE_MS / 1000,
                    .ring_timeout = PL_SIG_DEFAULT_RING_MS / 1000,
                    .data_dir = "data",
@@ -208,6 +218,8 @@ int srv_parse_options(int argc, char **argv, options *o)
         usage(stderr);
         return 2;
     }
+    if (!o->web_root)
+        o->web_root = access(PARLEY_WEB_ROOT "/index.html", R_OK) == 0 ? PARLEY_WEB_ROOT : "web";
     if (!o->tls_cert != !o->tls_key || (o->tls_cert && o->tls_self_signed)) {
         fprintf(stderr, "parley: TLS takes --tls-cert FILE with --tls-key FILE, or "
                         "--tls-self-signed alone\n");
