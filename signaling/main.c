@@ -237,6 +237,7 @@ static void teardown(server *srv)
     pl_dtls_cert_destroy(srv->cert);
     pl_tls_cert_clear(&srv->tls);
     pthread_mutex_destroy(&srv->ev_lock);
+    srv_options_free(&srv->opt);
 }
 
 int main(int argc, char **argv)
@@ -244,12 +245,15 @@ int main(int argc, char **argv)
     server srv; /* outlives the lws context, which reaches it through its user pointer */
     memset(&srv, 0, sizeof(srv));
     int rc = srv_parse_options(argc, argv, &srv.opt);
-    if (rc)
-        return rc == 1 ? 0 : rc;
+    if (rc) {
+        srv_options_free(&srv.opt);
+        return rc == SRV_OPT_DONE ? 0 : rc;
+    }
     struct stat st;
     snprintf(srv.index_path, sizeof(srv.index_path), "%s/index.html", srv.opt.web_root);
     if (stat(srv.index_path, &st) != 0) {
         fprintf(stderr, "parley: no web client at %s (use --web-root)\n", srv.index_path);
+        srv_options_free(&srv.opt);
         return 1;
     }
 

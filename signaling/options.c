@@ -1,235 +1,481 @@
-/* parley's options: defaults, parsing and the usage text. */
+/* parley's options: one table row per option (its name, kind, where it is
+ * kept, its limits and its --help text), which the command line, the
+ * configuration file, --check-config and --help all read. */
 #include "options.h"
 
 #include <getopt.h>
-#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "parley/signal.h"
 
-/* Where the build installs the web client (meson's datadir); a binary run
+/* Where `meson install` puts the web client (meson's datadir). A binary run
  * from the source tree, where nothing is installed, serves ./web. */
 #ifndef PARLEY_WEB_ROOT
 #define PARLEY_WEB_ROOT "web"
 #endif
 
-static void usage(FILE *f)
+enum kind {
+    K_INT,  /* int, min..max */
+    K_STR,  /* char *, owned */
+    K_FLAG, /* bool: bare on the command line, true/false in a file */
+    K_LIST, /* char *[PL_TURN_MAX_URLS] with a size_t count after it */
+    K_HELP, /* --help */
+};
+
+typedef struct opt_desc {
+    const char *name;
+    enum kind kind;
+    size_t off;
+    long min, max;   /* K_INT */
+    bool cli_only;   /* not in a file, not printed */
+    bool secret;     /* printed as set or not */
+    const char *arg; /* --help's name for the value */
+    const char *help;
+    /* More checks of a K_STR or K_LIST value: 0, or -1 with why. */
+    int (*check)(const char *v, char *why, size_t n);
+} opt_desc;
+
+static int check_turn_url(const char *v, char *why, size_t n)
 {
-    fprintf(f, "usage: parley [options]\n"
-               "  --http-port N      HTTP and WebSocket port (default 8080)\n"
-               "  --bind ADDR        address to listen on (default 127.0.0.1)\n"
-               "  --announce-ip ADDR\n"
-               "                     address put in ICE candidates (default: the bind\n"
-               "                     address, or the first non-loopback address when\n"
-               "                     binding 0.0.0.0)\n"
-               "  --media-port N     first UDP media port; worker i uses N+i (default 40000),\n"
-               "                     and the same TCP port for ICE-TCP\n"
-               "  --no-ice-tcp       no ICE-TCP: media over UDP only (by default each worker\n"
-               "                     also listens on TCP, for clients that cannot send UDP)\n"
-               "  --workers N        media worker threads (default: one per core)\n"
-               "  --web-root DIR     web client files (default: " PARLEY_WEB_ROOT ",\n"
-               "                     or ./web when that has no index.html)\n"
-               "  --reconnect-grace S  seconds a participant whose connection is lost stays in\n"
-               "                     its room, able to resume (default 20; 0: none)\n"
-               "  --ring-timeout S   seconds a call rings before it is missed (default 30)\n"
-               "  --data-dir DIR     where missed heads-ups are kept (default ./data)\n"
-               "  --tls-cert FILE    serve https and wss with this PEM certificate (chain)\n"
-               "  --tls-key FILE     and this PEM private key (no passphrase); both or neither\n"
-               "  --tls-self-signed  serve https and wss with a certificate made at start\n"
-               "                     (30 days, for testing on a LAN; its fingerprint is printed)\n"
-               "  --auth-secret S    require access tokens (JWT HS256) signed with S\n"
-               "                     (at least 32 bytes); see parley-token\n"
-               "  --auth-secret-file F  the same, with the secret read from file F\n"
-               "                     (without them: open mode, anyone may join any room)\n"
-               "  --max-participants N  per room (default 100)\n"
-               "  --max-rooms N      on the server (default 1000)\n"
-               "  --max-connections-per-ip N  WebSocket connections from one address\n"
-               "                     (default 100)\n"
-               "  --downlink-estimate  estimate each subscriber's downlink from its feedback,\n"
-               "                     pace what it is sent and choose layers within it\n"
-               "                     (default off)\n"
-               "  --no-dynacast      never ask publishers to switch off simulcast layers\n"
-               "                     nobody watches (default: ask, after 3 s unwatched)\n"
-               "  --turn-url URL     a TURN server clients may relay media through, e.g.\n"
-               "                     turn:host:3478?transport=udp or\n"
-               "                     turns:host:443?transport=tcp; repeat for more (up to 8);\n"
-               "                     needs --turn-secret-file\n"
-               "  --turn-secret-file F  the secret shared with the TURN servers (coturn's\n"
-               "                     static-auth-secret): clients get credentials made with it\n"
-               "  --turn-ttl S       seconds a TURN credential lasts (default 86400)\n"
-               "  --help             this text\n");
+    const char *w = NULL;
+    if (pl_turn_check_url(v, &w) == PL_OK)
+        return 0;
+    snprintf(why, n, "'%s': %s", v, w);
+    return -1;
 }
 
-int srv_parse_options(int argc, char **argv, options *o)
+#define OFF(f) offsetof(options, f)
+#define NUM 0, 65535
+/* To add an option: a field in options (options.h), a row here (its place
+ * is its place in --help and --check-config), its use in main.c, and its
+ * line in docs/parley.conf and README.md. */
+static const opt_desc table[] = {
+    {"config", K_STR, OFF(config), 0, 0, true, false, "FILE",
+     "read settings from FILE: key = value lines, each key one\n"
+     "of these options; the command line overrides the file",
+     NULL},
+    {"check-config", K_FLAG, OFF(check_config), 0, 0, true, false, NULL,
+     "check the settings, print them and exit", NULL},
+    {"http-port", K_INT, OFF(http_port), NUM, false, false, "N",
+     "HTTP and WebSocket port (default 8080)", NULL},
+    {"bind", K_STR, OFF(bind), 0, 0, false, false, "ADDR",
+     "address to listen on (default 127.0.0.1)", NULL},
+    {"announce-ip", K_STR, OFF(announce_ip), 0, 0, false, false, "ADDR",
+     "address put in ICE candidates (default: the bind address,\n"
+     "or the first non-loopback address when binding 0.0.0.0)",
+     NULL},
+    {"media-port", K_INT, OFF(media_port), NUM, false, false, "N",
+     "first UDP media port; worker i uses N+i (default 40000),\n"
+     "and the same TCP port for ICE-TCP",
+     NULL},
+    {"no-ice-tcp", K_FLAG, OFF(no_ice_tcp), 0, 0, false, false, NULL,
+     "no ICE-TCP: media over UDP only (by default each worker\n"
+     "also listens on TCP, for clients that cannot send UDP)",
+     NULL},
+    {"workers", K_INT, OFF(workers), NUM, false, false, "N",
+     "media worker threads (default 0: one per core)", NULL},
+    {"web-root", K_STR, OFF(web_root), 0, 0, false, false, "DIR",
+     "web client files (default: " PARLEY_WEB_ROOT ",\n"
+     "or ./web when that has no index.html)",
+     NULL},
+    {"reconnect-grace", K_INT, OFF(reconnect_grace), NUM, false, false, "S",
+     "seconds a participant whose connection is lost stays in\n"
+     "its room, able to resume (default 20; 0: none)",
+     NULL},
+    {"ring-timeout", K_INT, OFF(ring_timeout), 1, 65535, false, false, "S",
+     "seconds a call rings before it is missed (default 30)", NULL},
+    {"data-dir", K_STR, OFF(data_dir), 0, 0, false, false, "DIR",
+     "where missed heads-ups are kept (default ./data)", NULL},
+    {"tls-cert", K_STR, OFF(tls_cert), 0, 0, false, false, "FILE",
+     "serve https and wss with this PEM certificate (chain);\n"
+     "SIGHUP reads it again",
+     NULL},
+    {"tls-key", K_STR, OFF(tls_key), 0, 0, false, false, "FILE",
+     "and this PEM private key (no passphrase); both or neither", NULL},
+    {"tls-self-signed", K_FLAG, OFF(tls_self_signed), 0, 0, false, false, NULL,
+     "serve https and wss with a certificate made at start\n"
+     "(30 days, for testing on a LAN; its fingerprint is printed)",
+     NULL},
+    {"auth-secret", K_STR, OFF(auth_secret), 0, 0, false, true, "S",
+     "require access tokens (JWT HS256) signed with S\n"
+     "(at least 32 bytes); see parley-token",
+     NULL},
+    {"auth-secret-file", K_STR, OFF(auth_secret_file), 0, 0, false, false, "F",
+     "the same, with the secret read from file F (again on\n"
+     "SIGHUP; without either: open mode, anyone may join any room)",
+     NULL},
+    {"max-participants", K_INT, OFF(max_participants), 1, 65535, false, false, "N",
+     "per room (default 100)", NULL},
+    {"max-rooms", K_INT, OFF(max_rooms), 1, 65535, false, false, "N",
+     "on the server (default 1000)", NULL},
+    {"max-connections-per-ip", K_INT, OFF(max_conns_per_ip), 1, 65535, false, false, "N",
+     "WebSocket connections from one address\n(default 100)", NULL},
+    {"downlink-estimate", K_FLAG, OFF(downlink_estimate), 0, 0, false, false, NULL,
+     "estimate each subscriber's downlink from its feedback,\n"
+     "pace what it is sent and choose layers within it\n(default off)",
+     NULL},
+    {"no-dynacast", K_FLAG, OFF(no_dynacast), 0, 0, false, false, NULL,
+     "never ask publishers to switch off simulcast layers\n"
+     "nobody watches (default: ask, after 3 s unwatched)",
+     NULL},
+    {"turn-url", K_LIST, OFF(turn_urls), 0, 0, false, false, "URL",
+     "a TURN server clients may relay media through, e.g.\n"
+     "turn:host:3478?transport=udp or\n"
+     "turns:host:443?transport=tcp; repeat for more (up to 8);\n"
+     "needs --turn-secret-file",
+     check_turn_url},
+    {"turn-secret-file", K_STR, OFF(turn_secret_file), 0, 0, false, false, "F",
+     "the secret shared with the TURN servers (coturn's\n"
+     "static-auth-secret): clients get credentials made with it;\n"
+     "read again on SIGHUP",
+     NULL},
+    {"turn-ttl", K_INT, OFF(turn_ttl), PL_TURN_MIN_TTL_S, PL_TURN_MAX_TTL_S, false, false, "S",
+     "seconds a TURN credential lasts (default 86400)", NULL},
+    {"drain-timeout", K_INT, OFF(drain_timeout), 0, 7 * 86400, false, false, "S",
+     "after SIGTERM, seconds the meetings under way may go on\n"
+     "while new joins are refused (default 600; 0: exit at once)",
+     NULL},
+    {"help", K_HELP, 0, 0, 0, true, false, NULL, "this text", NULL},
+};
+#define N_OPTS (sizeof(table) / sizeof(table[0]))
+
+static const opt_desc *find(const char *name)
 {
-    static const struct option longs[] = {
-        {"http-port", required_argument, NULL, 'p'},
-        {"bind", required_argument, NULL, 'b'},
-        {"announce-ip", required_argument, NULL, 'a'},
-        {"media-port", required_argument, NULL, 'm'},
-        {"workers", required_argument, NULL, 'w'},
-        {"web-root", required_argument, NULL, 'r'},
-        {"reconnect-grace", required_argument, NULL, 'g'},
-        {"ring-timeout", required_argument, NULL, 't'},
-        {"data-dir", required_argument, NULL, 'd'},
-        {"tls-cert", required_argument, NULL, 'c'},
-        {"tls-key", required_argument, NULL, 'k'},
-        {"tls-self-signed", no_argument, NULL, 's'},
-        {"auth-secret", required_argument, NULL, 'S'},
-        {"auth-secret-file", required_argument, NULL, 'F'},
-        {"max-participants", required_argument, NULL, 'P'},
-        {"max-rooms", required_argument, NULL, 'R'},
-        {"max-connections-per-ip", required_argument, NULL, 'C'},
-        {"downlink-estimate", no_argument, NULL, 'E'},
-        {"no-dynacast", no_argument, NULL, 'D'},
-        {"turn-url", required_argument, NULL, 'U'},
-        {"turn-secret-file", required_argument, NULL, 'T'},
-        {"turn-ttl", required_argument, NULL, 'L'},
-        {"no-ice-tcp", no_argument, NULL, 'I'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    for (size_t i = 0; i < N_OPTS; i++)
+        if (strcmp(table[i].name, name) == 0)
+            return &table[i];
+    return NULL;
+}
+
+static void *field(options *o, const opt_desc *d)
+{
+    return (char *)o + d->off;
+}
+static const void *cfield(const options *o, const opt_desc *d)
+{
+    return (const char *)o + d->off;
+}
+/* A K_LIST's count follows its array. */
+static size_t *list_count(options *o, const opt_desc *d)
+{
+    return (size_t *)((char *)o + d->off + sizeof(o->turn_urls));
+}
+static size_t clist_count(const options *o, const opt_desc *d)
+{
+    return *(const size_t *)((const char *)o + d->off + sizeof(o->turn_urls));
+}
+
+static void list_clear(options *o, const opt_desc *d)
+{
+    char **v = field(o, d);
+    size_t *n = list_count(o, d);
+    for (size_t i = 0; i < *n; i++) {
+        free(v[i]);
+        v[i] = NULL;
+    }
+    *n = 0;
+}
+
+static int set_str(char **slot, const char *v, char *why, size_t n)
+{
+    char *copy = NULL;
+    if (v && !(copy = strdup(v))) {
+        snprintf(why, n, "out of memory");
+        return -1;
+    }
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+void srv_options_defaults(options *o)
+{
     *o = (options){.http_port = 8080,
-                   .bind = "127.0.0.1",
                    .media_port = 40000,
                    .workers = 0,
-                   .web_root = NULL,
                    .reconnect_grace = PL_SIG_DEFAULT_GRACE_MS / 1000,
                    .ring_timeout = PL_SIG_DEFAULT_RING_MS / 1000,
-                   .data_dir = "data",
                    .max_participants = PL_SIG_DEFAULT_MAX_PARTICIPANTS,
                    .max_rooms = PL_SIG_DEFAULT_MAX_ROOMS,
                    .max_conns_per_ip = 100,
-                   .turn_ttl = PL_TURN_DEFAULT_TTL_S};
-    int c;
-    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+                   .turn_ttl = PL_TURN_DEFAULT_TTL_S,
+                   .drain_timeout = 600};
+    char why[64];
+    /* Without memory for these, nothing else would start either. */
+    if (set_str(&o->bind, "127.0.0.1", why, sizeof(why)) ||
+        set_str(&o->web_root, PARLEY_WEB_ROOT, why, sizeof(why)) ||
+        set_str(&o->data_dir, "data", why, sizeof(why)))
+        abort();
+}
+
+void srv_options_free(options *o)
+{
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const opt_desc *d = &table[i];
+        if (d->kind == K_STR) {
+            char **s = field(o, d);
+            free(*s);
+            *s = NULL;
+        } else if (d->kind == K_LIST) {
+            list_clear(o, d);
+        }
+    }
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+    static const char *yes[] = {"true", "yes", "on", "1"}, *no[] = {"false", "no", "off", "0"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0)
+            return *out = true, 0;
+        if (strcasecmp(v, no[i]) == 0)
+            return *out = false, 0;
+    }
+    return -1;
+}
+
+int srv_options_set(options *o, const char *key, const char *value, bool from_file, char *why,
+                    size_t why_len)
+{
+    const opt_desc *d = find(key);
+    if (!d || (from_file && d->cli_only)) {
+        snprintf(why, why_len, d ? "only on the command line" : "unknown option");
+        return -1;
+    }
+    bool empty = !value || !*value;
+    switch (d->kind) {
+    case K_INT: {
+        if (empty) {
+            snprintf(why, why_len, "needs a number");
+            return -1;
+        }
         char *end = NULL;
-        long v = 0;
-        if (c == 'p' || c == 'm' || c == 'w' || c == 'g' || c == 't' || c == 'P' || c == 'R' ||
-            c == 'C') {
-            v = strtol(optarg, &end, 10);
-            if (*end || v < 0 || v > 65535) {
-                fprintf(stderr, "parley: invalid number '%s'\n", optarg);
-                return 2;
-            }
+        long v = strtol(value, &end, 10);
+        if (*end || end == value) {
+            snprintf(why, why_len, "'%.64s' is not a number", value);
+            return -1;
         }
-        switch (c) {
-        case 'p':
-            o->http_port = (int)v;
-            break;
-        case 'b':
-            o->bind = optarg;
-            break;
-        case 'a':
-            o->announce_ip = optarg;
-            break;
-        case 'm':
-            o->media_port = (int)v;
-            break;
-        case 'w':
-            o->workers = (int)v;
-            break;
-        case 'r':
-            o->web_root = optarg;
-            break;
-        case 'g':
-            o->reconnect_grace = (int)v;
-            break;
-        case 't':
-            if (v < 1) {
-                fprintf(stderr, "parley: --ring-timeout must be at least 1 second\n");
-                return 2;
-            }
-            o->ring_timeout = (int)v;
-            break;
-        case 'd':
-            o->data_dir = optarg;
-            break;
-        case 'c':
-            o->tls_cert = optarg;
-            break;
-        case 'k':
-            o->tls_key = optarg;
-            break;
-        case 's':
-            o->tls_self_signed = true;
-            break;
-        case 'E':
-            o->downlink_estimate = true;
-            break;
-        case 'D':
-            o->no_dynacast = true;
-            break;
-        case 'U': {
-            const char *why = NULL;
-            if (pl_turn_check_url(optarg, &why) != PL_OK) {
-                fprintf(stderr, "parley: --turn-url '%s': %s\n", optarg, why);
-                return 2;
-            }
-            if (o->n_turn_urls == PL_TURN_MAX_URLS) {
-                fprintf(stderr, "parley: at most %d --turn-url\n", PL_TURN_MAX_URLS);
-                return 2;
-            }
-            o->turn_urls[o->n_turn_urls++] = optarg;
-            break;
+        if (v < d->min || v > d->max) {
+            snprintf(why, why_len, "%.64s is out of range (%ld to %ld)", value, d->min, d->max);
+            return -1;
         }
-        case 'T':
-            o->turn_secret_file = optarg;
-            break;
-        case 'L':
-            v = strtol(optarg, &end, 10);
-            if (*end || !*optarg || v < PL_TURN_MIN_TTL_S || v > PL_TURN_MAX_TTL_S) {
-                fprintf(stderr, "parley: --turn-ttl takes %d to %d seconds\n", PL_TURN_MIN_TTL_S,
-                        PL_TURN_MAX_TTL_S);
-                return 2;
-            }
-            o->turn_ttl = (int)v;
-            break;
-        case 'I':
-            o->no_ice_tcp = true;
-            break;
-        case 'S':
-            o->auth_secret = optarg;
-            break;
-        case 'F':
-            o->auth_secret_file = optarg;
-            break;
-        case 'P':
-        case 'R':
-        case 'C':
-            if (v < 1) {
-                fprintf(stderr, "parley: limits must be at least 1\n");
-                return 2;
-            }
-            *(c == 'P'   ? &o->max_participants
-              : c == 'R' ? &o->max_rooms
-                         : &o->max_conns_per_ip) = (int)v;
-            break;
-        case 'h':
-            usage(stdout);
-            return 1;
-        default:
-            usage(stderr);
-            return 2;
-        }
+        *(int *)field(o, d) = (int)v;
+        return 0;
     }
-    if (optind < argc) {
-        usage(stderr);
-        return 2;
+    case K_FLAG: {
+        bool b = true;
+        if (!empty || from_file) {
+            if (empty || parse_bool(value, &b)) {
+                snprintf(why, why_len, "'%.64s' is not true or false", value ? value : "");
+                return -1;
+            }
+        }
+        *(bool *)field(o, d) = b;
+        return 0;
     }
-    if (!o->web_root)
-        o->web_root = access(PARLEY_WEB_ROOT "/index.html", R_OK) == 0 ? PARLEY_WEB_ROOT : "web";
+    case K_STR:
+        if (empty && !from_file) {
+            snprintf(why, why_len, "needs a value");
+            return -1;
+        }
+        if (!empty && d->check && d->check(value, why, why_len))
+            return -1;
+        return set_str(field(o, d), empty ? NULL : value, why, why_len);
+    case K_LIST: {
+        if (empty) {
+            if (!from_file) {
+                snprintf(why, why_len, "needs a value");
+                return -1;
+            }
+            list_clear(o, d);
+            return 0;
+        }
+        if (d->check && d->check(value, why, why_len))
+            return -1;
+        size_t *n = list_count(o, d);
+        if (*n == PL_TURN_MAX_URLS) {
+            snprintf(why, why_len, "at most %d of these", PL_TURN_MAX_URLS);
+            return -1;
+        }
+        char **v = field(o, d);
+        if (set_str(&v[*n], value, why, why_len))
+            return -1;
+        (*n)++;
+        return 0;
+    }
+    case K_HELP:
+        break;
+    }
+    snprintf(why, why_len, "not a setting");
+    return -1;
+}
+
+int srv_options_check(const options *o, char *why, size_t why_len)
+{
     if (!o->tls_cert != !o->tls_key || (o->tls_cert && o->tls_self_signed)) {
-        fprintf(stderr, "parley: TLS takes --tls-cert FILE with --tls-key FILE, or "
-                        "--tls-self-signed alone\n");
-        return 2;
+        snprintf(why, why_len,
+                 "TLS takes tls-cert FILE with tls-key FILE, or tls-self-signed alone");
+        return -1;
     }
     /* A TURN server sharing a secret refuses credentials made without it,
      * and a secret without a server to use it with is a mistake too. */
     if (!o->n_turn_urls != !o->turn_secret_file) {
-        fprintf(stderr, "parley: --turn-url and --turn-secret-file go together\n");
-        return 2;
+        snprintf(why, why_len, "turn-url and turn-secret-file go together");
+        return -1;
     }
     return 0;
+}
+
+void srv_options_print(const options *o, FILE *f)
+{
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const opt_desc *d = &table[i];
+        if (d->cli_only)
+            continue;
+        const void *p = cfield(o, d);
+        switch (d->kind) {
+        case K_INT:
+            fprintf(f, "%s = %d\n", d->name, *(const int *)p);
+            break;
+        case K_FLAG:
+            fprintf(f, "%s = %s\n", d->name, *(const bool *)p ? "true" : "false");
+            break;
+        case K_STR: {
+            const char *s = *(char *const *)p;
+            if (!s)
+                fprintf(f, "%s =\n", d->name);
+            else
+                fprintf(f, "%s = %s\n", d->name, d->secret ? "(hidden)" : s);
+            break;
+        }
+        case K_LIST: {
+            char *const *v = p;
+            size_t n = clist_count(o, d);
+            if (!n)
+                fprintf(f, "%s =\n", d->name);
+            for (size_t j = 0; j < n; j++)
+                fprintf(f, "%s = %s\n", d->name, v[j]);
+            break;
+        }
+        case K_HELP:
+            break;
+        }
+    }
+}
+
+void srv_options_usage(FILE *f)
+{
+    fprintf(f, "usage: parley [options]\n");
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const opt_desc *d = &table[i];
+        char head[64];
+        int w = snprintf(head, sizeof(head), "  --%s%s%s", d->name, d->arg ? " " : "",
+                         d->arg ? d->arg : "");
+        fprintf(f, "%s%*s", head, w < 21 ? 21 - w : 2, "");
+        for (const char *s = d->help; *s;) {
+            const char *nl = strchr(s, '\n');
+            size_t len = nl ? (size_t)(nl - s) : strlen(s);
+            fprintf(f, "%.*s\n", (int)len, s);
+            if (!nl)
+                break;
+            s = nl + 1;
+            fprintf(f, "%21s", "");
+        }
+    }
+}
+
+int srv_parse_options(int argc, char **argv, options *o)
+{
+    srv_options_defaults(o);
+    struct option longs[N_OPTS + 1];
+    for (size_t i = 0; i < N_OPTS; i++) {
+        bool flag = table[i].kind == K_FLAG || table[i].kind == K_HELP;
+        /* A flag may be given a value (--no-dynacast=false) to undo a file's. */
+        longs[i] = (struct option){table[i].name, flag ? optional_argument : required_argument,
+                                   NULL, 1000 + (int)i};
+    }
+    longs[N_OPTS] = (struct option){NULL, 0, NULL, 0};
+    /* Every option first, so that the file is read before any of them is
+     * applied over it. */
+    struct given {
+        const opt_desc *d;
+        const char *v;
+    } *given = calloc((size_t)argc + 1, sizeof(*given));
+    size_t n_given = 0;
+    if (!given)
+        return SRV_OPT_USAGE;
+    int c, rc = SRV_OPT_RUN;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        if (c < 1000) {
+            srv_options_usage(stderr);
+            rc = SRV_OPT_USAGE;
+            goto out;
+        }
+        const opt_desc *d = &table[c - 1000];
+        if (d->kind == K_HELP) {
+            srv_options_usage(stdout);
+            rc = SRV_OPT_DONE;
+            goto out;
+        }
+        given[n_given++] = (struct given){d, optarg};
+    }
+    if (optind < argc) {
+        srv_options_usage(stderr);
+        rc = SRV_OPT_USAGE;
+        goto out;
+    }
+    char why[256];
+    const char *config = NULL;
+    for (size_t i = 0; i < n_given; i++)
+        if (strcmp(given[i].d->name, "config") == 0)
+            config = given[i].v;
+    if (config) {
+        int line = srv_config_load(o, config, why, sizeof(why));
+        if (line) {
+            if (line > 0)
+                fprintf(stderr, "parley: %s:%d: %s\n", config, line, why);
+            else
+                fprintf(stderr, "parley: %s\n", why);
+            rc = SRV_OPT_USAGE;
+            goto out;
+        }
+    }
+    /* A list on the command line replaces the file's rather than adding
+     * to it, as any other option does. */
+    bool cleared[N_OPTS] = {false};
+    for (size_t i = 0; i < n_given; i++) {
+        const opt_desc *d = given[i].d;
+        if (d->kind == K_LIST && !cleared[d - table]) {
+            list_clear(o, d);
+            cleared[d - table] = true;
+        }
+        if (srv_options_set(o, d->name, given[i].v, false, why, sizeof(why))) {
+            fprintf(stderr, "parley: --%s: %s\n", d->name, why);
+            rc = SRV_OPT_USAGE;
+            goto out;
+        }
+    }
+    if (srv_options_check(o, why, sizeof(why))) {
+        fprintf(stderr, "parley: %s\n", why);
+        rc = SRV_OPT_USAGE;
+        goto out;
+    }
+    if (o->web_root && strcmp(o->web_root, PARLEY_WEB_ROOT) == 0 &&
+        access(PARLEY_WEB_ROOT "/index.html", R_OK) != 0 &&
+        set_str(&o->web_root, "web", why, sizeof(why))) {
+        fprintf(stderr, "parley: %s\n", why);
+        rc = SRV_OPT_USAGE;
+        goto out;
+    }
+    if (o->check_config) {
+        srv_options_print(o, stdout);
+        rc = SRV_OPT_DONE;
+    }
+out:
+    free(given);
+    return rc;
 }

@@ -1,39 +1,77 @@
-/* The parley executable's command line. */
+/* The parley executable's settings: one table describes every option
+ * (options.c), read from the command line and from a configuration file
+ * (config.c) alike. */
 #ifndef PARLEY_OPTIONS_H
 #define PARLEY_OPTIONS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "parley/turn.h"
 
+/* Every string is owned (srv_options_free); NULL is unset. */
 typedef struct options {
     int http_port;
-    const char *bind;
-    const char *announce_ip;
+    char *bind;
+    char *announce_ip;
     int media_port;
     int workers;
-    const char *web_root;
+    char *web_root;
     int reconnect_grace; /* seconds */
     int ring_timeout;    /* seconds */
-    const char *data_dir;
-    const char *tls_cert, *tls_key; /* PEM files, both or neither */
+    char *data_dir;
+    char *tls_cert, *tls_key; /* PEM files, both or neither */
     bool tls_self_signed;
     bool downlink_estimate;
     bool no_dynacast;
     bool no_ice_tcp;
-    const char *auth_secret, *auth_secret_file; /* neither: open mode */
+    char *auth_secret, *auth_secret_file; /* neither: open mode */
     int max_participants, max_rooms, max_conns_per_ip;
     /* TURN servers for welcome.ice_servers: URLs and the secret shared with
      * them, all or nothing. */
-    const char *turn_urls[PL_TURN_MAX_URLS];
+    char *turn_urls[PL_TURN_MAX_URLS];
     size_t n_turn_urls;
-    const char *turn_secret_file;
-    int turn_ttl; /* seconds a credential lasts */
+    char *turn_secret_file;
+    int turn_ttl;      /* seconds a credential lasts */
+    int drain_timeout; /* seconds meetings may go on after SIGTERM */
+    /* Command line only. */
+    char *config; /* the file the settings were read from */
+    bool check_config;
 } options;
 
-/* 0 to run, 1 when --help was answered, 2 after a usage error (said on
- * stderr). */
+/* What srv_parse_options says. */
+enum { SRV_OPT_RUN = 0, SRV_OPT_DONE = 1, SRV_OPT_USAGE = 2 };
+
+/* The command line, with --config FILE read first whatever its place, so
+ * that the command line overrides the file: SRV_OPT_RUN to run,
+ * SRV_OPT_DONE when --help or --check-config was answered (on stdout),
+ * SRV_OPT_USAGE after an error (said on stderr). *o is to be freed with
+ * srv_options_free in every case. */
 int srv_parse_options(int argc, char **argv, options *o);
+void srv_options_free(options *o);
+
+/* The parts, for config.c and the tests. */
+void srv_options_defaults(options *o);
+/* Sets option `key` from text: 0, or -1 with why (which names no key).
+ * A file's key may be set to nothing (unset, for a list: emptied); a
+ * command-line option may not be set from a file. */
+int srv_options_set(options *o, const char *key, const char *value, bool from_file, char *why,
+                    size_t why_len);
+/* The rules between options (TLS files both or neither...): 0, or -1 with
+ * why. */
+int srv_options_check(const options *o, char *why, size_t why_len);
+/* Every option but the command-line-only ones, `key = value` a line, in
+ * the table's order; secrets are not shown. */
+void srv_options_print(const options *o, FILE *f);
+void srv_options_usage(FILE *f);
+
+/* config.c: a configuration file's text, applied to *o: 0, or the line
+ * of the first error (>0) with why (which names the key). Lines are
+ * `key = value`, comments start with # or ;. */
+int srv_config_parse(options *o, const char *text, size_t len, char *why, size_t why_len);
+/* The same from a file: 0, the line of the first error, or -1 when the file
+ * cannot be read (why says so). */
+int srv_config_load(options *o, const char *path, char *why, size_t why_len);
 
 #endif
