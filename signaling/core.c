@@ -98,7 +98,10 @@ void pl_sig_handle_text(pl_sig *s, uint64_t id, pl_sig_time now, const char *tex
         sig_error(s, c, re, "unauthorized", "say hello first");
     else if (strcmp(type, "status") == 0)
         sig_on_status(s, c, msg, re);
-    else if (strcmp(type, "join") == 0)
+    else if (s->draining && strcmp(type, "call") == 0) {
+        sig_error(s, c, re, "draining", "this server is shutting down: try again later");
+        s->refused_draining++;
+    } else if (strcmp(type, "join") == 0)
         sig_on_join(s, c, msg, re);
     else if (strcmp(type, "leave") == 0)
         sig_on_leave(s, c, re);
@@ -134,6 +137,11 @@ void pl_sig_handle_bad_frame(pl_sig *s, uint64_t id, const char *why)
 void pl_sig_set_reconnect_grace(pl_sig *s, int64_t grace_ms)
 {
     s->grace_ms = grace_ms > 0 ? grace_ms : 0;
+}
+
+void pl_sig_set_draining(pl_sig *s, bool on)
+{
+    s->draining = on;
 }
 
 void pl_sig_set_dynacast(pl_sig *s, bool on)
@@ -191,6 +199,7 @@ void pl_sig_stats_get(const pl_sig *s, pl_sig_stats *out)
     out->calls_missed = cs.missed;
     out->auth_refused = s->auth_refused;
     out->rate_limited = s->rate_limited;
+    out->refused_draining = s->refused_draining;
     out->transports_connected = s->transports_connected;
     out->transports_closed = s->transports_closed;
     out->commands_refused = s->commands_refused;

@@ -22,6 +22,7 @@ struct pl_sig {
     bool has_media;
     bool downlink_estimate; /* pl_route.estimate on every route */
     bool dynacast;          /* pl_track.dynacast on every track */
+    bool draining;          /* pl_sig_set_draining */
     pl_sig_media media;
     uint64_t next_transport;
     pl_sdp_desc *offer; /* scratch for parsing, reused */
@@ -32,7 +33,7 @@ struct pl_sig {
     const pl_turn *turn; /* NULL: no TURN servers in welcome */
     int64_t grace_ms;
     size_t max_participants, max_rooms;
-    uint64_t bad_messages, resumed, timed_out, auth_refused, rate_limited;
+    uint64_t bad_messages, resumed, timed_out, auth_refused, rate_limited, refused_draining;
     uint64_t transports_connected, transports_closed, commands_refused;
     uint64_t transports_failed_by[PL_FAILURE_COUNT];
 };

@@ -1,19 +1,16 @@
 /* parley: the server executable. One libwebsockets context serves the web
  * client over HTTP and the signaling protocol on /ws (ws.c); the protocol
  * itself lives in the signaling core (parley/signal.h), the media in the
- * workers (workers.c). This file starts everything, serves until SIGINT or
- * SIGTERM, and stops everything. */
+ * workers (workers.c). This file starts everything, serves until
+ * lifecycle.c says to stop (signals, draining), and stops everything. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#include <openssl/crypto.h>
 
 #include "server.h"
 
@@ -105,92 +102,11 @@ static int configure_tls(server *srv, struct lws_context_creation_info *info)
     return 0;
 }
 
-/* Access tokens: the secret from the command line or a file (a trailing
- * newline is not part of it). Open mode on anything but loopback is said
- * out loud: anyone who reaches the port may join any room. */
-static int load_auth(server *srv)
-{
-    const options *o = &srv->opt;
-    char buf[PL_AUTH_MAX_SECRET + 1];
-    const char *secret = o->auth_secret;
-    if (o->auth_secret_file) {
-        if (pl_auth_read_secret(o->auth_secret_file, buf, sizeof(buf)) != PL_OK) {
-            fprintf(stderr, "parley: cannot read the secret file %s\n", o->auth_secret_file);
-            return 1;
-        }
-        secret = buf;
-    }
-    if (!secret) {
-        bool loopback = strcmp(o->bind, "127.0.0.1") == 0 || strcmp(o->bind, "::1") == 0 ||
-                        strcmp(o->bind, "localhost") == 0;
-        if (!loopback)
-            fprintf(stderr,
-                    "parley: warning: open mode on %s: anyone who reaches this port can "
-                    "join any room; use --auth-secret-file\n",
-                    o->bind);
-        return 0;
-    }
-    int rc = pl_auth_create(&srv->env, (const uint8_t *)secret, strlen(secret), &srv->auth);
-    OPENSSL_cleanse(buf, sizeof(buf));
-    if (rc != PL_OK) {
-        fprintf(stderr, "parley: the auth secret must be %d to %d bytes\n", PL_AUTH_MIN_SECRET,
-                PL_AUTH_MAX_SECRET);
-        return 1;
-    }
-    return 0;
-}
-
-/* TURN servers: the secret shared with them, from a file as for access
- * tokens; the URLs were checked with the options. */
-static int load_turn(server *srv)
-{
-    const options *o = &srv->opt;
-    if (!o->n_turn_urls)
-        return 0;
-    char buf[PL_TURN_MAX_SECRET + 1];
-    if (pl_auth_read_secret(o->turn_secret_file, buf, sizeof(buf)) != PL_OK) {
-        fprintf(stderr, "parley: cannot read the TURN secret file %s\n", o->turn_secret_file);
-        return 1;
-    }
-    int rc = pl_turn_create(&srv->env, (const uint8_t *)buf, strlen(buf), o->turn_ttl, &srv->turn);
-    OPENSSL_cleanse(buf, sizeof(buf));
-    if (rc != PL_OK) {
-        fprintf(stderr, "parley: the TURN secret in %s must be 1 to %d bytes\n",
-                o->turn_secret_file, PL_TURN_MAX_SECRET);
-        return 1;
-    }
-    const char *why = NULL;
-    for (size_t i = 0; i < o->n_turn_urls; i++)
-        if (pl_turn_add_url(srv->turn, o->turn_urls[i], &why) != PL_OK) {
-            fprintf(stderr, "parley: --turn-url '%s': %s\n", o->turn_urls[i], why);
-            return 1;
-        }
-    printf("turn: %zu server%s, credentials for %d s\n", o->n_turn_urls,
-           o->n_turn_urls == 1 ? "" : "s", o->turn_ttl);
-    return 0;
-}
-
 static void sig_tick(lws_sorted_usec_list_t *sul)
 {
     server *srv = lws_container_of(sul, server, tick);
     pl_sig_tick(srv->sig, srv_now());
     lws_sul_schedule(srv->ctx, 0, &srv->tick, sig_tick, LWS_US_PER_SEC);
-}
-
-/* Signals arrive on a thread of their own, so no handler has to touch
- * shared state: it flags the server and wakes the lws loop. */
-static void *signal_thread(void *arg)
-{
-    server *srv = arg;
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    int sig;
-    sigwait(&set, &sig);
-    atomic_store(&srv->stop, true);
-    lws_cancel_service(srv->ctx);
-    return NULL;
 }
 
 /* A server that cannot keep heads-ups durably says so and does not start,
@@ -257,19 +173,14 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    srv_signals_block();
 
     srv.env = pl_env_default();
     pthread_mutex_init(&srv.ev_lock, NULL);
     srv.ev_closed = true; /* until the lws context exists */
     pick_announce(&srv);
-    if (srv_workers_start(&srv) != 0 || open_store(&srv) != 0 || load_auth(&srv) != 0 ||
-        load_turn(&srv) != 0 || start_signaling(&srv) != 0) {
+    if (srv_workers_start(&srv) != 0 || open_store(&srv) != 0 || srv_load_secrets(&srv) != 0 ||
+        start_signaling(&srv) != 0) {
         teardown(&srv);
         return 1;
     }
@@ -314,22 +225,24 @@ int main(int argc, char **argv)
     pthread_mutex_lock(&srv.ev_lock);
     srv.ev_closed = false;
     pthread_mutex_unlock(&srv.ev_lock);
-    pthread_t sigt;
-    pthread_create(&sigt, NULL, signal_thread, &srv);
+    if (srv_signals_start(&srv) != 0) {
+        fprintf(stderr, "parley: cannot start the signal thread\n");
+        lws_context_destroy(srv.ctx);
+        teardown(&srv);
+        return 1;
+    }
     lws_sul_schedule(srv.ctx, 0, &srv.tick, sig_tick, LWS_US_PER_SEC);
     bool tls = srv.opt.tls_cert || srv.opt.tls_self_signed;
     printf("listening on %s://%s:%d\n", tls ? "https" : "http", srv.opt.bind, srv.opt.http_port);
     fflush(stdout);
-    while (!atomic_load(&srv.stop))
-        if (lws_service(srv.ctx, 0) < 0)
-            break;
+    while (lws_service(srv.ctx, 0) >= 0 && srv_lifecycle_step(&srv))
+        ;
     pthread_mutex_lock(&srv.ev_lock);
     srv.ev_closed = true; /* no wake-ups of a context being destroyed */
     pthread_mutex_unlock(&srv.ev_lock);
     lws_sul_cancel(&srv.tick);
     lws_context_destroy(srv.ctx);
+    srv_signals_stop(&srv);
     teardown(&srv);
-    pthread_cancel(sigt);
-    pthread_join(sigt, NULL);
     return 0;
 }

@@ -317,13 +317,13 @@ int srv_options_check(const options *o, char *why, size_t why_len)
 {
     if (!o->tls_cert != !o->tls_key || (o->tls_cert && o->tls_self_signed)) {
         snprintf(why, why_len,
-                 "TLS takes tls-cert FILE with tls-key FILE, or tls-self-signed alone");
+                 "TLS takes --tls-cert FILE with --tls-key FILE, or --tls-self-signed alone");
         return -1;
     }
     /* A TURN server sharing a secret refuses credentials made without it,
      * and a secret without a server to use it with is a mistake too. */
     if (!o->n_turn_urls != !o->turn_secret_file) {
-        snprintf(why, why_len, "turn-url and turn-secret-file go together");
+        snprintf(why, why_len, "--turn-url and --turn-secret-file go together");
         return -1;
     }
     return 0;

@@ -95,6 +95,13 @@ void sig_on_join(pl_sig *s, conn *c, json_t *msg, json_t *re)
         sig_error(s, c, re, refused, why);
         return;
     }
+    /* Draining: no new meetings nor newcomers, but a call accepted is a
+     * meeting under way (its parties join its room after call-accepted). */
+    if (s->draining && strncmp(name, "call-", 5) != 0) {
+        sig_error(s, c, re, "draining", "this server is shutting down: try again later");
+        s->refused_draining++;
+        return;
+    }
     c->closed_room[0] = '\0';
     /* Limits first, so that a refused join leaves the user where it was;
      * the user's own place in the room (another device) is not counted. */

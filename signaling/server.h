@@ -45,7 +45,13 @@ typedef struct server {
     struct lws_context *ctx;
     struct session *sessions;
     uint64_t next_id;
-    atomic_bool stop;
+    /* Signals counted by their thread, acted on by the loop (lifecycle.c). */
+    pthread_t signal_thread;
+    atomic_int terms; /* SIGTERM and SIGINT */
+    atomic_bool hup;
+    bool draining;
+    int64_t drain_deadline_ms;
+    SSL_CTX *tls_ctx; /* the listener's, for a reload of --tls-cert */
     char index_path[4096];
     pl_tls_cert tls;             /* --tls-self-signed: handed to lws in memory */
     lws_sorted_usec_list_t tick; /* once a second: expire detached sessions */
@@ -65,6 +71,21 @@ int srv_workers_start(server *srv);
 pl_sig_media srv_workers_media(server *srv);
 void srv_workers_drain_events(server *srv);
 void srv_workers_stop(server *srv);
+
+/* reload.c: the secrets (auth, TURN) read at start, said on stderr when
+ * they cannot be (1); on SIGHUP, those and the TLS certificate read again,
+ * each kept as it was when its file is bad (said, -1). */
+int srv_load_secrets(server *srv);
+int srv_reload(server *srv);
+
+/* lifecycle.c: SIGINT, SIGTERM and SIGHUP blocked in every thread (before
+ * any starts) and taken by a thread of their own; the loop calls
+ * srv_lifecycle_step after each service round: false when the server is
+ * to stop. */
+void srv_signals_block(void);
+int srv_signals_start(server *srv);
+void srv_signals_stop(server *srv);
+bool srv_lifecycle_step(server *srv);
 
 /* stats_page.c: GET /stats. */
 int srv_serve_stats(struct lws *wsi, server *srv);

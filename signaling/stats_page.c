@@ -104,6 +104,9 @@ int srv_serve_stats(struct lws *wsi, server *srv)
                       pl_failure_name((enum pl_failure)f),
                       (unsigned long long)ss.transports_failed_by[f]);
     if (n > 0 && (size_t)n < cap)
+        n += snprintf(body + n, cap - (size_t)n, ",\"draining\":%s,\"refused_draining\":%llu",
+                      srv->draining ? "true" : "false", (unsigned long long)ss.refused_draining);
+    if (n > 0 && (size_t)n < cap)
         n += snprintf(body + n, cap - (size_t)n,
                       ",\"tcp_connections\":%llu,\"tcp_accepted\":%llu,\"tcp_refused\":%llu,"
                       "\"tcp_dropped_garbage\":%llu,\"tcp_dropped_oversized\":%llu,"

@@ -154,6 +154,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         srv_workers_drain_events(srv);
         break;
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+        /* The listener's TLS context, kept for reloads (reload.c). */
+        srv->tls_ctx = user;
+        break;
     case LWS_CALLBACK_HTTP: {
         char uri[64] = "";
         lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);

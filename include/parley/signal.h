@@ -61,8 +61,9 @@ typedef struct pl_sig_stats {
     uint64_t resumed, timed_out;
     size_t calls; /* ringing or in progress */
     uint64_t calls_placed, calls_accepted, calls_missed;
-    uint64_t auth_refused; /* hellos refused for their token */
-    uint64_t rate_limited; /* messages refused for the rate limit */
+    uint64_t auth_refused;     /* hellos refused for their token */
+    uint64_t rate_limited;     /* messages refused for the rate limit */
+    uint64_t refused_draining; /* joins and calls refused while draining */
     /* What the media workers reported: transports up (ICE, DTLS and SRTP),
      * transports closed that the core had not removed, and commands they
      * refused (for a transport the core knew or not). */
@@ -151,6 +152,12 @@ void pl_sig_set_auth(pl_sig *sig, const pl_auth *auth);
  * that lasts the turn's lifetime from then (a resumed session gets a fresh
  * one); NULL lists none. The turn must outlive the core. */
 void pl_sig_set_turn(pl_sig *sig, const pl_turn *turn);
+
+/* Draining, before the server stops: `join` and `call` are refused with
+ * `draining` (a client is to try again later or elsewhere) while the
+ * meetings and calls under way go on: sessions resume, and the parties of
+ * a call accepted still join its room. */
+void pl_sig_set_draining(pl_sig *sig, bool on);
 
 /* What the media workers report about transports, on the signaling thread.
  * A transport the core does not know (any more) is ignored, unless said

@@ -51,6 +51,21 @@ export async function startServer(extra = [], ports = {}) {
     url: `http://127.0.0.1:${port}`,
     ws: `ws://127.0.0.1:${port}/ws`,
     output: () => out,
+    // Sends a signal and returns at once (SIGHUP reloads, a first SIGTERM
+    // starts draining).
+    signal: (sig) => proc.kill(sig),
+    // Resolves {code, sig} once the server has exited of itself; one still
+    // running after `ms` is killed and the test fails with its output.
+    exited(ms = 30000) {
+      if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve({ code: proc.exitCode, sig: proc.signalCode });
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          proc.kill('SIGKILL');
+          reject(new Error(`server still running after ${ms} ms: ${out}`));
+        }, ms);
+        proc.on('exit', (code, sig) => { clearTimeout(timer); resolve({ code, sig }); });
+      });
+    },
     // Resolves {code, sig} once the server has exited; one that does not
     // exit within `ms` is killed and the test fails with its output.
     async stop(signal = 'SIGTERM', ms = 30000) {

@@ -184,6 +184,50 @@ static void test_lost_connection_in_a_call(void **state)
  * then on a day, ends neither a ringing call nor a detached session, early
  * or late; the monotonic clock ends both to the millisecond. The wall
  * clock is what messages and heads-ups carry. */
+/* Draining: a newcomer's join and a new call are refused with
+ * `draining`; the meeting under way goes on (its members still chat), and
+ * a call rung before the drain and answered during it still gets its
+ * room. */
+static void test_draining(void **state)
+{
+    (void)state;
+    fx *f = fx_new();
+    hello(f, 0, "Ada");
+    hello(f, 1, "Bob");
+    hello(f, 2, "Cleo");
+    hello(f, 3, "Dan");
+    say(f, 0, "{\"type\":\"join\",\"room\":\"standup\"}");
+    assert_non_null(got(f, 0, "joined"));
+    char id[32], room[48], join[96];
+    snprintf(id, sizeof(id), "%s", call(f, 1, 2, ""));
+    pl_sig_set_draining(f->sig, true);
+    drain(f, 3);
+    say(f, 3, "{\"type\":\"join\",\"room\":\"standup\",\"id\":7}");
+    assert_int_equal(json_integer_value(json_object_get(got(f, 3, "error"), "re")), 7);
+    expect_error(f, 3, "draining");
+    say(f, 3, "{\"type\":\"join\",\"room\":\"elsewhere\"}");
+    expect_error(f, 3, "draining");
+    say(f, 3, "{\"type\":\"call\",\"to\":\"x\",\"id\":\"k\"}");
+    expect_error(f, 3, "draining");
+    drain(f, 0);
+    say(f, 0, "{\"type\":\"chat\",\"text\":\"still here\",\"id\":1}");
+    assert_null(got(f, 0, "error"));
+    act(f, 2, "call-accept", id);
+    snprintf(room, sizeof(room), "%s", str(got(f, 1, "call-accepted"), "room"));
+    snprintf(join, sizeof(join), "{\"type\":\"join\",\"room\":\"%s\"}", room);
+    say(f, 1, join);
+    assert_non_null(got(f, 1, "joined"));
+    pl_sig_stats ss;
+    pl_sig_stats_get(f->sig, &ss);
+    assert_int_equal(ss.refused_draining, 3);
+    assert_int_equal(ss.rooms, 2);
+    /* Back to serving. */
+    pl_sig_set_draining(f->sig, false);
+    say(f, 3, "{\"type\":\"join\",\"room\":\"standup\"}");
+    assert_non_null(got(f, 3, "joined"));
+    fx_free(f);
+}
+
 static void test_wall_clock_jumps(void **state)
 {
     (void)state;
@@ -253,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_status_precedence),
         cmocka_unit_test(test_lost_connection_in_a_call),
         cmocka_unit_test(test_wall_clock_jumps),
+        cmocka_unit_test(test_draining),
     };
     return cmocka_run_group_tests_name("calls", tests, NULL, NULL);
 }
