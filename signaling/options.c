@@ -7,9 +7,16 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "parley/hookq.h"
 #include "parley/signal.h"
+
+/* Where `meson install` puts the web client (meson's datadir). A binary run
+ * from the source tree, where nothing is installed, serves ./web. */
+#ifndef PARLEY_WEB_ROOT
+#define PARLEY_WEB_ROOT "web"
+#endif
 
 enum kind {
     K_INT,  /* int, min..max */
@@ -102,7 +109,9 @@ static const opt_desc table[] = {
      NULL},
     {"workers", K_INT, OFF(workers), NUM, false, false, "N",
      "media worker threads (default 0: one per core)", NULL},
-    {"web-root", K_STR, OFF(web_root), 0, 0, false, false, "DIR", "web client files (default: web)",
+    {"web-root", K_STR, OFF(web_root), 0, 0, false, false, "DIR",
+     "web client files (default: " PARLEY_WEB_ROOT ",\n"
+     "or ./web when that has no index.html)",
      NULL},
     {"reconnect-grace", K_INT, OFF(reconnect_grace), NUM, false, false, "S",
      "seconds a participant whose connection is lost stays in\n"
@@ -262,7 +271,7 @@ void srv_options_defaults(options *o)
     char why[64];
     /* Without memory for these, nothing else would start either. */
     if (set_str(&o->bind, "127.0.0.1", why, sizeof(why)) ||
-        set_str(&o->web_root, "web", why, sizeof(why)) ||
+        set_str(&o->web_root, PARLEY_WEB_ROOT, why, sizeof(why)) ||
         set_str(&o->data_dir, "data", why, sizeof(why)) ||
         set_str(&o->admin_bind, "127.0.0.1", why, sizeof(why)) ||
         set_str(&o->log_level, "info", why, sizeof(why)) ||
@@ -524,6 +533,13 @@ int srv_parse_options(int argc, char **argv, options *o)
         }
     }
     if (srv_options_check(o, why, sizeof(why))) {
+        fprintf(stderr, "parley: %s\n", why);
+        rc = SRV_OPT_USAGE;
+        goto out;
+    }
+    if (o->web_root && strcmp(o->web_root, PARLEY_WEB_ROOT) == 0 &&
+        access(PARLEY_WEB_ROOT "/index.html", R_OK) != 0 &&
+        set_str(&o->web_root, "web", why, sizeof(why))) {
         fprintf(stderr, "parley: %s\n", why);
         rc = SRV_OPT_USAGE;
         goto out;
