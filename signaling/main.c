@@ -202,7 +202,7 @@ static int start_signaling(server *srv)
         return 1;
     pl_sig_set_reconnect_grace(srv->sig, (int64_t)srv->opt.reconnect_grace * 1000);
     pl_sig_set_ring_timeout(srv->sig, (int64_t)srv->opt.ring_timeout * 1000);
-    pl_sig_set_downlink_estimate(srv->sig, !srv->opt.no_downlink_estimate);
+    pl_sig_set_downlink_estimate(srv->sig, srv->opt.downlink_estimate);
     pl_sig_set_dynacast(srv->sig, !srv->opt.no_dynacast);
     pl_sig_set_store(srv->sig, srv->store);
     pl_sig_set_limits(srv->sig, (size_t)srv->opt.max_participants, (size_t)srv->opt.max_rooms);

@@ -145,11 +145,9 @@ static const opt_desc table[] = {
      "on the server (default 1000)", NULL},
     {"max-connections-per-ip", K_INT, OFF(max_conns_per_ip), 1, 65535, false, false, "N",
      "WebSocket connections from one address\n(default 100)", NULL},
-    {"no-downlink-estimate", K_FLAG, OFF(no_downlink_estimate), 0, 0, false, false, NULL,
-     "send each subscriber everything it asks for, unpaced (by\n"
-     "default each subscriber's downlink is estimated from its\n"
-     "feedback, what it is sent paced and its layers chosen\n"
-     "within it)",
+    {"downlink-estimate", K_FLAG, OFF(downlink_estimate), 0, 0, false, false, NULL,
+     "estimate each subscriber's downlink from its feedback,\n"
+     "pace what it is sent and choose layers within it\n(default off)",
      NULL},
     {"no-dynacast", K_FLAG, OFF(no_dynacast), 0, 0, false, false, NULL,
      "never ask publishers to switch off simulcast layers\n"

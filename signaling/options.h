@@ -24,7 +24,7 @@ typedef struct options {
     char *data_dir;
     char *tls_cert, *tls_key; /* PEM files, both or neither */
     bool tls_self_signed;
-    bool no_downlink_estimate;
+    bool downlink_estimate;
     bool no_dynacast;
     bool no_ice_tcp;
     char *auth_secret, *auth_secret_file; /* neither: open mode */

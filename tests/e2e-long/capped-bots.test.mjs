@@ -1,5 +1,5 @@
 // Congestion control toward subscribers with native bots (issue 16): a
-// 12-bot meeting on a relay that estimates every downlink, where three bots
+// 12-bot meeting on a relay run with --downlink-estimate, where three bots
 // have their downlink capped (tbf at 300 kbit/s, 600 kbit/s, 1.5 Mbit/s) and
 // one loses 5% of what it receives at random (nftables), each in a network
 // namespace of its own; the eight others share an uncapped namespace.
@@ -117,7 +117,7 @@ function topology() {
 async function meeting(withImpairment) {
   const { net, free, parts: nets } = topology();
   const parts = nets.map((p) => ({ ...p }));
-  const server = await startServer(['--bind', '0.0.0.0',
+  const server = await startServer(['--downlink-estimate', '--bind', '0.0.0.0',
     '--announce-ip', net.serverAddr]);
   cleanups.push(async () => {
     const { code } = await server.stop();

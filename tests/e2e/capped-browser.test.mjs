@@ -1,7 +1,7 @@
 // Congestion control toward a subscriber, proven with browsers: three
 // Chromium participants (Ada, Bob, Cleo), each in a network namespace of
 // its own, publish their cameras in three layers through a relay that
-// estimates each subscriber's downlink (its default). Once the
+// estimates each subscriber's downlink (--downlink-estimate). Once the
 // meeting runs, Cleo's downlink is capped at 600 kbit/s (tbf on her veth)
 // for 60 s, then the cap is lifted. From the receiving pages' getStats:
 // - Cleo's audio stays whole (concealment under 2% over the capped
@@ -41,7 +41,7 @@ const errors = [];
 
 before(async () => {
   net = createNetwork();
-  server = await startServer(['--bind', '0.0.0.0', '--announce-ip', net.serverAddr]);
+  server = await startServer(['--bind', '0.0.0.0', '--announce-ip', net.serverAddr, '--downlink-estimate']);
   const origin = `http://${net.serverAddr}:${server.port}`;
   for (const name of NAMES) {
     const p = net.add(name.toLowerCase());

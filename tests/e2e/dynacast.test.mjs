@@ -8,9 +8,8 @@
 // loopback link each tile's quality mark says "good"; with 40% of what the
 // relay sends dropped (nftables), Bob's mark for Ada is no longer good, and
 // it is good again once the loss ends.
-// The relay estimates each subscriber's downlink (its default), so what a
-// subscriber needs is what its allocation grants; DYNACAST_ESTIMATE=0 runs
-// the same with `--no-downlink-estimate`, where it is what its tile asks.
+// DYNACAST_ESTIMATE=1 runs the same with `--downlink-estimate`, where what
+// a subscriber needs is what its allocation grants.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -27,15 +26,15 @@ const LARGE = { width: 1600, height: 900 };
 const FLAT_MS = 3000; // the window over which an unneeded layer must not grow
 const ON_MS = 2000; // a tile grown to the layer sent again
 const DECODE_MS = 3000; // a tile grown to the layer decoded
-const ESTIMATE = process.env.DYNACAST_ESTIMATE !== '0';
+const ESTIMATE = process.env.DYNACAST_ESTIMATE === '1';
 let server, browser, table = '';
 const errors = [];
 const pages = {};
 let adaId = '';
 
 before(async () => {
-  server = await startServer(ESTIMATE ? [] : ['--no-downlink-estimate']);
-  if (!ESTIMATE) console.log('# with --no-downlink-estimate');
+  server = await startServer(ESTIMATE ? ['--downlink-estimate'] : []);
+  if (ESTIMATE) console.log('# with --downlink-estimate');
   browser = await launchChromium(['--autoplay-policy=no-user-gesture-required']);
 });
 after(async () => {

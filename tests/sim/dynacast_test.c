@@ -365,7 +365,7 @@ static void test_publisher_that_ignores(void **state)
     assert_true(f->key[0][i]);
 }
 
-/* With an estimate of the subscriber's downlink (the server's default,
+/* With an estimate of the subscriber's downlink (`--downlink-estimate`,
  * here from REMB): the allocation's grant is what is needed. A small tile
  * is granted q, so h and f go off; the tile grows and the allocation,
  * seeing f suspended at its last rate, grants it: f is asked for within

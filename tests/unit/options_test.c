@@ -135,10 +135,10 @@ static void test_command_line_over_file(void **state)
     (void)state;
     char *path = write_temp("http-port = 9000\nmedia-port = 41000\n"
                             "turn-url = turn:file:3478\nturn-secret-file = /s\n"
-                            "no-downlink-estimate = true\n");
+                            "downlink-estimate = true\n");
     char *argv[] = {
         "parley",     "--http-port",    "9100",       "--config",       path,
-        "--turn-url", "turn:cli1:3478", "--turn-url", "turn:cli2:3478", "--no-downlink-estimate=false",
+        "--turn-url", "turn:cli1:3478", "--turn-url", "turn:cli2:3478", "--downlink-estimate=false",
         NULL};
     options o;
     assert_int_equal(srv_parse_options(10, argv, &o), SRV_OPT_RUN);
@@ -146,7 +146,7 @@ static void test_command_line_over_file(void **state)
     assert_int_equal(o.media_port, 41000);
     assert_int_equal(o.n_turn_urls, 2);
     assert_string_equal(o.turn_urls[0], "turn:cli1:3478");
-    assert_false(o.no_downlink_estimate);
+    assert_false(o.downlink_estimate);
     assert_string_equal(o.config, path);
     srv_options_free(&o);
     unlink(path);
