@@ -24,7 +24,7 @@
   const media = new Map(); // participant id -> Map track id -> {kind, source, muted}
   const heard = new Map(); // participant id -> when its level last passed SPEAKING_LEVEL
   let serverActive = new Set();
-  let lastSpeaker = ''; // the latest other participant the server named first
+  let lastSpeaker = ''; // the speaker on stage in speaker view
   let pinned = ''; // tile key on stage by choice
   let speakerView = false;
   window.parley.tileState = () => ({ pinned, speakerView, lastSpeaker });
@@ -215,7 +215,9 @@
         serverActive = new Set(m.active);
         const other = m.active.find((id) => id !== session.participant);
         const before = stageKey();
-        if (other) lastSpeaker = other;
+        // The stage stays with its speaker while the server still lists
+        // them, so that two talking at once do not make it flicker.
+        if (other && !serverActive.has(lastSpeaker)) lastSpeaker = other;
         refreshAll();
         if (stageKey() !== before) layout();
         return;

@@ -7,7 +7,8 @@
 // parley-bots (VP8 video, an Opus tone). On Bob's tile Ada sees the ring
 // while he speaks, the muted-microphone mark within a second of his click
 // (the time from the click to the mark is printed and asserted), his
-// initials once his camera is off, and his tile on stage while pinned.
+// initials once his camera is off, a pinned tile and his screen share on
+// stage, and in speaker view one who speaks on stage.
 // Screenshots go to build/e2e-layout-<n>.png and build/e2e-layout-3-narrow.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,7 +30,8 @@ const bots = [];
 
 before(async () => {
   server = await startServer();
-  browser = await launchChromium(['--autoplay-policy=no-user-gesture-required']);
+  browser = await launchChromium(['--autoplay-policy=no-user-gesture-required',
+    '--auto-select-desktop-capture-source=Entire screen']);
   fs.mkdirSync(outDir, { recursive: true });
 });
 after(async () => {
@@ -187,11 +189,35 @@ test('two people: the other large, oneself small beside; speaking, mute, camera 
   assert.equal(await ada.getAttribute('#me .pin', 'aria-pressed'), 'true');
   await ada.keyboard.press('Enter');
   await pageUntil(ada, measure, (x) => x.layout === 'gallery', 'the gallery back');
+
+  // Bob shares his screen: on Ada's page it goes on stage, the cameras
+  // beside it; when he stops, the gallery is back.
+  await bob.click('#screen');
+  const shared = await pageUntil(ada, () => ({ stage: document.querySelector('#tiles > [data-stage]')?.dataset.screen || '',
+    layout: document.getElementById('tiles').dataset.layout }), (x) => x.stage === 'true', 'Bob\'s screen on stage',
+  { timeout: 15000 });
+  assert.equal(shared.layout, 'stage');
+  const withScreen = await checkLayout(ada, 3, 'e2e-layout-screen.png', '1280x720, two people and a screen share');
+  assert.ok(Math.max(...withScreen.tiles.map((t) => t.w)) > 2 * Math.min(...withScreen.tiles.map((t) => t.w)),
+    'the screen large, the cameras small');
+  await bob.click('#screen');
+  await pageUntil(ada, measure, (x) => x.layout === 'gallery' && x.n === 2, 'the gallery back after the share');
 });
 
 test('three people at 1280x720 and on a phone held upright', async () => {
   addBots(0, 1);
   await checkLayout(ada, 3, 'e2e-layout-3.png', '1280x720, three people');
+  // Speaker view: one who speaks (the bot's tone) on stage, the others in
+  // the strip.
+  await ada.click('#view-mode');
+  const onStage = await pageUntil(ada, () => {
+    const f = document.querySelector('#tiles > [data-stage]');
+    return f && { id: f.dataset.participantId, spoke: window.parley.speakersSeen.has(f.dataset.participantId) };
+  }, (x) => x?.spoke, 'a speaker on stage in speaker view');
+  await checkLayout(ada, 3, 'e2e-layout-speaker.png', '1280x720, three people, speaker view');
+  assert.ok(onStage.id, 'the stage tile is a participant\'s');
+  await ada.click('#view-mode');
+  await pageUntil(ada, measure, (x) => x.layout === 'gallery', 'the gallery back');
   await ada.setViewportSize(PHONE);
   await checkLayout(ada, 3, 'e2e-layout-3-narrow.png', '390x844, three people');
   await ada.setViewportSize(DESKTOP);
