@@ -14,10 +14,8 @@
 #include "parley/signal.h"
 #include "parley/turn.h"
 
-/* A subscribe offer has up to PL_MAX_ROUTES sections, a video one with its
- * RTX, feedback and extension lines near 1 KiB: 16 KiB held only about 20,
- * and a larger offer was never sent (a meeting of 12 received 11 people's
- * media only up to the offer that fit). */
+/* A subscribe offer has up to PL_MAX_ROUTES sections of about 970 bytes
+ * each (31 KiB for 32): 16 KiB held 16, and a larger offer was never sent. */
 #define SDP_OUT_MAX (PL_MAX_ROUTES * 2048)
 
 struct pl_sig {
