@@ -14,7 +14,9 @@
 #include "parley/signal.h"
 #include "parley/turn.h"
 
-#define SDP_OUT_MAX 16384
+/* A subscribe offer has up to PL_MAX_ROUTES sections of about 970 bytes
+ * each (31 KiB for 32): 16 KiB held 16, and a larger offer was never sent. */
+#define SDP_OUT_MAX (PL_MAX_ROUTES * 2048)
 
 struct pl_sig {
     pl_env env;

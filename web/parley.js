@@ -17,6 +17,9 @@ const hooks = {
   welcome() {}, // every welcome, resumed or not, before the room is rejoined
   joined() { return null; }, // a call room: {audioOnly}; null for a meeting
   event() {}, // whatever the meeting code does not handle
+  seen() {}, // every message, after this file handled it
+  layout() {}, // the tiles were added, removed or resized: place them
+  self() {}, // our own camera or microphone changed (started, muted)
 };
 
 // What each remote video tile asks the relay for (protocol `subscription`).
@@ -91,29 +94,9 @@ const sizes = new ResizeObserver((entries) => {
 });
 document.addEventListener('visibilitychange', reportAllTiles);
 
-// The meeting's tiles fill the window: 16:9 tiles, in as many columns as
-// make them largest for their number within the page's width and the
-// height left under the bar (at least 10rem, below that the page scrolls).
-const TILE_RATIO = 16 / 9;
-function layoutTiles() {
-  const box = $('tiles');
-  if ($('meeting').hidden) return;
-  const n = box.children.length;
-  const gap = parseFloat(getComputedStyle(box).columnGap) || 0;
-  const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
-  const width = box.clientWidth;
-  const height = Math.max(10 * rem, innerHeight - (box.getBoundingClientRect().top + scrollY) - rem);
-  let best = { cols: 1, w: 0 };
-  for (let cols = 1; cols <= n; cols++) {
-    const rows = Math.ceil(n / cols);
-    const w = Math.min((width - gap * (cols - 1)) / cols, ((height - gap * (rows - 1)) / rows) * TILE_RATIO);
-    if (w > best.w) best = { cols, w };
-  }
-  box.style.setProperty('--cols', String(best.cols));
-  box.style.setProperty('--tile-w', `${Math.max(1, Math.floor(best.w))}px`);
-}
-addEventListener('resize', layoutTiles);
-new ResizeObserver(layoutTiles).observe(document.querySelector('#meeting > header'));
+// Where the tiles go is tiles.js's (hooks.layout, layout.js's geometry);
+// without it #tiles is a plain CSS grid.
+function layoutTiles() { hooks.layout(); }
 
 function tileFor(key, suffix = '') {
   let fig = tiles.get(key);
@@ -384,6 +367,7 @@ function syncToggles() {
     $(id).setAttribute('aria-pressed', String(!enabled));
   }
   $('me').classList.toggle('muted-v', !(tracks.find((t) => t.kind === 'video')?.enabled ?? true));
+  hooks.self();
 }
 
 function send(msg) {
@@ -663,6 +647,7 @@ function onMessage(m) {
     case 'error': notify(m.message); break;
     default: hooks.event(m);
   }
+  hooks.seen(m);
 }
 
 $('join-form').addEventListener('submit', (e) => {

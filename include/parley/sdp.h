@@ -24,7 +24,9 @@ extern "C" {
 
 #define PL_SDP_MAX_SIZE 65536
 #define PL_SDP_MAX_LINE 4096
-#define PL_SDP_MAX_MEDIA 16
+/* A subscribe offer carries a section per remote track, up to
+ * PL_MAX_ROUTES: 16 held the audio and video of only 8 others. */
+#define PL_SDP_MAX_MEDIA PL_MAX_ROUTES
 #define PL_SDP_MAX_CODECS 48
 #define PL_SDP_MAX_FB 96
 #define PL_SDP_MAX_EXTMAP 24

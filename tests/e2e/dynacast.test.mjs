@@ -21,7 +21,9 @@ import { startServer } from './server.mjs';
 import { waitFor } from './client.mjs';
 
 const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build');
-const SMALL = { width: 640, height: 360 };
+// With two people the other's tile is the large one (the own view a small
+// tile beside it): in a 400 px wide window it is at most 307 px wide.
+const SMALL = { width: 400, height: 300 };
 const LARGE = { width: 1600, height: 900 };
 const FLAT_MS = 3000; // the window over which an unneeded layer must not grow
 const ON_MS = 2000; // a tile grown to the layer sent again
@@ -102,7 +104,7 @@ test('layers nobody needs stop at the publisher; a grown tile brings f back with
   // Bob decodes Ada's quarter-size layer in his small tile.
   const small = await pageUntil(pages.bob, inboundOf, (s) => s?.frames > 30 && s.width > 0 && s.width <= 320,
     'Bob decoding Ada\'s quarter-size layer', { timeout: 30000, interval: 250, arg: adaId });
-  console.log(`# Bob (640x360) decodes Ada at ${size(small)}, ${small.fps} fps`);
+  console.log(`# Bob (${SMALL.width}x${SMALL.height}) decodes Ada at ${size(small)}, ${small.fps} fps`);
   // The relay asks Ada for q only; her encoder takes it.
   const told = await pageUntil(pages.ada, () => window.parley.layersActive || null,
     (a) => a && a.join() === 'q', 'Ada told to send q only', { timeout: 15000, interval: 250 });
