@@ -105,7 +105,6 @@
     });
     ul.replaceChildren(...items);
     $('people-count').textContent = String(roster.size);
-    $('people-toggle').setAttribute('aria-label', `People (${roster.size})`);
     markTiles();
   }
   // parley.js renders the people list through here.
@@ -139,7 +138,7 @@
   function showUnread() {
     $('chat-unread').textContent = String(unread);
     $('chat-unread').hidden = unread === 0;
-    $('chat-toggle').setAttribute('aria-label', unread ? `Chat (${unread} unread)` : 'Chat');
+    $('chat-unread-words').textContent = unread ? ' unread' : '';
   }
 
   // ---- raise hand ----------------------------------------------------------

@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchChromium, pageUntil, videoFrames } from './browser.mjs';
 import { startServer } from './server.mjs';
+import { chromium } from 'playwright-core';
 
 let server, browser;
 const errors = [];
@@ -202,4 +203,32 @@ test('raised hands, the people panel, chat with its unread count, toasts and sho
   await ada.click('#leave');
   await pageUntil(bob, () => document.getElementById('toasts').textContent, (t) => t.includes('Ada left'), 'the leave toast');
   await pageUntil(bob, () => document.getElementById('people').children.length, (n) => n === 1, 'Bob alone in his panel');
+});
+
+// Without Chromium's fake permission UI a prompt is refused; the page is
+// granted the microphone only, so the camera is denied.
+test('a denied camera is said plainly, and the meeting goes on with the microphone', async () => {
+  const denied = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--use-fake-device-for-media-stream', '--allow-loopback-in-peer-connection'] });
+  try {
+    const context = await denied.newContext({ permissions: ['microphone'] });
+    const page = await context.newPage();
+    page.on('pageerror', (e) => errors.push(`Dan: ${e.message}`));
+    await page.goto(`http://localhost:${server.port}/r/prejoin-denied`);
+    await page.waitForSelector('#device-message:not([hidden])');
+    assert.match(await page.textContent('#device-message'), /Access to your camera was denied: you join without it/);
+    assert.equal(await page.textContent('#prejoin-cam'), 'No camera');
+    assert.equal(await page.isDisabled('#prejoin-cam'), true);
+    await page.fill('#name', 'Dan');
+    const dan = await join(page);
+    const eve = await open('Eve', 'prejoin-denied');
+    await join(eve);
+    const tracks = await pageUntil(eve, (id) => [...(window.parley.roster.get(id)?.tracks.values() || [])].map((t) => t.kind),
+      (k) => k.includes('audio'), 'Dan\'s microphone published', { arg: dan });
+    assert.deepEqual(tracks, ['audio'], 'Dan publishes no camera');
+    await pageUntil(eve, cameraOff, (s) => s.tile === 'true', 'Dan\'s tile camera-off', { arg: dan });
+    await eve.close();
+  } finally {
+    await denied.close();
+  }
 });
