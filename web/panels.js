@@ -125,6 +125,9 @@
   // ---- side panels: one open at a time --------------------------------------
   const panels = { 'people-toggle': 'people-panel', 'chat-toggle': 'chat-panel', 'devices-toggle': 'devices-panel' };
   function openPanel(toggleId) {
+    // Under the meeting's bar, however many lines it wraps to.
+    const bar = document.querySelector('#meeting > header').getBoundingClientRect().bottom;
+    $('side').style.setProperty('--panel-top', `${Math.round(bar + 8)}px`);
     for (const [t, p] of Object.entries(panels)) {
       const open = t === toggleId && $(p).hidden;
       $(p).hidden = !open;
@@ -133,6 +136,14 @@
     if (!$('chat-panel').hidden) { unread = 0; showUnread(); $('chat-text').focus(); }
   }
   for (const t of Object.keys(panels)) $(t).addEventListener('click', () => openPanel(t));
+  // Escape closes an open panel and gives the focus back to its button.
+  addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape' || $('meeting').hidden) return;
+    const open = Object.entries(panels).find(([, p]) => !$(p).hidden);
+    if (!open) return;
+    openPanel(open[0]);
+    $(open[0]).focus();
+  });
 
   let unread = 0;
   function showUnread() {

@@ -175,6 +175,10 @@ test('raised hands, the people panel, chat with its unread count, toasts and sho
   await pageUntil(bob, (id) => document.querySelector(`#people li[data-participant="${id}"]`)?.dataset.hand,
     (h) => h === 'true', 'Ada\'s hand in Bob\'s people panel', { arg: adaId });
   assert.equal(await bob.textContent('#people-count'), '2');
+  // Escape closes the panel, the focus back on its button.
+  await bob.keyboard.press('Escape');
+  assert.equal(await bob.isVisible('#people-panel'), false);
+  assert.equal(await bob.evaluate(() => document.activeElement.id), 'people-toggle');
   // Ctrl+D mutes Ada's microphone: her entry says so on Bob's page.
   await ada.keyboard.press('Control+d');
   await pageUntil(bob, (id) => document.querySelector(`#people li[data-participant="${id}"]`)?.dataset.micOff,
