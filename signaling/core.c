@@ -122,6 +122,8 @@ void pl_sig_handle_text(pl_sig *s, uint64_t id, pl_sig_time now, const char *tex
         sig_on_subscribe_answer(s, c, msg, re);
     else if (strcmp(type, "mute") == 0)
         sig_on_mute(s, c, msg, re);
+    else if (strcmp(type, "hand") == 0)
+        sig_on_hand(s, c, msg, re);
     else if (strcmp(type, "subscription") == 0)
         sig_on_subscription(s, c, msg, re);
     else if (strcmp(type, "call") == 0)

@@ -83,6 +83,7 @@ typedef struct conn {
      * it: the server took it out, and a later `leave` still gets `left`. */
     char closed_room[ROOM_MAX_CHARS + 1];
     char participant_id[PARTICIPANT_ID_MAX + 1];
+    bool hand_raised; /* `hand`: lowered on leaving the room */
     unsigned strikes;
     /* Message rate: a token bucket refilled at PL_SIG_RATE per second. */
     double tokens;

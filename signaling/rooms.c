@@ -1,5 +1,5 @@
 /* Rooms: joining (limits, one room per user, a call's private room),
- * leaving, chat and mute, and the server closing a room (an ended call's).
+ * leaving, chat, mute and raised hands, and the server closing a room (an ended call's).
  * A participant leaving takes its transports with it. */
 #include "rooms.h"
 
@@ -36,8 +36,9 @@ json_t *sig_joined_json(const conn *c, json_t *re)
     json_t *others = json_array();
     for (const conn *o = c->room->members; o; o = o->next_member)
         if (o != c)
-            json_array_append_new(others, json_pack("{s:s,s:s,s:o}", "id", o->participant_id,
-                                                    "name", o->name, "tracks", sig_tracks_json(o)));
+            json_array_append_new(others, json_pack("{s:s,s:s,s:o,s:b}", "id", o->participant_id,
+                                                    "name", o->name, "tracks", sig_tracks_json(o),
+                                                    "hand_raised", o->hand_raised));
     json_t *m = sig_reply("joined", re);
     json_object_set_new(m, "room", json_string(c->room->name));
     json_object_set_new(m, "participant",
@@ -61,6 +62,7 @@ void sig_leave_room(pl_sig *s, conn *c, const char *reason)
                   json_pack("{s:s,s:s,s:s}", "type", "participant-left", "participant_id",
                             c->participant_id, "reason", reason));
     c->participant_id[0] = '\0';
+    c->hand_raised = false;
     sig_subscriptions_refresh(s, r);
     sig_speakers_announce(s, r);
     if (!r->members)
@@ -222,4 +224,25 @@ void sig_on_mute(pl_sig *s, conn *c, json_t *msg, json_t *re)
     sig_send_room(s, c->room, NULL,
                   json_pack("{s:s,s:s,s:s,s:b}", "type", "track-muted", "participant_id",
                             c->participant_id, "track_id", t->id, "muted", t->muted));
+}
+
+/* hand: a participant raises or lowers its hand; the room (sender
+ * included) is told, and `joined` tells those who come later. */
+void sig_on_hand(pl_sig *s, conn *c, json_t *msg, json_t *re)
+{
+    json_t *raised = json_object_get(msg, "raised");
+    if (!json_is_boolean(raised)) {
+        sig_error(s, c, re, "bad_request", "hand needs a boolean raised");
+        return;
+    }
+    if (!c->room) {
+        sig_error(s, c, re, "not_found", "join a room before raising a hand");
+        return;
+    }
+    c->hand_raised = json_is_true(raised);
+    if (re)
+        sig_send(s, c, sig_reply("ok", re));
+    sig_send_room(s, c->room, NULL,
+                  json_pack("{s:s,s:s,s:b}", "type", "hand", "participant_id", c->participant_id,
+                            "raised", c->hand_raised));
 }

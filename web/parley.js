@@ -15,6 +15,8 @@ const tiles = new Map(); // participant id -> <figure>
 // makes a working meeting client.
 const hooks = {
   welcome() {}, // every welcome, resumed or not, before the room is rejoined
+  message() {}, // every message from the server, before it is handled (panels.js)
+  prejoin(room, go) { go(); }, // before joining from the lobby (prejoin.js)
   joined() { return null; }, // a call room: {audioOnly}; null for a meeting
   event() {}, // whatever the meeting code does not handle
   seen() {}, // every message, after this file handled it
@@ -205,11 +207,11 @@ async function publish(audioOnly) {
   let stream = window.parley.stream;
   if (stream && audioOnly)
     for (const t of stream.getVideoTracks()) { t.stop(); stream.removeTrack(t); }
-  if (stream && !audioOnly && !stream.getVideoTracks().length) { stopStream(); stream = null; }
-  try {
-    if (!stream) stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: audioOnly ? false : CAMERA });
-  } catch (e) {
-    setMediaState(`Camera or microphone unavailable (${e.name}). You can still chat.`);
+  if (stream && !audioOnly && !stream.getVideoTracks().length && !devices.lacks('video')) { stopStream(); stream = null; }
+  // What cannot be opened is left out (devices.js says why).
+  if (!stream) stream = await devices.open(audioOnly);
+  if (!stream.getTracks().length) {
+    if (gen === session.gen) setMediaState('No camera or microphone: you can still chat.');
     return;
   }
   if (gen !== session.gen) {
@@ -288,9 +290,14 @@ async function offerPublish() {
   request({ type: 'publish', sdp: offer.sdp, sources }, async (m) => {
     if (pc !== window.parley.publish) return;
     if (m.type !== 'publish-answer') { setMediaState(`Publishing failed: ${m.message}`); return; }
-    for (const t of pc.getTransceivers())
-      if (m.tracks[t.mid] && t.sender.track && t.sender.track !== screenTrack)
-        myTracks.set(t.sender.track.kind, m.tracks[t.mid].track_id);
+    for (const t of pc.getTransceivers()) {
+      const track = t.sender.track;
+      if (!m.tracks[t.mid] || !track || track === screenTrack) continue;
+      const fresh = myTracks.get(track.kind) !== m.tracks[t.mid].track_id;
+      myTracks.set(track.kind, m.tracks[t.mid].track_id);
+      // Joined with the microphone or camera off (pre-join): the room is told.
+      if (fresh && !track.enabled) send({ type: 'mute', track_id: m.tracks[t.mid].track_id, muted: true });
+    }
     await pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
     await fullSizeWithoutSimulcast(pc);
   });
@@ -410,7 +417,7 @@ function notify(text, ms = 6000) {
 }
 
 function showView(name) {
-  for (const v of ['start', 'lobby', 'meeting']) $(v).hidden = v !== name;
+  for (const v of ['start', 'lobby', 'prejoin', 'meeting']) $(v).hidden = v !== name;
   layoutTiles();
 }
 
@@ -484,6 +491,7 @@ function reconnect() {
 }
 
 function renderPeople() {
+  if (hooks.people?.(people)) return;
   const ul = $('people');
   ul.replaceChildren(...[...people.values()].map((p) => {
     const li = document.createElement('li');
@@ -556,6 +564,7 @@ function connect() {
   sock.onmessage = (ev) => {
     if (ws !== sock) return;
     const m = JSON.parse(ev.data);
+    hooks.message(m);
     if (m.re !== undefined && pending.has(m.re)) {
       const handler = pending.get(m.re);
       pending.delete(m.re);
@@ -661,7 +670,8 @@ $('join-form').addEventListener('submit', (e) => {
 });
 $('room-form').addEventListener('submit', (e) => {
   e.preventDefault();
-  joinRoom($('lobby-room').value);
+  const room = $('lobby-room').value;
+  hooks.prejoin(room, () => joinRoom(room));
 });
 $('chat-form').addEventListener('submit', (e) => {
   e.preventDefault();

@@ -39,6 +39,24 @@ test('a meeting: join, see each other, chat, leave', async () => {
   await ada.close();
 });
 
+test('raised hands: the room is told, a late joiner finds the hand in joined', async () => {
+  const ada = await connect(server, 'Ada');
+  const grace = await connect(server, 'Grace');
+  const j1 = await ada.request({ type: 'join', room: 'hands' });
+  await grace.request({ type: 'join', room: 'hands' });
+  assert.equal((await ada.request({ type: 'hand', raised: 'yes' })).code, 'bad_request');
+  assert.equal((await ada.request({ type: 'hand', raised: true })).type, 'ok');
+  const told = await grace.event('hand');
+  assert.deepEqual({ ...told }, { type: 'hand', participant_id: j1.participant.id, raised: true });
+  assert.equal((await ada.event('hand')).raised, true);
+  const linus = await connect(server, 'Linus');
+  const j3 = await linus.request({ type: 'join', room: 'hands' });
+  assert.deepEqual(j3.participants.map((p) => [p.name, p.hand_raised]).sort(), [['Ada', true], ['Grace', false]]);
+  await ada.request({ type: 'hand', raised: false });
+  assert.equal((await linus.event('hand')).raised, false);
+  for (const c of [ada, grace, linus]) await c.close();
+});
+
 test('connections without the subprotocol are accepted', async () => {
   const c = await connect(server, 'NoProto', []);
   assert.ok(c.user.id);

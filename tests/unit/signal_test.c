@@ -705,11 +705,70 @@ static void test_many_connections(void **state)
     pl_sig_destroy(sig);
 }
 
+/* Raising a hand: the room hears it, a late joiner finds it in `joined`,
+ * and leaving the room lowers it. */
+static void test_raised_hand(void **state)
+{
+    (void)state;
+    fx *f = fx_new();
+    hello(f, 0, "Ada");
+    hello(f, 1, "Grace");
+    say(f, 0, "{\"type\":\"hand\",\"raised\":true,\"id\":1}");
+    assert_string_equal(str(got(f, 0, "error"), "code"), "not_found");
+    say(f, 0, "{\"type\":\"join\",\"room\":\"r\"}");
+    char ada_id[32];
+    snprintf(ada_id, sizeof(ada_id), "%s",
+             str(json_object_get(got(f, 0, "joined"), "participant"), "id"));
+    say(f, 1, "{\"type\":\"join\",\"room\":\"r\"}");
+    json_t *p = json_array_get(json_object_get(got(f, 1, "joined"), "participants"), 0);
+    assert_false(json_is_true(json_object_get(p, "hand_raised")));
+    drain(f, 0);
+    drain(f, 1);
+    say(f, 0, "{\"type\":\"hand\",\"raised\":\"yes\",\"id\":2}");
+    assert_string_equal(str(got(f, 0, "error"), "code"), "bad_request");
+    assert_null(got(f, 1, "hand"));
+    drain(f, 0);
+    say(f, 0, "{\"type\":\"hand\",\"raised\":true,\"id\":3}");
+    assert_int_equal(json_integer_value(json_object_get(got(f, 0, "ok"), "re")), 3);
+    json_t *h = got(f, 1, "hand");
+    assert_non_null(h);
+    assert_string_equal(str(h, "participant_id"), ada_id);
+    assert_true(json_is_true(json_object_get(h, "raised")));
+    assert_non_null(got(f, 0, "hand")); /* the sender too, like track-muted */
+    /* A late joiner sees the raised hand in the room snapshot. */
+    hello(f, 2, "Linus");
+    say(f, 2, "{\"type\":\"join\",\"room\":\"r\"}");
+    json_t *parts = json_object_get(got(f, 2, "joined"), "participants");
+    int raised = 0;
+    for (size_t i = 0; i < json_array_size(parts); i++)
+        if (json_is_true(json_object_get(json_array_get(parts, i), "hand_raised"))) {
+            assert_string_equal(str(json_array_get(parts, i), "id"), ada_id);
+            raised++;
+        }
+    assert_int_equal(raised, 1);
+    drain(f, 1);
+    say(f, 0, "{\"type\":\"hand\",\"raised\":false}");
+    assert_false(json_is_true(json_object_get(got(f, 1, "hand"), "raised")));
+    /* Raised again, then a leave and a rejoin: the hand is down. */
+    say(f, 0, "{\"type\":\"hand\",\"raised\":true}");
+    say(f, 0, "{\"type\":\"leave\"}");
+    say(f, 0, "{\"type\":\"join\",\"room\":\"r\"}");
+    drain(f, 2);
+    hello(f, 3, "Edsger");
+    say(f, 3, "{\"type\":\"join\",\"room\":\"r\"}");
+    parts = json_object_get(got(f, 3, "joined"), "participants");
+    assert_int_equal(json_array_size(parts), 3);
+    for (size_t i = 0; i < json_array_size(parts); i++)
+        assert_false(json_is_true(json_object_get(json_array_get(parts, i), "hand_raised")));
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hello_and_presence),
         cmocka_unit_test(test_rooms_and_chat),
+        cmocka_unit_test(test_raised_hand),
         cmocka_unit_test(test_disconnect_is_announced),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_ice_restart_and_failed_transports),
