@@ -105,22 +105,13 @@
     });
     ul.replaceChildren(...items);
     $('people-count').textContent = String(roster.size);
-    markTiles();
   }
   // parley.js renders the people list through here.
   hooks.people = () => { render(); return true; };
   // One's own microphone and camera change with the buttons and shortcuts.
   for (const id of ['mic', 'cam']) $(id).addEventListener('click', () => queueMicrotask(render));
 
-  // Tiles show a camera that is off (data-camera-off on the participant's
-  // camera tile), whenever the state or the tiles change.
-  function markTiles() {
-    for (const fig of $('tiles').querySelectorAll('figure[data-participant]:not([data-screen])')) {
-      const off = String(state(fig.dataset.participant).cameraOff);
-      if (fig.dataset.cameraOff !== off) fig.dataset.cameraOff = off;
-    }
-  }
-  new MutationObserver(markTiles).observe($('tiles'), { childList: true });
+  // The tiles' camera-off state (data-camera-off) is tiles.js's.
 
   // ---- side panels: one open at a time --------------------------------------
   const panels = { 'people-toggle': 'people-panel', 'chat-toggle': 'chat-panel', 'devices-toggle': 'devices-panel' };

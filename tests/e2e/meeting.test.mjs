@@ -52,9 +52,12 @@ test('three participants see and hear each other, share a screen, and one leaves
   let received = 0;
   for (const page of pages)
     for (const s of Object.values(await page.evaluate(inbound))) received += s.packets;
-  // At least one keyframe request per subscribed video.
-  const stats = await pollStats(server, (st) => st.transports === 6 && st.keyframe_requests >= 6,
-    'six transports and a keyframe request per subscribed video');
+  // At least one keyframe request per publisher's video: the relay merges
+  // the requests of its two subscribers when they come within the keyframe
+  // limiter's interval (both tiles the same size now, wanting the same
+  // layer at once), so one per subscribed video is not a given.
+  const stats = await pollStats(server, (st) => st.transports === 6 && st.keyframe_requests >= 3,
+    'six transports and a keyframe request per published video');
   assert.ok(stats.rtp_forwarded >= received, `${received} received: ${JSON.stringify(stats)}`);
   fs.mkdirSync(outDir, { recursive: true });
   await pages[0].screenshot({ path: path.join(outDir, 'e2e-meeting.png') });

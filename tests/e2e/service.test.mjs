@@ -78,7 +78,10 @@ test('a configuration file gives what the same command line gives; a bad value i
   // (but for its TURN example), it changes nothing.
   const sample = fs.readFileSync(path.join(root, 'docs', 'parley.conf'), 'utf8').split('\n')
     .map((l) => l.replace(/^#([a-z])/, '$1')).filter((l) => !/^turn-(url|secret-file) = ./.test(l));
-  const fromSample = parley(['--check-config', '--config', write('sample.conf', sample.join('\n'))]);
+  // The web root's default is where the build installs the web client (or
+  // ./web without it there), which a sample cannot name for every build.
+  const values = sample.filter((l) => !/^web-root = /.test(l));
+  const fromSample = parley(['--check-config', '--config', write('sample.conf', values.join('\n'))]);
   assert.equal(fromSample.code, 0, fromSample.err);
   assert.equal(fromSample.out, parley(['--check-config']).out);
   const sampleKeys = sample.filter((l) => /^[a-z]/.test(l)).map((l) => l.split(' =')[0]);
