@@ -82,13 +82,21 @@ function watchPath(pc, which) {
   pc.addEventListener('icecandidateerror', (e) => {
     if (e.errorCode === 401 && /^turns?:/.test(e.url || '')) netpath.refused.add(e.url);
   });
+  let tries = 0;
   const update = async () => {
     if (pc !== window.parley[which]) return;
     if (pc.connectionState === 'failed') {
       netpath.paths[which] = { failed: true };
     } else if (pc.connectionState === 'connected') {
       const path = await selectedPath(pc).catch(() => null);
-      if (!path || pc !== window.parley[which]) return;
+      if (pc !== window.parley[which]) return;
+      // Right at 'connected' the statistics may not name the selected pair
+      // yet (a busy machine): ask again shortly, or the bar stays empty.
+      if (!path) {
+        if (++tries <= 20) setTimeout(update, 500);
+        return;
+      }
+      tries = 0;
       netpath.paths[which] = path;
     } else {
       return;

@@ -74,8 +74,13 @@ test('with transport-wide feedback the browser\'s estimate grows and its camera 
     const pc = window.parley.publish;
     if (!pc) return null;
     const out = { at: performance.now() };
-    (await pc.getStats()).forEach((s) => {
-      if (s.type === 'candidate-pair' && s.nominated) out.estimate = s.availableOutgoingBitrate || 0;
+    const stats = await pc.getStats();
+    // The pair the transport selected: with ICE-TCP candidates another pair
+    // can be nominated too, without an estimate of its own.
+    let selected = null;
+    stats.forEach((s) => { if (s.type === 'transport' && s.selectedCandidatePairId) selected = s.selectedCandidatePairId; });
+    stats.forEach((s) => {
+      if (s.type === 'candidate-pair' && s.id === selected) out.estimate = s.availableOutgoingBitrate || 0;
       // The camera's simulcast layers: bytes of all, the rest of the
       // full-size one (rid f).
       if (s.type === 'outbound-rtp' && s.kind === 'video') {
