@@ -59,10 +59,14 @@ static int check_webhook_url(const char *v, char *why, size_t n)
 
 static int check_one_of(const char *v, const char *const *names, size_t k, char *why, size_t n)
 {
-    for (size_t i = 0; i < k; i++)
+    char list[64] = "";
+    for (size_t i = 0; i < k; i++) {
         if (strcmp(v, names[i]) == 0)
             return 0;
-    snprintf(why, n, "'%.64s' is not one of %s", v, k == 4 ? "error, warn, info, debug" : "text, json");
+        size_t used = strlen(list);
+        snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", names[i]);
+    }
+    snprintf(why, n, "'%.64s' is not one of %s", v, list);
     return -1;
 }
 
