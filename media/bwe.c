@@ -38,6 +38,8 @@
 #define LOSS_WINDOW_PACKETS 20
 #define LOSS_WINDOW_US 500000
 #define LOSS_HIGH 0.10
+#define LOSS_SEVERE 0.25
+#define LOSS_SMOOTHING 0.3
 #define LOSS_LOW 0.02
 #define LOSS_CUT_GAP_US 300000
 /* Probes: the first at this many times the start rate, the next at twice
@@ -53,6 +55,10 @@
 #define RECENT_PACE_US 250000
 #define PROBE_FURTHER_SHARE 0.7
 #define CALM_US 2000000
+/* Jitter: the windows its spread is the largest of, and the largest
+ * spread believed (more is a receiver's clock jump). */
+#define JITTER_WINDOW_US 1000000
+#define JITTER_MAX_US 200000
 
 typedef struct acked {
     int64_t arrival_us[ACKED_RING];
@@ -75,7 +81,8 @@ struct pl_bwe {
     double delay_bps, loss_bps;
     uint64_t remb_bps;
     bool have_feedback;
-    bool starting; /* the start-up probes are still finding the path's rate */
+    bool starting;          /* the start-up probes are still finding the path's rate */
+    unsigned start_retries; /* start probes sent again, longer, for jitter */
     int64_t rtt_us;
     /* Rate control. */
     enum pl_bwe_rate_state rate_state;
@@ -88,9 +95,15 @@ struct pl_bwe {
     uint64_t acked_bps;
     /* Loss. */
     uint32_t loss_lost, loss_total;
-    double loss_fraction;
+    double loss_fraction, loss_smoothed;
     int64_t last_loss_update_us, last_loss_cut_us;
     uint64_t feedbacks, overuses, loss_cuts, app_limited_cuts, probes_below_acked;
+    /* Jitter: the last packet told (arrival, sequence number, send time),
+     * the largest spread seen in this window and the one before, and half
+     * the larger one (us). */
+    int64_t jitter_prev_arrival_us, jitter_prev_seq, jitter_prev_send_us;
+    int64_t jitter_window_us, jitter_cur_max_us, jitter_prev_max_us;
+    double jitter_us;
     pl_sendhist_result results[PL_RTCP_MAX_TWCC];
 };
 
@@ -117,13 +130,14 @@ pl_bwe *pl_bwe_create(const pl_env *env, uint64_t start_bps)
     b->min_bps = PL_BWE_MIN_BPS;
     b->max_bps = PL_BWE_MAX_BPS;
     b->delay_bps = b->loss_bps = clamp_bps(b, (double)start_bps);
-    b->rtt_us = DEFAULT_RTT_US;
+    b->rtt_us = b->prober.rtt_us = DEFAULT_RTT_US;
     b->rate_state = PL_BWE_HOLD;
     b->starting = true;
     b->last_update_us = b->last_decrease_us = INT64_MIN;
     b->last_loss_update_us = b->last_loss_cut_us = INT64_MIN;
     pl_trendline_init(&b->trend);
     bwe_prober_init(&b->prober);
+    b->prober.rtt_us = b->rtt_us;
     /* Rate control would take many seconds to find a fast path: ask it. */
     double first = b->delay_bps * START_PROBE_FACTOR;
     if (b->delay_bps < (double)b->max_bps)
@@ -174,7 +188,7 @@ int64_t pl_bwe_on_sent(pl_bwe *b, int64_t now_us, uint16_t seq, size_t size, uin
 void pl_bwe_on_rtt(pl_bwe *b, int64_t rtt_us)
 {
     if (rtt_us > 0)
-        b->rtt_us = rtt_us;
+        b->rtt_us = b->prober.rtt_us = rtt_us;
 }
 
 void pl_bwe_on_remb(pl_bwe *b, int64_t now_us, uint64_t bps)
@@ -201,7 +215,7 @@ bool pl_bwe_probe_poll(pl_bwe *b, int64_t now_us, pl_bwe_probe *out)
 {
     uint64_t est = pl_bwe_estimate(b);
     bool ceiling = est >= b->max_bps || (b->remb_bps && est >= b->remb_bps);
-    bool calm = b->usage == PL_BWE_NORMAL && b->loss_fraction < LOSS_LOW &&
+    bool calm = b->usage == PL_BWE_NORMAL && b->loss_smoothed < LOSS_LOW &&
                 (b->last_decrease_us == INT64_MIN || now_us - b->last_decrease_us >= CALM_US);
     if (b->have_feedback && !ceiling && calm && bwe_prober_idle(&b->prober) &&
         (b->prober.last_probe_us == INT64_MIN ||
@@ -417,6 +431,19 @@ static void rate_update(pl_bwe *b, int64_t now_us, bwe_probe_result probe)
     case PL_BWE_NORMAL:
         break;
     }
+    if (probe.bps && b->starting && (double)probe.bps < PROBE_FURTHER_SHARE * (double)probe.asked &&
+        (double)probe.duration_us < BWE_JITTER_SPAN * b->jitter_us &&
+        b->start_retries < START_PROBE_TRIES) {
+        /* A start probe sent before the path's jitter was known, too short
+         * for it: it measured the jitter more than the path. What it
+         * proved is kept, and it is tried again, long enough. */
+        b->start_retries++;
+        if ((double)probe.bps > b->delay_bps)
+            b->delay_bps = b->loss_bps = clamp_bps(b, (double)probe.bps);
+        bwe_prober_queue(&b->prober, probe.asked, false);
+        b->rate_state = PL_BWE_HOLD;
+        return;
+    }
     if (probe.saturated) {
         /* The path's rate, measured: where congestion strikes, and a
          * ceiling for now; but never below what the path carried over the
@@ -439,7 +466,7 @@ static void rate_update(pl_bwe *b, int64_t now_us, bwe_probe_result probe)
         /* The path carried more than the estimate: take it, and see
          * whether it carries more still. */
         b->delay_bps = clamp_bps(b, (double)probe.bps);
-        if (b->loss_fraction <= LOSS_HIGH && b->loss_bps < b->delay_bps)
+        if (b->loss_smoothed <= LOSS_HIGH && b->loss_bps < b->delay_bps)
             b->loss_bps = b->delay_bps;
         if ((double)probe.bps >= PROBE_FURTHER_SHARE * (double)probe.asked &&
             probe.bps < b->max_bps)
@@ -463,6 +490,13 @@ static void loss_update(pl_bwe *b, int64_t now_us)
         return;
     double p = (double)b->loss_lost / (double)b->loss_total;
     b->loss_fraction = p;
+    /* Decided on the loss smoothed over windows: a window of a few dozen
+     * packets on a path that loses 5% at random reads over 10% now and
+     * then, and each such read would cut for good (the part grows back
+     * only under 2%). A severe loss cuts at once. */
+    b->loss_smoothed = b->last_loss_update_us == INT64_MIN
+                           ? p
+                           : b->loss_smoothed + LOSS_SMOOTHING * (p - b->loss_smoothed);
     b->loss_lost = b->loss_total = 0;
     double dt_s = 0;
     if (b->last_loss_update_us != INT64_MIN) {
@@ -470,7 +504,7 @@ static void loss_update(pl_bwe *b, int64_t now_us)
         dt_s = (double)(dt < 0 ? 0 : dt > MAX_UPDATE_GAP_US ? MAX_UPDATE_GAP_US : dt) / 1e6;
     }
     b->last_loss_update_us = now_us;
-    if (p > LOSS_HIGH) {
+    if (b->loss_smoothed > LOSS_HIGH || p > LOSS_SEVERE) {
         if (b->last_loss_cut_us != INT64_MIN &&
             now_us - b->last_loss_cut_us < LOSS_CUT_GAP_US + b->rtt_us)
             return;
@@ -478,12 +512,46 @@ static void loss_update(pl_bwe *b, int64_t now_us)
         b->loss_bps = clamp_bps(b, est * (1.0 - p / 2));
         b->last_loss_cut_us = now_us;
         b->loss_cuts++;
-    } else if (p < LOSS_LOW) {
+    } else if (b->loss_smoothed < LOSS_LOW) {
         /* Grows back, but never stands above the delay-based part: when
          * loss strikes, the cut starts from what was being sent. */
         double grown = b->loss_bps * (1.0 + GROWTH_PER_S * dt_s) + 1000.0 * dt_s;
         b->loss_bps = clamp_bps(b, grown < b->delay_bps ? grown : b->delay_bps);
     }
+}
+
+/* The path's jitter, from packets that overtook each other. A queue
+ * serves packets in the order they came, however it fills and drains, so
+ * a packet that arrived before one sent ahead of it was held back less by
+ * the path's random delay: by at least the send gap plus the arrival gap
+ * it gained. The largest such difference over the last two windows of
+ * JITTER_WINDOW_US is the spread of the random delay (2J for +-J), and half
+ * of it is the jitter. A path that reorders nothing has none, whatever its
+ * queue does. */
+static void jitter_add(pl_bwe *b, const pl_sendhist_result *r)
+{
+    if (r->send_us - b->jitter_window_us >= JITTER_WINDOW_US) {
+        b->jitter_prev_max_us = b->jitter_cur_max_us;
+        b->jitter_cur_max_us = 0;
+        b->jitter_window_us = r->send_us;
+    }
+    if (b->jitter_prev_seq && r->seq == b->jitter_prev_seq + 1 &&
+        r->arrival_us < b->jitter_prev_arrival_us) {
+        int64_t spread =
+            (b->jitter_prev_arrival_us - r->arrival_us) + (r->send_us - b->jitter_prev_send_us);
+        if (spread > JITTER_MAX_US)
+            spread = JITTER_MAX_US;
+        if (spread > b->jitter_cur_max_us)
+            b->jitter_cur_max_us = spread;
+    }
+    int64_t spread =
+        b->jitter_cur_max_us > b->jitter_prev_max_us ? b->jitter_cur_max_us : b->jitter_prev_max_us;
+    b->jitter_us = (double)spread / 2;
+    b->prober.jitter_us = b->jitter_us;
+    pl_trendline_set_jitter(&b->trend, b->jitter_us / 1000.0);
+    b->jitter_prev_arrival_us = r->arrival_us;
+    b->jitter_prev_seq = r->seq;
+    b->jitter_prev_send_us = r->send_us;
 }
 
 void pl_bwe_on_feedback(pl_bwe *b, int64_t now_us, const pl_rtcp_twcc *fb)
@@ -495,13 +563,20 @@ void pl_bwe_on_feedback(pl_bwe *b, int64_t now_us, const pl_rtcp_twcc *fb)
         const pl_sendhist_result *r = &b->results[i];
         if (r->cluster)
             bwe_prober_result(&b->prober, r);
-        if (r->late)
-            continue; /* counted as lost already; too old for the delay */
+        if (r->late) {
+            /* Counted as lost already (reordered past a feedback), but it
+             * was not: no loss for the loss-based part. Too old for the
+             * delay. */
+            if (b->loss_lost)
+                b->loss_lost--;
+            continue;
+        }
         b->loss_total++;
         if (!r->received) {
             b->loss_lost++;
             continue;
         }
+        jitter_add(b, r);
         acked_add(&b->acked, r->arrival_us, r->send_us, r->size, r->cluster != 0);
         pl_trendline_packet(&b->trend, r->send_us, r->arrival_us);
     }
@@ -535,6 +610,7 @@ pl_bwe_stats pl_bwe_get_stats(const pl_bwe *b)
                           .remb_bps = b->remb_bps,
                           .acked_bps = b->acked_bps,
                           .loss = b->loss_fraction,
+                          .jitter_ms = b->jitter_us / 1000.0,
                           .trend = b->trend.trend,
                           .threshold = b->trend.threshold,
                           .usage = b->usage,

@@ -12,6 +12,9 @@
 /* Clusters measured at once, and requests waiting their turn. */
 #define BWE_CLUSTERS 4
 #define BWE_PENDING 2
+/* A cluster lasts at least this many times the path's jitter (J for a
+ * random delay of +-J). */
+#define BWE_JITTER_SPAN 7.0
 /* Arrivals kept per cluster for its measure (its later half). */
 #define BWE_CLUSTER_ARRIVALS 64
 
@@ -43,6 +46,10 @@ typedef struct bwe_prober {
     int64_t last_probe_us;         /* when the last cluster started; INT64_MIN: never */
     int64_t shadow_until_us;       /* the last cluster's queue may be in view until then */
     bwe_cluster clusters[BWE_CLUSTERS];
+    /* The path's jitter (J for a random delay of +-J, us), from the
+     * estimator. */
+    double jitter_us;
+    int64_t rtt_us; /* the path's round trip, from the estimator */
     uint64_t sent, ok, failed;
     uint64_t last_result_bps;
 } bwe_prober;
@@ -60,9 +67,10 @@ void bwe_prober_sent(bwe_prober *p, uint32_t id, int64_t now_us, size_t size);
 void bwe_prober_result(bwe_prober *p, const pl_sendhist_result *r);
 /* What a concluded cluster measured. */
 typedef struct bwe_probe_result {
-    uint64_t bps;   /* 0: nothing */
-    uint64_t asked; /* the cluster's rate */
-    bool saturated; /* the path could not carry the cluster: bps is its rate */
+    uint64_t bps;        /* 0: nothing */
+    uint64_t asked;      /* the cluster's rate */
+    int64_t duration_us; /* how long the cluster was to last */
+    bool saturated;      /* the path could not carry the cluster: bps is its rate */
 } bwe_probe_result;
 
 /* Concludes the clusters whose packets have all been told about (or that

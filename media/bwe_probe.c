@@ -11,7 +11,9 @@
 /* A cluster not told about this long after its end is given up (its
  * feedback was lost, or it was not sent). */
 #define CLUSTER_TIMEOUT_US 1000000
-/* A cluster that lost more than a fifth of its packets measures nothing. */
+#define FEEDBACK_WAIT_US 250000
+/* A cluster that lost more than a fifth of the packets feedback told of
+ * measures nothing. */
 #define MIN_RECEIVED_NUM 4
 #define MIN_RECEIVED_DEN 5
 /* A receive rate this far under the send rate means the path was full
@@ -23,6 +25,13 @@
  * cluster, not from its measure, so that congestion that strikes while a
  * cluster is stuck in a long queue is not taken for the cluster's. */
 #define SHADOW_US 400000
+/* Jitter and a cluster's span. Each packet's delay varying on its own
+ * within +-J, the first and the last arrivals of a cluster are early and
+ * late ones, and the span of arrivals is about J longer than the path made
+ * it: that much is taken off. A cluster lasts at least BWE_JITTER_SPAN
+ * times J, and at most this long. */
+#define JITTER_EXCESS_FACTOR 1.0
+#define MAX_CLUSTER_US 250000
 
 void bwe_prober_init(bwe_prober *p)
 {
@@ -85,7 +94,14 @@ bool bwe_prober_poll(bwe_prober *p, int64_t now_us, pl_bwe_probe *out)
     c->id = p->next_id++;
     if (!p->next_id)
         p->next_id = 1;
-    uint64_t bytes = bps * PL_BWE_PROBE_US / 8000000u;
+    /* On a jittery path a short cluster measures the jitter, not the
+     * rate: it lasts long enough that the jitter is a small part of it. */
+    int64_t at_least_us = (int64_t)(BWE_JITTER_SPAN * p->jitter_us);
+    if (at_least_us < PL_BWE_PROBE_US)
+        at_least_us = PL_BWE_PROBE_US;
+    if (at_least_us > MAX_CLUSTER_US)
+        at_least_us = MAX_CLUSTER_US;
+    uint64_t bytes = bps * (uint64_t)at_least_us / 8000000u;
     if (bytes < PL_BWE_PROBE_MIN_BYTES)
         bytes = PL_BWE_PROBE_MIN_BYTES;
     int64_t duration = (int64_t)(bytes * 8000000u / bps);
@@ -145,7 +161,7 @@ void bwe_prober_result(bwe_prober *p, const pl_sendhist_result *r)
  * too few were kept): a token bucket lets the first part of a cluster
  * through at once, and only after its credit is spent do arrivals come at
  * the path's rate. */
-static double tail_rate(bwe_cluster *c)
+static double tail_rate(bwe_cluster *c, double excess)
 {
     uint32_t n = c->n_arrivals;
     if (n < 4 || n != c->recv_n)
@@ -164,8 +180,10 @@ static double tail_rate(bwe_cluster *c)
     }
     uint32_t from = n / 2;
     int64_t span = c->arrival_us[n - 1] - c->arrival_us[from];
-    if (span <= 0)
+    /* A span the jitter could make up most of measures nothing. */
+    if (span <= 0 || (double)span < 2 * excess)
         return 0;
+    span -= (int64_t)excess;
     uint64_t bytes = 0;
     for (uint32_t i = from + 1; i < n; i++)
         bytes += c->arrival_size[i];
@@ -176,10 +194,10 @@ static double tail_rate(bwe_cluster *c)
  * size does not count towards the receive rate (it arrived at the start of
  * the span), nor the last one's towards the send rate (it left at its
  * end). */
-static uint64_t measure(bwe_cluster *c, bool *saturated)
+static uint64_t measure(bwe_cluster *c, double jitter_us, bool *saturated)
 {
     *saturated = false;
-    if (c->recv_n < 2 || c->recv_n * MIN_RECEIVED_DEN < c->sent_n * MIN_RECEIVED_NUM)
+    if (c->recv_n < 2 || c->recv_n * MIN_RECEIVED_DEN < c->told_n * MIN_RECEIVED_NUM)
         return 0;
     int64_t send_span = c->last_send_us - c->first_send_us;
     int64_t recv_span = c->last_arrival_us - c->first_arrival_us;
@@ -187,8 +205,12 @@ static uint64_t measure(bwe_cluster *c, bool *saturated)
         recv_span > CLUSTER_TIMEOUT_US)
         return 0;
     double send_bps = (double)(c->sent_bytes - c->last_send_size) * 8e6 / (double)send_span;
-    double recv_bps = (double)(c->recv_bytes - c->first_arrival_size) * 8e6 / (double)recv_span;
-    double tail = tail_rate(c);
+    double excess = JITTER_EXCESS_FACTOR * jitter_us;
+    double span = (double)recv_span - excess;
+    if (span < 0.5 * (double)recv_span)
+        span = 0.5 * (double)recv_span;
+    double recv_bps = (double)(c->recv_bytes - c->first_arrival_size) * 8e6 / span;
+    double tail = tail_rate(c, excess);
     if (tail > 0 && tail < recv_bps)
         recv_bps = tail;
     if (recv_bps < SATURATED_RATIO * send_bps) {
@@ -212,15 +234,22 @@ bwe_probe_result bwe_prober_conclude(bwe_prober *p, int64_t now_us)
             continue;
         int64_t end = c->started_us + c->duration_us;
         bool told = now_us >= end && c->sent_n && c->told_n >= c->sent_n;
-        if (!told && now_us < end + CLUSTER_TIMEOUT_US)
+        /* Feedback is lost too: what was not told a round trip and a few
+         * feedback intervals after the cluster never will be; most of it
+         * told is enough to measure. */
+        bool mostly = now_us >= end + p->rtt_us + FEEDBACK_WAIT_US && 2 * c->told_n >= c->sent_n;
+        if (!told && !mostly && now_us < end + CLUSTER_TIMEOUT_US)
             continue;
         bool saturated = false;
-        uint64_t bps = told ? measure(c, &saturated) : 0;
+        uint64_t bps = c->told_n ? measure(c, p->jitter_us, &saturated) : 0;
         if (bps) {
             p->ok++;
             p->last_result_bps = bps;
             if (bps > best.bps)
-                best = (bwe_probe_result){.bps = bps, .asked = c->bps, .saturated = saturated};
+                best = (bwe_probe_result){.bps = bps,
+                                          .asked = c->bps,
+                                          .duration_us = c->duration_us,
+                                          .saturated = saturated};
         } else {
             p->failed++;
         }

@@ -395,5 +395,7 @@ int pl_router_downlink_get(const pl_router *r, uint64_t id, pl_router_downlink *
                                 .queued_rtx = ps.cls[PL_PACER_RTX].queued_bytes,
                                 .queued_video = ps.cls[PL_PACER_VIDEO].queued_bytes,
                                 .video_max_delay_us = ps.cls[PL_PACER_VIDEO].max_delay_us};
+    if (d->bwe)
+        out->bwe = pl_bwe_get_stats(d->bwe);
     return PL_OK;
 }

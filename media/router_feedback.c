@@ -22,7 +22,11 @@ static route *route_by_ssrc(endpoint *e, uint32_t out_ssrc)
  * layers still have, each number as the packet it went out as (the
  * route's history says which layer and source packet it carried). Within
  * the budget: a number resent less than a round trip ago is not resent
- * (the first resend may still be on its way), and a NACK asking for more
+ * (the first resend may still be on its way). Without RTX (audio), a
+ * resend is the packet itself again: one resent twice reaches a receiver
+ * that asked again just before the first resend arrived as a replay, which
+ * its SRTP drops and its transport-wide feedback reports lost, so there
+ * the wait is a round trip and a half. And a NACK asking for more
  * bytes than a key frame of the route's layer is answered with a key
  * frame instead, which repairs the picture for less. */
 static void answer_nack(pl_router *r, endpoint *sub, const pl_rtcp_nack *nack, int64_t now)
@@ -36,6 +40,7 @@ static void answer_nack(pl_router *r, endpoint *sub, const pl_rtcp_nack *nack, i
     uint16_t lost[PL_RTCP_MAX_NACK * 17];
     size_t n = pl_rtcp_nack_lost(nack, lost, sizeof(lost) / sizeof(lost[0]));
     int64_t rtt = sub->dl && sub->dl->rtt_us ? sub->dl->rtt_us : DEFAULT_RTT_US;
+    int64_t guard = rt->cfg.out_rtx_pt ? rtt : rtt + rtt / 2;
     /* First what would go, and how many bytes. */
     size_t keep = 0;
     uint64_t bytes = 0;
@@ -49,7 +54,7 @@ static void answer_nack(pl_router *r, endpoint *sub, const pl_rtcp_nack *nack, i
             continue; /* the cache holds another source's packets now, or lost it */
         size_t slot = lost[k] & (RESENT_HISTORY - 1);
         if (rt->resent_seq[slot] == lost[k] && rt->resent_at[slot] &&
-            now - rt->resent_at[slot] < rtt) {
+            now - rt->resent_at[slot] < guard) {
             r->st.nack_repeats++;
             continue;
         }

@@ -14,6 +14,9 @@
 #define K_UP 0.0087
 #define K_DOWN 0.039
 #define MAX_ADAPT_MS 15.0
+/* The threshold's floor per ms of jitter: a random delay of +-20 ms moves
+ * the trend by +-4 to 6 without any queue. */
+#define JITTER_FLOOR_GAIN 0.3
 /* Overuse needs the trend above the threshold this long (ms). */
 #define OVERUSE_MS 10.0
 /* A group may be a burst released at once by a queue: packets arriving
@@ -26,10 +29,19 @@
  * times in a row. */
 #define MAX_VARIATION_US 3000000
 
+void pl_trendline_set_jitter(pl_trendline *t, double jitter_ms)
+{
+    double f = PL_TRENDLINE_THRESHOLD_MIN + JITTER_FLOOR_GAIN * (jitter_ms > 0 ? jitter_ms : 0);
+    t->floor = f < PL_TRENDLINE_THRESHOLD_MAX ? f : PL_TRENDLINE_THRESHOLD_MAX;
+    if (t->threshold < t->floor)
+        t->threshold = t->floor;
+}
+
 void pl_trendline_init(pl_trendline *t)
 {
     memset(t, 0, sizeof(*t));
     t->threshold = PL_TRENDLINE_THRESHOLD_START;
+    t->floor = PL_TRENDLINE_THRESHOLD_MIN;
     t->threshold_at_us = INT64_MIN;
     t->over_ms = -1;
     t->state = PL_BWE_NORMAL;
@@ -92,8 +104,8 @@ static void adapt_threshold(pl_trendline *t, int64_t at_us)
     if (dt_ms < 0)
         dt_ms = 0;
     t->threshold += k * (mag - t->threshold) * dt_ms;
-    if (t->threshold < PL_TRENDLINE_THRESHOLD_MIN)
-        t->threshold = PL_TRENDLINE_THRESHOLD_MIN;
+    if (t->threshold < t->floor)
+        t->threshold = t->floor;
     if (t->threshold > PL_TRENDLINE_THRESHOLD_MAX)
         t->threshold = PL_TRENDLINE_THRESHOLD_MAX;
     t->threshold_at_us = at_us;

@@ -10,7 +10,7 @@
 struct pl_twcc_rx {
     pl_env env;
     bool started;
-    int64_t base;    /* extended number of the first packet not yet reported */
+    int64_t base;    /* extended number of the first packet not yet reported (or to report again) */
     int64_t highest; /* highest extended number received; base - 1 when none waits */
     int64_t arrival[PL_TWCC_WINDOW]; /* in ticks; -1: not received */
     int64_t next_due;
@@ -55,8 +55,16 @@ void pl_twcc_rx_packet(pl_twcc_rx *rx, uint16_t seq, int64_t arrival_us)
         rx->started = true;
         restart(rx, ext);
     }
-    if (ext < rx->base)
-        return; /* already reported (as lost): too late */
+    if (ext < rx->base) {
+        /* Reported as lost already: it was reordered, not lost. The next
+         * feedback starts from it again (as browsers do), so the sender
+         * learns it arrived; the ones after it are told again too, and
+         * their senders ignore what they were told before. Unless it is
+         * so old that the window no longer holds what followed it. */
+        if (ext <= rx->highest - PL_TWCC_WINDOW || *slot(rx, ext) >= 0)
+            return;
+        rx->base = ext;
+    }
     if (ext >= rx->base + PL_TWCC_WINDOW) {
         /* Far ahead: what was not reported is given up. */
         restart(rx, ext);

@@ -87,6 +87,7 @@ typedef struct pl_bwe_stats {
     uint64_t remb_bps;  /* 0 when no REMB came */
     uint64_t acked_bps; /* what the receiver got; 0 until measured */
     double loss;        /* fraction lost in the last loss window */
+    double jitter_ms;   /* J of a random delay of +-J, from reordered arrivals */
     double trend;       /* the detector's scaled trend, and its threshold (ms) */
     double threshold;
     enum pl_bwe_usage usage;

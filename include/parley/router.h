@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "parley/bwe.h"
 #include "parley/common.h"
 #include "parley/track.h"
 
@@ -186,6 +187,7 @@ typedef struct pl_router_downlink {
      * has waited there so far. */
     size_t queued_audio, queued_rtx, queued_video;
     int64_t video_max_delay_us;
+    pl_bwe_stats bwe; /* zero without an estimator */
 } pl_router_downlink;
 
 /* PL_ENOTFOUND for a transport without routes. */

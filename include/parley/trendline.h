@@ -57,6 +57,7 @@ typedef struct pl_trendline {
     double slope;
     double trend, prev_trend; /* scaled slope, compared with the threshold */
     double threshold;
+    double floor;            /* the threshold's lowest, raised on a jittery path */
     int64_t threshold_at_us; /* arrival time of its last update; INT64_MIN before */
     double over_ms;          /* how long the trend has been above the threshold; <0: not */
     unsigned over_count;
@@ -72,6 +73,11 @@ void pl_trendline_init(pl_trendline *t);
  * is ignored. Returns the detector's state, which changes only when a
  * group completes. */
 enum pl_bwe_usage pl_trendline_packet(pl_trendline *t, int64_t send_us, int64_t arrival_us);
+
+/* The path's jitter (J for a random delay of +-J, ms). Random delay makes the trend wander without
+ * a queue behind it: the threshold's floor rises with the jitter so that the wandering is not taken
+ * for congestion, while a queue, whose trend grows on and on, still is. */
+void pl_trendline_set_jitter(pl_trendline *t, double jitter_ms);
 
 #ifdef __cplusplus
 }

@@ -352,19 +352,19 @@ static void dump(const sim *s, const char *name)
 static void print_stats(const sim *s, const char *name)
 {
     pl_bwe_stats st = pl_bwe_get_stats(s->bwe);
-    print_message(
-        "# %s: est=%llu acked=%llu loss=%.3f overuses=%llu loss_cuts=%llu probes=%llu/%llu "
-        "ok, %llu failed; told %llu received, %llu lost, unknown=%llu repeated=%llu; "
-        "padding %.1f%% of bytes; link dropped %llu (queue) %llu (loss) of %llu\n",
-        name, (unsigned long long)st.estimate_bps, (unsigned long long)st.acked_bps, st.loss,
-        (unsigned long long)st.overuses, (unsigned long long)st.loss_cuts,
-        (unsigned long long)st.probes_ok, (unsigned long long)st.probes_sent,
-        (unsigned long long)st.probes_failed, (unsigned long long)st.history.received,
-        (unsigned long long)st.history.lost, (unsigned long long)st.history.unknown,
-        (unsigned long long)st.history.repeated,
-        100.0 * (double)s->padding_bytes / (double)(s->padding_bytes + s->media_bytes),
-        (unsigned long long)s->down.dropped_queue, (unsigned long long)s->down.dropped_loss,
-        (unsigned long long)s->down.sent);
+    print_message("# %s: est=%llu acked=%llu loss=%.3f jitter=%.1f ms overuses=%llu loss_cuts=%llu "
+                  "probes=%llu/%llu "
+                  "ok, %llu failed; told %llu received, %llu lost, unknown=%llu repeated=%llu; "
+                  "padding %.1f%% of bytes; link dropped %llu (queue) %llu (loss) of %llu\n",
+                  name, (unsigned long long)st.estimate_bps, (unsigned long long)st.acked_bps,
+                  st.loss, st.jitter_ms, (unsigned long long)st.overuses,
+                  (unsigned long long)st.loss_cuts, (unsigned long long)st.probes_ok,
+                  (unsigned long long)st.probes_sent, (unsigned long long)st.probes_failed,
+                  (unsigned long long)st.history.received, (unsigned long long)st.history.lost,
+                  (unsigned long long)st.history.unknown, (unsigned long long)st.history.repeated,
+                  100.0 * (double)s->padding_bytes / (double)(s->padding_bytes + s->media_bytes),
+                  (unsigned long long)s->down.dropped_queue,
+                  (unsigned long long)s->down.dropped_loss, (unsigned long long)s->down.sent);
 }
 
 /* ---- the scenarios ---- */

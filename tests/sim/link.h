@@ -7,7 +7,8 @@
  * may change during a run (packets already queued then leave at the new
  * rate). With a burst (link_set_burst) the link is a token bucket, as
  * Linux's tbf: idle, it saves up to that many bytes of credit at its rate,
- * and what the credit covers leaves at once. Seeded, on the virtual clock;
+ * and what the credit covers leaves at once. With jitter each packet's
+ * delay varies on its own, so packets overtake each other. Seeded, on the virtual clock;
  * times must not go backwards. */
 #ifndef PARLEY_TEST_LINK_H
 #define PARLEY_TEST_LINK_H
@@ -37,6 +38,7 @@ typedef struct link {
     uint64_t rate_bps;
     int64_t delay_us;
     double loss;            /* 0..1, on the wire, after the queue */
+    int64_t jitter_us;      /* each packet's delay +- up to this, uniform (reorders) */
     size_t max_queue_bytes; /* 0: no limit in bytes */
     int64_t max_queue_us;   /* 0: no limit in time (at the current rate) */
     /* State: the queue, whose head is being sent, and the wire. */

@@ -149,8 +149,9 @@ static void test_wrap_around(void **state)
 }
 
 /* Reordered packets are reported in sequence order with a negative delta;
- * a packet that arrives after the feedback that reported it lost is not
- * reported again, and a duplicate keeps its first arrival. */
+ * a packet that arrives after the feedback that reported it lost is
+ * reported again, as received, by the next feedback (which starts from it);
+ * a duplicate keeps its first arrival. */
 static void test_reordering_and_late(void **state)
 {
     fx *f = *state;
@@ -167,13 +168,30 @@ static void test_reordering_and_late(void **state)
     assert_true(at[2] - at[0] == 2000);
     assert_true(at[1] - at[0] == 3000);
     assert_true(t->packets[2].delta_us < 0);
-    /* 14 is lost in this feedback; it arrives later and is dropped. */
+    /* 13 and 14 are lost in this feedback; 14 arrives later and is told
+     * again from there, as received, with 15 as before. */
     pl_twcc_rx_packet(f->rx, 15, now + 200000);
     assert_true(feedback(f, now + 300000));
     assert_int_equal(f->parsed->u.twcc.base_seq, 13);
+    assert_int_equal(f->parsed->u.twcc.n_packets, 3);
     assert_false(f->parsed->u.twcc.packets[0].received);
+    assert_false(f->parsed->u.twcc.packets[1].received);
     pl_twcc_rx_packet(f->rx, 14, now + 310000);
-    assert_false(pl_twcc_rx_feedback(f->rx, now + 400000, 1, 2, f->fb));
+    assert_true(feedback(f, now + 400000));
+    t = &f->parsed->u.twcc;
+    assert_int_equal(t->base_seq, 14);
+    assert_int_equal(t->n_packets, 2);
+    assert_true(t->packets[0].received && t->packets[1].received);
+    arrivals(t, at);
+    assert_true(at[0] - at[1] == 110000);
+    /* Told once: a duplicate of it changes nothing, and nothing is due. */
+    pl_twcc_rx_packet(f->rx, 14, now + 320000);
+    assert_false(pl_twcc_rx_feedback(f->rx, now + 500000, 1, 2, f->fb));
+    /* One older than the window is dropped. */
+    pl_twcc_rx_packet(f->rx, (uint16_t)(15 + PL_TWCC_WINDOW + 1000), now + 600000);
+    assert_true(feedback(f, now + 700000));
+    pl_twcc_rx_packet(f->rx, 13, now + 710000);
+    assert_false(pl_twcc_rx_feedback(f->rx, now + 800000, 1, 2, f->fb));
 }
 
 /* A gap between arrivals too large for a delta (over 8 s) ends the
