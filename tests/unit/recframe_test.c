@@ -344,7 +344,7 @@ static void test_bad_input_and_bounds(void **state)
 
 /* VP8: frames cut by pl_vp8_packetize, in RTP packets. */
 typedef struct vframe {
-    pkt p[64];
+    pkt p[160];
     int n;
 } vframe;
 
@@ -371,13 +371,13 @@ static size_t vp8_frame(uint8_t *f, size_t len, bool key, uint16_t w, uint16_t h
     return len;
 }
 
-static void vp8_pkts(vframe *v, uint32_t ssrc, uint16_t seq, uint32_t ts, bool key, uint16_t w,
-                     uint16_t h, size_t len, uint8_t tag)
+static void vp8_pkts_mtu(vframe *v, uint32_t ssrc, uint16_t seq, uint32_t ts, bool key, uint16_t w,
+                         uint16_t h, size_t len, uint8_t tag, size_t mtu)
 {
     static uint8_t f[20000], out[24000];
-    size_t lens[64];
+    size_t lens[160];
     vp8_frame(f, len, key, w, h, tag);
-    v->n = pl_vp8_packetize(seq, f, len, 1000, out, sizeof(out), lens, 64);
+    v->n = pl_vp8_packetize(seq, f, len, mtu, out, sizeof(out), lens, 160);
     assert_true(v->n > 0);
     size_t off = 0;
     for (int i = 0; i < v->n; i++) {
@@ -386,7 +386,14 @@ static void vp8_pkts(vframe *v, uint32_t ssrc, uint16_t seq, uint32_t ts, bool k
     }
 }
 
-/* A stream of one source: a key frame each `gop` frames at 30 fps; every
+static void vp8_pkts(vframe *v, uint32_t ssrc, uint16_t seq, uint32_t ts, bool key, uint16_t w,
+                     uint16_t h, size_t len, uint8_t tag)
+{
+    vp8_pkts_mtu(v, ssrc, seq, ts, key, w, h, len, tag, 1000);
+}
+
+/* A stream of one source: key frames each `gop` frames from frame key_at,
+ * at 30 fps; every
  * frame of size 2500 bytes (3 packets). Pushes frame k arriving at
  * t0 + k * 33 ms. */
 typedef struct vstream {
@@ -395,12 +402,12 @@ typedef struct vstream {
     uint32_t ts0;
     int64_t t0;
     uint16_t w, h;
-    int gop;
+    int gop, key_at;
 } vstream;
 
 static void vs_frame(vstream *s, int k, vframe *v)
 {
-    bool key = k % s->gop == 0;
+    bool key = k >= s->key_at && (k - s->key_at) % s->gop == 0;
     vp8_pkts(v, s->ssrc, s->seq, s->ts0 + 3000u * (uint32_t)k, key, s->w, s->h, 2500, (uint8_t)k);
     s->seq = (uint16_t)(s->seq + v->n);
 }
@@ -486,6 +493,181 @@ static void test_vp8_frames_in_order(void **state)
     pl_recframe_destroy(rf);
 }
 
+/* A packet lost for good: its frame is given up once the assembler's wait
+ * for a retransmission is over, the delta frames after it are dropped and a
+ * key frame is wanted from the source until one comes. A packet that comes
+ * back within the wait (a retransmission) loses nothing. */
+static void test_vp8_loss_until_keyframe(void **state)
+{
+    (void)state;
+    pl_recframe *rf = pl_recframe_create(PL_RECFRAME_VP8, EPOCH);
+    static got g;
+    memset(&g, 0, sizeof(g));
+    vstream s = {.ssrc = 0x6666, .seq = 1, .ts0 = 77, .t0 = EPOCH, .w = 320, .h = 180, .gop = 30};
+    static vframe v, held;
+    bool wanted = false;
+    for (int k = 0; k < 45; k++) {
+        vs_frame(&s, k, &v);
+        int64_t now = vs_time(&s, k);
+        for (int i = 0; i < v.n; i++) {
+            if ((k == 3 || k == 5) && i == 1)
+                continue; /* 3's never comes; 5's comes 200 ms later */
+            assert_int_equal(push(rf, &v.p[i], now), 0);
+            drain(rf, now, &g);
+        }
+        if (k == 5)
+            held = v;
+        if (k == 11) {
+            assert_int_equal(push(rf, &held.p[1], now), 0);
+            drain(rf, now, &g);
+        }
+        uint32_t ssrc = 0;
+        if (pl_recframe_wants_keyframe(rf, &ssrc)) {
+            assert_int_equal(ssrc, 0x6666);
+            assert_true(k > 3 && k < 30);
+            wanted = true;
+        }
+        /* Nothing leaves while 3 may still be retransmitted: 500 ms. */
+        if (k > 3 && now - vs_time(&s, 3) < PL_VP8_WAIT_US)
+            assert_int_equal(g.n, 3);
+    }
+    assert_true(wanted);
+    assert_false(pl_recframe_wants_keyframe(rf, NULL));
+    drain(rf, vs_time(&s, 44) + SEC, &g);
+    /* 0, 1, 2, then the key frame 30 and what follows. */
+    assert_int_equal(g.n, 3 + 15);
+    for (int i = 0; i < g.n; i++) {
+        int k = i < 3 ? i : 30 + i - 3;
+        assert_int_equal(g.last[i], k);
+        assert_int_equal(g.f[i].keyframe, k == 0 || k == 30);
+        assert_int_equal(g.f[i].lost_before, k == 30);
+        assert_int_equal(g.f[i].pts_us, 100000 * k / 3);
+    }
+    pl_recframe_stats st;
+    pl_recframe_stats_get(rf, &st);
+    assert_int_equal(st.incomplete_frames, 1);
+    assert_int_equal(st.undecodable_frames, 26); /* 4 .. 29 */
+    assert_int_equal(st.gaps, 1);
+    pl_recframe_destroy(rf);
+}
+
+/* Padding-only packets between frames (a sender probing the path) are no
+ * loss; a frame of more packets than the assembler's window is given up
+ * (bounded memory) and waits for a key frame like a loss. */
+static void test_vp8_padding_and_big_frame(void **state)
+{
+    (void)state;
+    pl_recframe *rf = pl_recframe_create(PL_RECFRAME_VP8, EPOCH);
+    static got g;
+    memset(&g, 0, sizeof(g));
+    vstream s = {.ssrc = 7, .seq = 65000, .ts0 = 0, .t0 = EPOCH, .w = 64, .h = 48, .gop = 10};
+    static vframe v;
+    pkt pad;
+    int64_t now = EPOCH;
+    for (int k = 0; k < 10; k++) {
+        vs_frame(&s, k, &v);
+        now = vs_time(&s, k);
+        vs_push_all(rf, &v, now, &g);
+        for (int j = 0; j < 3; j++) {
+            rtp(&pad, 7, s.seq++, 3000u * (uint32_t)k, false, NULL, 0, 255);
+            assert_int_equal(push(rf, &pad, now), 0);
+            drain(rf, now, &g);
+        }
+    }
+    assert_int_equal(g.n, 10);
+    assert_false(pl_recframe_wants_keyframe(rf, NULL));
+    /* A delta frame of 150 packets, then deltas, then a key frame. */
+    vp8_pkts_mtu(&v, 7, s.seq, 3000u * 10, false, 0, 0, 150 * 96, 10, 100);
+    assert_int_equal(v.n, 150);
+    s.seq = (uint16_t)(s.seq + v.n);
+    now = vs_time(&s, 10);
+    vs_push_all(rf, &v, now, &g);
+    for (int k = 11; k < 21; k++) {
+        vs_frame(&s, k, &v);
+        now = vs_time(&s, k);
+        vs_push_all(rf, &v, now, &g);
+    }
+    drain(rf, now + SEC, &g);
+    assert_int_equal(g.n, 11);
+    assert_int_equal(g.last[10], 20);
+    assert_true(g.f[10].keyframe);
+    assert_true(g.f[10].lost_before);
+    assert_int_equal(g.f[10].width, 64);
+    pl_recframe_stats st;
+    pl_recframe_stats_get(rf, &st);
+    assert_int_equal(st.padding, 30);
+    assert_int_equal(st.gaps, 1);
+    assert_true(st.incomplete_frames >= 1);
+    assert_int_equal(st.undecodable_frames, 9); /* 11 .. 19 */
+    pl_recframe_destroy(rf);
+}
+
+/* A simulcast layer switch: the caller feeds layer B (another SSRC, its
+ * own numbers and clock, another size) besides A until the recorder says
+ * it took B over, at B's first key frame; the output goes on from there on
+ * the same timeline with B's size. */
+static void test_vp8_layer_switch(void **state)
+{
+    (void)state;
+    pl_recframe *rf = pl_recframe_create(PL_RECFRAME_VP8, EPOCH);
+    static got g;
+    memset(&g, 0, sizeof(g));
+    vstream a = {
+        .ssrc = 0xa, .seq = 100, .ts0 = 1000, .t0 = EPOCH + SEC, .w = 640, .h = 360, .gop = 30};
+    vstream b = {.ssrc = 0xb,
+                 .seq = 60000,
+                 .ts0 = 0xfff00000u,
+                 .t0 = EPOCH + SEC + 2 * MS,
+                 .w = 1280,
+                 .h = 720,
+                 .gop = 30,
+                 .key_at = 25};
+    static vframe v;
+    int switched_at = -1;
+    for (int k = 0; k < 45; k++) {
+        int64_t now = vs_time(&a, k);
+        if (k >= 20) {
+            vs_frame(&b, k, &v);
+            vs_push_all(rf, &v, vs_time(&b, k), &g);
+        }
+        if (pl_recframe_source_ssrc(rf) == 0xb && switched_at < 0)
+            switched_at = k;
+        vs_frame(&a, k, &v);
+        if (switched_at < 0) {
+            vs_push_all(rf, &v, now, &g);
+        } else if (k == switched_at) {
+            assert_int_equal(push(rf, &v.p[0], now), 0); /* late to stop: dropped */
+        }
+        uint32_t ssrc = 0;
+        bool wants = pl_recframe_wants_keyframe(rf, &ssrc);
+        assert_int_equal(wants, k >= 20 && k < 25);
+        if (wants)
+            assert_int_equal(ssrc, 0xb);
+    }
+    drain(rf, vs_time(&a, 44) + SEC, &g);
+    assert_int_equal(switched_at, 25);
+    assert_int_equal(g.n, 45);
+    for (int k = 0; k < 45; k++) {
+        assert_int_equal(g.last[k], k);
+        assert_int_equal(g.f[k].ssrc, k < 25 ? 0xa : 0xb);
+        assert_int_equal(g.f[k].keyframe, k == 0 || k == 25);
+        assert_int_equal(g.f[k].new_source, k == 0 || k == 25);
+        assert_int_equal(g.f[k].width, k < 25 ? 640 : 1280);
+        assert_int_equal(g.f[k].height, k < 25 ? 360 : 720);
+        /* B placed by its first packet's arrival, 2 ms after A's. */
+        int64_t want = SEC + 100000 * k / 3 + (k < 25 ? 0 : 2 * MS);
+        if (!(g.f[k].pts_us >= want - 10 && g.f[k].pts_us <= want + 10))
+            fail_msg("frame %d: pts %lld, want %lld", k, (long long)g.f[k].pts_us, (long long)want);
+    }
+    pl_recframe_stats st;
+    pl_recframe_stats_get(rf, &st);
+    assert_int_equal(st.source_changes, 1);
+    assert_int_equal(st.undecodable_frames, 5); /* B's 20 .. 24 */
+    assert_int_equal(st.stale_source, 1);
+    assert_int_equal(st.gaps, 0);
+    pl_recframe_destroy(rf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -496,6 +678,9 @@ int main(void)
         cmocka_unit_test(test_opus_padding_and_floor),
         cmocka_unit_test(test_bad_input_and_bounds),
         cmocka_unit_test(test_vp8_frames_in_order),
+        cmocka_unit_test(test_vp8_loss_until_keyframe),
+        cmocka_unit_test(test_vp8_padding_and_big_frame),
+        cmocka_unit_test(test_vp8_layer_switch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
