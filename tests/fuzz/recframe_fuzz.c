@@ -1,9 +1,10 @@
 /* libFuzzer target: a recorded track fed a stream of packets cut from the
- * input. The first byte picks the codec. Then per packet a control byte:
- * bit 0 raw (the next byte's length of input is the whole packet, header
- * included) or built (an RTP header from the next 4 bytes: sequence number
- * step, timestamp step, one of three SSRCs, marker; then a length byte and
- * that much payload); bits 1-3 the arrival step; bit 4 whether to poll.
+ * input. The first byte picks the codec (bit 0: VP8). Then per packet a
+ * control byte: bit 0 raw (a 2-byte length, then the whole packet, header
+ * included) or built (an RTP header from 3 bytes: sequence number step,
+ * timestamp step in 1500s, one of three SSRCs and the marker; then a
+ * length byte, times 8, and that much payload); bits 1-3 the arrival step
+ * in 15 ms; bit 4 whether to poll after it.
  * Frames must leave with a pts that never goes backwards nor below 0 and
  * bytes that can be read. */
 #include <stddef.h>
@@ -46,15 +47,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         now += (int64_t)((ctl >> 1) & 7) * 15000;
         size_t len = 0;
         if (ctl & 1) {
-            if (pos >= size)
+            if (size - pos < 2)
                 break;
-            len = data[pos++] * 6u;
+            len = (size_t)((data[pos] << 8) | data[pos + 1]) % sizeof(pkt);
+            pos += 2;
             if (len > size - pos)
                 len = size - pos;
             memcpy(pkt, data + pos, len);
             pos += len;
         } else {
-            if (size - pos < 5)
+            if (size - pos < 4)
                 break;
             seq = (uint16_t)(seq + (int8_t)data[pos]);
             ts += (uint32_t)(int8_t)data[pos + 1] * 1500u;
