@@ -259,6 +259,45 @@ static void test_opus_new_ssrc(void **state)
     pl_recframe_destroy(rf);
 }
 
+/* A new source placed earlier than what already left (its first packet
+ * came while the old one still sent): its first frames are held at the
+ * last pts, never before. */
+static void test_opus_overlap_never_backwards(void **state)
+{
+    (void)state;
+    pl_recframe *rf = pl_recframe_create(PL_RECFRAME_OPUS, EPOCH);
+    static got g;
+    memset(&g, 0, sizeof(g));
+    pkt p;
+    for (int k = 0; k < 20; k++) {
+        int64_t now = EPOCH + k * 20 * MS;
+        if (k < 10) {
+            opus(&p, 0xa, (uint16_t)k, 960u * (uint32_t)k, (uint8_t)k);
+            assert_int_equal(push(rf, &p, now), 0);
+            drain(rf, now, &g);
+        }
+        if (k >= 7) { /* B from 140 ms */
+            opus(&p, 0xb, (uint16_t)(900 + k), 12345u + 960u * (uint32_t)k, (uint8_t)(100 + k));
+            assert_int_equal(push(rf, &p, now), 0);
+            drain(rf, now, &g);
+        }
+    }
+    drain(rf, EPOCH + SEC, &g);
+    assert_int_equal(g.n, 10 + 13);
+    assert_int_equal(g.f[9].pts_us, 180 * MS);
+    /* B's 140 and 160 ms go out at 180 ms; from 180 ms on, its own. */
+    for (int i = 10; i < 23; i++) {
+        int k = i - 3;
+        assert_int_equal(g.first[i], 100 + k);
+        assert_int_equal(g.f[i].pts_us, k < 9 ? 180 * MS : k * 20 * MS);
+    }
+    pl_recframe_stats st;
+    pl_recframe_stats_get(rf, &st);
+    assert_int_equal(st.clamped, 2);
+    assert_int_equal(st.source_changes, 1);
+    pl_recframe_destroy(rf);
+}
+
 /* Padding-only packets take sequence numbers but are no loss; pts never go
  * below 0 (a packet from before the epoch) nor backwards. */
 static void test_opus_padding_and_floor(void **state)
@@ -675,6 +714,7 @@ int main(void)
         cmocka_unit_test(test_opus_silences),
         cmocka_unit_test(test_opus_reorder_loss_duplicates),
         cmocka_unit_test(test_opus_new_ssrc),
+        cmocka_unit_test(test_opus_overlap_never_backwards),
         cmocka_unit_test(test_opus_padding_and_floor),
         cmocka_unit_test(test_bad_input_and_bounds),
         cmocka_unit_test(test_vp8_frames_in_order),
