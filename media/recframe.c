@@ -36,6 +36,12 @@ typedef struct source {
     int64_t top_ts; /* the newest extended timestamp */
     segment seg[SEGMENTS];
     int nseg;
+    /* A disagreement past the bound, not yet taken for a resync: a stall
+     * delivered late in a burst looks the same at its first packet. */
+    bool suspect;
+    int64_t suspect_since; /* arrival of the packet that raised it */
+    int64_t suspect_d;     /* its arrival minus its place by the clock */
+    segment suspect_seg;   /* where it would place the source */
     /* VP8 */
     pl_vp8_assembler *vp8;
     bool need_key;
@@ -163,8 +169,30 @@ static int64_t to_pts(const pl_recframe *rf, const source *s, int64_t ts)
     return s->seg[i].pts + (ts - s->seg[i].ts) * 1000000 / rf->clock_hz;
 }
 
+static void add_segment(pl_recframe *rf, source *s, segment sg)
+{
+    if (s->nseg == SEGMENTS) {
+        memmove(s->seg, s->seg + 1, sizeof(s->seg[0]) * (SEGMENTS - 1));
+        s->nseg--;
+    }
+    s->seg[s->nseg++] = sg;
+    s->suspect = false;
+    rf->st.resyncs++;
+}
+
+static int64_t abs64(int64_t v)
+{
+    return v < 0 ? -v : v;
+}
+
 /* Follows the source's RTP clock with a media packet's timestamp; returns
- * the extended timestamp. */
+ * the extended timestamp. A packet newer than any before that arrives
+ * more than the bound away from its place by the clock raises a suspicion
+ * (the source's frames wait meanwhile): if the packets after it keep the
+ * same disagreement for PL_RECFRAME_CONFIRM_US, the sender's clock jumped
+ * or stood still, and the source is placed again from that packet's
+ * arrival; if they close in on the clock (a stall whose packets come in a
+ * burst) or agree with it again, the clock stays. */
 static int64_t clock_update(pl_recframe *rf, source *s, uint32_t ts, int64_t now)
 {
     int64_t at = now - rf->epoch;
@@ -180,13 +208,24 @@ static int64_t clock_update(pl_recframe *rf, source *s, uint32_t ts, int64_t now
         return ext; /* reordered, or another packet of the same frame */
     s->top_ts = ext;
     int64_t d = at - to_pts(rf, s, ext);
-    if (d > PL_RECFRAME_RESYNC_US || d < -PL_RECFRAME_RESYNC_US) {
-        if (s->nseg == SEGMENTS) {
-            memmove(s->seg, s->seg + 1, sizeof(s->seg[0]) * (SEGMENTS - 1));
-            s->nseg--;
+    if (s->suspect) {
+        int64_t closed = s->suspect_d > 0 ? s->suspect_d - d : d - s->suspect_d;
+        if (abs64(d) <= PL_RECFRAME_RESYNC_US || closed > PL_RECFRAME_RESYNC_US / 2) {
+            s->suspect = false;
+            rf->st.bursts++;
+        } else if (now - s->suspect_since >= PL_RECFRAME_CONFIRM_US) {
+            /* Steady: the first packet's place. Wandering for long: this
+             * one's, the latest word on where the source is. */
+            if (abs64(d - s->suspect_d) <= PL_RECFRAME_RESYNC_US / 4)
+                add_segment(rf, s, s->suspect_seg);
+            else if (now - s->suspect_since >= 4 * PL_RECFRAME_CONFIRM_US)
+                add_segment(rf, s, (segment){.ts = ext, .pts = at});
         }
-        s->seg[s->nseg++] = (segment){.ts = ext, .pts = at};
-        rf->st.resyncs++;
+    } else if (abs64(d) > PL_RECFRAME_RESYNC_US) {
+        s->suspect = true;
+        s->suspect_since = now;
+        s->suspect_d = d;
+        s->suspect_seg = (segment){.ts = ext, .pts = at};
     } else if (d < 0 && !s->out_started) {
         /* This packet was less delayed than the one that placed the
          * source: it places it better. */
@@ -386,6 +425,12 @@ static bool vp8_stage(pl_recframe *rf, source *s, int64_t now)
 
 static void stage(pl_recframe *rf, source *s, int64_t now)
 {
+    if (s && s->suspect && now - s->suspect_since >= PL_RECFRAME_CONFIRM_US)
+        add_segment(rf, s, s->suspect_seg); /* nothing came to say otherwise */
+    /* While suspect the frames wait to know their place, unless the Opus
+     * hold is full: they then go with the clock's. */
+    if (s && s->suspect && !(s->hold_data && s->nheld >= PL_RECFRAME_HOLD))
+        return;
     if (s && !s->staged) {
         if (rf->codec == PL_RECFRAME_OPUS)
             opus_stage(rf, s, now);
@@ -456,6 +501,8 @@ int64_t pl_recframe_next_timeout(const pl_recframe *rf)
         const source *s = srcs[k];
         if (!s)
             continue;
+        if (s->suspect && s->suspect_since + PL_RECFRAME_CONFIRM_US < t)
+            t = s->suspect_since + PL_RECFRAME_CONFIRM_US;
         if (s->vp8) {
             int64_t v = pl_vp8_assembler_next_timeout(s->vp8);
             if (v < t)

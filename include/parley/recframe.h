@@ -16,9 +16,13 @@
  *    jitter the pts and silences (DTX, mute, paused video) keep their real
  *    length: nothing is invented to fill them;
  *  - when a packet newer than any before it arrives more than
- *    PL_RECFRAME_RESYNC_US away from where the RTP clock puts it (a sender
- *    whose clock stopped during a pause, or jumped), the source is placed
- *    again from that packet's arrival;
+ *    PL_RECFRAME_RESYNC_US away from where the RTP clock puts it, the
+ *    source's frames wait while the packets after it tell: the same
+ *    disagreement for PL_RECFRAME_CONFIRM_US (a sender whose clock stood
+ *    still during a pause, or jumped) places the source again from that
+ *    packet's arrival; packets closing in on the clock (a stall whose
+ *    packets come late in a burst) keep it, so the burst's frames keep
+ *    their places;
  *  - the pts never goes backwards within a track (a frame that would is
  *    given its predecessor's pts, counted as clamped), nor below 0.
  *
@@ -73,6 +77,8 @@ extern "C" {
  * again. Jitter stays well below it; a paused sender's stopped clock
  * exceeds it. The timeline's error on a track stays below it. */
 #define PL_RECFRAME_RESYNC_US 500000
+/* How long a disagreement must hold to place a source again. */
+#define PL_RECFRAME_CONFIRM_US 100000
 /* How long packets of a source just replaced are dropped. */
 #define PL_RECFRAME_STALE_US 500000
 
@@ -116,6 +122,7 @@ typedef struct pl_recframe_stats {
     uint64_t replaced_frames;    /* ready frames of a source left by a switch */
     uint64_t gaps;               /* times the output skipped something lost */
     uint64_t resyncs;            /* a source placed again on the timeline */
+    uint64_t bursts;             /* disagreements that went away: the clock kept */
     uint64_t source_changes;     /* switches from one source to another */
     uint64_t clamped;            /* pts held up so as not to go backwards */
 } pl_recframe_stats;

@@ -170,6 +170,40 @@ static void test_opus_silences(void **state)
     pl_recframe_destroy(rf);
 }
 
+/* A stall: 2 s of packets held up on the way (a TCP path) come in a
+ * burst. Their first one disagrees with the clock by 2 s, but those after
+ * it close in on it: the clock stays, every frame keeps its place. */
+static void test_opus_stall_burst(void **state)
+{
+    (void)state;
+    pl_recframe *rf = pl_recframe_create(PL_RECFRAME_OPUS, EPOCH);
+    static got g;
+    memset(&g, 0, sizeof(g));
+    pkt p;
+    int64_t now = EPOCH;
+    for (int k = 0; k < 130; k++) {
+        if (k < 10 || k >= 110)
+            now = EPOCH + k * 20 * MS + (k >= 110 ? 5 * MS : 0);
+        else
+            now = EPOCH + 2200 * MS + (k - 10) * 100;
+        opus(&p, 0x7777, (uint16_t)k, 960u * (uint32_t)k, (uint8_t)k);
+        assert_int_equal(push(rf, &p, now), 0);
+        drain(rf, now, &g);
+    }
+    drain(rf, now + SEC, &g);
+    assert_int_equal(g.n, 130);
+    for (int k = 0; k < 130; k++) {
+        assert_int_equal(g.first[k], k);
+        assert_int_equal(g.f[k].pts_us, k * 20 * MS);
+    }
+    pl_recframe_stats st;
+    pl_recframe_stats_get(rf, &st);
+    assert_int_equal(st.resyncs, 0);
+    assert_true(st.bursts >= 1);
+    assert_int_equal(st.clamped, 0);
+    pl_recframe_destroy(rf);
+}
+
 /* Reordered packets leave in sequence order; duplicates, before or after
  * they left, are dropped; a packet that never comes is skipped after the
  * reorder window, and one that comes after that is late. */
@@ -641,6 +675,40 @@ static void test_vp8_padding_and_big_frame(void **state)
     pl_recframe_destroy(rf);
 }
 
+/* A sender whose clock jumps 10 s ahead with no pause: once the packets
+ * after the jump confirm it, the frames from the jump on are placed by
+ * arrival, in the place they came; none waits for good. */
+static void test_vp8_clock_jump(void **state)
+{
+    (void)state;
+    pl_recframe *rf = pl_recframe_create(PL_RECFRAME_VP8, EPOCH);
+    static got g;
+    memset(&g, 0, sizeof(g));
+    vstream s = {.ssrc = 9, .seq = 5, .ts0 = 1000, .t0 = EPOCH, .w = 160, .h = 120, .gop = 100};
+    static vframe v;
+    for (int k = 0; k < 30; k++) {
+        if (k == 15)
+            s.ts0 += 900000; /* 10 s */
+        vs_frame(&s, k, &v);
+        vs_push_all(rf, &v, vs_time(&s, k), &g);
+        /* Frames after the jump wait at most the confirmation. */
+        if (k >= 15 && vs_time(&s, k) - vs_time(&s, 15) >= PL_RECFRAME_CONFIRM_US)
+            assert_int_equal(g.n, k + 1);
+    }
+    drain(rf, vs_time(&s, 29) + SEC, &g);
+    assert_int_equal(g.n, 30);
+    for (int k = 0; k < 30; k++) {
+        assert_int_equal(g.last[k], k);
+        int64_t want = k < 15 ? 100000 * k / 3 : 15 * 33333 + 100000 * (k - 15) / 3;
+        assert_int_equal(g.f[k].pts_us, want);
+    }
+    pl_recframe_stats st;
+    pl_recframe_stats_get(rf, &st);
+    assert_int_equal(st.resyncs, 1);
+    assert_int_equal(st.gaps, 0);
+    pl_recframe_destroy(rf);
+}
+
 /* A simulcast layer switch: the caller feeds layer B (another SSRC, its
  * own numbers and clock, another size) besides A until the recorder says
  * it took B over, at B's first key frame; the output goes on from there on
@@ -712,6 +780,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_opus_follows_rtp_clock),
         cmocka_unit_test(test_opus_silences),
+        cmocka_unit_test(test_opus_stall_burst),
         cmocka_unit_test(test_opus_reorder_loss_duplicates),
         cmocka_unit_test(test_opus_new_ssrc),
         cmocka_unit_test(test_opus_overlap_never_backwards),
@@ -720,6 +789,7 @@ int main(void)
         cmocka_unit_test(test_vp8_frames_in_order),
         cmocka_unit_test(test_vp8_loss_until_keyframe),
         cmocka_unit_test(test_vp8_padding_and_big_frame),
+        cmocka_unit_test(test_vp8_clock_jump),
         cmocka_unit_test(test_vp8_layer_switch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
