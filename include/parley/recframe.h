@@ -146,7 +146,8 @@ int pl_recframe_push(pl_recframe *rf, const uint8_t *pkt, size_t len, int64_t no
  * past the last push: what is still incomplete is then given up. */
 bool pl_recframe_poll(pl_recframe *rf, int64_t now_us, pl_recframe_frame *out);
 
-/* When a held-back hole is given up (poll then), or INT64_MAX. */
+/* When poll has something to decide with no new packet (a hole given up,
+ * a resync confirmed): poll then. INT64_MAX when nothing waits. */
 int64_t pl_recframe_next_timeout(const pl_recframe *rf);
 
 /* VP8: true while output waits for a key frame (at the start, after a loss,
