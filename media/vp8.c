@@ -142,6 +142,18 @@ void pl_vp8_assembler_destroy(pl_vp8_assembler *a)
     free(a);
 }
 
+void pl_vp8_assembler_reset(pl_vp8_assembler *a)
+{
+    pl_vp8_assembler_stats st = a->st;
+    bool keep = a->keep;
+    uint8_t *data = a->data, *frame = a->frame;
+    memset(a, 0, sizeof(*a));
+    a->st = st;
+    a->keep = keep;
+    a->data = data;
+    a->frame = frame;
+}
+
 void pl_vp8_assembler_stats_get(const pl_vp8_assembler *a, pl_vp8_assembler_stats *out)
 {
     *out = a->st;

@@ -87,6 +87,9 @@ typedef struct pl_vp8_assembler_stats {
  * assembler only tracks completeness (for counting frames cheaply). */
 pl_vp8_assembler *pl_vp8_assembler_create(bool keep_data);
 void pl_vp8_assembler_destroy(pl_vp8_assembler *a);
+/* Forgets every packet held and the sequence numbers, as at create, for a
+ * stream that starts over (another SSRC); the statistics stay. */
+void pl_vp8_assembler_reset(pl_vp8_assembler *a);
 
 /* One RTP packet's payload, arrived at now_us, in any order. 0, or
  * PL_EMALFORMED for a bad descriptor (counted). */

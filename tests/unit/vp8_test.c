@@ -325,6 +325,41 @@ static void test_sequence_jumps(void **state)
     pl_vp8_assembler_destroy(a);
 }
 
+/* After a reset the assembler takes a stream with unrelated numbers as if
+ * new: no wait for what was held, no loss reported; counts stay. */
+static void test_reset(void **state)
+{
+    (void)state;
+    static pkts p;
+    static uint8_t frame[3000];
+    make_frame(frame, sizeof(frame), false);
+    packetize(&p, 1, frame, sizeof(frame), 1004);
+    pl_vp8_assembler *a = pl_vp8_assembler_create(true);
+    pl_vp8_frame f;
+    /* A frame without its last packet: held. */
+    for (int i = 0; i < p.n - 1; i++)
+        assert_int_equal(push_pop(a, (uint16_t)(100 + i), 9000, false, p.at[i], p.lens[i], 0, &f),
+                         0);
+    pl_vp8_assembler_reset(a);
+    assert_int_equal(pl_vp8_assembler_next_timeout(a), INT64_MAX);
+    make_frame(frame, sizeof(frame), true);
+    packetize(&p, 2, frame, sizeof(frame), 1004);
+    for (int i = 0; i < p.n; i++) {
+        int rc = push_pop(a, (uint16_t)(40 + i), 5, i == p.n - 1, p.at[i], p.lens[i], 0, &f);
+        assert_int_equal(rc, i == p.n - 1 ? 1 : 0);
+    }
+    assert_true(f.keyframe);
+    assert_false(f.lost_before);
+    assert_int_equal(f.timestamp, 5);
+    assert_memory_equal(f.data, frame, sizeof(frame));
+    pl_vp8_assembler_stats st;
+    pl_vp8_assembler_stats_get(a, &st);
+    assert_int_equal(st.packets, (uint64_t)(2 * p.n - 1));
+    assert_int_equal(st.frames, 1);
+    assert_int_equal(st.incomplete_frames, 0);
+    pl_vp8_assembler_destroy(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_loss_given_up),
         cmocka_unit_test(test_window_overflow),
         cmocka_unit_test(test_sequence_jumps),
+        cmocka_unit_test(test_reset),
     };
     return cmocka_run_group_tests_name("vp8", tests, NULL, NULL);
 }
