@@ -11,6 +11,7 @@
 #include <libavformat/avformat.h>
 #include <libavutil/channel_layout.h>
 #include <libavutil/dict.h>
+#include <libavutil/avstring.h>
 #include <libavutil/mem.h>
 
 #include "parley/vp8.h"
@@ -308,7 +309,11 @@ int pl_recwebm_open(const char *path, bool audio, bool video, pl_recwebm **out)
     /* Per packet, libavformat flushes what the muxer gave the AVIO buffer:
      * nothing until a cluster closes, then the whole cluster. */
     w->fc->flush_packets = 1;
-    ret = avio_open(&w->fc->pb, path, AVIO_FLAG_WRITE);
+    /* Named with its protocol: a path such as "http:x" is a file name here,
+     * never a URL libavformat would connect to. */
+    char *url = av_asprintf("file:%s", path);
+    ret = url ? avio_open(&w->fc->pb, url, AVIO_FLAG_WRITE) : AVERROR(ENOMEM);
+    av_free(url);
     if (ret < 0) {
         avformat_free_context(w->fc);
         free(w->path);

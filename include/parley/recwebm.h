@@ -68,7 +68,9 @@ typedef struct pl_recwebm_stats {
     int os_error; /* errno of the first failed write (ENOSPC: disk full), 0 if none */
 } pl_recwebm_stats;
 
-/* Creates (or truncates) the file at path for a recording with an audio
+/* Creates (or truncates) the file at path (a file name, never taken for a
+ * URL; a relative one is resolved again when close removes an empty file)
+ * for a recording with an audio
  * track, a video track or both, and returns the writer in *out. The Opus
  * track is declared as WebRTC signals it (48 kHz, two channels) with a
  * pre-skip of 0: the recording starts in the middle of the sender's stream,
