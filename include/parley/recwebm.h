@@ -5,9 +5,9 @@
  * The file stays readable if the process dies at any moment: blocks go out
  * in clusters of at most a second that are handed to the kernel as each one
  * closes, so a writer killed without pl_recwebm_close loses only about the
- * last two seconds (the cluster being built and libavformat's interleaving
- * window). pl_recwebm_close finishes the file: its duration and its cues
- * (the index players seek with).
+ * last one or two seconds (the cluster being built, and up to half a second
+ * of one kind waiting for the other to be interleaved with it). pl_recwebm_close finishes the file:
+ * its duration and its cues (the index players seek with).
  *
  * The video track's size is known only at the first key frame, and the
  * track headers go before any block, so a file that wants video is started
@@ -70,8 +70,8 @@ typedef struct pl_recwebm_stats {
 
 /* Creates (or truncates) the file at path (a file name, never taken for a
  * URL; a relative one is resolved again when close removes an empty file)
- * for a recording with an audio
- * track, a video track or both, and returns the writer in *out. The Opus
+ * for a recording with an audio track, a video track or both, and returns
+ * the writer in *out. The Opus
  * track is declared as WebRTC signals it (48 kHz, two channels) with a
  * pre-skip of 0: the recording starts in the middle of the sender's stream,
  * where the encoder's start-up delay is long past, so every packet plays at
@@ -86,8 +86,9 @@ int pl_recwebm_open(const char *path, bool audio, bool video, pl_recwebm **out);
  * frame is at 3 s starts at 3 s, in step with the recording's other files).
  * Whether a VP8 frame is a key frame, and its size, are read from the frame
  * itself. Per kind, pts must not go backwards; the two kinds may arrive a
- * little out of step with each other (libavformat interleaves them, up to
- * half a second apart).
+ * little out of step with each other: they are written in pts order, one
+ * kind waiting at most half a second for the other (a muted microphone or
+ * camera holds nothing back longer).
  * Returns PL_OK when the frame is written or kept until the file starts;
  * otherwise the frame is dropped and counted:
  *   PL_EINVAL     NULL data, len 0, pts_us < 0, a kind the file does not
@@ -108,7 +109,8 @@ void pl_recwebm_get_stats(const pl_recwebm *w, pl_recwebm_stats *out);
 
 /* Finishes the file (writes what is still held, the duration and the cues)
  * and frees the writer, whatever happens. A file that wanted video but got
- * no key frame is written with its audio track only. A file that got no
+ * no key frame, and was not started by the wait above, is written with its
+ * audio track only. A file that got no
  * frame at all is removed (players do not read a Matroska file without a
  * single block): PL_ENOTFOUND. PL_OK, or PL_EIO when a write failed now or
  * before (*os_error, when not NULL, then has the errno; 0 otherwise). NULL
