@@ -244,6 +244,16 @@ static void test_no_key_frame(void **state)
     assert_int_equal(mp_decoded_frames(file, 'a'), 50);
     mp_assert_decodes_clean(file);
 
+    /* Past the wait and never on: a video track without a frame, which
+     * players skip. */
+    path_of(file, sizeof(file), "camera-never.webm");
+    assert_int_equal(pl_recwebm_open(file, true, true, &w), PL_OK);
+    feed(w, c, 0, 0, c, 200, 0, 0);
+    assert_int_equal(pl_recwebm_close(w, NULL), PL_OK);
+    assert_int_equal(mp_stream_count(file), 2);
+    assert_int_equal(mp_decoded_frames(file, 'a'), 200);
+    mp_assert_decodes_clean(file);
+
     path_of(file, sizeof(file), "camera-late.webm");
     assert_int_equal(pl_recwebm_open(file, true, true, &w), PL_OK);
     pl_recwebm_stats st;
