@@ -35,6 +35,8 @@ const char *pl_strerror(int err)
         return "replayed packet";
     case PL_EUNSUPPORTED:
         return "unsupported";
+    case PL_EIO:
+        return "input/output error";
     default:
         return "unknown error";
     }

@@ -29,7 +29,8 @@ enum {
     PL_ESTATE = -8,       /* operation not valid in the current state */
     PL_ECRYPTO = -9,      /* crypto library failure */
     PL_EREPLAY = -10,     /* replayed or too-old packet */
-    PL_EUNSUPPORTED = -11 /* valid input Parley chooses not to handle */
+    PL_EUNSUPPORTED = -11, /* valid input Parley chooses not to handle */
+    PL_EIO = -12           /* a file could not be written (disk full, I/O error) */
 };
 
 /* Human-readable name of an error code (static string, never NULL). */
