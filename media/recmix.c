@@ -359,6 +359,14 @@ int pl_recmix_advance(pl_recmix *m, int64_t now_us)
     return 0;
 }
 
+int64_t pl_recmix_next_timeout(const pl_recmix *m)
+{
+    /* The first microsecond at which us_to_samples reaches the frame's end. */
+    int64_t end = m->mixed + PL_RECMIX_FRAME;
+    int64_t us = (end * 125 + (PL_RECMIX_RATE / 8000) - 1) / (PL_RECMIX_RATE / 8000);
+    return m->cfg.epoch_us + m->cfg.latency_us + us;
+}
+
 static src *find_src(pl_recmix *m, uint32_t id)
 {
     for (int i = 0; i < m->nsrcs; i++)

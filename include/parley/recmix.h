@@ -106,8 +106,14 @@ int pl_recmix_push(pl_recmix *m, uint32_t source, int64_t pts_us, const uint8_t 
                    int64_t now_us);
 
 /* Mixes and encodes every whole frame up to now - latency; completed
- * pages go to the output queue. 0, or PL_ESTATE after close. */
+ * pages go to the output queue. Pushes advance too, but the caller must
+ * also call this when pl_recmix_next_timeout is due (silence is mixed as
+ * time passes, and pages leave only as the mix advances). 0, or
+ * PL_ESTATE after close. */
 int pl_recmix_advance(pl_recmix *m, int64_t now_us);
+
+/* The caller's clock at which the next frame can be mixed. */
+int64_t pl_recmix_next_timeout(const pl_recmix *m);
 
 /* The source leaves: what it already pushed is still mixed, then its
  * decoder and window are freed (its slot can be taken by another source)

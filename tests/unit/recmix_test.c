@@ -619,6 +619,27 @@ static void test_config(void **state)
     pl_recmix_consume(m, n);
     assert_int_equal(pl_recmix_output(m, &d), 0);
     pl_recmix_destroy(m);
+
+    /* The timeout is when the next frame can be mixed, and silence is
+     * mixed as time passes: a page leaves after page_us of it. */
+    m = mix_new(NULL);
+    pl_recmix_consume(m, pl_recmix_output(m, &d));
+    int64_t t = pl_recmix_next_timeout(m);
+    assert_int_equal(t, EPOCH + PL_RECMIX_LATENCY_US + FRAME_US);
+    assert_int_equal(pl_recmix_advance(m, t - 1), 0);
+    pl_recmix_stats s;
+    pl_recmix_get_stats(m, &s);
+    assert_int_equal(s.frames, 0);
+    while (pl_recmix_output(m, &d) == 0) {
+        assert_int_equal(pl_recmix_advance(m, pl_recmix_next_timeout(m)), 0);
+        assert_true(pl_recmix_next_timeout(m) > t);
+        t = pl_recmix_next_timeout(m);
+    }
+    pl_recmix_get_stats(m, &s);
+    /* The page is complete once the packet after it is encoded. */
+    assert_int_equal(s.frames, PL_RECMIX_PAGE_US / FRAME_US + 1);
+    assert_int_equal(s.mixed_us, PL_RECMIX_PAGE_US + FRAME_US);
+    pl_recmix_destroy(m);
 }
 
 static int setup(void **state)
