@@ -596,6 +596,44 @@ static void test_bad_input(void **state)
     assert_true(fabs(duration - 5.0) <= 0.04);
 }
 
+/* A caller that does not drain the output loses whole pages, counted:
+ * what stays queued is still a run of complete pages. */
+static void test_output_full(void **state)
+{
+    (void)state;
+    pl_recmix_config cfg = {.out_cap = PL_OGG_MAX_PAGE};
+    pl_recmix *m = mix_new(&cfg);
+    pktlist l = {0};
+    add_tone(&l, 1, 440, 0.3, 0, 20000000, 40000);
+    feed(m, &l, -1, 20000000);
+    pl_recmix_stats st;
+    pl_recmix_get_stats(m, &st);
+    const uint8_t *d;
+    size_t n = pl_recmix_output(m, &d);
+    print_message("# %llu pages dropped, %zu bytes queued\n", (unsigned long long)st.out_dropped,
+                  n);
+    assert_true(st.out_dropped > 0);
+    assert_true(n <= PL_OGG_MAX_PAGE);
+    size_t off = 0, pages = 0;
+    while (off < n) {
+        assert_true(n - off >= 27);
+        assert_memory_equal(d + off, "OggS", 4);
+        size_t len = 27 + d[off + 26];
+        for (int i = 0; i < d[off + 26]; i++)
+            len += d[off + 27 + i];
+        assert_true(off + len <= n);
+        off += len;
+        pages++;
+    }
+    /* Nothing was consumed: every page queued is there, whole; with the
+     * dropped ones they are the headers, 20 s in pages of 500 ms, and the
+     * last one. */
+    assert_int_equal(pages, st.pages);
+    assert_int_equal(st.pages + st.out_dropped, 2 + 40 + 1);
+    pl_recmix_destroy(m);
+    free(l.p);
+}
+
 /* Configuration that cannot work is refused. */
 static void test_config(void **state)
 {
@@ -660,10 +698,11 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ogg_crc), cmocka_unit_test(test_config),
-        cmocka_unit_test(test_tones),   cmocka_unit_test(test_gap_and_late),
-        cmocka_unit_test(test_limiter), cmocka_unit_test(test_speech),
-        cmocka_unit_test(test_crash),   cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_ogg_crc),     cmocka_unit_test(test_config),
+        cmocka_unit_test(test_tones),       cmocka_unit_test(test_gap_and_late),
+        cmocka_unit_test(test_limiter),     cmocka_unit_test(test_speech),
+        cmocka_unit_test(test_crash),       cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_output_full),
     };
     return cmocka_run_group_tests_name("recmix", tests, setup, teardown);
 }
