@@ -95,7 +95,8 @@ int pl_recquota_sweep(const pl_rec_limits *l, const pl_rec_usage *recs, size_t n
         else if (recs[i].bytes > 0)
             kept += recs[i].bytes;
     }
-    qsort_r(out, expired, sizeof(*out), by_end, (void *)recs);
+    if (expired > 1)
+        qsort_r(out, expired, sizeof(*out), by_end, (void *)recs);
     if (l->server_bytes <= 0 || kept <= l->server_bytes)
         return (int)expired;
     /* Over the server bound: the finished ones left, oldest first, go
@@ -104,7 +105,8 @@ int pl_recquota_sweep(const pl_rec_limits *l, const pl_rec_usage *recs, size_t n
     for (size_t i = 0; i < n; i++)
         if (recs[i].ended_ms > 0 && !pl_recquota_expired(l, &recs[i], now_ms))
             out[cand++] = i;
-    qsort_r(out + expired, cand - expired, sizeof(*out), by_end, (void *)recs);
+    if (cand - expired > 1)
+        qsort_r(out + expired, cand - expired, sizeof(*out), by_end, (void *)recs);
     size_t taken = expired;
     while (taken < cand && kept > l->server_bytes) {
         if (recs[out[taken]].bytes > 0)

@@ -412,7 +412,8 @@ static void test_delete_crash(void **state)
     fx *f = *state;
     pl_rec_manifest keep;
     make_meeting(f, "stays", 500, false, &keep);
-    const char *root = pl_recfiles_root(f->rf);
+    char root[PATH_MAX];
+    snprintf(root, sizeof(root), "%s", pl_recfiles_root(f->rf));
     int steps = 0;
     for (int k = 0;; k++) {
         pl_rec_manifest a, got;
