@@ -591,6 +591,8 @@ int pl_recfiles_open_url(pl_recfiles *rf, const char *url_path, pl_rec_manifest 
         }
         strcpy(path, want);
     }
+    /* O_NONBLOCK only kept a FIFO from blocking the open. */
+    fcntl(f, F_SETFL, fcntl(f, F_GETFL) & ~O_NONBLOCK);
     *fd = f;
     return PL_OK;
 }

@@ -48,7 +48,9 @@ typedef struct pl_rec_limits {
  * one too large to count in bytes. */
 int pl_recquota_limits(pl_rec_limits *out, int64_t user_mb, int64_t server_mb, int64_t days);
 
-/* A recording as the policy sees it. */
+/* A recording as the policy sees it: from its manifest (owner,
+ * pl_rec_manifest_bytes, ended_ms, kind), except that for one being
+ * written its recorder knows the bytes written so far. */
 typedef struct pl_rec_usage {
     const char *owner; /* user id counted against */
     int64_t bytes;

@@ -146,6 +146,17 @@ static int count_listed(fx *f, const pl_rec_filter *filter)
 static void test_ids(void **state)
 {
     fx *f = *state;
+    pl_recfiles *rf;
+    char missing[PATH_MAX + 16], path[16];
+    snprintf(missing, sizeof(missing), "%s/missing", f->dir);
+    assert_int_equal(pl_recfiles_open(&f->env, missing, &rf), PL_EINVAL);
+    assert_null(rf);
+    assert_int_equal(pl_recfiles_open(&f->env, "", &rf), PL_EINVAL);
+    assert_int_equal(pl_recfiles_path(f->rf, "AAAAAAAAAAAAAAAAAAAAAA", NULL, path, sizeof(path)),
+                     PL_ENOSPC);
+    assert_int_equal(pl_recfiles_path(f->rf, "../x", NULL, path, sizeof(path)), PL_EINVAL);
+    assert_int_equal(pl_recfiles_path(f->rf, "AAAAAAAAAAAAAAAAAAAAAA", "../x", path, sizeof(path)),
+                     PL_EINVAL);
     char a[PL_REC_ID_LEN + 1], b[PL_REC_ID_LEN + 1];
     assert_int_equal(pl_rec_id_generate(&f->env, a), PL_OK);
     assert_int_equal(pl_rec_id_generate(&f->env, b), PL_OK);
@@ -406,21 +417,21 @@ static int entries(const char *dir)
 }
 
 /* Deletion cut after each of its steps: the recording is either whole and
- * listed, or not listed at all, and recovery removes what is left. */
-static void test_delete_crash(void **state)
+ * listed, or not listed at all, and recovery removes what is left. Done on
+ * a finished recording and on one being written, whose files the listing
+ * does not require, so that the deletion order alone must hold. Returns
+ * the number of steps a whole deletion takes. */
+static int delete_crash(fx *f, bool open)
 {
-    fx *f = *state;
-    pl_rec_manifest keep;
-    make_meeting(f, "stays", 500, false, &keep);
     char root[PATH_MAX];
     snprintf(root, sizeof(root), "%s", pl_recfiles_root(f->rf));
-    int steps = 0;
     for (int k = 0;; k++) {
         pl_rec_manifest a, got;
-        make_meeting(f, "r", 1000, false, &a);
+        make_meeting(f, "r", 1000, open, &a);
         assert_int_equal(count_listed(f, NULL), 2);
         int done = pl_recfiles_delete_steps(f->rf, a.id, k);
-        print_message("# delete cut after %d step(s): %d done\n", k, done);
+        print_message("# delete %s cut after %d step(s): %d done\n",
+                      open ? "while recording" : "finished", k, done);
         assert_true(done >= 0 && done <= k);
         pl_rec_filter r = {.room = "r"};
         if (k == 0) {
@@ -433,23 +444,33 @@ static void test_delete_crash(void **state)
             int fd;
             assert_int_equal(pl_recfiles_open_url(f->rf, url, &got, &fd, NULL, 0), PL_ENOTFOUND);
             pl_rec_manifest_clear(&f->env, &got);
+            /* The recorder's next update finds it gone. */
+            assert_int_equal(pl_recfiles_update(f->rf, &a), PL_ENOTFOUND);
         }
         /* A restart: a fresh handle recovers. */
         pl_recfiles_close(f->rf);
         assert_int_equal(pl_recfiles_open(&f->env, f->dir, &f->rf), PL_OK);
-        assert_int_equal(pl_recfiles_recover(f->rf), 0);
+        assert_int_equal(pl_recfiles_recover(f->rf), k == 0 && open ? 1 : 0);
         assert_int_equal(count_listed(f, NULL), k == 0 ? 2 : 1);
         if (k == 0)
             assert_int_equal(pl_recfiles_delete(f->rf, a.id), PL_OK);
         assert_int_equal(entries(root), 1); /* the recording that stays */
         pl_rec_manifest_clear(&f->env, &a);
-        if (k > 0 && done < k) {
-            steps = done;
-            break;
-        }
+        if (k > 0 && done < k)
+            return done;
     }
+}
+
+static void test_delete_crash(void **state)
+{
+    fx *f = *state;
+    pl_rec_manifest keep;
+    make_meeting(f, "stays", 500, false, &keep);
     /* rename, manifest, three files, the directory */
-    assert_int_equal(steps, 6);
+    assert_int_equal(delete_crash(f, false), 6);
+    assert_int_equal(delete_crash(f, true), 6);
+    char root[PATH_MAX];
+    snprintf(root, sizeof(root), "%s", pl_recfiles_root(f->rf));
     assert_int_equal(pl_recfiles_delete(f->rf, keep.id), PL_OK);
     assert_int_equal(pl_recfiles_delete(f->rf, keep.id), PL_ENOTFOUND);
     assert_int_equal(pl_recfiles_delete(f->rf, "../../etc"), PL_ENOTFOUND);
