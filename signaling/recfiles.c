@@ -108,6 +108,7 @@ static int write_manifest(pl_recfiles *rf, int dirfd, const pl_rec_manifest *m)
     int rc = pl_rec_manifest_to_json(&rf->env, m, &text, &len);
     if (rc != PL_OK)
         return rc;
+    errno = 0;
     int fd =
         openat(dirfd, MANIFEST_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     int err = 0;
@@ -246,7 +247,9 @@ static void measure_files(int dirfd, pl_rec_manifest *m, int64_t *newest)
         int64_t ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
         if (ms > *newest)
             *newest = ms;
-        m->files[keep++] = m->files[i];
+        if (keep != i)
+            m->files[keep] = m->files[i];
+        keep++;
     }
     m->n_files = keep;
 }

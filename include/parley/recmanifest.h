@@ -47,9 +47,9 @@ enum pl_rec_file_kind {
 };
 
 typedef struct pl_rec_file {
-    char name[PL_REC_FILE_MAX + 1];        /* "p3.webm", "mix.ogg" */
-    char participant[PL_REC_NAME_MAX + 1]; /* "" for the mix */
-    char display_name[PL_REC_DISPLAY_MAX + 1];
+    char name[PL_REC_FILE_MAX + 1];            /* "p3.webm", "mix.ogg" */
+    char participant[PL_REC_NAME_MAX + 1];     /* "" for the mix */
+    char display_name[PL_REC_DISPLAY_MAX + 1]; /* UTF-8, see pl_rec_display_name_set */
     enum pl_rec_file_kind kind;
     int64_t bytes; /* as of the last update of the manifest */
 } pl_rec_file;
@@ -103,6 +103,10 @@ void pl_rec_manifest_clear(const pl_env *env, pl_rec_manifest *m);
 int pl_rec_manifest_add_file(const pl_env *env, pl_rec_manifest *m, const pl_rec_file *f);
 int pl_rec_manifest_add_speech(const pl_env *env, pl_rec_manifest *m, const pl_rec_speech *s);
 int pl_rec_manifest_add_user(const pl_env *env, pl_rec_manifest *m, const char *user_id);
+/* Copies a display name into dst[PL_REC_DISPLAY_MAX + 1], cut at the last
+ * whole UTF-8 character that fits and at the first invalid byte (a file's
+ * display_name must be valid UTF-8). */
+void pl_rec_display_name_set(char *dst, const char *name);
 /* The entry named `name`, or NULL. */
 pl_rec_file *pl_rec_manifest_file(const pl_rec_manifest *m, const char *name);
 /* Sum of the files' bytes. */

@@ -282,6 +282,52 @@ static void test_manifest_json(void **state)
     assert_int_equal(pl_rec_manifest_from_json(&f->env, NULL, 0, &back), PL_EMALFORMED);
 }
 
+/* Display names come from users: cut at whole characters, and a file whose
+ * name is not UTF-8 is refused rather than written as JSON that does not
+ * read back. */
+static void test_display_names(void **state)
+{
+    fx *f = *state;
+    char long_name[600], dst[PL_REC_DISPLAY_MAX + 1];
+    /* "a" then "é" (2 bytes) repeated: byte 256 falls inside a character. */
+    size_t n = 0;
+    long_name[n++] = 'a';
+    while (n + 2 < sizeof(long_name)) {
+        long_name[n++] = (char)0xc3;
+        long_name[n++] = (char)0xa9;
+    }
+    long_name[n] = '\0';
+    pl_rec_display_name_set(dst, long_name);
+    assert_int_equal(strlen(dst), 255);
+    pl_rec_display_name_set(dst, "Zoë 🎙");
+    assert_string_equal(dst, "Zoë 🎙");
+    pl_rec_display_name_set(dst, "ok\xff\xfe rest");
+    assert_string_equal(dst, "ok");
+    pl_rec_display_name_set(dst, "\xed\xa0\x80"); /* a surrogate */
+    assert_string_equal(dst, "");
+    pl_rec_display_name_set(dst, "\xc0\xaf"); /* an overlong '/' */
+    assert_string_equal(dst, "");
+    pl_rec_display_name_set(dst, NULL);
+    assert_string_equal(dst, "");
+
+    pl_rec_manifest m;
+    pl_rec_manifest_init(&m);
+    pl_rec_file file = {.name = "p1.webm", .participant = "p1", .kind = PL_REC_FILE_TRACKS};
+    snprintf(file.display_name, sizeof(file.display_name), "bad \xe2\x82");
+    assert_int_equal(pl_rec_manifest_add_file(&f->env, &m, &file), PL_EINVAL);
+    pl_rec_display_name_set(file.display_name, "bad \xe2\x82");
+    assert_string_equal(file.display_name, "bad ");
+    assert_int_equal(pl_rec_manifest_add_file(&f->env, &m, &file), PL_OK);
+    snprintf(file.name, sizeof(file.name), "../p1.webm");
+    assert_int_equal(pl_rec_manifest_add_file(&f->env, &m, &file), PL_EINVAL);
+    assert_int_equal(m.n_files, 1);
+    pl_rec_speech sp = {"p1", 5, 4};
+    assert_int_equal(pl_rec_manifest_add_speech(&f->env, &m, &sp), PL_EINVAL);
+    assert_int_equal(pl_rec_manifest_add_user(&f->env, &m, "a/b"), PL_EINVAL);
+    assert_int_equal(pl_rec_manifest_add_user(&f->env, &m, ""), PL_EINVAL);
+    pl_rec_manifest_clear(&f->env, &m);
+}
+
 static void test_create_list_load(void **state)
 {
     fx *f = *state;
@@ -652,6 +698,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_manifest_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_display_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_list_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_manifest_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_crash, setup, teardown),
