@@ -431,8 +431,25 @@ static void test_manifest_atomic(void **state)
     assert_int_equal(pl_recfiles_load(f->rf, a.id, &got), PL_OK);
     assert_int_equal(got.state, PL_REC_FINISHED);
     pl_rec_manifest_clear(&f->env, &got);
-    /* An update replaces the leftover temporary and leaves none. */
+    /* An update replaces the manifest by a rename, never writes into it: a
+     * reader holding the old one still reads it whole. It also replaces
+     * the leftover temporary and leaves none. */
+    snprintf(tmp, sizeof(tmp), "%s/manifest.json", path);
+    FILE *old = fopen(tmp, "r");
+    assert_non_null(old);
+    snprintf(a.files[0].display_name, sizeof(a.files[0].display_name), "Renamed");
     assert_int_equal(pl_recfiles_update(f->rf, &a), PL_OK);
+    char text[8192];
+    size_t n = fread(text, 1, sizeof(text) - 1, old);
+    fclose(old);
+    text[n] = '\0';
+    assert_int_equal(pl_rec_manifest_from_json(&f->env, text, n, &got), PL_OK);
+    assert_string_equal(got.files[0].display_name, "Ann \"A\" Ånström");
+    pl_rec_manifest_clear(&f->env, &got);
+    assert_int_equal(pl_recfiles_load(f->rf, a.id, &got), PL_OK);
+    assert_string_equal(got.files[0].display_name, "Renamed");
+    pl_rec_manifest_clear(&f->env, &got);
+    snprintf(tmp, sizeof(tmp), "%s/manifest.json.tmp", path);
     assert_false(exists(tmp));
 
     snprintf(tmp, sizeof(tmp), "%s/manifest.json", path);
