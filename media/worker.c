@@ -607,6 +607,7 @@ void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out)
     out->tcp_dropped_slow = atomic_load(&w->st.tcp_slow);
     out->tcp_closed = atomic_load(&w->st.tcp_closed);
     out->tcp_send_dropped = atomic_load(&w->st.tcp_send_dropped);
+    out->send_dropped = atomic_load(&w->st.send_dropped);
 }
 
 uint16_t pl_worker_port(const pl_worker *w)

@@ -119,7 +119,7 @@ struct pl_worker {
         _Atomic uint64_t transports, in, out, unknown, rejected, rtp, rtcp, fwd, pli, rtx, nacks,
             failed, feedback, bytes_in, bytes_out;
         _Atomic uint64_t tcp_conns, tcp_accepted, tcp_refused, tcp_garbage, tcp_oversized, tcp_slow,
-            tcp_closed, tcp_send_dropped;
+            tcp_closed, tcp_send_dropped, send_dropped;
     } st;
     /* The router's counters, copied each loop turn (all of them uint64_t). */
     _Atomic uint64_t rst[sizeof(pl_router_stats) / sizeof(uint64_t)];

@@ -28,6 +28,7 @@ void worker_flush_out(pl_worker *w)
             continue;
         } else {
             off++; /* this datagram cannot go (full buffer, unreachable): drop it */
+            atomic_fetch_add(&w->st.send_dropped, 1);
         }
     }
     w->n_out = 0;

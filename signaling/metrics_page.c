@@ -151,6 +151,7 @@ static void write_page(page *p, server *srv)
     labelled(p, "reason", "pacer_full", t.pacer_refused);
     labelled(p, "reason", "pacer_rtx_late", t.pacer_rtx_dropped);
     labelled(p, "reason", "tcp_send_buffer_full", t.tcp_send_dropped);
+    labelled(p, "reason", "udp_send_failed", t.send_dropped);
     counter(p, "parley_nacks_sent_total", "NACKs sent to publishers for packets lost upstream.",
             t.nacks_sent);
     counter(p, "parley_retransmissions_total",

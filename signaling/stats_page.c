@@ -58,6 +58,7 @@ void srv_worker_totals(const server *srv, pl_worker_stats *out)
         t.tcp_dropped_slow += w.tcp_dropped_slow;
         t.tcp_closed += w.tcp_closed;
         t.tcp_send_dropped += w.tcp_send_dropped;
+        t.send_dropped += w.send_dropped;
     }
     *out = t;
 }
@@ -122,12 +123,13 @@ int srv_serve_stats(struct lws *wsi, server *srv)
         n += snprintf(body + n, cap - (size_t)n,
                       ",\"tcp_connections\":%llu,\"tcp_accepted\":%llu,\"tcp_refused\":%llu,"
                       "\"tcp_dropped_garbage\":%llu,\"tcp_dropped_oversized\":%llu,"
-                      "\"tcp_dropped_slow\":%llu,\"tcp_closed\":%llu,\"tcp_send_dropped\":%llu",
+                      "\"tcp_dropped_slow\":%llu,\"tcp_closed\":%llu,\"tcp_send_dropped\":%llu,"
+                      "\"send_dropped\":%llu",
                       (unsigned long long)t.tcp_connections, (unsigned long long)t.tcp_accepted,
                       (unsigned long long)t.tcp_refused, (unsigned long long)t.tcp_dropped_garbage,
                       (unsigned long long)t.tcp_dropped_oversized,
                       (unsigned long long)t.tcp_dropped_slow, (unsigned long long)t.tcp_closed,
-                      (unsigned long long)t.tcp_send_dropped);
+                      (unsigned long long)t.tcp_send_dropped, (unsigned long long)t.send_dropped);
     if (n > 0 && (size_t)n < cap)
         n += snprintf(body + n, cap - (size_t)n,
                       ",\"downlink_feedback\":%llu,\"pacer_refused\":%llu,"

@@ -131,6 +131,9 @@ typedef struct pl_worker_stats {
     uint64_t tcp_connections, tcp_accepted, tcp_refused;
     uint64_t tcp_dropped_garbage, tcp_dropped_oversized, tcp_dropped_slow, tcp_closed;
     uint64_t tcp_send_dropped;
+    /* UDP datagrams the kernel refused to send (a full socket buffer, an
+     * unreachable address): dropped. */
+    uint64_t send_dropped;
 } pl_worker_stats;
 
 /* Binds the UDP port (and the TCP one with ice_tcp) and starts the
