@@ -14,6 +14,13 @@
 
 #include "downlink_fx.h"
 
+/* Whether the subscriber gets every publisher's video. */
+static bool all_video(const sim *s)
+{
+    return !s->paused[0] && !s->paused[1] && !s->paused[2] && s->layer[0] >= 0 &&
+           s->layer[1] >= 0 && s->layer[2] >= 0;
+}
+
 /* Three publishers of one 700 kbit/s video each (no simulcast: the
  * allocator can only send it whole or pause it) and audio, to a subscriber
  * behind 20 Mbit/s: from the start of the room (`late` false: the tracks'
@@ -35,8 +42,7 @@ static void fast_path(sim *s, bool late)
         run(s, s->now + 50000);
         pl_router_downlink dl = {0};
         assert_int_equal(pl_router_downlink_get(s->r, SUB, &dl), PL_OK);
-        bool all = !s->paused[0] && !s->paused[1] && !s->paused[2] && s->layer[0] >= 0 &&
-                   s->layer[1] >= 0 && s->layer[2] >= 0;
+        bool all = all_video(s);
         if (all && all_video_at < 0)
             all_video_at = s->now - t0;
         if (dump)
@@ -109,8 +115,7 @@ static void lossy_jittery_path(sim *s, bool staggered)
         run(s, s->now + 50000);
         pl_router_downlink dl = {0};
         assert_int_equal(pl_router_downlink_get(s->r, SUB, &dl), PL_OK);
-        bool all = !s->paused[0] && !s->paused[1] && !s->paused[2] && s->layer[0] >= 0 &&
-                   s->layer[1] >= 0 && s->layer[2] >= 0;
+        bool all = all_video(s);
         if (all && all_video_at < 0)
             all_video_at = s->now;
         if (s->now > 3000000) {
