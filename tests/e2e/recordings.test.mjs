@@ -77,7 +77,9 @@ async function metric(server, name) {
   return line === undefined ? undefined : Number(line.split(' ')[1]);
 }
 
-let server, finished, interrupted, expired, privateOne, fileBytes;
+let server, finished, interrupted, expired, privateOne, big, fileBytes;
+// Bytes only (never played): many chunks of the server's streaming.
+const bigBytes = crypto.randomBytes(5 * 1024 * 1024 + 123);
 const annToken = mint({ sub: 'ann', room: 'elsewhere', exp: exp() });
 const url = (id, file = 'p1.webm', token = annToken) =>
   `${server.url}/recordings/${id}/${file}${token ? `?token=${token}` : ''}`;
@@ -93,11 +95,20 @@ before(async () => {
   expired = writeRecording({ endedMs: Date.now() - 31 * DAY });
   privateOne = writeRecording({ room: 'board', users: ['carol'], roomAccess: false });
   writeRecording({ room: 'other' });
+  big = writeRecording({ room: 'other', mix: false });
+  fs.writeFileSync(path.join(dataDir, 'recordings', big, 'p1.webm'), bigBytes);
+  const bigManifest = path.join(dataDir, 'recordings', big, 'manifest.json');
+  const m = JSON.parse(fs.readFileSync(bigManifest, 'utf8'));
+  m.files[0].bytes = bigBytes.length;
+  fs.writeFileSync(bigManifest, JSON.stringify(m));
   server = await startServer(['--auth-secret', secret, '--recording-days', '30'], { dataDir });
 });
 
 after(async () => {
-  if (server) await server.stop();
+  if (server) {
+    const { code } = await server.stop();
+    assert.equal(code, 0, `exit code (a sanitizer build fails on leaks): ${server.errors()}`);
+  }
   fs.rmSync(work, { recursive: true, force: true });
 });
 
@@ -109,7 +120,7 @@ test('start-up: a recording left being written is interrupted, an expired one is
   assert.ok(m.ended_ms >= m.started_ms);
   assert.match(server.errors(), /1 left being written by the last run marked interrupted/);
   assert.equal(await metric(server, 'parley_recordings_deleted_total{reason="expired"}'), 1);
-  assert.equal(await metric(server, 'parley_recordings'), 4);
+  assert.equal(await metric(server, 'parley_recordings'), 5);
 });
 
 test('GET /rooms/{room}/recordings lists the room\'s recordings with their paths', async () => {
@@ -175,6 +186,26 @@ test('playback: the whole file, HEAD, a range as 206, an unsatisfiable one as 41
   res = await fetch(url(interrupted));
   assert.equal(res.status, 200);
   assert.equal((await res.arrayBuffer()).byteLength, fileBytes.length);
+});
+
+test('a large file streams whole and in ranges; a client that goes away mid-file is let go', async () => {
+  let res = await fetch(url(big));
+  assert.equal(res.status, 200);
+  assert.ok(Buffer.from(await res.arrayBuffer()).equals(bigBytes), 'every byte, in order');
+  const from = 65536 * 3 - 7, to = 65536 * 40 + 11;
+  res = await fetch(url(big), { headers: { range: `bytes=${from}-${to}` } });
+  assert.equal(res.status, 206);
+  assert.ok(Buffer.from(await res.arrayBuffer()).equals(bigBytes.subarray(from, to + 1)));
+  // Read a little, then close: the server drops the stream with the connection.
+  await new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port: server.port, path: new URL(url(big)).pathname + new URL(url(big)).search, agent: false }, (r) => {
+      r.once('data', () => { req.destroy(); resolve(); });
+    });
+    req.on('error', (e) => (e.code === 'ECONNRESET' ? resolve() : reject(e)));
+  });
+  // The server goes on serving.
+  res = await fetch(url(big), { headers: { range: 'bytes=0-9' } });
+  assert.ok(Buffer.from(await res.arrayBuffer()).equals(bigBytes.subarray(0, 10)));
 });
 
 test('ffprobe reads a recording over HTTP (seeking with ranges)', () => {
@@ -291,11 +322,12 @@ test('DELETE /recordings/{id} removes it from disk and from playback', async () 
   const list = await (await fetch(`${server.adminUrl}/rooms/standup/recordings`, { headers: server.adminHeaders() })).json();
   assert.deepEqual(list.recordings.map((r) => r.id), [interrupted]);
   assert.equal(await metric(server, 'parley_recordings_deleted_total{reason="admin"}'), 1);
-  await waitFor(() => metric(server, 'parley_recordings'), (n) => n === 3, 'the gauge follows the deletion');
+  await waitFor(() => metric(server, 'parley_recordings'), (n) => n === 4, 'the gauge follows the deletion');
 });
 
 test('open mode: whoever knows the id plays it', async () => {
-  await server.stop();
+  const { code } = await server.stop();
+  assert.equal(code, 0, `exit code (a sanitizer build fails on leaks): ${server.errors()}`);
   server = await startServer([], { dataDir });
   assert.equal((await raw(server, `/recordings/${privateOne}/p1.webm`)).status, 200);
   assert.equal((await raw(server, `/recordings/${newId()}/p1.webm`)).status, 404);
