@@ -34,7 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == PL_OK) {
         enum pl_admin_action x = a.action;
         bool track = x == PL_ADMIN_MUTE || x == PL_ADMIN_UNMUTE;
-        bool in_room = (x >= PL_ADMIN_CLOSE_ROOM && x <= PL_ADMIN_UNMUTE) || x == PL_ADMIN_RECORDINGS;
+        bool in_room =
+            (x >= PL_ADMIN_CLOSE_ROOM && x <= PL_ADMIN_UNMUTE) || x == PL_ADMIN_RECORDINGS;
         check_name(a.room, in_room);
         check_name(a.participant, x == PL_ADMIN_REMOVE || track);
         check_name(a.track, track);
