@@ -95,7 +95,8 @@ before(async () => {
   expired = writeRecording({ endedMs: Date.now() - 31 * DAY });
   privateOne = writeRecording({ room: 'board', users: ['carol'], roomAccess: false });
   writeRecording({ room: 'other' });
-  big = writeRecording({ room: 'other', mix: false });
+  // The oldest by its end: the first evicted over --max-recording-mb.
+  big = writeRecording({ room: 'other', mix: false, endedMs: Date.now() - 120000 });
   fs.writeFileSync(path.join(dataDir, 'recordings', big, 'p1.webm'), bigBytes);
   const bigManifest = path.join(dataDir, 'recordings', big, 'manifest.json');
   const m = JSON.parse(fs.readFileSync(bigManifest, 'utf8'));
@@ -325,10 +326,16 @@ test('DELETE /recordings/{id} removes it from disk and from playback', async () 
   await waitFor(() => metric(server, 'parley_recordings'), (n) => n === 4, 'the gauge follows the deletion');
 });
 
-test('open mode: whoever knows the id plays it', async () => {
+test('open mode: whoever knows the id plays it; over --max-recording-mb the oldest goes', async () => {
   const { code } = await server.stop();
   assert.equal(code, 0, `exit code (a sanitizer build fails on leaks): ${server.errors()}`);
-  server = await startServer([], { dataDir });
+  // About 5.3 MB on disk, 5 MB of it the oldest recording: that one alone
+  // is evicted to fit 1 MB.
+  server = await startServer(['--max-recording-mb', '1'], { dataDir });
+  assert.equal(fs.existsSync(path.join(dataDir, 'recordings', big)), false, 'the oldest was evicted');
+  assert.equal(await metric(server, 'parley_recordings_deleted_total{reason="server_full"}'), 1);
+  assert.equal(await metric(server, 'parley_recordings'), 3);
+  assert.ok(await metric(server, 'parley_recording_bytes') < 1024 * 1024);
   assert.equal((await raw(server, `/recordings/${privateOne}/p1.webm`)).status, 200);
   assert.equal((await raw(server, `/recordings/${newId()}/p1.webm`)).status, 404);
   // Recovery has nothing left to do: the interrupted one stays as it was.
