@@ -215,8 +215,10 @@ static void write_page(page *p, server *srv)
     labelled(p, "reason", "expired", rs.deleted_expired);
     labelled(p, "reason", "server_full", rs.deleted_server_full);
     labelled(p, "reason", "admin", rs.deleted_admin);
-    counter(p, "parley_recording_playbacks_total",
-            "Requests for a recording's file answered with it (200, 206, HEAD).", rs.played);
+    keep(p, pl_metrics_family(p->m, "parley_recording_playbacks_total", PL_METRICS_COUNTER,
+                              "Requests for a recording's file answered with it, by status."));
+    labelled(p, "status", "200", rs.played);
+    labelled(p, "status", "206", rs.played_partial);
     keep(p, pl_metrics_family(p->m, "parley_recording_playbacks_refused_total", PL_METRICS_COUNTER,
                               "Requests for a recording's file refused, by reason."));
     labelled(p, "reason", "not_found", rs.refused_not_found);

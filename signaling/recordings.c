@@ -519,7 +519,7 @@ int srv_recordings_serve(struct lws *wsi, server *srv, srv_rec_play **play)
         close(fd);
         return -1;
     }
-    tally(r, &r->stats.played);
+    tally(r, range.status == 206 ? &r->stats.played_partial : &r->stats.played);
     if (method == LWSHUMETH_HEAD || len == 0) {
         close(fd);
         return lws_http_transaction_completed(wsi) ? -1 : 0;

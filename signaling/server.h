@@ -130,7 +130,7 @@ typedef struct srv_rec_stats {
     uint64_t count, bytes; /* on disk at the last sweep */
     uint64_t sweeps;
     uint64_t deleted_expired, deleted_server_full, deleted_admin;
-    uint64_t played; /* playback answers 200 or 206 */
+    uint64_t played, played_partial; /* playback answered 200, 206 (HEAD too) */
     uint64_t refused_not_found, refused_unauthorized, refused_forbidden, refused_range;
 } srv_rec_stats;
 void srv_recordings_stats(server *srv, srv_rec_stats *out);

@@ -7,8 +7,9 @@
 // their paths and deletes one; playback on the public port answers whole
 // files, ranges (206, 416), HEAD, refuses hostile paths with 404 and tokens
 // that may not see a recording with 403; ffprobe reads a file over HTTP and
-// Chromium plays and seeks it in a <video>. A second server in open mode
-// then plays a recording to whoever knows its id.
+// Chromium plays and seeks it in a <video>. A second server in open mode,
+// with a 1 MB bound, then evicts the oldest recording at start and plays
+// a recording to whoever knows its id.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -276,6 +277,7 @@ test('with tokens: who may see a recording does, others get 403, no token 401', 
 });
 
 test('Chromium plays a recording from the server and seeks in it', async () => {
+  const ranges = await metric(server, 'parley_recording_playbacks_total{status="206"}');
   const browser = await launchChromium();
   try {
     const page = await browser.newPage();
@@ -300,6 +302,8 @@ test('Chromium plays a recording from the server and seeks in it', async () => {
     assert.ok(Math.abs(result.duration - 3) < 0.2, `duration ${result.duration}`);
     assert.equal(result.ended, true);
     assert.equal(result.width, 320);
+    assert.ok(await metric(server, 'parley_recording_playbacks_total{status="206"}') > ranges,
+      'the media element asked for ranges');
   } finally {
     await browser.close();
   }
