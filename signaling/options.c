@@ -126,12 +126,14 @@ static const opt_desc table[] = {
     {"data-dir", K_STR, OFF(data_dir), 0, 0, false, false, "DIR",
      "where missed heads-ups and recordings are kept\n(default ./data)", NULL},
     {"max-recording-mb", K_INT, OFF(max_recording_mb), 0, INT32_MAX, false, false, "N",
-     "MB of recordings kept on the server; beyond, the oldest\n"
-     "finished ones are deleted (default 10240; 0: no bound)",
+     "MB of recordings kept on the server;\n"
+     "beyond, the oldest finished ones are deleted\n"
+     "(default 10240; 0: no bound)",
      NULL},
     {"max-user-recording-mb", K_INT, OFF(max_user_recording_mb), 0, INT32_MAX, false, false, "N",
-     "MB of recordings one user may keep; beyond, they cannot\n"
-     "start another (default 2048; 0: no bound)",
+     "MB of recordings a user may keep;\n"
+     "beyond, they cannot start another\n"
+     "(default 2048; 0: no bound)",
      NULL},
     {"recording-days", K_INT, OFF(recording_days), 0, 36500, false, false, "D",
      "days a recording is kept after its end (default 30;\n0: kept until deleted)", NULL},
