@@ -190,6 +190,12 @@ static int dispatch(struct lws *wsi, server *srv, admin_req *r)
                   : respond_json(
                         wsi, HTTP_STATUS_OK,
                         json_pack("{s:s,s:s}", "room", rt->room, "removed", rt->participant));
+    case PL_ADMIN_RECORDINGS:
+        return srv_recordings_admin_list(wsi, srv, rt->room);
+    case PL_ADMIN_DELETE_RECORDING:
+        rc = srv_recordings_admin_delete(srv, rt->recording);
+        return rc ? not_found(wsi, rc, "no such recording")
+                  : respond_json(wsi, HTTP_STATUS_OK, json_pack("{s:s}", "deleted", rt->recording));
     case PL_ADMIN_MUTE:
     case PL_ADMIN_UNMUTE: {
         bool muted = rt->action == PL_ADMIN_MUTE;

@@ -61,6 +61,10 @@ int pl_admin_route_parse(enum pl_admin_method method, const char *path, pl_admin
         return want(method, PL_ADMIN_GET, PL_ADMIN_STATS, out);
     if (n == 1 && strcmp(seg[0], "metrics") == 0)
         return want(method, PL_ADMIN_GET, PL_ADMIN_METRICS, out);
+    if (n == 2 && strcmp(seg[0], "recordings") == 0) {
+        snprintf(out->recording, sizeof(out->recording), "%s", seg[1]);
+        return want(method, PL_ADMIN_DELETE, PL_ADMIN_DELETE_RECORDING, out);
+    }
     if (strcmp(seg[0], "rooms") != 0)
         return PL_ENOTFOUND;
     if (n == 1)
@@ -70,6 +74,8 @@ int pl_admin_route_parse(enum pl_admin_method method, const char *path, pl_admin
         return want(method, PL_ADMIN_DELETE, PL_ADMIN_CLOSE_ROOM, out);
     if (n == 3 && strcmp(seg[2], "limit") == 0)
         return want(method, PL_ADMIN_PUT, PL_ADMIN_SET_LIMIT, out);
+    if (n == 3 && strcmp(seg[2], "recordings") == 0)
+        return want(method, PL_ADMIN_GET, PL_ADMIN_RECORDINGS, out);
     if (strcmp(seg[2], "participants") != 0 || n == 3)
         return PL_ENOTFOUND;
     snprintf(out->participant, sizeof(out->participant), "%s", seg[3]);

@@ -217,6 +217,7 @@ static void teardown(server *srv)
 {
     srv_workers_stop(srv);
     pl_sig_destroy(srv->sig);
+    srv_recordings_stop(srv);
     pl_webhooks_destroy(srv->webhooks);
     pl_store_destroy(srv->store);
     pl_auth_destroy(srv->auth);
@@ -266,15 +267,24 @@ int main(int argc, char **argv)
     srv.ev_closed = true; /* until the lws context exists */
     pick_announce(&srv);
     if (srv_admin_load_token(&srv) != 0 || srv_workers_start(&srv) != 0 || open_store(&srv) != 0 ||
-        srv_load_secrets(&srv) != 0 || load_webhooks(&srv) != 0 ||
-        start_signaling(&srv) != 0) {
+        srv_recordings_start(&srv) != 0 || srv_load_secrets(&srv) != 0 ||
+        load_webhooks(&srv) != 0 || start_signaling(&srv) != 0) {
         teardown(&srv);
         return 1;
     }
 
     lws_log_target = srv.log;
     lws_set_log_level(LLL_ERR, lws_emit);
+    /* Recordings are played by the callback (recordings.c), never from the
+     * web root's files. */
+    struct lws_http_mount recordings_mount = {
+        .mountpoint = "/recordings",
+        .origin = "parley.v1",
+        .origin_protocol = LWSMPRO_CALLBACK,
+        .mountpoint_len = 11,
+    };
     struct lws_http_mount room_mount = {
+        .mount_next = &recordings_mount,
         .mountpoint = "/r",
         .origin = "parley.v1",
         .origin_protocol = LWSMPRO_CALLBACK,

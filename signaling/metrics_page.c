@@ -204,6 +204,29 @@ static void write_page(page *p, server *srv)
     labelled(p, "reason", "server_rooms_full", ss.refused_server_full);
     labelled(p, "reason", "tcp_limit", t.tcp_refused);
 
+    srv_rec_stats rs;
+    srv_recordings_stats(srv, &rs);
+    gauge(p, "parley_recordings", "Recordings on disk, as of the last sweep.", rs.count);
+    gauge(p, "parley_recording_bytes", "Bytes of recordings on disk, as of the last sweep.",
+          rs.bytes);
+    counter(p, "parley_recording_sweeps_total", "Expiry and quota sweeps of the recordings.",
+            rs.sweeps);
+    keep(p, pl_metrics_family(p->m, "parley_recordings_deleted_total", PL_METRICS_COUNTER,
+                              "Recordings deleted, by reason."));
+    labelled(p, "reason", "expired", rs.deleted_expired);
+    labelled(p, "reason", "server_full", rs.deleted_server_full);
+    labelled(p, "reason", "admin", rs.deleted_admin);
+    keep(p, pl_metrics_family(p->m, "parley_recording_playbacks_total", PL_METRICS_COUNTER,
+                              "Requests for a recording's file answered with it, by status."));
+    labelled(p, "status", "200", rs.played);
+    labelled(p, "status", "206", rs.played_partial);
+    keep(p, pl_metrics_family(p->m, "parley_recording_playbacks_refused_total", PL_METRICS_COUNTER,
+                              "Requests for a recording's file refused, by reason."));
+    labelled(p, "reason", "not_found", rs.refused_not_found);
+    labelled(p, "reason", "unauthorized", rs.refused_unauthorized);
+    labelled(p, "reason", "forbidden", rs.refused_forbidden);
+    labelled(p, "reason", "range", rs.refused_range);
+
     keep(p, pl_metrics_family(p->m, "parley_admin_actions_total", PL_METRICS_COUNTER,
                               "What operators did through the admin API."));
     labelled(p, "action", "remove", ss.admin_removed);

@@ -124,7 +124,19 @@ static const opt_desc table[] = {
     {"ring-timeout", K_INT, OFF(ring_timeout), 1, 65535, false, false, "S",
      "seconds a call rings before it is missed (default 30)", NULL},
     {"data-dir", K_STR, OFF(data_dir), 0, 0, false, false, "DIR",
-     "where missed heads-ups are kept (default ./data)", NULL},
+     "where missed heads-ups and recordings are kept\n(default ./data)", NULL},
+    {"max-recording-mb", K_INT, OFF(max_recording_mb), 0, INT32_MAX, false, false, "N",
+     "MB of recordings kept on the server;\n"
+     "beyond, the oldest finished ones are deleted\n"
+     "(default 10240; 0: no bound)",
+     NULL},
+    {"max-user-recording-mb", K_INT, OFF(max_user_recording_mb), 0, INT32_MAX, false, false, "N",
+     "MB of recordings a user may keep;\n"
+     "beyond, they cannot start another\n"
+     "(default 2048; 0: no bound)",
+     NULL},
+    {"recording-days", K_INT, OFF(recording_days), 0, 36500, false, false, "D",
+     "days a recording is kept after its end (default 30;\n0: kept until deleted)", NULL},
     {"tls-cert", K_STR, OFF(tls_cert), 0, 0, false, false, "FILE",
      "serve https and wss with this PEM certificate (chain);\n"
      "SIGHUP reads it again",
@@ -268,6 +280,9 @@ void srv_options_defaults(options *o)
                    .max_conns_per_ip = 100,
                    .turn_ttl = PL_TURN_DEFAULT_TTL_S,
                    .drain_timeout = 600,
+                   .max_recording_mb = 10240,
+                   .max_user_recording_mb = 2048,
+                   .recording_days = 30,
                    .admin_port = 8081,
                    .webhook_queue = PL_HOOKQ_DEFAULT_CAPACITY};
     char why[64];

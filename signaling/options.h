@@ -22,6 +22,9 @@ typedef struct options {
     int reconnect_grace; /* seconds */
     int ring_timeout;    /* seconds */
     char *data_dir;
+    /* Recordings under data_dir (docs/recording.md): MB on the server and
+     * per user, days kept after their end; 0: no bound. */
+    int max_recording_mb, max_user_recording_mb, recording_days;
     char *tls_cert, *tls_key; /* PEM files, both or neither */
     bool tls_self_signed;
     bool downlink_estimate;

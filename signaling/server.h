@@ -29,6 +29,8 @@
 
 struct session;
 struct event_node;
+typedef struct srv_recordings srv_recordings;
+typedef struct srv_rec_play srv_rec_play;
 
 typedef struct server {
     options opt;
@@ -66,6 +68,7 @@ typedef struct server {
     int admin_port;
     bool admin_token;
     unsigned char admin_token_sha256[32];
+    srv_recordings *recordings; /* recordings.c */
 } server;
 
 /* clock.c: both of the core's clocks, now. */
@@ -115,5 +118,33 @@ int srv_admin_start(server *srv, const struct lws_context_creation_info *public_
 /* One whole HTTP response. */
 int srv_http_respond(struct lws *wsi, unsigned status, const char *type, const char *body,
                      size_t len);
+
+/* recordings.c: stored recordings (docs/recording.md). Start opens
+ * <data-dir>/recordings, recovers what the last run left and sweeps once
+ * (1: said why), then sweeps on a thread of its own every hour and when
+ * poked (a recording finished or deleted). */
+int srv_recordings_start(server *srv);
+void srv_recordings_stop(server *srv);
+void srv_recordings_poke(server *srv);
+typedef struct srv_rec_stats {
+    uint64_t count, bytes; /* on disk at the last sweep */
+    uint64_t sweeps;
+    uint64_t deleted_expired, deleted_server_full, deleted_admin;
+    uint64_t played, played_partial; /* playback answered 200, 206 (HEAD too) */
+    uint64_t refused_not_found, refused_unauthorized, refused_forbidden, refused_range;
+} srv_rec_stats;
+void srv_recordings_stats(server *srv, srv_rec_stats *out);
+/* The admin API: GET /rooms/{room}/recordings answered whole; a deletion
+ * (0, PL_ENOTFOUND for an id that is not one or not on disk). */
+int srv_recordings_admin_list(struct lws *wsi, server *srv, const char *room);
+int srv_recordings_admin_delete(server *srv, const char *id);
+/* Playback on the public port, GET or HEAD /recordings/<id>/<file>:
+ * answers at once (refusals, HEAD, 416) or starts streaming into *play,
+ * which srv_recordings_write continues on each HTTP_WRITEABLE and which
+ * srv_recordings_play_end releases (the connection closed). lws's
+ * convention: -1 closes the connection. */
+int srv_recordings_serve(struct lws *wsi, server *srv, srv_rec_play **play);
+int srv_recordings_write(struct lws *wsi, server *srv, srv_rec_play **play);
+void srv_recordings_play_end(server *srv, srv_rec_play **play);
 
 #endif

@@ -33,7 +33,8 @@ typedef struct session {
     size_t queued; /* bytes waiting in the output queue */
     char ip[64];
     size_t rx_len;
-    char *rx; /* reassembly of fragmented frames, RX_MAX + 1 */
+    char *rx;           /* reassembly of fragmented frames, RX_MAX + 1 */
+    srv_rec_play *play; /* an HTTP connection playing a recording */
     struct session *next;
 } session;
 
@@ -164,7 +165,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
          * find: that is a 404, so that /stats and /metrics, which live on
          * the admin listener, are not answered with a page here. */
         char uri[1024] = "";
-        lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+        char *u = NULL;
+        int ulen = 0;
+        if (lws_http_get_uri_and_method(wsi, &u, &ulen) >= 0 && u && ulen > 0)
+            snprintf(uri, sizeof(uri), "%.*s", ulen, u);
+        if (strncmp(uri, "/recordings/", 12) == 0 || strcmp(uri, "/recordings") == 0)
+            return srv_recordings_serve(wsi, srv, &s->play);
         if (strncmp(uri, "/r/", 3) != 0 && strcmp(uri, "/r") != 0)
             return lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL) ||
                            lws_http_transaction_completed(wsi)
@@ -174,6 +180,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             return -1;
         return 0;
     }
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (s && s->play)
+            return srv_recordings_write(wsi, srv, &s->play);
+        break;
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (s)
+            srv_recordings_play_end(srv, &s->play);
+        break;
     case LWS_CALLBACK_ESTABLISHED:
         if (!path_is(wsi, "/ws"))
             return -1;

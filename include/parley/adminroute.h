@@ -20,14 +20,16 @@ enum pl_admin_method {
 };
 
 enum pl_admin_action {
-    PL_ADMIN_STATS,      /* GET /stats */
-    PL_ADMIN_METRICS,    /* GET /metrics */
-    PL_ADMIN_ROOMS,      /* GET /rooms */
-    PL_ADMIN_CLOSE_ROOM, /* DELETE /rooms/{room} */
-    PL_ADMIN_SET_LIMIT,  /* PUT /rooms/{room}/limit, body {"max_participants":N} */
-    PL_ADMIN_REMOVE,     /* DELETE /rooms/{room}/participants/{id} */
-    PL_ADMIN_MUTE,       /* POST /rooms/{room}/participants/{id}/tracks/{track}/mute */
-    PL_ADMIN_UNMUTE,     /* POST .../tracks/{track}/unmute */
+    PL_ADMIN_STATS,            /* GET /stats */
+    PL_ADMIN_METRICS,          /* GET /metrics */
+    PL_ADMIN_ROOMS,            /* GET /rooms */
+    PL_ADMIN_CLOSE_ROOM,       /* DELETE /rooms/{room} */
+    PL_ADMIN_SET_LIMIT,        /* PUT /rooms/{room}/limit, body {"max_participants":N} */
+    PL_ADMIN_REMOVE,           /* DELETE /rooms/{room}/participants/{id} */
+    PL_ADMIN_MUTE,             /* POST /rooms/{room}/participants/{id}/tracks/{track}/mute */
+    PL_ADMIN_UNMUTE,           /* POST .../tracks/{track}/unmute */
+    PL_ADMIN_RECORDINGS,       /* GET /rooms/{room}/recordings */
+    PL_ADMIN_DELETE_RECORDING, /* DELETE /recordings/{recording} */
 };
 
 /* Longest name a path segment may carry (room names are 64). */
@@ -38,6 +40,7 @@ typedef struct pl_admin_route {
     char room[PL_ADMIN_NAME_MAX + 1];
     char participant[PL_ADMIN_NAME_MAX + 1];
     char track[PL_ADMIN_NAME_MAX + 1];
+    char recording[PL_ADMIN_NAME_MAX + 1]; /* as given: the handler checks it is an id */
 } pl_admin_route;
 
 /* 0 with *out filled; PL_ENOTFOUND for a path no route has (or whose names

@@ -32,10 +32,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc != pl_admin_route_parse(method, path, &b) || memcmp(&a, &b, sizeof(a)) != 0)
         __builtin_trap();
     if (rc == PL_OK) {
-        bool in_room = a.action >= PL_ADMIN_CLOSE_ROOM;
+        enum pl_admin_action x = a.action;
+        bool track = x == PL_ADMIN_MUTE || x == PL_ADMIN_UNMUTE;
+        bool in_room =
+            (x >= PL_ADMIN_CLOSE_ROOM && x <= PL_ADMIN_UNMUTE) || x == PL_ADMIN_RECORDINGS;
         check_name(a.room, in_room);
-        check_name(a.participant, a.action == PL_ADMIN_REMOVE || a.action >= PL_ADMIN_MUTE);
-        check_name(a.track, a.action >= PL_ADMIN_MUTE);
+        check_name(a.participant, x == PL_ADMIN_REMOVE || track);
+        check_name(a.track, track);
+        check_name(a.recording, x == PL_ADMIN_DELETE_RECORDING);
     } else if (rc != PL_ENOTFOUND && rc != PL_EUNSUPPORTED) {
         __builtin_trap();
     }

@@ -41,6 +41,14 @@ static void test_routes(void **state)
         pl_admin_route_parse(PL_ADMIN_POST, "/rooms/r/participants/p01/tracks/p01-1/unmute", &r),
         PL_OK);
     assert_int_equal(r.action, PL_ADMIN_UNMUTE);
+    assert_int_equal(pl_admin_route_parse(PL_ADMIN_GET, "/rooms/stand-up/recordings", &r), PL_OK);
+    assert_int_equal(r.action, PL_ADMIN_RECORDINGS);
+    assert_string_equal(r.room, "stand-up");
+    assert_int_equal(
+        pl_admin_route_parse(PL_ADMIN_DELETE, "/recordings/q3Zr0bX-8aKc_2LmN4pQ7s", &r), PL_OK);
+    assert_int_equal(r.action, PL_ADMIN_DELETE_RECORDING);
+    assert_string_equal(r.recording, "q3Zr0bX-8aKc_2LmN4pQ7s");
+    assert_string_equal(r.room, "");
 }
 
 static void test_wrong_method(void **state)
@@ -55,6 +63,9 @@ static void test_wrong_method(void **state)
     assert_int_equal(
         pl_admin_route_parse(PL_ADMIN_GET, "/rooms/r/participants/p/tracks/t/mute", &r),
         PL_EUNSUPPORTED);
+    assert_int_equal(pl_admin_route_parse(PL_ADMIN_DELETE, "/rooms/r/recordings", &r),
+                     PL_EUNSUPPORTED);
+    assert_int_equal(pl_admin_route_parse(PL_ADMIN_GET, "/recordings/abc", &r), PL_EUNSUPPORTED);
 }
 
 static void test_not_found(void **state)
@@ -83,6 +94,11 @@ static void test_not_found(void **state)
                            "/rooms/../stats",
                            "/rooms/r/participants/p/tracks/t/mute/more",
                            "/a/b/c/d/e/f/g/h/i",
+                           "/recordings",
+                           "/recordings/",
+                           "/recordings/a/b",
+                           "/recordings/..%2Fx",
+                           "/rooms/r/recordings/x",
                            longname};
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
         assert_int_equal(pl_admin_route_parse(PL_ADMIN_GET, paths[i], &r), PL_ENOTFOUND);
