@@ -1,0 +1,888 @@
+/* A recording session (see parley/recorder.h): tracks' packets through
+ * recframe into each participant's recwebm file and the shared recmix. */
+#include "parley/recorder.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <opus.h>
+
+#include "parley/recmix.h"
+#include "parley/recwebm.h"
+#include "parley/vp8.h"
+
+#define NONE INT64_MIN
+#define AUDIO PL_RECWEBM_AUDIO
+#define VIDEO PL_RECWEBM_VIDEO
+/* A video frame moved after its file's last one before any of its
+ * source's spacing is known goes this much after it (a frame at 30 fps):
+ * frames closer than their stream's frame rate are taken for duplicates
+ * by players and transcoders. */
+#define VIDEO_STEP_US 33333
+/* A source would have to be moved further than this to follow its file:
+ * something is wrong with its timeline, so its frames are dropped until
+ * they come after the file's end by themselves. Every source switch
+ * recframe makes stays well within it. */
+#define MOVE_MAX_US (2 * PL_RECFRAME_RESYNC_US)
+#define MIX_NAME PL_RECORDER_MIX_FILE
+/* A track's timeout that its last poll already passed without releasing
+ * anything (recframe names the oldest held arrival while it waits on the
+ * held packet with the lowest sequence number) is looked at again this
+ * much later, rather than in a loop. */
+#define RETRY_US 10000
+
+typedef struct track {
+    pl_recframe *rf; /* NULL: no track of this kind */
+    uint32_t key;
+    int64_t last_push_us, last_pli_us;
+    int64_t polled_us; /* the last poll of its recframe */
+} track;
+
+/* Per kind, what a participant's file has last: where its next frame may
+ * go, and how far the current source is moved to get there. */
+typedef struct lane {
+    int64_t last_us; /* NONE before the first frame */
+    int64_t dur_us;  /* audio: the last packet's duration */
+    int64_t step_us; /* video: the last spacing of frames of one source */
+    uint32_t ssrc, rtp_timestamp;
+    int64_t shift_us;
+} lane;
+
+typedef struct part {
+    bool used;    /* this id was added once: the slot is its for good */
+    bool present; /* added and not removed */
+    char id[PL_RECORDER_ID_MAX + 1];
+    char display[PL_RECORDER_DISPLAY_MAX + 1];
+    unsigned media;
+    unsigned files; /* files opened for it so far */
+    size_t file;    /* its current file's entry */
+    pl_recwebm *w;  /* NULL once finished or failed */
+    track tracks[2];
+    lane lanes[2];
+} part;
+
+struct pl_recorder {
+    pl_env env;
+    char dir[PATH_MAX];
+    int64_t epoch_us;
+    uint64_t max_bytes;
+    bool stopped, quota_hit;
+    int error, os_error;
+    part *parts;
+    int max_parts;
+    int pli_next; /* round-robin start of the keyframe polls */
+    pl_recorder_file *files;
+    size_t n_files, cap_files;
+    pl_recmix *mix;
+    int mix_fd;
+    size_t mix_file;
+    pl_recmix_speech *raw_speech;
+    pl_recorder_speech *speech;
+    size_t speech_cap, n_speech;
+    pl_recorder_stats st; /* st.tracks: the removed tracks' */
+};
+
+/* ---- names --------------------------------------------------------------- */
+
+static bool is_alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static bool id_valid(const char *id)
+{
+    if (!id || !is_alnum(id[0]))
+        return false;
+    size_t i = 0;
+    for (; id[i]; i++)
+        if (i >= PL_RECORDER_ID_MAX || !(is_alnum(id[i]) || strchr("._-", id[i])))
+            return false;
+    return true;
+}
+
+/* The n-th file of participant id, a name the manifest takes (1-80 of
+ * [A-Za-z0-9._-], no "..", never manifest.*). */
+static int make_name(const char *id, unsigned n, char *out, size_t cap)
+{
+    if (!id_valid(id))
+        return PL_EINVAL;
+    char name[PL_RECORDER_FILE_MAX + 16];
+    if (n <= 1)
+        snprintf(name, sizeof(name), "%s.webm", id);
+    else
+        snprintf(name, sizeof(name), "%s.%u.webm", id, n);
+    if (strlen(name) > PL_RECORDER_FILE_MAX || strstr(name, "..") ||
+        strncmp(name, "manifest.", 9) == 0)
+        return PL_EINVAL;
+    if (strlen(name) >= cap)
+        return PL_ENOSPC;
+    memcpy(out, name, strlen(name) + 1);
+    return PL_OK;
+}
+
+/* Length of the UTF-8 sequence at s, 0 when there is none (RFC 3629). */
+static size_t utf8_seq(const unsigned char *s)
+{
+    unsigned c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t n = c >= 0xc2 && c <= 0xdf   ? 2
+               : c >= 0xe0 && c <= 0xef ? 3
+               : c >= 0xf0 && c <= 0xf4 ? 4
+                                        : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90) ||
+        (c == 0xf4 && s[1] > 0x8f))
+        return 0;
+    return n;
+}
+
+/* A display name cut at whole characters, so that the manifest's JSON
+ * never holds half of one; it ends at the first byte that is not UTF-8. */
+static void display_set(char *dst, const char *name)
+{
+    const unsigned char *p = (const unsigned char *)(name ? name : "");
+    size_t n = 0, len;
+    while (p[n] && (len = utf8_seq(p + n)) && n + len <= PL_RECORDER_DISPLAY_MAX)
+        n += len;
+    memcpy(dst, p, n);
+    dst[n] = '\0';
+}
+
+static void path_of(const pl_recorder *r, const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", r->dir, name);
+}
+
+/* ---- files --------------------------------------------------------------- */
+
+static void set_error(pl_recorder *r, int err, int os_error)
+{
+    if (!r->error) {
+        r->error = err;
+        r->os_error = os_error;
+    }
+}
+
+/* Room for one more entry; the env has no realloc. */
+static int files_reserve(pl_recorder *r)
+{
+    if (r->n_files < r->cap_files)
+        return PL_OK;
+    size_t cap = r->cap_files ? r->cap_files * 2 : 8;
+    pl_recorder_file *f = pl_env_alloc(&r->env, cap * sizeof(*f));
+    if (!f)
+        return PL_ENOMEM;
+    if (r->n_files)
+        memcpy(f, r->files, r->n_files * sizeof(*f));
+    pl_env_free(&r->env, r->files);
+    r->files = f;
+    r->cap_files = cap;
+    return PL_OK;
+}
+
+static size_t file_add(pl_recorder *r, const char *name, const part *p)
+{
+    pl_recorder_file *f = &r->files[r->n_files];
+    memset(f, 0, sizeof(*f));
+    snprintf(f->name, sizeof(f->name), "%s", name);
+    if (p) {
+        memcpy(f->participant, p->id, sizeof(f->participant));
+        memcpy(f->display_name, p->display, sizeof(f->display_name));
+    }
+    f->mix = !p;
+    return r->n_files++;
+}
+
+static void file_failed(pl_recorder *r, pl_recorder_file *f, int os_error)
+{
+    f->error = PL_EIO;
+    f->os_error = os_error;
+    f->open = false;
+    r->st.files_failed++;
+    set_error(r, PL_EIO, os_error);
+}
+
+/* The file's final size, as its last bytes (a writer's cues) go in at
+ * close; synced, so that a finished recording survives a power loss as
+ * its manifest does. */
+static void file_settle(pl_recorder *r, pl_recorder_file *f)
+{
+    char path[PATH_MAX + PL_RECORDER_FILE_MAX + 2];
+    path_of(r, f->name, path, sizeof(path));
+    struct stat sb;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        f->present = false;
+        sb.st_size = 0;
+    } else {
+        (void)fsync(fd);
+    }
+    if (fd >= 0)
+        close(fd);
+    r->st.bytes = r->st.bytes - f->bytes + (uint64_t)sb.st_size;
+    f->bytes = (uint64_t)sb.st_size;
+}
+
+/* Finishes a participant's current file; `why` is what the entry says of
+ * a file that closes cleanly (PL_OK, or PL_ENOSPC for the byte bound). */
+static void part_finish(pl_recorder *r, part *p, int why)
+{
+    if (!p->w)
+        return;
+    pl_recorder_file *f = &r->files[p->file];
+    int os_error = 0;
+    int rc = pl_recwebm_close(p->w, &os_error);
+    p->w = NULL;
+    f->open = false;
+    if (rc == PL_ENOTFOUND) { /* no frame: recwebm removed it */
+        f->present = false;
+        r->st.bytes -= f->bytes;
+        f->bytes = 0;
+        return;
+    }
+    file_settle(r, f);
+    if (rc == PL_EIO)
+        file_failed(r, f, os_error);
+    else if (f->error == PL_OK)
+        f->error = why;
+}
+
+static void mix_finish(pl_recorder *r, int why)
+{
+    if (r->mix_fd < 0)
+        return;
+    close(r->mix_fd);
+    r->mix_fd = -1;
+    pl_recorder_file *f = &r->files[r->mix_file];
+    f->open = false;
+    file_settle(r, f);
+    if (f->error == PL_OK)
+        f->error = why;
+}
+
+/* Past the byte bound every file is finished where it is. */
+static void quota_check(pl_recorder *r)
+{
+    if (!r->max_bytes || r->quota_hit || r->st.bytes < r->max_bytes)
+        return;
+    r->quota_hit = true;
+    set_error(r, PL_ENOSPC, 0);
+    for (int i = 0; i < r->max_parts; i++)
+        part_finish(r, &r->parts[i], PL_ENOSPC);
+    mix_finish(r, PL_ENOSPC);
+}
+
+/* Writes the mix's completed pages; once its file is gone they are
+ * dropped, as the mix goes on for the speech. */
+static void mix_out(pl_recorder *r)
+{
+    if (!r->mix)
+        return;
+    const uint8_t *data;
+    size_t n = pl_recmix_output(r->mix, &data);
+    if (!n)
+        return;
+    if (r->mix_fd < 0) {
+        pl_recmix_consume(r->mix, n);
+        r->st.mix_discarded += n;
+        return;
+    }
+    int rc = pl_recmix_write_fd(r->mix, r->mix_fd);
+    size_t left = pl_recmix_output(r->mix, &data);
+    pl_recorder_file *f = &r->files[r->mix_file];
+    f->bytes += n - left;
+    r->st.bytes += n - left;
+    if (rc < 0) {
+        close(r->mix_fd);
+        r->mix_fd = -1;
+        file_failed(r, f, -rc);
+        pl_recmix_consume(r->mix, left);
+        r->st.mix_discarded += left;
+    }
+    quota_check(r);
+}
+
+/* ---- frames -------------------------------------------------------------- */
+
+/* Where a frame of the participant's kind k goes: its own pts, or just
+ * after what the file already has when a new source (a reconnection, a
+ * new track, a source recframe holds at the last pts) would overlap it:
+ * audio right after the last packet, video one frame's spacing after the
+ * last frame (its RTP spacing within a source). A moved source stays
+ * moved until there is room for it at its own time (its next silence or
+ * pause). NONE: dropped. */
+static int64_t place(pl_recorder *r, part *p, int k, const pl_recframe_frame *f, int64_t dur_us)
+{
+    lane *ln = &p->lanes[k];
+    bool same = !f->new_source && ln->last_us != NONE && f->ssrc == ln->ssrc;
+    int64_t spacing = 0;
+    if (k == VIDEO && same)
+        spacing = (int64_t)(int32_t)(f->rtp_timestamp - ln->rtp_timestamp) * 1000000 / 90000;
+    int64_t next = NONE;
+    if (ln->last_us != NONE)
+        next = ln->last_us + (k == AUDIO ? ln->dur_us : spacing > 0 ? spacing : ln->step_us);
+    int64_t pts = f->pts_us;
+    if (!same || pts >= next)
+        ln->shift_us = 0;
+    int64_t at = pts + ln->shift_us;
+    if (next != NONE && at < next) {
+        if (next - pts > MOVE_MAX_US)
+            return NONE;
+        ln->shift_us = next - pts;
+        at = next;
+        r->st.moved++;
+    }
+    ln->last_us = at;
+    ln->dur_us = dur_us;
+    if (spacing > 0)
+        ln->step_us = spacing;
+    ln->ssrc = f->ssrc;
+    ln->rtp_timestamp = f->rtp_timestamp;
+    return at;
+}
+
+static void write_frame(pl_recorder *r, part *p, int k, const pl_recframe_frame *f, int64_t now_us)
+{
+    int64_t dur = 0;
+    if (k == AUDIO) {
+        int n = opus_packet_get_nb_samples(f->data, (opus_int32)f->len, PL_RECMIX_RATE);
+        if (n <= 0) {
+            r->st.malformed++;
+            return;
+        }
+        dur = (int64_t)n * 1000000 / PL_RECMIX_RATE;
+    }
+    int64_t at = place(r, p, k, f, dur);
+    if (at == NONE) {
+        r->st.file_refused++;
+        return;
+    }
+    if (k == AUDIO && r->mix) {
+        uint32_t source = (uint32_t)(p - r->parts) + 1;
+        if (pl_recmix_push(r->mix, source, at, f->data, f->len, now_us) == PL_OK)
+            r->st.mixed++;
+        else
+            r->st.mix_refused++;
+    }
+    if (!p->w) {
+        if (r->quota_hit)
+            r->st.quota++;
+        else
+            r->st.file_failed++;
+        return;
+    }
+    pl_recorder_file *file = &r->files[p->file];
+    int rc = pl_recwebm_write(p->w, (pl_recwebm_kind)k, at, f->data, f->len);
+    pl_recwebm_stats ws;
+    pl_recwebm_get_stats(p->w, &ws);
+    r->st.bytes = r->st.bytes - file->bytes + ws.file_bytes;
+    file->bytes = ws.file_bytes;
+    if (rc == PL_OK) {
+        file->frames[k]++;
+        r->st.frames[k]++;
+    } else if (rc == PL_EIO) {
+        /* What is on disk stays readable; the writer goes. */
+        int os_error = ws.os_error;
+        pl_recwebm_close(p->w, NULL);
+        p->w = NULL;
+        file_settle(r, file);
+        file_failed(r, file, os_error);
+        r->st.file_failed++;
+    } else {
+        r->st.file_refused++;
+    }
+    quota_check(r);
+}
+
+static void drain(pl_recorder *r, part *p, int k, int64_t poll_us, int64_t now_us)
+{
+    pl_recframe_frame f;
+    p->tracks[k].polled_us = poll_us;
+    while (pl_recframe_poll(p->tracks[k].rf, poll_us, &f))
+        write_frame(r, p, k, &f, now_us);
+}
+
+static void stats_add(pl_recframe_stats *sum, const pl_recframe_stats *s)
+{
+    /* Every counter is a uint64_t: added as an array. */
+    _Static_assert(sizeof(pl_recframe_stats) % sizeof(uint64_t) == 0, "counters only");
+    uint64_t a[sizeof(*s) / sizeof(uint64_t)], b[sizeof(*s) / sizeof(uint64_t)];
+    memcpy(a, sum, sizeof(a));
+    memcpy(b, s, sizeof(b));
+    for (size_t i = 0; i < sizeof(a) / sizeof(a[0]); i++)
+        a[i] += b[i];
+    memcpy(sum, a, sizeof(a));
+}
+
+/* Writes what the track still holds (the mix takes it at now_us), then
+ * frees it. Polling past the assembler's wait gives up what never
+ * completed. */
+static void track_end(pl_recorder *r, part *p, int k, int64_t now_us)
+{
+    track *t = &p->tracks[k];
+    if (!t->rf)
+        return;
+    int64_t until = now_us;
+    if (t->last_push_us != NONE && t->last_push_us + PL_VP8_WAIT_US + 1 > until)
+        until = t->last_push_us + PL_VP8_WAIT_US + 1;
+    drain(r, p, k, until, now_us);
+    pl_recframe_stats s;
+    pl_recframe_stats_get(t->rf, &s);
+    stats_add(&r->st.tracks, &s);
+    pl_recframe_destroy(t->rf);
+    memset(t, 0, sizeof(*t));
+}
+
+/* ---- participants and tracks --------------------------------------------- */
+
+static part *find_part(pl_recorder *r, const char *id)
+{
+    for (int i = 0; id && i < r->max_parts; i++)
+        if (r->parts[i].used && strcmp(r->parts[i].id, id) == 0)
+            return &r->parts[i];
+    return NULL;
+}
+
+static part *find_track(pl_recorder *r, uint32_t key, int *kind)
+{
+    for (int i = 0; i < r->max_parts; i++) {
+        part *p = &r->parts[i];
+        for (int k = 0; p->present && k < 2; k++)
+            if (p->tracks[k].rf && p->tracks[k].key == key) {
+                *kind = k;
+                return p;
+            }
+    }
+    return NULL;
+}
+
+int pl_recorder_file_name(const pl_recorder *r, const char *id, char *out, size_t cap)
+{
+    if (!r || !out)
+        return PL_EINVAL;
+    const part *p = find_part((pl_recorder *)r, id);
+    return make_name(id, p ? p->files + 1 : 1, out, cap);
+}
+
+int pl_recorder_add_participant(pl_recorder *r, const char *id, const char *display_name,
+                                unsigned media)
+{
+    if (!r || !id_valid(id) || !media || (media & ~(PL_RECORDER_AUDIO | PL_RECORDER_VIDEO)))
+        return PL_EINVAL;
+    if (r->stopped)
+        return PL_ESTATE;
+    part *p = find_part(r, id);
+    if (p && p->present)
+        return PL_ESTATE;
+    for (int i = 0; !p && i < r->max_parts; i++)
+        if (!r->parts[i].used)
+            p = &r->parts[i];
+    if (!p)
+        return PL_ENOSPC;
+    char name[PL_RECORDER_FILE_MAX + 1];
+    int rc = make_name(id, p->files + 1, name, sizeof(name));
+    if (rc != PL_OK)
+        return rc;
+    if (files_reserve(r) != PL_OK)
+        return PL_ENOMEM;
+
+    if (!p->used) {
+        memset(p, 0, sizeof(*p));
+        p->used = true;
+        snprintf(p->id, sizeof(p->id), "%s", id);
+        for (int k = 0; k < 2; k++)
+            p->lanes[k] = (lane){.last_us = NONE, .step_us = VIDEO_STEP_US};
+    }
+    display_set(p->display, display_name);
+    p->media = media;
+    p->present = true;
+    p->files++;
+    p->file = file_add(r, name, p);
+    pl_recorder_file *f = &r->files[p->file];
+    if (r->quota_hit) {
+        f->error = PL_ENOSPC;
+        return PL_ENOSPC;
+    }
+    char path[sizeof(r->dir) + sizeof(name) + 1];
+    path_of(r, name, path, sizeof(path));
+    errno = 0;
+    rc = pl_recwebm_open(path, media & PL_RECORDER_AUDIO, media & PL_RECORDER_VIDEO, &p->w);
+    if (rc == PL_OK) {
+        f->open = f->present = true;
+        return PL_OK;
+    }
+    int os_error = rc == PL_EIO ? errno : ENOMEM;
+    p->w = NULL;
+    file_failed(r, f, os_error);
+    errno = os_error;
+    return PL_EIO;
+}
+
+int pl_recorder_remove_participant(pl_recorder *r, const char *id, int64_t now_us)
+{
+    if (!r)
+        return PL_EINVAL;
+    if (r->stopped)
+        return PL_ESTATE;
+    part *p = find_part(r, id);
+    if (!p || !p->present)
+        return PL_ENOTFOUND;
+    track_end(r, p, AUDIO, now_us);
+    track_end(r, p, VIDEO, now_us);
+    part_finish(r, p, PL_OK);
+    if (r->mix) {
+        pl_recmix_remove(r->mix, (uint32_t)(p - r->parts) + 1);
+        mix_out(r);
+    }
+    p->present = false;
+    return PL_OK;
+}
+
+int pl_recorder_add_track(pl_recorder *r, const char *participant_id, uint32_t key,
+                          pl_recframe_codec codec)
+{
+    if (!r || (codec != PL_RECFRAME_OPUS && codec != PL_RECFRAME_VP8))
+        return PL_EINVAL;
+    if (r->stopped)
+        return PL_ESTATE;
+    part *p = find_part(r, participant_id);
+    if (!p || !p->present)
+        return PL_ENOTFOUND;
+    int k = codec == PL_RECFRAME_OPUS ? AUDIO : VIDEO, other;
+    if (!(p->media & (k == AUDIO ? PL_RECORDER_AUDIO : PL_RECORDER_VIDEO)) ||
+        find_track(r, key, &other))
+        return PL_EINVAL;
+    track *t = &p->tracks[k];
+    if (t->rf)
+        return PL_ESTATE;
+    t->rf = pl_recframe_create(codec, r->epoch_us);
+    if (!t->rf)
+        return PL_ENOMEM;
+    t->key = key;
+    t->last_push_us = t->last_pli_us = t->polled_us = NONE;
+    return PL_OK;
+}
+
+int pl_recorder_remove_track(pl_recorder *r, uint32_t key, int64_t now_us)
+{
+    if (!r)
+        return PL_EINVAL;
+    if (r->stopped)
+        return PL_ESTATE;
+    int k;
+    part *p = find_track(r, key, &k);
+    if (!p)
+        return PL_ENOTFOUND;
+    track_end(r, p, k, now_us);
+    mix_out(r);
+    return PL_OK;
+}
+
+/* ---- packets and time ---------------------------------------------------- */
+
+int pl_recorder_push(pl_recorder *r, uint32_t key, const uint8_t *pkt, size_t len, int64_t now_us)
+{
+    if (!r)
+        return PL_EINVAL;
+    r->st.packets++;
+    if (r->stopped) {
+        r->st.after_stop++;
+        return PL_ESTATE;
+    }
+    int k;
+    part *p = find_track(r, key, &k);
+    if (!p) {
+        r->st.unknown_track++;
+        return PL_ENOTFOUND;
+    }
+    /* Video goes only to its file: none left, nothing to do. */
+    if (k == VIDEO && !p->w) {
+        if (r->quota_hit) {
+            r->st.quota++;
+            return PL_ENOSPC;
+        }
+        r->st.file_failed++;
+        return PL_EIO;
+    }
+    if (!pkt) {
+        r->st.malformed++;
+        return PL_EMALFORMED;
+    }
+    int rc = pl_recframe_push(p->tracks[k].rf, pkt, len, now_us);
+    if (rc != PL_OK) {
+        r->st.malformed++;
+        return rc;
+    }
+    p->tracks[k].last_push_us = now_us;
+    drain(r, p, k, now_us, now_us);
+    mix_out(r);
+    return PL_OK;
+}
+
+int pl_recorder_advance(pl_recorder *r, int64_t now_us)
+{
+    if (!r)
+        return PL_EINVAL;
+    if (r->stopped)
+        return PL_ESTATE;
+    for (int i = 0; i < r->max_parts; i++) {
+        part *p = &r->parts[i];
+        for (int k = 0; p->present && k < 2; k++)
+            if (p->tracks[k].rf)
+                drain(r, p, k, now_us, now_us);
+    }
+    if (r->mix) {
+        pl_recmix_advance(r->mix, now_us);
+        mix_out(r);
+    }
+    return PL_OK;
+}
+
+/* A video track waiting for a key frame that is worth asking for: its
+ * source known, its file still written. */
+static bool wants_key(const part *p, uint32_t *ssrc)
+{
+    const track *t = &p->tracks[VIDEO];
+    uint32_t s = 0;
+    if (!p->present || !t->rf || !p->w || !pl_recframe_wants_keyframe(t->rf, &s) || !s)
+        return false;
+    if (ssrc)
+        *ssrc = s;
+    return true;
+}
+
+int64_t pl_recorder_next_timeout(const pl_recorder *r)
+{
+    int64_t next = INT64_MAX;
+    if (!r || r->stopped)
+        return next;
+    for (int i = 0; i < r->max_parts; i++) {
+        const part *p = &r->parts[i];
+        for (int k = 0; p->present && k < 2; k++) {
+            const track *t = &p->tracks[k];
+            if (!t->rf)
+                continue;
+            int64_t at = pl_recframe_next_timeout(t->rf);
+            if (at <= t->polled_us)
+                at = t->polled_us + RETRY_US;
+            if (at < next)
+                next = at;
+            if (k == VIDEO && wants_key(p, NULL)) {
+                at = t->last_pli_us == NONE ? t->last_push_us : t->last_pli_us + PL_RECORDER_PLI_US;
+                if (at < next)
+                    next = at;
+            }
+        }
+    }
+    if (r->mix) {
+        int64_t at = pl_recmix_next_timeout(r->mix);
+        if (at < next)
+            next = at;
+    }
+    return next;
+}
+
+bool pl_recorder_poll_keyframe(pl_recorder *r, int64_t now_us, uint32_t *key, uint32_t *ssrc)
+{
+    if (!r || r->stopped || r->max_parts <= 0)
+        return false;
+    for (int n = 0; n < r->max_parts; n++) {
+        int i = (r->pli_next + n) % r->max_parts;
+        part *p = &r->parts[i];
+        track *t = &p->tracks[VIDEO];
+        uint32_t s;
+        if (!wants_key(p, &s) ||
+            (t->last_pli_us != NONE && now_us - t->last_pli_us < PL_RECORDER_PLI_US))
+            continue;
+        t->last_pli_us = now_us;
+        r->pli_next = (i + 1) % r->max_parts;
+        r->st.keyframe_requests++;
+        if (key)
+            *key = t->key;
+        if (ssrc)
+            *ssrc = s;
+        return true;
+    }
+    return false;
+}
+
+/* ---- the recorder -------------------------------------------------------- */
+
+int pl_recorder_create(const pl_env *env, const pl_recorder_config *cfg, pl_recorder **out)
+{
+    if (!env || !cfg || !out || !cfg->dir || !cfg->dir[0] ||
+        strlen(cfg->dir) >= sizeof(((pl_recorder *)0)->dir) || cfg->max_participants < 0 ||
+        cfg->max_participants > PL_RECMIX_MAX_SOURCES * 16)
+        return PL_EINVAL;
+    *out = NULL;
+    pl_recorder *r = pl_env_alloc(env, sizeof(*r));
+    if (!r)
+        return PL_ENOMEM;
+    r->env = *env;
+    snprintf(r->dir, sizeof(r->dir), "%s", cfg->dir);
+    r->epoch_us = cfg->epoch_us;
+    r->max_bytes = cfg->max_bytes;
+    r->mix_fd = -1;
+    r->max_parts = cfg->max_participants ? cfg->max_participants : PL_RECORDER_MAX_PARTICIPANTS;
+    r->parts = pl_env_alloc(env, (size_t)r->max_parts * sizeof(part));
+    if (!r->parts || files_reserve(r) != PL_OK) {
+        pl_recorder_destroy(r);
+        return PL_ENOMEM;
+    }
+    if (!cfg->no_mix) {
+        pl_recmix_config mc = {
+            .epoch_us = cfg->epoch_us, .max_sources = r->max_parts, .title = cfg->title};
+        int rc = pl_recmix_create(env, &mc, &r->mix);
+        if (rc != PL_OK) {
+            pl_recorder_destroy(r);
+            return rc;
+        }
+        r->mix_file = file_add(r, MIX_NAME, NULL);
+        char path[sizeof(r->dir) + sizeof(MIX_NAME) + 1];
+        path_of(r, MIX_NAME, path, sizeof(path));
+        r->mix_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (r->mix_fd < 0) {
+            file_failed(r, &r->files[r->mix_file], errno);
+        } else {
+            r->files[r->mix_file].open = r->files[r->mix_file].present = true;
+            mix_out(r); /* OpusHead and OpusTags */
+        }
+    }
+    *out = r;
+    return PL_OK;
+}
+
+void pl_recorder_destroy(pl_recorder *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; r->parts && i < r->max_parts; i++) {
+        part *p = &r->parts[i];
+        for (int k = 0; k < 2; k++)
+            pl_recframe_destroy(p->tracks[k].rf);
+        if (p->w)
+            pl_recwebm_close(p->w, NULL);
+    }
+    if (r->mix_fd >= 0)
+        close(r->mix_fd);
+    pl_recmix_destroy(r->mix);
+    pl_env_free(&r->env, r->parts);
+    pl_env_free(&r->env, r->files);
+    pl_env_free(&r->env, r->raw_speech);
+    pl_env_free(&r->env, r->speech);
+    pl_env_free(&r->env, r);
+}
+
+void pl_recorder_set_max_bytes(pl_recorder *r, uint64_t max_bytes)
+{
+    if (!r)
+        return;
+    r->max_bytes = max_bytes;
+    quota_check(r);
+}
+
+int pl_recorder_error(const pl_recorder *r, int *os_error)
+{
+    if (os_error)
+        *os_error = r ? r->os_error : 0;
+    return r ? r->error : PL_EINVAL;
+}
+
+static int speech_collect(pl_recorder *r)
+{
+    r->n_speech = 0;
+    if (!r->mix)
+        return PL_OK;
+    size_t n = pl_recmix_speech_get(r->mix, NULL, 0);
+    if (n > r->speech_cap) {
+        size_t cap = n + n / 2 + 8;
+        pl_recmix_speech *raw = pl_env_alloc(&r->env, cap * sizeof(*raw));
+        pl_recorder_speech *sp = pl_env_alloc(&r->env, cap * sizeof(*sp));
+        if (!raw || !sp) {
+            pl_env_free(&r->env, raw);
+            pl_env_free(&r->env, sp);
+            return PL_ENOMEM;
+        }
+        pl_env_free(&r->env, r->raw_speech);
+        pl_env_free(&r->env, r->speech);
+        r->raw_speech = raw;
+        r->speech = sp;
+        r->speech_cap = cap;
+    }
+    n = pl_recmix_speech_get(r->mix, r->raw_speech, r->speech_cap);
+    for (size_t i = 0; i < n && i < r->speech_cap; i++) {
+        const pl_recmix_speech *s = &r->raw_speech[i];
+        if (s->source < 1 || s->source > (uint32_t)r->max_parts)
+            continue;
+        pl_recorder_speech *d = &r->speech[r->n_speech++];
+        memcpy(d->participant, r->parts[s->source - 1].id, sizeof(d->participant));
+        d->start_ms = s->start_us / 1000;
+        d->end_ms = (s->end_us + 999) / 1000;
+    }
+    return PL_OK;
+}
+
+int pl_recorder_summary_get(pl_recorder *r, pl_recorder_summary *out)
+{
+    if (!r || !out)
+        return PL_EINVAL;
+    int rc = speech_collect(r);
+    *out = (pl_recorder_summary){.files = r->files,
+                                 .n_files = r->n_files,
+                                 .speech = r->speech,
+                                 .n_speech = r->n_speech,
+                                 .error = r->error,
+                                 .os_error = r->os_error};
+    return rc;
+}
+
+int pl_recorder_stop(pl_recorder *r, int64_t end_us, pl_recorder_summary *out)
+{
+    if (!r)
+        return PL_EINVAL;
+    if (r->stopped)
+        return PL_ESTATE;
+    for (int i = 0; i < r->max_parts; i++) {
+        part *p = &r->parts[i];
+        if (!p->present)
+            continue;
+        track_end(r, p, AUDIO, end_us);
+        track_end(r, p, VIDEO, end_us);
+        part_finish(r, p, PL_OK);
+        p->present = false;
+    }
+    if (r->mix) {
+        pl_recmix_close(r->mix, end_us);
+        mix_out(r);
+        mix_finish(r, PL_OK);
+    }
+    r->stopped = true;
+    if (!out)
+        return PL_OK;
+    return pl_recorder_summary_get(r, out);
+}
+
+void pl_recorder_stats_get(const pl_recorder *r, pl_recorder_stats *out)
+{
+    if (!r || !out)
+        return;
+    *out = r->st;
+    out->files_open = 0;
+    for (size_t i = 0; i < r->n_files; i++)
+        out->files_open += r->files[i].open;
+    for (int i = 0; i < r->max_parts; i++)
+        for (int k = 0; k < 2; k++)
+            if (r->parts[i].tracks[k].rf) {
+                pl_recframe_stats s;
+                pl_recframe_stats_get(r->parts[i].tracks[k].rf, &s);
+                stats_add(&out->tracks, &s);
+            }
+}
