@@ -362,7 +362,7 @@ static void write_frame(pl_recorder *r, part *p, int k, const pl_recframe_frame 
     }
     int64_t at = place(r, p, k, f, dur);
     if (at == NONE) {
-        r->st.file_refused++;
+        r->st.misplaced++;
         return;
     }
     if (k == AUDIO && r->mix) {
@@ -603,8 +603,9 @@ int pl_recorder_push(pl_recorder *r, uint32_t key, const uint8_t *pkt, size_t le
         r->st.unknown_track++;
         return PL_ENOTFOUND;
     }
-    /* Video goes only to its file: none left, nothing to do. */
-    if (k == VIDEO && !p->w) {
+    /* Video goes only to its file, audio also to the mix: with neither
+     * left, nothing to do. */
+    if (!p->w && (k == VIDEO || !r->mix)) {
         if (r->quota_hit) {
             r->st.quota++;
             return PL_ENOSPC;
@@ -644,6 +645,13 @@ int pl_recorder_advance(pl_recorder *r, int64_t now_us)
         mix_out(r);
     }
     return PL_OK;
+}
+
+uint32_t pl_recorder_track_source(const pl_recorder *r, uint32_t key)
+{
+    int k;
+    const part *p = r ? find_track((pl_recorder *)r, key, &k) : NULL;
+    return p ? pl_recframe_source_ssrc(p->tracks[k].rf) : 0;
 }
 
 /* A video track waiting for a key frame that is worth asking for: its

@@ -134,6 +134,8 @@ typedef struct pl_recorder_stats {
     uint64_t mixed;             /* Opus packets taken by the mix */
     uint64_t keyframe_requests; /* handed out by pl_recorder_poll_keyframe */
     uint64_t moved;             /* frames moved after what their file already had */
+    uint64_t misplaced;         /* dropped: a source placed over a second before its
+                                   file's end, until it comes after it */
     /* Drops, by reason. */
     uint64_t unknown_track; /* no track with that key */
     uint64_t malformed;     /* refused by the track's recframe (not RTP, bad VP8) */
@@ -171,9 +173,10 @@ int pl_recorder_file_name(const pl_recorder *r, const char *id, char *out, size_
  * NULL) goes into the summary, cut at PL_RECORDER_DISPLAY_MAX bytes of
  * whole UTF-8 characters. PL_OK; PL_EIO when the file could not be
  * created (errno has why): the participant is added all the same, its
- * audio mixed, its file's entry carrying the error; PL_EINVAL (a bad id
- * or media), PL_ESTATE (present already, or stopped), PL_ENOSPC (more
- * than max_participants ids), PL_ENOMEM. */
+ * audio mixed, its file's entry carrying the error; PL_ENOSPC past the
+ * byte bound: added the same way, no file created; PL_EINVAL (a bad id or
+ * media), PL_ESTATE (present already, or stopped), PL_ENOSPC (more than
+ * max_participants ids: not added), PL_ENOMEM. */
 int pl_recorder_add_participant(pl_recorder *r, const char *id, const char *display_name,
                                 unsigned media);
 
@@ -194,14 +197,20 @@ int pl_recorder_add_track(pl_recorder *r, const char *participant_id, uint32_t k
  * freed (the participant's file stays open). PL_ENOTFOUND, PL_ESTATE. */
 int pl_recorder_remove_track(pl_recorder *r, uint32_t key, int64_t now_us);
 
-/* One whole decrypted RTP packet of track `key` (RTX unwrapped) that
- * arrived at now_us; the frames it completes are written at once. PL_OK
- * when taken, else a counted drop: PL_ENOTFOUND (unknown key),
- * PL_EMALFORMED / PL_EUNSUPPORTED / PL_ENOSPC (refused by the track's
- * recframe), PL_EIO / PL_ENOSPC (video of a file that failed or was
- * finished by the byte bound; audio is still taken for the mix), PL_ESTATE
- * (stopped). */
+/* One whole decrypted RTP packet of track `key` (RTX unwrapped, other
+ * payload types left out) that arrived at now_us; the frames it completes
+ * are written at once. Simulcast: feed the layer recorded under the
+ * track's key; to change layers feed both until pl_recorder_track_source
+ * names the new one (recframe.h). PL_OK when taken, else a counted drop:
+ * PL_ENOTFOUND (unknown key), PL_EMALFORMED / PL_EUNSUPPORTED / PL_ENOSPC
+ * (refused by the track's recframe), PL_EIO / PL_ENOSPC (video of a file
+ * that failed or was finished by the byte bound; audio is still taken for
+ * the mix when there is one), PL_ESTATE (stopped). */
 int pl_recorder_push(pl_recorder *r, uint32_t key, const uint8_t *pkt, size_t len, int64_t now_us);
+
+/* The SSRC track `key`'s frames come from now; 0 before any packet or
+ * for an unknown key. */
+uint32_t pl_recorder_track_source(const pl_recorder *r, uint32_t key);
 
 /* Does what waits for time: frames given up or placed (recframe's
  * timeouts), the mix advanced and its pages written. Call it when

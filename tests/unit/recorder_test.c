@@ -301,11 +301,13 @@ static void run_until(pl_recorder *r, int64_t now, kfs *k)
     }
 }
 
-/* Plays the events in arrival order; every packet must be taken. */
-static void feed(pl_recorder *r, evlist *l, kfs *k)
+/* Plays the events from `from` that arrive before `until`, in arrival
+ * order (sorted by feed); every packet must be taken. Returns where it
+ * stopped. */
+static size_t feed_range(pl_recorder *r, evlist *l, size_t from, int64_t until, kfs *k)
 {
-    qsort(l->e, l->n, sizeof(ev), by_arrival);
-    for (size_t i = 0; i < l->n; i++) {
+    size_t i = from;
+    for (; i < l->n && l->e[i].at < until; i++) {
         ev *e = &l->e[i];
         run_until(r, e->at, k);
         switch (e->op) {
@@ -327,6 +329,13 @@ static void feed(pl_recorder *r, evlist *l, kfs *k)
         }
         poll_kf(r, e->at, k);
     }
+    return i;
+}
+
+static void feed(pl_recorder *r, evlist *l, kfs *k)
+{
+    qsort(l->e, l->n, sizeof(ev), by_arrival);
+    feed_range(r, l, 0, INT64_MAX, k);
     l->n = 0;
 }
 
@@ -492,9 +501,29 @@ static void test_three_participants(void **state)
     for (size_t i = 0; i < l.n; i++)
         pushed += l.e[i].op == OP_PKT;
     kfs k = {0};
-    feed(r, &l, &k);
-    run_until(r, EPOCH + 20200 * MS, &k);
+    qsort(l.e, l.n, sizeof(ev), by_arrival);
+    size_t next = feed_range(r, &l, 0, EPOCH + 10 * SEC, &k);
+    run_until(r, EPOCH + 10 * SEC, &k);
+    /* Ten seconds in: every file open, on disk as far as it is counted
+     * (the mix's pages and the WebM clusters are written as they come);
+     * pA has spoken, pB speaks. */
     pl_recorder_summary sum;
+    assert_int_equal(pl_recorder_summary_get(r, &sum), PL_OK);
+    assert_int_equal(sum.n_files, 4);
+    for (size_t i = 0; i < sum.n_files; i++) {
+        const pl_recorder_file *f = &sum.files[i];
+        file_in(file, sizeof(file), dir, f->name);
+        struct stat sb;
+        assert_int_equal(stat(file, &sb), 0);
+        assert_true(f->open && f->present && f->bytes > 0);
+        assert_int_equal(f->bytes, (uint64_t)sb.st_size);
+    }
+    assert_int_equal(sum.n_speech, 2);
+    assert_string_equal(sum.speech[0].participant, "pA");
+    assert_true(sum.speech[0].end_ms > 7900 && sum.speech[0].end_ms < 8200);
+    assert_string_equal(sum.speech[1].participant, "pB");
+    feed_range(r, &l, next, INT64_MAX, &k);
+    run_until(r, EPOCH + 20200 * MS, &k);
     assert_int_equal(pl_recorder_stop(r, EPOCH + 20200 * MS, &sum), PL_OK);
     assert_int_equal(sum.error, PL_OK);
     assert_int_equal(sum.n_files, 4);
@@ -633,6 +662,11 @@ static void test_mute_and_reconnect(void **state)
     sender_source(&h, 8 * SEC);
     send_both(&l, &h, 8 * SEC, end);
     feed(r, &l, NULL);
+    /* The tracks follow their new sources. */
+    assert_int_equal(pl_recorder_track_source(r, f.akey), f.assrc);
+    assert_int_equal(pl_recorder_track_source(r, f.vkey), f.vssrc);
+    assert_int_equal(pl_recorder_track_source(r, e.vkey), e.vssrc);
+    assert_int_equal(pl_recorder_track_source(r, 10000), 0);
     pl_recorder_summary sum;
     assert_int_equal(pl_recorder_stop(r, EPOCH + end + 100 * MS, &sum), PL_OK);
     assert_int_equal(sum.error, PL_OK);
@@ -646,7 +680,8 @@ static void test_mute_and_reconnect(void **state)
                   (unsigned long long)st.tracks.replaced_frames);
     assert_int_equal(st.tracks.source_changes, 4); /* pF's and pH's audio and video */
     assert_true(st.moved > 0);                     /* pH's new source */
-    assert_int_equal(st.file_refused + st.file_failed + st.malformed + st.unknown_track, 0);
+    assert_int_equal(
+        st.file_refused + st.file_failed + st.malformed + st.unknown_track + st.misplaced, 0);
 
     double gap_at, gap;
     size_t n;
@@ -780,7 +815,8 @@ static void test_keyframe_requests(void **state)
 }
 
 /* SIGKILLed fifteen seconds in: ffprobe and ffmpeg read at least twelve
- * seconds of every participant's file and of the mix. */
+ * seconds of every participant's file; the mix, which went on through
+ * two more seconds without packets, has at least sixteen. */
 static void test_killed(void **state)
 {
     (void)state;
@@ -805,7 +841,8 @@ static void test_killed(void **state)
         for (int i = 0; i < 3; i++)
             join(r, &s[i], PL_RECORDER_AUDIO | PL_RECORDER_VIDEO);
         feed(r, &l, NULL);
-        run_until(r, EPOCH + 15 * SEC, NULL);
+        /* Two seconds without a packet: the mix goes on by the clock. */
+        run_until(r, EPOCH + 17 * SEC, NULL);
         char done = 'x';
         if (write(pfd[1], &done, 1) != 1)
             _exit(1);
@@ -835,7 +872,7 @@ static void test_killed(void **state)
     size_t n;
     float *x = decode(file, &n);
     print_message("# mix.ogg: %.2f s\n", (double)n / SR);
-    assert_true(n >= 12 * SR);
+    assert_true(n >= 16 * SR);
     assert_int_equal(tones_in(x, n, 2, 11, hz3, 3), 7u);
     free(x);
     mp_assert_decodes_clean(file);
@@ -1184,13 +1221,54 @@ static void test_bad_input(void **state)
     free(l.e);
 }
 
+/* A heads-up's recording: no mix, so no mix.ogg and no speech; the one
+ * participant's audio-only file. */
+static void test_no_mix(void **state)
+{
+    (void)state;
+    char dir[256], file[512];
+    new_dir(dir, sizeof(dir), "nomix");
+    pl_recorder_config cfg = {.dir = dir, .epoch_us = EPOCH, .no_mix = true};
+    pl_env env = pl_env_default();
+    pl_recorder *r = NULL;
+    assert_int_equal(pl_recorder_create(&env, &cfg, &r), PL_OK);
+    sender s;
+    sender_init(&s, "caller", 10, 440, NULL, talk_all);
+    sender_source(&s, 0);
+    join(r, &s, PL_RECORDER_AUDIO);
+    evlist l = {0};
+    send_audio(&l, &s, 0, 3 * SEC);
+    feed(r, &l, NULL);
+    /* Nothing waits for time but the held packets. */
+    assert_true(pl_recorder_next_timeout(r) > EPOCH + 3 * SEC);
+    pl_recorder_summary sum;
+    assert_int_equal(pl_recorder_stop(r, EPOCH + 3100 * MS, &sum), PL_OK);
+    assert_int_equal(sum.n_files, 1);
+    assert_string_equal(sum.files[0].name, "caller.webm");
+    assert_int_equal(sum.n_speech, 0);
+    file_in(file, sizeof(file), dir, "mix.ogg");
+    assert_int_equal(access(file, F_OK), -1);
+    file_in(file, sizeof(file), dir, "caller.webm");
+    assert_int_equal(mp_stream_count(file), 1);
+    assert_int_equal(mp_decoded_frames(file, 'a'), 150);
+    mp_assert_decodes_clean(file);
+    pl_recorder_destroy(r);
+    opus_encoder_destroy(s.enc);
+    free(l.e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_three_participants), cmocka_unit_test(test_mute_and_reconnect),
-        cmocka_unit_test(test_keyframe_requests),  cmocka_unit_test(test_killed),
-        cmocka_unit_test(test_file_errors),        cmocka_unit_test(test_write_fails_midway),
-        cmocka_unit_test(test_byte_bound),         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_three_participants),
+        cmocka_unit_test(test_mute_and_reconnect),
+        cmocka_unit_test(test_keyframe_requests),
+        cmocka_unit_test(test_killed),
+        cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_write_fails_midway),
+        cmocka_unit_test(test_byte_bound),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_no_mix),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
