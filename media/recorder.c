@@ -1,24 +1,17 @@
 /* A recording session (see parley/recorder.h): tracks' packets through
  * recframe into each participant's recwebm file and the shared recmix. */
-#include "parley/recorder.h"
+#include "recorder_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <opus.h>
 
-#include "parley/recmix.h"
-#include "parley/recwebm.h"
 #include "parley/vp8.h"
 
-#define NONE INT64_MIN
-#define AUDIO PL_RECWEBM_AUDIO
-#define VIDEO PL_RECWEBM_VIDEO
 /* A video frame moved after its file's last one before any of its
  * source's spacing is known goes this much after it (a frame at 30 fps):
  * frames closer than their stream's frame rate are taken for duplicates
@@ -29,286 +22,11 @@
  * they come after the file's end by themselves. Every source switch
  * recframe makes stays well within it. */
 #define MOVE_MAX_US (2 * PL_RECFRAME_RESYNC_US)
-#define MIX_NAME PL_RECORDER_MIX_FILE
 /* A track's timeout that its last poll already passed without releasing
  * anything (recframe names the oldest held arrival while it waits on the
  * held packet with the lowest sequence number) is looked at again this
  * much later, rather than in a loop. */
 #define RETRY_US 10000
-
-typedef struct track {
-    pl_recframe *rf; /* NULL: no track of this kind */
-    uint32_t key;
-    int64_t last_push_us, last_pli_us;
-    int64_t polled_us; /* the last poll of its recframe */
-} track;
-
-/* Per kind, what a participant's file has last: where its next frame may
- * go, and how far the current source is moved to get there. */
-typedef struct lane {
-    int64_t last_us; /* NONE before the first frame */
-    int64_t dur_us;  /* audio: the last packet's duration */
-    int64_t step_us; /* video: the last spacing of frames of one source */
-    uint32_t ssrc, rtp_timestamp;
-    int64_t shift_us;
-} lane;
-
-typedef struct part {
-    bool used;    /* this id was added once: the slot is its for good */
-    bool present; /* added and not removed */
-    char id[PL_RECORDER_ID_MAX + 1];
-    char display[PL_RECORDER_DISPLAY_MAX + 1];
-    unsigned media;
-    unsigned files; /* files opened for it so far */
-    size_t file;    /* its current file's entry */
-    pl_recwebm *w;  /* NULL once finished or failed */
-    track tracks[2];
-    lane lanes[2];
-} part;
-
-struct pl_recorder {
-    pl_env env;
-    char dir[PATH_MAX];
-    int64_t epoch_us;
-    uint64_t max_bytes;
-    bool stopped, quota_hit;
-    int error, os_error;
-    part *parts;
-    int max_parts;
-    int pli_next; /* round-robin start of the keyframe polls */
-    pl_recorder_file *files;
-    size_t n_files, cap_files;
-    pl_recmix *mix;
-    int mix_fd;
-    size_t mix_file;
-    pl_recmix_speech *raw_speech;
-    pl_recorder_speech *speech;
-    size_t speech_cap, n_speech;
-    pl_recorder_stats st; /* st.tracks: the removed tracks' */
-};
-
-/* ---- names --------------------------------------------------------------- */
-
-static bool is_alnum(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-static bool id_valid(const char *id)
-{
-    if (!id || !is_alnum(id[0]))
-        return false;
-    size_t i = 0;
-    for (; id[i]; i++)
-        if (i >= PL_RECORDER_ID_MAX || !(is_alnum(id[i]) || strchr("._-", id[i])))
-            return false;
-    return true;
-}
-
-/* The n-th file of participant id, a name the manifest takes (1-80 of
- * [A-Za-z0-9._-], no "..", never manifest.*). */
-static int make_name(const char *id, unsigned n, char *out, size_t cap)
-{
-    if (!id_valid(id))
-        return PL_EINVAL;
-    char name[PL_RECORDER_FILE_MAX + 16];
-    if (n <= 1)
-        snprintf(name, sizeof(name), "%s.webm", id);
-    else
-        snprintf(name, sizeof(name), "%s.%u.webm", id, n);
-    if (strlen(name) > PL_RECORDER_FILE_MAX || strstr(name, "..") ||
-        strncmp(name, "manifest.", 9) == 0)
-        return PL_EINVAL;
-    if (strlen(name) >= cap)
-        return PL_ENOSPC;
-    memcpy(out, name, strlen(name) + 1);
-    return PL_OK;
-}
-
-/* Length of the UTF-8 sequence at s, 0 when there is none (RFC 3629). */
-static size_t utf8_seq(const unsigned char *s)
-{
-    unsigned c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t n = c >= 0xc2 && c <= 0xdf   ? 2
-               : c >= 0xe0 && c <= 0xef ? 3
-               : c >= 0xf0 && c <= 0xf4 ? 4
-                                        : 0;
-    for (size_t i = 1; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90) ||
-        (c == 0xf4 && s[1] > 0x8f))
-        return 0;
-    return n;
-}
-
-/* A display name cut at whole characters, so that the manifest's JSON
- * never holds half of one; it ends at the first byte that is not UTF-8. */
-static void display_set(char *dst, const char *name)
-{
-    const unsigned char *p = (const unsigned char *)(name ? name : "");
-    size_t n = 0, len;
-    while (p[n] && (len = utf8_seq(p + n)) && n + len <= PL_RECORDER_DISPLAY_MAX)
-        n += len;
-    memcpy(dst, p, n);
-    dst[n] = '\0';
-}
-
-static void path_of(const pl_recorder *r, const char *name, char *out, size_t cap)
-{
-    snprintf(out, cap, "%s/%s", r->dir, name);
-}
-
-/* ---- files --------------------------------------------------------------- */
-
-static void set_error(pl_recorder *r, int err, int os_error)
-{
-    if (!r->error) {
-        r->error = err;
-        r->os_error = os_error;
-    }
-}
-
-/* Room for one more entry; the env has no realloc. */
-static int files_reserve(pl_recorder *r)
-{
-    if (r->n_files < r->cap_files)
-        return PL_OK;
-    size_t cap = r->cap_files ? r->cap_files * 2 : 8;
-    pl_recorder_file *f = pl_env_alloc(&r->env, cap * sizeof(*f));
-    if (!f)
-        return PL_ENOMEM;
-    if (r->n_files)
-        memcpy(f, r->files, r->n_files * sizeof(*f));
-    pl_env_free(&r->env, r->files);
-    r->files = f;
-    r->cap_files = cap;
-    return PL_OK;
-}
-
-static size_t file_add(pl_recorder *r, const char *name, const part *p)
-{
-    pl_recorder_file *f = &r->files[r->n_files];
-    memset(f, 0, sizeof(*f));
-    snprintf(f->name, sizeof(f->name), "%s", name);
-    if (p) {
-        memcpy(f->participant, p->id, sizeof(f->participant));
-        memcpy(f->display_name, p->display, sizeof(f->display_name));
-    }
-    f->mix = !p;
-    return r->n_files++;
-}
-
-static void file_failed(pl_recorder *r, pl_recorder_file *f, int os_error)
-{
-    f->error = PL_EIO;
-    f->os_error = os_error;
-    f->open = false;
-    r->st.files_failed++;
-    set_error(r, PL_EIO, os_error);
-}
-
-/* The file's final size, as its last bytes (a writer's cues) go in at
- * close; synced, so that a finished recording survives a power loss as
- * its manifest does. */
-static void file_settle(pl_recorder *r, pl_recorder_file *f)
-{
-    char path[PATH_MAX + PL_RECORDER_FILE_MAX + 2];
-    path_of(r, f->name, path, sizeof(path));
-    struct stat sb;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0 || fstat(fd, &sb) != 0) {
-        f->present = false;
-        sb.st_size = 0;
-    } else {
-        (void)fsync(fd);
-    }
-    if (fd >= 0)
-        close(fd);
-    r->st.bytes = r->st.bytes - f->bytes + (uint64_t)sb.st_size;
-    f->bytes = (uint64_t)sb.st_size;
-}
-
-/* Finishes a participant's current file; `why` is what the entry says of
- * a file that closes cleanly (PL_OK, or PL_ENOSPC for the byte bound). */
-static void part_finish(pl_recorder *r, part *p, int why)
-{
-    if (!p->w)
-        return;
-    pl_recorder_file *f = &r->files[p->file];
-    int os_error = 0;
-    int rc = pl_recwebm_close(p->w, &os_error);
-    p->w = NULL;
-    f->open = false;
-    if (rc == PL_ENOTFOUND) { /* no frame: recwebm removed it */
-        f->present = false;
-        r->st.bytes -= f->bytes;
-        f->bytes = 0;
-        return;
-    }
-    file_settle(r, f);
-    if (rc == PL_EIO)
-        file_failed(r, f, os_error);
-    else if (f->error == PL_OK)
-        f->error = why;
-}
-
-static void mix_finish(pl_recorder *r, int why)
-{
-    if (r->mix_fd < 0)
-        return;
-    close(r->mix_fd);
-    r->mix_fd = -1;
-    pl_recorder_file *f = &r->files[r->mix_file];
-    f->open = false;
-    file_settle(r, f);
-    if (f->error == PL_OK)
-        f->error = why;
-}
-
-/* Past the byte bound every file is finished where it is. */
-static void quota_check(pl_recorder *r)
-{
-    if (!r->max_bytes || r->quota_hit || r->st.bytes < r->max_bytes)
-        return;
-    r->quota_hit = true;
-    set_error(r, PL_ENOSPC, 0);
-    for (int i = 0; i < r->max_parts; i++)
-        part_finish(r, &r->parts[i], PL_ENOSPC);
-    mix_finish(r, PL_ENOSPC);
-}
-
-/* Writes the mix's completed pages; once its file is gone they are
- * dropped, as the mix goes on for the speech. */
-static void mix_out(pl_recorder *r)
-{
-    if (!r->mix)
-        return;
-    const uint8_t *data;
-    size_t n = pl_recmix_output(r->mix, &data);
-    if (!n)
-        return;
-    if (r->mix_fd < 0) {
-        pl_recmix_consume(r->mix, n);
-        r->st.mix_discarded += n;
-        return;
-    }
-    int rc = pl_recmix_write_fd(r->mix, r->mix_fd);
-    size_t left = pl_recmix_output(r->mix, &data);
-    pl_recorder_file *f = &r->files[r->mix_file];
-    f->bytes += n - left;
-    r->st.bytes += n - left;
-    if (rc < 0) {
-        close(r->mix_fd);
-        r->mix_fd = -1;
-        file_failed(r, f, -rc);
-        pl_recmix_consume(r->mix, left);
-        r->st.mix_discarded += left;
-    }
-    quota_check(r);
-}
 
 /* ---- frames -------------------------------------------------------------- */
 
@@ -393,13 +111,13 @@ static void write_frame(pl_recorder *r, part *p, int k, const pl_recframe_frame 
         int os_error = ws.os_error;
         pl_recwebm_close(p->w, NULL);
         p->w = NULL;
-        file_settle(r, file);
-        file_failed(r, file, os_error);
+        rec_file_settle(r, file);
+        rec_file_failed(r, file, os_error);
         r->st.file_failed++;
     } else {
         r->st.file_refused++;
     }
-    quota_check(r);
+    rec_quota_check(r);
 }
 
 static void drain(pl_recorder *r, part *p, int k, int64_t poll_us, int64_t now_us)
@@ -469,13 +187,13 @@ int pl_recorder_file_name(const pl_recorder *r, const char *id, char *out, size_
     if (!r || !out)
         return PL_EINVAL;
     const part *p = find_part((pl_recorder *)r, id);
-    return make_name(id, p ? p->files + 1 : 1, out, cap);
+    return rec_file_name(id, p ? p->files + 1 : 1, out, cap);
 }
 
 int pl_recorder_add_participant(pl_recorder *r, const char *id, const char *display_name,
                                 unsigned media)
 {
-    if (!r || !id_valid(id) || !media || (media & ~(PL_RECORDER_AUDIO | PL_RECORDER_VIDEO)))
+    if (!r || !rec_id_valid(id) || !media || (media & ~(PL_RECORDER_AUDIO | PL_RECORDER_VIDEO)))
         return PL_EINVAL;
     if (r->stopped)
         return PL_ESTATE;
@@ -488,10 +206,10 @@ int pl_recorder_add_participant(pl_recorder *r, const char *id, const char *disp
     if (!p)
         return PL_ENOSPC;
     char name[PL_RECORDER_FILE_MAX + 1];
-    int rc = make_name(id, p->files + 1, name, sizeof(name));
+    int rc = rec_file_name(id, p->files + 1, name, sizeof(name));
     if (rc != PL_OK)
         return rc;
-    if (files_reserve(r) != PL_OK)
+    if (rec_files_reserve(r) != PL_OK)
         return PL_ENOMEM;
 
     if (!p->used) {
@@ -501,18 +219,18 @@ int pl_recorder_add_participant(pl_recorder *r, const char *id, const char *disp
         for (int k = 0; k < 2; k++)
             p->lanes[k] = (lane){.last_us = NONE, .step_us = VIDEO_STEP_US};
     }
-    display_set(p->display, display_name);
+    rec_display_set(p->display, display_name);
     p->media = media;
     p->present = true;
     p->files++;
-    p->file = file_add(r, name, p);
+    p->file = rec_file_add(r, name, p);
     pl_recorder_file *f = &r->files[p->file];
     if (r->quota_hit) {
         f->error = PL_ENOSPC;
         return PL_ENOSPC;
     }
     char path[sizeof(r->dir) + sizeof(name) + 1];
-    path_of(r, name, path, sizeof(path));
+    rec_path(r, name, path, sizeof(path));
     errno = 0;
     rc = pl_recwebm_open(path, media & PL_RECORDER_AUDIO, media & PL_RECORDER_VIDEO, &p->w);
     if (rc == PL_OK) {
@@ -521,7 +239,7 @@ int pl_recorder_add_participant(pl_recorder *r, const char *id, const char *disp
     }
     int os_error = rc == PL_EIO ? errno : ENOMEM;
     p->w = NULL;
-    file_failed(r, f, os_error);
+    rec_file_failed(r, f, os_error);
     errno = os_error;
     return PL_EIO;
 }
@@ -537,10 +255,10 @@ int pl_recorder_remove_participant(pl_recorder *r, const char *id, int64_t now_u
         return PL_ENOTFOUND;
     track_end(r, p, AUDIO, now_us);
     track_end(r, p, VIDEO, now_us);
-    part_finish(r, p, PL_OK);
+    rec_part_finish(r, p, PL_OK);
     if (r->mix) {
         pl_recmix_remove(r->mix, (uint32_t)(p - r->parts) + 1);
-        mix_out(r);
+        rec_mix_out(r);
     }
     p->present = false;
     return PL_OK;
@@ -582,7 +300,7 @@ int pl_recorder_remove_track(pl_recorder *r, uint32_t key, int64_t now_us)
     if (!p)
         return PL_ENOTFOUND;
     track_end(r, p, k, now_us);
-    mix_out(r);
+    rec_mix_out(r);
     return PL_OK;
 }
 
@@ -624,7 +342,7 @@ int pl_recorder_push(pl_recorder *r, uint32_t key, const uint8_t *pkt, size_t le
     }
     p->tracks[k].last_push_us = now_us;
     drain(r, p, k, now_us, now_us);
-    mix_out(r);
+    rec_mix_out(r);
     return PL_OK;
 }
 
@@ -642,7 +360,7 @@ int pl_recorder_advance(pl_recorder *r, int64_t now_us)
     }
     if (r->mix) {
         pl_recmix_advance(r->mix, now_us);
-        mix_out(r);
+        rec_mix_out(r);
     }
     return PL_OK;
 }
@@ -741,7 +459,7 @@ int pl_recorder_create(const pl_env *env, const pl_recorder_config *cfg, pl_reco
     r->mix_fd = -1;
     r->max_parts = cfg->max_participants ? cfg->max_participants : PL_RECORDER_MAX_PARTICIPANTS;
     r->parts = pl_env_alloc(env, (size_t)r->max_parts * sizeof(part));
-    if (!r->parts || files_reserve(r) != PL_OK) {
+    if (!r->parts || rec_files_reserve(r) != PL_OK) {
         pl_recorder_destroy(r);
         return PL_ENOMEM;
     }
@@ -753,15 +471,15 @@ int pl_recorder_create(const pl_env *env, const pl_recorder_config *cfg, pl_reco
             pl_recorder_destroy(r);
             return rc;
         }
-        r->mix_file = file_add(r, MIX_NAME, NULL);
-        char path[sizeof(r->dir) + sizeof(MIX_NAME) + 1];
-        path_of(r, MIX_NAME, path, sizeof(path));
+        r->mix_file = rec_file_add(r, PL_RECORDER_MIX_FILE, NULL);
+        char path[sizeof(r->dir) + sizeof(PL_RECORDER_MIX_FILE) + 1];
+        rec_path(r, PL_RECORDER_MIX_FILE, path, sizeof(path));
         r->mix_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (r->mix_fd < 0) {
-            file_failed(r, &r->files[r->mix_file], errno);
+            rec_file_failed(r, &r->files[r->mix_file], errno);
         } else {
             r->files[r->mix_file].open = r->files[r->mix_file].present = true;
-            mix_out(r); /* OpusHead and OpusTags */
+            rec_mix_out(r); /* OpusHead and OpusTags */
         }
     }
     *out = r;
@@ -789,69 +507,6 @@ void pl_recorder_destroy(pl_recorder *r)
     pl_env_free(&r->env, r);
 }
 
-void pl_recorder_set_max_bytes(pl_recorder *r, uint64_t max_bytes)
-{
-    if (!r)
-        return;
-    r->max_bytes = max_bytes;
-    quota_check(r);
-}
-
-int pl_recorder_error(const pl_recorder *r, int *os_error)
-{
-    if (os_error)
-        *os_error = r ? r->os_error : 0;
-    return r ? r->error : PL_EINVAL;
-}
-
-static int speech_collect(pl_recorder *r)
-{
-    r->n_speech = 0;
-    if (!r->mix)
-        return PL_OK;
-    size_t n = pl_recmix_speech_get(r->mix, NULL, 0);
-    if (n > r->speech_cap) {
-        size_t cap = n + n / 2 + 8;
-        pl_recmix_speech *raw = pl_env_alloc(&r->env, cap * sizeof(*raw));
-        pl_recorder_speech *sp = pl_env_alloc(&r->env, cap * sizeof(*sp));
-        if (!raw || !sp) {
-            pl_env_free(&r->env, raw);
-            pl_env_free(&r->env, sp);
-            return PL_ENOMEM;
-        }
-        pl_env_free(&r->env, r->raw_speech);
-        pl_env_free(&r->env, r->speech);
-        r->raw_speech = raw;
-        r->speech = sp;
-        r->speech_cap = cap;
-    }
-    n = pl_recmix_speech_get(r->mix, r->raw_speech, r->speech_cap);
-    for (size_t i = 0; i < n && i < r->speech_cap; i++) {
-        const pl_recmix_speech *s = &r->raw_speech[i];
-        if (s->source < 1 || s->source > (uint32_t)r->max_parts)
-            continue;
-        pl_recorder_speech *d = &r->speech[r->n_speech++];
-        memcpy(d->participant, r->parts[s->source - 1].id, sizeof(d->participant));
-        d->start_ms = s->start_us / 1000;
-        d->end_ms = (s->end_us + 999) / 1000;
-    }
-    return PL_OK;
-}
-
-int pl_recorder_summary_get(pl_recorder *r, pl_recorder_summary *out)
-{
-    if (!r || !out)
-        return PL_EINVAL;
-    int rc = speech_collect(r);
-    *out = (pl_recorder_summary){.files = r->files,
-                                 .n_files = r->n_files,
-                                 .speech = r->speech,
-                                 .n_speech = r->n_speech,
-                                 .error = r->error,
-                                 .os_error = r->os_error};
-    return rc;
-}
-
 int pl_recorder_stop(pl_recorder *r, int64_t end_us, pl_recorder_summary *out)
 {
     if (!r)
@@ -864,13 +519,13 @@ int pl_recorder_stop(pl_recorder *r, int64_t end_us, pl_recorder_summary *out)
             continue;
         track_end(r, p, AUDIO, end_us);
         track_end(r, p, VIDEO, end_us);
-        part_finish(r, p, PL_OK);
+        rec_part_finish(r, p, PL_OK);
         p->present = false;
     }
     if (r->mix) {
         pl_recmix_close(r->mix, end_us);
-        mix_out(r);
-        mix_finish(r, PL_OK);
+        rec_mix_out(r);
+        rec_mix_finish(r, PL_OK);
     }
     r->stopped = true;
     if (!out)
