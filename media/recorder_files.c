@@ -11,7 +11,7 @@
 
 /* ---- names --------------------------------------------------------------- */
 
-bool is_alnum(char c)
+static bool is_alnum(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
@@ -48,7 +48,7 @@ int rec_file_name(const char *id, unsigned n, char *out, size_t cap)
 }
 
 /* Length of the UTF-8 sequence at s, 0 when there is none (RFC 3629). */
-size_t utf8_seq(const unsigned char *s)
+static size_t utf8_seq(const unsigned char *s)
 {
     unsigned c = s[0];
     if (c < 0x80)
@@ -85,7 +85,7 @@ void rec_path(const pl_recorder *r, const char *name, char *out, size_t cap)
 
 /* ---- files --------------------------------------------------------------- */
 
-void set_error(pl_recorder *r, int err, int os_error)
+static void set_error(pl_recorder *r, int err, int os_error)
 {
     if (!r->error) {
         r->error = err;
@@ -247,7 +247,7 @@ int pl_recorder_error(const pl_recorder *r, int *os_error)
     return r ? r->error : PL_EINVAL;
 }
 
-int speech_collect(pl_recorder *r)
+static int speech_collect(pl_recorder *r)
 {
     r->n_speech = 0;
     if (!r->mix)
