@@ -18,15 +18,18 @@
  *   (pl_recorder_file_name says the name). The file records the kinds
  *   given at add: pass both for a meeting (a camera turned on later still
  *   finds its track; one that never comes leaves an empty video track,
- *   see recwebm.h), audio only for an audio heads-up. creating the
+ *   see recwebm.h), audio only for an audio heads-up. Creating the
  *   recorder creates `mix.ogg` unless `no_mix`.
  * - Reconnection: a participant whose media comes back on new SSRCs keeps
  *   its file and its one timeline, whether the caller keeps the track key
  *   (recframe switches to the new SSRC at its first frame that can start
- *   it) or removes the old track and adds a new one. At each new source
- *   a frame that would overlap what the file already has is moved just
- *   after it (audio, and the mix, stay gapless and without overlap; video
- *   keeps increasing timestamps). A participant *removed* has left: its
+ *   it) or removes the old track and adds a new one. A mute is a gap of
+ *   its real length. A frame of a new source that would overlap what the
+ *   file already has is moved just after it: audio right after the last
+ *   packet (the file and the mix stay without overlap), video a frame's
+ *   spacing after the last frame (players take closer frames for
+ *   duplicates); the source stays moved until a silence or pause gives
+ *   it room at its own time. A participant *removed* has left: its
  *   file is finished (duration, cues); if the same id is added again, it
  *   gets a new file `<id>.2.webm` (then `.3`, ...) on the same timeline,
  *   as a finished file is never reopened.
