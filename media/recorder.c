@@ -163,7 +163,7 @@ static void track_end(pl_recorder *r, part *p, int k, int64_t now_us)
 
 static part *find_part(pl_recorder *r, const char *id)
 {
-    for (int i = 0; id && i < r->max_parts; i++)
+    for (int i = 0; id && i < r->n_parts; i++)
         if (r->parts[i].used && strcmp(r->parts[i].id, id) == 0)
             return &r->parts[i];
     return NULL;
@@ -171,7 +171,7 @@ static part *find_part(pl_recorder *r, const char *id)
 
 static part *find_track(pl_recorder *r, uint32_t key, int *kind)
 {
-    for (int i = 0; i < r->max_parts; i++) {
+    for (int i = 0; i < r->n_parts; i++) {
         part *p = &r->parts[i];
         for (int k = 0; p->present && k < 2; k++)
             if (p->tracks[k].rf && p->tracks[k].key == key) {
@@ -200,11 +200,10 @@ int pl_recorder_add_participant(pl_recorder *r, const char *id, const char *disp
     part *p = find_part(r, id);
     if (p && p->present)
         return PL_ESTATE;
-    for (int i = 0; !p && i < r->max_parts; i++)
-        if (!r->parts[i].used)
-            p = &r->parts[i];
-    if (!p)
+    if (!p && r->n_parts == r->max_parts)
         return PL_ENOSPC;
+    if (!p)
+        p = &r->parts[r->n_parts];
     char name[PL_RECORDER_FILE_MAX + 1];
     int rc = rec_file_name(id, p->files + 1, name, sizeof(name));
     if (rc != PL_OK)
@@ -215,6 +214,7 @@ int pl_recorder_add_participant(pl_recorder *r, const char *id, const char *disp
     if (!p->used) {
         memset(p, 0, sizeof(*p));
         p->used = true;
+        r->n_parts++;
         snprintf(p->id, sizeof(p->id), "%s", id);
         for (int k = 0; k < 2; k++)
             p->lanes[k] = (lane){.last_us = NONE, .step_us = VIDEO_STEP_US};
@@ -352,7 +352,7 @@ int pl_recorder_advance(pl_recorder *r, int64_t now_us)
         return PL_EINVAL;
     if (r->stopped)
         return PL_ESTATE;
-    for (int i = 0; i < r->max_parts; i++) {
+    for (int i = 0; i < r->n_parts; i++) {
         part *p = &r->parts[i];
         for (int k = 0; p->present && k < 2; k++)
             if (p->tracks[k].rf)
@@ -390,7 +390,7 @@ int64_t pl_recorder_next_timeout(const pl_recorder *r)
     int64_t next = INT64_MAX;
     if (!r || r->stopped)
         return next;
-    for (int i = 0; i < r->max_parts; i++) {
+    for (int i = 0; i < r->n_parts; i++) {
         const part *p = &r->parts[i];
         for (int k = 0; p->present && k < 2; k++) {
             const track *t = &p->tracks[k];
@@ -418,10 +418,10 @@ int64_t pl_recorder_next_timeout(const pl_recorder *r)
 
 bool pl_recorder_poll_keyframe(pl_recorder *r, int64_t now_us, uint32_t *key, uint32_t *ssrc)
 {
-    if (!r || r->stopped || r->max_parts <= 0)
+    if (!r || r->stopped || r->n_parts <= 0)
         return false;
-    for (int n = 0; n < r->max_parts; n++) {
-        int i = (r->pli_next + n) % r->max_parts;
+    for (int n = 0; n < r->n_parts; n++) {
+        int i = (r->pli_next + n) % r->n_parts;
         part *p = &r->parts[i];
         track *t = &p->tracks[VIDEO];
         uint32_t s;
@@ -429,7 +429,7 @@ bool pl_recorder_poll_keyframe(pl_recorder *r, int64_t now_us, uint32_t *key, ui
             (t->last_pli_us != NONE && now_us - t->last_pli_us < PL_RECORDER_PLI_US))
             continue;
         t->last_pli_us = now_us;
-        r->pli_next = (i + 1) % r->max_parts;
+        r->pli_next = (i + 1) % r->n_parts;
         r->st.keyframe_requests++;
         if (key)
             *key = t->key;
@@ -490,7 +490,7 @@ void pl_recorder_destroy(pl_recorder *r)
 {
     if (!r)
         return;
-    for (int i = 0; r->parts && i < r->max_parts; i++) {
+    for (int i = 0; r->parts && i < r->n_parts; i++) {
         part *p = &r->parts[i];
         for (int k = 0; k < 2; k++)
             pl_recframe_destroy(p->tracks[k].rf);
@@ -513,7 +513,7 @@ int pl_recorder_stop(pl_recorder *r, int64_t end_us, pl_recorder_summary *out)
         return PL_EINVAL;
     if (r->stopped)
         return PL_ESTATE;
-    for (int i = 0; i < r->max_parts; i++) {
+    for (int i = 0; i < r->n_parts; i++) {
         part *p = &r->parts[i];
         if (!p->present)
             continue;
@@ -541,7 +541,7 @@ void pl_recorder_stats_get(const pl_recorder *r, pl_recorder_stats *out)
     out->files_open = 0;
     for (size_t i = 0; i < r->n_files; i++)
         out->files_open += r->files[i].open;
-    for (int i = 0; i < r->max_parts; i++)
+    for (int i = 0; i < r->n_parts; i++)
         for (int k = 0; k < 2; k++)
             if (r->parts[i].tracks[k].rf) {
                 pl_recframe_stats s;

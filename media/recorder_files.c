@@ -197,7 +197,7 @@ void rec_quota_check(pl_recorder *r)
         return;
     r->quota_hit = true;
     set_error(r, PL_ENOSPC, 0);
-    for (int i = 0; i < r->max_parts; i++)
+    for (int i = 0; i < r->n_parts; i++)
         rec_part_finish(r, &r->parts[i], PL_ENOSPC);
     rec_mix_finish(r, PL_ENOSPC);
 }
@@ -271,7 +271,7 @@ static int speech_collect(pl_recorder *r)
     n = pl_recmix_speech_get(r->mix, r->raw_speech, r->speech_cap);
     for (size_t i = 0; i < n && i < r->speech_cap; i++) {
         const pl_recmix_speech *s = &r->raw_speech[i];
-        if (s->source < 1 || s->source > (uint32_t)r->max_parts)
+        if (s->source < 1 || s->source > (uint32_t)r->n_parts)
             continue;
         pl_recorder_speech *d = &r->speech[r->n_speech++];
         memcpy(d->participant, r->parts[s->source - 1].id, sizeof(d->participant));

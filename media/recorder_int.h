@@ -55,9 +55,9 @@ struct pl_recorder {
     uint64_t max_bytes;
     bool stopped, quota_hit;
     int error, os_error;
-    part *parts;
-    int max_parts;
-    int pli_next; /* round-robin start of the keyframe polls */
+    part *parts;            /* a slot per id, kept for good: its mix source is its index + 1 */
+    int max_parts, n_parts; /* slots, and how many are used (a prefix) */
+    int pli_next;           /* round-robin start of the keyframe polls */
     pl_recorder_file *files;
     size_t n_files, cap_files;
     pl_recmix *mix;

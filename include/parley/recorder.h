@@ -80,7 +80,7 @@ extern "C" {
 #define PL_RECORDER_MIX_FILE "mix.ogg"
 /* Keyframe requests per track at most once per this. */
 #define PL_RECORDER_PLI_US 500000
-#define PL_RECORDER_MAX_PARTICIPANTS 64
+#define PL_RECORDER_MAX_PARTICIPANTS 256
 
 /* What a participant's file records (pl_recorder_add_participant). */
 #define PL_RECORDER_AUDIO 1u

@@ -361,6 +361,20 @@ void test_bad_input(void **state)
     mp_assert_decodes_clean(file);
     pl_recorder_destroy(r);
     pl_recorder_destroy(NULL);
+
+    /* Distinct ids are bounded; one who left keeps its slot, and its
+     * return is its next file. */
+    pl_recorder_config two = {.dir = dir, .epoch_us = EPOCH, .no_mix = true, .max_participants = 2};
+    assert_int_equal(pl_recorder_create(&env, &two, &r), PL_OK);
+    assert_int_equal(pl_recorder_add_participant(r, "a", "A", PL_RECORDER_AUDIO), PL_OK);
+    assert_int_equal(pl_recorder_add_participant(r, "b", "B", PL_RECORDER_AUDIO), PL_OK);
+    assert_int_equal(pl_recorder_remove_participant(r, "b", EPOCH), PL_OK);
+    assert_int_equal(pl_recorder_add_participant(r, "c", "C", PL_RECORDER_AUDIO), PL_ENOSPC);
+    assert_int_equal(pl_recorder_add_participant(r, "b", "B", PL_RECORDER_AUDIO), PL_OK);
+    assert_int_equal(pl_recorder_stop(r, EPOCH + SEC, &sum), PL_OK);
+    assert_int_equal(sum.n_files, 3);
+    assert_string_equal(sum.files[2].name, "b.2.webm");
+    pl_recorder_destroy(r);
     opus_encoder_destroy(s.enc);
     free(l.e);
 }
