@@ -509,9 +509,16 @@ int64_t pl_recframe_next_timeout(const pl_recframe *rf)
                 t = v;
             continue;
         }
+        /* What poll waits for: the lowest-numbered packet held (those
+         * after it wait behind it), the reorder window after its arrival.
+         * An earlier arrival of a later number would name a time that
+         * releases nothing. */
+        int m = -1;
         for (int i = 0; i < PL_RECFRAME_HOLD; i++)
-            if (s->hold[i].used && s->hold[i].arrival + PL_RECFRAME_REORDER_US < t)
-                t = s->hold[i].arrival + PL_RECFRAME_REORDER_US;
+            if (s->hold[i].used && (m < 0 || s->hold[i].seq < s->hold[m].seq))
+                m = i;
+        if (m >= 0 && s->hold[m].arrival + PL_RECFRAME_REORDER_US < t)
+            t = s->hold[m].arrival + PL_RECFRAME_REORDER_US;
     }
     return t;
 }

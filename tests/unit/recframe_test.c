@@ -332,6 +332,35 @@ static void test_opus_overlap_never_backwards(void **state)
     pl_recframe_destroy(rf);
 }
 
+/* The timeout names when poll releases something: a later number that
+ * arrived first does not make it earlier than the window of the lowest
+ * number held (a caller waking up then would find nothing, again and
+ * again). */
+static void test_opus_timeout_follows_lowest(void **state)
+{
+    (void)state;
+    pl_recframe *rf = pl_recframe_create(PL_RECFRAME_OPUS, EPOCH);
+    static got g;
+    memset(&g, 0, sizeof(g));
+    pkt p;
+    opus(&p, 0xa, 11, 960u * 11, 11);
+    assert_int_equal(push(rf, &p, EPOCH), 0);
+    opus(&p, 0xa, 10, 960u * 10, 10);
+    assert_int_equal(push(rf, &p, EPOCH + 30 * MS), 0);
+    drain(rf, EPOCH + 30 * MS, &g);
+    assert_int_equal(g.n, 0);
+    int64_t at = pl_recframe_next_timeout(rf);
+    assert_int_equal(at, EPOCH + 30 * MS + PL_RECFRAME_REORDER_US);
+    drain(rf, at - 1, &g);
+    assert_int_equal(g.n, 0);
+    drain(rf, at, &g);
+    assert_int_equal(g.n, 2);
+    assert_int_equal(g.first[0], 10);
+    assert_int_equal(g.first[1], 11);
+    assert_int_equal(pl_recframe_next_timeout(rf), INT64_MAX);
+    pl_recframe_destroy(rf);
+}
+
 /* Padding-only packets take sequence numbers but are no loss; pts never go
  * below 0 (a packet from before the epoch) nor backwards. */
 static void test_opus_padding_and_floor(void **state)
@@ -784,6 +813,7 @@ int main(void)
         cmocka_unit_test(test_opus_reorder_loss_duplicates),
         cmocka_unit_test(test_opus_new_ssrc),
         cmocka_unit_test(test_opus_overlap_never_backwards),
+        cmocka_unit_test(test_opus_timeout_follows_lowest),
         cmocka_unit_test(test_opus_padding_and_floor),
         cmocka_unit_test(test_bad_input_and_bounds),
         cmocka_unit_test(test_vp8_frames_in_order),
