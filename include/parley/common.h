@@ -19,16 +19,16 @@ extern "C" {
  * PL_EMALFORMED so callers can count and drop it uniformly. */
 enum {
     PL_OK = 0,
-    PL_EMALFORMED = -1,   /* wire input does not parse */
-    PL_ENOMEM = -2,       /* allocation failed */
-    PL_EINVAL = -3,       /* caller passed an invalid argument */
-    PL_ENOSPC = -4,       /* output buffer too small */
-    PL_EAUTH = -5,        /* integrity / credential / fingerprint check failed */
-    PL_ENOTFOUND = -6,    /* no such item (attribute, stream, ...) */
-    PL_EAGAIN = -7,       /* nothing to return now (e.g. empty output queue) */
-    PL_ESTATE = -8,       /* operation not valid in the current state */
-    PL_ECRYPTO = -9,      /* crypto library failure */
-    PL_EREPLAY = -10,     /* replayed or too-old packet */
+    PL_EMALFORMED = -1,    /* wire input does not parse */
+    PL_ENOMEM = -2,        /* allocation failed */
+    PL_EINVAL = -3,        /* caller passed an invalid argument */
+    PL_ENOSPC = -4,        /* output buffer too small */
+    PL_EAUTH = -5,         /* integrity / credential / fingerprint check failed */
+    PL_ENOTFOUND = -6,     /* no such item (attribute, stream, ...) */
+    PL_EAGAIN = -7,        /* nothing to return now (e.g. empty output queue) */
+    PL_ESTATE = -8,        /* operation not valid in the current state */
+    PL_ECRYPTO = -9,       /* crypto library failure */
+    PL_EREPLAY = -10,      /* replayed or too-old packet */
     PL_EUNSUPPORTED = -11, /* valid input Parley chooses not to handle */
     PL_EIO = -12           /* a file could not be written (disk full, I/O error) */
 };
