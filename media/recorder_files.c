@@ -47,33 +47,12 @@ int rec_file_name(const char *id, unsigned n, char *out, size_t cap)
     return PL_OK;
 }
 
-/* Length of the UTF-8 sequence at s, 0 when there is none (RFC 3629). */
-static size_t utf8_seq(const unsigned char *s)
-{
-    unsigned c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t n = c >= 0xc2 && c <= 0xdf   ? 2
-               : c >= 0xe0 && c <= 0xef ? 3
-               : c >= 0xf0 && c <= 0xf4 ? 4
-                                        : 0;
-    for (size_t i = 1; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90) ||
-        (c == 0xf4 && s[1] > 0x8f))
-        return 0;
-    return n;
-}
-
 /* A display name cut at whole characters, so that the manifest's JSON
  * never holds half of one; it ends at the first byte that is not UTF-8. */
 void rec_display_set(char *dst, const char *name)
 {
-    const unsigned char *p = (const unsigned char *)(name ? name : "");
-    size_t n = 0, len;
-    while (p[n] && (len = utf8_seq(p + n)) && n + len <= PL_RECORDER_DISPLAY_MAX)
-        n += len;
+    const char *p = name ? name : "";
+    size_t n = pl_utf8_prefix(p, PL_RECORDER_DISPLAY_MAX);
     memcpy(dst, p, n);
     dst[n] = '\0';
 }

@@ -125,33 +125,11 @@ pl_rec_file *pl_rec_manifest_file(const pl_rec_manifest *m, const char *name)
     return NULL;
 }
 
-/* Length of the UTF-8 sequence at s (RFC 3629: no overlong forms, no
- * surrogates, nothing past U+10FFFF), or 0 when there is none. */
-static size_t utf8_seq(const unsigned char *s)
-{
-    unsigned c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t n = c >= 0xc2 && c <= 0xdf   ? 2
-               : c >= 0xe0 && c <= 0xef ? 3
-               : c >= 0xf0 && c <= 0xf4 ? 4
-                                        : 0;
-    if (!n)
-        return 0;
-    for (size_t i = 1; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) || (c == 0xf0 && s[1] < 0x90) ||
-        (c == 0xf4 && s[1] > 0x8f))
-        return 0;
-    return n;
-}
-
 static bool utf8_valid(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
-        size_t n = utf8_seq(p);
+        size_t n = pl_utf8_seq(p);
         if (!n)
             return false;
         p += n;
@@ -161,15 +139,9 @@ static bool utf8_valid(const char *s)
 
 void pl_rec_display_name_set(char *dst, const char *name)
 {
-    size_t n = 0;
-    const unsigned char *p = (const unsigned char *)(name ? name : "");
+    const char *p = name ? name : "";
     /* Whole characters only: a name cut inside one would not be JSON. */
-    while (p[n]) {
-        size_t len = utf8_seq(p + n);
-        if (!len || n + len > PL_REC_DISPLAY_MAX)
-            break;
-        n += len;
-    }
+    size_t n = pl_utf8_prefix(p, PL_REC_DISPLAY_MAX);
     memcpy(dst, p, n);
     dst[n] = '\0';
 }
