@@ -271,8 +271,8 @@ void test_bad_input(void **state)
                                     "manifest",
                                     "x..y",
                                     "p@q",
-                                    "0123456789012345678901234567890123456789012345678901234567890"
-                                    "1234"};
+                                    ("0123456789012345678901234567890123456789012345678901234567890"
+                                     "1234")};
     for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
         assert_int_equal(pl_recorder_file_name(r, bad_ids[i], name, sizeof(name)), PL_EINVAL);
         assert_int_equal(pl_recorder_add_participant(r, bad_ids[i], "x", PL_RECORDER_AUDIO),
