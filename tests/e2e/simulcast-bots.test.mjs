@@ -78,6 +78,12 @@ test('six simulcast bots asking for six sizes each decode the layer they are owe
   console.log(`# server: ${st.layer_switches} layer switches, ${st.layer_keyframe_requests} keyframe ` +
     `requests to layers, ${st.dropped_unknown_ssrc} packets of no track`);
   assert.equal(st.dropped_unknown_ssrc, 0);
-  assert.ok(st.layer_switches > 0, 'layer switches are counted');
+  // A subscriber that decoded another layer before the one it is owed
+  // was switched, and the relay counts it. Whether one was depends on
+  // whether a bot's size reached the relay before its first picture did.
+  const switched = report.bots.reduce((n, b) => n + b.streams.filter((x) => x.kind === 'video' &&
+    x.decoded && Object.keys(x.decoded.sizes).length > 1).length, 0);
+  console.log(`# ${switched} streams decoded at more than one size`);
+  if (switched) assert.ok(st.layer_switches > 0, `${switched} streams switched layers: the switches are counted`);
   await pollStats(s, isDrained, 'no room, participant, transport or connection left');
 });
