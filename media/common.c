@@ -205,11 +205,13 @@ size_t pl_utf8_seq(const unsigned char *s)
     return n;
 }
 
-size_t pl_utf8_prefix(const char *s, size_t max)
+size_t pl_utf8_copy(char *dst, const char *src, size_t max)
 {
-    const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *p = (const unsigned char *)(src ? src : "");
     size_t n = 0, len;
     while (p[n] && (len = pl_utf8_seq(p + n)) && n + len <= max)
         n += len;
+    memcpy(dst, p, n);
+    dst[n] = '\0';
     return n;
 }

@@ -51,10 +51,7 @@ int rec_file_name(const char *id, unsigned n, char *out, size_t cap)
  * never holds half of one; it ends at the first byte that is not UTF-8. */
 void rec_display_set(char *dst, const char *name)
 {
-    const char *p = name ? name : "";
-    size_t n = pl_utf8_prefix(p, PL_RECORDER_DISPLAY_MAX);
-    memcpy(dst, p, n);
-    dst[n] = '\0';
+    pl_utf8_copy(dst, name, PL_RECORDER_DISPLAY_MAX);
 }
 
 void rec_path(const pl_recorder *r, const char *name, char *out, size_t cap)

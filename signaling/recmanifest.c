@@ -139,11 +139,8 @@ static bool utf8_valid(const char *s)
 
 void pl_rec_display_name_set(char *dst, const char *name)
 {
-    const char *p = name ? name : "";
     /* Whole characters only: a name cut inside one would not be JSON. */
-    size_t n = pl_utf8_prefix(p, PL_REC_DISPLAY_MAX);
-    memcpy(dst, p, n);
-    dst[n] = '\0';
+    pl_utf8_copy(dst, name, PL_REC_DISPLAY_MAX);
 }
 
 static bool file_valid(const pl_rec_file *f)

@@ -39,10 +39,11 @@ const char *pl_strerror(int err);
 /* Length of the UTF-8 sequence at s (RFC 3629: no overlong forms, no
  * surrogates, nothing past U+10FFFF), 0 when there is none. */
 size_t pl_utf8_seq(const unsigned char *s);
-/* Bytes of s's longest prefix of whole UTF-8 characters within max bytes;
- * it ends at the first byte that is not UTF-8. For names cut to fit, so
- * that JSON never holds half a character. */
-size_t pl_utf8_prefix(const char *s, size_t max);
+/* Copies into dst (max + 1 bytes) src's longest prefix of whole UTF-8
+ * characters within max bytes, ending at the first byte that is not
+ * UTF-8, and a NUL. For names cut to fit, so that JSON never holds half a
+ * character. A NULL src copies "". Returns the bytes copied. */
+size_t pl_utf8_copy(char *dst, const char *src, size_t max);
 
 /* A transport address, IPv4 or IPv6, stored by value so cores can compare
  * and copy addresses without touching sockets. `tcp` marks the remote end
