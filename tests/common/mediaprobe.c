@@ -8,10 +8,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <sys/wait.h>
 
 #include <cmocka.h>
+
+#define MP_SR 48000
 
 int mp_run(char *out, size_t cap, const char *fmt, ...)
 {
@@ -135,3 +138,43 @@ void mp_frame_sizes(const char *file, char *out, size_t cap)
     if (count)
         snprintf(out + used, cap - used, "%s%s*%ld", used ? " " : "", last, count);
 }
+
+float *mp_decode_audio(const char *file, size_t *n)
+{
+    unsetenv("MALLOC_PERTURB_");
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -nostdin -v error -i %s -map 0:a:0 -f f32le -ac 1 -ar 48000 -", file);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t cap = 30 * MP_SR, len = 0, got;
+    float *x = malloc(cap * sizeof(float));
+    assert_non_null(x);
+    while ((got = fread(x + len, sizeof(float), cap - len, f)) > 0) {
+        len += got;
+        if (len == cap) {
+            cap *= 2;
+            x = realloc(x, cap * sizeof(float));
+            assert_non_null(x);
+        }
+    }
+    assert_int_equal(pclose(f), 0);
+    *n = len;
+    return x;
+}
+
+double mp_tone_amp(const float *x, size_t n, double t0, double t1, double freq)
+{
+    size_t a = (size_t)(t0 * MP_SR), b = (size_t)(t1 * MP_SR);
+    assert_true(b <= n);
+    double w = 2 * M_PI * freq / MP_SR, c = 2 * cos(w), s1 = 0, s2 = 0;
+    for (size_t i = a; i < b; i++) {
+        double s0 = x[i] + c * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    return 2 * sqrt(s1 * s1 + s2 * s2 - c * s1 * s2) / (double)(b - a);
+}
+
+/* Which of the tones sound in [t0, t1): a bit per tone, at a tenth of
+ * what was sent; the others must be far below it. */

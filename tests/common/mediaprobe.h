@@ -29,4 +29,11 @@ void mp_assert_decodes_clean(const char *file);
  * "320x240*90 640x480*90". */
 void mp_frame_sizes(const char *file, char *out, size_t cap);
 
+/* The first audio stream decoded by ffmpeg to mono float PCM at 48 kHz;
+ * *n samples (free it). */
+float *mp_decode_audio(const char *file, size_t *n);
+/* Amplitude of a tone of freq Hz in 48 kHz samples x over [t0, t1)
+ * seconds (Goertzel). */
+double mp_tone_amp(const float *x, size_t n, double t0, double t1, double freq);
+
 #endif

@@ -304,52 +304,11 @@ const pl_recorder_file *rt_summary_file(const pl_recorder_summary *s, const char
 
 /* ---- reading the files back ---------------------------------------------- */
 
-/* The first audio stream decoded to mono float at 48 kHz. */
-float *rt_decode(const char *file, size_t *n)
-{
-    unsetenv("MALLOC_PERTURB_");
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd),
-             "ffmpeg -nostdin -v error -i %s -map 0:a:0 -f f32le -ac 1 -ar 48000 -", file);
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    size_t cap = 30 * SR, len = 0, got;
-    float *x = malloc(cap * sizeof(float));
-    assert_non_null(x);
-    while ((got = fread(x + len, sizeof(float), cap - len, f)) > 0) {
-        len += got;
-        if (len == cap) {
-            cap *= 2;
-            x = realloc(x, cap * sizeof(float));
-            assert_non_null(x);
-        }
-    }
-    assert_int_equal(pclose(f), 0);
-    *n = len;
-    return x;
-}
-
-/* Amplitude of freq in x over [t0, t1) seconds (Goertzel). */
-static double rt_tone(const float *x, size_t n, double t0, double t1, double freq)
-{
-    size_t a = (size_t)(t0 * SR), b = (size_t)(t1 * SR);
-    assert_true(b <= n);
-    double w = 2 * M_PI * freq / SR, c = 2 * cos(w), s1 = 0, s2 = 0;
-    for (size_t i = a; i < b; i++) {
-        double s0 = x[i] + c * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    return 2 * sqrt(s1 * s1 + s2 * s2 - c * s1 * s2) / (double)(b - a);
-}
-
-/* Which of the tones sound in [t0, t1): a bit per tone, at a tenth of
- * what was sent; the others must be far below it. */
 unsigned rt_tones(const float *x, size_t n, double t0, double t1, const double *hz, int k)
 {
     unsigned on = 0;
     for (int i = 0; i < k; i++) {
-        double a = rt_tone(x, n, t0, t1, hz[i]);
+        double a = mp_tone_amp(x, n, t0, t1, hz[i]);
         if (a > AMP / 3)
             on |= 1u << i;
         else if (a > AMP / 30)

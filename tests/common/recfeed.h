@@ -118,8 +118,6 @@ pl_recorder *rt_recorder(const char *dir, uint64_t max_bytes);
 void rt_join(pl_recorder *r, rt_sender *s, unsigned media);
 const pl_recorder_file *rt_summary_file(const pl_recorder_summary *s, const char *name);
 
-/* The first audio stream decoded to mono float at 48 kHz (free it). */
-float *rt_decode(const char *file, size_t *n);
 /* Which of the k tones sound in [t0, t1) s: a bit per tone, each present
  * at more than a third of AMP or absent below a thirtieth. */
 unsigned rt_tones(const float *x, size_t n, double t0, double t1, const double *hz, int k);

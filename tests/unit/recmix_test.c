@@ -19,6 +19,7 @@
 
 #include <opus.h>
 
+#include "mediaprobe.h"
 #include "oggopus.h"
 #include "parley/recmix.h"
 
@@ -147,47 +148,6 @@ static void probe(const char *path, char *format, char *codec, double *duration)
     assert_int_equal(pclose(f), 0);
 }
 
-/* The file decoded by ffmpeg to mono float PCM at 48 kHz. */
-static float *decode(const char *path, size_t *n)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "ffmpeg -nostdin -v error -i '%s' -f f32le -ac 1 -ar 48000 -", path);
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    size_t cap = SR * 4, len = 0;
-    float *x = malloc(cap * sizeof(float));
-    assert_non_null(x);
-    for (;;) {
-        if (len == cap) {
-            cap *= 2;
-            x = realloc(x, cap * sizeof(float));
-            assert_non_null(x);
-        }
-        size_t r = fread(x + len, sizeof(float), cap - len, f);
-        if (r == 0)
-            break;
-        len += r;
-    }
-    assert_int_equal(pclose(f), 0);
-    *n = len;
-    return x;
-}
-
-/* Amplitude of `freq` in x[t0, t1) seconds (Goertzel). */
-static double tone_amp(const float *x, size_t n, double t0, double t1, double freq)
-{
-    size_t a = (size_t)(t0 * SR), b = (size_t)(t1 * SR);
-    assert_true(b <= n);
-    double w = 2 * M_PI * freq / SR, c = 2 * cos(w), s1 = 0, s2 = 0;
-    for (size_t i = a; i < b; i++) {
-        double s0 = x[i] + c * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    double power = s1 * s1 + s2 * s2 - c * s1 * s2;
-    return 2 * sqrt(power) / (double)(b - a);
-}
-
 static double rms(const float *x, size_t n, double t0, double t1)
 {
     size_t a = (size_t)(t0 * SR), b = (size_t)(t1 * SR);
@@ -273,12 +233,12 @@ static void test_tones(void **state)
     assert_true(fabs(duration - 8.0) <= 0.04);
 
     size_t n;
-    float *x = decode(path, &n);
+    float *x = mp_decode_audio(path, &n);
     print_message("# decoded %.3f s\n", (double)n / SR);
     assert_true(fabs((double)n / SR - 8.0) <= 0.04);
-    double a1 = tone_amp(x, n, 0.5, 1.5, 440), b1 = tone_amp(x, n, 0.5, 1.5, 660);
-    double a2 = tone_amp(x, n, 3, 5, 440), b2 = tone_amp(x, n, 3, 5, 660);
-    double a3 = tone_amp(x, n, 6.5, 7.5, 440), b3 = tone_amp(x, n, 6.5, 7.5, 660);
+    double a1 = mp_tone_amp(x, n, 0.5, 1.5, 440), b1 = mp_tone_amp(x, n, 0.5, 1.5, 660);
+    double a2 = mp_tone_amp(x, n, 3, 5, 440), b2 = mp_tone_amp(x, n, 3, 5, 660);
+    double a3 = mp_tone_amp(x, n, 6.5, 7.5, 440), b3 = mp_tone_amp(x, n, 6.5, 7.5, 660);
     print_message("# 440/660 Hz: [0.5,1.5] %.3f/%.3f  [3,5] %.3f/%.3f  [6.5,7.5] %.3f/%.3f\n", a1,
                   b1, a2, b2, a3, b3);
     assert_true(a1 > 0.2 && b1 < a1 / 30);
@@ -323,11 +283,11 @@ static void test_gap_and_late(void **state)
     free(l.p);
 
     size_t n;
-    float *x = decode(path, &n);
+    float *x = mp_decode_audio(path, &n);
     assert_true(fabs((double)n / SR - 6.0) <= 0.04);
-    double before = tone_amp(x, n, 0.5, 0.98, 440), lost = rms(x, n, 1.0, 1.02);
+    double before = mp_tone_amp(x, n, 0.5, 0.98, 440), lost = rms(x, n, 1.0, 1.02);
     double muted = rms(x, n, 2.1, 3.9), late = rms(x, n, 4.01, 4.19);
-    double after = tone_amp(x, n, 4.3, 5.5, 440);
+    double after = mp_tone_amp(x, n, 4.3, 5.5, 440);
     print_message("# 440 Hz before %.3f, rms lost packet %.4f, muted %.5f, late %.5f, "
                   "440 Hz after %.3f\n",
                   before, lost, muted, late, after);
@@ -361,8 +321,8 @@ static void test_limiter(void **state)
     free(l.p);
 
     size_t n;
-    float *x = decode(path, &n);
-    double a = tone_amp(x, n, 1, 2, 440), h3 = tone_amp(x, n, 1, 2, 1320);
+    float *x = mp_decode_audio(path, &n);
+    double a = mp_tone_amp(x, n, 1, 2, 440), h3 = mp_tone_amp(x, n, 1, 2, 1320);
     double peak = 0;
     for (size_t i = SR / 2; i < n; i++)
         peak = fmax(peak, fabs(x[i]));
@@ -483,10 +443,10 @@ static void test_crash(void **state)
     assert_string_equal(codec, "opus");
     assert_true(duration >= 12.0 && duration <= 15.0);
     size_t n;
-    float *x = decode(path, &n);
+    float *x = mp_decode_audio(path, &n);
     print_message("# decoded %.3f s\n", (double)n / SR);
     assert_true((double)n / SR >= 12.0);
-    assert_true(tone_amp(x, n, 11, 12, 440) > 0.2 && tone_amp(x, n, 11, 12, 660) > 0.2);
+    assert_true(mp_tone_amp(x, n, 11, 12, 440) > 0.2 && mp_tone_amp(x, n, 11, 12, 660) > 0.2);
     free(x);
 }
 

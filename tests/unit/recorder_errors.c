@@ -86,7 +86,7 @@ void test_file_errors(void **state)
     mp_assert_decodes_clean(file);
     rt_path(file, sizeof(file), dir, "mix.ogg");
     size_t n;
-    float *pcm = rt_decode(file, &n);
+    float *pcm = mp_decode_audio(file, &n);
     assert_int_equal(rt_tones(pcm, n, 1, 4.5, hz2, 2), 3u);
     free(pcm);
     pl_recorder_destroy(r);

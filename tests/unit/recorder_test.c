@@ -122,7 +122,7 @@ static void test_three_participants(void **state)
         mp_assert_decodes_clean(file);
         /* Its own tone, only its own, while it talks. */
         size_t n;
-        float *x = rt_decode(file, &n);
+        float *x = mp_decode_audio(file, &n);
         double mid = (talks[i][0] + talks[i][1]) / 2;
         assert_int_equal(rt_tones(x, n, mid - 2, mid + 2, hz3, 3), 1u << i);
         free(x);
@@ -137,7 +137,7 @@ static void test_three_participants(void **state)
     double d = mp_format_duration(file);
     assert_true(d > 20.1 && d < 20.3);
     size_t n;
-    float *x = rt_decode(file, &n);
+    float *x = mp_decode_audio(file, &n);
     assert_true(n >= (size_t)(20.1 * SR));
     assert_int_equal(rt_tones(x, n, 2, 5.5, hz3, 3), 1u);
     assert_int_equal(rt_tones(x, n, 6.5, 7.5, hz3, 3), 3u);
@@ -424,7 +424,7 @@ static void test_killed(void **state)
     }
     rt_path(file, sizeof(file), dir, "mix.ogg");
     size_t n;
-    float *x = rt_decode(file, &n);
+    float *x = mp_decode_audio(file, &n);
     double probed = mp_format_duration(file);
     print_message("# mix.ogg: %.2f s decoded, %.2f s for ffprobe\n", (double)n / SR, probed);
     assert_true(n >= 16 * SR);
