@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -178,3 +181,16 @@ double mp_tone_amp(const float *x, size_t n, double t0, double t1, double freq)
 
 /* Which of the tones sound in [t0, t1): a bit per tone, at a tenth of
  * what was sent; the others must be far below it. */
+
+void mp_kill_when_ready(int fd, pid_t pid)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 60000), 1);
+    char c;
+    assert_int_equal(read(fd, &c, 1), 1);
+    close(fd);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}

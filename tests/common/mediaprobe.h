@@ -7,6 +7,7 @@
 #define PARLEY_TEST_MEDIAPROBE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Runs a shell command and returns its exit status with its standard
  * output in out (cut at cap - 1 bytes, the rest read and dropped). */
@@ -28,6 +29,11 @@ void mp_assert_decodes_clean(const char *file);
 /* The sizes of the decoded video frames in order, as runs of "WxH*count":
  * "320x240*90 640x480*90". */
 void mp_frame_sizes(const char *file, char *out, size_t cap);
+
+/* The crash tests' kill: waits (up to 60 s) for the child writing a
+ * file to say it is ready (one byte on fd, closed then), kills it with
+ * SIGKILL mid-write and checks that this is how it ended. */
+void mp_kill_when_ready(int fd, pid_t pid);
 
 /* The first audio stream decoded by ffmpeg to mono float PCM at 48 kHz;
  * *n samples (free it). */

@@ -425,15 +425,7 @@ static void test_crash(void **state)
     }
     close(ready[1]);
     close(hold[0]);
-    struct pollfd pfd = {.fd = ready[0], .events = POLLIN};
-    assert_int_equal(poll(&pfd, 1, 60000), 1);
-    char c;
-    assert_int_equal(read(ready[0], &c, 1), 1);
-    assert_int_equal(kill(pid, SIGKILL), 0);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    close(ready[0]);
+    mp_kill_when_ready(ready[0], pid);
     close(hold[1]);
 
     char format[32], codec[32];

@@ -404,13 +404,7 @@ static void test_killed(void **state)
             pause();
     }
     close(pfd[1]);
-    char done = 0;
-    assert_int_equal(read(pfd[0], &done, 1), 1);
-    close(pfd[0]);
-    assert_int_equal(kill(pid, SIGKILL), 0);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    mp_kill_when_ready(pfd[0], pid);
 
     for (int i = 0; i < 3; i++) {
         char name[64];

@@ -467,13 +467,7 @@ static void test_killed_writer(void **state)
             pause();
     }
     close(pfd[1]);
-    char done = 0;
-    assert_int_equal(read(pfd[0], &done, 1), 1);
-    close(pfd[0]);
-    assert_int_equal(kill(pid, SIGKILL), 0);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    mp_kill_when_ready(pfd[0], pid);
 
     long video = mp_decoded_frames(file, 'v'), audio = mp_decoded_frames(file, 'a');
     print_message("# killed at 15 s: %ld video frames (%.2f s), %ld audio packets (%.2f s)\n",
