@@ -22,11 +22,6 @@
  * they come after the file's end by themselves. Every source switch
  * recframe makes stays well within it. */
 #define MOVE_MAX_US (2 * PL_RECFRAME_RESYNC_US)
-/* A track's timeout that its last poll already passed without releasing
- * anything (recframe names the oldest held arrival while it waits on the
- * held packet with the lowest sequence number) is looked at again this
- * much later, rather than in a loop. */
-#define RETRY_US 10000
 
 /* ---- frames -------------------------------------------------------------- */
 
@@ -123,7 +118,6 @@ static void write_frame(pl_recorder *r, part *p, int k, const pl_recframe_frame 
 static void drain(pl_recorder *r, part *p, int k, int64_t poll_us, int64_t now_us)
 {
     pl_recframe_frame f;
-    p->tracks[k].polled_us = poll_us;
     while (pl_recframe_poll(p->tracks[k].rf, poll_us, &f))
         write_frame(r, p, k, &f, now_us);
 }
@@ -285,7 +279,7 @@ int pl_recorder_add_track(pl_recorder *r, const char *participant_id, uint32_t k
     if (!t->rf)
         return PL_ENOMEM;
     t->key = key;
-    t->last_push_us = t->last_pli_us = t->polled_us = NONE;
+    t->last_push_us = t->last_pli_us = NONE;
     return PL_OK;
 }
 
@@ -397,8 +391,6 @@ int64_t pl_recorder_next_timeout(const pl_recorder *r)
             if (!t->rf)
                 continue;
             int64_t at = pl_recframe_next_timeout(t->rf);
-            if (at <= t->polled_us)
-                at = t->polled_us + RETRY_US;
             if (at < next)
                 next = at;
             if (k == VIDEO && wants_key(p, NULL)) {

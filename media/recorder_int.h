@@ -22,7 +22,6 @@ typedef struct track {
     pl_recframe *rf; /* NULL: no track of this kind */
     uint32_t key;
     int64_t last_push_us, last_pli_us;
-    int64_t polled_us; /* the last poll of its recframe */
 } track;
 
 /* Per kind, what a participant's file has last: where its next frame may
