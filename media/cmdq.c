@@ -61,6 +61,8 @@ pl_cmd *pl_cmdq_take(pl_cmdq *q)
 
 void pl_cmdq_free(pl_cmdq *q, pl_cmd *c)
 {
+    if (c->tap)
+        pl_rectap_release(c->tap);
     pl_env_free(&q->env, c);
 }
 
@@ -70,6 +72,7 @@ static pl_cmd *new_cmd(pl_cmdq *q, enum pl_cmd_kind kind, uint64_t id)
     if (c) {
         c->kind = kind;
         c->id = id;
+        c->tap = NULL;
     }
     return c;
 }
@@ -161,5 +164,23 @@ int pl_cmdq_set_routes(pl_cmdq *q, uint64_t id, const pl_route *routes, size_t n
         c->n = n;
         memcpy(c->routes, routes, n * sizeof(*routes));
     }
+    return push(q, c);
+}
+
+int pl_cmdq_record(pl_cmdq *q, uint64_t id, pl_rectap *tap)
+{
+    pl_cmd *c = new_cmd(q, PL_CMD_RECORD, id);
+    if (c && tap) {
+        pl_rectap_retain(tap);
+        c->tap = tap;
+    }
+    return push(q, c);
+}
+
+int pl_cmdq_keyframe(pl_cmdq *q, uint64_t id, uint32_t ssrc)
+{
+    pl_cmd *c = new_cmd(q, PL_CMD_KEYFRAME, id);
+    if (c)
+        c->ssrc = ssrc;
     return push(q, c);
 }

@@ -9,9 +9,18 @@
 #include <stdint.h>
 
 #include "parley/common.h"
+#include "parley/rectap.h"
 #include "parley/track.h"
 
-enum pl_cmd_kind { PL_CMD_ADD, PL_CMD_REMOVE, PL_CMD_RESTART, PL_CMD_TRACKS, PL_CMD_ROUTES };
+enum pl_cmd_kind {
+    PL_CMD_ADD,
+    PL_CMD_REMOVE,
+    PL_CMD_RESTART,
+    PL_CMD_TRACKS,
+    PL_CMD_ROUTES,
+    PL_CMD_RECORD,
+    PL_CMD_KEYFRAME
+};
 
 typedef struct pl_cmd {
     struct pl_cmd *next;
@@ -23,6 +32,8 @@ typedef struct pl_cmd {
     size_t n;
     pl_track tracks[PL_MAX_TRACKS];
     pl_route routes[PL_MAX_ROUTES];
+    pl_rectap *tap; /* PL_CMD_RECORD: a reference the command holds; NULL stops */
+    uint32_t ssrc;  /* PL_CMD_KEYFRAME */
 } pl_cmd;
 
 typedef struct pl_cmdq {
@@ -37,7 +48,8 @@ int pl_cmdq_init(pl_cmdq *q, const pl_env *env);
 void pl_cmdq_destroy(pl_cmdq *q);
 /* Makes the eventfd readable (a command, or a stop request). */
 void pl_cmdq_wake(pl_cmdq *q);
-/* Every queued command, oldest first (free each with pl_cmdq_free). */
+/* Every queued command, oldest first (free each with pl_cmdq_free, which
+ * drops a reference the command still holds). */
 pl_cmd *pl_cmdq_take(pl_cmdq *q);
 void pl_cmdq_free(pl_cmdq *q, pl_cmd *c);
 
@@ -51,5 +63,8 @@ int pl_cmdq_restart_ice(pl_cmdq *q, uint64_t id, const char *local_ufrag, const 
 int pl_cmdq_remove(pl_cmdq *q, uint64_t id);
 int pl_cmdq_set_tracks(pl_cmdq *q, uint64_t id, const pl_track *tracks, size_t n);
 int pl_cmdq_set_routes(pl_cmdq *q, uint64_t id, const pl_route *routes, size_t n);
+/* Takes a reference to tap (when not NULL) for the command. */
+int pl_cmdq_record(pl_cmdq *q, uint64_t id, pl_rectap *tap);
+int pl_cmdq_keyframe(pl_cmdq *q, uint64_t id, uint32_t ssrc);
 
 #endif

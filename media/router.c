@@ -158,6 +158,53 @@ void pl_router_remove_transport(pl_router *r, uint64_t id)
     }
 }
 
+int pl_router_set_recorded(pl_router *r, uint64_t id, bool on)
+{
+    endpoint *e = find_ep(r, id);
+    if (!e)
+        return PL_ENOTFOUND;
+    e->recorded = on;
+    return PL_OK;
+}
+
+int pl_router_request_keyframe(pl_router *r, uint64_t id, uint32_t ssrc, int64_t now_us)
+{
+    endpoint *e = find_ep(r, id);
+    for (size_t i = 0; e && ssrc && i < e->n_tracks; i++) {
+        track *t = e->tracks[i];
+        for (size_t li = 0; t->cfg.video && li < t->n_layers; li++)
+            if (t->layers[li].ssrc == ssrc) {
+                t->layers[li].want_keyframe = true;
+                r->next_repair = min64(r->next_repair, now_us);
+                return PL_OK;
+            }
+    }
+    return PL_ENOTFOUND;
+}
+
+/* The recorder's copy of a packet just taken: it points at the scratch
+ * copy, like the subscribers' copies queued after it. */
+static void queue_record(pl_router *r, const endpoint *e, const track *t, size_t li, size_t len)
+{
+    outq *o = router_enqueue(r);
+    if (!o)
+        return;
+    o->kind = PL_ROUTER_OUT_RECORD;
+    o->transport = e->id;
+    o->src = r->scratch;
+    o->len = len;
+    o->ssrc = t->layers[li].ssrc;
+    o->video = t->cfg.video;
+    o->screen = t->cfg.screen;
+    o->n_layers = (uint8_t)t->n_layers;
+    uint8_t order[PL_MAX_LAYERS];
+    router_layer_order(t, order);
+    for (size_t k = 0; k < t->n_layers; k++)
+        if (order[k] == li)
+            o->rank = (uint8_t)k;
+    memcpy(o->mid, t->cfg.mid, sizeof(o->mid));
+}
+
 void pl_router_set_connected(pl_router *r, uint64_t id, int64_t now_us)
 {
     endpoint *e = find_ep(r, id);
@@ -412,6 +459,8 @@ void pl_router_handle_rtp(pl_router *r, int64_t now, uint64_t from, const uint8_
         return;
     }
     l->cached = true;
+    if (e->recorded)
+        queue_record(r, e, t, li, (size_t)n);
     pl_rtp_rx_packet(&l->rx, seq, h.timestamp, now, rtx);
     pl_nack_gen_packet(&l->nack, seq, now);
     if (t->cfg.nack)

@@ -86,7 +86,7 @@ static unsigned bit(uint8_t li)
  * have if every resumable layer were sent: its allocation's grant (and
  * what it forwards meanwhile) for a subscriber with an estimate, else the
  * layer its tile asks for. */
-static unsigned needed(const track *t, const uint8_t *order, int64_t now)
+static unsigned needed(const endpoint *e, const track *t, const uint8_t *order, int64_t now)
 {
     pl_layer_info info[PL_MAX_LAYERS];
     for (size_t k = 0; k < t->n_layers; k++)
@@ -94,6 +94,8 @@ static unsigned needed(const track *t, const uint8_t *order, int64_t now)
                                   .width = t->layers[k].width,
                                   .height = t->layers[k].height};
     unsigned mask = bit(order[0]);
+    if (e->recorded && !t->cfg.screen)
+        mask |= bit(order[t->n_layers - 1]); /* the layer the recorder keeps */
     for (size_t f = 0; f < t->fan_n; f++) {
         const route *rt = &t->fan[f].sub->routes[t->fan[f].route];
         if (rt->cfg.paused || rt->bw_paused || rt->track_uid != t->uid)
@@ -134,7 +136,7 @@ static void run_track(pl_router *r, const endpoint *e, track *t, int64_t now)
     }
     uint8_t order[PL_MAX_LAYERS];
     router_layer_order(t, order);
-    unsigned need = needed(t, order, now);
+    unsigned need = needed(e, t, order, now);
     uint8_t on = t->dyn_on;
     for (size_t k = 0; k < t->n_layers; k++) {
         unsigned b = 1u << k;

@@ -201,6 +201,7 @@ typedef struct route {
 struct endpoint {
     uint64_t id;
     bool connected;
+    bool recorded; /* pl_router_set_recorded */
     size_t n_tracks;
     track *tracks[PL_MAX_TRACKS];
     size_t n_routes;
@@ -238,6 +239,8 @@ typedef struct outq {
     bool paused;    /* PL_ROUTER_OUT_VIDEO_PAUSED, with the route's mid */
     uint8_t layers; /* PL_ROUTER_OUT_PUBLISHER_LAYERS, with the track's mid */
     char mid[PL_MID_MAX + 1];
+    bool video, screen;     /* PL_ROUTER_OUT_RECORD, with the track's mid */
+    uint8_t rank, n_layers; /* PL_ROUTER_OUT_RECORD */
 } outq;
 
 struct pl_router {

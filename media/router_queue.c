@@ -98,6 +98,18 @@ int router_queue_pop(pl_router *r, pl_router_output *out, uint8_t *buf, size_t c
         return PL_OK;
     if (o->len > cap)
         return PL_ENOSPC;
+    if (o->kind == PL_ROUTER_OUT_RECORD) {
+        /* As it came in: the recorder reads the publisher's own numbers. */
+        memcpy(out->mid, o->mid, sizeof(out->mid));
+        out->ssrc = o->ssrc;
+        out->video = o->video;
+        out->screen = o->screen;
+        out->rank = o->rank;
+        out->n_layers = o->n_layers;
+        memcpy(buf, o->src, o->len);
+        out->len = o->len;
+        return PL_OK;
+    }
     if (o->kind == PL_ROUTER_OUT_RTCP) {
         memcpy(buf, r->arena + o->off, o->len);
         out->len = o->len;

@@ -106,6 +106,7 @@ static void drain_outputs(pl_worker *w, transport *t, int64_t now)
             break;
         case PL_PEER_OUT_RTP:
             atomic_fetch_add(&w->st.rtp, 1);
+            w->cur_at = now;
             pl_router_handle_rtp(w->router, now, t->id, o.data, o.len);
             worker_drain_router(w);
             break;
@@ -136,6 +137,8 @@ static void destroy_transport(pl_worker *w, transport *t)
     for (size_t i = 0; i < t->n_addrs; i++)
         pl_hmap_remove(w->by_addr, t->addr_keys[i], ADDR_KEY, t);
     pl_router_remove_transport(w->router, t->id);
+    if (t->tap)
+        pl_rectap_release(t->tap);
     worker_tcp_forget(w, t);
     pl_peer_destroy(t->peer);
     pl_env_free(&w->env, t);
@@ -210,7 +213,23 @@ static void restart_ice(pl_worker *w, const pl_cmd *c, int64_t now)
         emit(w, PL_WORKER_REFUSED, c->id, PL_ENOMEM);
 }
 
-static void run_command(pl_worker *w, const pl_cmd *c, int64_t now)
+/* The command's reference to the recording moves to the transport. */
+static int record(pl_worker *w, pl_cmd *c)
+{
+    transport *t = by_id(w, c->id);
+    if (!t) /* stopping a tap on a transport gone already is no error */
+        return c->tap ? PL_ENOTFOUND : PL_OK;
+    int rc = pl_router_set_recorded(w->router, c->id, c->tap != NULL);
+    if (rc != PL_OK)
+        return rc;
+    if (t->tap)
+        pl_rectap_release(t->tap);
+    t->tap = c->tap;
+    c->tap = NULL;
+    return PL_OK;
+}
+
+static void run_command(pl_worker *w, pl_cmd *c, int64_t now)
 {
     int rc = PL_OK;
     switch (c->kind) {
@@ -233,6 +252,13 @@ static void run_command(pl_worker *w, const pl_cmd *c, int64_t now)
         break;
     case PL_CMD_ROUTES:
         rc = pl_router_set_routes(w->router, c->id, c->routes, c->n, now);
+        break;
+    case PL_CMD_RECORD:
+        rc = record(w, c);
+        break;
+    case PL_CMD_KEYFRAME:
+        /* A stream gone by the time the request came is no error. */
+        pl_router_request_keyframe(w->router, c->id, c->ssrc, now);
         break;
     }
     if (rc != PL_OK)
@@ -608,6 +634,16 @@ void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out)
     out->tcp_closed = atomic_load(&w->st.tcp_closed);
     out->tcp_send_dropped = atomic_load(&w->st.tcp_send_dropped);
     out->send_dropped = atomic_load(&w->st.send_dropped);
+}
+
+int pl_worker_record(pl_worker *w, uint64_t id, pl_rectap *tap)
+{
+    return pl_cmdq_record(&w->cmds, id, tap);
+}
+
+int pl_worker_request_keyframe(pl_worker *w, uint64_t id, uint32_t ssrc)
+{
+    return pl_cmdq_keyframe(&w->cmds, id, ssrc);
 }
 
 uint16_t pl_worker_port(const pl_worker *w)

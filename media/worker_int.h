@@ -58,6 +58,7 @@ typedef struct transport {
     uint8_t addr_keys[MAX_ADDRS][ADDR_KEY];
     size_t n_addrs, next_addr;
     bool failed; /* consent lost or DTLS failed: freed at the end of the loop turn */
+    pl_rectap *tap; /* recorded: a reference to the recording (pl_worker_record) */
 } transport;
 
 /* One accepted ICE-TCP connection. It belongs to no transport until a
@@ -102,6 +103,7 @@ struct pl_worker {
     pl_addr oaddr[OUT_BATCH];
     int64_t orx[OUT_BATCH]; /* receive time (ns, realtime) behind each copy; 0: none */
     int64_t cur_rx;         /* that of the datagram being handled */
+    int64_t cur_at;         /* its arrival (monotonic us), for the recorder */
     pl_relaytime relaytime;
     size_t n_out;
     uint64_t fwd_pending;

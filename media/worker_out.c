@@ -75,6 +75,19 @@ static bool out_commit(pl_worker *w, transport *t, bool rtcp, size_t len)
     return true;
 }
 
+static void record_packet(pl_worker *w, transport *t, const pl_router_output *o)
+{
+    pl_rectap_packet p = {.transport = t->id,
+                          .ssrc = o->ssrc,
+                          .video = o->video,
+                          .screen = o->screen,
+                          .rank = o->rank,
+                          .n_layers = o->n_layers,
+                          .at_us = w->cur_at};
+    memcpy(p.mid, o->mid, sizeof(p.mid));
+    pl_rectap_push(t->tap, &p, out_slot(w), o->len);
+}
+
 void worker_drain_router(pl_worker *w)
 {
     pl_router_output o;
@@ -118,6 +131,11 @@ void worker_drain_router(pl_worker *w)
         transport *t = by_id(w, o.transport);
         if (!t || t->failed)
             continue;
+        if (o.kind == PL_ROUTER_OUT_RECORD) {
+            if (t->tap)
+                record_packet(w, t, &o);
+            continue;
+        }
         /* A keyframe request counts when it is decided, as ever, whether
          * or not the transport can take it yet. */
         if (o.reason == PL_ROUTER_KEYFRAME)

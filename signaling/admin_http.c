@@ -161,6 +161,32 @@ static int set_limit(struct lws *wsi, server *srv, const admin_req *r)
                         json_pack("{s:s,s:I}", "room", r->route.room, "max_participants", max));
 }
 
+static int record(struct lws *wsi, server *srv, const admin_req *r)
+{
+    json_error_t jerr;
+    json_t *body = r->too_big ? NULL : json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *v = json_object_get(body, "record");
+    bool valid = json_is_boolean(v), on = json_is_true(v);
+    json_decref(body);
+    if (!valid)
+        return error(wsi, HTTP_STATUS_BAD_REQUEST, "bad_request",
+                     "the body must be {\"record\":true} or {\"record\":false}");
+    char id[PL_SIG_RECORDING_ID_MAX + 1] = "";
+    int rc = pl_sig_admin_record(srv->sig, r->route.room, on, id);
+    if (rc == PL_ENOTFOUND)
+        return error(wsi, HTTP_STATUS_NOT_FOUND, "not_found", "no such room");
+    if (rc == PL_ENOSPC)
+        return error(wsi, HTTP_STATUS_CONFLICT, "quota",
+                     "the server's recordings bound leaves no room for another");
+    if (rc != PL_OK)
+        return error(wsi, HTTP_STATUS_INTERNAL_SERVER_ERROR, "internal",
+                     "the recording could not start (see the server's log)");
+    json_t *m = json_pack("{s:s,s:b}", "room", r->route.room, "recording", on);
+    if (m && on)
+        json_object_set_new(m, "recording_id", json_string(id));
+    return respond_json(wsi, HTTP_STATUS_OK, m);
+}
+
 static int dispatch(struct lws *wsi, server *srv, admin_req *r)
 {
     const pl_admin_route *rt = &r->route;
@@ -192,6 +218,8 @@ static int dispatch(struct lws *wsi, server *srv, admin_req *r)
                         json_pack("{s:s,s:s}", "room", rt->room, "removed", rt->participant));
     case PL_ADMIN_RECORDINGS:
         return srv_recordings_admin_list(wsi, srv, rt->room);
+    case PL_ADMIN_RECORD:
+        return record(wsi, srv, r);
     case PL_ADMIN_DELETE_RECORDING:
         rc = srv_recordings_admin_delete(srv, rt->recording);
         return rc ? not_found(wsi, rc, "no such recording")

@@ -76,6 +76,8 @@ int pl_admin_route_parse(enum pl_admin_method method, const char *path, pl_admin
         return want(method, PL_ADMIN_PUT, PL_ADMIN_SET_LIMIT, out);
     if (n == 3 && strcmp(seg[2], "recordings") == 0)
         return want(method, PL_ADMIN_GET, PL_ADMIN_RECORDINGS, out);
+    if (n == 3 && strcmp(seg[2], "recording") == 0)
+        return want(method, PL_ADMIN_POST, PL_ADMIN_RECORD, out);
     if (strcmp(seg[2], "participants") != 0 || n == 3)
         return PL_ENOTFOUND;
     snprintf(out->participant, sizeof(out->participant), "%s", seg[3]);

@@ -135,6 +135,10 @@ static int check_claims(json_t *g, int64_t now_s, pl_auth_claims *out, const cha
         *why = "can_publish and can_subscribe must be booleans";
         return PL_EAUTH;
     }
+    if (!bool_claim(g, "can_record", false, &out->can_record)) {
+        *why = "can_record must be a boolean";
+        return PL_EAUTH;
+    }
     /* A token that never expires is a key that can never be taken back. */
     json_t *exp = json_object_get(g, "exp");
     if (!json_is_integer(exp)) {
@@ -203,6 +207,8 @@ int pl_auth_mint(const pl_auth *a, const pl_auth_claims *c, char *out, size_t ca
     rc = rc ? rc : jwt_add_grant_int(jwt, "exp", (long)c->exp);
     rc = rc ? rc : jwt_add_grant_bool(jwt, "can_publish", c->can_publish);
     rc = rc ? rc : jwt_add_grant_bool(jwt, "can_subscribe", c->can_subscribe);
+    if (!rc && c->can_record)
+        rc = jwt_add_grant_bool(jwt, "can_record", true);
     if (!rc && c->nbf)
         rc = jwt_add_grant_int(jwt, "nbf", (long)c->nbf);
     if (!rc && c->name[0])

@@ -12,6 +12,7 @@
 #include "out.h"
 #include "presence.h"
 #include "publish.h"
+#include "record.h"
 #include "rooms.h"
 #include "session.h"
 #include "subscribe.h"
@@ -124,6 +125,8 @@ void pl_sig_handle_text(pl_sig *s, uint64_t id, pl_sig_time now, const char *tex
         sig_on_mute(s, c, msg, re);
     else if (strcmp(type, "hand") == 0)
         sig_on_hand(s, c, msg, re);
+    else if (strcmp(type, "record") == 0)
+        sig_on_record(s, c, msg, re);
     else if (strcmp(type, "subscription") == 0)
         sig_on_subscription(s, c, msg, re);
     else if (strcmp(type, "call") == 0)

@@ -215,6 +215,7 @@ static int start_signaling(server *srv)
  * arrives for a core that is gone. */
 static void teardown(server *srv)
 {
+    srv_reclive_stop(srv);
     srv_workers_stop(srv);
     pl_sig_destroy(srv->sig);
     srv_recordings_stop(srv);
@@ -267,7 +268,8 @@ int main(int argc, char **argv)
     srv.ev_closed = true; /* until the lws context exists */
     pick_announce(&srv);
     if (srv_admin_load_token(&srv) != 0 || srv_workers_start(&srv) != 0 || open_store(&srv) != 0 ||
-        srv_recordings_start(&srv) != 0 || srv_load_secrets(&srv) != 0 ||
+        srv_recordings_start(&srv) != 0 || srv_reclive_start(&srv) != 0 ||
+        srv_load_secrets(&srv) != 0 ||
         load_webhooks(&srv) != 0 || start_signaling(&srv) != 0) {
         teardown(&srv);
         return 1;
@@ -334,6 +336,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     while (lws_service(srv.ctx, 0) >= 0 && srv_lifecycle_step(&srv))
         ;
+    srv_reclive_stop(&srv); /* recordings finish their files while wake-ups still land */
     pthread_mutex_lock(&srv.ev_lock);
     srv.ev_closed = true; /* no wake-ups of a context being destroyed */
     pthread_mutex_unlock(&srv.ev_lock);

@@ -15,6 +15,7 @@
 #include "parley/auth.h"
 #include "parley/common.h"
 #include "parley/sdp.h"
+#include "parley/signal.h"
 #include "parley/track.h"
 
 #define NAME_MAX_CHARS 64
@@ -75,6 +76,7 @@ typedef struct conn {
     /* What the access token allows (everything in open mode). */
     char only_room[ROOM_MAX_CHARS + 1];
     bool can_publish, can_subscribe;
+    bool can_record; /* open mode, or the token's can_record */
     char name[NAME_MAX_BYTES + 1];
     bool dnd;
     sig_room *room;
@@ -133,6 +135,11 @@ struct sig_room {
     char speakers[512];      /* the last `speakers` list sent, as JSON */
     int64_t started_ms;      /* monotonic: room.finished's duration */
     size_t max_participants; /* set by an operator (admin API); 0: the server's */
+    /* Being recorded (record.c): the recording's id, and who started it (a
+     * participant id, or "operator"). */
+    bool recording;
+    char recording_id[PL_SIG_RECORDING_ID_MAX + 1];
+    char recording_by[PARTICIPANT_ID_MAX + 1];
     sig_room *next;
     sig_room *next_same_hash;
 };

@@ -2,6 +2,7 @@
  * of the room's worker; the accepted sections become its tracks, which
  * the relay forwards (pl_track) and the room is told about. */
 #include "publish.h"
+#include "record.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,6 +210,7 @@ void sig_on_publish(pl_sig *s, conn *c, json_t *msg, json_t *re)
         media[c->n_tracks++] = t->media;
     }
     s->media.set_tracks(s->media.user, c->room->name, c->pub_transport, media, c->n_tracks);
+    sig_record_member(s, c);
     json_t *m = sig_reply("publish-answer", re);
     json_object_set_new(m, "sdp", json_stringn(answer, (size_t)n));
     json_object_set_new(m, "tracks", tracks);

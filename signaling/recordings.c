@@ -574,3 +574,13 @@ void srv_recordings_play_end(server *srv, srv_rec_play **play)
     pl_env_free(&srv->env, *play);
     *play = NULL;
 }
+
+pl_recfiles *srv_recordings_files(server *srv)
+{
+    return srv->recordings->rf;
+}
+
+const pl_rec_limits *srv_recordings_limits(server *srv)
+{
+    return &srv->recordings->limits;
+}

@@ -1,6 +1,7 @@
 /* Rooms: joining (limits, one room per user, a call's private room),
  * leaving, chat, mute and raised hands, and the server closing a room (an ended call's).
  * A participant leaving takes its transports with it. */
+#include "record.h"
 #include "rooms.h"
 
 #include <stdio.h>
@@ -44,6 +45,7 @@ json_t *sig_joined_json(const conn *c, json_t *re)
     json_object_set_new(m, "participant",
                         json_pack("{s:s,s:s}", "id", c->participant_id, "name", c->name));
     json_object_set_new(m, "participants", others);
+    sig_record_joined_json(c->room, m);
     return m;
 }
 
@@ -61,6 +63,7 @@ void sig_leave_room(pl_sig *s, conn *c, const char *reason)
     sig_send_room(s, r, c,
                   json_pack("{s:s,s:s,s:s}", "type", "participant-left", "participant_id",
                             c->participant_id, "reason", reason));
+    sig_record_left(s, r, c->participant_id);
     c->participant_id[0] = '\0';
     c->hand_raised = false;
     sig_subscriptions_refresh(s, r);
@@ -149,6 +152,7 @@ void sig_on_join(pl_sig *s, conn *c, json_t *msg, json_t *re)
     sig_send_room(s, r, c,
                   json_pack("{s:s,s:{s:s,s:s}}", "type", "participant-joined", "participant", "id",
                             c->participant_id, "name", c->name));
+    sig_record_member(s, c);
     sig_subscriptions_refresh(s, r);
 }
 

@@ -18,6 +18,8 @@
 #include "log.h"
 #include "options.h"
 #include "parley/auth.h"
+#include "parley/recfiles.h"
+#include "parley/recquota.h"
 #include "parley/signal.h"
 #include "parley/store.h"
 #include "parley/tlscert.h"
@@ -31,6 +33,7 @@ struct session;
 struct event_node;
 typedef struct srv_recordings srv_recordings;
 typedef struct srv_rec_play srv_rec_play;
+typedef struct srv_reclive srv_reclive;
 
 typedef struct server {
     options opt;
@@ -69,6 +72,7 @@ typedef struct server {
     bool admin_token;
     unsigned char admin_token_sha256[32];
     srv_recordings *recordings; /* recordings.c */
+    srv_reclive *reclive;       /* reclive.c */
 } server;
 
 /* clock.c: both of the core's clocks, now. */
@@ -83,6 +87,8 @@ void srv_ws_configure(struct lws_context_creation_info *info);
  * top of them, and their events handed to the core on the lws thread. */
 int srv_workers_start(server *srv);
 pl_sig_media srv_workers_media(server *srv);
+/* The worker that owns a room. */
+pl_worker *srv_worker_for(server *srv, const char *room);
 void srv_workers_drain_events(server *srv);
 void srv_workers_stop(server *srv);
 
@@ -126,6 +132,18 @@ int srv_http_respond(struct lws *wsi, unsigned status, const char *type, const c
 int srv_recordings_start(server *srv);
 void srv_recordings_stop(server *srv);
 void srv_recordings_poke(server *srv);
+/* The loop's pl_recfiles and the quota's limits, for starting recordings. */
+pl_recfiles *srv_recordings_files(server *srv);
+const pl_rec_limits *srv_recordings_limits(server *srv);
+
+/* reclive.c: rooms being recorded (docs/recording.md): the core's
+ * record_* media calls, each recording's thread and the workers' taps.
+ * Drain runs on the loop when woken (a recording failed or finished);
+ * stop finishes every recording, waiting for its files. */
+int srv_reclive_start(server *srv);
+void srv_reclive_media(server *srv, pl_sig_media *media);
+void srv_reclive_drain(server *srv);
+void srv_reclive_stop(server *srv);
 typedef struct srv_rec_stats {
     uint64_t count, bytes; /* on disk at the last sweep */
     uint64_t sweeps;

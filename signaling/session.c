@@ -146,7 +146,7 @@ void sig_on_hello(pl_sig *s, conn *c, json_t *msg, json_t *re, pl_sig_time now)
         resume_session(s, c, resume, re, now);
         return;
     }
-    c->can_publish = c->can_subscribe = true;
+    c->can_publish = c->can_subscribe = c->can_record = true;
     char user_id[PL_AUTH_ID_MAX + 1];
     if (s->auth) {
         pl_auth_claims claims;
@@ -164,6 +164,7 @@ void sig_on_hello(pl_sig *s, conn *c, json_t *msg, json_t *re, pl_sig_time now)
         snprintf(c->only_room, sizeof(c->only_room), "%s", claims.room);
         c->can_publish = claims.can_publish;
         c->can_subscribe = claims.can_subscribe;
+        c->can_record = claims.can_record;
     } else {
         snprintf(c->name, sizeof(c->name), "%s", name);
         user_id_for(name, user_id, sizeof(user_id));

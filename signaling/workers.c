@@ -16,7 +16,7 @@ typedef struct event_node {
 
 /* Rooms are pinned to a worker by a hash of their name, so every transport
  * of a room shares one worker and forwarding never crosses threads. */
-static pl_worker *worker_for(server *srv, const char *room)
+pl_worker *srv_worker_for(server *srv, const char *room)
 {
     uint32_t h = 2166136261u; /* FNV-1a */
     for (const char *p = room; *p; p++)
@@ -28,7 +28,7 @@ static int media_add(void *user, const char *room, uint64_t id, const char *lu, 
                      const char *ru, const char *rp, const char *alg, const char *fp,
                      uint16_t *port)
 {
-    pl_worker *w = worker_for(user, room);
+    pl_worker *w = srv_worker_for(user, room);
     *port = pl_worker_port(w);
     return pl_worker_add_transport(w, id, lu, lp, ru, rp, alg, fp);
 }
@@ -36,29 +36,29 @@ static int media_add(void *user, const char *room, uint64_t id, const char *lu, 
 static int media_restart_ice(void *user, const char *room, uint64_t id, const char *lu,
                              const char *lp, const char *ru, const char *rp)
 {
-    return pl_worker_restart_ice(worker_for(user, room), id, lu, lp, ru, rp);
+    return pl_worker_restart_ice(srv_worker_for(user, room), id, lu, lp, ru, rp);
 }
 
 static void media_remove(void *user, const char *room, uint64_t id)
 {
-    pl_worker_remove_transport(worker_for(user, room), id);
+    pl_worker_remove_transport(srv_worker_for(user, room), id);
 }
 
 static uint16_t media_port_for(void *user, const char *room)
 {
-    return pl_worker_port(worker_for(user, room));
+    return pl_worker_port(srv_worker_for(user, room));
 }
 
 static void media_set_tracks(void *user, const char *room, uint64_t id, const pl_track *tracks,
                              size_t n)
 {
-    pl_worker_set_tracks(worker_for(user, room), id, tracks, n);
+    pl_worker_set_tracks(srv_worker_for(user, room), id, tracks, n);
 }
 
 static void media_set_routes(void *user, const char *room, uint64_t id, const pl_route *routes,
                              size_t n)
 {
-    pl_worker_set_routes(worker_for(user, room), id, routes, n);
+    pl_worker_set_routes(srv_worker_for(user, room), id, routes, n);
 }
 
 /* Runs on a worker thread: queue the event and wake the lws loop, which
@@ -168,7 +168,7 @@ int srv_workers_start(server *srv)
 
 pl_sig_media srv_workers_media(server *srv)
 {
-    return (pl_sig_media){.user = srv,
+    pl_sig_media m = {.user = srv,
                           .add_transport = media_add,
                           .remove_transport = media_remove,
                           .restart_ice = media_restart_ice,
@@ -178,6 +178,8 @@ pl_sig_media srv_workers_media(server *srv)
                           .fingerprint = pl_dtls_cert_fingerprint(srv->cert),
                           .announce_ip = srv->announce,
                           .ice_tcp = !srv->opt.no_ice_tcp};
+    srv_reclive_media(srv, &m);
+    return m;
 }
 
 /* Workers first, so that no event arrives for a core that is gone; the

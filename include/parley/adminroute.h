@@ -30,6 +30,7 @@ enum pl_admin_action {
     PL_ADMIN_UNMUTE,           /* POST .../tracks/{track}/unmute */
     PL_ADMIN_RECORDINGS,       /* GET /rooms/{room}/recordings */
     PL_ADMIN_DELETE_RECORDING, /* DELETE /recordings/{recording} */
+    PL_ADMIN_RECORD,           /* POST /rooms/{room}/recording, body {"record":bool} */
 };
 
 /* Longest name a path segment may carry (room names are 64). */

@@ -28,6 +28,7 @@ typedef struct pl_auth_claims {
     char name[257];               /* "" when the token has none */
     char room[65];                /* "" when the token allows any room */
     bool can_publish, can_subscribe;
+    bool can_record; /* may start and stop a room's recording (default false) */
     int64_t exp;
     int64_t nbf; /* 0 when absent */
 } pl_auth_claims;

@@ -72,6 +72,14 @@ enum pl_router_out_kind {
      * simulcast track `mid` changed: `layers` has bit i set for layer i
      * (the offer's order) to send, clear for one nobody needs. */
     PL_ROUTER_OUT_PUBLISHER_LAYERS,
+    /* A recorded publisher's (`transport`, pl_router_set_recorded) media
+     * packet as it came in, for the recorder: decrypted, RTX unwrapped,
+     * header extensions gone, duplicates left out; `len` bytes in the
+     * buffer. Its track's `mid`, `video`, `screen`, the stream's `ssrc`,
+     * and for simulcast the layer's `rank` among the track's `n_layers`
+     * layers by size (0 the smallest; by the offer's order while sizes are
+     * not known). */
+    PL_ROUTER_OUT_RECORD,
 };
 
 /* Why a packet goes out: the caller counts them. */
@@ -96,6 +104,8 @@ typedef struct pl_router_output {
     uint8_t layers; /* PL_ROUTER_OUT_PUBLISHER_LAYERS */
     uint32_t ssrc;
     char mid[PL_MID_MAX + 1];
+    bool video, screen;      /* PL_ROUTER_OUT_RECORD */
+    uint8_t rank, n_layers;  /* PL_ROUTER_OUT_RECORD */
 } pl_router_output;
 
 typedef struct pl_router_stats {
@@ -162,6 +172,17 @@ int pl_router_set_tracks(pl_router *r, uint64_t id, const pl_track *tracks, size
  * its sequence and timestamp continuity. */
 int pl_router_set_routes(pl_router *r, uint64_t id, const pl_route *routes, size_t n,
                          int64_t now_us);
+
+/* Recording: a recorded publisher's media packets are also handed out
+ * (PL_ROUTER_OUT_RECORD), and dynacast keeps the largest layer of its
+ * video on, which is the one recorded. PL_ENOTFOUND for an unknown
+ * transport. */
+int pl_router_set_recorded(pl_router *r, uint64_t id, bool on);
+/* Asks publisher `id` for a key frame of its stream `ssrc` (a media SSRC
+ * of one of its video tracks), as any keyframe request: merged and
+ * limited per layer. PL_ENOTFOUND when no video stream of it has that
+ * SSRC. */
+int pl_router_request_keyframe(pl_router *r, uint64_t id, uint32_t ssrc, int64_t now_us);
 
 /* A decrypted RTP or RTCP packet from a transport. */
 void pl_router_handle_rtp(pl_router *r, int64_t now_us, uint64_t from, const uint8_t *pkt,

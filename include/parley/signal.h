@@ -146,6 +146,9 @@ typedef struct pl_sig_stats {
     uint64_t admin_removed, admin_muted, admin_closed;
 } pl_sig_stats;
 
+/* A recording's id (as recmanifest.h's). */
+#define PL_SIG_RECORDING_ID_MAX 22
+
 /* How the core reaches the media workers. NULL media: publishing is refused
  * with `internal`. */
 typedef struct pl_sig_media {
@@ -167,6 +170,18 @@ typedef struct pl_sig_media {
                        size_t n);
     void (*set_routes)(void *user, const char *room, uint64_t subscriber, const pl_route *routes,
                        size_t n);
+    /* Recording a room (docs/recording.md); NULL record_start: `record` is
+     * refused with `internal`. Start: `owner` (a user id, NULL for an
+     * operator) counts it against their quota; the recording's id into
+     * id[PL_SIG_RECORDING_ID_MAX + 1]. PL_OK; PL_ENOSPC when a quota
+     * leaves no room; another PL_E* code when it cannot start. */
+    int (*record_start)(void *user, const char *room, const char *owner, char *id);
+    void (*record_stop)(void *user, const char *room);
+    /* A participant of the recorded room, whose media come on its publish
+     * transport (0: none yet); said again when the transport changes. */
+    void (*record_participant)(void *user, const char *room, const char *participant_id,
+                               const char *name, uint64_t publish_transport);
+    void (*record_leave)(void *user, const char *room, const char *participant_id);
     const char *fingerprint; /* sha-256 of the workers' certificate */
     const char *announce_ip; /* address put in ICE candidates */
     bool ice_tcp;            /* the workers listen for ICE-TCP too */
@@ -278,6 +293,12 @@ void pl_sig_command_refused(pl_sig *sig, uint64_t transport, int error);
  * whenever they move). */
 void pl_sig_transport_path(pl_sig *sig, uint64_t transport, enum pl_sig_path path);
 
+/* A room's recording stopped on its own (its quota or the disk is full,
+ * its writer failed): the room is told, `reason` says why ("quota",
+ * "disk_full", "failed"). Nothing when the room is not recording it. */
+void pl_sig_recording_stopped(pl_sig *sig, const char *room, const char *recording_id,
+                              const char *reason);
+
 void pl_sig_stats_get(const pl_sig *sig, pl_sig_stats *out);
 
 /* Operators (docs/admin.md): each acts as the protocol would, and the
@@ -286,6 +307,11 @@ void pl_sig_stats_get(const pl_sig *sig, pl_sig_stats *out);
  * tracks:[TRACK], path, detached, transports:{publish, subscribe}}]}]} as
  * JSON text, to free(); NULL without memory. */
 char *pl_sig_admin_rooms(const pl_sig *sig);
+/* Starts or stops a room's recording as an operator (owner: nobody's
+ * quota); the room is told with `by:"operator"`. PL_ENOTFOUND: no such
+ * room; PL_ENOSPC: the server's bound; other codes from record_start. The
+ * recording's id into id[PL_SIG_RECORDING_ID_MAX + 1] (may be NULL). */
+int pl_sig_admin_record(pl_sig *sig, const char *room, bool on, char *id);
 /* Takes a participant out of its room: it gets `removed`, the others
  * `participant-left` with reason `kicked`. PL_ENOTFOUND: no such
  * participant in that room. */

@@ -14,6 +14,7 @@
 #include "parley/common.h"
 #include "parley/dtls.h"
 #include "parley/failure.h"
+#include "parley/rectap.h"
 #include "parley/relaytime.h"
 #include "parley/track.h"
 
@@ -158,6 +159,14 @@ int pl_worker_restart_ice(pl_worker *w, uint64_t id, const char *local_ufrag, co
 int pl_worker_set_tracks(pl_worker *w, uint64_t publisher, const pl_track *tracks, size_t n);
 /* What a subscriber transport receives; replaces its previous routes. */
 int pl_worker_set_routes(pl_worker *w, uint64_t subscriber, const pl_route *routes, size_t n);
+
+/* Recording (parley/rectap.h): every media packet publisher `id` sends
+ * goes to `tap` too, which the worker holds a reference to until it is
+ * replaced, NULL (no more recording) or the transport goes. A transport
+ * the worker does not have is refused (PL_WORKER_REFUSED). */
+int pl_worker_record(pl_worker *w, uint64_t id, pl_rectap *tap);
+/* Asks publisher `id` for a key frame of its video stream `ssrc`. */
+int pl_worker_request_keyframe(pl_worker *w, uint64_t id, uint32_t ssrc);
 
 void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out);
 uint16_t pl_worker_port(const pl_worker *w);

@@ -16,6 +16,7 @@ static void usage(FILE *f)
                "  --room ROOM        the only room the token may join\n"
                "  --no-publish       may not publish (listen and watch only)\n"
                "  --no-subscribe     may not receive others' media\n"
+               "  --record           may start and stop a room's recording\n"
                "  --ttl S            valid for S seconds from now (default 3600)\n"
                "  --not-before S     valid only S seconds from now on (default 0)\n");
 }
@@ -30,6 +31,7 @@ int main(int argc, char **argv)
         {"room", required_argument, NULL, 'r'},
         {"no-publish", no_argument, NULL, 'P'},
         {"no-subscribe", no_argument, NULL, 'S'},
+        {"record", no_argument, NULL, 'R'},
         {"ttl", required_argument, NULL, 't'},
         {"not-before", required_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'},
@@ -62,6 +64,9 @@ int main(int argc, char **argv)
             break;
         case 'S':
             c.can_subscribe = false;
+            break;
+        case 'R':
+            c.can_record = true;
             break;
         case 't':
             ttl = strtol(optarg, NULL, 10);
