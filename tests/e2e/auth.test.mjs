@@ -122,6 +122,26 @@ test('can_publish and can_subscribe are enforced', async () => {
   for (const c of [viewer, deaf, speaker]) await c.close();
 });
 
+test('recording needs can_record: forbidden without it, the room told with it', async () => {
+  const plain = (await hello(mint({ sub: 'plain', exp: now() + 600 }))).c;
+  await plain.request({ type: 'join', room: 'recorded' });
+  const refused = await plain.request({ type: 'record', record: true });
+  assert.equal(refused.code, 'forbidden', JSON.stringify(refused));
+  const chair = (await hello(mint({ sub: 'chair', can_record: true, exp: now() + 600 }))).c;
+  const j = await chair.request({ type: 'join', room: 'recorded' });
+  assert.equal(j.recording, false);
+  assert.equal((await chair.request({ type: 'record', record: true })).type, 'ok');
+  for (const c of [plain, chair]) {
+    const on = await c.next((m) => m.type === 'recording');
+    assert.equal(on.recording, true);
+    assert.equal(on.by, j.participant.id);
+  }
+  assert.equal((await plain.request({ type: 'record', record: false })).code, 'forbidden');
+  assert.equal((await chair.request({ type: 'record', record: false })).type, 'ok');
+  assert.equal((await plain.next((m) => m.type === 'recording')).recording, false);
+  for (const c of [plain, chair]) await c.close();
+});
+
 test('parley-token mints what the server accepts', async () => {
   const bin = path.join(path.dirname(path.dirname(process.env.PARLEY_BIN ||
     path.join(process.cwd(), 'build', 'release', 'signaling', 'parley'))), 'tools', 'token', 'parley-token');
