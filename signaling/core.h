@@ -31,6 +31,8 @@ struct pl_sig {
     pl_sdp_accepted acc[PL_SDP_MAX_MEDIA];
     sig_model m;
     sig_calls *calls;
+    pl_store *store;                /* pl_sig_set_store; NULL: none */
+    struct sig_message *messages;   /* message.c: video heads-ups being left */
     const pl_auth *auth; /* NULL: open mode */
     const pl_turn *turn; /* NULL: no TURN servers in welcome */
     int64_t grace_ms;

@@ -34,6 +34,7 @@ typedef struct live {
     pl_worker *worker;
     pl_rectap *tap;
     bool stopping; /* asked to stop: out of its room's way */
+    unsigned media; /* what participants' files record */
     member members[MAX_MEMBERS];
     size_t n_members;
     /* The rectap thread's. */
@@ -43,6 +44,7 @@ typedef struct live {
     pthread_mutex_t lock;
     const char *failed; /* a reason for pl_sig_recording_stopped */
     bool told, done;
+    bool finished; /* its manifest was finished */
 } live;
 
 struct srv_reclive {
@@ -132,6 +134,9 @@ static void hook_done(void *user, const pl_recorder_summary *sum, int64_t end_us
         pl_rec_manifest_add_speech(env, &l->m, &s);
     }
     int rc = pl_recfiles_finish(l->rf, &l->m, wall_ms());
+    pthread_mutex_lock(&l->lock);
+    l->finished = rc == PL_OK;
+    pthread_mutex_unlock(&l->lock);
     if (rc != PL_OK)
         pl_log_printf(l->srv->log, PL_LOG_ERROR, "recording %s: its manifest could not be finished: %s",
                       l->id, pl_strerror(rc));
@@ -194,7 +199,24 @@ static int quota_left(server *srv, const char *owner, uint64_t *left)
     return rc;
 }
 
-static int record_start(void *user, const char *room, const char *owner, char *id)
+static int record_may_start(void *user, const char *owner)
+{
+    uint64_t left;
+    return quota_left(user, owner, &left);
+}
+
+static void recording_delete(void *user, const char *id)
+{
+    server *srv = user;
+    int rc = pl_recfiles_delete(srv_recordings_files(srv), id);
+    if (rc != PL_OK && rc != PL_ENOTFOUND)
+        pl_log_printf(srv->log, PL_LOG_ERROR, "recording %s could not be deleted: %s", id,
+                      pl_strerror(rc));
+    srv_recordings_poke(srv);
+}
+
+static int record_start(void *user, const char *room, const char *owner,
+                        const pl_sig_message *msg, char *id)
 {
     server *srv = user;
     if (!srv->reclive || find(srv, room))
@@ -211,19 +233,34 @@ static int record_start(void *user, const char *room, const char *owner, char *i
     l->worker = srv_worker_for(srv, room);
     pthread_mutex_init(&l->lock, NULL);
     pl_rec_manifest_init(&l->m);
-    l->m.kind = PL_REC_MEETING;
+    snprintf(l->m.id, sizeof(l->m.id), "%s", id);
     snprintf(l->m.room, sizeof(l->m.room), "%s", room);
     snprintf(l->m.owner, sizeof(l->m.owner), "%s", owner ? owner : "operator");
-    l->m.room_access = true;
     l->m.started_ms = wall_ms();
+    l->media = PL_RECORDER_AUDIO | PL_RECORDER_VIDEO;
+    if (msg) {
+        /* A heads-up: its caller and callee see it, nobody else. */
+        l->m.kind = PL_REC_MESSAGE;
+        snprintf(l->m.caller, sizeof(l->m.caller), "%s", msg->caller);
+        snprintf(l->m.callee, sizeof(l->m.callee), "%s", msg->callee);
+        snprintf(l->m.call_id, sizeof(l->m.call_id), "%s", msg->call_id);
+        pl_rec_manifest_add_user(&srv->env, &l->m, msg->caller);
+        pl_rec_manifest_add_user(&srv->env, &l->m, msg->callee);
+        if (msg->audio_only)
+            l->media = PL_RECORDER_AUDIO;
+    } else {
+        l->m.kind = PL_REC_MEETING;
+        l->m.room_access = true;
+    }
     char dir[4096];
     rc = pl_recfiles_open(&srv->env, srv->opt.data_dir, &l->rf);
     if (rc == PL_OK)
         rc = pl_recfiles_create(l->rf, &l->m);
     if (rc == PL_OK)
         rc = pl_recfiles_path(l->rf, l->m.id, NULL, dir, sizeof(dir));
-    if (rc == PL_OK) {
+    if (rc == PL_OK)
         snprintf(l->id, sizeof(l->id), "%s", l->m.id);
+    if (rc == PL_OK && !msg) {
         pl_rec_file mix = {.kind = PL_REC_FILE_MIX};
         snprintf(mix.name, sizeof(mix.name), "%s", PL_RECORDER_MIX_FILE);
         rc = pl_rec_manifest_add_file(&srv->env, &l->m, &mix);
@@ -231,7 +268,11 @@ static int record_start(void *user, const char *room, const char *owner, char *i
     }
     if (rc == PL_OK) {
         pl_rectap_config cfg = {
-            .recorder = {.dir = dir, .epoch_us = mono_us(), .max_bytes = left, .title = room},
+            .recorder = {.dir = dir,
+                         .epoch_us = mono_us(),
+                         .max_bytes = left,
+                         .no_mix = msg != NULL,
+                         .title = room},
             .hooks = {.user = l,
                       .file = hook_file,
                       .error = hook_error,
@@ -283,8 +324,7 @@ static void record_participant(void *user, const char *room, const char *partici
             return;
         m = &l->members[l->n_members++];
         snprintf(m->id, sizeof(m->id), "%s", participant_id);
-        pl_rectap_add_participant(l->tap, participant_id, name,
-                                  PL_RECORDER_AUDIO | PL_RECORDER_VIDEO, transport);
+        pl_rectap_add_participant(l->tap, participant_id, name, l->media, transport);
     } else if (m->transport != transport) {
         pl_rectap_set_transport(l->tap, participant_id, transport);
     }
@@ -311,6 +351,8 @@ static void record_leave(void *user, const char *room, const char *participant_i
 void srv_reclive_media(server *srv, pl_sig_media *media)
 {
     media->record_start = record_start;
+    media->record_may_start = record_may_start;
+    media->recording_delete = recording_delete;
     media->record_stop = record_stop;
     media->record_participant = record_participant;
     media->record_leave = record_leave;
@@ -341,6 +383,16 @@ void srv_reclive_drain(server *srv)
             continue;
         }
         *pp = l->next;
+        if (srv->sig) {
+            const char *file = "";
+            for (size_t i = 0; i < l->m.n_files && !file[0]; i++)
+                if (l->m.files[i].kind == PL_REC_FILE_TRACKS)
+                    file = l->m.files[i].name;
+            pl_sig_recording_result res = {.ok = l->finished,
+                                           .length_ms = l->m.ended_ms - l->m.started_ms,
+                                           .file = file};
+            pl_sig_recording_finished(srv->sig, l->id, &res);
+        }
         free_live(srv, l);
         srv_recordings_poke(srv);
     }
