@@ -49,6 +49,7 @@ typedef struct live {
 
 struct srv_reclive {
     live *list;
+    srv_live_stats done; /* what recordings that ended added up to */
 };
 
 static int64_t wall_ms(void)
@@ -146,9 +147,28 @@ static void hook_done(void *user, const pl_recorder_summary *sum, int64_t end_us
     wake(l, NULL, true);
 }
 
+static void add_stats(srv_live_stats *to, const pl_rectap_stats *st)
+{
+    to->packets += st->queued;
+    to->dropped_queue_full += st->queue_full;
+    to->dropped_unknown += st->unknown_transport;
+    to->not_recorded += st->not_recorded;
+    to->frames += st->recorder.frames[0] + st->recorder.frames[1];
+    to->bytes += st->recorder.bytes;
+    to->keyframe_requests += st->recorder.keyframe_requests;
+}
+
 static void free_live(server *srv, live *l)
 {
-    pl_rectap_destroy(l->tap);
+    if (l->tap) {
+        pl_rectap_retain(l->tap); /* to read its counters once final */
+        pl_rectap_destroy(l->tap);
+        pl_rectap_stats st;
+        pl_rectap_stats_get(l->tap, &st);
+        pl_rectap_release(l->tap);
+        if (srv->reclive)
+            add_stats(&srv->reclive->done, &st);
+    }
     pl_recfiles_close(l->rf);
     pl_rec_manifest_clear(&srv->env, &l->m);
     pthread_mutex_destroy(&l->lock);
@@ -290,6 +310,10 @@ static int record_start(void *user, const char *room, const char *owner,
     }
     l->next = srv->reclive->list;
     srv->reclive->list = l;
+    if (msg)
+        srv->reclive->done.started_messages++;
+    else
+        srv->reclive->done.started_meetings++;
     snprintf(id, PL_SIG_RECORDING_ID_MAX + 1, "%s", l->id);
     pl_log_printf(srv->log, PL_LOG_INFO, "room %s: recording %s started", room, l->id);
     return PL_OK;
@@ -346,6 +370,20 @@ static void record_leave(void *user, const char *room, const char *participant_i
             pl_rectap_remove_participant(l->tap, participant_id);
             return;
         }
+}
+
+void srv_reclive_stats(server *srv, srv_live_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!srv->reclive)
+        return;
+    *out = srv->reclive->done;
+    for (live *l = srv->reclive->list; l; l = l->next) {
+        pl_rectap_stats st;
+        pl_rectap_stats_get(l->tap, &st);
+        add_stats(out, &st);
+        out->active += !l->stopping;
+    }
 }
 
 void srv_reclive_media(server *srv, pl_sig_media *media)

@@ -109,6 +109,16 @@ test('three bots recorded: the room sees it, an operator stops it, ffprobe reads
   assert.ok(Math.abs(m.last - seconds) < 1.5, `mix: ${m.last} s of a ${seconds} s recording`);
   assert.ok(Array.isArray(rec.speech));
 
+  // The recording's counters: what the worker handed it, nothing dropped
+  // for a full queue, frames written, nothing active once it finished.
+  const text = await (await fetch(`${server.adminUrl}/metrics`, { headers: server.adminHeaders() })).text();
+  const metric = (re) => Number((text.match(re) || [])[1]);
+  assert.equal(metric(/^parley_recordings_active (\d+)/m), 0);
+  assert.equal(metric(/^parley_recordings_started_total\{kind="meeting"\} (\d+)/m), 1);
+  assert.ok(metric(/^parley_recording_packets_total (\d+)/m) > 1000, text);
+  assert.equal(metric(/^parley_recording_packets_dropped_total\{reason="queue_full"\} (\d+)/m), 0);
+  assert.ok(metric(/^parley_recording_frames_total (\d+)/m) > 1000);
+
   const report = await bots.done;
   assert.equal(report.bots.length, 3);
   await ann.close();
