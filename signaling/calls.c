@@ -447,8 +447,8 @@ void sig_calls_on_missed_ack(sig_calls *cs, conn *c, json_t *msg, json_t *re)
     for (size_t i = 0; cs->store && i < json_array_size(ids); i++) {
         const char *id = json_string_value(json_array_get(ids, i));
         pl_missed m;
-        bool message = pl_store_get_missed(cs->store, c->user->id, id, &m) == PL_OK &&
-                       m.message_id[0];
+        bool message =
+            pl_store_get_missed(cs->store, c->user->id, id, &m) == PL_OK && m.message_id[0];
         /* The heads-up goes first: a message is never listed without its
          * file. */
         if (pl_store_ack_missed(cs->store, c->user->id, id) == PL_OK && message &&

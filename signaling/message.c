@@ -78,9 +78,10 @@ void sig_on_message_start(pl_sig *s, conn *c, json_t *msg, json_t *re)
     const char *to = json_string_value(json_object_get(msg, "to"));
     json_t *call = json_object_get(msg, "call_id");
     json_t *audio = json_object_get(msg, "audio_only");
-    if (!valid_user_id(to) || (call && (!json_is_string(call) ||
-                                        strlen(json_string_value(call)) >= sizeof(((sig_message *)0)->call_id) ||
-                                        !pl_rec_name_valid(json_string_value(call)))) ||
+    if (!valid_user_id(to) ||
+        (call && (!json_is_string(call) ||
+                  strlen(json_string_value(call)) >= sizeof(((sig_message *)0)->call_id) ||
+                  !pl_rec_name_valid(json_string_value(call)))) ||
         (audio && !json_is_boolean(audio))) {
         sig_error(s, c, re, "bad_request",
                   "message-start needs to (a user id), and call_id a string, audio_only a boolean");
@@ -191,8 +192,10 @@ int sig_message_joined(pl_sig *s, conn *c)
     sig_message *m = c->room ? find_by_room(s, c->room->name) : NULL;
     if (!m || m->started_ms || c->room->recording)
         return PL_OK;
-    pl_sig_message info = {
-        .caller = m->caller, .callee = m->callee, .call_id = m->call_id, .audio_only = m->audio_only};
+    pl_sig_message info = {.caller = m->caller,
+                           .callee = m->callee,
+                           .call_id = m->call_id,
+                           .audio_only = m->audio_only};
     int rc = sig_record_set(s, c->room, true, c->participant_id, m->caller, &info, m->id);
     if (rc != PL_OK) {
         json_t *saved = json_pack("{s:s,s:s,s:i}", "type", "message-saved", "message_id", m->id,

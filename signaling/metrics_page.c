@@ -234,8 +234,8 @@ static void write_page(page *p, server *srv)
                               "Recordings started, by kind."));
     labelled(p, "kind", "meeting", ls.started_meetings);
     labelled(p, "kind", "message", ls.started_messages);
-    counter(p, "parley_recording_packets_total",
-            "Media packets the workers handed to recordings.", ls.packets);
+    counter(p, "parley_recording_packets_total", "Media packets the workers handed to recordings.",
+            ls.packets);
     keep(p, pl_metrics_family(p->m, "parley_recording_packets_dropped_total", PL_METRICS_COUNTER,
                               "Media packets recordings did not take, by reason."));
     labelled(p, "reason", "queue_full", ls.dropped_queue_full);

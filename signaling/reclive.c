@@ -33,7 +33,7 @@ typedef struct live {
     char id[PL_REC_ID_LEN + 1];
     pl_worker *worker;
     pl_rectap *tap;
-    bool stopping; /* asked to stop: out of its room's way */
+    bool stopping;  /* asked to stop: out of its room's way */
     unsigned media; /* what participants' files record */
     member members[MAX_MEMBERS];
     size_t n_members;
@@ -139,8 +139,9 @@ static void hook_done(void *user, const pl_recorder_summary *sum, int64_t end_us
     l->finished = rc == PL_OK;
     pthread_mutex_unlock(&l->lock);
     if (rc != PL_OK)
-        pl_log_printf(l->srv->log, PL_LOG_ERROR, "recording %s: its manifest could not be finished: %s",
-                      l->id, pl_strerror(rc));
+        pl_log_printf(l->srv->log, PL_LOG_ERROR,
+                      "recording %s: its manifest could not be finished: %s", l->id,
+                      pl_strerror(rc));
     else
         pl_log_printf(l->srv->log, PL_LOG_INFO, "recording %s of room %s finished: %zu files",
                       l->id, l->room, l->m.n_files);
@@ -235,8 +236,8 @@ static void recording_delete(void *user, const char *id)
     srv_recordings_poke(srv);
 }
 
-static int record_start(void *user, const char *room, const char *owner,
-                        const pl_sig_message *msg, char *id)
+static int record_start(void *user, const char *room, const char *owner, const pl_sig_message *msg,
+                        char *id)
 {
     server *srv = user;
     if (!srv->reclive || find(srv, room))
@@ -287,17 +288,16 @@ static int record_start(void *user, const char *room, const char *owner,
         rc = rc == PL_OK ? pl_recfiles_update(l->rf, &l->m) : rc;
     }
     if (rc == PL_OK) {
-        pl_rectap_config cfg = {
-            .recorder = {.dir = dir,
-                         .epoch_us = mono_us(),
-                         .max_bytes = left,
-                         .no_mix = msg != NULL,
-                         .title = room},
-            .hooks = {.user = l,
-                      .file = hook_file,
-                      .error = hook_error,
-                      .keyframe = hook_keyframe,
-                      .done = hook_done}};
+        pl_rectap_config cfg = {.recorder = {.dir = dir,
+                                             .epoch_us = mono_us(),
+                                             .max_bytes = left,
+                                             .no_mix = msg != NULL,
+                                             .title = room},
+                                .hooks = {.user = l,
+                                          .file = hook_file,
+                                          .error = hook_error,
+                                          .keyframe = hook_keyframe,
+                                          .done = hook_done}};
         rc = pl_rectap_start(&srv->env, &cfg, &l->tap);
     }
     if (rc != PL_OK) {
@@ -426,9 +426,8 @@ void srv_reclive_drain(server *srv)
             for (size_t i = 0; i < l->m.n_files && !file[0]; i++)
                 if (l->m.files[i].kind == PL_REC_FILE_TRACKS)
                     file = l->m.files[i].name;
-            pl_sig_recording_result res = {.ok = l->finished,
-                                           .length_ms = l->m.ended_ms - l->m.started_ms,
-                                           .file = file};
+            pl_sig_recording_result res = {
+                .ok = l->finished, .length_ms = l->m.ended_ms - l->m.started_ms, .file = file};
             pl_sig_recording_finished(srv->sig, l->id, &res);
         }
         free_live(srv, l);

@@ -70,7 +70,8 @@ void sig_on_record(pl_sig *s, conn *c, json_t *msg, json_t *re)
         sig_error(s, c, re, "forbidden", "your token does not allow recording (can_record)");
         return;
     }
-    int rc = sig_record_set(s, c->room, json_is_true(on), c->participant_id, c->user->id, NULL, NULL);
+    int rc =
+        sig_record_set(s, c->room, json_is_true(on), c->participant_id, c->user->id, NULL, NULL);
     if (rc == PL_ENOSPC)
         sig_error(s, c, re, "quota", "no room left for recordings: delete some first");
     else if (rc != PL_OK)

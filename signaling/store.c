@@ -72,8 +72,9 @@ int pl_store_create(const pl_env *env, const char *path, pl_store **out)
                                 " ORDER BY ts DESC, rowid DESC LIMIT ?2)",
                                 -1, &st->trim, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(st->db, SELECT_MISSED " WHERE m.to_user = ?1 ORDER BY m.ts, m.rowid",
-                                -1, &st->each, NULL);
+        rc =
+            sqlite3_prepare_v2(st->db, SELECT_MISSED " WHERE m.to_user = ?1 ORDER BY m.ts, m.rowid",
+                               -1, &st->each, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(st->db, SELECT_MISSED " WHERE m.to_user = ?1 AND m.call_id = ?2",
                                 -1, &st->one, NULL);
@@ -84,9 +85,9 @@ int pl_store_create(const pl_env *env, const char *path, pl_store **out)
                                 " VALUES (?1, ?2, ?3, ?4, ?5)",
                                 -1, &st->msg, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(st->db,
-                                "DELETE FROM messages WHERE call_id NOT IN (SELECT call_id FROM missed)",
-                                -1, &st->msg_trim, NULL);
+        rc = sqlite3_prepare_v2(
+            st->db, "DELETE FROM messages WHERE call_id NOT IN (SELECT call_id FROM missed)", -1,
+            &st->msg_trim, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(st->db,
                                 "DELETE FROM messages WHERE call_id = ?1 AND call_id NOT IN"

@@ -160,9 +160,9 @@ typedef struct pl_sig_message {
 
 /* How a recording ended, once its files are finished. */
 typedef struct pl_sig_recording_result {
-    bool ok;            /* its manifest is finished */
-    int64_t length_ms;  /* from its start to its stop */
-    const char *file;   /* its first participant's file ("" for none) */
+    bool ok;           /* its manifest is finished */
+    int64_t length_ms; /* from its start to its stop */
+    const char *file;  /* its first participant's file ("" for none) */
 } pl_sig_recording_result;
 
 /* How the core reaches the media workers. NULL media: publishing is refused

@@ -45,7 +45,8 @@ static void test_meeting_recording(void **state)
     say(f, 2, "{\"type\":\"join\",\"room\":\"standup\",\"id\":3}");
     assert_false(json_is_true(json_object_get(got(f, 2, "joined"), "recording")));
     char ann[64];
-    snprintf(ann, sizeof(ann), "%s", str(json_object_get(got(f, 1, "joined"), "participant"), "id"));
+    snprintf(ann, sizeof(ann), "%s",
+             str(json_object_get(got(f, 1, "joined"), "participant"), "id"));
     say(f, 1, "{\"type\":\"record\",\"record\":\"yes\",\"id\":4}");
     expect_error(f, 1, "bad_request");
     say(f, 1, "{\"type\":\"record\",\"record\":true,\"id\":5}");
@@ -139,7 +140,8 @@ static void test_video_headsup(void **state)
     say(f, 1, m);
     expect_error(f, 1, "quota");
     f->media.may_start_rc = PL_OK;
-    snprintf(m, sizeof(m), "{\"type\":\"message-start\",\"to\":\"%s\",\"audio_only\":true,\"id\":4}",
+    snprintf(m, sizeof(m),
+             "{\"type\":\"message-start\",\"to\":\"%s\",\"audio_only\":true,\"id\":4}",
              user_of(f, 2));
     say(f, 1, m);
     json_t *ready = got(f, 1, "message-ready");
@@ -219,7 +221,8 @@ static void test_headsup_limits(void **state)
     /* Too short to keep: deleted, the caller told 0, Bob nothing. */
     pl_sig_recording_result res = {.ok = true, .length_ms = 400, .file = "p1.webm"};
     pl_sig_recording_finished(f->sig, id, &res);
-    assert_int_equal(json_integer_value(json_object_get(got(f, 1, "message-saved"), "duration_ms")), 0);
+    assert_int_equal(json_integer_value(json_object_get(got(f, 1, "message-saved"), "duration_ms")),
+                     0);
     assert_int_equal(f->media.deletes, 1);
     assert_null(got(f, 2, "missed"));
     /* A message never joined is given up after a minute. */

@@ -116,17 +116,21 @@ static void test_two_participants(void **state)
     seen s = {0};
     rt_dir(s.dir, sizeof(s.dir), "tap");
     int64_t start = mono();
-    pl_rectap_config cfg = {
-        .recorder = {.dir = s.dir, .epoch_us = start},
-        .hooks = {.user = &s, .file = on_file, .error = on_error, .keyframe = on_keyframe,
-                  .done = on_done}};
+    pl_rectap_config cfg = {.recorder = {.dir = s.dir, .epoch_us = start},
+                            .hooks = {.user = &s,
+                                      .file = on_file,
+                                      .error = on_error,
+                                      .keyframe = on_keyframe,
+                                      .done = on_done}};
     pl_env env = pl_env_default();
     pl_rectap *t = NULL;
     assert_int_equal(pl_rectap_start(&env, &cfg, &t), PL_OK);
-    assert_int_equal(pl_rectap_add_participant(t, "pa", "Ann", PL_RECORDER_AUDIO | PL_RECORDER_VIDEO, 11),
-                     PL_OK);
-    assert_int_equal(pl_rectap_add_participant(t, "pb", "Bob", PL_RECORDER_AUDIO | PL_RECORDER_VIDEO, 12),
-                     PL_OK);
+    assert_int_equal(
+        pl_rectap_add_participant(t, "pa", "Ann", PL_RECORDER_AUDIO | PL_RECORDER_VIDEO, 11),
+        PL_OK);
+    assert_int_equal(
+        pl_rectap_add_participant(t, "pb", "Bob", PL_RECORDER_AUDIO | PL_RECORDER_VIDEO, 12),
+        PL_OK);
     assert_int_equal(pl_rectap_add_participant(t, "", "x", PL_RECORDER_AUDIO, 13), PL_EINVAL);
 
     /* pa: audio, a two-layer camera (clip 2 the small layer, clip 0 the

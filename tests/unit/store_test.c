@@ -139,12 +139,13 @@ static void test_messages(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(
-        sqlite3_exec(db,
-                     "CREATE TABLE missed (call_id TEXT PRIMARY KEY, to_user TEXT NOT NULL,"
-                     " from_id TEXT NOT NULL, from_name TEXT NOT NULL, topic TEXT NOT NULL DEFAULT '',"
-                     " ts INTEGER NOT NULL, reason TEXT NOT NULL);"
-                     " INSERT INTO missed VALUES ('c0', 'uBob', 'uA', 'Ann', '', 1, 'dnd');",
-                     NULL, NULL, NULL),
+        sqlite3_exec(
+            db,
+            "CREATE TABLE missed (call_id TEXT PRIMARY KEY, to_user TEXT NOT NULL,"
+            " from_id TEXT NOT NULL, from_name TEXT NOT NULL, topic TEXT NOT NULL DEFAULT '',"
+            " ts INTEGER NOT NULL, reason TEXT NOT NULL);"
+            " INSERT INTO missed VALUES ('c0', 'uBob', 'uA', 'Ann', '', 1, 'dnd');",
+            NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);
     pl_env env = pl_env_default();
