@@ -154,7 +154,7 @@ typedef struct track {
     pl_track cfg;
     uint32_t uid;    /* unique in the router: routes notice a new track */
     size_t n_layers; /* cfg.n_layers, or 1 */
-    layer layers[PL_MAX_LAYERS];
+    layer *layers; /* n_layers of them: a layer's receive state is several KB */
     pl_layer_clock clocks[PL_MAX_LAYERS];
     fan_entry *fan; /* rebuilt when routes change: forwarding never searches */
     size_t fan_n, fan_cap;
