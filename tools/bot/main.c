@@ -19,6 +19,7 @@
 
 typedef struct options {
     const char *server;
+    const char *signaling; /* "parley" or "janus" */
     const char *room;
     const char *room_list;
     unsigned rooms, per_room, first_index;
@@ -156,6 +157,9 @@ static void usage(FILE *f)
         f,
         "usage: parley-bot [options]\n"
         "  --server URL       signaling WebSocket (default ws://127.0.0.1:8080/ws)\n"
+        "  --signaling P      the server's protocol: parley (default), or janus for Janus's\n"
+        "                     VideoRoom plugin over its WebSocket transport (--server\n"
+        "                     ws://host:8188/; Janus must run ICE-lite: tools/janus-run)\n"
         "  --room NAME        room (default \"bots\"); with --rooms M > 1, NAME-0 .. NAME-<M-1>\n"
         "  --room-list A,B    explicit room names (overrides --room / --rooms)\n"
         "  --rooms M          rooms (default 1)\n"
@@ -216,6 +220,7 @@ static int parse_sizes(const char *list, options *o)
 static int parse(int argc, char **argv, options *o)
 {
     *o = (options){.server = "ws://127.0.0.1:8080/ws",
+                   .signaling = "parley",
                    .room = "bots",
                    .rooms = 1,
                    .per_room = 2,
@@ -231,6 +236,7 @@ static int parse(int argc, char **argv, options *o)
                    .bind = "127.0.0.1"};
     static const struct option longs[] = {
         {"server", required_argument, NULL, 's'},
+        {"signaling", required_argument, NULL, 'G'},
         {"room", required_argument, NULL, 'r'},
         {"room-list", required_argument, NULL, 'L'},
         {"rooms", required_argument, NULL, 'm'},
@@ -266,6 +272,13 @@ static int parse(int argc, char **argv, options *o)
         switch (c) {
         case 's':
             o->server = optarg;
+            break;
+        case 'G':
+            if (strcmp(optarg, "parley") != 0 && strcmp(optarg, "janus") != 0) {
+                fprintf(stderr, "bad --signaling %s (parley or janus)\n", optarg);
+                return -1;
+            }
+            o->signaling = optarg;
             break;
         case 'r':
             o->room = optarg;
@@ -571,7 +584,7 @@ int main(int argc, char **argv)
     d.ctx.env = pl_env_default();
     d.ctx.env.log = NULL;
     d.ctx.bind_ip = d.opt.bind;
-    d.ctx.ops = &pl_botsig_parley;
+    d.ctx.ops = strcmp(d.opt.signaling, "janus") == 0 ? &pl_botsig_janus : &pl_botsig_parley;
     d.ctx.nack = d.opt.nack;
     d.ctx.verbose = d.opt.verbose;
     d.ctx.decode_audio = d.ctx.decode_video = d.opt.decode < 0 ? 64u : (unsigned)d.opt.decode;
