@@ -127,11 +127,16 @@ static void plugin_message(pl_botsig_conn *c, json_int_t handle, const char *pur
                            const char *jsep_type, const char *sdp)
 {
     json_t *m = json_pack("{s:I, s:o}", "handle_id", handle, "body", body);
-    if (jsep_type)
+    if (jsep_type) {
         /* trickle false: every candidate there is is in the SDP (none: the
          * bot's checks reach an ICE-lite Janus as peer-reflexive). */
-        json_object_set_new(
-            m, "jsep", json_pack("{s:s, s:s, s:b}", "type", jsep_type, "sdp", sdp, "trickle", 0));
+        json_t *jsep = json_pack("{s:s, s:s, s:b}", "type", jsep_type, "sdp", sdp, "trickle", 0);
+        /* The bot lists its simulcast rids from the lowest layer up (q, h,
+         * f); Janus assumes the highest first unless told. */
+        if (strcmp(jsep_type, "offer") == 0)
+            json_object_set_new(jsep, "rid_order", json_string("lmh"));
+        json_object_set_new(m, "jsep", jsep);
+    }
     request(c, "message", purpose, m);
 }
 
