@@ -384,11 +384,14 @@ static void on_success(pl_botsig_conn *c, const char *txn, json_t *msg)
     } else if (strncmp(txn, "attach-pub:", 11) == 0) {
         c->pub_handle = id;
         /* Room settings for many participants (the defaults allow 3
-         * publishers); no bitrate cap. Error 427 when it exists. */
+         * publishers); no bitrate cap; no transport-wide sequence numbers
+         * toward subscribers, so the bots send no feedback, as with Parley
+         * run without --downlink-estimate. Error 427 when it exists. */
         plugin_message(c, c->pub_handle, "room",
-                       json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:b}", "request", "create", "room",
-                                 c->room, "publishers", 1000, "bitrate", 0, "audiocodec", "opus",
-                                 "videocodec", "vp8", "notify_joining", 0),
+                       json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:b, s:b}", "request", "create",
+                                 "room", c->room, "publishers", 1000, "bitrate", 0, "audiocodec",
+                                 "opus", "videocodec", "vp8", "notify_joining", 0,
+                                 "transport_wide_cc_ext", 0),
                        NULL, NULL);
     } else if (strncmp(txn, "room:", 5) == 0) {
         plugin_message(c, c->pub_handle, "join",
