@@ -123,19 +123,22 @@ test('three bots in a Janus room decode each other; one leaves and its streams e
 });
 
 test('simulcast through Janus: each subscriber decodes the layer its size asks for', async () => {
-  const asks = [[160, 90], [320, 180], [640, 360]];
-  const report = await bots(['--room', 'janus-simulcast', '--per-room', '3', '--seconds', '8',
-    '--simulcast', '--max-size', asks.map(([w, h]) => `${w}x${h}`).join(',')]);
+  // As Parley picks: the smallest layer covering the size, else the largest.
+  const asks = [['160x90', '160x90'], ['320x180', '320x180'], ['640x360', '640x360'],
+    ['0x0', '640x360'], ['200x100', '320x180']];
+  const report = await bots(['--room', 'janus-simulcast', '--per-room', String(asks.length),
+    '--seconds', '8', '--simulcast', '--max-size', asks.map(([ask]) => ask).join(',')]);
   assertClean(report);
   for (const b of report.bots) {
-    const [w, h] = b.max_size;
+    const ask = `${b.max_size[0]}x${b.max_size[1]}`;
+    const owed = asks.find(([a]) => a === ask)[1];
     const video = b.streams.filter((x) => x.kind === 'video');
-    assert.equal(video.length, 2, `${b.name}: two others\n${describe(report)}`);
+    assert.equal(video.length, asks.length - 1, `${b.name}: every other bot\n${describe(report)}`);
     for (const x of video) {
       const sizes = x.frame_sizes || {};
       const top = Object.entries(sizes).sort((p, q) => q[1] - p[1])[0];
       assert.ok(top, `${b.name} <- ${x.from}: frames received`);
-      assert.equal(top[0], `${w}x${h}`, `${b.name} (asks ${w}x${h}) <- ${x.from}: ${JSON.stringify(sizes)}`);
+      assert.equal(top[0], owed, `${b.name} (asks ${ask}) <- ${x.from}: ${JSON.stringify(sizes)}`);
       assert.equal(x.picture_id_gaps, 0, `${b.name} <- ${x.from}: picture ids continuous across layers`);
     }
   }

@@ -673,8 +673,8 @@ static int janus_subscribe_answer(pl_botsig_conn *c, const char *sdp)
 }
 
 /* The simulcast layer for a size, as the bots send them: q, h, f at 1/4,
- * 1/2 and full size of 640x360 (tools/bot/simulcast.h); the largest that
- * fits, as Parley's allocator picks without congestion. */
+ * 1/2 and full size of 640x360 (tools/bot/simulcast.h); as Parley picks
+ * (pl_layer_choose): the smallest that covers the size, else the largest. */
 static int janus_subscription(pl_botsig_conn *c, const char *track_id, unsigned max_width,
                               unsigned max_height)
 {
@@ -685,9 +685,9 @@ static int janus_subscription(pl_botsig_conn *c, const char *track_id, unsigned 
     if (!mid || !c->sub_handle)
         return PL_ENOTFOUND;
     static const unsigned w[] = {160, 320, 640}, h[] = {90, 180, 360};
-    int layer = 0;
-    for (int i = 2; i >= 0; i--)
-        if ((!max_width || w[i] <= max_width) && (!max_height || h[i] <= max_height)) {
+    int layer = 2;
+    for (int i = 0; i < 3 && (max_width || max_height); i++)
+        if ((!max_width || w[i] >= max_width) && (!max_height || h[i] >= max_height)) {
             layer = i;
             break;
         }
