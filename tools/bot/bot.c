@@ -576,7 +576,7 @@ static json_t *rx_json(const pl_bot *b)
                      (json_int_t)fs.lost);
 }
 
-json_t *pl_bot_report(pl_bot *b, pl_delay_hist *delay)
+json_t *pl_bot_report(pl_bot *b, pl_delay_hist *delay, pl_delay_hist *video_delay)
 {
     pthread_mutex_lock(&b->lock);
     json_t *streams = json_array();
@@ -587,6 +587,8 @@ json_t *pl_bot_report(pl_bot *b, pl_delay_hist *delay)
         json_array_append_new(streams, pl_rxstream_json(s));
         if (delay)
             pl_delay_merge(delay, &s->st.delay);
+        if (video_delay && s->video)
+            pl_delay_merge(video_delay, &s->st.delay);
     }
     json_t *o = json_pack(
         "{s:s, s:s, s:s, s:i, s:I, s:b, s:I, s:I, s:[i,i], s:{s:I, s:I, s:I, s:I, s:I, s:I, "

@@ -50,6 +50,15 @@ typedef struct pl_bot_ctx {
     /* Only every decode_every-th bot decodes at all: in load runs a sample
      * is checked and the CPU goes to SRTP and sockets. */
     unsigned decode_every;
+    /* The server rewrites RTP timestamps (Janus does, from 0 for each
+     * subscriber): a received video packet's send time is then the one its
+     * sender, a bot of this process, noted for the frame's picture id
+     * (bots[index - first_index]); audio and simulcast video go without a
+     * delay figure. */
+    bool ts_rewritten;
+    pl_bot *const *bots;
+    size_t n_bots;
+    unsigned first_index;
     bool nack;    /* send NACKs for gaps in received video */
     bool verbose; /* log signaling errors and state changes */
 } pl_bot_ctx;
@@ -101,7 +110,8 @@ void pl_bot_stream_input(pl_bot *b, enum pl_bot_socket which);
 int64_t pl_bot_next_due(pl_bot *b);
 
 /* What the bot sent and received, as JSON (caller owns the result); adds
- * its received streams' delay histograms to *delay. */
-json_t *pl_bot_report(pl_bot *b, pl_delay_hist *delay);
+ * its received streams' delay histograms to *delay, and its video streams'
+ * to *video_delay. */
+json_t *pl_bot_report(pl_bot *b, pl_delay_hist *delay, pl_delay_hist *video_delay);
 
 #endif

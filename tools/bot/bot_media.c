@@ -168,7 +168,8 @@ static void send_video(pl_bot *b, int64_t now_us)
     b->video_pos = (b->video_pos + 1) % pl_clip_video_count(b->clip);
     uint8_t payloads[PL_VP8_MAX_PACKETS * VP8_MAX_PAYLOAD];
     size_t lens[PL_VP8_MAX_PACKETS];
-    int n = pl_vp8_packetize(b->picture_id, f->data, f->len, VP8_MAX_PAYLOAD, payloads,
+    uint16_t picture_id = b->picture_id;
+    int n = pl_vp8_packetize(picture_id, f->data, f->len, VP8_MAX_PAYLOAD, payloads,
                              sizeof(payloads), lens, PL_VP8_MAX_PACKETS);
     b->picture_id = (uint16_t)((b->picture_id + 1) & 0x7fff);
     if (n <= 0) {
@@ -176,6 +177,8 @@ static void send_video(pl_bot *b, int64_t now_us)
         return;
     }
     uint32_t ts = pl_rtp_clock_ts(now_us, 90000);
+    atomic_store_explicit(&b->frame_ts[picture_id % FRAME_TS_RING],
+                          FRAME_TS_VALID | (uint64_t)picture_id << 32 | ts, memory_order_relaxed);
     size_t off = 0;
     for (int i = 0; i < n; i++) {
         size_t h = rtp_header(b->pkt, PL_BOT_VP8_PT, i == n - 1, b->video_seq++, ts, b->video_ssrc);
@@ -214,6 +217,33 @@ static void send_feedback(void *user, const uint8_t *rtcp, size_t len)
     pl_bot_send(b, PL_BOT_SUB, b->pkt, len, &to);
 }
 
+/* A server that rewrites RTP timestamps shifts a stream's by a constant
+ * (Janus: from 0 at the first packet it forwards): the offset, from a frame
+ * whose send time its sender noted, gives every packet its sender's
+ * timestamp back, and the delay is measured as with Parley. */
+static void sender_timestamp(pl_bot *b, pl_rxstream *s, pl_rtp_header *h, const uint8_t *payload,
+                             size_t len)
+{
+    const pl_bot_ctx *ctx = b->ctx;
+    pl_vp8_desc d;
+    unsigned idx;
+    char tail;
+    if (s->video && pl_vp8_parse_descriptor(payload, len, &d) == PL_OK && d.has_picture_id &&
+        sscanf(s->name, "bot-%u%c", &idx, &tail) == 1 && idx >= ctx->first_index &&
+        idx - ctx->first_index < ctx->n_bots) {
+        const pl_bot *from = ctx->bots[idx - ctx->first_index];
+        uint64_t e = atomic_load_explicit(&from->frame_ts[d.picture_id % FRAME_TS_RING],
+                                          memory_order_relaxed);
+        if ((e & FRAME_TS_VALID) && ((e >> 32) & 0x7fff) == d.picture_id) {
+            s->ts_offset = h->timestamp - (uint32_t)e;
+            s->ts_offset_known = true;
+        }
+    }
+    s->delay_unknown = !s->ts_offset_known;
+    if (s->ts_offset_known)
+        h->timestamp -= s->ts_offset;
+}
+
 static void on_rtp(pl_bot *b, int64_t now_us, const uint8_t *pkt, size_t len)
 {
     pl_rtp_header h;
@@ -242,6 +272,8 @@ static void on_rtp(pl_bot *b, int64_t now_us, const uint8_t *pkt, size_t len)
         payload += 2;
         payload_len -= 2;
     }
+    if (b->ctx->ts_rewritten)
+        sender_timestamp(b, s, &h, payload, payload_len);
     pl_rxstream_fb fb = {.user = b, .send = send_feedback};
     pl_rxstream_rtp(s, now_us, &h, seq, payload, payload_len, len, rtx, &fb);
 }

@@ -28,6 +28,9 @@
  * last): a received rate that can be read after it settles. */
 #define RX_WINDOW_US 1000000
 #define RX_WINDOWS 600
+/* Send times of the last video frames, by picture id (ctx->ts_rewritten). */
+#define FRAME_TS_RING 256
+#define FRAME_TS_VALID (1ull << 63)
 
 typedef struct remote_peer {
     char id[64];
@@ -70,6 +73,9 @@ struct pl_bot {
     uint16_t video_rtx_seq;
     pl_pktcache *sent_audio, *sent_video; /* for the relay's NACKs */
     pl_simsend *simulcast;                /* the camera as simulcast layers, or NULL */
+    /* FRAME_TS_VALID | picture id << 32 | RTP timestamp of each frame sent,
+     * at picture id % FRAME_TS_RING; read by the other bots' media threads. */
+    _Atomic uint64_t frame_ts[FRAME_TS_RING];
     /* Receiving. */
     unsigned max_width, max_height; /* asked of every remote video track; 0: no limit */
     uint64_t subscriptions_sent;

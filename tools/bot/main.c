@@ -19,6 +19,7 @@
 
 typedef struct options {
     const char *server;
+    const char *signaling; /* "parley" or "janus" */
     const char *room;
     const char *room_list;
     unsigned rooms, per_room, first_index;
@@ -156,6 +157,9 @@ static void usage(FILE *f)
         f,
         "usage: parley-bot [options]\n"
         "  --server URL       signaling WebSocket (default ws://127.0.0.1:8080/ws)\n"
+        "  --signaling P      the server's protocol: parley (default), or janus for Janus's\n"
+        "                     VideoRoom plugin over its WebSocket transport (--server\n"
+        "                     ws://host:8188/; Janus must run ICE-lite: tools/janus-run)\n"
         "  --room NAME        room (default \"bots\"); with --rooms M > 1, NAME-0 .. NAME-<M-1>\n"
         "  --room-list A,B    explicit room names (overrides --room / --rooms)\n"
         "  --rooms M          rooms (default 1)\n"
@@ -216,6 +220,7 @@ static int parse_sizes(const char *list, options *o)
 static int parse(int argc, char **argv, options *o)
 {
     *o = (options){.server = "ws://127.0.0.1:8080/ws",
+                   .signaling = "parley",
                    .room = "bots",
                    .rooms = 1,
                    .per_room = 2,
@@ -231,6 +236,7 @@ static int parse(int argc, char **argv, options *o)
                    .bind = "127.0.0.1"};
     static const struct option longs[] = {
         {"server", required_argument, NULL, 's'},
+        {"signaling", required_argument, NULL, 'G'},
         {"room", required_argument, NULL, 'r'},
         {"room-list", required_argument, NULL, 'L'},
         {"rooms", required_argument, NULL, 'm'},
@@ -266,6 +272,13 @@ static int parse(int argc, char **argv, options *o)
         switch (c) {
         case 's':
             o->server = optarg;
+            break;
+        case 'G':
+            if (strcmp(optarg, "parley") != 0 && strcmp(optarg, "janus") != 0) {
+                fprintf(stderr, "bad --signaling %s (parley or janus)\n", optarg);
+                return -1;
+            }
+            o->signaling = optarg;
             break;
         case 'r':
             o->room = optarg;
@@ -431,7 +444,16 @@ static void make_plan(driver *d)
     }
 }
 
-static json_t *summary(driver *d, json_t *bots, const pl_delay_hist *delay)
+static json_t *delay_json(const pl_delay_hist *h)
+{
+    return h && h->n
+               ? json_pack("{s:I, s:I, s:I}", "p50", (json_int_t)pl_delay_quantile(h, 0.5), "p99",
+                           (json_int_t)pl_delay_quantile(h, 0.99), "max", (json_int_t)h->max_us)
+               : json_null();
+}
+
+static json_t *summary(driver *d, json_t *bots, const pl_delay_hist *delay,
+                       const pl_delay_hist *video_delay)
 {
     json_int_t packets = 0, expected = 0, lost = 0, vframes = 0, corrupt = 0, skipped = 0;
     json_int_t out_of_order = 0, freezes = 0, freeze_ms = 0, afr = 0, concealed = 0, sent = 0;
@@ -480,11 +502,7 @@ static json_t *summary(driver *d, json_t *bots, const pl_delay_hist *delay)
             }
         }
     }
-    json_t *dl =
-        delay->n ? json_pack("{s:I, s:I, s:I}", "p50", (json_int_t)pl_delay_quantile(delay, 0.5),
-                             "p99", (json_int_t)pl_delay_quantile(delay, 0.99), "max",
-                             (json_int_t)delay->max_us)
-                 : json_null();
+    json_t *dl = delay_json(delay);
     json_t *o = json_pack(
         "{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:o, s:I, s:I, s:I, s:I, s:I, s:I, "
         "s:f, s:I, s:I, s:I, s:I, s:I}",
@@ -499,6 +517,8 @@ static json_t *summary(driver *d, json_t *bots, const pl_delay_hist *delay)
     json_object_set_new(o, "decoder_errors", json_integer(decode_errors));
     json_object_set_new(o, "picture_id_gaps", json_integer(pid_gaps));
     json_object_set_new(o, "tl0picidx_errors", json_integer(tl0_errors));
+    /* Video packets only: measured alike through Parley and Janus. */
+    json_object_set_new(o, "video_delay_us", delay_json(video_delay));
     return o;
 }
 
@@ -571,7 +591,8 @@ int main(int argc, char **argv)
     d.ctx.env = pl_env_default();
     d.ctx.env.log = NULL;
     d.ctx.bind_ip = d.opt.bind;
-    d.ctx.ops = &pl_botsig_parley;
+    d.ctx.ops = strcmp(d.opt.signaling, "janus") == 0 ? &pl_botsig_janus : &pl_botsig_parley;
+    d.ctx.ts_rewritten = d.ctx.ops == &pl_botsig_janus;
     d.ctx.nack = d.opt.nack;
     d.ctx.verbose = d.opt.verbose;
     d.ctx.decode_audio = d.ctx.decode_video = d.opt.decode < 0 ? 64u : (unsigned)d.opt.decode;
@@ -626,6 +647,9 @@ int main(int argc, char **argv)
             pl_bot_set_max_size(d.bots[i], wh[0], wh[1]);
         }
     }
+    d.ctx.bots = d.bots;
+    d.ctx.n_bots = d.n;
+    d.ctx.first_index = d.opt.first_index;
     make_plan(&d);
     pl_botsig_config sc = {
         .url = d.opt.server,
@@ -653,10 +677,13 @@ int main(int argc, char **argv)
 
     json_t *bots = json_array();
     pl_delay_hist *delay = calloc(1, sizeof(*delay));
-    for (size_t i = 0; i < d.n && delay; i++)
-        json_array_append_new(bots, pl_bot_report(d.bots[i], delay));
-    json_t *report = json_pack("{s:o, s:o}", "summary", summary(&d, bots, delay), "bots", bots);
+    pl_delay_hist *video_delay = calloc(1, sizeof(*video_delay));
+    for (size_t i = 0; i < d.n && delay && video_delay; i++)
+        json_array_append_new(bots, pl_bot_report(d.bots[i], delay, video_delay));
+    json_t *report =
+        json_pack("{s:o, s:o}", "summary", summary(&d, bots, delay, video_delay), "bots", bots);
     free(delay);
+    free(video_delay);
     if (d.opt.report) {
         if (json_dump_file(report, d.opt.report, JSON_INDENT(1)) != 0)
             fprintf(stderr, "cannot write %s\n", d.opt.report);

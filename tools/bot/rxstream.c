@@ -213,7 +213,7 @@ void pl_rxstream_rtp(pl_rxstream *s, int64_t now_us, const pl_rtp_header *h, uin
         s->retransmissions++;
     /* Retransmissions count as received, but their delay is the repair's. */
     pl_rxstats_packet(&s->st, seq, h->timestamp, len, now_us,
-                      s->expected_identity >= 0 && !rtx && !recovered);
+                      s->expected_identity >= 0 && !s->delay_unknown && !rtx && !recovered);
     if (s->video) {
         note_descriptor(s, h->timestamp, payload, payload_len);
         if (pl_vp8_assembler_push(s->assembler, seq, h->timestamp, h->marker, payload, payload_len,

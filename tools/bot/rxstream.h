@@ -45,6 +45,14 @@ typedef struct pl_rxstream {
     char name[80];
     int expected_identity;
     uint32_t ssrc, rtx_ssrc;
+    /* Set when the RTP timestamps do not carry the sender's send time (a
+     * server that rewrites them) and no other source gave it: the packet's
+     * delay is not measured. */
+    bool delay_unknown;
+    /* Received minus sent RTP timestamp, once a frame's send time is known
+     * (bot_media.c, for a server that rewrites timestamps). */
+    bool ts_offset_known;
+    uint32_t ts_offset;
     pl_rxstats st;
     pl_nack_gen nack;
     pl_playout *playout; /* audio */

@@ -2,8 +2,8 @@
  * and subscribes, independent of the server it talks to. The bot speaks SDP
  * offer/answer on two transports (publish: the bot offers; subscribe: the
  * server offers); an adapter maps that onto one server's protocol. Parley's
- * own protocol is sig_parley.c; a Janus VideoRoom adapter can implement the
- * same operations for side-by-side benchmarks.
+ * own protocol is sig_parley.c; sig_janus.c speaks Janus's VideoRoom for
+ * side-by-side benchmarks.
  *
  * Threading: an adapter runs one event loop (run) on the thread that calls
  * it. Every operation and every event happens on that thread, except stop,
@@ -84,5 +84,7 @@ typedef struct pl_botsig_ops {
 } pl_botsig_ops;
 
 extern const pl_botsig_ops pl_botsig_parley;
+/* Janus's VideoRoom plugin (sig_janus.c): no pause, no cut. */
+extern const pl_botsig_ops pl_botsig_janus;
 
 #endif
