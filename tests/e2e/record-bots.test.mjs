@@ -42,7 +42,7 @@ function streamSeconds(file, kind) {
 }
 
 test('three bots recorded: the room sees it, an operator stops it, ffprobe reads every file', async (t) => {
-  const bots = runBots(server, ['--room', 'rec', '--per-room', '3', '--seconds', '22']);
+  const bots = runBots(server, ['--room', 'rec', '--per-room', '3', '--seconds', '16']);
   const ann = await connect(server, 'Ann');
   const joined = await ann.request({ type: 'join', room: 'rec' });
   assert.equal(joined.type, 'joined');
@@ -67,7 +67,7 @@ test('three bots recorded: the room sees it, an operator stops it, ffprobe reads
   assert.equal(lateJoined.recording, true, 'a latecomer sees the recording in joined');
   assert.equal(lateJoined.recording_id, on.recording_id);
 
-  await sleep(6000);
+  await sleep(4000);
   const res = await fetch(`${server.adminUrl}/rooms/rec/recording`, {
     method: 'POST', headers: server.adminHeaders(), body: JSON.stringify({ record: false }) });
   assert.equal(res.status, 200, await res.clone().text());
