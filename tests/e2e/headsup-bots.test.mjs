@@ -11,10 +11,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { startServer } from './server.mjs';
 import { connect, waitFor } from './client.mjs';
 import { runBots } from './bots.mjs';
+import { probe } from './mediafile.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
@@ -22,12 +22,6 @@ after(async () => {
   const { code } = await server.stop();
   assert.equal(code, 0, server.output());
 });
-
-function streams(url) {
-  const out = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,codec_type',
-    '-show_entries', 'format=duration', '-of', 'json', url]);
-  return JSON.parse(out);
-}
 
 test('a caller leaves Bob a video message; Bob gets it after dnd, plays it, acknowledges it', async () => {
   const bob = await connect(server, 'Bob');
@@ -71,7 +65,7 @@ test('a caller leaves Bob a video message; Bob gets it after dnd, plays it, ackn
 
   const res = await fetch(server.url + item.message.url, { headers: { range: 'bytes=0-99' } });
   assert.equal(res.status, 206);
-  const p = streams(server.url + item.message.url);
+  const p = probe(server.url + item.message.url);
   assert.deepEqual(p.streams.map((s) => s.codec_name).sort(), ['opus', 'vp8'], JSON.stringify(p));
   const dur = Number(p.format.duration);
   assert.ok(dur > 4 && dur < seconds + 1, `the message lasts ${dur} s`);

@@ -7,10 +7,10 @@
 // recorded, and the mix's Opus as long.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { startServer } from './server.mjs';
 import { connect, waitFor } from './client.mjs';
 import { runBots } from './bots.mjs';
+import { probe, span } from './mediafile.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
@@ -20,26 +20,6 @@ after(async () => {
 });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function probe(file) {
-  const out = execFileSync('ffprobe', ['-v', 'error', '-show_entries',
-    'stream=codec_name,codec_type,width,height:format=duration', '-of', 'json', file]);
-  return JSON.parse(out);
-}
-
-// Duration of one stream: the last packet's end, as players see it.
-function streamSeconds(file, kind) {
-  const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', kind === 'video' ? 'v:0' : 'a:0',
-    '-show_entries', 'packet=pts_time,duration_time', '-of', 'csv=p=0', file]).toString();
-  let first = Infinity, last = 0;
-  for (const line of out.trim().split('\n')) {
-    const [pts, dur] = line.split(',').map(Number);
-    if (!Number.isFinite(pts)) continue;
-    first = Math.min(first, pts);
-    last = Math.max(last, pts + (Number.isFinite(dur) ? dur : 0));
-  }
-  return { first, last };
-}
 
 test('three bots recorded: the room sees it, an operator stops it, ffprobe reads every file', async (t) => {
   const bots = runBots(server, ['--room', 'rec', '--per-room', '3', '--seconds', '16']);
@@ -96,7 +76,7 @@ test('three bots recorded: the room sees it, an operator stops it, ffprobe reads
     assert.equal(kinds.audio?.codec_name, 'opus', `${f.name}: ${JSON.stringify(p)}`);
     assert.ok(kinds.video.width > 0 && kinds.video.height > 0, JSON.stringify(kinds.video));
     for (const kind of ['audio', 'video']) {
-      const { first, last } = streamSeconds(f.absolute_path, kind);
+      const { first, last } = span(f.absolute_path, kind);
       t.diagnostic(`${f.display_name} ${kind}: ${first.toFixed(2)}-${last.toFixed(2)} s of ${seconds} s` +
         (kind === 'video' ? ` ${kinds.video.width}x${kinds.video.height}` : ''));
       assert.ok(last - first > seconds - 2 && last < seconds + 1.5,
@@ -104,7 +84,7 @@ test('three bots recorded: the room sees it, an operator stops it, ffprobe reads
     }
     assert.ok(f.bytes > 10000, `${f.name}: ${f.bytes} bytes`);
   }
-  const m = streamSeconds(mix.absolute_path, 'audio');
+  const m = span(mix.absolute_path, 'audio');
   t.diagnostic(`mix: ${m.first.toFixed(2)}-${m.last.toFixed(2)} s; speech ${JSON.stringify(rec.speech)}`);
   assert.ok(Math.abs(m.last - seconds) < 1.5, `mix: ${m.last} s of a ${seconds} s recording`);
   assert.ok(Array.isArray(rec.speech));

@@ -7,10 +7,10 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { startServer } from './server.mjs';
 import { connect, waitFor } from './client.mjs';
 import { runBots } from './bots.mjs';
+import { span } from './mediafile.mjs';
 
 const servers = [];
 after(async () => {
@@ -21,15 +21,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // The media a file holds, from its first packet to the end of its last.
 function seconds(file, kind) {
-  const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', kind === 'video' ? 'v:0' : 'a:0',
-    '-show_entries', 'packet=pts_time,duration_time', '-of', 'csv=p=0', file]).toString();
-  let first = Infinity, last = 0;
-  for (const line of out.trim().split('\n')) {
-    const [pts, dur] = line.split(',').map(Number);
-    if (!Number.isFinite(pts)) continue;
-    first = Math.min(first, pts);
-    last = Math.max(last, pts + (Number.isFinite(dur) ? dur : 0));
-  }
+  const { first, last } = span(file, kind);
   return last - first;
 }
 

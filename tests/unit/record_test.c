@@ -119,13 +119,20 @@ static void test_refusals_operator_and_failure(void **state)
     fx_free(f);
 }
 
+/* A core with the fake media side and an in-memory store of heads-ups. */
+static fx *with_store(pl_store **st)
+{
+    fx *f = fx_new_with_media();
+    assert_int_equal(pl_store_create(&f->env, ":memory:", st), PL_OK);
+    pl_sig_set_store(f->sig, *st);
+    return f;
+}
+
 static void test_video_headsup(void **state)
 {
     (void)state;
-    fx *f = fx_new_with_media();
     pl_store *st;
-    assert_int_equal(pl_store_create(&f->env, ":memory:", &st), PL_OK);
-    pl_sig_set_store(f->sig, st);
+    fx *f = with_store(&st);
     hello_as(f, 1, "Ann");
     hello_as(f, 2, "Bob");
     hello_as(f, 3, "Eve");
@@ -198,10 +205,8 @@ static void test_video_headsup(void **state)
 static void test_headsup_limits(void **state)
 {
     (void)state;
-    fx *f = fx_new_with_media();
     pl_store *st;
-    assert_int_equal(pl_store_create(&f->env, ":memory:", &st), PL_OK);
-    pl_sig_set_store(f->sig, st);
+    fx *f = with_store(&st);
     hello_as(f, 1, "Ann");
     hello_as(f, 2, "Bob");
     char m[256], id[64], room[80];
