@@ -107,6 +107,11 @@ char *pl_sig_event_json(const pl_sig_event *ev)
     set_str(o, "reason", ev->reason);
     if (ev->duration_ms >= 0)
         json_object_set_new(o, "duration_ms", json_integer(ev->duration_ms));
+    if (ev->recording_id)
+        json_object_set_new(o, "recording",
+                            json_pack("{s:s,s:s,s:b}", "id", ev->recording_id, "kind",
+                                      ev->recording_kind ? ev->recording_kind : "meeting", "ok",
+                                      ev->recording_ok));
     if (ev->call_id) {
         json_t *k = json_pack("{s:s}", "id", ev->call_id);
         set_str(k, "outcome", ev->outcome);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "events.h"
 #include "message.h"
 #include "out.h"
 #include "parley/recmanifest.h"
@@ -226,6 +227,14 @@ void pl_sig_recording_finished(pl_sig *s, const char *recording_id,
                                const pl_sig_recording_result *res)
 {
     sig_message *m = recording_id ? find_by_id(s, recording_id) : NULL;
+    pl_sig_event ev = {.type = PL_SIG_EV_RECORDING_FINISHED,
+                       .room = res->room,
+                       .duration_ms = res->length_ms,
+                       .ring_ms = -1,
+                       .recording_id = recording_id,
+                       .recording_kind = m ? "message" : "meeting",
+                       .recording_ok = res->ok};
+    sig_emit(s, &ev);
     if (!m)
         return;
     bool kept = res->ok && res->file && res->file[0] && res->length_ms >= MIN_MS && s->store;

@@ -426,8 +426,10 @@ void srv_reclive_drain(server *srv)
             for (size_t i = 0; i < l->m.n_files && !file[0]; i++)
                 if (l->m.files[i].kind == PL_REC_FILE_TRACKS)
                     file = l->m.files[i].name;
-            pl_sig_recording_result res = {
-                .ok = l->finished, .length_ms = l->m.ended_ms - l->m.started_ms, .file = file};
+            pl_sig_recording_result res = {.room = l->room,
+                                           .ok = l->finished,
+                                           .length_ms = l->m.ended_ms - l->m.started_ms,
+                                           .file = file};
             pl_sig_recording_finished(srv->sig, l->id, &res);
         }
         free_live(srv, l);

@@ -53,8 +53,7 @@ enum pl_sig_event_type {
     PL_SIG_EV_PARTICIPANT_LEFT,
     PL_SIG_EV_CALL_OUTCOME, /* answered, declined, missed, cancelled or busy */
     PL_SIG_EV_CALL_ENDED,   /* an answered call hung up: its duration */
-    /* Reserved for recording, which the core does not do yet: the type and
-     * its name exist so that receivers can be written against them. */
+    /* A recording's files are finished (pl_sig_recording_finished). */
     PL_SIG_EV_RECORDING_FINISHED,
     PL_SIG_EV_COUNT
 };
@@ -88,6 +87,10 @@ typedef struct pl_sig_event {
     pl_sig_party caller, callee;
     const char *by;  /* call.ended: the user who hung up, or NULL */
     int64_t ring_ms; /* call.outcome: from the ring to the outcome */
+    /* recording.finished: the recording's id and kind ("meeting",
+     * "message"), and whether its files and manifest were finished. */
+    const char *recording_id, *recording_kind;
+    bool recording_ok;
 } pl_sig_event;
 
 /* "room.started", "participant.left", ... */
@@ -160,6 +163,7 @@ typedef struct pl_sig_message {
 
 /* How a recording ended, once its files are finished. */
 typedef struct pl_sig_recording_result {
+    const char *room;  /* the room it recorded */
     bool ok;           /* its manifest is finished */
     int64_t length_ms; /* from its start to its stop */
     const char *file;  /* its first participant's file ("" for none) */
@@ -321,8 +325,9 @@ void pl_sig_transport_path(pl_sig *sig, uint64_t transport, enum pl_sig_path pat
  * "disk_full", "failed"). Nothing when the room is not recording it. */
 void pl_sig_recording_stopped(pl_sig *sig, const char *room, const char *recording_id,
                               const char *reason);
-/* A recording's files are finished (after its stop): a heads-up's message
- * is attached to the callee's heads-up, or abandoned when too short. */
+/* A recording's files are finished (after its stop): recording.finished
+ * is emitted, and a heads-up's message is attached to the callee's
+ * heads-up, or abandoned when too short. */
 void pl_sig_recording_finished(pl_sig *sig, const char *recording_id,
                                const pl_sig_recording_result *result);
 

@@ -216,7 +216,7 @@ static void test_call_outcomes(void **state)
     fx_free(f);
 }
 
-/* The names of every type, the reserved one included; a core nobody
+/* The names of every type; a core nobody
  * listens to emits nothing and counts nothing. */
 static void test_names(void **state)
 {

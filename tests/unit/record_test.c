@@ -116,6 +116,18 @@ static void test_refusals_operator_and_failure(void **state)
     assert_string_equal(str(ev, "reason"), "disk_full");
     assert_string_equal(str(ev, "by"), "server");
     assert_int_equal(f->media.record_stops, 1);
+    /* Its files finished: recording.finished for the operator's systems. */
+    drain_events(f);
+    pl_sig_recording_result res = {.room = "r", .ok = true, .length_ms = 5000, .file = ""};
+    pl_sig_recording_finished(f->sig, id, &res);
+    assert_int_equal(f->b.n_events, 1);
+    json_t *e = f->b.events[0];
+    assert_string_equal(str(e, "type"), "recording.finished");
+    assert_string_equal(str(e, "room"), "r");
+    assert_int_equal(json_integer_value(json_object_get(e, "duration_ms")), 5000);
+    assert_string_equal(str(json_object_get(e, "recording"), "id"), id);
+    assert_string_equal(str(json_object_get(e, "recording"), "kind"), "meeting");
+    assert_true(json_is_true(json_object_get(json_object_get(e, "recording"), "ok")));
     fx_free(f);
 }
 
