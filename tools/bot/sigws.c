@@ -122,6 +122,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (!c)
             return -1;
         cfg->established(c->user);
+        /* What was queued before the connection was open. */
+        if (c->head)
+            lws_callback_on_writable(wsi);
         break;
     case LWS_CALLBACK_TIMER:
         if (c && cfg->timer)
@@ -219,7 +222,8 @@ static void tick(lws_sorted_usec_list_t *sul)
 int pl_sigws_run(pl_sigws *s)
 {
     lws_sul_schedule(s->ctx, 0, &s->tick_sul, tick, (lws_usec_t)s->cfg.tick_ms * LWS_US_PER_MS);
-    while (!atomic_load(&s->stop))
+    /* Each stop ends one run (a stop before it, the next one). */
+    while (!atomic_exchange(&s->stop, false))
         if (lws_service(s->ctx, 0) < 0)
             return PL_ESTATE;
     return PL_OK;

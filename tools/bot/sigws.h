@@ -51,7 +51,7 @@ int pl_sigws_create(const pl_sigws_config *cfg, pl_sigws **out);
 /* Destroys the context, and with it any WebSocket still there. */
 void pl_sigws_destroy(pl_sigws *s);
 /* Runs the event loop until pl_sigws_stop; 0, or PL_ESTATE when lws
- * fails. */
+ * fails. Each stop ends one run, so a caller may run again. */
 int pl_sigws_run(pl_sigws *s);
 void pl_sigws_stop(pl_sigws *s);
 
