@@ -74,7 +74,7 @@ void pl_sigws_conn_send(pl_sigws_conn *c, json_t *msg);
 void pl_sigws_conn_close(pl_sigws_conn *c);
 bool pl_sigws_conn_closing(const pl_sigws_conn *c);
 /* Breaks the connection without a close handshake, as when a network
- * drops: the server sees it lost; `closed` follows. */
+ * drops: the server sees it lost; `closed` (or `failed`) follows. */
 void pl_sigws_conn_cut(pl_sigws_conn *c);
 /* `timer` once, after usec, while the WebSocket lasts. */
 void pl_sigws_conn_timer(pl_sigws_conn *c, int64_t usec);
