@@ -13,28 +13,21 @@
  * controlling agent as with Parley, and candidates travel in the SDP only.
  * Janus takes the DTLS client role when an offer says actpass, while the
  * bot's transport is always the DTLS client: publish offers say active. */
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
-#include <libwebsockets.h>
 
 #include "parley/common.h"
 #include "sig.h"
+#include "sigws.h"
 
 #define RX_MAX (512 * 1024)
 #define MAX_FEEDS 256
 /* Janus drops a session after 60 s of silence by default. */
-#define KEEPALIVE_US (25 * LWS_US_PER_SEC)
-
-typedef struct out_msg {
-    struct out_msg *next;
-    size_t len;
-    unsigned char data[]; /* LWS_PRE bytes of headroom, then the text */
-} out_msg;
+#define KEEPALIVE_US (25 * INT64_C(1000000))
 
 /* A publisher in the room, as the publisher handle hears of it. */
 typedef struct feed {
@@ -51,16 +44,11 @@ typedef struct sub_track {
 
 struct pl_botsig_conn {
     pl_botsig *sig;
-    struct lws *wsi;
+    pl_sigws_conn *ws; /* closing once the session is destroyed */
     void *bot;
     char name[80];
     char room[80];
-    out_msg *head, *tail;
-    bool closing;
     bool detached;
-    bool connecting, failed_early;
-    size_t rx_len;
-    char *rx;
     unsigned next_txn;
     json_int_t session, pub_handle, sub_handle;
     char private_id[32];
@@ -74,39 +62,8 @@ struct pl_botsig_conn {
 
 struct pl_botsig {
     pl_botsig_config cfg;
-    char url[256];
-    char host[128];
-    char path[128];
-    int port;
-    struct lws_context *ctx;
-    lws_sorted_usec_list_t tick_sul;
-    atomic_bool stop;
+    pl_sigws *ws;
 };
-
-static void enqueue(pl_botsig_conn *c, json_t *msg)
-{
-    char *text = json_dumps(msg, JSON_COMPACT);
-    json_decref(msg);
-    if (!text)
-        return;
-    size_t len = strlen(text);
-    out_msg *m = malloc(sizeof(*m) + LWS_PRE + len);
-    if (!m) {
-        free(text);
-        return;
-    }
-    m->next = NULL;
-    m->len = len;
-    memcpy(m->data + LWS_PRE, text, len);
-    free(text);
-    if (c->tail)
-        c->tail->next = m;
-    else
-        c->head = m;
-    c->tail = m;
-    if (c->wsi)
-        lws_callback_on_writable(c->wsi);
-}
 
 /* A request to Janus; the transaction names its purpose, so that replies
  * need no table. */
@@ -119,7 +76,7 @@ static void request(pl_botsig_conn *c, const char *janus, const char *purpose, j
     json_object_set_new(m, "transaction", json_string(txn));
     if (c->session)
         json_object_set_new(m, "session_id", json_integer(c->session));
-    enqueue(c, m);
+    pl_sigws_conn_send(c->ws, m);
 }
 
 /* A message to the plugin on one handle, with an optional JSEP. */
@@ -140,16 +97,6 @@ static void plugin_message(pl_botsig_conn *c, json_int_t handle, const char *pur
     request(c, "message", purpose, m);
 }
 
-static void free_queue(pl_botsig_conn *c)
-{
-    while (c->head) {
-        out_msg *m = c->head;
-        c->head = m->next;
-        free(m);
-    }
-    c->tail = NULL;
-}
-
 static void tell_closed(pl_botsig_conn *c)
 {
     if (c->detached)
@@ -162,8 +109,7 @@ static void tell_closed(pl_botsig_conn *c)
 
 static void conn_free(pl_botsig_conn *c)
 {
-    free_queue(c);
-    free(c->rx);
+    pl_sigws_conn_destroy(c->ws);
     free(c);
 }
 
@@ -172,12 +118,6 @@ static void report_error(pl_botsig_conn *c, const char *code, const char *messag
     const pl_botsig_events *ev = &c->sig->cfg.events;
     if (ev->error && !c->detached)
         ev->error(ev->user, c->bot, code, message);
-}
-
-static const char *str(json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
 }
 
 /* Janus's ids are numbers, or strings with string_room_ids. */
@@ -203,7 +143,7 @@ static feed *find_feed(pl_botsig_conn *c, const char *id)
  * the first time, a subscribe request afterwards. */
 static void subscribe_pending(pl_botsig_conn *c)
 {
-    if (c->sub_busy || c->closing)
+    if (c->sub_busy || pl_sigws_conn_closing(c->ws))
         return;
     bool pending = false;
     for (size_t i = 0; i < MAX_FEEDS && !pending; i++)
@@ -259,7 +199,7 @@ static void on_publishers(pl_botsig_conn *c, json_t *list)
         if (!id[0] || find_feed(c, id))
             continue;
         if (ev->peer)
-            ev->peer(ev->user, c->bot, id, str(p, "display"), true, "");
+            ev->peer(ev->user, c->bot, id, pl_sigws_str(p, "display"), true, "");
         for (size_t k = 0; k < MAX_FEEDS; k++)
             if (!c->feeds[k].used) {
                 c->feeds[k] = (feed){.used = true};
@@ -298,18 +238,18 @@ static void on_subscriber_offer(pl_botsig_conn *c, json_t *data, json_t *jsep)
     json_t *s;
     json_array_foreach(json_object_get(data, "streams"), i, s)
     {
-        const char *type = str(s, "type");
+        const char *type = pl_sigws_str(s, "type");
         char feed_id[64];
         id_text(json_object_get(s, "feed_id"), feed_id, sizeof(feed_id));
         if (n == max || !feed_id[0] || json_is_false(json_object_get(s, "active")) ||
             (strcmp(type, "audio") != 0 && strcmp(type, "video") != 0))
             continue;
         pl_botsig_track *t = &tracks[n++];
-        snprintf(t->mid, sizeof(t->mid), "%s", str(s, "mid"));
-        snprintf(t->track_id, sizeof(t->track_id), "%s/%s", feed_id, str(s, "feed_mid"));
+        snprintf(t->mid, sizeof(t->mid), "%s", pl_sigws_str(s, "mid"));
+        snprintf(t->track_id, sizeof(t->track_id), "%s/%s", feed_id, pl_sigws_str(s, "feed_mid"));
         snprintf(t->participant_id, sizeof(t->participant_id), "%s", feed_id);
         snprintf(t->kind, sizeof(t->kind), "%s", type);
-        const char *desc = str(s, "feed_description");
+        const char *desc = pl_sigws_str(s, "feed_description");
         snprintf(t->source, sizeof(t->source), "%s",
                  desc[0]                      ? desc
                  : strcmp(type, "audio") == 0 ? "microphone"
@@ -322,7 +262,7 @@ static void on_subscriber_offer(pl_botsig_conn *c, json_t *data, json_t *jsep)
     }
     const pl_botsig_events *ev = &c->sig->cfg.events;
     if (ev->subscribe_offer)
-        ev->subscribe_offer(ev->user, c->bot, str(jsep, "sdp"), tracks, n);
+        ev->subscribe_offer(ev->user, c->bot, pl_sigws_str(jsep, "sdp"), tracks, n);
     free(tracks);
 }
 
@@ -333,7 +273,7 @@ static void on_plugin_error(pl_botsig_conn *c, json_int_t sender, json_t *data)
              json_integer_value(json_object_get(data, "error_code")));
     if (sender == c->sub_handle)
         c->sub_busy = false; /* that request earns no offer */
-    report_error(c, code, str(data, "error"));
+    report_error(c, code, pl_sigws_str(data, "error"));
     if (sender == c->sub_handle)
         subscribe_pending(c);
 }
@@ -341,7 +281,7 @@ static void on_plugin_error(pl_botsig_conn *c, json_int_t sender, json_t *data)
 static void on_plugin_event(pl_botsig_conn *c, json_int_t sender, json_t *data, json_t *jsep)
 {
     const pl_botsig_events *ev = &c->sig->cfg.events;
-    const char *what = str(data, "videoroom");
+    const char *what = pl_sigws_str(data, "videoroom");
     if (json_object_get(data, "error_code")) {
         /* The room exists already: someone else created it. */
         if (json_integer_value(json_object_get(data, "error_code")) != 427)
@@ -362,10 +302,10 @@ static void on_plugin_event(pl_botsig_conn *c, json_int_t sender, json_t *data, 
             on_feed_gone(c, json_object_get(data, "unpublished"), "left");
         if (json_object_get(data, "leaving"))
             on_feed_gone(c, json_object_get(data, "leaving"), "left");
-        if (jsep && strcmp(str(jsep, "type"), "answer") == 0 && ev->publish_answer)
-            ev->publish_answer(ev->user, c->bot, str(jsep, "sdp"));
+        if (jsep && strcmp(pl_sigws_str(jsep, "type"), "answer") == 0 && ev->publish_answer)
+            ev->publish_answer(ev->user, c->bot, pl_sigws_str(jsep, "sdp"));
     } else if (sender == c->sub_handle) {
-        if (jsep && strcmp(str(jsep, "type"), "offer") == 0)
+        if (jsep && strcmp(pl_sigws_str(jsep, "type"), "offer") == 0)
             on_subscriber_offer(c, data, jsep);
         else if (strcmp(what, "updated") == 0 || strcmp(what, "attached") == 0) {
             /* Nothing to negotiate. */
@@ -404,16 +344,11 @@ static void on_success(pl_botsig_conn *c, const char *txn, json_t *msg)
     }
 }
 
-static void on_message(pl_botsig_conn *c, const char *text, size_t len)
+static void on_message(void *user, json_t *msg)
 {
-    json_error_t err;
-    json_t *msg = json_loadb(text, len, 0, &err);
-    if (!json_is_object(msg)) {
-        json_decref(msg);
-        return;
-    }
-    const char *janus = str(msg, "janus");
-    const char *txn = str(msg, "transaction");
+    pl_botsig_conn *c = user;
+    const char *janus = pl_sigws_str(msg, "janus");
+    const char *txn = pl_sigws_str(msg, "transaction");
     json_t *plugindata = json_object_get(msg, "plugindata");
     json_int_t sender = json_integer_value(json_object_get(msg, "sender"));
     if (strcmp(janus, "success") == 0 && plugindata) {
@@ -434,108 +369,42 @@ static void on_message(pl_botsig_conn *c, const char *text, size_t len)
         char code[16];
         snprintf(code, sizeof(code), "%" JSON_INTEGER_FORMAT,
                  json_integer_value(json_object_get(e, "code")));
-        report_error(c, code, str(e, "reason"));
+        report_error(c, code, pl_sigws_str(e, "reason"));
     } else if (strcmp(janus, "timeout") == 0) {
         report_error(c, "timeout", "janus dropped the session");
     }
     /* ack, keepalive, webrtcup, media, slowlink, hangup: nothing to do. */
-    json_decref(msg);
 }
 
-static int on_receive(pl_botsig_conn *c, struct lws *wsi, const void *in, size_t len)
+static void on_established(void *user)
 {
-    if (lws_is_first_fragment(wsi))
-        c->rx_len = 0;
-    if (c->rx_len + len > RX_MAX) {
-        c->rx_len = RX_MAX + 1;
-    } else {
-        memcpy(c->rx + c->rx_len, in, len);
-        c->rx_len += len;
-    }
-    if (!lws_is_final_fragment(wsi))
-        return 0;
-    if (c->rx_len <= RX_MAX && !c->detached && !c->closing)
-        on_message(c, c->rx, c->rx_len);
-    c->rx_len = 0;
-    return 0;
+    pl_botsig_conn *c = user;
+    request(c, "create", "create", NULL);
+    pl_sigws_conn_timer(c->ws, KEEPALIVE_US);
 }
 
-static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                    size_t len)
+static void on_timer(void *user)
 {
-    (void)user;
-    pl_botsig_conn *c = wsi ? lws_get_opaque_user_data(wsi) : NULL;
-    switch (reason) {
-    case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        if (!c)
-            return -1;
-        request(c, "create", "create", NULL);
-        lws_set_timer_usecs(wsi, KEEPALIVE_US);
-        break;
-    case LWS_CALLBACK_TIMER:
-        if (c && c->session && !c->closing)
-            request(c, "keepalive", "keepalive", NULL);
-        lws_set_timer_usecs(wsi, KEEPALIVE_US);
-        break;
-    case LWS_CALLBACK_CLIENT_RECEIVE:
-        return c ? on_receive(c, wsi, in, len) : -1;
-    case LWS_CALLBACK_CLIENT_WRITEABLE:
-        if (!c)
-            return -1;
-        if (c->head) {
-            out_msg *m = c->head;
-            c->head = m->next;
-            if (!c->head)
-                c->tail = NULL;
-            int n = lws_write(wsi, m->data + LWS_PRE, m->len, LWS_WRITE_TEXT);
-            free(m);
-            if (n < 0)
-                return -1;
-            if (c->head || c->closing)
-                lws_callback_on_writable(wsi);
-            break;
-        }
-        if (c->closing) {
-            lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
-            return -1;
-        }
-        break;
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        if (c && c->connecting) {
-            c->failed_early = true;
-            lws_set_opaque_user_data(wsi, NULL);
-        } else if (c) {
-            report_error(c, "connection", in ? (const char *)in : "failed");
-            lws_set_opaque_user_data(wsi, NULL);
-            tell_closed(c);
-            conn_free(c);
-        }
-        break;
-    case LWS_CALLBACK_CLIENT_CLOSED:
-        if (c) {
-            /* Janus's session goes with its WebSocket: no resuming. */
-            lws_set_opaque_user_data(wsi, NULL);
-            tell_closed(c);
-            conn_free(c);
-        }
-        break;
-    default:
-        break;
-    }
-    return 0;
+    pl_botsig_conn *c = user;
+    if (c->session && !pl_sigws_conn_closing(c->ws))
+        request(c, "keepalive", "keepalive", NULL);
+    pl_sigws_conn_timer(c->ws, KEEPALIVE_US);
 }
 
-static const struct lws_protocols protocols[] = {
-    {"janus-protocol", callback, 0, RX_MAX, 0, NULL, 0},
-    {NULL, NULL, 0, 0, 0, NULL, 0},
-};
-
-static void tick(lws_sorted_usec_list_t *sul)
+static void on_failed(void *user, const char *why)
 {
-    pl_botsig *s = lws_container_of(sul, pl_botsig, tick_sul);
-    if (s->cfg.events.tick)
-        s->cfg.events.tick(s->cfg.events.user);
-    lws_sul_schedule(s->ctx, 0, &s->tick_sul, tick, (lws_usec_t)s->cfg.tick_ms * LWS_US_PER_MS);
+    pl_botsig_conn *c = user;
+    report_error(c, "connection", why);
+    tell_closed(c);
+    conn_free(c);
+}
+
+/* Janus's session goes with its WebSocket: no resuming. */
+static void on_closed(void *user)
+{
+    pl_botsig_conn *c = user;
+    tell_closed(c);
+    conn_free(c);
 }
 
 static pl_botsig *janus_create(const pl_botsig_config *cfg)
@@ -544,25 +413,23 @@ static pl_botsig *janus_create(const pl_botsig_config *cfg)
     if (!s)
         return NULL;
     s->cfg = *cfg;
-    if (s->cfg.tick_ms <= 0)
-        s->cfg.tick_ms = 10;
-    const char *prot, *addr, *path;
-    snprintf(s->url, sizeof(s->url), "%s", cfg->url);
-    if (lws_parse_uri(s->url, &prot, &addr, &s->port, &path) || strcmp(prot, "ws") != 0) {
+    pl_sigws_config wc = {
+        .url = cfg->url,
+        .protocol = "janus-protocol",
+        .rx_max = RX_MAX,
+        .tick_ms = cfg->tick_ms,
+        .user = cfg->events.user,
+        .tick = cfg->events.tick,
+        .established = on_established,
+        .message = on_message,
+        .timer = on_timer,
+        .failed = on_failed,
+        .closed = on_closed,
+    };
+    int err = pl_sigws_create(&wc, &s->ws);
+    if (err == PL_EINVAL)
         fprintf(stderr, "bad janus url %s (want ws://host:port/)\n", cfg->url);
-        free(s);
-        return NULL;
-    }
-    snprintf(s->host, sizeof(s->host), "%s", addr);
-    snprintf(s->path, sizeof(s->path), "/%s", path);
-    lws_set_log_level(LLL_ERR, NULL);
-    struct lws_context_creation_info info;
-    memset(&info, 0, sizeof(info));
-    info.port = CONTEXT_PORT_NO_LISTEN;
-    info.protocols = protocols;
-    info.fd_limit_per_thread = 4096;
-    s->ctx = lws_create_context(&info);
-    if (!s->ctx) {
+    if (err != PL_OK) {
         free(s);
         return NULL;
     }
@@ -573,24 +440,18 @@ static void janus_destroy(pl_botsig *s)
 {
     if (!s)
         return;
-    lws_sul_cancel(&s->tick_sul);
-    lws_context_destroy(s->ctx);
+    pl_sigws_destroy(s->ws);
     free(s);
 }
 
 static int janus_run(pl_botsig *s)
 {
-    lws_sul_schedule(s->ctx, 0, &s->tick_sul, tick, (lws_usec_t)s->cfg.tick_ms * LWS_US_PER_MS);
-    while (!atomic_load(&s->stop))
-        if (lws_service(s->ctx, 0) < 0)
-            return PL_ESTATE;
-    return PL_OK;
+    return pl_sigws_run(s->ws);
 }
 
 static void janus_stop(pl_botsig *s)
 {
-    atomic_store(&s->stop, true);
-    lws_cancel_service(s->ctx);
+    pl_sigws_stop(s->ws);
 }
 
 static pl_botsig_conn *janus_join(pl_botsig *s, const char *name, const char *room, void *bot)
@@ -598,8 +459,8 @@ static pl_botsig_conn *janus_join(pl_botsig *s, const char *name, const char *ro
     pl_botsig_conn *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
-    c->rx = malloc(RX_MAX + 1);
-    if (!c->rx) {
+    c->ws = pl_sigws_conn_create(s->ws, c);
+    if (!c->ws) {
         free(c);
         return NULL;
     }
@@ -607,21 +468,7 @@ static pl_botsig_conn *janus_join(pl_botsig *s, const char *name, const char *ro
     c->bot = bot;
     snprintf(c->name, sizeof(c->name), "%s", name);
     snprintf(c->room, sizeof(c->room), "%s", room);
-    struct lws_client_connect_info ci;
-    memset(&ci, 0, sizeof(ci));
-    ci.context = s->ctx;
-    ci.address = s->host;
-    ci.port = s->port;
-    ci.path = s->path;
-    ci.host = s->host;
-    ci.origin = s->host;
-    ci.protocol = "janus-protocol";
-    ci.opaque_user_data = c;
-    ci.pwsi = &c->wsi;
-    c->connecting = true;
-    struct lws *wsi = lws_client_connect_via_info(&ci);
-    c->connecting = false;
-    if (!wsi || c->failed_early) {
+    if (pl_sigws_conn_open(c->ws) != PL_OK) {
         conn_free(c);
         return NULL;
     }
@@ -699,15 +546,13 @@ static int janus_subscription(pl_botsig_conn *c, const char *track_id, unsigned 
 
 static void janus_leave(pl_botsig_conn *c)
 {
-    if (c->closing)
+    if (pl_sigws_conn_closing(c->ws))
         return;
     /* Destroying the session detaches both handles: the others hear the
      * publisher leave and Janus renegotiates their subscriptions. */
     if (c->session)
         request(c, "destroy", "destroy", NULL);
-    c->closing = true;
-    if (c->wsi)
-        lws_callback_on_writable(c->wsi);
+    pl_sigws_conn_close(c->ws);
 }
 
 const pl_botsig_ops pl_botsig_janus = {

@@ -1,39 +1,27 @@
 /* The bot's adapter for Parley's own signaling protocol (docs/protocol.md),
- * on a libwebsockets client context: hello, join, publish, subscribe-answer,
- * leave; the rest of the protocol's events are read and ignored. */
-#include <stdatomic.h>
-#include <sys/socket.h>
-#include <time.h>
+ * on the bots' WebSocket client (sigws.h): hello, join, publish,
+ * subscribe-answer, leave, resuming after a loss; the rest of the
+ * protocol's events are read and ignored. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
-#include <libwebsockets.h>
 
 #include "parley/common.h"
 #include "sig.h"
+#include "sigws.h"
 
 #define RX_MAX (256 * 1024)
 
-typedef struct out_msg {
-    struct out_msg *next;
-    size_t len;
-    unsigned char data[]; /* LWS_PRE bytes of headroom, then the text */
-} out_msg;
-
 struct pl_botsig_conn {
     pl_botsig *sig;
-    struct lws *wsi;
+    pl_sigws_conn *ws; /* closing once leave is sent */
     void *bot;
     char name[80];
     char room[80];
-    out_msg *head, *tail;
-    bool closing;                  /* leave sent: close once the queue is flushed */
-    bool detached;                 /* the bot is told it is closed; ignore the rest */
-    bool connecting, failed_early; /* inside lws_client_connect_via_info */
-    size_t rx_len;
-    char *rx;
+    bool detached; /* the bot is told it is closed; ignore the rest */
     int next_id;
     /* Resuming after a cut. */
     char resume_token[64];
@@ -51,49 +39,13 @@ struct pl_botsig_conn {
 
 struct pl_botsig {
     pl_botsig_config cfg;
-    char url[256];
-    char host[128];
-    char path[128];
-    int port;
-    struct lws_context *ctx;
-    lws_sorted_usec_list_t tick_sul;
-    atomic_bool stop;
+    pl_sigws *ws;
     pl_botsig_conn *cut; /* connections waiting to come back */
 };
 
 static void enqueue(pl_botsig_conn *c, json_t *msg)
 {
-    char *text = json_dumps(msg, JSON_COMPACT);
-    json_decref(msg);
-    if (!text)
-        return;
-    size_t len = strlen(text);
-    out_msg *m = malloc(sizeof(*m) + LWS_PRE + len);
-    if (!m) {
-        free(text);
-        return;
-    }
-    m->next = NULL;
-    m->len = len;
-    memcpy(m->data + LWS_PRE, text, len);
-    free(text);
-    if (c->tail)
-        c->tail->next = m;
-    else
-        c->head = m;
-    c->tail = m;
-    if (c->wsi)
-        lws_callback_on_writable(c->wsi);
-}
-
-static void free_queue(pl_botsig_conn *c)
-{
-    while (c->head) {
-        out_msg *m = c->head;
-        c->head = m->next;
-        free(m);
-    }
-    c->tail = NULL;
+    pl_sigws_conn_send(c->ws, msg);
 }
 
 static void tell_closed(pl_botsig_conn *c)
@@ -108,22 +60,15 @@ static void tell_closed(pl_botsig_conn *c)
 
 static void conn_free(pl_botsig_conn *c)
 {
-    free_queue(c);
-    free(c->rx);
+    pl_sigws_conn_destroy(c->ws);
     free(c);
-}
-
-static const char *str(json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
 }
 
 static void on_participant(pl_botsig_conn *c, json_t *p, bool present)
 {
     const pl_botsig_events *ev = &c->sig->cfg.events;
     if (ev->peer)
-        ev->peer(ev->user, c->bot, str(p, "id"), str(p, "name"), present, "");
+        ev->peer(ev->user, c->bot, pl_sigws_str(p, "id"), pl_sigws_str(p, "name"), present, "");
 }
 
 static void send_hello(pl_botsig_conn *c)
@@ -151,36 +96,32 @@ static void on_subscribe_offer(pl_botsig_conn *c, json_t *msg)
             break;
         pl_botsig_track *o = &tracks[n++];
         snprintf(o->mid, sizeof(o->mid), "%s", mid);
-        snprintf(o->track_id, sizeof(o->track_id), "%s", str(t, "track_id"));
-        snprintf(o->participant_id, sizeof(o->participant_id), "%s", str(t, "participant_id"));
-        snprintf(o->kind, sizeof(o->kind), "%s", str(t, "kind"));
-        snprintf(o->source, sizeof(o->source), "%s", str(t, "source"));
+        snprintf(o->track_id, sizeof(o->track_id), "%s", pl_sigws_str(t, "track_id"));
+        snprintf(o->participant_id, sizeof(o->participant_id), "%s",
+                 pl_sigws_str(t, "participant_id"));
+        snprintf(o->kind, sizeof(o->kind), "%s", pl_sigws_str(t, "kind"));
+        snprintf(o->source, sizeof(o->source), "%s", pl_sigws_str(t, "source"));
     }
     const pl_botsig_events *ev = &c->sig->cfg.events;
     if (ev->subscribe_offer)
-        ev->subscribe_offer(ev->user, c->bot, str(msg, "sdp"), tracks, n);
+        ev->subscribe_offer(ev->user, c->bot, pl_sigws_str(msg, "sdp"), tracks, n);
     free(tracks);
 }
 
-static void on_message(pl_botsig_conn *c, const char *text, size_t len)
+static void on_message(void *user, json_t *msg)
 {
-    json_error_t err;
-    json_t *msg = json_loadb(text, len, 0, &err);
-    if (!json_is_object(msg)) {
-        json_decref(msg);
-        return;
-    }
+    pl_botsig_conn *c = user;
     const pl_botsig_events *ev = &c->sig->cfg.events;
-    const char *type = str(msg, "type");
+    const char *type = pl_sigws_str(msg, "type");
     if (strcmp(type, "welcome") == 0) {
-        snprintf(c->resume_token, sizeof(c->resume_token), "%s", str(msg, "resume_token"));
+        snprintf(c->resume_token, sizeof(c->resume_token), "%s", pl_sigws_str(msg, "resume_token"));
         /* A resumed session is still in its room: `joined` follows. */
         if (!json_is_true(json_object_get(msg, "resumed")))
             enqueue(c, json_pack("{s:s, s:s, s:i}", "type", "join", "room", c->room, "id",
                                  ++c->next_id));
     } else if (strcmp(type, "joined") == 0) {
         if (ev->joined)
-            ev->joined(ev->user, c->bot, str(json_object_get(msg, "participant"), "id"));
+            ev->joined(ev->user, c->bot, pl_sigws_str(json_object_get(msg, "participant"), "id"));
         size_t i;
         json_t *p;
         json_array_foreach(json_object_get(msg, "participants"), i, p) on_participant(c, p, true);
@@ -188,10 +129,11 @@ static void on_message(pl_botsig_conn *c, const char *text, size_t len)
         on_participant(c, json_object_get(msg, "participant"), true);
     } else if (strcmp(type, "participant-left") == 0) {
         if (ev->peer)
-            ev->peer(ev->user, c->bot, str(msg, "participant_id"), "", false, str(msg, "reason"));
+            ev->peer(ev->user, c->bot, pl_sigws_str(msg, "participant_id"), "", false,
+                     pl_sigws_str(msg, "reason"));
     } else if (strcmp(type, "publish-answer") == 0) {
         if (ev->publish_answer)
-            ev->publish_answer(ev->user, c->bot, str(msg, "sdp"));
+            ev->publish_answer(ev->user, c->bot, pl_sigws_str(msg, "sdp"));
     } else if (strcmp(type, "subscribe-offer") == 0) {
         on_subscribe_offer(c, msg);
     } else if (strcmp(type, "error") == 0 && c->resuming &&
@@ -201,9 +143,8 @@ static void on_message(pl_botsig_conn *c, const char *text, size_t len)
         send_hello(c);
     } else if (strcmp(type, "error") == 0) {
         if (ev->error)
-            ev->error(ev->user, c->bot, str(msg, "code"), str(msg, "message"));
+            ev->error(ev->user, c->bot, pl_sigws_str(msg, "code"), pl_sigws_str(msg, "message"));
     }
-    json_decref(msg);
 }
 
 static int64_t mono_us(void)
@@ -215,11 +156,8 @@ static int64_t mono_us(void)
 
 /* The connection is gone without our leaving (a cut, a network drop, the
  * server restarting): try again in a moment, resuming the session. */
-static void lost(pl_botsig_conn *c, struct lws *wsi, int64_t after_us)
+static void lost(pl_botsig_conn *c, int64_t after_us)
 {
-    lws_set_opaque_user_data(wsi, NULL);
-    c->wsi = NULL;
-    free_queue(c);
     c->reconnect_at = mono_us() + after_us;
     c->cutting = true;
     if (!c->listed) {
@@ -229,121 +167,50 @@ static void lost(pl_botsig_conn *c, struct lws *wsi, int64_t after_us)
     }
 }
 
-static int on_receive(pl_botsig_conn *c, struct lws *wsi, const void *in, size_t len)
+static void on_established(void *user)
 {
-    if (lws_is_first_fragment(wsi))
-        c->rx_len = 0;
-    if (c->rx_len + len > RX_MAX) {
-        c->rx_len = RX_MAX + 1; /* oversized: drop the whole message */
-    } else {
-        memcpy(c->rx + c->rx_len, in, len);
-        c->rx_len += len;
+    pl_botsig_conn *c = user;
+    c->cutting = false;
+    send_hello(c);
+    if (c->leave_on_resume) {
+        enqueue(c, json_pack("{s:s, s:i}", "type", "leave", "id", ++c->next_id));
+        pl_sigws_conn_close(c->ws);
     }
-    if (!lws_is_final_fragment(wsi))
-        return 0;
-    /* After `leave`, what the server still had in flight is of no use:
-     * answering an offer now would only earn a conflict. */
-    if (c->rx_len <= RX_MAX && !c->detached && !c->closing)
-        on_message(c, c->rx, c->rx_len);
-    c->rx_len = 0;
-    return 0;
 }
 
-static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                    size_t len)
+static void on_failed(void *user, const char *why)
 {
-    (void)user;
-    pl_botsig_conn *c = wsi ? lws_get_opaque_user_data(wsi) : NULL;
-    switch (reason) {
-    case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        if (!c)
-            return -1;
-        c->cutting = false;
-        send_hello(c);
-        if (c->leave_on_resume) {
-            enqueue(c, json_pack("{s:s, s:i}", "type", "leave", "id", ++c->next_id));
-            c->closing = true;
-            lws_callback_on_writable(wsi);
-        }
-        break;
-    case LWS_CALLBACK_CLIENT_RECEIVE:
-        return c ? on_receive(c, wsi, in, len) : -1;
-    case LWS_CALLBACK_CLIENT_WRITEABLE:
-        if (!c)
-            return -1;
-        if (c->head) {
-            out_msg *m = c->head;
-            c->head = m->next;
-            if (!c->head)
-                c->tail = NULL;
-            int n = lws_write(wsi, m->data + LWS_PRE, m->len, LWS_WRITE_TEXT);
-            free(m);
-            if (n < 0)
-                return -1;
-            if (c->head || c->closing)
-                lws_callback_on_writable(wsi);
-            break;
-        }
-        if (c->closing) {
-            lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
-            return -1;
-        }
-        break;
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        if (c && c->cutting && !c->connecting) {
-            lost(c, wsi, 1000000); /* the server is not back yet */
-            break;
-        }
-        if (c && c->connecting) {
-            /* parley_join still owns c and reports the failure itself. */
-            c->failed_early = true;
-            lws_set_opaque_user_data(wsi, NULL);
-        } else if (c) {
-            const pl_botsig_events *ev = &c->sig->cfg.events;
-            if (ev->error && !c->detached)
-                ev->error(ev->user, c->bot, "connection", in ? (const char *)in : "failed");
-            lws_set_opaque_user_data(wsi, NULL);
-            tell_closed(c);
-            conn_free(c);
-        }
-        break;
-    case LWS_CALLBACK_CLIENT_CLOSED:
-        if (c && c->cutting) {
-            /* A deliberate cut: reconnect_at is already set. */
-            lws_set_opaque_user_data(wsi, NULL);
-            c->wsi = NULL;
-            free_queue(c);
-            break;
-        }
-        if (c && !c->closing) {
-            lost(c, wsi, 500000);
-            break;
-        }
-        if (c) {
-            lws_set_opaque_user_data(wsi, NULL);
-            tell_closed(c);
-            conn_free(c);
-        }
-        break;
-    default:
-        break;
+    pl_botsig_conn *c = user;
+    if (c->cutting) {
+        lost(c, 1000000); /* the server is not back yet */
+        return;
     }
-    return 0;
+    const pl_botsig_events *ev = &c->sig->cfg.events;
+    if (ev->error && !c->detached)
+        ev->error(ev->user, c->bot, "connection", why);
+    tell_closed(c);
+    conn_free(c);
 }
 
-static const struct lws_protocols protocols[] = {
-    {"parley.v1", callback, 0, RX_MAX, 0, NULL, 0},
-    {NULL, NULL, 0, 0, 0, NULL, 0},
-};
-
-static bool open_connection(pl_botsig *s, pl_botsig_conn *c);
+static void on_closed(void *user)
+{
+    pl_botsig_conn *c = user;
+    if (c->cutting)
+        return; /* a deliberate cut: reconnect_at is already set */
+    if (!pl_sigws_conn_closing(c->ws)) {
+        lost(c, 500000);
+        return;
+    }
+    tell_closed(c);
+    conn_free(c);
+}
 
 static void reconnect_due(pl_botsig *s)
 {
     int64_t now = mono_us();
     for (pl_botsig_conn **pp = &s->cut; *pp;) {
         pl_botsig_conn *c = *pp;
-        if (c->leave_on_resume && !c->wsi && now >= c->give_up_at) {
+        if (c->leave_on_resume && !pl_sigws_conn_live(c->ws) && now >= c->give_up_at) {
             /* The server stays away: it will time the session out. */
             *pp = c->next_cut;
             c->listed = false;
@@ -351,12 +218,11 @@ static void reconnect_due(pl_botsig *s)
             conn_free(c);
             continue;
         }
-        if (c->wsi || now < c->reconnect_at) {
+        if (pl_sigws_conn_live(c->ws) || now < c->reconnect_at) {
             pp = &c->next_cut;
             continue;
         }
-        c->rx_len = 0;
-        if (!open_connection(s, c)) {
+        if (pl_sigws_conn_open(c->ws) != PL_OK) {
             c->reconnect_at = now + 1000000;
             pp = &c->next_cut;
             continue;
@@ -366,24 +232,12 @@ static void reconnect_due(pl_botsig *s)
     }
 }
 
-static void tick(lws_sorted_usec_list_t *sul)
+static void tick(void *user)
 {
-    pl_botsig *s = lws_container_of(sul, pl_botsig, tick_sul);
+    pl_botsig *s = user;
     reconnect_due(s);
     if (s->cfg.events.tick)
         s->cfg.events.tick(s->cfg.events.user);
-    lws_sul_schedule(s->ctx, 0, &s->tick_sul, tick, (lws_usec_t)s->cfg.tick_ms * LWS_US_PER_MS);
-}
-
-static int parse_url(pl_botsig *s, const char *url)
-{
-    const char *prot, *addr, *path;
-    snprintf(s->url, sizeof(s->url), "%s", url);
-    if (lws_parse_uri(s->url, &prot, &addr, &s->port, &path) || strcmp(prot, "ws") != 0)
-        return PL_EINVAL;
-    snprintf(s->host, sizeof(s->host), "%s", addr);
-    snprintf(s->path, sizeof(s->path), "/%s", path);
-    return PL_OK;
 }
 
 static pl_botsig *parley_create(const pl_botsig_config *cfg)
@@ -392,23 +246,22 @@ static pl_botsig *parley_create(const pl_botsig_config *cfg)
     if (!s)
         return NULL;
     s->cfg = *cfg;
-    if (s->cfg.tick_ms <= 0)
-        s->cfg.tick_ms = 10;
-    if (parse_url(s, cfg->url) != PL_OK) {
+    pl_sigws_config wc = {
+        .url = cfg->url,
+        .protocol = "parley.v1",
+        .rx_max = RX_MAX,
+        .tick_ms = cfg->tick_ms,
+        .user = s,
+        .tick = tick,
+        .established = on_established,
+        .message = on_message,
+        .failed = on_failed,
+        .closed = on_closed,
+    };
+    int err = pl_sigws_create(&wc, &s->ws);
+    if (err == PL_EINVAL)
         fprintf(stderr, "bad signaling url %s (want ws://host:port/path)\n", cfg->url);
-        free(s);
-        return NULL;
-    }
-    lws_set_log_level(LLL_ERR, NULL);
-    struct lws_context_creation_info info;
-    memset(&info, 0, sizeof(info));
-    info.port = CONTEXT_PORT_NO_LISTEN;
-    info.protocols = protocols;
-    info.options = 0;
-    /* Many bots in one process: one file descriptor each, plus slack. */
-    info.fd_limit_per_thread = 4096;
-    s->ctx = lws_create_context(&info);
-    if (!s->ctx) {
+    if (err != PL_OK) {
         free(s);
         return NULL;
     }
@@ -422,47 +275,21 @@ static void parley_destroy(pl_botsig *s)
     while (s->cut) {
         pl_botsig_conn *c = s->cut;
         s->cut = c->next_cut;
-        if (!c->wsi)
+        if (!pl_sigws_conn_live(c->ws))
             conn_free(c);
     }
-    lws_sul_cancel(&s->tick_sul);
-    lws_context_destroy(s->ctx);
+    pl_sigws_destroy(s->ws);
     free(s);
 }
 
 static int parley_run(pl_botsig *s)
 {
-    lws_sul_schedule(s->ctx, 0, &s->tick_sul, tick, (lws_usec_t)s->cfg.tick_ms * LWS_US_PER_MS);
-    while (!atomic_load(&s->stop))
-        if (lws_service(s->ctx, 0) < 0)
-            return PL_ESTATE;
-    return PL_OK;
+    return pl_sigws_run(s->ws);
 }
 
 static void parley_stop(pl_botsig *s)
 {
-    atomic_store(&s->stop, true);
-    lws_cancel_service(s->ctx);
-}
-
-static bool open_connection(pl_botsig *s, pl_botsig_conn *c)
-{
-    struct lws_client_connect_info ci;
-    memset(&ci, 0, sizeof(ci));
-    ci.context = s->ctx;
-    ci.address = s->host;
-    ci.port = s->port;
-    ci.path = s->path;
-    ci.host = s->host;
-    ci.origin = s->host;
-    ci.protocol = "parley.v1";
-    ci.opaque_user_data = c;
-    ci.pwsi = &c->wsi;
-    c->connecting = true;
-    c->failed_early = false;
-    struct lws *wsi = lws_client_connect_via_info(&ci);
-    c->connecting = false;
-    return wsi && !c->failed_early;
+    pl_sigws_stop(s->ws);
 }
 
 static pl_botsig_conn *parley_join(pl_botsig *s, const char *name, const char *room, void *bot)
@@ -470,8 +297,8 @@ static pl_botsig_conn *parley_join(pl_botsig *s, const char *name, const char *r
     pl_botsig_conn *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
-    c->rx = malloc(RX_MAX + 1);
-    if (!c->rx) {
+    c->ws = pl_sigws_conn_create(s->ws, c);
+    if (!c->ws) {
         free(c);
         return NULL;
     }
@@ -479,7 +306,7 @@ static pl_botsig_conn *parley_join(pl_botsig *s, const char *name, const char *r
     c->bot = bot;
     snprintf(c->name, sizeof(c->name), "%s", name);
     snprintf(c->room, sizeof(c->room), "%s", room);
-    if (!open_connection(s, c)) {
+    if (pl_sigws_conn_open(c->ws) != PL_OK) {
         conn_free(c);
         return NULL;
     }
@@ -527,7 +354,7 @@ static int parley_subscription(pl_botsig_conn *c, const char *track_id, unsigned
 
 static void parley_cut(pl_botsig_conn *c, double seconds)
 {
-    if (c->cutting || !c->wsi)
+    if (c->cutting || !pl_sigws_conn_live(c->ws))
         return;
     c->cutting = true;
     c->reconnect_at = mono_us() + (int64_t)(seconds * 1e6);
@@ -536,9 +363,7 @@ static void parley_cut(pl_botsig_conn *c, double seconds)
         c->next_cut = c->sig->cut;
         c->sig->cut = c;
     }
-    /* No close handshake: the server sees the connection lost. */
-    shutdown(lws_get_socket_fd(c->wsi), SHUT_RDWR);
-    lws_callback_on_writable(c->wsi);
+    pl_sigws_conn_cut(c->ws);
 }
 
 static void parley_leave(pl_botsig_conn *c)
@@ -558,18 +383,16 @@ static void parley_leave(pl_botsig_conn *c)
                 c->listed = false;
                 break;
             }
-        if (!c->wsi) {
+        if (!pl_sigws_conn_live(c->ws)) {
             tell_closed(c);
             conn_free(c);
         }
         return;
     }
-    if (c->closing)
+    if (pl_sigws_conn_closing(c->ws))
         return;
     enqueue(c, json_pack("{s:s, s:i}", "type", "leave", "id", ++c->next_id));
-    c->closing = true;
-    if (c->wsi)
-        lws_callback_on_writable(c->wsi);
+    pl_sigws_conn_close(c->ws);
 }
 
 const pl_botsig_ops pl_botsig_parley = {
