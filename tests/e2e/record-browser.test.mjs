@@ -11,10 +11,14 @@
 // on the shared timeline), at the size and rate its largest layer was
 // sent, with that page's tone; the mix has all three tones, the
 // latecomer's only after it came. The page that recorded lists the
-// recording with a player for the mix.
+// recording with a player for the mix. Then, on a server with access
+// tokens: a page whose token lacks can_record is told in words that it may
+// not record, and another page's recording plays in its panel with its
+// token.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import { launchChromium, receives } from './browser.mjs';
 import { startServer } from './server.mjs';
 import { waitFor } from './client.mjs';
@@ -71,14 +75,14 @@ function watchShown() {
   });
 }
 
-async function joinPage(name) {
+async function joinPage(name, { at = server, room = ROOM, token = '' } = {}) {
   const context = await browser.newContext();
   await context.addInitScript(toneMicrophone, TONES[name]);
   await context.addInitScript(watchShown);
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`${server.url}/r/${ROOM}`);
+  await page.goto(`${at.url}/r/${room}${token ? `#token=${token}` : ''}`);
   await page.fill('#name', name);
   await page.click('#start-submit');
   await page.waitForSelector('#meeting:not([hidden])');
@@ -317,5 +321,49 @@ test('three browsers recorded from the Record button: indicator, files, sizes, r
   for (const p of pages) {
     assert.deepEqual(p.errors, [], `${p.name}'s page errors`);
     await p.context.close();
+  }
+});
+
+// Access tokens (minted here with node's HMAC, as auth.test.mjs does).
+const SECRET = 'a record-browser secret long enough for HS256';
+const b64 = (x) => Buffer.from(JSON.stringify(x)).toString('base64url');
+function mint(claims) {
+  const head = b64({ alg: 'HS256', typ: 'JWT' }) + '.' + b64({ exp: Math.floor(Date.now() / 1000) + 600, ...claims });
+  return `${head}.${crypto.createHmac('sha256', SECRET).update(head).digest('base64url')}`;
+}
+
+test('with tokens: Record without can_record is refused in words; the panel plays the mix with the token', async () => {
+  const secured = await startServer(['--auth-secret', SECRET]);
+  try {
+    const ada = await joinPage('Ada', { at: secured, room: 'tokens', token: mint({ sub: 'ada', can_record: true }) });
+    const grace = await joinPage('Grace', { at: secured, room: 'tokens', token: mint({ sub: 'grace' }) });
+    await grace.page.click('#record');
+    await grace.page.locator('#notice', { hasText: 'You are not allowed to record this meeting' }).waitFor({ timeout: 5000 });
+    assert.ok(await grace.page.locator('#rec-indicator').isHidden(), 'nothing recorded');
+    assert.equal(await grace.page.textContent('#record'), 'Record');
+
+    await receives(ada.page, (s) => Object.values(s).some((x) => x.kind === 'audio' && x.packets > 50), 'Ada hears Grace');
+    await ada.page.click('#record');
+    for (const p of [ada, grace]) await indicatorShown(p, 5000);
+    await sleep(3000);
+    await indicatorShown(grace);
+    await ada.page.click('#record');
+    for (const p of [ada, grace]) await p.page.locator('#rec-indicator').waitFor({ state: 'hidden', timeout: 3000 });
+    // Grace may play what she was recorded in (the recording's room is
+    // hers): her panel's player fetches the mix with her token.
+    await grace.page.click('#recordings-toggle');
+    const player = grace.page.locator('#recordings-list audio.rec-mix');
+    await player.waitFor({ timeout: 5000 });
+    assert.match(await player.getAttribute('src'), /\/mix\.ogg\?token=/);
+    const duration = await waitFor(() => player.evaluate((a) => a.duration), (d) => Number.isFinite(d) && d > 0,
+      'Grace\'s player reads the mix\'s length', { timeout: 10000, interval: 250 });
+    assert.ok(duration > 2 && duration < 5, `the mix plays ${duration} s`);
+    for (const p of [ada, grace]) {
+      assert.deepEqual(p.errors, [], `${p.name}'s page errors`);
+      await p.context.close();
+    }
+  } finally {
+    const { code } = await secured.stop();
+    assert.equal(code, 0, secured.output());
   }
 });
