@@ -143,6 +143,9 @@
     $('recordings-list').replaceChildren(...items);
     $('recordings-empty').hidden = seen.size > 0;
     $('recordings-count').textContent = seen.size ? String(seen.size) : '';
+    // The bar has no room to spare: the panel's button comes with something to show.
+    $('recordings-toggle').hidden = seen.size === 0;
+    if (!seen.size && !$('recordings-panel').hidden) $('recordings-toggle').click();
     show();
   }
 
