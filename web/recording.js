@@ -177,6 +177,8 @@
       case 'joined': {
         const resumed = m.room === room && session.participant === m.participant.id;
         if (!resumed) reset(m.room);
+        // A reply lost with a connection never comes: the button works again.
+        asking = false;
         if (m.recording && m.recording_id) started(m.recording_id, '');
         else if (on) stopped({ recording_id: current });
         render();
