@@ -159,7 +159,9 @@
     if (!msg || m.message_id !== msg.id) return;
     const to = msg.to.name;
     leaveMessageRoom();
-    finish(m.duration_ms > 0 ? `Message for ${to} sent (${clock(m.duration_ms)}).`
+    // `error`: the recording could not start when the room was joined.
+    if (m.error) finish(m.error === 'quota' ? START_ERRORS.quota : 'The message could not be recorded (a problem on the server).');
+    else finish(m.duration_ms > 0 ? `Message for ${to} sent (${clock(m.duration_ms)}).`
       : 'The message was shorter than a second and was not kept.');
   }
 
