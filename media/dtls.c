@@ -50,7 +50,10 @@ struct pl_dtls {
     char remote_alg[16];
     char remote_fp[FINGERPRINT_MAX];
     pl_srtp_keys keys;
-    tx_slot tx[TX_SLOTS];
+    /* Records waiting to go out: allocated while there are some (the
+     * handshake, an alert), so that a connected transport does not keep
+     * 48 KB for them. */
+    tx_slot *tx;
     size_t tx_head, tx_count;
     uint64_t tx_dropped;
 };
@@ -168,7 +171,9 @@ static int wbio_write(BIO *b, const char *data, int len)
     pl_dtls *d = BIO_get_data(b);
     if (len <= 0)
         return 0;
-    if (d->tx_count == TX_SLOTS || (size_t)len > TX_SLOT_SIZE) {
+    if (!d->tx)
+        d->tx = pl_env_alloc(&d->env, TX_SLOTS * sizeof(tx_slot));
+    if (!d->tx || d->tx_count == TX_SLOTS || (size_t)len > TX_SLOT_SIZE) {
         d->tx_dropped++;
         return len; /* a dropped datagram is a lost datagram: DTLS recovers */
     }
@@ -263,6 +268,7 @@ void pl_dtls_destroy(pl_dtls *d)
     SSL_free(d->ssl);
     BIO_meth_free(d->wmethod);
     OPENSSL_cleanse(&d->keys, sizeof(d->keys));
+    pl_env_free(&d->env, d->tx);
     pl_env_free(&d->env, d);
 }
 
@@ -464,9 +470,14 @@ int pl_dtls_poll_transmit(pl_dtls *d, uint8_t *out, size_t cap)
     if (s->len > cap)
         return PL_ENOSPC;
     memcpy(out, s->data, s->len);
+    int len = (int)s->len;
     d->tx_head = (d->tx_head + 1) % TX_SLOTS;
-    d->tx_count--;
-    return (int)s->len;
+    if (--d->tx_count == 0 && d->state != PL_DTLS_CONNECTING) {
+        pl_env_free(&d->env, d->tx);
+        d->tx = NULL;
+        d->tx_head = 0;
+    }
+    return len;
 }
 
 void pl_dtls_handle_timeout(pl_dtls *d, int64_t now_us)

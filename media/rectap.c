@@ -133,8 +133,8 @@ static void add_part(pl_rectap *t, const item *it)
     if (t->cfg.hooks.file &&
         t->cfg.hooks.file(t->cfg.hooks.user, file, it->id, it->display) != PL_OK)
         media = 0;
-    int rc = pl_recorder_add_participant(t->rec, it->id, it->display,
-                                         media ? media : PL_RECORDER_AUDIO);
+    int rc =
+        pl_recorder_add_participant(t->rec, it->id, it->display, media ? media : PL_RECORDER_AUDIO);
     if (rc != PL_OK && rc != PL_EIO && rc != PL_ENOSPC)
         return;
     part *p = &t->parts[t->n_parts++];
@@ -209,15 +209,16 @@ static void packet(pl_rectap *t, const item *it, uint64_t *unknown, uint64_t *sk
         return;
     }
     bool video = pk->video;
-    if (pk->screen || !take_mid(video ? p->video_mid : p->audio_mid,
-                                video ? &p->video_at : &p->audio_at, pk)) {
+    if (pk->screen ||
+        !take_mid(video ? p->video_mid : p->audio_mid, video ? &p->video_at : &p->audio_at, pk)) {
         (*skipped)++;
         return;
     }
     uint32_t key = key_of(t, p, video);
     bool *has = video ? &p->has_video : &p->has_audio;
     if (!*has) {
-        int rc = pl_recorder_add_track(t->rec, p->id, key, video ? PL_RECFRAME_VP8 : PL_RECFRAME_OPUS);
+        int rc =
+            pl_recorder_add_track(t->rec, p->id, key, video ? PL_RECFRAME_VP8 : PL_RECFRAME_OPUS);
         if (rc != PL_OK) {
             (*skipped)++;
             return;

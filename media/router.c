@@ -105,6 +105,7 @@ static void free_ep(pl_router *r, endpoint *e)
         free_track(r, e->tracks[i]);
     pl_twcc_rx_destroy(e->twcc);
     router_downlink_free(r, e);
+    pl_env_free(&r->env, e->routes);
     pl_env_free(&r->env, e);
 }
 
@@ -323,9 +324,10 @@ int pl_router_set_routes(pl_router *r, uint64_t id, const pl_route *routes, size
         if (routes[i].paused)
             pl_layerfwd_stop(&next[i].fwd);
     }
-    if (n)
-        memcpy(e->routes, next, n * sizeof(next[0]));
-    pl_env_free(&r->env, next);
+    /* Only the routes there are: a publisher has none, and a route's
+     * state is several KB. */
+    pl_env_free(&r->env, e->routes);
+    e->routes = next;
     e->n_routes = n;
     if (now_us > r->now)
         r->now = now_us;
@@ -454,7 +456,7 @@ void pl_router_handle_rtp(pl_router *r, int64_t now, uint64_t from, const uint8_
         router_layer_reset(t, li, l->ssrc); /* a new source: its numbers start over */
     /* A packet the cache already holds is a duplicate (or a retransmission
      * that lost the race): subscribers have it. */
-    if (pl_pktcache_put(l->cache, seq, r->scratch, (size_t)n) == PL_EREPLAY) {
+    if (pl_pktcache_put(l->cache, seq, r->scratch, (size_t)n, now) == PL_EREPLAY) {
         r->st.duplicates++;
         return;
     }

@@ -46,7 +46,7 @@
  * their sizes change). */
 #define LAYER_CHECK_US 500000
 /* Resends remembered per route (a power of two). */
-#define RESENT_HISTORY 256
+#define RESENT_HISTORY 128
 /* A NACK asking for fewer bytes than this is answered by resending
  * whatever a key frame costs: a key frame comes a round trip to the
  * publisher and an encode later, a few resends at once. */
@@ -154,7 +154,7 @@ typedef struct track {
     pl_track cfg;
     uint32_t uid;    /* unique in the router: routes notice a new track */
     size_t n_layers; /* cfg.n_layers, or 1 */
-    layer layers[PL_MAX_LAYERS];
+    layer *layers; /* n_layers of them: a layer's receive state is several KB */
     pl_layer_clock clocks[PL_MAX_LAYERS];
     fan_entry *fan; /* rebuilt when routes change: forwarding never searches */
     size_t fan_n, fan_cap;
@@ -205,7 +205,7 @@ struct endpoint {
     size_t n_tracks;
     track *tracks[PL_MAX_TRACKS];
     size_t n_routes;
-    route routes[PL_MAX_ROUTES];
+    route *routes; /* n_routes of them, as the last pl_router_set_routes gave */
     int64_t next_report;
     /* Transport-wide feedback to this transport as a publisher: the
      * extension id its packets carry, and what arrived when. */

@@ -35,6 +35,10 @@ int router_layers_init(pl_router *r, track *t)
     t->n_layers = t->cfg.n_layers ? t->cfg.n_layers : 1;
     if (t->n_layers > PL_MAX_LAYERS)
         t->n_layers = PL_MAX_LAYERS;
+    t->layers = pl_env_alloc(&r->env, t->n_layers * sizeof(*t->layers));
+    if (!t->layers)
+        return PL_ENOMEM;
+    memset(t->layers, 0, t->n_layers * sizeof(*t->layers));
     for (size_t i = 0; i < t->n_layers; i++) {
         layer *l = &t->layers[i];
         l->cache = pl_pktcache_create(&r->env, t->cfg.video ? CACHE_VIDEO : CACHE_AUDIO);
@@ -52,10 +56,10 @@ int router_layers_init(pl_router *r, track *t)
 
 void router_layers_free(pl_router *r, track *t)
 {
-    for (size_t i = 0; i < PL_MAX_LAYERS; i++) {
+    for (size_t i = 0; t->layers && i < t->n_layers; i++)
         pl_pktcache_destroy(&r->env, t->layers[i].cache);
-        t->layers[i].cache = NULL;
-    }
+    pl_env_free(&r->env, t->layers);
+    t->layers = NULL;
 }
 
 void router_layers_update(track *t, const pl_track *cfg)

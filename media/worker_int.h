@@ -57,7 +57,7 @@ typedef struct transport {
      * traffic, as the keys they have in the address table. */
     uint8_t addr_keys[MAX_ADDRS][ADDR_KEY];
     size_t n_addrs, next_addr;
-    bool failed; /* consent lost or DTLS failed: freed at the end of the loop turn */
+    bool failed;    /* consent lost or DTLS failed: freed at the end of the loop turn */
     pl_rectap *tap; /* recorded: a reference to the recording (pl_worker_record) */
 } transport;
 

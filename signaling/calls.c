@@ -175,19 +175,27 @@ static void tell_parties(sig_calls *cs, const call *k, const conn *except, json_
     json_decref(msg);
 }
 
-static json_t *missed_item(const pl_missed *m)
+json_t *sig_calls_missed_item(const pl_missed *m)
 {
     json_t *j =
         json_pack("{s:s,s:{s:s,s:s},s:I,s:s}", "call_id", m->call_id, "from", "id", m->from_id,
                   "name", m->from_name, "ts", (json_int_t)m->ts_ms, "reason", m->reason);
     if (m->topic[0])
         json_object_set_new(j, "topic", json_string(m->topic));
+    if (m->message_id[0]) {
+        char url[160];
+        snprintf(url, sizeof(url), "/recordings/%s/%s", m->message_id, m->message_file);
+        json_object_set_new(j, "message",
+                            json_pack("{s:s,s:s,s:b,s:I}", "id", m->message_id, "url", url,
+                                      "audio_only", m->message_audio_only, "duration_ms",
+                                      (json_int_t)m->message_ms));
+    }
     return j;
 }
 
 static void append_missed(void *arg, const pl_missed *m)
 {
-    json_array_append_new(arg, missed_item(m));
+    json_array_append_new(arg, sig_calls_missed_item(m));
 }
 
 json_t *sig_calls_missed_json(const sig_calls *cs, const char *user_id)
@@ -436,8 +444,17 @@ void sig_calls_on_missed_ack(sig_calls *cs, conn *c, json_t *msg, json_t *re)
         return;
     }
     /* Acknowledging what is already gone (another device did) is fine. */
-    for (size_t i = 0; cs->store && i < json_array_size(ids); i++)
-        pl_store_ack_missed(cs->store, c->user->id, json_string_value(json_array_get(ids, i)));
+    for (size_t i = 0; cs->store && i < json_array_size(ids); i++) {
+        const char *id = json_string_value(json_array_get(ids, i));
+        pl_missed m;
+        bool message =
+            pl_store_get_missed(cs->store, c->user->id, id, &m) == PL_OK && m.message_id[0];
+        /* The heads-up goes first: a message is never listed without its
+         * file. */
+        if (pl_store_ack_missed(cs->store, c->user->id, id) == PL_OK && message &&
+            cs->ops.recording_delete)
+            cs->ops.recording_delete(cs->ops.sig, m.message_id);
+    }
     if (re)
         send_to(cs, c, sig_reply("ok", re));
 }

@@ -31,6 +31,8 @@ typedef struct sig_calls_ops {
      * on, and the time it was last told (for rings and durations). */
     void (*emit)(pl_sig *sig, pl_sig_event *ev);
     pl_sig_time (*now)(pl_sig *sig);
+    /* An acknowledged heads-up's message is to be deleted. */
+    void (*recording_delete)(pl_sig *sig, const char *id);
 } sig_calls_ops;
 
 typedef struct sig_calls_stats {
@@ -47,6 +49,8 @@ void sig_calls_stats_get(const sig_calls *k, sig_calls_stats *out);
 
 /* online, dnd, ringing, in-call or offline: calls win over do-not-disturb. */
 const char *sig_calls_user_status(const sig_calls *k, const char *user_id);
+/* One heads-up as the protocol's MISSED (with its message when it has one). */
+json_t *sig_calls_missed_item(const pl_missed *m);
 /* The heads-ups waiting for a user, as a JSON array of MISSED. */
 json_t *sig_calls_missed_json(const sig_calls *k, const char *user_id);
 

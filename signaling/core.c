@@ -9,6 +9,7 @@
 #include "calls.h"
 #include "core.h"
 #include "events.h"
+#include "message.h"
 #include "out.h"
 #include "presence.h"
 #include "publish.h"
@@ -29,6 +30,12 @@ static pl_sig_time calls_now(pl_sig *s)
     return s->now;
 }
 
+static void calls_recording_delete(pl_sig *s, const char *id)
+{
+    if (s->media.recording_delete)
+        s->media.recording_delete(s->media.user, id);
+}
+
 static const sig_calls_ops calls_ops_template = {
     .emit = sig_emit,
     .now = calls_now,
@@ -37,6 +44,7 @@ static const sig_calls_ops calls_ops_template = {
     .find_user = calls_find_user,
     .presence_changed = sig_presence_changed,
     .close_room = sig_close_room,
+    .recording_delete = calls_recording_delete,
 };
 
 pl_sig *pl_sig_create(const pl_env *env, const pl_sig_io *io, const pl_sig_media *media)
@@ -71,6 +79,7 @@ void pl_sig_destroy(pl_sig *s)
     if (!s)
         return;
     sig_calls_destroy(s->calls);
+    sig_messages_destroy(s);
     sig_model_clear(&s->m);
     pl_sdp_desc_destroy(&s->env, s->offer);
     pl_env_free(&s->env, s);
@@ -127,6 +136,10 @@ void pl_sig_handle_text(pl_sig *s, uint64_t id, pl_sig_time now, const char *tex
         sig_on_hand(s, c, msg, re);
     else if (strcmp(type, "record") == 0)
         sig_on_record(s, c, msg, re);
+    else if (strcmp(type, "message-start") == 0)
+        sig_on_message_start(s, c, msg, re);
+    else if (strcmp(type, "message-stop") == 0)
+        sig_on_message_stop(s, c, msg, re);
     else if (strcmp(type, "subscription") == 0)
         sig_on_subscription(s, c, msg, re);
     else if (strcmp(type, "call") == 0)
@@ -176,6 +189,7 @@ void pl_sig_set_ring_timeout(pl_sig *s, int64_t timeout_ms)
 void pl_sig_set_store(pl_sig *s, pl_store *store)
 {
     sig_calls_set_store(s->calls, store);
+    s->store = store;
 }
 
 void pl_sig_set_limits(pl_sig *s, size_t max_participants, size_t max_rooms)

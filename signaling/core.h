@@ -31,8 +31,10 @@ struct pl_sig {
     pl_sdp_accepted acc[PL_SDP_MAX_MEDIA];
     sig_model m;
     sig_calls *calls;
-    const pl_auth *auth; /* NULL: open mode */
-    const pl_turn *turn; /* NULL: no TURN servers in welcome */
+    pl_store *store;              /* pl_sig_set_store; NULL: none */
+    struct sig_message *messages; /* message.c: video heads-ups being left */
+    const pl_auth *auth;          /* NULL: open mode */
+    const pl_turn *turn;          /* NULL: no TURN servers in welcome */
     int64_t grace_ms;
     size_t max_participants, max_rooms;
     uint64_t bad_messages, resumed, timed_out, auth_refused, rate_limited, refused_draining;

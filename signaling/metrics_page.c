@@ -227,6 +227,25 @@ static void write_page(page *p, server *srv)
     labelled(p, "reason", "forbidden", rs.refused_forbidden);
     labelled(p, "reason", "range", rs.refused_range);
 
+    srv_live_stats ls;
+    srv_reclive_stats(srv, &ls);
+    gauge(p, "parley_recordings_active", "Rooms and heads-ups being recorded now.", ls.active);
+    keep(p, pl_metrics_family(p->m, "parley_recordings_started_total", PL_METRICS_COUNTER,
+                              "Recordings started, by kind."));
+    labelled(p, "kind", "meeting", ls.started_meetings);
+    labelled(p, "kind", "message", ls.started_messages);
+    counter(p, "parley_recording_packets_total", "Media packets the workers handed to recordings.",
+            ls.packets);
+    keep(p, pl_metrics_family(p->m, "parley_recording_packets_dropped_total", PL_METRICS_COUNTER,
+                              "Media packets recordings did not take, by reason."));
+    labelled(p, "reason", "queue_full", ls.dropped_queue_full);
+    labelled(p, "reason", "unknown_transport", ls.dropped_unknown);
+    labelled(p, "reason", "not_recorded", ls.not_recorded);
+    counter(p, "parley_recording_frames_total", "Audio and video frames written to recordings.",
+            ls.frames);
+    counter(p, "parley_recording_written_bytes_total", "Bytes written to recordings' files.",
+            ls.bytes);
+
     keep(p, pl_metrics_family(p->m, "parley_admin_actions_total", PL_METRICS_COUNTER,
                               "What operators did through the admin API."));
     labelled(p, "action", "remove", ss.admin_removed);

@@ -491,6 +491,14 @@ static int recover_one(pl_recfiles *rf, const char *id)
         pl_env_logf(&rf->env, PL_LOG_WARN, "recordings: %s has an unreadable manifest, left as is",
                     id);
     } else if (m.state == PL_REC_RECORDING) {
+        /* A file still empty got nothing (a participant who sent no
+         * media): it goes, as the recorder removes one at its stop. Nothing
+         * is listed before recovery ends, so removing it first is safe. */
+        for (size_t i = 0; i < m.n_files; i++) {
+            struct stat st;
+            if (is_regular(dirfd, m.files[i].name, &st) && st.st_size == 0)
+                unlinkat(dirfd, m.files[i].name, 0);
+        }
         int64_t newest;
         measure_files(dirfd, &m, &newest);
         m.state = PL_REC_INTERRUPTED;

@@ -33,7 +33,8 @@ typedef struct live {
     char id[PL_REC_ID_LEN + 1];
     pl_worker *worker;
     pl_rectap *tap;
-    bool stopping; /* asked to stop: out of its room's way */
+    bool stopping;  /* asked to stop: out of its room's way */
+    unsigned media; /* what participants' files record */
     member members[MAX_MEMBERS];
     size_t n_members;
     /* The rectap thread's. */
@@ -43,10 +44,12 @@ typedef struct live {
     pthread_mutex_t lock;
     const char *failed; /* a reason for pl_sig_recording_stopped */
     bool told, done;
+    bool finished; /* its manifest was finished */
 } live;
 
 struct srv_reclive {
     live *list;
+    srv_live_stats done; /* what recordings that ended added up to */
 };
 
 static int64_t wall_ms(void)
@@ -132,18 +135,41 @@ static void hook_done(void *user, const pl_recorder_summary *sum, int64_t end_us
         pl_rec_manifest_add_speech(env, &l->m, &s);
     }
     int rc = pl_recfiles_finish(l->rf, &l->m, wall_ms());
+    pthread_mutex_lock(&l->lock);
+    l->finished = rc == PL_OK;
+    pthread_mutex_unlock(&l->lock);
     if (rc != PL_OK)
-        pl_log_printf(l->srv->log, PL_LOG_ERROR, "recording %s: its manifest could not be finished: %s",
-                      l->id, pl_strerror(rc));
+        pl_log_printf(l->srv->log, PL_LOG_ERROR,
+                      "recording %s: its manifest could not be finished: %s", l->id,
+                      pl_strerror(rc));
     else
         pl_log_printf(l->srv->log, PL_LOG_INFO, "recording %s of room %s finished: %zu files",
                       l->id, l->room, l->m.n_files);
     wake(l, NULL, true);
 }
 
+static void add_stats(srv_live_stats *to, const pl_rectap_stats *st)
+{
+    to->packets += st->queued;
+    to->dropped_queue_full += st->queue_full;
+    to->dropped_unknown += st->unknown_transport;
+    to->not_recorded += st->not_recorded;
+    to->frames += st->recorder.frames[0] + st->recorder.frames[1];
+    to->bytes += st->recorder.bytes;
+    to->keyframe_requests += st->recorder.keyframe_requests;
+}
+
 static void free_live(server *srv, live *l)
 {
-    pl_rectap_destroy(l->tap);
+    if (l->tap) {
+        pl_rectap_retain(l->tap); /* to read its counters once final */
+        pl_rectap_destroy(l->tap);
+        pl_rectap_stats st;
+        pl_rectap_stats_get(l->tap, &st);
+        pl_rectap_release(l->tap);
+        if (srv->reclive)
+            add_stats(&srv->reclive->done, &st);
+    }
     pl_recfiles_close(l->rf);
     pl_rec_manifest_clear(&srv->env, &l->m);
     pthread_mutex_destroy(&l->lock);
@@ -194,7 +220,24 @@ static int quota_left(server *srv, const char *owner, uint64_t *left)
     return rc;
 }
 
-static int record_start(void *user, const char *room, const char *owner, char *id)
+static int record_may_start(void *user, const char *owner)
+{
+    uint64_t left;
+    return quota_left(user, owner, &left);
+}
+
+static void recording_delete(void *user, const char *id)
+{
+    server *srv = user;
+    int rc = pl_recfiles_delete(srv_recordings_files(srv), id);
+    if (rc != PL_OK && rc != PL_ENOTFOUND)
+        pl_log_printf(srv->log, PL_LOG_ERROR, "recording %s could not be deleted: %s", id,
+                      pl_strerror(rc));
+    srv_recordings_poke(srv);
+}
+
+static int record_start(void *user, const char *room, const char *owner, const pl_sig_message *msg,
+                        char *id)
 {
     server *srv = user;
     if (!srv->reclive || find(srv, room))
@@ -211,32 +254,50 @@ static int record_start(void *user, const char *room, const char *owner, char *i
     l->worker = srv_worker_for(srv, room);
     pthread_mutex_init(&l->lock, NULL);
     pl_rec_manifest_init(&l->m);
-    l->m.kind = PL_REC_MEETING;
+    snprintf(l->m.id, sizeof(l->m.id), "%s", id);
     snprintf(l->m.room, sizeof(l->m.room), "%s", room);
     snprintf(l->m.owner, sizeof(l->m.owner), "%s", owner ? owner : "operator");
-    l->m.room_access = true;
     l->m.started_ms = wall_ms();
+    l->media = PL_RECORDER_AUDIO | PL_RECORDER_VIDEO;
+    if (msg) {
+        /* A heads-up: its caller and callee see it, nobody else. */
+        l->m.kind = PL_REC_MESSAGE;
+        snprintf(l->m.caller, sizeof(l->m.caller), "%s", msg->caller);
+        snprintf(l->m.callee, sizeof(l->m.callee), "%s", msg->callee);
+        snprintf(l->m.call_id, sizeof(l->m.call_id), "%s", msg->call_id);
+        pl_rec_manifest_add_user(&srv->env, &l->m, msg->caller);
+        pl_rec_manifest_add_user(&srv->env, &l->m, msg->callee);
+        if (msg->audio_only)
+            l->media = PL_RECORDER_AUDIO;
+    } else {
+        l->m.kind = PL_REC_MEETING;
+        l->m.room_access = true;
+    }
     char dir[4096];
     rc = pl_recfiles_open(&srv->env, srv->opt.data_dir, &l->rf);
     if (rc == PL_OK)
         rc = pl_recfiles_create(l->rf, &l->m);
     if (rc == PL_OK)
         rc = pl_recfiles_path(l->rf, l->m.id, NULL, dir, sizeof(dir));
-    if (rc == PL_OK) {
+    if (rc == PL_OK)
         snprintf(l->id, sizeof(l->id), "%s", l->m.id);
+    if (rc == PL_OK && !msg) {
         pl_rec_file mix = {.kind = PL_REC_FILE_MIX};
         snprintf(mix.name, sizeof(mix.name), "%s", PL_RECORDER_MIX_FILE);
         rc = pl_rec_manifest_add_file(&srv->env, &l->m, &mix);
         rc = rc == PL_OK ? pl_recfiles_update(l->rf, &l->m) : rc;
     }
     if (rc == PL_OK) {
-        pl_rectap_config cfg = {
-            .recorder = {.dir = dir, .epoch_us = mono_us(), .max_bytes = left, .title = room},
-            .hooks = {.user = l,
-                      .file = hook_file,
-                      .error = hook_error,
-                      .keyframe = hook_keyframe,
-                      .done = hook_done}};
+        pl_rectap_config cfg = {.recorder = {.dir = dir,
+                                             .epoch_us = mono_us(),
+                                             .max_bytes = left,
+                                             .no_mix = msg != NULL,
+                                             .title = room},
+                                .hooks = {.user = l,
+                                          .file = hook_file,
+                                          .error = hook_error,
+                                          .keyframe = hook_keyframe,
+                                          .done = hook_done}};
         rc = pl_rectap_start(&srv->env, &cfg, &l->tap);
     }
     if (rc != PL_OK) {
@@ -249,6 +310,10 @@ static int record_start(void *user, const char *room, const char *owner, char *i
     }
     l->next = srv->reclive->list;
     srv->reclive->list = l;
+    if (msg)
+        srv->reclive->done.started_messages++;
+    else
+        srv->reclive->done.started_meetings++;
     snprintf(id, PL_SIG_RECORDING_ID_MAX + 1, "%s", l->id);
     pl_log_printf(srv->log, PL_LOG_INFO, "room %s: recording %s started", room, l->id);
     return PL_OK;
@@ -283,8 +348,7 @@ static void record_participant(void *user, const char *room, const char *partici
             return;
         m = &l->members[l->n_members++];
         snprintf(m->id, sizeof(m->id), "%s", participant_id);
-        pl_rectap_add_participant(l->tap, participant_id, name,
-                                  PL_RECORDER_AUDIO | PL_RECORDER_VIDEO, transport);
+        pl_rectap_add_participant(l->tap, participant_id, name, l->media, transport);
     } else if (m->transport != transport) {
         pl_rectap_set_transport(l->tap, participant_id, transport);
     }
@@ -308,9 +372,25 @@ static void record_leave(void *user, const char *room, const char *participant_i
         }
 }
 
+void srv_reclive_stats(server *srv, srv_live_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!srv->reclive)
+        return;
+    *out = srv->reclive->done;
+    for (live *l = srv->reclive->list; l; l = l->next) {
+        pl_rectap_stats st;
+        pl_rectap_stats_get(l->tap, &st);
+        add_stats(out, &st);
+        out->active += !l->stopping;
+    }
+}
+
 void srv_reclive_media(server *srv, pl_sig_media *media)
 {
     media->record_start = record_start;
+    media->record_may_start = record_may_start;
+    media->recording_delete = recording_delete;
     media->record_stop = record_stop;
     media->record_participant = record_participant;
     media->record_leave = record_leave;
@@ -341,6 +421,15 @@ void srv_reclive_drain(server *srv)
             continue;
         }
         *pp = l->next;
+        if (srv->sig) {
+            const char *file = "";
+            for (size_t i = 0; i < l->m.n_files && !file[0]; i++)
+                if (l->m.files[i].kind == PL_REC_FILE_TRACKS)
+                    file = l->m.files[i].name;
+            pl_sig_recording_result res = {
+                .ok = l->finished, .length_ms = l->m.ended_ms - l->m.started_ms, .file = file};
+            pl_sig_recording_finished(srv->sig, l->id, &res);
+        }
         free_live(srv, l);
         srv_recordings_poke(srv);
     }

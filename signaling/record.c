@@ -26,8 +26,8 @@ static void tell_member(pl_sig *s, const sig_room *r, const conn *c)
                                     c->pub_transport);
 }
 
-/* Starts (by: a participant id, or "operator") or stops the recording. */
-static int set_recording(pl_sig *s, sig_room *r, bool on, const char *by, const char *owner)
+int sig_record_set(pl_sig *s, sig_room *r, bool on, const char *by, const char *owner,
+                   const pl_sig_message *msg, const char *id_in)
 {
     if (on == r->recording)
         return PL_OK;
@@ -35,7 +35,9 @@ static int set_recording(pl_sig *s, sig_room *r, bool on, const char *by, const 
         if (!s->media.record_start)
             return PL_EUNSUPPORTED;
         char id[PL_SIG_RECORDING_ID_MAX + 1] = "";
-        int rc = s->media.record_start(s->media.user, r->name, owner, id);
+        if (id_in)
+            snprintf(id, sizeof(id), "%s", id_in);
+        int rc = s->media.record_start(s->media.user, r->name, owner, msg, id);
         if (rc != PL_OK)
             return rc;
         r->recording = true;
@@ -68,7 +70,8 @@ void sig_on_record(pl_sig *s, conn *c, json_t *msg, json_t *re)
         sig_error(s, c, re, "forbidden", "your token does not allow recording (can_record)");
         return;
     }
-    int rc = set_recording(s, c->room, json_is_true(on), c->participant_id, c->user->id);
+    int rc =
+        sig_record_set(s, c->room, json_is_true(on), c->participant_id, c->user->id, NULL, NULL);
     if (rc == PL_ENOSPC)
         sig_error(s, c, re, "quota", "no room left for recordings: delete some first");
     else if (rc != PL_OK)
@@ -82,7 +85,7 @@ int pl_sig_admin_record(pl_sig *s, const char *room, bool on, char *id)
     sig_room *r = room ? sig_room_find(&s->m, room) : NULL;
     if (!r || !r->members)
         return PL_ENOTFOUND;
-    int rc = set_recording(s, r, on, "operator", NULL);
+    int rc = sig_record_set(s, r, on, "operator", NULL, NULL, NULL);
     if (rc == PL_OK && id)
         snprintf(id, PL_SIG_RECORDING_ID_MAX + 1, "%s", r->recording_id);
     return rc;
@@ -122,5 +125,5 @@ void sig_record_left(pl_sig *s, sig_room *r, const char *participant_id)
         s->media.record_leave(s->media.user, r->name, participant_id);
     /* The last one out ends the recording with the meeting. */
     if (!r->members)
-        set_recording(s, r, false, "server", NULL);
+        sig_record_set(s, r, false, "server", NULL, NULL, NULL);
 }

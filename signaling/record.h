@@ -6,6 +6,11 @@
 
 #include "core.h"
 
+/* Starts (by: a participant id, "operator") or stops room r's recording;
+ * owner and msg as pl_sig_media.record_start, id_in a recording id to use
+ * (NULL: a fresh one). PL_OK, or record_start's error. */
+int sig_record_set(pl_sig *s, sig_room *r, bool on, const char *by, const char *owner,
+                   const pl_sig_message *msg, const char *id_in);
 /* Request: record {record: bool}. */
 void sig_on_record(pl_sig *s, conn *c, json_t *msg, json_t *re);
 /* `joined` says whether the room is being recorded. */

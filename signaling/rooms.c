@@ -9,6 +9,7 @@
 
 #include "calls.h"
 #include "events.h"
+#include "message.h"
 #include "out.h"
 #include "publish.h"
 #include "reply.h"
@@ -100,6 +101,8 @@ void sig_on_join(pl_sig *s, conn *c, json_t *msg, json_t *re)
     }
     const char *why = NULL;
     const char *refused = sig_calls_room_check(s->calls, c, name, &why);
+    if (!refused)
+        refused = sig_message_room_check(s, c, name, &why);
     if (refused) {
         sig_error(s, c, re, refused, why);
         return;
@@ -147,6 +150,17 @@ void sig_on_join(pl_sig *s, conn *c, json_t *msg, json_t *re)
     }
     sig_random_id(&s->env, 'p', c->participant_id, sizeof(c->participant_id));
     sig_room_add_member(&s->m, r, c);
+    int rc = sig_message_joined(s, c);
+    if (rc != PL_OK) {
+        sig_room_remove_member(&s->m, c);
+        c->participant_id[0] = '\0';
+        if (!r->members)
+            sig_emit_room(s, PL_SIG_EV_ROOM_FINISHED, r);
+        sig_room_forget_if_empty(&s->m, r);
+        sig_error(s, c, re, rc == PL_ENOSPC ? "quota" : "internal",
+                  "the heads-up could not be recorded");
+        return;
+    }
     sig_emit_participant(s, PL_SIG_EV_PARTICIPANT_JOINED, c, r->name, NULL);
     sig_send(s, c, sig_joined_json(c, re));
     sig_send_room(s, r, c,

@@ -144,6 +144,16 @@ int srv_reclive_start(server *srv);
 void srv_reclive_media(server *srv, pl_sig_media *media);
 void srv_reclive_drain(server *srv);
 void srv_reclive_stop(server *srv);
+typedef struct srv_live_stats {
+    uint64_t active; /* being recorded now */
+    uint64_t started_meetings, started_messages;
+    /* Packets the workers handed the recordings; dropped for a full queue
+     * or from no participant's transport; left out (screen shares, other
+     * simulcast layers); frames and bytes written; keyframes asked for. */
+    uint64_t packets, dropped_queue_full, dropped_unknown, not_recorded;
+    uint64_t frames, bytes, keyframe_requests;
+} srv_live_stats;
+void srv_reclive_stats(server *srv, srv_live_stats *out);
 typedef struct srv_rec_stats {
     uint64_t count, bytes; /* on disk at the last sweep */
     uint64_t sweeps;

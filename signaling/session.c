@@ -12,6 +12,7 @@
 
 #include "calls.h"
 #include "events.h"
+#include "message.h"
 #include "out.h"
 #include "presence.h"
 #include "reply.h"
@@ -234,6 +235,7 @@ void pl_sig_tick(pl_sig *s, pl_sig_time now)
 {
     sig_events_now(s, now);
     sig_calls_tick(s->calls, now);
+    sig_message_tick(s);
     for (conn *c = s->m.detached, *next; c; c = next) {
         next = c->next_detached;
         if (now.mono_ms - c->detached_at >= s->grace_ms) {

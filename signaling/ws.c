@@ -9,6 +9,7 @@
 #include "server.h"
 
 #define RX_MAX PL_SIG_MAX_MESSAGE
+#define RX_START 4096
 
 /* A client that does not read what it is sent is cut off rather than
  * allowed to grow the server's memory. */
@@ -33,7 +34,8 @@ typedef struct session {
     size_t queued; /* bytes waiting in the output queue */
     char ip[64];
     size_t rx_len;
-    char *rx;           /* reassembly of fragmented frames, RX_MAX + 1 */
+    char *rx;           /* reassembly of fragmented frames, up to RX_MAX + 1 */
+    size_t rx_cap;      /* grown as messages need it: most are small */
     srv_rec_play *play; /* an HTTP connection playing a recording */
     struct session *next;
 } session;
@@ -130,6 +132,18 @@ static int on_receive(session *s, const void *in, size_t len)
     }
     if (!s->oversized && s->rx_len + len > RX_MAX)
         s->oversized = true; /* keep reading, drop the content */
+    if (!s->oversized && s->rx_len + len + 1 > s->rx_cap) {
+        size_t cap = s->rx_cap;
+        while (cap < s->rx_len + len + 1)
+            cap *= 2;
+        char *grown = realloc(s->rx, cap > RX_MAX + 1 ? RX_MAX + 1 : cap);
+        if (!grown)
+            s->oversized = true; /* refused as too large: no memory for it */
+        else {
+            s->rx = grown;
+            s->rx_cap = cap > RX_MAX + 1 ? RX_MAX + 1 : cap;
+        }
+    }
     if (!s->oversized) {
         memcpy(s->rx + s->rx_len, in, len);
         s->rx_len += len;
@@ -197,7 +211,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         s->wsi = wsi;
         s->id = ++srv->next_id;
         s->is_ws = true;
-        s->rx = malloc(RX_MAX + 1);
+        s->rx_cap = RX_START;
+        s->rx = malloc(s->rx_cap);
         if (!s->rx || pl_sig_connect(srv->sig, s->id) != PL_OK)
             return -1;
         lws_get_peer_simple(wsi, s->ip, sizeof(s->ip));

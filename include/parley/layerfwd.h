@@ -36,7 +36,7 @@ extern "C" {
 #endif
 
 #define PL_LAYER_NONE 0xff
-#define PL_LAYERFWD_HISTORY 256 /* a power of two */
+#define PL_LAYERFWD_HISTORY 128 /* a power of two */
 /* A layer with no packet for this long is not chosen. */
 #define PL_LAYER_ACTIVE_US 1000000
 

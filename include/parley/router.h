@@ -104,8 +104,8 @@ typedef struct pl_router_output {
     uint8_t layers; /* PL_ROUTER_OUT_PUBLISHER_LAYERS */
     uint32_t ssrc;
     char mid[PL_MID_MAX + 1];
-    bool video, screen;      /* PL_ROUTER_OUT_RECORD */
-    uint8_t rank, n_layers;  /* PL_ROUTER_OUT_RECORD */
+    bool video, screen;     /* PL_ROUTER_OUT_RECORD */
+    uint8_t rank, n_layers; /* PL_ROUTER_OUT_RECORD */
 } pl_router_output;
 
 typedef struct pl_router_stats {

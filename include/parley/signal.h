@@ -148,6 +148,22 @@ typedef struct pl_sig_stats {
 
 /* A recording's id (as recmanifest.h's). */
 #define PL_SIG_RECORDING_ID_MAX 22
+/* A video heads-up records for at most this long (docs/protocol.md). */
+#define PL_SIG_MESSAGE_MAX_MS 120000
+
+/* A recording that is a video heads-up rather than a meeting: who leaves
+ * it for whom (user ids), the heads-up it belongs to, audio only. */
+typedef struct pl_sig_message {
+    const char *caller, *callee, *call_id;
+    bool audio_only;
+} pl_sig_message;
+
+/* How a recording ended, once its files are finished. */
+typedef struct pl_sig_recording_result {
+    bool ok;           /* its manifest is finished */
+    int64_t length_ms; /* from its start to its stop */
+    const char *file;  /* its first participant's file ("" for none) */
+} pl_sig_recording_result;
 
 /* How the core reaches the media workers. NULL media: publishing is refused
  * with `internal`. */
@@ -173,9 +189,16 @@ typedef struct pl_sig_media {
     /* Recording a room (docs/recording.md); NULL record_start: `record` is
      * refused with `internal`. Start: `owner` (a user id, NULL for an
      * operator) counts it against their quota; the recording's id into
-     * id[PL_SIG_RECORDING_ID_MAX + 1]. PL_OK; PL_ENOSPC when a quota
-     * leaves no room; another PL_E* code when it cannot start. */
-    int (*record_start)(void *user, const char *room, const char *owner, char *id);
+     * id[PL_SIG_RECORDING_ID_MAX + 1] (an id already there is used). A
+     * heads-up's `message` (NULL for a meeting) records without the mix.
+     * PL_OK; PL_ENOSPC when a quota leaves no room; another PL_E* code
+     * when it cannot start. pl_sig_recording_finished follows the stop. */
+    int (*record_start)(void *user, const char *room, const char *owner,
+                        const pl_sig_message *message, char *id);
+    /* Would owner's quota let a recording start now? PL_OK or PL_ENOSPC. */
+    int (*record_may_start)(void *user, const char *owner);
+    /* Deletes a stored recording (an acknowledged heads-up's message). */
+    void (*recording_delete)(void *user, const char *id);
     void (*record_stop)(void *user, const char *room);
     /* A participant of the recorded room, whose media come on its publish
      * transport (0: none yet); said again when the transport changes. */
@@ -298,6 +321,10 @@ void pl_sig_transport_path(pl_sig *sig, uint64_t transport, enum pl_sig_path pat
  * "disk_full", "failed"). Nothing when the room is not recording it. */
 void pl_sig_recording_stopped(pl_sig *sig, const char *room, const char *recording_id,
                               const char *reason);
+/* A recording's files are finished (after its stop): a heads-up's message
+ * is attached to the callee's heads-up, or abandoned when too short. */
+void pl_sig_recording_finished(pl_sig *sig, const char *recording_id,
+                               const pl_sig_recording_result *result);
 
 void pl_sig_stats_get(const pl_sig *sig, pl_sig_stats *out);
 

@@ -28,7 +28,13 @@ typedef struct pl_missed {
     char from_name[257];
     char topic[801]; /* "" when the call had none */
     int64_t ts_ms;   /* when the call was placed, ms since the epoch */
-    char reason[8];  /* "missed" or "dnd" */
+    char reason[8];  /* "missed", "dnd", "busy" or "message" */
+    /* A video heads-up left with it (docs/protocol.md, "Video heads-ups"):
+     * its recording's id ("" for none), the file to play, its length. */
+    char message_id[23];
+    char message_file[81];
+    bool message_audio_only;
+    int64_t message_ms;
 } pl_missed;
 
 /* Opens (creating if needed) the database at `path`; ":memory:" gives a
@@ -38,6 +44,11 @@ void pl_store_destroy(pl_store *st);
 
 /* Stores a heads-up for `to_user`. Adding the same call_id twice keeps one. */
 int pl_store_add_missed(pl_store *st, const char *to_user, const pl_missed *m);
+/* Attaches m's message to the heads-up m->call_id of `to_user`, storing
+ * the heads-up (all of m) first when it is not there: one transaction. */
+int pl_store_set_message(pl_store *st, const char *to_user, const pl_missed *m);
+/* The heads-up call_id of `to_user` into *out; PL_ENOTFOUND. */
+int pl_store_get_missed(pl_store *st, const char *to_user, const char *call_id, pl_missed *out);
 /* Calls fn for each heads-up of `to_user`, oldest first; returns how many
  * or a negative PL_E* code. */
 int pl_store_each_missed(pl_store *st, const char *to_user,

@@ -107,6 +107,61 @@ static void cap_log(void *user, enum pl_log_level level, const char *msg)
     snprintf(f->log, sizeof(f->log), "%s", msg);
 }
 
+static int fm_record_start(void *user, const char *room, const char *owner,
+                           const pl_sig_message *msg, char *id)
+{
+    fake_media *m = user;
+    m->record_starts++;
+    snprintf(m->record_room, sizeof(m->record_room), "%s", room);
+    snprintf(m->record_owner, sizeof(m->record_owner), "%s", owner ? owner : "(none)");
+    m->message = msg != NULL;
+    if (msg) {
+        snprintf(m->callee, sizeof(m->callee), "%s", msg->callee);
+        m->audio_only = msg->audio_only;
+    }
+    if (m->record_rc != PL_OK)
+        return m->record_rc;
+    if (!id[0])
+        snprintf(id, PL_SIG_RECORDING_ID_MAX + 1, "rec%019d", m->record_starts);
+    snprintf(m->record_id, sizeof(m->record_id), "%s", id);
+    return PL_OK;
+}
+
+static void fm_record_stop(void *user, const char *room)
+{
+    (void)room;
+    ((fake_media *)user)->record_stops++;
+}
+
+static void fm_record_participant(void *user, const char *room, const char *pid, const char *name,
+                                  uint64_t transport)
+{
+    (void)room, (void)name;
+    fake_media *m = user;
+    m->record_participants++;
+    snprintf(m->participant, sizeof(m->participant), "%s", pid);
+    m->participant_transport = transport;
+}
+
+static void fm_record_leave(void *user, const char *room, const char *pid)
+{
+    (void)room, (void)pid;
+    ((fake_media *)user)->record_leaves++;
+}
+
+static int fm_may_start(void *user, const char *owner)
+{
+    (void)owner;
+    return ((fake_media *)user)->may_start_rc;
+}
+
+static void fm_delete(void *user, const char *id)
+{
+    fake_media *m = user;
+    m->deletes++;
+    snprintf(m->deleted, sizeof(m->deleted), "%s", id);
+}
+
 fx *fx_new_with_media(void)
 {
     fx *f = calloc(1, sizeof(*f));
@@ -121,6 +176,12 @@ fx *fx_new_with_media(void)
                           .port_for = fm_port,
                           .set_tracks = fm_set_tracks,
                           .set_routes = fm_set_routes,
+                          .record_start = fm_record_start,
+                          .record_stop = fm_record_stop,
+                          .record_participant = fm_record_participant,
+                          .record_leave = fm_record_leave,
+                          .record_may_start = fm_may_start,
+                          .recording_delete = fm_delete,
                           .fingerprint = "AB:CD",
                           .announce_ip = "127.0.0.1"};
     f->sig = pl_sig_create(&f->env, &io, &media);

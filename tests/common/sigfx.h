@@ -33,6 +33,17 @@ typedef struct fake_media {
     size_t n_tracks, n_routes;
     pl_track tracks[PL_MAX_TRACKS];
     pl_route routes[PL_MAX_ROUTES];
+    /* Recording: what was asked, and what record_start and
+     * record_may_start answer (PL_OK unless a test sets them). */
+    int record_starts, record_stops, record_participants, record_leaves, deletes;
+    int record_rc, may_start_rc;
+    char record_room[65], record_owner[65], record_id[PL_SIG_RECORDING_ID_MAX + 1];
+    char deleted[PL_SIG_RECORDING_ID_MAX + 1];
+    bool message;
+    char callee[65];
+    bool audio_only;
+    char participant[65];
+    uint64_t participant_transport;
 } fake_media;
 
 typedef struct fx {

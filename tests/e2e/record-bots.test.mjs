@@ -41,7 +41,7 @@ function streamSeconds(file, kind) {
   return { first, last };
 }
 
-test('three bots recorded: the room sees it, an operator stops it, ffprobe reads every file', async () => {
+test('three bots recorded: the room sees it, an operator stops it, ffprobe reads every file', async (t) => {
   const bots = runBots(server, ['--room', 'rec', '--per-room', '3', '--seconds', '22']);
   const ann = await connect(server, 'Ann');
   const joined = await ann.request({ type: 'join', room: 'rec' });
@@ -97,14 +97,27 @@ test('three bots recorded: the room sees it, an operator stops it, ffprobe reads
     assert.ok(kinds.video.width > 0 && kinds.video.height > 0, JSON.stringify(kinds.video));
     for (const kind of ['audio', 'video']) {
       const { first, last } = streamSeconds(f.absolute_path, kind);
+      t.diagnostic(`${f.display_name} ${kind}: ${first.toFixed(2)}-${last.toFixed(2)} s of ${seconds} s` +
+        (kind === 'video' ? ` ${kinds.video.width}x${kinds.video.height}` : ''));
       assert.ok(last - first > seconds - 2 && last < seconds + 1.5,
         `${f.name} ${kind}: ${first}-${last} s of a ${seconds} s recording`);
     }
     assert.ok(f.bytes > 10000, `${f.name}: ${f.bytes} bytes`);
   }
   const m = streamSeconds(mix.absolute_path, 'audio');
+  t.diagnostic(`mix: ${m.first.toFixed(2)}-${m.last.toFixed(2)} s; speech ${JSON.stringify(rec.speech)}`);
   assert.ok(Math.abs(m.last - seconds) < 1.5, `mix: ${m.last} s of a ${seconds} s recording`);
   assert.ok(Array.isArray(rec.speech));
+
+  // The recording's counters: what the worker handed it, nothing dropped
+  // for a full queue, frames written, nothing active once it finished.
+  const text = await (await fetch(`${server.adminUrl}/metrics`, { headers: server.adminHeaders() })).text();
+  const metric = (re) => Number((text.match(re) || [])[1]);
+  assert.equal(metric(/^parley_recordings_active (\d+)/m), 0);
+  assert.equal(metric(/^parley_recordings_started_total\{kind="meeting"\} (\d+)/m), 1);
+  assert.ok(metric(/^parley_recording_packets_total (\d+)/m) > 1000, text);
+  assert.equal(metric(/^parley_recording_packets_dropped_total\{reason="queue_full"\} (\d+)/m), 0);
+  assert.ok(metric(/^parley_recording_frames_total (\d+)/m) > 1000);
 
   const report = await bots.done;
   assert.equal(report.bots.length, 3);

@@ -1,5 +1,6 @@
 /* The store of missed heads-ups: round trips, ownership, idempotence, the
- * per-user bound, and durability across closing and reopening a file. */
+ * per-user bound, durability across closing and reopening a file, and
+ * their video messages (in a store written before them too). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "parley/store.h"
 
@@ -123,12 +125,79 @@ static void test_survives_reopen(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Video heads-ups: a message attached to a heads-up (or stored with a new
+ * one), read back by get and each, gone with the heads-up's ack; a store
+ * written before messages existed (no messages table) opens and keeps its
+ * heads-ups. */
+static void test_messages(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/parley-store-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128], cmd[300];
+    snprintf(path, sizeof(path), "%s/parley.db", dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(
+            db,
+            "CREATE TABLE missed (call_id TEXT PRIMARY KEY, to_user TEXT NOT NULL,"
+            " from_id TEXT NOT NULL, from_name TEXT NOT NULL, topic TEXT NOT NULL DEFAULT '',"
+            " ts INTEGER NOT NULL, reason TEXT NOT NULL);"
+            " INSERT INTO missed VALUES ('c0', 'uBob', 'uA', 'Ann', '', 1, 'dnd');",
+            NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    pl_env env = pl_env_default();
+    pl_store *st;
+    assert_int_equal(pl_store_create(&env, path, &st), PL_OK);
+    pl_missed got;
+    assert_int_equal(pl_store_get_missed(st, "uBob", "c0", &got), PL_OK);
+    assert_string_equal(got.reason, "dnd");
+    assert_string_equal(got.message_id, "");
+    /* Attached to the old heads-up, and one stored with its message. */
+    pl_missed m = item("c0", "uA", 1, "");
+    snprintf(m.message_id, sizeof(m.message_id), "%s", "AAAAAAAAAAAAAAAAAAAAAA");
+    snprintf(m.message_file, sizeof(m.message_file), "%s", "p1.webm");
+    m.message_ms = 10040;
+    assert_int_equal(pl_store_set_message(st, "uBob", &m), PL_OK);
+    pl_missed n = item("m9", "uC", 3, "");
+    snprintf(n.reason, sizeof(n.reason), "message");
+    snprintf(n.message_id, sizeof(n.message_id), "%s", "BBBBBBBBBBBBBBBBBBBBBB");
+    snprintf(n.message_file, sizeof(n.message_file), "%s", "p2.webm");
+    n.message_audio_only = true;
+    assert_int_equal(pl_store_set_message(st, "uBob", &n), PL_OK);
+    pl_store_destroy(st);
+    assert_int_equal(pl_store_create(&env, path, &st), PL_OK);
+    seen s = {0};
+    assert_int_equal(pl_store_each_missed(st, "uBob", collect, &s), 2);
+    assert_string_equal(s.items[0].call_id, "c0");
+    assert_string_equal(s.items[0].reason, "dnd"); /* the heads-up as it was */
+    assert_string_equal(s.items[0].message_file, "p1.webm");
+    assert_int_equal(s.items[0].message_ms, 10040);
+    assert_false(s.items[0].message_audio_only);
+    assert_string_equal(s.items[1].reason, "message");
+    assert_true(s.items[1].message_audio_only);
+    assert_int_equal(pl_store_get_missed(st, "uCy", "c0", &got), PL_ENOTFOUND);
+    assert_int_equal(pl_store_ack_missed(st, "uBob", "c0"), PL_OK);
+    assert_int_equal(pl_store_get_missed(st, "uBob", "c0", &got), PL_ENOTFOUND);
+    /* A heads-up stored again under the same call id has no message left. */
+    pl_missed again = item("c0", "uA", 1, "");
+    assert_int_equal(pl_store_add_missed(st, "uBob", &again), PL_OK);
+    assert_int_equal(pl_store_get_missed(st, "uBob", "c0", &got), PL_OK);
+    assert_string_equal(got.message_id, "");
+    pl_store_destroy(st);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_and_ownership),
         cmocka_unit_test(test_bounded_per_user),
         cmocka_unit_test(test_survives_reopen),
+        cmocka_unit_test(test_messages),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

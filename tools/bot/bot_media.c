@@ -108,8 +108,10 @@ static size_t rtp_header(uint8_t *pkt, uint8_t pt, bool marker, uint16_t seq, ui
 static void send_rtp(pl_bot *b, size_t len, bool video)
 {
     pl_addr to;
-    /* Kept in the clear for retransmission on NACK. */
-    pl_pktcache_put(video ? b->sent_video : b->sent_audio, pl_get_u16(b->pkt + 2), b->pkt, len);
+    /* Kept in the clear for retransmission on NACK; the cache sizes itself
+     * by the rate, timed here by the packet's own clock. */
+    int64_t at = (int64_t)pl_get_u32(b->pkt + 4) * 1000 / (video ? 90 : 48);
+    pl_pktcache_put(video ? b->sent_video : b->sent_audio, pl_get_u16(b->pkt + 2), b->pkt, len, at);
     int rc = pl_peer_protect_rtp(b->peer[PL_BOT_PUB], b->pkt, &len, sizeof(b->pkt), &to);
     if (rc != PL_OK) {
         b->send_errors++;

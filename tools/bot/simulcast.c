@@ -169,7 +169,7 @@ static void send_layer(pl_simsend *s, unsigned l, uint32_t ts, pl_simsend_tx tx,
         memcpy(s->pkt + hl + DESC_LEN, f->data + off, part);
         off += part;
         size_t len = hl + DESC_LEN + part;
-        pl_pktcache_put(y->sent, y->seq, s->pkt, len);
+        pl_pktcache_put(y->sent, y->seq, s->pkt, len, (int64_t)ts * 100 / 9);
         y->seq++;
         if (tx(user, s->pkt, len, sizeof(s->pkt))) {
             y->packets++;
