@@ -108,6 +108,7 @@
     li.querySelector('.person-name').textContent = u.name;
     li.querySelector('.person-status').textContent = STATUS_TEXT[u.status] || u.status;
     li.querySelector('.call-btn').setAttribute('aria-label', `Call ${u.name}`);
+    li.querySelector('.headsup-btn').setAttribute('aria-label', `Record a heads-up for ${u.name}`);
     return li;
   }
 
@@ -136,14 +137,17 @@
     li.querySelector('.call-btn').hidden = false;
   }
 
-  // One call at a time: while one rings or runs, nobody else can be called.
+  // One call at a time: while one rings or runs, or a message is being
+  // recorded (headsup.js), nobody else can be called.
   function refreshButtons() {
-    const busy = !!(call || incoming);
+    const busy = !!(call || incoming || window.parley.messageBusy);
     for (const li of rows.values())
-      for (const b of li.querySelectorAll('button[type=submit], .call-btn')) b.disabled = busy;
+      for (const b of li.querySelectorAll('button[type=submit], .call-btn, .headsup-btn')) b.disabled = busy;
     for (const b of document.querySelectorAll('#missed-list .call-back'))
       b.disabled = busy || !online.has(b.closest('li').dataset.from);
   }
+
+  window.parley.refreshCallButtons = refreshButtons;
 
   // ---- do not disturb ----------------------------------------------------
   function setDnd(on) {
@@ -170,8 +174,36 @@
       : d.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
   }
 
+  // A recorded message's player, kept across renders (presence changes
+  // render the list again) so that one being watched goes on playing. The
+  // file plays with the page's access token, as `?token=` since a <video
+  // src> cannot send a header.
+  const players = new Map(); // message id -> <video> or <audio>
+  function playerFor(message, from) {
+    let el = players.get(message.id);
+    if (el) return el;
+    el = document.createElement(message.audio_only ? 'audio' : 'video');
+    el.className = 'message-player';
+    el.controls = true;
+    el.preload = 'metadata';
+    if (!message.audio_only) el.playsInline = true;
+    const url = message.url || '';
+    el.src = accessToken ? `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(accessToken)}` : url;
+    el.setAttribute('aria-label', `${message.audio_only ? 'Audio' : 'Video'} message from ${from.name}`);
+    players.set(message.id, el);
+    return el;
+  }
+
+  function reasonText(x) {
+    if (x.reason === 'message') return 'left you a message';
+    const why = x.reason === 'dnd' ? 'called while you were on do not disturb' : 'called, no answer';
+    return x.message ? `${why}, and left a message` : why;
+  }
+
   function renderMissed() {
     const items = [...missed.values()].sort((a, b) => b.ts - a.ts);
+    const kept = new Set(items.map((x) => x.message?.id).filter(Boolean));
+    for (const [id, el] of players) if (!kept.has(id)) { el.pause(); el.removeAttribute('src'); players.delete(id); }
     $('missed-list').replaceChildren(...items.map((x) => {
       const li = document.createElement('li');
       li.className = 'missed-item';
@@ -186,8 +218,9 @@
       time.textContent = when(x.ts);
       const why = document.createElement('span');
       why.className = 'reason';
-      why.textContent = x.reason === 'dnd' ? 'called while you were on do not disturb' : 'called, no answer';
+      why.textContent = reasonText(x);
       text.append(who, ' ', why, ' · ', time);
+      if (x.message?.duration_ms) text.append(` · ${clock(x.message.duration_ms)}`);
       if (x.topic) {
         const topic = document.createElement('span');
         topic.className = 'topic';
@@ -209,6 +242,10 @@
       dismiss.textContent = 'Dismiss';
       dismiss.addEventListener('click', () => acknowledge([x.call_id]));
       li.append(text, back, dismiss);
+      if (x.message?.url) {
+        li.classList.add('has-message');
+        li.append(playerFor(x.message, x.from));
+      }
       return li;
     }));
     $('missed-empty').hidden = missed.size > 0;
@@ -249,7 +286,7 @@
 
   // then(): once it rings, e.g. to clear the heads-up being called back.
   function startCall(peer, topic, audioOnly, then) {
-    if (call || incoming) return;
+    if (call || incoming || window.parley.messageBusy) return;
     const msg = { type: 'call', to: peer.id };
     if (topic) msg.topic = topic;
     if (audioOnly) msg.audio_only = true;

@@ -114,7 +114,8 @@
   // The tiles' camera-off state (data-camera-off) is tiles.js's.
 
   // ---- side panels: one open at a time --------------------------------------
-  const panels = { 'people-toggle': 'people-panel', 'chat-toggle': 'chat-panel', 'devices-toggle': 'devices-panel' };
+  const panels = { 'people-toggle': 'people-panel', 'chat-toggle': 'chat-panel', 'devices-toggle': 'devices-panel',
+    'recordings-toggle': 'recordings-panel' };
   function openPanel(toggleId) {
     // Under the meeting's bar, however many lines it wraps to.
     const bar = document.querySelector('#meeting > header').getBoundingClientRect().bottom;
