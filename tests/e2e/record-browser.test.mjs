@@ -22,6 +22,7 @@ import crypto from 'node:crypto';
 import { launchChromium, receives, pageUntil } from './browser.mjs';
 import { startServer } from './server.mjs';
 import { waitFor } from './client.mjs';
+import { span } from './mediafile.mjs';
 
 let server, browser;
 before(async () => {
@@ -130,21 +131,6 @@ function probeStreams(file) {
   const out = execFileSync('ffprobe', ['-v', 'error', '-count_packets', '-show_entries',
     'stream=codec_name,codec_type,width,height,nb_read_packets', '-of', 'json', file]);
   return Object.fromEntries(JSON.parse(out).streams.map((s) => [s.codec_type, s]));
-}
-
-// One stream's first packet and the last one's end, in seconds of the
-// recording's timeline.
-function streamSpan(file, kind) {
-  const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', kind === 'video' ? 'v:0' : 'a:0',
-    '-show_entries', 'packet=pts_time,duration_time', '-of', 'csv=p=0', file]).toString();
-  let first = Infinity, last = 0;
-  for (const line of out.trim().split('\n')) {
-    const [pts, dur] = line.split(',').map(Number);
-    if (!Number.isFinite(pts)) continue;
-    first = Math.min(first, pts);
-    last = Math.max(last, pts + (Number.isFinite(dur) ? dur : 0));
-  }
-  return { first, last };
 }
 
 // Decoded audio, mono 16-bit at 48 kHz; `from`/`to` in seconds from the
@@ -268,8 +254,8 @@ test('three browsers recorded from the Record button: indicator, files, sizes, r
     const streams = probeStreams(f.absolute_path);
     assert.equal(streams.video?.codec_name, 'vp8', `${p.name}: ${JSON.stringify(streams)}`);
     assert.equal(streams.audio?.codec_name, 'opus', `${p.name}: ${JSON.stringify(streams)}`);
-    const video = streamSpan(f.absolute_path, 'video');
-    const audio = streamSpan(f.absolute_path, 'audio');
+    const video = span(f.absolute_path, 'video');
+    const audio = span(f.absolute_path, 'audio');
     spans[p.name] = { video, audio };
     // The largest layer each page sent between its readings (on a quiet
     // machine the full-size one throughout; a publisher short of CPU or
@@ -321,7 +307,7 @@ test('three browsers recorded from the Record button: indicator, files, sizes, r
   // was there; each well above a frequency nobody plays.
   const mix = rec.files.find((x) => x.name === 'mix.ogg');
   assert.ok(mix, JSON.stringify(rec.files));
-  const mixSpan = streamSpan(mix.absolute_path, 'audio');
+  const mixSpan = span(mix.absolute_path, 'audio');
   assert.ok(Math.abs(mixSpan.last - length) <= 1, `mix: ${mixSpan.last} s of a ${length} s recording`);
   const at = (t) => Math.max(0, t - mixSpan.first); // timeline to the decoded mix
   const early = powers(pcm(mix.absolute_path, at(0.5), at(lateAt - 1)));

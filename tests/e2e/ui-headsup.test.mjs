@@ -1,10 +1,10 @@
 // Video heads-ups in the web client (protocol "Video heads-ups"), two
 // Chromium pages. Bob is on do not disturb; Ada's call is declined for it
-// and the page offers to leave a message: she records about 4 s of video
-// with the timer against the two minutes, sends it with Stop and send and
-// is back in the lobby, told how long it was. Bob leaves do not disturb and
-// his missed heads-ups play it in a <video> that decodes her camera;
-// dismissing it deletes it. Then from the lobby's Heads-up button, an
+// and the page offers to leave a message: she records 10 s of video with
+// the timer against the two minutes, sends it with Stop and send and is
+// back in the lobby, told how long it was. Bob leaves do not disturb and
+// his missed heads-ups play it in a <video> that decodes her camera to its
+// end; dismissing it deletes it. Then from the lobby's Heads-up button, an
 // audio-only message to Bob, who is online: it reaches him at once and
 // plays in an <audio>.
 import { test, before, after } from 'node:test';
@@ -88,8 +88,8 @@ test('a video message after a call declined for do not disturb, played and dismi
     'Record a heads-up for Bob');
   await ada.click('#message-video');
   assert.ok(await ada.locator('#message-offer').isHidden());
-  const { said } = await recordAndSend(ada, 4000, 'video');
-  assert.ok(said >= 4, `${said} s sent`);
+  const { said } = await recordAndSend(ada, 10000, 'video');
+  assert.ok(said >= 9, `${said} s sent`);
 
   // Bob hears of it once he leaves do not disturb.
   assert.equal(await bob.locator('#missed-list .message-player').count(), 0);
@@ -104,7 +104,13 @@ test('a video message after a call declined for do not disturb, played and dismi
     d: v.duration, err: v.error?.code || 0 })), (s) => s.t > 1.5 && s.w > 0, 'Bob\'s player plays Ada\'s video',
   { timeout: 10000, interval: 250 });
   assert.ok(Math.abs(played.d - said) <= 1.5, `${said} s sent: ${JSON.stringify(played)}`);
-  console.log(JSON.stringify({ sent: said, player: played }));
+  // Played to its end, decoding frames all along.
+  const end = await waitFor(() => player.evaluate((v) => {
+    const q = v.getVideoPlaybackQuality();
+    return { ended: v.ended, t: v.currentTime, frames: q.totalVideoFrames, dropped: q.droppedVideoFrames };
+  }), (s) => s.ended, 'Bob\'s player reaches the end of the message', { timeout: 20000, interval: 250 });
+  assert.ok(end.frames - end.dropped > 8 * 15, `${said} s sent: ${JSON.stringify(end)}`);
+  console.log(JSON.stringify({ sent: said, player: played, end }));
   const url = new URL(await player.getAttribute('src'), server.url);
   const id = url.pathname.split('/')[2];
   assert.ok(fs.existsSync(path.join(server.dataDir, 'recordings', id)));
