@@ -58,10 +58,11 @@ async function recordAndSend(page, ms, kind) {
   await page.locator('#message-bar').waitFor({ state: 'visible' });
   await page.locator('#rec-indicator').waitFor({ state: 'visible' });
   await waitFor(() => page.evaluate(sent), (s) => s[kind] > 10, `the message's ${kind} sent`, { timeout: 10000 });
-  const from = Date.now();
   await waitFor(() => page.textContent('#message-timer'), (t) => /^00:0[1-9] \/ 02:00$/.test(t),
     'the timer counting against two minutes', { timeout: 5000 });
-  await page.waitForTimeout(Math.max(0, ms - (Date.now() - from)));
+  // Recording until the page's own timer says `ms` went out.
+  await waitFor(() => page.textContent('#message-timer'), (t) => seconds(t.split(' / ')[0]) >= ms / 1000,
+    `the timer at ${ms / 1000} s`, { timeout: ms + 10000, interval: 200 });
   const timer = seconds((await page.textContent('#message-timer')).split(' / ')[0]);
   await page.click('#message-send');
   const notice = page.locator('#notice', { hasText: /^Message for Bob sent \(\d\d:\d\d\)\.$/ });

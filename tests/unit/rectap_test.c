@@ -90,6 +90,10 @@ static void play(pl_rectap *t, rt_events *l, const origin *o, size_t n_o, int64_
     for (size_t i = 0; i < l->n; i++) {
         const rt_ev *e = &l->e[i];
         int64_t at = start + (e->at - EPOCH);
+        /* Pacing the input, not waiting for a state: the thread runs on
+         * the real clock, and a packet handed over long after its arrival
+         * time is placed as late (a second of video pushed at once records
+         * fewer frames), so each goes in at its own time. */
         int64_t wait = at - mono();
         if (wait > 0)
             usleep((useconds_t)wait);
