@@ -390,11 +390,15 @@ void pl_rectap_release(pl_rectap *t)
     pl_env_free(&t->env, t);
 }
 
-/* Appends an item; false (and it is freed) once the recording stops. */
-static bool enqueue(pl_rectap *t, item *it, size_t bytes)
+/* Appends an item under one lock: false (and it is freed) once the
+ * recording stops, or for a packet the full queue has no room for
+ * (counted). */
+static bool enqueue(pl_rectap *t, item *it, size_t bytes, bool packet)
 {
     pthread_mutex_lock(&t->lock);
-    bool open = !t->stop_asked;
+    bool full = packet && t->bytes + bytes > PL_RECTAP_QUEUE_BYTES;
+    bool open = !t->stop_asked && !full;
+    t->st.queue_full += full;
     if (open) {
         it->next = NULL;
         if (t->tail)
@@ -403,6 +407,7 @@ static bool enqueue(pl_rectap *t, item *it, size_t bytes)
             t->head = it;
         t->tail = it;
         t->bytes += bytes;
+        t->st.queued += packet;
         if (t->head == it)
             pthread_cond_signal(&t->cond);
     }
@@ -427,7 +432,7 @@ static int command(pl_rectap *t, enum item_kind kind, const char *id, const char
         snprintf(it->display, sizeof(it->display), "%s", display);
     it->media = media;
     it->transport = transport;
-    return enqueue(t, it, sizeof(*it)) ? PL_OK : PL_ESTATE;
+    return enqueue(t, it, sizeof(*it), false) ? PL_OK : PL_ESTATE;
 }
 
 int pl_rectap_add_participant(pl_rectap *t, const char *id, const char *display_name,
@@ -449,13 +454,6 @@ int pl_rectap_remove_participant(pl_rectap *t, const char *id)
 void pl_rectap_push(pl_rectap *t, const pl_rectap_packet *p, const uint8_t *pkt, size_t len)
 {
     size_t bytes = sizeof(item) + len;
-    pthread_mutex_lock(&t->lock);
-    bool full = t->bytes + bytes > PL_RECTAP_QUEUE_BYTES;
-    if (full)
-        t->st.queue_full++;
-    pthread_mutex_unlock(&t->lock);
-    if (full)
-        return;
     item *it = pl_env_alloc(&t->env, bytes);
     if (!it) {
         pthread_mutex_lock(&t->lock);
@@ -468,11 +466,7 @@ void pl_rectap_push(pl_rectap *t, const pl_rectap_packet *p, const uint8_t *pkt,
     it->len = len;
     it->id[0] = it->display[0] = '\0';
     memcpy(it->data, pkt, len);
-    if (enqueue(t, it, bytes)) {
-        pthread_mutex_lock(&t->lock);
-        t->st.queued++;
-        pthread_mutex_unlock(&t->lock);
-    }
+    enqueue(t, it, bytes, true);
 }
 
 void pl_rectap_stop(pl_rectap *t)
