@@ -42,6 +42,15 @@
 #define LOSS_SMOOTHING 0.3
 #define LOSS_LOW 0.02
 #define LOSS_CUT_GAP_US 300000
+/* Loss that stays when the rate falls is the path's, not the relay's
+ * doing: a loss cut after which what arrives fell under this share of
+ * what arrived at the cut, while the loss kept this share of what it was,
+ * makes that loss the path's own (up to LOSS_INHERENT_MAX: a path losing
+ * more is broken, and the relay sends it less). The thresholds then stand
+ * above it. */
+#define LOSS_RATE_FELL 0.6
+#define LOSS_KEPT 0.7
+#define LOSS_INHERENT_MAX 0.08
 /* Probes: the first at this many times the start rate, the next at twice
  * a result that reached this share of what was asked. A calm link is one
  * without a delay cut this long. */
@@ -96,6 +105,8 @@ struct pl_bwe {
     /* Loss. */
     uint32_t loss_lost, loss_total;
     double loss_fraction, loss_smoothed;
+    double loss_inherent;           /* the path's own loss, which no cut lowers */
+    double cut_acked_bps, cut_loss; /* at the first of a series of loss cuts */
     int64_t last_loss_update_us, last_loss_cut_us;
     uint64_t feedbacks, overuses, loss_cuts, app_limited_cuts, probes_below_acked;
     /* Jitter: the last packet told (arrival, sequence number, send time),
@@ -104,6 +115,10 @@ struct pl_bwe {
     int64_t jitter_prev_arrival_us, jitter_prev_seq, jitter_prev_send_us;
     int64_t jitter_window_us, jitter_cur_max_us, jitter_prev_max_us;
     double jitter_us;
+    /* The last packet's one-way delay (the receiver's clock less the
+     * relay's) and sequence number, and the largest rise of the delay
+     * beyond a queue's in this window and the one before. */
+    int64_t owd_prev_us, owd_prev_seq, owd_cur_max_us, owd_prev_max_us;
     pl_sendhist_result results[PL_RTCP_MAX_TWCC];
 };
 
@@ -215,7 +230,7 @@ bool pl_bwe_probe_poll(pl_bwe *b, int64_t now_us, pl_bwe_probe *out)
 {
     uint64_t est = pl_bwe_estimate(b);
     bool ceiling = est >= b->max_bps || (b->remb_bps && est >= b->remb_bps);
-    bool calm = b->usage == PL_BWE_NORMAL && b->loss_smoothed < LOSS_LOW &&
+    bool calm = b->usage == PL_BWE_NORMAL && b->loss_smoothed < LOSS_LOW + b->loss_inherent &&
                 (b->last_decrease_us == INT64_MIN || now_us - b->last_decrease_us >= CALM_US);
     if (b->have_feedback && !ceiling && calm && bwe_prober_idle(&b->prober) &&
         (b->prober.last_probe_us == INT64_MIN ||
@@ -360,8 +375,11 @@ static void decrease(pl_bwe *b, int64_t now_us)
          * to a share of an application-limited rate would take away layers
          * whose absence lowers that rate, and the next burst would cut
          * again; the rate that arrived whole is what the path showed. Nor
-         * is it where congestion strikes. */
-        cut = base;
+         * is it where congestion strikes. Nor a ceiling: the estimate keeps
+         * the headroom above it that growth may take (behind 5% loss and
+         * +-20 ms, a cut to the rate itself paused a video for seconds,
+         * the slightest rise of its rate no longer fitting). */
+        cut = ACKED_HEADROOM * base + ACKED_SLACK_BPS;
         b->app_limited_cuts++;
     } else if (b->acked_bps) {
         capacity_update(b, (double)b->acked_bps / 1000.0);
@@ -406,6 +424,50 @@ static void increase(pl_bwe *b, double dt_s)
     b->delay_bps = clamp_bps(b, next);
 }
 
+/* A probe's result: true when it set the estimate. */
+static bool take_probe(pl_bwe *b, bwe_probe_result probe)
+{
+    if (probe.saturated) {
+        /* The path's rate, measured: where congestion strikes, and a
+         * ceiling for now; but never below what the path carried over the
+         * last half second, which says more than a cluster of a few
+         * packets whose last one a busy receiver stamped late. */
+        double rate = (double)probe.bps;
+        if (rate < (double)b->acked_bps && acked_carried(b)) {
+            rate = (double)b->acked_bps;
+            b->probes_below_acked++;
+        } else {
+            capacity_update(b, rate / 1000.0);
+        }
+        if (rate < b->delay_bps) {
+            b->delay_bps = clamp_bps(b, rate);
+            b->rate_state = PL_BWE_HOLD;
+            return true;
+        }
+    }
+    /* A cluster the path carried at a loss no higher than the part cuts
+     * for is a rate the loss allows too. */
+    bool loss_ok = b->loss_smoothed <= LOSS_HIGH + b->loss_inherent;
+    if (probe.bps > b->delay_bps) {
+        /* The path carried more than the estimate: take it, and see
+         * whether it carries more still. */
+        b->delay_bps = clamp_bps(b, (double)probe.bps);
+        if (loss_ok && b->loss_bps < b->delay_bps)
+            b->loss_bps = b->delay_bps;
+        if ((double)probe.bps >= PROBE_FURTHER_SHARE * (double)probe.asked &&
+            probe.bps < b->max_bps)
+            bwe_prober_queue(&b->prober, (uint64_t)clamp_bps(b, 2.0 * (double)probe.bps), false);
+        b->rate_state = PL_BWE_INCREASE;
+        return true;
+    }
+    if (probe.bps && loss_ok && (double)probe.bps > b->loss_bps) {
+        b->loss_bps =
+            clamp_bps(b, (double)probe.bps < b->delay_bps ? (double)probe.bps : b->delay_bps);
+        return true;
+    }
+    return false;
+}
+
 static void rate_update(pl_bwe *b, int64_t now_us, bwe_probe_result probe)
 {
     double dt_s = 0;
@@ -418,8 +480,12 @@ static void rate_update(pl_bwe *b, int64_t now_us, bwe_probe_result probe)
     case PL_BWE_OVERUSE:
         if (bwe_prober_measuring(&b->prober, now_us)) {
             /* The queue a cluster builds on purpose is not congestion: its
-             * measure will tell whether the path carried it. */
-            b->rate_state = PL_BWE_HOLD;
+             * measure tells whether the path carried it. That measure,
+             * when it comes with the overuse, counts: dropped, a probe
+             * that proved the path (behind 5% loss and +-20 ms, every
+             * cluster builds such a queue) left the estimate where it was. */
+            if (!take_probe(b, probe))
+                b->rate_state = PL_BWE_HOLD;
             return;
         }
         decrease(b, now_us);
@@ -444,36 +510,8 @@ static void rate_update(pl_bwe *b, int64_t now_us, bwe_probe_result probe)
         b->rate_state = PL_BWE_HOLD;
         return;
     }
-    if (probe.saturated) {
-        /* The path's rate, measured: where congestion strikes, and a
-         * ceiling for now; but never below what the path carried over the
-         * last half second, which says more than a cluster of a few
-         * packets whose last one a busy receiver stamped late. */
-        double rate = (double)probe.bps;
-        if (rate < (double)b->acked_bps && acked_carried(b)) {
-            rate = (double)b->acked_bps;
-            b->probes_below_acked++;
-        } else {
-            capacity_update(b, rate / 1000.0);
-        }
-        if (rate < b->delay_bps) {
-            b->delay_bps = clamp_bps(b, rate);
-            b->rate_state = PL_BWE_HOLD;
-            return;
-        }
-    }
-    if (probe.bps > b->delay_bps) {
-        /* The path carried more than the estimate: take it, and see
-         * whether it carries more still. */
-        b->delay_bps = clamp_bps(b, (double)probe.bps);
-        if (b->loss_smoothed <= LOSS_HIGH && b->loss_bps < b->delay_bps)
-            b->loss_bps = b->delay_bps;
-        if ((double)probe.bps >= PROBE_FURTHER_SHARE * (double)probe.asked &&
-            probe.bps < b->max_bps)
-            bwe_prober_queue(&b->prober, (uint64_t)clamp_bps(b, 2.0 * (double)probe.bps), false);
-        b->rate_state = PL_BWE_INCREASE;
+    if (take_probe(b, probe))
         return;
-    }
     if (b->rate_state != PL_BWE_INCREASE) {
         b->rate_state = PL_BWE_INCREASE;
         return; /* the queue is gone: grow from the next feedback on */
@@ -482,6 +520,23 @@ static void rate_update(pl_bwe *b, int64_t now_us, bwe_probe_result probe)
 }
 
 /* ---- loss ---- */
+
+/* The path's own loss: what stayed after loss cuts took the rate down
+ * (behind 5% random loss, cutting on it took a subscriber to its audio and
+ * kept it there, the loss as high as ever); lowered at once when the loss
+ * is lower. */
+static void inherent_update(pl_bwe *b)
+{
+    if (b->loss_smoothed < b->loss_inherent)
+        b->loss_inherent = b->loss_smoothed;
+    if (b->cut_acked_bps > 0 && b->acked_bps &&
+        (double)b->acked_bps < LOSS_RATE_FELL * b->cut_acked_bps &&
+        b->loss_smoothed >= LOSS_KEPT * b->cut_loss) {
+        b->loss_inherent =
+            b->loss_smoothed < LOSS_INHERENT_MAX ? b->loss_smoothed : LOSS_INHERENT_MAX;
+        b->cut_acked_bps = 0;
+    }
+}
 
 static void loss_update(pl_bwe *b, int64_t now_us)
 {
@@ -493,10 +548,9 @@ static void loss_update(pl_bwe *b, int64_t now_us)
     /* Decided on the loss smoothed over windows: a window of a few dozen
      * packets on a path that loses 5% at random reads over 10% now and
      * then, and each such read would cut for good (the part grows back
-     * only under 2%). A severe loss cuts at once. */
-    b->loss_smoothed = b->last_loss_update_us == INT64_MIN
-                           ? p
-                           : b->loss_smoothed + LOSS_SMOOTHING * (p - b->loss_smoothed);
+     * only under 2%). The first window adds to no loss before it, for the
+     * same reason. A severe loss cuts at once. */
+    b->loss_smoothed += LOSS_SMOOTHING * (p - b->loss_smoothed);
     b->loss_lost = b->loss_total = 0;
     double dt_s = 0;
     if (b->last_loss_update_us != INT64_MIN) {
@@ -504,19 +558,25 @@ static void loss_update(pl_bwe *b, int64_t now_us)
         dt_s = (double)(dt < 0 ? 0 : dt > MAX_UPDATE_GAP_US ? MAX_UPDATE_GAP_US : dt) / 1e6;
     }
     b->last_loss_update_us = now_us;
-    if (b->loss_smoothed > LOSS_HIGH || p > LOSS_SEVERE) {
+    inherent_update(b);
+    if (b->loss_smoothed > LOSS_HIGH + b->loss_inherent || p > LOSS_SEVERE) {
         if (b->last_loss_cut_us != INT64_MIN &&
             now_us - b->last_loss_cut_us < LOSS_CUT_GAP_US + b->rtt_us)
             return;
         double est = b->delay_bps < b->loss_bps ? b->delay_bps : b->loss_bps;
+        if (b->cut_acked_bps == 0) {
+            b->cut_acked_bps = (double)b->acked_bps;
+            b->cut_loss = b->loss_smoothed;
+        }
         b->loss_bps = clamp_bps(b, est * (1.0 - p / 2));
         b->last_loss_cut_us = now_us;
         b->loss_cuts++;
-    } else if (b->loss_smoothed < LOSS_LOW) {
+    } else if (b->loss_smoothed < LOSS_LOW + b->loss_inherent) {
         /* Grows back, but never stands above the delay-based part: when
          * loss strikes, the cut starts from what was being sent. */
         double grown = b->loss_bps * (1.0 + GROWTH_PER_S * dt_s) + 1000.0 * dt_s;
         b->loss_bps = clamp_bps(b, grown < b->delay_bps ? grown : b->delay_bps);
+        b->cut_acked_bps = 0;
     }
 }
 
@@ -534,6 +594,8 @@ static void jitter_add(pl_bwe *b, const pl_sendhist_result *r)
         b->jitter_prev_max_us = b->jitter_cur_max_us;
         b->jitter_cur_max_us = 0;
         b->jitter_window_us = r->send_us;
+        b->owd_prev_max_us = b->owd_cur_max_us;
+        b->owd_cur_max_us = 0;
     }
     if (b->jitter_prev_seq && r->seq == b->jitter_prev_seq + 1 &&
         r->arrival_us < b->jitter_prev_arrival_us) {
@@ -544,10 +606,31 @@ static void jitter_add(pl_bwe *b, const pl_sendhist_result *r)
         if (spread > b->jitter_cur_max_us)
             b->jitter_cur_max_us = spread;
     }
+    /* Delay that varies without reordering (a queue whose depth varies
+     * at random, a radio link's retries) is no trend for the detector, but
+     * stretches a probe's arrivals as much. A queue alone raises the
+     * delay from one packet to the next by at most the time the later one
+     * takes to pass the bottleneck (at the estimate, or faster); a rise
+     * beyond that is random delay, and the largest such rise is its
+     * spread. For the probes' span alone. */
+    if (b->owd_prev_seq && r->seq == b->owd_prev_seq + 1 && !r->cluster) {
+        int64_t owd = r->arrival_us - r->send_us;
+        double est = b->delay_bps < b->loss_bps ? b->delay_bps : b->loss_bps;
+        int64_t pass_us = (int64_t)((double)r->size * 8e6 / (est > 1 ? est : 1));
+        int64_t rise = owd - b->owd_prev_us - pass_us;
+        if (rise > JITTER_MAX_US)
+            rise = JITTER_MAX_US;
+        if (rise > b->owd_cur_max_us)
+            b->owd_cur_max_us = rise;
+    }
+    b->owd_prev_seq = r->seq;
+    b->owd_prev_us = r->arrival_us - r->send_us;
     int64_t spread =
         b->jitter_cur_max_us > b->jitter_prev_max_us ? b->jitter_cur_max_us : b->jitter_prev_max_us;
     b->jitter_us = (double)spread / 2;
-    b->prober.jitter_us = b->jitter_us;
+    int64_t rise = b->owd_cur_max_us > b->owd_prev_max_us ? b->owd_cur_max_us : b->owd_prev_max_us;
+    double fifo_us = (double)rise / 2;
+    b->prober.jitter_us = fifo_us > b->jitter_us ? fifo_us : b->jitter_us;
     pl_trendline_set_jitter(&b->trend, b->jitter_us / 1000.0);
     b->jitter_prev_arrival_us = r->arrival_us;
     b->jitter_prev_seq = r->seq;
@@ -610,6 +693,7 @@ pl_bwe_stats pl_bwe_get_stats(const pl_bwe *b)
                           .remb_bps = b->remb_bps,
                           .acked_bps = b->acked_bps,
                           .loss = b->loss_fraction,
+                          .loss_inherent = b->loss_inherent,
                           .jitter_ms = b->jitter_us / 1000.0,
                           .trend = b->trend.trend,
                           .threshold = b->trend.threshold,

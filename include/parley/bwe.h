@@ -82,13 +82,14 @@ typedef struct pl_bwe_probe {
 
 typedef struct pl_bwe_stats {
     uint64_t estimate_bps;
-    uint64_t delay_bps; /* the delay-based part */
-    uint64_t loss_bps;  /* the loss-based part */
-    uint64_t remb_bps;  /* 0 when no REMB came */
-    uint64_t acked_bps; /* what the receiver got; 0 until measured */
-    double loss;        /* fraction lost in the last loss window */
-    double jitter_ms;   /* J of a random delay of +-J, from reordered arrivals */
-    double trend;       /* the detector's scaled trend, and its threshold (ms) */
+    uint64_t delay_bps;   /* the delay-based part */
+    uint64_t loss_bps;    /* the loss-based part */
+    uint64_t remb_bps;    /* 0 when no REMB came */
+    uint64_t acked_bps;   /* what the receiver got; 0 until measured */
+    double loss;          /* fraction lost in the last loss window */
+    double loss_inherent; /* the path's own loss, which rate cuts did not lower */
+    double jitter_ms;     /* J of a random delay of +-J, from reordered arrivals */
+    double trend;         /* the detector's scaled trend, and its threshold (ms) */
     double threshold;
     enum pl_bwe_usage usage;
     enum pl_bwe_rate_state rate_state;

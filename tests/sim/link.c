@@ -74,11 +74,16 @@ static void advance(link *l, int64_t now)
                 *w = *p;
                 w->deliver_at = ceil_us(finish) + l->delay_us;
                 if (l->jitter_us > 0) {
-                    /* Each packet its own delay, as parley-impair does: a
-                     * later one may overtake an earlier one. */
+                    /* Each packet its own delay: a later one may overtake
+                     * an earlier one, unless order is kept. */
                     int64_t j = (int64_t)((rand01(l) * 2 - 1) * (double)l->jitter_us);
                     int64_t at = w->deliver_at + j;
                     w->deliver_at = at > ceil_us(finish) ? at : ceil_us(finish);
+                    if (l->jitter_keeps_order && l->wire.n > 1) {
+                        const link_packet *prev = ring_at(&l->wire, l->wire.n - 2);
+                        if (w->deliver_at < prev->deliver_at)
+                            w->deliver_at = prev->deliver_at;
+                    }
                     for (size_t i = l->wire.n - 1; i > 0; i--) {
                         link_packet *a = ring_at(&l->wire, i - 1), *b = ring_at(&l->wire, i);
                         if (a->deliver_at <= b->deliver_at)

@@ -8,11 +8,14 @@
  * rate). With a burst (link_set_burst) the link is a token bucket, as
  * Linux's tbf: idle, it saves up to that many bytes of credit at its rate,
  * and what the credit covers leaves at once. With jitter each packet's
- * delay varies on its own, so packets overtake each other. Seeded, on the virtual clock;
+ * delay varies on its own, so packets overtake each other; or, with
+ * jitter_keeps_order, a packet drawn late holds back those behind it, as
+ * parley-impair's jitter and a queue of varying depth do. Seeded, on the virtual clock;
  * times must not go backwards. */
 #ifndef PARLEY_TEST_LINK_H
 #define PARLEY_TEST_LINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,10 +40,11 @@ typedef struct link {
     /* Configuration; set the rate with link_set_rate once running. */
     uint64_t rate_bps;
     int64_t delay_us;
-    double loss;            /* 0..1, on the wire, after the queue */
-    int64_t jitter_us;      /* each packet's delay +- up to this, uniform (reorders) */
-    size_t max_queue_bytes; /* 0: no limit in bytes */
-    int64_t max_queue_us;   /* 0: no limit in time (at the current rate) */
+    double loss;             /* 0..1, on the wire, after the queue */
+    int64_t jitter_us;       /* each packet's delay +- up to this, uniform (reorders) */
+    bool jitter_keeps_order; /* a late packet holds the ones behind it (a FIFO) */
+    size_t max_queue_bytes;  /* 0: no limit in bytes */
+    int64_t max_queue_us;    /* 0: no limit in time (at the current rate) */
     /* State: the queue, whose head is being sent, and the wire. */
     link_ring queue, wire;
     size_t queued_bytes;

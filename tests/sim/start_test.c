@@ -87,12 +87,13 @@ static void test_fast_path_joining_late(void **state)
  * feedback's way too). Neither the loss, which repair hides, nor the
  * jitter, which has no trend, is congestion: the estimate must carry the
  * three videos and pause none of them once started. */
-static void lossy_jittery_path(sim *s, bool staggered)
+static void lossy_jittery_path(sim *s, bool staggered, bool fifo)
 {
     s->down.rate_bps = 20000000;
     s->down.loss = s->up.loss = 0.05;
     s->down.delay_us = s->up.delay_us = 50000;
     s->down.jitter_us = s->up.jitter_us = 20000;
+    s->down.jitter_keeps_order = s->up.jitter_keeps_order = fifo;
     const uint64_t bps[1] = {400000};
     /* All at once, or as a meeting fills: the subscriber's first
      * publisher, then one more every 1.5 s. */
@@ -158,12 +159,22 @@ static void lossy_jittery_path(sim *s, bool staggered)
 
 static void test_lossy_jittery_path(void **state)
 {
-    lossy_jittery_path(*state, false);
+    lossy_jittery_path(*state, false, false);
 }
 
 static void test_lossy_jittery_path_filling(void **state)
 {
-    lossy_jittery_path(*state, true);
+    lossy_jittery_path(*state, true, false);
+}
+
+static void test_lossy_fifo_jitter(void **state)
+{
+    lossy_jittery_path(*state, false, true);
+}
+
+static void test_lossy_fifo_jitter_filling(void **state)
+{
+    lossy_jittery_path(*state, true, true);
 }
 
 int main(void)
@@ -173,6 +184,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fast_path_joining_late, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lossy_jittery_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lossy_jittery_path_filling, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lossy_fifo_jitter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lossy_fifo_jitter_filling, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
