@@ -213,6 +213,58 @@ static void test_heavy_loss_cuts_light_loss_holds(void **state)
     assert_true(pl_bwe_estimate(f->b) < held * 80 / 100);
 }
 
+/* Loss that stays when the rate falls is the path's: after the cuts took
+ * what arrives under 60% of what arrived at the first, the loss, as high
+ * as ever, cuts no more. Loss that goes away with the rate (congestion)
+ * leaves no such mark. */
+static void test_loss_that_stays_is_the_paths(void **state)
+{
+    fx *f = *state;
+    pl_bwe_probe p;
+    pl_bwe_probe_poll(f->b, 0, &p); /* let the start probe go unsent */
+    for (int i = 0; i < 40; i++)
+        interval(f, 1000, 16 * MS, 0, 8); /* 500 kbit/s, 12.5% lost */
+    pl_bwe_stats st = pl_bwe_get_stats(f->b);
+    assert_true(st.loss_cuts >= 1);
+    assert_true(st.loss_inherent == 0);
+    /* The sender follows the cuts down to 200 kbit/s; the loss stays. */
+    for (int i = 0; i < 20; i++)
+        interval(f, 1000, 40 * MS, 0, 8);
+    st = pl_bwe_get_stats(f->b);
+    uint64_t cuts = st.loss_cuts;
+    print_message(
+        "# 12.5%% lost at 500 and at 200 kbit/s: the path's own loss %.3f after %llu cuts, "
+        "estimate %llu\n",
+        st.loss_inherent, (unsigned long long)cuts, (unsigned long long)pl_bwe_estimate(f->b));
+    assert_true(st.loss_inherent > 0.07 && st.loss_inherent <= 0.08);
+    uint64_t est = pl_bwe_estimate(f->b);
+    for (int i = 0; i < 30; i++)
+        interval(f, 1000, 40 * MS, 0, 8);
+    st = pl_bwe_get_stats(f->b);
+    assert_int_equal(st.loss_cuts, cuts);
+    assert_true(pl_bwe_estimate(f->b) >= est);
+    /* Less loss lowers it as the smoothed loss falls. */
+    for (int i = 0; i < 60; i++)
+        interval(f, 1000, 40 * MS, 0, 50);
+    st = pl_bwe_get_stats(f->b);
+    print_message("# then 2%% lost: the path's own loss %.3f\n", st.loss_inherent);
+    assert_true(st.loss_inherent < 0.04);
+}
+
+static void test_loss_that_goes_with_the_rate_is_congestion(void **state)
+{
+    fx *f = *state;
+    pl_bwe_probe p;
+    pl_bwe_probe_poll(f->b, 0, &p);
+    for (int i = 0; i < 40; i++)
+        interval(f, 1000, 16 * MS, 0, 8);
+    for (int i = 0; i < 20; i++)
+        interval(f, 1000, 40 * MS, 0, 0);
+    pl_bwe_stats st = pl_bwe_get_stats(f->b);
+    assert_true(st.loss_cuts >= 1);
+    assert_true(st.loss_inherent == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -221,6 +273,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_start_probe_and_its_measure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_requested_probe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heavy_loss_cuts_light_loss_holds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loss_that_stays_is_the_paths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loss_that_goes_with_the_rate_is_congestion, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_a_late_stamped_probe_is_no_ceiling, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
