@@ -184,7 +184,11 @@ static bool climb(const pl_alloc_config *cfg, int64_t now, work *w, pool *p, boo
 static bool grace(const pl_alloc_config *cfg, int64_t now, work *w, pool *p)
 {
     const pl_alloc_choice *prev = &w->in->prev;
-    if (!w->prev_on || !w->n_steps || w->level >= 0)
+    /* A stream just measured was flowing at its smallest layer while it
+     * was not (NOLAYER): a newcomer's video that does not fit at once is
+     * graced as one that was on, while a probe looks for room for it. */
+    bool was_flowing = w->prev_on || prev->state == PL_ALLOC_NOLAYER;
+    if (!was_flowing || !w->n_steps || w->level >= 0)
         return false;
     if (prev->short_of_budget && now - prev->short_since_us >= cfg->pause_grace_us)
         return false;

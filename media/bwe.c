@@ -87,6 +87,7 @@ struct pl_bwe {
     pl_trendline trend;
     bwe_prober prober;
     uint64_t min_bps, max_bps;
+    uint64_t probe_ceiling_bps; /* 0: max_bps */
     double delay_bps, loss_bps;
     uint64_t remb_bps;
     bool have_feedback;
@@ -226,10 +227,26 @@ void pl_bwe_request_probe(pl_bwe *b, int64_t now_us, uint64_t bps)
         bwe_prober_queue(&b->prober, (uint64_t)clamp_bps(b, (double)bps), true);
 }
 
+void pl_bwe_set_probe_ceiling(pl_bwe *b, uint64_t bps)
+{
+    b->probe_ceiling_bps = bps;
+}
+
+/* The highest a probe of the estimator's own may ask. */
+static uint64_t probe_ceiling(const pl_bwe *b)
+{
+    uint64_t c = b->max_bps;
+    if (b->probe_ceiling_bps && b->probe_ceiling_bps < c)
+        c = b->probe_ceiling_bps;
+    if (b->remb_bps && b->remb_bps < c)
+        c = b->remb_bps;
+    return c;
+}
+
 bool pl_bwe_probe_poll(pl_bwe *b, int64_t now_us, pl_bwe_probe *out)
 {
     uint64_t est = pl_bwe_estimate(b);
-    bool ceiling = est >= b->max_bps || (b->remb_bps && est >= b->remb_bps);
+    bool ceiling = est >= probe_ceiling(b);
     bool calm = b->usage == PL_BWE_NORMAL && b->loss_smoothed < LOSS_LOW + b->loss_inherent &&
                 (b->last_decrease_us == INT64_MIN || now_us - b->last_decrease_us >= CALM_US);
     if (b->have_feedback && !ceiling && calm && bwe_prober_idle(&b->prober) &&
@@ -454,9 +471,14 @@ static bool take_probe(pl_bwe *b, bwe_probe_result probe)
         b->delay_bps = clamp_bps(b, (double)probe.bps);
         if (loss_ok && b->loss_bps < b->delay_bps)
             b->loss_bps = b->delay_bps;
-        if ((double)probe.bps >= PROBE_FURTHER_SHARE * (double)probe.asked &&
-            probe.bps < b->max_bps)
-            bwe_prober_queue(&b->prober, (uint64_t)clamp_bps(b, 2.0 * (double)probe.bps), false);
+        uint64_t ceiling = probe_ceiling(b);
+        if ((double)probe.bps >= PROBE_FURTHER_SHARE * (double)probe.asked && probe.bps < ceiling &&
+            probe.asked < ceiling) {
+            double next = 2.0 * (double)probe.bps;
+            bwe_prober_queue(
+                &b->prober, (uint64_t)clamp_bps(b, next < (double)ceiling ? next : (double)ceiling),
+                false);
+        }
         b->rate_state = PL_BWE_INCREASE;
         return true;
     }

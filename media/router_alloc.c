@@ -156,6 +156,29 @@ static size_t describe(endpoint *e, bool fresh, int64_t now, pl_alloc_stream *st
 /* During the start-up: whether the estimate already carries everything
  * the subscriber can use, so its video need not wait for the end of the
  * probes. */
+/* How far the estimator's own probes may look: twice what the subscriber
+ * uses or would like next, or a camera's top rate more if that is more (a
+ * meeting grows by a participant at a time: one more video must fit
+ * without a pause while a probe proves room for it), never under three
+ * times the start; and a camera's top rate more for each video whose rates
+ * are not measured yet (they count for nothing in the allocation, and a
+ * start-up that stopped short of them would pause them as soon as they
+ * are). */
+#define PROBE_CEILING_MIN (3u * PL_ROUTER_START_BPS)
+#define UNMEASURED_VIDEO_BPS 2500000u
+
+static void set_probe_ceiling(endpoint *e, const pl_alloc_result *res)
+{
+    if (!e->dl->bwe)
+        return;
+    uint64_t use = res->probe_bps > res->total_bps ? res->probe_bps : res->total_bps;
+    uint64_t c = use > UNMEASURED_VIDEO_BPS ? 2 * use : use + UNMEASURED_VIDEO_BPS;
+    for (size_t k = 0; k < res->n_streams; k++)
+        if (res->streams[k].state == PL_ALLOC_NOLAYER)
+            c += UNMEASURED_VIDEO_BPS;
+    pl_bwe_set_probe_ceiling(e->dl->bwe, c > PROBE_CEILING_MIN ? c : PROBE_CEILING_MIN);
+}
+
 static bool all_fits(endpoint *e, uint64_t budget, int64_t now)
 {
     pl_alloc_stream st[PL_MAX_ROUTES];
@@ -163,7 +186,10 @@ static bool all_fits(endpoint *e, uint64_t budget, int64_t now)
     uint8_t order[PL_MAX_ROUTES][PL_MAX_LAYERS];
     size_t n = describe(e, false, now, st, idx, order);
     pl_alloc_result res;
-    if (!budget || pl_alloc_run(NULL, now, budget, st, n, &res) != PL_OK || res.wants_bps)
+    if (!budget || pl_alloc_run(NULL, now, budget, st, n, &res) != PL_OK)
+        return false;
+    set_probe_ceiling(e, &res);
+    if (res.wants_bps)
         return false;
     /* A video whose rates are not measured yet counts for nothing. */
     for (size_t k = 0; k < n; k++)
@@ -201,6 +227,7 @@ static void allocate(pl_router *r, endpoint *e, uint64_t budget, int64_t now)
         return;
     r->st.allocations++;
     d->want_bps = res.probe_bps;
+    set_probe_ceiling(e, &res);
     for (size_t k = 0; k < n; k++) {
         route *rt = &e->routes[idx[k]];
         rt->alloc = res.streams[k];

@@ -115,6 +115,13 @@ void pl_bwe_destroy(pl_bwe *b);
  * into them at once. PL_EINVAL when min > max. */
 int pl_bwe_set_bounds(pl_bwe *b, uint64_t min_bps, uint64_t max_bps);
 
+/* How far the probes the estimator sends of its own accord (the
+ * start-up's chain, the periodic ones on a calm link) may look: what the
+ * caller could use, with room to spare (0: up to the upper bound). Probes
+ * cost the receiver padding; a subscriber that can use 2 Mbit/s gains
+ * nothing from an estimate proven to 20. Requested probes are not bound. */
+void pl_bwe_set_probe_ceiling(pl_bwe *b, uint64_t bps);
+
 /* A packet with transport-wide sequence number `seq` left at now_us,
  * `size` bytes on the wire, in probe cluster `cluster` (0 for none).
  * Returns its extended sequence number. */

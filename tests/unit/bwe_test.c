@@ -213,6 +213,36 @@ static void test_heavy_loss_cuts_light_loss_holds(void **state)
     assert_true(pl_bwe_estimate(f->b) < held * 80 / 100);
 }
 
+/* The probes the estimator sends of its own accord look no further than
+ * the caller's ceiling: the chain asks it at most, and ends there. */
+static void test_probe_ceiling(void **state)
+{
+    fx *f = *state;
+    pl_bwe_set_probe_ceiling(f->b, 2000000);
+    pl_bwe_probe p;
+    assert_true(pl_bwe_probe_poll(f->b, 0, &p));
+    assert_int_equal(p.bps, 1500000);
+    interval(f, 1000, 5 * MS, p.id, 0); /* carried: 1.6 Mbit/s */
+    pl_bwe_probe next;
+    assert_true(pl_bwe_probe_poll(f->b, f->now + 50 * MS, &next));
+    assert_int_equal(next.bps, 2000000); /* twice, but for the ceiling */
+    f->now += 50 * MS;
+    interval(f, 1000, 4 * MS, next.id, 0); /* carried: 2 Mbit/s */
+    assert_true(pl_bwe_estimate(f->b) >= 1900000);
+    /* At the ceiling: no further probe, the start-up is over, and a calm
+     * link is not probed beyond it. */
+    assert_false(pl_bwe_probe_poll(f->b, f->now + 50 * MS, &next));
+    assert_false(pl_bwe_starting(f->b));
+    for (int i = 0; i < 80; i++) {
+        interval(f, 1000, 8 * MS, 0, 0);
+        assert_false(pl_bwe_probe_poll(f->b, f->now, &next));
+    }
+    /* A requested probe is not bound. */
+    pl_bwe_request_probe(f->b, f->now, 3000000);
+    assert_true(pl_bwe_probe_poll(f->b, f->now + 50 * MS, &next));
+    assert_int_equal(next.bps, 3000000);
+}
+
 /* Loss that stays when the rate falls is the path's: after the cuts took
  * what arrives under 60% of what arrived at the first, the loss, as high
  * as ever, cuts no more. Loss that goes away with the rate (congestion)
@@ -273,6 +303,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_start_probe_and_its_measure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_requested_probe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heavy_loss_cuts_light_loss_holds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_probe_ceiling, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loss_that_stays_is_the_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loss_that_goes_with_the_rate_is_congestion, setup,
                                         teardown),

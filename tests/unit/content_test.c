@@ -76,7 +76,7 @@ static void test_video_survives_vp8(void **state)
          * is in order. */
         for (unsigned i = 0; i < 2 * LOOP; i++) {
             const pl_clip_frame *f = pl_clip_video(c, i % LOOP);
-            pl_vcheck_frame(v, f->data, f->len, i * 3000, f->keyframe, false, &r);
+            pl_vcheck_frame(v, f->data, f->len, i * 3000, f->keyframe, -1, false, &r);
             assert_true(r.decoded);
             assert_false(r.corrupt);
             if (!r.in_order)
@@ -87,9 +87,9 @@ static void test_video_survives_vp8(void **state)
         /* A restart at the keyframe (a keyframe request) is in order too;
          * a jump to another counter without a loss report is not. */
         const pl_clip_frame *f0 = pl_clip_video(c, 0), *f60 = pl_clip_video(c, 60);
-        pl_vcheck_frame(v, f0->data, f0->len, 0, true, false, &r);
+        pl_vcheck_frame(v, f0->data, f0->len, 0, true, -1, false, &r);
         assert_true(r.in_order);
-        pl_vcheck_frame(v, f60->data, f60->len, 0, true, false, &r);
+        pl_vcheck_frame(v, f60->data, f60->len, 0, true, -1, false, &r);
         assert_true(r.decoded && !r.corrupt);
         assert_false(r.in_order);
         pl_vcheck_stats st;
@@ -112,13 +112,13 @@ static void test_video_after_loss_and_damage(void **state)
     const pl_clip_frame *f;
     /* Before any keyframe, and after a reported loss, P-frames wait. */
     f = pl_clip_video(c, 3);
-    pl_vcheck_frame(v, f->data, f->len, 0, false, false, &r);
+    pl_vcheck_frame(v, f->data, f->len, 0, false, -1, false, &r);
     assert_true(r.skipped);
     f = pl_clip_video(c, 0);
-    pl_vcheck_frame(v, f->data, f->len, 0, true, false, &r);
+    pl_vcheck_frame(v, f->data, f->len, 0, true, -1, false, &r);
     assert_true(r.decoded && !r.corrupt);
     f = pl_clip_video(c, 2);
-    pl_vcheck_frame(v, f->data, f->len, 6000, false, true, &r);
+    pl_vcheck_frame(v, f->data, f->len, 6000, false, -1, true, &r);
     assert_true(r.skipped);
 
     /* Damaged keyframes: every outcome is "corrupt" or a correct picture,
@@ -130,7 +130,7 @@ static void test_video_after_loss_and_damage(void **state)
         memcpy(bad, f->data, f->len);
         for (size_t i = pos; i < pos + 64 && i < f->len; i++)
             bad[i] ^= 0x5a;
-        pl_vcheck_frame(v, bad, f->len, 0, true, false, &r);
+        pl_vcheck_frame(v, bad, f->len, 0, true, -1, false, &r);
         corrupt += r.corrupt;
         if (!r.corrupt && r.identity != 42)
             wrong++;
@@ -143,7 +143,7 @@ static void test_video_after_loss_and_damage(void **state)
     /* Expecting someone else: every picture counts as the wrong sender. */
     v = pl_vcheck_create(LOOP, 41);
     f = pl_clip_video(c, 0);
-    pl_vcheck_frame(v, f->data, f->len, 0, true, false, &r);
+    pl_vcheck_frame(v, f->data, f->len, 0, true, -1, false, &r);
     pl_vcheck_stats st;
     pl_vcheck_stats_get(v, &st);
     assert_int_equal(st.wrong_identity, 1);
@@ -179,7 +179,7 @@ static void test_layers_decode_and_switch(void **state)
         pl_vcheck_result r;
         for (unsigned i = 0; i < LOOP; i++) {
             const pl_clip_frame *f = pl_clip_video(layer[l], i);
-            pl_vcheck_frame(v, f->data, f->len, i * 3000, f->keyframe, false, &r);
+            pl_vcheck_frame(v, f->data, f->len, i * 3000, f->keyframe, -1, false, &r);
             assert_true(r.decoded && !r.corrupt && r.in_order);
             assert_int_equal(r.identity, 9);
             assert_int_equal(r.width, sizes[l][0]);
@@ -187,19 +187,39 @@ static void test_layers_decode_and_switch(void **state)
         }
         pl_vcheck_destroy(v);
         /* ...and so does TL0 alone, or TL0 and TL1, when the upper layers
-         * are dropped. */
+         * are dropped: in order, told each frame's layer; out of order
+         * without it, the counter jumping. */
         for (unsigned keep = 0; keep < 2; keep++) {
             v = pl_vcheck_create(LOOP, 9);
+            pl_vcheck *blind = pl_vcheck_create(LOOP, 9);
             for (unsigned i = 0; i < LOOP; i++) {
                 const pl_clip_frame *f = pl_clip_video(layer[l], i);
                 if (f->tid > keep)
                     continue;
-                pl_vcheck_frame(v, f->data, f->len, i * 3000, f->keyframe, false, &r);
-                assert_true(r.decoded && !r.corrupt);
+                pl_vcheck_frame(v, f->data, f->len, i * 3000, f->keyframe, f->tid, false, &r);
+                assert_true(r.decoded && !r.corrupt && r.in_order);
                 assert_int_equal(r.identity, 9);
+                pl_vcheck_frame(blind, f->data, f->len, i * 3000, f->keyframe, -1, false, &r);
+                assert_true(r.decoded && !r.corrupt);
+                assert_true(r.in_order == (i == 0));
             }
+            pl_vcheck_destroy(blind);
             pl_vcheck_destroy(v);
         }
+        /* A TL0 frame left out is no layer's choice: the next one does not
+         * pass (out of order, or its reference gone). */
+        v = pl_vcheck_create(LOOP, 9);
+        for (unsigned i = 0; i < 9; i++) {
+            const pl_clip_frame *f = pl_clip_video(layer[l], i);
+            if (f->tid > 0 || i == 4)
+                continue;
+            pl_vcheck_frame(v, f->data, f->len, i * 3000, f->keyframe, f->tid, false, &r);
+            if (i == 8)
+                assert_false(r.in_order && !r.corrupt);
+            else
+                assert_true(r.in_order && !r.corrupt);
+        }
+        pl_vcheck_destroy(v);
     }
     /* Switching layers at a keyframe: q, then f, then h, one decoder. */
     pl_vcheck *v = pl_vcheck_create(LOOP, 9);
@@ -208,7 +228,7 @@ static void test_layers_decode_and_switch(void **state)
     for (int k = 0; k < 3; k++)
         for (unsigned i = 0; i < 20; i++) {
             const pl_clip_frame *f = pl_clip_video(layer[order[k]], i);
-            pl_vcheck_frame(v, f->data, f->len, i * 3000, f->keyframe, false, &r);
+            pl_vcheck_frame(v, f->data, f->len, i * 3000, f->keyframe, -1, false, &r);
             assert_true(r.decoded && !r.corrupt && r.in_order);
             assert_int_equal(r.width, sizes[order[k]][0]);
         }

@@ -139,6 +139,10 @@ static int add_frame(pl_clip_frame *f, const void *data, size_t len, bool key, u
     return 0;
 }
 
+/* The temporal layer of each frame of a three-layer clip, by its place in
+ * the pattern of four (the counter drawn in it, modulo 4). */
+static const uint8_t tid3[4] = {0, 2, 1, 2};
+
 /* Temporal layers (RFC 7741 TID) as browsers send them: with three, the
  * pattern 0 2 1 2; TL0 frames see only TL0, TL1 frames see TL0, TL2 frames
  * see TL0 or TL1 and nobody sees them (with two, 0 1: TL1 frames see TL0
@@ -147,7 +151,6 @@ static int add_frame(pl_clip_frame *f, const void *data, size_t len, bool key, u
 static void temporal_frame(unsigned layers, unsigned i, pl_clip_frame *f,
                            vpx_enc_frame_flags_t *flags)
 {
-    static const uint8_t tid3[4] = {0, 2, 1, 2};
     enum {
         ONLY_LAST = VP8_EFLAG_NO_REF_GF | VP8_EFLAG_NO_REF_ARF,
         NO_UPDATE = VP8_EFLAG_NO_UPD_LAST | VP8_EFLAG_NO_UPD_GF | VP8_EFLAG_NO_UPD_ARF |
@@ -422,8 +425,22 @@ static void note_size(pl_vcheck *v, unsigned w, unsigned h)
     }
 }
 
+/* Whether the frames between prev and counter (exclusive) are all of a
+ * higher temporal layer than the one received: what a relay forwarding
+ * fewer temporal layers leaves out, in the bots' three-layer pattern. */
+static bool temporal_skip(const pl_vcheck *v, unsigned prev, unsigned counter, int tid)
+{
+    if (tid < 0)
+        return false;
+    unsigned c = (prev + 1) % v->loop;
+    for (unsigned n = 0; c != counter; c = (c + 1) % v->loop, n++)
+        if (n >= 3 || tid3[c % 4] <= tid)
+            return false;
+    return true;
+}
+
 void pl_vcheck_frame(pl_vcheck *v, const uint8_t *frame, size_t len, uint32_t ts, bool keyframe,
-                     bool gap_before, pl_vcheck_result *r)
+                     int tid, bool gap_before, pl_vcheck_result *r)
 {
     (void)ts;
     *r = (pl_vcheck_result){.identity = -1, .counter = -1, .in_order = true};
@@ -480,11 +497,13 @@ void pl_vcheck_frame(pl_vcheck *v, const uint8_t *frame, size_t len, uint32_t ts
         v->st.identity = (int)id;
     if ((int)id != v->expected)
         v->st.wrong_identity++;
-    /* P-frames follow each other one by one; a keyframe may restart the
+    /* P-frames follow each other one by one, but for the frames of higher
+     * temporal layers a relay may leave out; a keyframe may restart the
      * sender's loop at 0. */
     if (v->have_prev) {
         unsigned next = (v->prev_counter + 1) % v->loop;
-        r->in_order = counter == next || (keyframe && counter == 0);
+        r->in_order = counter == next || (keyframe && counter == 0) ||
+                      temporal_skip(v, v->prev_counter, counter, tid);
         if (!r->in_order)
             v->st.out_of_order++;
     }

@@ -97,11 +97,15 @@ typedef struct pl_vcheck_stats {
  * (a browser's camera): then only decoding is checked, not the pattern. */
 pl_vcheck *pl_vcheck_create(unsigned loop_frames, int expected_identity);
 void pl_vcheck_destroy(pl_vcheck *v);
-/* One complete frame with its RTP timestamp (90 kHz). gap_before: frames
- * or packets were lost since the previous frame, so a P-frame cannot be
- * decoded until the next keyframe. */
+/* One complete frame with its RTP timestamp (90 kHz) and temporal layer
+ * (TID, -1 when the stream has none). gap_before: frames or packets were
+ * lost since the previous frame, so a P-frame cannot be decoded until the
+ * next keyframe. A frame that follows the previous one with only frames of
+ * higher temporal layers between them (in the three-layer pattern of
+ * pl_clip_create_with) is in order: a relay forwarding fewer layers leaves
+ * those out. */
 void pl_vcheck_frame(pl_vcheck *v, const uint8_t *frame, size_t len, uint32_t ts, bool keyframe,
-                     bool gap_before, pl_vcheck_result *r);
+                     int tid, bool gap_before, pl_vcheck_result *r);
 void pl_vcheck_stats_get(const pl_vcheck *v, pl_vcheck_stats *out);
 
 /* ---- receiving: audio ---- */

@@ -161,6 +161,15 @@ static void count_size(pl_rxstream *s)
     s->sizes[i].frames++;
 }
 
+/* A frame's temporal layer from its descriptor, -1 when it has none. */
+static int frame_tid(const pl_rxstream *s, uint32_t ts)
+{
+    for (unsigned i = 0; i < PL_RXSTREAM_DESCS; i++)
+        if (s->descs[i].used && s->descs[i].ts == ts)
+            return s->descs[i].has_tid ? s->descs[i].tid : -1;
+    return -1;
+}
+
 /* Frames that are complete, in order, and what a viewer would see of them. */
 static void pop_frames(pl_rxstream *s, int64_t now_us, const pl_rxstream_fb *fb)
 {
@@ -179,7 +188,8 @@ static void pop_frames(pl_rxstream *s, int64_t now_us, const pl_rxstream_fb *fb)
             continue;
         }
         pl_vcheck_result r;
-        pl_vcheck_frame(s->vcheck, f.data, f.len, f.timestamp, f.keyframe, f.lost_before, &r);
+        pl_vcheck_frame(s->vcheck, f.data, f.len, f.timestamp, f.keyframe,
+                        frame_tid(s, f.timestamp), f.lost_before, &r);
         if (r.decoded && !r.corrupt)
             pl_rxstats_frame(&s->st, shown);
         if (r.skipped)
