@@ -614,6 +614,7 @@ void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out)
     out->pacer_refused = rs.pacer_refused;
     out->pacer_rtx_dropped = rs.pacer_rtx_dropped;
     out->probes = rs.probes;
+    out->padding_packets = rs.padding_packets;
     out->padding_bytes = rs.padding_bytes;
     out->nack_repeats = rs.nack_repeats;
     out->nack_keyframes = rs.nack_keyframes;

@@ -37,6 +37,7 @@ void srv_worker_totals(const server *srv, pl_worker_stats *out)
         t.pacer_refused += w.pacer_refused;
         t.pacer_rtx_dropped += w.pacer_rtx_dropped;
         t.probes += w.probes;
+        t.padding_packets += w.padding_packets;
         t.padding_bytes += w.padding_bytes;
         t.nack_repeats += w.nack_repeats;
         t.nack_keyframes += w.nack_keyframes;
@@ -133,13 +134,14 @@ int srv_serve_stats(struct lws *wsi, server *srv)
     if (n > 0 && (size_t)n < cap)
         n += snprintf(body + n, cap - (size_t)n,
                       ",\"downlink_feedback\":%llu,\"pacer_refused\":%llu,"
-                      "\"pacer_rtx_dropped\":%llu,\"probes\":%llu,\"padding_bytes\":%llu,"
+                      "\"pacer_rtx_dropped\":%llu,\"probes\":%llu,\"padding_packets\":%llu,"
+                      "\"padding_bytes\":%llu,"
                       "\"nack_repeats\":%llu,\"nack_keyframes\":%llu,\"allocations\":%llu,"
                       "\"videos_paused\":%llu,\"video_pauses\":%llu,\"alloc_probes\":%llu,"
                       "\"dynacast_updates\":%llu,\"layers_paused_at_publisher\":%llu",
                       (unsigned long long)t.downlink_feedback, (unsigned long long)t.pacer_refused,
                       (unsigned long long)t.pacer_rtx_dropped, (unsigned long long)t.probes,
-                      (unsigned long long)t.padding_bytes, (unsigned long long)t.nack_repeats,
+                      (unsigned long long)t.padding_packets, (unsigned long long)t.padding_bytes, (unsigned long long)t.nack_repeats,
                       (unsigned long long)t.nack_keyframes, (unsigned long long)t.allocations,
                       (unsigned long long)t.videos_paused, (unsigned long long)t.video_pauses,
                       (unsigned long long)t.alloc_probes, (unsigned long long)t.dynacast_updates,

@@ -98,7 +98,7 @@ typedef struct pl_worker_stats {
      * probe clusters, and the padding bytes they were filled with. */
     uint64_t downlink_feedback;
     uint64_t pacer_refused, pacer_rtx_dropped;
-    uint64_t probes, padding_bytes;
+    uint64_t probes, padding_packets, padding_bytes;
     /* Subscribers' NACKs not resent (resent less than a round trip ago),
      * and answered with a keyframe request (bigger than a key frame). */
     uint64_t nack_repeats, nack_keyframes;
