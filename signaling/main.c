@@ -182,6 +182,14 @@ static void sig_tick(lws_sorted_usec_list_t *sul)
  * rather than lose them quietly. */
 static int open_store(server *srv)
 {
+    if (srv->opt.redis_url) {
+        /* The store has said why (unreachable, not durable, bad URL). */
+        if (pl_store_open_redis(&srv->env, srv->opt.redis_url, &srv->store) != PL_OK) {
+            pl_log_printf(srv->log, PL_LOG_ERROR, "cannot keep heads-ups in Redis (--redis)");
+            return 1;
+        }
+        return 0;
+    }
     char db_path[4096];
     snprintf(db_path, sizeof(db_path), "%s/parley.db", srv->opt.data_dir);
     if ((mkdir(srv->opt.data_dir, 0700) != 0 && errno != EEXIST) ||
@@ -269,8 +277,7 @@ int main(int argc, char **argv)
     pick_announce(&srv);
     if (srv_admin_load_token(&srv) != 0 || srv_workers_start(&srv) != 0 || open_store(&srv) != 0 ||
         srv_recordings_start(&srv) != 0 || srv_reclive_start(&srv) != 0 ||
-        srv_load_secrets(&srv) != 0 ||
-        load_webhooks(&srv) != 0 || start_signaling(&srv) != 0) {
+        srv_load_secrets(&srv) != 0 || load_webhooks(&srv) != 0 || start_signaling(&srv) != 0) {
         teardown(&srv);
         return 1;
     }
