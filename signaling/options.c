@@ -138,10 +138,11 @@ static const opt_desc table[] = {
     {"data-dir", K_STR, OFF(data_dir), 0, 0, false, false, "DIR",
      "where missed heads-ups and recordings are kept\n(default ./data)", NULL},
     {"redis", K_STR, OFF(redis_url), 0, 0, false, true, "URL",
-     "redis://[:password@]host[:port][/db]: keep heads-ups in this\n"
-     "Redis, shared by every node of a cluster; it must run with\n"
-     "appendonly yes and appendfsync always\n"
-     "(default: one node, SQLite in --data-dir)",
+     "redis://[:password@]host[:port][/db]: run as a node of the\n"
+     "cluster sharing this Redis, which keeps heads-ups and carries\n"
+     "presence and calls between nodes; it must run with appendonly\n"
+     "yes and appendfsync always (default: one node, SQLite in\n"
+     "--data-dir)",
      check_redis_url},
     {"max-recording-mb", K_INT, OFF(max_recording_mb), 0, INT32_MAX, false, false, "N",
      "MB of recordings kept on the server;\n"
