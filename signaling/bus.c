@@ -50,6 +50,9 @@ struct srv_bus {
     pthread_t thread;
     bool thread_started;
     atomic_bool stop;
+    /* The thread heard Redis again: the loop's connection need not wait
+     * out its pause before trying. */
+    atomic_bool retry_now;
     pthread_mutex_t lock; /* sub, queue */
     redisContext *sub;
     qmsg *head, *tail;
@@ -71,7 +74,7 @@ static redisContext *conn(srv_bus *b)
     if (b->c)
         return b->c;
     int64_t now = mono_ms();
-    if (now < b->next_try_ms)
+    if (now < b->next_try_ms && !atomic_exchange(&b->retry_now, false))
         return NULL;
     b->next_try_ms = now + 1000;
     char err[256];
@@ -376,8 +379,10 @@ static void *run(void *arg)
                 pause_ms(b, 500);
                 continue;
             }
-            if (lost)
+            if (lost) {
+                atomic_store(&b->retry_now, true);
                 pl_env_logf(&b->env, PL_LOG_INFO, "cluster: hearing other nodes again");
+            }
             lost = false;
         }
         redisReply *r = NULL;

@@ -4,8 +4,9 @@
 // on node 2 rings, is answered, and real media flow between the two users'
 // bots in the call's room; decline, cancel, busy and missed cross nodes with
 // the same events; do-not-disturb on node 2 leaves a heads-up that the callee
-// finds when it connects to node 1 instead. Skipped only when redis-server
-// is not installed.
+// finds when it connects to node 1 instead; Redis killed and restarted, the
+// nodes reconnect and calls cross again. Skipped only when redis-server is
+// not installed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -14,7 +15,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer } from './server.mjs';
-import { connect } from './client.mjs';
+import { connect, waitFor } from './client.mjs';
 import { runBots, describe } from './bots.mjs';
 
 const hasRedis = spawnSync('sh', ['-c', 'command -v redis-server'], { stdio: 'ignore' }).status === 0;
@@ -42,16 +43,19 @@ async function redisReady(port) {
   }
 }
 
-let redis, redisDir, nodes = [];
+let redis, redisDir, redisPort, nodes = [];
+async function startRedis() {
+  redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--dir', redisDir,
+    '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--logfile', path.join(redisDir, 'log')],
+  { stdio: 'ignore' });
+  await redisReady(redisPort);
+}
 before(async () => {
   if (!hasRedis) return;
   redisDir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-redis-'));
-  const port = await freePort();
-  redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', redisDir,
-    '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--logfile', path.join(redisDir, 'log')],
-  { stdio: 'ignore' });
-  await redisReady(port);
-  const args = ['--redis', `redis://127.0.0.1:${port}`, '--ring-timeout', '2'];
+  redisPort = await freePort();
+  await startRedis();
+  const args = ['--redis', `redis://127.0.0.1:${redisPort}`, '--ring-timeout', '2'];
   nodes = await Promise.all([startServer(args), startServer(args), startServer(args)]);
 });
 after(async () => {
@@ -176,4 +180,26 @@ test('do-not-disturb on node 2 leaves a heads-up the callee sees on node 1', { s
   assert.deepEqual(item.from, ada.user);
   assert.equal((await again.request({ type: 'missed-ack', call_ids: [r.call_id] })).type, 'ok');
   await Promise.all([ada.close(), again.close()]);
+});
+
+test('Redis killed and restarted: nodes carry on, reconnect, and calls cross again', { skip: !hasRedis }, async () => {
+  const [ada, bob] = await users(['Ada', 0], ['Bob', 1]);
+  const heard = nodes.map((n) => (n.output().match(/hearing other nodes again/g) || []).length);
+  const gone = new Promise((resolve) => redis.once('exit', resolve));
+  redis.kill('SIGKILL');
+  await gone;
+  // Without Redis a node cannot find users elsewhere: said, not crashed on.
+  const lost = await ada.request({ type: 'call', to: bob.user.id });
+  assert.equal(lost.code, 'not_found', JSON.stringify(lost));
+  await startRedis();
+  // Every node says when it hears the others again.
+  await waitFor(() => nodes.map((n) => (n.output().match(/hearing other nodes again/g) || []).length),
+    (now) => now.every((k, i) => k > heard[i]), 'every node back on the bus', { timeout: 15000 });
+  const id = await ring(ada, bob);
+  assert.equal((await bob.event('incoming-call')).call_id, id);
+  assert.equal((await bob.request({ type: 'call-accept', call_id: id })).type, 'ok');
+  await Promise.all([ada.event('call-accepted'), bob.event('call-accepted')]);
+  assert.equal((await ada.request({ type: 'call-hangup', call_id: id })).type, 'ok');
+  assert.equal((await bob.event('call-ended')).by, ada.user.id);
+  await Promise.all([ada.close(), bob.close()]);
 });
