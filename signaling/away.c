@@ -202,6 +202,15 @@ bool sig_away_room_party(const sig_away *a, const conn *c, const char *room)
     return false;
 }
 
+void sig_away_room_left(sig_away *a, conn *c, const char *room)
+{
+    for (away_call *k = a->list; k; k = k->next)
+        if (k->accepted && strcmp(k->room, room) == 0 && strcmp(k->callee_user, c->user->id) == 0) {
+            act(a, k, "hangup");
+            return;
+        }
+}
+
 void sig_away_conn_gone(sig_away *a, conn *c)
 {
     if (!c->user)

@@ -30,6 +30,8 @@ void sig_away_on_tell(sig_away *a, const pl_busmsg *b);
 bool sig_away_on_action(sig_away *a, conn *c, const char *type, const char *id, json_t *re);
 /* Is c a party to the accepted call whose room this is? */
 bool sig_away_room_party(const sig_away *a, const conn *c, const char *room);
+/* c left the room of an accepted call from elsewhere: that hangs up. */
+void sig_away_room_left(sig_away *a, conn *c, const char *room);
 void sig_away_conn_gone(sig_away *a, conn *c);
 void sig_away_resumed(sig_away *a, conn *c);
 /* A ring the caller's node never ended (that node went away) ends as

@@ -548,6 +548,7 @@ void sig_calls_room_left(sig_calls *cs, conn *c, const char *room)
             end_call(cs, k);
             return;
         }
+    sig_away_room_left(cs->away, c, room);
 }
 
 void sig_calls_conn_gone(sig_calls *cs, conn *c)
