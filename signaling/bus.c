@@ -46,12 +46,15 @@ struct srv_bus {
     redisContext *c;
     int64_t next_try_ms, next_beat_ms;
     bool down_logged;
+    /* Connected again after an outage: the directory may have lost this
+     * node's entries (a reader removes them once the liveness key has
+     * expired), and other nodes missed its presence meanwhile. */
+    bool resync;
     /* The thread's. */
     pthread_t thread;
     bool thread_started;
     atomic_bool stop;
-    /* The thread heard Redis again: the loop's connection need not wait
-     * out its pause before trying. */
+    /* The thread heard Redis again after losing it (srv_bus_resync_due). */
     atomic_bool retry_now;
     pthread_mutex_t lock; /* sub, queue */
     redisContext *sub;
@@ -71,10 +74,19 @@ static int64_t mono_ms(void)
 
 static redisContext *conn(srv_bus *b)
 {
+    /* The thread lost Redis and has it again: this connection went the
+     * same way, though it may not know yet; a new one now, rather than a
+     * message lost to the dead one. */
+    if (atomic_exchange(&b->retry_now, false)) {
+        pl_redis_close(b->c);
+        b->c = NULL;
+        b->next_try_ms = 0;
+        b->resync = true;
+    }
     if (b->c)
         return b->c;
     int64_t now = mono_ms();
-    if (now < b->next_try_ms && !atomic_exchange(&b->retry_now, false))
+    if (now < b->next_try_ms)
         return NULL;
     b->next_try_ms = now + 1000;
     char err[256];
@@ -85,8 +97,10 @@ static redisContext *conn(srv_bus *b)
         b->down_logged = true;
         return NULL;
     }
-    if (b->down_logged)
+    if (b->down_logged) {
         pl_env_logf(&b->env, PL_LOG_INFO, "cluster: Redis reachable again");
+        b->resync = true;
+    }
     b->down_logged = false;
     b->next_beat_ms = 0; /* say at once that this node lives */
     return b->c;
@@ -252,6 +266,14 @@ static int bus_dir_each(void *arg, void (*fn)(void *arg, const pl_sig_peer *p), 
     }
     freeReplyObject(r);
     return n;
+}
+
+bool srv_bus_resync_due(srv_bus *b)
+{
+    conn(b); /* takes a reconnection the thread saw */
+    bool due = b->resync;
+    b->resync = false;
+    return due;
 }
 
 void srv_bus_tick(srv_bus *b)

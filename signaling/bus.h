@@ -6,6 +6,7 @@
 #ifndef PARLEY_SRV_BUS_H
 #define PARLEY_SRV_BUS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "parley/signal.h"
@@ -22,6 +23,9 @@ void srv_bus_stop(srv_bus *b);
 pl_sig_cluster srv_bus_cluster(srv_bus *b);
 /* Hands every queued message to fn, oldest first (the loop's thread). */
 void srv_bus_drain(srv_bus *b, void (*fn)(void *arg, const char *text, size_t len), void *arg);
+/* Once a second: is the node to say again who its users are
+ * (pl_sig_cluster_refresh), having been cut off from Redis? */
+bool srv_bus_resync_due(srv_bus *b);
 /* Once a second: keeps this node's liveness key fresh. */
 void srv_bus_tick(srv_bus *b);
 

@@ -199,6 +199,8 @@ static void sig_tick(lws_sorted_usec_list_t *sul)
 {
     server *srv = lws_container_of(sul, server, tick);
     if (srv->bus) {
+        if (srv_bus_resync_due(srv->bus))
+            pl_sig_cluster_refresh(srv->sig);
         srv_bus_tick(srv->bus);
         srv_bus_deliver(srv); /* what came before the loop could be woken */
     }

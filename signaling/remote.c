@@ -44,6 +44,17 @@ void sig_remote_presence(pl_sig *s, const char *user_id, const char *name, const
     sig_remote_send(s, &b);
 }
 
+void pl_sig_cluster_refresh(pl_sig *s)
+{
+    for (const sig_user *u = s->m.users; u; u = u->next) {
+        const conn *c = u->devices;
+        while (c && c->only_room[0]) /* guests are in no directory */
+            c = c->next_device;
+        if (c)
+            sig_remote_presence(s, u->id, c->name, sig_calls_user_status(s->calls, u->id));
+    }
+}
+
 typedef struct online_ctx {
     pl_sig *s;
     const char *self;

@@ -282,6 +282,9 @@ typedef struct pl_sig_cluster {
 
 /* Makes the core a node of a cluster; the cluster's user must outlive it. */
 void pl_sig_set_cluster(pl_sig *sig, const pl_sig_cluster *cluster);
+/* Writes every user's directory entry again and tells the other nodes
+ * their status: after Redis was out of reach, when both may be stale. */
+void pl_sig_cluster_refresh(pl_sig *sig);
 /* A message another node published (the bus hands them over in order, on
  * the core's thread). One that does not parse is dropped and counted. */
 void pl_sig_handle_bus(pl_sig *sig, pl_sig_time now, const char *text, size_t len);

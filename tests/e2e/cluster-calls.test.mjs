@@ -201,5 +201,9 @@ test('Redis killed and restarted: nodes carry on, reconnect, and calls cross aga
   await Promise.all([ada.event('call-accepted'), bob.event('call-accepted')]);
   assert.equal((await ada.request({ type: 'call-hangup', call_id: id })).type, 'ok');
   assert.equal((await bob.event('call-ended')).by, ada.user.id);
-  await Promise.all([ada.close(), bob.close()]);
+  // The directory came back with Redis's AOF: a newcomer on node 3 lists both.
+  const dee = await connect(nodes[2], `Dee${seq}`);
+  const listed = dee.welcomeMsg.online.map((u) => u.id);
+  assert.ok(listed.includes(ada.user.id) && listed.includes(bob.user.id), JSON.stringify(dee.welcomeMsg.online));
+  await Promise.all([ada.close(), bob.close(), dee.close()]);
 });
