@@ -5,7 +5,8 @@
  * reach with real processes in a short run: a second device of the
  * callee, the device in the call disconnecting, the callee's last device
  * going while it rings, a busy callee the directory did not know of, the
- * caller's node going away, and messages that are not messages. */
+ * caller's node going away, messages that are not messages, and a node
+ * writing its users again after an outage. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -348,6 +349,29 @@ static void test_not_messages(void **state)
     net_free(n);
 }
 
+/* After an outage the directory may have lost a node's entries: the
+ * node writes them again, with its users' status, and says it. */
+static void test_refresh(void **state)
+{
+    (void)state;
+    net *n = net_new();
+    fx *a = n->nodes[0].f, *b = n->nodes[1].f;
+    join(n, 0, 1, "Ada");
+    join(n, 1, 1, "Bob");
+    say(a, 1, "{\"type\":\"status\",\"status\":\"dnd\",\"id\":2}");
+    pump(n);
+    char ada[PL_AUTH_ID_MAX + 1];
+    snprintf(ada, sizeof(ada), "%s", id_of(n, 0, 1));
+    memset(n->dir, 0, sizeof(n->dir));
+    drain(b, 1);
+    pl_sig_cluster_refresh(a->sig);
+    pump(n);
+    assert_non_null(find(n, ada));
+    assert_string_equal(find(n, ada)->p.status, "dnd");
+    assert_string_equal(presence_of(b, 1, ada), "dnd");
+    net_free(n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +380,7 @@ int main(void)
         cmocka_unit_test(test_busy_unknown_to_the_directory),
         cmocka_unit_test(test_callers_node_gone),
         cmocka_unit_test(test_not_messages),
+        cmocka_unit_test(test_refresh),
     };
     return cmocka_run_group_tests_name("remote", tests, NULL, NULL);
 }
