@@ -212,6 +212,12 @@ static void sig_tick(lws_sorted_usec_list_t *sul)
  * rather than lose them quietly. */
 static int open_store(server *srv)
 {
+    /* Recordings are kept under it whichever store holds the heads-ups. */
+    if (mkdir(srv->opt.data_dir, 0700) != 0 && errno != EEXIST) {
+        pl_log_printf(srv->log, PL_LOG_ERROR, "cannot create %s: %s", srv->opt.data_dir,
+                      strerror(errno));
+        return 1;
+    }
     if (srv->opt.redis_url) {
         /* The store has said why (unreachable, not durable, bad URL). */
         if (pl_store_open_redis(&srv->env, srv->opt.redis_url, &srv->store) != PL_OK) {
@@ -228,8 +234,7 @@ static int open_store(server *srv)
     }
     char db_path[4096];
     snprintf(db_path, sizeof(db_path), "%s/parley.db", srv->opt.data_dir);
-    if ((mkdir(srv->opt.data_dir, 0700) != 0 && errno != EEXIST) ||
-        pl_store_create(&srv->env, db_path, &srv->store) != PL_OK) {
+    if (pl_store_create(&srv->env, db_path, &srv->store) != PL_OK) {
         pl_log_printf(srv->log, PL_LOG_ERROR, "cannot open the database %s", db_path);
         return 1;
     }
