@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "away.h"
 #include "reply.h"
 #include "tokens.h"
 
@@ -21,6 +22,9 @@ typedef struct call {
     char caller_name[NAME_MAX_BYTES + 1], callee_name[NAME_MAX_BYTES + 1];
     conn *caller;   /* the device that placed the call */
     conn *answered; /* the callee device that took it; NULL while ringing */
+    /* The callee is a user of another node (docs/cluster.md): it hears of
+     * the call through the bus, and answered there. */
+    bool remote, remote_answered;
     char topic[TOPIC_MAX_CHARS * 4 + 1];
     bool audio_only;
     int64_t placed_at;   /* monotonic ms: the ring timeout */
@@ -35,6 +39,7 @@ struct sig_calls {
     call *list;
     int64_t ring_timeout_ms;
     pl_store *store; /* NULL: heads-ups live only as long as the process */
+    sig_away *away;  /* calls from other nodes ringing users here */
     uint64_t placed, accepted, missed;
 };
 
@@ -46,6 +51,11 @@ sig_calls *sig_calls_create(const pl_env *env, const sig_calls_ops *ops)
     cs->env = *env;
     cs->ops = *ops;
     cs->ring_timeout_ms = PL_SIG_DEFAULT_RING_MS;
+    cs->away = sig_away_create(env, &cs->ops);
+    if (!cs->away) {
+        pl_env_free(env, cs);
+        return NULL;
+    }
     return cs;
 }
 
@@ -58,6 +68,7 @@ void sig_calls_destroy(sig_calls *cs)
         cs->list = k->next;
         pl_env_free(&cs->env, k);
     }
+    sig_away_destroy(cs->away);
     pl_env_free(&cs->env, cs);
 }
 
@@ -76,9 +87,24 @@ void sig_calls_stats_get(const sig_calls *cs, sig_calls_stats *out)
     *out = (sig_calls_stats){.placed = cs->placed, .accepted = cs->accepted, .missed = cs->missed};
     for (const call *k = cs->list; k; k = k->next)
         out->calls++;
+    out->calls += sig_away_count(cs->away);
 }
 
 /* ---- the ops ------------------------------------------------------------- */
+
+static bool answered(const call *k)
+{
+    return k->answered || k->remote_answered;
+}
+
+/* A message for the callee's node about call k (docs/cluster.md). */
+static void tell_remote(sig_calls *cs, const call *k, const json_t *msg, bool end)
+{
+    pl_busmsg b = {.kind = PL_BUS_TELL, .msg = (json_t *)msg, .end = end};
+    snprintf(b.call_id, sizeof(b.call_id), "%s", k->id);
+    snprintf(b.user, sizeof(b.user), "%s", k->callee_user);
+    cs->ops.bus_send(cs->ops.sig, &b);
+}
 
 static void send_to(sig_calls *cs, conn *c, json_t *msg)
 {
@@ -107,7 +133,7 @@ static void emit_call(sig_calls *cs, const call *k, enum pl_sig_event_type type,
 {
     int64_t now = cs->ops.now(cs->ops.sig).mono_ms;
     pl_sig_event ev = {.type = type,
-                       .room = k->answered ? k->room : NULL,
+                       .room = answered(k) ? k->room : NULL,
                        .reason = reason,
                        .call_id = k->id,
                        .outcome = outcome,
@@ -150,7 +176,10 @@ const char *sig_calls_user_status(const sig_calls *cs, const char *user_id)
 {
     const call *k = call_of_user(cs, user_id);
     if (k)
-        return k->answered ? "in-call" : "ringing";
+        return answered(k) ? "in-call" : "ringing";
+    const char *away = sig_away_status(cs->away, user_id);
+    if (away)
+        return away;
     const sig_user *u = find_user(cs, user_id);
     if (!u || !u->devices)
         return "offline";
@@ -171,7 +200,10 @@ static void tell_user(sig_calls *cs, const char *user_id, const conn *except, co
 static void tell_parties(sig_calls *cs, const call *k, const conn *except, json_t *msg)
 {
     tell_user(cs, k->caller_user, except, msg);
-    tell_user(cs, k->callee_user, except, msg);
+    if (k->remote)
+        tell_remote(cs, k, msg, true);
+    else
+        tell_user(cs, k->callee_user, except, msg);
     json_decref(msg);
 }
 
@@ -231,8 +263,8 @@ static void end_call(sig_calls *cs, call *k)
             *pp = k->next;
             break;
         }
-    presence_changed(cs, k->caller_user, k->answered ? "in-call" : "ringing");
-    presence_changed(cs, k->callee_user, k->answered ? "in-call" : "ringing");
+    presence_changed(cs, k->caller_user, answered(k) ? "in-call" : "ringing");
+    presence_changed(cs, k->callee_user, answered(k) ? "in-call" : "ringing");
     cs->ops.close_room(cs->ops.sig, k->room);
     pl_env_free(&cs->env, k);
 }
@@ -285,7 +317,12 @@ void sig_calls_on_call(sig_calls *cs, conn *c, json_t *msg, json_t *re, pl_sig_t
         return;
     }
     const conn *callee = online_device(cs, to, NULL);
-    if (!callee || callee->only_room[0]) { /* guests are not in the directory */
+    /* Not here: on another node of the cluster, perhaps (its directory
+     * has no guests either). */
+    pl_sig_peer peer;
+    bool remote = !callee && cs->ops.clustered(cs->ops.sig) &&
+                  cs->ops.dir_get(cs->ops.sig, to, &peer) == PL_OK;
+    if (!remote && (!callee || callee->only_room[0])) { /* guests are not in the directory */
         refuse(cs, c, re, "not_found", "no such user online");
         return;
     }
@@ -307,8 +344,9 @@ void sig_calls_on_call(sig_calls *cs, conn *c, json_t *msg, json_t *re, pl_sig_t
     snprintf(k->room, sizeof(k->room), "call-%s", k->id);
     snprintf(k->caller_user, sizeof(k->caller_user), "%s", c->user->id);
     snprintf(k->caller_name, sizeof(k->caller_name), "%s", c->name);
-    snprintf(k->callee_user, sizeof(k->callee_user), "%s", callee->user->id);
-    snprintf(k->callee_name, sizeof(k->callee_name), "%s", callee->name);
+    snprintf(k->callee_user, sizeof(k->callee_user), "%s", remote ? peer.id : callee->user->id);
+    snprintf(k->callee_name, sizeof(k->callee_name), "%s", remote ? peer.name : callee->name);
+    k->remote = remote;
     snprintf(k->topic, sizeof(k->topic), "%s", topic);
     k->audio_only = json_is_true(audio_only);
     k->caller = c;
@@ -325,13 +363,14 @@ void sig_calls_on_call(sig_calls *cs, conn *c, json_t *msg, json_t *re, pl_sig_t
     /* A callee already ringing or talking is busy; in focus time (dnd) the
      * call does not ring but leaves a heads-up. Neither disturbs the callee
      * now, so neither tells it anything. */
-    if (call_of_user(cs, k->callee_user)) {
+    const char *status = remote ? peer.status : sig_calls_user_status(cs, k->callee_user);
+    if (strcmp(status, "ringing") == 0 || strcmp(status, "in-call") == 0) {
         send_to(cs, c, outcome("call-busy", k, NULL));
         emit_call(cs, k, PL_SIG_EV_CALL_OUTCOME, "busy", NULL, NULL);
         pl_env_free(&cs->env, k);
         return;
     }
-    if (strcmp(sig_calls_user_status(cs, k->callee_user), "dnd") == 0) {
+    if (strcmp(status, "dnd") == 0) {
         store_missed(cs, k, "dnd");
         send_to(cs, c, outcome("call-declined", k, "dnd"));
         emit_call(cs, k, PL_SIG_EV_CALL_OUTCOME, "declined", "dnd", NULL);
@@ -347,22 +386,41 @@ void sig_calls_on_call(sig_calls *cs, conn *c, json_t *msg, json_t *re, pl_sig_t
                   "id", k->caller_user, "name", k->caller_name, "audio_only", k->audio_only);
     if (k->topic[0])
         json_object_set_new(in, "topic", json_string(k->topic));
-    tell_user(cs, k->callee_user, NULL, in);
+    if (remote) {
+        pl_busmsg b = {.kind = PL_BUS_RING, .audio_only = k->audio_only};
+        snprintf(b.call_id, sizeof(b.call_id), "%s", k->id);
+        snprintf(b.user, sizeof(b.user), "%s", k->callee_user);
+        snprintf(b.caller, sizeof(b.caller), "%s", k->caller_user);
+        snprintf(b.name, sizeof(b.name), "%s", k->caller_name);
+        snprintf(b.topic, sizeof(b.topic), "%s", k->topic);
+        cs->ops.bus_send(cs->ops.sig, &b);
+    } else {
+        tell_user(cs, k->callee_user, NULL, in);
+    }
     json_decref(in);
     presence_changed(cs, k->caller_user, caller_before);
     presence_changed(cs, k->callee_user, callee_before);
 }
 
+/* c: the device that took it, NULL when the callee is on another node. */
 static void accept_call(sig_calls *cs, conn *c, call *k)
 {
     k->answered = c;
+    k->remote_answered = !c;
     k->answered_at = cs->ops.now(cs->ops.sig).mono_ms;
     cs->accepted++;
     emit_call(cs, k, PL_SIG_EV_CALL_OUTCOME, "answered", NULL, NULL);
     /* The devices that take part join the room; the callee's other devices
      * stop ringing and stay out of it. */
     const char *users[2] = {k->caller_user, k->callee_user};
-    for (size_t i = 0; i < 2; i++) {
+    if (k->remote) {
+        /* The callee's node knows which of its devices answered. */
+        json_t *m =
+            json_pack("{s:s,s:s,s:s}", "type", "call-accepted", "call_id", k->id, "room", k->room);
+        tell_remote(cs, k, m, false);
+        json_decref(m);
+    }
+    for (size_t i = 0; i < (k->remote ? 1u : 2u); i++) {
         const sig_user *u = find_user(cs, users[i]);
         for (conn *o = u ? u->devices : NULL; o; o = o->next_device) {
             json_t *m = json_pack("{s:s,s:s,s:s}", "type", "call-accepted", "call_id", k->id,
@@ -384,12 +442,14 @@ void sig_calls_on_action(sig_calls *cs, conn *c, const char *type, json_t *msg, 
         return;
     }
     call *k = find_call(cs, id);
+    if ((!k || !party(k, c->user->id)) && sig_away_on_action(cs->away, c, type, id, re))
+        return; /* a call from another node */
     if (!k || !party(k, c->user->id)) {
         refuse(cs, c, re, "not_found", "no such call");
         return;
     }
     bool is_caller = strcmp(k->caller_user, c->user->id) == 0;
-    bool ringing = !k->answered;
+    bool ringing = !answered(k);
     const char *outcome_type = NULL;
     if (strcmp(type, "call-accept") == 0 || strcmp(type, "call-decline") == 0) {
         if (is_caller) {
@@ -465,12 +525,14 @@ const char *sig_calls_room_check(const sig_calls *cs, const conn *c, const char 
     if (strncmp(room, "call-", 5) != 0)
         return NULL;
     for (const call *k = cs->list; k; k = k->next)
-        if (k->answered && strcmp(k->room, room) == 0) {
+        if (answered(k) && strcmp(k->room, room) == 0) {
             if (party(k, c->user->id))
                 return NULL;
             *why = "this room is a private call";
             return "forbidden";
         }
+    if (sig_away_room_party(cs->away, c, room))
+        return NULL;
     *why = "rooms named call-... belong to calls, and this call is not in progress";
     return "not_found";
 }
@@ -478,7 +540,7 @@ const char *sig_calls_room_check(const sig_calls *cs, const conn *c, const char 
 void sig_calls_room_left(sig_calls *cs, conn *c, const char *room)
 {
     for (call *k = cs->list; k; k = k->next)
-        if (k->answered && strcmp(k->room, room) == 0 && party(k, c->user->id)) {
+        if (answered(k) && strcmp(k->room, room) == 0 && party(k, c->user->id)) {
             json_t *m = outcome("call-ended", k, NULL);
             json_object_set_new(m, "by", json_string(c->user->id));
             emit_call(cs, k, PL_SIG_EV_CALL_ENDED, NULL, NULL, c->user->id);
@@ -486,6 +548,7 @@ void sig_calls_room_left(sig_calls *cs, conn *c, const char *room)
             end_call(cs, k);
             return;
         }
+    sig_away_room_left(cs->away, c, room);
 }
 
 void sig_calls_conn_gone(sig_calls *cs, conn *c)
@@ -495,7 +558,7 @@ void sig_calls_conn_gone(sig_calls *cs, conn *c)
         json_t *m = NULL;
         if (k->caller == c || k->answered == c) {
             bool by_caller = k->caller == c;
-            if (k->answered) {
+            if (answered(k)) {
                 m = outcome("call-ended", k, "disconnected");
                 json_object_set_new(m, "by", json_string(c->user->id));
                 emit_call(cs, k, PL_SIG_EV_CALL_ENDED, NULL, "disconnected", c->user->id);
@@ -503,7 +566,7 @@ void sig_calls_conn_gone(sig_calls *cs, conn *c)
                 m = outcome("call-cancelled", k, "disconnected");
                 emit_call(cs, k, PL_SIG_EV_CALL_OUTCOME, "cancelled", "disconnected", NULL);
             }
-        } else if (!k->answered && c->user && strcmp(k->callee_user, c->user->id) == 0 &&
+        } else if (!answered(k) && c->user && strcmp(k->callee_user, c->user->id) == 0 &&
                    !online_device(cs, k->callee_user, c)) {
             /* The callee's last device went while it rang: nobody answered,
              * so it is a heads-up like any other missed call. */
@@ -518,6 +581,7 @@ void sig_calls_conn_gone(sig_calls *cs, conn *c)
         tell_parties(cs, k, c, m);
         end_call(cs, k);
     }
+    sig_away_conn_gone(cs->away, c);
 }
 
 void sig_calls_resumed(sig_calls *cs, conn *c)
@@ -527,17 +591,72 @@ void sig_calls_resumed(sig_calls *cs, conn *c)
             send_to(cs, c,
                     json_pack("{s:s,s:s,s:s}", "type", "call-accepted", "call_id", k->id, "room",
                               k->room));
+    sig_away_resumed(cs->away, c);
 }
 
 void sig_calls_tick(sig_calls *cs, pl_sig_time now)
 {
     for (call *k = cs->list, *next; k; k = next) {
         next = k->next;
-        if (k->answered || now.mono_ms - k->placed_at < cs->ring_timeout_ms)
+        if (answered(k) || now.mono_ms - k->placed_at < cs->ring_timeout_ms)
             continue;
         store_missed(cs, k, "missed");
         emit_call(cs, k, PL_SIG_EV_CALL_OUTCOME, "missed", NULL, NULL);
         tell_parties(cs, k, NULL, outcome("call-missed", k, NULL));
         end_call(cs, k);
+    }
+    sig_away_tick(cs->away, now.mono_ms, cs->ring_timeout_ms);
+}
+
+/* What the callee did on its node, as it would have here. */
+static void on_bus_act(sig_calls *cs, const pl_busmsg *b)
+{
+    call *k = find_call(cs, b->call_id);
+    if (!k || !k->remote || strcmp(k->callee_user, b->user) != 0 ||
+        strcmp(k->caller_user, b->caller) != 0)
+        return; /* another node's call, or one over already */
+    bool ringing = !answered(k);
+    const char *act = b->word;
+    json_t *m = NULL;
+    if (strcmp(act, "accept") == 0) {
+        if (ringing)
+            accept_call(cs, NULL, k);
+        return; /* a second device's late answer: the first won */
+    }
+    if (strcmp(act, "busy") == 0) {
+        if (!ringing)
+            return;
+        send_to(cs, k->caller, outcome("call-busy", k, NULL));
+        emit_call(cs, k, PL_SIG_EV_CALL_OUTCOME, "busy", NULL, NULL);
+        end_call(cs, k);
+        return;
+    }
+    bool gone = strcmp(act, "gone") == 0;
+    if (ringing && gone) {
+        store_missed(cs, k, "missed");
+        m = outcome("call-missed", k, "disconnected");
+        emit_call(cs, k, PL_SIG_EV_CALL_OUTCOME, "missed", "disconnected", NULL);
+    } else if (ringing) { /* decline, or hang-up before answering */
+        m = outcome("call-declined", k, NULL);
+        emit_call(cs, k, PL_SIG_EV_CALL_OUTCOME, "declined", NULL, NULL);
+    } else {
+        m = outcome("call-ended", k, gone ? "disconnected" : NULL);
+        json_object_set_new(m, "by", json_string(k->callee_user));
+        emit_call(cs, k, PL_SIG_EV_CALL_ENDED, NULL, gone ? "disconnected" : NULL, k->callee_user);
+    }
+    tell_parties(cs, k, NULL, m);
+    end_call(cs, k);
+}
+
+void sig_calls_on_bus(sig_calls *cs, const pl_busmsg *b, pl_sig_time now)
+{
+    if (b->kind == PL_BUS_ACT) {
+        on_bus_act(cs, b);
+    } else if (b->kind == PL_BUS_RING) {
+        const char *before = sig_calls_user_status(cs, b->user);
+        bool busy = strcmp(before, "ringing") == 0 || strcmp(before, "in-call") == 0;
+        sig_away_on_ring(cs->away, b, busy, now.mono_ms);
+    } else if (b->kind == PL_BUS_TELL) {
+        sig_away_on_tell(cs->away, b);
     }
 }

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "busmsg.h"
 #include "model.h"
 #include "parley/signal.h"
 #include "parley/store.h"
@@ -33,6 +34,12 @@ typedef struct sig_calls_ops {
     pl_sig_time (*now)(pl_sig *sig);
     /* An acknowledged heads-up's message is to be deleted. */
     void (*recording_delete)(pl_sig *sig, const char *id);
+    /* A cluster (docs/cluster.md): whether there is one, a message to
+     * another node (node filled in here), and a user's directory entry
+     * (PL_OK, or not online anywhere). */
+    bool (*clustered)(pl_sig *sig);
+    void (*bus_send)(pl_sig *sig, pl_busmsg *m);
+    int (*dir_get)(pl_sig *sig, const char *user_id, pl_sig_peer *out);
 } sig_calls_ops;
 
 typedef struct sig_calls_stats {
@@ -72,5 +79,11 @@ void sig_calls_conn_gone(sig_calls *k, conn *c);
 void sig_calls_resumed(sig_calls *k, conn *c);
 /* Rings nobody answered within the timeout end as missed. */
 void sig_calls_tick(sig_calls *k, pl_sig_time now);
+
+/* From another node: a call of a user here ringing a user there was
+ * answered, declined, hung up... (PL_BUS_ACT); a call from there rings a
+ * user here (PL_BUS_RING), or its node tells the user here how it goes
+ * (PL_BUS_TELL). */
+void sig_calls_on_bus(sig_calls *k, const pl_busmsg *m, pl_sig_time now);
 
 #endif

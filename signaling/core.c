@@ -14,6 +14,7 @@
 #include "presence.h"
 #include "publish.h"
 #include "record.h"
+#include "remote.h"
 #include "rooms.h"
 #include "session.h"
 #include "subscribe.h"
@@ -36,7 +37,15 @@ static void calls_recording_delete(pl_sig *s, const char *id)
         s->media.recording_delete(s->media.user, id);
 }
 
+static bool calls_clustered(pl_sig *s)
+{
+    return s->clustered;
+}
+
 static const sig_calls_ops calls_ops_template = {
+    .clustered = calls_clustered,
+    .bus_send = sig_remote_send,
+    .dir_get = sig_remote_find,
     .emit = sig_emit,
     .now = calls_now,
     .send = sig_send,

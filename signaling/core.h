@@ -31,7 +31,10 @@ struct pl_sig {
     pl_sdp_accepted acc[PL_SDP_MAX_MEDIA];
     sig_model m;
     sig_calls *calls;
-    pl_store *store;              /* pl_sig_set_store; NULL: none */
+    pl_store *store; /* pl_sig_set_store; NULL: none */
+    bool clustered;  /* pl_sig_set_cluster: cluster is set */
+    pl_sig_cluster cluster;
+    uint64_t bus_malformed;       /* messages from other nodes dropped */
     struct sig_message *messages; /* message.c: video heads-ups being left */
     const pl_auth *auth;          /* NULL: open mode */
     const pl_turn *turn;          /* NULL: no TURN servers in welcome */

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bus.h"
 #include "server.h"
 
 /* --announce-ip default: the bind address, or the first non-loopback IPv4
@@ -171,9 +172,38 @@ static void lws_emit(int level, const char *line)
     pl_log_write(lws_log_target, level == LLL_ERR ? PL_LOG_ERROR : PL_LOG_WARN, NULL, msg);
 }
 
+/* What other nodes published, into the core (on the loop's thread). */
+static void bus_to_core(void *arg, const char *text, size_t len)
+{
+    server *srv = arg;
+    pl_sig_handle_bus(srv->sig, srv_now(), text, len);
+}
+
+void srv_bus_deliver(server *srv)
+{
+    if (srv->bus && srv->sig)
+        srv_bus_drain(srv->bus, bus_to_core, srv);
+}
+
+/* On the bus's thread: the loop drains what came (ws.c). */
+static void bus_wake(void *arg)
+{
+    server *srv = arg;
+    pthread_mutex_lock(&srv->ev_lock);
+    if (!srv->ev_closed)
+        lws_cancel_service(srv->ctx);
+    pthread_mutex_unlock(&srv->ev_lock);
+}
+
 static void sig_tick(lws_sorted_usec_list_t *sul)
 {
     server *srv = lws_container_of(sul, server, tick);
+    if (srv->bus) {
+        if (srv_bus_resync_due(srv->bus))
+            pl_sig_cluster_refresh(srv->sig);
+        srv_bus_tick(srv->bus);
+        srv_bus_deliver(srv); /* what came before the loop could be woken */
+    }
     pl_sig_tick(srv->sig, srv_now());
     lws_sul_schedule(srv->ctx, 0, &srv->tick, sig_tick, LWS_US_PER_SEC);
 }
@@ -182,10 +212,29 @@ static void sig_tick(lws_sorted_usec_list_t *sul)
  * rather than lose them quietly. */
 static int open_store(server *srv)
 {
+    /* Recordings are kept under it whichever store holds the heads-ups. */
+    if (mkdir(srv->opt.data_dir, 0700) != 0 && errno != EEXIST) {
+        pl_log_printf(srv->log, PL_LOG_ERROR, "cannot create %s: %s", srv->opt.data_dir,
+                      strerror(errno));
+        return 1;
+    }
+    if (srv->opt.redis_url) {
+        /* The store has said why (unreachable, not durable, bad URL). */
+        if (pl_store_open_redis(&srv->env, srv->opt.redis_url, &srv->store) != PL_OK) {
+            pl_log_printf(srv->log, PL_LOG_ERROR, "cannot keep heads-ups in Redis (--redis)");
+            return 1;
+        }
+        char err[320];
+        srv->bus = srv_bus_start(&srv->env, srv->opt.redis_url, bus_wake, srv, err, sizeof(err));
+        if (!srv->bus) {
+            pl_log_printf(srv->log, PL_LOG_ERROR, "cannot join the cluster (--redis): %s", err);
+            return 1;
+        }
+        return 0;
+    }
     char db_path[4096];
     snprintf(db_path, sizeof(db_path), "%s/parley.db", srv->opt.data_dir);
-    if ((mkdir(srv->opt.data_dir, 0700) != 0 && errno != EEXIST) ||
-        pl_store_create(&srv->env, db_path, &srv->store) != PL_OK) {
+    if (pl_store_create(&srv->env, db_path, &srv->store) != PL_OK) {
         pl_log_printf(srv->log, PL_LOG_ERROR, "cannot open the database %s", db_path);
         return 1;
     }
@@ -205,6 +254,10 @@ static int start_signaling(server *srv)
     pl_sig_set_downlink_estimate(srv->sig, srv->opt.downlink_estimate);
     pl_sig_set_dynacast(srv->sig, !srv->opt.no_dynacast);
     pl_sig_set_store(srv->sig, srv->store);
+    if (srv->bus) {
+        pl_sig_cluster cluster = srv_bus_cluster(srv->bus);
+        pl_sig_set_cluster(srv->sig, &cluster);
+    }
     pl_sig_set_limits(srv->sig, (size_t)srv->opt.max_participants, (size_t)srv->opt.max_rooms);
     pl_sig_set_auth(srv->sig, srv->auth);
     pl_sig_set_turn(srv->sig, srv->turn);
@@ -217,6 +270,7 @@ static void teardown(server *srv)
 {
     srv_reclive_stop(srv);
     srv_workers_stop(srv);
+    srv_bus_stop(srv->bus);
     pl_sig_destroy(srv->sig);
     srv_recordings_stop(srv);
     pl_webhooks_destroy(srv->webhooks);
@@ -269,8 +323,7 @@ int main(int argc, char **argv)
     pick_announce(&srv);
     if (srv_admin_load_token(&srv) != 0 || srv_workers_start(&srv) != 0 || open_store(&srv) != 0 ||
         srv_recordings_start(&srv) != 0 || srv_reclive_start(&srv) != 0 ||
-        srv_load_secrets(&srv) != 0 ||
-        load_webhooks(&srv) != 0 || start_signaling(&srv) != 0) {
+        srv_load_secrets(&srv) != 0 || load_webhooks(&srv) != 0 || start_signaling(&srv) != 0) {
         teardown(&srv);
         return 1;
     }

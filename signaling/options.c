@@ -11,6 +11,7 @@
 
 #include "parley/hookq.h"
 #include "parley/signal.h"
+#include "redisconn.h"
 
 /* Where `meson install` puts the web client (meson's datadir). A binary run
  * from the source tree, where nothing is installed, serves ./web. */
@@ -54,6 +55,17 @@ static int check_webhook_url(const char *v, char *why, size_t n)
     if (pl_hookq_check_url(v, &w) == PL_OK)
         return 0;
     snprintf(why, n, "'%.64s': %s", v, w);
+    return -1;
+}
+
+static int check_redis_url(const char *v, char *why, size_t n)
+{
+    pl_redis_url u;
+    const char *w = NULL;
+    if (pl_redis_url_parse(v, &u, &w) == PL_OK)
+        return 0;
+    /* Not the URL itself: it may hold a password. */
+    snprintf(why, n, "bad Redis URL: %s", w);
     return -1;
 }
 
@@ -125,6 +137,13 @@ static const opt_desc table[] = {
      "seconds a call rings before it is missed (default 30)", NULL},
     {"data-dir", K_STR, OFF(data_dir), 0, 0, false, false, "DIR",
      "where missed heads-ups and recordings are kept\n(default ./data)", NULL},
+    {"redis", K_STR, OFF(redis_url), 0, 0, false, true, "URL",
+     "redis://[:password@]host[:port][/db]: run as a node of the\n"
+     "cluster sharing this Redis, which keeps heads-ups and carries\n"
+     "presence and calls between nodes; it must run with appendonly\n"
+     "yes and appendfsync always (default: one node, SQLite in\n"
+     "--data-dir)",
+     check_redis_url},
     {"max-recording-mb", K_INT, OFF(max_recording_mb), 0, INT32_MAX, false, false, "N",
      "MB of recordings kept on the server;\n"
      "beyond, the oldest finished ones are deleted\n"

@@ -22,6 +22,9 @@ typedef struct options {
     int reconnect_grace; /* seconds */
     int ring_timeout;    /* seconds */
     char *data_dir;
+    /* redis://host:port of the Redis a cluster of nodes shares (heads-ups,
+     * presence, calls); NULL: a single node, heads-ups in data_dir. */
+    const char *redis_url;
     /* Recordings under data_dir (docs/recording.md): MB on the server and
      * per user, days kept after their end; 0: no bound. */
     int max_recording_mb, max_user_recording_mb, recording_days;

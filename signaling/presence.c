@@ -4,6 +4,7 @@
 
 #include "calls.h"
 #include "out.h"
+#include "remote.h"
 #include "reply.h"
 
 void sig_presence_announce(pl_sig *s, const conn *c, const char *status)
@@ -11,6 +12,7 @@ void sig_presence_announce(pl_sig *s, const conn *c, const char *status)
     /* A token bound to one room is a meeting guest: not in the directory. */
     if (c->only_room[0])
         return;
+    sig_remote_presence(s, c->user->id, c->name, status);
     for (const sig_user *u = s->m.users; u; u = u->next)
         if (u != c->user)
             sig_send_user(s, u, NULL,
@@ -28,7 +30,7 @@ void sig_presence_changed(pl_sig *s, const char *user_id, const char *before)
         sig_presence_announce(s, u->devices, now);
 }
 
-json_t *sig_online_json(const pl_sig *s, const conn *c)
+json_t *sig_online_json(pl_sig *s, const conn *c)
 {
     json_t *online = json_array();
     for (const sig_user *u = s->m.users; u; u = u->next) {
@@ -42,6 +44,7 @@ json_t *sig_online_json(const pl_sig *s, const conn *c)
                                   json_pack("{s:s,s:s,s:s}", "id", u->id, "name", o->name, "status",
                                             sig_calls_user_status(s->calls, u->id)));
     }
+    sig_remote_online(s, c->user->id, online);
     return online;
 }
 

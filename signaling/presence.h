@@ -13,7 +13,7 @@ void sig_presence_announce(pl_sig *s, const conn *c, const char *status);
  * (nothing is sent when it did not). */
 void sig_presence_changed(pl_sig *s, const char *user_id, const char *before);
 /* welcome.online: every other user connected, once each, with a status. */
-json_t *sig_online_json(const pl_sig *s, const conn *c);
+json_t *sig_online_json(pl_sig *s, const conn *c);
 /* Request: status. */
 void sig_on_status(pl_sig *s, conn *c, json_t *msg, json_t *re);
 

@@ -73,7 +73,11 @@ typedef struct server {
     unsigned char admin_token_sha256[32];
     srv_recordings *recordings; /* recordings.c */
     srv_reclive *reclive;       /* reclive.c */
+    struct srv_bus *bus;        /* bus.c: with --redis, this node's cluster */
 } server;
+
+/* main.c: with --redis, what other nodes published, handed to the core. */
+void srv_bus_deliver(server *srv);
 
 /* clock.c: both of the core's clocks, now. */
 pl_sig_time srv_now(void);

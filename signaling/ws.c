@@ -168,6 +168,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     switch (reason) {
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         srv_workers_drain_events(srv);
+        srv_bus_deliver(srv);
         srv_reclive_drain(srv);
         break;
     case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:

@@ -253,6 +253,42 @@ void pl_sig_set_dynacast(pl_sig *sig, bool on);
  * one they are still told as outcomes but not kept. */
 void pl_sig_set_store(pl_sig *sig, pl_store *store);
 
+/* A node of a cluster (`--redis`, docs/cluster.md): how the core reaches
+ * the other nodes. Every call is made on the core's thread and may block
+ * for a moment (their I/O has timeouts); a failure is logged by the
+ * caller of pl_sig_set_cluster and the core goes on as if nobody were
+ * elsewhere. Without a cluster the core is a single node, as before. */
+typedef struct pl_sig_peer {
+    char id[PL_AUTH_ID_MAX + 1];
+    char name[257];
+    char status[8]; /* online, dnd, ringing, in-call */
+    char node[17];  /* the node the user is connected to */
+} pl_sig_peer;
+
+typedef struct pl_sig_cluster {
+    void *user;
+    char node[17]; /* this node's id: 16 hex characters */
+    /* Publishes text on a Redis channel; 0 or a negative PL_E* code. */
+    int (*publish)(void *user, const char *channel, const char *text);
+    /* The directory of users online: this node's entry for a user, or
+     * none when status is "offline". */
+    int (*dir_set)(void *user, const char *user_id, const char *name, const char *status);
+    /* One user's entry: PL_OK, PL_ENOTFOUND or a negative PL_E* code. */
+    int (*dir_get)(void *user, const char *user_id, pl_sig_peer *out);
+    /* Every entry of a live node, fn called for each: how many, or a
+     * negative PL_E* code. */
+    int (*dir_each)(void *user, void (*fn)(void *arg, const pl_sig_peer *p), void *arg);
+} pl_sig_cluster;
+
+/* Makes the core a node of a cluster; the cluster's user must outlive it. */
+void pl_sig_set_cluster(pl_sig *sig, const pl_sig_cluster *cluster);
+/* Writes every user's directory entry again and tells the other nodes
+ * their status: after Redis was out of reach, when both may be stale. */
+void pl_sig_cluster_refresh(pl_sig *sig);
+/* A message another node published (the bus hands them over in order, on
+ * the core's thread). One that does not parse is dropped and counted. */
+void pl_sig_handle_bus(pl_sig *sig, pl_sig_time now, const char *text, size_t len);
+
 /* Participants per room (`room_full` beyond) and rooms on the server. */
 #define PL_SIG_DEFAULT_MAX_PARTICIPANTS 100
 #define PL_SIG_DEFAULT_MAX_ROOMS 1000

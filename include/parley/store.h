@@ -1,8 +1,11 @@
 /* The durable store: what must survive a server restart. Today that is the
  * missed heads-ups (calls that rang unanswered or met do-not-disturb),
- * kept in an embedded SQLite database until the callee acknowledges them.
- * Every write is one transaction committed before the call returns, so a
- * SIGKILL right after loses nothing that was reported stored. */
+ * kept until the callee acknowledges them: in an embedded SQLite database
+ * on one node, in Redis (shared by every node) in a cluster. Every write
+ * is one transaction committed (SQLite) or appended and fsynced (Redis)
+ * before the call returns, so a SIGKILL right after loses nothing that was
+ * reported stored. Errors: PL_EIO when Redis cannot be reached now (the
+ * next call tries again), PL_EINVAL when SQLite fails. */
 #ifndef PARLEY_STORE_H
 #define PARLEY_STORE_H
 
@@ -40,6 +43,11 @@ typedef struct pl_missed {
 /* Opens (creating if needed) the database at `path`; ":memory:" gives a
  * private in-memory store for tests. */
 int pl_store_create(const pl_env *env, const char *path, pl_store **out);
+/* Opens the store in the Redis at `url` (redis://[:password@]host[:port][/db]),
+ * which must run with appendonly yes and appendfsync always: PL_ESTATE
+ * (logged, with what to change) when it does not, PL_EIO when it cannot be
+ * reached, PL_EINVAL for a bad URL. */
+int pl_store_open_redis(const pl_env *env, const char *url, pl_store **out);
 void pl_store_destroy(pl_store *st);
 
 /* Stores a heads-up for `to_user`. Adding the same call_id twice keeps one. */

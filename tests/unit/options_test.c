@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "options.h"
+#include "redisconn.h"
 
 static int parse(options *o, const char *text, char *why)
 {
@@ -215,6 +216,57 @@ static void test_cross_checks(void **state)
     srv_options_free(&o);
 }
 
+/* --redis: the URL forms taken, those refused, and a password that is
+ * neither printed nor repeated in an error. */
+static void test_redis_url(void **state)
+{
+    (void)state;
+    pl_redis_url u;
+    const char *why = NULL;
+    assert_int_equal(pl_redis_url_parse("redis://127.0.0.1", &u, &why), PL_OK);
+    assert_string_equal(u.host, "127.0.0.1");
+    assert_int_equal(u.port, 6379);
+    assert_int_equal(u.db, 0);
+    assert_string_equal(u.password, "");
+    assert_int_equal(pl_redis_url_parse("redis://:s3cr%t@[::1]:7000/2", &u, &why), PL_OK);
+    assert_string_equal(u.host, "::1");
+    assert_int_equal(u.port, 7000);
+    assert_int_equal(u.db, 2);
+    assert_string_equal(u.password, "s3cr%t");
+    assert_int_equal(pl_redis_url_parse("redis://default:pw@h:1/", &u, &why), PL_OK);
+    assert_string_equal(u.password, "pw");
+    const char *bad[] = {"",
+                         "127.0.0.1:6379",
+                         "rediss://h",
+                         "redis://",
+                         "redis://h:0",
+                         "redis://h:65536",
+                         "redis://h:x",
+                         "redis://h/x",
+                         "redis://h:1/2/3",
+                         "redis://[::1",
+                         "redis://bob:pw@h",
+                         "redis://pw@h"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why = NULL;
+        assert_int_equal(pl_redis_url_parse(bad[i], &u, &why), PL_EINVAL);
+        assert_non_null(why);
+    }
+    options o;
+    char e[256];
+    srv_options_defaults(&o);
+    assert_null(o.redis_url); /* one node unless told */
+    assert_int_equal(parse(&o, "redis = redis://:hunter2@127.0.0.1:6390\n", e), 0);
+    assert_string_equal(o.redis_url, "redis://:hunter2@127.0.0.1:6390");
+    char *out = print_to_string(&o);
+    assert_null(strstr(out, "hunter2"));
+    free(out);
+    assert_int_equal(parse(&o, "redis = http://:hunter2@x\n", e), 1); /* its line */
+    assert_null(strstr(e, "hunter2"));
+    assert_non_null(strstr(e, "redis://"));
+    srv_options_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_print_reads_back),
         cmocka_unit_test(test_secret_not_printed),
         cmocka_unit_test(test_cross_checks),
+        cmocka_unit_test(test_redis_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
