@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "parley/hookq.h"
+#include "parley/placement.h"
 #include "parley/signal.h"
 
 /* Where `meson install` puts the web client (meson's datadir). A binary run
@@ -67,6 +68,26 @@ static int check_one_of(const char *v, const char *const *names, size_t k, char 
         snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", names[i]);
     }
     snprintf(why, n, "'%.64s' is not one of %s", v, list);
+    return -1;
+}
+
+static int check_redis_url(const char *v, char *why, size_t n)
+{
+    char host[256];
+    int port;
+    if (pl_place_parse_redis_url(v, host, sizeof(host), &port) == PL_OK)
+        return 0;
+    snprintf(why, n, "'%.64s' is not redis://host:port", v);
+    return -1;
+}
+
+static int check_public_url(const char *v, char *why, size_t n)
+{
+    size_t len = strlen(v);
+    bool scheme = strncmp(v, "ws://", 5) == 0 || strncmp(v, "wss://", 6) == 0;
+    if (scheme && len > 6 && len <= PL_PLACE_URL_MAX && !strpbrk(v, " \t\"\\"))
+        return 0;
+    snprintf(why, n, "'%.64s' is not a ws:// or wss:// URL", v);
     return -1;
 }
 
@@ -209,6 +230,15 @@ static const opt_desc table[] = {
      "events held per receiver while it is down or slow; beyond,\n"
      "the oldest are dropped and counted (default 1000)",
      NULL},
+    {"redis", K_STR, OFF(redis_url), 0, 0, false, false, "URL",
+     "join a cluster of nodes through Redis at redis://host:port:\n"
+     "rooms are placed on the least-loaded node and clients\n"
+     "sent there (default: none, one node alone); docs/cluster.md",
+     check_redis_url},
+    {"public-url", K_STR, OFF(public_url), 0, 0, false, false, "URL",
+     "the WebSocket URL other nodes send clients to (default\n"
+     "ws://<announce-ip>:<http-port>/ws, wss with TLS)",
+     check_public_url},
     {"log-level", K_STR, OFF(log_level), 0, 0, false, false, "L",
      "error, warn, info or debug (default info)", check_log_level},
     {"log-format", K_STR, OFF(log_format), 0, 0, false, false, "F",
@@ -414,6 +444,10 @@ int srv_options_check(const options *o, char *why, size_t why_len)
     /* An unsigned event could be forged by anyone who reaches a receiver. */
     if (!o->n_webhook_urls != !o->webhook_secret_file) {
         snprintf(why, why_len, "--webhook-url and --webhook-secret-file go together");
+        return -1;
+    }
+    if (o->public_url && !o->redis_url) {
+        snprintf(why, why_len, "--public-url is for a cluster: it needs --redis");
         return -1;
     }
     return 0;

@@ -49,6 +49,11 @@ typedef struct options {
     size_t n_webhook_urls;
     char *webhook_secret_file;
     int webhook_queue;
+    /* A cluster of nodes coordinated through Redis (docs/cluster.md):
+     * redis://host:port, NULL for one node alone; the WebSocket URL other
+     * nodes send clients to (NULL: made from --announce-ip). */
+    char *redis_url;
+    char *public_url;
     char *log_level, *log_format; /* names pl_log_parse_level/format take */
     /* Command line only. */
     char *config; /* the file the settings were read from */
