@@ -366,8 +366,9 @@ static int place(void *user, const char *room, char *url, size_t url_cap)
             return PL_ESTATE;
         }
     }
-    /* The candidates, least loaded first: the snapshot's, and this node
-     * until the snapshot has it (the first rooms after start). */
+    /* The ranking of the snapshot, for ties: the script reads which nodes
+     * are alive from Redis itself, so a node newer than the snapshot is
+     * offered rooms too. */
     const char *argv[8 + PL_PLACE_MAX_NODES];
     char key[96], ttl[16];
     size_t order[PL_PLACE_MAX_NODES];
@@ -377,12 +378,9 @@ static int place(void *user, const char *room, char *url, size_t url_cap)
     memcpy(nodes, c->nodes, n * sizeof(*nodes));
     bool draining = c->draining;
     pthread_mutex_unlock(&c->lock);
-    bool self_listed = false;
     for (size_t i = 0; i < n; i++)
-        if (strcmp(nodes[i].id, c->self.id) == 0) {
-            self_listed = true;
+        if (strcmp(nodes[i].id, c->self.id) == 0)
             nodes[i].draining = nodes[i].draining || draining;
-        }
     size_t k = pl_place_rank(nodes, n, order);
     snprintf(key, sizeof(key), PREFIX "room:%s", room);
     snprintf(ttl, sizeof(ttl), "%d", CLAIM_TTL_MS);
@@ -393,10 +391,9 @@ static int place(void *user, const char *room, char *url, size_t url_cap)
     argv[argc++] = key;
     argv[argc++] = PREFIX;
     argv[argc++] = ttl;
+    argv[argc++] = draining ? c->self.id : "";
     for (size_t i = 0; i < k; i++)
         argv[argc++] = nodes[order[i]].id;
-    if (!self_listed && !draining)
-        argv[argc++] = c->self.id;
     redisReply *r = redisCommandArgv(c->loop_ctx, argc, argv, NULL);
     int rc = PL_ESTATE;
     if (!r) {

@@ -58,12 +58,15 @@ size_t pl_place_rank(const pl_place_node *nodes, size_t n, size_t *order);
 
 /* The claim, one Lua script run by Redis (EVAL, so it is atomic):
  * KEYS[1] the room's key; ARGV[1] the key prefix, ARGV[2] the claim's
- * lifetime in ms, ARGV[3..] the candidates, least loaded first. A claim
- * whose node is alive (its record exists) stands; otherwise the room goes
- * to the candidate with the fewest rooms claimed since its last refresh
- * (PREFIX load:<id>, which its node resets to what it hosts), the
- * earliest on a tie. Answers {owner id, owner record}, or an error reply
- * "no-node" when no candidate is alive. */
+ * lifetime in ms, ARGV[3] a node not to choose ("" none: the caller when
+ * it drains), ARGV[4..] the caller's ranking (pl_place_rank), least
+ * loaded first. A claim whose node is alive (its record exists) stands;
+ * otherwise the room goes to the live node (PREFIX nodes, with a record
+ * that is not draining) with the fewest rooms: PREFIX load:<id>, which
+ * its node sets to the rooms it hosts at each refresh and each claim
+ * raises, so that rooms placed between refreshes spread too. Ties go by
+ * the ranking, then by id. Answers {owner id, owner record}, or an error
+ * reply "no-node" when no node may take it. */
 extern const char pl_place_claim_script[];
 /* Renews this node's claims: KEYS the rooms' keys, ARGV[1] the node id,
  * ARGV[2] the lifetime in ms. A claim gone (Redis restarted, or it lapsed)
