@@ -320,8 +320,8 @@ static void *cluster_thread(void *arg)
         pthread_mutex_lock(&c->lock);
         if (ok != c->connected) {
             /* said once per change, not per attempt */
-            fprintf(stderr, "parley: cluster: %s redis://%s:%d\n",
-                    ok ? "connected to" : "lost", c->host, c->port);
+            fprintf(stderr, "parley: cluster: %s redis://%s:%d\n", ok ? "connected to" : "lost",
+                    c->host, c->port);
         }
         c->connected = ok;
         c->refreshes += ok;

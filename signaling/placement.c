@@ -40,8 +40,8 @@ static bool valid_ws_url(const char *u)
 
 int pl_place_node_format(const pl_place_node *n, char *out, size_t cap)
 {
-    json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:b}", "id", n->id, "url", n->url,
-                          "media", n->media, "rooms", (json_int_t)n->rooms, "participants",
+    json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:b}", "id", n->id, "url", n->url, "media",
+                          n->media, "rooms", (json_int_t)n->rooms, "participants",
                           (json_int_t)n->participants, "pps", (json_int_t)n->pps, "cpu",
                           (json_int_t)n->cpu_pct, "draining", n->draining);
     if (!o)
@@ -222,8 +222,7 @@ int pl_place_decide(const char *self, const char *owner, const char *owner_recor
     if (strcmp(self, owner) == 0)
         return PL_PLACE_LOCAL;
     pl_place_node n;
-    if (!owner_record ||
-        pl_place_node_parse(owner_record, strlen(owner_record), &n) != PL_OK ||
+    if (!owner_record || pl_place_node_parse(owner_record, strlen(owner_record), &n) != PL_OK ||
         strcmp(n.id, owner) != 0)
         return PL_EMALFORMED;
     if (strlen(n.url) >= url_cap)

@@ -50,11 +50,11 @@ static void test_record_refused(void **state)
     static const char *const bad[] = {
         "",
         "[]",
-        "{\"url\":\"ws://h:1/ws\"}",                             /* no id */
-        "{\"id\":\"a b\",\"url\":\"ws://h:1/ws\"}",              /* id with a space */
-        "{\"id\":\"a\",\"url\":\"http://h:1/ws\"}",              /* not a WebSocket */
-        "{\"id\":\"a\",\"url\":\"ws://\"}",                      /* no host */
-        "{\"id\":\"a\",\"url\":\"ws://h:1/ws\",\"rooms\":-1}",   /* negative */
+        "{\"url\":\"ws://h:1/ws\"}",                              /* no id */
+        "{\"id\":\"a b\",\"url\":\"ws://h:1/ws\"}",               /* id with a space */
+        "{\"id\":\"a\",\"url\":\"http://h:1/ws\"}",               /* not a WebSocket */
+        "{\"id\":\"a\",\"url\":\"ws://\"}",                       /* no host */
+        "{\"id\":\"a\",\"url\":\"ws://h:1/ws\",\"rooms\":-1}",    /* negative */
         "{\"id\":\"a\",\"url\":\"ws://h:1/ws\",\"rooms\":\"1\"}", /* not a number */
         "{\"id\":\"a\",\"url\":\"ws://h:1/ws\",\"draining\":1}",
         "{\"id\":\"a\",\"id\":\"b\",\"url\":\"ws://h:1/ws\"}", /* duplicate */
@@ -152,9 +152,12 @@ static void test_ids(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_record_round_trip), cmocka_unit_test(test_record_refused),
-        cmocka_unit_test(test_redis_url),         cmocka_unit_test(test_public_url),
-        cmocka_unit_test(test_rank),              cmocka_unit_test(test_decide),
+        cmocka_unit_test(test_record_round_trip),
+        cmocka_unit_test(test_record_refused),
+        cmocka_unit_test(test_redis_url),
+        cmocka_unit_test(test_public_url),
+        cmocka_unit_test(test_rank),
+        cmocka_unit_test(test_decide),
         cmocka_unit_test(test_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

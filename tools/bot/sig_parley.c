@@ -33,7 +33,7 @@ struct pl_botsig_conn {
     bool resuming;        /* the last hello carried the token */
     int hello_id, join_id;
     size_t server; /* the index in the server list of the last one tried */
-    bool listed; /* on the signaling's list of connections to reopen */
+    bool listed;   /* on the signaling's list of connections to reopen */
     /* Left while the connection was down: the session is taken back only
      * to leave it (so the others see `left`, not a timeout), until then. */
     bool leave_on_resume;
@@ -181,8 +181,8 @@ static void on_message(void *user, json_t *msg)
         /* A resumed session is still in its room: `joined` follows. */
         if (!json_is_true(json_object_get(msg, "resumed"))) {
             c->join_id = ++c->next_id;
-            enqueue(c,
-                    json_pack("{s:s, s:s, s:i}", "type", "join", "room", c->room, "id", c->join_id));
+            enqueue(
+                c, json_pack("{s:s, s:s, s:i}", "type", "join", "room", c->room, "id", c->join_id));
         }
     } else if (strcmp(type, "redirect") == 0) {
         on_redirect(c, pl_sigws_str(msg, "url"));
