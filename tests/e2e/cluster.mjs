@@ -64,7 +64,12 @@ function exited(proc) {
 // extra: more parley options for every node; bin: the parley executable.
 export async function startCluster({ nodes = 3, subnet, extra = [], bin } = {}) {
   bin = bin || process.env.PARLEY_BIN || path.join(root, 'build', 'release', 'signaling', 'parley');
-  const x = subnet ?? (10 + ((process.pid + 7) % 240));
+  // A subnet no address of this machine is in (other tests' networks).
+  const used = ip('-4', '-o', 'addr', 'show');
+  const free = (n) => !used.includes(` 10.${n}.`);
+  let x = subnet ?? (10 + ((process.pid + 7) % 240));
+  if (subnet === undefined) for (let k = 0; k < 240 && !free(x); k++) x = 10 + ((x - 10 + 1) % 240);
+  if (!free(x)) throw new Error(`10.${x}.0.0/16 is in use here`);
   const tag = `c${process.pid.toString(36)}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-cluster-'));
   const tokenFile = path.join(dir, 'admin-token');

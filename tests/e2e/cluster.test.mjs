@@ -9,7 +9,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster } from './cluster.mjs';
-import { runBots, describe as describeReport } from './bots.mjs';
+import { runBots, fastBotBin, describe as describeReport } from './bots.mjs';
 import { waitFor } from './client.mjs';
 import { launchChromium, pageUntil, videoFrames } from './browser.mjs';
 
@@ -43,12 +43,14 @@ describe('cluster', { skip: process.getuid() !== 0 && 'needs root for network na
     cluster = await startCluster({ nodes: 3 });
     // Three bot processes, one bot per room each, entering through the
     // nodes in turn from a random first one: most joins are redirected.
+    // The release build's bots when there is one: they are the load here.
     const ws = cluster.nodes.map((n) => n.ws);
     const first = Math.floor(Math.random() * ws.length);
     bots = [0, 1, 2].map((k) => {
       const order = ws.map((_, i) => ws[(first + k + i) % ws.length]);
       return runBots({ ws: order.join(',') }, ['--room-list', ROOMS.join(','), '--per-room', '1',
-        '--first-index', String(k * 10), '--seconds', String(SECONDS), '--bind', cluster.hostAddr]);
+        '--first-index', String(k * 10), '--seconds', String(SECONDS), '--bind', cluster.hostAddr],
+      fastBotBin);
     });
   });
   after(async () => {
