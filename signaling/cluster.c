@@ -10,7 +10,8 @@
  *   is away;
  * - the signaling loop's, for the one round trip that places a room not
  *   hosted here (the claim script). It connects and answers within 200 ms
- *   or the join is refused (`unavailable`), and after a failure it waits
+ *   (a connection found broken is replaced once, for a Redis that
+ *   restarted) or the join is refused (`unavailable`); after a failure it waits
  *   a second before trying again, so a Redis that is restarting costs the
  *   loop nothing. Rooms hosted here never touch Redis on the loop.
  * The loop tells the thread about rooms and load under a mutex; nothing
@@ -357,6 +358,7 @@ static int place(void *user, const char *room, char *url, size_t url_cap)
 {
     srv_cluster *c = user;
     int64_t now = mono_ms();
+    bool fresh = false;
     if (!c->loop_ctx) {
         if (now < c->loop_retry_ms)
             return PL_ESTATE;
@@ -365,6 +367,7 @@ static int place(void *user, const char *room, char *url, size_t url_cap)
             c->loop_retry_ms = now + LOOP_RETRY_MS;
             return PL_ESTATE;
         }
+        fresh = true;
     }
     /* The ranking of the snapshot, for ties: the script reads which nodes
      * are alive from Redis itself, so a node newer than the snapshot is
@@ -395,6 +398,12 @@ static int place(void *user, const char *room, char *url, size_t url_cap)
     for (size_t i = 0; i < k; i++)
         argv[argc++] = nodes[order[i]].id;
     redisReply *r = redisCommandArgv(c->loop_ctx, argc, argv, NULL);
+    if (!r && !fresh) {
+        /* A connection from before Redis restarted: once more on a new one. */
+        redisFree(c->loop_ctx);
+        c->loop_ctx = connect_redis(c);
+        r = c->loop_ctx ? redisCommandArgv(c->loop_ctx, argc, argv, NULL) : NULL;
+    }
     int rc = PL_ESTATE;
     if (!r) {
         redisFree(c->loop_ctx);
