@@ -160,9 +160,21 @@ export async function startCluster({ nodes = 3, subnet, extra = [], bin } = {}) 
       await new Promise((r) => setTimeout(r, downMs));
       await startRedis();
     },
+    // Stops every node as an operator who wants it down now does (SIGTERM
+    // twice: the first only drains), then Redis, and removes the network.
+    // Resolves each node's {index, code, sig, output}: a node that was
+    // not killed exits 0, with its sanitizers' leak check passed.
     async stop() {
-      for (const n of list) if (n.alive()) n.proc.kill('SIGKILL');
-      await Promise.all(list.filter((n) => n.proc).map((n) => exited(n.proc)));
+      const ends = await Promise.all(list.filter((n) => n.proc).map(async (n) => {
+        if (n.alive()) {
+          n.proc.kill('SIGTERM');
+          setTimeout(() => n.alive() && n.proc.kill('SIGTERM'), 200);
+          const hung = setTimeout(() => n.alive() && n.proc.kill('SIGKILL'), 30000);
+          await exited(n.proc);
+          clearTimeout(hung);
+        }
+        return { index: n.index, code: n.proc.exitCode, sig: n.proc.signalCode, output: n.output() };
+      }));
       if (redis) { redis.proc.kill('SIGKILL'); await exited(redis.proc); }
       for (const n of list) {
         try { ip('netns', 'del', n.ns); } catch { /* gone */ }
@@ -171,6 +183,7 @@ export async function startCluster({ nodes = 3, subnet, extra = [], bin } = {}) 
       try { ip('link', 'del', bridge); } catch { /* gone */ }
       made.links.delete(bridge);
       fs.rmSync(dir, { recursive: true, force: true });
+      return ends;
     },
   };
 }
