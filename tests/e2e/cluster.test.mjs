@@ -10,7 +10,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster } from './cluster.mjs';
 import { runBots, fastBotBin, describe as describeReport } from './bots.mjs';
-import { waitFor } from './client.mjs';
+import { connect, waitFor } from './client.mjs';
 import { launchChromium, pageUntil, videoFrames } from './browser.mjs';
 
 const ROOMS = Array.from({ length: 10 }, (_, i) => `r${i}`);
@@ -119,10 +119,25 @@ describe('cluster', { skip: process.getuid() !== 0 && 'needs root for network na
     console.log(`node ${killed.index} killed with ${moved.length} rooms: its bots back in ${Date.now() - t0} ms`);
   });
 
-  it('carries on when Redis restarts', async () => {
+  it('carries on while Redis is away and when it comes back', async () => {
     const live = cluster.nodes.filter((n) => n.alive());
+    const p0 = await cluster.placement();
+    const { where: hosts } = summarize(p0);
+    await cluster.stopRedis();
+    // Redis away: a new room cannot be placed, a room hosted here goes on.
+    const busiest = p0.reduce((a, b) => (Object.keys(b.rooms).length > Object.keys(a.rooms).length ? b : a));
+    const node = cluster.nodes[busiest.node - 1];
+    const c = await connect({ ws: node.ws }, 'probe');
+    const refused = await c.request({ type: 'join', room: 'nowhere' });
+    assert.equal(refused.code, 'unavailable', JSON.stringify(refused));
+    const mine = ROOMS.find((r) => hosts[r][0] === node.index);
+    const joined = await c.request({ type: 'join', room: mine });
+    assert.equal(joined.type, 'joined', JSON.stringify(joined));
+    assert.equal(joined.participants.length, 3);
+    assert.equal((await c.request({ type: 'leave' })).type, 'left');
+    await c.close();
     const before = await Promise.all(live.map(async (n) => (await n.stats()).cluster.refreshes));
-    await cluster.restartRedis(1000);
+    await cluster.startRedis();
     // Each node back on Redis, with its record and its rooms' claims again.
     await waitFor(() => Promise.all(live.map((n) => n.stats())),
       (sts) => sts.every((st, i) => st.cluster.connected && st.cluster.refreshes > before[i] + 1),
@@ -135,6 +150,8 @@ describe('cluster', { skip: process.getuid() !== 0 && 'needs root for network na
       (owners) => owners.every((o, i) => o === where[ROOMS[i]][0]), 'claims taken again',
       { timeout: 5000, interval: 250 });
     assert.equal(cluster.redisCli('SCARD', 'parley:nodes').trim(), String(live.length));
+    const refusedCount = (await node.stats()).refused_unplaced;
+    assert.ok(refusedCount >= 1, `refused_unplaced ${refusedCount}`);
   });
 
   it('sends new rooms away from a draining node, whose rooms stay', async () => {
