@@ -224,6 +224,12 @@ static int dispatch(struct lws *wsi, server *srv, admin_req *r)
         rc = srv_recordings_admin_delete(srv, rt->recording);
         return rc ? not_found(wsi, rc, "no such recording")
                   : respond_json(wsi, HTTP_STATUS_OK, json_pack("{s:s}", "deleted", rt->recording));
+    case PL_ADMIN_DRAIN: {
+        /* The first SIGTERM's path (lifecycle.c), taken after this round. */
+        int none = 0;
+        atomic_compare_exchange_strong(&srv->terms, &none, 1);
+        return respond_json(wsi, HTTP_STATUS_OK, json_pack("{s:b}", "draining", true));
+    }
     case PL_ADMIN_MUTE:
     case PL_ADMIN_UNMUTE: {
         bool muted = rt->action == PL_ADMIN_MUTE;

@@ -59,6 +59,8 @@ int pl_admin_route_parse(enum pl_admin_method method, const char *path, pl_admin
         return PL_ENOTFOUND;
     if (n == 1 && strcmp(seg[0], "stats") == 0)
         return want(method, PL_ADMIN_GET, PL_ADMIN_STATS, out);
+    if (n == 1 && strcmp(seg[0], "drain") == 0)
+        return want(method, PL_ADMIN_POST, PL_ADMIN_DRAIN, out);
     if (n == 1 && strcmp(seg[0], "metrics") == 0)
         return want(method, PL_ADMIN_GET, PL_ADMIN_METRICS, out);
     if (n == 2 && strcmp(seg[0], "recordings") == 0) {

@@ -5,7 +5,7 @@
  * node that is (no per-user subscription to race with a caller), and the
  * core drops what is for users it does not have. Directory: the hash
  * parley:presence, a field per user, "<node>\t<status>\t<name>"; an entry
- * counts while its node's key parley:node:<node> lives (refreshed every
+ * counts while its node's key parley:alive:<node> lives (refreshed every
  * few seconds, gone with the node), and an entry of a dead node is
  * removed by whoever reads it. */
 #include "bus.h"
@@ -24,7 +24,7 @@
 #include "redisconn.h"
 
 #define DIR_KEY "parley:presence"
-#define NODE_PREFIX "parley:node:"
+#define NODE_PREFIX "parley:alive:"
 #define TIMEOUT_MS 1000
 #define NODE_TTL_MS 15000
 #define HEARTBEAT_MS 5000

@@ -180,6 +180,17 @@ void pl_sig_set_draining(pl_sig *s, bool on)
     s->draining = on;
 }
 
+void pl_sig_set_placement(pl_sig *s, const pl_sig_placement *placement)
+{
+    s->placement = placement ? *placement : (pl_sig_placement){0};
+}
+
+void pl_sig_each_room(const pl_sig *s, void (*fn)(void *user, const char *room), void *user)
+{
+    for (const sig_room *r = s->m.rooms; r; r = r->next)
+        fn(user, r->name);
+}
+
 void pl_sig_set_dynacast(pl_sig *s, bool on)
 {
     s->dynacast = on;
@@ -237,6 +248,8 @@ void pl_sig_stats_get(const pl_sig *s, pl_sig_stats *out)
     out->auth_refused = s->auth_refused;
     out->rate_limited = s->rate_limited;
     out->refused_draining = s->refused_draining;
+    out->redirected = s->redirected;
+    out->refused_unplaced = s->refused_unplaced;
     out->transports_connected = s->transports_connected;
     out->transports_closed = s->transports_closed;
     out->commands_refused = s->commands_refused;

@@ -50,6 +50,8 @@ struct pl_sig {
     char boot_id[17];
     uint64_t refused_room_full, refused_server_full;   /* joins refused for the limits */
     uint64_t admin_removed, admin_muted, admin_closed; /* what operators did */
+    pl_sig_placement placement; /* pl_sig_set_placement; place NULL: one node */
+    uint64_t redirected, refused_unplaced;
 };
 
 #endif

@@ -145,6 +145,7 @@ static void on_event(void *user, const pl_sig_event *ev)
         pl_log_printf(srv->log, PL_LOG_ERROR, "out of memory: event %s lost", ev->id);
         return;
     }
+    srv_cluster_event(srv, ev);
     if (srv->webhooks)
         pl_webhooks_post(srv->webhooks, body, strlen(body));
     if (pl_log_enabled(srv->log, PL_LOG_INFO)) {
@@ -205,6 +206,7 @@ static void sig_tick(lws_sorted_usec_list_t *sul)
         srv_bus_deliver(srv); /* what came before the loop could be woken */
     }
     pl_sig_tick(srv->sig, srv_now());
+    srv_cluster_tick(srv);
     lws_sul_schedule(srv->ctx, 0, &srv->tick, sig_tick, LWS_US_PER_SEC);
 }
 
@@ -270,6 +272,7 @@ static void teardown(server *srv)
 {
     srv_reclive_stop(srv);
     srv_workers_stop(srv);
+    srv_cluster_stop(srv);
     srv_bus_stop(srv->bus);
     pl_sig_destroy(srv->sig);
     srv_recordings_stop(srv);
@@ -369,7 +372,8 @@ int main(int argc, char **argv)
         teardown(&srv);
         return 1;
     }
-    if (srv_admin_start(&srv, &info) != 0) {
+    /* Listening before this node tells the cluster where it is. */
+    if (srv_admin_start(&srv, &info) != 0 || srv_cluster_start(&srv) != 0) {
         lws_context_destroy(srv.ctx);
         teardown(&srv);
         return 1;

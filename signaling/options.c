@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "parley/hookq.h"
+#include "parley/placement.h"
 #include "parley/signal.h"
 #include "redisconn.h"
 
@@ -82,6 +83,16 @@ static int check_one_of(const char *v, const char *const *names, size_t k, char 
     return -1;
 }
 
+static int check_public_url(const char *v, char *why, size_t n)
+{
+    size_t len = strlen(v);
+    bool scheme = strncmp(v, "ws://", 5) == 0 || strncmp(v, "wss://", 6) == 0;
+    if (scheme && len > 6 && len <= PL_PLACE_URL_MAX && !strpbrk(v, " \t\"\\"))
+        return 0;
+    snprintf(why, n, "'%.64s' is not a ws:// or wss:// URL", v);
+    return -1;
+}
+
 /* The names pl_log_parse_level and pl_log_parse_format take (log.c). */
 static int check_log_level(const char *v, char *why, size_t n)
 {
@@ -139,10 +150,11 @@ static const opt_desc table[] = {
      "where missed heads-ups and recordings are kept\n(default ./data)", NULL},
     {"redis", K_STR, OFF(redis_url), 0, 0, false, true, "URL",
      "redis://[:password@]host[:port][/db]: run as a node of the\n"
-     "cluster sharing this Redis, which keeps heads-ups and carries\n"
-     "presence and calls between nodes; it must run with appendonly\n"
-     "yes and appendfsync always (default: one node, SQLite in\n"
-     "--data-dir)",
+     "cluster sharing this Redis, which places rooms on the\n"
+     "least-loaded node (clients are sent there), keeps heads-ups\n"
+     "and carries presence and calls between nodes; it must run\n"
+     "with appendonly yes and appendfsync always (default: one\n"
+     "node, SQLite in --data-dir); docs/cluster.md",
      check_redis_url},
     {"max-recording-mb", K_INT, OFF(max_recording_mb), 0, INT32_MAX, false, false, "N",
      "MB of recordings kept on the server;\n"
@@ -228,6 +240,10 @@ static const opt_desc table[] = {
      "events held per receiver while it is down or slow; beyond,\n"
      "the oldest are dropped and counted (default 1000)",
      NULL},
+    {"public-url", K_STR, OFF(public_url), 0, 0, false, false, "URL",
+     "the WebSocket URL other nodes send clients to (default\n"
+     "ws://<announce-ip>:<http-port>/ws, wss with TLS)",
+     check_public_url},
     {"log-level", K_STR, OFF(log_level), 0, 0, false, false, "L",
      "error, warn, info or debug (default info)", check_log_level},
     {"log-format", K_STR, OFF(log_format), 0, 0, false, false, "F",
@@ -433,6 +449,10 @@ int srv_options_check(const options *o, char *why, size_t why_len)
     /* An unsigned event could be forged by anyone who reaches a receiver. */
     if (!o->n_webhook_urls != !o->webhook_secret_file) {
         snprintf(why, why_len, "--webhook-url and --webhook-secret-file go together");
+        return -1;
+    }
+    if (o->public_url && !o->redis_url) {
+        snprintf(why, why_len, "--public-url is for a cluster: it needs --redis");
         return -1;
     }
     return 0;

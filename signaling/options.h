@@ -22,9 +22,6 @@ typedef struct options {
     int reconnect_grace; /* seconds */
     int ring_timeout;    /* seconds */
     char *data_dir;
-    /* redis://host:port of the Redis a cluster of nodes shares (heads-ups,
-     * presence, calls); NULL: a single node, heads-ups in data_dir. */
-    const char *redis_url;
     /* Recordings under data_dir (docs/recording.md): MB on the server and
      * per user, days kept after their end; 0: no bound. */
     int max_recording_mb, max_user_recording_mb, recording_days;
@@ -52,6 +49,12 @@ typedef struct options {
     size_t n_webhook_urls;
     char *webhook_secret_file;
     int webhook_queue;
+    /* A cluster of nodes coordinated through Redis (docs/cluster.md):
+     * redis://host:port, NULL for one node alone (heads-ups in data_dir);
+     * the WebSocket URL other nodes send clients to (NULL: made from
+     * --announce-ip). */
+    char *redis_url;
+    char *public_url;
     char *log_level, *log_format; /* names pl_log_parse_level/format take */
     /* Command line only. */
     char *config; /* the file the settings were read from */

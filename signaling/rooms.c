@@ -107,9 +107,32 @@ void sig_on_join(pl_sig *s, conn *c, json_t *msg, json_t *re)
         sig_error(s, c, re, refused, why);
         return;
     }
+    /* In a cluster, a room not hosted here may be another node's, or
+     * placed on another node now: the client is sent there. */
+    bool hosted = sig_room_find(&s->m, name) != NULL;
+    if (!hosted && s->placement.place) {
+        char url[PL_SIG_URL_MAX + 1];
+        int where = s->placement.place(s->placement.user, name, url, sizeof(url));
+        if (where == PL_SIG_PLACE_REDIRECT) {
+            json_t *m = sig_reply("redirect", re);
+            json_object_set_new(m, "room", json_string(name));
+            json_object_set_new(m, "url", json_string(url));
+            sig_send(s, c, m);
+            s->redirected++;
+            return;
+        }
+        if (where < 0) {
+            sig_error(s, c, re, "unavailable",
+                      "the cluster cannot place this room now: try again in a moment");
+            s->refused_unplaced++;
+            return;
+        }
+    }
     /* Draining: no new meetings nor newcomers, but a call accepted is a
-     * meeting under way (its parties join its room after call-accepted). */
-    if (s->draining && strncmp(name, "call-", 5) != 0) {
+     * meeting under way (its parties join its room after call-accepted).
+     * In a cluster, a room stays where it is until it ends: its newcomers
+     * still join it here, new rooms go to other nodes. */
+    if (s->draining && strncmp(name, "call-", 5) != 0 && !(hosted && s->placement.place)) {
         sig_error(s, c, re, "draining", "this server is shutting down: try again later");
         s->refused_draining++;
         return;

@@ -34,6 +34,7 @@ struct event_node;
 typedef struct srv_recordings srv_recordings;
 typedef struct srv_rec_play srv_rec_play;
 typedef struct srv_reclive srv_reclive;
+typedef struct srv_cluster srv_cluster;
 
 typedef struct server {
     options opt;
@@ -74,6 +75,7 @@ typedef struct server {
     srv_recordings *recordings; /* recordings.c */
     srv_reclive *reclive;       /* reclive.c */
     struct srv_bus *bus;        /* bus.c: with --redis, this node's cluster */
+    srv_cluster *cluster;       /* cluster.c; NULL without --redis */
 } server;
 
 /* main.c: with --redis, what other nodes published, handed to the core. */
@@ -178,5 +180,23 @@ int srv_recordings_admin_delete(server *srv, const char *id);
 int srv_recordings_serve(struct lws *wsi, server *srv, srv_rec_play **play);
 int srv_recordings_write(struct lws *wsi, server *srv, srv_rec_play **play);
 void srv_recordings_play_end(server *srv, srv_rec_play **play);
+
+/* cluster.c: a node of a cluster coordinated through Redis
+ * (docs/cluster.md), with --redis. Start (after the core exists) starts
+ * the cluster thread and sets the core's placement (1: said why); tick,
+ * once a second on the loop, hands the thread this node's load; event
+ * takes the core's room events (the rooms whose claims are renewed). */
+int srv_cluster_start(server *srv);
+void srv_cluster_stop(server *srv);
+void srv_cluster_tick(server *srv);
+void srv_cluster_event(server *srv, const pl_sig_event *ev);
+typedef struct srv_cluster_stats_t {
+    bool enabled, connected; /* connected: the last refresh reached Redis */
+    char node_id[40];
+    char url[256];
+    size_t nodes; /* live nodes in the last snapshot, this one included */
+    uint64_t refreshes, refresh_failures;
+} srv_cluster_stats_t;
+void srv_cluster_stats(server *srv, srv_cluster_stats_t *out);
 
 #endif

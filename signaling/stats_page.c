@@ -118,8 +118,19 @@ int srv_serve_stats(struct lws *wsi, server *srv)
                       pl_failure_name((enum pl_failure)f),
                       (unsigned long long)ss.transports_failed_by[f]);
     if (n > 0 && (size_t)n < cap)
-        n += snprintf(body + n, cap - (size_t)n, ",\"draining\":%s,\"refused_draining\":%llu",
-                      srv->draining ? "true" : "false", (unsigned long long)ss.refused_draining);
+        n += snprintf(body + n, cap - (size_t)n,
+                      ",\"draining\":%s,\"refused_draining\":%llu,\"redirected\":%llu,"
+                      "\"refused_unplaced\":%llu",
+                      srv->draining ? "true" : "false", (unsigned long long)ss.refused_draining,
+                      (unsigned long long)ss.redirected, (unsigned long long)ss.refused_unplaced);
+    srv_cluster_stats_t cl;
+    srv_cluster_stats(srv, &cl);
+    if (cl.enabled && n > 0 && (size_t)n < cap)
+        n += snprintf(body + n, cap - (size_t)n,
+                      ",\"cluster\":{\"node_id\":\"%s\",\"url\":\"%s\",\"connected\":%s,"
+                      "\"nodes\":%zu,\"refreshes\":%llu,\"refresh_failures\":%llu}",
+                      cl.node_id, cl.url, cl.connected ? "true" : "false", cl.nodes,
+                      (unsigned long long)cl.refreshes, (unsigned long long)cl.refresh_failures);
     if (n > 0 && (size_t)n < cap)
         n += snprintf(body + n, cap - (size_t)n,
                       ",\"tcp_connections\":%llu,\"tcp_accepted\":%llu,\"tcp_refused\":%llu,"

@@ -399,7 +399,9 @@ function request(msg, handler) {
 // client says hello again, rejoins its meeting and starts new peer
 // connections. `gen` changes whenever the media of a room is dropped, so
 // that work still in flight for it (getUserMedia) is thrown away.
-const session = { name: '', room: '', token: '', participant: '', user: null, tries: 0, gen: 0 };
+// wsUrl: the node a redirect sent us to (null: this page's own).
+const session = { name: '', room: '', token: '', participant: '', user: null, tries: 0, gen: 0,
+  wsUrl: null, redirects: 0 };
 window.parley.session = session;
 window.parley.restartPublish = restartPublish;
 
@@ -470,6 +472,12 @@ function joinRoom(room, failed) {
   const before = session.room;
   session.room = room;
   request({ type: 'join', room }, (m) => {
+    if (m.type === 'redirect') {
+      if (session.room !== room) return;
+      if (session.redirects < 3) { followRedirect(m.url); return; }
+      session.redirects = 0;
+      m = { type: 'error', code: 'unavailable', message: 'The room cannot be reached now: try again.' };
+    }
     if (m.type !== 'error') {
       // Left (or hung up) while the join was on its way.
       if (session.room !== room) { if (!session.room) send({ type: 'leave' }); return; }
@@ -481,6 +489,20 @@ function joinRoom(room, failed) {
     notify(m.message);
     failed?.(m);
   });
+}
+
+// In a cluster (docs/cluster.md) the room is hosted by another node: the
+// same user joins it there, with the same access token. Sessions are a
+// node's own, so a new one starts there; `joined` follows its welcome.
+function followRedirect(url) {
+  session.redirects++;
+  session.wsUrl = url;
+  session.token = '';
+  const old = ws;
+  pending.clear();
+  connect();
+  old.onclose = null;
+  old.close();
 }
 
 function reconnect() {
@@ -547,13 +569,17 @@ function onWelcome(m) {
 }
 
 function connect() {
-  const sock = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`, 'parley.v1');
+  const home = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+  const sock = new WebSocket(session.wsUrl || home, 'parley.v1');
   ws = sock;
   sock.onopen = () => sayHello();
   sock.onclose = () => {
     if (ws !== sock) return;
     // Replies to what this connection asked will never come.
     pending.clear();
+    // The node a redirect sent us to is gone: back through this page's
+    // own, which places the room again.
+    if (session.wsUrl) { session.wsUrl = null; session.token = ''; }
     if (!session.user) {
       $('status').textContent = 'The server is unavailable.';
       $('start-submit').disabled = false;
@@ -586,6 +612,7 @@ function onMessage(m) {
       if (!resumed && session.participant && session.room !== m.room) $('messages').replaceChildren();
       session.participant = m.participant.id;
       session.room = m.room;
+      session.redirects = 0;
       setConnState('');
       people.clear();
       people.set(m.participant.id, { name: m.participant.name + ' (you)' });

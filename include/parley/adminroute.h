@@ -31,6 +31,7 @@ enum pl_admin_action {
     PL_ADMIN_RECORDINGS,       /* GET /rooms/{room}/recordings */
     PL_ADMIN_DELETE_RECORDING, /* DELETE /recordings/{recording} */
     PL_ADMIN_RECORD,           /* POST /rooms/{room}/recording, body {"record":bool} */
+    PL_ADMIN_DRAIN,            /* POST /drain: as SIGTERM, new rooms go elsewhere */
 };
 
 /* Longest name a path segment may carry (room names are 64). */

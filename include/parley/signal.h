@@ -131,6 +131,9 @@ typedef struct pl_sig_stats {
     uint64_t auth_refused;     /* hellos refused for their token */
     uint64_t rate_limited;     /* messages refused for the rate limit */
     uint64_t refused_draining; /* joins and calls refused while draining */
+    /* In a cluster: joins sent to the node hosting their room, and joins
+     * refused (`unavailable`) because the room could not be placed. */
+    uint64_t redirected, refused_unplaced;
     /* What the media workers reported: transports up (ICE, DTLS and SRTP),
      * transports closed that the core had not removed, and commands they
      * refused (for a transport the core knew or not). */
@@ -309,6 +312,24 @@ void pl_sig_set_turn(pl_sig *sig, const pl_turn *turn);
  * meetings and calls under way go on: sessions resume, and the parties of
  * a call accepted still join its room. */
 void pl_sig_set_draining(pl_sig *sig, bool on);
+
+/* A cluster of nodes (docs/cluster.md): each join of a room not hosted
+ * here asks `place`, which answers PL_SIG_PLACE_LOCAL (host it here),
+ * PL_SIG_PLACE_REDIRECT with the WebSocket URL of the node that hosts it
+ * in url (the client gets `redirect` and goes there), or a negative code
+ * when the room cannot be placed now (the client gets `unavailable`). A
+ * room hosted here is never asked about, so it keeps working whatever
+ * happens to the cluster. While draining, a room hosted here still takes
+ * newcomers. NULL place: one node, every room here. */
+#define PL_SIG_URL_MAX 255
+enum { PL_SIG_PLACE_LOCAL = 0, PL_SIG_PLACE_REDIRECT = 1 };
+typedef struct pl_sig_placement {
+    void *user;
+    int (*place)(void *user, const char *room, char *url, size_t url_cap);
+} pl_sig_placement;
+void pl_sig_set_placement(pl_sig *sig, const pl_sig_placement *placement);
+/* The rooms hosted here, for a cluster's claims: calls fn once per room. */
+void pl_sig_each_room(const pl_sig *sig, void (*fn)(void *user, const char *room), void *user);
 
 /* What the media workers report about transports, on the signaling thread.
  * A transport the core does not know (any more) is ignored, unless said

@@ -19,6 +19,9 @@ static void test_routes(void **state)
     assert_int_equal(r.action, PL_ADMIN_STATS);
     assert_int_equal(pl_admin_route_parse(PL_ADMIN_GET, "/metrics", &r), PL_OK);
     assert_int_equal(r.action, PL_ADMIN_METRICS);
+    assert_int_equal(pl_admin_route_parse(PL_ADMIN_POST, "/drain", &r), PL_OK);
+    assert_int_equal(r.action, PL_ADMIN_DRAIN);
+    assert_int_equal(pl_admin_route_parse(PL_ADMIN_GET, "/drain", &r), PL_EUNSUPPORTED);
     assert_int_equal(pl_admin_route_parse(PL_ADMIN_GET, "/rooms", &r), PL_OK);
     assert_int_equal(r.action, PL_ADMIN_ROOMS);
     assert_int_equal(pl_admin_route_parse(PL_ADMIN_DELETE, "/rooms/stand-up.1_x", &r), PL_OK);

@@ -267,6 +267,28 @@ static void test_redis_url(void **state)
     srv_options_free(&o);
 }
 
+/* A cluster: Redis and public URLs are checked, and a public URL alone
+ * (no cluster to tell it to) is refused. */
+static void test_cluster(void **state)
+{
+    (void)state;
+    options o;
+    char why[256];
+    srv_options_defaults(&o);
+    assert_null(o.redis_url); /* one node alone by default */
+    assert_int_equal(parse(&o, "public-url = wss://node1.example.org/ws\n", why), 0);
+    assert_int_equal(srv_options_check(&o, why, sizeof(why)), -1);
+    assert_non_null(strstr(why, "--redis"));
+    assert_int_equal(parse(&o, "redis = redis://10.0.0.1:6380\n", why), 0);
+    assert_string_equal(o.redis_url, "redis://10.0.0.1:6380");
+    assert_int_equal(srv_options_check(&o, why, sizeof(why)), 0);
+    assert_int_equal(parse(&o, "redis = http://10.0.0.1\n", why), 1);
+    assert_non_null(strstr(why, "redis"));
+    assert_int_equal(parse(&o, "public-url = http://node1/ws\n", why), 1);
+    assert_non_null(strstr(why, "public-url"));
+    srv_options_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -277,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_secret_not_printed),
         cmocka_unit_test(test_cross_checks),
         cmocka_unit_test(test_redis_url),
+        cmocka_unit_test(test_cluster),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

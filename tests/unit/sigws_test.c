@@ -413,6 +413,46 @@ static void test_connection_refused(void **state)
     client_stop(&c);
 }
 
+static bool closed_once(client *c)
+{
+    return c->closed == 1 && atomic_load(&c->srv->closed) == 1;
+}
+
+/* A connection sent elsewhere (a cluster's redirect, the next node): its
+ * own URL instead of the context's, and opened again after closing. */
+static void test_own_url(void **state)
+{
+    server *srv = *state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+    close(fd);
+    client c;
+    client_start(&c, srv, ntohs(a.sin_port)); /* the context's URL: nobody there */
+    char url[64];
+    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/", srv->port);
+    assert_int_equal(pl_sigws_conn_set_url(c.conn, "http://127.0.0.1:1/"), PL_EINVAL);
+    assert_int_equal(pl_sigws_conn_set_url(c.conn, "ws://"), PL_EINVAL);
+    assert_int_equal(pl_sigws_conn_set_url(c.conn, url), PL_OK);
+    assert_int_equal(pl_sigws_conn_open(c.conn), PL_OK);
+    wait_for(&c, opened);
+    pl_sigws_conn_close(c.conn);
+    wait_for(&c, closed_once);
+    assert_int_equal(atomic_load(&srv->close_frames), 1);
+    /* Closed, then opened again: a new WebSocket that is not closing. */
+    send_text(&c, "{\"cmd\":\"echo\",\"x\":\"back\"}");
+    assert_int_equal(pl_sigws_conn_open(c.conn), PL_OK);
+    assert_false(pl_sigws_conn_closing(c.conn));
+    wait_for(&c, echoed_after_reopen);
+    assert_string_equal(got_str(&c, 0, "x"), "back");
+    pl_sigws_conn_close(c.conn);
+    wait_for(&c, closed_again);
+    client_stop(&c);
+}
+
 static void test_bad_url(void **state)
 {
     (void)state;
@@ -432,6 +472,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cut_and_reopen, setup, teardown),
         cmocka_unit_test(test_connection_refused),
         cmocka_unit_test(test_bad_url),
+        cmocka_unit_test_setup_teardown(test_own_url, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

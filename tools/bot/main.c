@@ -156,7 +156,9 @@ static void usage(FILE *f)
     fprintf(
         f,
         "usage: parley-bot [options]\n"
-        "  --server URL       signaling WebSocket (default ws://127.0.0.1:8080/ws)\n"
+        "  --server URL       signaling WebSocket (default ws://127.0.0.1:8080/ws); a\n"
+        "                     comma-separated list for the nodes of a cluster: bots join\n"
+        "                     through the first and, when theirs is lost, the next\n"
         "  --signaling P      the server's protocol: parley (default), or janus for Janus's\n"
         "                     VideoRoom plugin over its WebSocket transport (--server\n"
         "                     ws://host:8188/; Janus must run ICE-lite: tools/janus-run)\n"

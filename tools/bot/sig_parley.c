@@ -14,6 +14,9 @@
 #include "sigws.h"
 
 #define RX_MAX (256 * 1024)
+/* --server a,b,c: the nodes of a cluster, joined through the first. */
+#define MAX_SERVERS 16
+#define URL_MAX 256
 
 struct pl_botsig_conn {
     pl_botsig *sig;
@@ -28,8 +31,9 @@ struct pl_botsig_conn {
     bool cutting;         /* the loss is deliberate: reconnect, do not tell the bot */
     int64_t reconnect_at; /* monotonic microseconds while cut */
     bool resuming;        /* the last hello carried the token */
-    int hello_id;
-    bool listed; /* on the signaling's list of connections to reopen */
+    int hello_id, join_id;
+    size_t server; /* the index in the server list of the last one tried */
+    bool listed;   /* on the signaling's list of connections to reopen */
     /* Left while the connection was down: the session is taken back only
      * to leave it (so the others see `left`, not a timeout), until then. */
     bool leave_on_resume;
@@ -39,6 +43,8 @@ struct pl_botsig_conn {
 
 struct pl_botsig {
     pl_botsig_config cfg;
+    char urls[MAX_SERVERS][URL_MAX];
+    size_t n_urls;
     pl_sigws *ws;
     pl_botsig_conn *cut; /* connections waiting to come back */
 };
@@ -108,6 +114,63 @@ static void on_subscribe_offer(pl_botsig_conn *c, json_t *msg)
     free(tracks);
 }
 
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void relist(pl_botsig_conn *c, int64_t after_us)
+{
+    c->reconnect_at = mono_us() + after_us;
+    c->cutting = true;
+    if (!c->listed) {
+        c->listed = true;
+        c->next_cut = c->sig->cut;
+        c->sig->cut = c;
+    }
+}
+
+/* The connection is gone without our leaving (a cut, a network drop, the
+ * server restarting): try again in a moment, resuming the session. With
+ * several servers (the nodes of a cluster), through the next one: the one
+ * lost may be dead, and any node sends the bot to its room's. */
+static void lost(pl_botsig_conn *c, int64_t after_us)
+{
+    pl_botsig *s = c->sig;
+    if (s->n_urls > 1) {
+        c->server = (c->server + 1) % s->n_urls;
+        pl_sigws_conn_set_url(c->ws, s->urls[c->server]);
+    }
+    relist(c, after_us);
+}
+
+/* Leaves this connection on purpose to come back (through the next
+ * server when `next`): closed properly, so the server sees a goodbye. */
+static void away(pl_botsig_conn *c, int64_t after_us, bool next)
+{
+    if (next)
+        lost(c, after_us);
+    else
+        relist(c, after_us);
+    pl_sigws_conn_close(c->ws);
+}
+
+/* The room is another node's: the same name to that node, at once. Its
+ * sessions are its own, so there is nothing to resume there. */
+static void on_redirect(pl_botsig_conn *c, const char *url)
+{
+    if (pl_sigws_conn_set_url(c->ws, url) != PL_OK) {
+        const pl_botsig_events *ev = &c->sig->cfg.events;
+        if (ev->error)
+            ev->error(ev->user, c->bot, "redirect", "not a ws:// URL");
+        return;
+    }
+    c->resume_token[0] = '\0';
+    away(c, 0, false);
+}
+
 static void on_message(void *user, json_t *msg)
 {
     pl_botsig_conn *c = user;
@@ -116,9 +179,13 @@ static void on_message(void *user, json_t *msg)
     if (strcmp(type, "welcome") == 0) {
         snprintf(c->resume_token, sizeof(c->resume_token), "%s", pl_sigws_str(msg, "resume_token"));
         /* A resumed session is still in its room: `joined` follows. */
-        if (!json_is_true(json_object_get(msg, "resumed")))
-            enqueue(c, json_pack("{s:s, s:s, s:i}", "type", "join", "room", c->room, "id",
-                                 ++c->next_id));
+        if (!json_is_true(json_object_get(msg, "resumed"))) {
+            c->join_id = ++c->next_id;
+            enqueue(
+                c, json_pack("{s:s, s:s, s:i}", "type", "join", "room", c->room, "id", c->join_id));
+        }
+    } else if (strcmp(type, "redirect") == 0) {
+        on_redirect(c, pl_sigws_str(msg, "url"));
     } else if (strcmp(type, "joined") == 0) {
         if (ev->joined)
             ev->joined(ev->user, c->bot, pl_sigws_str(json_object_get(msg, "participant"), "id"));
@@ -141,29 +208,15 @@ static void on_message(void *user, json_t *msg)
         /* The session is gone (its grace period is over): a new one. */
         c->resume_token[0] = '\0';
         send_hello(c);
+    } else if (strcmp(type, "error") == 0 &&
+               strcmp(pl_sigws_str(msg, "code"), "unavailable") == 0 &&
+               json_integer_value(json_object_get(msg, "re")) == c->join_id) {
+        /* The cluster could not place the room (Redis away): again in a
+         * moment, through the next node. */
+        away(c, 1000000, true);
     } else if (strcmp(type, "error") == 0) {
         if (ev->error)
             ev->error(ev->user, c->bot, pl_sigws_str(msg, "code"), pl_sigws_str(msg, "message"));
-    }
-}
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* The connection is gone without our leaving (a cut, a network drop, the
- * server restarting): try again in a moment, resuming the session. */
-static void lost(pl_botsig_conn *c, int64_t after_us)
-{
-    c->reconnect_at = mono_us() + after_us;
-    c->cutting = true;
-    if (!c->listed) {
-        c->listed = true;
-        c->next_cut = c->sig->cut;
-        c->sig->cut = c;
     }
 }
 
@@ -246,8 +299,15 @@ static pl_botsig *parley_create(const pl_botsig_config *cfg)
     if (!s)
         return NULL;
     s->cfg = *cfg;
+    /* A comma-separated list: the nodes of a cluster. */
+    for (const char *p = cfg->url; *p && s->n_urls < MAX_SERVERS;) {
+        size_t len = strcspn(p, ",");
+        if (len && len < URL_MAX)
+            snprintf(s->urls[s->n_urls++], URL_MAX, "%.*s", (int)len, p);
+        p += len + (p[len] == ',');
+    }
     pl_sigws_config wc = {
-        .url = cfg->url,
+        .url = s->n_urls ? s->urls[0] : cfg->url,
         .protocol = "parley.v1",
         .rx_max = RX_MAX,
         .tick_ms = cfg->tick_ms,
@@ -260,7 +320,7 @@ static pl_botsig *parley_create(const pl_botsig_config *cfg)
     };
     int err = pl_sigws_create(&wc, &s->ws);
     if (err == PL_EINVAL)
-        fprintf(stderr, "bad signaling url %s (want ws://host:port/path)\n", cfg->url);
+        fprintf(stderr, "bad signaling url %s (want ws://host:port/path[,ws://...])\n", cfg->url);
     if (err != PL_OK) {
         free(s);
         return NULL;

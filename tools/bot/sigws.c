@@ -17,8 +17,17 @@ typedef struct out_msg {
     unsigned char data[]; /* LWS_PRE bytes of headroom, then the text */
 } out_msg;
 
+/* Where a connection goes: the context's URL, or its own. */
+typedef struct target {
+    char url[256];
+    char host[128];
+    char path[128];
+    int port;
+} target;
+
 struct pl_sigws_conn {
     pl_sigws *sig;
+    target to;
     void *user;
     struct lws *wsi;
     out_msg *head, *tail;
@@ -31,10 +40,7 @@ struct pl_sigws_conn {
 struct pl_sigws {
     pl_sigws_config cfg;
     char protocol[64];
-    char url[256];
-    char host[128];
-    char path[128];
-    int port;
+    target to;
     /* lws keeps a pointer to the table for the context's life. */
     struct lws_protocols protocols[2];
     struct lws_context *ctx;
@@ -156,15 +162,26 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     return 0;
 }
 
-static int parse_url(pl_sigws *s, const char *url)
+static int parse_url(target *t, const char *url)
 {
     const char *prot, *addr, *path;
-    snprintf(s->url, sizeof(s->url), "%s", url);
-    if (lws_parse_uri(s->url, &prot, &addr, &s->port, &path) || strcmp(prot, "ws") != 0)
+    target n = {0};
+    char copy[sizeof(n.url)];
+    if (strlen(url) >= sizeof(copy))
         return PL_EINVAL;
-    snprintf(s->host, sizeof(s->host), "%s", addr);
-    snprintf(s->path, sizeof(s->path), "/%s", path);
+    snprintf(n.url, sizeof(n.url), "%s", url);
+    snprintf(copy, sizeof(copy), "%s", url); /* lws_parse_uri cuts it up */
+    if (lws_parse_uri(copy, &prot, &addr, &n.port, &path) || strcmp(prot, "ws") != 0 || !*addr)
+        return PL_EINVAL;
+    snprintf(n.host, sizeof(n.host), "%s", addr);
+    snprintf(n.path, sizeof(n.path), "/%s", path);
+    *t = n;
     return PL_OK;
+}
+
+int pl_sigws_conn_set_url(pl_sigws_conn *c, const char *url)
+{
+    return parse_url(&c->to, url);
 }
 
 int pl_sigws_create(const pl_sigws_config *cfg, pl_sigws **out)
@@ -176,7 +193,7 @@ int pl_sigws_create(const pl_sigws_config *cfg, pl_sigws **out)
     s->cfg = *cfg;
     if (s->cfg.tick_ms <= 0)
         s->cfg.tick_ms = 10;
-    if (parse_url(s, cfg->url) != PL_OK) {
+    if (parse_url(&s->to, cfg->url) != PL_OK) {
         free(s);
         return PL_EINVAL;
     }
@@ -247,6 +264,7 @@ pl_sigws_conn *pl_sigws_conn_create(pl_sigws *s, void *user)
     }
     c->sig = s;
     c->user = user;
+    c->to = s->to;
     return c;
 }
 
@@ -265,15 +283,16 @@ int pl_sigws_conn_open(pl_sigws_conn *c)
     struct lws_client_connect_info ci;
     memset(&ci, 0, sizeof(ci));
     ci.context = s->ctx;
-    ci.address = s->host;
-    ci.port = s->port;
-    ci.path = s->path;
-    ci.host = s->host;
-    ci.origin = s->host;
+    ci.address = c->to.host;
+    ci.port = c->to.port;
+    ci.path = c->to.path;
+    ci.host = c->to.host;
+    ci.origin = c->to.host;
     ci.protocol = s->protocol;
     ci.opaque_user_data = c;
     ci.pwsi = &c->wsi;
     c->rx_len = 0;
+    c->closing = false; /* opened again: a new WebSocket */
     c->connecting = true;
     c->failed_early = false;
     struct lws *wsi = lws_client_connect_via_info(&ci);

@@ -57,6 +57,9 @@ void pl_sigws_stop(pl_sigws *s);
 
 /* A connection, not open yet; NULL when out of memory. */
 pl_sigws_conn *pl_sigws_conn_create(pl_sigws *s, void *user);
+/* Where the next pl_sigws_conn_open goes (a ws:// URL), instead of the
+ * context's: PL_OK, or PL_EINVAL (nothing changed). */
+int pl_sigws_conn_set_url(pl_sigws_conn *c, const char *url);
 /* Frees the connection and its queue; its WebSocket must be gone (after
  * `failed` or `closed`, or never opened). */
 void pl_sigws_conn_destroy(pl_sigws_conn *c);
