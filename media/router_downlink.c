@@ -52,6 +52,7 @@ static void retire_pacer(pl_router *r, downlink *d)
     add_pacer_counts(d->pacer, r->now, &d->rtx_dropped, &d->padding_packets, &d->padding_bytes);
     pl_pacer_destroy(d->pacer);
     d->pacer = NULL;
+    r->n_pacers--;
 }
 
 static uint64_t estimate_of(const downlink *d)
@@ -105,8 +106,8 @@ void router_downlink_setup(pl_router *r, endpoint *e, int64_t now)
      * an estimate there is nothing to pace at: copies go straight to the
      * queue, as they come, without a second copy or a pool of slots. */
     retire_pacer(r, d);
-    if (estimated)
-        d->pacer = pl_pacer_create(&r->env, &cfg);
+    if (estimated && (d->pacer = pl_pacer_create(&r->env, &cfg)))
+        r->n_pacers++;
 }
 
 void router_downlink_free(pl_router *r, endpoint *e)
@@ -179,8 +180,8 @@ int pl_router_poll_output(pl_router *r, pl_router_output *out, uint8_t *buf, siz
     if (rc != PL_EAGAIN)
         return rc;
     /* Then the pacers, each until it holds back, resuming where the last
-     * call stopped. */
-    while (r->pace_next) {
+     * call stopped. Without any pacer, no subscriber is visited. */
+    while (r->n_pacers && r->pace_next) {
         endpoint *e = r->pace_next;
         downlink *d = e->dl;
         if (d && d->pacer) {
@@ -355,7 +356,7 @@ void router_downlink_tick(pl_router *r, int64_t now)
 int64_t router_downlink_next(const pl_router *r)
 {
     int64_t next = INT64_MAX;
-    for (const endpoint *e = r->endpoints; e; e = e->next)
+    for (const endpoint *e = r->n_pacers ? r->endpoints : NULL; e; e = e->next)
         if (e->dl && e->dl->pacer)
             next = min64(next, pl_pacer_next_timeout(e->dl->pacer));
     return next;

@@ -256,6 +256,8 @@ struct pl_router {
     uint8_t scratch[PKT_MAX];
     uint8_t copy[PKT_MAX + 16]; /* a copy written for a pacer (RTX adds 2 bytes) */
     endpoint *pace_next;        /* the next pacer pl_router_poll_output asks */
+    /* Pacers there are; without any, no subscriber is visited for one. */
+    size_t n_pacers;
     /* Pacer counters of transports gone. */
     uint64_t gone_rtx_dropped, gone_padding_packets, gone_padding_bytes;
     int64_t next_repair, next_speaker_check, next_layer_check, next_alloc;

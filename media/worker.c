@@ -347,16 +347,39 @@ static void run_timers(pl_worker *w, int64_t now)
         }
         w->next_timer = next;
     }
-    if (now >= pl_router_next_timeout(w->router)) {
+    /* Once per loop turn: with many subscribers it visits each of them. */
+    w->router_next = pl_router_next_timeout(w->router);
+    if (now >= w->router_next) {
         pl_router_handle_timeout(w->router, now);
         worker_drain_router(w);
+        w->router_next = pl_router_next_timeout(w->router);
     }
     worker_tcp_timers(w, now);
 }
 
+/* The router's counters for /stats, at most every STATS_EVERY_US: adding
+ * up its subscribers' figures on every loop turn cost as much as a few
+ * packets out each time. A turn that skips the copy makes the worker
+ * wake for it. */
+static void copy_router_stats(pl_worker *w, int64_t now)
+{
+    if (now < w->stats_at) {
+        w->stats_dirty = true;
+        return;
+    }
+    w->stats_at = now + STATS_EVERY_US;
+    w->stats_dirty = false;
+    uint64_t rs[sizeof(w->rst) / sizeof(w->rst[0])];
+    pl_router_stats_get(w->router, (pl_router_stats *)rs);
+    for (size_t i = 0; i < sizeof(rs) / sizeof(rs[0]); i++)
+        atomic_store_explicit(&w->rst[i], rs[i], memory_order_relaxed);
+}
+
 static int next_wait_ms(pl_worker *w, int64_t now)
 {
-    int64_t next = pl_router_next_timeout(w->router);
+    int64_t next = w->router_next;
+    if (w->stats_dirty && w->stats_at < next)
+        next = w->stats_at;
     if (w->next_timer < next)
         next = w->next_timer;
     if (w->tcp_next < next)
@@ -439,11 +462,10 @@ static void *worker_main(void *arg)
         worker_flush_out(w);
         worker_tcp_reap(w, now_us());
         reap_failed(w);
-        uint64_t rs[sizeof(w->rst) / sizeof(w->rst[0])];
-        pl_router_stats_get(w->router, (pl_router_stats *)rs);
-        for (size_t i = 0; i < sizeof(rs) / sizeof(rs[0]); i++)
-            atomic_store_explicit(&w->rst[i], rs[i], memory_order_relaxed);
+        copy_router_stats(w, now_us());
     }
+    w->stats_at = INT64_MIN; /* what a reader finds after the stop is complete */
+    copy_router_stats(w, 0);
     return NULL;
 }
 

@@ -30,6 +30,8 @@
 #define MAX_ADDRS 4
 /* An address as a hash key: family, protocol, port and address bytes. */
 #define ADDR_KEY 20
+/* The router's counters reach /stats at most this late. */
+#define STATS_EVERY_US 20000
 
 /* ICE-TCP (RFC 6544, passive): connections per worker; the longest frame
  * taken (what a UDP datagram may carry); what waits for a slow reader
@@ -123,8 +125,12 @@ struct pl_worker {
         _Atomic uint64_t tcp_conns, tcp_accepted, tcp_refused, tcp_garbage, tcp_oversized, tcp_slow,
             tcp_closed, tcp_send_dropped, send_dropped;
     } st;
-    /* The router's counters, copied each loop turn (all of them uint64_t). */
+    /* The router's counters (all of them uint64_t), copied at most every
+     * STATS_EVERY_US (stats_at: the next copy; stats_dirty: one skipped). */
     _Atomic uint64_t rst[sizeof(pl_router_stats) / sizeof(uint64_t)];
+    int64_t stats_at;
+    bool stats_dirty;
+    int64_t router_next; /* pl_router_next_timeout as of the last loop turn */
 };
 
 static inline int64_t now_us(void)
