@@ -21,18 +21,19 @@ struct pl_peer {
     pl_srtp *srtp;
     bool started;
     bool dtls_started;
+    /* Selected ICE address as last reported, to notice moves. */
+    bool has_selected;
+    pl_addr selected;
+    /* What every packet out touches (state, srtp, selected, stats) stays
+     * in neighbouring cache lines, ahead of the rest. */
+    pl_peer_stats stats;
     /* Where DTLS records go: the last validated address DTLS came from
      * (the passive side answers whoever is handshaking), else ICE's pick. */
     bool has_dtls_addr;
     pl_addr dtls_addr;
-    /* Selected ICE address as last reported, to notice moves. */
-    bool has_selected;
-    pl_addr selected;
-
     pl_peer_output events[EVENT_SLOTS];
     size_t ev_head, ev_count;
     uint8_t scratch[SCRATCH_SIZE];
-    pl_peer_stats stats;
 };
 
 static pl_peer_output *push_event(pl_peer *p, enum pl_peer_output_kind kind, const pl_addr *addr,
@@ -387,7 +388,14 @@ static int protect(pl_peer *p, bool rtcp, uint8_t *pkt, size_t *len, size_t cap,
                   : pl_srtp_protect_rtp(p->srtp, pkt, len, cap);
     if (rc != PL_OK)
         return rc;
-    *to = p->selected;
+    /* Only the bytes of the address in use (16 for IPv4 of a 128-byte
+     * sockaddr_storage): this runs for every packet out. */
+    size_t n = p->selected.len > 0 && p->selected.len <= sizeof(p->selected.ss)
+                   ? p->selected.len
+                   : sizeof(p->selected.ss);
+    memcpy(&to->ss, &p->selected.ss, n);
+    to->len = p->selected.len;
+    to->tcp = p->selected.tcp;
     if (rtcp)
         p->stats.rtcp_out++;
     else

@@ -29,12 +29,20 @@ int router_grow(pl_router *r, void **items, size_t *cap, size_t used, size_t nee
     return PL_OK;
 }
 
+/* The next slot of the queue, as it was left. */
+static outq *next_slot(pl_router *r)
+{
+    if (r->q_n == r->q_cap &&
+        router_grow(r, (void **)&r->q, &r->q_cap, r->q_n, r->q_n + 1, sizeof(*r->q), 64) != PL_OK)
+        return NULL;
+    return &r->q[r->q_n++];
+}
+
 outq *router_enqueue(pl_router *r)
 {
-    if (router_grow(r, (void **)&r->q, &r->q_cap, r->q_n, r->q_n + 1, sizeof(*r->q), 64) != PL_OK)
-        return NULL;
-    outq *o = &r->q[r->q_n++];
-    memset(o, 0, sizeof(*o));
+    outq *o = next_slot(r);
+    if (o)
+        memset(o, 0, sizeof(*o));
     return o;
 }
 
@@ -173,7 +181,7 @@ void router_describe_copy(endpoint *s, route *rt, const uint8_t *pkt, size_t len
 
 void router_enqueue_copy(pl_router *r, const outq *copy)
 {
-    outq *o = router_enqueue(r);
+    outq *o = next_slot(r); /* written whole: no need to clear it first */
     if (o)
         *o = *copy;
 }
