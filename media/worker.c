@@ -400,6 +400,7 @@ static void *worker_main(void *arg)
     struct mmsghdr msgs[BATCH];
     struct iovec iov[BATCH];
     pl_addr from[BATCH];
+    int msgs_used = BATCH; /* headers the kernel wrote into since they were set */
     while (!atomic_load(&w->stop)) {
         struct epoll_event evs[16];
         int n = epoll_wait(w->efd, evs, 16, next_wait_ms(w, now_us()));
@@ -420,7 +421,9 @@ static void *worker_main(void *arg)
             }
             /* Drain the socket in batches: one syscall for up to BATCH datagrams. */
             for (;;) {
-                for (int k = 0; k < BATCH; k++) {
+                /* Only the headers the last call used need setting again:
+                 * usually one or two of BATCH. */
+                for (int k = 0; k < msgs_used; k++) {
                     iov[k] = (struct iovec){.iov_base = bufs[k], .iov_len = cap};
                     memset(&from[k], 0, sizeof(from[k]));
                     msgs[k].msg_hdr = (struct msghdr){.msg_name = &from[k].ss,
@@ -431,6 +434,7 @@ static void *worker_main(void *arg)
                                                       .msg_controllen = sizeof(ctrl[k].buf)};
                 }
                 int got = recvmmsg(w->fd, msgs, BATCH, MSG_DONTWAIT, NULL);
+                msgs_used = got > 0 ? got : 0;
                 if (got <= 0)
                     break;
                 /* Each datagram is handled at its kernel receive time, on
