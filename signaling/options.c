@@ -194,7 +194,7 @@ static const opt_desc table[] = {
      "WebSocket connections from one address\n(default 100)", NULL},
     {"downlink-estimate", K_FLAG, OFF(downlink_estimate), 0, 0, false, false, NULL,
      "estimate each subscriber's downlink from its feedback,\n"
-     "pace what it is sent and choose layers within it\n(default off)",
+     "pace what it is sent and choose layers within it\n(default on; --downlink-estimate=false turns it off)",
      NULL},
     {"no-dynacast", K_FLAG, OFF(no_dynacast), 0, 0, false, false, NULL,
      "never ask publishers to switch off simulcast layers\n"
@@ -319,6 +319,7 @@ void srv_options_defaults(options *o)
                    .max_user_recording_mb = 2048,
                    .recording_days = 30,
                    .admin_port = 8081,
+                   .downlink_estimate = true,
                    .webhook_queue = PL_HOOKQ_DEFAULT_CAPACITY};
     char why[64];
     /* Without memory for these, nothing else would start either. */

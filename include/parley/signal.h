@@ -247,7 +247,8 @@ void pl_sig_tick(pl_sig *sig, pl_sig_time now);
 #define PL_SIG_DEFAULT_RING_MS 30000
 void pl_sig_set_ring_timeout(pl_sig *sig, int64_t timeout_ms);
 /* Subscribers' downlinks are estimated and shared out by the relay
- * (`--downlink-estimate`; pl_route.estimate). Off by default. */
+ * (`--downlink-estimate`; pl_route.estimate). On by default in the server;
+ * off until set here. */
 void pl_sig_set_downlink_estimate(pl_sig *sig, bool on);
 /* Publishers may be asked to switch off simulcast layers nobody needs
  * (pl_track.dynacast, `publish-layers`). On by default; `--no-dynacast`. */
