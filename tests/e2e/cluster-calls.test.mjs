@@ -60,6 +60,7 @@ before(async () => {
 });
 after(async () => {
   for (const n of nodes) {
+    if (n.killed) continue;
     const { code } = await n.stop();
     assert.equal(code, 0, `clean exit: ${n.output()}`);
   }
@@ -206,4 +207,27 @@ test('Redis killed and restarted: nodes carry on, reconnect, and calls cross aga
   const listed = dee.welcomeMsg.online.map((u) => u.id);
   assert.ok(listed.includes(ada.user.id) && listed.includes(bob.user.id), JSON.stringify(dee.welcomeMsg.online));
   await Promise.all([ada.close(), bob.close(), dee.close()]);
+});
+
+// Last, as it leaves two nodes: the heads-up is Redis's once the caller's
+// node has stored it, so that node dying with SIGKILL loses none.
+test('a node killed with SIGKILL loses no heads-up', { skip: !hasRedis }, async () => {
+  const [cy, bob] = await users(['Cy', 2], ['Bob', 1]);
+  assert.equal((await bob.request({ type: 'status', status: 'dnd' })).status, 'dnd');
+  await presence(cy, bob.user, 'dnd');
+  const r = await cy.request({ type: 'call', to: bob.user.id, topic: 'before the crash' });
+  assert.equal(r.type, 'call-ringing');
+  assert.equal((await cy.next((m) => m.type === 'call-declined')).reason, 'dnd');
+  // The call lived on Cy's node 3: it goes without a word.
+  nodes[2].killed = true;
+  nodes[2].signal('SIGKILL');
+  assert.equal((await nodes[2].exited(10000)).sig, 'SIGKILL');
+  await bob.close();
+  const again = await connect(nodes[0], bob.user.name);
+  const item = again.welcomeMsg.missed.find((m) => m.call_id === r.call_id);
+  assert.ok(item, JSON.stringify(again.welcomeMsg.missed));
+  assert.equal(item.reason, 'dnd');
+  assert.equal(item.topic, 'before the crash');
+  assert.deepEqual(item.from, cy.user);
+  await again.close();
 });
