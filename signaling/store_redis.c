@@ -108,21 +108,42 @@ static redisContext *conn(rd_store *st)
     return st->c;
 }
 
-/* A reply or its absence: on an I/O error or timeout the connection is
- * dropped (its state is unknown) and PL_EIO returned; a Redis error is
- * PL_EIO too. */
-static int check(rd_store *st, redisReply *r, const char *what)
+/* Sends a formatted command and reads its reply. A connection broken
+ * since its last use (Redis restarted: the next write on it fails) is made
+ * again at once and the command sent once more, so the first write after
+ * a restart is not lost; every command here may be repeated (the writes
+ * check before they change). NULL when Redis cannot be reached, the
+ * connection then dropped (its state is unknown). */
+static redisReply *command(rd_store *st, const char *cmd, int len, const char *what)
 {
-    if (!r) {
-        if (!st->down_logged)
+    if (len < 0)
+        return NULL;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        redisContext *c = conn(st);
+        if (!c)
+            return NULL;
+        void *reply = NULL;
+        if (redisAppendFormattedCommand(c, cmd, (size_t)len) == REDIS_OK &&
+            redisGetReply(c, &reply) == REDIS_OK)
+            return reply;
+        if (!st->down_logged && attempt == 1)
             pl_env_logf(&st->env, PL_LOG_ERROR, "store: %s: Redis %s", what,
-                        st->c->errstr[0] ? st->c->errstr : "gave no reply");
-        st->down_logged = true;
+                        c->errstr[0] ? c->errstr : "gave no reply");
+        if (attempt == 1)
+            st->down_logged = true;
         pl_redis_close(st->c);
         st->c = NULL;
         st->next_try_ms = 0; /* a restarted server is tried at once */
-        return PL_EIO;
     }
+    return NULL;
+}
+
+/* A reply or its absence: PL_EIO when there was none (Redis unreachable)
+ * or Redis said no. */
+static int check(rd_store *st, redisReply *r, const char *what)
+{
+    if (!r)
+        return PL_EIO;
     if (r->type == REDIS_REPLY_ERROR) {
         pl_env_logf(&st->env, PL_LOG_ERROR, "store: %s: %s", what, r->str);
         return PL_EIO;
@@ -147,9 +168,6 @@ static void key(char *out, size_t n, const char *prefix, const char *id)
 static int rd_add(void *b, const char *to_user, const pl_missed *m, bool with_message)
 {
     rd_store *st = b;
-    redisContext *c = conn(st);
-    if (!c)
-        return PL_EIO;
     char hu[64], z[128], ts[24], max[16], ms[24];
     key(hu, sizeof(hu), HU_PREFIX, m->call_id);
     key(z, sizeof(z), SET_PREFIX, to_user);
@@ -176,7 +194,10 @@ static int rd_add(void *b, const char *to_user, const pl_missed *m, bool with_me
                           m->message_audio_only ? "1" : "0",
                           ms,
                           HU_PREFIX};
-    redisReply *r = redisCommandArgv(c, (int)(sizeof(argv) / sizeof(argv[0])), argv, NULL);
+    char *cmd = NULL;
+    int len = redisFormatCommandArgv(&cmd, (int)(sizeof(argv) / sizeof(argv[0])), argv, NULL);
+    redisReply *r = command(st, cmd, len, "add");
+    redisFreeCommand(cmd);
     int err = check(st, r, "add");
     freeReplyObject(r);
     return err;
@@ -213,10 +234,10 @@ static bool read_hash(const redisReply *h, pl_missed *m)
 static int rd_get(void *b, const char *to_user, const char *call_id, pl_missed *out)
 {
     rd_store *st = b;
-    redisContext *c = conn(st);
-    if (!c)
-        return PL_EIO;
-    redisReply *r = redisCommand(c, "HGETALL " HU_PREFIX "%s", call_id);
+    char *cmd = NULL;
+    int len = redisFormatCommand(&cmd, "HGETALL " HU_PREFIX "%s", call_id);
+    redisReply *r = command(st, cmd, len, "get");
+    redisFreeCommand(cmd);
     int err = check(st, r, "get");
     if (err == PL_OK)
         err = read_hash(r, out) && strcmp(field(r, "to"), to_user) == 0 ? PL_OK : PL_ENOTFOUND;
@@ -228,10 +249,11 @@ static int rd_each(void *b, const char *to_user, void (*fn)(void *arg, const pl_
                    void *arg)
 {
     rd_store *st = b;
-    redisContext *c = conn(st);
-    if (!c)
-        return PL_EIO;
-    redisReply *r = redisCommand(c, "EVAL %s 1 " SET_PREFIX "%s %s", each_lua, to_user, HU_PREFIX);
+    char *cmd = NULL;
+    int len =
+        redisFormatCommand(&cmd, "EVAL %s 1 " SET_PREFIX "%s %s", each_lua, to_user, HU_PREFIX);
+    redisReply *r = command(st, cmd, len, "each");
+    redisFreeCommand(cmd);
     int err = check(st, r, "each");
     if (err == PL_OK && r->type != REDIS_REPLY_ARRAY)
         err = PL_EIO;
@@ -250,12 +272,12 @@ static int rd_each(void *b, const char *to_user, void (*fn)(void *arg, const pl_
 static int rd_ack(void *b, const char *to_user, const char *call_id)
 {
     rd_store *st = b;
-    redisContext *c = conn(st);
-    if (!c)
-        return PL_EIO;
-    redisReply *r =
-        redisCommand(c, "EVAL %s 3 " HU_PREFIX "%s " SET_PREFIX "%s " COUNT_KEY " %s %s", ack_lua,
-                     call_id, to_user, to_user, call_id);
+    char *cmd = NULL;
+    int len =
+        redisFormatCommand(&cmd, "EVAL %s 3 " HU_PREFIX "%s " SET_PREFIX "%s " COUNT_KEY " %s %s",
+                           ack_lua, call_id, to_user, to_user, call_id);
+    redisReply *r = command(st, cmd, len, "ack");
+    redisFreeCommand(cmd);
     int err = check(st, r, "ack");
     if (err == PL_OK)
         err = r->type == REDIS_REPLY_INTEGER && r->integer == 1 ? PL_OK : PL_ENOTFOUND;
@@ -266,10 +288,10 @@ static int rd_ack(void *b, const char *to_user, const char *call_id)
 static int64_t rd_count(void *b)
 {
     rd_store *st = b;
-    redisContext *c = conn(st);
-    if (!c)
-        return PL_EIO;
-    redisReply *r = redisCommand(c, "GET " COUNT_KEY);
+    char *cmd = NULL;
+    int len = redisFormatCommand(&cmd, "GET " COUNT_KEY);
+    redisReply *r = command(st, cmd, len, "count");
+    redisFreeCommand(cmd);
     int64_t n = check(st, r, "count");
     if (n == PL_OK)
         n = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;

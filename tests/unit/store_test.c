@@ -283,6 +283,25 @@ static void test_redis_sigkill(void **state)
     pl_store_destroy(st);
 }
 
+/* Redis restarted between two writes: the connection the store holds is
+ * stale, and the first write after the restart is sent again on a new one,
+ * not lost (a node's heads-up right after a Redis restart). */
+static void test_redis_first_write_after_restart(void **state)
+{
+    pl_store *st = open_store(*state);
+    pl_missed m = item("r1", "uA", 1, "");
+    assert_int_equal(pl_store_add_missed(st, "uBob", &m), PL_OK);
+    redisfx_kill(&shared, SIGKILL);
+    assert_int_equal(redisfx_restart(&shared), 0);
+    pl_missed m2 = item("r2", "uA", 2, "after the restart");
+    assert_int_equal(pl_store_add_missed(st, "uBob", &m2), PL_OK);
+    pl_missed got;
+    assert_int_equal(pl_store_get_missed(st, "uBob", "r2", &got), PL_OK);
+    assert_string_equal(got.topic, "after the restart");
+    assert_int_equal(pl_store_get_missed(st, "uBob", "r1", &got), PL_OK);
+    pl_store_destroy(st);
+}
+
 /* A Redis that could lose an acknowledged write is refused at open. */
 static void test_redis_not_durable_refused(void **state)
 {
@@ -353,6 +372,8 @@ int main(int argc, char **argv)
         {"survives reopen", test_survives_reopen, setup, teardown, &redis_be},
         {"messages", test_messages, setup, teardown, &redis_be},
         {"acknowledged write survives SIGKILL", test_redis_sigkill, setup, teardown, &redis_be},
+        {"first write after a restart kept", test_redis_first_write_after_restart, setup, teardown,
+         &redis_be},
         {"not durable refused", test_redis_not_durable_refused, NULL, NULL, NULL},
         {"outage and reconnect", test_redis_outage, setup, teardown, &redis_be},
     };
