@@ -13,6 +13,7 @@ typedef struct away_call {
     char room[24];
     char caller_user[PL_AUTH_ID_MAX + 1], caller_name[257];
     char callee_user[PL_AUTH_ID_MAX + 1];
+    char node[PL_BUS_NODE_MAX + 1]; /* the caller's node, where the call and its room live */
     bool accepted;
     conn *answered; /* the device here that took it, while it is here */
     int64_t rang_at;
@@ -131,6 +132,7 @@ void sig_away_on_ring(sig_away *a, const pl_busmsg *b, bool busy, int64_t now_ms
     *k = tmp;
     snprintf(k->room, sizeof(k->room), "call-%s", b->call_id);
     snprintf(k->caller_name, sizeof(k->caller_name), "%s", b->name);
+    snprintf(k->node, sizeof(k->node), "%s", b->node);
     k->rang_at = now_ms;
     k->next = a->list;
     a->list = k;
@@ -196,10 +198,15 @@ bool sig_away_on_action(sig_away *a, conn *c, const char *type, const char *id, 
 
 bool sig_away_room_party(const sig_away *a, const conn *c, const char *room)
 {
+    return sig_away_room_node(a, c, room) != NULL;
+}
+
+const char *sig_away_room_node(const sig_away *a, const conn *c, const char *room)
+{
     for (const away_call *k = a->list; k; k = k->next)
         if (k->accepted && strcmp(k->room, room) == 0 && strcmp(k->callee_user, c->user->id) == 0)
-            return true;
-    return false;
+            return k->node;
+    return NULL;
 }
 
 void sig_away_room_left(sig_away *a, conn *c, const char *room)

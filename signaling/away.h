@@ -30,6 +30,9 @@ void sig_away_on_tell(sig_away *a, const pl_busmsg *b);
 bool sig_away_on_action(sig_away *a, conn *c, const char *type, const char *id, json_t *re);
 /* Is c a party to the accepted call whose room this is? */
 bool sig_away_room_party(const sig_away *a, const conn *c, const char *room);
+/* The node the call lives on (its room with it), when c is a party to the
+ * accepted call from elsewhere whose room this is; NULL otherwise. */
+const char *sig_away_room_node(const sig_away *a, const conn *c, const char *room);
 /* c left the room of an accepted call from elsewhere: that hangs up. */
 void sig_away_room_left(sig_away *a, conn *c, const char *room);
 void sig_away_conn_gone(sig_away *a, conn *c);

@@ -537,6 +537,16 @@ const char *sig_calls_room_check(const sig_calls *cs, const conn *c, const char 
     return "not_found";
 }
 
+const char *sig_calls_room_node(const sig_calls *cs, const conn *c, const char *room)
+{
+    if (strncmp(room, "call-", 5) != 0)
+        return NULL;
+    for (const call *k = cs->list; k; k = k->next)
+        if (answered(k) && strcmp(k->room, room) == 0)
+            return NULL;
+    return sig_away_room_node(cs->away, c, room);
+}
+
 void sig_calls_room_left(sig_calls *cs, conn *c, const char *room)
 {
     for (call *k = cs->list; k; k = k->next)

@@ -71,6 +71,10 @@ void sig_calls_on_missed_ack(sig_calls *k, conn *c, json_t *msg, json_t *re);
  * (and why). */
 const char *sig_calls_room_check(const sig_calls *k, const conn *c, const char *room,
                                  const char **why);
+/* Where a call's room is hosted, for a connection allowed into it (after
+ * sig_calls_room_check): NULL here (a call of this node, or no call's
+ * room), or the id of the node a call from elsewhere lives on. */
+const char *sig_calls_room_node(const sig_calls *k, const conn *c, const char *room);
 /* A connection left the private room of its call: that hangs up. */
 void sig_calls_room_left(sig_calls *k, conn *c, const char *room);
 /* A connection is going away for good (closed, or lost past the grace). */

@@ -350,6 +350,22 @@ static void *cluster_thread(void *arg)
 }
 
 /* The loop's placement of a room not hosted here: one EVAL. */
+/* A node's URL from the snapshot of live nodes. */
+static int url_of(void *user, const char *node_id, char *url, size_t url_cap)
+{
+    srv_cluster *c = user;
+    int rc = PL_ENOTFOUND;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->n_nodes; i++)
+        if (strcmp(c->nodes[i].id, node_id) == 0) {
+            snprintf(url, url_cap, "%s", c->nodes[i].url);
+            rc = PL_OK;
+            break;
+        }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
 static int place(void *user, const char *room, char *url, size_t url_cap)
 {
     srv_cluster *c = user;
@@ -451,7 +467,7 @@ int srv_cluster_start(server *srv)
         return 1;
     }
     c->thread_started = true;
-    pl_sig_placement p = {.user = c, .place = place};
+    pl_sig_placement p = {.user = c, .place = place, .url_of = url_of};
     pl_sig_set_placement(srv->sig, &p);
     printf("cluster: node %s at %s, redis://%s:%d\n", c->self.id, c->self.url, c->redis.host,
            c->redis.port);

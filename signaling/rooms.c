@@ -110,7 +110,26 @@ void sig_on_join(pl_sig *s, conn *c, json_t *msg, json_t *re)
     /* In a cluster, a room not hosted here may be another node's, or
      * placed on another node now: the client is sent there. */
     bool hosted = sig_room_find(&s->m, name) != NULL;
-    if (!hosted && s->placement.place) {
+    const char *call_node = sig_calls_room_node(s->calls, c, name);
+    if (!hosted && s->placement.place && call_node) {
+        /* A call's room is where its call lives: the caller's node. */
+        char url[PL_SIG_URL_MAX + 1];
+        if (!s->placement.url_of ||
+            s->placement.url_of(s->placement.user, call_node, url, sizeof(url)) != PL_OK) {
+            sig_error(s, c, re, "unavailable",
+                      "the node of this call cannot be reached now: try again in a moment");
+            s->refused_unplaced++;
+            return;
+        }
+        json_t *m = sig_reply("redirect", re);
+        json_object_set_new(m, "room", json_string(name));
+        json_object_set_new(m, "url", json_string(url));
+        sig_send(s, c, m);
+        s->redirected++;
+        return;
+    }
+    bool call_here = strncmp(name, "call-", 5) == 0; /* allowed, and not elsewhere */
+    if (!hosted && s->placement.place && !call_here) {
         char url[PL_SIG_URL_MAX + 1];
         int where = s->placement.place(s->placement.user, name, url, sizeof(url));
         if (where == PL_SIG_PLACE_REDIRECT) {

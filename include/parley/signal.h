@@ -321,12 +321,16 @@ void pl_sig_set_draining(pl_sig *sig, bool on);
  * when the room cannot be placed now (the client gets `unavailable`). A
  * room hosted here is never asked about, so it keeps working whatever
  * happens to the cluster. While draining, a room hosted here still takes
- * newcomers. NULL place: one node, every room here. */
+ * newcomers. NULL place: one node, every room here. A call's room is
+ * hosted by the node its call lives on (the caller's), never placed:
+ * `url_of` gives the WebSocket URL of a node by its id (PL_OK), for the
+ * callee joining through another node. */
 #define PL_SIG_URL_MAX 255
 enum { PL_SIG_PLACE_LOCAL = 0, PL_SIG_PLACE_REDIRECT = 1 };
 typedef struct pl_sig_placement {
     void *user;
     int (*place)(void *user, const char *room, char *url, size_t url_cap);
+    int (*url_of)(void *user, const char *node_id, char *url, size_t url_cap);
 } pl_sig_placement;
 void pl_sig_set_placement(pl_sig *sig, const pl_sig_placement *placement);
 /* The rooms hosted here, for a cluster's claims: calls fn once per room. */
