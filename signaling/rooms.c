@@ -84,6 +84,41 @@ void sig_close_room(pl_sig *s, const char *name)
     }
 }
 
+/* A join in a cluster of a room not hosted here: true when it was answered
+ * (sent to the room's node, or refused because the room cannot be placed
+ * now), false when the room is to be hosted here. A call's room is where
+ * its call lives, the caller's node, never placed like other rooms. */
+static bool placed_elsewhere(pl_sig *s, conn *c, json_t *re, const char *name)
+{
+    char url[PL_SIG_URL_MAX + 1];
+    const char *call_node = sig_calls_room_node(s->calls, c, name);
+    int where;
+    if (call_node)
+        where = s->placement.url_of &&
+                        s->placement.url_of(s->placement.user, call_node, url, sizeof(url)) == PL_OK
+                    ? PL_SIG_PLACE_REDIRECT
+                    : PL_ESTATE;
+    else if (strncmp(name, "call-", 5) == 0)
+        where = PL_SIG_PLACE_LOCAL; /* the call is here (its parties were checked) */
+    else
+        where = s->placement.place(s->placement.user, name, url, sizeof(url));
+    if (where == PL_SIG_PLACE_REDIRECT) {
+        json_t *m = sig_reply("redirect", re);
+        json_object_set_new(m, "room", json_string(name));
+        json_object_set_new(m, "url", json_string(url));
+        sig_send(s, c, m);
+        s->redirected++;
+        return true;
+    }
+    if (where < 0) {
+        sig_error(s, c, re, "unavailable",
+                  "the cluster cannot place this room now: try again in a moment");
+        s->refused_unplaced++;
+        return true;
+    }
+    return false;
+}
+
 void sig_on_join(pl_sig *s, conn *c, json_t *msg, json_t *re)
 {
     const char *name = json_string_value(json_object_get(msg, "room"));
@@ -110,43 +145,8 @@ void sig_on_join(pl_sig *s, conn *c, json_t *msg, json_t *re)
     /* In a cluster, a room not hosted here may be another node's, or
      * placed on another node now: the client is sent there. */
     bool hosted = sig_room_find(&s->m, name) != NULL;
-    const char *call_node = sig_calls_room_node(s->calls, c, name);
-    if (!hosted && s->placement.place && call_node) {
-        /* A call's room is where its call lives: the caller's node. */
-        char url[PL_SIG_URL_MAX + 1];
-        if (!s->placement.url_of ||
-            s->placement.url_of(s->placement.user, call_node, url, sizeof(url)) != PL_OK) {
-            sig_error(s, c, re, "unavailable",
-                      "the node of this call cannot be reached now: try again in a moment");
-            s->refused_unplaced++;
-            return;
-        }
-        json_t *m = sig_reply("redirect", re);
-        json_object_set_new(m, "room", json_string(name));
-        json_object_set_new(m, "url", json_string(url));
-        sig_send(s, c, m);
-        s->redirected++;
+    if (!hosted && s->placement.place && placed_elsewhere(s, c, re, name))
         return;
-    }
-    bool call_here = strncmp(name, "call-", 5) == 0; /* allowed, and not elsewhere */
-    if (!hosted && s->placement.place && !call_here) {
-        char url[PL_SIG_URL_MAX + 1];
-        int where = s->placement.place(s->placement.user, name, url, sizeof(url));
-        if (where == PL_SIG_PLACE_REDIRECT) {
-            json_t *m = sig_reply("redirect", re);
-            json_object_set_new(m, "room", json_string(name));
-            json_object_set_new(m, "url", json_string(url));
-            sig_send(s, c, m);
-            s->redirected++;
-            return;
-        }
-        if (where < 0) {
-            sig_error(s, c, re, "unavailable",
-                      "the cluster cannot place this room now: try again in a moment");
-            s->refused_unplaced++;
-            return;
-        }
-    }
     /* Draining: no new meetings nor newcomers, but a call accepted is a
      * meeting under way (its parties join its room after call-accepted).
      * In a cluster, a room stays where it is until it ends: its newcomers
