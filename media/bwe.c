@@ -395,8 +395,14 @@ static void decrease(pl_bwe *b, int64_t now_us)
          * is it where congestion strikes. Nor a ceiling: the estimate keeps
          * the headroom above it that growth may take (behind 5% loss and
          * +-20 ms, a cut to the rate itself paused a video for seconds,
-         * the slightest rise of its rate no longer fitting). */
-        cut = ACKED_HEADROOM * base + ACKED_SLACK_BPS;
+         * the slightest rise of its rate no longer fitting), but no more
+         * than an ordinary cut leaves (behind a 300 kbit/s shaper carrying
+         * audio near its rate, 1.5 times that rate overflowed it). */
+        double room = ACKED_HEADROOM * base + ACKED_SLACK_BPS;
+        double from = BETA * b->delay_bps;
+        cut = room < from ? room : from;
+        if (cut < base)
+            cut = base;
         b->app_limited_cuts++;
     } else if (b->acked_bps) {
         capacity_update(b, (double)b->acked_bps / 1000.0);
