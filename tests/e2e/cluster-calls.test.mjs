@@ -87,11 +87,11 @@ async function ring(caller, callee) {
 
 test('presence and an answered call across nodes, with media between the two users', { skip: !hasRedis }, async () => {
   // bot-0 and bot-1 are the users the bots will be (open mode: the name
-  // is the user): Ada on node 1 calls Bob on node 2; Cy on node 3 watches.
+  // is the user): Ada on node 1 calls Bob on node 3; Cy on node 2 watches.
   seq++;
   const ada = await connect(nodes[0], 'bot-0');
-  const cy = await connect(nodes[2], `Cy${seq}`);
-  const bob = await connect(nodes[1], 'bot-1');
+  const cy = await connect(nodes[1], `Cy${seq}`);
+  const bob = await connect(nodes[2], 'bot-1');
   assert.equal(bob.welcomeMsg.online.find((u) => u.id === ada.user.id)?.status, 'online',
     JSON.stringify(bob.welcomeMsg.online));
   assert.ok(bob.welcomeMsg.online.some((u) => u.id === cy.user.id));
@@ -118,9 +118,9 @@ test('presence and an answered call across nodes, with media between the two use
   // audio and video.
   const [ra, rb] = await Promise.all([
     runBots(nodes[0], ['--room', a1.room, '--per-room', '1', '--seconds', '4']).done,
-    runBots(nodes[1], ['--room', a1.room, '--per-room', '1', '--first-index', '1', '--seconds', '4']).done]);
+    runBots(nodes[2], ['--room', a1.room, '--per-room', '1', '--first-index', '1', '--seconds', '4']).done]);
   const report = { bots: [...ra.bots, ...rb.bots] };
-  assert.ok((await stats(nodes[1])).redirected >= 1, 'Bob\'s node sent his bot to the call\'s node');
+  assert.ok((await stats(nodes[2])).redirected >= 1, 'Bob\'s node sent his bot to the call\'s node');
   for (const b of report.bots) {
     assert.equal(b.errors, 0, `${b.name}: ${b.last_error}`);
     for (const kind of ['audio', 'video']) {
