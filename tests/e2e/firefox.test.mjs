@@ -17,7 +17,8 @@ import { waitFor } from './client.mjs';
 
 const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build');
 // How long the meeting is held: the thing measured.
-const HOLD_MS = 90000;
+// Against the sanitizer build (tools/test) 35 s, past consent's 30 s still.
+const HOLD_MS = process.env.PARLEY_E2E_SANITIZED ? 35000 : 90000;
 let server, firefox, chromium;
 const errors = [];
 const meeting = {}; // the pages of the first test, resumed in the second
@@ -52,7 +53,7 @@ const receivesOneEach = (s) => one(s, 'video')?.frames > 30 && one(s, 'video').w
   one(s, 'audio')?.packets > 50;
 const until = (page, fn, pred, what, ms = 30000, arg) => pageUntil(page, fn, pred, what, { timeout: ms, interval: 250, arg });
 
-test('Firefox ESR and Chromium in a meeting: each decodes the other\'s video and hears the other for 90 s', async () => {
+test(`Firefox ESR and Chromium in a meeting: each decodes the other's video and hears the other for ${HOLD_MS / 1000} s`, async () => {
   const url = `http://localhost:${server.port}/r/interop`;
   const fx = await open(firefox, 'Firefox', url);
   await signIn(fx, 'Fox', '#meeting');
