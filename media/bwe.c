@@ -64,10 +64,6 @@
 #define RECENT_PACE_US 250000
 #define PROBE_FURTHER_SHARE 0.7
 #define CALM_US 2000000
-/* Jitter: the windows its spread is the largest of, and the largest
- * spread believed (more is a receiver's clock jump). */
-#define JITTER_WINDOW_US 1000000
-#define JITTER_MAX_US 200000
 
 typedef struct acked {
     int64_t arrival_us[ACKED_RING];
@@ -110,16 +106,8 @@ struct pl_bwe {
     double cut_acked_bps, cut_loss; /* at the first of a series of loss cuts */
     int64_t last_loss_update_us, last_loss_cut_us;
     uint64_t feedbacks, overuses, loss_cuts, app_limited_cuts, probes_below_acked;
-    /* Jitter: the last packet told (arrival, sequence number, send time),
-     * the largest spread seen in this window and the one before, and half
-     * the larger one (us). */
-    int64_t jitter_prev_arrival_us, jitter_prev_seq, jitter_prev_send_us;
-    int64_t jitter_window_us, jitter_cur_max_us, jitter_prev_max_us;
-    double jitter_us;
-    /* The last packet's one-way delay (the receiver's clock less the
-     * relay's) and sequence number, and the largest rise of the delay
-     * beyond a queue's in this window and the one before. */
-    int64_t owd_prev_us, owd_prev_seq, owd_cur_max_us, owd_prev_max_us;
+    bwe_jitter jitter;
+    double jitter_us; /* J of the random delay that reorders (bwe_jitter_reordering) */
     pl_sendhist_result results[PL_RTCP_MAX_TWCC];
 };
 
@@ -608,63 +596,6 @@ static void loss_update(pl_bwe *b, int64_t now_us)
     }
 }
 
-/* The path's jitter, from packets that overtook each other. A queue
- * serves packets in the order they came, however it fills and drains, so
- * a packet that arrived before one sent ahead of it was held back less by
- * the path's random delay: by at least the send gap plus the arrival gap
- * it gained. The largest such difference over the last two windows of
- * JITTER_WINDOW_US is the spread of the random delay (2J for +-J), and half
- * of it is the jitter. A path that reorders nothing has none, whatever its
- * queue does. */
-static void jitter_add(pl_bwe *b, const pl_sendhist_result *r)
-{
-    if (r->send_us - b->jitter_window_us >= JITTER_WINDOW_US) {
-        b->jitter_prev_max_us = b->jitter_cur_max_us;
-        b->jitter_cur_max_us = 0;
-        b->jitter_window_us = r->send_us;
-        b->owd_prev_max_us = b->owd_cur_max_us;
-        b->owd_cur_max_us = 0;
-    }
-    if (b->jitter_prev_seq && r->seq == b->jitter_prev_seq + 1 &&
-        r->arrival_us < b->jitter_prev_arrival_us) {
-        int64_t spread =
-            (b->jitter_prev_arrival_us - r->arrival_us) + (r->send_us - b->jitter_prev_send_us);
-        if (spread > JITTER_MAX_US)
-            spread = JITTER_MAX_US;
-        if (spread > b->jitter_cur_max_us)
-            b->jitter_cur_max_us = spread;
-    }
-    /* Delay that varies without reordering (a queue whose depth varies
-     * at random, a radio link's retries) is no trend for the detector, but
-     * stretches a probe's arrivals as much. A queue alone raises the
-     * delay from one packet to the next by at most the time the later one
-     * takes to pass the bottleneck (at the estimate, or faster); a rise
-     * beyond that is random delay, and the largest such rise is its
-     * spread. For the probes' span alone. */
-    if (b->owd_prev_seq && r->seq == b->owd_prev_seq + 1 && !r->cluster) {
-        int64_t owd = r->arrival_us - r->send_us;
-        double est = b->delay_bps < b->loss_bps ? b->delay_bps : b->loss_bps;
-        int64_t pass_us = (int64_t)((double)r->size * 8e6 / (est > 1 ? est : 1));
-        int64_t rise = owd - b->owd_prev_us - pass_us;
-        if (rise > JITTER_MAX_US)
-            rise = JITTER_MAX_US;
-        if (rise > b->owd_cur_max_us)
-            b->owd_cur_max_us = rise;
-    }
-    b->owd_prev_seq = r->seq;
-    b->owd_prev_us = r->arrival_us - r->send_us;
-    int64_t spread =
-        b->jitter_cur_max_us > b->jitter_prev_max_us ? b->jitter_cur_max_us : b->jitter_prev_max_us;
-    b->jitter_us = (double)spread / 2;
-    int64_t rise = b->owd_cur_max_us > b->owd_prev_max_us ? b->owd_cur_max_us : b->owd_prev_max_us;
-    double fifo_us = (double)rise / 2;
-    b->prober.jitter_us = fifo_us > b->jitter_us ? fifo_us : b->jitter_us;
-    pl_trendline_set_jitter(&b->trend, b->jitter_us / 1000.0);
-    b->jitter_prev_arrival_us = r->arrival_us;
-    b->jitter_prev_seq = r->seq;
-    b->jitter_prev_send_us = r->send_us;
-}
-
 void pl_bwe_on_feedback(pl_bwe *b, int64_t now_us, const pl_rtcp_twcc *fb)
 {
     size_t n = pl_sendhist_feedback(b->hist, fb, b->results, PL_RTCP_MAX_TWCC);
@@ -687,10 +618,16 @@ void pl_bwe_on_feedback(pl_bwe *b, int64_t now_us, const pl_rtcp_twcc *fb)
             b->loss_lost++;
             continue;
         }
-        jitter_add(b, r);
+        bwe_jitter_add(&b->jitter, r, b->delay_bps < b->loss_bps ? b->delay_bps : b->loss_bps);
         acked_add(&b->acked, r->arrival_us, r->send_us, r->size, r->cluster != 0);
         pl_trendline_packet(&b->trend, r->send_us, r->arrival_us);
     }
+    /* The jitter as of this feedback: the detector's floor from the
+     * reordering kind, the probes' span from either. */
+    b->jitter_us = bwe_jitter_reordering(&b->jitter);
+    double any = bwe_jitter_any(&b->jitter);
+    b->prober.jitter_us = any;
+    pl_trendline_set_jitter(&b->trend, b->jitter_us / 1000.0);
     /* The verdict at the end of what the feedback told: an overuse that
      * the later packets no longer show was a burst, not a queue. */
     b->usage = b->trend.state;

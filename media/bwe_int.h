@@ -1,5 +1,6 @@
 /* Internal to the estimator (bwe.c): the prober, which schedules probe
- * clusters and measures what the receiver made of them (bwe_probe.c). */
+ * clusters and measures what the receiver made of them (bwe_probe.c), and
+ * the path's jitter (bwe_jitter.c). */
 #ifndef PARLEY_BWE_INT_H
 #define PARLEY_BWE_INT_H
 
@@ -79,5 +80,28 @@ bwe_probe_result bwe_prober_conclude(bwe_prober *p, int64_t now_us);
 /* Whether a cluster went out so recently that the delay detector may
  * still have its queue in view. */
 bool bwe_prober_measuring(const bwe_prober *p, int64_t now_us);
+
+/* The path's jitter from feedback, of two kinds: packets that overtake
+ * each other (a random delay per packet), and a one-way delay that rises
+ * from one packet to the next by more than a queue can (a random delay
+ * that keeps order: a queue of varying depth, a radio link's retries).
+ * The largest of each over the last 1-2 s is its spread, 2J for +-J. */
+typedef struct bwe_jitter {
+    int64_t window_us; /* send time the current window started at */
+    /* The last packet told, for both measures. */
+    int64_t prev_seq, prev_arrival_us, prev_send_us;
+    /* The largest spread of each kind in this window and the one before. */
+    int64_t reorder_cur_us, reorder_prev_us;
+    int64_t rise_cur_us, rise_prev_us;
+} bwe_jitter;
+
+/* A packet told as received; est_bps is the estimate, the slowest the
+ * bottleneck is taken to pass it at. */
+void bwe_jitter_add(bwe_jitter *j, const pl_sendhist_result *r, double est_bps);
+/* J (us) of the reordering kind: what moves the delay trend without a
+ * queue behind it. */
+double bwe_jitter_reordering(const bwe_jitter *j);
+/* J (us) of either kind, the larger: what stretches a probe's arrivals. */
+double bwe_jitter_any(const bwe_jitter *j);
 
 #endif
