@@ -13,7 +13,8 @@
  *
  * Calls are synchronous, as the SQLite store's are, but every command has
  * a timeout; a lost connection makes calls fail with PL_EIO, and the next
- * call (at most once a second) connects again. */
+ * call connects again (at most once a second while connecting takes its
+ * time). */
 #include "redisconn.h"
 #include "store_backend.h"
 
@@ -31,6 +32,7 @@
  * holds the signaling loop up for a moment only. */
 #define TIMEOUT_MS 1000
 #define RETRY_MS 1000
+#define SLOW_CONNECT_MS 50
 
 typedef struct rd_store {
     pl_env env;
@@ -91,10 +93,15 @@ static redisContext *conn(rd_store *st)
     int64_t now = mono_ms();
     if (now < st->next_try_ms)
         return NULL;
-    st->next_try_ms = now + RETRY_MS;
     char err[256];
     st->c = pl_redis_connect(&st->url, TIMEOUT_MS, err, sizeof(err));
     if (!st->c) {
+        /* A connection refused at once (Redis restarting) is tried again
+         * on the next call; one that took its time (an unreachable host)
+         * not before a second, so that calls do not each hold the
+         * signaling loop up for the timeout. */
+        if (mono_ms() - now >= SLOW_CONNECT_MS)
+            st->next_try_ms = now + RETRY_MS;
         if (!st->down_logged)
             pl_env_logf(&st->env, PL_LOG_ERROR,
                         "store: Redis unreachable, heads-ups unavailable: %s", err);

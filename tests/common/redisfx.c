@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,42 +47,68 @@ static redisContext *connect_fx(const redisfx *fx)
     return c;
 }
 
-/* Polls PING until PONG, for up to 10 s. */
-static int wait_ready(const redisfx *fx)
+/* Waits, up to 10 s, for the server to say on its log (the pipe `fd`)
+ * that it accepts connections; then reads nothing more (the server
+ * ignores SIGPIPE, so its later lines are dropped, not a cause to stop). */
+static int wait_ready(int fd)
 {
-    for (int i = 0; i < 500; i++) {
-        redisContext *c = connect_fx(fx);
-        if (c) {
-            redisReply *r = redisCommand(c, "PING");
-            bool ok = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
-            freeReplyObject(r);
-            redisFree(c);
-            if (ok)
-                return 0;
+    char buf[4096];
+    size_t have = 0;
+    int rc = -1;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int left =
+            10000 - (int)((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000);
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, left) <= 0)
+            break;
+        if (have == sizeof(buf) - 1) { /* keep the tail, where a line may be cut */
+            memmove(buf, buf + have / 2, have - have / 2);
+            have -= have / 2;
         }
-        struct timespec ts = {0, 20 * 1000000};
-        nanosleep(&ts, NULL);
+        ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+        if (n <= 0)
+            break; /* it exited */
+        have += (size_t)n;
+        buf[have] = '\0';
+        if (strstr(buf, "Ready to accept connections")) {
+            rc = 0;
+            break;
+        }
     }
-    return -1;
+    close(fd);
+    return rc;
 }
 
 static int spawn(redisfx *fx)
 {
-    char port[16], log[96];
+    char port[16];
     snprintf(port, sizeof(port), "%d", fx->port);
-    snprintf(log, sizeof(log), "%s/redis.log", fx->dir);
-    pid_t pid = fork();
-    if (pid < 0)
+    int log[2];
+    if (pipe(log) != 0)
         return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(log[0]);
+        close(log[1]);
+        return -1;
+    }
     if (pid == 0) {
+        /* Its log on stdout (--logfile ""), into the pipe. */
+        close(log[0]);
+        dup2(log[1], STDOUT_FILENO);
         execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir",
                fx->dir, "--appendonly", fx->durable ? "yes" : "no", "--appendfsync",
-               fx->durable ? "always" : "everysec", "--save", "", "--logfile", log, "--daemonize",
+               fx->durable ? "always" : "everysec", "--save", "", "--logfile", "", "--daemonize",
                "no", (char *)NULL);
         _exit(127);
     }
+    close(log[1]);
     fx->pid = pid;
-    if (wait_ready(fx) != 0) {
+    if (wait_ready(log[0]) != 0) {
         redisfx_kill(fx, SIGKILL);
         return -1;
     }
