@@ -22,7 +22,8 @@
 #define ROOM_MAX_CHARS 64
 #define NAME_MAX_BYTES (NAME_MAX_CHARS * 4) /* UTF-8 */
 #define PARTICIPANT_ID_MAX 23
-#define TRACK_ID_MAX 47
+/* "<participant id>-<mid>": whole, so that two mids never share an id. */
+#define TRACK_ID_MAX (PARTICIPANT_ID_MAX + 1 + PL_MID_MAX)
 #define SOURCE_MAX 11
 #define LOCAL_UFRAG_CHARS 8
 #define LOCAL_PWD_CHARS 24
