@@ -55,7 +55,8 @@ export function workerOf(room, workers) {
 // Streams as "receiver <- sender kind" lines, for readable assertion messages.
 export function describe(report) {
   return report.bots.map((b) => `${b.name}: ` + b.streams.map((s) =>
-    `${s.from}/${s.kind} pk=${s.packets} lost=${s.lost} dec=${s.decoded ? JSON.stringify(s.decoded) : '-'}`).join('; ')).join('\n');
+    `${s.from}/${s.kind} pk=${s.packets} lost=${s.lost}` +
+    (s.kind === 'video' ? ` freezes=${s.freezes}/${s.freeze_ms}ms frames=${s.frames}` : '') + ` dec=${s.decoded ? JSON.stringify(s.decoded) : '-'}`).join('; ')).join('\n');
 }
 
 // Starts parley-impair in front of the server's media port.
