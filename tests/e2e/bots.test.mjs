@@ -32,7 +32,8 @@ function assertClean(report) {
       if (!s.decoded) continue;
       assert.equal(s.decoded.identity_ok, true, `${b.name} <- ${s.from} ${s.kind}: ${JSON.stringify(s.decoded)}`);
       if (s.kind === 'video') {
-        assert.equal(s.decoded.corrupt, 0, `${b.name} <- ${s.from}: corrupt frames`);
+        const { decoded, ...rest } = s;
+        assert.equal(decoded.corrupt, 0, `${b.name} <- ${s.from}: corrupt frames\n${JSON.stringify(decoded)}\n${JSON.stringify(rest)}`);
         assert.equal(s.decoded.out_of_order, 0, `${b.name} <- ${s.from}: frames out of order`);
       } else {
         assert.equal(s.decoded.errors, 0, `${b.name} <- ${s.from}: Opus decode errors`);

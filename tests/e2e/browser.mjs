@@ -96,10 +96,26 @@ export const iceOf = (page, which) => page.evaluate(async (w) => {
     connection: pc.connectionState };
 }, which);
 
-// A new page of either browser at url, its uncaught errors handed to onError.
+// Hands onError a page's uncaught errors and every one of the server's
+// files it failed to load (a script that did not load shows later only as
+// a name that is not defined).
+export function watchPage(page, onError) {
+  page.on('pageerror', (e) => onError(e.message));
+  const own = (r) => ['document', 'script', 'stylesheet'].includes(r.resourceType()) &&
+    /^https?:/.test(r.url());
+  page.on('requestfailed', (r) => {
+    if (own(r)) onError(`${r.url()}: ${r.failure()?.errorText}`);
+  });
+  page.on('response', (r) => {
+    if (own(r.request()) && r.status() >= 400) onError(`${r.url()}: HTTP ${r.status()}`);
+  });
+}
+
+// A new page of either browser at url, its errors (watchPage) handed to
+// onError.
 export async function openPage(browser, url, onError) {
   const page = await browser.newPage();
-  page.on('pageerror', (e) => onError(e.message));
+  watchPage(page, onError);
   await page.goto(url);
   return page;
 }

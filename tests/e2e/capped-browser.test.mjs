@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium, pageUntil } from './browser.mjs';
+import { launchChromium, pageUntil, watchPage } from './browser.mjs';
 import { startServer, stats } from './server.mjs';
 import { createNetwork } from './netns.mjs';
 import { waitFor } from './client.mjs';
@@ -51,7 +51,7 @@ before(async () => {
       `--unsafely-treat-insecure-origin-as-secure=${origin}`], { netns: p.ns });
     browsers.push(browser);
     const page = await (await browser.newContext({ viewport: { width: 1280, height: 720 } })).newPage();
-    page.on('pageerror', (e) => errors.push(`${name}: ${e.message}`));
+    watchPage(page, (e) => errors.push(`${name}: ${e}`));
     pages[name] = { page, net: p };
     await page.goto(`${origin}/r/capped`);
   }
