@@ -53,9 +53,10 @@ uint8_t pl_layerfwd_keyframe_layer(const pl_layerfwd *f)
 
 bool pl_layerfwd_waiting(const pl_layerfwd *f)
 {
-    /* Without keyframe_start, a route on no layer starts at any packet. */
+    /* Without keyframe_start, a route on no layer starts at any packet,
+     * until VP8 went out (restart_at_key). */
     return f->target != PL_LAYER_NONE && f->cur != f->target &&
-           (f->keyframe_start || f->cur != PL_LAYER_NONE);
+           (f->keyframe_start || f->restart_at_key || f->cur != PL_LAYER_NONE);
 }
 
 /* The instant a packet of the new layer was captured, in the output's
@@ -165,7 +166,7 @@ bool pl_layerfwd_packet(pl_layerfwd *f, int64_t now, const pl_layerfwd_pkt *p, p
         }
     }
     if (p->layer != f->cur) {
-        if (p->layer != f->target || (f->keyframe_start && !key))
+        if (p->layer != f->target || ((f->keyframe_start || f->restart_at_key) && !key))
             return false;
         start(f, now, p, out);
     }
@@ -180,6 +181,8 @@ bool pl_layerfwd_packet(pl_layerfwd *f, int64_t now, const pl_layerfwd_pkt *p, p
     }
     if (!go)
         return false;
+    if (d)
+        f->restart_at_key = true;
     remember(f, p, out);
     return true;
 }

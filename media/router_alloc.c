@@ -89,6 +89,7 @@ static void apply_video(pl_router *r, endpoint *e, route *rt, const track *t, co
     bool paused = c->state == PL_ALLOC_NOFIT      ? true
                   : c->state == PL_ALLOC_UNWANTED ? rt->bw_paused
                                                   : false;
+    bool resumed = rt->bw_paused && !paused;
     if (paused != rt->bw_paused) {
         rt->bw_paused = paused;
         tell_paused(r, e, rt, paused);
@@ -102,7 +103,7 @@ static void apply_video(pl_router *r, endpoint *e, route *rt, const track *t, co
         return;
     /* Resumed, or sent to another layer: its key frame now. */
     uint8_t want = pl_layerfwd_keyframe_layer(&rt->fwd);
-    if (pl_layerfwd_waiting(&rt->fwd) && want != was)
+    if (pl_layerfwd_waiting(&rt->fwd) && (want != was || resumed))
         router_request_keyframe(r, rt->pub, rt->track, want, now);
 }
 

@@ -80,6 +80,12 @@ typedef struct pl_layerfwd_sent {
 typedef struct pl_layerfwd {
     uint32_t clock_rate;
     bool keyframe_start; /* a layer is started only at a key frame */
+    /* VP8 went out: the receiver's decoder holds its pictures, so a
+     * restart (after a stop, or of another source) waits for a key frame
+     * whatever keyframe_start says. Numbers continue across a restart; a
+     * P-frame spliced on would be decoded against the wrong pictures
+     * without a gap to tell the receiver. */
+    bool restart_at_key;
     uint8_t cur, epoch;  /* the layer forwarded now and its source */
     uint8_t target;
     uint8_t last_layer, last_epoch; /* whose offsets the rewriter holds */
@@ -95,7 +101,9 @@ typedef struct pl_layerfwd {
 } pl_layerfwd;
 
 /* keyframe_start: a layer is started only at a key frame (simulcast);
- * without, the first packet of the single layer starts it. */
+ * without, the first packet of the single layer starts it (its receiver
+ * waits for a key frame of its own accord). Once VP8 has gone out, every
+ * later start waits for a key frame either way. */
 void pl_layerfwd_init(pl_layerfwd *f, uint32_t clock_rate, bool keyframe_start);
 /* The route now takes another track: nothing of the old one is known any
  * more (the output stream still continues). */

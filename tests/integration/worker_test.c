@@ -164,7 +164,9 @@ static void send_ext_rtp(client *c, uint32_t ssrc, uint16_t seq, uint32_t ts)
                         0x00};
     pl_put_u32(pkt + 4, ts);
     pl_put_u32(pkt + 8, ssrc);
-    memcpy(pkt + 20, "opus frame", 10);
+    /* A VP8 key frame's first packet (S set, P clear): on the video track
+     * a new source starts at it. */
+    memcpy(pkt + 20, "\x10\x00key frame", 10);
     size_t len = 30;
     pl_addr to;
     assert_int_equal(pl_peer_protect_rtp(c->peer, pkt, &len, sizeof(pkt), &to), 0);

@@ -116,6 +116,17 @@ void publish(fx *f, int64_t now, uint32_t ssrc, uint16_t seq, uint32_t ts)
     drain(f);
 }
 
+void publish_key(fx *f, int64_t now, uint32_t ssrc, uint16_t seq, uint32_t ts)
+{
+    uint8_t buf[1500];
+    size_t len = rtp(buf, ssrc, 96, seq, ts, NULL, -1);
+    size_t at = len - 100; /* the payload: a VP8 descriptor with S, then P clear */
+    buf[at] = 0x10;
+    buf[at + 1] = 0x00;
+    pl_router_handle_rtp(f->r, now, PUB, buf, len);
+    drain(f);
+}
+
 pl_rtp_header parsed(const out *o)
 {
     pl_rtp_header h;

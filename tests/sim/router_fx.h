@@ -58,6 +58,9 @@ size_t rtp(uint8_t *buf, uint32_t ssrc, uint8_t pt, uint16_t seq, uint32_t ts, c
            int level);
 
 void publish(fx *f, int64_t now, uint32_t ssrc, uint16_t seq, uint32_t ts);
+/* The same, its payload the start of a VP8 key frame: where a new source
+ * behind a video route starts (a P-frame is not spliced on). */
+void publish_key(fx *f, int64_t now, uint32_t ssrc, uint16_t seq, uint32_t ts);
 
 pl_rtp_header parsed(const out *o);
 

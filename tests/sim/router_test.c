@@ -61,7 +61,7 @@ static void test_source_switch_keeps_numbers_continuous(void **state)
     drain(f);
     /* 100 ms later the new source starts at random numbers. */
     now += 100000 - 33000;
-    publish(f, now, 0x9999, 5, 777);
+    publish_key(f, now, 0x9999, 5, 777);
     assert_int_equal(f->n, 1);
     pl_rtp_header h = parsed(&f->outs[0]);
     assert_int_equal(h.ssrc, OUT_SSRC);
@@ -96,7 +96,7 @@ static void test_nack_answered_through_offset(void **state)
     pl_router_set_tracks(f->r, PUB, &t, 1);
     drain(f);
     for (uint16_t s = 500; s < 505; s++)
-        publish(f, 40000 + s, 0x4444, s, 90000);
+        (s == 500 ? publish_key : publish)(f, 40000 + s, 0x4444, s, 90000);
     /* Output numbers 12..16 carry source numbers 500..504. */
     uint16_t lost[] = {13, 15};
     uint8_t buf[256];
@@ -251,7 +251,7 @@ static void test_sr_mapped_through_offset(void **state)
     t.ssrc = 0x4444;
     pl_router_set_tracks(f->r, PUB, &t, 1);
     drain(f);
-    publish(f, 100000, 0x4444, 1, 7000000); /* offset: 50000 + 9000 - 7000000 */
+    publish_key(f, 100000, 0x4444, 1, 7000000); /* offset: 50000 + 9000 - 7000000 */
     publish(f, 133000, 0x4444, 2, 7003000);
     uint32_t offset = 50000u + 9000u - 7000000u;
     /* The publisher's SR for its new source. */

@@ -301,6 +301,48 @@ static void test_start_rules(void **state)
     assert_true(pl_layerfwd_waiting(&f));
 }
 
+/* A single-layer video route starts at any packet, but once VP8 went out
+ * a restart (a pause ended, another source) waits for a key frame: the
+ * numbers continue, so a P-frame spliced on would reach the decoder with
+ * nothing to tell it that the pictures it refers to never came. */
+static void test_video_restarts_at_key(void **state)
+{
+    (void)state;
+    pl_layerfwd f;
+    pl_layerfwd_init(&f, 90000, false);
+    pl_layerfwd_set_target(&f, 0);
+    uint8_t inter[] = {0x90, 0x80, 0x80, 0x01, 0x01}, key[] = {0x90, 0x80, 0x80, 0x05, 0x00};
+    pl_vp8_desc di, dk;
+    assert_int_equal(pl_vp8_parse_descriptor(inter, sizeof(inter), &di), PL_OK);
+    assert_int_equal(pl_vp8_parse_descriptor(key, sizeof(key), &dk), PL_OK);
+    assert_true(dk.keyframe);
+    pl_layerfwd_out o;
+    pl_layerfwd_pkt p = {.layer = 0, .seq = 100, .ts = 3000, .vp8 = &di};
+    assert_false(pl_layerfwd_waiting(&f));
+    assert_true(pl_layerfwd_packet(&f, 0, &p, &o)); /* the first: any packet */
+    assert_int_equal(o.seq, 100);
+    pl_layerfwd_stop(&f); /* paused */
+    assert_true(pl_layerfwd_waiting(&f));
+    p.seq = 110;
+    p.ts = 6000;
+    assert_false(pl_layerfwd_packet(&f, 33000, &p, &o)); /* a P-frame: not spliced */
+    p.vp8 = &dk;
+    p.seq = 111;
+    p.ts = 9000;
+    assert_true(pl_layerfwd_packet(&f, 66000, &p, &o)); /* the key frame restarts it */
+    assert_int_equal(o.seq, 101);
+    assert_false(pl_layerfwd_waiting(&f));
+    /* Audio (no VP8) restarts at any packet. */
+    pl_layerfwd_init(&f, 48000, false);
+    pl_layerfwd_set_target(&f, 0);
+    p = (pl_layerfwd_pkt){.layer = 0, .seq = 5, .ts = 960};
+    assert_true(pl_layerfwd_packet(&f, 0, &p, &o));
+    pl_layerfwd_stop(&f);
+    assert_false(pl_layerfwd_waiting(&f));
+    p.seq = 50;
+    assert_true(pl_layerfwd_packet(&f, 20000, &p, &o));
+}
+
 /* The choice: the smallest active layer at least the size asked for (each
  * non-zero side), else the largest; by size when all are known, by index
  * otherwise; inactive layers only when none is active. */
@@ -353,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_random_switches_by_wall_clock),
         cmocka_unit_test(test_reports_map_timestamps),
         cmocka_unit_test(test_start_rules),
+        cmocka_unit_test(test_video_restarts_at_key),
         cmocka_unit_test(test_layer_choice),
         cmocka_unit_test(test_layer_choice_cap),
     };
