@@ -277,8 +277,8 @@ static void refill(pl_pacer *p, int64_t now)
  * leave in batches rather than one per wake-up). */
 static bool paced_ok(const pl_pacer *p, int64_t now)
 {
-    return p->credit >= 0 && (!p->batch_in_debt || now == p->last_batch ||
-                              now - p->last_batch >= p->cfg.interval_us);
+    return p->credit >= 0 &&
+           (!p->batch_in_debt || now == p->last_batch || now - p->last_batch >= p->cfg.interval_us);
 }
 
 /* ---- input ---- */

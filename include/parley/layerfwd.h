@@ -86,7 +86,7 @@ typedef struct pl_layerfwd {
      * P-frame spliced on would be decoded against the wrong pictures
      * without a gap to tell the receiver. */
     bool restart_at_key;
-    uint8_t cur, epoch;  /* the layer forwarded now and its source */
+    uint8_t cur, epoch; /* the layer forwarded now and its source */
     uint8_t target;
     uint8_t last_layer, last_epoch; /* whose offsets the rewriter holds */
     uint8_t tcap, tcap_want;        /* temporal layers forwarded: now, wanted (0xff all) */
