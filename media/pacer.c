@@ -42,7 +42,6 @@ struct pl_pacer {
     int64_t credit;      /* micro-bits; negative: debt */
     int64_t last_refill; /* INT64_MIN: never */
     int64_t last_batch;  /* when paced packets last left; INT64_MIN: never */
-    bool batch_in_debt;  /* the last paced packet left the bucket in debt */
     uint64_t rate_bps;   /* the rate in force since last_refill */
     bool draining;       /* rate_bps was raised to drain the queue */
     /* Stamps. */
@@ -270,15 +269,12 @@ static void refill(pl_pacer *p, int64_t now)
     p->rate_bps = rate_at(p, now);
 }
 
-/* Paced packets may go now: the debt is paid, and either the last batch
- * ended within its credit (the rate is not what holds packets back, so
- * they go as they come, without delay), or this is the batch that is going
- * now, or the last one was interval_us ago (at the rate's limit, packets
- * leave in batches rather than one per wake-up). */
+/* Paced packets may go now: the debt is paid, and either this is the
+ * batch that is going now or the last one was interval_us ago. */
 static bool paced_ok(const pl_pacer *p, int64_t now)
 {
-    return p->credit >= 0 &&
-           (!p->batch_in_debt || now == p->last_batch || now - p->last_batch >= p->cfg.interval_us);
+    return p->credit >= 0 && (p->last_batch == INT64_MIN || now == p->last_batch ||
+                              now - p->last_batch >= p->cfg.interval_us);
 }
 
 /* ---- input ---- */
@@ -374,7 +370,6 @@ static void probe_tick(pl_pacer *p, int64_t now)
     /* A clean start: neither saved credit nor debt skews the cluster. */
     p->credit = 0;
     p->last_batch = INT64_MIN;
-    p->batch_in_debt = false;
     p->st.probes_started++;
 }
 
@@ -472,7 +467,6 @@ int pl_pacer_poll(pl_pacer *p, int64_t now, pl_pacer_out *out, uint8_t *buf, siz
     p->credit -= (int64_t)len * UBITS_PER_BYTE;
     if (c != PL_PACER_AUDIO) {
         p->last_batch = now;
-        p->batch_in_debt = p->credit < 0;
         if (p->draining)
             p->st.drained_faster++;
     }
@@ -531,7 +525,7 @@ int64_t pl_pacer_next_timeout(const pl_pacer *p)
         int64_t due = p->last_refill;
         if (p->credit < 0 && p->rate_bps)
             due += (-p->credit + (int64_t)p->rate_bps - 1) / (int64_t)p->rate_bps;
-        if (p->batch_in_debt)
+        if (p->last_batch != INT64_MIN)
             due = max64(due, p->last_batch + p->cfg.interval_us);
         t = min64(t, due);
     }

@@ -17,10 +17,8 @@
  *   counted.
  * - Budget: a leaky bucket at the media rate, the estimate times
  *   `pacing_factor`, so that a frame is not held up behind its own size;
- *   credit saved while idle is capped at what the rate sends in `burst_us`.
- *   Within its credit a packet leaves as it comes, without delay; once a
- *   batch has run the bucket into debt, paced packets leave in batches at
- *   most every `interval_us`.
+ *   paced packets leave in batches at most every `interval_us`, and credit
+ *   saved while idle is capped at what the rate sends in `burst_us`.
  * - A backlog (RTX and video) of more than what the estimate sends in
  *   `backlog_us`, a keyframe, goes at the estimate itself, not above it: it
  *   then waits here, where audio passes it, rather than in the bottleneck's

@@ -233,38 +233,6 @@ static void test_rate_and_batches(void **state)
 }
 
 /* Video and RTX cannot take the slots kept for audio. */
-/* Under its rate the pacer adds no delay: a packet within the bucket's
- * credit leaves at its push, however soon after the last; only a batch
- * that ran the bucket into debt makes the next wait for the interval. */
-static void test_within_credit_no_delay(void **state)
-{
-    fx *f = *state;
-    make(f, NULL);
-    pl_pacer_set_rate(f->p, 4000000); /* 6 Mbit/s: 3.75 kB of credit in 5 ms */
-    pl_pacer_out o;
-    uint8_t buf[2000];
-    int64_t now = 10 * MS; /* the bucket filled while idle */
-    assert_int_equal(push(f, 0, PL_PACER_AUDIO, 100, 0, false), PL_OK);
-    assert_int_equal(poll1(f, 0, &o, buf), PL_PACER_AUDIO);
-    for (int i = 0; i < 20; i++, now += 1 * MS) {
-        assert_int_equal(push(f, now, PL_PACER_VIDEO, 500, (uint8_t)i, false), PL_OK);
-        assert_int_equal(poll1(f, now, &o, buf), PL_PACER_VIDEO);
-        assert_int_equal(o.queued_us, 0);
-        assert_int_equal(poll1(f, now, &o, buf), -1);
-    }
-    /* A burst beyond the credit: what the credit covers goes at once, the
-     * rest waits for the interval, and keeps to the rate. */
-    for (int i = 0; i < 12; i++)
-        assert_int_equal(push(f, now, PL_PACER_VIDEO, 1000, (uint8_t)i, false), PL_OK);
-    int at_once = 0;
-    while (poll1(f, now, &o, buf) >= 0)
-        at_once++;
-    assert_true(at_once >= 3 && at_once < 12);
-    int64_t next = pl_pacer_next_timeout(f->p);
-    assert_true(next >= now + PL_PACER_INTERVAL_US);
-    assert_true(next <= now + 2 * PL_PACER_INTERVAL_US);
-}
-
 static void test_pool(void **state)
 {
     fx *f = *state;
@@ -703,7 +671,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_priorities, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_and_batches, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_within_credit_no_delay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rtx_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rtx_expired, setup, teardown),
