@@ -127,10 +127,14 @@ test('one camera in three layers: a large tile decodes the full-size layer, a sm
   const sdp = await pages.ada.evaluate(() => window.parley.publish.remoteDescription.sdp);
   assert.match(sdp, /a=simulcast:recv q;h;f/, 'the server\'s answer takes the three layers');
   // The layers at the sizes asked for (a quarter, half and full), unless
-  // the CPU holds the encoder back.
+  // the CPU holds the encoder back. Nobody watches h (Bob's tile takes f,
+  // Cleo's q): the relay switches it off 3 s after it was last needed
+  // (dynacast), which may come before Ada's own estimate has grown it to
+  // its full size; its size is then checked when Cleo's tile needs it.
   const full = await pageUntil(pages.ada, outboundByRid,
-    (o) => (o.q.width === 320 && o.h.width === 640 && o.f.width === 1280) || o.f.limit === 'cpu',
-    'Ada\'s layers at 320, 640 and 1280 wide', { timeout: 20000, interval: 250 });
+    (o) => (o.q.width === 320 && (o.h.width === 640 || o.h.active === false) && o.f.width === 1280) ||
+      o.f.limit === 'cpu',
+    'Ada\'s layers at 320, 640 (or h switched off) and 1280 wide', { timeout: 20000, interval: 250 });
   layersAtStart = await pageUntil(pages.ada, outboundByRid, (o) => o.f.at - full.f.at >= 2000,
     'two seconds more of Ada\'s layers', { timeout: 10000, interval: 250 });
   layersReadBefore = full;
@@ -186,6 +190,7 @@ async function resizeAndSwitch(viewport, layer) {
   const later = await pageUntil(pages.cleo, inboundOf, (s) => s.at - switched.at >= 1000,
     'a second of the new layer', { timeout: 5000, interval: 100, arg: adaId });
   const bobLater = await pages.bob.evaluate(inboundOf, adaId);
+  const bobFreezeS = bobLater.freezeS - bobBefore.freezeS;
   const adaLater = await pages.ada.evaluate(outboundByRid);
   const freezes = later.freezes - before.freezes;
   const freezeS = later.freezeS - before.freezeS;
@@ -195,9 +200,18 @@ async function resizeAndSwitch(viewport, layer) {
     `(Ada's ${layer} layer ${size(ada[layer])}) in ${ms} ms ` +
     `(asked ${JSON.stringify(later.asked)}); over the switch ${decoded} frames decoded, ${dropped} dropped, ` +
     `${freezes} freezes (${freezeS.toFixed(3)} s), ${later.keyframes - before.keyframes} keyframes, ` +
-    `now ${later.fps} fps; Bob meanwhile ${size(bobLater)}, ${bobLater.frames - bobBefore.frames} frames`);
+    `now ${later.fps} fps; Bob meanwhile ${size(bobLater)}, ${bobLater.frames - bobBefore.frames} frames, ` +
+    `${bobLater.freezes - bobBefore.freezes} freezes (${bobFreezeS.toFixed(3)} s), ` +
+    `${bobLater.keyframes - bobBefore.keyframes} keyframes`);
   assert.ok(ms <= SWITCH_MS, `the layer switched within ${SWITCH_MS} ms (${ms} ms)`);
-  assert.ok(freezeS <= 0.3, `no freeze over 300 ms (${freezes} freezes, ${freezeS.toFixed(3)} s)`);
+  // The relay keeps the old layer going until the new one's key frame: the
+  // switch itself freezes nothing. A layer the relay had switched off
+  // (dynacast) comes back by Chromium reconfiguring its encoder, which
+  // stalls every layer of the camera for a moment (key frames on all of
+  // them): Bob, whose layer does not change, then freezes as long. What
+  // Cleo freezes beyond that is the switch's.
+  assert.ok(freezeS - bobFreezeS <= 0.3, `no freeze over 300 ms beyond the publisher's own ` +
+    `(${freezes} freezes, ${freezeS.toFixed(3)} s; Bob, not switched, ${bobFreezeS.toFixed(3)} s)`);
   assert.ok(later.frames > switched.frames && decoded > 0, 'decoding goes on after the switch');
   assert.ok(dropped <= Math.max(5, decoded / 10), `${dropped} of ${decoded} frames dropped over the switch`);
   // Bob is not moved by Cleo's window.
