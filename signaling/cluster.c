@@ -351,6 +351,27 @@ static void *cluster_thread(void *arg)
 
 /* The loop's placement of a room not hosted here: one EVAL. */
 /* A node's URL from the snapshot of live nodes. */
+/* The signaling loop's own connection, made when there is none (not more
+ * often than LOOP_RETRY_MS); *fresh: just made. */
+static bool loop_connected(srv_cluster *c, int64_t now, bool *fresh)
+{
+    *fresh = false;
+    if (c->loop_ctx)
+        return true;
+    if (now < c->loop_retry_ms)
+        return false;
+    c->loop_ctx = connect_redis(c);
+    if (!c->loop_ctx) {
+        c->loop_retry_ms = now + LOOP_RETRY_MS;
+        return false;
+    }
+    *fresh = true;
+    return true;
+}
+
+/* A node's URL: from the snapshot, or from its record in Redis when the
+ * snapshot is older than the node (a call placed on a node that started
+ * since the last refresh). */
 static int url_of(void *user, const char *node_id, char *url, size_t url_cap)
 {
     srv_cluster *c = user;
@@ -363,6 +384,25 @@ static int url_of(void *user, const char *node_id, char *url, size_t url_cap)
             break;
         }
     pthread_mutex_unlock(&c->lock);
+    bool fresh;
+    if (rc == PL_OK || !pl_place_valid_id(node_id) || !loop_connected(c, mono_ms(), &fresh))
+        return rc;
+    char key[96];
+    snprintf(key, sizeof(key), PREFIX "node:%s", node_id);
+    const char *get[] = {"GET", key};
+    redisReply *r = redisCommandArgv(c->loop_ctx, 2, get, NULL);
+    if (!r) {
+        redisFree(c->loop_ctx);
+        c->loop_ctx = NULL;
+        return rc;
+    }
+    pl_place_node n;
+    if (r->type == REDIS_REPLY_STRING && pl_place_node_parse(r->str, r->len, &n) == PL_OK &&
+        strcmp(n.id, node_id) == 0) {
+        snprintf(url, url_cap, "%s", n.url);
+        rc = PL_OK;
+    }
+    freeReplyObject(r);
     return rc;
 }
 
@@ -370,17 +410,9 @@ static int place(void *user, const char *room, char *url, size_t url_cap)
 {
     srv_cluster *c = user;
     int64_t now = mono_ms();
-    bool fresh = false;
-    if (!c->loop_ctx) {
-        if (now < c->loop_retry_ms)
-            return PL_ESTATE;
-        c->loop_ctx = connect_redis(c);
-        if (!c->loop_ctx) {
-            c->loop_retry_ms = now + LOOP_RETRY_MS;
-            return PL_ESTATE;
-        }
-        fresh = true;
-    }
+    bool fresh;
+    if (!loop_connected(c, now, &fresh))
+        return PL_ESTATE;
     /* The ranking of the snapshot, for ties: the script reads which nodes
      * are alive from Redis itself, so a node newer than the snapshot is
      * offered rooms too. */
