@@ -96,9 +96,10 @@ export const iceOf = (page, which) => page.evaluate(async (w) => {
     connection: pc.connectionState };
 }, which);
 
-// Hands onError a page's uncaught errors and every one of the server's
-// files it failed to load (a script that did not load shows later only as
-// a name that is not defined).
+// Hands onError a Chromium page's uncaught errors and every one of the
+// server's files it failed to load (a script that did not load shows later
+// only as a name that is not defined). Chromium only: Firefox's driver
+// answers these network events with UnsupportedOperation.
 export function watchPage(page, onError) {
   page.on('pageerror', (e) => onError(e.message));
   const own = (r) => ['document', 'script', 'stylesheet'].includes(r.resourceType()) &&
@@ -111,11 +112,10 @@ export function watchPage(page, onError) {
   });
 }
 
-// A new page of either browser at url, its errors (watchPage) handed to
-// onError.
+// A new page of either browser at url, its uncaught errors handed to onError.
 export async function openPage(browser, url, onError) {
   const page = await browser.newPage();
-  watchPage(page, onError);
+  page.on('pageerror', (e) => onError(e.message));
   await page.goto(url);
   return page;
 }
