@@ -55,6 +55,12 @@ export function createNetwork({ subnet } = {}) {
     const peer = `${tag}p${i}`;
     ip('netns', 'add', ns);
     live.add(ns);
+    // No IPv6 inside: a veth's link-local address settles a second or two
+    // after the link is up, and Chromium, seeing its network change, aborts
+    // what it is loading (net::ERR_NETWORK_CHANGED: a page without its
+    // scripts). Everything here is IPv4.
+    inNs(ns, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && ' +
+      'echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6');
     ip('link', 'add', host, 'type', 'veth', 'peer', 'name', peer);
     ip('link', 'set', peer, 'netns', ns);
     ip('addr', 'add', `10.${x}.${i}.1/24`, 'dev', host);

@@ -14,16 +14,22 @@
 // qualityLimitationReason: three browsers on two cores may be short of
 // CPU, which is told apart from the network. PARLEY_SERVER_LOG=file keeps
 // the server's output.
+//
+// Outside CI until it passes every run: Cleo's low layer goes out in
+// three temporal layers at 20 fps, and she is often held on the lower two
+// (exactly 10 fps); in about half the runs on a 2-core machine the relay's
+// probes push her shaper into drops, and she decodes one of the videos at
+// 9.0-9.5 fps with up to 6% of the minute frozen.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium, pageUntil, watchPage } from './browser.mjs';
-import { startServer, stats } from './server.mjs';
-import { createNetwork } from './netns.mjs';
-import { waitFor } from './client.mjs';
+import { launchChromium, pageUntil, watchPage } from '../e2e/browser.mjs';
+import { startServer, stats } from '../e2e/server.mjs';
+import { createNetwork } from '../e2e/netns.mjs';
+import { waitFor } from '../e2e/client.mjs';
 
 const outDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build');
 const CAP_KBIT = 600;
