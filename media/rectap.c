@@ -64,6 +64,8 @@ struct pl_rectap {
     item *head, *tail;
     size_t bytes;
     bool stop_asked, finished;
+    bool busy;           /* the thread works on a list taken off the queue */
+    pthread_cond_t idle; /* signalled at the end of each turn */
     pl_rectap_stats st;
     /* The thread's own. */
     pl_recorder *rec;
@@ -77,6 +79,11 @@ static int64_t mono_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t now_us(const pl_rectap *t)
+{
+    return t->cfg.clock ? t->cfg.clock(t->cfg.clock_user) : mono_us();
 }
 
 static void free_items(pl_rectap *t, item *it)
@@ -257,7 +264,7 @@ static void wait_for_work(pl_rectap *t)
             pthread_cond_wait(&t->cond, &t->lock);
             continue;
         }
-        int64_t wait = next - mono_us();
+        int64_t wait = next - now_us(t);
         if (wait <= 0)
             return;
         struct timespec ts;
@@ -280,6 +287,7 @@ static void *run(void *arg)
         item *list = t->head;
         t->head = t->tail = NULL;
         t->bytes = 0;
+        t->busy = true;
         stop = t->stop_asked; /* nothing is queued after it */
         pthread_mutex_unlock(&t->lock);
         uint64_t unknown = 0, skipped = 0;
@@ -298,12 +306,12 @@ static void *run(void *arg)
                 break;
             }
             case ITEM_REMOVE:
-                remove_part(t, it->id, mono_us());
+                remove_part(t, it->id, now_us(t));
                 break;
             }
         }
         free_items(t, list);
-        int64_t now = mono_us();
+        int64_t now = now_us(t);
         pl_recorder_advance(t->rec, now);
         keyframes(t, now);
         int os_error = 0;
@@ -317,9 +325,11 @@ static void *run(void *arg)
         t->st.unknown_transport += unknown;
         t->st.not_recorded += skipped;
         pl_recorder_stats_get(t->rec, &t->st.recorder);
+        t->busy = false;
+        pthread_cond_broadcast(&t->idle);
         pthread_mutex_unlock(&t->lock);
     }
-    int64_t end = mono_us();
+    int64_t end = now_us(t);
     pl_recorder_summary sum;
     if (pl_recorder_stop(t->rec, end, &sum) != PL_OK)
         memset(&sum, 0, sizeof(sum)); /* no memory for the summary */
@@ -328,6 +338,7 @@ static void *run(void *arg)
     pthread_mutex_lock(&t->lock);
     pl_recorder_stats_get(t->rec, &t->st.recorder);
     t->finished = true;
+    pthread_cond_broadcast(&t->idle);
     pthread_mutex_unlock(&t->lock);
     return NULL;
 }
@@ -361,8 +372,10 @@ int pl_rectap_start(const pl_env *env, const pl_rectap_config *cfg, pl_rectap **
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&t->lock, NULL);
     pthread_cond_init(&t->cond, &ca);
+    pthread_cond_init(&t->idle, NULL);
     pthread_condattr_destroy(&ca);
     if (pthread_create(&t->thread, NULL, run, t) != 0) {
+        pthread_cond_destroy(&t->idle);
         pthread_cond_destroy(&t->cond);
         pthread_mutex_destroy(&t->lock);
         pl_recorder_destroy(t->rec);
@@ -386,6 +399,7 @@ void pl_rectap_release(pl_rectap *t)
     pl_recorder_destroy(t->rec);
     pl_env_free(&t->env, t->parts);
     pthread_cond_destroy(&t->cond);
+    pthread_cond_destroy(&t->idle);
     pthread_mutex_destroy(&t->lock);
     pl_env_free(&t->env, t);
 }
@@ -493,5 +507,13 @@ void pl_rectap_stats_get(pl_rectap *t, pl_rectap_stats *out)
 {
     pthread_mutex_lock(&t->lock);
     *out = t->st;
+    pthread_mutex_unlock(&t->lock);
+}
+
+void pl_rectap_sync(pl_rectap *t)
+{
+    pthread_mutex_lock(&t->lock);
+    while ((t->head || t->busy) && !t->finished)
+        pthread_cond_wait(&t->idle, &t->lock);
     pthread_mutex_unlock(&t->lock);
 }

@@ -75,6 +75,10 @@ typedef struct pl_rectap_hooks {
 typedef struct pl_rectap_config {
     pl_recorder_config recorder; /* dir, epoch, bound, no_mix, title */
     pl_rectap_hooks hooks;
+    /* The thread's clock, in microseconds; NULL: the monotonic clock. A
+     * test gives a virtual one, and pl_rectap_sync after each push. */
+    int64_t (*clock)(void *user);
+    void *clock_user;
 } pl_rectap_config;
 
 typedef struct pl_rectap_stats {
@@ -101,6 +105,11 @@ int pl_rectap_remove_participant(pl_rectap *t, const char *id);
 
 /* From the worker: never blocks on the disk. */
 void pl_rectap_push(pl_rectap *t, const pl_rectap_packet *p, const uint8_t *pkt, size_t len);
+
+/* Waits until the thread has taken everything queued so far and finished
+ * its turn (recorder advanced to its clock's time): with a virtual clock,
+ * what was pushed is then placed at that time. */
+void pl_rectap_sync(pl_rectap *t);
 
 /* Ends the recording now (queued: what was pushed before is written). */
 void pl_rectap_stop(pl_rectap *t);

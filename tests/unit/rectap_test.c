@@ -1,6 +1,6 @@
-/* The recording's thread and queue (media/rectap.c) on the real clock:
- * two participants' real VP8 and Opus pushed as the worker would, in real
- * time, one of them with a simulcast camera of two layers and a screen
+/* The recording's thread and queue (media/rectap.c) on a virtual clock:
+ * two participants' real VP8 and Opus pushed as the worker would, each at
+ * its own time (pl_rectap_sync after each), one of them with a simulcast camera of two layers and a screen
  * share. The files are read back by ffprobe: each participant's file has
  * its camera's largest layer, the screen share is left out, the hooks ran
  * in order (each file named before it existed, the summary at the end),
@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -84,19 +85,25 @@ typedef struct origin {
     uint8_t rank, n_layers;
 } origin;
 
+/* The recording thread's clock: virtual, set by the test before each
+ * push (the thread reads it from its side). */
+static _Atomic int64_t vclock;
+
+static int64_t virtual_now(void *user)
+{
+    (void)user;
+    return atomic_load(&vclock);
+}
+
 static void play(pl_rectap *t, rt_events *l, const origin *o, size_t n_o, int64_t start)
 {
     qsort(l->e, l->n, sizeof(rt_ev), rt_by_arrival);
     for (size_t i = 0; i < l->n; i++) {
         const rt_ev *e = &l->e[i];
         int64_t at = start + (e->at - EPOCH);
-        /* Pacing the input, not waiting for a state: the thread runs on
-         * the real clock, and a packet handed over long after its arrival
-         * time is placed as late (a second of video pushed at once records
-         * fewer frames), so each goes in at its own time. */
-        int64_t wait = at - mono();
-        if (wait > 0)
-            usleep((useconds_t)wait);
+        /* Each packet goes in at its own time, and the thread has placed
+         * it before the clock moves on. */
+        atomic_store(&vclock, at);
         for (size_t k = 0; k < n_o; k++) {
             if (o[k].key != e->key || e->op != RT_PKT)
                 continue;
@@ -110,6 +117,7 @@ static void play(pl_rectap *t, rt_events *l, const origin *o, size_t n_o, int64_
             snprintf(p.mid, sizeof(p.mid), "%s", o[k].mid);
             pl_rectap_push(t, &p, e->b, e->len);
         }
+        pl_rectap_sync(t);
     }
     l->n = 0;
 }
@@ -120,7 +128,9 @@ static void test_two_participants(void **state)
     seen s = {0};
     rt_dir(s.dir, sizeof(s.dir), "tap");
     int64_t start = mono();
-    pl_rectap_config cfg = {.recorder = {.dir = s.dir, .epoch_us = start},
+    atomic_store(&vclock, start);
+    pl_rectap_config cfg = {.clock = virtual_now,
+                            .recorder = {.dir = s.dir, .epoch_us = start},
                             .hooks = {.user = &s,
                                       .file = on_file,
                                       .error = on_error,
@@ -182,7 +192,7 @@ static void test_two_participants(void **state)
     assert_true(st.recorder.frames[1] > 150);
     uint64_t queued = st.queued;
     uint8_t pkt[64] = {0x80, 111};
-    pl_rectap_packet late = {.transport = 11, .at_us = mono()};
+    pl_rectap_packet late = {.transport = 11, .at_us = atomic_load(&vclock)};
     pl_rectap_push(t, &late, pkt, sizeof(pkt)); /* after the stop: dropped */
     pl_rectap_stats_get(t, &st);
     assert_int_equal(st.queued, queued);
