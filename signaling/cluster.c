@@ -38,6 +38,12 @@
 #define MAX_BACKOFF_MS 2000
 #define ROOM_NAME_MAX 64
 
+/* A node's registry record's key. */
+static void node_key(char *out, size_t cap, const char *id)
+{
+    snprintf(out, cap, PREFIX "node:%s", id);
+}
+
 typedef char room_name[ROOM_NAME_MAX + 1];
 
 /* A set of room names, small enough for linear search (a node's rooms). */
@@ -183,7 +189,7 @@ static bool publish_self(srv_cluster *c, redisContext *ctx)
     char **argv = NULL;
     if (pl_place_node_format(&me, rec, sizeof(rec)) < 0)
         goto out;
-    snprintf(key, sizeof(key), PREFIX "node:%s", me.id);
+    node_key(key, sizeof(key), me.id);
     snprintf(load_key, sizeof(load_key), PREFIX "load:%s", me.id);
     snprintf(ttl, sizeof(ttl), "%d", RECORD_TTL_MS);
     snprintf(claim_ttl, sizeof(claim_ttl), "%d", CLAIM_TTL_MS);
@@ -258,7 +264,7 @@ static bool read_nodes(srv_cluster *c, redisContext *ctx)
         goto out;
     argv[0] = "MGET";
     for (size_t i = 0; i < n; i++) {
-        snprintf(keys[i], sizeof(keys[i]), PREFIX "node:%s", ids->element[i]->str);
+        node_key(keys[i], sizeof(keys[i]), ids->element[i]->str);
         argv[1 + i] = keys[i];
     }
     redisReply *recs = n ? command(ctx, (int)n + 1, argv) : NULL;
@@ -339,7 +345,7 @@ static void *cluster_thread(void *arg)
     /* Leaving for good: the record goes now rather than in 6 s. */
     if (ctx) {
         char key[128];
-        snprintf(key, sizeof(key), PREFIX "node:%s", c->self.id);
+        node_key(key, sizeof(key), c->self.id);
         const char *del[] = {"DEL", key};
         const char *rem[] = {"SREM", PREFIX "nodes", c->self.id};
         simple(ctx, 2, del);
@@ -349,8 +355,6 @@ static void *cluster_thread(void *arg)
     return NULL;
 }
 
-/* The loop's placement of a room not hosted here: one EVAL. */
-/* A node's URL from the snapshot of live nodes. */
 /* The signaling loop's own connection, made when there is none (not more
  * often than LOOP_RETRY_MS); *fresh: just made. */
 static bool loop_connected(srv_cluster *c, int64_t now, bool *fresh)
@@ -388,7 +392,7 @@ static int url_of(void *user, const char *node_id, char *url, size_t url_cap)
     if (rc == PL_OK || !pl_place_valid_id(node_id) || !loop_connected(c, mono_ms(), &fresh))
         return rc;
     char key[96];
-    snprintf(key, sizeof(key), PREFIX "node:%s", node_id);
+    node_key(key, sizeof(key), node_id);
     const char *get[] = {"GET", key};
     redisReply *r = redisCommandArgv(c->loop_ctx, 2, get, NULL);
     if (!r) {
@@ -406,6 +410,7 @@ static int url_of(void *user, const char *node_id, char *url, size_t url_cap)
     return rc;
 }
 
+/* The loop's placement of a room not hosted here: one EVAL. */
 static int place(void *user, const char *room, char *url, size_t url_cap)
 {
     srv_cluster *c = user;
