@@ -504,8 +504,16 @@ void pl_vcheck_frame(pl_vcheck *v, const uint8_t *frame, size_t len, uint32_t ts
         unsigned next = (v->prev_counter + 1) % v->loop;
         r->in_order = counter == next || (keyframe && counter == 0) ||
                       temporal_skip(v, v->prev_counter, counter, tid);
-        if (!r->in_order)
+        if (!r->in_order) {
             v->st.out_of_order++;
+            if (v->st.n_disorder < 4) {
+                int *d = v->st.disorder[v->st.n_disorder++];
+                d[0] = (int)v->prev_counter;
+                d[1] = (int)counter;
+                d[2] = tid;
+                d[3] = keyframe;
+            }
+        }
     }
     v->have_prev = true;
     v->prev_counter = counter;

@@ -90,6 +90,11 @@ typedef struct pl_vcheck_stats {
     unsigned width, height, size_changes;
     unsigned n_sizes;
     unsigned sizes[PL_VCHECK_MAX_SIZES][3];
+    /* The first pictures out of order, to tell a relay's skip from a
+     * sender's: the counter before, the counter, its temporal layer (-1
+     * unknown) and whether it was a key frame. */
+    unsigned n_disorder;
+    int disorder[4][4];
 } pl_vcheck_stats;
 
 /* loop_frames: the sender's clip length, so that counters wrap correctly.

@@ -180,6 +180,8 @@ static void pop_frames(pl_rxstream *s, int64_t now_us, const pl_rxstream_fb *fb)
         count_size(s);
         if (f.keyframe)
             s->keyframes++;
+        /* Read before check_continuity consumes the frame's descriptor. */
+        int tid = frame_tid(s, f.timestamp);
         check_continuity(s, &f);
         if (f.lost_before && !f.keyframe)
             request_keyframe(s, now_us, fb);
@@ -188,8 +190,7 @@ static void pop_frames(pl_rxstream *s, int64_t now_us, const pl_rxstream_fb *fb)
             continue;
         }
         pl_vcheck_result r;
-        pl_vcheck_frame(s->vcheck, f.data, f.len, f.timestamp, f.keyframe,
-                        frame_tid(s, f.timestamp), f.lost_before, &r);
+        pl_vcheck_frame(s->vcheck, f.data, f.len, f.timestamp, f.keyframe, tid, f.lost_before, &r);
         if (r.decoded && !r.corrupt)
             pl_rxstats_frame(&s->st, shown);
         if (r.skipped)
@@ -297,6 +298,13 @@ static json_t *vcheck_json(const pl_rxstream *s)
     json_object_set_new(o, "height", json_integer(v.height));
     json_object_set_new(o, "sizes", sizes);
     json_object_set_new(o, "size_changes", json_integer(v.size_changes));
+    if (v.n_disorder) {
+        json_t *d = json_array();
+        for (unsigned i = 0; i < v.n_disorder; i++)
+            json_array_append_new(d, json_pack("[i,i,i,b]", v.disorder[i][0], v.disorder[i][1],
+                                               v.disorder[i][2], v.disorder[i][3]));
+        json_object_set_new(o, "disorder", d);
+    }
     return o;
 }
 
