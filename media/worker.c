@@ -648,6 +648,7 @@ void pl_worker_stats_get(const pl_worker *w, pl_worker_stats *out)
     out->videos_paused = rs.videos_paused;
     out->video_pauses = rs.video_pauses;
     out->alloc_probes = rs.alloc_probes;
+    out->video_flushes = rs.video_flushes;
     out->dynacast_updates = rs.dynacast_updates;
     out->layers_paused_at_publisher = rs.layers_paused_at_publisher;
     pl_relaytime_get(&w->relaytime, &out->relay_samples, &out->relay_p50_us, &out->relay_p99_us);

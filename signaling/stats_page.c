@@ -45,6 +45,7 @@ void srv_worker_totals(const server *srv, pl_worker_stats *out)
         t.videos_paused += w.videos_paused;
         t.video_pauses += w.video_pauses;
         t.alloc_probes += w.alloc_probes;
+        t.video_flushes += w.video_flushes;
         t.dynacast_updates += w.dynacast_updates;
         t.layers_paused_at_publisher += w.layers_paused_at_publisher;
         /* Percentiles do not add up across workers: the worst is shown. */
@@ -149,13 +150,15 @@ int srv_serve_stats(struct lws *wsi, server *srv)
                       "\"padding_bytes\":%llu,"
                       "\"nack_repeats\":%llu,\"nack_keyframes\":%llu,\"allocations\":%llu,"
                       "\"videos_paused\":%llu,\"video_pauses\":%llu,\"alloc_probes\":%llu,"
+                      "\"video_flushes\":%llu,"
                       "\"dynacast_updates\":%llu,\"layers_paused_at_publisher\":%llu",
                       (unsigned long long)t.downlink_feedback, (unsigned long long)t.pacer_refused,
                       (unsigned long long)t.pacer_rtx_dropped, (unsigned long long)t.probes,
-                      (unsigned long long)t.padding_packets, (unsigned long long)t.padding_bytes, (unsigned long long)t.nack_repeats,
-                      (unsigned long long)t.nack_keyframes, (unsigned long long)t.allocations,
-                      (unsigned long long)t.videos_paused, (unsigned long long)t.video_pauses,
-                      (unsigned long long)t.alloc_probes, (unsigned long long)t.dynacast_updates,
+                      (unsigned long long)t.padding_packets, (unsigned long long)t.padding_bytes,
+                      (unsigned long long)t.nack_repeats, (unsigned long long)t.nack_keyframes,
+                      (unsigned long long)t.allocations, (unsigned long long)t.videos_paused,
+                      (unsigned long long)t.video_pauses, (unsigned long long)t.alloc_probes,
+                      (unsigned long long)t.video_flushes, (unsigned long long)t.dynacast_updates,
                       (unsigned long long)t.layers_paused_at_publisher);
     /* Webhooks, every receiver added up (zeros without any): events
      * delivered, attempts that failed and will be retried, events dropped

@@ -104,10 +104,12 @@ typedef struct pl_worker_stats {
     uint64_t nack_repeats, nack_keyframes;
     /* The stream allocator: allocations run, video routes paused because
      * their lowest layer does not fit the subscriber's estimate (now, and
-     * pauses in all), and probes it asked for. */
+     * pauses in all), probes it asked for, and subscribers' queued video
+     * dropped for waiting too long (its routes restart at a key frame). */
     uint64_t allocations;
     uint64_t videos_paused, video_pauses;
     uint64_t alloc_probes;
+    uint64_t video_flushes;
     /* Dynacast: changes of the layers publishers are asked to send, and
      * layers switched off at publishers now. */
     uint64_t dynacast_updates, layers_paused_at_publisher;
