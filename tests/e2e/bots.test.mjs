@@ -34,7 +34,8 @@ function assertClean(report) {
       if (s.kind === 'video') {
         const { decoded, ...rest } = s;
         assert.equal(decoded.corrupt, 0, `${b.name} <- ${s.from}: corrupt frames\n${JSON.stringify(decoded)}\n${JSON.stringify(rest)}`);
-        assert.equal(s.decoded.out_of_order, 0, `${b.name} <- ${s.from}: frames out of order`);
+        assert.equal(s.decoded.out_of_order, 0, `${b.name} <- ${s.from}: frames out of order ` +
+          `(counter before, counter, TID, key: ${JSON.stringify(s.decoded.disorder)})`);
       } else {
         assert.equal(s.decoded.errors, 0, `${b.name} <- ${s.from}: Opus decode errors`);
       }
@@ -100,7 +101,7 @@ test('a bot that leaves stops being forwarded and its subscribers renegotiate', 
     for (const x of fromLeaver) {
       // Ended by a new subscribe offer (section inactive) before the run ended.
       assert.equal(x.active, false);
-      assert.equal(x.packets_after_end, 0, 'nothing forwarded after the renegotiation');
+      assert.equal(x.packets_after_end, 0, `${b.name} <- bot-2 ${x.kind}: forwarded after the renegotiation`);
       assert.ok(x.seconds < 3.5, `${b.name} <- bot-2 ${x.kind} lasted ${x.seconds} s`);
     }
     const other = b.streams.filter((x) => x.from !== 'bot-2');
