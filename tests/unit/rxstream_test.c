@@ -112,10 +112,34 @@ static void test_temporal_layers_left_out(void **state)
     pl_clip_destroy(c);
 }
 
+/* A stream ended by a renegotiation: packets the kernel received before
+ * the end was known were sent before it (the media thread reads them
+ * late); only later ones are forwarded after the end. */
+static void test_packets_after_end(void **state)
+{
+    (void)state;
+    pl_rxstream s = {.ssrc = 0x99};
+    pl_rxstream_start(&s, false, 0, 0, 0);
+    pl_rxstream_fb fb = {.send = no_feedback};
+    uint8_t payload[20] = {0};
+    pl_rtp_header h = {.payload_type = 111, .seq = 1, .timestamp = 960, .ssrc = 0x99};
+    pl_rxstream_rtp(&s, 1000, &h, 1, payload, sizeof(payload), 32, false, &fb);
+    s.active = false;
+    s.ended_us = 5000;
+    h.seq = 2;
+    pl_rxstream_rtp(&s, 4000, &h, 2, payload, sizeof(payload), 32, false, &fb);
+    assert_int_equal(s.packets_after_end, 0);
+    h.seq = 3;
+    pl_rxstream_rtp(&s, 6000, &h, 3, payload, sizeof(payload), 32, false, &fb);
+    assert_int_equal(s.packets_after_end, 1);
+    pl_rxstream_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_temporal_layers_left_out),
+        cmocka_unit_test(test_packets_after_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

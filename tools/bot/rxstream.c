@@ -216,7 +216,11 @@ void pl_rxstream_rtp(pl_rxstream *s, int64_t now_us, const pl_rtp_header *h, uin
                      const pl_rxstream_fb *fb)
 {
     if (!s->active) {
-        s->packets_after_end++;
+        /* A packet the kernel had before the end was known (the media
+         * thread reads it after the signaling thread ended the stream) was
+         * sent before the end: only later arrivals count. */
+        if (now_us > s->ended_us)
+            s->packets_after_end++;
         return;
     }
     bool recovered = pl_nack_gen_packet(&s->nack, seq, now_us);
