@@ -220,6 +220,27 @@ static void climb_class(const pl_alloc_config *cfg, int64_t now, work *ws, const
     }
 }
 
+/* The cameras, whatever their class, take turns up the steps of their
+ * lowest spatial layer: a smooth small picture of everyone before a
+ * sharper one of anyone (a speaker at 720p beside a thumbnail at 7 fps is
+ * worse than both fluid). */
+static void climb_lowest(const pl_alloc_config *cfg, int64_t now, work *ws, const int *order, int n,
+                         pool *p, bool keeps_only)
+{
+    bool moved = true;
+    while (moved) {
+        moved = false;
+        for (int i = 0; i < n; i++) {
+            work *w = &ws[order[i]];
+            if (w->level < 0 || w->level + 1 >= w->n_steps ||
+                w->ladder[w->level + 1].s != w->ladder[0].s)
+                continue;
+            if (climb(cfg, now, w, p, keeps_only))
+                moved = true;
+        }
+    }
+}
+
 static bool validate(const pl_alloc_stream *st)
 {
     if (st->kind > PL_ALLOC_VIDEO || st->priority >= PL_ALLOC_CLASSES)
@@ -368,22 +389,37 @@ int pl_alloc_run(const pl_alloc_config *cfg, int64_t now_us, uint64_t budget_bps
         if (w->n_steps && !climb(cfg, now_us, w, &p, false) && !grace(cfg, now_us, w, &p))
             w->paused = true;
     }
-    /* Then each class climbs: back to what it had, then beyond. */
+    /* Then each class climbs: back to what it had, then beyond; before
+     * the cameras' classes, every camera its lowest layer's frame rate. */
     for (int cls = 0; cls < PL_ALLOC_CLASSES; cls++) {
+        if (cls == PL_ALLOC_SCREEN + 1) {
+            const int *o = order + class_start[cls];
+            int m = n_order - class_start[cls];
+            climb_lowest(cfg, now_us, ws, o, m, &p, true);
+            climb_lowest(cfg, now_us, ws, o, m, &p, false);
+        }
         const int *o = order + class_start[cls];
         int m = class_start[cls + 1] - class_start[cls];
         climb_class(cfg, now_us, ws, o, m, &p, true);
         climb_class(cfg, now_us, ws, o, m, &p, false);
     }
 
+    /* A larger spatial layer needs its own margin: a probe to less would
+     * find room that the step cannot take. */
+    uint32_t probe_margin = p.margin_pct;
     for (int k = 0; k < n_order; k++) {
+        const work *w = &ws[order[k]];
         pl_alloc_choice *c = &out->streams[order[k]];
-        finish_video(cfg, now_us, &ws[order[k]], c, out);
+        finish_video(cfg, now_us, w, c, out);
         out->wants_bps += c->next_bps;
+        if (c->next_bps && w->level >= 0 && w->level + 1 < w->n_steps &&
+            w->ladder[w->level + 1].s > w->ladder[w->level].s &&
+            p.spatial_margin_pct > probe_margin)
+            probe_margin = p.spatial_margin_pct;
     }
     out->total_bps = p.used;
     if (out->wants_bps)
-        out->probe_bps = ((out->total_bps + out->wants_bps) * (100u + p.margin_pct) + 99u) / 100u;
+        out->probe_bps = ((out->total_bps + out->wants_bps) * (100u + probe_margin) + 99u) / 100u;
     return PL_OK;
 }
 

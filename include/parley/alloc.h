@@ -19,7 +19,11 @@
  *   taking turns within the class: first back up to what they had (kept
  *   layers are not given away to a peer of the same class), then beyond.
  *   A higher class climbs before a lower one keeps what it had, so a
- *   screen share or a new speaker takes bandwidth from the others.
+ *   screen share or a new speaker takes bandwidth from the others. Before
+ *   the cameras' classes climb, every camera, whatever its class, takes
+ *   the frame rate steps of its lowest spatial layer (taking turns, back
+ *   to what it had first): a fluid small picture of everyone before a
+ *   sharper one of anyone.
  * - The ladder of a camera: frame rate first on the lowest spatial layer,
  *   (0,0) (0,1) .. (0,T), then each spatial layer above at half, then at
  *   full frame rate: (1,T-1) (1,T) (2,T-1) (2,T). Temporal steps cost no
@@ -196,9 +200,10 @@ typedef struct pl_alloc_result {
      * below the top of its ladder, a paused one its lowest step): the
      * subscriber would like this much more. 0: it has all it can use. */
     uint64_t wants_bps;
-    /* The estimate at which those steps would be taken, margin included:
-     * a probe target for the estimator when above the budget; 0 when
-     * nothing is wanted. */
+    /* The estimate at which those steps would be taken, margin included
+     * (the spatial margin when one of them is to a larger layer): a probe
+     * target for the estimator when above the budget; 0 when nothing is
+     * wanted. */
     uint64_t probe_bps;
     /* Streams that went down, or were paused, for lack of budget. */
     unsigned downgrades, upgrades;

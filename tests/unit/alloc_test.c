@@ -154,13 +154,20 @@ static void test_speaker_before_others(void **state)
     assert_layer(&s, o1, 0, 0);
     assert_int_equal(ch(&s, o2)->state, PL_ALLOC_NOFIT);
 
-    /* The speaker is served before the others climb. */
+    /* Every camera's smallest layer at full frame rate (2 x 150k), then
+     * the speaker is served before the others climb: 150k + 1500k and the
+     * margin. */
     sub_init(&s);
     o1 = add_camera(&s, PL_ALLOC_OTHER);
     spk = add_camera(&s, PL_ALLOC_SPEAKER);
-    run(&s, 0, 1750 * K);
+    run(&s, 0, 1900 * K);
     assert_layer(&s, spk, 2, 2);
-    assert_layer(&s, o1, 0, 0);
+    assert_layer(&s, o1, 0, 2);
+    /* Short of keeping that, the speaker steps down in frame rate, not the
+     * other to a few frames a second. */
+    run(&s, 1 * MS, 1600 * K);
+    assert_layer(&s, spk, 2, 1);
+    assert_layer(&s, o1, 0, 2);
 }
 
 static void test_everyone_low_rather_than_one_high(void **state)
@@ -504,11 +511,12 @@ static void test_kept_layer_not_given_to_a_peer(void **state)
     assert_layer(&s, a, 0, 2);
     assert_layer(&s, b, 1, 2);
     assert_int_equal(s.r.downgrades, 0);
-    /* a becomes the speaker: now b gives way. */
+    /* a becomes the speaker: now b gives way (a step of frame rate), and
+     * a climbs to the larger layer at half frame rate: 350k + 350k. */
     s.st[a].priority = PL_ALLOC_SPEAKER;
     run(&s, 11 * SEC, 750 * K);
-    assert_layer(&s, a, 1, 2);
-    assert_layer(&s, b, 0, 2);
+    assert_layer(&s, a, 1, 1);
+    assert_layer(&s, b, 1, 1);
     assert_int_equal(s.r.downgrades, 1);
 }
 
@@ -530,7 +538,9 @@ static void test_wants_next_step(void **state)
     assert_int_equal(ch(&s, c2)->next_bps, 50 * K);
     assert_int_equal(s.r.wants_bps, 250 * K);
     assert_int_equal(s.r.total_bps, 280 * K);
-    assert_int_equal(s.r.probe_bps, (280 + 250) * K * 110 / 100);
+    /* c1's next step is to a larger layer: the probe target carries the
+     * spatial margin (25%), not the 10% of temporal steps. */
+    assert_int_equal(s.r.probe_bps, (280 + 250) * K * 125 / 100);
     /* A budget at the probe target takes both steps. */
     run(&s, 100 * MS, s.r.probe_bps);
     assert_layer(&s, c1, 1, 1);
