@@ -30,7 +30,10 @@ function assertClean(report) {
     assert.equal(b.unknown_ssrc_packets, 0, `${b.name} got packets of no announced stream`);
     for (const s of b.streams) {
       if (!s.decoded) continue;
-      assert.equal(s.decoded.identity_ok, true, `${b.name} <- ${s.from} ${s.kind}: ${JSON.stringify(s.decoded)}`);
+      if (!s.decoded.identity_ok) {
+        const { decoded, ...rest } = s;
+        assert.fail(`${b.name} <- ${s.from} ${s.kind}: ${JSON.stringify(decoded)}\n${JSON.stringify(rest)}`);
+      }
       if (s.kind === 'video') {
         const { decoded, ...rest } = s;
         assert.equal(decoded.corrupt, 0, `${b.name} <- ${s.from}: corrupt frames\n${JSON.stringify(decoded)}\n${JSON.stringify(rest)}`);

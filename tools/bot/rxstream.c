@@ -19,6 +19,8 @@ void pl_rxstream_start(pl_rxstream *s, bool decode, unsigned video_loop, int64_t
     pl_nack_gen_init(&s->nack, NULL);
     pl_rxstats_init(&s->st, s->video ? 90000 : 48000);
     s->last_pli_us = now_us;
+    s->started_us = now_us;
+    s->first_frame_us = 0;
     if (s->video) {
         s->assembler = pl_vp8_assembler_create(decode);
         if (decode)
@@ -177,6 +179,8 @@ static void pop_frames(pl_rxstream *s, int64_t now_us, const pl_rxstream_fb *fb)
     while (pl_vp8_assembler_pop(s->assembler, now_us, &f) == 1) {
         int64_t shown = render_time(s, f.timestamp, now_us);
         s->frames_complete++;
+        if (!s->first_frame_us)
+            s->first_frame_us = now_us;
         count_size(s);
         if (f.keyframe)
             s->keyframes++;
@@ -342,6 +346,10 @@ json_t *pl_rxstream_json(const pl_rxstream *s)
             json_object_set_new(sizes, wh, json_integer((json_int_t)s->sizes[i].frames));
         }
         json_object_set_new(o, "frame_sizes", sizes);
+        json_object_set_new(
+            o, "first_frame_ms",
+            json_integer(
+                s->first_frame_us ? (json_int_t)((s->first_frame_us - s->started_us) / 1000) : -1));
         json_object_set_new(o, "frames_by_tid",
                             json_pack("[I, I, I, I]", (json_int_t)s->frames_by_tid[0],
                                       (json_int_t)s->frames_by_tid[1],

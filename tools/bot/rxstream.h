@@ -67,6 +67,9 @@ typedef struct pl_rxstream {
     pl_vcheck *vcheck;
     pl_acheck *acheck;
     uint64_t frames_complete, keyframes;
+    /* When the stream started, and when its first frame was complete
+     * (0: none yet): how long a viewer waited for a picture. */
+    int64_t started_us, first_frame_us;
     uint64_t nacks_sent, plis_sent, retransmissions;
     int64_t last_pli_us;
     int64_t ended_us;
