@@ -338,7 +338,11 @@ int pl_router_set_routes(pl_router *r, uint64_t id, const pl_route *routes, size
     router_check_layers(r, now_us);
     if (e->connected)
         router_request_keyframes_for(r, e, now_us);
-    /* A tile that grew wants its layer back from the publisher now. */
+    /* A tile that grew wants its layer back from the publisher now; with
+     * an estimate the allocation grants it first, so that runs now too
+     * rather than at its next period. */
+    if (e->dl)
+        r->next_alloc = min64(r->next_alloc, now_us);
     router_dynacast_run(r, now_us);
     return PL_OK;
 }

@@ -229,6 +229,9 @@ test('a subscriber\'s window resized: the layer that fits its tile within 2 s, w
 
 test('the publisher\'s layers 20 s on: the two watched ones sending at their sizes, the other off', async () => {
   assert.ok(layersAtStart, 'the meeting of the first test');
+  // Cleo's window small again, as the resizes end (set here too, so that
+  // this case measures the layers whatever became of the one before).
+  await pages.cleo.setViewportSize(SMALL);
   // Cleo's medium tile needed h a moment ago: the relay switches it off
   // 3 s after it was last needed. The window starts once Ada was told and
   // her h layer stopped (two readings a second apart agree).

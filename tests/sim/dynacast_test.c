@@ -411,7 +411,9 @@ static void test_with_estimate(void **state)
     assert_true(f->told_mask[told] >> F & 1);
     printf("# with an estimate: f asked for %lld ms after the tile grew\n",
            (long long)((f->told_at[told] - grown) / 1000));
-    assert_true(f->told_at[told] - grown <= 300000);
+    /* The allocation runs when the route changes, not at its next period
+     * (116 ms later in this run when it did). */
+    assert_true(f->told_at[told] - grown <= 10000);
     size_t sw = from;
     while (sw < f->n_media[0] && f->layer[0][sw] != F)
         sw++;
