@@ -99,7 +99,11 @@ test('webrtcbin decodes Chromium\'s video and receives its audio', async () => {
     `${a.buffers} audio buffers decoded`);
 });
 
-test('webrtcbin\'s transports outlive the consent period: 65 s, nothing failed or closed', async () => {
+// In the release build's suite three-stacks holds webrtcbin 90 s with the
+// same checks: there this one is left out.
+const covered = process.env.PARLEY_E2E_SUITE && !process.env.PARLEY_E2E_SANITIZED &&
+  'three-stacks holds webrtcbin 90 s in this run';
+test('webrtcbin\'s transports outlive the consent period: 65 s, nothing failed or closed', { skip: covered }, async () => {
   assert.ok(gst && page, 'the first test set the room up');
   const connected = (t) => gst.events.find((e) => e.event === 'connection-state' &&
     e.transport === t && e.state === 'connected');

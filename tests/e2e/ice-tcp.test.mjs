@@ -102,9 +102,9 @@ test('a browser without UDP meets two bots over ICE-TCP, both ways', async () =>
   browser = await chromiumIn(p, origin);
 
   const room = 'icetcp';
-  // The bots stay 30 s, then leave by themselves: what they decode of the
+  // The bots stay 24 s, then leave by themselves: what they decode of the
   // browser is most of that time.
-  const bots = runBots(server, ['--room', room, '--per-room', '2', '--seconds', '30',
+  const bots = runBots(server, ['--room', room, '--per-room', '2', '--seconds', '24',
     '--bind', '0.0.0.0'], fastBotBin);
   const page = await browser.newPage();
   const errors = [];

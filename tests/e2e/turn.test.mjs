@@ -165,7 +165,11 @@ test('a guest allowed only TCP to coturn meets two bots through the relay', asyn
   await page.close();
 });
 
-test('with a secret coturn does not share, the guest cannot connect and the page says so', async () => {
+// What the page does when coturn refuses it: the release build's run shows
+// it; against the sanitizer build the server does nothing here it does not
+// do in the case before.
+test('with a secret coturn does not share, the guest cannot connect and the page says so',
+  { skip: process.env.PARLEY_E2E_SANITIZED && 'the page\'s behaviour, shown in the release run' }, async () => {
   const mark = coturn.output().length;
   const s = await serverWith('a-different-secret-0123456789abcdef');
   const b = await guestBrowser(s);
