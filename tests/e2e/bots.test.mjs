@@ -30,6 +30,10 @@ function assertClean(report) {
     assert.equal(b.unknown_ssrc_packets, 0, `${b.name} got packets of no announced stream`);
     for (const s of b.streams) {
       if (!s.decoded) continue;
+      // A stream that ended before its first picture (a peer of a churned
+      // room that left as it came) has no sender to show.
+      if (s.kind === 'video' && s.decoded.frames === 0 && s.decoded.skipped === 0 &&
+        s.decoded.identity < 0) continue;
       if (!s.decoded.identity_ok) {
         const { decoded, ...rest } = s;
         assert.fail(`${b.name} <- ${s.from} ${s.kind}: ${JSON.stringify(decoded)}\n${JSON.stringify(rest)}`);
@@ -127,6 +131,12 @@ test('100 bots joining and leaving in waves leave nothing behind', async () => {
     '--waves', '4', '--stay', '3', '--seconds', '9', '--decode', '1'], fastBotBin).done;
   assertClean(report);
   assert.equal(report.bots.length, 100);
+  // Streams whose peer left before their first picture are few: most of
+  // the decoded videos show pictures (of all 400 video streams, 396 and
+  // 398 had a complete frame in two runs against the sanitizer build).
+  const videos = report.bots.flatMap((b) => b.streams.filter((x) => x.kind === 'video' && x.decoded));
+  const shown = videos.filter((x) => x.decoded.frames > 0).length;
+  assert.ok(shown >= 0.9 * videos.length, `${shown} of ${videos.length} decoded videos showed pictures`);
   for (const b of report.bots) {
     assert.equal(b.joins, 1, `${b.name} joined`);
     assert.ok(b.connect_ms_pub >= 0 && b.connect_ms_sub >= 0, `${b.name} connected both transports`);
