@@ -207,33 +207,18 @@ static bool grace(const pl_alloc_config *cfg, int64_t now, work *w, pool *p)
     return true;
 }
 
-/* Within one class, streams take turns, a step each per round. */
-static void climb_class(const pl_alloc_config *cfg, int64_t now, work *ws, const int *order, int n,
-                        pool *p, bool keeps_only)
-{
-    bool moved = true;
-    while (moved) {
-        moved = false;
-        for (int i = 0; i < n; i++)
-            if (climb(cfg, now, &ws[order[i]], p, keeps_only))
-                moved = true;
-    }
-}
-
-/* The cameras, whatever their class, take turns up the steps of their
- * lowest spatial layer: a smooth small picture of everyone before a
- * sharper one of anyone (a speaker at 720p beside a thumbnail at 7 fps is
- * worse than both fluid). */
-static void climb_lowest(const pl_alloc_config *cfg, int64_t now, work *ws, const int *order, int n,
-                         pool *p, bool keeps_only)
+/* Streams take turns, a step each per round. `lowest_only`: only the
+ * steps of each stream's lowest spatial layer (its frame rate there). */
+static void climb_turns(const pl_alloc_config *cfg, int64_t now, work *ws, const int *order, int n,
+                        pool *p, bool keeps_only, bool lowest_only)
 {
     bool moved = true;
     while (moved) {
         moved = false;
         for (int i = 0; i < n; i++) {
             work *w = &ws[order[i]];
-            if (w->level < 0 || w->level + 1 >= w->n_steps ||
-                w->ladder[w->level + 1].s != w->ladder[0].s)
+            if (lowest_only && (w->level < 0 || w->level + 1 >= w->n_steps ||
+                                w->ladder[w->level + 1].s != w->ladder[0].s))
                 continue;
             if (climb(cfg, now, w, p, keeps_only))
                 moved = true;
@@ -392,16 +377,18 @@ int pl_alloc_run(const pl_alloc_config *cfg, int64_t now_us, uint64_t budget_bps
     /* Then each class climbs: back to what it had, then beyond; before
      * the cameras' classes, every camera its lowest layer's frame rate. */
     for (int cls = 0; cls < PL_ALLOC_CLASSES; cls++) {
-        if (cls == PL_ALLOC_SCREEN + 1) {
-            const int *o = order + class_start[cls];
-            int m = n_order - class_start[cls];
-            climb_lowest(cfg, now_us, ws, o, m, &p, true);
-            climb_lowest(cfg, now_us, ws, o, m, &p, false);
-        }
         const int *o = order + class_start[cls];
+        if (cls == PL_ALLOC_SCREEN + 1) {
+            /* The cameras, whatever their class: a smooth small picture of
+             * everyone before a sharper one of anyone (a speaker at 720p
+             * beside a thumbnail at 7 fps is worse than both fluid). */
+            int cameras = n_order - class_start[cls];
+            climb_turns(cfg, now_us, ws, o, cameras, &p, true, true);
+            climb_turns(cfg, now_us, ws, o, cameras, &p, false, true);
+        }
         int m = class_start[cls + 1] - class_start[cls];
-        climb_class(cfg, now_us, ws, o, m, &p, true);
-        climb_class(cfg, now_us, ws, o, m, &p, false);
+        climb_turns(cfg, now_us, ws, o, m, &p, true, false);
+        climb_turns(cfg, now_us, ws, o, m, &p, false, false);
     }
 
     /* A larger spatial layer needs its own margin: a probe to less would
