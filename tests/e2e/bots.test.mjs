@@ -3,7 +3,7 @@
 // apart, leaving renegotiates, and 100 bots churning leave nothing behind.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, stats, pollStats, drained as isDrained } from './server.mjs';
+import { startServer, stats, pollStats, downlinkLine, drained as isDrained } from './server.mjs';
 import { runBots, workerOf, describe, fastBotBin } from './bots.mjs';
 
 const servers = [];
@@ -54,9 +54,7 @@ test('five bots in one room decode each other\'s audio and video', async () => {
   const s = await server();
   const report = await runBots(s, ['--room', 'five', '--per-room', '5', '--seconds', '8']).done;
   // The relay's account of the downlinks, for a video that fell short.
-  const st = await stats(s);
-  const relay = `relay: ${st.video_pauses} video pauses, ${st.video_flushes} flushes, ` +
-    `${st.probes} probes, ${st.pacer_refused} refused by pacers`;
+  const relay = downlinkLine(await stats(s));
   assertClean(report);
   for (const b of report.bots) {
     const others = report.bots.filter((o) => o !== b).map((o) => o.name).sort();

@@ -5,7 +5,7 @@
 // run with the bots' NACK off shows what the repair is worth.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from './server.mjs';
+import { startServer, downlinkLine } from './server.mjs';
 import { runBots, startImpair, audioLossAfterRepair, fastBotBin, describe } from './bots.mjs';
 
 const servers = [];
@@ -43,7 +43,7 @@ test('under 5% loss, 50 ms delay and 20 ms jitter, a 4-person meeting stays flui
   assert.equal(s.streams, 4 * 6);
   assert.ok(s.video_frames_decoded > 4 * 3 * 400, `video decoded: ${s.video_frames_decoded}`);
   assert.ok(s.freeze_fraction < 0.01, `frozen ${(100 * s.freeze_fraction).toFixed(2)}% of the time ` +
-    `(relay: ${stats.video_pauses} video pauses, ${stats.pacer_refused} refused by a pacer)\n${describe(report)}`);
+    `(${downlinkLine(stats)})\n${describe(report)}`);
   const audioLoss = audioLossAfterRepair(report);
   assert.ok(audioLoss < 0.01, `audio loss after FEC/NACK: ${(100 * audioLoss).toFixed(2)}%`);
   // The relay repaired both ways: it retransmitted to subscribers and asked

@@ -107,6 +107,11 @@ export async function stats(server) {
   return (await fetch(`${server.adminUrl}/stats`, { headers: server.adminHeaders() })).json();
 }
 
+// The relay's account of its subscribers' downlinks, for a message about
+// video that fell short: pauses, dropped backlogs, probes, refusals.
+export const downlinkLine = (st) => `relay: ${st.video_pauses} video pauses, ${st.video_flushes} ` +
+  `flushes, ${st.probes} probes, ${st.pacer_refused} refused by pacers`;
+
 // Polls /stats until pred holds and returns those stats; throws with what
 // was awaited and the last stats seen.
 export function pollStats(server, pred, what, opts) {
