@@ -115,16 +115,18 @@ static void note_descriptor(pl_rxstream *s, uint32_t ts, const uint8_t *payload,
 
 /* Frame by frame, in order: the picture id goes up by one, and TL0PICIDX
  * by one on each TL0 frame and not otherwise. After a loss the numbers
- * may jump. */
-static void check_continuity(pl_rxstream *s, const pl_vp8_frame *f)
+ * may jump. Consumes the frame's descriptor; returns its temporal layer,
+ * -1 when it has none. */
+static int check_continuity(pl_rxstream *s, const pl_vp8_frame *f)
 {
     pl_rxstream_desc *d = NULL;
     for (unsigned i = 0; i < PL_RXSTREAM_DESCS && !d; i++)
         if (s->descs[i].used && s->descs[i].ts == f->timestamp)
             d = &s->descs[i];
+    int tid = d && d->has_tid ? d->tid : -1;
     if (!d || !d->has_picture_id) {
         s->have_prev = false;
-        return;
+        return tid;
     }
     d->used = false;
     s->frames_by_tid[d->has_tid ? d->tid & 3 : 0]++;
@@ -141,6 +143,7 @@ static void check_continuity(pl_rxstream *s, const pl_vp8_frame *f)
     s->prev_picture_id = d->picture_id;
     s->prev_has_tl0 = d->has_tl0picidx;
     s->prev_tl0picidx = d->tl0picidx;
+    return tid;
 }
 
 /* A completed frame, at the size of the last key frame. */
@@ -163,15 +166,6 @@ static void count_size(pl_rxstream *s)
     s->sizes[i].frames++;
 }
 
-/* A frame's temporal layer from its descriptor, -1 when it has none. */
-static int frame_tid(const pl_rxstream *s, uint32_t ts)
-{
-    for (unsigned i = 0; i < PL_RXSTREAM_DESCS; i++)
-        if (s->descs[i].used && s->descs[i].ts == ts)
-            return s->descs[i].has_tid ? s->descs[i].tid : -1;
-    return -1;
-}
-
 /* Frames that are complete, in order, and what a viewer would see of them. */
 static void pop_frames(pl_rxstream *s, int64_t now_us, const pl_rxstream_fb *fb)
 {
@@ -184,9 +178,7 @@ static void pop_frames(pl_rxstream *s, int64_t now_us, const pl_rxstream_fb *fb)
         count_size(s);
         if (f.keyframe)
             s->keyframes++;
-        /* Read before check_continuity consumes the frame's descriptor. */
-        int tid = frame_tid(s, f.timestamp);
-        check_continuity(s, &f);
+        int tid = check_continuity(s, &f);
         if (f.lost_before && !f.keyframe)
             request_keyframe(s, now_us, fb);
         if (!s->vcheck) {
