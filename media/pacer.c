@@ -46,8 +46,9 @@ struct pl_pacer {
     bool draining;       /* rate_bps was raised to drain the queue */
     /* Stamps. */
     uint16_t twcc_seq, padding_seq;
-    uint32_t video_ts; /* the last video packet's timestamp, for padding */
-    bool in_frame;     /* a video frame is half sent */
+    uint32_t video_ts;   /* the last video packet's timestamp, for padding */
+    bool in_frame;       /* a video frame is half sent */
+    uint32_t frame_ssrc; /* the stream of the last video packet sent */
     /* Probing. */
     bool probe_pending, probe_active;
     pl_bwe_probe probe;
@@ -70,6 +71,12 @@ static int64_t max64(int64_t a, int64_t b)
 static uint8_t *slot_data(pl_pacer *p, uint32_t i)
 {
     return p->data + (size_t)i * PL_PACER_PKT_MAX;
+}
+
+/* Pushes were checked to be RTP, so the SSRC is there. */
+static uint32_t read_ssrc(const uint8_t *pkt)
+{
+    return (uint32_t)pkt[8] << 24 | (uint32_t)pkt[9] << 16 | (uint32_t)pkt[10] << 8 | pkt[11];
 }
 
 const char *pl_pacer_class_name(enum pl_pacer_class cls)
@@ -472,6 +479,7 @@ int pl_pacer_poll(pl_pacer *p, int64_t now, pl_pacer_out *out, uint8_t *buf, siz
     }
     if (c == PL_PACER_VIDEO) {
         p->in_frame = !s.marker;
+        p->frame_ssrc = read_ssrc(buf);
         p->video_ts =
             (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 | (uint32_t)buf[6] << 8 | buf[7];
     }
@@ -504,6 +512,41 @@ size_t pl_pacer_drop_video(pl_pacer *p)
     /* What comes next starts a frame: probes need not wait for a marker. */
     p->in_frame = false;
     p->st.video_dropped += n;
+    return n;
+}
+
+size_t pl_pacer_drop_ssrc(pl_pacer *p, uint32_t ssrc)
+{
+    size_t n = 0;
+    for (size_t c = 0; c < PL_PACER_PADDING; c++) {
+        fifo *f = &p->q[c];
+        uint32_t prev = NIL;
+        for (uint32_t i = f->head; i != NIL;) {
+            uint32_t next = p->slots[i].next;
+            if (read_ssrc(slot_data(p, i)) != ssrc) {
+                prev = i;
+                i = next;
+                continue;
+            }
+            if (prev == NIL)
+                f->head = next;
+            else
+                p->slots[prev].next = next;
+            if (f->tail == i)
+                f->tail = prev;
+            f->n--;
+            f->bytes -= p->slots[i].len;
+            p->slots[i].next = p->free_head;
+            p->free_head = i;
+            p->n_free++;
+            n++;
+            i = next;
+        }
+    }
+    /* A frame of the stream that was half sent will never be finished. */
+    if (p->in_frame && p->frame_ssrc == ssrc)
+        p->in_frame = false;
+    p->st.ended_dropped += n;
     return n;
 }
 

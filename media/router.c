@@ -59,6 +59,7 @@ static void rebuild(pl_router *r)
         for (size_t ri = 0; ri < s->n_routes; ri++) {
             route *rt = &s->routes[ri];
             endpoint *p = find_ep(r, rt->cfg.publisher);
+            bool had = rt->pub != NULL;
             rt->pub = NULL;
             for (size_t ti = 0; p && ti < p->n_tracks; ti++) {
                 track *t = p->tracks[ti];
@@ -77,6 +78,8 @@ static void rebuild(pl_router *r)
                     pl_env_logf(&r->env, PL_LOG_ERROR, "router: out of memory for routes");
                 break;
             }
+            if (had && !rt->pub)
+                router_downlink_forget(s, rt);
         }
 }
 
@@ -323,6 +326,13 @@ int pl_router_set_routes(pl_router *r, uint64_t id, const pl_route *routes, size
         /* Back from a pause, a route starts as a new one. */
         if (routes[i].paused)
             pl_layerfwd_stop(&next[i].fwd);
+    }
+    for (size_t k = 0; k < e->n_routes; k++) {
+        bool kept = false;
+        for (size_t i = 0; i < n && !kept; i++)
+            kept = routes[i].out_ssrc == e->routes[k].cfg.out_ssrc;
+        if (!kept)
+            router_downlink_forget(e, &e->routes[k]);
     }
     /* Only the routes there are: a publisher has none, and a route's
      * state is several KB. */

@@ -16,13 +16,15 @@
 #define PADDING_PLACEHOLDER_PT 127
 
 /* The route whose RTX stream carries probe padding: one forwarding now if
- * there is one, so that the padding rides on a stream the browser knows. */
+ * there is one, so that the padding rides on a stream the browser knows.
+ * Never one whose track is gone: its stream has ended, or is about to be
+ * ended by a renegotiation. */
 static route *padding_route(endpoint *e)
 {
     route *any = NULL;
     for (size_t i = 0; i < e->n_routes; i++) {
         route *rt = &e->routes[i];
-        if (!rt->cfg.out_rtx_ssrc || !rt->cfg.out_rtx_pt)
+        if (!rt->cfg.out_rtx_ssrc || !rt->cfg.out_rtx_pt || !rt->pub)
             continue;
         if (rt->fwd.cur != PL_LAYER_NONE && !rt->cfg.paused)
             return rt;
@@ -30,6 +32,16 @@ static route *padding_route(endpoint *e)
             any = rt;
     }
     return any;
+}
+
+/* Whether any route has an RTX stream padding could ride on, once its
+ * track is there. */
+static bool has_rtx_route(const endpoint *e)
+{
+    for (size_t i = 0; i < e->n_routes; i++)
+        if (e->routes[i].cfg.out_rtx_ssrc && e->routes[i].cfg.out_rtx_pt)
+            return true;
+    return false;
 }
 
 /* Adds what a pacer counted of the figures /stats sums over subscribers
@@ -76,7 +88,7 @@ void router_downlink_setup(pl_router *r, endpoint *e, int64_t now)
     uint8_t ext = !on ? 0 : e->n_routes ? e->routes[0].cfg.twcc_ext : d->twcc_ext;
     bool estimated = on && (ext || d->remb);
     d->on = on;
-    bool padding = estimated && ext && padding_route(e);
+    bool padding = estimated && ext && has_rtx_route(e);
     pl_pacer_config cfg = {.twcc_ext = ext,
                            .padding_ssrc = padding ? PADDING_PLACEHOLDER_SSRC : 0,
                            .padding_pt = PADDING_PLACEHOLDER_PT};
@@ -108,6 +120,15 @@ void router_downlink_setup(pl_router *r, endpoint *e, int64_t now)
     retire_pacer(r, d);
     if (estimated && (d->pacer = pl_pacer_create(&r->env, &cfg)))
         r->n_pacers++;
+}
+
+void router_downlink_forget(endpoint *s, const route *rt)
+{
+    if (!s->dl || !s->dl->pacer)
+        return;
+    pl_pacer_drop_ssrc(s->dl->pacer, rt->cfg.out_ssrc);
+    if (rt->cfg.out_rtx_ssrc)
+        pl_pacer_drop_ssrc(s->dl->pacer, rt->cfg.out_rtx_ssrc);
 }
 
 void router_downlink_free(pl_router *r, endpoint *e)

@@ -325,6 +325,10 @@ uint64_t router_dynacast_paused(const pl_router *r);
  * remade to match them. */
 void router_downlink_setup(pl_router *r, endpoint *e, int64_t now);
 void router_downlink_free(pl_router *r, endpoint *e);
+/* A route's stream ended (its track is gone, or the route is): what its
+ * pacer still holds of it is dropped, so that nothing of it leaves after
+ * the renegotiation that ends it. */
+void router_downlink_forget(endpoint *s, const route *rt);
 /* One packet for a subscriber's route: written in its final form into its
  * pacer (or queued when it has none). */
 bool router_send_copy(pl_router *r, endpoint *s, route *rt, const uint8_t *pkt, size_t len,

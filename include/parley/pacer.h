@@ -145,6 +145,7 @@ typedef struct pl_pacer_stats {
     uint64_t too_big_for_buf; /* dropped at poll: the caller's buffer was too small */
     uint64_t drained_faster;  /* paced packets sent above the media rate to drain */
     uint64_t video_dropped;   /* video packets dropped by pl_pacer_drop_video */
+    uint64_t ended_dropped;   /* packets dropped by pl_pacer_drop_ssrc */
     /* Clusters started, sent in full, ended at twice their duration before
      * that, dropped for want of a frame boundary, replaced before starting. */
     uint64_t probes_started, probes_done, probes_cut, probes_expired, probes_replaced;
@@ -183,6 +184,11 @@ int pl_pacer_poll(pl_pacer *p, int64_t now_us, pl_pacer_out *out, uint8_t *buf, 
  * smaller layer than send a backlog above the estimate. The next video
  * packet is taken to start a frame. */
 size_t pl_pacer_drop_video(pl_pacer *p);
+
+/* Drops every queued packet of RTP stream `ssrc` (counted) and returns how
+ * many: for a stream that ended, whose packets must not leave after the
+ * end was announced. */
+size_t pl_pacer_drop_ssrc(pl_pacer *p, uint32_t ssrc);
 
 /* When to poll next: INT64_MAX when nothing waits; a time at or before the
  * last poll or push means now. */

@@ -163,6 +163,8 @@ void pump(sim *s)
         if (o.kind == PL_ROUTER_OUT_RTP && o.transport == SUB) {
             uint32_t ssrc = pl_get_u32(s->buf + 8);
             size_t pub = (ssrc >> 8) - 1;
+            if (pub < MAX_PUBS)
+                s->pub_rtp[pub]++;
             if (o.reason == PL_ROUTER_MEDIA && (ssrc & 0xff) == 2 && pub < s->n_pubs) {
                 note_layer(s, pub, s->buf, o.len);
                 s->pub_video_bytes[pub] += o.len;

@@ -73,6 +73,8 @@ typedef struct sim {
     int layer[MAX_PUBS];
     unsigned switches[MAX_PUBS];
     uint64_t pub_video_bytes[MAX_PUBS];
+    /* Every RTP packet on a publisher's routes (media, resends, padding). */
+    uint64_t pub_rtp[MAX_PUBS];
     uint8_t buf[1600];
 } sim;
 

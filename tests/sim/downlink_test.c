@@ -381,6 +381,45 @@ static void test_estimation_off(void **state)
     assert_int_equal(st.probes, 0);
 }
 
+/* A publisher that leaves is forwarded no more: what the subscriber's
+ * pacer still held of its streams is dropped with it, and no padding
+ * rides on its routes, which the subscriber's renegotiation will end.
+ * Without that, its queued packets would reach the subscriber after
+ * being told the participant left. */
+static void test_leaver_leaves_nothing_queued(void **state)
+{
+    sim *s = *state;
+    const uint64_t bps[1] = {200000};
+    add_publisher(s, bps, 1);
+    add_publisher(s, bps, 1);
+    set_routes(s, TWCC_EXT);
+    s->down.rate_bps = 800000;
+    run(s, 4000000);
+    /* Just after a key frame of each went into the pacer: the leaver's
+     * (publisher 1's) frames go in after the other's, so the pacer holds
+     * some of it while it holds any video at all. */
+    do
+        run(s, s->next_frame + STEP_US);
+    while (s->frame_no % 60 != 0);
+    pl_router_downlink dl = {0};
+    assert_int_equal(pl_router_downlink_get(s->r, SUB, &dl), PL_OK);
+    print_message("# queued when publisher 1 left: %zu bytes of video\n", dl.queued_video);
+    assert_true(dl.queued_video > 1000);
+    pl_router_remove_transport(s->r, s->pubs[1].id);
+    s->pubs[1].id = 9999; /* its media now goes nowhere */
+    pump(s);
+    uint64_t before = s->pub_rtp[1], other = s->pub_rtp[0];
+    run(s, s->now + 3000000);
+    pl_router_stats st;
+    pl_router_stats_get(s->r, &st);
+    print_message(
+        "# after it left: %llu packets of its routes, %llu of the other's; padding %llu\n",
+        (unsigned long long)(s->pub_rtp[1] - before), (unsigned long long)(s->pub_rtp[0] - other),
+        (unsigned long long)st.padding_packets);
+    assert_int_equal(s->pub_rtp[1], before);
+    assert_true(s->pub_rtp[0] > other + 200); /* 150 audio, 90 video */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -389,6 +428,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audio_near_a_shaper_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rtt_and_remb, setup, teardown),
         cmocka_unit_test_setup_teardown(test_estimation_off, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leaver_leaves_nothing_queued, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

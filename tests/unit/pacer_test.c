@@ -77,6 +77,19 @@ static int push(fx *f, int64_t now, enum pl_pacer_class cls, size_t len, uint8_t
 }
 
 /* Polls once: the class sent, or -1 for PL_EAGAIN. */
+/* A video packet of another stream than VIDEO_SSRC. */
+static int push_other(fx *f, int64_t now, uint32_t ssrc, uint8_t tag)
+{
+    uint8_t pkt[PL_PACER_PKT_MAX];
+    pl_wbuf w = pl_wbuf_make(pkt, sizeof(pkt));
+    pl_rtp_header h = {.payload_type = 96, .seq = tag, .timestamp = 1, .ssrc = ssrc};
+    pl_rtp_write_header(&w, &h, NULL, 0);
+    pl_wbuf_u8(&w, tag);
+    pl_wbuf_zeros(&w, 300);
+    assert_true(pl_wbuf_ok(&w));
+    return pl_pacer_push(f->p, now, PL_PACER_VIDEO, pkt, w.len, false);
+}
+
 static int poll1(fx *f, int64_t now, pl_pacer_out *o, uint8_t *buf)
 {
     int rc = pl_pacer_poll(f->p, now, o, buf, PL_PACER_PKT_MAX + PL_PACER_TWCC_GROWTH);
@@ -365,6 +378,47 @@ static void test_drains_faster(void **state)
     assert_true(st.drained_faster > 90);
     /* Once the queue is gone, the rate is the media rate again. */
     assert_int_equal(st.rate_bps, 150000);
+}
+
+/* A stream that ended leaves nothing queued behind: its packets go from
+ * the head, the middle and the tail of each queue, the others stay in
+ * order, and the queue takes pushes at its tail after. */
+static void test_drop_ssrc(void **state)
+{
+    fx *f = *state;
+    make(f, NULL);
+    pl_pacer_set_rate(f->p, 100000);
+    const uint32_t other = 0xE0E0;
+    assert_int_equal(push(f, 0, PL_PACER_VIDEO, 300, 1, false), PL_OK);
+    assert_int_equal(push_other(f, 0, other, 2), PL_OK);
+    assert_int_equal(push(f, 0, PL_PACER_VIDEO, 300, 3, false), PL_OK);
+    assert_int_equal(push(f, 0, PL_PACER_VIDEO, 300, 4, false), PL_OK);
+    assert_int_equal(push_other(f, 0, other, 5), PL_OK);
+    assert_int_equal(push(f, 0, PL_PACER_VIDEO, 300, 6, false), PL_OK);
+    assert_int_equal(push(f, 0, PL_PACER_AUDIO, 100, 7, false), PL_OK);
+    assert_int_equal(pl_pacer_drop_ssrc(f->p, VIDEO_SSRC), 4);
+    assert_int_equal(pl_pacer_drop_ssrc(f->p, VIDEO_SSRC), 0);
+    assert_int_equal(push_other(f, 0, other, 8), PL_OK);
+    pl_pacer_stats st;
+    pl_pacer_get_stats(f->p, 0, &st);
+    assert_int_equal(st.ended_dropped, 4);
+    assert_int_equal(st.cls[PL_PACER_VIDEO].queued_packets, 3);
+    assert_int_equal(st.cls[PL_PACER_AUDIO].queued_packets, 1);
+    pl_pacer_out o;
+    uint8_t buf[2000];
+    const uint8_t want[] = {7, 2, 5, 8};
+    int64_t now = 0;
+    for (size_t i = 0; i < sizeof(want); i++) {
+        int c;
+        while ((c = poll1(f, now, &o, buf)) < 0)
+            now += MS;
+        assert_int_equal(tag_of(buf, o.len), want[i]);
+    }
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(poll1(f, now + i * MS, &o, buf), -1);
+    /* Every slot came back to the pool. */
+    for (int i = 0; i < PL_PACER_SLOTS - PL_PACER_AUDIO_SLOTS; i++)
+        assert_int_equal(push(f, now, PL_PACER_VIDEO, 100, 1, false), PL_OK);
 }
 
 /* Queued video can be dropped at once; audio and RTX stay. */
@@ -681,6 +735,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_probe_expires, setup, teardown),
         cmocka_unit_test_setup_teardown(test_probe_padding_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drop_video, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_drop_ssrc, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
