@@ -632,7 +632,21 @@ void pl_bwe_on_feedback(pl_bwe *b, int64_t now_us, const pl_rtcp_twcc *fb)
      * the later packets no longer show was a burst, not a queue. */
     b->usage = b->trend.state;
     b->acked_bps = acked_rate(&b->acked);
+    uint32_t seen_n = b->prober.last_seen_n;
     bwe_probe_result probe = bwe_prober_conclude(&b->prober, now_us);
+    if (b->prober.last_seen_n != seen_n) {
+        const bwe_probe_result *s = &b->prober.last_seen;
+        pl_env_logf(&b->env, PL_LOG_DEBUG,
+                    "bwe: probe asked %llu: sent at %llu, received at %llu: %s %llu (estimate "
+                    "%llu, acknowledged %llu)",
+                    (unsigned long long)s->asked, (unsigned long long)s->send_bps,
+                    (unsigned long long)s->recv_bps,
+                    !s->bps        ? "no measure"
+                    : s->saturated ? "saturated"
+                                   : "carried",
+                    (unsigned long long)s->bps, (unsigned long long)pl_bwe_estimate(b),
+                    (unsigned long long)b->acked_bps);
+    }
     rate_update(b, now_us, probe);
     loss_update(b, now_us);
     /* Start-up ends when its chain of probes does (one fell short of what

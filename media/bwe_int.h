@@ -39,6 +39,15 @@ typedef struct bwe_cluster {
     uint32_t n_arrivals;
 } bwe_cluster;
 
+typedef struct bwe_probe_result {
+    uint64_t bps;        /* 0: nothing */
+    uint64_t asked;      /* the cluster's rate */
+    int64_t duration_us; /* how long the cluster was to last */
+    bool saturated;      /* the path could not carry the cluster: bps is its rate */
+    /* What the cluster measured: its rate as sent and as received. */
+    uint64_t send_bps, recv_bps;
+} bwe_probe_result;
+
 typedef struct bwe_prober {
     uint32_t next_id;
     uint64_t pending[BWE_PENDING]; /* rates asked for, oldest first; 0: none */
@@ -53,6 +62,9 @@ typedef struct bwe_prober {
     int64_t rtt_us; /* the path's round trip, from the estimator */
     uint64_t sent, ok, failed;
     uint64_t last_result_bps;
+    /* The last cluster concluded, measured or not, and how many were. */
+    bwe_probe_result last_seen;
+    uint32_t last_seen_n;
 } bwe_prober;
 
 void bwe_prober_init(bwe_prober *p);
@@ -67,12 +79,6 @@ void bwe_prober_sent(bwe_prober *p, uint32_t id, int64_t now_us, size_t size);
 /* A feedback result of a packet in a cluster. */
 void bwe_prober_result(bwe_prober *p, const pl_sendhist_result *r);
 /* What a concluded cluster measured. */
-typedef struct bwe_probe_result {
-    uint64_t bps;        /* 0: nothing */
-    uint64_t asked;      /* the cluster's rate */
-    int64_t duration_us; /* how long the cluster was to last */
-    bool saturated;      /* the path could not carry the cluster: bps is its rate */
-} bwe_probe_result;
 
 /* Concludes the clusters whose packets have all been told about (or that
  * waited too long): the best measure one of them made. */

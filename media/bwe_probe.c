@@ -194,7 +194,7 @@ static double tail_rate(bwe_cluster *c, double excess)
  * size does not count towards the receive rate (it arrived at the start of
  * the span), nor the last one's towards the send rate (it left at its
  * end). */
-static uint64_t measure(bwe_cluster *c, double jitter_us, bool *saturated)
+static uint64_t measure(bwe_cluster *c, double jitter_us, bool *saturated, bwe_probe_result *seen)
 {
     *saturated = false;
     if (c->recv_n < 2 || c->recv_n * MIN_RECEIVED_DEN < c->told_n * MIN_RECEIVED_NUM)
@@ -213,6 +213,8 @@ static uint64_t measure(bwe_cluster *c, double jitter_us, bool *saturated)
     double tail = tail_rate(c, excess);
     if (tail > 0 && tail < recv_bps)
         recv_bps = tail;
+    seen->send_bps = (uint64_t)send_bps;
+    seen->recv_bps = (uint64_t)recv_bps;
     if (recv_bps < SATURATED_RATIO * send_bps) {
         *saturated = true;
         return (uint64_t)(SATURATED_SHARE * recv_bps);
@@ -241,7 +243,14 @@ bwe_probe_result bwe_prober_conclude(bwe_prober *p, int64_t now_us)
         if (!told && !mostly && now_us < end + CLUSTER_TIMEOUT_US)
             continue;
         bool saturated = false;
-        uint64_t bps = c->told_n ? measure(c, p->jitter_us, &saturated) : 0;
+        bwe_probe_result seen = {0};
+        uint64_t bps = c->told_n ? measure(c, p->jitter_us, &saturated, &seen) : 0;
+        p->last_seen = (bwe_probe_result){.bps = bps,
+                                          .asked = c->bps,
+                                          .saturated = saturated,
+                                          .send_bps = seen.send_bps,
+                                          .recv_bps = seen.recv_bps};
+        p->last_seen_n++;
         if (bps) {
             p->ok++;
             p->last_result_bps = bps;

@@ -199,6 +199,24 @@ static bool all_fits(endpoint *e, uint64_t budget, int64_t now)
     return true;
 }
 
+/* A stream's allocation changed: told at debug level, so that what a
+ * subscriber saw (a tile's frame rate, a pause) can be traced to its
+ * estimate. */
+static void log_change(pl_router *r, const endpoint *e, const route *rt, const pl_alloc_choice *c,
+                       uint64_t budget, uint64_t total)
+{
+    const pl_alloc_choice *was = &rt->alloc;
+    if (was->state == c->state && was->spatial == c->spatial && was->temporal == c->temporal)
+        return;
+    pl_env_logf(&r->env, PL_LOG_DEBUG,
+                "alloc: subscriber %llu stream %08x: %s %u/%u -> %s %u/%u (budget %llu, "
+                "allocated %llu bit/s)",
+                (unsigned long long)e->id, rt->cfg.out_ssrc,
+                pl_alloc_state_name((enum pl_alloc_state)was->state), was->spatial, was->temporal,
+                pl_alloc_state_name((enum pl_alloc_state)c->state), c->spatial, c->temporal,
+                (unsigned long long)budget, (unsigned long long)total);
+}
+
 static void allocate(pl_router *r, endpoint *e, uint64_t budget, int64_t now)
 {
     /* The estimate reached what a probe asked for: the room is measured,
@@ -231,6 +249,7 @@ static void allocate(pl_router *r, endpoint *e, uint64_t budget, int64_t now)
     set_probe_ceiling(e, &res);
     for (size_t k = 0; k < n; k++) {
         route *rt = &e->routes[idx[k]];
+        log_change(r, e, rt, &res.streams[k], budget, res.total_bps);
         rt->alloc = res.streams[k];
         const track *t = rt->pub->tracks[rt->track];
         if (t->cfg.video)
