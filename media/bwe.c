@@ -395,8 +395,13 @@ static void decrease(pl_bwe *b, int64_t now_us)
     } else if (b->acked_bps) {
         capacity_update(b, (double)b->acked_bps / 1000.0);
     }
-    if (cut < b->delay_bps)
+    if (cut < b->delay_bps) {
+        pl_env_logf(&b->env, PL_LOG_DEBUG,
+                    "bwe: delay overuse: %llu -> %llu (acknowledged %llu, jitter %.1f ms)",
+                    (unsigned long long)b->delay_bps, (unsigned long long)clamp_bps(b, cut),
+                    (unsigned long long)b->acked_bps, b->jitter_us / 1000.0);
         b->delay_bps = clamp_bps(b, cut);
+    }
     b->last_decrease_us = now_us;
     b->rate_state = PL_BWE_DECREASE;
     b->overuses++;
@@ -585,6 +590,9 @@ static void loss_update(pl_bwe *b, int64_t now_us)
             b->cut_loss = b->loss_smoothed;
         }
         b->loss_bps = clamp_bps(b, est * (1.0 - p / 2));
+        pl_env_logf(&b->env, PL_LOG_DEBUG, "bwe: loss %.1f%% (smoothed %.1f%%): %llu -> %llu",
+                    100.0 * p, 100.0 * b->loss_smoothed, (unsigned long long)est,
+                    (unsigned long long)b->loss_bps);
         b->last_loss_cut_us = now_us;
         b->loss_cuts++;
     } else if (b->loss_smoothed < LOSS_LOW + b->loss_inherent) {
