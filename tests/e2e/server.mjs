@@ -26,12 +26,32 @@ async function freeUdpPort() {
   });
 }
 
+// Whether a TCP listener can take the port now.
+function tcpFree(port) {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+// The media port takes UDP and TCP (ICE-TCP) on the same number: a UDP
+// port the kernel picks may be the local port of a live TCP connection
+// (both come from the ephemeral range), and the server would not start.
+async function freeMediaPort() {
+  for (let i = 0; i < 50; i++) {
+    const p = await freeUdpPort();
+    if (await tcpFree(p)) return p;
+  }
+  throw new Error('no port free for both UDP and TCP');
+}
+
 // ports: {port, mediaPort, dataDir} to start again where a stopped server was
 // (same ports, same database); by default every server gets a fresh data dir.
 export async function startServer(extra = [], ports = {}) {
   const bin = process.env.PARLEY_BIN || path.join(root, 'build', 'release', 'signaling', 'parley');
   const port = ports.port || await freePort();
-  const mediaPort = ports.mediaPort || await freeUdpPort();
+  const mediaPort = ports.mediaPort || await freeMediaPort();
   const dataDir = ports.dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'parley-data-'));
   // The admin listener (/stats, /metrics, the admin API) on a port the
   // kernel picks, unless the test names one; the server prints it.
