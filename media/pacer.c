@@ -181,20 +181,29 @@ static void fifo_push(pl_pacer *p, fifo *f, uint32_t i)
     f->bytes += p->slots[i].len;
 }
 
-/* Takes the head of f off its queue and returns its slot to the pool (its
- * bytes stay readable until the next push). */
-static uint32_t fifo_pop(pl_pacer *p, fifo *f)
+/* Takes slot i (after prev, NIL for the head) off queue f and returns it
+ * to the pool (its bytes stay readable until the next push). */
+static uint32_t fifo_unlink(pl_pacer *p, fifo *f, uint32_t prev, uint32_t i)
 {
-    uint32_t i = f->head;
-    f->head = p->slots[i].next;
-    if (f->head == NIL)
-        f->tail = NIL;
+    uint32_t next = p->slots[i].next;
+    if (prev == NIL)
+        f->head = next;
+    else
+        p->slots[prev].next = next;
+    if (f->tail == i)
+        f->tail = prev;
     f->n--;
     f->bytes -= p->slots[i].len;
     p->slots[i].next = p->free_head;
     p->free_head = i;
     p->n_free++;
     return i;
+}
+
+/* Takes the head of f off its queue, the same way. */
+static uint32_t fifo_pop(pl_pacer *p, fifo *f)
+{
+    return fifo_unlink(p, f, NIL, f->head);
 }
 
 static int64_t oldest(const pl_pacer *p, enum pl_pacer_class c)
@@ -528,17 +537,7 @@ size_t pl_pacer_drop_ssrc(pl_pacer *p, uint32_t ssrc)
                 i = next;
                 continue;
             }
-            if (prev == NIL)
-                f->head = next;
-            else
-                p->slots[prev].next = next;
-            if (f->tail == i)
-                f->tail = prev;
-            f->n--;
-            f->bytes -= p->slots[i].len;
-            p->slots[i].next = p->free_head;
-            p->free_head = i;
-            p->n_free++;
+            fifo_unlink(p, f, prev, i);
             n++;
             i = next;
         }
