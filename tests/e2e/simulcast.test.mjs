@@ -207,6 +207,7 @@ async function resizeAndSwitch(viewport, layer) {
     'a second of the new layer', { timeout: 5000, interval: 100, arg: adaId });
   const bobLater = await pages.bob.evaluate(inboundOf, adaId);
   const bobFreezeS = bobLater.freezeS - bobBefore.freezeS;
+  const bobDropped = bobLater.dropped - bobBefore.dropped;
   const adaLater = await pages.ada.evaluate(outboundByRid);
   const freezes = later.freezes - before.freezes;
   const freezeS = later.freezeS - before.freezeS;
@@ -217,7 +218,7 @@ async function resizeAndSwitch(viewport, layer) {
     `(asked ${JSON.stringify(later.asked)}); over the switch ${decoded} frames decoded, ${dropped} dropped, ` +
     `${freezes} freezes (${freezeS.toFixed(3)} s), ${later.keyframes - before.keyframes} keyframes, ` +
     `now ${later.fps} fps; Bob meanwhile ${size(bobLater)}, ${bobLater.frames - bobBefore.frames} frames, ` +
-    `${bobLater.freezes - bobBefore.freezes} freezes (${bobFreezeS.toFixed(3)} s), ` +
+    `${bobLater.freezes - bobBefore.freezes} freezes (${bobFreezeS.toFixed(3)} s), ${bobDropped} dropped, ` +
     `${bobLater.keyframes - bobBefore.keyframes} keyframes`);
   assert.ok(ms <= SWITCH_MS, `the layer switched within ${SWITCH_MS} ms (${ms} ms)`);
   // The relay keeps the old layer going until the new one's key frame: the
@@ -229,7 +230,12 @@ async function resizeAndSwitch(viewport, layer) {
   assert.ok(freezeS - bobFreezeS <= 0.3, `no freeze over 300 ms beyond the publisher's own ` +
     `(${freezes} freezes, ${freezeS.toFixed(3)} s; Bob, not switched, ${bobFreezeS.toFixed(3)} s)`);
   assert.ok(later.frames > switched.frames && decoded > 0, 'decoding goes on after the switch');
-  assert.ok(dropped <= Math.max(5, decoded / 10), `${dropped} of ${decoded} frames dropped over the switch`);
+  // Frames the decoder or renderer drops for want of CPU (three browsers
+  // on two cores, two of them decoding 1280x720) Bob drops too, on the
+  // same layer of the same camera at the same time; what Cleo drops
+  // beyond that is the switch's.
+  assert.ok(dropped - bobDropped <= Math.max(5, decoded / 10), `${dropped} of ${decoded} frames dropped ` +
+    `over the switch (Bob, not switched, ${bobDropped})`);
   // Bob is not moved by Cleo's window.
   assert.equal(size(bobLater), size(adaLater.f));
   assert.ok(bobLater.frames > bobBefore.frames);
