@@ -140,15 +140,13 @@ static void ev_tick(void *user)
     }
     /* Stop once every connection has closed after its leave (a socket torn
      * down before that would look lost to the server, which then keeps the
-     * participant for its grace period), or after 15 s whatever happens,
-     * so that a server slowed down by a sanitizer has the time to see a
-     * wave of leaves through. */
+     * participant for its grace period), or after 5 s whatever happens. */
     if (t >= d->end_us) {
         d->ending = true;
         bool open = false;
         for (size_t i = 0; i < d->n && !open; i++)
             open = pl_bot_signaling_open(d->bots[i]);
-        if (!open || t >= d->end_us + 15000000)
+        if (!open || t >= d->end_us + 5000000)
             d->ctx.ops->stop(d->ctx.sig);
     }
 }
