@@ -20,11 +20,6 @@
 #define MIN_ADDITIVE_BPS 4000.0
 #define FRAMES_PER_S 30.0
 #define PACKET_BITS (1200.0 * 8)
-/* The acknowledged bitrate is measured over this span of arrivals, and not
- * before this much has arrived. */
-#define ACKED_WINDOW_US 500000
-#define ACKED_MIN_SPAN_US 150000
-#define ACKED_RING 1024 /* arrivals remembered: 500 ms of 20 Mbit/s at 1200 bytes */
 /* The rate where congestion struck, in kbit/s: averaged with this weight,
  * its variance normalised by it and kept within these bounds; an estimate
  * within three deviations of it is near it. */
@@ -56,26 +51,11 @@
  * without a delay cut this long. */
 #define START_PROBE_FACTOR 3
 #define START_PROBE_TRIES 5
-/* Arrivals spread over at most this times the span their packets were
- * sent over kept pace with the sender. */
-#define KEPT_PACE_SLACK 1.1
 /* ... over the whole window, and over its newest part too, where a path
  * that just got slower shows first. */
 #define RECENT_PACE_US 250000
 #define PROBE_FURTHER_SHARE 0.7
 #define CALM_US 2000000
-
-typedef struct acked {
-    int64_t arrival_us[ACKED_RING];
-    int64_t send_us[ACKED_RING];
-    bool probe[ACKED_RING]; /* sent in a probe cluster */
-    uint32_t size[ACKED_RING];
-    size_t head, n;
-    uint64_t bytes;
-    int64_t first_us, newest_us;
-    int64_t newest_send_us;
-    bool started;
-} acked;
 
 struct pl_bwe {
     pl_env env;
@@ -244,59 +224,6 @@ bool pl_bwe_probe_poll(pl_bwe *b, int64_t now_us, pl_bwe_probe *out)
     return bwe_prober_poll(&b->prober, now_us, out);
 }
 
-/* ---- the acknowledged bitrate ---- */
-
-static void acked_add(acked *a, int64_t arrival_us, int64_t send_us, uint32_t size, bool probe)
-{
-    if (a->started && arrival_us < a->newest_us - ACKED_WINDOW_US)
-        return; /* reported late, and older than the window */
-    if (!a->started) {
-        a->started = true;
-        a->first_us = a->newest_us = arrival_us;
-        a->newest_send_us = send_us;
-    }
-    if (arrival_us > a->newest_us)
-        a->newest_us = arrival_us;
-    if (send_us > a->newest_send_us)
-        a->newest_send_us = send_us;
-    if (a->n == ACKED_RING) {
-        a->bytes -= a->size[a->head];
-        a->head = (a->head + 1) % ACKED_RING;
-        a->n--;
-    }
-    size_t i = (a->head + a->n) % ACKED_RING;
-    a->arrival_us[i] = arrival_us;
-    a->send_us[i] = send_us;
-    a->probe[i] = probe;
-    a->size[i] = size;
-    a->bytes += size;
-    a->n++;
-    while (a->n && a->arrival_us[a->head] < a->newest_us - ACKED_WINDOW_US) {
-        a->bytes -= a->size[a->head];
-        a->head = (a->head + 1) % ACKED_RING;
-        a->n--;
-    }
-}
-
-/* Bytes over the window, or over what has arrived so far when that is
- * shorter; 0 before there is enough to tell. */
-static uint64_t acked_rate(const acked *a)
-{
-    if (!a->started)
-        return 0;
-    int64_t span = a->newest_us - a->first_us;
-    if (span < ACKED_MIN_SPAN_US)
-        return 0;
-    if (span > ACKED_WINDOW_US)
-        span = ACKED_WINDOW_US;
-    /* A ring too small for the window covers less of it. */
-    if (a->n == ACKED_RING && a->newest_us - a->arrival_us[a->head] < span)
-        span = a->newest_us - a->arrival_us[a->head];
-    if (span <= 0)
-        return 0;
-    return a->bytes * 8u * 1000000u / (uint64_t)span;
-}
-
 /* ---- delay: rate control ---- */
 
 /* Whether bps (kbit/s) is within three deviations of the rate where
@@ -327,42 +254,12 @@ static void capacity_update(pl_bwe *b, double kbps)
         b->capacity_var = CAPACITY_VAR_MAX;
 }
 
-/* The packets acknowledged over the last span_us of arrivals arrived no
- * more spread out than they were sent: the path carried the rate they
- * were sent at, so no queue of the relay's own making grew meanwhile.
- * Probe clusters are left out: they are sent above the path's rate on
- * purpose, and measured on their own. */
-static bool acked_kept_pace(const acked *a, int64_t span_us)
-{
-    int64_t newest = INT64_MIN;
-    for (size_t k = 0; k < a->n; k++) {
-        size_t i = (a->head + k) % ACKED_RING;
-        if (!a->probe[i] && a->arrival_us[i] > newest)
-            newest = a->arrival_us[i];
-    }
-    int64_t send_lo = INT64_MAX, send_hi = INT64_MIN, arr_lo = INT64_MAX, arr_hi = INT64_MIN;
-    for (size_t k = 0; k < a->n; k++) {
-        size_t i = (a->head + k) % ACKED_RING;
-        if (a->probe[i] || a->arrival_us[i] < newest - span_us)
-            continue;
-        send_lo = a->send_us[i] < send_lo ? a->send_us[i] : send_lo;
-        send_hi = a->send_us[i] > send_hi ? a->send_us[i] : send_hi;
-        arr_lo = a->arrival_us[i] < arr_lo ? a->arrival_us[i] : arr_lo;
-        arr_hi = a->arrival_us[i] > arr_hi ? a->arrival_us[i] : arr_hi;
-    }
-    if (send_lo == INT64_MAX)
-        return false;
-    int64_t send_span = send_hi - send_lo;
-    return send_span >= ACKED_MIN_SPAN_US &&
-           (double)(arr_hi - arr_lo) <= KEPT_PACE_SLACK * (double)send_span;
-}
-
 /* The path carried the acknowledged bitrate at the pace it was sent, over
  * the window and lately. */
 static bool acked_carried(const pl_bwe *b)
 {
-    return b->acked_bps && acked_kept_pace(&b->acked, ACKED_WINDOW_US) &&
-           acked_kept_pace(&b->acked, RECENT_PACE_US);
+    return b->acked_bps && bwe_acked_kept_pace(&b->acked, ACKED_WINDOW_US) &&
+           bwe_acked_kept_pace(&b->acked, RECENT_PACE_US);
 }
 
 static void decrease(pl_bwe *b, int64_t now_us)
@@ -627,7 +524,7 @@ void pl_bwe_on_feedback(pl_bwe *b, int64_t now_us, const pl_rtcp_twcc *fb)
             continue;
         }
         bwe_jitter_add(&b->jitter, r, b->delay_bps < b->loss_bps ? b->delay_bps : b->loss_bps);
-        acked_add(&b->acked, r->arrival_us, r->send_us, r->size, r->cluster != 0);
+        bwe_acked_add(&b->acked, r->arrival_us, r->send_us, r->size, r->cluster != 0);
         pl_trendline_packet(&b->trend, r->send_us, r->arrival_us);
     }
     /* The jitter as of this feedback: the detector's floor from the
@@ -639,7 +536,7 @@ void pl_bwe_on_feedback(pl_bwe *b, int64_t now_us, const pl_rtcp_twcc *fb)
     /* The verdict at the end of what the feedback told: an overuse that
      * the later packets no longer show was a burst, not a queue. */
     b->usage = b->trend.state;
-    b->acked_bps = acked_rate(&b->acked);
+    b->acked_bps = bwe_acked_rate(&b->acked);
     uint32_t seen_n = b->prober.last_seen_n;
     bwe_probe_result probe = bwe_prober_conclude(&b->prober, now_us);
     if (b->prober.last_seen_n != seen_n) {

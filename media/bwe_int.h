@@ -39,6 +39,34 @@ typedef struct bwe_cluster {
     uint32_t n_arrivals;
 } bwe_cluster;
 
+/* The acknowledged bitrate is measured over this span of arrivals, and not
+ * before this much has arrived. */
+#define ACKED_WINDOW_US 500000
+#define ACKED_MIN_SPAN_US 150000
+#define ACKED_RING 1024 /* arrivals remembered: 500 ms of 20 Mbit/s at 1200 bytes */
+
+typedef struct acked {
+    int64_t arrival_us[ACKED_RING];
+    int64_t send_us[ACKED_RING];
+    bool probe[ACKED_RING]; /* sent in a probe cluster */
+    uint32_t size[ACKED_RING];
+    size_t head, n;
+    uint64_t bytes;
+    int64_t first_us, newest_us;
+    int64_t newest_send_us;
+    bool started;
+} acked;
+
+/* Adds a packet feedback told arrived (`probe`: sent in a probe
+ * cluster). */
+void bwe_acked_add(acked *a, int64_t arrival_us, int64_t send_us, uint32_t size, bool probe);
+/* Bytes over the window, or over what has arrived so far when that is
+ * shorter; 0 before there is enough to tell. */
+uint64_t bwe_acked_rate(const acked *a);
+/* The packets acknowledged over the last span_us of arrivals (probe
+ * clusters left out) arrived no more spread out than they were sent. */
+bool bwe_acked_kept_pace(const acked *a, int64_t span_us);
+
 typedef struct bwe_probe_result {
     uint64_t bps;        /* 0: nothing */
     uint64_t asked;      /* the cluster's rate */
