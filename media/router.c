@@ -315,25 +315,24 @@ int pl_router_set_routes(pl_router *r, uint64_t id, const pl_route *routes, size
     route *next = n ? pl_env_alloc(&r->env, n * sizeof(*next)) : NULL;
     if (n && !next)
         return PL_ENOMEM;
+    bool kept[PL_MAX_ROUTES] = {false};
     for (size_t i = 0; i < n; i++) {
         /* Its rate and layers follow the track it resolves to. */
         memset(&next[i], 0, sizeof(next[i]));
         pl_layerfwd_init(&next[i].fwd, 90000, false);
         for (size_t k = 0; k < e->n_routes; k++)
-            if (e->routes[k].cfg.out_ssrc == routes[i].out_ssrc)
+            if (e->routes[k].cfg.out_ssrc == routes[i].out_ssrc) {
                 next[i] = e->routes[k];
+                kept[k] = true;
+            }
         next[i].cfg = routes[i];
         /* Back from a pause, a route starts as a new one. */
         if (routes[i].paused)
             pl_layerfwd_stop(&next[i].fwd);
     }
-    for (size_t k = 0; k < e->n_routes; k++) {
-        bool kept = false;
-        for (size_t i = 0; i < n && !kept; i++)
-            kept = routes[i].out_ssrc == e->routes[k].cfg.out_ssrc;
-        if (!kept)
+    for (size_t k = 0; k < e->n_routes; k++)
+        if (!kept[k])
             router_downlink_forget(e, &e->routes[k]);
-    }
     /* Only the routes there are: a publisher has none, and a route's
      * state is several KB. */
     pl_env_free(&r->env, e->routes);
