@@ -194,9 +194,8 @@ static double tail_rate(bwe_cluster *c, double excess)
  * size does not count towards the receive rate (it arrived at the start of
  * the span), nor the last one's towards the send rate (it left at its
  * end). */
-static uint64_t measure(bwe_cluster *c, double jitter_us, bool *saturated, bwe_probe_result *seen)
+static uint64_t measure(bwe_cluster *c, double jitter_us, bwe_probe_result *seen)
 {
-    *saturated = false;
     if (c->recv_n < 2 || c->recv_n * MIN_RECEIVED_DEN < c->told_n * MIN_RECEIVED_NUM)
         return 0;
     int64_t send_span = c->last_send_us - c->first_send_us;
@@ -216,7 +215,7 @@ static uint64_t measure(bwe_cluster *c, double jitter_us, bool *saturated, bwe_p
     seen->send_bps = (uint64_t)send_bps;
     seen->recv_bps = (uint64_t)recv_bps;
     if (recv_bps < SATURATED_RATIO * send_bps) {
-        *saturated = true;
+        seen->saturated = true;
         return (uint64_t)(SATURATED_SHARE * recv_bps);
     }
     return (uint64_t)(recv_bps < send_bps ? recv_bps : send_bps);
@@ -242,23 +241,15 @@ bwe_probe_result bwe_prober_conclude(bwe_prober *p, int64_t now_us)
         bool mostly = now_us >= end + p->rtt_us + FEEDBACK_WAIT_US && 2 * c->told_n >= c->sent_n;
         if (!told && !mostly && now_us < end + CLUSTER_TIMEOUT_US)
             continue;
-        bool saturated = false;
-        bwe_probe_result seen = {0};
-        uint64_t bps = c->told_n ? measure(c, p->jitter_us, &saturated, &seen) : 0;
-        p->last_seen = (bwe_probe_result){.bps = bps,
-                                          .asked = c->bps,
-                                          .saturated = saturated,
-                                          .send_bps = seen.send_bps,
-                                          .recv_bps = seen.recv_bps};
+        bwe_probe_result seen = {.asked = c->bps, .duration_us = c->duration_us};
+        seen.bps = c->told_n ? measure(c, p->jitter_us, &seen) : 0;
+        p->last_seen = seen;
         p->last_seen_n++;
-        if (bps) {
+        if (seen.bps) {
             p->ok++;
-            p->last_result_bps = bps;
-            if (bps > best.bps)
-                best = (bwe_probe_result){.bps = bps,
-                                          .asked = c->bps,
-                                          .duration_us = c->duration_us,
-                                          .saturated = saturated};
+            p->last_result_bps = seen.bps;
+            if (seen.bps > best.bps)
+                best = seen;
         } else {
             p->failed++;
         }
