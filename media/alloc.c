@@ -7,9 +7,9 @@
 
 #include "parley/common.h"
 
-/* Longest ladder: a camera with 4 temporal layers on the lowest spatial
- * layer and two steps on each of the two above it. */
-#define LADDER_MAX (PL_ALLOC_MAX_TEMPORAL + 2 * (PL_ALLOC_MAX_SPATIAL - 1))
+/* Longest ladder: a screen share with a step on each spatial layer below
+ * its top one and 4 temporal layers on that. */
+#define LADDER_MAX (PL_ALLOC_MAX_TEMPORAL + PL_ALLOC_MAX_SPATIAL - 1)
 /* Budgets beyond this are as good as unlimited (and keep products with
  * the margin far from overflow). */
 #define BUDGET_MAX 1000000000000ull
@@ -99,8 +99,8 @@ static void add_step(work *w, unsigned s, unsigned t)
 }
 
 /* The stream's ladder under its caps (alloc.h): a camera's frame rate
- * first on its lowest layer, then each layer above at half and full frame
- * rate; a screen share's sharpness first, then frame rate on its top
+ * first on its lowest layer, then each layer above at full frame rate; a
+ * screen share's sharpness first, then frame rate on its top
  * layer. */
 static void build_ladder(work *w)
 {
@@ -121,11 +121,8 @@ static void build_ladder(work *w)
     } else {
         for (unsigned t = 0; t <= tc; t++)
             add_step(w, sp[0], t);
-        for (unsigned i = 1; i < n; i++) {
-            if (tc >= 1)
-                add_step(w, sp[i], tc - 1);
+        for (unsigned i = 1; i < n; i++)
             add_step(w, sp[i], tc);
-        }
     }
 }
 

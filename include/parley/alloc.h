@@ -25,12 +25,12 @@
  *   to what it had first): a fluid small picture of everyone before a
  *   sharper one of anyone.
  * - The ladder of a camera: frame rate first on the lowest spatial layer,
- *   (0,0) (0,1) .. (0,T), then each spatial layer above at half, then at
- *   full frame rate: (1,T-1) (1,T) (2,T-1) (2,T). Temporal steps cost no
- *   keyframe and give fine steps where budgets are tight; above the
- *   lowest layer, sharpness matters more than the last frames, so a
- *   spatial step that would not fit at full frame rate is still taken at
- *   half. The ladder of a screen share: sharpness first, (0,0) (1,0) ..
+ *   (0,0) (0,1) .. (0,T), then each spatial layer above at full frame
+ *   rate: (1,T) (2,T). Temporal steps cost no keyframe and give fine
+ *   steps where budgets are tight; above the lowest layer a larger
+ *   picture at half frame rate is not worth it: a publisher short of CPU
+ *   encodes 15-20 fps, whose half is a jerky 8-10 fps, where the smaller
+ *   layer at full rate is fluid. The ladder of a screen share: sharpness first, (0,0) (1,0) ..
  *   (S,0), then frame rate on the top layer, (S,1) .. (S,T). Steps whose
  *   rate is unknown, or above the caps, are left out.
  * - Never above the caps (the tile size, the temporal layers asked for),

@@ -163,10 +163,10 @@ static void test_speaker_before_others(void **state)
     run(&s, 0, 1900 * K);
     assert_layer(&s, spk, 2, 2);
     assert_layer(&s, o1, 0, 2);
-    /* Short of keeping that, the speaker steps down in frame rate, not the
+    /* Short of keeping that, the speaker steps down a layer, not the
      * other to a few frames a second. */
-    run(&s, 1 * MS, 1600 * K);
-    assert_layer(&s, spk, 2, 1);
+    run(&s, 1 * MS, 1200 * K);
+    assert_layer(&s, spk, 1, 2);
     assert_layer(&s, o1, 0, 2);
 }
 
@@ -183,8 +183,8 @@ static void test_everyone_low_rather_than_one_high(void **state)
         assert_int_equal(ch(&s, c[i])->state, PL_ALLOC_ON);
         assert_int_equal(ch(&s, c[i])->spatial, 0);
     }
-    /* Full frame rate for all three: 3 x 150k; the next step (360p at
-     * half frame rate) would need 650k plus the margin. */
+    /* Full frame rate for all three: 3 x 150k; the next step (360p)
+     * would need 800k plus the margin. */
     for (int i = 0; i < 3; i++)
         assert_layer(&s, c[i], 0, 2);
     assert_int_equal(s.r.total_bps, 450 * K);
@@ -293,28 +293,27 @@ static void test_spatial_up_waits(void **state)
     int v = add_camera(&s, PL_ALLOC_OTHER);
     run(&s, 0, 200 * K);
     assert_layer(&s, v, 0, 2);
-    /* 500k for 2 s: h at half frame rate (350k) would fit with 25%, but
-     * not for long enough. */
-    run(&s, 1 * SEC, 500 * K);
+    /* 700k for 2 s: h (500k) would fit with 25%, but not for long
+     * enough. */
+    run(&s, 1 * SEC, 700 * K);
     assert_layer(&s, v, 0, 2);
     assert_true(ch(&s, v)->up_fits);
-    run(&s, 3 * SEC, 500 * K);
+    run(&s, 3 * SEC, 700 * K);
     assert_layer(&s, v, 0, 2);
     run(&s, 3250 * MS, 200 * K);
     assert_layer(&s, v, 0, 2);
     assert_false(ch(&s, v)->up_fits);
-    /* 420k: h would fit with 10%, not with 25%. */
-    run(&s, 3500 * MS, 420 * K);
+    /* 600k: h would fit with 10%, not with 25%. */
+    run(&s, 3500 * MS, 600 * K);
     assert_false(ch(&s, v)->up_fits);
-    run(&s, 7 * SEC, 420 * K);
+    run(&s, 7 * SEC, 600 * K);
     assert_layer(&s, v, 0, 2);
-    /* It stays at 500k: after 3 s, h (at half frame rate: full would not
-     * fit with 25%). */
-    run(&s, 8 * SEC, 500 * K);
-    run(&s, 10 * SEC, 500 * K);
+    /* It stays at 700k: after 3 s, h. */
+    run(&s, 8 * SEC, 700 * K);
+    run(&s, 10 * SEC, 700 * K);
     assert_layer(&s, v, 0, 2);
-    run(&s, 11 * SEC, 500 * K);
-    assert_layer(&s, v, 1, 1);
+    run(&s, 11 * SEC, 700 * K);
+    assert_layer(&s, v, 1, 2);
     assert_false(ch(&s, v)->up_fits);
     /* Down at once, and the temporal steps at once too. */
     run(&s, 12 * SEC, 130 * K);
@@ -322,8 +321,8 @@ static void test_spatial_up_waits(void **state)
     s.st[v].prev.hold_until_us = 0;
     run(&s, 13 * SEC, 200 * K);
     assert_layer(&s, v, 0, 2);
-    /* Far beyond (800k: the allocation after each step fits one and a
-     * half times over): at once, to h at full frame rate. */
+    /* Far beyond (800k: the allocation after the step fits one and a
+     * half times over): at once. */
     s.st[v].prev.hold_until_us = 0;
     run(&s, 14 * SEC, 800 * K);
     assert_layer(&s, v, 1, 2);
@@ -439,14 +438,14 @@ static void test_recovery_after_hold(void **state)
     assert_int_equal(s.r.upgrades, 1);
     /* The budget collapses, long after the climb: down at once, and held. */
     run(&s, 40 * SEC, 400 * K);
-    assert_layer(&s, c, 1, 1);
+    assert_layer(&s, c, 0, 2);
     assert_int_equal(s.r.downgrades, 1);
     assert_int_equal(ch(&s, c)->hold_until_us, 40 * SEC + PL_ALLOC_HOLD_US);
     /* It comes back: nothing above the kept layer before the hold ends. */
     int64_t now = 40 * SEC;
     for (now += 100 * MS; now < 40 * SEC + PL_ALLOC_HOLD_US; now += 100 * MS) {
         run(&s, now, 2000 * K);
-        assert_layer(&s, c, 1, 1);
+        assert_layer(&s, c, 0, 2);
     }
     run(&s, now, 2000 * K);
     assert_layer(&s, c, 2, 2);
@@ -455,10 +454,10 @@ static void test_recovery_after_hold(void **state)
     /* Down again soon after: held twice as long. */
     int64_t down = now + 2 * SEC;
     run(&s, down, 400 * K);
-    assert_layer(&s, c, 1, 1);
+    assert_layer(&s, c, 0, 2);
     assert_int_equal(ch(&s, c)->hold_until_us, down + 2 * PL_ALLOC_HOLD_US);
     run(&s, down + PL_ALLOC_HOLD_US, 2000 * K);
-    assert_layer(&s, c, 1, 1);
+    assert_layer(&s, c, 0, 2);
     run(&s, down + 2 * PL_ALLOC_HOLD_US, 2000 * K);
     assert_layer(&s, c, 2, 2);
     /* Down long after: the hold is back to its start. */
@@ -481,16 +480,18 @@ static void test_upgrade_needs_margin_keep_does_not(void **state)
     sub s;
     sub_init(&s);
     int c = add_camera(&s, PL_ALLOC_OTHER);
-    /* (1,2) is 500k: 540k is not 10% above it. */
-    run(&s, 0, 540 * K);
-    assert_layer(&s, c, 1, 1);
-    run(&s, 100 * MS, 550 * K);
-    assert_layer(&s, c, 1, 2);
+    s.cfg.spatial_up_us = 0; /* steps up at once: not what this is about */
+    s.st[c].max_spatial = 0;
+    /* (0,2) is 150k: 160k is not 10% above it. */
+    run(&s, 0, 160 * K);
+    assert_layer(&s, c, 0, 1);
+    run(&s, 100 * MS, 165 * K);
+    assert_layer(&s, c, 0, 2);
     /* Kept down to exactly what it needs. */
-    run(&s, 200 * MS, 500 * K);
-    assert_layer(&s, c, 1, 2);
-    run(&s, 300 * MS, 499 * K);
-    assert_layer(&s, c, 1, 1);
+    run(&s, 200 * MS, 150 * K);
+    assert_layer(&s, c, 0, 2);
+    run(&s, 300 * MS, 149 * K);
+    assert_layer(&s, c, 0, 1);
 }
 
 static void test_kept_layer_not_given_to_a_peer(void **state)
@@ -502,21 +503,22 @@ static void test_kept_layer_not_given_to_a_peer(void **state)
     int a = add_camera(&s, PL_ALLOC_OTHER);
     int b = add_camera(&s, PL_ALLOC_OTHER);
     s.st[a].max_spatial = 0; /* a small tile at first */
-    run(&s, 0, 750 * K);
+    run(&s, 0, 850 * K);
     assert_layer(&s, a, 0, 2);
     assert_layer(&s, b, 1, 2);
     /* a's tile grows: it may climb, but not at b's expense. */
     s.st[a].max_spatial = 2;
-    run(&s, 10 * SEC, 750 * K);
+    run(&s, 10 * SEC, 850 * K);
     assert_layer(&s, a, 0, 2);
     assert_layer(&s, b, 1, 2);
     assert_int_equal(s.r.downgrades, 0);
-    /* a becomes the speaker: now b gives way (a step of frame rate), and
-     * a climbs to the larger layer at half frame rate: 350k + 350k. */
+    /* a becomes the speaker: now b gives way (to its smallest layer), and
+     * a climbs to the larger one: 500k + 150k (650k, and the
+     * spatial margin). */
     s.st[a].priority = PL_ALLOC_SPEAKER;
-    run(&s, 11 * SEC, 750 * K);
-    assert_layer(&s, a, 1, 1);
-    assert_layer(&s, b, 1, 1);
+    run(&s, 11 * SEC, 850 * K);
+    assert_layer(&s, a, 1, 2);
+    assert_layer(&s, b, 0, 2);
     assert_int_equal(s.r.downgrades, 1);
 }
 
@@ -533,17 +535,17 @@ static void test_wants_next_step(void **state)
     assert_int_equal(ch(&s, a)->state, PL_ALLOC_ON);
     assert_layer(&s, c1, 0, 2);
     assert_layer(&s, c2, 0, 1);
-    /* c1's next is (1,1), 350k - 150k; c2's is (0,2), 150k - 100k. */
-    assert_int_equal(ch(&s, c1)->next_bps, 200 * K);
+    /* c1's next is (1,2), 500k - 150k; c2's is (0,2), 150k - 100k. */
+    assert_int_equal(ch(&s, c1)->next_bps, 350 * K);
     assert_int_equal(ch(&s, c2)->next_bps, 50 * K);
-    assert_int_equal(s.r.wants_bps, 250 * K);
+    assert_int_equal(s.r.wants_bps, 400 * K);
     assert_int_equal(s.r.total_bps, 280 * K);
     /* c1's next step is to a larger layer: the probe target carries the
      * spatial margin (25%), not the 10% of temporal steps. */
-    assert_int_equal(s.r.probe_bps, (280 + 250) * K * 125 / 100);
+    assert_int_equal(s.r.probe_bps, (280 + 400) * K * 125 / 100);
     /* A budget at the probe target takes both steps. */
     run(&s, 100 * MS, s.r.probe_bps);
-    assert_layer(&s, c1, 1, 1);
+    assert_layer(&s, c1, 1, 2);
     assert_layer(&s, c2, 0, 2);
 }
 
