@@ -7,9 +7,9 @@
 
 #include "parley/common.h"
 
-/* Longest ladder: a screen share with a step on each spatial layer below
- * its top one and 4 temporal layers on that. */
-#define LADDER_MAX (PL_ALLOC_MAX_TEMPORAL + PL_ALLOC_MAX_SPATIAL - 1)
+/* Longest ladder: 4 temporal layers on one spatial layer, a step on each
+ * other, and a camera's cushion (alloc.h). */
+#define LADDER_MAX (PL_ALLOC_MAX_TEMPORAL + PL_ALLOC_MAX_SPATIAL)
 /* Budgets beyond this are as good as unlimited (and keep products with
  * the margin far from overflow). */
 #define BUDGET_MAX 1000000000000ull
@@ -56,6 +56,7 @@ pl_alloc_config pl_alloc_config_default(void)
         .grace_overdraft_pct = PL_ALLOC_GRACE_OVERDRAFT_PCT,
         .spatial_up_us = PL_ALLOC_SPATIAL_UP_US,
         .spatial_margin_pct = PL_ALLOC_SPATIAL_MARGIN_PCT,
+        .half_rate_us = PL_ALLOC_HALF_RATE_US,
     };
     return c;
 }
@@ -98,11 +99,24 @@ static void add_step(work *w, unsigned s, unsigned t)
     w->ladder[w->n_steps++] = (step){(uint8_t)s, (uint8_t)t, w->in->bps[s][t]};
 }
 
+/* Spatial layer s (above the lowest) keeps its half frame rate step: the
+ * stream is on s at full rate, or at half since less than half_rate_us. */
+static bool half_kept(const pl_alloc_config *cfg, int64_t now, const work *w, unsigned s,
+                      unsigned tc)
+{
+    const pl_alloc_choice *p = &w->in->prev;
+    if (!w->prev_on || p->spatial != s || tc < 1)
+        return false;
+    if (p->temporal == tc)
+        return cfg->half_rate_us > 0;
+    return p->temporal == tc - 1 && p->half_since_us && now - p->half_since_us < cfg->half_rate_us;
+}
+
 /* The stream's ladder under its caps (alloc.h): a camera's frame rate
- * first on its lowest layer, then each layer above at full frame rate; a
- * screen share's sharpness first, then frame rate on its top
- * layer. */
-static void build_ladder(work *w)
+ * first on its lowest layer, then each layer above at full frame rate
+ * (at half only as a dip's cushion); a screen share's sharpness first,
+ * then frame rate on its top layer. */
+static void build_ladder(const pl_alloc_config *cfg, int64_t now, work *w)
 {
     const pl_alloc_stream *st = w->in;
     unsigned tc = temporal_cap(st);
@@ -121,14 +135,25 @@ static void build_ladder(work *w)
     } else {
         for (unsigned t = 0; t <= tc; t++)
             add_step(w, sp[0], t);
-        for (unsigned i = 1; i < n; i++)
+        for (unsigned i = 1; i < n; i++) {
+            if (half_kept(cfg, now, w, sp[i], tc))
+                add_step(w, sp[i], tc - 1);
             add_step(w, sp[i], tc);
+        }
     }
 }
 
 static uint32_t level_bps(const work *w)
 {
     return w->level < 0 ? 0 : w->ladder[w->level].bps;
+}
+
+/* A camera on a dip's cushion: a spatial layer above the lowest, whose
+ * next step is the same layer's full frame rate. */
+static bool on_half(const work *w)
+{
+    return w->in->priority != PL_ALLOC_SCREEN && w->level >= 0 && w->ladder[w->level].s > 0 &&
+           w->level + 1 < w->n_steps && w->ladder[w->level + 1].s == w->ladder[w->level].s;
 }
 
 /* The next step is no higher than what the stream had: keeping it. */
@@ -280,6 +305,9 @@ static void finish_video(const pl_alloc_config *cfg, int64_t now, const work *w,
         }
         set_forward(w->in, c);
     }
+    /* On a dip's cushion: since when. */
+    bool half = c->state == PL_ALLOC_ON && on_half(w);
+    c->half_since_us = !half ? 0 : prev->half_since_us ? prev->half_since_us : now;
     /* Still fitting, and not taken yet: the wait goes on. */
     bool up_waits = w->up_fits && c->state == PL_ALLOC_ON && c->spatial == prev->spatial;
     c->up_fits = up_waits;
@@ -359,7 +387,7 @@ int pl_alloc_run(const pl_alloc_config *cfg, int64_t now_us, uint64_t budget_bps
             w->prev_on = st->prev.state == PL_ALLOC_ON;
             w->held = now_us < st->prev.hold_until_us;
             if (!st->unwanted)
-                build_ladder(w);
+                build_ladder(cfg, now_us, w);
             order[n_order++] = (int)i;
         }
     }

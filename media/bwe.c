@@ -86,7 +86,9 @@ struct pl_bwe {
     double cut_acked_bps, cut_loss; /* at the first of a series of loss cuts */
     int64_t last_loss_update_us, last_loss_cut_us;
     uint64_t feedbacks, overuses, loss_cuts, app_limited_cuts, probes_below_acked;
+    uint64_t drained_overuses;
     bwe_jitter jitter;
+    bwe_queue queue;
     double jitter_us; /* J of the random delay that reorders (bwe_jitter_reordering) */
     pl_sendhist_result results[PL_RTCP_MAX_TWCC];
 };
@@ -107,6 +109,7 @@ pl_bwe *pl_bwe_create(const pl_env *env, uint64_t start_bps)
         return NULL;
     b->env = *env;
     b->hist = pl_sendhist_create(env);
+    bwe_queue_init(&b->queue);
     if (!b->hist) {
         pl_env_free(env, b);
         return NULL;
@@ -269,8 +272,16 @@ static void decrease(pl_bwe *b, int64_t now_us)
     if (b->last_decrease_us != INT64_MIN && now_us - b->last_decrease_us < gap && !ahead)
         return; /* the last cut has not had a round trip to show yet */
     double base = b->acked_bps ? (double)b->acked_bps : b->delay_bps;
+    bool carried = acked_carried(b);
+    if (!carried) {
+        /* A queue spread the latest arrivals out: the rate it let them
+         * through at is the path's, whatever gaps the window holds. */
+        double delivered = (double)bwe_acked_delivered_rate(&b->acked, RECENT_PACE_US);
+        if (delivered > base)
+            base = delivered;
+    }
     double cut = BETA * base;
-    if ((double)b->acked_bps < b->delay_bps && acked_carried(b)) {
+    if ((double)b->acked_bps < b->delay_bps && carried) {
         /* Sending below the estimate, and all of it arrived at the pace it
          * left, lately too: the trend saw a burst (a key frame, a probe, the
          * receiver's own scheduling), not a rate above the path's. Cutting
@@ -290,13 +301,16 @@ static void decrease(pl_bwe *b, int64_t now_us)
             cut = base;
         b->app_limited_cuts++;
     } else if (b->acked_bps) {
-        capacity_update(b, (double)b->acked_bps / 1000.0);
+        capacity_update(b, base / 1000.0);
     }
     if (cut < b->delay_bps) {
         pl_env_logf(&b->env, PL_LOG_DEBUG,
-                    "bwe: delay overuse: %llu -> %llu (acknowledged %llu, jitter %.1f ms)",
+                    "bwe: delay overuse: %llu -> %llu (acknowledged %llu, from %llu%s, jitter "
+                    "%.1f ms, queue %.1f ms)",
                     (unsigned long long)b->delay_bps, (unsigned long long)clamp_bps(b, cut),
-                    (unsigned long long)b->acked_bps, b->jitter_us / 1000.0);
+                    (unsigned long long)b->acked_bps, (unsigned long long)base,
+                    carried ? ", carried" : "", b->jitter_us / 1000.0,
+                    (double)bwe_queue_newest(&b->queue) / 1000.0);
         b->delay_bps = clamp_bps(b, cut);
     }
     b->last_decrease_us = now_us;
@@ -404,6 +418,18 @@ static void rate_update(pl_bwe *b, int64_t now_us, bwe_probe_result probe)
              * cluster builds such a queue) left the estimate where it was. */
             if (!take_probe(b, probe))
                 b->rate_state = PL_BWE_HOLD;
+            return;
+        }
+        if (bwe_queue_newest(&b->queue) < PL_BWE_QUEUE_GONE_US) {
+            /* The trend rose, but the newest packet told met no queue: a
+             * burst, or a receiver that stamped a run of packets late
+             * (a browser short of CPU), and it is over. A cut would only
+             * take layers from a path that carries them: on three
+             * browsers sharing two cores, such cuts took uncapped
+             * subscribers from 3 Mbit/s to 0.2-0.5 and their videos to
+             * the small layer, several times a minute. */
+            b->drained_overuses++;
+            b->rate_state = PL_BWE_HOLD;
             return;
         }
         decrease(b, now_us);
@@ -525,6 +551,7 @@ void pl_bwe_on_feedback(pl_bwe *b, int64_t now_us, const pl_rtcp_twcc *fb)
         }
         bwe_jitter_add(&b->jitter, r, b->delay_bps < b->loss_bps ? b->delay_bps : b->loss_bps);
         bwe_acked_add(&b->acked, r->arrival_us, r->send_us, r->size, r->cluster != 0);
+        bwe_queue_add(&b->queue, now_us, r->send_us, r->arrival_us);
         pl_trendline_packet(&b->trend, r->send_us, r->arrival_us);
     }
     /* The jitter as of this feedback: the detector's floor from the
@@ -588,6 +615,7 @@ pl_bwe_stats pl_bwe_get_stats(const pl_bwe *b)
                           .overuses = b->overuses,
                           .loss_cuts = b->loss_cuts,
                           .app_limited_cuts = b->app_limited_cuts,
+                          .drained_overuses = b->drained_overuses,
                           .probes_below_acked = b->probes_below_acked,
                           .probes_sent = b->prober.sent,
                           .probes_ok = b->prober.ok,

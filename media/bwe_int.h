@@ -43,6 +43,7 @@ typedef struct bwe_cluster {
  * before this much has arrived. */
 #define ACKED_WINDOW_US 500000
 #define ACKED_MIN_SPAN_US 150000
+#define ACKED_MIN_DELIVERED_US 50000
 #define ACKED_RING 1024 /* arrivals remembered: 500 ms of 20 Mbit/s at 1200 bytes */
 
 typedef struct acked {
@@ -66,6 +67,24 @@ uint64_t bwe_acked_rate(const acked *a);
 /* The packets acknowledged over the last span_us of arrivals (probe
  * clusters left out) arrived no more spread out than they were sent. */
 bool bwe_acked_kept_pace(const acked *a, int64_t span_us);
+/* The rate those packets arrived at over their own arrival span; 0 when
+ * it is shorter than ACKED_MIN_DELIVERED_US. */
+uint64_t bwe_acked_delivered_rate(const acked *a, int64_t span_us);
+
+/* The queue the newest packet told met: its one-way delay over the
+ * least over the last one or two buckets of this length. */
+#define BWE_QUEUE_BUCKET_US 10000000
+
+typedef struct bwe_queue {
+    int64_t least_cur_us, least_prev_us; /* INT64_MAX: none yet */
+    int64_t bucket_at_us;                /* when the current bucket began */
+    int64_t newest_us;                   /* the newest packet's queueing delay */
+} bwe_queue;
+
+void bwe_queue_init(bwe_queue *q);
+/* A packet told as received, in the order feedback tells them. */
+void bwe_queue_add(bwe_queue *q, int64_t now_us, int64_t send_us, int64_t arrival_us);
+int64_t bwe_queue_newest(const bwe_queue *q);
 
 typedef struct bwe_probe_result {
     uint64_t bps;        /* 0: nothing */

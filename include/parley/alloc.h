@@ -28,11 +28,15 @@
  *   (0,0) (0,1) .. (0,T), then each spatial layer above at full frame
  *   rate: (1,T) (2,T). Temporal steps cost no keyframe and give fine
  *   steps where budgets are tight; above the lowest layer a larger
- *   picture at half frame rate is not worth it: a publisher short of CPU
- *   encodes 15-20 fps, whose half is a jerky 8-10 fps, where the smaller
- *   layer at full rate is fluid. The ladder of a screen share: sharpness first, (0,0) (1,0) ..
- *   (S,0), then frame rate on the top layer, (S,1) .. (S,T). Steps whose
- *   rate is unknown, or above the caps, are left out.
+ *   picture at half frame rate is not worth climbing to: a publisher
+ *   short of CPU encodes 15-20 fps, whose half is a jerky 8-10 fps, where
+ *   the smaller layer at full rate is fluid. It is a dip's cushion: a
+ *   stream on (s,T), s > 0, that cannot keep it goes to (s,T-1) if that
+ *   fits, which costs no key frame, for at most `half_rate_us` (longer
+ *   than a first hold, so that a short dip is over without one). A dip
+ *   that lasts longer takes it down a spatial layer. The ladder of a screen share: sharpness first,
+ * (0,0) (1,0) .. (S,0), then frame rate on the top layer, (S,1) .. (S,T). Steps whose rate is
+ * unknown, or above the caps, are left out.
  * - Never above the caps (the tile size, the temporal layers asked for),
  *   never on a layer the publisher cannot send.
  * - A stream that was on is not paused at the first allocation where its
@@ -90,6 +94,7 @@ extern "C" {
 #define PL_ALLOC_PAUSE_GRACE_US 2000000
 #define PL_ALLOC_SPATIAL_UP_US 3000000
 #define PL_ALLOC_SPATIAL_MARGIN_PCT 25
+#define PL_ALLOC_HALF_RATE_US 4000000
 #define PL_ALLOC_GRACE_OVERDRAFT_PCT 15
 
 enum pl_alloc_kind {
@@ -153,6 +158,9 @@ typedef struct pl_alloc_choice {
     /* Its next spatial step up has fitted since up_fits_since_us. */
     bool up_fits;
     int64_t up_fits_since_us;
+    /* On a spatial layer above the lowest at its half frame rate (the
+     * cushion of a dip) since half_since_us; 0: not. */
+    int64_t half_since_us;
 } pl_alloc_choice;
 
 /* One stream the subscriber receives, as the caller describes it. A
@@ -187,6 +195,7 @@ typedef struct pl_alloc_config {
     uint32_t grace_overdraft_pct; /* how far above the budget it may be kept */
     int64_t spatial_up_us;        /* how long a spatial step up must fit before it is taken */
     uint32_t spatial_margin_pct;  /* the headroom it needs (at least margin_pct) */
+    int64_t half_rate_us;         /* how long a dip's half frame rate step is kept (0: never) */
 } pl_alloc_config;
 
 typedef struct pl_alloc_result {

@@ -58,6 +58,9 @@ extern "C" {
 #define PL_BWE_PROBE_MIN_BYTES 5000
 /* A calm link is probed at twice the estimate this often. */
 #define PL_BWE_PROBE_INTERVAL_US 5000000
+/* An overuse whose newest packet met a queue shorter than this is not cut
+ * for (pl_bwe_stats.drained_overuses): the queue it saw is gone. */
+#define PL_BWE_QUEUE_GONE_US 25000
 
 typedef struct pl_bwe pl_bwe;
 
@@ -100,6 +103,10 @@ typedef struct pl_bwe_stats {
     /* Of the overuses, those while sending below the estimate with every
      * packet arriving at the pace it left: cut to that rate, no lower. */
     uint64_t app_limited_cuts;
+    /* Overuses the detector saw after the queue behind them had drained
+     * (the newest packet told met less than PL_BWE_QUEUE_GONE_US): held,
+     * not cut. */
+    uint64_t drained_overuses;
     /* Saturated probes that measured less than the acknowledged rate,
      * taken as that rate. */
     uint64_t probes_below_acked;

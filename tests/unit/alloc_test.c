@@ -86,12 +86,16 @@ static const pl_alloc_choice *ch(const sub *s, int i)
     return &s->r.streams[i];
 }
 
-static void assert_layer(const sub *s, int i, int spatial, int temporal)
+/* Fails at the caller's line. */
+static void assert_layer_at(const sub *s, int i, int spatial, int temporal, const char *file,
+                            int line)
 {
-    assert_int_equal(ch(s, i)->state, PL_ALLOC_ON);
-    assert_int_equal(ch(s, i)->spatial, spatial);
-    assert_int_equal(ch(s, i)->temporal, temporal);
+    _assert_int_equal(ch(s, i)->state, PL_ALLOC_ON, file, line);
+    _assert_int_equal(ch(s, i)->spatial, (uintmax_t)spatial, file, line);
+    _assert_int_equal(ch(s, i)->temporal, (uintmax_t)temporal, file, line);
 }
+#define assert_layer(s, i, spatial, temporal)                                                      \
+    assert_layer_at(s, i, spatial, temporal, __FILE__, __LINE__)
 
 static void test_audio_never_paused(void **state)
 {
@@ -163,9 +167,13 @@ static void test_speaker_before_others(void **state)
     run(&s, 0, 1900 * K);
     assert_layer(&s, spk, 2, 2);
     assert_layer(&s, o1, 0, 2);
-    /* Short of keeping that, the speaker steps down a layer, not the
-     * other to a few frames a second. */
+    /* Short of keeping that, the speaker keeps its layer at half frame
+     * rate (a dip's cushion), not the other at a few frames a second. */
     run(&s, 1 * MS, 1200 * K);
+    assert_layer(&s, spk, 2, 1);
+    assert_layer(&s, o1, 0, 2);
+    /* A dip that lasts: a layer down, at full frame rate. */
+    run(&s, 1 * MS + PL_ALLOC_HALF_RATE_US, 1200 * K);
     assert_layer(&s, spk, 1, 2);
     assert_layer(&s, o1, 0, 2);
 }
@@ -474,6 +482,52 @@ static void test_recovery_after_hold(void **state)
     assert_layer(&s, c, 0, 0);
 }
 
+/* A camera that cannot keep a larger layer's full frame rate keeps the
+ * layer at half (no key frame) for a dip, back to full rate after the
+ * hold; a dip that lasts takes it down a layer; and no camera climbs to a
+ * half frame rate step. */
+static void test_half_rate_cushion(void **state)
+{
+    (void)state;
+    sub s;
+    sub_init(&s);
+    s.cfg.spatial_up_us = 0; /* steps up at once: not what this is about */
+    int c = add_camera(&s, PL_ALLOC_OTHER);
+    s.st[c].max_spatial = 1;
+    run(&s, 0, 600 * K);
+    assert_layer(&s, c, 1, 2);
+    assert_int_equal(ch(&s, c)->half_since_us, 0);
+    /* A dip, long after the climb: 360p at half frame rate (350k), not
+     * 180p, and held for the first hold. */
+    run(&s, 40 * SEC, 400 * K);
+    assert_layer(&s, c, 1, 1);
+    assert_int_equal(ch(&s, c)->half_since_us, 40 * SEC);
+    assert_int_equal(ch(&s, c)->hold_until_us, 40 * SEC + PL_ALLOC_HOLD_US);
+    /* Over: back to full rate once the hold is, without a key frame. */
+    run(&s, 41 * SEC, 600 * K);
+    assert_layer(&s, c, 1, 1);
+    run(&s, 40 * SEC + PL_ALLOC_HOLD_US, 600 * K);
+    assert_layer(&s, c, 1, 2);
+    assert_int_equal(ch(&s, c)->half_since_us, 0);
+    /* A dip that lasts: down a layer after half_rate_us. */
+    run(&s, 50 * SEC, 400 * K);
+    assert_layer(&s, c, 1, 1);
+    run(&s, 50 * SEC + PL_ALLOC_HALF_RATE_US - 1, 400 * K);
+    assert_layer(&s, c, 1, 1);
+    run(&s, 50 * SEC + PL_ALLOC_HALF_RATE_US, 400 * K);
+    assert_layer(&s, c, 0, 2);
+    /* From there, a budget that fits the half step but not the full one
+     * leaves it on the smaller layer at full frame rate. */
+    run(&s, 100 * SEC, 450 * K);
+    assert_layer(&s, c, 0, 2);
+    run(&s, 101 * SEC, 700 * K); /* with the spatial margin */
+    assert_layer(&s, c, 1, 2);
+    /* Without the cushion, a dip goes down a layer at once. */
+    s.cfg.half_rate_us = 0;
+    run(&s, 102 * SEC, 400 * K);
+    assert_layer(&s, c, 0, 2);
+}
+
 static void test_upgrade_needs_margin_keep_does_not(void **state)
 {
     (void)state;
@@ -512,14 +566,17 @@ static void test_kept_layer_not_given_to_a_peer(void **state)
     assert_layer(&s, a, 0, 2);
     assert_layer(&s, b, 1, 2);
     assert_int_equal(s.r.downgrades, 0);
-    /* a becomes the speaker: now b gives way (to its smallest layer), and
-     * a climbs to the larger one: 500k + 150k (650k, and the
-     * spatial margin). */
+    /* a becomes the speaker: now b gives way (to its half frame rate, then
+     * its smallest layer), and a climbs to the larger one: 500k + 350k,
+     * then 500k + 150k (650k, and the spatial margin). */
     s.st[a].priority = PL_ALLOC_SPEAKER;
     run(&s, 11 * SEC, 850 * K);
     assert_layer(&s, a, 1, 2);
-    assert_layer(&s, b, 0, 2);
+    assert_layer(&s, b, 1, 1);
     assert_int_equal(s.r.downgrades, 1);
+    run(&s, 11 * SEC + PL_ALLOC_HALF_RATE_US, 850 * K);
+    assert_layer(&s, a, 1, 2);
+    assert_layer(&s, b, 0, 2);
 }
 
 static void test_wants_next_step(void **state)
@@ -698,6 +755,7 @@ int main(void)
         cmocka_unit_test(test_tile_caps),
         cmocka_unit_test(test_hysteresis_prevents_flapping),
         cmocka_unit_test(test_recovery_after_hold),
+        cmocka_unit_test(test_half_rate_cushion),
         cmocka_unit_test(test_upgrade_needs_margin_keep_does_not),
         cmocka_unit_test(test_kept_layer_not_given_to_a_peer),
         cmocka_unit_test(test_wants_next_step),

@@ -95,6 +95,133 @@ static void burst(fx *f, size_t n, size_t size, int64_t gap_us, uint32_t cluster
     pl_bwe_on_feedback(f->b, f->now + 40 * MS + stall_us, &f->fb);
 }
 
+/* n packets of `size` bytes sent `gap_us` apart into a bottleneck of
+ * `rate_bps` after `queue_us` of earlier queueing, feedback after every
+ * `per_fb` of them; returns the queue left behind the last one. */
+static int64_t through(fx *f, size_t n, size_t size, int64_t gap_us, uint64_t rate_bps,
+                       int64_t queue_us, size_t per_fb)
+{
+    int64_t last_arrival = f->now + 30 * MS + queue_us;
+    for (size_t done = 0; done < n;) {
+        memset(&f->fb, 0, offsetof(pl_rtcp_twcc, packets));
+        f->fb.base_seq = f->seq;
+        int64_t prev = 0;
+        size_t k = 0;
+        for (; k < per_fb && done < n; k++, done++) {
+            int64_t t = f->now;
+            pl_bwe_on_sent(f->b, t, f->seq++, size, 0);
+            int64_t pass = (int64_t)((double)size * 8e6 / (double)rate_bps);
+            int64_t arrival = t + 30 * MS > last_arrival + pass ? t + 30 * MS : last_arrival + pass;
+            last_arrival = arrival;
+            if (k == 0) {
+                f->fb.reference_time = (int32_t)(arrival / 64000);
+                prev = f->fb.reference_time * 64000LL;
+            }
+            f->fb.packets[k] = (pl_rtcp_twcc_packet){
+                .seq = (uint16_t)(f->fb.base_seq + k), .received = true, .delta_us = arrival - prev};
+            prev = arrival;
+            f->now += gap_us;
+        }
+        f->fb.n_packets = k;
+        pl_bwe_on_feedback(f->b, last_arrival + 10 * MS, &f->fb);
+    }
+    int64_t q = last_arrival - (f->now - gap_us) - 30 * MS;
+    return q > 0 ? q : 0;
+}
+
+/* A queue after a quiet spell: a subscriber held to audio and a small
+ * layer (80 kbit/s) gets a key frame of 24 kB, sent at 1.6 Mbit/s into a
+ * 600 kbit/s bottleneck. The overuse cuts to a share of what the
+ * bottleneck let through while it queued, not of the half second's
+ * average, which the quiet spell keeps low: cut to that, a subscriber
+ * behind 600 kbit/s went to 88 kbit/s and its videos paused. */
+static void test_a_queue_after_quiet_cuts_to_what_it_let_through(void **state)
+{
+    fx *f = *state;
+    pl_bwe_probe p;
+    pl_bwe_probe_poll(f->b, 0, &p); /* let the start probe go unsent */
+    through(f, 50, 200, 20 * MS, 600000, 0, 5); /* 1 s of 80 kbit/s */
+    pl_bwe_stats st = pl_bwe_get_stats(f->b);
+    assert_int_equal(st.overuses, 0);
+    uint64_t before = pl_bwe_estimate(f->b);
+    int64_t q = through(f, 20, 1200, 6 * MS, 600000, 0, 4);
+    st = pl_bwe_get_stats(f->b);
+    print_message("# estimate %llu, after the key frame %llu (acknowledged %llu, %llu overuses, "
+                  "queue %lld ms)\n",
+                  (unsigned long long)before, (unsigned long long)pl_bwe_estimate(f->b),
+                  (unsigned long long)st.acked_bps, (unsigned long long)st.overuses,
+                  (long long)(q / MS));
+    assert_true(st.overuses >= 1);
+    assert_true(pl_bwe_estimate(f->b) >= 400000);
+    assert_true(pl_bwe_estimate(f->b) <= 600000);
+}
+
+/* n packets of `size` bytes sent `gap_us` apart, packet i arriving 30 ms
+ * plus extra_us[i] after it left, told in one feedback. */
+static void delayed(fx *f, size_t n, size_t size, int64_t gap_us, const int64_t *extra_us)
+{
+    memset(&f->fb, 0, offsetof(pl_rtcp_twcc, packets));
+    f->fb.base_seq = f->seq;
+    int64_t prev = 0, last = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t t = f->now;
+        pl_bwe_on_sent(f->b, t, f->seq++, size, 0);
+        int64_t arrival = t + 30 * MS + extra_us[i];
+        if (i == 0) {
+            f->fb.reference_time = (int32_t)(arrival / 64000);
+            prev = f->fb.reference_time * 64000LL;
+        }
+        f->fb.packets[i] = (pl_rtcp_twcc_packet){
+            .seq = (uint16_t)(f->fb.base_seq + i), .received = true, .delta_us = arrival - prev};
+        prev = arrival;
+        last = arrival > last ? arrival : last;
+        f->now += gap_us;
+    }
+    f->fb.n_packets = n;
+    pl_bwe_on_feedback(f->b, last + 10 * MS, &f->fb);
+}
+
+/* A delay that rises by 16 ms a packet for 40 packets (a queue of 640 ms)
+ * and then goes on rising or falls back at once: when the newest packets
+ * told met the queue,
+ * the estimator cuts; when they met none (the queue was a receiver's
+ * stall, or a burst, and is over), it holds and counts a drained
+ * overuse. Cut on such stalls, browsers sharing two cores lost their
+ * uncapped subscribers' layers several times a minute. */
+static void test_a_drained_queue_is_no_cut(void **state)
+{
+    for (int drained = 0; drained <= 1; drained++) {
+        fx *f = *state;
+        pl_bwe_destroy(f->b);
+        f->b = pl_bwe_create(&f->env, 500000);
+        f->now = 0;
+        pl_bwe_probe p;
+        pl_bwe_probe_poll(f->b, 0, &p); /* let the start probe go unsent */
+        for (int i = 0; i < 20; i++)
+            interval(f, 1000, 20 * MS, 0, 0); /* 400 kbit/s, calm */
+        uint64_t before = pl_bwe_estimate(f->b);
+        /* Sent at 1.6 Mbit/s, passed at 380 kbit/s: the queue grows by
+         * 16 ms a packet; drained, the last 20 meet none. */
+        int64_t extra[60] = {0};
+        for (size_t i = 0; i < 60; i++)
+            extra[i] = drained && i >= 40 ? 0 : (int64_t)(i + 1) * 16 * MS;
+        delayed(f, 60, 1000, 5 * MS, extra);
+        pl_bwe_stats st = pl_bwe_get_stats(f->b);
+        print_message("# %s: estimate %llu -> %llu, %llu overuses, %llu drained\n",
+                      drained ? "drained" : "standing", (unsigned long long)before,
+                      (unsigned long long)pl_bwe_estimate(f->b), (unsigned long long)st.overuses,
+                      (unsigned long long)st.drained_overuses);
+        if (drained) {
+            assert_true(st.drained_overuses >= 1);
+            assert_int_equal(st.overuses, 0);
+            assert_true(pl_bwe_estimate(f->b) >= before);
+        } else {
+            assert_true(st.overuses >= 1);
+            assert_true(pl_bwe_estimate(f->b) < before);
+        }
+    }
+}
+
 /* A probe cluster whose last packet the receiver stamped 60 ms late reads
  * as a path that could not carry it, at a third of what the path carries
  * steadily: the estimate does not fall below what is acknowledged (the
@@ -308,6 +435,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_loss_that_goes_with_the_rate_is_congestion, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_late_stamped_probe_is_no_ceiling, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_queue_after_quiet_cuts_to_what_it_let_through, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_drained_queue_is_no_cut, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
