@@ -24,8 +24,18 @@ struct pl_sendhist {
     int64_t last_ref; /* extended reference time of the last feedback */
     uint64_t in_flight;
     pl_sendhist_stats stats;
-    entry ring[PL_SENDHIST_CAP];
+    size_t cap; /* a power of two */
+    entry *ring;
 };
+
+static entry *ring_create(const pl_env *env, size_t cap)
+{
+    entry *ring = pl_env_alloc(env, cap * sizeof(*ring));
+    if (ring)
+        for (size_t i = 0; i < cap; i++)
+            ring[i].seq = -1;
+    return ring;
+}
 
 pl_sendhist *pl_sendhist_create(const pl_env *env)
 {
@@ -33,28 +43,52 @@ pl_sendhist *pl_sendhist_create(const pl_env *env)
     if (!h)
         return NULL;
     h->env = *env;
-    for (size_t i = 0; i < PL_SENDHIST_CAP; i++)
-        h->ring[i].seq = -1;
+    h->cap = PL_SENDHIST_MIN_CAP;
+    h->ring = ring_create(env, h->cap);
+    if (!h->ring) {
+        pl_env_free(env, h);
+        return NULL;
+    }
     return h;
 }
 
 void pl_sendhist_destroy(pl_sendhist *h)
 {
-    if (h)
-        pl_env_free(&h->env, h);
+    if (!h)
+        return;
+    pl_env env = h->env;
+    pl_env_free(&env, h->ring);
+    pl_env_free(&env, h);
 }
 
 static entry *slot(pl_sendhist *h, int64_t seq)
 {
-    return &h->ring[(uint64_t)seq % PL_SENDHIST_CAP];
+    return &h->ring[(uint64_t)seq & (h->cap - 1)];
 }
 
 static const entry *find(const pl_sendhist *h, int64_t seq)
 {
     if (seq < 0)
         return NULL;
-    const entry *e = &h->ring[(uint64_t)seq % PL_SENDHIST_CAP];
+    const entry *e = &h->ring[(uint64_t)seq & (h->cap - 1)];
     return e->seq == seq ? e : NULL;
+}
+
+/* Doubles the ring; the packets it holds keep their slots modulo the new
+ * size, which cannot meet since they were apart modulo the old. Without
+ * memory, the ring stays as it is and forgets sooner. */
+static void grow(pl_sendhist *h)
+{
+    size_t cap = h->cap * 2;
+    entry *ring = ring_create(&h->env, cap);
+    if (!ring)
+        return;
+    for (size_t i = 0; i < h->cap; i++)
+        if (h->ring[i].seq >= 0)
+            ring[(uint64_t)h->ring[i].seq & (cap - 1)] = h->ring[i];
+    pl_env_free(&h->env, h->ring);
+    h->ring = ring;
+    h->cap = cap;
 }
 
 /* The nearest extension of a 16-bit number to `ref`. The first numbers
@@ -81,6 +115,18 @@ int64_t pl_sendhist_sent(pl_sendhist *h, int64_t now_us, uint16_t seq, size_t si
         h->highest = ext;
     }
     entry *e = slot(h, ext);
+    /* The slot holds a packet so recent that feedback may yet tell of it:
+     * the rate outgrew the ring. One older than that, told or not, is
+     * let go (a receiver that leaves packets out of its feedback would
+     * otherwise keep every ring at its largest). */
+    while (e->seq >= 0 && e->seq != ext && now_us - e->send_us < PL_SENDHIST_KEEP_US &&
+           h->cap < PL_SENDHIST_CAP) {
+        size_t was = h->cap;
+        grow(h);
+        if (h->cap == was)
+            break;
+        e = slot(h, ext);
+    }
     forget(h, e);
     e->seq = ext;
     e->send_us = now_us;
@@ -187,5 +233,7 @@ uint64_t pl_sendhist_in_flight(const pl_sendhist *h)
 
 pl_sendhist_stats pl_sendhist_get_stats(const pl_sendhist *h)
 {
-    return h->stats;
+    pl_sendhist_stats st = h->stats;
+    st.capacity = h->cap;
+    return st;
 }

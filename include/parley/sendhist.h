@@ -7,9 +7,10 @@
  *
  * Sequence numbers are 16 bits on the wire and extended to 64 bits here
  * around the highest one sent, so wrap-around is invisible to the caller.
- * Memory is one ring of PL_SENDHIST_CAP packets, allocated at create time:
- * a packet that old is forgotten, and feedback about it is counted as
- * unknown. Each packet is told at most once as received and at most once
+ * Memory is one ring, sized by the rate: it starts at PL_SENDHIST_MIN_CAP
+ * packets and doubles, up to PL_SENDHIST_CAP, when a packet would take the
+ * slot of one sent less than PL_SENDHIST_KEEP_US ago. A packet older than the ring is forgotten, and feedback about it is
+ * counted as unknown. Each packet is told at most once as received and at most once
  * as lost (a loss followed by a late arrival is told twice, the arrival
  * marked so), whatever duplicate, overlapping or reordered feedback says.
  * Sans-IO: times are arguments. */
@@ -27,9 +28,13 @@
 extern "C" {
 #endif
 
-/* Packets remembered (a power of two): 2 s of 20 Mbit/s in 1200-byte
- * packets, far more than feedback ever lags behind. */
+/* Packets remembered at most (a power of two): 2 s of 20 Mbit/s in
+ * 1200-byte packets, far more than feedback ever lags behind; at first
+ * (2-3 s of a meeting's subscriber, 16 kB instead of 128), and how long a
+ * packet is kept before a larger ring is rather taken. */
 #define PL_SENDHIST_CAP 4096
+#define PL_SENDHIST_MIN_CAP 512
+#define PL_SENDHIST_KEEP_US 500000
 
 typedef struct pl_sendhist pl_sendhist;
 
@@ -51,6 +56,7 @@ typedef struct pl_sendhist_stats {
     uint64_t lost;     /* results told as lost */
     uint64_t unknown;  /* feedback entries for packets never sent or forgotten */
     uint64_t repeated; /* feedback entries about packets already told */
+    uint64_t capacity; /* packets the ring holds now */
 } pl_sendhist_stats;
 
 pl_sendhist *pl_sendhist_create(const pl_env *env);

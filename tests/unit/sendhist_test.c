@@ -167,6 +167,41 @@ static void test_unknown_and_forgotten_packets(void **state)
     assert_int_equal(pl_sendhist_in_flight(f->h), (uint64_t)(PL_SENDHIST_CAP - 3) * 100);
 }
 
+/* The ring is sized by the rate: a meeting's subscriber (150 packets a
+ * second, feedback every 100 ms) keeps the smallest one for good; a burst
+ * of 3000 packets within 300 ms, none told yet, grows it to hold them
+ * all. */
+static void test_the_ring_grows_with_the_rate(void **state)
+{
+    fx *f = *state;
+    bool rx[16];
+    for (size_t i = 0; i < 16; i++)
+        rx[i] = true;
+    uint16_t seq = 0;
+    for (int64_t t = 0; t < 10000000; t += 100000) {
+        uint16_t base = seq;
+        for (int k = 0; k < 15; k++)
+            pl_sendhist_sent(f->h, t + k * 6667, seq++, 1000, 0);
+        feedback(f, base, (int32_t)(t / 64000), rx, 15);
+        assert_int_equal(pl_sendhist_feedback(f->h, &f->fb, f->out, PL_RTCP_MAX_TWCC), 15);
+    }
+    pl_sendhist_stats st = pl_sendhist_get_stats(f->h);
+    assert_int_equal(st.capacity, PL_SENDHIST_MIN_CAP);
+    assert_int_equal(st.unknown, 0);
+
+    uint16_t first = seq;
+    for (int i = 0; i < 3000; i++)
+        pl_sendhist_sent(f->h, 10000000 + i * 100, seq++, 1000, 0);
+    st = pl_sendhist_get_stats(f->h);
+    assert_int_equal(st.capacity, PL_SENDHIST_CAP);
+    for (int i = 0; i < 3000; i += 499) {
+        pl_sendhist_result r;
+        assert_int_equal(pl_sendhist_lookup(f->h, 0x10000 + (int64_t)first + i, &r), PL_OK);
+        assert_int_equal(r.send_us, 10000000 + i * 100);
+    }
+    assert_int_equal(pl_sendhist_in_flight(f->h), 3000u * 1000u);
+}
+
 static void test_reference_time_wraps(void **state)
 {
     fx *f = *state;
@@ -206,6 +241,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reordered_feedback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_and_forgotten_packets, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reference_time_wraps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_the_ring_grows_with_the_rate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_capacity_of_out_is_respected, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
