@@ -56,6 +56,10 @@
 #define RECENT_PACE_US 250000
 #define PROBE_FURTHER_SHARE 0.7
 #define CALM_US 2000000
+/* An acknowledged rate under this share of the estimate is a sender well
+ * below it (the estimate came from probes), which a drained queue does
+ * not cut. */
+#define APP_LIMITED_SHARE 0.75
 
 struct pl_bwe {
     pl_env env;
@@ -420,14 +424,18 @@ static void rate_update(pl_bwe *b, int64_t now_us, bwe_probe_result probe)
                 b->rate_state = PL_BWE_HOLD;
             return;
         }
-        if (bwe_queue_newest(&b->queue) < PL_BWE_QUEUE_GONE_US) {
-            /* The trend rose, but the newest packet told met no queue: a
-             * burst, or a receiver that stamped a run of packets late
-             * (a browser short of CPU), and it is over. A cut would only
-             * take layers from a path that carries them: on three
-             * browsers sharing two cores, such cuts took uncapped
-             * subscribers from 3 Mbit/s to 0.2-0.5 and their videos to
-             * the small layer, several times a minute. */
+        if (bwe_queue_newest(&b->queue) < PL_BWE_QUEUE_GONE_US && b->acked_bps &&
+            (double)b->acked_bps < APP_LIMITED_SHARE * b->delay_bps) {
+            /* The trend rose, but the newest packet told met no queue,
+             * and the relay sends well below the estimate: a burst, or a
+             * receiver that stamped a run of packets late (a browser
+             * short of CPU), and it is over. A cut would only take layers
+             * from a path that carries them: on three browsers sharing
+             * two cores, such cuts took uncapped subscribers from
+             * 3 Mbit/s to 0.2-0.5 and their videos to the small layer,
+             * several times a minute. Sending near the estimate, a queue
+             * that comes and goes may be the path's capacity showing: that
+             * one is cut for, as any. */
             b->drained_overuses++;
             b->rate_state = PL_BWE_HOLD;
             return;
