@@ -70,25 +70,37 @@ static void interval(fx *f, size_t size, int64_t gap_us, uint32_t cluster, int l
     pl_bwe_on_feedback(f->b, f->now + 40 * MS, &f->fb);
 }
 
+/* A feedback begins at the next number to be sent. */
+static void fb_start(fx *f)
+{
+    memset(&f->fb, 0, offsetof(pl_rtcp_twcc, packets));
+    f->fb.base_seq = f->seq;
+}
+
+/* The feedback's packet i arrived at `arrival` (the first one sets its
+ * reference time); *prev is the previous arrival told. */
+static void fb_arrived(fx *f, size_t i, int64_t arrival, int64_t *prev)
+{
+    if (i == 0) {
+        f->fb.reference_time = (int32_t)(arrival / 64000);
+        *prev = f->fb.reference_time * 64000LL;
+    }
+    f->fb.packets[i] = (pl_rtcp_twcc_packet){
+        .seq = (uint16_t)(f->fb.base_seq + i), .received = true, .delta_us = arrival - *prev};
+    *prev = arrival;
+}
+
 /* n packets of `size` bytes every `gap_us` in cluster `cluster`, each
  * arriving 30 ms after it left but the last, which the receiver stamps
  * `stall_us` later still (a busy receiver), then the feedback. */
 static void burst(fx *f, size_t n, size_t size, int64_t gap_us, uint32_t cluster, int64_t stall_us)
 {
-    memset(&f->fb, 0, offsetof(pl_rtcp_twcc, packets));
-    f->fb.base_seq = f->seq;
+    fb_start(f);
     int64_t prev = 0;
     for (size_t i = 0; i < n; i++) {
         int64_t t = f->now + (int64_t)i * gap_us;
         pl_bwe_on_sent(f->b, t, f->seq++, size, cluster);
-        int64_t arrival = t + 30 * MS + (i + 1 == n ? stall_us : 0);
-        if (i == 0) {
-            f->fb.reference_time = (int32_t)(arrival / 64000);
-            prev = f->fb.reference_time * 64000LL;
-        }
-        f->fb.packets[i] = (pl_rtcp_twcc_packet){
-            .seq = (uint16_t)(f->fb.base_seq + i), .received = true, .delta_us = arrival - prev};
-        prev = arrival;
+        fb_arrived(f, i, t + 30 * MS + (i + 1 == n ? stall_us : 0), &prev);
     }
     f->fb.n_packets = n;
     f->now += (int64_t)n * gap_us;
@@ -103,8 +115,7 @@ static int64_t through(fx *f, size_t n, size_t size, int64_t gap_us, uint64_t ra
 {
     int64_t last_arrival = f->now + 30 * MS + queue_us;
     for (size_t done = 0; done < n;) {
-        memset(&f->fb, 0, offsetof(pl_rtcp_twcc, packets));
-        f->fb.base_seq = f->seq;
+        fb_start(f);
         int64_t prev = 0;
         size_t k = 0;
         for (; k < per_fb && done < n; k++, done++) {
@@ -113,13 +124,7 @@ static int64_t through(fx *f, size_t n, size_t size, int64_t gap_us, uint64_t ra
             int64_t pass = (int64_t)((double)size * 8e6 / (double)rate_bps);
             int64_t arrival = t + 30 * MS > last_arrival + pass ? t + 30 * MS : last_arrival + pass;
             last_arrival = arrival;
-            if (k == 0) {
-                f->fb.reference_time = (int32_t)(arrival / 64000);
-                prev = f->fb.reference_time * 64000LL;
-            }
-            f->fb.packets[k] = (pl_rtcp_twcc_packet){
-                .seq = (uint16_t)(f->fb.base_seq + k), .received = true, .delta_us = arrival - prev};
-            prev = arrival;
+            fb_arrived(f, k, arrival, &prev);
             f->now += gap_us;
         }
         f->fb.n_packets = k;
@@ -160,20 +165,13 @@ static void test_a_queue_after_quiet_cuts_to_what_it_let_through(void **state)
  * plus extra_us[i] after it left, told in one feedback. */
 static void delayed(fx *f, size_t n, size_t size, int64_t gap_us, const int64_t *extra_us)
 {
-    memset(&f->fb, 0, offsetof(pl_rtcp_twcc, packets));
-    f->fb.base_seq = f->seq;
+    fb_start(f);
     int64_t prev = 0, last = 0;
     for (size_t i = 0; i < n; i++) {
         int64_t t = f->now;
         pl_bwe_on_sent(f->b, t, f->seq++, size, 0);
         int64_t arrival = t + 30 * MS + extra_us[i];
-        if (i == 0) {
-            f->fb.reference_time = (int32_t)(arrival / 64000);
-            prev = f->fb.reference_time * 64000LL;
-        }
-        f->fb.packets[i] = (pl_rtcp_twcc_packet){
-            .seq = (uint16_t)(f->fb.base_seq + i), .received = true, .delta_us = arrival - prev};
-        prev = arrival;
+        fb_arrived(f, i, arrival, &prev);
         last = arrival > last ? arrival : last;
         f->now += gap_us;
     }
