@@ -6,8 +6,8 @@
 
 void bwe_queue_init(bwe_queue *q)
 {
-    *q = (bwe_queue){.least_cur_us = INT64_MAX, .least_prev_us = INT64_MAX,
-                     .bucket_at_us = INT64_MIN};
+    *q = (bwe_queue){
+        .least_cur_us = INT64_MAX, .least_prev_us = INT64_MAX, .bucket_at_us = INT64_MIN};
 }
 
 void bwe_queue_add(bwe_queue *q, int64_t now_us, int64_t send_us, int64_t arrival_us)

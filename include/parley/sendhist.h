@@ -9,11 +9,12 @@
  * around the highest one sent, so wrap-around is invisible to the caller.
  * Memory is one ring, sized by the rate: it starts at PL_SENDHIST_MIN_CAP
  * packets and doubles, up to PL_SENDHIST_CAP, when a packet would take the
- * slot of one sent less than PL_SENDHIST_KEEP_US ago. A packet older than the ring is forgotten, and feedback about it is
- * counted as unknown. Each packet is told at most once as received and at most once
- * as lost (a loss followed by a late arrival is told twice, the arrival
- * marked so), whatever duplicate, overlapping or reordered feedback says.
- * Sans-IO: times are arguments. */
+ * slot of one sent less than PL_SENDHIST_KEEP_US ago. A packet older than
+ * the ring is forgotten, and feedback about it is counted as unknown. Each
+ * packet is told at most once as received and at most once as lost (a loss
+ * followed by a late arrival is told twice, the arrival marked so),
+ * whatever duplicate, overlapping or reordered feedback says. Sans-IO:
+ * times are arguments. */
 #ifndef PARLEY_SENDHIST_H
 #define PARLEY_SENDHIST_H
 

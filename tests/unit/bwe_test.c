@@ -144,7 +144,7 @@ static void test_a_queue_after_quiet_cuts_to_what_it_let_through(void **state)
 {
     fx *f = *state;
     pl_bwe_probe p;
-    pl_bwe_probe_poll(f->b, 0, &p); /* let the start probe go unsent */
+    pl_bwe_probe_poll(f->b, 0, &p);             /* let the start probe go unsent */
     through(f, 50, 200, 20 * MS, 600000, 0, 5); /* 1 s of 80 kbit/s */
     pl_bwe_stats st = pl_bwe_get_stats(f->b);
     assert_int_equal(st.overuses, 0);
