@@ -15,7 +15,7 @@
 // CPU, which is told apart from the network. PARLEY_SERVER_LOG=file keeps
 // the server's output.
 //
-// Outside CI until it passes every run: it passed 2 of the last 4 runs
+// Outside CI until it passes every run: it passed 3 of the last 5 runs
 // on a 2-core machine. Cleo's estimate still swings between about 230
 // and 850 kbit/s: the relay probes her link about once a second while her
 // allocation wants more, the probes push her shaper's queue into drops
