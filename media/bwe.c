@@ -63,6 +63,7 @@
 
 struct pl_bwe {
     pl_env env;
+    uint64_t log_id;
     pl_sendhist *hist;
     pl_trendline trend;
     bwe_prober prober;
@@ -202,6 +203,11 @@ void pl_bwe_request_probe(pl_bwe *b, int64_t now_us, uint64_t bps)
         bwe_prober_queue(&b->prober, (uint64_t)clamp_bps(b, (double)bps), true);
 }
 
+void pl_bwe_set_log_id(pl_bwe *b, uint64_t id)
+{
+    b->log_id = id;
+}
+
 void pl_bwe_set_probe_ceiling(pl_bwe *b, uint64_t bps)
 {
     b->probe_ceiling_bps = bps;
@@ -309,11 +315,11 @@ static void decrease(pl_bwe *b, int64_t now_us)
     }
     if (cut < b->delay_bps) {
         pl_env_logf(&b->env, PL_LOG_DEBUG,
-                    "bwe: delay overuse: %llu -> %llu (acknowledged %llu, from %llu%s, jitter "
+                    "bwe %llu: delay overuse: %llu -> %llu (acknowledged %llu, from %llu%s, jitter "
                     "%.1f ms, queue %.1f ms)",
-                    (unsigned long long)b->delay_bps, (unsigned long long)clamp_bps(b, cut),
-                    (unsigned long long)b->acked_bps, (unsigned long long)base,
-                    carried ? ", carried" : "", b->jitter_us / 1000.0,
+                    (unsigned long long)b->log_id, (unsigned long long)b->delay_bps,
+                    (unsigned long long)clamp_bps(b, cut), (unsigned long long)b->acked_bps,
+                    (unsigned long long)base, carried ? ", carried" : "", b->jitter_us / 1000.0,
                     (double)bwe_queue_newest(&b->queue) / 1000.0);
         b->delay_bps = clamp_bps(b, cut);
     }
@@ -521,9 +527,9 @@ static void loss_update(pl_bwe *b, int64_t now_us)
             b->cut_loss = b->loss_smoothed;
         }
         b->loss_bps = clamp_bps(b, est * (1.0 - p / 2));
-        pl_env_logf(&b->env, PL_LOG_DEBUG, "bwe: loss %.1f%% (smoothed %.1f%%): %llu -> %llu",
-                    100.0 * p, 100.0 * b->loss_smoothed, (unsigned long long)est,
-                    (unsigned long long)b->loss_bps);
+        pl_env_logf(&b->env, PL_LOG_DEBUG, "bwe %llu: loss %.1f%% (smoothed %.1f%%): %llu -> %llu",
+                    (unsigned long long)b->log_id, 100.0 * p, 100.0 * b->loss_smoothed,
+                    (unsigned long long)est, (unsigned long long)b->loss_bps);
         b->last_loss_cut_us = now_us;
         b->loss_cuts++;
     } else if (b->loss_smoothed < LOSS_LOW + b->loss_inherent) {
@@ -577,10 +583,10 @@ void pl_bwe_on_feedback(pl_bwe *b, int64_t now_us, const pl_rtcp_twcc *fb)
     if (b->prober.last_seen_n != seen_n) {
         const bwe_probe_result *s = &b->prober.last_seen;
         pl_env_logf(&b->env, PL_LOG_DEBUG,
-                    "bwe: probe asked %llu: sent at %llu, received at %llu: %s %llu (estimate "
+                    "bwe %llu: probe asked %llu: sent at %llu, received at %llu: %s %llu (estimate "
                     "%llu, acknowledged %llu)",
-                    (unsigned long long)s->asked, (unsigned long long)s->send_bps,
-                    (unsigned long long)s->recv_bps,
+                    (unsigned long long)b->log_id, (unsigned long long)s->asked,
+                    (unsigned long long)s->send_bps, (unsigned long long)s->recv_bps,
                     !s->bps        ? "no measure"
                     : s->saturated ? "saturated"
                                    : "carried",

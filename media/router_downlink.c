@@ -105,6 +105,7 @@ void router_downlink_setup(pl_router *r, endpoint *e, int64_t now)
         if (!(d->bwe = pl_bwe_create(&r->env, PL_ROUTER_START_BPS))) {
             estimated = false;
         } else {
+            pl_bwe_set_log_id(d->bwe, e->id);
             d->starting = true;
             d->start_until = now + DL_START_MAX_US;
         }

@@ -129,6 +129,10 @@ int pl_bwe_set_bounds(pl_bwe *b, uint64_t min_bps, uint64_t max_bps);
  * nothing from an estimate proven to 20. Requested probes are not bound. */
 void pl_bwe_set_probe_ceiling(pl_bwe *b, uint64_t bps);
 
+/* Whose estimate this is, for its debug lines (0: no one named): with many
+ * subscribers, a line must say which link it is about. */
+void pl_bwe_set_log_id(pl_bwe *b, uint64_t id);
+
 /* A packet with transport-wide sequence number `seq` left at now_us,
  * `size` bytes on the wire, in probe cluster `cluster` (0 for none).
  * Returns its extended sequence number. */
