@@ -60,6 +60,9 @@
  * below it (the estimate came from probes), which a drained queue does
  * not cut. */
 #define APP_LIMITED_SHARE 0.75
+/* No probe cluster starts while the newest packets told met this much
+ * queue. */
+#define PROBE_QUEUE_MAX_US 100000
 
 struct pl_bwe {
     pl_env env;
@@ -234,6 +237,13 @@ bool pl_bwe_probe_poll(pl_bwe *b, int64_t now_us, pl_bwe_probe *out)
         (b->prober.last_probe_us == INT64_MIN ||
          now_us - b->prober.last_probe_us >= PL_BWE_PROBE_INTERVAL_US))
         bwe_prober_queue(&b->prober, (uint64_t)clamp_bps(b, 2.0 * (double)est), false);
+    /* Into a queue that is already long, a cluster measures the same
+     * rate again and the bottleneck drops what overflows: it waits until
+     * the queue drains. Behind a 300 kbit/s shaper that audio alone
+     * nearly filled, probes into 200 ms of queue were most of what it
+     * dropped. */
+    if (bwe_queue_newest(&b->queue) >= PROBE_QUEUE_MAX_US)
+        return false;
     return bwe_prober_poll(&b->prober, now_us, out);
 }
 

@@ -220,6 +220,27 @@ static void test_a_drained_queue_is_no_cut(void **state)
     }
 }
 
+/* No cluster starts into a long queue: it would measure the bottleneck
+ * again, and what overflows is dropped. It starts once the queue drains.
+ * Behind a 300 kbit/s shaper nearly filled by audio, probes into 200 ms
+ * of queue were most of what the shaper dropped. */
+static void test_no_probe_into_a_long_queue(void **state)
+{
+    fx *f = *state;
+    pl_bwe_probe p;
+    pl_bwe_probe_poll(f->b, 0, &p);                          /* let the start probe go unsent */
+    through(f, 40, 1000, 40 * MS, 300000, 0, 5);             /* 200 kbit/s, no queue */
+    int64_t q = through(f, 40, 1000, 20 * MS, 300000, 0, 5); /* 400 kbit/s into 300 */
+    assert_true(q >= 150 * MS);
+    pl_bwe_request_probe(f->b, f->now, 600000);
+    assert_false(pl_bwe_probe_poll(f->b, f->now, &p));
+    q = through(f, 20, 500, 40 * MS, 300000, q, 5); /* 100 kbit/s: it drains */
+    print_message("# queue after draining %lld ms\n", (long long)(q / MS));
+    assert_true(q < 50 * MS);
+    assert_true(pl_bwe_probe_poll(f->b, f->now, &p));
+    assert_true(p.bps > 0);
+}
+
 /* A probe cluster whose last packet the receiver stamped 60 ms late reads
  * as a path that could not carry it, at a third of what the path carries
  * steadily: the estimate does not fall below what is acknowledged (the
@@ -436,6 +457,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_queue_after_quiet_cuts_to_what_it_let_through, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_drained_queue_is_no_cut, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_probe_into_a_long_queue, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
