@@ -6,7 +6,9 @@
 // up first is a race: a browser whose own consent checks failed restarts
 // ICE on its publish transport over signaling, which the relay takes as
 // consent; the subscribe transports, which only the relay can renegotiate,
-// are the ones it closes.
+// are the ones it closes. The relay offers no ICE-TCP here: a browser that
+// nominated the TCP path (which it may, on a loaded machine) would keep its
+// media through a cut of UDP alone.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -19,7 +21,7 @@ const pages = {};
 const nft = (...args) => execFileSync('nft', args, { stdio: 'pipe' });
 
 before(async () => {
-  server = await startServer();
+  server = await startServer(['--no-ice-tcp']);
   browser = await launchChromium(['--autoplay-policy=no-user-gesture-required']);
   for (const name of ['Ada', 'Bob']) {
     const page = await (await browser.newContext()).newPage();

@@ -10,21 +10,13 @@ import { waitFor } from './client.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-    s.on('error', reject);
-  });
-}
-
-async function freeUdpPort() {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
-    s.bind(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-    s.on('error', reject);
-  });
-}
+// Ports for the servers under test come from below the kernel's ephemeral
+// range (32768 and up by default), where no browser's or bot's outgoing
+// connection takes one between the pick and the server's bind; a port
+// another test file's server took in that moment is caught at start
+// (see startServer).
+const LOW = 20000, HIGH = 32000;
+const pick = () => LOW + Math.floor(Math.random() * (HIGH - LOW));
 
 // Whether a TCP listener can take the port now.
 function tcpFree(port) {
@@ -35,20 +27,48 @@ function tcpFree(port) {
   });
 }
 
-// The media port takes UDP and TCP (ICE-TCP) on the same number: a UDP
-// port the kernel picks may be the local port of a live TCP connection
-// (both come from the ephemeral range), and the server would not start.
-async function freeMediaPort() {
-  for (let i = 0; i < 50; i++) {
-    const p = await freeUdpPort();
+function udpFree(port) {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', () => resolve(false));
+    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+}
+
+async function freePort() {
+  for (let i = 0; i < 100; i++) {
+    const p = pick();
     if (await tcpFree(p)) return p;
+  }
+  throw new Error('no TCP port free');
+}
+
+// The media port takes UDP and TCP (ICE-TCP) on the same number.
+async function freeMediaPort() {
+  for (let i = 0; i < 100; i++) {
+    const p = pick();
+    if (await udpFree(p) && await tcpFree(p)) return p;
   }
   throw new Error('no port free for both UDP and TCP');
 }
 
 // ports: {port, mediaPort, dataDir} to start again where a stopped server was
 // (same ports, same database); by default every server gets a fresh data dir.
+// A port taken between the pick and the bind (by another test file's
+// server) is a lost race for a resource, not a fault of the server: the
+// start is tried again on other ports, at most a few times.
 export async function startServer(extra = [], ports = {}) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(extra, ports);
+    } catch (e) {
+      const lostPort = /cannot (listen on|bind UDP and TCP) /.test(e.message);
+      if (!lostPort || ports.port || ports.mediaPort || attempt === 5) throw e;
+    }
+  }
+}
+
+async function startOnce(extra, ports) {
   const bin = process.env.PARLEY_BIN || path.join(root, 'build', 'release', 'signaling', 'parley');
   const port = ports.port || await freePort();
   const mediaPort = ports.mediaPort || await freeMediaPort();
