@@ -13,6 +13,9 @@
 // every UDP packet it sends (`blockUdp`).
 // Every name carries a prefix unique to this process, and `destroy` (also
 // run at exit) removes every namespace, which takes its veth pairs along.
+// A process killed outright runs neither: the next network made removes
+// the namespaces of test processes that are gone, whose shaped veths and
+// addresses would otherwise meet a later run's.
 import { execFileSync } from 'node:child_process';
 
 function run(cmd, args, input) {
@@ -34,6 +37,24 @@ process.on('exit', () => {
   }
 });
 
+// Removes namespaces named by this module for a process that no longer
+// runs (`p<pid in base 36>-<name>`).
+function removeStale() {
+  for (const line of ip('netns', 'list').split('\n')) {
+    const m = /^p([0-9a-z]+)-\S+/.exec(line);
+    if (!m) continue;
+    const pid = parseInt(m[1], 36);
+    if (pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+      continue; // still running (or not ours to signal)
+    } catch (e) {
+      if (e.code !== 'ESRCH') continue;
+    }
+    try { execFileSync('ip', ['netns', 'del', m[0]], { stdio: 'ignore' }); } catch { /* gone */ }
+  }
+}
+
 // Reads what tbf on dev has sent and dropped ({sent, dropped, overlimits}).
 function tbfCounters(dev) {
   const out = run('tc', ['-s', 'qdisc', 'show', 'dev', dev]);
@@ -45,6 +66,7 @@ function tbfCounters(dev) {
 // `subnet` (1..250) is the second octet of 10.X.0.0/16; by default one
 // derived from the process id, so test files running at once do not meet.
 export function createNetwork({ subnet } = {}) {
+  removeStale();
   const x = subnet ?? (10 + (process.pid % 240));
   const tag = `p${process.pid.toString(36)}`;
   const nets = [];
