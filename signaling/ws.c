@@ -10,6 +10,10 @@
 
 #define RX_MAX PL_SIG_MAX_MESSAGE
 #define RX_START 4096
+/* What libwebsockets keeps per connection to read frames into: a message
+ * is put together from pieces this size (on_receive), so every
+ * participant need not hold a buffer of the largest message allowed. */
+#define RX_CHUNK 4096
 
 /* A client that does not read what it is sent is cut off rather than
  * allowed to grow the server's memory. */
@@ -273,7 +277,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 static const struct lws_protocols protocols[] = {
     /* First in the list, so a client that offers no subprotocol gets it too. */
-    {"parley.v1", callback, sizeof(session), RX_MAX, 0, NULL, 0},
+    {"parley.v1", callback, sizeof(session), RX_CHUNK, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

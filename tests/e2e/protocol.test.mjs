@@ -116,6 +116,30 @@ test('bad input gets the protocol errors and does not disturb a meeting', async 
   await bob.close();
 });
 
+test('messages up to 64 KiB arrive whole, in one frame or in fragments', async () => {
+  // The server reads a frame in pieces of a few KB (what it keeps per
+  // connection) and puts a message together from them and from
+  // continuation frames.
+  const ada = await connect(server, 'Ada');
+  const bob = await connect(server, 'Bob');
+  await ada.request({ type: 'join', room: 'long' });
+  await bob.request({ type: 'join', room: 'long' });
+  const text = 'z'.repeat(4095) + '!';
+  const msg = JSON.stringify({ type: 'chat', text, pad: 'p'.repeat(60000), id: 'whole' });
+  assert.ok(msg.length > 64000 && msg.length <= 65536, `${msg.length} bytes`);
+  ada.send(msg);
+  assert.equal((await ada.next((m) => m.re === 'whole')).type, 'ok');
+  assert.equal((await bob.event('chat')).text, text);
+  const parts = JSON.stringify({ type: 'chat', text, pad: 'q'.repeat(40000), id: 'parts' });
+  const cuts = [0, 7, 21000, 21001, parts.length - 1, parts.length];
+  for (let i = 0; i + 1 < cuts.length; i++)
+    ada.ws.send(parts.slice(cuts[i], cuts[i + 1]), { fin: i + 2 === cuts.length });
+  assert.equal((await ada.next((m) => m.re === 'parts')).type, 'ok');
+  assert.equal((await bob.event('chat')).text, text);
+  await ada.close();
+  await bob.close();
+});
+
 test('the web client is served, with security headers', async () => {
   for (const p of ['/', '/r/standup']) {
     const r = await fetch(server.url + p);
