@@ -135,6 +135,11 @@ pl_dtls_cert *pl_dtls_cert_create(const pl_env *env)
                            accept_any_certificate);
         SSL_CTX_set_read_ahead(ctx, 1);
         SSL_CTX_set_options(ctx, SSL_OP_NO_QUERY_MTU | SSL_OP_NO_TICKET);
+        /* A connected transport reads a DTLS record now and then (an
+         * alert) and writes next to none: no 16 KB record buffers held
+         * for that between records, and none sized beyond a datagram. */
+        SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+        SSL_CTX_set_max_send_fragment(ctx, 1200);
         format_fingerprint(md, n, c->fingerprint, sizeof(c->fingerprint));
         c->ctx = ctx;
     } else {
