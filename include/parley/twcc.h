@@ -19,8 +19,10 @@ extern "C" {
 /* Feedback goes out this often while packets arrive. */
 #define PL_TWCC_INTERVAL_US 100000
 /* Sequence numbers remembered: a packet further ahead than this of the
- * first one not yet reported restarts the record. */
-#define PL_TWCC_WINDOW 4096
+ * first one not yet reported restarts the record. A feedback goes every
+ * PL_TWCC_INTERVAL_US, so this is ten of them at 1000 packets a second
+ * (a 10 Mbit/s publisher); 8 KB per publishing transport. */
+#define PL_TWCC_WINDOW 1024
 /* Packets told in one feedback, so that it fits a datagram. */
 #define PL_TWCC_MAX_PER_FEEDBACK 400
 
