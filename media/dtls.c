@@ -56,6 +56,7 @@ struct pl_dtls {
     tx_slot *tx;
     size_t tx_head, tx_count;
     uint64_t tx_dropped;
+    bool settled; /* pl_dtls_settle: ssl (and its BIOs) freed */
 };
 
 /* ---- certificate ---------------------------------------------------- */
@@ -454,7 +455,7 @@ static bool well_framed(const uint8_t *data, size_t len)
 int pl_dtls_handle_datagram(pl_dtls *d, int64_t now_us, const uint8_t *data, size_t len)
 {
     d->now = now_us;
-    if (d->state != PL_DTLS_CONNECTING && d->state != PL_DTLS_CONNECTED)
+    if ((d->state != PL_DTLS_CONNECTING && d->state != PL_DTLS_CONNECTED) || d->settled)
         return PL_ESTATE;
     /* Shortest record header is 13 bytes; OpenSSL reads at most one packet. */
     if (len < 13 || len > 16384 || !well_framed(data, len))
@@ -516,10 +517,26 @@ int64_t pl_dtls_next_timeout(const pl_dtls *d)
 
 void pl_dtls_close(pl_dtls *d)
 {
-    if (d->state == PL_DTLS_CONNECTED || d->state == PL_DTLS_CONNECTING)
+    if ((d->state == PL_DTLS_CONNECTED || d->state == PL_DTLS_CONNECTING) && !d->settled)
         SSL_shutdown(d->ssl);
     if (d->state != PL_DTLS_FAILED)
         d->state = PL_DTLS_CLOSED;
+}
+
+void pl_dtls_settle(pl_dtls *d)
+{
+    if (d->state != PL_DTLS_CONNECTED || d->settled)
+        return;
+    SSL_free(d->ssl); /* and the BIOs it owns */
+    d->ssl = NULL;
+    d->rbio = d->wbio = NULL;
+    d->settled = true;
+    OPENSSL_cleanse(&d->keys, sizeof(d->keys)); /* in the SRTP contexts by now */
+}
+
+bool pl_dtls_settled(const pl_dtls *d)
+{
+    return d->settled;
 }
 
 enum pl_dtls_state pl_dtls_state(const pl_dtls *d)
@@ -534,7 +551,7 @@ int pl_dtls_error(const pl_dtls *d)
 
 int pl_dtls_srtp_keys(const pl_dtls *d, pl_srtp_keys *out)
 {
-    if (d->state != PL_DTLS_CONNECTED)
+    if (d->state != PL_DTLS_CONNECTED || d->settled)
         return PL_ESTATE;
     *out = d->keys;
     return PL_OK;

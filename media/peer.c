@@ -283,8 +283,11 @@ static int handle_media(pl_peer *p, int64_t now, bool rtcp, const pl_addr *from,
         p->stats.dropped_srtp_auth++;
         return rc;
     }
-    /* Authenticated media is the client's sign of life to a lite agent. */
+    /* Authenticated media is the client's sign of life to a lite agent;
+     * and its sign that its handshake is over too, so no DTLS flight will
+     * be asked for again (pl_dtls_settle). */
     pl_ice_note_traffic(p->ice, now, from);
+    pl_dtls_settle(p->dtls);
     if (rtcp)
         p->stats.rtcp_in++;
     else

@@ -81,8 +81,17 @@ int pl_dtls_handle_datagram(pl_dtls *dtls, int64_t now_us, const uint8_t *data, 
 int pl_dtls_poll_transmit(pl_dtls *dtls, uint8_t *out, size_t cap);
 void pl_dtls_handle_timeout(pl_dtls *dtls, int64_t now_us);
 int64_t pl_dtls_next_timeout(const pl_dtls *dtls);
-/* Sends close_notify. */
+/* Sends close_notify (none once settled). */
 void pl_dtls_close(pl_dtls *dtls);
+/* The peer proved it finished its handshake too (media under the keys
+ * came from it), so no flight of ours will be asked for again: OpenSSL's
+ * state, about 40 KB of a connected association, is freed. What is lost
+ * with it: DTLS records are no longer read (PL_ESTATE, counted by the
+ * caller), since an alert could not be told from a forgery, and no
+ * close_notify goes out; a client that closes without leaving is seen
+ * when its consent runs out. Connected only; the state stays CONNECTED. */
+void pl_dtls_settle(pl_dtls *dtls);
+bool pl_dtls_settled(const pl_dtls *dtls);
 
 enum pl_dtls_state pl_dtls_state(const pl_dtls *dtls);
 /* Why the association failed: PL_EAUTH, the certificate does not match
@@ -90,7 +99,7 @@ enum pl_dtls_state pl_dtls_state(const pl_dtls *dtls);
  * PL_ESTATE, the handshake did not complete within 30 s of the start;
  * PL_ECRYPTO, the handshake failed or a fatal alert arrived. */
 int pl_dtls_error(const pl_dtls *dtls);
-/* Once connected: the negotiated profile and keys. */
+/* Once connected, until settled: the negotiated profile and keys. */
 int pl_dtls_srtp_keys(const pl_dtls *dtls, pl_srtp_keys *out);
 
 #ifdef __cplusplus

@@ -313,6 +313,37 @@ static void test_close_notify(void **state)
     duo_free(&d);
 }
 
+/* Settled once the peer's media proved its handshake over: no record is
+ * read any more (a close_notify included: it could be forged), none is
+ * sent, and the keys are no longer handed out. Before the connection,
+ * settling does nothing. */
+static void test_settle(void **state)
+{
+    (void)state;
+    duo d;
+    duo_init(&d, 7, false, false);
+    pl_dtls_settle(d.server);
+    assert_false(pl_dtls_settled(d.server));
+    run(&d, d.now + 5 * SEC);
+    assert_int_equal(pl_dtls_state(d.server), PL_DTLS_CONNECTED);
+    pl_srtp_keys k;
+    assert_int_equal(pl_dtls_srtp_keys(d.server, &k), PL_OK);
+    pl_dtls_settle(d.server);
+    assert_true(pl_dtls_settled(d.server));
+    assert_int_equal(pl_dtls_srtp_keys(d.server, &k), PL_ESTATE);
+    pl_dtls_close(d.client);
+    uint8_t buf[1500];
+    int n = pl_dtls_poll_transmit(d.client, buf, sizeof(buf));
+    assert_true(n > 13);
+    assert_int_equal(buf[0], 21); /* an alert */
+    assert_int_equal(pl_dtls_handle_datagram(d.server, d.now, buf, (size_t)n), PL_ESTATE);
+    assert_int_equal(pl_dtls_state(d.server), PL_DTLS_CONNECTED);
+    pl_dtls_close(d.server);
+    assert_int_equal(pl_dtls_poll_transmit(d.server, buf, sizeof(buf)), PL_EAGAIN);
+    assert_int_equal(pl_dtls_state(d.server), PL_DTLS_CLOSED);
+    duo_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_handshake_timeout),
         cmocka_unit_test(test_garbage_records),
         cmocka_unit_test(test_close_notify),
+        cmocka_unit_test(test_settle),
     };
     return cmocka_run_group_tests_name("dtls", tests, NULL, NULL);
 }
