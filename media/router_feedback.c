@@ -51,7 +51,7 @@ static void answer_nack(pl_router *r, endpoint *sub, const pl_rtcp_nack *nack, i
             continue;
         layer *l = &t->layers[sent.layer];
         size_t len;
-        if (l->epoch != sent.epoch || !pl_pktcache_get(l->cache, sent.in_seq, &len))
+        if (l->epoch != sent.epoch || !pl_pktcache_get(l->cache, sent.in_seq, now, &len))
             continue; /* the cache holds another source's packets now, or lost it */
         size_t slot = lost[k] & (RESENT_HISTORY - 1);
         if (rp->resent_seq[slot] == lost[k] && rp->resent_at[slot] &&
@@ -74,7 +74,7 @@ static void answer_nack(pl_router *r, endpoint *sub, const pl_rtcp_nack *nack, i
         pl_layerfwd_lookup(&rt->fwd, lost[k], &sent);
         layer *l = &t->layers[sent.layer];
         size_t len;
-        const uint8_t *pkt = pl_pktcache_get(l->cache, sent.in_seq, &len);
+        const uint8_t *pkt = pl_pktcache_get(l->cache, sent.in_seq, now, &len);
         size_t slot = lost[k] & (RESENT_HISTORY - 1);
         rp->resent_seq[slot] = lost[k];
         rp->resent_at[slot] = now;
