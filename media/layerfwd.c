@@ -25,15 +25,8 @@ void pl_layerfwd_retrack(pl_layerfwd *f, uint32_t clock_rate, bool keyframe_star
     f->clock_rate = f->rw.clock_rate = clock_rate;
     f->keyframe_start = keyframe_start;
     f->target = f->last_layer = PL_LAYER_NONE;
-    pl_layerfwd_set_history(f, f->hist);
-}
-
-void pl_layerfwd_set_history(pl_layerfwd *f, pl_layerfwd_sent *hist)
-{
-    f->hist = hist;
     f->hist_any = false;
-    if (hist)
-        memset(hist, 0, PL_LAYERFWD_HISTORY * sizeof(*hist));
+    memset(f->hist, 0, sizeof(f->hist));
 }
 
 void pl_layerfwd_set_target(pl_layerfwd *f, uint8_t layer)
@@ -134,8 +127,6 @@ static bool temporal_drop(pl_layerfwd *f, const pl_layerfwd_pkt *p)
 
 static void remember(pl_layerfwd *f, const pl_layerfwd_pkt *p, const pl_layerfwd_out *o)
 {
-    if (!f->hist)
-        return;
     if (!f->hist_any) {
         f->hist_any = true;
         f->hist_top = (uint16_t)(o->seq - 1);
@@ -198,7 +189,7 @@ bool pl_layerfwd_packet(pl_layerfwd *f, int64_t now, const pl_layerfwd_pkt *p, p
 
 bool pl_layerfwd_lookup(const pl_layerfwd *f, uint16_t out_seq, pl_layerfwd_sent *out)
 {
-    if (!f->hist || !f->hist_any || (uint16_t)(f->hist_top - out_seq) >= PL_LAYERFWD_HISTORY)
+    if (!f->hist_any || (uint16_t)(f->hist_top - out_seq) >= PL_LAYERFWD_HISTORY)
         return false;
     *out = f->hist[out_seq & HIST_MASK];
     return out->valid;

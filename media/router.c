@@ -50,30 +50,6 @@ static bool fan_append(pl_router *r, track *t, endpoint *sub, size_t ri)
 /* Resolves every route to its publisher track and recomputes every track's
  * subscriber list. Configuration changes are rare next to packets, so the
  * forwarding path never looks anything up. */
-/* A video route gets what answering NACKs takes; an audio route (offered
- * no NACK) keeps its 3 KB. Without memory the route goes unrepaired. */
-static void set_repair(pl_router *r, route *rt, bool video)
-{
-    if (video && !rt->repair) {
-        rt->repair = pl_env_alloc(&r->env, sizeof(*rt->repair));
-        if (!rt->repair)
-            pl_env_logf(&r->env, PL_LOG_ERROR, "router: out of memory for a route's repair");
-    } else if (!video && rt->repair) {
-        pl_env_free(&r->env, rt->repair);
-        rt->repair = NULL;
-    }
-    pl_layerfwd_set_history(&rt->fwd, rt->repair ? rt->repair->hist : NULL);
-    if (rt->repair)
-        memset(rt->repair->resent_at, 0, sizeof(rt->repair->resent_at));
-}
-
-static void free_routes(pl_router *r, route *routes, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        pl_env_free(&r->env, routes[i].repair);
-    pl_env_free(&r->env, routes);
-}
-
 static void rebuild(pl_router *r)
 {
     for (endpoint *e = r->endpoints; e; e = e->next)
@@ -96,7 +72,6 @@ static void rebuild(pl_router *r)
                     pl_layerfwd_retrack(&rt->fwd, t->cfg.video ? 90000 : 48000,
                                         t->cfg.n_layers > 0);
                     rt->track_uid = t->uid;
-                    set_repair(r, rt, t->cfg.video);
                 }
                 router_route_target(t, rt, r->now);
                 if (!fan_append(r, t, s, ri))
@@ -133,7 +108,7 @@ static void free_ep(pl_router *r, endpoint *e)
         free_track(r, e->tracks[i]);
     pl_twcc_rx_destroy(e->twcc);
     router_downlink_free(r, e);
-    free_routes(r, e->routes, e->n_routes);
+    pl_env_free(&r->env, e->routes);
     pl_env_free(&r->env, e);
 }
 
@@ -346,9 +321,8 @@ int pl_router_set_routes(pl_router *r, uint64_t id, const pl_route *routes, size
         memset(&next[i], 0, sizeof(next[i]));
         pl_layerfwd_init(&next[i].fwd, 90000, false);
         for (size_t k = 0; k < e->n_routes; k++)
-            if (e->routes[k].cfg.out_ssrc == routes[i].out_ssrc && !kept[k]) {
+            if (e->routes[k].cfg.out_ssrc == routes[i].out_ssrc) {
                 next[i] = e->routes[k];
-                e->routes[k].repair = NULL; /* moved */
                 kept[k] = true;
             }
         next[i].cfg = routes[i];
@@ -361,7 +335,7 @@ int pl_router_set_routes(pl_router *r, uint64_t id, const pl_route *routes, size
             router_downlink_forget(e, &e->routes[k]);
     /* Only the routes there are: a publisher has none, and a route's
      * state is several KB. */
-    free_routes(r, e->routes, e->n_routes);
+    pl_env_free(&r->env, e->routes);
     e->routes = next;
     e->n_routes = n;
     if (now_us > r->now)

@@ -32,9 +32,8 @@ static route *route_by_ssrc(endpoint *e, uint32_t out_ssrc)
 static void answer_nack(pl_router *r, endpoint *sub, const pl_rtcp_nack *nack, int64_t now)
 {
     route *rt = route_by_ssrc(sub, nack->media_ssrc);
-    if (!rt || !rt->pub || !rt->repair)
+    if (!rt || !rt->pub)
         return;
-    route_repair *rp = rt->repair;
     track *t = rt->pub->tracks[rt->track];
     if (t->uid != rt->track_uid)
         return;
@@ -54,8 +53,8 @@ static void answer_nack(pl_router *r, endpoint *sub, const pl_rtcp_nack *nack, i
         if (l->epoch != sent.epoch || !pl_pktcache_get(l->cache, sent.in_seq, now, &len))
             continue; /* the cache holds another source's packets now, or lost it */
         size_t slot = lost[k] & (RESENT_HISTORY - 1);
-        if (rp->resent_seq[slot] == lost[k] && rp->resent_at[slot] &&
-            now - rp->resent_at[slot] < guard) {
+        if (rt->resent_seq[slot] == lost[k] && rt->resent_at[slot] &&
+            now - rt->resent_at[slot] < guard) {
             r->st.nack_repeats++;
             continue;
         }
@@ -76,8 +75,8 @@ static void answer_nack(pl_router *r, endpoint *sub, const pl_rtcp_nack *nack, i
         size_t len;
         const uint8_t *pkt = pl_pktcache_get(l->cache, sent.in_seq, now, &len);
         size_t slot = lost[k] & (RESENT_HISTORY - 1);
-        rp->resent_seq[slot] = lost[k];
-        rp->resent_at[slot] = now;
+        rt->resent_seq[slot] = lost[k];
+        rt->resent_at[slot] = now;
         router_send_copy(r, sub, rt, pkt, len, lost[k], sent.ts, sent.vp8 ? &sent.vf : NULL, true,
                          !t->cfg.video);
     }

@@ -172,16 +172,6 @@ typedef struct track {
     uint32_t dyn_bps[PL_MAX_LAYERS];
 } track;
 
-/* What a route keeps to answer NACKs: what each recent output number
- * carried (lent to its forwarder), and when each was last resent (by its
- * low bits: a NACK for it within a round trip is not answered again).
- * Only video routes have one: audio is offered no NACK. */
-typedef struct route_repair {
-    pl_layerfwd_sent hist[PL_LAYERFWD_HISTORY];
-    uint16_t resent_seq[RESENT_HISTORY];
-    int64_t resent_at[RESENT_HISTORY];
-} route_repair;
-
 typedef struct route {
     pl_route cfg;
     pl_layerfwd fwd;          /* its layer, numbering and NACK history ... */
@@ -192,7 +182,10 @@ typedef struct route {
      * receiver report echoes (LSR), and when it went. */
     uint32_t sr_mid;
     int64_t sr_at;
-    route_repair *repair; /* NULL: not a video route, or no memory for it */
+    /* When each recent output number was last resent (by its low bits):
+     * a NACK for it within a round trip is not answered again. */
+    uint16_t resent_seq[RESENT_HISTORY];
+    int64_t resent_at[RESENT_HISTORY];
     endpoint *pub; /* resolved from cfg: NULL while the track is not there */
     size_t track;
     /* The subscriber's allocation for it (alloc.h; state NEW without an

@@ -17,9 +17,7 @@
  *   KEYIDX (pl_vp8_rewriter) stay continuous across drops and switches.
  * - A history of the last PL_LAYERFWD_HISTORY output sequence numbers:
  *   which layer and source packet each carried and the fields it went out
- *   with, so a subscriber's NACK is answered with the same packet. The
- *   caller lends its room (pl_layerfwd_set_history), for the streams it
- *   repairs: without it nothing is remembered.
+ *   with, so a subscriber's NACK is answered with the same packet.
  *
  * A plain value embedded in the route; no allocation. */
 #ifndef PARLEY_LAYERFWD_H
@@ -99,7 +97,7 @@ typedef struct pl_layerfwd {
     pl_vp8_rewriter vp8;
     bool hist_any;
     uint16_t hist_top;
-    pl_layerfwd_sent *hist; /* PL_LAYERFWD_HISTORY of them, lent; NULL: none */
+    pl_layerfwd_sent hist[PL_LAYERFWD_HISTORY];
 } pl_layerfwd;
 
 /* keyframe_start: a layer is started only at a key frame (simulcast);
@@ -110,10 +108,6 @@ void pl_layerfwd_init(pl_layerfwd *f, uint32_t clock_rate, bool keyframe_start);
 /* The route now takes another track: nothing of the old one is known any
  * more (the output stream still continues). */
 void pl_layerfwd_retrack(pl_layerfwd *f, uint32_t clock_rate, bool keyframe_start);
-/* Room for the history (PL_LAYERFWD_HISTORY entries, owned by the caller
- * and kept while the forwarder uses it), or NULL for none; what it held
- * is forgotten. */
-void pl_layerfwd_set_history(pl_layerfwd *f, pl_layerfwd_sent *hist);
 void pl_layerfwd_set_target(pl_layerfwd *f, uint8_t layer);
 /* 0: every temporal layer. */
 void pl_layerfwd_set_temporal(pl_layerfwd *f, uint8_t temporal_layers);

@@ -70,9 +70,7 @@ typedef struct expect {
 static void run_switches(bool reports)
 {
     pl_layerfwd *f = test_malloc(sizeof(*f));
-    pl_layerfwd_sent *hist = test_malloc(PL_LAYERFWD_HISTORY * sizeof(*hist));
     pl_layerfwd_init(f, 90000, true);
-    pl_layerfwd_set_history(f, hist);
     layer_src L[3];
     pl_layer_clock clocks[3];
     for (int l = 0; l < 3; l++) {
@@ -214,7 +212,6 @@ static void run_switches(bool reports)
     assert_int_equal(switches, 1000);
     assert_true(dropped > 1000);          /* temporal layers were dropped ... */
     assert_true(top_layer_frames > 1000); /* ... and forwarded */
-    test_free(hist);
     test_free(f);
 }
 
@@ -286,8 +283,6 @@ static void test_start_rules(void **state)
     assert_true(pl_layerfwd_packet(&f, 20000, &p, &o));
     assert_int_equal(o.seq, 8);
     assert_int_equal(o.ts, 100 + 4800);
-    pl_layerfwd_sent sent;
-    assert_false(pl_layerfwd_lookup(&f, 8, &sent)); /* no history lent: none kept */
     pl_layerfwd_stop(&f);
     p.epoch = 1;
     p.seq = 20;
