@@ -30,9 +30,9 @@ struct pl_pktcache {
     uint64_t head; /* the next byte's absolute position */
     uint64_t window_bytes;
     int64_t window_start;
-    int64_t keep_us;   /* what the ring is sized to hold at the rate */
+    int64_t keep_us;      /* what the ring is sized to hold at the rate */
     uint64_t bytes_per_s; /* bytes per second, last measured; 0: not yet */
-    bool refit;        /* the rate or keep_us changed: size the ring at the next put */
+    bool refit;           /* the rate or keep_us changed: size the ring at the next put */
     slot slots[];
 };
 

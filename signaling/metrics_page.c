@@ -113,7 +113,8 @@ static void write_page(page *p, server *srv)
     }
     counter(p, "parley_transports_connected_total", "Transports that came up (ICE, DTLS, SRTP).",
             ss.transports_connected);
-    counter(p, "parley_transports_closed_total", "Transports their client closed (DTLS close before its media settled the association).",
+    counter(p, "parley_transports_closed_total",
+            "Transports their client closed (DTLS close before its media settled the association).",
             ss.transports_closed);
     keep(p, pl_metrics_family(p->m, "parley_transports_failed_total", PL_METRICS_COUNTER,
                               "Transports the workers closed, by reason."));
