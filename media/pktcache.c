@@ -16,9 +16,8 @@
 
 typedef struct slot {
     uint16_t seq;
-    uint16_t len;   /* 0: empty */
-    uint32_t at_ms; /* when it was stored (ms, wrapping): its age when asked for */
-    uint64_t pos;   /* where its bytes start, counted since the ring was made */
+    uint16_t len; /* 0: empty */
+    uint64_t pos; /* where its bytes start, counted since the ring was made */
 } slot;
 
 struct pl_pktcache {
@@ -169,7 +168,6 @@ int pl_pktcache_put(pl_pktcache *c, uint16_t seq, const uint8_t *pkt, size_t len
         c->head += c->cap - off;
     s->seq = seq;
     s->len = (uint16_t)len;
-    s->at_ms = (uint32_t)(now_us / 1000);
     s->pos = c->head;
     memcpy(c->ring + c->head % c->cap, pkt, len);
     c->head += len;
@@ -177,32 +175,20 @@ int pl_pktcache_put(pl_pktcache *c, uint16_t seq, const uint8_t *pkt, size_t len
     return PL_OK;
 }
 
-/* From now on the ring holds PL_PKTCACHE_KEEP_US; grown at the next put,
- * not here, since what earlier lookups handed out may still be read from
- * the ring. */
-static void keep_longer(pl_pktcache *c)
-{
-    if (c->keep_us < PL_PKTCACHE_KEEP_US) {
-        c->keep_us = PL_PKTCACHE_KEEP_US;
-        c->refit = true;
-        c->st.lengthened++;
-    }
-}
-
-const uint8_t *pl_pktcache_get(pl_pktcache *c, uint16_t seq, int64_t now_us, size_t *len)
+const uint8_t *pl_pktcache_get(pl_pktcache *c, uint16_t seq, size_t *len)
 {
     slot *s = &c->slots[seq & c->mask];
     if (!s->len || s->seq != seq || !held(c, s)) {
         c->st.misses++;
         if (s->len && s->seq == seq) {
             c->st.overwritten++;
-            keep_longer(c);
+            /* Grown at the next put, not here: what earlier lookups
+             * handed out may still be read from the ring. */
+            c->keep_us = PL_PKTCACHE_KEEP_US;
+            c->refit = true;
         }
         return NULL;
     }
-    uint32_t age_ms = (uint32_t)(now_us / 1000) - s->at_ms;
-    if ((int64_t)age_ms * 1000 * 2 > c->keep_us)
-        keep_longer(c); /* before the next one asked for is gone */
     c->st.hits++;
     *len = s->len;
     return c->ring + s->pos % c->cap;

@@ -50,7 +50,7 @@ static void answer_nack(pl_router *r, endpoint *sub, const pl_rtcp_nack *nack, i
             continue;
         layer *l = &t->layers[sent.layer];
         size_t len;
-        if (l->epoch != sent.epoch || !pl_pktcache_get(l->cache, sent.in_seq, now, &len))
+        if (l->epoch != sent.epoch || !pl_pktcache_get(l->cache, sent.in_seq, &len))
             continue; /* the cache holds another source's packets now, or lost it */
         size_t slot = lost[k] & (RESENT_HISTORY - 1);
         if (rt->resent_seq[slot] == lost[k] && rt->resent_at[slot] &&
@@ -73,7 +73,7 @@ static void answer_nack(pl_router *r, endpoint *sub, const pl_rtcp_nack *nack, i
         pl_layerfwd_lookup(&rt->fwd, lost[k], &sent);
         layer *l = &t->layers[sent.layer];
         size_t len;
-        const uint8_t *pkt = pl_pktcache_get(l->cache, sent.in_seq, now, &len);
+        const uint8_t *pkt = pl_pktcache_get(l->cache, sent.in_seq, &len);
         size_t slot = lost[k] & (RESENT_HISTORY - 1);
         rt->resent_seq[slot] = lost[k];
         rt->resent_at[slot] = now;

@@ -4,10 +4,9 @@
  * bytes live in a ring sized by the stream's rate, so that it holds about
  * PL_PKTCACHE_KEEP_MIN_US of it (at least 16 KB, at most
  * PL_PKTCACHE_MAX_BYTES, growing as the rate does). A packet asked for
- * at more than half that age, or after its bytes were written over, says
- * the stream's subscribers repair later than that (a long round trip, a
- * queue in the relay's pacer or on their link, a retransmission lost
- * too): from then on the ring holds PL_PKTCACHE_KEEP_US. A lookup finds a packet only
+ * after its bytes were written over says the stream's subscribers repair
+ * later than that (a long round trip, a retransmission lost too): from
+ * then on the ring holds PL_PKTCACHE_KEEP_US. A lookup finds a packet only
  * while its slot still holds that exact sequence number and its bytes were
  * not written over. */
 #ifndef PARLEY_PKTCACHE_H
@@ -36,7 +35,6 @@ typedef struct pl_pktcache_stats {
     uint64_t stored, hits, misses, too_big;
     uint64_t grown;       /* times the ring grew with the rate */
     uint64_t overwritten; /* misses whose slot still named them: asked too late */
-    uint64_t lengthened;  /* 0 or 1: the ring was made to hold PL_PKTCACHE_KEEP_US */
 } pl_pktcache_stats;
 
 /* slots: a power of two (rounded up), at least 16. */
@@ -50,9 +48,8 @@ size_t pl_pktcache_bytes(const pl_pktcache *c);
  * PL_EINVAL when the packet is too big to keep, PL_EREPLAY when this
  * sequence number is already held (a duplicate). */
 int pl_pktcache_put(pl_pktcache *c, uint16_t seq, const uint8_t *pkt, size_t len, int64_t now_us);
-/* The packet with this sequence number, or NULL (never stored, evicted);
- * asked for at now_us (its age decides how long the ring keeps packets). */
-const uint8_t *pl_pktcache_get(pl_pktcache *c, uint16_t seq, int64_t now_us, size_t *len);
+/* The packet with this sequence number, or NULL (never stored, evicted). */
+const uint8_t *pl_pktcache_get(pl_pktcache *c, uint16_t seq, size_t *len);
 void pl_pktcache_stats_get(const pl_pktcache *c, pl_pktcache_stats *out);
 /* Forgets every packet (the stream's source changed: its sequence numbers
  * start over). */

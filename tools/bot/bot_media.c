@@ -112,7 +112,6 @@ static void send_rtp(pl_bot *b, size_t len, bool video)
      * by the rate, timed here by the packet's own clock. */
     int64_t at = (int64_t)pl_get_u32(b->pkt + 4) * 1000 / (video ? 90 : 48);
     pl_pktcache_put(video ? b->sent_video : b->sent_audio, pl_get_u16(b->pkt + 2), b->pkt, len, at);
-    b->sent_at[video] = at;
     int rc = pl_peer_protect_rtp(b->peer[PL_BOT_PUB], b->pkt, &len, sizeof(b->pkt), &to);
     if (rc != PL_OK) {
         b->send_errors++;
@@ -288,8 +287,7 @@ static void resend(pl_bot *b, const pl_rtcp_nack *nack)
     size_t n = pl_rtcp_nack_lost(nack, lost, sizeof(lost) / sizeof(lost[0]));
     for (size_t i = 0; i < n; i++) {
         size_t len;
-        const uint8_t *pkt = pl_pktcache_get(video ? b->sent_video : b->sent_audio, lost[i],
-                                             b->sent_at[video], &len);
+        const uint8_t *pkt = pl_pktcache_get(video ? b->sent_video : b->sent_audio, lost[i], &len);
         pl_rtp_header h;
         if (!pkt || len + 2 > sizeof(b->pkt) - 32 || pl_rtp_parse(pkt, len, &h) != PL_OK)
             continue;

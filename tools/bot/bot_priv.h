@@ -72,8 +72,7 @@ struct pl_bot {
     uint32_t video_rtx_ssrc;
     uint16_t video_rtx_seq;
     pl_pktcache *sent_audio, *sent_video; /* for the relay's NACKs */
-    int64_t sent_at[2];    /* the newest one of each (audio, video), by its own clock */
-    pl_simsend *simulcast; /* the camera as simulcast layers, or NULL */
+    pl_simsend *simulcast;                /* the camera as simulcast layers, or NULL */
     /* FRAME_TS_VALID | picture id << 32 | RTP timestamp of each frame sent,
      * at picture id % FRAME_TS_RING; read by the other bots' media threads. */
     _Atomic uint64_t frame_ts[FRAME_TS_RING];

@@ -64,7 +64,6 @@ typedef struct layer {
     size_t pos;
     bool keyframe_wanted;
     pl_pktcache *sent; /* in the clear, for NACKs */
-    int64_t sent_at;   /* the newest one's time, by its own clock */
     uint64_t frames, keyframes, packets, bytes, plis, resent;
 } layer;
 
@@ -170,8 +169,7 @@ static void send_layer(pl_simsend *s, unsigned l, uint32_t ts, pl_simsend_tx tx,
         memcpy(s->pkt + hl + DESC_LEN, f->data + off, part);
         off += part;
         size_t len = hl + DESC_LEN + part;
-        y->sent_at = (int64_t)ts * 100 / 9;
-        pl_pktcache_put(y->sent, y->seq, s->pkt, len, y->sent_at);
+        pl_pktcache_put(y->sent, y->seq, s->pkt, len, (int64_t)ts * 100 / 9);
         y->seq++;
         if (tx(user, s->pkt, len, sizeof(s->pkt))) {
             y->packets++;
@@ -223,7 +221,7 @@ int pl_simsend_nack(pl_simsend *s, const pl_rtcp_nack *nack, pl_simsend_tx tx, v
     int resent = 0;
     for (size_t i = 0; i < n; i++) {
         size_t len;
-        const uint8_t *orig = pl_pktcache_get(y->sent, lost[i], y->sent_at, &len);
+        const uint8_t *orig = pl_pktcache_get(y->sent, lost[i], &len);
         pl_rtp_header h;
         if (!orig || pl_rtp_parse(orig, len, &h) != PL_OK)
             continue;
