@@ -29,9 +29,6 @@ struct pl_pktcache {
     uint64_t head; /* the next byte's absolute position */
     uint64_t window_bytes;
     int64_t window_start;
-    int64_t keep_us;      /* what the ring is sized to hold at the rate */
-    uint64_t bytes_per_s; /* bytes per second, last measured; 0: not yet */
-    bool refit;           /* the rate or keep_us changed: size the ring at the next put */
     slot slots[];
 };
 
@@ -57,7 +54,6 @@ pl_pktcache *pl_pktcache_create(const pl_env *env, size_t slots)
     c->cap = RING_STEP;
     c->ring = pl_env_alloc(env, c->cap);
     c->window_start = INT64_MIN;
-    c->keep_us = PL_PKTCACHE_KEEP_MIN_US;
     if (!c->ring) {
         pl_env_free(env, c);
         return NULL;
@@ -126,14 +122,6 @@ static void grow(pl_pktcache *c, size_t cap)
     c->st.grown++;
 }
 
-/* A ring for keep_us at the measured rate, with a quarter to spare. */
-static void fit(pl_pktcache *c)
-{
-    uint64_t want = c->bytes_per_s * (uint64_t)c->keep_us / 1000000u;
-    if (want > c->cap && c->cap < PL_PKTCACHE_MAX_BYTES)
-        grow(c, round_step(want + want / 4));
-}
-
 static void measure(pl_pktcache *c, size_t len, int64_t now_us)
 {
     if (c->window_start == INT64_MIN || now_us < c->window_start)
@@ -142,10 +130,11 @@ static void measure(pl_pktcache *c, size_t len, int64_t now_us)
     int64_t span = now_us - c->window_start;
     if (span < RATE_WINDOW_US)
         return;
-    c->bytes_per_s = c->window_bytes * 1000000u / (uint64_t)span;
+    uint64_t want = c->window_bytes * (uint64_t)PL_PKTCACHE_KEEP_US / (uint64_t)span;
     c->window_bytes = 0;
     c->window_start = now_us;
-    c->refit = true;
+    if (want > c->cap && c->cap < PL_PKTCACHE_MAX_BYTES)
+        grow(c, round_step(want + want / 4));
 }
 
 int pl_pktcache_put(pl_pktcache *c, uint16_t seq, const uint8_t *pkt, size_t len, int64_t now_us)
@@ -158,10 +147,6 @@ int pl_pktcache_put(pl_pktcache *c, uint16_t seq, const uint8_t *pkt, size_t len
     if (s->len && s->seq == seq && held(c, s))
         return PL_EREPLAY;
     measure(c, len, now_us);
-    if (c->refit) {
-        c->refit = false;
-        fit(c);
-    }
     /* Each packet in one piece: one that would wrap starts the ring over. */
     size_t off = (size_t)(c->head % c->cap);
     if (off + len > c->cap)
@@ -180,13 +165,6 @@ const uint8_t *pl_pktcache_get(pl_pktcache *c, uint16_t seq, size_t *len)
     slot *s = &c->slots[seq & c->mask];
     if (!s->len || s->seq != seq || !held(c, s)) {
         c->st.misses++;
-        if (s->len && s->seq == seq) {
-            c->st.overwritten++;
-            /* Grown at the next put, not here: what earlier lookups
-             * handed out may still be read from the ring. */
-            c->keep_us = PL_PKTCACHE_KEEP_US;
-            c->refit = true;
-        }
         return NULL;
     }
     c->st.hits++;

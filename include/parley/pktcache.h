@@ -2,13 +2,10 @@
  * NACKs. Slots (a fixed number, allocated once) index the packets by
  * sequence number, the newest evicting the one `slots` behind it; their
  * bytes live in a ring sized by the stream's rate, so that it holds about
- * PL_PKTCACHE_KEEP_MIN_US of it (at least 16 KB, at most
- * PL_PKTCACHE_MAX_BYTES, growing as the rate does). A packet asked for
- * after its bytes were written over says the stream's subscribers repair
- * later than that (a long round trip, a retransmission lost too): from
- * then on the ring holds PL_PKTCACHE_KEEP_US. A lookup finds a packet only
- * while its slot still holds that exact sequence number and its bytes were
- * not written over. */
+ * PL_PKTCACHE_KEEP_US of it (at least 16 KB, at most PL_PKTCACHE_MAX_BYTES,
+ * growing as the rate does). A lookup finds a packet only while its slot
+ * still holds that exact sequence number and its bytes were not written
+ * over. */
 #ifndef PARLEY_PKTCACHE_H
 #define PARLEY_PKTCACHE_H
 
@@ -23,9 +20,7 @@ extern "C" {
 
 /* Largest packet kept; larger ones are not cached (counted). */
 #define PL_PKTCACHE_MAX_PACKET 1280
-/* What the ring holds at the stream's rate: at first, and once a packet
- * was asked for too late; and its largest size. */
-#define PL_PKTCACHE_KEEP_MIN_US 300000
+/* What the ring holds at the stream's rate, and its largest size. */
 #define PL_PKTCACHE_KEEP_US 1000000
 #define PL_PKTCACHE_MAX_BYTES (2u << 20)
 
@@ -33,8 +28,7 @@ typedef struct pl_pktcache pl_pktcache;
 
 typedef struct pl_pktcache_stats {
     uint64_t stored, hits, misses, too_big;
-    uint64_t grown;       /* times the ring grew with the rate */
-    uint64_t overwritten; /* misses whose slot still named them: asked too late */
+    uint64_t grown; /* times the ring grew with the rate */
 } pl_pktcache_stats;
 
 /* slots: a power of two (rounded up), at least 16. */
