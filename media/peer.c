@@ -21,6 +21,7 @@ struct pl_peer {
     pl_srtp *srtp;
     bool started;
     bool dtls_started;
+    bool dtls_settled; /* pl_dtls_settle done: not asked again per packet */
     /* Selected ICE address as last reported, to notice moves. */
     bool has_selected;
     pl_addr selected;
@@ -287,7 +288,10 @@ static int handle_media(pl_peer *p, int64_t now, bool rtcp, const pl_addr *from,
      * and its sign that its handshake is over too, so no DTLS flight will
      * be asked for again (pl_dtls_settle). */
     pl_ice_note_traffic(p->ice, now, from);
-    pl_dtls_settle(p->dtls);
+    if (!p->dtls_settled) {
+        pl_dtls_settle(p->dtls);
+        p->dtls_settled = true;
+    }
     if (rtcp)
         p->stats.rtcp_in++;
     else
