@@ -87,7 +87,12 @@ async function startOnce(extra, ports) {
     const timer = setTimeout(() => reject(new Error('server did not start: ' + out)), 10000);
     proc.stdout.on('data', (d) => { out += d; if (/^listening on/m.test(out)) { clearTimeout(timer); resolve(); } });
     proc.stderr.on('data', (d) => { out += d; err += d; });
-    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited ${code}: ${out}`)); });
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      // A start tried again on other ports takes a fresh directory too.
+      if (!ports.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+      reject(new Error(`server exited ${code}: ${out}`));
+    });
   });
   proc.removeAllListeners('exit');
   const [, adminScheme, adminPort] = out.match(/^admin listening on (https?):\/\/[^ ]*:(\d+)/m);
