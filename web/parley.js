@@ -533,6 +533,7 @@ function connect() {
 }
 
 function onMessage(m) {
+  mutesSeen(m);
   switch (m.type) {
     case 'joined': {
       // A resumed session put back into a room we left (or a call we hung

@@ -26,11 +26,40 @@ function videoTracksOf(fig) {
   return (fig.dataset.tracks || '').split(' ').filter((id) => id && trackKinds.get(id) === 'video');
 }
 
+// A camera its owner muted shows the owner's initials, not a picture: it
+// is paused like a tile out of view, so the relay forwards none of its
+// black frames, and, nobody needing its upper layers any more, has the
+// publisher stop encoding them (dynacast). Unmuted, it resumes as a tile
+// back in view does: the smallest layer at once, then the one that fits.
+const mutedTracks = new Set(); // remote track ids muted by their owner
+
+function noteMuted(id, muted) {
+  if (!id || muted === mutedTracks.has(id)) return;
+  if (muted) mutedTracks.add(id);
+  else mutedTracks.delete(id);
+  for (const fig of tiles.values()) if (videoTracksOf(fig).includes(id)) reportTile(fig);
+}
+
+// Which tracks are muted, from the server's messages (a microphone's
+// state is kept too, harmlessly: only video tracks have tiles to pause).
+function mutesSeen(m) {
+  switch (m.type) {
+    case 'joined':
+      mutedTracks.clear();
+      for (const p of m.participants) for (const t of p.tracks || []) noteMuted(t.track_id, !!t.muted);
+      break;
+    case 'track-published': noteMuted(m.track?.track_id, !!m.track?.muted); break;
+    case 'track-muted': noteMuted(m.track_id, !!m.muted); break;
+    case 'track-unpublished': mutedTracks.delete(m.track_id); break;
+  }
+}
+
 function reportTile(fig) {
   const v = viewOf(fig);
   if (v.width < 0) return; // not laid out yet: its first size follows
-  const paused = !v.inView || document.hidden || v.width < 1 || v.height < 1;
+  const hidden = !v.inView || document.hidden || v.width < 1 || v.height < 1;
   for (const id of videoTracksOf(fig)) {
+    const paused = hidden || mutedTracks.has(id);
     const last = told.get(id);
     const msg = { type: 'subscription', track_id: id };
     if (paused) {

@@ -172,9 +172,30 @@ test('two people: the other large, oneself small beside; speaking, mute, camera 
       video: getComputedStyle(f.querySelector('video')).visibility };
   }, (s) => s.off === 'true' && s.initial === '"B"' && s.video === 'hidden', 'Bob\'s initial instead of his picture',
   { arg: tileOf(bobId) });
+  // Ada's page asks the relay for none of his black frames meanwhile, and
+  // for his picture again once he unmutes, which she then decodes.
+  const bobVideo = (sel) => {
+    const f = document.querySelector(sel);
+    const id = (f.dataset.tracks || '').split(' ').find((t) => window.parley.subscriptions.has(t));
+    const track = f.querySelector('video').srcObject?.getVideoTracks()[0];
+    return { asked: window.parley.subscriptions.get(id) || null, track: track?.id };
+  };
+  await pageUntil(ada, bobVideo, (s) => s.asked?.paused === true, 'Bob\'s muted camera paused for Ada',
+    { arg: tileOf(bobId) });
+  const framesOf = async (trackId) => {
+    const t = window.parley.subscribe.getReceivers().find((r) => r.track.id === trackId);
+    const s = [...(await t.getStats()).values()].find((x) => x.type === 'inbound-rtp');
+    return s?.framesDecoded || 0;
+  };
+  const { track: bobTrack } = await ada.evaluate(bobVideo, tileOf(bobId));
   await bob.click('#cam');
   await pageUntil(ada, (sel) => document.querySelector(sel).dataset.cameraOff, (s) => s === 'false',
     'Bob\'s picture back', { arg: tileOf(bobId) });
+  await pageUntil(ada, bobVideo, (s) => s.asked?.paused === false, 'Bob\'s camera resumed for Ada',
+    { arg: tileOf(bobId) });
+  const resumedAt = await ada.evaluate(framesOf, bobTrack);
+  await pageUntil(ada, framesOf, (n) => n > resumedAt + 10, 'Ada decoding Bob\'s picture again',
+    { arg: bobTrack, timeout: 10000 });
   // Ada's own tile: two initials would show, the connection mark is there.
   assert.equal(await ada.getAttribute('#me', 'data-initial'), 'AL');
   await ada.waitForSelector('#me .quality', { state: 'attached', timeout: 10000 });
