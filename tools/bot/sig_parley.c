@@ -20,7 +20,7 @@
 
 struct pl_botsig_conn {
     pl_botsig *sig;
-    pl_sigws_conn *ws; /* closing once leave is sent */
+    pl_sigws_conn *ws; /* closing once leave is answered */
     void *bot;
     char name[80];
     char room[80];
@@ -38,6 +38,12 @@ struct pl_botsig_conn {
      * to leave it (so the others see `left`, not a timeout), until then. */
     bool leave_on_resume;
     int64_t give_up_at;
+    /* The id of the leave sent, until its answer: the socket closes only
+     * then. Closed at once, it could go with the leave unread (a socket
+     * closed with data still coming is reset, and the server may lose
+     * what it had not read yet), leaving the participant detached on the
+     * server for its grace period. Everything else is ignored meanwhile. */
+    int leave_id;
     struct pl_botsig_conn *next_cut;
 };
 
@@ -176,6 +182,12 @@ static void on_message(void *user, json_t *msg)
     pl_botsig_conn *c = user;
     const pl_botsig_events *ev = &c->sig->cfg.events;
     const char *type = pl_sigws_str(msg, "type");
+    if (c->leave_id) {
+        json_t *re = json_object_get(msg, "re");
+        if (json_is_integer(re) && json_integer_value(re) == c->leave_id)
+            pl_sigws_conn_close(c->ws);
+        return;
+    }
     if (strcmp(type, "welcome") == 0) {
         snprintf(c->resume_token, sizeof(c->resume_token), "%s", pl_sigws_str(msg, "resume_token"));
         /* A resumed session is still in its room: `joined` follows. */
@@ -220,21 +232,25 @@ static void on_message(void *user, json_t *msg)
     }
 }
 
+static void send_leave(pl_botsig_conn *c)
+{
+    c->leave_id = ++c->next_id;
+    enqueue(c, json_pack("{s:s, s:i}", "type", "leave", "id", c->leave_id));
+}
+
 static void on_established(void *user)
 {
     pl_botsig_conn *c = user;
     c->cutting = false;
     send_hello(c);
-    if (c->leave_on_resume) {
-        enqueue(c, json_pack("{s:s, s:i}", "type", "leave", "id", ++c->next_id));
-        pl_sigws_conn_close(c->ws);
-    }
+    if (c->leave_on_resume)
+        send_leave(c);
 }
 
 static void on_failed(void *user, const char *why)
 {
     pl_botsig_conn *c = user;
-    if (c->cutting) {
+    if (c->cutting && !c->leave_id) {
         lost(c, 1000000); /* the server is not back yet */
         return;
     }
@@ -250,7 +266,7 @@ static void on_closed(void *user)
     pl_botsig_conn *c = user;
     if (c->cutting)
         return; /* a deliberate cut: reconnect_at is already set */
-    if (!pl_sigws_conn_closing(c->ws)) {
+    if (!pl_sigws_conn_closing(c->ws) && !c->leave_id) {
         lost(c, 500000);
         return;
     }
@@ -449,10 +465,9 @@ static void parley_leave(pl_botsig_conn *c)
         }
         return;
     }
-    if (pl_sigws_conn_closing(c->ws))
+    if (pl_sigws_conn_closing(c->ws) || c->leave_id)
         return;
-    enqueue(c, json_pack("{s:s, s:i}", "type", "leave", "id", ++c->next_id));
-    pl_sigws_conn_close(c->ws);
+    send_leave(c);
 }
 
 const pl_botsig_ops pl_botsig_parley = {
