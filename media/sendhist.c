@@ -6,15 +6,20 @@
 #define REF_US 64000
 #define REF_MOD 0x1000000
 
-enum { TOLD_RECEIVED = 1, TOLD_LOST = 2 };
+enum { TOLD_RECEIVED = 1, TOLD_LOST = 2, USED = 4, IN_CLUSTER = 8 };
+#define TOLD (TOLD_RECEIVED | TOLD_LOST)
 
+/* 16 bytes, so that a subscriber's ring of 1024 packets is 16 kB, not 32:
+ * what a packet in the ring needs is near the newest one sent, and the
+ * rest is put back from that. */
 typedef struct entry {
-    int64_t seq; /* extended; -1 for an empty slot */
-    int64_t send_us;
-    uint32_t size;
-    uint32_t cluster;
-    uint8_t told;
+    uint32_t seq;     /* the extended number's low 32 bits */
+    uint32_t send_lo; /* send time in microseconds modulo 2^32 (71 minutes) */
+    uint16_t size;    /* bytes, up to 65535 */
+    uint16_t cluster; /* the probe cluster's low 16 bits (IN_CLUSTER) */
+    uint8_t state;    /* USED, IN_CLUSTER, and what was told */
 } entry;
+_Static_assert(sizeof(entry) == 16, "a ring entry is 16 bytes");
 
 struct pl_sendhist {
     pl_env env;
@@ -23,6 +28,8 @@ struct pl_sendhist {
     bool have_ref;
     int64_t last_ref; /* extended reference time of the last feedback */
     uint64_t in_flight;
+    int64_t last_send_us;  /* the newest send time given */
+    uint32_t last_cluster; /* the newest probe cluster given */
     pl_sendhist_stats stats;
     size_t cap; /* a power of two */
     entry *ring;
@@ -32,8 +39,7 @@ static entry *ring_create(const pl_env *env, size_t cap)
 {
     entry *ring = pl_env_alloc(env, cap * sizeof(*ring));
     if (ring)
-        for (size_t i = 0; i < cap; i++)
-            ring[i].seq = -1;
+        memset(ring, 0, cap * sizeof(*ring));
     return ring;
 }
 
@@ -66,12 +72,33 @@ static entry *slot(pl_sendhist *h, int64_t seq)
     return &h->ring[(uint64_t)seq & (h->cap - 1)];
 }
 
+static bool holds(const entry *e, int64_t seq)
+{
+    return (e->state & USED) && e->seq == (uint32_t)seq;
+}
+
 static const entry *find(const pl_sendhist *h, int64_t seq)
 {
-    if (seq < 0)
+    if (seq < 0 || !h->started || seq > h->highest)
         return NULL;
     const entry *e = &h->ring[(uint64_t)seq & (h->cap - 1)];
-    return e->seq == seq ? e : NULL;
+    return holds(e, seq) ? e : NULL;
+}
+
+/* What the entry keeps in part, put back against the newest values: its
+ * packet was sent at most minutes before the newest one, and in a probe
+ * cluster within 32768 of the newest one. */
+static int64_t send_us_of(const pl_sendhist *h, const entry *e)
+{
+    return h->last_send_us - (int64_t)(uint32_t)((uint32_t)h->last_send_us - e->send_lo);
+}
+
+static uint32_t cluster_of(const pl_sendhist *h, const entry *e)
+{
+    if (!(e->state & IN_CLUSTER))
+        return 0;
+    return h->last_cluster +
+           (uint32_t)(int32_t)(int16_t)(uint16_t)(e->cluster - (uint16_t)h->last_cluster);
 }
 
 /* Doubles the ring; the packets it holds keep their slots modulo the new
@@ -84,8 +111,8 @@ static void grow(pl_sendhist *h)
     if (!ring)
         return;
     for (size_t i = 0; i < h->cap; i++)
-        if (h->ring[i].seq >= 0)
-            ring[(uint64_t)h->ring[i].seq & (cap - 1)] = h->ring[i];
+        if (h->ring[i].state & USED)
+            ring[h->ring[i].seq & (cap - 1)] = h->ring[i];
     pl_env_free(&h->env, h->ring);
     h->ring = ring;
     h->cap = cap;
@@ -101,9 +128,9 @@ static int64_t extend(int64_t ref, uint16_t seq)
 
 static void forget(pl_sendhist *h, entry *e)
 {
-    if (e->seq >= 0 && !e->told)
+    if ((e->state & USED) && !(e->state & TOLD))
         h->in_flight -= e->size;
-    e->seq = -1;
+    e->state = 0;
 }
 
 int64_t pl_sendhist_sent(pl_sendhist *h, int64_t now_us, uint16_t seq, size_t size,
@@ -114,12 +141,15 @@ int64_t pl_sendhist_sent(pl_sendhist *h, int64_t now_us, uint16_t seq, size_t si
         h->started = true;
         h->highest = ext;
     }
+    h->last_send_us = now_us;
+    if (cluster)
+        h->last_cluster = cluster;
     entry *e = slot(h, ext);
     /* The slot holds a packet so recent that feedback may yet tell of it:
      * the rate outgrew the ring. One older than that, told or not, is
      * let go (a receiver that leaves packets out of its feedback would
      * otherwise keep every ring at its largest). */
-    while (e->seq >= 0 && e->seq != ext && now_us - e->send_us < PL_SENDHIST_KEEP_US &&
+    while ((e->state & USED) && !holds(e, ext) && now_us - send_us_of(h, e) < PL_SENDHIST_KEEP_US &&
            h->cap < PL_SENDHIST_CAP) {
         size_t was = h->cap;
         grow(h);
@@ -128,11 +158,11 @@ int64_t pl_sendhist_sent(pl_sendhist *h, int64_t now_us, uint16_t seq, size_t si
         e = slot(h, ext);
     }
     forget(h, e);
-    e->seq = ext;
-    e->send_us = now_us;
-    e->size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
-    e->cluster = cluster;
-    e->told = 0;
+    e->seq = (uint32_t)ext;
+    e->send_lo = (uint32_t)now_us;
+    e->size = size > UINT16_MAX ? UINT16_MAX : (uint16_t)size;
+    e->cluster = (uint16_t)cluster;
+    e->state = cluster ? USED | IN_CLUSTER : USED;
     h->in_flight += e->size;
     h->stats.sent++;
     return ext;
@@ -176,26 +206,26 @@ size_t pl_sendhist_feedback(pl_sendhist *h, const pl_rtcp_twcc *fb, pl_sendhist_
             arrival += p->delta_us;
         int64_t seq = base + (int64_t)i;
         entry *e = seq >= 0 && seq <= h->highest ? slot(h, seq) : NULL;
-        if (!e || e->seq != seq) {
+        if (!e || !holds(e, seq)) {
             h->stats.unknown++;
             continue;
         }
         bool late = false;
         if (p->received) {
-            if (e->told & TOLD_RECEIVED) {
+            if (e->state & TOLD_RECEIVED) {
                 h->stats.repeated++;
                 continue;
             }
-            late = (e->told & TOLD_LOST) != 0;
-        } else if (e->told) {
+            late = (e->state & TOLD_LOST) != 0;
+        } else if (e->state & TOLD) {
             /* Lost once is enough; lost after received is an older
              * feedback arriving after a newer one. */
             h->stats.repeated++;
             continue;
         }
-        if (!e->told)
+        if (!(e->state & TOLD))
             h->in_flight -= e->size;
-        e->told |= p->received ? TOLD_RECEIVED : TOLD_LOST;
+        e->state |= p->received ? TOLD_RECEIVED : TOLD_LOST;
         if (p->received)
             h->stats.received++;
         else
@@ -203,10 +233,10 @@ size_t pl_sendhist_feedback(pl_sendhist *h, const pl_rtcp_twcc *fb, pl_sendhist_
         if (n == cap)
             continue;
         out[n++] = (pl_sendhist_result){.seq = seq,
-                                        .send_us = e->send_us,
+                                        .send_us = send_us_of(h, e),
                                         .arrival_us = p->received ? arrival : 0,
                                         .size = e->size,
-                                        .cluster = e->cluster,
+                                        .cluster = cluster_of(h, e),
                                         .received = p->received,
                                         .late = late};
     }
@@ -220,9 +250,9 @@ int pl_sendhist_lookup(const pl_sendhist *h, int64_t seq, pl_sendhist_result *ou
         return PL_ENOTFOUND;
     memset(out, 0, sizeof(*out));
     out->seq = seq;
-    out->send_us = e->send_us;
+    out->send_us = send_us_of(h, e);
     out->size = e->size;
-    out->cluster = e->cluster;
+    out->cluster = cluster_of(h, e);
     return PL_OK;
 }
 

@@ -31,8 +31,9 @@ extern "C" {
 
 /* Packets remembered at most (a power of two): 2 s of 20 Mbit/s in
  * 1200-byte packets, far more than feedback ever lags behind; at first
- * (2-3 s of a meeting's subscriber, 16 kB instead of 128), and how long a
- * packet is kept before a larger ring is rather taken. */
+ * (2-3 s of a meeting's subscriber, 8 kB instead of 64: 16 bytes a
+ * packet), and how long a packet is kept before a larger ring is rather
+ * taken. */
 #define PL_SENDHIST_CAP 4096
 #define PL_SENDHIST_MIN_CAP 512
 #define PL_SENDHIST_KEEP_US 500000
@@ -44,7 +45,7 @@ typedef struct pl_sendhist_result {
     int64_t seq;        /* extended transport-wide sequence number */
     int64_t send_us;    /* sender's clock */
     int64_t arrival_us; /* receiver's clock (arbitrary origin); 0 when lost */
-    uint32_t size;      /* bytes, as given to pl_sendhist_sent */
+    uint32_t size;      /* bytes, as given to pl_sendhist_sent (up to 65535) */
     uint32_t cluster;   /* probe cluster the packet belonged to, 0 for none */
     bool received;
     bool late; /* received after an earlier feedback said it was lost */

@@ -231,10 +231,41 @@ static void test_capacity_of_out_is_respected(void **state)
     assert_int_equal(pl_sendhist_get_stats(f->h).received, 5);
 }
 
+/* A ring entry keeps the low bits of a packet's send time and probe
+ * cluster: the results still carry them whole, across the 32-bit wrap of
+ * microseconds (71 minutes into a call) and cluster numbers past 65535. */
+static void test_send_times_and_clusters_whole_past_their_wraps(void **state)
+{
+    fx *f = *state;
+    const int64_t t0 = ((int64_t)1 << 32) - 3000; /* 3 ms before the wrap */
+    const uint32_t c0 = 65534;
+    for (int i = 0; i < 6; i++)
+        pl_sendhist_sent(f->h, t0 + 1000 * i, (uint16_t)(100 + i), 1200,
+                         i % 2 ? 0 : c0 + (uint32_t)i);
+    bool rx[6] = {true, true, true, true, true, true};
+    feedback(f, 100, 5, rx, 6);
+    size_t n = pl_sendhist_feedback(f->h, &f->fb, f->out, PL_RTCP_MAX_TWCC);
+    assert_int_equal(n, 6);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(f->out[i].send_us, t0 + 1000 * (int64_t)i);
+        assert_int_equal(f->out[i].cluster, i % 2 ? 0 : c0 + (uint32_t)i);
+        assert_int_equal(f->out[i].size, 1200);
+    }
+    pl_sendhist_result r;
+    assert_int_equal(pl_sendhist_lookup(f->h, f->out[5].seq, &r), PL_OK);
+    assert_int_equal(r.send_us, t0 + 5000);
+    /* A number beyond the newest sent is not one the ring holds. */
+    assert_int_equal(pl_sendhist_lookup(f->h, f->out[5].seq + 1, &r), PL_ENOTFOUND);
+    assert_int_equal(pl_sendhist_lookup(f->h, f->out[0].seq + ((int64_t)1 << 32), &r),
+                     PL_ENOTFOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_results_across_the_sequence_wrap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_send_times_and_clusters_whole_past_their_wraps, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_and_overlapping_feedback_told_once, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_late_arrival_after_a_loss, setup, teardown),
