@@ -205,6 +205,20 @@ test('one camera in three layers: a large tile decodes the full-size layer, a sm
 // moment Ada encodes that layer again, and how long that took is printed
 // (dynacast.test bounds it, on its own).
 async function resizeAndSwitch(viewport, layer) {
+  // The switch is measured from a settled meeting: Bob on Ada's full-size
+  // layer and both decoding steadily (five frames or more in each of two
+  // half seconds, no freeze ending). A stall of the machine just before
+  // (three browsers on two cores, a screenshot, Ada's encoder restarting a
+  // layer) would otherwise count as the switch's, and a downlink estimate
+  // that such a stall cut, and has not grown back yet, as Bob being moved.
+  let prev = null;
+  await waitFor(async () => [await pages.bob.evaluate(inboundOf, adaId), await pages.cleo.evaluate(inboundOf, adaId),
+    await pages.ada.evaluate(outboundByRid)], ([b, c, a]) => {
+    const was = prev;
+    prev = { b, c };
+    return !!was && size(b) === size(a.f) && b.frames - was.b.frames >= 5 && c.frames - was.c.frames >= 5 &&
+      b.freezes === was.b.freezes && c.freezes === was.c.freezes;
+  }, 'Bob on Ada\'s full-size layer and both decoding steadily before the resize', { timeout: 20000, interval: 500 });
   // Ada's layer encoding: at the resize when it was on (its frames grew
   // over the half second before), else when its frames first grow again.
   const adaEarlier = await pages.ada.evaluate(outboundByRid);
