@@ -12,7 +12,9 @@ import { runBots } from './bots.mjs';
 
 let server, browser, table;
 before(async () => {
-  server = await startServer();
+  // Without ICE-TCP: the loss is applied to the relay's UDP, which a pair
+  // nominated over TCP would not see.
+  server = await startServer(['--no-ice-tcp']);
   browser = await launchChromium();
   table = `parley_loss_${server.mediaPort}`;
   const nft = (...args) => execFileSync('nft', args, { stdio: 'pipe' });
