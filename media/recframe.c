@@ -13,6 +13,10 @@
  * that restarted its sequence numbers (confirmed by the next one, RFC 3550
  * A.1). */
 #define MAX_MISORDER 100
+/* Once a video source's frames have left, an earlier arrival moves it only
+ * by this much or more: less is jitter, and the frames moved earlier would
+ * only be moved back by the recorder, which keeps them a spacing apart. */
+#define EARLIER_US 50000
 
 typedef struct segment {
     int64_t ts;  /* extended RTP timestamp where it starts */
@@ -30,6 +34,7 @@ typedef struct held {
 typedef struct source {
     uint32_t ssrc;
     bool out_started; /* a frame of it left */
+    bool replaced;    /* placed again since its last frame left */
     bool lost;        /* a loss since its last frame */
     /* Its RTP clock. */
     bool have_ts;
@@ -177,6 +182,7 @@ static void add_segment(pl_recframe *rf, source *s, segment sg)
     }
     s->seg[s->nseg++] = sg;
     s->suspect = false;
+    s->replaced = s->out_started;
     rf->st.resyncs++;
 }
 
@@ -226,11 +232,17 @@ static int64_t clock_update(pl_recframe *rf, source *s, uint32_t ts, int64_t now
         s->suspect_since = now;
         s->suspect_d = d;
         s->suspect_seg = (segment){.ts = ext, .pts = at};
-    } else if (d < 0 && !s->out_started) {
+    } else if (d < 0 && (!s->out_started || (rf->codec == PL_RECFRAME_VP8 && d <= -EARLIER_US))) {
         /* This packet was less delayed than the one that placed the
-         * source: it places it better. */
+         * source: it places it better. For video also after frames left:
+         * an encoder's first frame can have been taken long before it was
+         * sent (a browser starting its camera: 440 ms in one recording),
+         * and a source placed by it would stay that late against its
+         * audio. */
         for (int i = 0; i < s->nseg; i++)
             s->seg[i].pts += d;
+        s->replaced = s->out_started;
+        rf->st.earlier += s->out_started;
     }
     return ext;
 }
@@ -373,8 +385,10 @@ static bool opus_stage(pl_recframe *rf, source *s, int64_t now)
                                     .rtp_timestamp = (uint32_t)p->ts,
                                     .keyframe = true,
                                     .lost_before = s->lost,
-                                    .new_source = !s->out_started};
+                                    .new_source = !s->out_started,
+                                    .replaced = s->replaced};
         s->lost = false;
+        s->replaced = false;
         s->staged = true;
         return true;
     }
@@ -415,8 +429,10 @@ static bool vp8_stage(pl_recframe *rf, source *s, int64_t now)
                                     .width = w,
                                     .height = h,
                                     .lost_before = s->lost,
-                                    .new_source = !s->out_started};
+                                    .new_source = !s->out_started,
+                                    .replaced = s->replaced};
         s->lost = false;
+        s->replaced = false;
         s->staged = true;
         return true;
     }

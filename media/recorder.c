@@ -27,7 +27,8 @@
 
 /* Where a frame of the participant's kind k goes: its own pts, or just
  * after what the file already has when a new source (a reconnection, a
- * new track, a source recframe holds at the last pts) would overlap it:
+ * new track, a source recframe holds at the last pts or placed again)
+ * would overlap it:
  * audio right after the last packet, video one frame's spacing after the
  * last frame (its RTP spacing within a source). A moved source stays
  * moved until there is room for it at its own time (its next silence or
@@ -35,7 +36,7 @@
 static int64_t place(pl_recorder *r, part *p, int k, const pl_recframe_frame *f, int64_t dur_us)
 {
     lane *ln = &p->lanes[k];
-    bool same = !f->new_source && ln->last_us != NONE && f->ssrc == ln->ssrc;
+    bool same = !f->new_source && !f->replaced && ln->last_us != NONE && f->ssrc == ln->ssrc;
     int64_t spacing = 0;
     if (k == VIDEO && same)
         spacing = (int64_t)(int32_t)(f->rtp_timestamp - ln->rtp_timestamp) * 1000000 / 90000;

@@ -11,8 +11,10 @@
  * line up:
  *  - a source (SSRC) is placed on the timeline by its first packet
  *    (arrival - epoch; a later packet that arrives earlier than the RTP
- *    clock predicts moves that anchor earlier while nothing of the source
- *    has left yet), then follows its RTP clock, so arrival jitter does not
+ *    clock predicts moves that anchor earlier: for audio while nothing of
+ *    the source has left yet; for video also later, by 50 ms or more, as
+ *    an encoder's first frame can be sent long after it was taken),
+ *    then follows its RTP clock, so arrival jitter does not
  *    jitter the pts and silences (DTX, mute, paused video) keep their real
  *    length: nothing is invented to fill them;
  *  - when a packet newer than any before it arrives more than
@@ -102,6 +104,10 @@ typedef struct pl_recframe_frame {
     bool lost_before;
     /* The first frame of a source (the first of the track, or a switch). */
     bool new_source;
+    /* Its source was placed again on the timeline since its last frame
+     * (a resync, or an earlier arrival): the RTP spacing between the two
+     * says nothing of their distance. */
+    bool replaced;
 } pl_recframe_frame;
 
 typedef struct pl_recframe_stats {
@@ -122,6 +128,7 @@ typedef struct pl_recframe_stats {
     uint64_t replaced_frames;    /* ready frames of a source left by a switch */
     uint64_t gaps;               /* times the output skipped something lost */
     uint64_t resyncs;            /* a source placed again on the timeline */
+    uint64_t earlier;            /* a video source placed earlier after frames of it left */
     uint64_t bursts;             /* disagreements that went away: the clock kept */
     uint64_t source_changes;     /* switches from one source to another */
     uint64_t clamped;            /* pts held up so as not to go backwards */

@@ -317,8 +317,7 @@ unsigned rt_tones(const float *x, size_t n, double t0, double t1, const double *
     return on;
 }
 
-/* Packet times of a file's first stream of a kind. */
-static size_t rt_packet_times(const char *file, char kind, double *out, size_t cap)
+size_t rt_packet_times(const char *file, char kind, double *out, size_t cap)
 {
     static char buf[1 << 17];
     assert_int_equal(mp_run(buf, sizeof(buf),

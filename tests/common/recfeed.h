@@ -121,6 +121,8 @@ const pl_recorder_file *rt_summary_file(const pl_recorder_summary *s, const char
 /* Which of the k tones sound in [t0, t1) s: a bit per tone, each present
  * at more than a third of AMP or absent below a thirtieth. */
 unsigned rt_tones(const float *x, size_t n, double t0, double t1, const double *hz, int k);
+/* Packet times (s) of a file's first stream of a kind: at most cap. */
+size_t rt_packet_times(const char *file, char kind, double *out, size_t cap);
 /* One timeline: the packet times of a file's first stream of a kind
  * strictly increasing, audio never overlapping (20 ms packets); returns
  * the longest gap, where it starts and the packet count. */

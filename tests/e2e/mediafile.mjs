@@ -22,3 +22,11 @@ export function span(file, kind) {
   }
   return { first, last };
 }
+
+// The packet times of the first stream of a kind, in seconds on the
+// file's timeline.
+export function packetTimes(file, kind) {
+  const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', kind === 'video' ? 'v:0' : 'a:0',
+    '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', file], { maxBuffer: 64 << 20 }).toString();
+  return out.trim().split('\n').map(Number).filter(Number.isFinite);
+}

@@ -738,6 +738,50 @@ static void test_vp8_clock_jump(void **state)
     pl_recframe_destroy(rf);
 }
 
+/* A first frame sent 400 ms after it was taken, 40 ms before the next
+ * one, taken 440 ms after it (a camera starting): it leaves at once,
+ * placed by its arrival; the next packets, which arrive far earlier than
+ * its clock says, place the source again by their arrival, and the frame
+ * after it says so (replaced). Jitter under 50 ms moves nothing once
+ * frames have left. */
+static void test_vp8_late_first_frame(void **state)
+{
+    (void)state;
+    pl_recframe *rf = pl_recframe_create(PL_RECFRAME_VP8, EPOCH);
+    static got g;
+    memset(&g, 0, sizeof(g));
+    static vframe v;
+    vp8_pkts(&v, 0x77, 10, 5000, true, 320, 180, 2500, 0);
+    vs_push_all(rf, &v, EPOCH + SEC, &g);
+    assert_int_equal(g.n, 1);
+    assert_int_equal(g.f[0].pts_us, SEC);
+    uint16_t seq = (uint16_t)(10 + v.n);
+    for (int k = 1; k < 30; k++) {
+        /* Taken 440 ms after the first, then at 30 fps; arriving from
+         * 40 ms after it, each 0 to 45 ms late. */
+        int64_t now = EPOCH + SEC + 40 * MS + (k - 1) * 33333 + (k % 4) * 15 * MS;
+        vp8_pkts(&v, 0x77, seq, 5000u + 39600u + 3000u * (uint32_t)(k - 1), false, 320, 180, 2500,
+                 (uint8_t)k);
+        seq = (uint16_t)(seq + v.n);
+        vs_push_all(rf, &v, now, &g);
+    }
+    drain(rf, EPOCH + 3 * SEC, &g);
+    assert_int_equal(g.n, 30);
+    for (int k = 1; k < 30; k++) {
+        assert_int_equal(g.last[k], k);
+        /* The first of them arrived 15 ms late: the others' 15 ms less
+         * move nothing. */
+        assert_int_equal(g.f[k].pts_us, SEC + 55 * MS + (k - 1) * 100000 / 3);
+        assert_int_equal(g.f[k].replaced, k == 1);
+        assert_false(g.f[k].new_source);
+    }
+    pl_recframe_stats st;
+    pl_recframe_stats_get(rf, &st);
+    assert_int_equal(st.earlier, 1);
+    assert_int_equal(st.resyncs + st.clamped, 0);
+    pl_recframe_destroy(rf);
+}
+
 /* A simulcast layer switch: the caller feeds layer B (another SSRC, its
  * own numbers and clock, another size) besides A until the recorder says
  * it took B over, at B's first key frame; the output goes on from there on
@@ -820,6 +864,7 @@ int main(void)
         cmocka_unit_test(test_vp8_loss_until_keyframe),
         cmocka_unit_test(test_vp8_padding_and_big_frame),
         cmocka_unit_test(test_vp8_clock_jump),
+        cmocka_unit_test(test_vp8_late_first_frame),
         cmocka_unit_test(test_vp8_layer_switch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

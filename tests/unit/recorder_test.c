@@ -368,6 +368,65 @@ static void test_keyframe_requests(void **state)
     free(l.e);
 }
 
+/* A camera's first frame sent 380 ms after it was taken, just before the
+ * frame taken 433 ms after it (a browser's camera starting, its frames
+ * between dropped), and ten seconds on its clock jumping 10 s ahead with
+ * no pause: the video stays with the audio throughout, within the
+ * arrival jitter, and no frame is dropped. */
+static void test_video_follows_arrival(void **state)
+{
+    (void)state;
+    char dir[256], file[512];
+    rt_dir(dir, sizeof(dir), "arrival");
+    pl_recorder *r = rt_recorder(dir, 0);
+    rt_sender s;
+    rt_sender_init(&s, "pL", 70, 880, rt_clips[1], rt_talk_all);
+    rt_source(&s, 0);
+    rt_join(r, &s, PL_RECORDER_AUDIO | PL_RECORDER_VIDEO);
+    rt_events l = {0};
+    rt_send_audio(&l, &s, 0, 20 * SEC);
+    size_t first = l.n;
+    rt_send_video(&l, &s, 0, 1);
+    for (size_t i = first; i < l.n; i++)
+        l.e[i].at += 380 * MS;
+    s.vsrc_t0 = 13 * SEC / 30; /* the clip from its key frame again */
+    rt_send_video(&l, &s, s.vsrc_t0, 10 * SEC);
+    s.vbase += 10 * 90000;
+    rt_send_video(&l, &s, 10 * SEC, 20 * SEC);
+    rt_feed(r, &l, NULL);
+    assert_int_equal(pl_recorder_stop(r, EPOCH + 20200 * MS, NULL), PL_OK);
+    pl_recorder_stats st;
+    pl_recorder_stats_get(r, &st);
+    print_message("# moved %llu, resyncs %llu, placed earlier %llu\n", (unsigned long long)st.moved,
+                  (unsigned long long)st.tracks.resyncs, (unsigned long long)st.tracks.earlier);
+    assert_int_equal(st.frames[1], 1 + 600 - 13);
+    assert_int_equal(st.misplaced + st.tracks.undecodable_frames, 0);
+    assert_int_equal(st.tracks.resyncs, 1);
+    assert_int_equal(st.tracks.earlier, 1);
+
+    rt_path(file, sizeof(file), dir, "pL.webm");
+    static double v[1024], a[1024];
+    size_t nv = rt_packet_times(file, 'v', v, 1024), na = rt_packet_times(file, 'a', a, 1024);
+    assert_int_equal(nv, 1 + 600 - 13);
+    assert_int_equal(na, 1000);
+    /* Arrival is 30 to 70 ms after sending, and Matroska rounds to 1 ms:
+     * the first frame where it arrived, each one after within that of
+     * when it was taken, as each audio packet is. */
+    print_message("# first frame at %.3f s, the next at %.3f s\n", v[0], v[1]);
+    assert_true(v[0] >= 0.409 && v[0] <= 0.451);
+    for (size_t i = 1; i < nv; i++) {
+        double taken = (double)(13 + i - 1) / 30;
+        if (!(v[i] - taken >= 0.029 && v[i] - taken <= 0.071))
+            fail_msg("frame %zu taken at %.3f s is at %.3f s", i, taken, v[i]);
+    }
+    for (size_t i = 0; i < na; i++)
+        assert_true(a[i] - (double)i / 50 >= 0.029 && a[i] - (double)i / 50 <= 0.071);
+    mp_assert_decodes_clean(file);
+    pl_recorder_destroy(r);
+    opus_encoder_destroy(s.enc);
+    free(l.e);
+}
+
 /* SIGKILLed fifteen seconds in: ffprobe and ffmpeg read at least twelve
  * seconds of every participant's file; the mix, which went on through
  * two more seconds without packets, has at least sixteen. */
@@ -473,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_three_participants),
         cmocka_unit_test(test_mute_and_reconnect),
         cmocka_unit_test(test_keyframe_requests),
+        cmocka_unit_test(test_video_follows_arrival),
         cmocka_unit_test(test_killed),
         cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_write_fails_midway),
