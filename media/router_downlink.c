@@ -191,8 +191,11 @@ static bool paced_output(pl_router *r, endpoint *e, const pl_pacer_out *po, pl_r
     }
     if (d->bwe && d->twcc_ext)
         pl_bwe_on_sent(d->bwe, r->now, po->twcc_seq, po->len, po->cluster);
-    *out = (pl_router_output){
-        .kind = PL_ROUTER_OUT_RTP, .reason = why, .transport = e->id, .len = po->len};
+    *out = (pl_router_output){.kind = PL_ROUTER_OUT_RTP,
+                              .reason = why,
+                              .transport = e->id,
+                              .len = po->len,
+                              .held_us = po->queued_us};
     return true;
 }
 

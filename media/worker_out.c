@@ -47,8 +47,10 @@ static uint8_t *out_slot(pl_worker *w)
     return w->obuf[w->n_out];
 }
 
-/* Encrypts the packet in the current slot and queues it. */
-static bool out_commit(pl_worker *w, transport *t, bool rtcp, size_t len)
+/* Encrypts the packet in the current slot and queues it; rx: the receive
+ * time (ns, realtime) of the packet it forwards, whose time in the relay
+ * it then counts; 0: none. */
+static bool out_commit(pl_worker *w, transport *t, bool rtcp, size_t len, int64_t rx)
 {
     size_t k = w->n_out;
     pl_addr *to = &w->oaddr[k];
@@ -61,14 +63,14 @@ static bool out_commit(pl_worker *w, transport *t, bool rtcp, size_t len)
          * again. Its time in the relay ends here, not at the write. */
         if (!worker_tcp_send(w, t, to, w->obuf[k], len))
             return false;
-        if (w->cur_rx)
-            pl_relaytime_add(&w->relaytime, (realtime_ns() - w->cur_rx) / 1000);
+        if (rx)
+            pl_relaytime_add(&w->relaytime, (realtime_ns() - rx) / 1000);
         atomic_fetch_add(&w->st.out, 1);
         atomic_fetch_add(&w->st.bytes_out, len);
         return true;
     }
     w->oiov[k] = (struct iovec){.iov_base = w->obuf[k], .iov_len = len};
-    w->orx[k] = w->cur_rx;
+    w->orx[k] = rx;
     w->omsg[k].msg_hdr = (struct msghdr){
         .msg_name = &to->ss, .msg_namelen = to->len, .msg_iov = &w->oiov[k], .msg_iovlen = 1};
     w->n_out++;
@@ -140,7 +142,17 @@ void worker_drain_router(pl_worker *w)
          * or not the transport can take it yet. */
         if (o.reason == PL_ROUTER_KEYFRAME)
             atomic_fetch_add(&w->st.pli, 1);
-        if (!out_commit(w, t, o.kind == PL_ROUTER_OUT_RTCP, o.len))
+        /* A forwarded copy's time in the relay runs from its datagram's
+         * receive time: the one being handled, less the time the copy
+         * waited in a pacer (which the router's clock, set to each
+         * datagram's receive time, measured); released by a timer, from
+         * now less that wait. */
+        int64_t rx = 0;
+        if (o.reason == PL_ROUTER_MEDIA) {
+            int64_t base = w->cur_rx ? w->cur_rx : o.held_us ? realtime_ns() : 0;
+            rx = base ? base - o.held_us * 1000 : 0;
+        }
+        if (!out_commit(w, t, o.kind == PL_ROUTER_OUT_RTCP, o.len, rx))
             continue;
         switch (o.reason) {
         case PL_ROUTER_MEDIA:

@@ -98,10 +98,11 @@ typedef struct pl_router_output {
     enum pl_router_out_reason reason;
     uint64_t transport;
     size_t len;
-    bool speaking;  /* PL_ROUTER_OUT_SPEAKING */
-    uint8_t level;  /* dBov: 0 loudest, 127 silence */
-    bool paused;    /* PL_ROUTER_OUT_VIDEO_PAUSED */
-    uint8_t layers; /* PL_ROUTER_OUT_PUBLISHER_LAYERS */
+    int64_t held_us; /* RTP out of a subscriber's pacer: how long it waited there */
+    bool speaking;   /* PL_ROUTER_OUT_SPEAKING */
+    uint8_t level;   /* dBov: 0 loudest, 127 silence */
+    bool paused;     /* PL_ROUTER_OUT_VIDEO_PAUSED */
+    uint8_t layers;  /* PL_ROUTER_OUT_PUBLISHER_LAYERS */
     uint32_t ssrc;
     char mid[PL_MID_MAX + 1];
     bool video, screen;     /* PL_ROUTER_OUT_RECORD */
