@@ -285,14 +285,12 @@ static void refill(pl_pacer *p, int64_t now)
     p->rate_bps = rate_at(p, now);
 }
 
-/* Paced packets may go now: the debt is paid. The interval spaces only
- * the pacer's own wakeups for a backlog (pl_pacer_next_timeout): a packet
- * pushed while there is credit goes at once, as it would through no
- * pacer, instead of waiting up to an interval for the next batch (4 ms
- * at the median, 7 ms at p99 in the meeting benchmark). */
-static bool paced_ok(const pl_pacer *p)
+/* Paced packets may go now: the debt is paid, and either this is the
+ * batch that is going now or the last one was interval_us ago. */
+static bool paced_ok(const pl_pacer *p, int64_t now)
 {
-    return p->credit >= 0;
+    return p->credit >= 0 && (p->last_batch == INT64_MIN || now == p->last_batch ||
+                              now - p->last_batch >= p->cfg.interval_us);
 }
 
 /* ---- input ---- */
@@ -431,7 +429,7 @@ static int choose(pl_pacer *p, int64_t now)
 {
     if (p->q[PL_PACER_AUDIO].n)
         return PL_PACER_AUDIO;
-    if (!paced_ok(p))
+    if (!paced_ok(p, now))
         return -1;
     expire_rtx(p, now);
     if (p->q[PL_PACER_RTX].n)

@@ -17,10 +17,8 @@
  *   counted.
  * - Budget: a leaky bucket at the media rate, the estimate times
  *   `pacing_factor`, so that a frame is not held up behind its own size;
- *   a paced packet pushed while there is credit goes at once, a backlog
- *   waits for the debt to be paid and then leaves in batches at most every
- *   `interval_us` (the pacer's timeout), and credit saved while idle is
- *   capped at what the rate sends in `burst_us`.
+ *   paced packets leave in batches at most every `interval_us`, and credit
+ *   saved while idle is capped at what the rate sends in `burst_us`.
  * - A backlog (RTX and video) of more than what the estimate sends in
  *   `backlog_us`, a keyframe, goes at the estimate itself, not above it: it
  *   then waits here, where audio passes it, rather than in the bottleneck's
@@ -107,7 +105,7 @@ enum pl_pacer_class {
 typedef struct pl_pacer_config {
     size_t slots;               /* packets held at most (0: PL_PACER_SLOTS; at least 32) */
     double pacing_factor;       /* media rate = estimate * factor (0: PL_PACER_FACTOR) */
-    int64_t interval_us;        /* a backlog leaves at most this often (0: default) */
+    int64_t interval_us;        /* paced packets leave at most this often (0: default) */
     int64_t burst_us;           /* credit kept while idle (0: default) */
     int64_t backlog_us;         /* a larger backlog goes at the estimate (0: default) */
     int64_t max_video_delay_us; /* beyond it, drain faster (0: default) */

@@ -245,44 +245,6 @@ static void test_rate_and_batches(void **state)
     assert_int_equal(st.cls[PL_PACER_VIDEO].sent_packets, 206);
 }
 
-/* A paced packet that finds credit goes when it is pushed, not at the
- * next batch: a stream well within the rate (a frame each 10 ms of 3
- * packets 1 ms apart, a quarter of the rate) waits nowhere. A burst
- * beyond the credit waits: the credit's worth and one more go at once. */
-static void test_credit_goes_at_once(void **state)
-{
-    fx *f = *state;
-    make(f, NULL);
-    pl_pacer_set_rate(f->p, 8000000); /* 1500 bytes a ms with the factor */
-    pl_pacer_out o;
-    uint8_t buf[2000];
-    assert_int_equal(pl_pacer_poll(f->p, 0, &o, buf, sizeof(buf)), PL_EAGAIN);
-    for (int k = 1; k <= 20; k++) {
-        for (int i = 0; i < 3; i++) {
-            int64_t now = (int64_t)k * 10 * MS + i * MS;
-            assert_int_equal(push(f, now, PL_PACER_VIDEO, 1200, (uint8_t)i, i == 2), PL_OK);
-            assert_int_equal(pl_pacer_poll(f->p, now, &o, buf, sizeof(buf)), PL_OK);
-            assert_int_equal(o.queued_us, 0);
-            assert_int_equal(pl_pacer_poll(f->p, now, &o, buf, sizeof(buf)), PL_EAGAIN);
-        }
-    }
-    /* 10 packets at once: 7500 bytes of credit (5 ms) and one more go;
-     * the rest as the debt is paid, 0.8 ms a packet. */
-    int64_t now = 300 * MS;
-    for (int i = 0; i < 10; i++)
-        assert_int_equal(push(f, now, PL_PACER_VIDEO, 1200, (uint8_t)i, i == 9), PL_OK);
-    size_t at_once = 0;
-    while (pl_pacer_poll(f->p, now, &o, buf, sizeof(buf)) == PL_OK)
-        at_once++;
-    assert_int_equal(at_once, 7);
-    int64_t t = pl_pacer_next_timeout(f->p);
-    print_message("# the rest of the burst due after %.2f ms\n", (double)(t - now) / MS);
-    assert_true(t > now && t <= now + 5 * MS);
-    pl_pacer_stats st;
-    pl_pacer_get_stats(f->p, now, &st);
-    assert_int_equal(st.cls[PL_PACER_VIDEO].max_delay_us, 0);
-}
-
 /* Video and RTX cannot take the slots kept for audio. */
 static void test_pool(void **state)
 {
@@ -763,7 +725,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_priorities, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_and_batches, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_credit_goes_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rtx_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rtx_expired, setup, teardown),
