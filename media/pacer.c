@@ -549,9 +549,7 @@ size_t pl_pacer_drop_ssrc(pl_pacer *p, uint32_t ssrc)
     return n;
 }
 
-/* When a poll may next release something; batched: a backlog at most
- * every interval. */
-static int64_t next_at(const pl_pacer *p, bool batched)
+int64_t pl_pacer_next_timeout(const pl_pacer *p)
 {
     if (p->q[PL_PACER_AUDIO].n)
         return oldest(p, PL_PACER_AUDIO);
@@ -569,21 +567,11 @@ static int64_t next_at(const pl_pacer *p, bool batched)
         int64_t due = p->last_refill;
         if (p->credit < 0 && p->rate_bps)
             due += (-p->credit + (int64_t)p->rate_bps - 1) / (int64_t)p->rate_bps;
-        if (batched && p->last_batch != INT64_MIN)
+        if (p->last_batch != INT64_MIN)
             due = max64(due, p->last_batch + p->cfg.interval_us);
         t = min64(t, due);
     }
     return t;
-}
-
-int64_t pl_pacer_next_timeout(const pl_pacer *p)
-{
-    return next_at(p, true);
-}
-
-int64_t pl_pacer_ready_at(const pl_pacer *p)
-{
-    return next_at(p, false);
 }
 
 void pl_pacer_get_stats(const pl_pacer *p, int64_t now, pl_pacer_stats *out)

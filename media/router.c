@@ -79,7 +79,7 @@ static void rebuild(pl_router *r)
                 break;
             }
             if (had && !rt->pub)
-                router_downlink_forget(r, s, rt);
+                router_downlink_forget(s, rt);
         }
 }
 
@@ -332,7 +332,7 @@ int pl_router_set_routes(pl_router *r, uint64_t id, const pl_route *routes, size
     }
     for (size_t k = 0; k < e->n_routes; k++)
         if (!kept[k])
-            router_downlink_forget(r, e, &e->routes[k]);
+            router_downlink_forget(e, &e->routes[k]);
     /* Only the routes there are: a publisher has none, and a route's
      * state is several KB. */
     pl_env_free(&r->env, e->routes);

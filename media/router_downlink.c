@@ -57,65 +57,8 @@ static void add_pacer_counts(const pl_pacer *p, int64_t now, uint64_t *rtx_dropp
     *padding_bytes += ps.padding_bytes;
 }
 
-static void pace_list(pl_router *r, endpoint *e)
-{
-    downlink *d = e->dl;
-    d->pace_listed = true;
-    d->pace_link = r->pace_list;
-    r->pace_list = e;
-}
-
-/* After anything that may change when a subscriber's pacer sends next:
- * its times asked again, and the pacer listed for pl_router_poll_output
- * when it may send now. */
-static void pace_note(pl_router *r, endpoint *e)
-{
-    downlink *d = e->dl;
-    d->pace_due = d->pacer ? pl_pacer_next_timeout(d->pacer) : INT64_MAX;
-    d->pace_ready = d->pacer ? pl_pacer_ready_at(d->pacer) : INT64_MAX;
-    if (d->pace_listed)
-        return;
-    if (d->pace_ready <= r->now)
-        pace_list(r, e);
-    else if (d->pace_ready < r->pace_min)
-        r->pace_min = d->pace_ready;
-}
-
-/* Lists the pacers that may send by now: their debt is paid, so what they
- * hold goes with whatever the router handles next, not only at their own
- * timeout (a batch every few ms). */
-static void pace_list_due(pl_router *r)
-{
-    int64_t min = INT64_MAX;
-    for (endpoint *e = r->endpoints; e; e = e->next) {
-        downlink *d = e->dl;
-        if (!d || !d->pacer || d->pace_listed)
-            continue;
-        if (d->pace_ready <= r->now)
-            pace_list(r, e);
-        else
-            min = min64(min, d->pace_ready);
-    }
-    r->pace_min = min;
-}
-
-static void pace_unlist(pl_router *r, downlink *d)
-{
-    if (!d->pace_listed)
-        return;
-    for (endpoint **at = &r->pace_list; *at; at = &(*at)->dl->pace_link)
-        if ((*at)->dl == d) {
-            *at = d->pace_link;
-            break;
-        }
-    d->pace_listed = false;
-    d->pace_link = NULL;
-}
-
 static void retire_pacer(pl_router *r, downlink *d)
 {
-    pace_unlist(r, d);
-    d->pace_due = d->pace_ready = INT64_MAX;
     if (!d->pacer)
         return;
     add_pacer_counts(d->pacer, r->now, &d->rtx_dropped, &d->padding_packets, &d->padding_bytes);
@@ -138,7 +81,6 @@ void router_downlink_setup(pl_router *r, endpoint *e, int64_t now)
         if (!e->dl)
             return; /* its packets are queued unpaced */
         memset(e->dl, 0, sizeof(*e->dl));
-        e->dl->pace_due = e->dl->pace_ready = INT64_MAX;
     }
     downlink *d = e->dl;
     /* The extension id is the same on every route of a transport. */
@@ -179,17 +121,15 @@ void router_downlink_setup(pl_router *r, endpoint *e, int64_t now)
     retire_pacer(r, d);
     if (estimated && (d->pacer = pl_pacer_create(&r->env, &cfg)))
         r->n_pacers++;
-    pace_note(r, e);
 }
 
-void router_downlink_forget(pl_router *r, endpoint *s, const route *rt)
+void router_downlink_forget(endpoint *s, const route *rt)
 {
     if (!s->dl || !s->dl->pacer)
         return;
     pl_pacer_drop_ssrc(s->dl->pacer, rt->cfg.out_ssrc);
     if (rt->cfg.out_rtx_ssrc)
         pl_pacer_drop_ssrc(s->dl->pacer, rt->cfg.out_rtx_ssrc);
-    pace_note(r, s);
 }
 
 void router_downlink_free(pl_router *r, endpoint *e)
@@ -223,9 +163,7 @@ bool router_send_copy(pl_router *r, endpoint *s, route *rt, const uint8_t *pkt, 
     }
     enum pl_pacer_class cls = resend ? PL_PACER_RTX : audio ? PL_PACER_AUDIO : PL_PACER_VIDEO;
     bool marker = (r->copy[1] & 0x80) != 0;
-    int rc = pl_pacer_push(d->pacer, r->now, cls, r->copy, (size_t)n, marker);
-    pace_note(r, s);
-    if (rc == PL_OK)
+    if (pl_pacer_push(d->pacer, r->now, cls, r->copy, (size_t)n, marker) == PL_OK)
         return true;
     r->st.pacer_refused++;
     return false;
@@ -266,26 +204,22 @@ int pl_router_poll_output(pl_router *r, pl_router_output *out, uint8_t *buf, siz
     int rc = router_queue_pop(r, out, buf, cap);
     if (rc != PL_EAGAIN)
         return rc;
-    /* Then the pacers that may send now, each until it holds back. */
-    if (r->now >= r->pace_min)
-        pace_list_due(r);
-    while (r->pace_list) {
-        endpoint *e = r->pace_list;
+    /* Then the pacers, each until it holds back, resuming where the last
+     * call stopped. Without any pacer, no subscriber is visited. */
+    while (r->n_pacers && r->pace_next) {
+        endpoint *e = r->pace_next;
         downlink *d = e->dl;
-        pl_pacer_out po;
-        rc = pl_pacer_poll(d->pacer, r->now, &po, buf, cap);
-        if (rc == PL_OK && paced_output(r, e, &po, out, buf))
-            return PL_OK;
-        if (rc == PL_OK)
-            continue; /* padding dropped: the next one */
-        if (rc != PL_EAGAIN)
-            return rc; /* that packet is dropped: the next call goes on */
-        r->pace_list = d->pace_link;
-        d->pace_listed = false;
-        d->pace_link = NULL;
-        d->pace_due = pl_pacer_next_timeout(d->pacer);
-        d->pace_ready = pl_pacer_ready_at(d->pacer);
-        r->pace_min = min64(r->pace_min, d->pace_ready);
+        if (d && d->pacer) {
+            pl_pacer_out po;
+            rc = pl_pacer_poll(d->pacer, r->now, &po, buf, cap);
+            if (rc == PL_OK && paced_output(r, e, &po, out, buf))
+                return PL_OK;
+            if (rc != PL_EAGAIN && rc != PL_OK)
+                return rc;
+            if (rc == PL_OK)
+                continue; /* padding dropped: the next one */
+        }
+        r->pace_next = e->next;
     }
     router_reset_queue(r);
     return PL_EAGAIN;
@@ -293,14 +227,12 @@ int pl_router_poll_output(pl_router *r, pl_router_output *out, uint8_t *buf, siz
 
 /* ---- feedback from subscribers ---- */
 
-static void rate_changed(pl_router *r, endpoint *e, int64_t now)
+static void rate_changed(pl_router *r, downlink *d, int64_t now)
 {
-    downlink *d = e->dl;
     if (!d->pacer || !d->estimated)
         return;
     uint64_t bps = pl_bwe_estimate(d->bwe);
     pl_pacer_set_rate(d->pacer, bps);
-    pace_note(r, e);
     /* Moved by more than ALLOC_MOVE_PCT since the last allocation, or
      * while starting up (whether it carries everything yet): the next
      * allocation now. */
@@ -340,7 +272,7 @@ void router_downlink_rtcp(pl_router *r, endpoint *e, const pl_rtcp_packet *p, in
         r->st.downlink_feedback++;
         if (d->bwe && d->twcc_ext) {
             pl_bwe_on_feedback(d->bwe, now, &p->u.twcc);
-            rate_changed(r, e, now);
+            rate_changed(r, d, now);
         }
         break;
     case PL_RTCP_K_REMB:
@@ -354,7 +286,7 @@ void router_downlink_rtcp(pl_router *r, endpoint *e, const pl_rtcp_packet *p, in
         }
         if (d->bwe) {
             pl_bwe_on_remb(d->bwe, now, p->u.remb.bitrate_bps);
-            rate_changed(r, e, now);
+            rate_changed(r, d, now);
         }
         break;
     case PL_RTCP_K_RR:
@@ -421,6 +353,7 @@ bool router_downlink_probe(pl_router *r, endpoint *e, uint64_t bps, int64_t now)
 
 bool router_downlink_flush_video(pl_router *r, endpoint *e, int64_t now)
 {
+    (void)r;
     downlink *d = e->dl;
     if (!d || !d->pacer || !d->estimated)
         return false;
@@ -428,9 +361,7 @@ bool router_downlink_flush_video(pl_router *r, endpoint *e, int64_t now)
     pl_pacer_get_stats(d->pacer, now, &ps);
     if (ps.cls[PL_PACER_VIDEO].oldest_us <= VIDEO_FLUSH_US)
         return false;
-    bool dropped = pl_pacer_drop_video(d->pacer) > 0;
-    pace_note(r, e);
-    return dropped;
+    return pl_pacer_drop_video(d->pacer) > 0;
 }
 
 /* ---- timers ---- */
@@ -442,10 +373,8 @@ void router_downlink_tick(pl_router *r, int64_t now)
         pl_bwe_probe probe;
         /* Probes are measured by transport-wide feedback only. */
         if (d && d->pacer && d->bwe && d->twcc_ext && pl_bwe_probe_poll(d->bwe, now, &probe) &&
-            pl_pacer_probe(d->pacer, now, &probe) == PL_OK) {
+            pl_pacer_probe(d->pacer, now, &probe) == PL_OK)
             r->st.probes++;
-            pace_note(r, e);
-        }
     }
 }
 
@@ -453,8 +382,8 @@ int64_t router_downlink_next(const pl_router *r)
 {
     int64_t next = INT64_MAX;
     for (const endpoint *e = r->n_pacers ? r->endpoints : NULL; e; e = e->next)
-        if (e->dl)
-            next = min64(next, e->dl->pace_due);
+        if (e->dl && e->dl->pacer)
+            next = min64(next, pl_pacer_next_timeout(e->dl->pacer));
     return next;
 }
 

@@ -102,12 +102,6 @@ typedef struct downlink {
      * subscriber's video is held back: see router_downlink_starting. */
     bool starting;
     int64_t start_until;
-    /* Its pacer's next timeout and the time it may next send (the batch
-     * interval aside), as last asked (INT64_MAX: none), and its place in
-     * the router's list of pacers that may send now. */
-    int64_t pace_due, pace_ready;
-    bool pace_listed;
-    endpoint *pace_link;
 } downlink;
 
 /* One subscriber route fed by a publisher track. */
@@ -160,7 +154,7 @@ typedef struct track {
     pl_track cfg;
     uint32_t uid;    /* unique in the router: routes notice a new track */
     size_t n_layers; /* cfg.n_layers, or 1 */
-    layer *layers;   /* n_layers of them: a layer's receive state is several KB */
+    layer *layers; /* n_layers of them: a layer's receive state is several KB */
     pl_layer_clock clocks[PL_MAX_LAYERS];
     fan_entry *fan; /* rebuilt when routes change: forwarding never searches */
     size_t fan_n, fan_cap;
@@ -261,12 +255,7 @@ struct pl_router {
     pl_rtcp_twcc *twcc_fb; /* scratch for building feedback */
     uint8_t scratch[PKT_MAX];
     uint8_t copy[PKT_MAX + 16]; /* a copy written for a pacer (RTX adds 2 bytes) */
-    /* Subscribers whose pacer may send now (pushed to, or due): those
-     * pl_router_poll_output asks, each until it holds back, so that a
-     * packet in does not visit every subscriber. */
-    endpoint *pace_list;
-    /* No pacer outside the list may send before this (it may be early). */
-    int64_t pace_min;
+    endpoint *pace_next;        /* the next pacer pl_router_poll_output asks */
     /* Pacers there are; without any, no subscriber is visited for one. */
     size_t n_pacers;
     /* Pacer counters of transports gone. */
@@ -339,7 +328,7 @@ void router_downlink_free(pl_router *r, endpoint *e);
 /* A route's stream ended (its track is gone, or the route is): what its
  * pacer still holds of it is dropped, so that nothing of it leaves after
  * the renegotiation that ends it. */
-void router_downlink_forget(pl_router *r, endpoint *s, const route *rt);
+void router_downlink_forget(endpoint *s, const route *rt);
 /* One packet for a subscriber's route: written in its final form into its
  * pacer (or queued when it has none). */
 bool router_send_copy(pl_router *r, endpoint *s, route *rt, const uint8_t *pkt, size_t len,

@@ -59,6 +59,7 @@ void router_reset_queue(pl_router *r)
 {
     r->q_n = r->q_next = 0;
     r->arena_len = 0;
+    r->pace_next = r->endpoints;
 }
 
 void router_enqueue_rtcp(pl_router *r, uint64_t to, enum pl_router_out_reason why,

@@ -193,10 +193,6 @@ size_t pl_pacer_drop_ssrc(pl_pacer *p, uint32_t ssrc);
 /* When to poll next: INT64_MAX when nothing waits; a time at or before the
  * last poll or push means now. */
 int64_t pl_pacer_next_timeout(const pl_pacer *p);
-/* When a poll may next release something, the batch interval aside: for
- * a caller that polls on its other events too, whose backlog then leaves
- * as soon as the debt is paid instead of at the next batch. */
-int64_t pl_pacer_ready_at(const pl_pacer *p);
 
 void pl_pacer_get_stats(const pl_pacer *p, int64_t now_us, pl_pacer_stats *out);
 
