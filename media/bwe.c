@@ -94,6 +94,8 @@ struct pl_bwe {
     double cut_acked_bps, cut_loss; /* at the first of a series of loss cuts */
     int64_t last_loss_update_us, last_loss_cut_us;
     uint64_t feedbacks, overuses, loss_cuts, app_limited_cuts, probes_below_acked;
+    int64_t path_since_us; /* the last path change: loss of what left before is not the path's */
+    uint64_t path_changes, lost_before_path_change;
     uint64_t drained_overuses;
     bwe_jitter jitter;
     bwe_queue queue;
@@ -130,6 +132,7 @@ pl_bwe *pl_bwe_create(const pl_env *env, uint64_t start_bps)
     b->starting = true;
     b->last_update_us = b->last_decrease_us = INT64_MIN;
     b->last_loss_update_us = b->last_loss_cut_us = INT64_MIN;
+    b->path_since_us = INT64_MIN;
     pl_trendline_init(&b->trend);
     bwe_prober_init(&b->prober);
     b->prober.rtt_us = b->rtt_us;
@@ -184,6 +187,12 @@ void pl_bwe_on_rtt(pl_bwe *b, int64_t rtt_us)
 {
     if (rtt_us > 0)
         b->rtt_us = b->prober.rtt_us = rtt_us;
+}
+
+void pl_bwe_on_path_change(pl_bwe *b, int64_t now_us)
+{
+    b->path_since_us = now_us;
+    b->path_changes++;
 }
 
 void pl_bwe_on_remb(pl_bwe *b, int64_t now_us, uint64_t bps)
@@ -568,11 +577,16 @@ void pl_bwe_on_feedback(pl_bwe *b, int64_t now_us, const pl_rtcp_twcc *fb)
                 b->loss_lost--;
             continue;
         }
-        b->loss_total++;
         if (!r->received) {
+            if (r->send_us < b->path_since_us) {
+                b->lost_before_path_change++;
+                continue;
+            }
+            b->loss_total++;
             b->loss_lost++;
             continue;
         }
+        b->loss_total++;
         bwe_jitter_add(&b->jitter, r, b->delay_bps < b->loss_bps ? b->delay_bps : b->loss_bps);
         bwe_acked_add(&b->acked, r->arrival_us, r->send_us, r->size, r->cluster != 0);
         bwe_queue_add(&b->queue, now_us, r->send_us, r->arrival_us);
@@ -638,6 +652,8 @@ pl_bwe_stats pl_bwe_get_stats(const pl_bwe *b)
                           .feedbacks = b->feedbacks,
                           .overuses = b->overuses,
                           .loss_cuts = b->loss_cuts,
+                          .path_changes = b->path_changes,
+                          .lost_before_path_change = b->lost_before_path_change,
                           .app_limited_cuts = b->app_limited_cuts,
                           .drained_overuses = b->drained_overuses,
                           .probes_below_acked = b->probes_below_acked,

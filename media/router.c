@@ -221,6 +221,13 @@ void pl_router_set_connected(pl_router *r, uint64_t id, int64_t now_us)
     router_request_keyframes_for(r, e, now_us); /* a new subscriber needs a picture now */
 }
 
+void pl_router_path_changed(pl_router *r, uint64_t id, int64_t now_us)
+{
+    endpoint *e = find_ep(r, id);
+    if (e && e->dl && e->dl->bwe)
+        pl_bwe_on_path_change(e->dl->bwe, now_us);
+}
+
 static bool same_layers(const pl_track *a, const pl_track *b)
 {
     if (a->n_layers != b->n_layers)

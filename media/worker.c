@@ -118,8 +118,10 @@ static void drain_outputs(pl_worker *w, transport *t, int64_t now)
         case PL_PEER_OUT_ADDRESS:
             if (!o.addr.tcp) /* a connection finds its transport itself */
                 remember_addr(w, t, &o.addr);
-            if (pl_peer_state(t->peer) == PL_PEER_CONNECTED)
+            if (pl_peer_state(t->peer) == PL_PEER_CONNECTED) {
+                pl_router_path_changed(w->router, t->id, now);
                 emit_path(w, PL_WORKER_PATH, t->id, o.addr.tcp);
+            }
             break;
         }
     }

@@ -100,6 +100,9 @@ typedef struct pl_bwe_stats {
     uint64_t feedbacks;
     uint64_t overuses;  /* decreases for delay */
     uint64_t loss_cuts; /* decreases for loss */
+    /* Path changes told, and the packets sent before one that were
+     * reported lost and not counted. */
+    uint64_t path_changes, lost_before_path_change;
     /* Of the overuses, those while sending below the estimate with every
      * packet arriving at the pace it left: cut to that rate, no lower. */
     uint64_t app_limited_cuts;
@@ -144,6 +147,13 @@ void pl_bwe_on_feedback(pl_bwe *b, int64_t now_us, const pl_rtcp_twcc *fb);
 /* The round-trip time, as the caller measured it (receiver reports). It
  * paces decreases and the additive increase; 100 ms until told. */
 void pl_bwe_on_rtt(pl_bwe *b, int64_t rtt_us);
+
+/* The transport moved to a new address (ICE, after a network change or
+ * a NAT rebinding). What was sent before now went to the old address, or
+ * to nobody: its loss says nothing of the new path, and is not counted.
+ * Read as loss, the seconds a client takes to say where it went cut the
+ * estimate and paused its video after the move. */
+void pl_bwe_on_path_change(pl_bwe *b, int64_t now_us);
 
 /* The receiver's REMB: a ceiling, or the estimate itself when no
  * transport-wide feedback comes. */

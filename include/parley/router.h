@@ -166,6 +166,10 @@ void pl_router_remove_transport(pl_router *r, uint64_t id);
 /* ICE and DTLS are up: media may flow, and a subscriber needs a keyframe
  * of everything it receives now. */
 void pl_router_set_connected(pl_router *r, uint64_t id, int64_t now_us);
+/* The transport's media now go to a new address (ICE followed the
+ * client's network change): its downlink's estimate does not take the
+ * loss of what went to the old one for congestion (pl_bwe_on_path_change). */
+void pl_router_path_changed(pl_router *r, uint64_t id, int64_t now_us);
 /* Replaces a publisher's tracks. Receive state (packet cache, loss
  * tracking, a learned SSRC) stays with a track whose mid stays. */
 int pl_router_set_tracks(pl_router *r, uint64_t id, const pl_track *tracks, size_t n);

@@ -38,7 +38,12 @@ export function runGst(server, args) {
   });
   proc.stderr.on('data', (d) => { err += d; });
   const exited = new Promise((resolve) => proc.on('exit', (code, sig) => resolve({ code, sig })));
-  const output = () => `${events.slice(-5).map((e) => JSON.stringify(e)).join('\n')}\n${err}`;
+  // What went wrong first (errors, transport states), then the latest
+  // events: a timeout's message is read from its first lines.
+  const output = () => {
+    const notable = events.filter((e) => /error|closed|connection-state/.test(e.event)).slice(-8);
+    return [...notable, ...events.slice(-3)].map((e) => JSON.stringify(e)).join('\n') + `\n${err}`;
+  };
 
   return {
     events,

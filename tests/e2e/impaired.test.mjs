@@ -78,6 +78,9 @@ test('a bot whose address changes mid-call keeps its streams', async () => {
   const report = await runBots(server, ['--room', 'moving', '--per-room', '2', '--seconds', '12',
     '--media-via', impair.via], fastBotBin).done;
   const net = await impair.stop();
+  const st = await (await fetch(`${server.adminUrl}/stats`)).json();
+  const relay = `${downlinkLine(st)}, ${st.keyframe_requests} keyframe requests, ${st.dropped_unknown_ssrc} ` +
+    `packets of no track; impair: ${JSON.stringify(net)}`;
   assert.equal(net.rebinds, 1, 'every client moved to a new source address at 4 s');
   assert.equal(report.summary.errors, 0);
   assert.equal(report.summary.corrupt_frames, 0);
@@ -86,7 +89,8 @@ test('a bot whose address changes mid-call keeps its streams', async () => {
     for (const x of b.streams) {
       assert.equal(x.participant_id, report.bots.find((o) => o.name === x.from).participant_id);
       // Still flowing at the end, on the same transport: no rejoin.
-      assert.ok(x.seconds > 10, `${b.name} <- ${x.from} ${x.kind} lasted ${x.seconds} s of 12`);
+      assert.ok(x.seconds > 10, `${b.name} <- ${x.from} ${x.kind} lasted ${x.seconds} s of 12 ` +
+        `(${JSON.stringify(x)}); ${relay}`);
     }
     assert.equal(b.rejoins, 0);
   }

@@ -10,7 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchChromium, pageUntil, openPage } from './browser.mjs';
 import { launchFirefox, fill, firefoxVersion } from './firefox.mjs';
-import { startServer, pollStats, stats as statsOf } from './server.mjs';
+import { startServer, pollStats, stats as statsOf, downlinkLine } from './server.mjs';
 import { runGst, decoded } from './gst.mjs';
 
 // How long the meeting is held: the thing measured.
@@ -30,6 +30,21 @@ after(async () => {
   const { code } = await server.stop();
   assert.equal(code, 0, server.output());
 });
+
+// A wait that failed says what the relay did meanwhile: which video it
+// paused or switched, what it asked of the publishers.
+async function explained(wait) {
+  try {
+    return await wait;
+  } catch (e) {
+    const st = await statsOf(server).catch(() => null);
+    if (st) e.message = `${downlinkLine(st)}; ${st.videos_paused} paused now, ${st.layer_switches} layer switches, ` +
+      `${st.keyframe_requests} keyframe requests (${st.layer_keyframe_requests} to layers), ` +
+      `${st.layers_paused_at_publisher} layers off at publishers, ${st.nack_keyframes} ` +
+      `NACKs answered with a keyframe request, ${st.dynacast_updates} dynacast updates\n${e.message}`;
+    throw e;
+  }
+}
 
 const open = (browser, who, url) => openPage(browser, url, (e) => errors.push(`${who}: ${e}`));
 
@@ -126,10 +141,10 @@ test('Firefox ESR, Chromium and webrtcbin in a meeting: each decodes both others
   // Everyone decodes everyone else: per receiver, both senders at once.
   for (const to of Object.keys(receivers)) {
     const mine = directions.filter((d) => d.to === to);
-    await receivers[to].until((r) => mine.every((d) => {
+    await explained(receivers[to].until((r) => mine.every((d) => {
       const x = of(d, r);
       return grew(x, null, 30, 50) && x.video.width > 0;
-    }), `${names[to]} to decode video and receive audio from both others`, 90000);
+    }), `${names[to]} to decode video and receive audio from both others`, 90000));
   }
   const st0 = await pollStats(server, (st) => st.transports === 6 && st.transports_connected === 6,
     'six transports connected');
@@ -148,8 +163,8 @@ test('Firefox ESR, Chromium and webrtcbin in a meeting: each decodes both others
   while (Date.now() - start < HOLD_MS) {
     for (const to of Object.keys(receivers)) {
       const mine = directions.filter((d) => d.to === to);
-      const r = await receivers[to].until((x) => mine.every((d) => grew(of(d, x), d.last || d.start, 10, 80)),
-        `${names[to]} to keep decoding both others (${Math.round((Date.now() - start) / 1000)} s into the hold)`, 20000);
+      const r = await explained(receivers[to].until((x) => mine.every((d) => grew(of(d, x), d.last || d.start, 10, 80)),
+        `${names[to]} to keep decoding both others (${Math.round((Date.now() - start) / 1000)} s into the hold)`, 20000));
       for (const d of mine) d.last = of(d, r);
     }
     const st = await statsOf(server);

@@ -441,6 +441,68 @@ static void test_loss_that_goes_with_the_rate_is_congestion(void **state)
     assert_true(st.loss_inherent == 0);
 }
 
+/* The client's network changed: for 3 s the packets went to its old
+ * address and no feedback came, then ICE moved to the new one. The first
+ * feedback from there tells the 3 s as lost. Told of the move, the
+ * estimator holds; not told, the same feedback is a loss cut (which
+ * paused a subscriber's video after it moved). */
+static void test_loss_before_a_path_change_is_not_the_paths(void **state)
+{
+    fx *f = *state;
+    for (int told = 1; told >= 0; told--) {
+        pl_bwe_destroy(f->b);
+        f->b = pl_bwe_create(&f->env, 500000);
+        f->now = 0;
+        pl_bwe_probe p;
+        pl_bwe_probe_poll(f->b, 0, &p); /* let the start probe go unsent */
+        for (int i = 0; i < 20; i++)
+            interval(f, 1000, 16 * MS, 0, 0);
+        uint64_t held = pl_bwe_estimate(f->b);
+        fb_start(f);
+        size_t n = 0;
+        for (; f->now < 20 * 100 * MS + 3000 * MS; f->now += 16 * MS, n++) {
+            pl_bwe_on_sent(f->b, f->now, f->seq++, 1000, 0);
+            f->fb.packets[n] = (pl_rtcp_twcc_packet){.seq = (uint16_t)(f->fb.base_seq + n)};
+        }
+        if (told)
+            pl_bwe_on_path_change(f->b, f->now);
+        /* 100 ms on the new path arrive, and are told with the 3 s. */
+        int64_t prev = 0;
+        for (size_t k = 0; k < 7; k++, n++, f->now += 16 * MS) {
+            pl_bwe_on_sent(f->b, f->now, f->seq++, 1000, 0);
+            int64_t arrival = f->now + 30 * MS;
+            if (k == 0) {
+                f->fb.reference_time = (int32_t)(arrival / 64000);
+                prev = f->fb.reference_time * 64000LL;
+            }
+            f->fb.packets[n] = (pl_rtcp_twcc_packet){.seq = (uint16_t)(f->fb.base_seq + n),
+                                                     .received = true,
+                                                     .delta_us = arrival - prev};
+            prev = arrival;
+        }
+        f->fb.n_packets = n;
+        pl_bwe_on_feedback(f->b, f->now + 40 * MS, &f->fb);
+        for (int i = 0; i < 10; i++)
+            interval(f, 1000, 16 * MS, 0, 0);
+        pl_bwe_stats st = pl_bwe_get_stats(f->b);
+        print_message("# %s of the move: %llu kbit/s before, %llu after, %llu loss cuts, %llu lost "
+                      "before the move not counted\n",
+                      told ? "told" : "not told", (unsigned long long)held / 1000,
+                      (unsigned long long)pl_bwe_estimate(f->b) / 1000,
+                      (unsigned long long)st.loss_cuts,
+                      (unsigned long long)st.lost_before_path_change);
+        if (told) {
+            assert_int_equal(st.path_changes, 1);
+            assert_int_equal(st.lost_before_path_change, n - 7);
+            assert_int_equal(st.loss_cuts, 0);
+            assert_true(pl_bwe_estimate(f->b) >= held);
+        } else {
+            assert_true(st.loss_cuts >= 1);
+            assert_true(pl_bwe_estimate(f->b) < held);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -458,6 +520,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_drained_queue_is_no_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_probe_into_a_long_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loss_before_a_path_change_is_not_the_paths, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
