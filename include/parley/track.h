@@ -73,7 +73,6 @@ typedef struct pl_track {
     bool dynacast;
 } pl_track;
 
-
 /* What a subscriber receives of one publisher track, under its own SSRC
  * and payload type. */
 typedef struct pl_route {

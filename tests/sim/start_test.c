@@ -21,6 +21,14 @@ static bool all_video(const sim *s)
            s->layer[1] >= 0 && s->layer[2] >= 0;
 }
 
+/* The router's counters and the subscriber's downlink now. */
+static void figures(sim *s, pl_router_stats *st, pl_router_downlink *dl)
+{
+    pl_router_stats_get(s->r, st);
+    *dl = (pl_router_downlink){0};
+    assert_int_equal(pl_router_downlink_get(s->r, SUB, dl), PL_OK);
+}
+
 /* Three publishers of one 700 kbit/s video each (no simulcast: the
  * allocator can only send it whole or pause it) and audio, to a subscriber
  * behind 20 Mbit/s: from the start of the room (`late` false: the tracks'
@@ -52,9 +60,8 @@ static void fast_path(sim *s, bool late)
                           s->paused[1], s->paused[2], s->layer[0], s->layer[1], s->layer[2]);
     }
     pl_router_stats st;
-    pl_router_stats_get(s->r, &st);
-    pl_router_downlink dl = {0};
-    assert_int_equal(pl_router_downlink_get(s->r, SUB, &dl), PL_OK);
+    pl_router_downlink dl;
+    figures(s, &st, &dl);
     print_message("# 3 x 700 kbit/s video behind 20 Mbit/s, subscribed %s: every video %.2f s "
                   "after; 5 s after, "
                   "estimate %llu; pacer refused %llu, pauses %llu, repair key frames %llu; "
@@ -210,9 +217,8 @@ static void test_start_probe_read_short(void **state)
             all_video_at = s->now - lifted;
     }
     pl_router_stats st;
-    pl_router_stats_get(s->r, &st);
-    pl_router_downlink dl = {0};
-    assert_int_equal(pl_router_downlink_get(s->r, SUB, &dl), PL_OK);
+    pl_router_downlink dl;
+    figures(s, &st, &dl);
     print_message("# 3 x 700 kbit/s video, 1 Mbit/s for 1.5 s, then 20 Mbit/s: every "
                   "video %.2f s after; estimate %llu after 6 s, %llu probes, pauses %llu, pacer "
                   "refused %llu\n",

@@ -107,6 +107,21 @@ static void burst(fx *f, size_t n, size_t size, int64_t gap_us, uint32_t cluster
     pl_bwe_on_feedback(f->b, f->now + 40 * MS + stall_us, &f->fb);
 }
 
+/* A new estimator (500 kbit/s to start, its start probe let go unsent)
+ * after 2 s of 1000-byte packets every `gap_us` on a calm path; returns
+ * its estimate then. */
+static uint64_t calm_start(fx *f, int64_t gap_us)
+{
+    pl_bwe_destroy(f->b);
+    f->b = pl_bwe_create(&f->env, 500000);
+    f->now = 0;
+    pl_bwe_probe p;
+    pl_bwe_probe_poll(f->b, 0, &p);
+    for (int i = 0; i < 20; i++)
+        interval(f, 1000, gap_us, 0, 0);
+    return pl_bwe_estimate(f->b);
+}
+
 /* n packets of `size` bytes sent `gap_us` apart into a bottleneck of
  * `rate_bps` after `queue_us` of earlier queueing, feedback after every
  * `per_fb` of them; returns the queue left behind the last one. */
@@ -190,14 +205,7 @@ static void test_a_drained_queue_is_no_cut(void **state)
 {
     for (int drained = 0; drained <= 1; drained++) {
         fx *f = *state;
-        pl_bwe_destroy(f->b);
-        f->b = pl_bwe_create(&f->env, 500000);
-        f->now = 0;
-        pl_bwe_probe p;
-        pl_bwe_probe_poll(f->b, 0, &p); /* let the start probe go unsent */
-        for (int i = 0; i < 20; i++)
-            interval(f, 1000, 20 * MS, 0, 0); /* 400 kbit/s, calm */
-        uint64_t before = pl_bwe_estimate(f->b);
+        uint64_t before = calm_start(f, 20 * MS); /* 400 kbit/s */
         /* Sent at 1.6 Mbit/s, passed at 380 kbit/s: the queue grows by
          * 16 ms a packet; drained, the last 20 meet none. */
         int64_t extra[60] = {0};
@@ -450,14 +458,7 @@ static void test_loss_before_a_path_change_is_not_the_paths(void **state)
 {
     fx *f = *state;
     for (int told = 1; told >= 0; told--) {
-        pl_bwe_destroy(f->b);
-        f->b = pl_bwe_create(&f->env, 500000);
-        f->now = 0;
-        pl_bwe_probe p;
-        pl_bwe_probe_poll(f->b, 0, &p); /* let the start probe go unsent */
-        for (int i = 0; i < 20; i++)
-            interval(f, 1000, 16 * MS, 0, 0);
-        uint64_t held = pl_bwe_estimate(f->b);
+        uint64_t held = calm_start(f, 16 * MS); /* 500 kbit/s */
         fb_start(f);
         size_t n = 0;
         for (; f->now < 20 * 100 * MS + 3000 * MS; f->now += 16 * MS, n++) {
