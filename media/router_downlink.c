@@ -340,10 +340,7 @@ bool router_downlink_probe(pl_router *r, endpoint *e, uint64_t bps, int64_t now)
     if (!d || !d->bwe || !d->pacer || !d->twcc_ext)
         return false;
     bool missed = d->probe_bps != 0; /* the last one's target was not reached */
-    if (d->probe_at && !missed)
-        d->probe_proven = true;
-    int64_t gap = missed && d->probe_misses == 0 && !d->probe_proven ? ALLOC_PROBE_RETRY_US
-                                                                     : ALLOC_PROBE_GAP_US;
+    int64_t gap = missed && d->probe_misses == 0 ? ALLOC_PROBE_RETRY_US : ALLOC_PROBE_GAP_US;
     if (d->probe_at && now - d->probe_at < gap)
         return false;
     pl_pacer_stats ps;

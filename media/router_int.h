@@ -67,14 +67,11 @@
 #define DL_START_MAX_US 2000000
 #define ALLOC_MOVE_PCT 10
 /* The allocator asks the estimator for a probe at most this often; but
- * the first to fail, before any reached its target, is tried again after
- * ALLOC_PROBE_RETRY_US: a busy host reads a new subscriber's first probes
- * short now and then (on a loaded machine a start-up probe read 662 of
- * 776 kbit/s on loopback), and the videos they would let through stay
- * paused until the next one. Later failures wait the whole gap: behind
- * a capped link, retrying each first failure soon gave one run 57
- * allocation probes in the capped minute (18 to 28 in others) and the
- * shaper's worst drops. */
+ * a probe that failed after one that did not is tried again after
+ * ALLOC_PROBE_RETRY_US: a busy host reads one probe short now and then
+ * (on a loaded machine a start-up probe read 662 of 776 kbit/s on
+ * loopback), and what it would have let through stays paused until the
+ * next one. */
 #define ALLOC_PROBE_GAP_US 3000000
 #define ALLOC_PROBE_RETRY_US 1000000
 /* Bytes a forwarded packet has on the subscriber's estimate beyond the
@@ -107,7 +104,6 @@ typedef struct downlink {
     int64_t probe_at;
     uint64_t probe_bps;    /* its target; 0: none, or reached */
     uint32_t probe_misses; /* probes before it that failed, in a row */
-    bool probe_proven;     /* one reached its target */
     uint64_t want_bps;     /* the estimate the last allocation's next steps need; 0: none */
     /* While its estimate starts up (until start_until at the latest), the
      * subscriber's video is held back: see router_downlink_starting. */
