@@ -339,15 +339,12 @@ bool router_downlink_probe(pl_router *r, endpoint *e, uint64_t bps, int64_t now)
     /* Only transport-wide feedback measures a probe. */
     if (!d || !d->bwe || !d->pacer || !d->twcc_ext)
         return false;
-    bool missed = d->probe_bps != 0; /* the last one's target was not reached */
-    int64_t gap = missed && d->probe_misses == 0 ? ALLOC_PROBE_RETRY_US : ALLOC_PROBE_GAP_US;
-    if (d->probe_at && now - d->probe_at < gap)
+    if (d->probe_at && now - d->probe_at < ALLOC_PROBE_GAP_US)
         return false;
     pl_pacer_stats ps;
     pl_pacer_get_stats(d->pacer, now, &ps);
     if (ps.probes_started > ps.probes_done + ps.probes_cut)
         return false; /* one runs */
-    d->probe_misses = missed ? d->probe_misses + 1 : 0;
     d->probe_at = now;
     d->probe_bps = bps;
     pl_bwe_request_probe(d->bwe, now, bps);

@@ -66,14 +66,8 @@
  * no probe gets through). */
 #define DL_START_MAX_US 2000000
 #define ALLOC_MOVE_PCT 10
-/* The allocator asks the estimator for a probe at most this often; but
- * a probe that failed after one that did not is tried again after
- * ALLOC_PROBE_RETRY_US: a busy host reads one probe short now and then
- * (on a loaded machine a start-up probe read 662 of 776 kbit/s on
- * loopback), and what it would have let through stays paused until the
- * next one. */
+/* The allocator asks the estimator for a probe at most this often. */
 #define ALLOC_PROBE_GAP_US 3000000
-#define ALLOC_PROBE_RETRY_US 1000000
 /* Bytes a forwarded packet has on the subscriber's estimate beyond the
  * stripped packet: its transport-wide sequence number extension. */
 #define WIRE_EXTRA PL_PACER_TWCC_GROWTH
@@ -102,9 +96,8 @@ typedef struct downlink {
      * it last asked for a probe. */
     uint64_t alloc_bps;
     int64_t probe_at;
-    uint64_t probe_bps;    /* its target; 0: none, or reached */
-    uint32_t probe_misses; /* probes before it that failed, in a row */
-    uint64_t want_bps;     /* the estimate the last allocation's next steps need; 0: none */
+    uint64_t probe_bps; /* its target; 0: none, or reached */
+    uint64_t want_bps;  /* the estimate the last allocation's next steps need; 0: none */
     /* While its estimate starts up (until start_until at the latest), the
      * subscriber's video is held back: see router_downlink_starting. */
     bool starting;
@@ -161,7 +154,7 @@ typedef struct track {
     pl_track cfg;
     uint32_t uid;    /* unique in the router: routes notice a new track */
     size_t n_layers; /* cfg.n_layers, or 1 */
-    layer *layers;   /* n_layers of them: a layer's receive state is several KB */
+    layer *layers; /* n_layers of them: a layer's receive state is several KB */
     pl_layer_clock clocks[PL_MAX_LAYERS];
     fan_entry *fan; /* rebuilt when routes change: forwarding never searches */
     size_t fan_n, fan_cap;
