@@ -569,24 +569,26 @@ void pl_bwe_on_feedback(pl_bwe *b, int64_t now_us, const pl_rtcp_twcc *fb)
         const pl_sendhist_result *r = &b->results[i];
         if (r->cluster)
             bwe_prober_result(&b->prober, r);
+        /* Sent to the address the transport left: its fate says nothing
+         * of the path now. */
+        bool before_move = r->send_us < b->path_since_us;
         if (r->late) {
             /* Counted as lost already (reordered past a feedback), but it
              * was not: no loss for the loss-based part. Too old for the
              * delay. */
-            if (b->loss_lost)
+            if (b->loss_lost && !before_move)
                 b->loss_lost--;
             continue;
         }
-        if (!r->received) {
-            if (r->send_us < b->path_since_us) {
-                b->lost_before_path_change++;
-                continue;
-            }
-            b->loss_total++;
-            b->loss_lost++;
+        if (!r->received && before_move) {
+            b->lost_before_path_change++;
             continue;
         }
         b->loss_total++;
+        if (!r->received) {
+            b->loss_lost++;
+            continue;
+        }
         bwe_jitter_add(&b->jitter, r, b->delay_bps < b->loss_bps ? b->delay_bps : b->loss_bps);
         bwe_acked_add(&b->acked, r->arrival_us, r->send_us, r->size, r->cluster != 0);
         bwe_queue_add(&b->queue, now_us, r->send_us, r->arrival_us);
