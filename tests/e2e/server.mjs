@@ -153,9 +153,12 @@ export async function stats(server) {
 }
 
 // The relay's account of its subscribers' downlinks, for a message about
-// video that fell short: pauses, dropped backlogs, probes, refusals.
-export const downlinkLine = (st) => `relay: ${st.video_pauses} video pauses, ${st.video_flushes} ` +
-  `flushes, ${st.probes} probes, ${st.pacer_refused} refused by pacers`;
+// video that fell short: pauses, dropped backlogs, probes, refusals, layer
+// switches, and what it asked of the publishers.
+export const downlinkLine = (st) => `relay: ${st.video_pauses} video pauses (${st.videos_paused} now), ` +
+  `${st.video_flushes} flushes, ${st.probes} probes, ${st.pacer_refused} refused by pacers, ` +
+  `${st.layer_switches} layer switches, ${st.keyframe_requests} keyframe requests ` +
+  `(${st.nack_keyframes} for NACKs), ${st.layers_paused_at_publisher} layers off at publishers`;
 
 // Polls /stats until pred holds and returns those stats; throws with what
 // was awaited and the last stats seen.

@@ -38,10 +38,7 @@ async function explained(wait) {
     return await wait;
   } catch (e) {
     const st = await statsOf(server).catch(() => null);
-    if (st) e.message = `${downlinkLine(st)}; ${st.videos_paused} paused now, ${st.layer_switches} layer switches, ` +
-      `${st.keyframe_requests} keyframe requests (${st.layer_keyframe_requests} to layers), ` +
-      `${st.layers_paused_at_publisher} layers off at publishers, ${st.nack_keyframes} ` +
-      `NACKs answered with a keyframe request, ${st.dynacast_updates} dynacast updates\n${e.message}`;
+    if (st) e.message = `${downlinkLine(st)}\n${e.message}`;
     throw e;
   }
 }
