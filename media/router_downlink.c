@@ -171,8 +171,8 @@ bool router_send_copy(pl_router *r, endpoint *s, route *rt, const uint8_t *pkt, 
 
 /* The bits a pacer let out, as an output; false for padding that has no
  * stream to go on (dropped). */
-static bool paced_output(pl_router *r, endpoint *e, const pl_pacer_out *po, pl_router_output *out,
-                         uint8_t *buf)
+static bool paced_output(pl_router *r, endpoint *e, const pl_pacer_out *po, int64_t send_us,
+                         pl_router_output *out, uint8_t *buf)
 {
     downlink *d = e->dl;
     enum pl_router_out_reason why = PL_ROUTER_MEDIA;
@@ -190,7 +190,7 @@ static bool paced_output(pl_router *r, endpoint *e, const pl_pacer_out *po, pl_r
         why = PL_ROUTER_PADDING;
     }
     if (d->bwe && d->twcc_ext)
-        pl_bwe_on_sent(d->bwe, r->now, po->twcc_seq, po->len, po->cluster);
+        pl_bwe_on_sent(d->bwe, send_us, po->twcc_seq, po->len, po->cluster);
     *out = (pl_router_output){.kind = PL_ROUTER_OUT_RTP,
                               .reason = why,
                               .transport = e->id,
@@ -199,8 +199,15 @@ static bool paced_output(pl_router *r, endpoint *e, const pl_pacer_out *po, pl_r
     return true;
 }
 
-int pl_router_poll_output(pl_router *r, pl_router_output *out, uint8_t *buf, size_t cap)
+int pl_router_poll_output(pl_router *r, int64_t now_us, pl_router_output *out, uint8_t *buf,
+                          size_t cap)
 {
+    /* A send time is when the packet leaves, not when the datagram that
+     * made it arrived: a worker that reads its socket late (on two cores
+     * shared with three browsers, 40 to 140 ms now and then) would
+     * otherwise show its own lateness as a queue on every subscriber's
+     * path, and each estimate was cut to a few hundred kbit/s at once. */
+    int64_t send_us = now_us > r->now ? now_us : r->now;
     int rc = router_queue_pop(r, out, buf, cap);
     if (rc != PL_EAGAIN)
         return rc;
@@ -212,7 +219,7 @@ int pl_router_poll_output(pl_router *r, pl_router_output *out, uint8_t *buf, siz
         if (d && d->pacer) {
             pl_pacer_out po;
             rc = pl_pacer_poll(d->pacer, r->now, &po, buf, cap);
-            if (rc == PL_OK && paced_output(r, e, &po, out, buf))
+            if (rc == PL_OK && paced_output(r, e, &po, send_us, out, buf))
                 return PL_OK;
             if (rc != PL_EAGAIN && rc != PL_OK)
                 return rc;

@@ -93,8 +93,10 @@ static void record_packet(pl_worker *w, transport *t, const pl_router_output *o)
 void worker_drain_router(pl_worker *w)
 {
     pl_router_output o;
+    /* Read once: the copies of one datagram leave together. */
+    int64_t sent_at = now_us();
     for (;;) {
-        int rc = pl_router_poll_output(w->router, &o, out_slot(w), DGRAM_MAX);
+        int rc = pl_router_poll_output(w->router, sent_at, &o, out_slot(w), DGRAM_MAX);
         if (rc == PL_EAGAIN)
             break;
         if (rc != PL_OK)

@@ -199,8 +199,12 @@ int64_t pl_router_next_timeout(const pl_router *r);
 
 /* The next output: PL_OK with *o filled (and for RTP and RTCP the packet
  * written to buf), PL_EAGAIN when the queue is empty. An output that does
- * not fit in cap is dropped with PL_ENOSPC (poll again for the next). */
-int pl_router_poll_output(pl_router *r, pl_router_output *o, uint8_t *buf, size_t cap);
+ * not fit in cap is dropped with PL_ENOSPC (poll again for the next).
+ * now_us: when the output leaves, which a subscriber's send-time history
+ * records (the router's clock when that is later, as for 0); pacers let
+ * out what is due at the router's clock. */
+int pl_router_poll_output(pl_router *r, int64_t now_us, pl_router_output *o, uint8_t *buf,
+                          size_t cap);
 
 void pl_router_stats_get(const pl_router *r, pl_router_stats *out);
 

@@ -13,7 +13,8 @@
 // Every figure is printed ('#' lines), with each publisher's
 // qualityLimitationReason: three browsers on two cores may be short of
 // CPU, which is told apart from the network. PARLEY_SERVER_LOG=file keeps
-// the server's output.
+// the server's output, its debug lines (the estimators' cuts, the
+// allocator's choices) as JSON with their times.
 //
 // Outside CI until it passes every run: on a 2-core machine it passed the
 // last 3 runs, and about two runs in three over many before, with the
@@ -49,7 +50,8 @@ const errors = [];
 
 before(async () => {
   net = createNetwork();
-  server = await startServer(['--bind', '0.0.0.0', '--announce-ip', net.serverAddr, '--downlink-estimate']);
+  server = await startServer(['--bind', '0.0.0.0', '--announce-ip', net.serverAddr, '--downlink-estimate',
+    ...(process.env.PARLEY_SERVER_LOG ? ['--log-level', 'debug', '--log-format', 'json'] : [])]);
   const origin = `http://${net.serverAddr}:${server.port}`;
   for (const name of NAMES) {
     const p = net.add(name.toLowerCase());

@@ -18,7 +18,7 @@ static void drain(pl_router *r)
     static uint8_t buf[1600];
     pl_router_output o;
     int rc;
-    while ((rc = pl_router_poll_output(r, &o, buf, sizeof(buf))) != PL_EAGAIN) {
+    while ((rc = pl_router_poll_output(r, 0, &o, buf, sizeof(buf))) != PL_EAGAIN) {
         pl_rtp_header h;
         if (rc == PL_OK && o.kind == PL_ROUTER_OUT_RTP && pl_rtp_parse(buf, o.len, &h) != PL_OK)
             __builtin_trap();

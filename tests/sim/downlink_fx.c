@@ -42,6 +42,7 @@ int teardown(void **state)
     link_free(&s->down);
     link_free(&s->up);
     free(s->fb);
+    free(s->held);
     free(s);
     return 0;
 }
@@ -146,7 +147,7 @@ void pump(sim *s)
 {
     pl_router_output o;
     for (;;) {
-        int rc = pl_router_poll_output(s->r, &o, s->buf, sizeof(s->buf));
+        int rc = pl_router_poll_output(s->r, s->now, &o, s->buf, sizeof(s->buf));
         if (rc == PL_EAGAIN)
             return;
         assert_int_equal(rc, PL_OK);
@@ -179,10 +180,48 @@ void pump(sim *s)
     }
 }
 
+/* ---- a stalled worker ---- */
+
+static bool stalled(const sim *s)
+{
+    return s->now >= s->stall_from && s->now < s->stall_until;
+}
+
+static void hold(sim *s, uint64_t from, bool rtcp, const uint8_t *pkt, size_t len)
+{
+    if (s->n_held == s->cap_held) {
+        s->cap_held = s->cap_held ? 2 * s->cap_held : 256;
+        s->held = realloc(s->held, s->cap_held * sizeof(*s->held));
+        assert_non_null(s->held);
+    }
+    assert_true(len <= sizeof(s->held[0].data));
+    held_dgram *h = &s->held[s->n_held++];
+    *h = (held_dgram){.at = s->now, .from = from, .rtcp = rtcp, .len = len};
+    memcpy(h->data, pkt, len);
+}
+
+/* The worker resumed: what waited, in order, each at its arrival. */
+static void resume(sim *s)
+{
+    for (size_t i = 0; i < s->n_held; i++) {
+        const held_dgram *h = &s->held[i];
+        if (h->rtcp)
+            pl_router_handle_rtcp(s->r, h->at, h->from, h->data, h->len);
+        else
+            pl_router_handle_rtp(s->r, h->at, h->from, h->data, h->len);
+        pump(s);
+    }
+    s->n_held = 0;
+}
+
 /* ---- publishers ---- */
 
 static void send_rtp(sim *s, const pubr *p, const uint8_t *pkt, size_t len)
 {
+    if (stalled(s)) {
+        hold(s, p->id, false, pkt, len);
+        return;
+    }
     pl_router_handle_rtp(s->r, s->now, p->id, pkt, len);
     pump(s);
 }
@@ -286,6 +325,10 @@ static void subscriber(sim *s)
         link_send(&s->up, s->now, buf, w.len);
     }
     while (link_pop(&s->up, s->now, &lp)) {
+        if (stalled(s)) {
+            hold(s, SUB, true, lp.data, lp.len);
+            continue;
+        }
         pl_router_handle_rtcp(s->r, s->now, SUB, lp.data, lp.len);
         pump(s);
     }
@@ -295,6 +338,8 @@ static void subscriber(sim *s)
 void run(sim *s, int64_t until)
 {
     for (; s->now < until; s->now += STEP_US) {
+        if (s->n_held && !stalled(s))
+            resume(s);
         if (s->now >= s->next_audio) {
             for (size_t i = 0; i < s->n_pubs; i++)
                 send_audio(s, &s->pubs[i]);
@@ -312,7 +357,7 @@ void run(sim *s, int64_t until)
             s->frame_no++;
             s->next_frame += FRAME_US;
         }
-        if (pl_router_next_timeout(s->r) <= s->now) {
+        if (!stalled(s) && pl_router_next_timeout(s->r) <= s->now) {
             pl_router_handle_timeout(s->r, s->now);
             pump(s);
         }

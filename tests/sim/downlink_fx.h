@@ -46,6 +46,15 @@ typedef struct pubr {
     uint8_t level; /* of its audio: loud (a speaker) below 60 */
 } pubr;
 
+/* A datagram that reached a stalled worker. */
+typedef struct held {
+    int64_t at;
+    uint64_t from;
+    bool rtcp;
+    size_t len;
+    uint8_t data[LINK_MTU];
+} held_dgram;
+
 typedef struct sim {
     uint64_t seed;
     pl_env env;
@@ -75,6 +84,14 @@ typedef struct sim {
     uint64_t pub_video_bytes[MAX_PUBS];
     /* Every RTP packet on a publisher's routes (media, resends, padding). */
     uint64_t pub_rtp[MAX_PUBS];
+    /* A worker that stalls: what reaches it from stall_from to
+     * stall_until (publishers' packets, the subscriber's feedback) waits,
+     * and is handled when it resumes at the time it arrived, as the
+     * worker stamps datagrams with their kernel receive time; what the
+     * router sends then leaves then. */
+    int64_t stall_from, stall_until;
+    held_dgram *held;
+    size_t n_held, cap_held;
     uint8_t buf[1600];
 } sim;
 

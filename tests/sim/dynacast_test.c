@@ -89,7 +89,7 @@ static void drain(fx *f)
     pl_router_output o;
     uint8_t buf[1600];
     for (;;) {
-        int rc = pl_router_poll_output(f->r, &o, buf, sizeof(buf));
+        int rc = pl_router_poll_output(f->r, f->now, &o, buf, sizeof(buf));
         if (rc == PL_EAGAIN)
             break;
         assert_int_equal(rc, PL_OK);

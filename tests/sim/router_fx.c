@@ -30,7 +30,7 @@ size_t drain(fx *f)
     f->n = 0;
     pl_router_output o;
     while (f->n < sizeof(f->outs) / sizeof(f->outs[0])) {
-        int rc = pl_router_poll_output(f->r, &o, f->outs[f->n].buf, sizeof(f->outs[0].buf));
+        int rc = pl_router_poll_output(f->r, 0, &o, f->outs[f->n].buf, sizeof(f->outs[0].buf));
         if (rc == PL_EAGAIN)
             break;
         assert_int_equal(rc, PL_OK);

@@ -95,7 +95,7 @@ static void drain(fx *f)
     for (;;) {
         assert_true(f->n < sizeof(f->log) / sizeof(f->log[0]));
         out *d = &f->log[f->n];
-        int rc = pl_router_poll_output(f->r, &o, d->buf, sizeof(d->buf));
+        int rc = pl_router_poll_output(f->r, 0, &o, d->buf, sizeof(d->buf));
         if (rc == PL_EAGAIN)
             break;
         assert_int_equal(rc, PL_OK);

@@ -37,7 +37,7 @@ static void drain(run *x)
 {
     pl_router_output o;
     for (;;) {
-        int rc = pl_router_poll_output(x->r, &o, x->buf, sizeof(x->buf) - 32);
+        int rc = pl_router_poll_output(x->r, 0, &o, x->buf, sizeof(x->buf) - 32);
         if (rc == PL_EAGAIN)
             return;
         if (rc != PL_OK || o.kind != PL_ROUTER_OUT_RTP)
