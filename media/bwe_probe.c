@@ -20,6 +20,12 @@
  * during the cluster; a little under what it measured is then its rate. */
 #define SATURATED_RATIO 0.9
 #define SATURATED_SHARE 0.95
+/* No path delivers a cluster this many times faster than it was sent:
+ * arrivals squeezed so were stamped late and at once (a receiver short of
+ * CPU reading what waited), and measure nothing. Taken as carried, such
+ * a cluster behind a 600 kbit/s shaper read 4.5 Mbit/s, and the relay
+ * sent a larger layer that overflowed the shaper. */
+#define SQUEEZED_RATIO 2.0
 /* A cluster's own queue shows in the delay detector's window (20 groups)
  * for about this long after the cluster; the time is counted from the
  * cluster, not from its measure, so that congestion that strikes while a
@@ -214,6 +220,8 @@ static uint64_t measure(bwe_cluster *c, double jitter_us, bwe_probe_result *seen
         recv_bps = tail;
     seen->send_bps = (uint64_t)send_bps;
     seen->recv_bps = (uint64_t)recv_bps;
+    if (recv_bps > SQUEEZED_RATIO * send_bps)
+        return 0;
     if (recv_bps < SATURATED_RATIO * send_bps) {
         seen->saturated = true;
         return (uint64_t)(SATURATED_SHARE * recv_bps);

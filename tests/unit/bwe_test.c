@@ -283,6 +283,41 @@ static void test_a_late_stamped_probe_is_no_ceiling(void **state)
     assert_true(pl_bwe_estimate(f->b) >= 480000);
 }
 
+/* A probe cluster sent at 1 Mbit/s whose arrivals a receiver short of CPU
+ * stamped all within 2 ms: no path delivers that much faster than it was
+ * sent, so it measures nothing (a failed probe), and the estimate stays
+ * where the path's 400 kbit/s put it. */
+static void test_a_squeezed_probe_measures_nothing(void **state)
+{
+    fx *f = *state;
+    pl_bwe_probe p;
+    pl_bwe_probe_poll(f->b, 0, &p); /* let the start probe go unsent */
+    for (int i = 0; i < 20; i++)
+        interval(f, 1000, 20 * MS, 0, 0); /* 400 kbit/s */
+    uint64_t before = pl_bwe_estimate(f->b);
+    pl_bwe_stats st0 = pl_bwe_get_stats(f->b);
+    pl_bwe_request_probe(f->b, f->now, 1000000);
+    assert_true(pl_bwe_probe_poll(f->b, f->now, &p));
+    fb_start(f);
+    int64_t prev = 0, read_at = f->now + 10 * 8 * MS + 60 * MS;
+    for (size_t i = 0; i < 10; i++) {
+        pl_bwe_on_sent(f->b, f->now, f->seq++, 1000, p.id);
+        fb_arrived(f, i, read_at + (int64_t)i * 200, &prev);
+        f->now += 8 * MS;
+    }
+    f->fb.n_packets = 10;
+    pl_bwe_on_feedback(f->b, read_at + 10 * MS, &f->fb);
+    f->now = read_at + 10 * MS;
+    interval(f, 1000, 20 * MS, 0, 0);
+    pl_bwe_stats st = pl_bwe_get_stats(f->b);
+    print_message("# estimate %llu before the squeezed probe, %llu after; probes failed %llu\n",
+                  (unsigned long long)before, (unsigned long long)pl_bwe_estimate(f->b),
+                  (unsigned long long)(st.probes_failed - st0.probes_failed));
+    assert_int_equal(st.probes_ok, st0.probes_ok);
+    assert_int_equal(st.probes_failed, st0.probes_failed + 1);
+    assert_true(pl_bwe_estimate(f->b) < 700000);
+}
+
 static void test_remb_alone_and_as_a_ceiling(void **state)
 {
     fx *f = *state;
@@ -521,6 +556,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_drained_queue_is_no_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_probe_into_a_long_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_squeezed_probe_measures_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loss_before_a_path_change_is_not_the_paths, setup,
                                         teardown),
     };
