@@ -26,6 +26,13 @@
  * a cluster behind a 600 kbit/s shaper read 4.5 Mbit/s, and the relay
  * sent a larger layer that overflowed the shaper. */
 #define SQUEEZED_RATIO 2.0
+/* A cluster that left at under this share of its rate was spread out by
+ * the sender's own lateness (a relay short of CPU); arrivals slower still
+ * are then as likely a receiver short of it too as a full path. Taken as
+ * the path's rate, such a cluster (asked 2.4 Mbit/s, sent at 0.73,
+ * received at 0.44) cut a browser whose shaper had just been lifted to
+ * 418 kbit/s, and its videos took 27 s to come back to 640x360. */
+#define UNDERSENT_SHARE 0.5
 /* A cluster's own queue shows in the delay detector's window (20 groups)
  * for about this long after the cluster; the time is counted from the
  * cluster, not from its measure, so that congestion that strikes while a
@@ -223,6 +230,8 @@ static uint64_t measure(bwe_cluster *c, double jitter_us, bwe_probe_result *seen
     if (recv_bps > SQUEEZED_RATIO * send_bps)
         return 0;
     if (recv_bps < SATURATED_RATIO * send_bps) {
+        if (send_bps < UNDERSENT_SHARE * (double)c->bps)
+            return 0;
         seen->saturated = true;
         return (uint64_t)(SATURATED_SHARE * recv_bps);
     }

@@ -318,6 +318,42 @@ static void test_a_squeezed_probe_measures_nothing(void **state)
     assert_true(pl_bwe_estimate(f->b) < 700000);
 }
 
+/* A probe cluster asked at 2 Mbit/s that left at 600 kbit/s (a relay short
+ * of CPU) and arrived at 450: what it measured is the relay's lateness and
+ * a receiver's as much as the path, so it measures nothing; taken as the
+ * path's rate it cut the estimate to 427 kbit/s. */
+static void test_an_undersent_probe_is_no_ceiling(void **state)
+{
+    fx *f = *state;
+    pl_bwe_probe p;
+    pl_bwe_probe_poll(f->b, 0, &p); /* let the start probe go unsent */
+    for (int i = 0; i < 20; i++)
+        interval(f, 1000, 20 * MS, 0, 0); /* 400 kbit/s */
+    uint64_t before = pl_bwe_estimate(f->b);
+    pl_bwe_stats st0 = pl_bwe_get_stats(f->b);
+    pl_bwe_request_probe(f->b, f->now, 2000000);
+    assert_true(pl_bwe_probe_poll(f->b, f->now, &p));
+    fb_start(f);
+    int64_t prev = 0, first = f->now + 30 * MS, last = first;
+    for (size_t i = 0; i < 8; i++) {
+        pl_bwe_on_sent(f->b, f->now, f->seq++, 1000, p.id);
+        last = first + (int64_t)i * 17778;
+        fb_arrived(f, i, last, &prev);
+        f->now += 13333;
+    }
+    f->fb.n_packets = 8;
+    pl_bwe_on_feedback(f->b, last + 10 * MS, &f->fb);
+    f->now = last + 10 * MS;
+    pl_bwe_stats st = pl_bwe_get_stats(f->b);
+    print_message("# estimate %llu before the probe sent at 600k of 2M, %llu after; probes "
+                  "failed %llu\n",
+                  (unsigned long long)before, (unsigned long long)pl_bwe_estimate(f->b),
+                  (unsigned long long)(st.probes_failed - st0.probes_failed));
+    assert_int_equal(st.probes_ok, st0.probes_ok);
+    assert_int_equal(st.probes_failed, st0.probes_failed + 1);
+    assert_true(pl_bwe_estimate(f->b) >= before);
+}
+
 static void test_remb_alone_and_as_a_ceiling(void **state)
 {
     fx *f = *state;
@@ -557,6 +593,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_drained_queue_is_no_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_probe_into_a_long_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_squeezed_probe_measures_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_an_undersent_probe_is_no_ceiling, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loss_before_a_path_change_is_not_the_paths, setup,
                                         teardown),
     };
