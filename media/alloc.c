@@ -313,8 +313,16 @@ static void finish_video(const pl_alloc_config *cfg, int64_t now, const work *w,
     c->up_fits = up_waits;
     c->up_fits_since_us = !up_waits ? 0 : prev->up_fits ? prev->up_fits_since_us : now;
     if (w->prev_on && w->refused) {
-        /* Down for lack of budget: held, longer when it came up lately. */
-        if (now - prev->up_at_us < cfg->flap_window_us)
+        /* Down for lack of budget: held, longer when it came up lately;
+         * but the smallest layer's frame rate, which is what a subscriber
+         * short of room sees and whose steps cost no key frame, only for
+         * the first hold (after a dip behind a 600 kbit/s shaper, doubled
+         * holds kept two videos at 10 fps for 24 s). */
+        bool lowest_rate =
+            c->state == PL_ALLOC_ON && c->spatial == prev->spatial && c->spatial == w->ladder[0].s;
+        if (lowest_rate)
+            c->backoff = 0;
+        else if (now - prev->up_at_us < cfg->flap_window_us)
             c->backoff = (uint8_t)min_u(prev->backoff + 1u, BACKOFF_MAX);
         else
             c->backoff = 0;

@@ -59,7 +59,8 @@
  *   before the stream's hold ends. A stream that loses a layer for lack of
  *   budget (downgrades happen at once) is held for `hold_us`; one that
  *   loses a layer again soon after regaining it is held twice as long each
- *   time, up to `hold_max_us`.
+ *   time, up to `hold_max_us`; but a step down of the smallest layer's
+ *   frame rate is held for `hold_us` each time.
  *
  * Steps are ordered lexicographically by (spatial, temporal) on both
  * ladders, and that order is how the allocator compares layers.

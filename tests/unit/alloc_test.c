@@ -482,6 +482,34 @@ static void test_recovery_after_hold(void **state)
     assert_layer(&s, c, 0, 0);
 }
 
+/* The smallest layer's frame rate: a step down of it is held for the
+ * first hold only, however soon after it came back; a larger layer's
+ * step down soon after it came up is held twice as long
+ * (test_recovery_after_hold). */
+static void test_lowest_layer_rate_held_briefly(void **state)
+{
+    (void)state;
+    sub s;
+    sub_init(&s);
+    int c = add_camera(&s, PL_ALLOC_OTHER);
+    s.st[c].max_spatial = 0;
+    run(&s, 0, 200 * K);
+    assert_layer(&s, c, 0, 2);
+    run(&s, 40 * SEC, 120 * K);
+    assert_layer(&s, c, 0, 1);
+    assert_int_equal(ch(&s, c)->hold_until_us, 40 * SEC + PL_ALLOC_HOLD_US);
+    run(&s, 40 * SEC + PL_ALLOC_HOLD_US, 200 * K);
+    assert_layer(&s, c, 0, 2);
+    /* Down again 2 s after it came back: the same hold, not twice it. */
+    int64_t down = 40 * SEC + PL_ALLOC_HOLD_US + 2 * SEC;
+    run(&s, down, 120 * K);
+    assert_layer(&s, c, 0, 1);
+    assert_int_equal(ch(&s, c)->hold_until_us, down + PL_ALLOC_HOLD_US);
+    run(&s, down + PL_ALLOC_HOLD_US, 200 * K);
+    assert_layer(&s, c, 0, 2);
+    assert_int_equal(s.r.downgrades + s.r.upgrades, 1);
+}
+
 /* A camera that cannot keep a larger layer's full frame rate keeps the
  * layer at half (no key frame) for a dip, back to full rate after the
  * hold; a dip that lasts takes it down a layer; and no camera climbs to a
@@ -755,6 +783,7 @@ int main(void)
         cmocka_unit_test(test_tile_caps),
         cmocka_unit_test(test_hysteresis_prevents_flapping),
         cmocka_unit_test(test_recovery_after_hold),
+        cmocka_unit_test(test_lowest_layer_rate_held_briefly),
         cmocka_unit_test(test_half_rate_cushion),
         cmocka_unit_test(test_upgrade_needs_margin_keep_does_not),
         cmocka_unit_test(test_kept_layer_not_given_to_a_peer),
