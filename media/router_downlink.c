@@ -206,10 +206,7 @@ int pl_router_poll_output(pl_router *r, int64_t now_us, pl_router_output *out, u
      * made it arrived: a worker that reads its socket late (on two cores
      * shared with three browsers, 40 to 140 ms now and then) would
      * otherwise show its own lateness as a queue on every subscriber's
-     * path, and each estimate was cut to a few hundred kbit/s at once.
-     * The pacers go by it too: caught up by the backlog's receive times,
-     * a late worker's pacer let out all it had earned meanwhile at once,
-     * into a 300 kbit/s shaper that dropped it. */
+     * path, and each estimate was cut to a few hundred kbit/s at once. */
     int64_t send_us = now_us > r->now ? now_us : r->now;
     int rc = router_queue_pop(r, out, buf, cap);
     if (rc != PL_EAGAIN)
@@ -221,7 +218,7 @@ int pl_router_poll_output(pl_router *r, int64_t now_us, pl_router_output *out, u
         downlink *d = e->dl;
         if (d && d->pacer) {
             pl_pacer_out po;
-            rc = pl_pacer_poll(d->pacer, send_us, &po, buf, cap);
+            rc = pl_pacer_poll(d->pacer, r->now, &po, buf, cap);
             if (rc == PL_OK && paced_output(r, e, &po, send_us, out, buf))
                 return PL_OK;
             if (rc != PL_EAGAIN && rc != PL_OK)

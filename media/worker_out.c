@@ -94,7 +94,7 @@ void worker_drain_router(pl_worker *w)
 {
     pl_router_output o;
     /* Read once: the copies of one datagram leave together. */
-    int64_t sent_at = now_us(), sent_real = realtime_ns();
+    int64_t sent_at = now_us();
     for (;;) {
         int rc = pl_router_poll_output(w->router, sent_at, &o, out_slot(w), DGRAM_MAX);
         if (rc == PL_EAGAIN)
@@ -145,12 +145,15 @@ void worker_drain_router(pl_worker *w)
         if (o.reason == PL_ROUTER_KEYFRAME)
             atomic_fetch_add(&w->st.pli, 1);
         /* A forwarded copy's time in the relay runs from its datagram's
-         * receive time: the one being handled, or, for a copy that waited
-         * in a pacer (polled at the time of this drain, and pushed at its
-         * datagram's receive time), this drain's time less that wait. */
+         * receive time: the one being handled, less the time the copy
+         * waited in a pacer (which the router's clock, set to each
+         * datagram's receive time, measured); released by a timer, from
+         * now less that wait. */
         int64_t rx = 0;
-        if (o.reason == PL_ROUTER_MEDIA)
-            rx = o.held_us ? sent_real - o.held_us * 1000 : w->cur_rx;
+        if (o.reason == PL_ROUTER_MEDIA) {
+            int64_t base = w->cur_rx ? w->cur_rx : o.held_us ? realtime_ns() : 0;
+            rx = base ? base - o.held_us * 1000 : 0;
+        }
         if (!out_commit(w, t, o.kind == PL_ROUTER_OUT_RTCP, o.len, rx))
             continue;
         switch (o.reason) {

@@ -14,8 +14,8 @@
  * transport's pacer, which lets them out at the rate the send-side
  * estimate of its downlink allows (bwe.h, from its transport-wide
  * feedback, or its REMB), audio first. pl_router_poll_output gives the
- * queue first (RTCP, events), then what the pacers let out at the time it is
- * given; what they hold back is due at
+ * queue first (RTCP, events), then what the pacers let out at the time the
+ * router was last told; what they hold back is due at
  * pl_router_next_timeout. A subscriber without an estimate has no pacer:
  * its copies are queued as they come. Timers: call pl_router_handle_timeout when
  * pl_router_next_timeout is due. Nothing here reads a clock or a socket, so
@@ -200,9 +200,9 @@ int64_t pl_router_next_timeout(const pl_router *r);
 /* The next output: PL_OK with *o filled (and for RTP and RTCP the packet
  * written to buf), PL_EAGAIN when the queue is empty. An output that does
  * not fit in cap is dropped with PL_ENOSPC (poll again for the next).
- * now_us: when the output leaves (the router's clock when that is later,
- * as for 0): a subscriber's send-time history records it, and its pacer
- * lets out what is due by then. */
+ * now_us: when the output leaves, which a subscriber's send-time history
+ * records (the router's clock when that is later, as for 0); pacers let
+ * out what is due at the router's clock. */
 int pl_router_poll_output(pl_router *r, int64_t now_us, pl_router_output *o, uint8_t *buf,
                           size_t cap);
 
