@@ -16,13 +16,10 @@
 // the server's output, its debug lines (the estimators' cuts, the
 // allocator's choices) as JSON with their times.
 //
-// Outside CI until it passes every run: on a 2-core machine it passed the
-// last 3 runs, and about two runs in three over many before, with the
-// estimator changed between them. Two failures remain: an uncapped
-// participant's video dips to 320x180 for a moment (all three downlinks
-// see a queue at once when the machine stalls, and the relay cuts for
-// it), or one of Cleo's videos freezes for 5-8% of the minute after her
-// shaper dropped 100-300 packets.
+// Outside CI until it passes every run: on a 2-core machine it passed 17
+// of 23 runs (README.md). What fails is mostly freezes: one of Cleo's
+// videos frozen for 5-9% of the minute, most when the host stalls (Ada
+// and Bob, uncapped, froze up to 14% in such minutes).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
