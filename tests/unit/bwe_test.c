@@ -283,6 +283,36 @@ static void test_a_late_stamped_probe_is_no_ceiling(void **state)
     assert_true(pl_bwe_estimate(f->b) >= 480000);
 }
 
+/* After 2 s of 400 kbit/s (the start probe let go unsent), a probe cluster
+ * asked at asked_bps: n packets of 1000 bytes sent send_gap_us apart, the
+ * first arriving at `first` after the cluster starts, each later one
+ * arrival_gap_us after the one before; then the feedback. Returns the
+ * estimate before the cluster and the stats then. */
+static uint64_t cluster_after_400k(fx *f, uint64_t asked_bps, size_t n, int64_t send_gap_us,
+                                   int64_t first, int64_t arrival_gap_us, pl_bwe_stats *st0)
+{
+    pl_bwe_probe p;
+    pl_bwe_probe_poll(f->b, 0, &p);
+    for (int i = 0; i < 20; i++)
+        interval(f, 1000, 20 * MS, 0, 0);
+    uint64_t before = pl_bwe_estimate(f->b);
+    *st0 = pl_bwe_get_stats(f->b);
+    pl_bwe_request_probe(f->b, f->now, asked_bps);
+    assert_true(pl_bwe_probe_poll(f->b, f->now, &p));
+    fb_start(f);
+    int64_t prev = 0, at = f->now + first, last = at;
+    for (size_t i = 0; i < n; i++) {
+        pl_bwe_on_sent(f->b, f->now, f->seq++, 1000, p.id);
+        last = at + (int64_t)i * arrival_gap_us;
+        fb_arrived(f, i, last, &prev);
+        f->now += send_gap_us;
+    }
+    f->fb.n_packets = n;
+    f->now = last + 10 * MS;
+    pl_bwe_on_feedback(f->b, f->now, &f->fb);
+    return before;
+}
+
 /* A probe cluster sent at 1 Mbit/s whose arrivals a receiver short of CPU
  * stamped all within 2 ms: no path delivers that much faster than it was
  * sent, so it measures nothing (a failed probe), and the estimate stays
@@ -290,24 +320,8 @@ static void test_a_late_stamped_probe_is_no_ceiling(void **state)
 static void test_a_squeezed_probe_measures_nothing(void **state)
 {
     fx *f = *state;
-    pl_bwe_probe p;
-    pl_bwe_probe_poll(f->b, 0, &p); /* let the start probe go unsent */
-    for (int i = 0; i < 20; i++)
-        interval(f, 1000, 20 * MS, 0, 0); /* 400 kbit/s */
-    uint64_t before = pl_bwe_estimate(f->b);
-    pl_bwe_stats st0 = pl_bwe_get_stats(f->b);
-    pl_bwe_request_probe(f->b, f->now, 1000000);
-    assert_true(pl_bwe_probe_poll(f->b, f->now, &p));
-    fb_start(f);
-    int64_t prev = 0, read_at = f->now + 10 * 8 * MS + 60 * MS;
-    for (size_t i = 0; i < 10; i++) {
-        pl_bwe_on_sent(f->b, f->now, f->seq++, 1000, p.id);
-        fb_arrived(f, i, read_at + (int64_t)i * 200, &prev);
-        f->now += 8 * MS;
-    }
-    f->fb.n_packets = 10;
-    pl_bwe_on_feedback(f->b, read_at + 10 * MS, &f->fb);
-    f->now = read_at + 10 * MS;
+    pl_bwe_stats st0;
+    uint64_t before = cluster_after_400k(f, 1000000, 10, 8 * MS, 140 * MS, 200, &st0);
     interval(f, 1000, 20 * MS, 0, 0);
     pl_bwe_stats st = pl_bwe_get_stats(f->b);
     print_message("# estimate %llu before the squeezed probe, %llu after; probes failed %llu\n",
@@ -325,25 +339,8 @@ static void test_a_squeezed_probe_measures_nothing(void **state)
 static void test_an_undersent_probe_is_no_ceiling(void **state)
 {
     fx *f = *state;
-    pl_bwe_probe p;
-    pl_bwe_probe_poll(f->b, 0, &p); /* let the start probe go unsent */
-    for (int i = 0; i < 20; i++)
-        interval(f, 1000, 20 * MS, 0, 0); /* 400 kbit/s */
-    uint64_t before = pl_bwe_estimate(f->b);
-    pl_bwe_stats st0 = pl_bwe_get_stats(f->b);
-    pl_bwe_request_probe(f->b, f->now, 2000000);
-    assert_true(pl_bwe_probe_poll(f->b, f->now, &p));
-    fb_start(f);
-    int64_t prev = 0, first = f->now + 30 * MS, last = first;
-    for (size_t i = 0; i < 8; i++) {
-        pl_bwe_on_sent(f->b, f->now, f->seq++, 1000, p.id);
-        last = first + (int64_t)i * 17778;
-        fb_arrived(f, i, last, &prev);
-        f->now += 13333;
-    }
-    f->fb.n_packets = 8;
-    pl_bwe_on_feedback(f->b, last + 10 * MS, &f->fb);
-    f->now = last + 10 * MS;
+    pl_bwe_stats st0;
+    uint64_t before = cluster_after_400k(f, 2000000, 8, 13333, 30 * MS, 17778, &st0);
     pl_bwe_stats st = pl_bwe_get_stats(f->b);
     print_message("# estimate %llu before the probe sent at 600k of 2M, %llu after; probes "
                   "failed %llu\n",
