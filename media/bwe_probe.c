@@ -26,6 +26,10 @@
  * a cluster behind a 600 kbit/s shaper read 4.5 Mbit/s, and the relay
  * sent a larger layer that overflowed the shaper. */
 #define SQUEEZED_RATIO 2.0
+/* ... by at least this much: the relay stamps a packet when its worker
+ * drains it and sends a batch's packets together after, so a cluster
+ * squeezed by less than a busy batch takes may be the relay's doing. */
+#define SQUEEZED_MIN_US 20000
 /* A cluster that left at under this share of its rate was spread out by
  * the sender's own lateness (a relay short of CPU); arrivals slower still
  * are then as likely a receiver short of it too as a full path. Taken as
@@ -227,7 +231,7 @@ static uint64_t measure(bwe_cluster *c, double jitter_us, bwe_probe_result *seen
         recv_bps = tail;
     seen->send_bps = (uint64_t)send_bps;
     seen->recv_bps = (uint64_t)recv_bps;
-    if (recv_bps > SQUEEZED_RATIO * send_bps)
+    if (recv_bps > SQUEEZED_RATIO * send_bps && send_span - recv_span >= SQUEEZED_MIN_US)
         return 0;
     if (recv_bps < SATURATED_RATIO * send_bps) {
         if (send_bps < UNDERSENT_SHARE * (double)c->bps)

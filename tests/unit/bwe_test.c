@@ -332,6 +332,18 @@ static void test_a_squeezed_probe_measures_nothing(void **state)
     assert_true(pl_bwe_estimate(f->b) < 700000);
 }
 
+/* Squeezed by less than a busy batch of the relay's takes (sent over 20
+ * ms, received over 5): the relay's own batching, and a measure. */
+static void test_a_slightly_squeezed_probe_measures(void **state)
+{
+    fx *f = *state;
+    pl_bwe_stats st0;
+    cluster_after_400k(f, 1000000, 6, 4 * MS, 30 * MS, 1 * MS, &st0);
+    pl_bwe_stats st = pl_bwe_get_stats(f->b);
+    assert_int_equal(st.probes_ok, st0.probes_ok + 1);
+    assert_int_equal(st.probes_failed, st0.probes_failed);
+}
+
 /* A probe cluster asked at 2 Mbit/s that left at 600 kbit/s (a relay short
  * of CPU) and arrived at 450: what it measured is the relay's lateness and
  * a receiver's as much as the path, so it measures nothing; taken as the
@@ -590,6 +602,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_drained_queue_is_no_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_probe_into_a_long_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_squeezed_probe_measures_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_slightly_squeezed_probe_measures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_an_undersent_probe_is_no_ceiling, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loss_before_a_path_change_is_not_the_paths, setup,
                                         teardown),
