@@ -17,7 +17,7 @@
 // allocator's choices) as JSON with their times.
 //
 // Outside CI until it passes every run: on a 2-core machine it passed 17
-// of 23 runs (README.md). What fails is mostly freezes: one of Cleo's
+// of 24 runs (README.md). What fails is mostly freezes: one of Cleo's
 // videos frozen for 5-9% of the minute, most when the host stalls (Ada
 // and Bob, uncapped, froze up to 14% in such minutes).
 import { test, before, after } from 'node:test';
