@@ -59,7 +59,14 @@ typedef struct slot {
      * subscriber paused it and the size it shows it at (`subscription`). */
     pl_route route;
     uint32_t offered_rtx_ssrc; /* video: the RTX stream offered (RFC 4588) */
-    bool bandwidth_paused;     /* the relay said `video-paused` for it */
+    /* The SSRC the outstanding offer named for the slot (0: inactive), and
+     * whether the relay forwards the slot: only once an answer to an offer
+     * that named its SSRC came back. A track given to the slot while that
+     * offer was out waits for the next one, or its packets reach the
+     * subscriber before any offer announced them. */
+    uint32_t offer_ssrc;
+    bool routed;
+    bool bandwidth_paused; /* the relay said `video-paused` for it */
 } slot;
 
 /* One connection: a device of a user once it said hello. */

@@ -356,6 +356,83 @@ static void test_ice_restart_and_failed_transports(void **state)
     fx_free(f);
 }
 
+/* Whether the SSRC is named in the last subscribe offer a connection got. */
+static bool offered(fx *f, int c, uint32_t ssrc)
+{
+    char line[32];
+    snprintf(line, sizeof(line), "a=ssrc:%u ", ssrc);
+    return strstr(str(got(f, c, "subscribe-offer"), "sdp"), line) != NULL;
+}
+
+/* Routes of Bob's subscribe transport from this publisher. */
+static size_t routes_from(const fx *f, uint64_t publisher)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < f->media.n_routes; i++)
+        n += f->media.routes[i].publisher == publisher;
+    return n;
+}
+
+/* An answer sets the routes its offer named, never a track given to a
+ * section after that offer went out (a new one, or an ended one's section
+ * reused): its packets would reach the subscriber before any offer
+ * announced their SSRC. The next offer brings it. */
+static void test_an_answer_routes_what_its_offer_named(void **state)
+{
+    (void)state;
+    fx *f = fx_new_with_media();
+    char *offer = fixture("sdp/chromium156-publish-offer.sdp");
+    char *answer = fixture("sdp/chromium156-answer-to-parley-offer.sdp");
+    hello(f, 0, "Ada");
+    hello(f, 1, "Bob");
+    hello(f, 2, "Cleo");
+    hello(f, 3, "Dan");
+    say(f, 0, "{\"type\":\"join\",\"room\":\"r\"}");
+    say(f, 1, "{\"type\":\"join\",\"room\":\"r\"}");
+    say_sdp(f, 0, "publish", offer);
+    uint64_t ada_pub = f->media.last_id;
+    assert_non_null(got(f, 1, "subscribe-offer"));
+    /* Cleo publishes while Bob's offer of Ada's tracks is out. */
+    say(f, 2, "{\"type\":\"join\",\"room\":\"r\"}");
+    say_sdp(f, 2, "publish", offer);
+    uint64_t cleo_pub = f->media.last_id;
+    drain(f, 1);
+    say_sdp(f, 1, "subscribe-answer", answer);
+    assert_int_equal(f->media.n_routes, 2);
+    assert_int_equal(routes_from(f, ada_pub), 2);
+    uint64_t bob_sub = f->media.routes_of;
+    /* Cleo's tracks come with the next offer, and are routed once it is
+     * answered. */
+    json_t *so = got(f, 1, "subscribe-offer");
+    assert_non_null(so);
+    say_sdp(f, 1, "subscribe-answer", answer);
+    assert_int_equal(f->media.routes_of, bob_sub);
+    assert_int_equal(f->media.n_routes, 4);
+    assert_int_equal(routes_from(f, cleo_pub), 2);
+    /* Cleo leaves; Dan publishes while the offer that ends her tracks is
+     * out, and his tracks take her sections. The answer routes Ada's only. */
+    drain(f, 1);
+    say(f, 2, "{\"type\":\"leave\"}");
+    assert_non_null(got(f, 1, "subscribe-offer"));
+    say(f, 3, "{\"type\":\"join\",\"room\":\"r\"}");
+    say_sdp(f, 3, "publish", offer);
+    uint64_t dan_pub = f->media.last_id;
+    drain(f, 1);
+    say_sdp(f, 1, "subscribe-answer", answer);
+    assert_int_equal(f->media.n_routes, 2);
+    assert_int_equal(routes_from(f, ada_pub), 2);
+    so = got(f, 1, "subscribe-offer");
+    assert_non_null(so);
+    say_sdp(f, 1, "subscribe-answer", answer);
+    assert_int_equal(f->media.n_routes, 4);
+    assert_int_equal(routes_from(f, dan_pub), 2);
+    for (size_t i = 0; i < f->media.n_routes; i++)
+        assert_true(offered(f, 1, f->media.routes[i].out_ssrc));
+    free(offer);
+    free(answer);
+    fx_free(f);
+}
+
 /* A simulcast publisher's layers reach the relay by rid, with the RID and
  * repaired-RID extension ids, and a subscriber's tile size reaches its
  * route (`subscription`). */
@@ -772,6 +849,7 @@ int main(void)
         cmocka_unit_test(test_disconnect_is_announced),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_ice_restart_and_failed_transports),
+        cmocka_unit_test(test_an_answer_routes_what_its_offer_named),
         cmocka_unit_test(test_simulcast_layers_and_tile_size),
         cmocka_unit_test(test_worker_reports),
         cmocka_unit_test(test_many_connections),
