@@ -155,9 +155,11 @@ void bwe_prober_result(bwe_prober *p, const pl_sendhist_result *r)
     bwe_cluster *c = find(p, r->cluster);
     if (!c)
         return;
-    if (r->late) /* its loss was told already */
-        return;
-    c->told_n++;
+    /* A late one was told already, as lost: reordered past a feedback by
+     * jitter, it did arrive. Left out, behind 20 ms of jitter a cluster
+     * read a fifth lost and measured nothing. */
+    if (!r->late)
+        c->told_n++;
     if (!r->received)
         return;
     if (!c->recv_n || r->arrival_us < c->first_arrival_us) {
@@ -256,11 +258,14 @@ bwe_probe_result bwe_prober_conclude(bwe_prober *p, int64_t now_us)
             continue;
         int64_t end = c->started_us + c->duration_us;
         bool told = now_us >= end && c->sent_n && c->told_n >= c->sent_n;
+        /* Told lost may yet be told received (reordered past a feedback):
+         * a cluster with losses waits as long as one not all told. */
+        bool settled = c->recv_n == c->told_n || now_us >= end + p->rtt_us + FEEDBACK_WAIT_US;
         /* Feedback is lost too: what was not told a round trip and a few
          * feedback intervals after the cluster never will be; most of it
          * told is enough to measure. */
         bool mostly = now_us >= end + p->rtt_us + FEEDBACK_WAIT_US && 2 * c->told_n >= c->sent_n;
-        if (!told && !mostly && now_us < end + CLUSTER_TIMEOUT_US)
+        if (!(told && settled) && !mostly && now_us < end + CLUSTER_TIMEOUT_US)
             continue;
         bwe_probe_result seen = {.asked = c->bps, .duration_us = c->duration_us};
         seen.bps = c->told_n ? measure(c, p->jitter_us, &seen) : 0;

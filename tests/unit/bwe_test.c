@@ -363,6 +363,53 @@ static void test_an_undersent_probe_is_no_ceiling(void **state)
     assert_true(pl_bwe_estimate(f->b) >= before);
 }
 
+/* A cluster whose last three packets a jitter reordered past the feedback:
+ * told lost, then received in the next one. They arrived, and the cluster
+ * measures (told a fifth lost and left so, it measured nothing, and behind
+ * 20 ms of jitter a start-up stalled at a third of the path). */
+static void test_a_reordered_probe_measures(void **state)
+{
+    fx *f = *state;
+    pl_bwe_probe p;
+    pl_bwe_probe_poll(f->b, 0, &p);
+    for (int i = 0; i < 20; i++)
+        interval(f, 1000, 20 * MS, 0, 0);
+    pl_bwe_stats st0 = pl_bwe_get_stats(f->b);
+    pl_bwe_request_probe(f->b, f->now, 1000000);
+    assert_true(pl_bwe_probe_poll(f->b, f->now, &p));
+    /* 10 packets of 1000 bytes 8 ms apart (1 Mbit/s), each 30 ms later. */
+    uint16_t first = f->seq;
+    int64_t sent0 = f->now;
+    for (size_t i = 0; i < 10; i++) {
+        pl_bwe_on_sent(f->b, f->now, f->seq++, 1000, p.id);
+        f->now += 8 * MS;
+    }
+    fb_start(f);
+    f->fb.base_seq = first;
+    int64_t prev = 0;
+    for (size_t i = 0; i < 7; i++)
+        fb_arrived(f, i, sent0 + 30 * MS + (int64_t)i * 8 * MS, &prev);
+    for (size_t i = 7; i < 10; i++)
+        f->fb.packets[i] = (pl_rtcp_twcc_packet){.seq = (uint16_t)(first + i), .received = false};
+    f->fb.n_packets = 10;
+    pl_bwe_on_feedback(f->b, sent0 + 90 * MS, &f->fb);
+    fb_start(f);
+    f->fb.base_seq = (uint16_t)(first + 7);
+    for (size_t i = 0; i < 3; i++)
+        fb_arrived(f, i, sent0 + 30 * MS + (int64_t)(7 + i) * 8 * MS + 15 * MS, &prev);
+    f->fb.n_packets = 3;
+    f->now = sent0 + 150 * MS;
+    pl_bwe_on_feedback(f->b, f->now, &f->fb);
+    interval(f, 1000, 20 * MS, 0, 0);
+    pl_bwe_stats st = pl_bwe_get_stats(f->b);
+    print_message("# reordered cluster: probes ok %llu, failed %llu, estimate %llu\n",
+                  (unsigned long long)(st.probes_ok - st0.probes_ok),
+                  (unsigned long long)(st.probes_failed - st0.probes_failed),
+                  (unsigned long long)pl_bwe_estimate(f->b));
+    assert_int_equal(st.probes_ok, st0.probes_ok + 1);
+    assert_int_equal(st.probes_failed, st0.probes_failed);
+}
+
 static void test_remb_alone_and_as_a_ceiling(void **state)
 {
     fx *f = *state;
@@ -603,6 +650,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_probe_into_a_long_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_squeezed_probe_measures_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_slightly_squeezed_probe_measures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_reordered_probe_measures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_an_undersent_probe_is_no_ceiling, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loss_before_a_path_change_is_not_the_paths, setup,
                                         teardown),
