@@ -68,6 +68,13 @@ static int64_t max64(int64_t a, int64_t b)
     return a > b ? a : b;
 }
 
+/* What a packet of len bytes costs on the wire: the link carries its
+ * headers and tag too, and an audio packet's are a third of it. */
+static size_t wire(const pl_pacer *p, size_t len)
+{
+    return len + p->cfg.packet_overhead;
+}
+
 static uint8_t *slot_data(pl_pacer *p, uint32_t i)
 {
     return p->data + (size_t)i * PL_PACER_PKT_MAX;
@@ -178,7 +185,7 @@ static void fifo_push(pl_pacer *p, fifo *f, uint32_t i)
         p->slots[f->tail].next = i;
     f->tail = i;
     f->n++;
-    f->bytes += p->slots[i].len;
+    f->bytes += wire(p, p->slots[i].len);
 }
 
 /* Takes slot i (after prev, NIL for the head) off queue f and returns it
@@ -193,7 +200,7 @@ static uint32_t fifo_unlink(pl_pacer *p, fifo *f, uint32_t prev, uint32_t i)
     if (f->tail == i)
         f->tail = prev;
     f->n--;
-    f->bytes -= p->slots[i].len;
+    f->bytes -= wire(p, p->slots[i].len);
     p->slots[i].next = p->free_head;
     p->free_head = i;
     p->n_free++;
@@ -231,7 +238,7 @@ static uint64_t drain_rate(const pl_pacer *p, int64_t now, uint64_t rate)
         return 0;
     double need = 0;
     for (uint32_t i = p->q[PL_PACER_VIDEO].head; i != NIL; i = p->slots[i].next) {
-        ahead += (double)p->slots[i].len * (double)UBITS_PER_BYTE;
+        ahead += (double)wire(p, p->slots[i].len) * (double)UBITS_PER_BYTE;
         left = max64(limit - (now - p->slots[i].enqueued), limit / 10);
         if (ahead / (double)left > need)
             need = ahead / (double)left;
@@ -319,7 +326,7 @@ int pl_pacer_push(pl_pacer *p, int64_t now, enum pl_pacer_class cls, const uint8
         uint64_t bound = p->st.media_bps * (uint64_t)p->cfg.max_rtx_delay_us / 8000000u;
         if (bound < PL_PACER_PKT_MAX)
             bound = PL_PACER_PKT_MAX;
-        if (p->q[cls].n >= p->n_slots / 4 || p->q[cls].bytes + len > bound) {
+        if (p->q[cls].n >= p->n_slots / 4 || p->q[cls].bytes + wire(p, len) > bound) {
             p->st.rtx_over++;
             room = false;
         }
@@ -396,7 +403,8 @@ static size_t write_padding(pl_pacer *p, uint8_t *buf)
     uint64_t left = p->probe.bytes > p->probe_bytes ? p->probe.bytes - p->probe_bytes : 0;
     if (per > left)
         per = left;
-    size_t pad = per > PL_RTP_HEADER_MIN ? (size_t)(per - PL_RTP_HEADER_MIN) : 0;
+    size_t head = wire(p, PL_RTP_HEADER_MIN);
+    size_t pad = per > head ? (size_t)(per - head) : 0;
     if (pad < PL_PACER_PADDING_MIN)
         pad = PL_PACER_PADDING_MIN;
     if (pad > PL_PACER_PADDING_MAX)
@@ -480,7 +488,7 @@ int pl_pacer_poll(pl_pacer *p, int64_t now, pl_pacer_out *out, uint8_t *buf, siz
                           .cluster = p->probe_active ? p->probe.id : 0,
                           .queued_us = now - s.enqueued,
                           .marker = s.marker};
-    p->credit -= (int64_t)len * UBITS_PER_BYTE;
+    p->credit -= (int64_t)wire(p, len) * UBITS_PER_BYTE;
     if (c != PL_PACER_AUDIO) {
         p->last_batch = now;
         if (p->draining)
@@ -502,7 +510,7 @@ int pl_pacer_poll(pl_pacer *p, int64_t now, pl_pacer_out *out, uint8_t *buf, siz
         p->st.padding_bytes += len;
     }
     if (p->probe_active) {
-        p->probe_bytes += len;
+        p->probe_bytes += wire(p, len);
         p->probe_packets++;
         if (p->probe_bytes >= p->probe.bytes && p->probe_packets >= p->probe.min_packets)
             end_probe(p, true);

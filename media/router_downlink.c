@@ -91,7 +91,8 @@ void router_downlink_setup(pl_router *r, endpoint *e, int64_t now)
     bool padding = estimated && ext && has_rtx_route(e);
     pl_pacer_config cfg = {.twcc_ext = ext,
                            .padding_ssrc = padding ? PADDING_PLACEHOLDER_SSRC : 0,
-                           .padding_pt = PADDING_PLACEHOLDER_PT};
+                           .padding_pt = PADDING_PLACEHOLDER_PT,
+                           .packet_overhead = PL_ROUTER_PACKET_OVERHEAD};
     bool same = d->twcc_ext == ext && d->estimated == estimated && d->padding == padding;
     if (same && (d->pacer || !estimated))
         return;
@@ -190,7 +191,8 @@ static bool paced_output(pl_router *r, endpoint *e, const pl_pacer_out *po, int6
         why = PL_ROUTER_PADDING;
     }
     if (d->bwe && d->twcc_ext)
-        pl_bwe_on_sent(d->bwe, send_us, po->twcc_seq, po->len, po->cluster);
+        pl_bwe_on_sent(d->bwe, send_us, po->twcc_seq, po->len + PL_ROUTER_PACKET_OVERHEAD,
+                       po->cluster);
     *out = (pl_router_output){.kind = PL_ROUTER_OUT_RTP,
                               .reason = why,
                               .transport = e->id,

@@ -69,8 +69,9 @@
 /* The allocator asks the estimator for a probe at most this often. */
 #define ALLOC_PROBE_GAP_US 3000000
 /* Bytes a forwarded packet has on the subscriber's estimate beyond the
- * stripped packet: its transport-wide sequence number extension. */
-#define WIRE_EXTRA PL_PACER_TWCC_GROWTH
+ * stripped packet: its transport-wide sequence number extension, and what
+ * the wire adds to every packet. */
+#define WIRE_EXTRA (PL_PACER_TWCC_GROWTH + PL_ROUTER_PACKET_OVERHEAD)
 /* Video that waited this long in an estimated subscriber's pacer is
  * dropped, and its routes restart at a key frame (of the smaller layer
  * the allocation gives them by then); the pacer's own rule (draining
@@ -154,7 +155,7 @@ typedef struct track {
     pl_track cfg;
     uint32_t uid;    /* unique in the router: routes notice a new track */
     size_t n_layers; /* cfg.n_layers, or 1 */
-    layer *layers; /* n_layers of them: a layer's receive state is several KB */
+    layer *layers;   /* n_layers of them: a layer's receive state is several KB */
     pl_layer_clock clocks[PL_MAX_LAYERS];
     fan_entry *fan; /* rebuilt when routes change: forwarding never searches */
     size_t fan_n, fan_cap;

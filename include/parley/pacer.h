@@ -114,6 +114,10 @@ typedef struct pl_pacer_config {
     uint8_t twcc_ext;      /* 1..14: write the transport-wide sequence number; 0: the caller does */
     uint32_t padding_ssrc; /* 0: no padding (probes then carry media only) */
     uint8_t padding_pt;
+    /* Bytes each packet costs on the wire beyond its own (IP and UDP
+     * headers, the SRTP tag): counted against the rate, in the queues'
+     * bytes and in probe clusters, never written. */
+    uint16_t packet_overhead;
 } pl_pacer_config;
 
 /* One packet that left. */
@@ -127,7 +131,7 @@ typedef struct pl_pacer_out {
 } pl_pacer_out;
 
 typedef struct pl_pacer_class_stats {
-    size_t queued_packets, queued_bytes; /* now */
+    size_t queued_packets, queued_bytes; /* now; bytes with the packet overhead */
     int64_t oldest_us;                   /* how long the oldest queued one has waited */
     uint64_t sent_packets, sent_bytes;
     int64_t max_delay_us; /* the longest wait of a packet sent */

@@ -52,6 +52,13 @@ static void ring_pop(link_ring *r)
     r->n--;
 }
 
+/* What a datagram takes of the link: its bytes and the headers the
+ * simulation does not write. */
+static size_t cost(const link *l, size_t len)
+{
+    return len + l->overhead;
+}
+
 /* Serves the queue up to now: every packet whose last bit has left by then
  * goes on the wire (or is lost there). */
 static void advance(link *l, int64_t now)
@@ -65,7 +72,7 @@ static void advance(link *l, int64_t now)
         }
         link_packet *p = ring_at(&l->queue, 0);
         l->clock_us = finish;
-        l->queued_bytes -= p->len;
+        l->queued_bytes -= cost(l, p->len);
         if (rand01(l) < l->loss) {
             l->dropped_loss++;
         } else {
@@ -101,7 +108,7 @@ static void advance(link *l, int64_t now)
         if (l->queue.n) {
             link_packet *next = ring_at(&l->queue, 0);
             next->queue_us = (int64_t)(finish - (double)next->enter_us);
-            l->head_bits_left = (double)next->len * 8;
+            l->head_bits_left = (double)cost(l, next->len) * 8;
         }
     }
     l->clock_us = (double)now;
@@ -123,7 +130,8 @@ int64_t link_queue_delay(link *l, int64_t now)
     advance(l, now);
     if (!l->queue.n)
         return 0;
-    double bits = l->head_bits_left + (double)(l->queued_bytes - ring_at(&l->queue, 0)->len) * 8;
+    double bits =
+        l->head_bits_left + (double)(l->queued_bytes - cost(l, ring_at(&l->queue, 0)->len)) * 8;
     return (int64_t)(bits * 1e6 / (double)l->rate_bps);
 }
 
@@ -132,7 +140,7 @@ int link_send(link *l, int64_t now, const uint8_t *data, size_t len)
     l->sent++;
     int64_t wait = link_queue_delay(l, now);
     if (len > LINK_MTU || l->queue.n == LINK_CAP ||
-        (l->max_queue_bytes && l->queued_bytes + len > l->max_queue_bytes) ||
+        (l->max_queue_bytes && l->queued_bytes + cost(l, len) > l->max_queue_bytes) ||
         (l->max_queue_us && wait > l->max_queue_us)) {
         l->dropped_queue++;
         return -1;
@@ -142,9 +150,9 @@ int link_send(link *l, int64_t now, const uint8_t *data, size_t len)
     p->queue_us = 0;
     p->len = len;
     memcpy(p->data, data, len);
-    l->queued_bytes += len;
+    l->queued_bytes += cost(l, len);
     if (l->queue.n == 1) {
-        l->head_bits_left = (double)len * 8;
+        l->head_bits_left = (double)cost(l, len) * 8;
         l->clock_us = (double)now;
         if (l->burst_bits > 0) {
             /* Credit saved while idle sends (part of) it at once. */

@@ -10,7 +10,9 @@
  * and what the credit covers leaves at once. With jitter each packet's
  * delay varies on its own, so packets overtake each other; or, with
  * jitter_keeps_order, a packet drawn late holds back those behind it, as
- * parley-impair's jitter and a queue of varying depth do. Seeded, on the virtual clock;
+ * parley-impair's jitter and a queue of varying depth do. A datagram
+ * takes its length and `overhead` more of the rate and the queue (IP, UDP
+ * and the SRTP tag, which the simulation does not write). Seeded, on the virtual clock;
  * times must not go backwards. */
 #ifndef PARLEY_TEST_LINK_H
 #define PARLEY_TEST_LINK_H
@@ -44,6 +46,7 @@ typedef struct link {
     int64_t jitter_us;       /* each packet's delay +- up to this, uniform (reorders) */
     bool jitter_keeps_order; /* a late packet holds the ones behind it (a FIFO) */
     size_t max_queue_bytes;  /* 0: no limit in bytes */
+    size_t overhead;         /* bytes a datagram takes beyond its own (headers not written) */
     int64_t max_queue_us;    /* 0: no limit in time (at the current rate) */
     /* State: the queue, whose head is being sent, and the wire. */
     link_ring queue, wire;

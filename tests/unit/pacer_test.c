@@ -245,6 +245,52 @@ static void test_rate_and_batches(void **state)
     assert_int_equal(st.cls[PL_PACER_VIDEO].sent_packets, 206);
 }
 
+/* How long `n` video packets of `len` bytes take to leave at 800 kbit/s
+ * (100 bytes a ms) with each packet costing `overhead` more. */
+static int64_t drain_ms(fx *f, size_t n, size_t len, uint16_t overhead, size_t *queued)
+{
+    pl_pacer_config cfg = {.pacing_factor = 1.0,
+                           .max_video_delay_us = 5000 * MS,
+                           .backlog_us = 5000 * MS,
+                           .packet_overhead = overhead};
+    pl_pacer_destroy(f->p);
+    make(f, &cfg);
+    pl_pacer_set_rate(f->p, 800000);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(push(f, 0, PL_PACER_VIDEO, len, 0, false), PL_OK);
+    pl_pacer_stats st;
+    pl_pacer_get_stats(f->p, 0, &st);
+    *queued = st.cls[PL_PACER_VIDEO].queued_bytes;
+    pl_pacer_out o;
+    uint8_t buf[2000];
+    int64_t now = 0, last = 0;
+    for (size_t sent = 0; sent < n;) {
+        while (poll1(f, now, &o, buf) >= 0) {
+            sent++;
+            last = now;
+        }
+        if (sent < n)
+            now = pl_pacer_next_timeout(f->p);
+    }
+    return last / MS;
+}
+
+/* The wire carries each packet's IP and UDP headers and SRTP tag too: a
+ * 100-byte packet costing 100 more goes at half the packets a second. */
+static void test_packet_overhead(void **state)
+{
+    fx *f = *state;
+    size_t q0, q1;
+    int64_t bare = drain_ms(f, 100, 100, 0, &q0);
+    int64_t with = drain_ms(f, 100, 100, 100, &q1);
+    print_message("# 100 x 100 B at 800 kbit/s: %lld ms, %lld ms with 100 B of overhead each\n",
+                  (long long)bare, (long long)with);
+    assert_int_equal(q0, 100 * 100);
+    assert_int_equal(q1, 100 * 200);
+    assert_true(bare >= 90 && bare <= 105);
+    assert_true(with >= 190 && with <= 205);
+}
+
 /* Video and RTX cannot take the slots kept for audio. */
 static void test_pool(void **state)
 {
@@ -725,6 +771,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_priorities, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_and_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_packet_overhead, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rtx_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rtx_expired, setup, teardown),
