@@ -16,10 +16,11 @@
 // the server's output, its debug lines (the estimators' cuts, the
 // allocator's choices) as JSON with their times.
 //
-// Outside CI until it passes every run: on a 2-core machine it passed 17
-// of 24 runs (README.md). What fails is mostly freezes: one of Cleo's
-// videos frozen for 5-9% of the minute, most when the host stalls (Ada
-// and Bob, uncapped, froze up to 14% in such minutes).
+// Outside CI until it passes every run: on a 2-core machine it passed 5
+// of 6 runs since the relay counts each packet's headers (README.md), 17
+// of 24 before. What fails is mostly freezes: one of Cleo's videos frozen
+// for 5-9% of the minute, most when the host stalls (Ada and Bob,
+// uncapped, froze up to 14% in such minutes).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
