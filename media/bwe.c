@@ -56,9 +56,6 @@
 #define RECENT_PACE_US 250000
 #define PROBE_FURTHER_SHARE 0.7
 #define CALM_US 2000000
-/* A saturated cluster that arrived under this share of the acknowledged
- * rate, where the path does not keep pace, measured a stalled receiver. */
-#define STALLED_PROBE_SHARE 0.5
 /* An acknowledged rate under this share of the estimate is a sender well
  * below it (the estimate came from probes), which a drained queue does
  * not cut. */
@@ -96,7 +93,7 @@ struct pl_bwe {
     double loss_inherent;           /* the path's own loss, which no cut lowers */
     double cut_acked_bps, cut_loss; /* at the first of a series of loss cuts */
     int64_t last_loss_update_us, last_loss_cut_us;
-    uint64_t feedbacks, overuses, loss_cuts, app_limited_cuts, probes_below_acked, probes_stalled;
+    uint64_t feedbacks, overuses, loss_cuts, app_limited_cuts, probes_below_acked;
     int64_t path_since_us; /* the last path change: loss of what left before is not the path's */
     uint64_t path_changes, lost_before_path_change;
     uint64_t drained_overuses;
@@ -395,18 +392,6 @@ static bool take_probe(pl_bwe *b, bwe_probe_result probe)
         if (rate < (double)b->acked_bps && acked_carried(b)) {
             rate = (double)b->acked_bps;
             b->probes_below_acked++;
-        } else if (rate < STALLED_PROBE_SHARE * (double)b->acked_bps) {
-            /* Under half of what the path delivered around it: a receiver
-             * that stalled, not the path. Behind a 600 kbit/s cap, where
-             * the path does not keep pace, two such clusters (sent at 750
-             * and 830 kbit/s, read at 191 and 69 while 420 and 455
-             * arrived around them) cut a browser on two busy cores to 182
-             * and 66 kbit/s and froze its videos. It measures nothing; a
-             * path that did fall that far builds a queue the delay part
-             * cuts for. */
-            b->probes_stalled++;
-            b->rate_state = PL_BWE_HOLD;
-            return true;
         } else {
             capacity_update(b, rate / 1000.0);
         }
@@ -674,7 +659,6 @@ pl_bwe_stats pl_bwe_get_stats(const pl_bwe *b)
                           .app_limited_cuts = b->app_limited_cuts,
                           .drained_overuses = b->drained_overuses,
                           .probes_below_acked = b->probes_below_acked,
-                          .probes_stalled = b->probes_stalled,
                           .probes_sent = b->prober.sent,
                           .probes_ok = b->prober.ok,
                           .probes_failed = b->prober.failed,

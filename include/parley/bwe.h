@@ -113,9 +113,6 @@ typedef struct pl_bwe_stats {
     /* Saturated probes that measured less than the acknowledged rate,
      * taken as that rate. */
     uint64_t probes_below_acked;
-    /* Saturated probes that arrived at under half the acknowledged rate
-     * where the path does not keep pace (a stalled receiver): no measure. */
-    uint64_t probes_stalled;
     uint64_t probes_sent, probes_ok, probes_failed;
     uint64_t last_probe_bps; /* result of the last successful probe */
     pl_sendhist_stats history;

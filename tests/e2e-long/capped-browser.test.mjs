@@ -17,8 +17,7 @@
 // allocator's choices) as JSON with their times.
 //
 // Outside CI until it passes every run: on a 2-core machine it passed 7
-// of 10 runs since the relay counts each packet's headers, and the 4
-// runs since a probe a stalled receiver read measures nothing (README.md);
+// of 10 runs since the relay counts each packet's headers (README.md),
 // 17 of 24 before. What fails is mostly freezes: one of Cleo's videos frozen
 // for 5-9% of the minute, most when the host stalls (Ada and Bob,
 // uncapped, froze up to 14% in such minutes).

@@ -283,47 +283,6 @@ static void test_a_late_stamped_probe_is_no_ceiling(void **state)
     assert_true(pl_bwe_estimate(f->b) >= 480000);
 }
 
-/* A receiver that stalled 150 ms on a probe cluster's last packet, on a
- * path that does not keep pace (500 kbit/s sent into 400): the cluster
- * read under half of what arrived around it, which no path that carries
- * that does. It measures nothing, and the estimate stays where the path
- * put it. */
-static void test_a_stalled_probe_measures_nothing(void **state)
-{
-    fx *f = *state;
-    pl_bwe_probe p;
-    pl_bwe_probe_poll(f->b, 0, &p);
-    for (int i = 0; i < 20; i++)
-        interval(f, 1000, 20 * MS, 0, 0); /* 400 kbit/s */
-    /* 300 ms of 1000 bytes every 16 ms, arriving every 20 ms. */
-    int64_t prev = 0, t0 = f->now;
-    for (int k = 0; k < 3; k++) {
-        fb_start(f);
-        for (size_t i = 0; i < 6; i++) {
-            int64_t n = k * 6 + (int64_t)i;
-            pl_bwe_on_sent(f->b, t0 + n * 16 * MS, f->seq++, 1000, 0);
-            fb_arrived(f, i, t0 + 30 * MS + n * 20 * MS, &prev);
-        }
-        f->fb.n_packets = 6;
-        f->now = t0 + (k + 1) * 6 * 20 * MS + 30 * MS;
-        pl_bwe_on_feedback(f->b, f->now, &f->fb);
-    }
-    uint64_t before = pl_bwe_estimate(f->b);
-    pl_bwe_stats st0 = pl_bwe_get_stats(f->b);
-    pl_bwe_request_probe(f->b, f->now, 1000000);
-    assert_true(pl_bwe_probe_poll(f->b, f->now, &p));
-    burst(f, 5, 1000, 8 * MS, p.id, 150 * MS);
-    pl_bwe_stats st = pl_bwe_get_stats(f->b);
-    print_message("# estimate %llu before the stalled probe, %llu after (acknowledged %llu); "
-                  "stalled %llu, taken at the acknowledged rate %llu, measured %llu\n",
-                  (unsigned long long)before, (unsigned long long)pl_bwe_estimate(f->b),
-                  (unsigned long long)st.acked_bps, (unsigned long long)st.probes_stalled,
-                  (unsigned long long)(st.probes_below_acked - st0.probes_below_acked),
-                  (unsigned long long)st.last_probe_bps);
-    assert_int_equal(st.probes_stalled, 1);
-    assert_true(pl_bwe_estimate(f->b) >= before);
-}
-
 /* After 2 s of 400 kbit/s (the start probe let go unsent), a probe cluster
  * asked at asked_bps: n packets of 1000 bytes sent send_gap_us apart, the
  * first arriving at `first` after the cluster starts, each later one
@@ -685,7 +644,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_loss_that_goes_with_the_rate_is_congestion, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_late_stamped_probe_is_no_ceiling, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_a_stalled_probe_measures_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_queue_after_quiet_cuts_to_what_it_let_through, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_drained_queue_is_no_cut, setup, teardown),
