@@ -59,13 +59,12 @@ typedef struct slot {
      * subscriber paused it and the size it shows it at (`subscription`). */
     pl_route route;
     uint32_t offered_rtx_ssrc; /* video: the RTX stream offered (RFC 4588) */
-    /* The SSRC the outstanding offer named for the slot (0: inactive), and
-     * whether the relay forwards the slot: only once an answer to an offer
-     * that named its SSRC came back. A track given to the slot while that
-     * offer was out waits for the next one, or its packets reach the
-     * subscriber before any offer announced them. */
-    uint32_t offer_ssrc;
-    bool routed;
+    /* The SSRC the outstanding offer named for the slot, and the one the
+     * last answer took (0: inactive). The relay forwards the slot only
+     * while its route's SSRC is the answered one: a track given to the
+     * slot while an offer was out waits for the next offer's answer, or
+     * its packets would reach the subscriber before any offer named them. */
+    uint32_t offer_ssrc, answered_ssrc;
     bool bandwidth_paused; /* the relay said `video-paused` for it */
 } slot;
 

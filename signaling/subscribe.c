@@ -90,7 +90,6 @@ void sig_subscriptions_refresh(pl_sig *s, sig_room *r)
                     wanted = wanted || strcmp(o->tracks[k].id, sl->track_id) == 0;
             if (sl->active && !wanted) {
                 sl->active = false;
-                sl->routed = false;
                 c->dirty = true;
             }
         }
@@ -116,7 +115,6 @@ void sig_subscriptions_refresh(pl_sig *s, sig_room *r)
                 if (!sl)
                     continue; /* more remote tracks than a transport carries */
                 sl->active = true;
-                sl->routed = false;
                 sl->offer_ssrc = 0;
                 sl->kind = t->kind;
                 snprintf(sl->track_id, sizeof(sl->track_id), "%s", t->id);
@@ -141,7 +139,7 @@ static void send_routes(pl_sig *s, conn *c)
     pl_route routes[PL_MAX_ROUTES];
     size_t n = 0;
     for (size_t i = 0; i < c->n_slots; i++)
-        if (c->slots[i].active && c->slots[i].routed)
+        if (c->slots[i].active && c->slots[i].answered_ssrc == c->slots[i].route.out_ssrc)
             routes[n++] = c->slots[i].route;
     s->media.set_routes(s->media.user, c->room->name, c->sub_transport, routes, n);
 }
@@ -177,7 +175,7 @@ void sig_on_subscribe_answer(pl_sig *s, conn *c, json_t *msg, json_t *re)
      * stream, otherwise in the original one. */
     for (size_t i = 0; i < c->n_slots; i++) {
         slot *sl = &c->slots[i];
-        sl->routed = sl->active && sl->offer_ssrc == sl->route.out_ssrc;
+        sl->answered_ssrc = sl->offer_ssrc;
         int rtx_pt = -1;
         for (size_t k = 0; k < s->offer->n_media; k++) {
             const pl_sdp_media *am = &s->offer->media[k];
