@@ -56,6 +56,10 @@
 #define RECENT_PACE_US 250000
 #define PROBE_FURTHER_SHARE 0.7
 #define CALM_US 2000000
+/* A saturated probe on a path that does not keep pace cuts the estimate
+ * to no less than this share of the acknowledged rate: a little under
+ * what arrived, so that a queue the path did build drains. */
+#define PROBE_FLOOR_ACKED_SHARE 0.85
 /* An acknowledged rate under this share of the estimate is a sender well
  * below it (the estimate came from probes), which a drained queue does
  * not cut. */
@@ -393,6 +397,20 @@ static bool take_probe(pl_bwe *b, bwe_probe_result probe)
             rate = (double)b->acked_bps;
             b->probes_below_acked++;
         } else {
+            /* Where the path does not keep pace, a cluster can still read
+             * far under what arrived around it: a receiver that stalled
+             * on its last packets stretches its span. Behind a 600 kbit/s
+             * cap, two clusters read 191 and 69 kbit/s while 419 and 455
+             * arrived around them, cut a browser on two busy cores to 182
+             * and 66 kbit/s and froze its videos. Taking nothing from such
+             * a cluster kept a 300 kbit/s path's estimate over its rate
+             * (its shaper dropped more); a little under the acknowledged
+             * rate is what the path did carry. */
+            double floor = PROBE_FLOOR_ACKED_SHARE * (double)b->acked_bps;
+            if (rate < floor) {
+                rate = floor;
+                b->probes_below_acked++;
+            }
             capacity_update(b, rate / 1000.0);
         }
         if (rate < b->delay_bps) {

@@ -111,7 +111,8 @@ typedef struct pl_bwe_stats {
      * not cut. */
     uint64_t drained_overuses;
     /* Saturated probes that measured less than the acknowledged rate,
-     * taken as that rate. */
+     * taken as that rate, or where the path did not keep pace as a share
+     * of it. */
     uint64_t probes_below_acked;
     uint64_t probes_sent, probes_ok, probes_failed;
     uint64_t last_probe_bps; /* result of the last successful probe */

@@ -283,6 +283,49 @@ static void test_a_late_stamped_probe_is_no_ceiling(void **state)
     assert_true(pl_bwe_estimate(f->b) >= 480000);
 }
 
+/* A receiver that stalled 150 ms on a probe cluster's last packet, on a
+ * path that does not keep pace (500 kbit/s sent into 400): the cluster
+ * reads under half of what arrived around it. The estimate is cut, as the
+ * probe says the path is saturated, but to a little under what the path
+ * carried, not to the stalled cluster's rate. */
+static void test_a_stalled_probe_cuts_to_what_arrived(void **state)
+{
+    fx *f = *state;
+    pl_bwe_probe p;
+    pl_bwe_probe_poll(f->b, 0, &p);
+    for (int i = 0; i < 20; i++)
+        interval(f, 1000, 20 * MS, 0, 0); /* 400 kbit/s */
+    /* 360 ms of 1000 bytes every 16 ms, arriving every 20 ms. */
+    int64_t prev = 0, t0 = f->now;
+    for (int k = 0; k < 3; k++) {
+        fb_start(f);
+        for (size_t i = 0; i < 6; i++) {
+            int64_t n = k * 6 + (int64_t)i;
+            pl_bwe_on_sent(f->b, t0 + n * 16 * MS, f->seq++, 1000, 0);
+            fb_arrived(f, i, t0 + 30 * MS + n * 20 * MS, &prev);
+        }
+        f->fb.n_packets = 6;
+        f->now = t0 + (k + 1) * 6 * 20 * MS + 30 * MS;
+        pl_bwe_on_feedback(f->b, f->now, &f->fb);
+    }
+    uint64_t before = pl_bwe_estimate(f->b);
+    pl_bwe_stats st0 = pl_bwe_get_stats(f->b);
+    pl_bwe_request_probe(f->b, f->now, 1000000);
+    assert_true(pl_bwe_probe_poll(f->b, f->now, &p));
+    burst(f, 5, 1000, 8 * MS, p.id, 150 * MS);
+    pl_bwe_stats st = pl_bwe_get_stats(f->b);
+    uint64_t after = pl_bwe_estimate(f->b);
+    print_message("# estimate %llu before the stalled probe, %llu after (acknowledged %llu, "
+                  "probe measured %llu)\n",
+                  (unsigned long long)before, (unsigned long long)after,
+                  (unsigned long long)st.acked_bps, (unsigned long long)st.last_probe_bps);
+    assert_int_equal(st.probes_ok, st0.probes_ok + 1);
+    assert_true(st.last_probe_bps * 2 < st.acked_bps);
+    assert_int_equal(st.probes_below_acked, st0.probes_below_acked + 1);
+    assert_true(after >= st.acked_bps * 84 / 100 && after <= st.acked_bps * 86 / 100);
+    assert_true(after < before);
+}
+
 /* After 2 s of 400 kbit/s (the start probe let go unsent), a probe cluster
  * asked at asked_bps: n packets of 1000 bytes sent send_gap_us apart, the
  * first arriving at `first` after the cluster starts, each later one
@@ -644,6 +687,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_loss_that_goes_with_the_rate_is_congestion, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_late_stamped_probe_is_no_ceiling, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_stalled_probe_cuts_to_what_arrived, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_queue_after_quiet_cuts_to_what_it_let_through, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_drained_queue_is_no_cut, setup, teardown),
