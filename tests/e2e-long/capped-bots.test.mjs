@@ -22,6 +22,8 @@
 //   baseline run of the same meeting without caps or loss, printed side by
 //   side.
 // CAPPED_REPORTS=DIR keeps both runs' bot reports and relay counters there.
+// PARLEY_SERVER_LOG=FILE keeps the relay's debug lines (JSON) of each run,
+// in FILE.baseline and FILE.impaired.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -118,7 +120,8 @@ async function meeting(withImpairment) {
   const { net, free, parts: nets } = topology();
   const parts = nets.map((p) => ({ ...p }));
   const server = await startServer(['--downlink-estimate', '--bind', '0.0.0.0',
-    '--announce-ip', net.serverAddr]);
+    '--announce-ip', net.serverAddr,
+    ...(process.env.PARLEY_SERVER_LOG ? ['--log-level', 'debug', '--log-format', 'json'] : [])]);
   cleanups.push(async () => {
     const { code } = await server.stop();
     assert.equal(code, 0, `clean exit, no leak: ${server.output()}`);
@@ -157,6 +160,10 @@ async function meeting(withImpairment) {
   const lossDropped = parts.map((p) => p.ns.lossDropped());
   // One meeting at a time on this machine: the next starts on a clean slate.
   const { code } = await server.stop();
+  if (process.env.PARLEY_SERVER_LOG) {
+    fs.writeFileSync(`${process.env.PARLEY_SERVER_LOG}.${withImpairment ? 'impaired' : 'baseline'}`,
+      server.output());
+  }
   assert.equal(code, 0, `clean exit, no leak: ${server.output()}`);
   const bots = reports.flatMap((r) => r.bots);
   const byName = Object.fromEntries(bots.map((b) => [b.name, b]));
