@@ -257,6 +257,7 @@ bool pl_bwe_probe_poll(pl_bwe *b, int64_t now_us, pl_bwe_probe *out)
      * dropped. */
     if (bwe_queue_newest(&b->queue) >= PROBE_QUEUE_MAX_US)
         return false;
+    b->prober.capacity_bps = b->capacity_valid ? (uint64_t)(b->capacity_kbps * 1000.0) : 0;
     return bwe_prober_poll(&b->prober, now_us, out);
 }
 

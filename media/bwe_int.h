@@ -107,6 +107,9 @@ typedef struct bwe_prober {
      * estimator. */
     double jitter_us;
     int64_t rtt_us; /* the path's round trip, from the estimator */
+    /* Where the path's congestion struck, from the estimator; 0: not
+     * known. A cluster above it lasts longer (bwe_probe.c). */
+    uint64_t capacity_bps;
     uint64_t sent, ok, failed;
     uint64_t last_result_bps;
     /* The last cluster concluded, measured or not, and how many were. */

@@ -49,6 +49,17 @@
  * times J, and at most this long. */
 #define JITTER_EXCESS_FACTOR 1.0
 #define MAX_CLUSTER_US 250000
+/* A shaper lets a burst through at once (a token bucket's depth), so a
+ * cluster whose excess over the path's rate fits in that burst arrives
+ * as it was sent. Behind a 600 kbit/s tbf with a 2 KB bucket, 5 KB
+ * clusters sent at 820 and 860 kbit/s read as carried; the relay took
+ * the rate, sent a larger layer, and lost a third of its packets. Above
+ * a rate where congestion struck, a cluster lasts until it has sent this
+ * much more than that rate would have: twice such a bucket, but no more
+ * than the path takes PAST_CAPACITY_QUEUE_US to carry (the queue the
+ * cluster builds, if the rate still holds). */
+#define PAST_CAPACITY_EXCESS_BYTES 4000
+#define PAST_CAPACITY_QUEUE_US 60000
 
 void bwe_prober_init(bwe_prober *p)
 {
@@ -116,6 +127,15 @@ bool bwe_prober_poll(bwe_prober *p, int64_t now_us, pl_bwe_probe *out)
     int64_t at_least_us = (int64_t)(BWE_JITTER_SPAN * p->jitter_us);
     if (at_least_us < PL_BWE_PROBE_US)
         at_least_us = PL_BWE_PROBE_US;
+    if (p->capacity_bps && bps > p->capacity_bps) {
+        double excess = (double)p->capacity_bps * PAST_CAPACITY_QUEUE_US / 8e6;
+        if (excess > PAST_CAPACITY_EXCESS_BYTES)
+            excess = PAST_CAPACITY_EXCESS_BYTES;
+        double excess_share = 1.0 - (double)p->capacity_bps / (double)bps;
+        double us = excess * 8e6 / excess_share / (double)bps;
+        if (us > (double)at_least_us)
+            at_least_us = us < (double)MAX_CLUSTER_US ? (int64_t)us : MAX_CLUSTER_US;
+    }
     if (at_least_us > MAX_CLUSTER_US)
         at_least_us = MAX_CLUSTER_US;
     uint64_t bytes = bps * (uint64_t)at_least_us / 8000000u;

@@ -356,6 +356,51 @@ static uint64_t cluster_after_400k(fx *f, uint64_t asked_bps, size_t n, int64_t 
     return before;
 }
 
+/* Above the rate where a probe found the path full, a cluster is long
+ * enough that a shaper's burst allowance cannot carry its excess: a
+ * 5 KB cluster at 820 kbit/s passes a 600 kbit/s token bucket of 2 KB
+ * as it was sent. Past 585 kbit/s, one at 820 sends 4000 bytes more
+ * than 585 would: about 14 KB, 136 ms. */
+static void test_a_probe_past_capacity_is_long(void **state)
+{
+    fx *f = *state;
+    pl_bwe_probe p;
+    pl_bwe_probe_poll(f->b, 0, &p); /* let the start probe go unsent */
+    for (int i = 0; i < 20; i++)
+        interval(f, 1000, 16 * MS, 0, 0); /* 500 kbit/s */
+    pl_bwe_probe before;
+    assert_true(pl_bwe_probe_poll(f->b, f->now, &before));
+    assert_true(before.duration_us < 100 * MS);
+    /* Sent at its rate, arrived at 615 kbit/s: saturated, over what is
+     * sent. */
+    fb_start(f);
+    int64_t prev = 0, at = f->now + 30 * MS, last = at;
+    int64_t gap = (int64_t)(8000ull * 1000000u / before.bps);
+    for (size_t i = 0; i < 6; i++) {
+        pl_bwe_on_sent(f->b, f->now, f->seq++, 1000, before.id);
+        last = at + (int64_t)i * 13 * MS;
+        fb_arrived(f, i, last, &prev);
+        f->now += gap;
+    }
+    f->fb.n_packets = 6;
+    f->now = last + 10 * MS;
+    pl_bwe_on_feedback(f->b, f->now, &f->fb);
+    for (int i = 0; i < 10; i++)
+        interval(f, 1000, 16 * MS, 0, 0);
+    pl_bwe_stats st = pl_bwe_get_stats(f->b);
+    assert_int_equal(st.probes_ok, 1);
+    pl_bwe_request_probe(f->b, f->now, 820000);
+    assert_true(pl_bwe_probe_poll(f->b, f->now, &p));
+    print_message("# a cluster at %llu bit/s lasts %lld ms (%llu bytes) with no saturated probe "
+                  "yet; at 820 kbit/s %lld ms (%llu bytes) past one that measured %llu\n",
+                  (unsigned long long)before.bps, (long long)(before.duration_us / MS),
+                  (unsigned long long)before.bytes, (long long)(p.duration_us / MS),
+                  (unsigned long long)p.bytes, (unsigned long long)st.last_probe_bps);
+    assert_int_equal(p.bps, 820000);
+    assert_true(p.duration_us >= 120 * MS && p.duration_us <= 150 * MS);
+    assert_true(p.bytes >= 12000 && p.bytes <= 15000);
+}
+
 /* A probe cluster sent at 1 Mbit/s whose arrivals a receiver short of CPU
  * stamped all within 2 ms: no path delivers that much faster than it was
  * sent, so it measures nothing (a failed probe), and the estimate stays
@@ -693,6 +738,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_drained_queue_is_no_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_probe_into_a_long_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_squeezed_probe_measures_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_probe_past_capacity_is_long, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_slightly_squeezed_probe_measures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_reordered_probe_measures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_an_undersent_probe_is_no_ceiling, setup, teardown),
