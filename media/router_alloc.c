@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <string.h>
 
 #include "router_int.h"
@@ -201,20 +202,34 @@ static bool all_fits(endpoint *e, uint64_t budget, int64_t now)
 
 /* A stream's allocation changed: told at debug level, so that what a
  * subscriber saw (a tile's frame rate, a pause) can be traced to its
- * estimate. */
-static void log_change(pl_router *r, const endpoint *e, const route *rt, const pl_alloc_choice *c,
-                       uint64_t budget, uint64_t total)
+ * estimate, or to the layers its publisher sent (each spatial layer from
+ * the smallest: a for sent, s for switched off and to be had again, o for
+ * not sent, and its rate at the top temporal layer). */
+static void log_change(pl_router *r, const endpoint *e, const route *rt, const pl_alloc_stream *st,
+                       const pl_alloc_choice *c, uint64_t budget, uint64_t total)
 {
     const pl_alloc_choice *was = &rt->alloc;
     if (was->state == c->state && was->spatial == c->spatial && was->temporal == c->temporal)
         return;
+    char layers[64] = "";
+    size_t used = 0;
+    for (unsigned k = 0; st->kind == PL_ALLOC_VIDEO && k < st->n_spatial; k++) {
+        char state = st->layer[k] == PL_ALLOC_LAYER_ACTIVE      ? 'a'
+                     : st->layer[k] == PL_ALLOC_LAYER_SUSPENDED ? 's'
+                                                                : 'o';
+        int n = snprintf(layers + used, sizeof(layers) - used, " %c%u", state,
+                         (unsigned)(st->bps[k][st->n_temporal - 1] / 1000));
+        if (n < 0 || (size_t)n >= sizeof(layers) - used)
+            break;
+        used += (size_t)n;
+    }
     pl_env_logf(&r->env, PL_LOG_DEBUG,
                 "alloc: subscriber %llu stream %08x: %s %u/%u -> %s %u/%u (budget %llu, "
-                "allocated %llu bit/s)",
+                "allocated %llu bit/s; layers kbit/s%s)",
                 (unsigned long long)e->id, rt->cfg.out_ssrc,
                 pl_alloc_state_name((enum pl_alloc_state)was->state), was->spatial, was->temporal,
                 pl_alloc_state_name((enum pl_alloc_state)c->state), c->spatial, c->temporal,
-                (unsigned long long)budget, (unsigned long long)total);
+                (unsigned long long)budget, (unsigned long long)total, layers);
 }
 
 static void allocate(pl_router *r, endpoint *e, uint64_t budget, int64_t now)
@@ -249,7 +264,7 @@ static void allocate(pl_router *r, endpoint *e, uint64_t budget, int64_t now)
     set_probe_ceiling(e, &res);
     for (size_t k = 0; k < n; k++) {
         route *rt = &e->routes[idx[k]];
-        log_change(r, e, rt, &res.streams[k], budget, res.total_bps);
+        log_change(r, e, rt, &st[k], &res.streams[k], budget, res.total_bps);
         rt->alloc = res.streams[k];
         const track *t = rt->pub->tracks[rt->track];
         if (t->cfg.video)

@@ -405,8 +405,16 @@ static void *worker_main(void *arg)
     int msgs_used = BATCH; /* headers the kernel wrote into since they were set */
     while (!atomic_load(&w->stop)) {
         struct epoll_event evs[16];
-        int n = epoll_wait(w->efd, evs, 16, next_wait_ms(w, now_us()));
+        int64_t asked = now_us();
+        int wait_ms = next_wait_ms(w, asked);
+        int n = epoll_wait(w->efd, evs, 16, wait_ms);
         int64_t now = now_us();
+        /* Told at debug level: a worker that did not run when its timer
+         * was due (a host that stalled) shows in every subscriber's
+         * estimate as a queue, at once. */
+        if (now - asked - (int64_t)wait_ms * 1000 > LATE_US)
+            pl_env_logf(&w->env, PL_LOG_DEBUG, "worker %d: woke %lld ms after its timer",
+                        w->cfg.index, (long long)((now - asked) / 1000 - wait_ms));
         for (int i = 0; i < n; i++) {
             uint64_t tag = evs[i].data.u64;
             if (tag == TAG_CMDS) {
@@ -443,6 +451,7 @@ static void *worker_main(void *arg)
                  * the monotonic clock: transport-wide feedback reports
                  * arrivals, and a batch is not one instant. */
                 int64_t batch_mono = now_us(), batch_real = realtime_ns();
+                bool late_told = false;
                 for (int k = 0; k < got; k++) {
                     from[k].len = msgs[k].msg_hdr.msg_namelen;
                     w->cur_rx = 0;
@@ -456,6 +465,12 @@ static void *worker_main(void *arg)
                     int64_t at = batch_mono;
                     if (w->cur_rx && w->cur_rx < batch_real)
                         at -= (batch_real - w->cur_rx) / 1000;
+                    if (!late_told && batch_mono - at > LATE_US) {
+                        late_told = true;
+                        pl_env_logf(&w->env, PL_LOG_DEBUG,
+                                    "worker %d: read a datagram %lld ms after it arrived",
+                                    w->cfg.index, (long long)((batch_mono - at) / 1000));
+                    }
                     handle_datagram(w, at, &from[k], bufs[k], msgs[k].msg_len);
                 }
                 w->cur_rx = 0; /* what timers send next was not received */

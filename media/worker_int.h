@@ -32,6 +32,8 @@
 #define ADDR_KEY 20
 /* The router's counters reach /stats at most this late. */
 #define STATS_EVERY_US 20000
+/* A worker this late (its timer, or reading a datagram) is told of. */
+#define LATE_US 50000
 
 /* ICE-TCP (RFC 6544, passive): connections per worker; the longest frame
  * taken (what a UDP datagram may carry); what waits for a slow reader
