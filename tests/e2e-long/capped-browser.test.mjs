@@ -16,11 +16,11 @@
 // the server's output, its debug lines (the estimators' cuts, the
 // allocator's choices) as JSON with their times.
 //
-// Outside CI until it passes every run: on a 2-core machine it passed 7
-// of 10 runs since the relay counts each packet's headers (README.md),
-// 17 of 24 before. What fails is mostly freezes: one of Cleo's videos frozen
-// for 5-9% of the minute, most when the host stalls (Ada and Bob,
-// uncapped, froze up to 14% in such minutes).
+// Outside CI until it passes every run: on a 2-core machine it passed 11
+// of the last 20 runs (README.md), 7 of 10 before them. What fails is
+// mostly freezes: one of Cleo's videos frozen for 5-19% of the minute,
+// most when the host stalls (Ada and Bob, uncapped, froze up to 19% in
+// such minutes, and every estimator saw the same queue at once).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
