@@ -107,6 +107,16 @@ static void burst(fx *f, size_t n, size_t size, int64_t gap_us, uint32_t cluster
     pl_bwe_on_feedback(f->b, f->now + 40 * MS + stall_us, &f->fb);
 }
 
+/* 2 s of 1000-byte packets every `gap_us` on a calm path, the start
+ * probe let go unsent. */
+static void steady(fx *f, int64_t gap_us)
+{
+    pl_bwe_probe p;
+    pl_bwe_probe_poll(f->b, 0, &p);
+    for (int i = 0; i < 20; i++)
+        interval(f, 1000, gap_us, 0, 0);
+}
+
 /* A new estimator (500 kbit/s to start, its start probe let go unsent)
  * after 2 s of 1000-byte packets every `gap_us` on a calm path; returns
  * its estimate then. */
@@ -260,9 +270,7 @@ static void test_a_late_stamped_probe_is_no_ceiling(void **state)
 {
     fx *f = *state;
     pl_bwe_probe p;
-    pl_bwe_probe_poll(f->b, 0, &p); /* let the start probe go unsent */
-    for (int i = 0; i < 20; i++)
-        interval(f, 1000, 20 * MS, 0, 0); /* 400 kbit/s */
+    steady(f, 20 * MS); /* 400 kbit/s */
     pl_bwe_stats st = pl_bwe_get_stats(f->b);
     uint64_t acked = st.acked_bps;
     assert_true(acked >= 380000 && acked <= 420000);
@@ -292,9 +300,7 @@ static void test_a_stalled_probe_cuts_to_what_arrived(void **state)
 {
     fx *f = *state;
     pl_bwe_probe p;
-    pl_bwe_probe_poll(f->b, 0, &p);
-    for (int i = 0; i < 20; i++)
-        interval(f, 1000, 20 * MS, 0, 0); /* 400 kbit/s */
+    steady(f, 20 * MS); /* 400 kbit/s */
     /* 360 ms of 1000 bytes every 16 ms, arriving every 20 ms. */
     int64_t prev = 0, t0 = f->now;
     for (int k = 0; k < 3; k++) {
@@ -335,9 +341,7 @@ static uint64_t cluster_after_400k(fx *f, uint64_t asked_bps, size_t n, int64_t 
                                    int64_t first, int64_t arrival_gap_us, pl_bwe_stats *st0)
 {
     pl_bwe_probe p;
-    pl_bwe_probe_poll(f->b, 0, &p);
-    for (int i = 0; i < 20; i++)
-        interval(f, 1000, 20 * MS, 0, 0);
+    steady(f, 20 * MS);
     uint64_t before = pl_bwe_estimate(f->b);
     *st0 = pl_bwe_get_stats(f->b);
     pl_bwe_request_probe(f->b, f->now, asked_bps);
@@ -365,9 +369,7 @@ static void test_a_probe_past_capacity_is_long(void **state)
 {
     fx *f = *state;
     pl_bwe_probe p;
-    pl_bwe_probe_poll(f->b, 0, &p); /* let the start probe go unsent */
-    for (int i = 0; i < 20; i++)
-        interval(f, 1000, 16 * MS, 0, 0); /* 500 kbit/s */
+    steady(f, 16 * MS); /* 500 kbit/s */
     pl_bwe_probe before;
     assert_true(pl_bwe_probe_poll(f->b, f->now, &before));
     assert_true(before.duration_us < 100 * MS);
@@ -459,9 +461,7 @@ static void test_a_reordered_probe_measures(void **state)
 {
     fx *f = *state;
     pl_bwe_probe p;
-    pl_bwe_probe_poll(f->b, 0, &p);
-    for (int i = 0; i < 20; i++)
-        interval(f, 1000, 20 * MS, 0, 0);
+    steady(f, 20 * MS);
     pl_bwe_stats st0 = pl_bwe_get_stats(f->b);
     pl_bwe_request_probe(f->b, f->now, 1000000);
     assert_true(pl_bwe_probe_poll(f->b, f->now, &p));
