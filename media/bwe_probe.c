@@ -131,10 +131,12 @@ bool bwe_prober_poll(bwe_prober *p, int64_t now_us, pl_bwe_probe *out)
         double excess = (double)p->capacity_bps * PAST_CAPACITY_QUEUE_US / 8e6;
         if (excess > PAST_CAPACITY_EXCESS_BYTES)
             excess = PAST_CAPACITY_EXCESS_BYTES;
-        double excess_share = 1.0 - (double)p->capacity_bps / (double)bps;
-        double us = excess * 8e6 / excess_share / (double)bps;
+        /* The excess grows at the difference of the two rates. */
+        double us = excess * 8e6 / (double)(bps - p->capacity_bps);
+        if (us > (double)MAX_CLUSTER_US)
+            us = MAX_CLUSTER_US;
         if (us > (double)at_least_us)
-            at_least_us = us < (double)MAX_CLUSTER_US ? (int64_t)us : MAX_CLUSTER_US;
+            at_least_us = (int64_t)us;
     }
     if (at_least_us > MAX_CLUSTER_US)
         at_least_us = MAX_CLUSTER_US;
